@@ -1,0 +1,583 @@
+#!/usr/bin/env bash
+# Real services for cellwatch's integration tests and CI: an Apache Kafka 4.x broker
+# (KRaft, single node, jars from Maven Central via scripts/kafka/pom.xml) and a
+# ClickHouse server (Debian's clickhouse-server package), both as project-local
+# processes on loopback -- no Docker, no systemd, works as root in a container.
+#
+#   scripts/services.sh up       install what is missing, start what is not running,
+#                                wait until both answer, create the contract topics,
+#                                then print the `export` lines (the only stdout output)
+#   scripts/services.sh down     stop both (state is kept: the next `up` is fast)
+#   scripts/services.sh status   say what runs; exit 0 only if both answer
+#   scripts/services.sh env      print the `export` lines
+#   scripts/services.sh purge    stop both and delete all their state (data, logs, jars)
+#
+# Typical use:  eval "$(scripts/services.sh up)"
+#
+# Ports (loopback only): Kafka PLAINTEXT 19092, KRaft controller 19093,
+#                        ClickHouse HTTP 18123, ClickHouse native TCP 19000.
+# State, data and logs:  ${CW_SERVICES_DIR:-<repo>/.services}/{kafka,clickhouse}/
+# Knobs: CW_SERVICES_DIR, CW_SERVICES_TIMEOUT (seconds per service, default 120),
+#        CW_KAFKA_HEAP (default -Xmx768m), JAVA_HOME (else `java` from PATH).
+#
+# Progress goes to stderr; stdout carries only the export lines.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state="${CW_SERVICES_DIR:-$repo/.services}"
+timeout_s="${CW_SERVICES_TIMEOUT:-120}"
+
+kafka_port=19092
+kafka_controller_port=19093
+ch_http_port=18123
+ch_tcp_port=19000
+
+kafka_dir="$state/kafka"
+kafka_libs="$kafka_dir/libs"
+kafka_pom="$repo/scripts/kafka/pom.xml"
+kafka_pidfile="$kafka_dir/kafka.pid"
+kafka_heap="${CW_KAFKA_HEAP:--Xms256m -Xmx768m}"
+
+ch_dir="$state/clickhouse"
+ch_pidfile="$ch_dir/clickhouse.pid"
+ch_bin=/usr/sbin/clickhouse-server
+ch_url="http://127.0.0.1:$ch_http_port"
+
+# The topics of the contract (shared/contract/FEEDS.md), 4 partitions each.
+# Format: name[:extra --config], one per line.
+contract_topics=(
+  "cw.sms-volume.v1"
+  "cw.cell-measurements.v1"
+  "cw.cell-inventory.v1:cleanup.policy=compact"
+  "cw.cases.v1"
+  "cw.dead-letter.v1"
+)
+topic_partitions=4
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+print_env() {
+  printf 'export CW_KAFKA_BROKERS=127.0.0.1:%s\n' "$kafka_port"
+  printf 'export CW_CLICKHOUSE_URL=http://127.0.0.1:%s\n' "$ch_http_port"
+}
+
+now_s() { date +%s; }
+
+# Is TCP port $1 on 127.0.0.1 accepting connections?
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# pid from pidfile $1 if that process is alive and its command line contains $2.
+live_pid() {
+  local pidfile="$1" pattern="$2" pid
+  [[ -s "$pidfile" ]] || return 1
+  pid="$(<"$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern" || return 1
+  printf '%s\n' "$pid"
+}
+
+# Print the last lines of each given log file (that exists) to stderr.
+tail_logs() {
+  local f
+  for f in "$@"; do
+    [[ -s "$f" ]] || continue
+    printf '[services] ---- last lines of %s ----\n' "$f" >&2
+    tail -n 40 "$f" >&2 || true
+  done
+  printf '[services] ----\n' >&2
+}
+
+stop_pid() {
+  local name="$1" pidfile="$2" pattern="$3" pid i
+  if ! pid="$(live_pid "$pidfile" "$pattern")"; then
+    rm -f "$pidfile"
+    log "$name: not running"
+    return 0
+  fi
+  log "$name: stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 600; i++)); do   # up to 60 s for a clean shutdown
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name: still alive after 60 s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$pidfile"
+  log "$name: stopped"
+}
+
+# ---------------------------------------------------------------- installation
+
+java_bin() {
+  if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
+    printf '%s\n' "$JAVA_HOME/bin/java"
+  else
+    command -v java || true
+  fi
+}
+
+java_major() {
+  local j="$1" v
+  v="$("$j" -version 2>&1 | sed -n 's/.*version "\([0-9][0-9]*\)[."].*/\1/p' | head -n 1)"
+  printf '%s\n' "${v:-0}"
+}
+
+as_root() {
+  if [[ "$(id -u)" -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -n "$@"
+  else
+    die "need root (or passwordless sudo) to run: $*"
+  fi
+}
+
+apt_install() {
+  local aptlog="$state/apt.log"
+  log "installing Debian packages: $* (log: $aptlog)"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update >"$aptlog" 2>&1; then
+    tail_logs "$aptlog"
+    die "apt-get update failed"
+  fi
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$aptlog" 2>&1; then
+    tail_logs "$aptlog"
+    die "apt-get install $* failed"
+  fi
+}
+
+install_prereqs() {
+  local pkgs=() j
+  command -v curl >/dev/null 2>&1 || pkgs+=(curl)
+  command -v setsid >/dev/null 2>&1 || pkgs+=(util-linux)
+  [[ -x "$ch_bin" ]] || pkgs+=(clickhouse-server clickhouse-client)
+  j="$(java_bin)"
+  if [[ -z "$j" ]] || (( $(java_major "$j") < 17 )); then
+    pkgs+=(openjdk-17-jre-headless)
+  fi
+  # Maven is only needed while the Kafka jars are not fetched yet.
+  if ! kafka_libs_current && ! command -v mvn >/dev/null 2>&1; then
+    pkgs+=(maven)
+  fi
+  if ((${#pkgs[@]})); then
+    apt_install "${pkgs[@]}"
+  fi
+  [[ -x "$ch_bin" ]] || die "$ch_bin missing after installing clickhouse-server"
+  j="$(java_bin)"
+  [[ -n "$j" ]] || die "no java after installing openjdk-17-jre-headless"
+}
+
+# ----------------------------------------------------------------------- Kafka
+
+pom_hash() { sha256sum "$kafka_pom" | cut -d' ' -f1; }
+
+kafka_libs_current() {
+  [[ -f "$kafka_libs/.pom.sha256" ]] && [[ "$(<"$kafka_libs/.pom.sha256")" == "$(pom_hash)" ]]
+}
+
+kafka_fetch_jars() {
+  if kafka_libs_current; then
+    return 0
+  fi
+  local tmp="$kafka_dir/libs.tmp" mvnlog="$kafka_dir/maven.log"
+  log "kafka: fetching jars with Maven from $kafka_pom (log: $mvnlog)"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  if ! mvn -B -q -f "$kafka_pom" dependency:copy-dependencies \
+      -DoutputDirectory="$tmp" >"$mvnlog" 2>&1; then
+    tail_logs "$mvnlog"
+    die "Maven could not fetch the Kafka jars"
+  fi
+  ls "$tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || die "Maven ran but no kafka_2.13 jar in $tmp"
+  pom_hash >"$tmp/.pom.sha256"
+  rm -rf "$kafka_libs"
+  mv "$tmp" "$kafka_libs"
+  log "kafka: $(find "$kafka_libs" -name '*.jar' | wc -l) jars in $kafka_libs"
+}
+
+kafka_write_config() {
+  mkdir -p "$kafka_dir/config" "$kafka_dir/data" "$kafka_dir/logs"
+  cat >"$kafka_dir/config/server.properties" <<EOF
+# Generated by scripts/services.sh -- edits are overwritten on the next 'up'.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$kafka_controller_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$kafka_controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$kafka_dir/data
+num.partitions=4
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=true
+delete.topic.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+log.retention.hours=168
+log.segment.bytes=134217728
+EOF
+  cat >"$kafka_dir/config/log4j2.properties" <<'EOF'
+# Broker logging: everything INFO+ to logs/server.log, WARN+ also to stdout (kafka.out).
+status = warn
+name = cellwatch-kafka
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+appender.out.filter.threshold.type = ThresholdFilter
+appender.out.filter.threshold.level = warn
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = FILE
+rootLogger.appenderRef.out.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+logger.statechange.name = state.change.logger
+logger.statechange.level = warn
+EOF
+  cat >"$kafka_dir/config/tools-log4j2.properties" <<'EOF'
+# Command-line tools: WARN+ to stderr only.
+status = warn
+name = cellwatch-kafka-tools
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+}
+
+# Run a Kafka tool class with the fetched jars, under a time limit:
+#   kafka_tool CLASS ARGS...   (small heap, quick-start JIT, logging at WARN to stderr)
+kafka_tool() {
+  local cls="$1"
+  shift
+  timeout "${KAFKA_TOOL_TIMEOUT:-90}" "$(java_bin)" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$kafka_dir/config/tools-log4j2.properties" \
+    -cp "$kafka_libs/*" "$cls" "$@"
+}
+
+# A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (like
+# `kafka-storage random-uuid`, which also avoids a leading '-').
+new_cluster_id() {
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    [[ "$id" != -* && ${#id} -eq 22 ]] && break
+  done
+  printf '%s\n' "$id"
+}
+
+kafka_format_storage() {
+  [[ -f "$kafka_dir/data/meta.properties" ]] && return 0
+  local id fmtlog="$kafka_dir/logs/format.log"
+  id="$(new_cluster_id)"
+  log "kafka: formatting KRaft storage (cluster id $id)"
+  if ! kafka_tool kafka.tools.StorageTool format --ignore-formatted \
+      --cluster-id "$id" --config "$kafka_dir/config/server.properties" >"$fmtlog" 2>&1; then
+    tail_logs "$fmtlog"
+    die "kafka: StorageTool format failed"
+  fi
+  printf '%s\n' "$id" >"$kafka_dir/cluster.id"
+}
+
+kafka_start() {
+  local pid
+  if pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
+    log "kafka: already running (pid $pid)"
+    return 0
+  fi
+  if port_open "$kafka_port" || port_open "$kafka_controller_port"; then
+    die "kafka: port $kafka_port or $kafka_controller_port on 127.0.0.1 is taken by another process (not ours: no live pid in $kafka_pidfile); stop it and retry"
+  fi
+  kafka_fetch_jars
+  kafka_write_config
+  kafka_format_storage
+  log "kafka: starting broker on 127.0.0.1:$kafka_port (logs: $kafka_dir/logs)"
+  # shellcheck disable=SC2086  # kafka_heap is a list of JVM flags
+  setsid nohup "$(java_bin)" $kafka_heap -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+    -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$kafka_dir/logs" \
+    -Dlog4j2.configurationFile="$kafka_dir/config/log4j2.properties" \
+    -cp "$kafka_libs/*" kafka.Kafka "$kafka_dir/config/server.properties" \
+    >>"$kafka_dir/logs/kafka.out" 2>&1 </dev/null &
+  printf '%s\n' "$!" >"$kafka_pidfile"
+}
+
+kafka_wait_ready() {
+  local deadline pid out
+  deadline=$(( $(now_s) + timeout_s ))
+  log "kafka: waiting for 127.0.0.1:$kafka_port"
+  while :; do
+    if ! pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
+      tail_logs "$kafka_dir/logs/kafka.out" "$kafka_dir/logs/server.log"
+      die "kafka: broker process exited during startup (see logs above)"
+    fi
+    if port_open "$kafka_port"; then
+      # A real metadata round trip, not just an open socket.
+      if out="$(KAFKA_TOOL_TIMEOUT=30 kafka_tool org.apache.kafka.tools.TopicCommand \
+          --bootstrap-server "127.0.0.1:$kafka_port" --list 2>"$kafka_dir/logs/readiness.log")"; then
+        KAFKA_TOPICS="$out"
+        log "kafka: ready (pid $pid)"
+        return 0
+      fi
+    fi
+    if (( $(now_s) >= deadline )); then
+      tail_logs "$kafka_dir/logs/kafka.out" "$kafka_dir/logs/server.log" "$kafka_dir/logs/readiness.log"
+      die "kafka: not answering on 127.0.0.1:$kafka_port after ${timeout_s}s (broker log tail above; full logs in $kafka_dir/logs)"
+    fi
+    sleep 1
+  done
+}
+
+kafka_create_topics() {
+  local spec name cfg args
+  for spec in "${contract_topics[@]}"; do
+    name="${spec%%:*}"
+    cfg=""
+    [[ "$spec" == *:* ]] && cfg="${spec#*:}"
+    if grep -qxF -- "$name" <<<"$KAFKA_TOPICS"; then
+      continue
+    fi
+    args=(--bootstrap-server "127.0.0.1:$kafka_port" --create --if-not-exists
+          --topic "$name" --partitions "$topic_partitions" --replication-factor 1)
+    [[ -n "$cfg" ]] && args+=(--config "$cfg")
+    log "kafka: creating topic $name ($topic_partitions partitions${cfg:+, $cfg})"
+    if ! kafka_tool org.apache.kafka.tools.TopicCommand "${args[@]}" >&2; then
+      die "kafka: could not create topic $name"
+    fi
+  done
+}
+
+# ------------------------------------------------------------------ ClickHouse
+
+ch_write_config() {
+  mkdir -p "$ch_dir/data" "$ch_dir/tmp" "$ch_dir/user_files" "$ch_dir/format_schemas" "$ch_dir/log"
+  cat >"$ch_dir/config.xml" <<EOF
+<?xml version="1.0"?>
+<!-- Generated by scripts/services.sh: edits are overwritten on the next 'up'. -->
+<yandex>
+    <logger>
+        <level>information</level>
+        <log>$ch_dir/log/clickhouse-server.log</log>
+        <errorlog>$ch_dir/log/clickhouse-server.err.log</errorlog>
+        <size>100M</size>
+        <count>2</count>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>$ch_http_port</http_port>
+    <tcp_port>$ch_tcp_port</tcp_port>
+    <!-- no interserver_http_port, https_port, mysql_port: nothing else listens -->
+    <max_connections>1024</max_connections>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <uncompressed_cache_size>67108864</uncompressed_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>
+    <path>$ch_dir/data/</path>
+    <tmp_path>$ch_dir/tmp/</tmp_path>
+    <user_files_path>$ch_dir/user_files/</user_files_path>
+    <format_schema_path>$ch_dir/format_schemas/</format_schema_path>
+    <users_config>$ch_dir/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+    <max_session_timeout>3600</max_session_timeout>
+    <default_session_timeout>60</default_session_timeout>
+</yandex>
+EOF
+  cat >"$ch_dir/users.xml" <<'EOF'
+<?xml version="1.0"?>
+<!-- Generated by scripts/services.sh: user "default", empty password, loopback only, DDL allowed. -->
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>4000000000</max_memory_usage>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+            <load_balancing>random</load_balancing>
+            <readonly>0</readonly>
+            <allow_ddl>1</allow_ddl>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks>
+                <ip>::1</ip>
+                <ip>127.0.0.1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+EOF
+}
+
+ch_start() {
+  local pid
+  if pid="$(live_pid "$ch_pidfile" clickhouse-server)"; then
+    log "clickhouse: already running (pid $pid)"
+    return 0
+  fi
+  if port_open "$ch_http_port" || port_open "$ch_tcp_port"; then
+    die "clickhouse: port $ch_http_port or $ch_tcp_port on 127.0.0.1 is taken by another process (not ours: no live pid in $ch_pidfile); stop it and retry"
+  fi
+  ch_write_config
+  log "clickhouse: starting server on 127.0.0.1:$ch_http_port (logs: $ch_dir/log)"
+  setsid nohup "$ch_bin" --config-file="$ch_dir/config.xml" \
+    >>"$ch_dir/log/stdout.log" 2>&1 </dev/null &
+  printf '%s\n' "$!" >"$ch_pidfile"
+}
+
+ch_query() {
+  curl -sS --fail --max-time 10 "$ch_url/" --data-binary "$1"
+}
+
+ch_wait_ready() {
+  local deadline pid v
+  deadline=$(( $(now_s) + timeout_s ))
+  log "clickhouse: waiting for $ch_url"
+  while :; do
+    if ! pid="$(live_pid "$ch_pidfile" clickhouse-server)"; then
+      tail_logs "$ch_dir/log/stdout.log" "$ch_dir/log/clickhouse-server.err.log"
+      die "clickhouse: server process exited during startup (see logs above)"
+    fi
+    if curl -sf --max-time 2 "$ch_url/ping" >/dev/null 2>&1 \
+        && v="$(ch_query 'SELECT version()' 2>/dev/null)"; then
+      log "clickhouse: ready, version $v (pid $pid)"
+      return 0
+    fi
+    if (( $(now_s) >= deadline )); then
+      tail_logs "$ch_dir/log/stdout.log" "$ch_dir/log/clickhouse-server.err.log" "$ch_dir/log/clickhouse-server.log"
+      die "clickhouse: not answering on $ch_url after ${timeout_s}s (server log tail above; full logs in $ch_dir/log)"
+    fi
+    sleep 0.5
+  done
+}
+
+# ------------------------------------------------------------------ subcommands
+
+with_lock() {
+  mkdir -p "$state"
+  exec 9>"$state/.lock"
+  if ! flock -w 300 9; then
+    die "another scripts/services.sh holds $state/.lock for more than 300 s"
+  fi
+}
+
+cmd_up() {
+  local t0
+  t0="$(now_s)"
+  # Everything but the final export lines goes to stderr.
+  exec 3>&1 1>&2
+  with_lock
+  install_prereqs
+  # Start both first, then wait: the two start in parallel.
+  kafka_start
+  ch_start
+  KAFKA_TOPICS=""
+  kafka_wait_ready
+  ch_wait_ready
+  kafka_create_topics
+  log "up in $(( $(now_s) - t0 ))s; state in $state"
+  print_env >&3
+}
+
+cmd_down() {
+  with_lock
+  stop_pid kafka "$kafka_pidfile" kafka.Kafka
+  stop_pid clickhouse "$ch_pidfile" clickhouse-server
+}
+
+cmd_status() {
+  local rc=0 pid
+  if pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
+    if port_open "$kafka_port"; then
+      echo "kafka: running (pid $pid), 127.0.0.1:$kafka_port"
+    else
+      echo "kafka: process $pid alive but 127.0.0.1:$kafka_port not open (starting?)"
+      rc=3
+    fi
+  else
+    echo "kafka: stopped"
+    rc=3
+  fi
+  if pid="$(live_pid "$ch_pidfile" clickhouse-server)"; then
+    if v="$(ch_query 'SELECT version()' 2>/dev/null)"; then
+      echo "clickhouse: running (pid $pid), $ch_url, version $v"
+    else
+      echo "clickhouse: process $pid alive but $ch_url not answering (starting?)"
+      rc=3
+    fi
+  else
+    echo "clickhouse: stopped"
+    rc=3
+  fi
+  echo "state: $state"
+  return "$rc"
+}
+
+cmd_purge() {
+  cmd_down
+  log "deleting $state"
+  rm -rf "$state"
+}
+
+usage() {
+  sed -n '2,/^set -euo pipefail/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) print_env ;;
+  purge) cmd_purge ;;
+  -h | --help | help) usage ;;
+  *) usage; exit 2 ;;
+esac

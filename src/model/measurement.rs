@@ -1,0 +1,264 @@
+//! Cell-measurement reports (`cw.cell-measurements.v1`): one observation of a serving
+//! cell by one reporting device.
+
+use super::cell::{CellKey, Rat};
+use super::error::{deserialize_object, ValidationError};
+use super::pseudonym::check_pseudonym;
+use super::timestamp::{RawTs, TimeBounds};
+use super::InvalidReason;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// What happened to the reporting device on this cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MeasurementEvent {
+    #[default]
+    Camped,
+    Reselect,
+    RatDowngrade,
+    Reject,
+    SmsReceived,
+}
+
+impl MeasurementEvent {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "camped" => Self::Camped,
+            "reselect" => Self::Reselect,
+            "rat_downgrade" => Self::RatDowngrade,
+            "reject" => Self::Reject,
+            "sms_received" => Self::SmsReceived,
+            _ => return None,
+        })
+    }
+}
+
+/// A validated cell-measurement report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellMeasurement {
+    pub source: String,
+    pub reporter: String,
+    pub ts_ms: i64,
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: Option<f32>,
+    pub rat: Rat,
+    pub cell: CellKey,
+    pub arfcn: Option<u32>,
+    pub pci: Option<u16>,
+    pub signal_dbm: Option<f32>,
+    pub ta: Option<u16>,
+    pub neighbors: Option<u16>,
+    pub cipher: Option<String>,
+    pub event: MeasurementEvent,
+    pub sms_sender: Option<String>,
+}
+
+impl CellMeasurement {
+    /// Whether the serving cell announced no encryption (A5/0, EEA0, NEA0, UEA0).
+    pub fn null_cipher(&self) -> bool {
+        matches!(self.cipher.as_deref(), Some("A5/0" | "EEA0" | "NEA0" | "UEA0"))
+    }
+}
+
+#[derive(Deserialize)]
+struct RawMeasurement<'a> {
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reporter: Option<Cow<'a, str>>,
+    ts: Option<RawTs>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    accuracy_m: Option<f64>,
+    #[serde(borrow)]
+    rat: Option<Cow<'a, str>>,
+    mcc: Option<i64>,
+    mnc: Option<i64>,
+    lac: Option<i64>,
+    cid: Option<i64>,
+    arfcn: Option<i64>,
+    pci: Option<i64>,
+    signal_dbm: Option<f64>,
+    ta: Option<i64>,
+    neighbors: Option<i64>,
+    #[serde(borrow)]
+    cipher: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sms_sender: Option<Cow<'a, str>>,
+}
+
+/// Physical ranges accepted for the numeric fields (inclusive).
+pub(crate) mod limits {
+    pub const ACCURACY_M: (f64, f64) = (0.0, 100_000.0);
+    pub const SIGNAL_DBM: (f64, f64) = (-160.0, 0.0);
+    pub const ARFCN: (i64, i64) = (0, 3_279_165);
+    pub const PCI: (i64, i64) = (0, 1007);
+    pub const TA: (i64, i64) = (0, 4095);
+    pub const NEIGHBORS: (i64, i64) = (0, 1024);
+}
+
+fn in_range_i(field: &str, v: i64, (lo, hi): (i64, i64)) -> Result<i64, ValidationError> {
+    if v < lo || v > hi {
+        return Err(ValidationError::new(
+            InvalidReason::OutOfRange,
+            field,
+            format!("must be {lo}..={hi}, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+fn in_range_f(field: &str, v: f64, (lo, hi): (f64, f64)) -> Result<f64, ValidationError> {
+    if !v.is_finite() || v < lo || v > hi {
+        return Err(ValidationError::new(
+            InvalidReason::OutOfRange,
+            field,
+            format!("must be {lo}..={hi}, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+fn required<T>(field: &str, v: Option<T>) -> Result<T, ValidationError> {
+    v.ok_or_else(|| ValidationError::missing(field))
+}
+
+impl CellMeasurement {
+    /// Parse one JSON line and check every rule of FEEDS.md §2.
+    pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
+        let raw: RawMeasurement = deserialize_object(bytes)?;
+        Self::from_raw(raw, bounds)
+    }
+
+    fn from_raw(raw: RawMeasurement<'_>, bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
+        let source = required("source", raw.source)?;
+        if source.is_empty() || source.len() > 32 {
+            return Err(ValidationError::new(
+                InvalidReason::OutOfRange,
+                "source",
+                format!("must be 1..=32 characters, got {}", source.len()),
+            ));
+        }
+        let reporter = required("reporter", raw.reporter)?;
+        check_pseudonym("reporter", &reporter)?;
+        let ts_ms = bounds.check("ts", required("ts", raw.ts)?.0)?;
+        let lat = in_range_f("lat", required("lat", raw.lat)?, (-90.0, 90.0))?;
+        let lon = in_range_f("lon", required("lon", raw.lon)?, (-180.0, 180.0))?;
+        let accuracy_m = raw
+            .accuracy_m
+            .map(|a| in_range_f("accuracy_m", a, limits::ACCURACY_M))
+            .transpose()?;
+        let rat_s = required("rat", raw.rat)?;
+        let rat = Rat::parse(&rat_s).ok_or_else(|| {
+            ValidationError::new(InvalidReason::OutOfRange, "rat", "must be one of GSM, UMTS, LTE, NR")
+        })?;
+        let mcc = in_range_i("mcc", required("mcc", raw.mcc)?, (0, 999))?;
+        let mnc = in_range_i("mnc", required("mnc", raw.mnc)?, (0, 999))?;
+        let lac = in_range_i("lac", required("lac", raw.lac)?, (0, i64::from(rat.max_lac())))?;
+        let cid = in_range_i("cid", required("cid", raw.cid)?, (0, rat.max_cid() as i64))?;
+        let arfcn = raw.arfcn.map(|v| in_range_i("arfcn", v, limits::ARFCN)).transpose()?;
+        let pci = raw.pci.map(|v| in_range_i("pci", v, limits::PCI)).transpose()?;
+        let signal_dbm = raw
+            .signal_dbm
+            .map(|v| in_range_f("signal_dbm", v, limits::SIGNAL_DBM))
+            .transpose()?;
+        let ta = raw.ta.map(|v| in_range_i("ta", v, limits::TA)).transpose()?;
+        let neighbors = raw
+            .neighbors
+            .map(|v| in_range_i("neighbors", v, limits::NEIGHBORS))
+            .transpose()?;
+        let cipher = match raw.cipher {
+            Some(c) if c.is_empty() || c.len() > 16 => {
+                return Err(ValidationError::new(
+                    InvalidReason::OutOfRange,
+                    "cipher",
+                    "must be 1..=16 characters, e.g. A5/1, EEA2",
+                ))
+            }
+            c => c.map(Cow::into_owned),
+        };
+        let event = match raw.event {
+            Some(e) => MeasurementEvent::parse(&e).ok_or_else(|| {
+                ValidationError::new(
+                    InvalidReason::OutOfRange,
+                    "event",
+                    "must be one of camped, reselect, rat_downgrade, reject, sms_received",
+                )
+            })?,
+            None => MeasurementEvent::Camped,
+        };
+        let sms_sender = match raw.sms_sender {
+            Some(s) if s.is_empty() || s.len() > 64 => {
+                return Err(ValidationError::new(
+                    InvalidReason::OutOfRange,
+                    "sms_sender",
+                    "must be 1..=64 characters",
+                ))
+            }
+            s => s.map(Cow::into_owned),
+        };
+        Ok(CellMeasurement {
+            source: source.into_owned(),
+            reporter: reporter.into_owned(),
+            ts_ms,
+            lat,
+            lon,
+            accuracy_m: accuracy_m.map(|a| a as f32),
+            rat,
+            cell: CellKey {
+                mcc: mcc as u16,
+                mnc: mnc as u16,
+                lac: lac as u32,
+                cid: cid as u64,
+            },
+            arfcn: arfcn.map(|v| v as u32),
+            pci: pci.map(|v| v as u16),
+            signal_dbm: signal_dbm.map(|v| v as f32),
+            ta: ta.map(|v| v as u16),
+            neighbors: neighbors.map(|v| v as u16),
+            cipher,
+            event,
+            sms_sender,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<CellMeasurement, ValidationError> {
+        CellMeasurement::parse(s.as_bytes(), &TimeBounds::at(1_800_000_000_000))
+    }
+    const OK: &str = r#"{"source":"probe","reporter":"00112233445566778899","ts":"2026-11-28T01:00:00Z","lat":21.03,"lon":105.85,"rat":"GSM","mcc":452,"mnc":4,"lac":10231,"cid":5501"#;
+
+    #[test]
+    fn minimal_report_parses() {
+        let m = parse(&format!("{OK}}}")).unwrap();
+        assert_eq!(m.event, MeasurementEvent::Camped);
+        assert_eq!(m.cell.to_string(), "452-4-10231-5501");
+    }
+
+    #[test]
+    fn rat_dependent_cid_limit() {
+        let e = parse(&format!("{}}}", OK.replace("5501", "70000"))).unwrap_err();
+        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::OutOfRange, Some("cid")));
+        parse(&format!("{}}}", OK.replace("5501", "70000").replace("GSM", "LTE"))).unwrap();
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let e = parse(&format!(r#"{OK},"event":"boom"}}"#)).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("event"));
+        let e = parse(&format!(r#"{OK},"signal_dbm":12}}"#)).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("signal_dbm"));
+        let e = parse(OK).unwrap_err();
+        assert_eq!(e.reason, InvalidReason::MalformedJson, "truncated line");
+        let e = parse(&format!("{}}}", OK.replace(r#""lat":21.03"#, r#""lat":"x""#))).unwrap_err();
+        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::WrongType, Some("lat")));
+    }
+}

@@ -1,0 +1,298 @@
+//! SMS-volume records (`cw.sms-volume.v1`): what one SIM did in one reporting interval.
+
+use super::cell::CellKey;
+use super::error::ValidationError;
+use super::pseudonym::check_pseudonym;
+use super::timestamp::{RawTs, TimeBounds};
+use super::InvalidReason;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// One content fingerprint: a 64-bit SimHash of a message body and how many were sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ContentFingerprint {
+    pub fp: u64,
+    pub n: u32,
+}
+
+/// A validated SMS-volume record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SmsVolume {
+    pub operator: String,
+    pub sim: String,
+    pub window_start_ms: i64,
+    pub window_secs: u32,
+    pub sms_out: u32,
+    pub sms_in: Option<u32>,
+    pub distinct_recipients: Option<u32>,
+    pub new_recipients: Option<u32>,
+    pub offnet_out: Option<u32>,
+    pub calls_out: Option<u32>,
+    pub calls_in: Option<u32>,
+    pub device: Option<String>,
+    pub imei_tac: Option<u32>,
+    pub cell: Option<CellKey>,
+    pub sim_age_days: Option<u32>,
+    pub kyc_verified: Option<bool>,
+    pub content_fps: Vec<ContentFingerprint>,
+}
+
+#[derive(Deserialize)]
+struct RawFp<'a> {
+    #[serde(borrow)]
+    fp: Option<Cow<'a, str>>,
+    n: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RawSms<'a> {
+    #[serde(borrow)]
+    operator: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sim: Option<Cow<'a, str>>,
+    window_start: Option<RawTs>,
+    window_secs: Option<i64>,
+    sms_out: Option<i64>,
+    sms_in: Option<i64>,
+    distinct_recipients: Option<i64>,
+    new_recipients: Option<i64>,
+    offnet_out: Option<i64>,
+    calls_out: Option<i64>,
+    calls_in: Option<i64>,
+    #[serde(borrow)]
+    device: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    imei_tac: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    cell: Option<Cow<'a, str>>,
+    sim_age_days: Option<i64>,
+    kyc_verified: Option<bool>,
+    #[serde(borrow)]
+    content_fps: Option<Vec<RawFp<'a>>>,
+}
+
+/// Largest count accepted in one interval; far above any real SIM (a blaster sends
+/// ~20 000 a day) but keeps arithmetic safe.
+const MAX_COUNT: i64 = 10_000_000;
+
+pub(crate) fn count(field: &str, v: i64) -> Result<u32, ValidationError> {
+    if v < 0 {
+        return Err(ValidationError::new(
+            InvalidReason::OutOfRange,
+            field,
+            format!("count must be >= 0, got {v}"),
+        ));
+    }
+    if v > MAX_COUNT {
+        return Err(ValidationError::new(
+            InvalidReason::OutOfRange,
+            field,
+            format!("count must be <= {MAX_COUNT}, got {v}"),
+        ));
+    }
+    Ok(v as u32)
+}
+
+fn opt_count(field: &str, v: Option<i64>) -> Result<Option<u32>, ValidationError> {
+    v.map(|v| count(field, v)).transpose()
+}
+
+fn short_string(field: &str, v: Cow<'_, str>, max: usize) -> Result<String, ValidationError> {
+    if v.is_empty() || v.len() > max {
+        return Err(ValidationError::new(
+            InvalidReason::OutOfRange,
+            field,
+            format!("must be 1..={max} characters, got {}", v.len()),
+        ));
+    }
+    Ok(v.into_owned())
+}
+
+impl SmsVolume {
+    /// Parse one JSON line and check every rule of FEEDS.md §1.
+    pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
+        let raw: RawSms = super::error::deserialize_object(bytes)?;
+        Self::from_raw(raw, bounds)
+    }
+
+    fn from_raw(raw: RawSms<'_>, bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
+        let operator = short_string("operator", raw.operator.ok_or_else(|| ValidationError::missing("operator"))?, 32)?;
+        let sim = raw.sim.ok_or_else(|| ValidationError::missing("sim"))?;
+        check_pseudonym("sim", &sim)?;
+        let window_start_ms = bounds.check(
+            "window_start",
+            raw.window_start.ok_or_else(|| ValidationError::missing("window_start"))?.0,
+        )?;
+        let window_secs = raw.window_secs.ok_or_else(|| ValidationError::missing("window_secs"))?;
+        if !(1..=86_400).contains(&window_secs) {
+            return Err(ValidationError::new(
+                InvalidReason::OutOfRange,
+                "window_secs",
+                format!("must be 1..=86400, got {window_secs}"),
+            ));
+        }
+        let sms_out = count("sms_out", raw.sms_out.ok_or_else(|| ValidationError::missing("sms_out"))?)?;
+        let sms_in = opt_count("sms_in", raw.sms_in)?;
+        let distinct_recipients = opt_count("distinct_recipients", raw.distinct_recipients)?;
+        let new_recipients = opt_count("new_recipients", raw.new_recipients)?;
+        let offnet_out = opt_count("offnet_out", raw.offnet_out)?;
+        let calls_out = opt_count("calls_out", raw.calls_out)?;
+        let calls_in = opt_count("calls_in", raw.calls_in)?;
+        let sim_age_days = opt_count("sim_age_days", raw.sim_age_days)?;
+        if let Some(d) = distinct_recipients {
+            if d > sms_out {
+                return Err(ValidationError::new(
+                    InvalidReason::Inconsistent,
+                    "distinct_recipients",
+                    format!("distinct_recipients ({d}) must be <= sms_out ({sms_out})"),
+                ));
+            }
+        }
+        if let Some(n) = new_recipients {
+            let Some(d) = distinct_recipients else {
+                return Err(ValidationError::new(
+                    InvalidReason::Inconsistent,
+                    "new_recipients",
+                    "new_recipients needs distinct_recipients (new_recipients <= distinct_recipients)",
+                ));
+            };
+            if n > d {
+                return Err(ValidationError::new(
+                    InvalidReason::Inconsistent,
+                    "new_recipients",
+                    format!("new_recipients ({n}) must be <= distinct_recipients ({d})"),
+                ));
+            }
+        }
+        if let Some(o) = offnet_out {
+            if o > sms_out {
+                return Err(ValidationError::new(
+                    InvalidReason::Inconsistent,
+                    "offnet_out",
+                    format!("offnet_out ({o}) must be <= sms_out ({sms_out})"),
+                ));
+            }
+        }
+        let device = match raw.device {
+            Some(d) => {
+                check_pseudonym("device", &d)?;
+                Some(d.into_owned())
+            }
+            None => None,
+        };
+        let imei_tac = match raw.imei_tac {
+            Some(t) => {
+                if t.len() != 8 || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ValidationError::new(
+                        InvalidReason::BadFormat,
+                        "imei_tac",
+                        "must be exactly 8 decimal digits (Type Allocation Code)",
+                    ));
+                }
+                Some(t.parse().expect("8 digits fit u32"))
+            }
+            None => None,
+        };
+        let cell = match raw.cell {
+            Some(c) => Some(CellKey::parse(&c).ok_or_else(|| {
+                ValidationError::new(InvalidReason::BadFormat, "cell", "must be MCC-MNC-LAC-CID with decimal parts")
+            })?),
+            None => None,
+        };
+        let mut content_fps = Vec::new();
+        if let Some(fps) = raw.content_fps {
+            content_fps.reserve(fps.len());
+            for (i, f) in fps.into_iter().enumerate() {
+                let fp_s = f.fp.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].fp")))?;
+                if fp_s.len() != 16 || !fp_s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(ValidationError::new(
+                        InvalidReason::BadFormat,
+                        format!("content_fps[{i}].fp"),
+                        "must be 16 hex characters (64-bit SimHash)",
+                    ));
+                }
+                let fp = u64::from_str_radix(&fp_s, 16).expect("16 hex digits fit u64");
+                let n = count(
+                    &format!("content_fps[{i}].n"),
+                    f.n.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].n")))?,
+                )?;
+                content_fps.push(ContentFingerprint { fp, n });
+            }
+        }
+        Ok(SmsVolume {
+            operator,
+            sim: sim.into_owned(),
+            window_start_ms,
+            window_secs: window_secs as u32,
+            sms_out,
+            sms_in,
+            distinct_recipients,
+            new_recipients,
+            offnet_out,
+            calls_out,
+            calls_in,
+            device,
+            imei_tac,
+            cell,
+            sim_age_days,
+            kyc_verified: raw.kyc_verified,
+            content_fps,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounds() -> TimeBounds {
+        TimeBounds::at(1_800_000_000_000)
+    }
+    const SIM: &str = "9f86d081884c7d65";
+
+    fn parse(s: &str) -> Result<SmsVolume, ValidationError> {
+        SmsVolume::parse(s.as_bytes(), &bounds())
+    }
+
+    #[test]
+    fn full_record_parses() {
+        let r = parse(&format!(
+            r#"{{"operator":"45204","sim":"{SIM}","window_start":"2026-11-28T00:00:00Z","window_secs":300,
+            "sms_out":40,"sms_in":1,"distinct_recipients":38,"new_recipients":37,"offnet_out":10,
+            "calls_out":0,"calls_in":0,"device":"{SIM}aa","imei_tac":"35332510","cell":"452-4-100-2001",
+            "sim_age_days":2,"kyc_verified":false,"content_fps":[{{"fp":"00ff00ff00ff00ff","n":40}}],"extra":"ok"}}"#
+        ))
+        .unwrap();
+        assert_eq!(r.sms_out, 40);
+        assert_eq!(r.imei_tac, Some(35332510));
+        assert_eq!(r.content_fps[0].fp, 0x00ff00ff00ff00ff);
+        assert_eq!(r.cell.unwrap().cid, 2001);
+    }
+
+    #[test]
+    fn errors_name_field_and_rule() {
+        let base = |extra: &str| {
+            format!(r#"{{"operator":"45204","sim":"{SIM}","window_start":1764288000000,"window_secs":300{extra}}}"#)
+        };
+        let e = parse(&base("")).unwrap_err();
+        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::MissingField, Some("sms_out")));
+        let e = parse(&base(r#","sms_out":"ten""#)).unwrap_err();
+        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::WrongType, Some("sms_out")));
+        let e = parse(&base(r#","sms_out":-1"#)).unwrap_err();
+        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::OutOfRange, Some("sms_out")));
+        let e = parse(&base(r#","sms_out":3,"distinct_recipients":4"#)).unwrap_err();
+        assert_eq!(e.reason, InvalidReason::Inconsistent);
+        let e = parse(&base(r#","sms_out":3,"content_fps":[{"fp":"zz","n":1}]"#)).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("content_fps[0].fp"));
+        let e = parse(r#"{"operator":"45204","sim":"84912345678","window_start":1764288000000,"window_secs":300,"sms_out":1}"#)
+            .unwrap_err();
+        assert_eq!(e.reason, InvalidReason::NotPseudonymized);
+        let e = parse(r#"{"operator":"45204","sim":"9f86d081884c7d65","window_start":"noon","window_secs":300,"sms_out":1}"#)
+            .unwrap_err();
+        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::BadTimestamp, Some("window_start")));
+        let e = parse("[1,2]").unwrap_err();
+        assert_eq!(e.reason, InvalidReason::MalformedJson);
+        let e = parse(r#"{"operator":"45204""#).unwrap_err();
+        assert_eq!(e.reason, InvalidReason::MalformedJson);
+    }
+}
