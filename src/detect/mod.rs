@@ -1,0 +1,36 @@
+//! Detectors: turn validated events into cases.
+//!
+//! Every detector implements [`Detector`]; the replay and the Kafka service drive the
+//! same implementations, in event-time order per source, so the same input gives the
+//! same cases. Detectors never read the wall clock.
+
+use crate::model::{Case, Event};
+
+/// Where detectors put the cases they open or update. A case is emitted as a full
+/// snapshot; later snapshots with the same `case_id` replace earlier ones
+/// (see [`crate::cases::CaseBook`]).
+pub trait CaseSink {
+    fn emit(&mut self, case: Case);
+}
+
+impl CaseSink for Vec<Case> {
+    fn emit(&mut self, case: Case) {
+        self.push(case);
+    }
+}
+
+/// A detector fed with validated events of one pipeline.
+pub trait Detector: Send {
+    /// A short stable name, used in metrics and logs.
+    fn name(&self) -> &'static str;
+
+    /// Take one validated event (already checked against the watermark).
+    fn on_event(&mut self, event: &Event, out: &mut dyn CaseSink);
+
+    /// Event time has advanced: everything at or before `watermark_ms` has been
+    /// seen. Detectors close windows, evict idle state and emit what became final.
+    fn on_watermark(&mut self, watermark_ms: i64, out: &mut dyn CaseSink);
+
+    /// The input ended (replay end or shutdown): emit what is still pending.
+    fn finish(&mut self, out: &mut dyn CaseSink);
+}
