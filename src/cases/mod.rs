@@ -46,11 +46,59 @@ impl CaseBook {
     /// Final cases in a deterministic order: by `opened_at`, then `case_id`.
     pub fn into_sorted(self) -> Vec<Case> {
         let mut v: Vec<Case> = self.cases.into_values().collect();
-        v.sort_by(|a, b| a.opened_at.cmp(&b.opened_at).then_with(|| a.case_id.cmp(&b.case_id)));
+        v.sort_by(|a, b| {
+            a.opened_at
+                .cmp(&b.opened_at)
+                .then_with(|| a.case_id.cmp(&b.case_id))
+        });
         v
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Case> {
         self.cases.values()
     }
+}
+
+impl crate::detect::CaseSink for CaseBook {
+    fn emit(&mut self, case: Case) {
+        self.upsert(case);
+    }
+}
+
+/// Errors reading a `cases.jsonl` file.
+#[derive(Debug, thiserror::Error)]
+pub enum CasesFileError {
+    #[error("cannot read cases file {path}: {source}; check the path")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: not a valid case: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Read a `cases.jsonl` file (one case per line, blank lines ignored).
+pub fn read_jsonl(path: &std::path::Path) -> Result<Vec<Case>, CasesFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CasesFileError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let case = serde_json::from_str(line).map_err(|e| CasesFileError::Parse {
+            path: path.display().to_string(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        out.push(case);
+    }
+    Ok(out)
 }

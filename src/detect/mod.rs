@@ -4,6 +4,9 @@
 //! same implementations, in event-time order per source, so the same input gives the
 //! same cases. Detectors never read the wall clock.
 
+pub mod fakebts;
+pub mod spam;
+
 use crate::model::{Case, Event};
 
 /// Where detectors put the cases they open or update. A case is emitted as a full
@@ -23,6 +26,12 @@ impl CaseSink for Vec<Case> {
 pub trait Detector: Send {
     /// A short stable name, used in metrics and logs.
     fn name(&self) -> &'static str;
+
+    /// The feed this detector consumes: it gets only that feed's events and
+    /// watermarks. `None` means every event and the minimum watermark over feeds.
+    fn feed(&self) -> Option<crate::model::Feed> {
+        None
+    }
 
     /// Take one validated event (already checked against the watermark).
     fn on_event(&mut self, event: &Event, out: &mut dyn CaseSink);

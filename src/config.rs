@@ -1,0 +1,75 @@
+//! Run configuration: one TOML file, every field optional with a documented default.
+
+use serde::Deserialize;
+use std::path::Path;
+
+/// Errors loading the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}; check the path given to --config")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: String, message: String },
+}
+
+/// The whole configuration of `replay`, `run` and `demo`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub pipeline: PipelineConfig,
+}
+
+/// Validation and event-time settings shared by every source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// How far behind the highest event time seen a record may be before it is
+    /// dead-lettered as `late`. Default 600 s: operators report in 1–15 min intervals
+    /// and probes upload in batches.
+    pub allowed_lateness_secs: u64,
+    /// Largest accepted record in bytes; longer lines are dead-lettered as `too_large`
+    /// without being buffered whole. Default 1 MiB (a real record is < 4 KiB).
+    pub max_record_bytes: usize,
+    /// Event-time progress between two watermark notifications to detectors
+    /// (window closing, eviction). Default 10 s.
+    pub watermark_step_secs: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            allowed_lateness_secs: 600,
+            max_record_bytes: 1 << 20,
+            watermark_step_secs: 10,
+        }
+    }
+}
+
+impl PipelineConfig {
+    pub fn allowed_lateness_ms(&self) -> i64 {
+        (self.allowed_lateness_secs as i64).saturating_mul(1000)
+    }
+
+    pub fn watermark_step_ms(&self) -> i64 {
+        (self.watermark_step_secs as i64).saturating_mul(1000)
+    }
+}
+
+impl Config {
+    /// Load a TOML file; unknown keys are refused so a typo never silently falls
+    /// back to a default.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string().trim().to_string(),
+        })
+    }
+}

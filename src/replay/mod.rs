@@ -1,0 +1,283 @@
+//! `cellwatch replay` (FEEDS.md §5): the pipeline on JSON Lines files, with event
+//! time taken from the records. Writes `cases.jsonl`, `dead_letter.jsonl`,
+//! `inventory_findings.jsonl` and `summary.json` into the output folder.
+
+mod summary;
+
+pub use summary::{InputSummary, ReplaySummary};
+
+use crate::cases::CaseBook;
+use crate::config::Config;
+use crate::detect::Detector;
+use crate::ingest::lines::{Line, LineReader};
+use crate::ingest::Origin;
+use crate::model::{Feed, TimeBounds};
+use crate::pipeline::Pipeline;
+use crate::validate::{Checked, DeadLetter, SourceValidator};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// An input given on the command line: a file, or `-` for standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputPath {
+    Stdin,
+    File(PathBuf),
+}
+
+impl InputPath {
+    pub fn parse(s: &str) -> InputPath {
+        if s == "-" {
+            InputPath::Stdin
+        } else {
+            InputPath::File(PathBuf::from(s))
+        }
+    }
+
+    fn display(&self) -> String {
+        match self {
+            InputPath::Stdin => "-".to_string(),
+            InputPath::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// What to replay and where to write.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub sms_volume: Option<InputPath>,
+    pub measurements: Option<InputPath>,
+    pub cells: Option<PathBuf>,
+    pub out: PathBuf,
+    pub config: Config,
+    /// Fixes "now" for the contract's `now + 1 day` timestamp bound; the wall clock
+    /// when `None`. Tests set it so results never depend on the day they run.
+    pub now_ms: Option<i64>,
+}
+
+/// Why a replay could not run. Data problems are never errors: they are dead letters.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("nothing to replay: give --sms-volume and/or --measurements")]
+    NoInput,
+    #[error("both inputs read standard input; at most one of --sms-volume and --measurements may be `-`")]
+    StdinTwice,
+    #[error("cannot open input {path}: {source}; check that the file exists and is readable")]
+    OpenInput {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot read input {path} at line {line}: {source}")]
+    ReadInput {
+        path: String,
+        line: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write output {path}: {source}; check that the output folder is writable")]
+    Output {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Builds the detectors of a run; the replay and the service share one builder.
+pub type DetectorFactory<'a> = dyn FnOnce(&Config) -> Result<Vec<Box<dyn Detector>>, String> + 'a;
+
+/// Replay the inputs through the pipeline and write the outputs.
+pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
+    let started = Instant::now();
+    if opts.sms_volume.is_none() && opts.measurements.is_none() {
+        return Err(ReplayError::NoInput);
+    }
+    if opts.sms_volume == Some(InputPath::Stdin) && opts.measurements == Some(InputPath::Stdin) {
+        return Err(ReplayError::StdinTwice);
+    }
+    // Open every input before writing anything, so a typo leaves no half output.
+    let mut inputs = Vec::new();
+    for (feed, path) in [
+        (Feed::SmsVolume, &opts.sms_volume),
+        (Feed::Measurements, &opts.measurements),
+    ] {
+        if let Some(p) = path {
+            inputs.push((feed, p.clone(), open_input(p)?));
+        }
+    }
+    let mut setup = crate::setup::RunSetup::build(&opts.config, opts.cells.as_deref())
+        .map_err(ReplayError::Setup)?;
+    std::fs::create_dir_all(&opts.out).map_err(|source| ReplayError::Output {
+        path: opts.out.display().to_string(),
+        source,
+    })?;
+    let dead_path = opts.out.join("dead_letter.jsonl");
+    let mut dead_out = create(&dead_path)?;
+
+    let bounds = match opts.now_ms {
+        Some(now) => TimeBounds::at(now),
+        None => TimeBounds::from_wall_clock(),
+    };
+    let mut pipeline = Pipeline::new(
+        std::mem::take(&mut setup.detectors),
+        opts.config.pipeline.watermark_step_ms(),
+    );
+    let mut book = CaseBook::new();
+    let mut input_summaries = Vec::new();
+    for (feed, path, reader) in inputs {
+        let s = replay_source(
+            feed,
+            &path,
+            reader,
+            &opts.config,
+            bounds,
+            &mut pipeline,
+            &mut book,
+            &mut dead_out,
+            &dead_path,
+        )?;
+        input_summaries.push(s);
+    }
+    pipeline.finish(&mut book);
+    dead_out
+        .flush()
+        .map_err(|source| output_err(&dead_path, source))?;
+
+    let cases = book.into_sorted();
+    let cases_path = opts.out.join("cases.jsonl");
+    let mut w = create(&cases_path)?;
+    for c in &cases {
+        serde_json::to_writer(&mut w, c).map_err(|e| output_err(&cases_path, e.into()))?;
+        w.write_all(b"\n").map_err(|e| output_err(&cases_path, e))?;
+    }
+    w.flush().map_err(|e| output_err(&cases_path, e))?;
+
+    let findings_path = opts.out.join("inventory_findings.jsonl");
+    setup
+        .write_findings(&pipeline, &findings_path)
+        .map_err(|e| output_err(&findings_path, e))?;
+
+    let summary = ReplaySummary::new(
+        &pipeline,
+        &cases,
+        input_summaries,
+        setup.inventory_report.clone(),
+        started.elapsed(),
+    );
+    let summary_path = opts.out.join("summary.json");
+    let mut w = create(&summary_path)?;
+    serde_json::to_writer_pretty(&mut w, &summary)
+        .map_err(|e| output_err(&summary_path, e.into()))?;
+    w.write_all(b"\n")
+        .map_err(|e| output_err(&summary_path, e))?;
+    w.flush().map_err(|e| output_err(&summary_path, e))?;
+    tracing::info!(
+        records = summary.records_read,
+        valid = summary.valid,
+        invalid = summary.invalid,
+        late = summary.late,
+        cases = cases.len(),
+        records_per_sec = summary.records_per_sec as u64,
+        "replay finished"
+    );
+    Ok(summary)
+}
+
+fn open_input(p: &InputPath) -> Result<Box<dyn BufRead>, ReplayError> {
+    match p {
+        InputPath::Stdin => Ok(Box::new(BufReader::with_capacity(1 << 18, io::stdin()))),
+        InputPath::File(path) => {
+            let meta = std::fs::metadata(path).map_err(|source| ReplayError::OpenInput {
+                path: path.display().to_string(),
+                source,
+            })?;
+            if meta.is_dir() {
+                return Err(ReplayError::OpenInput {
+                    path: path.display().to_string(),
+                    source: io::Error::other("is a directory, expected a JSON Lines file"),
+                });
+            }
+            let f = File::open(path).map_err(|source| ReplayError::OpenInput {
+                path: path.display().to_string(),
+                source,
+            })?;
+            Ok(Box::new(BufReader::with_capacity(1 << 18, f)))
+        }
+    }
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>, ReplayError> {
+    File::create(path)
+        .map(|f| BufWriter::with_capacity(1 << 16, f))
+        .map_err(|source| output_err(path, source))
+}
+
+fn output_err(path: &Path, source: io::Error) -> ReplayError {
+    ReplayError::Output {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn replay_source(
+    feed: Feed,
+    path: &InputPath,
+    reader: Box<dyn BufRead>,
+    config: &Config,
+    bounds: TimeBounds,
+    pipeline: &mut Pipeline,
+    book: &mut CaseBook,
+    dead_out: &mut BufWriter<File>,
+    dead_path: &Path,
+) -> Result<InputSummary, ReplayError> {
+    let name = path.display();
+    let limit = config.pipeline.max_record_bytes;
+    let mut lines = LineReader::new(reader, limit);
+    let mut validator = SourceValidator::new(feed, bounds, config.pipeline.allowed_lateness_ms());
+    let mut summary = InputSummary::new(feed, name.clone());
+    loop {
+        let line = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(source) => {
+                return Err(ReplayError::ReadInput {
+                    path: name,
+                    line: lines.line_no() + 1,
+                    source,
+                })
+            }
+        };
+        summary.lines += 1;
+        let origin = Origin::File {
+            file: name.clone(),
+            line: summary.lines,
+        };
+        let dead = match line {
+            Line::TooLong { len, head } => Some(validator.too_large(head, len, limit, origin)),
+            Line::Bytes(bytes) => match validator.check(bytes, origin) {
+                Checked::Valid(event) => {
+                    pipeline.on_event(&event, book);
+                    if let Some(wm) = validator.watermark_ms() {
+                        pipeline.on_watermark(feed, wm, book);
+                    }
+                    None
+                }
+                Checked::Invalid(d) => Some(*d),
+            },
+        };
+        if let Some(d) = dead {
+            write_dead_letter(dead_out, &d).map_err(|e| output_err(dead_path, e))?;
+            pipeline.on_dead_letter(&d);
+        }
+    }
+    Ok(summary)
+}
+
+fn write_dead_letter(w: &mut impl Write, d: &DeadLetter) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, d)?;
+    w.write_all(b"\n")
+}
