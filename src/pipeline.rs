@@ -5,8 +5,9 @@
 //! replay give the same cases as streaming the same input.
 
 use crate::detect::{CaseSink, Detector};
+use crate::ingest::Origin;
 use crate::model::{Event, Feed, InvalidReason};
-use crate::validate::DeadLetter;
+use crate::validate::{Checked, DeadLetter, SourceValidator};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -91,6 +92,31 @@ impl Pipeline {
         for d in self.detectors.iter_mut() {
             if d.feed().is_none_or(|f| f == feed) {
                 d.on_event(event, out);
+            }
+        }
+    }
+
+    /// Validate one raw record of a source and, when valid, run it through the
+    /// detectors and advance the source's watermark. Returns the dead letter of a
+    /// refused record (already counted) for the caller's dead-letter sink.
+    pub fn process(
+        &mut self,
+        validator: &mut SourceValidator,
+        bytes: &[u8],
+        origin: Origin,
+        out: &mut dyn CaseSink,
+    ) -> Option<DeadLetter> {
+        match validator.check(bytes, origin) {
+            Checked::Valid(event) => {
+                self.on_event(&event, out);
+                if let Some(wm) = validator.watermark_ms() {
+                    self.on_watermark(validator.feed(), wm, out);
+                }
+                None
+            }
+            Checked::Invalid(dead) => {
+                self.on_dead_letter(&dead);
+                Some(*dead)
             }
         }
     }

@@ -13,7 +13,7 @@ use crate::ingest::lines::{Line, LineReader};
 use crate::ingest::Origin;
 use crate::model::{Feed, TimeBounds};
 use crate::pipeline::Pipeline;
-use crate::validate::{Checked, DeadLetter, SourceValidator};
+use crate::validate::{DeadLetter, SourceValidator};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -257,21 +257,15 @@ fn replay_source(
             line: summary.lines,
         };
         let dead = match line {
-            Line::TooLong { len, head } => Some(validator.too_large(head, len, limit, origin)),
-            Line::Bytes(bytes) => match validator.check(bytes, origin) {
-                Checked::Valid(event) => {
-                    pipeline.on_event(&event, book);
-                    if let Some(wm) = validator.watermark_ms() {
-                        pipeline.on_watermark(feed, wm, book);
-                    }
-                    None
-                }
-                Checked::Invalid(d) => Some(*d),
-            },
+            Line::TooLong { len, head } => {
+                let d = validator.too_large(head, len, limit, origin);
+                pipeline.on_dead_letter(&d);
+                Some(d)
+            }
+            Line::Bytes(bytes) => pipeline.process(&mut validator, bytes, origin, book),
         };
         if let Some(d) = dead {
             write_dead_letter(dead_out, &d).map_err(|e| output_err(dead_path, e))?;
-            pipeline.on_dead_letter(&d);
         }
     }
     Ok(summary)

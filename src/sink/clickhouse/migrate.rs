@@ -1,0 +1,145 @@
+//! `cellwatch migrate`: creates the database and tables from `schemas/clickhouse/`,
+//! choosing column features by server version.
+
+use super::{ClickHouse, ClickHouseError};
+use serde::Serialize;
+
+/// The DDL files, in order. Embedded so the binary needs no files at run time.
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "001_cases.sql",
+        include_str!("../../../schemas/clickhouse/001_cases.sql"),
+    ),
+    (
+        "002_case_status_log.sql",
+        include_str!("../../../schemas/clickhouse/002_case_status_log.sql"),
+    ),
+    (
+        "003_dead_letters.sql",
+        include_str!("../../../schemas/clickhouse/003_dead_letters.sql"),
+    ),
+];
+
+/// Which optional column features the server has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ServerFeatures {
+    pub major: u32,
+    pub minor: u32,
+    /// `LowCardinality(String)` without experimental settings (19.3+).
+    pub low_cardinality: bool,
+    /// Column compression codecs `CODEC(Delta, ZSTD)` (19.11+ to be safe).
+    pub codecs: bool,
+}
+
+impl ServerFeatures {
+    pub fn from_version(version: &str) -> Result<Self, ClickHouseError> {
+        let mut parts = version.trim().split('.');
+        let major: u32 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| ClickHouseError::Version(version.into()))?;
+        let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let at_least = |ma: u32, mi: u32| (major, minor) >= (ma, mi);
+        Ok(ServerFeatures {
+            major,
+            minor,
+            low_cardinality: at_least(19, 3),
+            codecs: at_least(19, 11),
+        })
+    }
+
+    /// Fill the placeholders of a DDL template.
+    pub fn render(&self, template: &str, database: &str) -> String {
+        let sql: String = template
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        sql.replace("{db}", database)
+            .replace(
+                "{lc_string}",
+                if self.low_cardinality {
+                    "LowCardinality(String)"
+                } else {
+                    "String"
+                },
+            )
+            .replace(
+                "{codec_delta}",
+                if self.codecs {
+                    "CODEC(Delta, ZSTD)"
+                } else {
+                    ""
+                },
+            )
+            .replace("{codec_zstd}", if self.codecs { "CODEC(ZSTD)" } else { "" })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationReport {
+    pub server_version: String,
+    pub features: ServerFeatures,
+    pub database: String,
+    pub applied: Vec<String>,
+}
+
+fn valid_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+}
+
+/// Create the database and every table (idempotent: `IF NOT EXISTS`).
+pub async fn migrate(ch: &ClickHouse) -> Result<MigrationReport, ClickHouseError> {
+    let version = ch.version().await?;
+    let features = ServerFeatures::from_version(&version)?;
+    let db = &ch.config().database;
+    if !valid_identifier(db) {
+        return Err(ClickHouseError::Version(format!(
+            "database name {db:?} must be letters, digits and underscores"
+        )));
+    }
+    let run = |sql: String, what: String| async move {
+        ch.server_client()
+            .query(&sql)
+            .execute()
+            .await
+            .map_err(|source| ClickHouseError::Query { what, source })
+    };
+    run(
+        format!("CREATE DATABASE IF NOT EXISTS {db}"),
+        "create database".into(),
+    )
+    .await?;
+    let mut applied = Vec::new();
+    for (name, template) in MIGRATIONS {
+        run(features.render(template, db), format!("migration {name}")).await?;
+        applied.push((*name).to_string());
+    }
+    tracing::info!(server_version = %version, database = %db, migrations = applied.len(), "clickhouse migrated");
+    Ok(MigrationReport {
+        server_version: version,
+        features,
+        database: db.clone(),
+        applied,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_follow_the_version() {
+        let old = ServerFeatures::from_version("18.16.1").unwrap();
+        assert!(!old.low_cardinality && !old.codecs);
+        let new = ServerFeatures::from_version("25.3.2.39").unwrap();
+        assert!(new.low_cardinality && new.codecs);
+        let sql = old.render(MIGRATIONS[0].1, "cw");
+        assert!(sql.contains("CREATE TABLE IF NOT EXISTS cw.cases"));
+        assert!(!sql.contains('{') && !sql.contains("CODEC") && !sql.contains("LowCardinality"));
+        let sql = new.render(MIGRATIONS[0].1, "cw");
+        assert!(sql.contains("LowCardinality(String)") && sql.contains("CODEC(Delta, ZSTD)"));
+    }
+}

@@ -1,0 +1,147 @@
+//! Rows of the ClickHouse tables, converted from and to contract types.
+
+use crate::model::{Case, CaseKind, CaseStatus, Location, Reason};
+use serde::{Deserialize, Serialize};
+
+/// One snapshot of a case, as stored in `cases` (see schemas/clickhouse/001_cases.sql).
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
+pub struct CaseRow {
+    pub case_id: String,
+    pub kind: String,
+    pub status: String,
+    pub opened_at: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub score: f64,
+    pub operator: String,
+    pub sims: Vec<String>,
+    pub claimed_cell: String,
+    pub identities: String,
+    pub location_lat: Option<f64>,
+    pub location_lon: Option<f64>,
+    pub location_radius_m: Option<f64>,
+    pub track: String,
+    pub reason_codes: Vec<String>,
+    pub reason_values: Vec<f64>,
+    pub reason_thresholds: Vec<f64>,
+    pub evidence_count: u64,
+    pub case_json: String,
+    pub version: u64,
+}
+
+/// Version of a snapshot for ReplacingMergeTree: later evidence wins, and for the
+/// same `last_seen` the snapshot with more evidence. Event time only, so a snapshot
+/// re-emitted after a restart never overrides a newer one.
+pub fn snapshot_version(case: &Case) -> u64 {
+    (case.last_seen.max(0) as u64)
+        .saturating_mul(1_000_000)
+        .saturating_add(case.evidence_count.min(999_999))
+}
+
+fn status_str(s: CaseStatus) -> &'static str {
+    match s {
+        CaseStatus::Open => "open",
+        CaseStatus::HandedOver => "handed_over",
+        CaseStatus::Confirmed => "confirmed",
+        CaseStatus::Dismissed => "dismissed",
+    }
+}
+
+impl CaseRow {
+    pub fn from_case(c: &Case) -> CaseRow {
+        CaseRow {
+            case_id: c.case_id.clone(),
+            kind: c.kind.as_str().to_string(),
+            status: status_str(c.status).to_string(),
+            opened_at: c.opened_at,
+            first_seen: c.first_seen,
+            last_seen: c.last_seen,
+            score: c.score,
+            operator: c.operator.clone().unwrap_or_default(),
+            sims: c.sims.clone(),
+            claimed_cell: c.claimed_cell.as_ref().map(to_json).unwrap_or_default(),
+            identities: if c.identities.is_empty() {
+                String::new()
+            } else {
+                to_json(&c.identities)
+            },
+            location_lat: c.location.map(|l| l.lat),
+            location_lon: c.location.map(|l| l.lon),
+            location_radius_m: c.location.map(|l| l.radius_m),
+            track: if c.track.is_empty() {
+                String::new()
+            } else {
+                to_json(&c.track)
+            },
+            reason_codes: c.reasons.iter().map(|r| r.code.clone()).collect(),
+            reason_values: c.reasons.iter().map(|r| r.value).collect(),
+            reason_thresholds: c.reasons.iter().map(|r| r.threshold).collect(),
+            evidence_count: c.evidence_count,
+            case_json: serde_json::to_string(c).unwrap_or_default(),
+            version: snapshot_version(c),
+        }
+    }
+
+    /// Back to the contract type; the full case is kept in `case_json`, the
+    /// columns exist for analysts' queries.
+    pub fn to_case(&self) -> Option<Case> {
+        if let Ok(c) = serde_json::from_str::<Case>(&self.case_json) {
+            return Some(c);
+        }
+        let kind = match self.kind.as_str() {
+            "spam_sim" => CaseKind::SpamSim,
+            "sim_farm" => CaseKind::SimFarm,
+            "fake_bts" => CaseKind::FakeBts,
+            _ => return None,
+        };
+        Some(Case {
+            case_id: self.case_id.clone(),
+            kind,
+            status: serde_json::from_value(serde_json::Value::String(self.status.clone()))
+                .unwrap_or_default(),
+            opened_at: self.opened_at,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            score: self.score,
+            operator: (!self.operator.is_empty()).then(|| self.operator.clone()),
+            sims: self.sims.clone(),
+            claimed_cell: serde_json::from_str(&self.claimed_cell).ok(),
+            identities: serde_json::from_str(&self.identities).unwrap_or_default(),
+            location: match (self.location_lat, self.location_lon, self.location_radius_m) {
+                (Some(lat), Some(lon), Some(radius_m)) => Some(Location { lat, lon, radius_m }),
+                _ => None,
+            },
+            track: serde_json::from_str(&self.track).unwrap_or_default(),
+            reasons: self
+                .reason_codes
+                .iter()
+                .zip(&self.reason_values)
+                .zip(&self.reason_thresholds)
+                .map(|((code, value), threshold)| Reason {
+                    code: code.clone(),
+                    value: *value,
+                    threshold: *threshold,
+                })
+                .collect(),
+            evidence_count: self.evidence_count,
+        })
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// One dead letter, as stored in `dead_letters`.
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
+pub struct DeadLetterRow {
+    pub received_at: i64,
+    pub feed: String,
+    pub reason: String,
+    pub field: String,
+    pub error: String,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub raw: String,
+}

@@ -1,0 +1,3 @@
+//! Sinks: where cases and dead letters go (ClickHouse, files; Kafka topics in the service).
+
+pub mod clickhouse;
