@@ -18,7 +18,10 @@
 #                        ClickHouse HTTP 18123, ClickHouse native TCP 19000.
 # State, data and logs:  ${CW_SERVICES_DIR:-<repo>/.services}/{kafka,clickhouse}/
 # Knobs: CW_SERVICES_DIR, CW_SERVICES_TIMEOUT (seconds per service, default 120),
-#        CW_KAFKA_HEAP (default -Xmx768m), JAVA_HOME (else `java` from PATH).
+#        CW_KAFKA_HEAP (default "-Xms256m -Xmx768m"), JAVA_HOME (else `java` from PATH).
+#
+# If a port is already served by a Kafka / ClickHouse that this state dir did not start
+# (e.g. another checkout's services), `up` checks that it answers and reuses it.
 #
 # Progress goes to stderr; stdout carries only the export lines.
 set -euo pipefail
@@ -54,6 +57,10 @@ contract_topics=(
 )
 topic_partitions=4
 
+# Set by kafka_start / ch_start when an already-listening server is reused.
+kafka_foreign=0
+ch_foreign=0
+
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -86,7 +93,7 @@ tail_logs() {
   for f in "$@"; do
     [[ -s "$f" ]] || continue
     printf '[services] ---- last lines of %s ----\n' "$f" >&2
-    tail -n 40 "$f" >&2 || true
+    tail -n 30 "$f" >&2 || true
   done
   printf '[services] ----\n' >&2
 }
@@ -146,7 +153,8 @@ apt_install() {
     tail_logs "$aptlog"
     die "apt-get update failed"
   fi
-  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$aptlog" 2>&1; then
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      -o DPkg::Lock::Timeout=300 "$@" >>"$aptlog" 2>&1; then
     tail_logs "$aptlog"
     die "apt-get install $* failed"
   fi
@@ -317,13 +325,26 @@ kafka_start() {
     log "kafka: already running (pid $pid)"
     return 0
   fi
-  if port_open "$kafka_port" || port_open "$kafka_controller_port"; then
-    die "kafka: port $kafka_port or $kafka_controller_port on 127.0.0.1 is taken by another process (not ours: no live pid in $kafka_pidfile); stop it and retry"
-  fi
   kafka_fetch_jars
   kafka_write_config
+  if port_open "$kafka_port"; then
+    if KAFKA_TOOL_TIMEOUT=30 kafka_tool org.apache.kafka.tools.TopicCommand \
+        --bootstrap-server "127.0.0.1:$kafka_port" --list >/dev/null 2>&1; then
+      log "kafka: reusing the broker already listening on 127.0.0.1:$kafka_port (not started from $state)"
+      kafka_foreign=1
+      return 0
+    fi
+    die "kafka: 127.0.0.1:$kafka_port is taken by a process that does not answer as a Kafka broker (and is not ours: no live pid in $kafka_pidfile); stop it and retry"
+  fi
+  if port_open "$kafka_controller_port"; then
+    die "kafka: controller port 127.0.0.1:$kafka_controller_port is taken by another process; stop it and retry"
+  fi
   kafka_format_storage
   log "kafka: starting broker on 127.0.0.1:$kafka_port (logs: $kafka_dir/logs)"
+  # setsid: own session, so a Ctrl-C in the caller's terminal does not kill it.
+  # 3>&- 9>&-: the daemon must not inherit our lock (fd 9) or the caller's stdout
+  # (fd 3): either would block the next flock / keep `$(services.sh up)` from returning.
+  if [[ -f "$kafka_dir/logs/kafka.out" ]]; then mv -f "$kafka_dir/logs/kafka.out" "$kafka_dir/logs/kafka.out.1"; fi
   # shellcheck disable=SC2086  # kafka_heap is a list of JVM flags
   setsid nohup "$(java_bin)" $kafka_heap -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
@@ -331,7 +352,7 @@ kafka_start() {
     -Dkafka.logs.dir="$kafka_dir/logs" \
     -Dlog4j2.configurationFile="$kafka_dir/config/log4j2.properties" \
     -cp "$kafka_libs/*" kafka.Kafka "$kafka_dir/config/server.properties" \
-    >>"$kafka_dir/logs/kafka.out" 2>&1 </dev/null &
+    >>"$kafka_dir/logs/kafka.out" 2>&1 </dev/null 3>&- 9>&- &
   printf '%s\n' "$!" >"$kafka_pidfile"
 }
 
@@ -340,7 +361,9 @@ kafka_wait_ready() {
   deadline=$(( $(now_s) + timeout_s ))
   log "kafka: waiting for 127.0.0.1:$kafka_port"
   while :; do
-    if ! pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
+    if ((kafka_foreign)); then
+      pid="not ours"
+    elif ! pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
       tail_logs "$kafka_dir/logs/kafka.out" "$kafka_dir/logs/server.log"
       die "kafka: broker process exited during startup (see logs above)"
     fi
@@ -361,8 +384,11 @@ kafka_wait_ready() {
   done
 }
 
+# Create the contract topics that do not exist yet, in parallel (one short-lived
+# JVM each); --if-not-exists makes a concurrent creation harmless.
 kafka_create_topics() {
-  local spec name cfg args
+  local spec name cfg args i failed=0
+  local -a pids=() names=()
   for spec in "${contract_topics[@]}"; do
     name="${spec%%:*}"
     cfg=""
@@ -374,10 +400,19 @@ kafka_create_topics() {
           --topic "$name" --partitions "$topic_partitions" --replication-factor 1)
     [[ -n "$cfg" ]] && args+=(--config "$cfg")
     log "kafka: creating topic $name ($topic_partitions partitions${cfg:+, $cfg})"
-    if ! kafka_tool org.apache.kafka.tools.TopicCommand "${args[@]}" >&2; then
-      die "kafka: could not create topic $name"
+    kafka_tool org.apache.kafka.tools.TopicCommand "${args[@]}" \
+      >"$kafka_dir/logs/create-$name.log" 2>&1 &
+    pids+=("$!")
+    names+=("$name")
+  done
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      tail_logs "$kafka_dir/logs/create-${names[$i]}.log"
+      log "kafka: could not create topic ${names[$i]}"
+      failed=1
     fi
   done
+  ((failed == 0)) || die "kafka: topic creation failed (see above)"
 }
 
 # ------------------------------------------------------------------ ClickHouse
@@ -464,13 +499,24 @@ ch_start() {
     log "clickhouse: already running (pid $pid)"
     return 0
   fi
-  if port_open "$ch_http_port" || port_open "$ch_tcp_port"; then
-    die "clickhouse: port $ch_http_port or $ch_tcp_port on 127.0.0.1 is taken by another process (not ours: no live pid in $ch_pidfile); stop it and retry"
+  if port_open "$ch_http_port"; then
+    if curl -sf --max-time 5 "$ch_url/ping" >/dev/null 2>&1; then
+      log "clickhouse: reusing the server already listening on $ch_url (not started from $state)"
+      ch_foreign=1
+      return 0
+    fi
+    die "clickhouse: 127.0.0.1:$ch_http_port is taken by a process that does not answer as ClickHouse (and is not ours: no live pid in $ch_pidfile); stop it and retry"
+  fi
+  if port_open "$ch_tcp_port"; then
+    die "clickhouse: native port 127.0.0.1:$ch_tcp_port is taken by another process; stop it and retry"
   fi
   ch_write_config
   log "clickhouse: starting server on 127.0.0.1:$ch_http_port (logs: $ch_dir/log)"
+  # Not the system service: a project-local process with its own config (see kafka_start
+  # for setsid and the closed fds).
+  if [[ -f "$ch_dir/log/stdout.log" ]]; then mv -f "$ch_dir/log/stdout.log" "$ch_dir/log/stdout.log.1"; fi
   setsid nohup "$ch_bin" --config-file="$ch_dir/config.xml" \
-    >>"$ch_dir/log/stdout.log" 2>&1 </dev/null &
+    >>"$ch_dir/log/stdout.log" 2>&1 </dev/null 3>&- 9>&- &
   printf '%s\n' "$!" >"$ch_pidfile"
 }
 
@@ -483,7 +529,9 @@ ch_wait_ready() {
   deadline=$(( $(now_s) + timeout_s ))
   log "clickhouse: waiting for $ch_url"
   while :; do
-    if ! pid="$(live_pid "$ch_pidfile" clickhouse-server)"; then
+    if ((ch_foreign)); then
+      pid="not ours"
+    elif ! pid="$(live_pid "$ch_pidfile" clickhouse-server)"; then
       tail_logs "$ch_dir/log/stdout.log" "$ch_dir/log/clickhouse-server.err.log"
       die "clickhouse: server process exited during startup (see logs above)"
     fi
@@ -535,7 +583,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  local rc=0 pid
+  local rc=0 pid v
   if pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
     if port_open "$kafka_port"; then
       echo "kafka: running (pid $pid), 127.0.0.1:$kafka_port"
@@ -543,6 +591,8 @@ cmd_status() {
       echo "kafka: process $pid alive but 127.0.0.1:$kafka_port not open (starting?)"
       rc=3
     fi
+  elif port_open "$kafka_port"; then
+    echo "kafka: not started from $state, but something listens on 127.0.0.1:$kafka_port"
   else
     echo "kafka: stopped"
     rc=3
@@ -554,6 +604,8 @@ cmd_status() {
       echo "clickhouse: process $pid alive but $ch_url not answering (starting?)"
       rc=3
     fi
+  elif v="$(ch_query 'SELECT version()' 2>/dev/null)"; then
+    echo "clickhouse: not started from $state, but $ch_url answers, version $v"
   else
     echo "clickhouse: stopped"
     rc=3
