@@ -64,7 +64,7 @@ async fn cases_round_trip_and_replacing_keeps_the_latest_snapshot() {
         ..Default::default()
     });
     let report = migrate(&ch).await.expect("migrate");
-    assert_eq!(report.applied.len(), 3);
+    assert_eq!(report.applied.len(), 4);
     // Idempotent.
     migrate(&ch).await.expect("migrate twice");
 

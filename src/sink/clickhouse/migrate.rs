@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "003_dead_letters.sql",
         include_str!("../../../schemas/clickhouse/003_dead_letters.sql"),
     ),
+    (
+        "004_case_evidence.sql",
+        include_str!("../../../schemas/clickhouse/004_case_evidence.sql"),
+    ),
 ];
 
 /// Which optional column features the server has.

@@ -1,0 +1,6 @@
+//! The binary's subcommands, one file each; every file turns arguments into calls
+//! of the library and errors into `anyhow` messages that say what to do.
+
+pub mod replay;
+pub mod score;
+pub mod simulate;
