@@ -21,6 +21,24 @@ pub enum ConfigError {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub pipeline: PipelineConfig,
+    pub inventory: InventoryConfig,
+    pub spam: crate::detect::spam::SpamConfig,
+    pub fakebts: crate::detect::fakebts::FakeBtsConfig,
+    pub kafka: crate::service::config::KafkaConfig,
+    pub clickhouse: crate::sink::clickhouse::ClickHouseConfig,
+    pub http: crate::service::config::HttpConfig,
+    pub sink: crate::service::config::SinkConfig,
+}
+
+/// `[inventory]`: reference data files.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventoryConfig {
+    /// Registered-cell CSV (OpenCellID order) loaded at start; the inventory topic
+    /// updates it afterwards. `--cells` on the command line wins.
+    pub csv: Option<std::path::PathBuf>,
+    /// Allowlist file of legitimate bulk senders and M2M lines (spam detector).
+    pub allowlist: Option<std::path::PathBuf>,
 }
 
 /// Validation and event-time settings shared by every source.
@@ -37,6 +55,10 @@ pub struct PipelineConfig {
     /// Event-time progress between two watermark notifications to detectors
     /// (window closing, eviction). Default 10 s.
     pub watermark_step_secs: u64,
+    /// How much history a worker re-reads to rebuild detector state when it is
+    /// assigned partitions: the longest detector window plus the allowed lateness.
+    /// Default 87 000 s (24 h + 10 min).
+    pub restore_window_secs: u64,
 }
 
 impl Default for PipelineConfig {
@@ -45,6 +67,7 @@ impl Default for PipelineConfig {
             allowed_lateness_secs: 600,
             max_record_bytes: 1 << 20,
             watermark_step_secs: 10,
+            restore_window_secs: 87_000,
         }
     }
 }
@@ -52,6 +75,10 @@ impl Default for PipelineConfig {
 impl PipelineConfig {
     pub fn allowed_lateness_ms(&self) -> i64 {
         (self.allowed_lateness_secs as i64).saturating_mul(1000)
+    }
+
+    pub fn restore_window_ms(&self) -> i64 {
+        (self.restore_window_secs as i64).saturating_mul(1000)
     }
 
     pub fn watermark_step_ms(&self) -> i64 {
@@ -71,5 +98,16 @@ impl Config {
             path: path.display().to_string(),
             message: e.to_string().trim().to_string(),
         })
+    }
+
+    /// Load the file when given (defaults otherwise), then apply the
+    /// `CELLWATCH_*` environment overrides.
+    pub fn load_with_env(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        crate::service::env::apply(&mut config, |k| std::env::var(k).ok());
+        Ok(config)
     }
 }

@@ -4,5 +4,18 @@
 //! The offline `replay` and the Kafka service run the same pipeline code.
 
 pub mod cases;
+pub mod config;
 pub mod detect;
+pub mod ingest;
+pub mod inspect;
+pub mod inventory;
 pub mod model;
+pub mod pipeline;
+pub mod replay;
+pub mod score;
+pub mod setup;
+pub mod simulate;
+pub mod sink;
+pub mod validate;
+pub mod window;
+pub mod service;

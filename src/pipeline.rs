@@ -58,7 +58,9 @@ impl PipelineStats {
 /// The detectors of a run, with routing by feed and watermark bookkeeping.
 pub struct Pipeline {
     detectors: Vec<Box<dyn Detector>>,
-    watermarks: BTreeMap<Feed, i64>,
+    /// Watermark of every source (feed, partition); a feed's watermark is the
+    /// minimum over its sources, so no partition's window closes early.
+    watermarks: BTreeMap<(Feed, i32), i64>,
     /// Watermark last passed to detectors, per feed.
     notified: BTreeMap<Feed, i64>,
     /// Minimum event-time progress between two watermark notifications.
@@ -110,7 +112,7 @@ impl Pipeline {
             Checked::Valid(event) => {
                 self.on_event(&event, out);
                 if let Some(wm) = validator.watermark_ms() {
-                    self.on_watermark(validator.feed(), wm, out);
+                    self.on_watermark(validator.feed(), validator.source(), wm, out);
                 }
                 None
             }
@@ -126,27 +128,48 @@ impl Pipeline {
         self.stats.count_invalid(dead);
     }
 
-    /// A source of `feed` reports its watermark; detectors hear of it when it has
-    /// advanced by at least the configured step.
-    pub fn on_watermark(&mut self, feed: Feed, watermark_ms: i64, out: &mut dyn CaseSink) {
-        let wm = self.watermarks.entry(feed).or_insert(watermark_ms);
+    /// A source (feed, partition) reports its watermark; detectors of the feed hear
+    /// of the feed's watermark (minimum over its sources) when it has advanced by at
+    /// least the configured step.
+    pub fn on_watermark(&mut self, feed: Feed, source: i32, watermark_ms: i64, out: &mut dyn CaseSink) {
+        let wm = self.watermarks.entry((feed, source)).or_insert(watermark_ms);
         if watermark_ms > *wm {
             *wm = watermark_ms;
         }
-        let wm = *wm;
-        self.stats.by_feed.entry(feed).or_default().watermark_ms = Some(wm);
+        let Some(feed_wm) = self
+            .watermarks
+            .range((feed, i32::MIN)..=(feed, i32::MAX))
+            .map(|(_, w)| *w)
+            .min()
+        else {
+            return;
+        };
+        self.stats.by_feed.entry(feed).or_default().watermark_ms = Some(feed_wm);
         let last = self.notified.get(&feed).copied();
-        if last.is_some_and(|l| wm - l < self.watermark_step_ms) {
+        if last.is_some_and(|l| feed_wm - l < self.watermark_step_ms) {
             return;
         }
-        self.notified.insert(feed, wm);
-        let min_all = self.watermarks.values().copied().min().unwrap_or(wm);
+        self.notified.insert(feed, feed_wm);
+        let min_all = self.notified.values().copied().min().unwrap_or(feed_wm);
         for d in self.detectors.iter_mut() {
             match d.feed() {
-                Some(f) if f == feed => d.on_watermark(wm, out),
+                Some(f) if f == feed => d.on_watermark(feed_wm, out),
                 Some(_) => {}
                 None => d.on_watermark(min_all, out),
             }
+        }
+    }
+
+    /// Forget a source that is no longer ours (a revoked partition), so it does not
+    /// hold the feed's watermark back.
+    pub fn remove_source(&mut self, feed: Feed, source: i32) {
+        self.watermarks.remove(&(feed, source));
+    }
+
+    /// Pass a reference-data update (inventory or allowlist topic) to every detector.
+    pub fn on_reference_update(&mut self, kind: crate::detect::Reference, key: &str, value: Option<&[u8]>) {
+        for d in self.detectors.iter_mut() {
+            d.on_reference_update(kind, key, value);
         }
     }
 

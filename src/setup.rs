@@ -4,10 +4,12 @@
 //! detectors with the very same settings.
 
 use crate::config::Config;
+use crate::detect::spam::{Allowlist, SpamDetector};
 use crate::detect::Detector;
-pub type LoadReport = serde_json::Value;
+use crate::inventory::csv_loader::LoadReport;
+use crate::inventory::Inventory;
 use crate::pipeline::Pipeline;
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 /// Detectors and reference data of one run.
@@ -17,27 +19,43 @@ pub struct RunSetup {
 }
 
 impl RunSetup {
-    /// Load the inventory (when given) and build every detector the config enables.
+    /// Load the inventory (`cells`, else `[inventory] csv`) and the allowlist, and
+    /// build every detector.
     pub fn build(config: &Config, cells: Option<&Path>) -> Result<RunSetup, String> {
-        let _ = config;
-        let inventory_report = match cells {
+        let cells = cells.or(config.inventory.csv.as_deref());
+        let (_inventory, inventory_report) = match cells {
             Some(path) => {
-                return Err(format!(
-                    "cannot load {}: the inventory loader is not wired yet",
-                    path.display()
-                ));
+                let (inv, report) = Inventory::load_csv(path).map_err(|e| e.to_string())?;
+                if report.rejected_total > 0 {
+                    tracing::warn!(path = %path.display(), rejected = report.rejected_total, "inventory rows rejected");
+                }
+                (inv, Some(report))
             }
-            None => None,
+            None => (Inventory::new(), None),
         };
+        let allowlist = match &config.inventory.allowlist {
+            Some(path) => Allowlist::load(path).map_err(|e| e.to_string())?,
+            None => Allowlist::empty(),
+        };
+        let detectors: Vec<Box<dyn Detector>> = vec![
+            Box::new(SpamDetector::new(config.spam.clone(), allowlist)),
+        ];
         Ok(RunSetup {
-            detectors: Vec::new(),
+            detectors,
             inventory_report,
         })
     }
 
-    /// Write the fake-BTS detector's inventory discrepancies (one JSON object a line).
+    /// Write the detectors' low-severity findings (inventory discrepancies), one JSON
+    /// object a line.
     pub fn write_findings(&self, pipeline: &Pipeline, path: &Path) -> io::Result<()> {
-        let _ = pipeline;
-        std::fs::File::create(path).map(|_| ())
+        let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+        for d in pipeline.detectors() {
+            for f in d.findings() {
+                serde_json::to_writer(&mut w, &f)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        w.flush()
     }
 }

@@ -22,6 +22,15 @@ impl CaseSink for Vec<Case> {
     }
 }
 
+/// Reference data that changes at run time, from compacted topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// `cw.cell-inventory.v1`: key `MCC-MNC-LAC-CID`, value a cell or null.
+    Inventory,
+    /// `cw.allowlist.v1`: key a SIM pseudonym, value an entry or null.
+    Allowlist,
+}
+
 /// A detector fed with validated events of one pipeline.
 pub trait Detector: Send {
     /// A short stable name, used in metrics and logs.
@@ -39,6 +48,23 @@ pub trait Detector: Send {
     /// Event time has advanced: everything at or before `watermark_ms` has been
     /// seen. Detectors close windows, evict idle state and emit what became final.
     fn on_watermark(&mut self, watermark_ms: i64, out: &mut dyn CaseSink);
+
+    /// A reference-data update (`value` None = removal). Detectors that do not use
+    /// this kind of reference data ignore it.
+    fn on_reference_update(&mut self, kind: Reference, key: &str, value: Option<&[u8]>) {
+        let _ = (kind, key, value);
+    }
+
+    /// Keys currently held in state (SIMs, identities), for the open-state gauge.
+    fn state_size(&self) -> usize {
+        0
+    }
+
+    /// Low-severity findings that are not cases (e.g. inventory discrepancies), one
+    /// JSON object each, in a deterministic order.
+    fn findings(&self) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
 
     /// The input ended (replay end or shutdown): emit what is still pending.
     fn finish(&mut self, out: &mut dyn CaseSink);

@@ -66,7 +66,11 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    pub fn new(reason: InvalidReason, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        reason: InvalidReason,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ValidationError {
             reason,
             field: Some(field.into()),
@@ -83,7 +87,11 @@ impl ValidationError {
     }
 
     pub fn missing(field: &str) -> Self {
-        Self::new(InvalidReason::MissingField, field, "required field is missing")
+        Self::new(
+            InvalidReason::MissingField,
+            field,
+            "required field is missing",
+        )
     }
 
     fn render(&self) -> String {
@@ -98,7 +106,11 @@ impl ValidationError {
     pub(crate) fn from_json(err: serde_path_to_error::Error<serde_json::Error>) -> Self {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        let field = if path == "." || path.is_empty() { None } else { Some(path) };
+        let field = if path == "." || path.is_empty() {
+            None
+        } else {
+            Some(path)
+        };
         let msg = strip_position(&inner.to_string());
         let reason = match inner.classify() {
             serde_json::error::Category::Data => {
@@ -158,7 +170,9 @@ fn strip_position(msg: &str) -> String {
 /// Deserialize one JSON object (and nothing else) from a line, naming the field of
 /// any type error. Arrays and scalars are refused: serde would otherwise accept a
 /// struct written as an array.
-pub(crate) fn deserialize_object<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ValidationError> {
+pub(crate) fn deserialize_object<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+) -> Result<T, ValidationError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
         Some(_) => {
@@ -167,14 +181,22 @@ pub(crate) fn deserialize_object<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8])
                 "record must be a JSON object",
             ))
         }
-        None => return Err(ValidationError::record(InvalidReason::MalformedJson, "empty line")),
+        None => {
+            return Err(ValidationError::record(
+                InvalidReason::MalformedJson,
+                "empty line",
+            ))
+        }
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(ValidationError::from_json)?;
     de.end().map_err(|e| {
         ValidationError::record(
             InvalidReason::MalformedJson,
-            format!("trailing characters after the object: {}", strip_position(&e.to_string())),
+            format!(
+                "trailing characters after the object: {}",
+                strip_position(&e.to_string())
+            ),
         )
     })?;
     Ok(value)

@@ -58,7 +58,10 @@ pub struct CellMeasurement {
 impl CellMeasurement {
     /// Whether the serving cell announced no encryption (A5/0, EEA0, NEA0, UEA0).
     pub fn null_cipher(&self) -> bool {
-        matches!(self.cipher.as_deref(), Some("A5/0" | "EEA0" | "NEA0" | "UEA0"))
+        matches!(
+            self.cipher.as_deref(),
+            Some("A5/0" | "EEA0" | "NEA0" | "UEA0")
+        )
     }
 }
 
@@ -134,7 +137,10 @@ impl CellMeasurement {
         Self::from_raw(raw, bounds)
     }
 
-    fn from_raw(raw: RawMeasurement<'_>, bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
+    fn from_raw(
+        raw: RawMeasurement<'_>,
+        bounds: &TimeBounds,
+    ) -> Result<CellMeasurement, ValidationError> {
         let source = required("source", raw.source)?;
         if source.is_empty() || source.len() > 32 {
             return Err(ValidationError::new(
@@ -154,19 +160,36 @@ impl CellMeasurement {
             .transpose()?;
         let rat_s = required("rat", raw.rat)?;
         let rat = Rat::parse(&rat_s).ok_or_else(|| {
-            ValidationError::new(InvalidReason::OutOfRange, "rat", "must be one of GSM, UMTS, LTE, NR")
+            ValidationError::new(
+                InvalidReason::OutOfRange,
+                "rat",
+                "must be one of GSM, UMTS, LTE, NR",
+            )
         })?;
         let mcc = in_range_i("mcc", required("mcc", raw.mcc)?, (0, 999))?;
         let mnc = in_range_i("mnc", required("mnc", raw.mnc)?, (0, 999))?;
-        let lac = in_range_i("lac", required("lac", raw.lac)?, (0, i64::from(rat.max_lac())))?;
+        let lac = in_range_i(
+            "lac",
+            required("lac", raw.lac)?,
+            (0, i64::from(rat.max_lac())),
+        )?;
         let cid = in_range_i("cid", required("cid", raw.cid)?, (0, rat.max_cid() as i64))?;
-        let arfcn = raw.arfcn.map(|v| in_range_i("arfcn", v, limits::ARFCN)).transpose()?;
-        let pci = raw.pci.map(|v| in_range_i("pci", v, limits::PCI)).transpose()?;
+        let arfcn = raw
+            .arfcn
+            .map(|v| in_range_i("arfcn", v, limits::ARFCN))
+            .transpose()?;
+        let pci = raw
+            .pci
+            .map(|v| in_range_i("pci", v, limits::PCI))
+            .transpose()?;
         let signal_dbm = raw
             .signal_dbm
             .map(|v| in_range_f("signal_dbm", v, limits::SIGNAL_DBM))
             .transpose()?;
-        let ta = raw.ta.map(|v| in_range_i("ta", v, limits::TA)).transpose()?;
+        let ta = raw
+            .ta
+            .map(|v| in_range_i("ta", v, limits::TA))
+            .transpose()?;
         let neighbors = raw
             .neighbors
             .map(|v| in_range_i("neighbors", v, limits::NEIGHBORS))
@@ -246,8 +269,15 @@ mod tests {
     #[test]
     fn rat_dependent_cid_limit() {
         let e = parse(&format!("{}}}", OK.replace("5501", "70000"))).unwrap_err();
-        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::OutOfRange, Some("cid")));
-        parse(&format!("{}}}", OK.replace("5501", "70000").replace("GSM", "LTE"))).unwrap();
+        assert_eq!(
+            (e.reason, e.field.as_deref()),
+            (InvalidReason::OutOfRange, Some("cid"))
+        );
+        parse(&format!(
+            "{}}}",
+            OK.replace("5501", "70000").replace("GSM", "LTE")
+        ))
+        .unwrap();
     }
 
     #[test]
@@ -258,7 +288,14 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("signal_dbm"));
         let e = parse(OK).unwrap_err();
         assert_eq!(e.reason, InvalidReason::MalformedJson, "truncated line");
-        let e = parse(&format!("{}}}", OK.replace(r#""lat":21.03"#, r#""lat":"x""#))).unwrap_err();
-        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::WrongType, Some("lat")));
+        let e = parse(&format!(
+            "{}}}",
+            OK.replace(r#""lat":21.03"#, r#""lat":"x""#)
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.reason, e.field.as_deref()),
+            (InvalidReason::WrongType, Some("lat"))
+        );
     }
 }

@@ -70,7 +70,11 @@ impl Event {
 }
 
 /// Parse and validate one raw line of the given feed.
-pub fn parse_record(feed: Feed, bytes: &[u8], bounds: &TimeBounds) -> Result<Event, ValidationError> {
+pub fn parse_record(
+    feed: Feed,
+    bytes: &[u8],
+    bounds: &TimeBounds,
+) -> Result<Event, ValidationError> {
     match feed {
         Feed::SmsVolume => SmsVolume::parse(bytes, bounds).map(Event::Sms),
         Feed::Measurements => CellMeasurement::parse(bytes, bounds).map(Event::Measurement),

@@ -10,7 +10,9 @@ pub const MAX_PSEUDONYM_HEX: usize = 128;
 /// Refuse anything that is not lower-case hex of 16..=128 characters, so a clear
 /// MSISDN, IMSI or IMEI (digits, at most 15) is refused as "identifier not pseudonymized".
 pub fn check_pseudonym(field: &str, value: &str) -> Result<(), ValidationError> {
-    let ok_chars = value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let ok_chars = value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if !ok_chars || value.len() < MIN_PSEUDONYM_HEX || value.len() > MAX_PSEUDONYM_HEX {
         return Err(ValidationError::new(
             InvalidReason::NotPseudonymized,
@@ -32,7 +34,12 @@ mod tests {
 
     #[test]
     fn clear_numbers_are_refused() {
-        for v in ["84912345678", "+84912345678", "452041234567890", "356938035643809"] {
+        for v in [
+            "84912345678",
+            "+84912345678",
+            "452041234567890",
+            "356938035643809",
+        ] {
             let e = check_pseudonym("sim", v).unwrap_err();
             assert_eq!(e.reason, InvalidReason::NotPseudonymized);
             assert!(e.to_string().contains("identifier not pseudonymized"));

@@ -116,14 +116,23 @@ impl SmsVolume {
     }
 
     fn from_raw(raw: RawSms<'_>, bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
-        let operator = short_string("operator", raw.operator.ok_or_else(|| ValidationError::missing("operator"))?, 32)?;
+        let operator = short_string(
+            "operator",
+            raw.operator
+                .ok_or_else(|| ValidationError::missing("operator"))?,
+            32,
+        )?;
         let sim = raw.sim.ok_or_else(|| ValidationError::missing("sim"))?;
         check_pseudonym("sim", &sim)?;
         let window_start_ms = bounds.check(
             "window_start",
-            raw.window_start.ok_or_else(|| ValidationError::missing("window_start"))?.0,
+            raw.window_start
+                .ok_or_else(|| ValidationError::missing("window_start"))?
+                .0,
         )?;
-        let window_secs = raw.window_secs.ok_or_else(|| ValidationError::missing("window_secs"))?;
+        let window_secs = raw
+            .window_secs
+            .ok_or_else(|| ValidationError::missing("window_secs"))?;
         if !(1..=86_400).contains(&window_secs) {
             return Err(ValidationError::new(
                 InvalidReason::OutOfRange,
@@ -131,7 +140,11 @@ impl SmsVolume {
                 format!("must be 1..=86400, got {window_secs}"),
             ));
         }
-        let sms_out = count("sms_out", raw.sms_out.ok_or_else(|| ValidationError::missing("sms_out"))?)?;
+        let sms_out = count(
+            "sms_out",
+            raw.sms_out
+                .ok_or_else(|| ValidationError::missing("sms_out"))?,
+        )?;
         let sms_in = opt_count("sms_in", raw.sms_in)?;
         let distinct_recipients = opt_count("distinct_recipients", raw.distinct_recipients)?;
         let new_recipients = opt_count("new_recipients", raw.new_recipients)?;
@@ -195,7 +208,11 @@ impl SmsVolume {
         };
         let cell = match raw.cell {
             Some(c) => Some(CellKey::parse(&c).ok_or_else(|| {
-                ValidationError::new(InvalidReason::BadFormat, "cell", "must be MCC-MNC-LAC-CID with decimal parts")
+                ValidationError::new(
+                    InvalidReason::BadFormat,
+                    "cell",
+                    "must be MCC-MNC-LAC-CID with decimal parts",
+                )
             })?),
             None => None,
         };
@@ -203,7 +220,8 @@ impl SmsVolume {
         if let Some(fps) = raw.content_fps {
             content_fps.reserve(fps.len());
             for (i, f) in fps.into_iter().enumerate() {
-                let fp_s = f.fp.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].fp")))?;
+                let fp_s =
+                    f.fp.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].fp")))?;
                 if fp_s.len() != 16 || !fp_s.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(ValidationError::new(
                         InvalidReason::BadFormat,
@@ -272,14 +290,25 @@ mod tests {
     #[test]
     fn errors_name_field_and_rule() {
         let base = |extra: &str| {
-            format!(r#"{{"operator":"45204","sim":"{SIM}","window_start":1764288000000,"window_secs":300{extra}}}"#)
+            format!(
+                r#"{{"operator":"45204","sim":"{SIM}","window_start":1764288000000,"window_secs":300{extra}}}"#
+            )
         };
         let e = parse(&base("")).unwrap_err();
-        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::MissingField, Some("sms_out")));
+        assert_eq!(
+            (e.reason, e.field.as_deref()),
+            (InvalidReason::MissingField, Some("sms_out"))
+        );
         let e = parse(&base(r#","sms_out":"ten""#)).unwrap_err();
-        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::WrongType, Some("sms_out")));
+        assert_eq!(
+            (e.reason, e.field.as_deref()),
+            (InvalidReason::WrongType, Some("sms_out"))
+        );
         let e = parse(&base(r#","sms_out":-1"#)).unwrap_err();
-        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::OutOfRange, Some("sms_out")));
+        assert_eq!(
+            (e.reason, e.field.as_deref()),
+            (InvalidReason::OutOfRange, Some("sms_out"))
+        );
         let e = parse(&base(r#","sms_out":3,"distinct_recipients":4"#)).unwrap_err();
         assert_eq!(e.reason, InvalidReason::Inconsistent);
         let e = parse(&base(r#","sms_out":3,"content_fps":[{"fp":"zz","n":1}]"#)).unwrap_err();
@@ -289,7 +318,10 @@ mod tests {
         assert_eq!(e.reason, InvalidReason::NotPseudonymized);
         let e = parse(r#"{"operator":"45204","sim":"9f86d081884c7d65","window_start":"noon","window_secs":300,"sms_out":1}"#)
             .unwrap_err();
-        assert_eq!((e.reason, e.field.as_deref()), (InvalidReason::BadTimestamp, Some("window_start")));
+        assert_eq!(
+            (e.reason, e.field.as_deref()),
+            (InvalidReason::BadTimestamp, Some("window_start"))
+        );
         let e = parse("[1,2]").unwrap_err();
         assert_eq!(e.reason, InvalidReason::MalformedJson);
         let e = parse(r#"{"operator":"45204""#).unwrap_err();

@@ -44,7 +44,9 @@ impl TimeBounds {
 
 /// Parse an RFC 3339 string into epoch milliseconds.
 pub fn parse_timestamp_str(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis())
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
 }
 
 /// A timestamp as it arrives: already converted to milliseconds.
@@ -95,7 +97,10 @@ mod tests {
 
     #[test]
     fn rfc3339_and_ms_agree() {
-        assert_eq!(parse_timestamp_str("2000-01-01T00:00:00Z"), Some(MIN_EVENT_TIME_MS));
+        assert_eq!(
+            parse_timestamp_str("2000-01-01T00:00:00Z"),
+            Some(MIN_EVENT_TIME_MS)
+        );
         assert_eq!(
             parse_timestamp_str("2026-11-28T07:00:00+07:00"),
             parse_timestamp_str("2026-11-28T00:00:00Z")

@@ -2,7 +2,7 @@
 
 use crate::model::{Case, Feed, InvalidReason};
 use crate::pipeline::Pipeline;
-use crate::setup::LoadReport;
+use crate::inventory::csv_loader::LoadReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -62,6 +62,7 @@ impl DeadLetter {
 #[derive(Debug)]
 pub struct SourceValidator {
     feed: Feed,
+    source: i32,
     bounds: TimeBounds,
     watermark: Watermark,
 }
@@ -77,13 +78,24 @@ impl SourceValidator {
     pub fn new(feed: Feed, bounds: TimeBounds, allowed_lateness_ms: i64) -> Self {
         SourceValidator {
             feed,
+            source: 0,
             bounds,
             watermark: Watermark::new(allowed_lateness_ms),
         }
     }
 
+    /// Name the source within its feed (the Kafka partition); 0 by default.
+    pub fn with_source(mut self, source: i32) -> Self {
+        self.source = source;
+        self
+    }
+
     pub fn feed(&self) -> Feed {
         self.feed
+    }
+
+    pub fn source(&self) -> i32 {
+        self.source
     }
 
     /// The source's watermark (highest event time seen minus the allowed lateness).

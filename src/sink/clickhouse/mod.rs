@@ -103,6 +103,22 @@ impl ClickHouse {
         insert.end().await.map_err(q)
     }
 
+    /// Insert dead letters in one batch.
+    pub async fn insert_dead_letters(&self, rows: &[DeadLetterRow]) -> Result<(), ClickHouseError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let q = |source| ClickHouseError::Query {
+            what: "insert into dead_letters".into(),
+            source,
+        };
+        let mut insert = self.db_client().insert::<DeadLetterRow>("dead_letters").await.map_err(q)?;
+        for r in rows {
+            insert.write(r).await.map_err(q)?;
+        }
+        insert.end().await.map_err(q)
+    }
+
     /// The latest snapshot of every case (ReplacingMergeTree `FINAL`), by `opened_at`.
     pub async fn fetch_cases(&self) -> Result<Vec<Case>, ClickHouseError> {
         let rows = self

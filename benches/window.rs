@@ -1,0 +1,80 @@
+//! Cost of one event in the event-time windows: watermark check + add + window sums.
+//!
+//! `single_ring`: one 12 × 5 min ring, events 20 s apart, every 8th one 3 min late.
+//! `standard_windows_100k_keys`: 100 000 per-SIM `StandardWindows<u16>` (5 min / 1 h /
+//! 24 h, 96 bytes each), events on random keys — the spam detector's access pattern,
+//! cache misses included. Throughput is per event, so `time / 10 000` is ns per event.
+
+use cellwatch::window::{BucketRing, MultiSpec, RingSpec, StandardWindows, Watermark};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::hint::black_box;
+
+const BATCH: usize = 10_000;
+const T0: i64 = 1_700_000_000_000;
+
+fn single_ring(c: &mut Criterion) {
+    let spec = RingSpec::<12>::new(300_000).expect("valid spec");
+    let events: Vec<i64> = (0..BATCH as i64)
+        .map(|i| T0 + i * 20_000 - if i % 8 == 0 { 180_000 } else { 0 })
+        .collect();
+    let mut group = c.benchmark_group("window");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("single_ring_add_sum", |b| {
+        b.iter(|| {
+            let mut ring: BucketRing<12, u16> = BucketRing::new();
+            let mut acc = 0u64;
+            for &t in &events {
+                ring.add(&spec, t, 3);
+                acc += ring.sum(&spec, t);
+            }
+            black_box(acc)
+        })
+    });
+    group.finish();
+}
+
+fn standard_windows(c: &mut Criterion) {
+    let spec = MultiSpec::standard();
+    let keys = 100_000usize;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    // 1 M events over ~2 days, roughly in order with up to 2 min jitter
+    let events: Vec<(u32, i64)> = (0..1_000_000i64)
+        .map(|i| {
+            let key = rng.random_range(0..keys as u32);
+            (key, T0 + i * 170 - rng.random_range(0..120_000))
+        })
+        .collect();
+    let mut state: Vec<StandardWindows<u16>> = vec![StandardWindows::new(); keys];
+    let mut watermark = Watermark::new(600_000);
+    let mut cursor = 0usize;
+    let mut group = c.benchmark_group("window");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("standard_windows_100k_keys_observe_add_sums", |b| {
+        b.iter(|| {
+            let mut acc = 0u64;
+            for _ in 0..BATCH {
+                let (key, t) = events[cursor];
+                cursor = (cursor + 1) % events.len();
+                if cursor == 0 {
+                    // wrapped around: start again with fresh state
+                    state.iter_mut().for_each(|w| *w = StandardWindows::new());
+                    watermark = Watermark::new(600_000);
+                }
+                if watermark.observe(t).is_late() {
+                    continue;
+                }
+                let w = &mut state[key as usize];
+                w.add(&spec, t, 1);
+                let s = w.sums(&spec, t);
+                acc += s.short + s.medium + s.long;
+            }
+            black_box(acc)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, single_ring, standard_windows);
+criterion_main!(benches);

@@ -1,0 +1,129 @@
+//! Kafka clients of the service: the group consumer with a context that records
+//! rebalances and consumer lag, a producer for the output topics, and plain
+//! (group-less) readers for state restore and reference topics.
+
+use super::config::KafkaConfig;
+use super::metrics::{Metrics, PartitionLabel};
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::producer::FutureProducer;
+use rdkafka::statistics::Statistics;
+use std::sync::{Arc, Mutex};
+
+/// What a rebalance told us; the worker acts on it between two records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignmentChange {
+    Assigned(Vec<(String, i32)>),
+    Revoked(Vec<(String, i32)>),
+}
+
+/// Consumer context: records rebalances for the worker, exports consumer lag.
+pub struct WorkerContext {
+    pub changes: Arc<Mutex<Vec<AssignmentChange>>>,
+    metrics: Metrics,
+}
+
+impl WorkerContext {
+    pub fn new(metrics: Metrics) -> Self {
+        WorkerContext {
+            changes: Arc::default(),
+            metrics,
+        }
+    }
+}
+
+fn partitions(tpl: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition()))
+        .collect()
+}
+
+impl ClientContext for WorkerContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                self.metrics
+                    .consumer_lag
+                    .get_or_create(&PartitionLabel {
+                        topic: topic.clone(),
+                        partition: *partition,
+                    })
+                    .set(p.consumer_lag);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for WorkerContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let parts = partitions(tpl);
+            tracing::info!(partitions = parts.len(), "partitions revoked");
+            self.changes.lock().expect("rebalance lock").push(AssignmentChange::Revoked(parts));
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let parts = partitions(tpl);
+                tracing::info!(partitions = parts.len(), "partitions assigned");
+                self.changes.lock().expect("rebalance lock").push(AssignmentChange::Assigned(parts));
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+/// Common client settings: brokers plus the pass-through librdkafka settings.
+pub fn base_config(kafka: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &kafka.brokers);
+    for (k, v) in &kafka.librdkafka {
+        c.set(k, v);
+    }
+    c
+}
+
+/// The group consumer: offsets are stored by the worker only after the sinks
+/// acknowledged, and committed automatically from the store (and on revoke).
+pub fn group_consumer(kafka: &KafkaConfig, metrics: Metrics) -> KafkaResult<StreamConsumer<WorkerContext>> {
+    let mut c = base_config(kafka);
+    c.set("group.id", &kafka.group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("statistics.interval.ms", "5000")
+        .set("session.timeout.ms", "30000");
+    c.create_with_context(WorkerContext::new(metrics))
+}
+
+/// A consumer outside any group, for reading partitions by assignment.
+pub fn plain_consumer(kafka: &KafkaConfig) -> KafkaResult<BaseConsumer> {
+    let mut c = base_config(kafka);
+    c.set("group.id", format!("{}-reader", kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest");
+    c.create()
+}
+
+/// The producer of cases and dead letters: idempotent, all replicas acknowledge.
+pub fn producer(kafka: &KafkaConfig) -> KafkaResult<FutureProducer> {
+    let mut c = base_config(kafka);
+    c.set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "20")
+        .set("compression.type", "lz4");
+    c.create()
+}

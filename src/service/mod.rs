@@ -1,0 +1,12 @@
+//! The streaming service (`cellwatch run`, and `cellwatch demo` on the mock
+//! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
+
+pub mod config;
+pub mod consumer;
+pub mod env;
+pub mod metrics;
+pub mod outputs;
+pub mod reference;
+pub mod worker;
+
+pub use worker::{run, ServiceError, ServiceOptions, ServiceReport};

@@ -1,0 +1,227 @@
+//! Where a flushed batch goes: the case store (ClickHouse, or files for the demo),
+//! the cases topic and the dead-letter topic. A batch is acknowledged only when
+//! every step has succeeded; steps already done are not repeated on retry.
+
+use super::config::{SinkConfig, TopicsConfig};
+use super::metrics::{KindLabel, Metrics, SinkLabel};
+use crate::cases::CaseBook;
+use crate::ingest::Origin;
+use crate::model::Case;
+use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow};
+use crate::validate::DeadLetter;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Errors of one flush attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    ClickHouse(#[from] ClickHouseError),
+    #[error("kafka delivery to {topic} failed: {message}")]
+    Kafka { topic: String, message: String },
+}
+
+/// Case store of the demo without ClickHouse: keeps the final snapshot of every case
+/// in memory; the demo writes it to files at the end.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    pub book: Arc<Mutex<CaseBook>>,
+    pub dir: Option<PathBuf>,
+}
+
+/// Where cases are stored.
+#[derive(Clone)]
+pub enum CaseStore {
+    ClickHouse(ClickHouse),
+    Memory(MemoryStore),
+}
+
+/// What the pipeline produced since the last flush, and the offsets it covers.
+#[derive(Default)]
+pub struct Batch {
+    /// Latest snapshot of each case touched in this batch.
+    pub cases: BTreeMap<String, Case>,
+    pub dead: Vec<DeadLetter>,
+    /// Next offset to consume, per (topic, partition): stored after the flush.
+    pub offsets: BTreeMap<(String, i32), i64>,
+    pub records: usize,
+    pub started: Option<Instant>,
+    done: Steps,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Steps {
+    cases_stored: bool,
+    dead_stored: bool,
+    cases_produced: bool,
+    dead_produced: bool,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.records == 0 && self.cases.is_empty() && self.dead.is_empty()
+    }
+
+    pub fn note_record(&mut self, topic: &str, partition: i32, offset: i64) {
+        self.records += 1;
+        self.started.get_or_insert_with(Instant::now);
+        let next = self.offsets.entry((topic.to_string(), partition)).or_insert(offset + 1);
+        *next = (*next).max(offset + 1);
+    }
+}
+
+impl crate::detect::CaseSink for Batch {
+    fn emit(&mut self, case: Case) {
+        match self.cases.get_mut(&case.case_id) {
+            Some(prev) => {
+                let opened_at = prev.opened_at.min(case.opened_at);
+                let first_seen = prev.first_seen.min(case.first_seen);
+                *prev = case;
+                prev.opened_at = opened_at;
+                prev.first_seen = first_seen;
+            }
+            None => {
+                self.cases.insert(case.case_id.clone(), case);
+            }
+        }
+    }
+}
+
+/// The sinks of a running service.
+pub struct Outputs {
+    pub store: CaseStore,
+    producer: FutureProducer,
+    topics: TopicsConfig,
+    config: SinkConfig,
+    metrics: Metrics,
+}
+
+impl Outputs {
+    pub fn new(store: CaseStore, producer: FutureProducer, topics: TopicsConfig, config: SinkConfig, metrics: Metrics) -> Self {
+        Outputs {
+            store,
+            producer,
+            topics,
+            config,
+            metrics,
+        }
+    }
+
+    /// One attempt at flushing every pending step of the batch.
+    pub async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
+        let cases: Vec<Case> = batch.cases.values().cloned().collect();
+        if !batch.done.cases_stored {
+            let t = Instant::now();
+            match &self.store {
+                CaseStore::ClickHouse(ch) => ch.insert_cases(&cases).await?,
+                CaseStore::Memory(m) => {
+                    let mut book = m.book.lock().expect("case book lock");
+                    for c in &cases {
+                        book.upsert(c.clone());
+                    }
+                }
+            }
+            self.observe("case_store", t);
+            batch.done.cases_stored = true;
+        }
+        if !batch.done.dead_stored {
+            if let (CaseStore::ClickHouse(ch), true) = (&self.store, self.config.dead_letters_to_clickhouse) {
+                let t = Instant::now();
+                let now = chrono::Utc::now().timestamp_millis();
+                let rows: Vec<DeadLetterRow> = batch.dead.iter().map(|d| dead_row(d, now)).collect();
+                ch.insert_dead_letters(&rows).await?;
+                self.observe("dead_letter_store", t);
+            }
+            batch.done.dead_stored = true;
+        }
+        if !batch.done.cases_produced {
+            let t = Instant::now();
+            let payloads: Vec<(String, String)> = cases
+                .iter()
+                .map(|c| (c.case_id.clone(), serde_json::to_string(c).unwrap_or_default()))
+                .collect();
+            self.produce_all(&self.topics.cases, &payloads).await?;
+            self.observe("cases_topic", t);
+            for c in &cases {
+                self.metrics
+                    .cases
+                    .get_or_create(&KindLabel {
+                        kind: c.kind.as_str().into(),
+                    })
+                    .inc();
+            }
+            batch.done.cases_produced = true;
+        }
+        if !batch.done.dead_produced {
+            let t = Instant::now();
+            let payloads: Vec<(String, String)> = batch
+                .dead
+                .iter()
+                .map(|d| (dead_key(d), serde_json::to_string(d).unwrap_or_default()))
+                .collect();
+            self.produce_all(&self.topics.dead_letter, &payloads).await?;
+            self.observe("dead_letter_topic", t);
+            batch.done.dead_produced = true;
+        }
+        Ok(())
+    }
+
+    fn observe(&self, sink: &str, t: Instant) {
+        self.metrics
+            .sink_latency
+            .get_or_create(&SinkLabel { sink: sink.into() })
+            .observe(t.elapsed().as_secs_f64());
+    }
+
+    pub fn count_retry(&self, err: &SinkError) {
+        let sink = match err {
+            SinkError::ClickHouse(_) => "clickhouse",
+            SinkError::Kafka { .. } => "kafka",
+        };
+        self.metrics.sink_retries.get_or_create(&SinkLabel { sink: sink.into() }).inc();
+    }
+
+    async fn produce_all(&self, topic: &str, payloads: &[(String, String)]) -> Result<(), SinkError> {
+        let futures = payloads.iter().map(|(key, payload)| {
+            self.producer
+                .send(FutureRecord::to(topic).key(key).payload(payload), Duration::from_secs(30))
+        });
+        for result in futures_util::future::join_all(futures).await {
+            if let Err((e, _)) = result {
+                return Err(SinkError::Kafka {
+                    topic: topic.to_string(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn dead_key(d: &DeadLetter) -> String {
+    match &d.origin {
+        Origin::Kafka { topic, partition, offset } => format!("{topic}/{partition}/{offset}"),
+        Origin::File { file, line } => format!("{file}:{line}"),
+    }
+}
+
+fn dead_row(d: &DeadLetter, received_at: i64) -> DeadLetterRow {
+    let (topic, partition, offset) = match &d.origin {
+        Origin::Kafka { topic, partition, offset } => (topic.clone(), *partition, *offset),
+        Origin::File { file, line } => (file.clone(), -1, *line as i64),
+    };
+    DeadLetterRow {
+        received_at,
+        feed: d.feed.name().to_string(),
+        reason: d.reason.to_string(),
+        field: d.field.clone().unwrap_or_default(),
+        error: d.error.clone(),
+        topic,
+        partition,
+        offset,
+        raw: d.raw.clone().or_else(|| d.raw_base64.clone()).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,79 @@
+//! Reference-data topics (cell inventory, allowlist): compacted, read by every
+//! worker from the beginning outside the consumer group, and handed to the
+//! detectors as updates.
+
+use super::config::KafkaConfig;
+use super::consumer::plain_consumer;
+use crate::detect::Reference;
+use rdkafka::consumer::Consumer;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// One key of a reference topic: a new value, or `None` for a removal (tombstone).
+#[derive(Debug, Clone)]
+pub struct ReferenceUpdate {
+    pub kind: Reference,
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Start a thread that reads the reference topics and sends their updates.
+pub fn spawn_reference_reader(
+    kafka: &KafkaConfig,
+    tx: mpsc::Sender<ReferenceUpdate>,
+    shutdown: watch::Receiver<bool>,
+) -> rdkafka::error::KafkaResult<tokio::task::JoinHandle<()>> {
+    let consumer = plain_consumer(kafka)?;
+    let topics = [
+        (kafka.topics.inventory.clone(), Reference::Inventory),
+        (kafka.topics.allowlist.clone(), Reference::Allowlist),
+    ];
+    Ok(tokio::task::spawn_blocking(move || {
+        let mut assigned = false;
+        let mut last_try = std::time::Instant::now() - Duration::from_secs(60);
+        while !*shutdown.borrow() {
+            if !assigned && last_try.elapsed() >= Duration::from_secs(10) {
+                last_try = std::time::Instant::now();
+                let mut tpl = TopicPartitionList::new();
+                for (topic, _) in &topics {
+                    if let Ok(md) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
+                        for t in md.topics() {
+                            if t.error().is_some() {
+                                continue;
+                            }
+                            for p in t.partitions() {
+                                let _ = tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning);
+                            }
+                        }
+                    }
+                }
+                if tpl.count() > 0 && consumer.assign(&tpl).is_ok() {
+                    tracing::info!(partitions = tpl.count(), "reading reference topics");
+                    assigned = true;
+                }
+            }
+            let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            let Ok(msg) = msg else { continue };
+            let Some(kind) = topics.iter().find(|(t, _)| t == msg.topic()).map(|(_, k)| *k) else {
+                continue;
+            };
+            let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+                tracing::warn!(topic = msg.topic(), offset = msg.offset(), "reference record without a UTF-8 key skipped");
+                continue;
+            };
+            let value = msg.payload().filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
+            let update = ReferenceUpdate {
+                kind,
+                key: key.to_string(),
+                value,
+            };
+            if tx.blocking_send(update).is_err() {
+                break;
+            }
+        }
+    }))
+}

@@ -1,0 +1,130 @@
+//! Ground truth of a simulated scenario (`truth.json`): which SIMs are spammers or
+//! farm members, which heavy senders are legitimate traps, where the rogue
+//! transmitters really were, and which lines were deliberately broken or late.
+//!
+//! Detectors and quality tests score themselves against this file; its field names
+//! are part of the team's contract (see the simulator brief), so change them only
+//! by adding fields.
+
+use super::SimulateError;
+use crate::model::{ClaimedCell, TrackPoint};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Everything injected into one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    pub seed: u64,
+    pub scale: String,
+    /// First instant of event time (inclusive), epoch milliseconds.
+    pub start_ms: i64,
+    /// End of event time (exclusive), epoch milliseconds.
+    pub end_ms: i64,
+    /// Blatant spam SIMs (`kind` = `"blatant_spam"`).
+    pub spam_sims: Vec<TruthSim>,
+    /// Low-and-slow SIM farms; their `sims` are positives too.
+    pub farms: Vec<TruthFarm>,
+    /// Legitimate heavy senders (false-positive traps): `kind` is one of
+    /// `"shop"`, `"school"`, `"tv_vote"`, `"m2m"`, `"new_normal"`.
+    pub legit_heavy: Vec<TruthSim>,
+    /// Rogue transmitters with their true positions.
+    pub transmitters: Vec<TruthTransmitter>,
+    /// Real, legitimate cells left out of `cells.csv` (keys `MCC-MNC-LAC-CID`).
+    pub missing_cells: Vec<String>,
+    /// Real cells listed in `cells.csv` at a wrong position.
+    pub misplaced_cells: Vec<TruthMisplaced>,
+    /// Per file name: lines that are deliberately invalid.
+    pub malformed_lines: BTreeMap<String, u64>,
+    /// Per file name: valid records emitted at least 2 h (event time) behind the
+    /// largest event time already written to that file.
+    pub late_records: BTreeMap<String, u64>,
+    /// Per file name: number of newline-terminated lines (`wc -l`), malformed and
+    /// empty lines included; for `cells.csv` the header counts as one line.
+    pub line_counts: BTreeMap<String, u64>,
+}
+
+/// One SIM of interest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthSim {
+    pub sim: String,
+    pub operator: String,
+    /// Event time at which the behaviour of interest starts.
+    pub active_from_ms: i64,
+    pub kind: String,
+}
+
+/// One SIM farm (SIM box): members, the gateway devices they rotate through and
+/// the single cell they all sit in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthFarm {
+    pub farm_id: String,
+    pub operator: String,
+    pub sims: Vec<String>,
+    pub devices: Vec<String>,
+    pub imei_tac: String,
+    /// `MCC-MNC-LAC-CID`.
+    pub cell: String,
+    pub active_from_ms: i64,
+}
+
+/// A change of the identity a transmitter broadcasts, valid from `from_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthIdentityChange {
+    pub from_ms: i64,
+    pub identity: ClaimedCell,
+}
+
+/// One rogue transmitter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TruthTransmitter {
+    pub id: String,
+    /// `"stationary"`, `"moving_blaster"` or `"low_power"`.
+    pub kind: String,
+    /// Every distinct identity broadcast, in order of first use.
+    pub identities: Vec<ClaimedCell>,
+    pub identity_changes: Vec<TruthIdentityChange>,
+    pub active_from_ms: i64,
+    pub active_to_ms: i64,
+    pub eirp_dbm: f64,
+    /// True position every 60 s while active.
+    pub track: Vec<TrackPoint>,
+}
+
+/// A registered cell whose listed coordinates are wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TruthMisplaced {
+    pub cell: String,
+    pub true_lat: f64,
+    pub true_lon: f64,
+    pub listed_lat: f64,
+    pub listed_lon: f64,
+}
+
+impl Truth {
+    /// Read a `truth.json` written by [`super::write_scenario`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Truth, SimulateError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| SimulateError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| SimulateError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// All positives for spam scoring: blatant spam SIMs and every farm member.
+    pub fn positive_sims(&self) -> std::collections::BTreeSet<&str> {
+        self.spam_sims
+            .iter()
+            .map(|s| s.sim.as_str())
+            .chain(
+                self.farms
+                    .iter()
+                    .flat_map(|f| f.sims.iter().map(String::as_str)),
+            )
+            .collect()
+    }
+}
