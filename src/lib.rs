@@ -3,6 +3,7 @@
 //! Data flows ingest → validate (`model`) → event time (`window`) → detect → cases → sinks.
 //! The offline `replay` and the Kafka service run the same pipeline code.
 
+pub mod allowlist_admin;
 pub mod cases;
 pub mod config;
 pub mod detect;
@@ -11,6 +12,7 @@ pub mod inspect;
 pub mod inventory;
 pub mod model;
 pub mod pipeline;
+pub mod pseudonymize;
 pub mod replay;
 pub mod score;
 pub mod setup;
@@ -19,3 +21,4 @@ pub mod sink;
 pub mod validate;
 pub mod window;
 pub mod service;
+pub mod demo;

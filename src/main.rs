@@ -24,21 +24,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The streaming service: Kafka feeds in, cases to ClickHouse and cw.cases.v1.
+    Run(cli::run::RunArgs),
+    /// The main job on a fresh machine: a scenario streamed through an in-process
+    /// Kafka into the same service code, with cases, map and scores at the end.
+    Demo(cli::demo::DemoArgs),
+    /// Create the ClickHouse database and tables (idempotent).
+    Migrate(cli::migrate::MigrateArgs),
     /// Replay JSON Lines files through the detectors (FEEDS.md §5).
     Replay(cli::replay::ReplayArgs),
     /// Generate a synthetic scenario with ground truth (the base of tests and demo).
     Simulate(cli::simulate::SimulateArgs),
     /// Score cases against a scenario's truth.json.
     Score(cli::score::ScoreArgs),
+    /// Inspect cases: list, show, export (CSV/JSON/GeoJSON/KML, evidence packages), set-status.
+    Cases(cli::cases::CasesArgs),
+    /// Manage the allowlist of legitimate bulk senders and M2M lines (file and topic).
+    Allowlist(cli::allowlist::AllowlistArgs),
+    /// Turn MSISDN/IMSI/IMEI columns of a CSV or JSON Lines file into contract pseudonyms.
+    Pseudonymize(cli::pseudonymize::PseudonymizeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_json);
     let result = match cli.command {
+        Command::Run(a) => cli::run::run(a),
+        Command::Demo(a) => cli::demo::run(a),
+        Command::Migrate(a) => cli::migrate::run(a),
         Command::Replay(a) => cli::replay::run(a),
         Command::Simulate(a) => cli::simulate::run(a),
         Command::Score(a) => cli::score::run(a),
+        Command::Cases(a) => cli::cases::run(a),
+        Command::Allowlist(a) => cli::allowlist::run(a),
+        Command::Pseudonymize(a) => cli::pseudonymize::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

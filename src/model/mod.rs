@@ -18,6 +18,7 @@ pub use error::{InvalidReason, ValidationError};
 pub use measurement::{CellMeasurement, MeasurementEvent};
 pub use pseudonym::check_pseudonym;
 pub use sms::{ContentFingerprint, SmsVolume};
+pub(crate) use timestamp::RawTs;
 pub use timestamp::{parse_timestamp_str, TimeBounds, MIN_EVENT_TIME_MS};
 
 /// Which feed a record came from; decides how it is parsed and which detector sees it.

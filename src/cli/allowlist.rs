@@ -1,0 +1,203 @@
+//! `cellwatch allowlist add|remove|list`: the allowlist of legitimate bulk senders and
+//! M2M lines that the spam detector honours, as a file and (with --brokers) the
+//! compacted topic cw.allowlist.v1.
+
+use anyhow::{Context, Result};
+use cellwatch::allowlist_admin::{self, file::AddOutcome, AllowlistFile};
+use cellwatch::config::Config;
+use cellwatch::detect::spam::AllowEntry;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct AllowlistArgs {
+    #[command(subcommand)]
+    command: AllowlistCommand,
+}
+
+#[derive(clap::Args)]
+struct Target {
+    /// The allowlist file (`.toml`, else plain text); defaults to [inventory] allowlist.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Also publish the change to the compacted topic on these Kafka brokers.
+    #[arg(long, value_name = "HOST:PORT")]
+    brokers: Option<String>,
+    /// The allowlist topic.
+    #[arg(long, default_value = allowlist_admin::TOPIC)]
+    topic: String,
+    /// Configuration file (TOML) giving [inventory] allowlist.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Give up on Kafka after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    timeout_secs: u64,
+}
+
+#[derive(clap::Subcommand)]
+enum AllowlistCommand {
+    /// Add a SIM (or replace its entry).
+    Add {
+        /// The SIM pseudonym (never a clear number).
+        sim: String,
+        /// Only for this operator (e.g. 45204).
+        #[arg(long)]
+        operator: Option<String>,
+        /// What it is: bulk_sender, m2m, school, shop, tv_vote, …
+        #[arg(long)]
+        kind: Option<String>,
+        /// Free text (who vouched, contract number, …).
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove a SIM.
+    Remove {
+        sim: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List the entries of the file, or of the topic with --brokers.
+    List {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Target {
+    fn file(&self) -> Result<Option<AllowlistFile>> {
+        let config = Config::load_with_env(self.config.as_deref())?;
+        Ok(self
+            .file
+            .clone()
+            .or(config.inventory.allowlist)
+            .map(AllowlistFile::new))
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn run(args: AllowlistArgs) -> Result<()> {
+    match args.command {
+        AllowlistCommand::Add {
+            sim,
+            operator,
+            kind,
+            label,
+            target,
+        } => {
+            let file = target
+                .file()?
+                .context("give the allowlist file with --file FILE (or [inventory] allowlist in --config)")?;
+            let entry = AllowEntry {
+                sim: sim.trim().to_string(),
+                operator,
+                kind,
+                label,
+            };
+            let (pending, outcome) = file.prepare_add(&entry)?;
+            if let Some(brokers) = &target.brokers {
+                let published = runtime()?.block_on(allowlist_admin::publish(
+                    brokers,
+                    &target.topic,
+                    &[(entry.sim.clone(), Some(entry.clone()))],
+                    target.timeout(),
+                ));
+                if let Err(e) = published {
+                    pending.abort();
+                    return Err(e).context("the file was not changed either");
+                }
+            }
+            pending.commit()?;
+            println!(
+                "{} {} in {}{}",
+                match outcome {
+                    AddOutcome::Added => "added",
+                    AddOutcome::Replaced => "replaced the entry of",
+                },
+                entry.sim,
+                file.path().display(),
+                target
+                    .brokers
+                    .as_ref()
+                    .map(|_| format!(" and topic {}", target.topic))
+                    .unwrap_or_default()
+            );
+        }
+        AllowlistCommand::Remove { sim, target } => {
+            let file = target
+                .file()?
+                .context("give the allowlist file with --file FILE (or [inventory] allowlist in --config)")?;
+            let sim = sim.trim().to_string();
+            let pending = file.prepare_remove(&sim)?;
+            if let Some(brokers) = &target.brokers {
+                let published = runtime()?.block_on(allowlist_admin::publish(
+                    brokers,
+                    &target.topic,
+                    &[(sim.clone(), None)],
+                    target.timeout(),
+                ));
+                if let Err(e) = published {
+                    pending.abort();
+                    return Err(e).context("the file was not changed either");
+                }
+            }
+            pending.commit()?;
+            println!(
+                "removed {sim} from {}{}",
+                file.path().display(),
+                target
+                    .brokers
+                    .as_ref()
+                    .map(|_| format!(" and topic {}", target.topic))
+                    .unwrap_or_default()
+            );
+        }
+        AllowlistCommand::List { target, json } => {
+            let (source, list) = match (&target.brokers, target.file()?) {
+                (Some(brokers), _) => (
+                    format!("topic {} on {brokers}", target.topic),
+                    allowlist_admin::read_topic(brokers, &target.topic, target.timeout())?,
+                ),
+                (None, Some(file)) => (file.path().display().to_string(), file.load()?),
+                (None, None) => anyhow::bail!(
+                    "give --file FILE (or [inventory] allowlist in --config) or --brokers HOST:PORT"
+                ),
+            };
+            let entries = list.entries();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                let rows: Vec<Vec<String>> = entries
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.sim.clone(),
+                            e.operator.clone().unwrap_or_else(|| "*".into()),
+                            e.kind.clone().unwrap_or_default(),
+                            e.label.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    cellwatch::inspect::table::render_table(&["SIM", "OPERATOR", "KIND", "LABEL"], &rows)
+                );
+                println!("{} entr{} in {source}", entries.len(), if entries.len() == 1 { "y" } else { "ies" });
+            }
+        }
+    }
+    Ok(())
+}

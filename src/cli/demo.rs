@@ -1,0 +1,48 @@
+//! `cellwatch demo`: a scenario through the in-process Kafka and the real service code.
+
+use anyhow::{Context, Result};
+use cellwatch::demo::{self, DemoOptions};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// small | medium | large
+    #[arg(long, default_value = "small")]
+    scale: String,
+    /// Folder for the scenario and the outputs.
+    #[arg(long, value_name = "DIR", default_value = "cellwatch-demo")]
+    out: PathBuf,
+    /// Also write cases to this ClickHouse (HTTP URL) when it answers.
+    #[arg(long, value_name = "URL")]
+    clickhouse_url: Option<String>,
+    #[arg(long, default_value = "cellwatch_demo")]
+    clickhouse_database: String,
+    /// Event-time seconds streamed per wall second (0 = as fast as the service goes).
+    #[arg(long, default_value_t = 0.0)]
+    speed: f64,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: DemoArgs) -> Result<()> {
+    let scale = args
+        .scale
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("invalid --scale; use small, medium or large")?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let report = runtime.block_on(demo::run(DemoOptions {
+        seed: args.seed,
+        scale,
+        out: args.out,
+        clickhouse_url: args.clickhouse_url,
+        clickhouse_database: args.clickhouse_database,
+        speed: args.speed,
+        progress: !args.quiet,
+    }))?;
+    println!("{}", demo::render::summary(&report));
+    Ok(())
+}

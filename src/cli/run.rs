@@ -1,0 +1,66 @@
+//! `cellwatch run`: the streaming service until SIGTERM / Ctrl-C.
+
+use anyhow::{Context, Result};
+use cellwatch::config::Config;
+use cellwatch::service::metrics::Metrics;
+use cellwatch::service::outputs::CaseStore;
+use cellwatch::service::{self, ServiceOptions};
+use cellwatch::sink::clickhouse::ClickHouse;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML); `CELLWATCH_*` environment variables override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Registered-cell inventory CSV loaded at start (else `[inventory] csv`).
+    #[arg(long, value_name = "FILE")]
+    cells: Option<PathBuf>,
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let config = Config::load_with_env(args.config.as_deref())?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested: draining, committing, exiting");
+            let _ = tx.send(true);
+        });
+        let store = CaseStore::ClickHouse(ClickHouse::new(config.clickhouse.clone()));
+        let report = service::run(ServiceOptions {
+            config,
+            cells: args.cells,
+            store,
+            metrics: Metrics::new(),
+            shutdown: rx,
+            now_ms: None,
+        })
+        .await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
