@@ -59,6 +59,12 @@ pub struct PipelineConfig {
     /// assigned partitions: the longest detector window plus the allowed lateness.
     /// Default 87 000 s (24 h + 10 min).
     pub restore_window_secs: u64,
+    /// `event_time` (default): detectors get events in canonical event-time order,
+    /// held until the watermark passes them — the same input gives the same cases,
+    /// replayed or streamed, at the price of holding events up to the allowed
+    /// lateness. `arrival`: lowest latency; cross-key detectors (farms, identity
+    /// linking) may then differ with partition interleaving.
+    pub ordering: crate::pipeline::EventOrder,
 }
 
 impl Default for PipelineConfig {
@@ -68,6 +74,7 @@ impl Default for PipelineConfig {
             max_record_bytes: 1 << 20,
             watermark_step_secs: 10,
             restore_window_secs: 87_000,
+            ordering: crate::pipeline::EventOrder::EventTime,
         }
     }
 }

@@ -37,9 +37,8 @@ impl RunSetup {
             Some(path) => Allowlist::load(path).map_err(|e| e.to_string())?,
             None => Allowlist::empty(),
         };
-        let detectors: Vec<Box<dyn Detector>> = vec![
-            Box::new(SpamDetector::new(config.spam.clone(), allowlist)),
-        ];
+        let detectors: Vec<Box<dyn Detector>> =
+            vec![Box::new(SpamDetector::new(config.spam.clone(), allowlist))];
         Ok(RunSetup {
             detectors,
             inventory_report,

@@ -138,10 +138,8 @@ async fn streaming_through_kafka_equals_replaying_the_files() {
     consumer.subscribe(&[&sms_topic, &meas_topic]).unwrap();
 
     let mut setup = RunSetup::build(&config, Some(&scenario.join("cells.csv"))).unwrap();
-    let mut pipeline = Pipeline::new(
-        std::mem::take(&mut setup.detectors),
-        config.pipeline.watermark_step_ms(),
-    );
+    let mut pipeline =
+        Pipeline::from_config(std::mem::take(&mut setup.detectors), &config.pipeline);
     let mut book = CaseBook::new();
     let bounds = TimeBounds::at(NOW_MS);
     let lateness = config.pipeline.allowed_lateness_ms();

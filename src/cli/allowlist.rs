@@ -98,9 +98,9 @@ pub fn run(args: AllowlistArgs) -> Result<()> {
             label,
             target,
         } => {
-            let file = target
-                .file()?
-                .context("give the allowlist file with --file FILE (or [inventory] allowlist in --config)")?;
+            let file = target.file()?.context(
+                "give the allowlist file with --file FILE (or [inventory] allowlist in --config)",
+            )?;
             let entry = AllowEntry {
                 sim: sim.trim().to_string(),
                 operator,
@@ -137,9 +137,9 @@ pub fn run(args: AllowlistArgs) -> Result<()> {
             );
         }
         AllowlistCommand::Remove { sim, target } => {
-            let file = target
-                .file()?
-                .context("give the allowlist file with --file FILE (or [inventory] allowlist in --config)")?;
+            let file = target.file()?.context(
+                "give the allowlist file with --file FILE (or [inventory] allowlist in --config)",
+            )?;
             let sim = sim.trim().to_string();
             let pending = file.prepare_remove(&sim)?;
             if let Some(brokers) = &target.brokers {
@@ -193,9 +193,16 @@ pub fn run(args: AllowlistArgs) -> Result<()> {
                     .collect();
                 print!(
                     "{}",
-                    cellwatch::inspect::table::render_table(&["SIM", "OPERATOR", "KIND", "LABEL"], &rows)
+                    cellwatch::inspect::table::render_table(
+                        &["SIM", "OPERATOR", "KIND", "LABEL"],
+                        &rows
+                    )
                 );
-                println!("{} entr{} in {source}", entries.len(), if entries.len() == 1 { "y" } else { "ies" });
+                println!(
+                    "{} entr{} in {source}",
+                    entries.len(),
+                    if entries.len() == 1 { "y" } else { "ies" }
+                );
             }
         }
     }

@@ -155,7 +155,12 @@ impl FilterArgs {
                 .transpose()
         };
         let f = CaseFilter {
-            kinds: self.kind.as_deref().map(parse_kinds).transpose()?.unwrap_or_default(),
+            kinds: self
+                .kind
+                .as_deref()
+                .map(parse_kinds)
+                .transpose()?
+                .unwrap_or_default(),
             statuses: self
                 .status
                 .as_deref()
@@ -259,13 +264,12 @@ async fn execute<S: CaseStore>(store: &S, cmd: CasesCommand, config: &Config) ->
             })?;
             let actor = match actor {
                 Some(a) => a,
-                None => std::env::var("USER")
-                    .or_else(|_| std::env::var("LOGNAME"))
-                    .ok()
-                    .filter(|u| !u.trim().is_empty())
-                    .context("no --actor given and $USER is not set; say who makes the change with --actor NAME")?,
+                None => login_name().context(
+                    "no --actor given and the user name is unknown ($USER is not set); say who makes the change with --actor NAME",
+                )?,
             };
-            let change = cellwatch::inspect::set_status(store, &case_id, to, &actor, &note, now).await?;
+            let change =
+                cellwatch::inspect::set_status(store, &case_id, to, &actor, &note, now).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&change)?);
             } else {
@@ -283,6 +287,20 @@ async fn execute<S: CaseStore>(store: &S, cmd: CasesCommand, config: &Config) ->
         CasesCommand::Verify { .. } => unreachable!("handled before"),
     }
     Ok(())
+}
+
+/// `$USER`, `$LOGNAME`, else what `id -un` says.
+fn login_name() -> Option<String> {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .or_else(|| {
+            let out = std::process::Command::new("id").arg("-un").output().ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        })
+        .filter(|u| !u.trim().is_empty())
 }
 
 fn load_sites(cells: Option<&Path>) -> Result<Option<(CellSites, String)>> {
@@ -332,7 +350,9 @@ async fn export<S: CaseStore>(store: &S, e: ExportArgs, config: &Config, now: i6
                 p.display()
             )
         })?,
-        (None, None) => bail!("give --format csv, json, geojson or kml (or --output FILE with such an extension)"),
+        (None, None) => bail!(
+            "give --format csv, json, geojson or kml (or --output FILE with such an extension)"
+        ),
     };
     let cases = match &e.case {
         Some(id) => vec![store.get(id).await?],
@@ -349,8 +369,12 @@ async fn export<S: CaseStore>(store: &S, e: ExportArgs, config: &Config, now: i6
             .iter()
             .filter(|c| c.kind != CaseKind::FakeBts)
             .filter(|c| {
-                cellwatch::inspect::export::located_serving_cells(c, ctx.records(&c.case_id), ctx.sites)
-                    .is_empty()
+                cellwatch::inspect::export::located_serving_cells(
+                    c,
+                    ctx.records(&c.case_id),
+                    ctx.sites,
+                )
+                .is_empty()
             })
             .count();
         let unlocated = cases
@@ -408,7 +432,10 @@ pub(crate) fn write_atomically(
     if let Err(err) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(err).with_context(|| {
-            format!("cannot write {}; check that the folder exists and is writable", path.display())
+            format!(
+                "cannot write {}; check that the folder exists and is writable",
+                path.display()
+            )
         });
     }
     Ok(())
@@ -420,7 +447,11 @@ fn verify(dir: &Path, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("{} file(s) intact", v.intact.len());
-        for (what, list) in [("modified", &v.modified), ("missing", &v.missing), ("not in the manifest", &v.unlisted)] {
+        for (what, list) in [
+            ("modified", &v.modified),
+            ("missing", &v.missing),
+            ("not in the manifest", &v.unlisted),
+        ] {
             for f in list {
                 println!("{what}: {f}");
             }

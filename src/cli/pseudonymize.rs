@@ -54,12 +54,15 @@ pub fn run(args: PseudonymizeArgs) -> Result<()> {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(std::fs::File::open(&args.input).with_context(|| {
-            format!("cannot open {}; check the path given to --input", args.input)
+            format!(
+                "cannot open {}; check the path given to --input",
+                args.input
+            )
         })?)
     };
     let input = BufReader::with_capacity(256 * 1024, input);
     let mut report = None;
-    let mut run = |out: &mut dyn Write| -> Result<()> {
+    let run = |out: &mut dyn Write| -> Result<()> {
         let r = match format {
             InputFormat::Csv => pseudonymize_csv(input, out, &p, &columns, explicit)?,
             InputFormat::Jsonl => pseudonymize_jsonl(input, out, &p, &columns)?,
@@ -84,11 +87,19 @@ pub fn run(args: PseudonymizeArgs) -> Result<()> {
         .map_err(|e| failure.take().unwrap_or(e))?;
     }
     if let Some(r) = report {
-        let per: Vec<String> = r.pseudonymized.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        let per: Vec<String> = r
+            .pseudonymized
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
         eprintln!(
             "pseudonymized {} record(s): {}; {} empty value(s) left as they were",
             r.records,
-            if per.is_empty() { "no values".into() } else { per.join(", ") },
+            if per.is_empty() {
+                "no values".into()
+            } else {
+                per.join(", ")
+            },
             r.left_empty
         );
     }

@@ -20,7 +20,10 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         .parse()
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("invalid --scale; use small, medium or large")?;
-    let cfg = cellwatch::simulate::SimConfig { seed: args.seed, scale };
+    let cfg = cellwatch::simulate::SimConfig {
+        seed: args.seed,
+        scale,
+    };
     let summary = cellwatch::simulate::write_scenario(&cfg, &args.out)
         .with_context(|| format!("cannot write the scenario to {}", args.out.display()))?;
     println!("{}", serde_json::to_string_pretty(&summary)?);

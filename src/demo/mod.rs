@@ -50,7 +50,11 @@ pub enum DemoError {
     #[error(transparent)]
     Service(#[from] service::ServiceError),
     #[error("only {processed} of {produced} records were processed within {secs} s; the demo stops rather than report partial results")]
-    Incomplete { produced: u64, processed: u64, secs: u64 },
+    Incomplete {
+        produced: u64,
+        processed: u64,
+        secs: u64,
+    },
     #[error("cannot write demo output {path}: {source}")]
     Output {
         path: String,
@@ -112,16 +116,25 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
         path: scenario.display().to_string(),
         message: e.to_string(),
     })?;
-    let truth = crate::simulate::truth::Truth::load(&scenario.join("truth.json")).map_err(|e| DemoError::Scenario {
-        path: scenario.display().to_string(),
-        message: e.to_string(),
+    let truth = crate::simulate::truth::Truth::load(&scenario.join("truth.json")).map_err(|e| {
+        DemoError::Scenario {
+            path: scenario.display().to_string(),
+            message: e.to_string(),
+        }
     })?;
 
     let mock = MockCluster::new(1)?;
     let brokers = mock.bootstrap_servers();
     let config = demo_config(&brokers, &opts.clickhouse_database);
     let t = &config.kafka.topics;
-    for topic in [&t.sms_volume, &t.measurements, &t.cases, &t.dead_letter, &t.inventory, &t.allowlist] {
+    for topic in [
+        &t.sms_volume,
+        &t.measurements,
+        &t.cases,
+        &t.dead_letter,
+        &t.inventory,
+        &t.allowlist,
+    ] {
         mock.create_topic(topic, PARTITIONS, 1)?;
     }
 
@@ -133,14 +146,23 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
                 ..Default::default()
             });
             match migrate(&ch).await {
-                Ok(_) => (CaseStore::ClickHouse(ch), format!("clickhouse {url} database {}", opts.clickhouse_database)),
+                Ok(_) => (
+                    CaseStore::ClickHouse(ch),
+                    format!("clickhouse {url} database {}", opts.clickhouse_database),
+                ),
                 Err(e) => {
                     tracing::warn!(error = %e, "clickhouse does not answer: cases go to files only");
-                    (CaseStore::Memory(MemoryStore::default()), "files (clickhouse did not answer)".to_string())
+                    (
+                        CaseStore::Memory(MemoryStore::default()),
+                        "files (clickhouse did not answer)".to_string(),
+                    )
                 }
             }
         }
-        None => (CaseStore::Memory(MemoryStore::default()), "files".to_string()),
+        None => (
+            CaseStore::Memory(MemoryStore::default()),
+            "files".to_string(),
+        ),
     };
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -154,13 +176,17 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
     }));
 
     let lines = feed::merge(
-        feed::read_lines(&scenario.join("sms_volume.jsonl"), 0).map_err(|source| DemoError::Output {
-            path: scenario.display().to_string(),
-            source,
+        feed::read_lines(&scenario.join("sms_volume.jsonl"), 0).map_err(|source| {
+            DemoError::Output {
+                path: scenario.display().to_string(),
+                source,
+            }
         })?,
-        feed::read_lines(&scenario.join("measurements.jsonl"), 1).map_err(|source| DemoError::Output {
-            path: scenario.display().to_string(),
-            source,
+        feed::read_lines(&scenario.join("measurements.jsonl"), 1).map_err(|source| {
+            DemoError::Output {
+                path: scenario.display().to_string(),
+                source,
+            }
         })?,
     );
     let total = lines.len() as u64;
@@ -169,16 +195,27 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
         _ => 0,
     };
     let started = Instant::now();
-    let topics = [config.kafka.topics.sms_volume.clone(), config.kafka.topics.measurements.clone()];
+    let topics = [
+        config.kafka.topics.sms_volume.clone(),
+        config.kafka.topics.measurements.clone(),
+    ];
     let processed = metrics.processed.clone();
     let progress = opts.progress;
     let speed = opts.speed;
     let producer_brokers = brokers.clone();
-    let produced = tokio::task::spawn_blocking(move || -> Result<u64, rdkafka::error::KafkaError> {
-        produce_paced(&producer_brokers, &topics, lines, &processed, progress, speed)
-    })
-    .await
-    .expect("producer thread")?;
+    let produced =
+        tokio::task::spawn_blocking(move || -> Result<u64, rdkafka::error::KafkaError> {
+            produce_paced(
+                &producer_brokers,
+                &topics,
+                lines,
+                &processed,
+                progress,
+                speed,
+            )
+        })
+        .await
+        .expect("producer thread")?;
     if produced != total {
         let _ = stop_tx.send(true);
         return Err(DemoError::Incomplete {
@@ -222,8 +259,16 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
         processed,
         event_time_span_hours: span_ms as f64 / 3_600_000.0,
         wall_seconds: wall,
-        records_per_sec: if wall > 0.0 { produced as f64 / wall } else { 0.0 },
-        speedup: if wall > 0.0 { span_ms as f64 / 1000.0 / wall } else { 0.0 },
+        records_per_sec: if wall > 0.0 {
+            produced as f64 / wall
+        } else {
+            0.0
+        },
+        speedup: if wall > 0.0 {
+            span_ms as f64 / 1000.0 / wall
+        } else {
+            0.0
+        },
         case_store: store_name,
         service: service_report,
         cases,
@@ -255,7 +300,11 @@ fn produce_paced(
         );
         bar
     });
-    let first_ms = lines.iter().map(|l| l.event_ms).find(|t| *t > 0).unwrap_or(0);
+    let first_ms = lines
+        .iter()
+        .map(|l| l.event_ms)
+        .find(|t| *t > 0)
+        .unwrap_or(0);
     let started = Instant::now();
     let mut produced = 0u64;
     for line in lines {
@@ -263,7 +312,8 @@ fn produce_paced(
             producer.poll(Duration::from_millis(2));
         }
         if speed > 0.0 {
-            let due = Duration::from_secs_f64((line.event_ms - first_ms).max(0) as f64 / 1000.0 / speed);
+            let due =
+                Duration::from_secs_f64((line.event_ms - first_ms).max(0) as f64 / 1000.0 / speed);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 std::thread::sleep(wait);
             }
@@ -276,7 +326,10 @@ fn produce_paced(
         loop {
             match producer.send(record) {
                 Ok(()) => break,
-                Err((e, back)) if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) => {
+                Err((e, back))
+                    if e.rdkafka_error_code()
+                        == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
+                {
                     record = back;
                     producer.poll(Duration::from_millis(5));
                 }
@@ -299,7 +352,11 @@ fn produce_paced(
 }
 
 /// Write the demo's files: cases.jsonl, cases.csv, rogue_transmitters.geojson, score.json.
-fn write_outputs(dir: &std::path::Path, cases: &[Case], score: &ScoreReport) -> Result<Vec<PathBuf>, DemoError> {
+fn write_outputs(
+    dir: &std::path::Path,
+    cases: &[Case],
+    score: &ScoreReport,
+) -> Result<Vec<PathBuf>, DemoError> {
     let err = |path: &std::path::Path| {
         let path = path.display().to_string();
         move |source| DemoError::Output { path, source }

@@ -16,7 +16,11 @@ pub fn summary(r: &DemoReport) -> String {
         "processed {} | valid {} | dead-lettered {} (late {}) | case snapshots {} | cases stored in {}",
         r.processed, r.service.valid, r.service.invalid + r.service.late, r.service.late, r.service.case_snapshots, r.case_store
     );
-    let _ = writeln!(s, "\n{:<22} {:<9} {:>5} {:>7} {:<20} {}", "case", "kind", "score", "records", "opened (UTC)", "reasons");
+    let _ = writeln!(
+        s,
+        "\n{:<22} {:<9} {:>5} {:>7} {:<20} {}",
+        "case", "kind", "score", "records", "opened (UTC)", "reasons"
+    );
     for c in &r.cases {
         let opened = chrono::DateTime::from_timestamp_millis(c.opened_at)
             .map(|d| d.format("%Y-%m-%d %H:%M").to_string())

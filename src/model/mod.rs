@@ -47,7 +47,7 @@ impl Feed {
 }
 
 /// A validated record of either feed, with its event time in milliseconds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub enum Event {
     Sms(SmsVolume),
     Measurement(CellMeasurement),

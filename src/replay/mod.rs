@@ -121,10 +121,8 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         Some(now) => TimeBounds::at(now),
         None => TimeBounds::from_wall_clock(),
     };
-    let mut pipeline = Pipeline::new(
-        std::mem::take(&mut setup.detectors),
-        opts.config.pipeline.watermark_step_ms(),
-    );
+    let mut pipeline =
+        Pipeline::from_config(std::mem::take(&mut setup.detectors), &opts.config.pipeline);
     let mut book = CaseBook::new();
     let mut input_summaries = Vec::new();
     for (feed, path, reader) in inputs {

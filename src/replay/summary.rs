@@ -1,8 +1,8 @@
 //! `summary.json`: what a replay read, refused, found and how fast it went.
 
+use crate::inventory::csv_loader::LoadReport;
 use crate::model::{Case, Feed, InvalidReason};
 use crate::pipeline::Pipeline;
-use crate::inventory::csv_loader::LoadReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -65,7 +65,10 @@ impl ConsumerContext for WorkerContext {
         if let Rebalance::Revoke(tpl) = rebalance {
             let parts = partitions(tpl);
             tracing::info!(partitions = parts.len(), "partitions revoked");
-            self.changes.lock().expect("rebalance lock").push(AssignmentChange::Revoked(parts));
+            self.changes
+                .lock()
+                .expect("rebalance lock")
+                .push(AssignmentChange::Revoked(parts));
         }
     }
 
@@ -74,7 +77,10 @@ impl ConsumerContext for WorkerContext {
             Rebalance::Assign(tpl) => {
                 let parts = partitions(tpl);
                 tracing::info!(partitions = parts.len(), "partitions assigned");
-                self.changes.lock().expect("rebalance lock").push(AssignmentChange::Assigned(parts));
+                self.changes
+                    .lock()
+                    .expect("rebalance lock")
+                    .push(AssignmentChange::Assigned(parts));
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
             Rebalance::Revoke(_) => {}
@@ -94,7 +100,10 @@ pub fn base_config(kafka: &KafkaConfig) -> ClientConfig {
 
 /// The group consumer: offsets are stored by the worker only after the sinks
 /// acknowledged, and committed automatically from the store (and on revoke).
-pub fn group_consumer(kafka: &KafkaConfig, metrics: Metrics) -> KafkaResult<StreamConsumer<WorkerContext>> {
+pub fn group_consumer(
+    kafka: &KafkaConfig,
+    metrics: Metrics,
+) -> KafkaResult<StreamConsumer<WorkerContext>> {
     let mut c = base_config(kafka);
     c.set("group.id", &kafka.group_id)
         .set("enable.auto.commit", "true")
@@ -113,7 +122,7 @@ pub fn plain_consumer(kafka: &KafkaConfig) -> KafkaResult<BaseConsumer> {
     c.set("group.id", format!("{}-reader", kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "true")
+        .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "earliest");
     c.create()
 }

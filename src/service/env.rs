@@ -7,11 +7,26 @@ use crate::config::Config;
 pub const OVERRIDES: &[(&str, &str)] = &[
     ("CELLWATCH_KAFKA_BROKERS", "kafka.brokers"),
     ("CELLWATCH_KAFKA_GROUP_ID", "kafka.group_id"),
-    ("CELLWATCH_KAFKA_SECURITY_PROTOCOL", "kafka.librdkafka.\"security.protocol\""),
-    ("CELLWATCH_KAFKA_SASL_MECHANISMS", "kafka.librdkafka.\"sasl.mechanisms\""),
-    ("CELLWATCH_KAFKA_SASL_USERNAME", "kafka.librdkafka.\"sasl.username\""),
-    ("CELLWATCH_KAFKA_SASL_PASSWORD", "kafka.librdkafka.\"sasl.password\""),
-    ("CELLWATCH_KAFKA_SSL_CA_LOCATION", "kafka.librdkafka.\"ssl.ca.location\""),
+    (
+        "CELLWATCH_KAFKA_SECURITY_PROTOCOL",
+        "kafka.librdkafka.\"security.protocol\"",
+    ),
+    (
+        "CELLWATCH_KAFKA_SASL_MECHANISMS",
+        "kafka.librdkafka.\"sasl.mechanisms\"",
+    ),
+    (
+        "CELLWATCH_KAFKA_SASL_USERNAME",
+        "kafka.librdkafka.\"sasl.username\"",
+    ),
+    (
+        "CELLWATCH_KAFKA_SASL_PASSWORD",
+        "kafka.librdkafka.\"sasl.password\"",
+    ),
+    (
+        "CELLWATCH_KAFKA_SSL_CA_LOCATION",
+        "kafka.librdkafka.\"ssl.ca.location\"",
+    ),
     ("CELLWATCH_CLICKHOUSE_URL", "clickhouse.url"),
     ("CELLWATCH_CLICKHOUSE_DATABASE", "clickhouse.database"),
     ("CELLWATCH_CLICKHOUSE_USER", "clickhouse.user"),
@@ -78,6 +93,9 @@ mod tests {
         assert_eq!(c.kafka.brokers, "k1:9092,k2:9092");
         assert_eq!(c.kafka.librdkafka["sasl.password"], "s3cret");
         assert_eq!(c.clickhouse.url, "http://ch:8123");
-        assert_eq!(c.http.listen, "127.0.0.1:9464", "empty values do not override");
+        assert_eq!(
+            c.http.listen, "127.0.0.1:9464",
+            "empty values do not override"
+        );
     }
 }

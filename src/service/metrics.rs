@@ -83,9 +83,17 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("cellwatch");
         let received = Family::<TopicLabel, Counter>::default();
-        registry.register("component_received_events", "Records read from Kafka", received.clone());
+        registry.register(
+            "component_received_events",
+            "Records read from Kafka",
+            received.clone(),
+        );
         let valid = Family::<TopicLabel, Counter>::default();
-        registry.register("component_valid_events", "Records that passed validation", valid.clone());
+        registry.register(
+            "component_valid_events",
+            "Records that passed validation",
+            valid.clone(),
+        );
         let invalid = Family::<TopicReasonLabel, Counter>::default();
         registry.register(
             "component_invalid_events",
@@ -105,9 +113,17 @@ impl Metrics {
             watermark_delay_seconds.clone(),
         );
         let state_size = Family::<DetectorLabel, Gauge>::default();
-        registry.register("detector_open_state", "Keys held in detector state", state_size.clone());
+        registry.register(
+            "detector_open_state",
+            "Keys held in detector state",
+            state_size.clone(),
+        );
         let cases = Family::<KindLabel, Counter>::default();
-        registry.register("cases_emitted", "Case snapshots written, by kind", cases.clone());
+        registry.register(
+            "cases_emitted",
+            "Case snapshots written, by kind",
+            cases.clone(),
+        );
         let sink_latency = Family::<SinkLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
@@ -117,7 +133,11 @@ impl Metrics {
             sink_latency.clone(),
         );
         let sink_retries = Family::<SinkLabel, Counter>::default();
-        registry.register("sink_retries", "Failed flush attempts that were retried", sink_retries.clone());
+        registry.register(
+            "sink_retries",
+            "Failed flush attempts that were retried",
+            sink_retries.clone(),
+        );
         let rebuilt_records = Counter::default();
         registry.register(
             "state_rebuild_records",
@@ -152,7 +172,8 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a string");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a string");
         out
     }
 }
@@ -181,7 +202,10 @@ pub async fn serve(
             }),
         );
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(error = %e, "metrics endpoint failed");
         }
     });

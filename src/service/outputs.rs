@@ -68,7 +68,10 @@ impl Batch {
     pub fn note_record(&mut self, topic: &str, partition: i32, offset: i64) {
         self.records += 1;
         self.started.get_or_insert_with(Instant::now);
-        let next = self.offsets.entry((topic.to_string(), partition)).or_insert(offset + 1);
+        let next = self
+            .offsets
+            .entry((topic.to_string(), partition))
+            .or_insert(offset + 1);
         *next = (*next).max(offset + 1);
     }
 }
@@ -100,7 +103,13 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    pub fn new(store: CaseStore, producer: FutureProducer, topics: TopicsConfig, config: SinkConfig, metrics: Metrics) -> Self {
+    pub fn new(
+        store: CaseStore,
+        producer: FutureProducer,
+        topics: TopicsConfig,
+        config: SinkConfig,
+        metrics: Metrics,
+    ) -> Self {
         Outputs {
             store,
             producer,
@@ -128,10 +137,13 @@ impl Outputs {
             batch.done.cases_stored = true;
         }
         if !batch.done.dead_stored {
-            if let (CaseStore::ClickHouse(ch), true) = (&self.store, self.config.dead_letters_to_clickhouse) {
+            if let (CaseStore::ClickHouse(ch), true) =
+                (&self.store, self.config.dead_letters_to_clickhouse)
+            {
                 let t = Instant::now();
                 let now = chrono::Utc::now().timestamp_millis();
-                let rows: Vec<DeadLetterRow> = batch.dead.iter().map(|d| dead_row(d, now)).collect();
+                let rows: Vec<DeadLetterRow> =
+                    batch.dead.iter().map(|d| dead_row(d, now)).collect();
                 ch.insert_dead_letters(&rows).await?;
                 self.observe("dead_letter_store", t);
             }
@@ -141,7 +153,12 @@ impl Outputs {
             let t = Instant::now();
             let payloads: Vec<(String, String)> = cases
                 .iter()
-                .map(|c| (c.case_id.clone(), serde_json::to_string(c).unwrap_or_default()))
+                .map(|c| {
+                    (
+                        c.case_id.clone(),
+                        serde_json::to_string(c).unwrap_or_default(),
+                    )
+                })
                 .collect();
             self.produce_all(&self.topics.cases, &payloads).await?;
             self.observe("cases_topic", t);
@@ -162,7 +179,8 @@ impl Outputs {
                 .iter()
                 .map(|d| (dead_key(d), serde_json::to_string(d).unwrap_or_default()))
                 .collect();
-            self.produce_all(&self.topics.dead_letter, &payloads).await?;
+            self.produce_all(&self.topics.dead_letter, &payloads)
+                .await?;
             self.observe("dead_letter_topic", t);
             batch.done.dead_produced = true;
         }
@@ -181,13 +199,22 @@ impl Outputs {
             SinkError::ClickHouse(_) => "clickhouse",
             SinkError::Kafka { .. } => "kafka",
         };
-        self.metrics.sink_retries.get_or_create(&SinkLabel { sink: sink.into() }).inc();
+        self.metrics
+            .sink_retries
+            .get_or_create(&SinkLabel { sink: sink.into() })
+            .inc();
     }
 
-    async fn produce_all(&self, topic: &str, payloads: &[(String, String)]) -> Result<(), SinkError> {
+    async fn produce_all(
+        &self,
+        topic: &str,
+        payloads: &[(String, String)],
+    ) -> Result<(), SinkError> {
         let futures = payloads.iter().map(|(key, payload)| {
-            self.producer
-                .send(FutureRecord::to(topic).key(key).payload(payload), Duration::from_secs(30))
+            self.producer.send(
+                FutureRecord::to(topic).key(key).payload(payload),
+                Duration::from_secs(30),
+            )
         });
         for result in futures_util::future::join_all(futures).await {
             if let Err((e, _)) = result {
@@ -203,14 +230,22 @@ impl Outputs {
 
 fn dead_key(d: &DeadLetter) -> String {
     match &d.origin {
-        Origin::Kafka { topic, partition, offset } => format!("{topic}/{partition}/{offset}"),
+        Origin::Kafka {
+            topic,
+            partition,
+            offset,
+        } => format!("{topic}/{partition}/{offset}"),
         Origin::File { file, line } => format!("{file}:{line}"),
     }
 }
 
 fn dead_row(d: &DeadLetter, received_at: i64) -> DeadLetterRow {
     let (topic, partition, offset) = match &d.origin {
-        Origin::Kafka { topic, partition, offset } => (topic.clone(), *partition, *offset),
+        Origin::Kafka {
+            topic,
+            partition,
+            offset,
+        } => (topic.clone(), *partition, *offset),
         Origin::File { file, line } => (file.clone(), -1, *line as i64),
     };
     DeadLetterRow {
@@ -222,6 +257,10 @@ fn dead_row(d: &DeadLetter, received_at: i64) -> DeadLetterRow {
         topic,
         partition,
         offset,
-        raw: d.raw.clone().or_else(|| d.raw_base64.clone()).unwrap_or_default(),
+        raw: d
+            .raw
+            .clone()
+            .or_else(|| d.raw_base64.clone())
+            .unwrap_or_default(),
     }
 }

@@ -44,7 +44,8 @@ pub fn spawn_reference_reader(
                                 continue;
                             }
                             for p in t.partitions() {
-                                let _ = tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning);
+                                let _ =
+                                    tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning);
                             }
                         }
                     }
@@ -58,11 +59,19 @@ pub fn spawn_reference_reader(
                 continue;
             };
             let Ok(msg) = msg else { continue };
-            let Some(kind) = topics.iter().find(|(t, _)| t == msg.topic()).map(|(_, k)| *k) else {
+            let Some(kind) = topics
+                .iter()
+                .find(|(t, _)| t == msg.topic())
+                .map(|(_, k)| *k)
+            else {
                 continue;
             };
             let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
-                tracing::warn!(topic = msg.topic(), offset = msg.offset(), "reference record without a UTF-8 key skipped");
+                tracing::warn!(
+                    topic = msg.topic(),
+                    offset = msg.offset(),
+                    "reference record without a UTF-8 key skipped"
+                );
                 continue;
             };
             let value = msg.payload().filter(|p| !p.is_empty()).map(<[u8]>::to_vec);

@@ -93,9 +93,12 @@ fn reference_tag(kind: Reference) -> u8 {
 }
 
 impl Worker {
-    fn new_pipeline(config: &Config, cells: Option<&std::path::Path>) -> Result<Pipeline, ServiceError> {
+    fn new_pipeline(
+        config: &Config,
+        cells: Option<&std::path::Path>,
+    ) -> Result<Pipeline, ServiceError> {
         let setup = RunSetup::build(config, cells).map_err(ServiceError::Setup)?;
-        Ok(Pipeline::new(setup.detectors, config.pipeline.watermark_step_ms()))
+        Ok(Pipeline::from_config(setup.detectors, &config.pipeline))
     }
 
     /// Run one consumed record through validation and the detectors.
@@ -137,26 +140,52 @@ impl Worker {
 
     /// Fresh detectors, then replay each assigned partition from
     /// `now − restore window` up to its committed offset, discarding emissions.
-    fn rebuild(&mut self, consumer: &StreamConsumer<WorkerContext>, assigned: &[(String, i32)]) -> Result<(), ServiceError> {
+    fn rebuild(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        assigned: &[(String, i32)],
+    ) -> Result<(), ServiceError> {
         let started = Instant::now();
         self.pipeline = Self::new_pipeline(&self.config, self.cells.as_deref())?;
         self.validators.clear();
-        let refs: Vec<_> = self.references.iter().map(|(k, v)| (k.0, k.1.clone(), v.clone())).collect();
+        let refs: Vec<_> = self
+            .references
+            .iter()
+            .map(|(k, v)| (k.0, k.1.clone(), v.clone()))
+            .collect();
         for (tag, key, value) in refs {
-            let kind = if tag == 0 { Reference::Inventory } else { Reference::Allowlist };
-            self.pipeline.on_reference_update(kind, &key, value.as_deref());
+            let kind = if tag == 0 {
+                Reference::Inventory
+            } else {
+                Reference::Allowlist
+            };
+            self.pipeline
+                .on_reference_update(kind, &key, value.as_deref());
         }
-        let feed_parts: Vec<(String, i32)> = assigned.iter().filter(|(t, _)| self.feeds.contains_key(t)).cloned().collect();
+        let feed_parts: Vec<(String, i32)> = assigned
+            .iter()
+            .filter(|(t, _)| self.feeds.contains_key(t))
+            .cloned()
+            .collect();
         if feed_parts.is_empty() {
             return Ok(());
         }
         let timeout = Duration::from_secs(10);
+        for (t, p) in &feed_parts {
+            let feed = self.feeds[t];
+            if let Ok((low, high)) = consumer.fetch_watermarks(t, *p, timeout) {
+                if high > low {
+                    self.pipeline.register_source(feed, *p);
+                }
+            }
+        }
         let mut tpl = TopicPartitionList::new();
         for (t, p) in &feed_parts {
             tpl.add_partition(t, *p);
         }
         let committed = consumer.committed_offsets(tpl, timeout)?;
-        let since = chrono::Utc::now().timestamp_millis() - self.config.pipeline.restore_window_ms();
+        let since =
+            chrono::Utc::now().timestamp_millis() - self.config.pipeline.restore_window_ms();
         let mut ts_tpl = TopicPartitionList::new();
         for (t, p) in &feed_parts {
             ts_tpl.add_partition_offset(t, *p, Offset::Offset(since))?;
@@ -164,8 +193,13 @@ impl Worker {
         let starts = consumer.offsets_for_times(ts_tpl, timeout)?;
         let mut ranges = Vec::new();
         for e in committed.elements() {
-            let Offset::Offset(end) = e.offset() else { continue };
-            let start = match starts.find_partition(e.topic(), e.partition()).map(|s| s.offset()) {
+            let Offset::Offset(end) = e.offset() else {
+                continue;
+            };
+            let start = match starts
+                .find_partition(e.topic(), e.partition())
+                .map(|s| s.offset())
+            {
                 Some(Offset::Offset(s)) => s,
                 _ => end,
             };
@@ -186,33 +220,45 @@ impl Worker {
         self.metrics.rebuilt_records.inc_by(rebuilt);
         self.report.rebuilds += 1;
         self.report.rebuilt_records += rebuilt;
-        tracing::info!(partitions = feed_parts.len(), records = rebuilt, elapsed_ms = started.elapsed().as_millis() as u64, "detector state rebuilt");
+        tracing::info!(
+            partitions = feed_parts.len(),
+            records = rebuilt,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "detector state rebuilt"
+        );
         Ok(())
     }
 
-    fn read_ranges(&mut self, reader: &BaseConsumer, ranges: &[(String, i32, i64, i64)]) -> Result<u64, ServiceError> {
-        let mut open: BTreeMap<(String, i32), i64> = ranges.iter().map(|(t, p, _, end)| ((t.clone(), *p), *end)).collect();
+    fn read_ranges(
+        &mut self,
+        reader: &BaseConsumer,
+        ranges: &[(String, i32, i64, i64)],
+    ) -> Result<u64, ServiceError> {
+        let mut open: BTreeMap<(String, i32), i64> = ranges
+            .iter()
+            .map(|(t, p, _, end)| ((t.clone(), *p), *end))
+            .collect();
         let mut count = 0u64;
         let mut idle_polls = 0;
         while !open.is_empty() {
             let Some(msg) = reader.poll(Duration::from_millis(500)) else {
                 idle_polls += 1;
                 if idle_polls > 120 {
-                    return Err(ServiceError::Setup(format!("state rebuild stalled with {} partitions unread; check the brokers", open.len())));
+                    return Err(ServiceError::Setup(format!(
+                        "state rebuild stalled with {} partitions unread; check the brokers",
+                        open.len()
+                    )));
                 }
                 continue;
             };
             idle_polls = 0;
-            let msg = match msg {
-                Ok(m) => m,
-                Err(rdkafka::error::KafkaError::PartitionEOF(p)) => {
-                    open.retain(|(_, part), _| *part != p);
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
+            // Every range ends at a committed offset, which exists: reading up to it
+            // is the only completion criterion (no partition-EOF events needed).
+            let msg = msg?;
             let key = (msg.topic().to_string(), msg.partition());
-            let Some(end) = open.get(&key).copied() else { continue };
+            let Some(end) = open.get(&key).copied() else {
+                continue;
+            };
             if msg.offset() >= end {
                 open.remove(&key);
                 continue;
@@ -228,10 +274,20 @@ impl Worker {
     }
 
     fn count(&mut self, topic: &str, dead: Option<&DeadLetter>) {
-        self.metrics.received.get_or_create(&TopicLabel { topic: topic.into() }).inc();
+        self.metrics
+            .received
+            .get_or_create(&TopicLabel {
+                topic: topic.into(),
+            })
+            .inc();
         match dead {
             None => {
-                self.metrics.valid.get_or_create(&TopicLabel { topic: topic.into() }).inc();
+                self.metrics
+                    .valid
+                    .get_or_create(&TopicLabel {
+                        topic: topic.into(),
+                    })
+                    .inc();
             }
             Some(d) => {
                 self.metrics
@@ -251,7 +307,9 @@ impl Worker {
             if let Some(wm) = stats.watermark_ms {
                 self.metrics
                     .watermark_delay_seconds
-                    .get_or_create(&FeedLabel { feed: feed.name().into() })
+                    .get_or_create(&FeedLabel {
+                        feed: feed.name().into(),
+                    })
                     .set((now - wm) / 1000);
             }
         }
@@ -294,7 +352,10 @@ async fn flush_batch(
                     worker.metrics.ready.store(false, Ordering::Relaxed);
                     if let Ok(assignment) = consumer.assignment() {
                         if consumer.pause(&assignment).is_ok() {
-                            tracing::warn!(partitions = assignment.count(), "sinks unavailable: consumption paused until they return");
+                            tracing::warn!(
+                                partitions = assignment.count(),
+                                "sinks unavailable: consumption paused until they return"
+                            );
                             paused = Some(assignment);
                         }
                     }
@@ -336,10 +397,15 @@ async fn flush_batch(
                 worker.metrics.offsets_stored.inc_by(tpl.count() as u64);
             }
             // A partition revoked meanwhile: its new owner re-reads the tail (at-least-once).
-            Err(e) => tracing::debug!(error = %e, "offsets not stored (partition no longer assigned)"),
+            Err(e) => {
+                tracing::debug!(error = %e, "offsets not stored (partition no longer assigned)")
+            }
         }
     }
-    worker.metrics.acknowledged.fetch_add(batch.records as u64, Ordering::Relaxed);
+    worker
+        .metrics
+        .acknowledged
+        .fetch_add(batch.records as u64, Ordering::Relaxed);
     worker.report.flushes += 1;
     worker.report.case_snapshots += batch.cases.len() as u64;
     *batch = Batch::default();
@@ -349,7 +415,14 @@ fn log_flush_error(e: &SinkError, attempt: u32) {
     tracing::warn!(error = %e, attempt, "flush failed, retrying");
 }
 
-fn consume_one(worker: &mut Worker, batch: &mut Batch, topic: &str, partition: i32, offset: i64, payload: &[u8]) {
+fn consume_one(
+    worker: &mut Worker,
+    batch: &mut Batch,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    payload: &[u8],
+) {
     batch.note_record(topic, partition, offset);
     worker.metrics.processed.fetch_add(1, Ordering::Relaxed);
     let dead = worker.process(topic, partition, offset, payload, batch);
@@ -399,7 +472,13 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
     let changes = consumer.context().changes.clone();
     let topic_names: Vec<&str> = feeds.keys().map(String::as_str).collect();
     consumer.subscribe(&topic_names)?;
-    let outputs = Outputs::new(opts.store.clone(), producer(&config.kafka)?, topics.clone(), config.sink.clone(), metrics.clone());
+    let outputs = Outputs::new(
+        opts.store.clone(),
+        producer(&config.kafka)?,
+        topics.clone(),
+        config.sink.clone(),
+        metrics.clone(),
+    );
     let (ref_tx, mut ref_rx) = mpsc::channel::<ReferenceUpdate>(1024);
     let reference_reader = spawn_reference_reader(&config.kafka, ref_tx, opts.shutdown.clone())?;
 
@@ -408,7 +487,10 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
         config: config.clone(),
         cells,
         metrics: metrics.clone(),
-        bounds: opts.now_ms.map(TimeBounds::at).unwrap_or_else(TimeBounds::from_wall_clock),
+        bounds: opts
+            .now_ms
+            .map(TimeBounds::at)
+            .unwrap_or_else(TimeBounds::from_wall_clock),
         validators: BTreeMap::new(),
         feeds,
         references: BTreeMap::new(),
@@ -425,9 +507,17 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
         if *opts.shutdown.borrow() {
             break;
         }
-        let pending: Vec<AssignmentChange> = std::mem::take(&mut *changes.lock().expect("rebalance lock"));
+        let pending: Vec<AssignmentChange> =
+            std::mem::take(&mut *changes.lock().expect("rebalance lock"));
         if !pending.is_empty() {
-            flush_batch(&outputs, &consumer, &mut batch, &mut worker, &mut opts.shutdown).await;
+            flush_batch(
+                &outputs,
+                &consumer,
+                &mut batch,
+                &mut worker,
+                &mut opts.shutdown,
+            )
+            .await;
             for change in pending {
                 match change {
                     AssignmentChange::Revoked(parts) => {
@@ -479,12 +569,23 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
         }
     }
     // Drain: flush what was consumed, store its offsets and commit synchronously.
-    flush_batch(&outputs, &consumer, &mut batch, &mut worker, &mut opts.shutdown).await;
+    flush_batch(
+        &outputs,
+        &consumer,
+        &mut batch,
+        &mut worker,
+        &mut opts.shutdown,
+    )
+    .await;
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         tracing::debug!(error = %e, "final commit had nothing to commit");
     }
     consumer.unsubscribe();
     reference_reader.abort();
-    tracing::info!(records = worker.report.records, flushes = worker.report.flushes, "cellwatch service stopped cleanly");
+    tracing::info!(
+        records = worker.report.records,
+        flushes = worker.report.flushes,
+        "cellwatch service stopped cleanly"
+    );
     Ok(worker.report)
 }

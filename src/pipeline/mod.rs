@@ -1,0 +1,281 @@
+//! The pipeline core shared by `replay` and the Kafka service: validated events go
+//! to the detectors of their feed, watermarks advance them, cases are collected.
+//!
+//! Sources (files, partitions) differ; this code does not, which is what makes a
+//! replay give the same cases as streaming the same input.
+
+mod order;
+
+pub use order::EventOrder;
+
+use crate::detect::{CaseSink, Detector};
+use crate::ingest::Origin;
+use crate::model::{Event, Feed, InvalidReason};
+use crate::validate::{Checked, DeadLetter, SourceValidator};
+use order::HoldQueue;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counters of one run, per feed and in total.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PipelineStats {
+    pub records_read: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub invalid_by_reason: BTreeMap<InvalidReason, u64>,
+    pub late: u64,
+    pub by_feed: BTreeMap<Feed, FeedStats>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FeedStats {
+    pub records_read: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub late: u64,
+    pub watermark_ms: Option<i64>,
+}
+
+impl PipelineStats {
+    pub fn count_valid(&mut self, feed: Feed) {
+        self.records_read += 1;
+        self.valid += 1;
+        let f = self.by_feed.entry(feed).or_default();
+        f.records_read += 1;
+        f.valid += 1;
+    }
+
+    pub fn count_invalid(&mut self, dead: &DeadLetter) {
+        self.records_read += 1;
+        let f = self.by_feed.entry(dead.feed).or_default();
+        f.records_read += 1;
+        if dead.reason == InvalidReason::Late {
+            self.late += 1;
+            f.late += 1;
+        } else {
+            self.invalid += 1;
+            f.invalid += 1;
+        }
+        *self.invalid_by_reason.entry(dead.reason).or_default() += 1;
+    }
+}
+
+/// The detectors of a run, with routing by feed and watermark bookkeeping.
+pub struct Pipeline {
+    detectors: Vec<Box<dyn Detector>>,
+    /// Watermark of every source (feed, partition); a feed's watermark is the
+    /// minimum over its sources, so no partition's window closes early.
+    /// A registered source that has not reported yet (`None`) holds its feed's
+    /// watermark back, so reading partitions in any interleaving gives detectors
+    /// the same watermarks.
+    watermarks: BTreeMap<(Feed, i32), Option<i64>>,
+    /// Watermark last passed to detectors, per feed (a multiple of the step).
+    notified: BTreeMap<Feed, i64>,
+    /// Watermark notifications happen at multiples of this step, so every run
+    /// notifies at the same event times.
+    watermark_step_ms: i64,
+    order: EventOrder,
+    held: BTreeMap<Feed, HoldQueue>,
+    pub stats: PipelineStats,
+}
+
+/// At most this many watermark steps are walked one by one; a larger jump (days
+/// without data) is crossed in one notification.
+const MAX_STEPS_PER_ADVANCE: u32 = 100_000;
+
+impl Pipeline {
+    pub fn new(detectors: Vec<Box<dyn Detector>>, watermark_step_ms: i64) -> Self {
+        Pipeline {
+            detectors,
+            watermarks: BTreeMap::new(),
+            notified: BTreeMap::new(),
+            watermark_step_ms: watermark_step_ms.max(1),
+            order: EventOrder::default(),
+            held: BTreeMap::new(),
+            stats: PipelineStats::default(),
+        }
+    }
+
+    /// A pipeline with the run's event-time settings.
+    pub fn from_config(
+        detectors: Vec<Box<dyn Detector>>,
+        config: &crate::config::PipelineConfig,
+    ) -> Self {
+        Pipeline::new(detectors, config.watermark_step_ms()).with_order(config.ordering)
+    }
+
+    pub fn with_order(mut self, order: EventOrder) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// Events held for canonical ordering, not yet given to detectors.
+    pub fn held_events(&self) -> usize {
+        self.held.values().map(HoldQueue::len).sum()
+    }
+
+    pub fn detectors(&self) -> &[Box<dyn Detector>] {
+        &self.detectors
+    }
+
+    pub fn detector_names(&self) -> Vec<&'static str> {
+        self.detectors.iter().map(|d| d.name()).collect()
+    }
+
+    /// Take one validated event: held for canonical order, or delivered now.
+    pub fn on_event(&mut self, event: Event, out: &mut dyn CaseSink) {
+        self.stats.count_valid(event.feed());
+        match self.order {
+            EventOrder::EventTime => self.held.entry(event.feed()).or_default().push(event),
+            EventOrder::Arrival => self.deliver(&event, out),
+        }
+    }
+
+    fn deliver(&mut self, event: &Event, out: &mut dyn CaseSink) {
+        let feed = event.feed();
+        for d in self.detectors.iter_mut() {
+            if d.feed().is_none_or(|f| f == feed) {
+                d.on_event(event, out);
+            }
+        }
+    }
+
+    /// Validate one raw record of a source and, when valid, run it through the
+    /// detectors and advance the source's watermark. Returns the dead letter of a
+    /// refused record (already counted) for the caller's dead-letter sink.
+    pub fn process(
+        &mut self,
+        validator: &mut SourceValidator,
+        bytes: &[u8],
+        origin: Origin,
+        out: &mut dyn CaseSink,
+    ) -> Option<DeadLetter> {
+        match validator.check(bytes, origin) {
+            Checked::Valid(event) => {
+                self.on_event(event, out);
+                if let Some(wm) = validator.watermark_ms() {
+                    self.on_watermark(validator.feed(), validator.source(), wm, out);
+                }
+                None
+            }
+            Checked::Invalid(dead) => {
+                self.on_dead_letter(&dead);
+                Some(*dead)
+            }
+        }
+    }
+
+    /// Record a refused record in the counters.
+    pub fn on_dead_letter(&mut self, dead: &DeadLetter) {
+        self.stats.count_invalid(dead);
+    }
+
+    /// A source (feed, partition) reports its watermark; detectors of the feed hear
+    /// of the feed's watermark (minimum over its sources) when it has advanced by at
+    /// least the configured step.
+    pub fn on_watermark(
+        &mut self,
+        feed: Feed,
+        source: i32,
+        watermark_ms: i64,
+        out: &mut dyn CaseSink,
+    ) {
+        let wm = self.watermarks.entry((feed, source)).or_insert(None);
+        if wm.is_none_or(|w| watermark_ms > w) {
+            *wm = Some(watermark_ms);
+        }
+        let mut feed_wm: Option<i64> = None;
+        for (_, w) in self.watermarks.range((feed, i32::MIN)..=(feed, i32::MAX)) {
+            let Some(w) = *w else { return };
+            feed_wm = Some(feed_wm.map_or(w, |f| f.min(w)));
+        }
+        let Some(feed_wm) = feed_wm else { return };
+        self.stats.by_feed.entry(feed).or_default().watermark_ms = Some(feed_wm);
+        let step = self.watermark_step_ms;
+        let mut boundary = match self.notified.get(&feed) {
+            Some(last) => last + step,
+            None => {
+                // Canonical start: every on-time event earlier than the watermark has
+                // arrived by now, so the earliest held time is the same in every run.
+                let earliest = self
+                    .held
+                    .get(&feed)
+                    .and_then(HoldQueue::min_time)
+                    .unwrap_or(feed_wm);
+                earliest.min(feed_wm).div_euclid(step) * step
+            }
+        };
+        let mut steps = 0u32;
+        while boundary <= feed_wm {
+            steps += 1;
+            if steps > MAX_STEPS_PER_ADVANCE
+                && self
+                    .held
+                    .get(&feed)
+                    .and_then(HoldQueue::min_time)
+                    .is_none_or(|t| t > feed_wm)
+            {
+                boundary = feed_wm.div_euclid(step) * step;
+            }
+            self.release_until(feed, boundary, out);
+            self.notify(feed, boundary, out);
+            boundary += step;
+        }
+    }
+
+    fn release_until(&mut self, feed: Feed, boundary: i64, out: &mut dyn CaseSink) {
+        while let Some(event) = self.held.get_mut(&feed).and_then(|q| q.pop_until(boundary)) {
+            self.deliver(&event, out);
+        }
+    }
+
+    fn notify(&mut self, feed: Feed, watermark: i64, out: &mut dyn CaseSink) {
+        self.notified.insert(feed, watermark);
+        let min_all = self.notified.values().copied().min().unwrap_or(watermark);
+        for d in self.detectors.iter_mut() {
+            match d.feed() {
+                Some(f) if f == feed => d.on_watermark(watermark, out),
+                Some(_) => {}
+                None => d.on_watermark(min_all, out),
+            }
+        }
+    }
+
+    /// Declare a source of `feed` (an assigned, non-empty partition) before it has
+    /// delivered anything: until it reports, the feed's watermark stays put.
+    pub fn register_source(&mut self, feed: Feed, source: i32) {
+        self.watermarks.entry((feed, source)).or_insert(None);
+    }
+
+    /// Forget a source that is no longer ours (a revoked partition), so it does not
+    /// hold the feed's watermark back.
+    pub fn remove_source(&mut self, feed: Feed, source: i32) {
+        self.watermarks.remove(&(feed, source));
+    }
+
+    /// Pass a reference-data update (inventory or allowlist topic) to every detector.
+    pub fn on_reference_update(
+        &mut self,
+        kind: crate::detect::Reference,
+        key: &str,
+        value: Option<&[u8]>,
+    ) {
+        for d in self.detectors.iter_mut() {
+            d.on_reference_update(kind, key, value);
+        }
+    }
+
+    /// End of input: held events are released in order, then every detector emits
+    /// what is pending.
+    pub fn finish(&mut self, out: &mut dyn CaseSink) {
+        let feeds: Vec<Feed> = self.held.keys().copied().collect();
+        for feed in feeds {
+            while let Some(event) = self.held.get_mut(&feed).and_then(HoldQueue::pop) {
+                self.deliver(&event, out);
+            }
+        }
+        for d in self.detectors.iter_mut() {
+            d.finish(out);
+        }
+    }
+}
