@@ -150,8 +150,23 @@ impl Pipeline {
         origin: Origin,
         out: &mut dyn CaseSink,
     ) -> Option<DeadLetter> {
+        self.process_observed(validator, bytes, origin, out, &mut |_, _| {})
+    }
+
+    /// [`Pipeline::process`], showing each valid event and its origin to `observe`
+    /// first (the service archives records this way).
+    pub fn process_observed(
+        &mut self,
+        validator: &mut SourceValidator,
+        bytes: &[u8],
+        origin: Origin,
+        out: &mut dyn CaseSink,
+        observe: &mut dyn FnMut(&Event, &Origin),
+    ) -> Option<DeadLetter> {
+        let kept = origin.clone();
         match validator.check(bytes, origin) {
             Checked::Valid(event) => {
+                observe(&event, &kept);
                 self.on_event(event, out);
                 if let Some(wm) = validator.watermark_ms() {
                     self.on_watermark(validator.feed(), validator.source(), wm, out);

@@ -91,6 +91,9 @@ pub struct SinkConfig {
     pub retry_backoff_max_ms: u64,
     /// Also store dead letters in ClickHouse (`dead_letters`). Default true.
     pub dead_letters_to_clickhouse: bool,
+    /// Archive every valid record in ClickHouse `records` (the evidence behind
+    /// cases, for evidence packages and analysts). Default true.
+    pub archive_records: bool,
 }
 
 impl Default for SinkConfig {
@@ -102,6 +105,7 @@ impl Default for SinkConfig {
             retry_backoff_ms: 200,
             retry_backoff_max_ms: 10_000,
             dead_letters_to_clickhouse: true,
+            archive_records: true,
         }
     }
 }

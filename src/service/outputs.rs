@@ -7,7 +7,7 @@ use super::metrics::{KindLabel, Metrics, SinkLabel};
 use crate::cases::CaseBook;
 use crate::ingest::Origin;
 use crate::model::Case;
-use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow};
+use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow, RecordRow};
 use crate::validate::DeadLetter;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::BTreeMap;
@@ -45,6 +45,8 @@ pub struct Batch {
     /// Latest snapshot of each case touched in this batch.
     pub cases: BTreeMap<String, Case>,
     pub dead: Vec<DeadLetter>,
+    /// Valid records to archive (ClickHouse `records`), the evidence behind cases.
+    pub archive: Vec<RecordRow>,
     /// Next offset to consume, per (topic, partition): stored after the flush.
     pub offsets: BTreeMap<(String, i32), i64>,
     pub records: usize,
@@ -54,6 +56,7 @@ pub struct Batch {
 
 #[derive(Default, Clone, Copy)]
 struct Steps {
+    records_stored: bool,
     cases_stored: bool,
     dead_stored: bool,
     cases_produced: bool,
@@ -122,6 +125,14 @@ impl Outputs {
     /// One attempt at flushing every pending step of the batch.
     pub async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
         let cases: Vec<Case> = batch.cases.values().cloned().collect();
+        if !batch.done.records_stored {
+            if let (CaseStore::ClickHouse(ch), true) = (&self.store, self.config.archive_records) {
+                let t = Instant::now();
+                ch.insert_records(&batch.archive).await?;
+                self.observe("record_archive", t);
+            }
+            batch.done.records_stored = true;
+        }
         if !batch.done.cases_stored {
             let t = Instant::now();
             match &self.store {

@@ -13,6 +13,7 @@ use crate::ingest::Origin;
 use crate::model::{Case, Feed, InvalidReason, TimeBounds};
 use crate::pipeline::Pipeline;
 use crate::setup::RunSetup;
+use crate::sink::clickhouse::RecordRow;
 use crate::validate::{DeadLetter, SourceValidator};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -83,6 +84,10 @@ struct Worker {
     /// Latest value of every reference key, re-applied after a rebuild.
     references: BTreeMap<(u8, String), Option<Vec<u8>>>,
     report: ServiceReport,
+    /// Archive valid records (ClickHouse store with `sink.archive_records`).
+    archive: bool,
+    /// Records archived since the last flush (moved into the batch by the caller).
+    archived: Vec<RecordRow>,
 }
 
 fn reference_tag(kind: Reference) -> u8 {
@@ -128,7 +133,19 @@ impl Worker {
             self.pipeline.on_dead_letter(&d);
             return Some(d);
         }
-        self.pipeline.process(validator, payload, origin, out)
+        let archive = self.archive;
+        let mut kept = None;
+        let dead = self
+            .pipeline
+            .process_observed(validator, payload, origin, out, &mut |event, origin| {
+                if archive {
+                    kept = Some(RecordRow::from_event(event, origin, payload));
+                }
+            });
+        if let Some(row) = kept {
+            self.archived.push(row);
+        }
+        dead
     }
 
     fn apply_reference(&mut self, update: ReferenceUpdate) {
@@ -217,6 +234,8 @@ impl Worker {
             reader.assign(&assign)?;
             rebuilt = self.read_ranges(&reader, &ranges)?;
         }
+        // Rebuilt records were archived when first consumed.
+        self.archived.clear();
         self.metrics.rebuilt_records.inc_by(rebuilt);
         self.report.rebuilds += 1;
         self.report.rebuilt_records += rebuilt;
@@ -426,6 +445,7 @@ fn consume_one(
     batch.note_record(topic, partition, offset);
     worker.metrics.processed.fetch_add(1, Ordering::Relaxed);
     let dead = worker.process(topic, partition, offset, payload, batch);
+    batch.archive.append(&mut worker.archived);
     worker.count(topic, dead.as_ref());
     let r = &mut worker.report;
     r.records += 1;
@@ -495,6 +515,8 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
         feeds,
         references: BTreeMap::new(),
         report: ServiceReport::default(),
+        archive: config.sink.archive_records && matches!(opts.store, CaseStore::ClickHouse(_)),
+        archived: Vec::new(),
     };
     metrics.ready.store(true, Ordering::Relaxed);
     let mut batch = Batch::default();

@@ -19,8 +19,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../schemas/clickhouse/003_dead_letters.sql"),
     ),
     (
-        "004_case_evidence.sql",
-        include_str!("../../../schemas/clickhouse/004_case_evidence.sql"),
+        "004_records.sql",
+        include_str!("../../../schemas/clickhouse/004_records.sql"),
     ),
 ];
 

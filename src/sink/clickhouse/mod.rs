@@ -10,7 +10,7 @@ mod row;
 
 pub use config::ClickHouseConfig;
 pub use migrate::{migrate, MigrationReport, ServerFeatures};
-pub use row::{CaseRow, DeadLetterRow};
+pub use row::{CaseRow, DeadLetterRow, RecordRow};
 
 use crate::model::Case;
 
@@ -112,11 +112,64 @@ impl ClickHouse {
             what: "insert into dead_letters".into(),
             source,
         };
-        let mut insert = self.db_client().insert::<DeadLetterRow>("dead_letters").await.map_err(q)?;
+        let mut insert = self
+            .db_client()
+            .insert::<DeadLetterRow>("dead_letters")
+            .await
+            .map_err(q)?;
         for r in rows {
             insert.write(r).await.map_err(q)?;
         }
         insert.end().await.map_err(q)
+    }
+
+    /// Archive valid records in one batch.
+    pub async fn insert_records(&self, rows: &[RecordRow]) -> Result<(), ClickHouseError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let q = |source| ClickHouseError::Query {
+            what: "insert into records".into(),
+            source,
+        };
+        let mut insert = self.db_client().insert::<RecordRow>("records").await.map_err(q)?;
+        for r in rows {
+            insert.write(r).await.map_err(q)?;
+        }
+        insert.end().await.map_err(q)
+    }
+
+    /// The archived records behind a case: those of its SIMs (SMS cases) or broadcast
+    /// identities (fake BTS) from one hour before `first_seen` to `last_seen`.
+    pub async fn evidence_records(&self, case: &Case) -> Result<Vec<RecordRow>, ClickHouseError> {
+        let (feed, keys): (&str, Vec<String>) = match case.kind {
+            crate::model::CaseKind::FakeBts => (
+                "measurements",
+                case.identities
+                    .iter()
+                    .map(|c| format!("{}-{}-{}-{}", c.mcc, c.mnc, c.lac, c.cid))
+                    .collect(),
+            ),
+            _ => ("sms_volume", case.sims.clone()),
+        };
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.db_client()
+            .query(
+                "SELECT ?fields FROM records FINAL WHERE feed = ? AND has(?, record_key) \
+                 AND event_time BETWEEN ? AND ? ORDER BY event_time, record_key, offset",
+            )
+            .bind(feed)
+            .bind(keys)
+            .bind(case.first_seen - 3_600_000)
+            .bind(case.last_seen)
+            .fetch_all::<RecordRow>()
+            .await
+            .map_err(|source| ClickHouseError::Query {
+                what: "select evidence records".into(),
+                source,
+            })
     }
 
     /// The latest snapshot of every case (ReplacingMergeTree `FINAL`), by `opened_at`.

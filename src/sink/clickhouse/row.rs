@@ -145,3 +145,39 @@ pub struct DeadLetterRow {
     pub offset: i64,
     pub raw: String,
 }
+
+/// One archived record, as stored in `records`.
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
+pub struct RecordRow {
+    pub feed: String,
+    pub record_key: String,
+    pub event_time: i64,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub record: String,
+}
+
+impl RecordRow {
+    /// The archive row of a valid event and its original bytes.
+    pub fn from_event(event: &crate::model::Event, origin: &crate::ingest::Origin, raw: &[u8]) -> RecordRow {
+        use crate::model::Event;
+        let (record_key, event_time) = match event {
+            Event::Sms(r) => (r.sim.clone(), r.window_start_ms),
+            Event::Measurement(m) => (m.cell.to_string(), m.ts_ms),
+        };
+        let (topic, partition, offset) = match origin {
+            crate::ingest::Origin::Kafka { topic, partition, offset } => (topic.clone(), *partition, *offset),
+            crate::ingest::Origin::File { file, line } => (file.clone(), -1, *line as i64),
+        };
+        RecordRow {
+            feed: event.feed().name().to_string(),
+            record_key,
+            event_time,
+            topic,
+            partition,
+            offset,
+            record: String::from_utf8_lossy(raw).into_owned(),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! JSON export: the cases as an array of contract objects (FEEDS.md §4), status current.
+
+use crate::model::Case;
+
+pub fn write_json(cases: &[Case], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, cases)?;
+    out.write_all(b"\n")
+}

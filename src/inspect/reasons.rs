@@ -1,0 +1,41 @@
+//! Plain-language descriptions of the reason codes detectors write, for reports and
+//! `cases show`. Unknown codes are shown as they are: a new rule needs no change here
+//! to appear, only to be explained.
+
+/// A sentence an inspector can read, for a reason code.
+pub fn describe(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "SMS_RATE_5M" => "SMS sent in 5 minutes above the limit",
+        "SMS_RATE_1H" => "SMS sent in 1 hour above the limit",
+        "SMS_RATE_24H" => "SMS sent in 24 hours above the limit",
+        "POPULATION_TAIL" => "hourly sending rate in the extreme tail of all SIMs",
+        "RATE_ROBUST_Z" => "sending rate far above the SIM population (robust z-score)",
+        "NEW_RECIPIENT_RATIO" => "share of messages to recipients never messaged before",
+        "DISTINCT_RATIO" => "share of distinct recipients among messages sent",
+        "NO_VOICE" => "mostly SMS, almost no voice calls",
+        "OUT_IN_ASYMMETRY" => "far more SMS sent than received",
+        "YOUNG_UNVERIFIED" => "recently activated SIM without verified identity",
+        "GATEWAY_TAC" => "device model is a GSM gateway / SIM-box modem",
+        "STATIONARY" => "always served by the same cell",
+        "TEMPLATE_REPEAT" => "the same message template sent repeatedly",
+        "FARM_SIZE" => "number of SIMs acting together",
+        "SIMS_PER_DEVICE" => "SIMs used in one device",
+        "TEMPLATE_CAMPAIGN" => "SIMs sending the same message template",
+        "GATEWAY_TAC_CELL" => "gateway modems grouped in one cell",
+        "CELL_NOT_REGISTERED" => "broadcast cell identity is not in the licence database",
+        "BEYOND_REACH" => "registered identity heard far beyond its site's reach (cloned)",
+        "SIGNAL_TOO_STRONG" => "signal stronger than the registered site can produce there",
+        "TA_INCONSISTENT" => "timing advance does not fit the distance to the registered site",
+        "PLMN_INCONSISTENT" => "no registered cell of this network around the reporter",
+        "LAC_INCONSISTENT" => "location/tracking area does not fit the neighbouring cells",
+        "ARFCN_UNUSED_NEARBY" => "channel not used by any registered cell nearby",
+        "ARFCN_INCONSISTENT" => "registered identity broadcast on another channel",
+        "DUPLICATE_IDENTITY" => "the same identity heard on two channels",
+        "NO_NEIGHBOURS" => "cell announces no or one neighbour cell",
+        "NULL_CIPHER" => "no encryption (A5/0, EEA0)",
+        "RAT_DOWNGRADE" => "phones forced down to 2G",
+        "LU_REJECT" => "location updates rejected",
+        "SMS_WHILE_CAMPED" => "SMS received while camped on the cell (blaster)",
+        _ => return None,
+    })
+}
