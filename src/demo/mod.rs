@@ -351,27 +351,40 @@ fn produce_paced(
     Ok(produced)
 }
 
-/// Write the demo's files: cases.jsonl, cases.csv, rogue_transmitters.geojson, score.json.
-fn write_outputs(
-    dir: &std::path::Path,
-    cases: &[Case],
-    score: &ScoreReport,
-) -> Result<Vec<PathBuf>, DemoError> {
-    let err = |path: &std::path::Path| {
-        let path = path.display().to_string();
-        move |source| DemoError::Output { path, source }
+/// Write the demo's files with the inspector's exporters: cases.jsonl, cases.csv,
+/// rogue_transmitters.geojson and .kml (fake-BTS cases: position, uncertainty
+/// circle, track) and score.json.
+fn write_outputs(dir: &std::path::Path, cases: &[Case], score: &ScoreReport) -> Result<Vec<PathBuf>, DemoError> {
+    use crate::inspect::export::{write_export, ExportContext, ExportFormat};
+    let write = |name: &str, bytes: &[u8]| -> Result<PathBuf, DemoError> {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|source| DemoError::Output {
+            path: p.display().to_string(),
+            source,
+        })?;
+        Ok(p)
     };
-    let mut files = Vec::new();
-    let p = dir.join("cases.jsonl");
-    let mut text = String::new();
+    let render = |format: ExportFormat, cases: &[Case]| -> Vec<u8> {
+        let mut buf = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = write_export(format, cases, &ExportContext::default(), &mut buf);
+        buf
+    };
+    let mut jsonl = String::new();
     for c in cases {
-        text.push_str(&serde_json::to_string(c).unwrap_or_default());
-        text.push('\n');
+        jsonl.push_str(&serde_json::to_string(c).unwrap_or_default());
+        jsonl.push('\n');
     }
-    std::fs::write(&p, text).map_err(err(&p))?;
-    files.push(p);
-    let p = dir.join("score.json");
-    std::fs::write(&p, serde_json::to_string_pretty(score).unwrap_or_default()).map_err(err(&p))?;
-    files.push(p);
-    Ok(files)
+    let transmitters: Vec<Case> = cases
+        .iter()
+        .filter(|c| c.kind == crate::model::CaseKind::FakeBts)
+        .cloned()
+        .collect();
+    Ok(vec![
+        write("cases.jsonl", jsonl.as_bytes())?,
+        write("cases.csv", &render(ExportFormat::Csv, cases))?,
+        write("rogue_transmitters.geojson", &render(ExportFormat::GeoJson, &transmitters))?,
+        write("rogue_transmitters.kml", &render(ExportFormat::Kml, &transmitters))?,
+        write("score.json", serde_json::to_string_pretty(score).unwrap_or_default().as_bytes())?,
+    ])
 }
