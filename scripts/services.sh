@@ -52,6 +52,7 @@ contract_topics=(
   "cw.sms-volume.v1"
   "cw.cell-measurements.v1"
   "cw.cell-inventory.v1:cleanup.policy=compact"
+  "cw.allowlist.v1:cleanup.policy=compact"
   "cw.cases.v1"
   "cw.dead-letter.v1"
 )
