@@ -28,7 +28,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             tracing::info!("shutdown requested: draining, committing, exiting");
             let _ = tx.send(true);
         });
-        let store = CaseStore::ClickHouse(ClickHouse::new(config.clickhouse.clone()));
+        let store = CaseStore::ClickHouse(Box::new(ClickHouse::new(config.clickhouse.clone())));
         let report = service::run(ServiceOptions {
             config,
             cells: args.cells,

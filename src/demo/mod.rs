@@ -116,7 +116,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
         path: scenario.display().to_string(),
         message: e.to_string(),
     })?;
-    let truth = crate::simulate::truth::Truth::load(&scenario.join("truth.json")).map_err(|e| {
+    let truth = crate::simulate::truth::Truth::load(scenario.join("truth.json")).map_err(|e| {
         DemoError::Scenario {
             path: scenario.display().to_string(),
             message: e.to_string(),
@@ -147,7 +147,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
             });
             match migrate(&ch).await {
                 Ok(_) => (
-                    CaseStore::ClickHouse(ch),
+                    CaseStore::ClickHouse(Box::new(ch)),
                     format!("clickhouse {url} database {}", opts.clickhouse_database),
                 ),
                 Err(e) => {

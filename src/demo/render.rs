@@ -18,8 +18,8 @@ pub fn summary(r: &DemoReport) -> String {
     );
     let _ = writeln!(
         s,
-        "\n{:<22} {:<9} {:>5} {:>7} {:<20} {}",
-        "case", "kind", "score", "records", "opened (UTC)", "reasons"
+        "\n{:<22} {:<9} {:>5} {:>7} {:<20} reasons",
+        "case", "kind", "score", "records", "opened (UTC)"
     );
     for c in &r.cases {
         let opened = chrono::DateTime::from_timestamp_millis(c.opened_at)

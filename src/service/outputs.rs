@@ -35,7 +35,7 @@ pub struct MemoryStore {
 /// Where cases are stored.
 #[derive(Clone)]
 pub enum CaseStore {
-    ClickHouse(ClickHouse),
+    ClickHouse(Box<ClickHouse>),
     Memory(MemoryStore),
 }
 

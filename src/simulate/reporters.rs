@@ -275,7 +275,7 @@ impl Reporters {
             } else {
                 rx + prio + hyst
             };
-            if best.map_or(true, |b| score > b.1) {
+            if best.is_none_or(|b| score > b.1) {
                 best = Some((ci, score, rx));
             }
         }

@@ -763,7 +763,7 @@ impl Sims {
         // Messages: each to a minute, with its fingerprint.
         let mut fp_units: Vec<u64> = Vec::with_capacity(act.so as usize);
         for &(fp, n) in &act.fps {
-            fp_units.extend(std::iter::repeat(fp).take(n as usize));
+            fp_units.extend(std::iter::repeat_n(fp, n as usize));
         }
         fp_units.resize(act.so as usize, act.fps.first().map_or(0, |f| f.0));
         for fp in fp_units {
