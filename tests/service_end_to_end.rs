@@ -257,9 +257,16 @@ async fn service_delivers_cases_and_dead_letters_at_least_once() {
     // The records behind each case are archived, unaltered, for evidence packages.
     for case in stored.iter().take(5) {
         let evidence = s.ch.evidence_records(case).await.unwrap();
-        assert!(!evidence.is_empty(), "no archived records behind {}", case.case_id);
-        assert!(evidence.iter().all(|r| case.sims.contains(&r.record_key) || case.kind == cellwatch::model::CaseKind::FakeBts));
-        assert!(evidence.iter().all(|r| serde_json::from_str::<serde_json::Value>(&r.record).is_ok()));
+        assert!(
+            !evidence.is_empty(),
+            "no archived records behind {}",
+            case.case_id
+        );
+        assert!(evidence.iter().all(|r| case.sims.contains(&r.record_key)
+            || case.kind == cellwatch::model::CaseKind::FakeBts));
+        assert!(evidence
+            .iter()
+            .all(|r| serde_json::from_str::<serde_json::Value>(&r.record).is_ok()));
     }
 
     // Cases topic: keyed by case id, covering every stored case.

@@ -70,6 +70,8 @@ pub struct Metrics {
     /// Records taken from Kafka and run through the detectors.
     pub processed: Arc<AtomicU64>,
     pub ready: Arc<AtomicBool>,
+    /// Where the HTTP endpoint listens once started (port 0 picks a free one).
+    pub http_addr: Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
     registry: Arc<Registry>,
 }
 
@@ -165,6 +167,7 @@ impl Metrics {
             acknowledged: Arc::new(AtomicU64::new(0)),
             processed: Arc::new(AtomicU64::new(0)),
             ready: Arc::new(AtomicBool::new(false)),
+            http_addr: Arc::default(),
             registry: Arc::new(registry),
         }
     }
@@ -186,6 +189,7 @@ pub async fn serve(
 ) -> std::io::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
+    *metrics.http_addr.lock().expect("http addr lock") = Some(addr);
     let m1 = metrics.clone();
     let m2 = metrics.clone();
     let app = Router::new()
