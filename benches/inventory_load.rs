@@ -3,8 +3,7 @@
 //! The file is generated once per run into a temporary directory: OpenCellID columns
 //! plus `arfcn,pci,azimuth,eirp_dbm` (filled on half of the rows), a mix of GSM, UMTS,
 //! LTE and NR cells around one country (random ids, so hardly any duplicate keys).
-//! Each iteration loads the
-//! whole file from disk (page cache) into a fresh `Inventory`.
+//! Each iteration loads the whole file from disk (page cache) into a fresh `Inventory`.
 //!
 //! Run: `cargo bench --bench inventory_load -- --warm-up-time 1 --measurement-time 10 --sample-size 10`
 
@@ -65,6 +64,21 @@ fn generate(path: &Path) -> std::io::Result<()> {
     w.flush()
 }
 
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`, 100 Hz).
+fn process_cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // fields after the name start at stat field 3; utime is field 14, stime 15
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn inventory_load(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("cells.csv");
@@ -86,6 +100,14 @@ fn inventory_load(c: &mut Criterion) {
         report.duplicates_replaced
     );
     drop(inv);
+    // wall and CPU time of a few loads, to read the criterion figure on a shared machine
+    for _ in 0..3 {
+        let (cpu0, wall0) = (process_cpu_s(), std::time::Instant::now());
+        let (inv, _) = Inventory::load_csv(&path).expect("load");
+        let (wall, cpu) = (wall0.elapsed().as_secs_f64(), process_cpu_s() - cpu0);
+        drop(inv);
+        eprintln!("one load: wall {wall:.3} s, cpu {cpu:.2} s (all threads)");
+    }
 
     let mut group = c.benchmark_group("inventory");
     group.throughput(Throughput::Elements(ROWS));

@@ -6,8 +6,14 @@ fn example_config_parses_and_matches_the_defaults() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cellwatch.example.toml");
     let c = cellwatch::config::Config::load(&path).expect("example config parses");
     let d = cellwatch::config::Config::default();
-    assert_eq!(c.pipeline.allowed_lateness_secs, d.pipeline.allowed_lateness_secs);
-    assert_eq!(c.pipeline.restore_window_secs, d.pipeline.restore_window_secs);
+    assert_eq!(
+        c.pipeline.allowed_lateness_secs,
+        d.pipeline.allowed_lateness_secs
+    );
+    assert_eq!(
+        c.pipeline.restore_window_secs,
+        d.pipeline.restore_window_secs
+    );
     assert_eq!(c.pipeline.ordering, d.pipeline.ordering);
     assert_eq!(c.kafka.brokers, d.kafka.brokers);
     assert_eq!(c.kafka.topics.dead_letter, "cw.dead-letter.v1");

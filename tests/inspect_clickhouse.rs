@@ -7,9 +7,9 @@ mod common;
 mod inspect_support;
 
 use cellwatch::inspect::evidence::{verify, write_package, PackageInput};
-use cellwatch::sink::clickhouse::RecordRow;
 use cellwatch::inspect::{set_status, CaseFilter, CaseStore, ClickHouseStore, InspectError};
 use cellwatch::model::{Case, CaseKind, CaseStatus};
+use cellwatch::sink::clickhouse::RecordRow;
 use cellwatch::sink::clickhouse::{migrate, ClickHouse, ClickHouseConfig};
 use inspect_support::*;
 use std::time::Duration;

@@ -354,7 +354,11 @@ fn produce_paced(
 /// Write the demo's files with the inspector's exporters: cases.jsonl, cases.csv,
 /// rogue_transmitters.geojson and .kml (fake-BTS cases: position, uncertainty
 /// circle, track) and score.json.
-fn write_outputs(dir: &std::path::Path, cases: &[Case], score: &ScoreReport) -> Result<Vec<PathBuf>, DemoError> {
+fn write_outputs(
+    dir: &std::path::Path,
+    cases: &[Case],
+    score: &ScoreReport,
+) -> Result<Vec<PathBuf>, DemoError> {
     use crate::inspect::export::{write_export, ExportContext, ExportFormat};
     let write = |name: &str, bytes: &[u8]| -> Result<PathBuf, DemoError> {
         let p = dir.join(name);
@@ -383,8 +387,19 @@ fn write_outputs(dir: &std::path::Path, cases: &[Case], score: &ScoreReport) -> 
     Ok(vec![
         write("cases.jsonl", jsonl.as_bytes())?,
         write("cases.csv", &render(ExportFormat::Csv, cases))?,
-        write("rogue_transmitters.geojson", &render(ExportFormat::GeoJson, &transmitters))?,
-        write("rogue_transmitters.kml", &render(ExportFormat::Kml, &transmitters))?,
-        write("score.json", serde_json::to_string_pretty(score).unwrap_or_default().as_bytes())?,
+        write(
+            "rogue_transmitters.geojson",
+            &render(ExportFormat::GeoJson, &transmitters),
+        )?,
+        write(
+            "rogue_transmitters.kml",
+            &render(ExportFormat::Kml, &transmitters),
+        )?,
+        write(
+            "score.json",
+            serde_json::to_string_pretty(score)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?,
     ])
 }

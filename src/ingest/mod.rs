@@ -32,3 +32,55 @@ impl fmt::Display for Origin {
         }
     }
 }
+
+/// [`Origin`] borrowed from the caller: built per record at no cost, turned into an
+/// owned [`Origin`] only for the rare record that becomes a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginRef<'a> {
+    File {
+        file: &'a str,
+        line: u64,
+    },
+    Kafka {
+        topic: &'a str,
+        partition: i32,
+        offset: i64,
+    },
+}
+
+impl OriginRef<'_> {
+    pub fn to_origin(self) -> Origin {
+        match self {
+            OriginRef::File { file, line } => Origin::File {
+                file: file.to_string(),
+                line,
+            },
+            OriginRef::Kafka {
+                topic,
+                partition,
+                offset,
+            } => Origin::Kafka {
+                topic: topic.to_string(),
+                partition,
+                offset,
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a Origin> for OriginRef<'a> {
+    fn from(o: &'a Origin) -> Self {
+        match o {
+            Origin::File { file, line } => OriginRef::File { file, line: *line },
+            Origin::Kafka {
+                topic,
+                partition,
+                offset,
+            } => OriginRef::Kafka {
+                topic,
+                partition: *partition,
+                offset: *offset,
+            },
+        }
+    }
+}

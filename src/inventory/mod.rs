@@ -24,12 +24,19 @@ pub use error::InventoryError;
 pub use topic::{InventoryChange, TOPIC};
 
 use crate::model::CellKey;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// All registered cells, by broadcast identity.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Stored as a dense `Vec` of cells plus a `HashMap<CellKey, u32>` index into it: a
+/// million-cell load touches a 24-byte-per-slot table at random instead of a 128-byte
+/// one (the load is bound by those cache misses), and iteration is a linear scan in
+/// insertion order. Removal swaps the last cell into the hole.
+#[derive(Debug, Clone, Default)]
 pub struct Inventory {
-    cells: HashMap<CellKey, RegisteredCell>,
+    index: HashMap<CellKey, u32>,
+    cells: Vec<RegisteredCell>,
 }
 
 impl Inventory {
@@ -38,27 +45,49 @@ impl Inventory {
     }
 
     pub fn with_capacity(capacity: usize) -> Self {
-        Inventory {
-            cells: HashMap::with_capacity(capacity),
-        }
+        let mut inv = Inventory::new();
+        inv.reserve(capacity);
+        inv
+    }
+
+    /// Room for `additional` more cells without reallocating.
+    pub fn reserve(&mut self, additional: usize) {
+        self.index.reserve(additional);
+        self.cells.reserve(additional);
     }
 
     #[inline]
     pub fn get(&self, key: &CellKey) -> Option<&RegisteredCell> {
-        self.cells.get(key)
+        self.index.get(key).map(|&i| &self.cells[i as usize])
     }
 
     /// Insert or replace a cell (under `cell.key`); returns the cell it replaced.
     pub fn insert(&mut self, cell: RegisteredCell) -> Option<RegisteredCell> {
-        self.cells.insert(cell.key, cell)
+        match self.index.entry(cell.key) {
+            Entry::Occupied(slot) => Some(std::mem::replace(
+                &mut self.cells[*slot.get() as usize],
+                cell,
+            )),
+            Entry::Vacant(slot) => {
+                // u32 indices: 4 billion cells is far beyond any national inventory
+                slot.insert(self.cells.len() as u32);
+                self.cells.push(cell);
+                None
+            }
+        }
     }
 
     pub fn remove(&mut self, key: &CellKey) -> Option<RegisteredCell> {
-        self.cells.remove(key)
+        let i = self.index.remove(key)? as usize;
+        let removed = self.cells.swap_remove(i);
+        if let Some(moved) = self.cells.get(i) {
+            self.index.insert(moved.key, i as u32);
+        }
+        Some(removed)
     }
 
     pub fn contains(&self, key: &CellKey) -> bool {
-        self.cells.contains_key(key)
+        self.index.contains_key(key)
     }
 
     pub fn len(&self) -> usize {
@@ -69,16 +98,23 @@ impl Inventory {
         self.cells.is_empty()
     }
 
-    /// The cells in no particular order (fast).
+    /// The cells in no particular order (fast; insertion order unless cells were removed).
     pub fn iter(&self) -> impl Iterator<Item = &RegisteredCell> {
-        self.cells.values()
+        self.cells.iter()
     }
 
     /// The cells ordered by key (MCC, MNC, LAC, CID): deterministic output.
     pub fn iter_sorted(&self) -> impl Iterator<Item = &RegisteredCell> {
-        let mut cells: Vec<&RegisteredCell> = self.cells.values().collect();
+        let mut cells: Vec<&RegisteredCell> = self.cells.iter().collect();
         cells.sort_unstable_by_key(|c| c.key);
         cells.into_iter()
+    }
+}
+
+/// Equal when both hold the same cells under the same keys, whatever the order.
+impl PartialEq for Inventory {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.cells.iter().all(|c| other.get(&c.key) == Some(c))
     }
 }
 

@@ -170,7 +170,38 @@ fn strip_position(msg: &str) -> String {
 /// Deserialize one JSON object (and nothing else) from a line, naming the field of
 /// any type error. Arrays and scalars are refused: serde would otherwise accept a
 /// struct written as an array.
+///
+/// Fast path first: valid UTF-8 is parsed as `str` (no second UTF-8 check of every
+/// string) without path tracking (which allocates a `String` per key). Only a record
+/// that fails there is parsed again by [`deserialize_object_slow`], which names the
+/// field; so a refusal says exactly what it said before, and a valid record costs
+/// a single plain parse.
 pub(crate) fn deserialize_object<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+) -> Result<T, ValidationError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => deserialize_object_str(text),
+        Err(_) => deserialize_object_slow(bytes),
+    }
+}
+
+/// [`deserialize_object`] of a line already known to be UTF-8.
+pub(crate) fn deserialize_object_str<'a, T: serde::Deserialize<'a>>(
+    text: &'a str,
+) -> Result<T, ValidationError> {
+    if text.as_bytes().first() == Some(&b'{') {
+        let mut de = serde_json::Deserializer::from_str(text);
+        if let Ok(value) = T::deserialize(&mut de) {
+            if de.end().is_ok() {
+                return Ok(value);
+            }
+        }
+    }
+    deserialize_object_slow(text.as_bytes())
+}
+
+/// The path-tracking parse that turns any failure into a precise refusal.
+fn deserialize_object_slow<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
 ) -> Result<T, ValidationError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {

@@ -7,7 +7,7 @@ use super::pseudonym::check_pseudonym;
 use super::timestamp::{RawTs, TimeBounds};
 use super::InvalidReason;
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
+use super::text::Text;
 
 /// What happened to the reporting device on this cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -68,15 +68,15 @@ impl CellMeasurement {
 #[derive(Deserialize)]
 struct RawMeasurement<'a> {
     #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
+    source: Option<Text<'a>>,
     #[serde(borrow)]
-    reporter: Option<Cow<'a, str>>,
+    reporter: Option<Text<'a>>,
     ts: Option<RawTs>,
     lat: Option<f64>,
     lon: Option<f64>,
     accuracy_m: Option<f64>,
     #[serde(borrow)]
-    rat: Option<Cow<'a, str>>,
+    rat: Option<Text<'a>>,
     mcc: Option<i64>,
     mnc: Option<i64>,
     lac: Option<i64>,
@@ -87,11 +87,11 @@ struct RawMeasurement<'a> {
     ta: Option<i64>,
     neighbors: Option<i64>,
     #[serde(borrow)]
-    cipher: Option<Cow<'a, str>>,
+    cipher: Option<Text<'a>>,
     #[serde(borrow)]
-    event: Option<Cow<'a, str>>,
+    event: Option<Text<'a>>,
     #[serde(borrow)]
-    sms_sender: Option<Cow<'a, str>>,
+    sms_sender: Option<Text<'a>>,
 }
 
 /// Physical ranges accepted for the numeric fields (inclusive).
@@ -134,6 +134,12 @@ impl CellMeasurement {
     /// Parse one JSON line and check every rule of FEEDS.md §2.
     pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
         let raw: RawMeasurement = deserialize_object(bytes)?;
+        Self::from_raw(raw, bounds)
+    }
+
+    /// [`CellMeasurement::parse`] of a line already known to be UTF-8.
+    pub fn parse_str(text: &str, bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
+        let raw: RawMeasurement = super::error::deserialize_object_str(text)?;
         Self::from_raw(raw, bounds)
     }
 
@@ -202,7 +208,7 @@ impl CellMeasurement {
                     "must be 1..=16 characters, e.g. A5/1, EEA2",
                 ))
             }
-            c => c.map(Cow::into_owned),
+            c => c.map(Text::into_owned),
         };
         let event = match raw.event {
             Some(e) => MeasurementEvent::parse(&e).ok_or_else(|| {
@@ -222,7 +228,7 @@ impl CellMeasurement {
                     "must be 1..=64 characters",
                 ))
             }
-            s => s.map(Cow::into_owned),
+            s => s.map(Text::into_owned),
         };
         Ok(CellMeasurement {
             source: source.into_owned(),

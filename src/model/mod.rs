@@ -10,6 +10,7 @@ mod error;
 mod measurement;
 mod pseudonym;
 mod sms;
+mod text;
 mod timestamp;
 
 pub use case::{Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint};
@@ -79,5 +80,18 @@ pub fn parse_record(
     match feed {
         Feed::SmsVolume => SmsVolume::parse(bytes, bounds).map(Event::Sms),
         Feed::Measurements => CellMeasurement::parse(bytes, bounds).map(Event::Measurement),
+    }
+}
+
+/// [`parse_record`] of a line already checked to be UTF-8 (the validation stage
+/// checks it first, so the parser does not check every string again).
+pub fn parse_record_str(
+    feed: Feed,
+    text: &str,
+    bounds: &TimeBounds,
+) -> Result<Event, ValidationError> {
+    match feed {
+        Feed::SmsVolume => SmsVolume::parse_str(text, bounds).map(Event::Sms),
+        Feed::Measurements => CellMeasurement::parse_str(text, bounds).map(Event::Measurement),
     }
 }

@@ -6,7 +6,7 @@ use super::pseudonym::check_pseudonym;
 use super::timestamp::{RawTs, TimeBounds};
 use super::InvalidReason;
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
+use super::text::Text;
 
 /// One content fingerprint: a 64-bit SimHash of a message body and how many were sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,16 +40,16 @@ pub struct SmsVolume {
 #[derive(Deserialize)]
 struct RawFp<'a> {
     #[serde(borrow)]
-    fp: Option<Cow<'a, str>>,
+    fp: Option<Text<'a>>,
     n: Option<i64>,
 }
 
 #[derive(Deserialize)]
 struct RawSms<'a> {
     #[serde(borrow)]
-    operator: Option<Cow<'a, str>>,
+    operator: Option<Text<'a>>,
     #[serde(borrow)]
-    sim: Option<Cow<'a, str>>,
+    sim: Option<Text<'a>>,
     window_start: Option<RawTs>,
     window_secs: Option<i64>,
     sms_out: Option<i64>,
@@ -60,11 +60,11 @@ struct RawSms<'a> {
     calls_out: Option<i64>,
     calls_in: Option<i64>,
     #[serde(borrow)]
-    device: Option<Cow<'a, str>>,
+    device: Option<Text<'a>>,
     #[serde(borrow)]
-    imei_tac: Option<Cow<'a, str>>,
+    imei_tac: Option<Text<'a>>,
     #[serde(borrow)]
-    cell: Option<Cow<'a, str>>,
+    cell: Option<Text<'a>>,
     sim_age_days: Option<i64>,
     kyc_verified: Option<bool>,
     #[serde(borrow)]
@@ -97,7 +97,7 @@ fn opt_count(field: &str, v: Option<i64>) -> Result<Option<u32>, ValidationError
     v.map(|v| count(field, v)).transpose()
 }
 
-fn short_string(field: &str, v: Cow<'_, str>, max: usize) -> Result<String, ValidationError> {
+fn short_string(field: &str, v: Text<'_>, max: usize) -> Result<String, ValidationError> {
     if v.is_empty() || v.len() > max {
         return Err(ValidationError::new(
             InvalidReason::OutOfRange,
@@ -112,6 +112,12 @@ impl SmsVolume {
     /// Parse one JSON line and check every rule of FEEDS.md §1.
     pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
         let raw: RawSms = super::error::deserialize_object(bytes)?;
+        Self::from_raw(raw, bounds)
+    }
+
+    /// [`SmsVolume::parse`] of a line already known to be UTF-8.
+    pub fn parse_str(text: &str, bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
+        let raw: RawSms = super::error::deserialize_object_str(text)?;
         Self::from_raw(raw, bounds)
     }
 

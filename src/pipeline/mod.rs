@@ -9,7 +9,7 @@ mod order;
 pub use order::EventOrder;
 
 use crate::detect::{CaseSink, Detector};
-use crate::ingest::Origin;
+use crate::ingest::{Origin, OriginRef};
 use crate::model::{Event, Feed, InvalidReason};
 use crate::validate::{Checked, DeadLetter, SourceValidator};
 use order::HoldQueue;
@@ -126,7 +126,13 @@ impl Pipeline {
     pub fn on_event(&mut self, event: Event, out: &mut dyn CaseSink) {
         self.stats.count_valid(event.feed());
         match self.order {
-            EventOrder::EventTime => self.held.entry(event.feed()).or_default().push(event),
+            EventOrder::EventTime => {
+                let step = self.watermark_step_ms;
+                self.held
+                    .entry(event.feed())
+                    .or_insert_with(|| HoldQueue::new(step))
+                    .push(event)
+            }
             EventOrder::Arrival => self.deliver(&event, out),
         }
     }
@@ -163,10 +169,36 @@ impl Pipeline {
         out: &mut dyn CaseSink,
         observe: &mut dyn FnMut(&Event, &Origin),
     ) -> Option<DeadLetter> {
-        let kept = origin.clone();
-        match validator.check(bytes, origin) {
+        let checked = validator.check_ref(bytes, OriginRef::from(&origin));
+        self.on_checked(validator, checked, out, &mut |event| observe(event, &origin))
+    }
+
+    /// [`Pipeline::process`] with a borrowed origin: no allocation for a valid record.
+    pub fn process_ref(
+        &mut self,
+        validator: &mut SourceValidator,
+        bytes: &[u8],
+        origin: OriginRef<'_>,
+        out: &mut dyn CaseSink,
+        observe: &mut dyn FnMut(&Event),
+    ) -> Option<DeadLetter> {
+        let checked = validator.check_ref(bytes, origin);
+        self.on_checked(validator, checked, out, observe)
+    }
+
+    /// Take the outcome of validating one record of `validator`'s source: a valid
+    /// event goes to the detectors (after `observe`) and advances the source's
+    /// watermark; a dead letter is counted and handed back.
+    pub fn on_checked(
+        &mut self,
+        validator: &SourceValidator,
+        checked: Checked,
+        out: &mut dyn CaseSink,
+        observe: &mut dyn FnMut(&Event),
+    ) -> Option<DeadLetter> {
+        match checked {
             Checked::Valid(event) => {
-                observe(&event, &kept);
+                observe(&event);
                 self.on_event(event, out);
                 if let Some(wm) = validator.watermark_ms() {
                     self.on_watermark(validator.feed(), validator.source(), wm, out);
@@ -239,8 +271,13 @@ impl Pipeline {
     }
 
     fn release_until(&mut self, feed: Feed, boundary: i64, out: &mut dyn CaseSink) {
-        while let Some(event) = self.held.get_mut(&feed).and_then(|q| q.pop_until(boundary)) {
-            self.deliver(&event, out);
+        while let Some(ready) = self.held.get_mut(&feed).and_then(|q| q.take_until(boundary)) {
+            for event in ready.iter() {
+                self.deliver(event, out);
+            }
+            if let Some(q) = self.held.get_mut(&feed) {
+                q.recycle(ready);
+            }
         }
     }
 
@@ -285,8 +322,13 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut dyn CaseSink) {
         let feeds: Vec<Feed> = self.held.keys().copied().collect();
         for feed in feeds {
-            while let Some(event) = self.held.get_mut(&feed).and_then(HoldQueue::pop) {
-                self.deliver(&event, out);
+            while let Some(ready) = self.held.get_mut(&feed).and_then(HoldQueue::take_next) {
+                for event in ready.iter() {
+                    self.deliver(event, out);
+                }
+                if let Some(q) = self.held.get_mut(&feed) {
+                    q.recycle(ready);
+                }
             }
         }
         for d in self.detectors.iter_mut() {

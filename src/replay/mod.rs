@@ -10,7 +10,7 @@ use crate::cases::CaseBook;
 use crate::config::Config;
 use crate::detect::Detector;
 use crate::ingest::lines::{Line, LineReader};
-use crate::ingest::Origin;
+use crate::ingest::OriginRef;
 use crate::model::{Feed, TimeBounds};
 use crate::pipeline::Pipeline;
 use crate::validate::{DeadLetter, SourceValidator};
@@ -250,17 +250,19 @@ fn replay_source(
             }
         };
         summary.lines += 1;
-        let origin = Origin::File {
-            file: name.clone(),
+        let origin = OriginRef::File {
+            file: &name,
             line: summary.lines,
         };
         let dead = match line {
             Line::TooLong { len, head } => {
-                let d = validator.too_large(head, len, limit, origin);
+                let d = validator.too_large(head, len, limit, origin.to_origin());
                 pipeline.on_dead_letter(&d);
                 Some(d)
             }
-            Line::Bytes(bytes) => pipeline.process(&mut validator, bytes, origin, book),
+            Line::Bytes(bytes) => {
+                pipeline.process_ref(&mut validator, bytes, origin, book, &mut |_| {})
+            }
         };
         if let Some(d) = dead {
             write_dead_letter(dead_out, &d).map_err(|e| output_err(dead_path, e))?;

@@ -1,18 +1,398 @@
 //! SIM-level scores: precision, recall, F1, farm-member recall, detection delay.
+//!
+//! A SIM is *flagged* when any `spam_sim` or `sim_farm` case lists it; positives are
+//! the scenario's blatant spam SIMs and every farm member. The delay of a detected
+//! positive is the earliest `opened_at` of a case listing it minus the moment its
+//! behaviour started (`active_from_ms`), in minutes of event time (negative delays,
+//! a case opened before the truth says the behaviour started, count as 0).
+//!
+//! Also here: [`naive_rate_cases`], the volume-only baseline ("more than N SMS per
+//! hour") that the detector is compared with.
 
-use crate::model::Case;
+use crate::model::{Case, CaseKind, CaseStatus, Reason, SmsVolume};
 use crate::simulate::truth::Truth;
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SimScores {}
+/// The figures of `cellwatch score` for SIM cases.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SimScores {
+    /// Positives in the truth (spam SIMs and farm members).
+    pub positives: usize,
+    /// Distinct SIMs listed by `spam_sim` or `sim_farm` cases.
+    pub flagged: usize,
+    pub tp: usize,
+    pub fp: usize,
+    #[serde(rename = "fn")]
+    pub fn_: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Farm members in the truth.
+    pub farm_members: usize,
+    /// Farm members listed by a `sim_farm` case.
+    pub farm_members_in_farm_cases: usize,
+    /// `farm_members_in_farm_cases / farm_members` (1.0 when there is no farm).
+    pub farm_member_recall: f64,
+    /// Farm members listed by any case (`spam_sim` or `sim_farm`).
+    pub farm_member_any_recall: f64,
+    pub farms: usize,
+    /// Farms of which one `sim_farm` case lists at least half of the members.
+    pub farms_detected: usize,
+    /// Median and 90th percentile (nearest rank) of the detection delay, minutes.
+    pub median_delay_min: Option<f64>,
+    pub p90_delay_min: Option<f64>,
+    /// False positives by truth kind of the SIM (`shop`, `school`, `tv_vote`, `m2m`,
+    /// `new_normal`, or `ordinary` for any other SIM).
+    pub false_positives_by_kind: BTreeMap<String, usize>,
+    pub spam_sim_cases: usize,
+    pub sim_farm_cases: usize,
+}
 
-pub fn score_sims(_truth: &Truth, _cases: &[Case]) -> SimScores {
-    SimScores {}
+fn ratio(num: usize, den: usize, empty: f64) -> f64 {
+    if den == 0 {
+        empty
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+/// Score the SIM cases of a run against the scenario's truth.
+pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
+    let positives = truth.positive_sims();
+    let mut active_from: HashMap<&str, i64> = HashMap::new();
+    for s in &truth.spam_sims {
+        active_from.insert(&s.sim, s.active_from_ms);
+    }
+    for f in &truth.farms {
+        for s in &f.sims {
+            active_from.insert(s, f.active_from_ms);
+        }
+    }
+    let trap_kind: HashMap<&str, &str> = truth
+        .legit_heavy
+        .iter()
+        .map(|s| (s.sim.as_str(), s.kind.as_str()))
+        .collect();
+
+    let mut first_open: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut in_farm_case: BTreeSet<&str> = BTreeSet::new();
+    let (mut spam_sim_cases, mut sim_farm_cases) = (0, 0);
+    for c in cases {
+        match c.kind {
+            CaseKind::SpamSim => spam_sim_cases += 1,
+            CaseKind::SimFarm => sim_farm_cases += 1,
+            CaseKind::FakeBts => continue,
+        }
+        for s in &c.sims {
+            let e = first_open.entry(s.as_str()).or_insert(c.opened_at);
+            *e = (*e).min(c.opened_at);
+            if c.kind == CaseKind::SimFarm {
+                in_farm_case.insert(s.as_str());
+            }
+        }
+    }
+
+    let flagged: BTreeSet<&str> = first_open.keys().copied().collect();
+    let tp = flagged.iter().filter(|s| positives.contains(*s)).count();
+    let fp = flagged.len() - tp;
+    let fn_ = positives.len() - tp;
+    let precision = ratio(tp, tp + fp, 1.0);
+    let recall = ratio(tp, positives.len(), 1.0);
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+
+    let mut false_positives_by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    for s in flagged.iter().filter(|s| !positives.contains(*s)) {
+        let kind = trap_kind.get(s).copied().unwrap_or("ordinary");
+        *false_positives_by_kind.entry(kind.to_string()).or_default() += 1;
+    }
+
+    let farm_members: Vec<&str> = truth
+        .farms
+        .iter()
+        .flat_map(|f| f.sims.iter().map(String::as_str))
+        .collect();
+    let members_in_farm_cases = farm_members
+        .iter()
+        .filter(|s| in_farm_case.contains(*s))
+        .count();
+    let members_any = farm_members.iter().filter(|s| flagged.contains(*s)).count();
+    let farms_detected = truth
+        .farms
+        .iter()
+        .filter(|f| {
+            let members: BTreeSet<&str> = f.sims.iter().map(String::as_str).collect();
+            cases
+                .iter()
+                .filter(|c| c.kind == CaseKind::SimFarm)
+                .any(|c| {
+                    let hit = c
+                        .sims
+                        .iter()
+                        .filter(|s| members.contains(s.as_str()))
+                        .count();
+                    2 * hit >= members.len().max(1)
+                })
+        })
+        .count();
+
+    let mut delays: Vec<f64> = positives
+        .iter()
+        .filter_map(|s| {
+            let opened = first_open.get(s)?;
+            let from = active_from.get(s)?;
+            Some(((opened - from).max(0)) as f64 / 60_000.0)
+        })
+        .collect();
+    delays.sort_by(f64::total_cmp);
+
+    SimScores {
+        positives: positives.len(),
+        flagged: flagged.len(),
+        tp,
+        fp,
+        fn_,
+        precision,
+        recall,
+        f1,
+        farm_members: farm_members.len(),
+        farm_members_in_farm_cases: members_in_farm_cases,
+        farm_member_recall: ratio(members_in_farm_cases, farm_members.len(), 1.0),
+        farm_member_any_recall: ratio(members_any, farm_members.len(), 1.0),
+        farms: truth.farms.len(),
+        farms_detected,
+        median_delay_min: percentile(&delays, 0.5),
+        p90_delay_min: percentile(&delays, 0.9),
+        false_positives_by_kind,
+        spam_sim_cases,
+        sim_farm_cases,
+    }
 }
 
 impl SimScores {
+    /// One line: the SIM figures of `cellwatch score`.
     pub fn one_line(&self) -> String {
-        String::from("sims: not scored yet")
+        let delay = |d: Option<f64>| d.map_or("-".to_string(), |d| format!("{d:.1}"));
+        let fps = if self.false_positives_by_kind.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = self
+                .false_positives_by_kind
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            format!(" ({})", parts.join(", "))
+        };
+        format!(
+            "sims: precision {:.3} recall {:.3} f1 {:.3} (tp {} fp {}{} fn {}) farm-member recall {:.3} ({}/{} farms) delay median {} p90 {} min",
+            self.precision,
+            self.recall,
+            self.f1,
+            self.tp,
+            self.fp,
+            fps,
+            self.fn_,
+            self.farm_member_recall,
+            self.farms_detected,
+            self.farms,
+            delay(self.median_delay_min),
+            delay(self.p90_delay_min),
+        )
+    }
+}
+
+/// The naive volume rule for comparison: a `spam_sim` case for every SIM that sent
+/// more than `per_hour` SMS within any hour (sliding over record end times), opened at
+/// the record that crossed it. Records in the order given (event-time order per SIM).
+pub fn naive_rate_cases<'a>(
+    records: impl IntoIterator<Item = &'a SmsVolume>,
+    per_hour: u64,
+) -> Vec<Case> {
+    const HOUR_MS: i64 = 3_600_000;
+    let mut windows: HashMap<(&str, &str), (VecDeque<(i64, u64)>, u64)> = HashMap::new();
+    let mut cases: BTreeMap<(&str, &str), Case> = BTreeMap::new();
+    for r in records {
+        let key = (r.operator.as_str(), r.sim.as_str());
+        let end = r.window_start_ms + i64::from(r.window_secs) * 1000;
+        let (q, sum) = windows.entry(key).or_default();
+        q.push_back((end, u64::from(r.sms_out)));
+        *sum += u64::from(r.sms_out);
+        while q.front().is_some_and(|&(t, _)| t <= end - HOUR_MS) {
+            let (_, n) = q.pop_front().expect("front checked");
+            *sum -= n;
+        }
+        if *sum > per_hour {
+            let sum = *sum;
+            let case = cases.entry(key).or_insert_with(|| Case {
+                case_id: format!("naive-{}-{}", r.operator, r.sim),
+                kind: CaseKind::SpamSim,
+                status: CaseStatus::Open,
+                opened_at: end,
+                first_seen: end,
+                last_seen: end,
+                score: 1.0,
+                operator: Some(r.operator.clone()),
+                sims: vec![r.sim.clone()],
+                claimed_cell: None,
+                identities: Vec::new(),
+                location: None,
+                track: Vec::new(),
+                reasons: vec![Reason {
+                    code: "SMS_RATE_1H".into(),
+                    value: sum as f64,
+                    threshold: per_hour as f64,
+                }],
+                evidence_count: 0,
+            });
+            case.last_seen = case.last_seen.max(end);
+            case.evidence_count += 1;
+        }
+    }
+    cases.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::truth::{TruthFarm, TruthSim};
+
+    fn sim(s: &str, kind: &str, from: i64) -> TruthSim {
+        TruthSim {
+            sim: s.into(),
+            operator: "45204".into(),
+            active_from_ms: from,
+            kind: kind.into(),
+        }
+    }
+
+    fn case(kind: CaseKind, sims: &[&str], opened_at: i64) -> Case {
+        Case {
+            case_id: format!("{kind:?}-{opened_at}"),
+            kind,
+            status: CaseStatus::Open,
+            opened_at,
+            first_seen: opened_at,
+            last_seen: opened_at,
+            score: 1.0,
+            operator: None,
+            sims: sims.iter().map(|s| s.to_string()).collect(),
+            claimed_cell: None,
+            identities: vec![],
+            location: None,
+            track: vec![],
+            reasons: vec![],
+            evidence_count: 1,
+        }
+    }
+
+    fn truth() -> Truth {
+        let json = serde_json::json!({
+            "seed": 1, "scale": "small", "start_ms": 0, "end_ms": 100_000_000,
+            "spam_sims": [], "farms": [], "legit_heavy": [], "transmitters": [],
+            "missing_cells": [], "misplaced_cells": [], "malformed_lines": {},
+            "late_records": {}, "line_counts": {}
+        });
+        let mut t: Truth = serde_json::from_value(json).unwrap();
+        t.spam_sims = vec![
+            sim("s1", "blatant_spam", 0),
+            sim("s2", "blatant_spam", 600_000),
+        ];
+        t.farms = vec![TruthFarm {
+            farm_id: "farm-1".into(),
+            operator: "45204".into(),
+            sims: vec!["f1".into(), "f2".into(), "f3".into(), "f4".into()],
+            devices: vec![],
+            imei_tac: "86291002".into(),
+            cell: "452-4-1-1".into(),
+            active_from_ms: 0,
+        }];
+        t.legit_heavy = vec![sim("shop1", "shop", 0), sim("tv1", "tv_vote", 0)];
+        t
+    }
+
+    #[test]
+    fn precision_recall_farm_and_delay() {
+        let cases = vec![
+            case(CaseKind::SpamSim, &["s1"], 300_000),
+            case(CaseKind::SpamSim, &["shop1"], 300_000),
+            case(CaseKind::SimFarm, &["f1", "f2", "f3"], 900_000),
+            case(CaseKind::SpamSim, &["f1"], 600_000),
+            case(CaseKind::SpamSim, &["zz"], 600_000),
+        ];
+        let s = score_sims(&truth(), &cases);
+        assert_eq!((s.positives, s.flagged, s.tp, s.fp, s.fn_), (6, 6, 4, 2, 2));
+        assert!((s.precision - 4.0 / 6.0).abs() < 1e-9);
+        assert!((s.recall - 4.0 / 6.0).abs() < 1e-9);
+        assert_eq!(s.farm_members_in_farm_cases, 3);
+        assert!((s.farm_member_recall - 0.75).abs() < 1e-9);
+        assert_eq!(s.farms_detected, 1);
+        // delays: s1 5 min, f1 10 min (earliest case), f2 15, f3 15
+        assert_eq!(s.median_delay_min, Some(10.0));
+        assert_eq!(s.p90_delay_min, Some(15.0));
+        assert_eq!(s.false_positives_by_kind.get("shop"), Some(&1));
+        assert_eq!(s.false_positives_by_kind.get("ordinary"), Some(&1));
+        assert_eq!((s.spam_sim_cases, s.sim_farm_cases), (4, 1));
+        let line = s.one_line();
+        assert!(
+            line.starts_with("sims: precision 0.667 recall 0.667"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn no_cases_means_no_recall() {
+        let s = score_sims(&truth(), &[]);
+        assert_eq!((s.tp, s.fp, s.fn_), (0, 0, 6));
+        assert_eq!(s.recall, 0.0);
+        assert_eq!(s.f1, 0.0);
+        assert_eq!(s.median_delay_min, None);
+    }
+
+    #[test]
+    fn naive_rule_slides_over_one_hour() {
+        let rec = |sim: &str, start: i64, out: u32| SmsVolume {
+            operator: "45204".into(),
+            sim: sim.into(),
+            window_start_ms: start,
+            window_secs: 300,
+            sms_out: out,
+            sms_in: None,
+            distinct_recipients: None,
+            new_recipients: None,
+            offnet_out: None,
+            calls_out: None,
+            calls_in: None,
+            device: None,
+            imei_tac: None,
+            cell: None,
+            sim_age_days: None,
+            kyc_verified: None,
+            content_fps: vec![],
+        };
+        let t0 = 1_700_000_000_000;
+        let mut recs = Vec::new();
+        // "a": 60 + 50 within one hour -> crosses at the second record
+        recs.push(rec("a", t0, 60));
+        recs.push(rec("a", t0 + 1_800_000, 50));
+        // "b": 60, then 50 an hour and a half later -> never > 100 within an hour
+        recs.push(rec("b", t0, 60));
+        recs.push(rec("b", t0 + 5_400_000, 50));
+        let cases = naive_rate_cases(&recs, 100);
+        assert_eq!(cases.len(), 1);
+        assert_eq!(cases[0].sims, vec!["a".to_string()]);
+        assert_eq!(cases[0].opened_at, t0 + 1_800_000 + 300_000);
     }
 }

@@ -135,13 +135,17 @@ impl Worker {
         }
         let archive = self.archive;
         let mut kept = None;
-        let dead = self
-            .pipeline
-            .process_observed(validator, payload, origin, out, &mut |event, origin| {
+        let dead = self.pipeline.process_observed(
+            validator,
+            payload,
+            origin,
+            out,
+            &mut |event, origin| {
                 if archive {
                     kept = Some(RecordRow::from_event(event, origin, payload));
                 }
-            });
+            },
+        );
         if let Some(row) = kept {
             self.archived.push(row);
         }

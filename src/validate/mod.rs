@@ -4,8 +4,8 @@
 //! event-time lateness against the source's watermark. Nothing invalid gets past
 //! here, so detectors only ever see well-formed, on-time events.
 
-use crate::ingest::Origin;
-use crate::model::{parse_record, Event, Feed, InvalidReason, TimeBounds, ValidationError};
+use crate::ingest::{Origin, OriginRef};
+use crate::model::{parse_record_str, Event, Feed, InvalidReason, TimeBounds, ValidationError};
 use crate::window::{Admission, Watermark};
 use serde::Serialize;
 
@@ -105,28 +105,42 @@ impl SourceValidator {
 
     /// Validate one record's bytes.
     pub fn check(&mut self, bytes: &[u8], origin: Origin) -> Checked {
-        if std::str::from_utf8(bytes).is_err() {
-            let err =
-                ValidationError::record(InvalidReason::InvalidUtf8, "record is not valid UTF-8");
-            return Checked::Invalid(Box::new(DeadLetter::new(
-                self.feed,
-                origin,
+        self.check_ref(bytes, OriginRef::from(&origin))
+    }
+
+    /// [`SourceValidator::check`] with a borrowed origin, copied only into a dead
+    /// letter: a valid record costs no allocation here.
+    pub fn check_ref(&mut self, bytes: &[u8], origin: OriginRef<'_>) -> Checked {
+        let parsed = parse_bytes(self.feed, &self.bounds, bytes);
+        self.admit(parsed, bytes, origin)
+    }
+
+    /// The contract's time bounds of this source (for [`parse_bytes`] elsewhere).
+    pub fn bounds(&self) -> TimeBounds {
+        self.bounds
+    }
+
+    /// The sequential half of [`SourceValidator::check_ref`]: the outcome of
+    /// [`parse_bytes`] (which may run on another thread) against this source's
+    /// watermark, in the source's order.
+    pub fn admit(
+        &mut self,
+        parsed: Result<Event, ValidationError>,
+        bytes: &[u8],
+        origin: OriginRef<'_>,
+    ) -> Checked {
+        let dead = |feed, err| {
+            Checked::Invalid(Box::new(DeadLetter::new(
+                feed,
+                origin.to_origin(),
                 err,
                 bytes,
                 bytes.len() as u64,
-            )));
-        }
-        let event = match parse_record(self.feed, bytes, &self.bounds) {
+            )))
+        };
+        let event = match parsed {
             Ok(e) => e,
-            Err(err) => {
-                return Checked::Invalid(Box::new(DeadLetter::new(
-                    self.feed,
-                    origin,
-                    err,
-                    bytes,
-                    bytes.len() as u64,
-                )))
-            }
+            Err(err) => return dead(self.feed, err),
         };
         match self.watermark.observe(event.event_time_ms()) {
             Admission::OnTime => Checked::Valid(event),
@@ -143,13 +157,7 @@ impl SourceValidator {
                         watermark_ms
                     ),
                 );
-                Checked::Invalid(Box::new(DeadLetter::new(
-                    self.feed,
-                    origin,
-                    err,
-                    bytes,
-                    bytes.len() as u64,
-                )))
+                dead(self.feed, err)
             }
         }
     }
@@ -162,4 +170,17 @@ impl SourceValidator {
         );
         DeadLetter::new(self.feed, origin, err, head, len)
     }
+}
+
+/// The stateless half of validation: UTF-8, JSON shape and every contract rule of
+/// one record. Pure, so it can run on any thread; [`SourceValidator::admit`] then
+/// applies the source's watermark in order.
+pub fn parse_bytes(feed: Feed, bounds: &TimeBounds, bytes: &[u8]) -> Result<Event, ValidationError> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err(ValidationError::record(
+            InvalidReason::InvalidUtf8,
+            "record is not valid UTF-8",
+        ));
+    };
+    parse_record_str(feed, text, bounds)
 }

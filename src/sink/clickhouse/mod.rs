@@ -132,7 +132,11 @@ impl ClickHouse {
             what: "insert into records".into(),
             source,
         };
-        let mut insert = self.db_client().insert::<RecordRow>("records").await.map_err(q)?;
+        let mut insert = self
+            .db_client()
+            .insert::<RecordRow>("records")
+            .await
+            .map_err(q)?;
         for r in rows {
             insert.write(r).await.map_err(q)?;
         }

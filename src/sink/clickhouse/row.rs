@@ -160,14 +160,22 @@ pub struct RecordRow {
 
 impl RecordRow {
     /// The archive row of a valid event and its original bytes.
-    pub fn from_event(event: &crate::model::Event, origin: &crate::ingest::Origin, raw: &[u8]) -> RecordRow {
+    pub fn from_event(
+        event: &crate::model::Event,
+        origin: &crate::ingest::Origin,
+        raw: &[u8],
+    ) -> RecordRow {
         use crate::model::Event;
         let (record_key, event_time) = match event {
             Event::Sms(r) => (r.sim.clone(), r.window_start_ms),
             Event::Measurement(m) => (m.cell.to_string(), m.ts_ms),
         };
         let (topic, partition, offset) = match origin {
-            crate::ingest::Origin::Kafka { topic, partition, offset } => (topic.clone(), *partition, *offset),
+            crate::ingest::Origin::Kafka {
+                topic,
+                partition,
+                offset,
+            } => (topic.clone(), *partition, *offset),
             crate::ingest::Origin::File { file, line } => (file.clone(), -1, *line as i64),
         };
         RecordRow {

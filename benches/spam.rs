@@ -1,0 +1,203 @@
+//! Criterion benchmarks of the spam-SIM and SIM-farm detector (issue 3).
+//!
+//! - `spam/on_event_warm`: one realistic SMS-volume record (the simulator's records,
+//!   replayed lap after lap with shifted event time) on a detector already holding the
+//!   whole population; target ≤ 1 µs median.
+//! - `spam/detector_large`: every valid record of the simulator's large scale through a
+//!   fresh detector (pre-parsed events, watermark every 256 records); target
+//!   ≥ 500 000 records/s.
+//! - `spam/replay_large`: the real `cellwatch replay` on the large scale's
+//!   `sms_volume.jsonl` (read, validate, watermark, detect, write cases).
+//!
+//! The scenario is generated once into `target/bench-data/` (seed 1). Set
+//! `SPAM_BENCH_SCALE=medium` for a quicker run. The detector's memory per tracked SIM
+//! after the large replay is printed to stderr.
+
+use cellwatch::config::Config;
+use cellwatch::detect::spam::{Allowlist, SpamConfig, SpamDetector};
+use cellwatch::detect::{CaseSink, Detector};
+use cellwatch::model::{parse_record, Case, Event, Feed, SmsVolume, TimeBounds};
+use cellwatch::replay::{self, InputPath, ReplayOptions};
+use cellwatch::simulate::truth::Truth;
+use cellwatch::simulate::{write_scenario, Scale, SimConfig};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::hint::black_box;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Counts cases without keeping them.
+#[derive(Default)]
+struct CountSink(u64);
+
+impl CaseSink for CountSink {
+    fn emit(&mut self, case: Case) {
+        self.0 += 1;
+        black_box(case);
+    }
+}
+
+struct Data {
+    dir: PathBuf,
+    truth: Truth,
+    events: Vec<Event>,
+}
+
+fn scale() -> Scale {
+    match std::env::var("SPAM_BENCH_SCALE").as_deref() {
+        Ok("small") => Scale::Small,
+        Ok("medium") => Scale::Medium,
+        _ => Scale::Large,
+    }
+}
+
+/// The scenario (generated once) and its valid SMS-volume records in file order.
+fn data() -> Data {
+    let scale = scale();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench-data")
+        .join(format!("spam-{}-1", scale.as_str()));
+    if !dir.join("truth.json").exists() {
+        eprintln!("generating the {} scenario into {}", scale.as_str(), dir.display());
+        write_scenario(&SimConfig { seed: 1, scale }, &dir).expect("scenario written");
+    }
+    let truth = Truth::load(dir.join("truth.json")).expect("truth readable");
+    let bounds = TimeBounds::at(truth.end_ms);
+    let file = std::fs::File::open(dir.join("sms_volume.jsonl")).expect("sms file");
+    let events: Vec<Event> = std::io::BufReader::with_capacity(1 << 20, file)
+        .split(b'\n')
+        .filter_map(|l| parse_record(Feed::SmsVolume, &l.ok()?, &bounds).ok())
+        .collect();
+    eprintln!("{} valid sms-volume records", events.len());
+    Data { dir, truth, events }
+}
+
+/// Replay `events` through `det` with a watermark (10 min lateness) every 256 records.
+fn replay_events(det: &mut SpamDetector, events: &[Event], shift_ms: i64, sink: &mut CountSink) {
+    let mut max_t = i64::MIN;
+    for (i, e) in events.iter().enumerate() {
+        det.on_event(e, sink);
+        max_t = max_t.max(e.event_time_ms() + shift_ms);
+        if i % 256 == 255 {
+            det.on_watermark(max_t - 600_000, sink);
+        }
+    }
+}
+
+fn shifted(e: &Event, shift_ms: i64) -> Event {
+    match e {
+        Event::Sms(r) => Event::Sms(SmsVolume {
+            window_start_ms: r.window_start_ms + shift_ms,
+            ..r.clone()
+        }),
+        other => other.clone(),
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let data = data();
+    let n = data.events.len();
+    let lap_ms = data.truth.end_ms - data.truth.start_ms;
+
+    // One record on a warmed detector.
+    {
+        let mut det = SpamDetector::new(SpamConfig::default(), Allowlist::empty());
+        let mut sink = CountSink::default();
+        replay_events(&mut det, &data.events, 0, &mut sink);
+        let stats = det.stats();
+        eprintln!(
+            "warmed: {} tracked sims, {} bytes state/sim, {:.1} bytes/sim measured, {} spam cases, {} farm cases",
+            stats.tracked_sims,
+            stats.state_bytes_per_sim,
+            stats.memory_bytes_per_sim,
+            stats.spam_cases_opened,
+            stats.farm_cases_opened
+        );
+        let mut i = 0usize;
+        let mut lap = 1i64;
+        let mut max_t = i64::MIN;
+        let mut k = 0u64;
+        let mut group = c.benchmark_group("spam");
+        group.throughput(Throughput::Elements(1));
+        group.bench_function("on_event_warm", |b| {
+            b.iter_batched_ref(
+                || {
+                    if i == n {
+                        i = 0;
+                        lap += 1;
+                    }
+                    let e = shifted(&data.events[i], lap * lap_ms);
+                    i += 1;
+                    e
+                },
+                |e| {
+                    det.on_event(e, &mut sink);
+                    max_t = max_t.max(e.event_time_ms());
+                    k += 1;
+                    if k % 256 == 0 {
+                        det.on_watermark(max_t - 600_000, &mut sink);
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        group.finish();
+    }
+
+    // Every record of the scale through a fresh detector.
+    {
+        let mut group = c.benchmark_group("spam");
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(30));
+        group.throughput(Throughput::Elements(n as u64));
+        let mut last_stats = None;
+        group.bench_function(format!("detector_{}", scale().as_str()), |b| {
+            b.iter_batched(
+                || SpamDetector::new(SpamConfig::default(), Allowlist::empty()),
+                |mut det| {
+                    let mut sink = CountSink::default();
+                    replay_events(&mut det, &data.events, 0, &mut sink);
+                    det.finish(&mut sink);
+                    last_stats = Some(det.stats());
+                    det
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        group.finish();
+        if let Some(s) = last_stats {
+            eprintln!(
+                "after the replay: {} tracked sims, {} evicted, {:.1} bytes/sim measured ({} bytes state), {} farm candidates",
+                s.tracked_sims, s.evicted_sims, s.memory_bytes_per_sim, s.state_bytes_per_sim, s.farm_candidates
+            );
+        }
+    }
+
+    // The real replay command on the file.
+    {
+        let lines = data.events.len() as u64;
+        let out = tempfile::tempdir().expect("temp dir");
+        let mut group = c.benchmark_group("spam");
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(60));
+        group.throughput(Throughput::Elements(lines));
+        group.bench_function(format!("replay_{}", scale().as_str()), |b| {
+            b.iter(|| {
+                replay::run(&ReplayOptions {
+                    sms_volume: Some(InputPath::File(data.dir.join("sms_volume.jsonl"))),
+                    measurements: None,
+                    cells: None,
+                    out: out.path().to_path_buf(),
+                    config: Config::default(),
+                    now_ms: Some(data.truth.end_ms),
+                })
+                .expect("replay runs")
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(spam, benches);
+criterion_main!(spam);

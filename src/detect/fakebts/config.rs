@@ -1,0 +1,311 @@
+//! Tunables of the fake-BTS detector, with defaults grounded in DOMAIN.md.
+//!
+//! Every threshold of a rule, every score weight and every window length lives here,
+//! so a deployment changes behaviour in its TOML file (`[fakebts]`), never in code.
+
+use super::geometry::PathLoss;
+use super::locate::SolverParams;
+use crate::model::Rat;
+use serde::Deserialize;
+
+/// Configuration of [`super::FakeBtsDetector`]. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FakeBtsConfig {
+    // ---- radio model (DOMAIN.md: log-distance n ≈ 3–3.5, shadowing σ ≈ 6–8 dB) ----
+    /// Path-loss exponent `n`. Default 3.2 (urban, DOMAIN.md n ≈ 3–3.5).
+    pub path_loss_exponent: f64,
+    /// Log-normal shadowing σ, dB. Default 7 (DOMAIN.md σ ≈ 6–8 dB).
+    pub shadowing_sigma_db: f64,
+    /// Path loss at the reference distance, dB. Default 78 (free space over 100 m at
+    /// ≈ 1.8 GHz: 20·log10(4π·100 m / 0.167 m) ≈ 77.5 dB).
+    pub reference_loss_db: f64,
+    /// Reference distance of the log-distance model, metres. Default 100 (beyond it
+    /// the urban exponent applies).
+    pub reference_distance_m: f64,
+    /// Distances are floored at this (antenna height / near field), metres. Default 10.
+    pub min_distance_m: f64,
+    /// EIRP assumed for a registered cell whose row has no `eirp_dbm`, dBm. Default 55
+    /// (macro cell: 43 dBm transmitter + ≈ 15 dBi antenna, minus feeder losses).
+    pub default_eirp_dbm: f64,
+    /// What phones report relative to total received power: LTE/NR RSRP is per
+    /// resource element, ≈ total − 10·log10(1200 subcarriers) = −30.8 dB; UMTS RSCP is
+    /// the pilot, ≈ −10 dB; GSM RxLev is the total (0).
+    pub lte_rsrp_offset_db: f64,
+    pub umts_rscp_offset_db: f64,
+
+    // ---- per-report rules ----
+    /// SIGNAL_TOO_STRONG fires when the signal exceeds the path-loss prediction for the
+    /// claimed site by more than this many shadowing σ. Default 3 (≈ 0.1 % of legitimate
+    /// reports under log-normal shadowing).
+    pub signal_excess_sigmas: f64,
+    /// BEYOND_REACH (CellGuard): distance − registered range − position accuracy must
+    /// exceed this speed/uncertainty margin, metres. Default 2 000 (a reporter moving
+    /// at 30 m/s for a minute between fix and cell observation, plus row imprecision).
+    pub reach_margin_m: f64,
+    /// Registered ranges below this are raised to it, metres. Default 500.
+    pub min_range_m: f64,
+    /// TA_INCONSISTENT tolerance beyond one TA step and the position accuracy, metres.
+    /// Default 500 (inventory coordinates are rounded to a site, not an antenna).
+    pub ta_tolerance_m: f64,
+    /// NO_NEIGHBOURS fires at or below this many announced neighbours. Default 1
+    /// (DOMAIN.md: "no or one neighbour announced").
+    pub max_neighbours_suspicious: u16,
+    /// Radius in which the registered cells define which PLMNs, LACs and channels are
+    /// plausible, metres. Default 6 000 (LAC clusters are a few km across).
+    pub neighbourhood_radius_m: f64,
+    /// At most this many registered cells are consulted for the neighbourhood rules.
+    pub neighbourhood_max_cells: usize,
+
+    // ---- evidence aggregation and score (additive, à la Crocodile Hunter / SnoopSnitch) ----
+    /// Points per rule that holds for a candidate transmitter.
+    pub weights: RuleWeights,
+    /// A rule holds for a transmitter when it fired in at least this share of the
+    /// transmitter's reports in the evidence window (events: at least once). Default 0.3.
+    pub min_rule_fraction: f64,
+    /// Points needed to open a case. Default 6: one sign that the identity itself is
+    /// forged plus one independent corroboration.
+    pub case_threshold: f64,
+    /// Of those, points from signs that the broadcast itself is forged (null cipher,
+    /// no neighbours, the identity on a channel other than its registered one or on two
+    /// channels at once). Inventory and placement mismatches alone (a missing row, a row
+    /// at wrong coordinates) never open a case: they become inventory findings.
+    /// Default 3.
+    pub min_rogue_points: f64,
+    /// DUPLICATE_IDENTITY: the same identity heard on another channel within this much
+    /// event time, seconds. Default 3 600.
+    pub duplicate_window_secs: u64,
+    /// Distinct reporting devices needed before a case opens (single-device noise is
+    /// not a case; DOMAIN.md: "requiring several independent reporters"). Default 2.
+    pub min_reporters: usize,
+    /// Evidence window: rule counts are summed over this much event time, seconds.
+    /// Default 1 800 (30 min, six buckets of 5 min).
+    pub evidence_window_secs: u64,
+
+    // ---- identity linking ----
+    /// A report joins a candidate transmitter of its identity when it is within this
+    /// distance of the transmitter's current position estimate, metres. Default 4 000
+    /// (blaster range 1–2 km on either side, DOMAIN.md).
+    pub association_radius_m: f64,
+    /// A new identity is linked to an existing transmitter seen at most this long ago
+    /// (TAC hopping every few minutes), seconds. Default 900.
+    pub link_gap_secs: u64,
+    /// Speed allowed for a moving transmitter when widening the association radius
+    /// over a gap, m/s. Default 20 (a car in a city).
+    pub max_speed_mps: f64,
+
+    // ---- localisation and tracking ----
+    /// Localisation runs at most once per this much event time per transmitter, s.
+    /// Default 60.
+    pub locate_interval_secs: u64,
+    /// Observations of the short window used for tracking, seconds. Default 180.
+    pub track_window_secs: u64,
+    /// At most this many observations are kept per transmitter. Default 600.
+    pub max_observations: usize,
+    /// Huber threshold of the robust fit, in σ. Default 2.
+    pub huber_k: f64,
+    /// σ of a distance just outside its timing-advance interval, metres. Default 80
+    /// (propagation delay spread and receiver timing jitter).
+    pub ta_sigma_m: f64,
+    /// Weak prior pulling a fix towards the signal-weighted centroid, σ metres.
+    /// Default 3 000.
+    pub prior_sigma_m: f64,
+    /// Smallest reported uncertainty radius, metres. Default 30.
+    pub min_radius_m: f64,
+    /// Kalman acceleration noise spectral density, m²/s³. Default 0.5 (city driving).
+    pub track_accel_noise: f64,
+    /// A transmitter is treated as moving once its track spans more than this, metres.
+    /// Default 800.
+    pub moving_min_displacement_m: f64,
+    /// Minimum event time between two case snapshots caused by the track alone, s.
+    /// Default 300.
+    pub snapshot_interval_secs: u64,
+    /// Idle candidate transmitters are dropped after this much event time, seconds.
+    /// Default 3 600.
+    pub idle_evict_secs: u64,
+
+    // ---- inventory findings ----
+    /// Distinct reporters needed before an inventory discrepancy is reported. Default 3.
+    pub finding_min_reporters: usize,
+    /// Reports needed before an inventory discrepancy is reported. Default 10.
+    pub finding_min_reports: u64,
+    /// Share of a registered cell's reports (once it was first heard out of place)
+    /// that must be beyond reach or off their timing advance for a "misplaced"
+    /// finding. Default 0.3.
+    pub misplaced_min_fraction: f64,
+    /// A "misplaced" finding needs the estimated site this far from the listed one
+    /// (and beyond twice the estimate's uncertainty), metres. Default 1 000
+    /// (site-level inventory precision).
+    pub finding_min_offset_m: f64,
+}
+
+/// Points of each rule (additive score, as in EFF Crocodile Hunter and SnoopSnitch).
+/// Defaults: a forged broadcast (null cipher, identity on a foreign channel or on two)
+/// and a placement the registered cell cannot explain (beyond reach, timing advance)
+/// weigh 3; protocol events a rogue cell provokes (downgrade, reject, SMS) and a
+/// missing neighbour list 2; plain inventory mismatches 1.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleWeights {
+    pub cell_not_registered: f64,
+    pub beyond_reach: f64,
+    pub signal_too_strong: f64,
+    pub ta_inconsistent: f64,
+    pub plmn_inconsistent: f64,
+    pub lac_inconsistent: f64,
+    pub arfcn_unused_nearby: f64,
+    pub arfcn_inconsistent: f64,
+    pub duplicate_identity: f64,
+    pub no_neighbours: f64,
+    pub null_cipher: f64,
+    pub rat_downgrade: f64,
+    pub lu_reject: f64,
+    pub sms_while_camped: f64,
+}
+
+impl Default for RuleWeights {
+    fn default() -> Self {
+        RuleWeights {
+            cell_not_registered: 1.0,
+            beyond_reach: 3.0,
+            signal_too_strong: 2.0,
+            ta_inconsistent: 3.0,
+            plmn_inconsistent: 1.0,
+            lac_inconsistent: 1.0,
+            arfcn_unused_nearby: 1.0,
+            arfcn_inconsistent: 3.0,
+            duplicate_identity: 3.0,
+            no_neighbours: 2.0,
+            null_cipher: 3.0,
+            rat_downgrade: 2.0,
+            lu_reject: 2.0,
+            sms_while_camped: 2.0,
+        }
+    }
+}
+
+impl Default for FakeBtsConfig {
+    fn default() -> Self {
+        FakeBtsConfig {
+            path_loss_exponent: 3.2,
+            shadowing_sigma_db: 7.0,
+            reference_loss_db: 78.0,
+            reference_distance_m: 100.0,
+            min_distance_m: 10.0,
+            default_eirp_dbm: 55.0,
+            lte_rsrp_offset_db: 30.8,
+            umts_rscp_offset_db: 10.0,
+            signal_excess_sigmas: 3.0,
+            reach_margin_m: 2_000.0,
+            min_range_m: 500.0,
+            ta_tolerance_m: 500.0,
+            max_neighbours_suspicious: 1,
+            neighbourhood_radius_m: 6_000.0,
+            neighbourhood_max_cells: 64,
+            weights: RuleWeights::default(),
+            min_rule_fraction: 0.3,
+            case_threshold: 6.0,
+            min_rogue_points: 3.0,
+            duplicate_window_secs: 3_600,
+            min_reporters: 2,
+            evidence_window_secs: 1_800,
+            association_radius_m: 4_000.0,
+            link_gap_secs: 900,
+            max_speed_mps: 20.0,
+            locate_interval_secs: 60,
+            track_window_secs: 180,
+            max_observations: 600,
+            huber_k: 2.0,
+            ta_sigma_m: 80.0,
+            prior_sigma_m: 3_000.0,
+            min_radius_m: 30.0,
+            track_accel_noise: 0.5,
+            moving_min_displacement_m: 800.0,
+            snapshot_interval_secs: 300,
+            idle_evict_secs: 3_600,
+            finding_min_reporters: 3,
+            finding_min_reports: 10,
+            misplaced_min_fraction: 0.3,
+            finding_min_offset_m: 1_000.0,
+        }
+    }
+}
+
+impl FakeBtsConfig {
+    pub fn path_loss(&self) -> PathLoss {
+        PathLoss {
+            exponent: self.path_loss_exponent,
+            ref_loss_db: self.reference_loss_db,
+            ref_distance_m: self.reference_distance_m,
+            sigma_db: self.shadowing_sigma_db,
+            min_distance_m: self.min_distance_m,
+        }
+    }
+
+    pub fn solver(&self) -> SolverParams {
+        SolverParams {
+            model: self.path_loss(),
+            huber_k: self.huber_k,
+            ta_sigma_m: self.ta_sigma_m,
+            prior_sigma_m: self.prior_sigma_m,
+            max_iterations: 40,
+            min_radius_m: self.min_radius_m,
+        }
+    }
+
+    /// Offset between total received power and the reported signal of a technology.
+    pub fn reported_offset_db(&self, rat: Rat) -> f64 {
+        match rat {
+            Rat::Gsm => 0.0,
+            Rat::Umts => -self.umts_rscp_offset_db,
+            Rat::Lte | Rat::Nr => -self.lte_rsrp_offset_db,
+        }
+    }
+
+    pub fn duplicate_window_ms(&self) -> i64 {
+        secs_ms(self.duplicate_window_secs)
+    }
+    pub fn evidence_window_ms(&self) -> i64 {
+        secs_ms(self.evidence_window_secs)
+    }
+    pub fn link_gap_ms(&self) -> i64 {
+        secs_ms(self.link_gap_secs)
+    }
+    pub fn locate_interval_ms(&self) -> i64 {
+        secs_ms(self.locate_interval_secs)
+    }
+    pub fn track_window_ms(&self) -> i64 {
+        secs_ms(self.track_window_secs)
+    }
+    pub fn snapshot_interval_ms(&self) -> i64 {
+        secs_ms(self.snapshot_interval_secs)
+    }
+    pub fn idle_evict_ms(&self) -> i64 {
+        secs_ms(self.idle_evict_secs)
+    }
+}
+
+fn secs_ms(s: u64) -> i64 {
+    i64::try_from(s)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_toml_keeps_defaults() {
+        let c: FakeBtsConfig =
+            toml::from_str("min_reporters = 3\n[weights]\nnull_cipher = 4.0\n").unwrap();
+        assert_eq!(c.min_reporters, 3);
+        assert_eq!(c.weights.null_cipher, 4.0);
+        assert_eq!(
+            c.weights.no_neighbours,
+            RuleWeights::default().no_neighbours
+        );
+        assert_eq!(c.path_loss_exponent, 3.2);
+        assert!(toml::from_str::<FakeBtsConfig>("typo = 1").is_err());
+    }
+}

@@ -1,0 +1,724 @@
+//! The fake-BTS detector: per report, run the rules, keep per-identity evidence, and
+//! route anomalous reports to candidate transmitters (linking hopping identities by
+//! place, time and radio signature); open a case when a transmitter's additive score
+//! crosses the threshold with enough independent reporters; localise and track it on
+//! watermarks; turn inventory-only anomalies into inventory findings.
+
+use super::config::FakeBtsConfig;
+use super::emitter::{CaseState, Emitter, EvidenceSpec, Signature};
+use super::findings::{FindingKind, InventoryFinding, ListedPosition};
+use super::geometry::distance_m;
+use super::identity::{IdKey, IdentityState, Profile};
+use super::index::{CellIndex, Site};
+use super::locate::{multilaterate, SolverParams};
+use super::rules::{check_neighbourhood, check_report, Rule};
+use crate::detect::{CaseSink, Detector};
+use crate::model::{
+    Case, CaseKind, CaseStatus, CellKey, CellMeasurement, ClaimedCell, Event, Feed, Location,
+    Reason,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+
+/// Counters of the detector (`FakeBtsDetector::stats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FakeBtsStats {
+    pub reports_checked: u64,
+    /// Reports routed to a candidate transmitter.
+    pub anomalous_reports: u64,
+    pub identities_tracked: usize,
+    pub emitters_tracked: usize,
+    pub cases_opened: u64,
+    /// Snapshots emitted after the opening one.
+    pub case_updates: u64,
+    pub localisations: u64,
+    pub inventory_updates: u64,
+    pub inventory_findings: usize,
+    /// Mean bytes of state per tracked identity (identity evidence plus candidate
+    /// transmitters, spread over identities).
+    pub state_bytes_per_identity: f64,
+}
+
+/// Detects rogue base stations and SMS blasters in cell-measurement reports.
+pub struct FakeBtsDetector {
+    cfg: FakeBtsConfig,
+    solver: SolverParams,
+    spec: EvidenceSpec,
+    pub(super) index: CellIndex,
+    identities: HashMap<IdKey, IdentityState>,
+    emitters: BTreeMap<u64, Emitter>,
+    /// Emitters with a forged-looking signature: the only candidates for linking.
+    suspicious: Vec<u64>,
+    next_emitter: u64,
+    findings: BTreeMap<(FindingKind, String), InventoryFinding>,
+    stats: FakeBtsStats,
+    last_maintenance_ms: Option<i64>,
+}
+
+/// How often idle state is evicted, in event time.
+const MAINTENANCE_INTERVAL_MS: i64 = 60_000;
+
+impl FakeBtsDetector {
+    /// A detector over an already built index of registered cells.
+    pub fn with_index(cfg: FakeBtsConfig, index: CellIndex) -> Self {
+        let spec = EvidenceSpec::covering(cfg.evidence_window_ms())
+            .or_else(|_| EvidenceSpec::new((cfg.evidence_window_ms() / 6).max(1_000)))
+            .unwrap_or_else(|_| EvidenceSpec::new(300_000).expect("5 min buckets are valid"));
+        FakeBtsDetector {
+            solver: cfg.solver(),
+            spec,
+            cfg,
+            index,
+            identities: HashMap::new(),
+            emitters: BTreeMap::new(),
+            suspicious: Vec::new(),
+            next_emitter: 1,
+            findings: BTreeMap::new(),
+            stats: FakeBtsStats::default(),
+            last_maintenance_ms: None,
+        }
+    }
+
+    pub fn config(&self) -> &FakeBtsConfig {
+        &self.cfg
+    }
+
+    /// The registered cell of an identity, if any.
+    pub fn index_site(&self, key: &CellKey) -> Option<Site> {
+        self.index.get(key).copied()
+    }
+
+    /// Registered cells indexed.
+    pub fn registered_cells(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Insert, replace or (with `None`) remove one registered cell of the index.
+    pub fn apply_site(&mut self, key: CellKey, site: Option<Site>) {
+        self.stats.inventory_updates += 1;
+        match site {
+            Some(s) => self.index.upsert(s),
+            None => {
+                self.index.remove(&key);
+            }
+        }
+    }
+
+    /// The inventory discrepancies found so far, in a deterministic order.
+    pub fn findings(&self) -> Vec<InventoryFinding> {
+        self.findings.values().cloned().collect()
+    }
+
+    pub fn stats(&self) -> FakeBtsStats {
+        let mut s = self.stats.clone();
+        s.identities_tracked = self.identities.len();
+        s.emitters_tracked = self.emitters.len();
+        s.inventory_findings = self.findings.len();
+        let bytes: usize = self
+            .identities
+            .values()
+            .map(IdentityState::state_bytes)
+            .sum::<usize>()
+            + self
+                .emitters
+                .values()
+                .map(Emitter::state_bytes)
+                .sum::<usize>();
+        s.state_bytes_per_identity = if self.identities.is_empty() {
+            0.0
+        } else {
+            (bytes as f64 / self.identities.len() as f64).round()
+        };
+        s
+    }
+
+    /// Check one report and update the evidence; emits a case snapshot when a
+    /// transmitter crosses the threshold or gains an identity.
+    pub fn on_measurement(&mut self, m: &CellMeasurement, out: &mut dyn CaseSink) {
+        self.stats.reports_checked += 1;
+        let site = self.index.get(&m.cell).copied();
+        let mut check = check_report(m, site.as_ref(), &self.cfg);
+        let key: IdKey = (m.rat, m.cell);
+        let id = self
+            .identities
+            .entry(key)
+            .or_insert_with(|| IdentityState::new(m.ts_ms));
+        id.touch(m);
+        let on_registered_channel = site.is_some_and(|s| match (m.arfcn, s.arfcn) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        });
+        let clean_broadcast = !m.null_cipher()
+            && m.neighbors
+                .is_none_or(|n| n > self.cfg.max_neighbours_suspicious);
+        if !check.anomalous() {
+            // The normal path: a registered cell heard where and how it should be.
+            if let Some(p) = id.profile.as_mut() {
+                if on_registered_channel && clean_broadcast {
+                    p.add(m, reporter_hash(&m.reporter), false);
+                }
+            }
+            if let (false, Some(arfcn)) = (id.emitters.is_empty(), m.arfcn) {
+                let registered_arfcn = site.and_then(|s| s.arfcn);
+                for eid in &id.emitters {
+                    if let Some(e) = self.emitters.get_mut(eid) {
+                        // the forged side is the one off the registered channel
+                        if e.signature.arfcn.is_some_and(|a| a != arfcn)
+                            && (registered_arfcn.is_none() || e.signature.arfcn != registered_arfcn)
+                        {
+                            e.duplicate_seen_ms =
+                                Some(e.duplicate_seen_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        self.stats.anomalous_reports += 1;
+        let reporter = reporter_hash(&m.reporter);
+        if site.is_none() {
+            let cell = grid_cell(m.lat, m.lon);
+            let verdict = match id.neighbourhood {
+                Some((c, v)) if c == cell => v,
+                _ => {
+                    let v = check_neighbourhood(m, &self.index, &self.cfg);
+                    id.neighbourhood = Some((cell, v));
+                    v
+                }
+            };
+            verdict.apply(m, &mut check);
+        } else if on_registered_channel && clean_broadcast {
+            let misplaced = check.has(Rule::BeyondReach) || check.has(Rule::TaInconsistent);
+            if misplaced && id.profile.is_none() {
+                id.profile = Some(Box::new(Profile::new(m)));
+            }
+            if let Some(p) = id.profile.as_mut() {
+                p.add(m, reporter, misplaced);
+            }
+        }
+        let other_channel = m.arfcn.and_then(|a| id.other_channel_seen(a));
+        let signature = Signature::of(m, &self.cfg);
+        let (eid, linked) = self.select_emitter(key, m, signature);
+        let Some(e) = self.emitters.get_mut(&eid) else {
+            return;
+        };
+        let identities_before = e.identities.len();
+        e.add_report(m, &check, reporter, &self.spec, &self.cfg);
+        let forged_side = !on_registered_channel || site.is_none_or(|s| s.arfcn.is_none());
+        if let (Some(t), true) = (other_channel, forged_side) {
+            if m.ts_ms - t <= self.cfg.duplicate_window_ms() {
+                e.duplicate_seen_ms = Some(e.duplicate_seen_ms.map_or(t, |d| d.max(t)));
+            }
+        }
+        let new_identity = e.identities.len() > identities_before;
+        if linked {
+            tracing::debug!(emitter = eid, cell = %m.cell, "identity linked to a known transmitter");
+        }
+        if e.case.is_none() {
+            let a = e.assess(m.ts_ms, &self.spec, &self.cfg);
+            if a.crosses(&self.cfg) {
+                e.localise(m.ts_ms, &self.cfg, &self.solver);
+                self.stats.localisations += 1;
+                let first = e.identities.first().map_or(claimed(m), |c| c.0);
+                e.case = Some(CaseState {
+                    case_id: case_id(&first, m.ts_ms),
+                    opened_at: m.ts_ms,
+                    last_emit_ms: m.ts_ms,
+                    emitted_location: None,
+                    emitted_identities: 0,
+                    emitted_track_ms: None,
+                    emitted_reports: 0,
+                    best: a,
+                });
+                self.stats.cases_opened += 1;
+                tracing::info!(case_points = a.points, reporters = a.reporters, cell = %m.cell, "fake bts case opened");
+                emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, true);
+            }
+        } else if new_identity {
+            e.localise(m.ts_ms, &self.cfg, &self.solver);
+            self.stats.localisations += 1;
+            emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, false);
+        }
+    }
+
+    /// The emitter this report belongs to: one already carrying its identity near the
+    /// reporter, else (forged-looking broadcasts only) a recent compatible transmitter
+    /// nearby that changed identity, else a new one. Returns `(id, linked)`.
+    fn select_emitter(
+        &mut self,
+        key: IdKey,
+        m: &CellMeasurement,
+        signature: Signature,
+    ) -> (u64, bool) {
+        let dbd = self.cfg.path_loss().db_per_decade();
+        let reach = |e: &Emitter| {
+            let gap_s = (m.ts_ms - e.last_seen).max(0) as f64 / 1000.0;
+            self.cfg.association_radius_m + self.cfg.max_speed_mps * gap_s
+        };
+        let mut best: Option<(f64, u64)> = None;
+        if let Some(id) = self.identities.get(&key) {
+            for eid in &id.emitters {
+                let Some(e) = self.emitters.get(eid) else {
+                    continue;
+                };
+                if !e.signature.compatible(&signature) {
+                    continue;
+                }
+                let d = e.distance_to(m.lat, m.lon, dbd);
+                if d <= reach(e) && best.is_none_or(|b| d < b.0) {
+                    best = Some((d, *eid));
+                }
+            }
+        }
+        if let Some((_, eid)) = best {
+            return (eid, false);
+        }
+        let mut linked = false;
+        if signature.suspicious() {
+            for eid in &self.suspicious {
+                let Some(e) = self.emitters.get(eid) else {
+                    continue;
+                };
+                if m.ts_ms - e.last_seen > self.cfg.link_gap_ms()
+                    || !e.signature.compatible(&signature)
+                {
+                    continue;
+                }
+                let d = e.distance_to(m.lat, m.lon, dbd);
+                if d <= reach(e) && best.is_none_or(|b| d < b.0) {
+                    best = Some((d, *eid));
+                }
+            }
+            linked = best.is_some();
+        }
+        let eid = match best {
+            Some((_, eid)) => eid,
+            None => {
+                let eid = self.next_emitter;
+                self.next_emitter += 1;
+                self.emitters.insert(eid, Emitter::new(eid, m, signature));
+                if signature.suspicious() {
+                    self.suspicious.push(eid);
+                }
+                eid
+            }
+        };
+        if let Some(id) = self.identities.get_mut(&key) {
+            if !id.emitters.contains(&eid) {
+                id.emitters.push(eid);
+            }
+        }
+        (eid, linked)
+    }
+
+    /// Event time advanced: localise transmitters with cases, emit material changes,
+    /// evict idle state.
+    pub fn advance(&mut self, watermark_ms: i64, out: &mut dyn CaseSink) {
+        let interval = self.cfg.locate_interval_ms();
+        for e in self.emitters.values_mut() {
+            if e.case.is_none() || e.reports_since_locate == 0 {
+                continue;
+            }
+            if e.last_locate_ms
+                .is_some_and(|t| watermark_ms - t < interval)
+            {
+                continue;
+            }
+            e.localise(watermark_ms, &self.cfg, &self.solver);
+            self.stats.localisations += 1;
+            if material_change(e, &self.cfg) {
+                emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, false);
+            }
+        }
+        if self
+            .last_maintenance_ms
+            .is_some_and(|t| watermark_ms - t < MAINTENANCE_INTERVAL_MS)
+        {
+            return;
+        }
+        self.last_maintenance_ms = Some(watermark_ms);
+        let idle_before = watermark_ms - self.cfg.idle_evict_ms();
+        let idle: Vec<u64> = self
+            .emitters
+            .values()
+            .filter(|e| e.last_seen < idle_before)
+            .map(|e| e.id)
+            .collect();
+        for eid in idle {
+            self.retire_emitter(eid, out);
+        }
+        let idle_ids: Vec<IdKey> = self
+            .identities
+            .iter()
+            .filter(|(_, s)| s.last_seen < idle_before && s.emitters.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        for key in idle_ids {
+            if let Some(state) = self.identities.remove(&key) {
+                self.consider_misplaced(key, &state);
+            }
+        }
+    }
+
+    /// Final snapshot or inventory finding of an emitter, then forget it.
+    fn retire_emitter(&mut self, eid: u64, out: &mut dyn CaseSink) {
+        let Some(mut e) = self.emitters.remove(&eid) else {
+            return;
+        };
+        self.suspicious.retain(|&s| s != eid);
+        for (cell, _) in &e.identities {
+            let key = (cell.rat, cell_key(cell));
+            if let Some(id) = self.identities.get_mut(&key) {
+                id.emitters.retain(|&x| x != eid);
+            }
+        }
+        if e.case.is_some() {
+            if e.reports_since_locate > 0 {
+                e.localise(e.last_seen, &self.cfg, &self.solver);
+                self.stats.localisations += 1;
+            }
+            emit_snapshot(&mut e, &self.cfg, &self.spec, out, &mut self.stats, false);
+        } else {
+            self.consider_missing(&mut e);
+        }
+    }
+
+    /// A legitimate-looking unregistered cell heard by enough reporters becomes a
+    /// `missing_cell` finding.
+    fn consider_missing(&mut self, e: &mut Emitter) {
+        let cfg = &self.cfg;
+        let Some((first, _)) = e.identities.first().copied() else {
+            return;
+        };
+        if e.signature.suspicious()
+            || self.index.get(&cell_key(&first)).is_some()
+            || e.reporters_total() < cfg.finding_min_reporters
+            || e.reports < cfg.finding_min_reports
+        {
+            return;
+        }
+        let a = e.assess(e.last_seen, &self.spec, cfg);
+        if a.rogue_points > 0.0 {
+            return;
+        }
+        e.localise(e.last_seen, cfg, &self.solver);
+        self.stats.localisations += 1;
+        let Some(estimated) = e.location(cfg) else {
+            return;
+        };
+        let finding = InventoryFinding {
+            kind: FindingKind::MissingCell,
+            severity: "low",
+            cell: cell_key(&first).to_string(),
+            rat: first.rat,
+            arfcn: first.arfcn,
+            listed: None,
+            estimated,
+            offset_m: None,
+            reporters: e.reporters_total(),
+            reports: e.reports,
+            first_seen: e.first_seen,
+            last_seen: e.last_seen,
+            spread_m: e.spread_m().round(),
+            reasons: vec![
+                reason("CELL_NOT_REGISTERED", 1.0, 1.0),
+                reason(
+                    "DISTINCT_REPORTERS",
+                    e.reporters_total() as f64,
+                    cfg.finding_min_reporters as f64,
+                ),
+                reason(
+                    "LIFETIME_S",
+                    ((e.last_seen - e.first_seen) / 1000) as f64,
+                    0.0,
+                ),
+            ],
+        };
+        self.findings
+            .insert((finding.kind, finding.cell.clone()), finding);
+    }
+
+    /// A registered cell heard consistently around a place far from its listed
+    /// coordinates becomes a `misplaced_cell` finding.
+    fn consider_misplaced(&mut self, key: IdKey, state: &IdentityState) {
+        let cfg = &self.cfg;
+        let Some(p) = state.profile.as_deref() else {
+            return;
+        };
+        let Some(site) = self.index.get(&key.1) else {
+            return;
+        };
+        if p.reporters.len() < cfg.finding_min_reporters
+            || p.reports < cfg.finding_min_reports
+            || (p.misplaced_reports as f64) < cfg.misplaced_min_fraction * p.reports as f64
+        {
+            return;
+        }
+        let obs: Vec<_> = p.observations.iter().copied().collect();
+        let Some(fix) = multilaterate(&obs, &self.solver) else {
+            return;
+        };
+        self.stats.localisations += 1;
+        let radius = fix.radius_m(cfg.min_radius_m);
+        let (lat, lon) = p.frame.to_lat_lon(fix.x, fix.y);
+        let offset = distance_m(lat, lon, site.lat, site.lon);
+        if offset < cfg.finding_min_offset_m.max(2.0 * radius) {
+            return;
+        }
+        let spread = {
+            let (mut lo, mut hi) = (
+                (f64::INFINITY, f64::INFINITY),
+                (f64::NEG_INFINITY, f64::NEG_INFINITY),
+            );
+            for o in &obs {
+                lo = (lo.0.min(o.x), lo.1.min(o.y));
+                hi = (hi.0.max(o.x), hi.1.max(o.y));
+            }
+            if lo.0.is_finite() {
+                (hi.0 - lo.0).hypot(hi.1 - lo.1)
+            } else {
+                0.0
+            }
+        };
+        let finding = InventoryFinding {
+            kind: FindingKind::MisplacedCell,
+            severity: "low",
+            cell: key.1.to_string(),
+            rat: key.0,
+            arfcn: site.arfcn,
+            listed: Some(ListedPosition {
+                lat: site.lat,
+                lon: site.lon,
+            }),
+            estimated: Location {
+                lat: (lat * 1e6).round() / 1e6,
+                lon: (lon * 1e6).round() / 1e6,
+                radius_m: radius.round(),
+            },
+            offset_m: Some(offset.round()),
+            reporters: p.reporters.len(),
+            reports: p.reports,
+            first_seen: state.first_seen,
+            last_seen: state.last_seen,
+            spread_m: spread.round(),
+            reasons: vec![
+                reason(
+                    "BEYOND_REACH_SHARE",
+                    (p.misplaced_reports as f64 / p.reports.max(1) as f64 * 1e3).round() / 1e3,
+                    cfg.misplaced_min_fraction,
+                ),
+                reason(
+                    "LISTED_OFFSET_M",
+                    offset.round(),
+                    cfg.finding_min_offset_m.max(2.0 * radius).round(),
+                ),
+                reason(
+                    "DISTINCT_REPORTERS",
+                    p.reporters.len() as f64,
+                    cfg.finding_min_reporters as f64,
+                ),
+            ],
+        };
+        self.findings
+            .insert((finding.kind, finding.cell.clone()), finding);
+    }
+
+    /// End of input: final snapshots of every case, findings of everything else.
+    pub fn finish_all(&mut self, out: &mut dyn CaseSink) {
+        let ids: Vec<u64> = self.emitters.keys().copied().collect();
+        for eid in ids {
+            self.retire_emitter(eid, out);
+        }
+        let keys: Vec<IdKey> = self.identities.keys().copied().collect();
+        let mut keys = keys;
+        keys.sort();
+        for key in keys {
+            if let Some(state) = self.identities.remove(&key) {
+                self.consider_misplaced(key, &state);
+            }
+        }
+    }
+
+    /// Candidate transmitters currently tracked (for benchmarks and diagnostics).
+    pub fn emitter_count(&self) -> usize {
+        self.emitters.len()
+    }
+}
+
+impl Detector for FakeBtsDetector {
+    fn name(&self) -> &'static str {
+        "fake_bts"
+    }
+
+    fn feed(&self) -> Option<Feed> {
+        Some(Feed::Measurements)
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut dyn CaseSink) {
+        if let Event::Measurement(m) = event {
+            self.on_measurement(m, out);
+        }
+    }
+
+    fn on_watermark(&mut self, watermark_ms: i64, out: &mut dyn CaseSink) {
+        self.advance(watermark_ms, out);
+    }
+
+    fn finish(&mut self, out: &mut dyn CaseSink) {
+        self.finish_all(out);
+    }
+}
+
+/// Whether a re-localised case changed enough to be worth a snapshot: it moved beyond
+/// the radius last reported, or its track grew by a snapshot interval.
+fn material_change(e: &Emitter, cfg: &FakeBtsConfig) -> bool {
+    let Some(case) = &e.case else { return false };
+    let Some(loc) = e.location(cfg) else {
+        return false;
+    };
+    let moved = case
+        .emitted_location
+        .is_none_or(|l| distance_m(l.lat, l.lon, loc.lat, loc.lon) > l.radius_m);
+    let track_due = e.moving
+        && e.track_last_ms().is_some_and(|t| {
+            case.emitted_track_ms
+                .is_none_or(|last| t - last >= cfg.snapshot_interval_ms())
+        });
+    moved || track_due || e.identities.len() > case.emitted_identities
+}
+
+/// Build and emit the current snapshot of an emitter's case.
+fn emit_snapshot(
+    e: &mut Emitter,
+    cfg: &FakeBtsConfig,
+    spec: &EvidenceSpec,
+    out: &mut dyn CaseSink,
+    stats: &mut FakeBtsStats,
+    opening: bool,
+) {
+    let now = e.assess(e.last_seen, spec, cfg);
+    let location = e.location(cfg);
+    let track = e.track_points();
+    let track_last = e.track_last_ms();
+    let reports = e.reports;
+    let (first_seen, last_seen) = (e.first_seen, e.last_seen);
+    let Some(case) = e.case.as_mut() else { return };
+    if now.points > case.best.points {
+        case.best = now;
+    }
+    let best = case.best;
+    let mut reasons = Vec::new();
+    for rule in Rule::ALL {
+        let source = if now.holds & rule.bit() != 0 {
+            &now
+        } else if best.holds & rule.bit() != 0 {
+            &best
+        } else {
+            continue;
+        };
+        let (value, threshold) = e.reason_value(rule, source, cfg);
+        reasons.push(reason(rule.code(), value, threshold));
+    }
+    reasons.push(reason(
+        "DISTINCT_REPORTERS",
+        now.reporters.max(best.reporters) as f64,
+        cfg.min_reporters as f64,
+    ));
+    let identities: Vec<ClaimedCell> = e.identities.iter().map(|c| c.0).collect();
+    let n_identities = identities.len();
+    let Some(case) = e.case.as_mut() else { return };
+    let snapshot = Case {
+        case_id: case.case_id.clone(),
+        kind: CaseKind::FakeBts,
+        status: CaseStatus::Open,
+        opened_at: case.opened_at,
+        first_seen,
+        last_seen,
+        score: (best.score(cfg).max(now.score(cfg)) * 1e3).round() / 1e3,
+        operator: None,
+        sims: Vec::new(),
+        claimed_cell: identities.first().copied(),
+        identities,
+        location,
+        track,
+        reasons,
+        evidence_count: reports,
+    };
+    case.last_emit_ms = last_seen;
+    case.emitted_location = location;
+    case.emitted_identities = n_identities;
+    case.emitted_track_ms = track_last;
+    case.emitted_reports = reports;
+    if !opening {
+        stats.case_updates += 1;
+    }
+    out.emit(snapshot);
+}
+
+fn reason(code: &str, value: f64, threshold: f64) -> Reason {
+    Reason {
+        code: code.to_string(),
+        value,
+        threshold,
+    }
+}
+
+fn claimed(m: &CellMeasurement) -> ClaimedCell {
+    ClaimedCell {
+        rat: m.rat,
+        mcc: m.cell.mcc,
+        mnc: m.cell.mnc,
+        lac: m.cell.lac,
+        cid: m.cell.cid,
+        arfcn: m.arfcn,
+    }
+}
+
+fn cell_key(c: &ClaimedCell) -> CellKey {
+    CellKey {
+        mcc: c.mcc,
+        mnc: c.mnc,
+        lac: c.lac,
+        cid: c.cid,
+    }
+}
+
+/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
+/// minute in which the evidence crossed the threshold.
+pub fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{}-{}-{}-{}-{}@{}",
+        first.rat.as_str(),
+        first.mcc,
+        first.mnc,
+        first.lac,
+        first.cid,
+        opened_at_ms.div_euclid(60_000)
+    ));
+    let digest = h.finalize();
+    let mut s = String::with_capacity(21);
+    s.push_str("fbts-");
+    for b in &digest[..8] {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// FNV-1a of a reporter pseudonym: a stable 64-bit key for distinct-reporter counts.
+#[inline]
+fn reporter_hash(reporter: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in reporter.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// ≈ 2 km grid square of a position (neighbourhood cache key).
+#[inline]
+fn grid_cell(lat: f64, lon: f64) -> (i32, i32) {
+    ((lat * 50.0).floor() as i32, (lon * 50.0).floor() as i32)
+}

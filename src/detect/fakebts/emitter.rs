@@ -1,0 +1,539 @@
+//! A candidate transmitter ("emitter"): the anomalous reports attributed to one
+//! physical source, whatever identities it broadcast. Holds the windowed rule counts
+//! that make its score, its reporters, its observations for localisation, its
+//! position estimates and track, and the state of its case once one is open.
+
+use super::config::FakeBtsConfig;
+use super::geometry::LocalFrame;
+use super::locate::{largest_eigenvalue, multilaterate, Fix, Observation, SolverParams};
+use super::rules::{ta_step_m, ReportCheck, Rule, RULE_COUNT};
+use super::track::Kalman;
+use crate::model::{CellMeasurement, ClaimedCell, Location, TrackPoint};
+use crate::window::{BucketRing, RingSpec};
+use std::collections::{HashMap, VecDeque};
+
+/// Buckets of the evidence window (6 × 5 min with the default 30 min).
+pub const EVIDENCE_BUCKETS: usize = 6;
+/// Per bucket: one count per rule, then the number of reports.
+pub type RuleCounts = [u16; RULE_COUNT + 1];
+pub type EvidenceSpec = RingSpec<EVIDENCE_BUCKETS>;
+
+/// What a transmitter's broadcasts look like beyond its identity: used to tell
+/// whether two identities can come from the same radio (a blaster keeps its channel,
+/// BSIC/PCI, PLMN and its missing encryption when it hops LAC/CID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    pub rat: crate::model::Rat,
+    pub mcc: u16,
+    pub mnc: u16,
+    pub arfcn: Option<u32>,
+    pub pci: Option<u16>,
+    pub null_cipher: bool,
+    pub few_neighbours: bool,
+}
+
+impl Signature {
+    pub fn of(m: &CellMeasurement, cfg: &FakeBtsConfig) -> Self {
+        Signature {
+            rat: m.rat,
+            mcc: m.cell.mcc,
+            mnc: m.cell.mnc,
+            arfcn: m.arfcn,
+            pci: m.pci,
+            null_cipher: m.null_cipher(),
+            few_neighbours: m
+                .neighbors
+                .is_some_and(|n| n <= cfg.max_neighbours_suspicious),
+        }
+    }
+
+    /// Only forged-looking broadcasts are linked across identities: a legitimate cell
+    /// never changes identity, so clean signatures stay one identity per emitter.
+    pub fn suspicious(&self) -> bool {
+        self.null_cipher || self.few_neighbours
+    }
+
+    /// Same radio as far as the reports can tell (unknown fields do not disagree).
+    pub fn compatible(&self, other: &Signature) -> bool {
+        fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+        }
+        self.rat == other.rat
+            && self.mcc == other.mcc
+            && self.mnc == other.mnc
+            && agree(self.arfcn, other.arfcn)
+            && agree(self.pci, other.pci)
+            && self.null_cipher == other.null_cipher
+            && self.few_neighbours == other.few_neighbours
+    }
+}
+
+/// The score of an emitter at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Assessment {
+    pub points: f64,
+    /// Points from rules that show a forged broadcast ([`Rule::is_rogue`]).
+    pub rogue_points: f64,
+    /// Bit per rule that holds.
+    pub holds: u16,
+    pub reporters: usize,
+    pub reports_in_window: u64,
+    /// Per rule: reports it fired on in the window.
+    pub counts: [u64; RULE_COUNT],
+}
+
+impl Assessment {
+    pub fn crosses(&self, cfg: &FakeBtsConfig) -> bool {
+        self.points >= cfg.case_threshold
+            && self.rogue_points >= cfg.min_rogue_points
+            && self.reporters >= cfg.min_reporters
+    }
+
+    /// Confidence in 0..1: one half at the threshold, ¾ at twice it, …
+    pub fn score(&self, cfg: &FakeBtsConfig) -> f64 {
+        if cfg.case_threshold <= 0.0 {
+            return 1.0;
+        }
+        (1.0 - 0.5f64.powf(self.points / cfg.case_threshold)).clamp(0.0, 1.0)
+    }
+}
+
+/// The case an emitter has opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseState {
+    pub case_id: String,
+    pub opened_at: i64,
+    pub last_emit_ms: i64,
+    pub emitted_location: Option<Location>,
+    pub emitted_identities: usize,
+    pub emitted_track_ms: Option<i64>,
+    /// Evidence count at the last snapshot.
+    pub emitted_reports: u64,
+    /// The strongest assessment so far (its reasons stay in the case).
+    pub best: Assessment,
+}
+
+/// One candidate transmitter.
+#[derive(Debug, Clone)]
+pub struct Emitter {
+    pub id: u64,
+    pub signature: Signature,
+    pub frame: LocalFrame,
+    /// Identities in order of first use, with the event time each was first heard.
+    pub identities: Vec<(ClaimedCell, i64)>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub reports: u64,
+    counts: BucketRing<EVIDENCE_BUCKETS, RuleCounts>,
+    value_sums: [f64; RULE_COUNT],
+    value_n: [u32; RULE_COUNT],
+    thresholds: [f32; RULE_COUNT],
+    /// Reporter (hashed) → last event time it reported this emitter.
+    reporters: HashMap<u64, i64>,
+    observations: VecDeque<Observation>,
+    /// Extent of the reporter positions, local metres (min x, min y, max x, max y).
+    bbox: [f64; 4],
+    /// Last event time the identity was heard on another channel (DUPLICATE_IDENTITY).
+    pub duplicate_seen_ms: Option<i64>,
+    pub fix: Option<Fix>,
+    kalman: Option<Kalman>,
+    short_fixes: VecDeque<Fix>,
+    pub moving: bool,
+    /// Filtered positions over time (local frame), one per localisation.
+    track: Vec<(i64, f64, f64)>,
+    pub last_locate_ms: Option<i64>,
+    pub reports_since_locate: u32,
+    pub case: Option<CaseState>,
+}
+
+/// Most observations kept for the short-window fixes' moving test.
+const MAX_SHORT_FIXES: usize = 64;
+/// Recent reports whose centroid anchors association.
+const ANCHOR_REPORTS: usize = 12;
+/// Most distinct reporters remembered per emitter.
+const MAX_REPORTERS: usize = 8_192;
+
+impl Emitter {
+    pub fn new(id: u64, m: &CellMeasurement, signature: Signature) -> Self {
+        Emitter {
+            id,
+            signature,
+            frame: LocalFrame::new(m.lat, m.lon),
+            identities: Vec::new(),
+            first_seen: m.ts_ms,
+            last_seen: m.ts_ms,
+            reports: 0,
+            counts: BucketRing::new(),
+            value_sums: [0.0; RULE_COUNT],
+            value_n: [0; RULE_COUNT],
+            thresholds: [0.0; RULE_COUNT],
+            reporters: HashMap::new(),
+            observations: VecDeque::new(),
+            bbox: [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
+            duplicate_seen_ms: None,
+            fix: None,
+            kalman: None,
+            short_fixes: VecDeque::new(),
+            moving: false,
+            track: Vec::new(),
+            last_locate_ms: None,
+            reports_since_locate: 0,
+            case: None,
+        }
+    }
+
+    /// Whether this emitter already carries `cell`.
+    pub fn has_identity(&self, cell: &ClaimedCell) -> bool {
+        self.identities.iter().any(|(c, _)| c == cell)
+    }
+
+    /// Where the emitter is heard now, local metres: the signal-weighted centroid of
+    /// its most recent reports (follows a moving transmitter without waiting for a fix).
+    pub fn anchor(&self, model_db_per_decade: f64) -> Option<(f64, f64)> {
+        let recent = self.observations.iter().rev().take(ANCHOR_REPORTS);
+        let max_rss = recent
+            .clone()
+            .filter(|o| o.rss_dbm.is_finite())
+            .map(|o| o.rss_dbm)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+        for o in recent {
+            let w = if o.rss_dbm.is_finite() && max_rss.is_finite() {
+                10f64.powf((o.rss_dbm - max_rss) / model_db_per_decade)
+            } else {
+                0.1
+            };
+            sx += w * o.x;
+            sy += w * o.y;
+            sw += w;
+        }
+        (sw > 0.0).then(|| (sx / sw, sy / sw))
+    }
+
+    /// Distance from a reporter position to the emitter's anchor, metres.
+    pub fn distance_to(&self, lat: f64, lon: f64, db_per_decade: f64) -> f64 {
+        let (x, y) = self.frame.to_xy(lat, lon);
+        match self.anchor(db_per_decade) {
+            Some((ax, ay)) => (x - ax).hypot(y - ay),
+            None => x.hypot(y),
+        }
+    }
+
+    /// Attribute one anomalous report to this emitter.
+    pub fn add_report(
+        &mut self,
+        m: &CellMeasurement,
+        check: &ReportCheck,
+        reporter: u64,
+        spec: &EvidenceSpec,
+        cfg: &FakeBtsConfig,
+    ) {
+        let claimed = ClaimedCell {
+            rat: m.rat,
+            mcc: m.cell.mcc,
+            mnc: m.cell.mnc,
+            lac: m.cell.lac,
+            cid: m.cell.cid,
+            arfcn: m.arfcn,
+        };
+        if !self.has_identity(&claimed) {
+            self.identities.push((claimed, m.ts_ms));
+        }
+        self.first_seen = self.first_seen.min(m.ts_ms);
+        self.last_seen = self.last_seen.max(m.ts_ms);
+        self.reports += 1;
+        self.reports_since_locate = self.reports_since_locate.saturating_add(1);
+        let mut amount = [0u32; RULE_COUNT + 1];
+        for rule in Rule::ALL {
+            if check.has(rule) {
+                let i = rule as usize;
+                amount[i] = 1;
+                self.value_sums[i] += f64::from(check.values[i]);
+                self.value_n[i] = self.value_n[i].saturating_add(1);
+                self.thresholds[i] = check.thresholds[i];
+            }
+        }
+        amount[RULE_COUNT] = 1;
+        self.counts.add(spec, m.ts_ms, amount);
+        if self.reporters.len() < MAX_REPORTERS || self.reporters.contains_key(&reporter) {
+            let e = self.reporters.entry(reporter).or_insert(m.ts_ms);
+            *e = (*e).max(m.ts_ms);
+        }
+        let (x, y) = self.frame.to_xy(m.lat, m.lon);
+        self.bbox = [
+            self.bbox[0].min(x),
+            self.bbox[1].min(y),
+            self.bbox[2].max(x),
+            self.bbox[3].max(y),
+        ];
+        let mut obs = Observation::new(
+            m.ts_ms,
+            x,
+            y,
+            m.signal_dbm.map_or(f64::NAN, f64::from),
+            f64::from(m.accuracy_m.unwrap_or(30.0)).max(1.0) / 1.5,
+        );
+        if let (Some(ta), Some(step)) = (m.ta, ta_step_m(m.rat)) {
+            obs = obs.with_ta(ta, step);
+        }
+        self.observations.push_back(obs);
+        while self.observations.len() > cfg.max_observations.max(8) {
+            self.observations.pop_front();
+        }
+    }
+
+    /// Distinct reporters heard in the window ending at `now_ms`.
+    pub fn reporters_in_window(&self, now_ms: i64, window_ms: i64) -> usize {
+        self.reporters
+            .values()
+            .filter(|&&t| t > now_ms - window_ms)
+            .count()
+    }
+
+    pub fn reporters_total(&self) -> usize {
+        self.reporters.len()
+    }
+
+    /// Spatial spread of the reporters, metres (diagonal of their bounding box).
+    pub fn spread_m(&self) -> f64 {
+        if self.bbox[0].is_finite() {
+            (self.bbox[2] - self.bbox[0]).hypot(self.bbox[3] - self.bbox[1])
+        } else {
+            0.0
+        }
+    }
+
+    /// Score at `now_ms` from the rule counts of the evidence window.
+    pub fn assess(&self, now_ms: i64, spec: &EvidenceSpec, cfg: &FakeBtsConfig) -> Assessment {
+        let sums = self.counts.sum(spec, now_ms);
+        let n = sums[RULE_COUNT];
+        let mut a = Assessment {
+            reporters: self.reporters_in_window(now_ms, cfg.evidence_window_ms()),
+            reports_in_window: n,
+            ..Assessment::default()
+        };
+        for rule in Rule::ALL {
+            let c = sums[rule as usize];
+            a.counts[rule as usize] = c;
+            let holds = match rule {
+                Rule::DuplicateIdentity => self
+                    .duplicate_seen_ms
+                    .is_some_and(|t| now_ms - t <= cfg.duplicate_window_ms()),
+                r if r.is_event() => c >= 1,
+                _ => c >= 1 && (c as f64) >= cfg.min_rule_fraction * n as f64,
+            };
+            if holds {
+                let w = rule.weight(cfg);
+                a.holds |= rule.bit();
+                a.points += w;
+                if rule.is_rogue() {
+                    a.rogue_points += w;
+                }
+            }
+        }
+        a
+    }
+
+    /// The measured value a case reports for a rule that holds, and its threshold.
+    pub fn reason_value(&self, rule: Rule, a: &Assessment, cfg: &FakeBtsConfig) -> (f64, f64) {
+        let i = rule as usize;
+        match rule {
+            Rule::DuplicateIdentity => (1.0, 1.0),
+            r if r.is_event() => (a.counts[i] as f64, 1.0),
+            r if r.reports_share() => {
+                let share = if a.reports_in_window > 0 {
+                    a.counts[i] as f64 / a.reports_in_window as f64
+                } else {
+                    0.0
+                };
+                (round3(share), cfg.min_rule_fraction)
+            }
+            _ => {
+                let mean = if self.value_n[i] > 0 {
+                    self.value_sums[i] / f64::from(self.value_n[i])
+                } else {
+                    0.0
+                };
+                (round3(mean), f64::from(self.thresholds[i]))
+            }
+        }
+    }
+
+    /// Re-estimate position (and track, when moving) from the observations.
+    pub fn localise(&mut self, now_ms: i64, cfg: &FakeBtsConfig, solver: &SolverParams) {
+        self.last_locate_ms = Some(now_ms);
+        self.reports_since_locate = 0;
+        let from = self.last_seen - cfg.evidence_window_ms();
+        let all: Vec<Observation> = self
+            .observations
+            .iter()
+            .filter(|o| o.rss_dbm.is_finite() && o.ts_ms > from)
+            .copied()
+            .collect();
+        let Some(fix_all) = multilaterate(&all, solver) else {
+            return;
+        };
+        self.fix = Some(fix_all);
+        let recent_from = self.last_seen - cfg.track_window_ms();
+        let recent: Vec<Observation> = all
+            .iter()
+            .filter(|o| o.ts_ms > recent_from)
+            .copied()
+            .collect();
+        if recent.len() >= 4 {
+            if let Some(short) = multilaterate(&recent, solver) {
+                let r = inflate(short.cov, cfg.min_radius_m);
+                match &mut self.kalman {
+                    Some(k) => k.update(short.ts_ms, short.x, short.y, r),
+                    None => {
+                        self.kalman = Some(Kalman::new(
+                            short.ts_ms,
+                            short.x,
+                            short.y,
+                            r,
+                            cfg.track_accel_noise,
+                            cfg.max_speed_mps / 2.0,
+                        ))
+                    }
+                }
+                if let Some(k) = &self.kalman {
+                    let (x, y) = k.position();
+                    self.track.push((k.ts_ms(), x, y));
+                }
+                self.short_fixes.push_back(short);
+                while self.short_fixes.len() > MAX_SHORT_FIXES {
+                    self.short_fixes.pop_front();
+                }
+            }
+        }
+        if !self.moving {
+            self.moving = self.stationary_hypothesis_fails(&fix_all, cfg);
+        }
+    }
+
+    /// Moving when at least two recent short-window fixes sit, beyond their combined
+    /// uncertainty (χ², 2 dof, 99.9 %), more than the minimum displacement away from
+    /// the fix over the whole window.
+    fn stationary_hypothesis_fails(&self, all: &Fix, cfg: &FakeBtsConfig) -> bool {
+        let from = self.last_seen - cfg.evidence_window_ms();
+        let outliers = self
+            .short_fixes
+            .iter()
+            .filter(|f| f.ts_ms > from)
+            .filter(|f| {
+                let dx = f.x - all.x;
+                let dy = f.y - all.y;
+                let dist = dx.hypot(dy);
+                let c = [
+                    [f.cov[0][0] + all.cov[0][0], f.cov[0][1] + all.cov[0][1]],
+                    [f.cov[1][0] + all.cov[1][0], f.cov[1][1] + all.cov[1][1]],
+                ];
+                let det = c[0][0] * c[1][1] - c[0][1] * c[1][0];
+                let d2 = if det > 0.0 {
+                    (dx * (c[1][1] * dx - c[0][1] * dy) + dy * (-c[1][0] * dx + c[0][0] * dy)) / det
+                } else {
+                    0.0
+                };
+                dist > cfg.moving_min_displacement_m && d2 > 13.8
+            })
+            .count();
+        outliers >= 2
+    }
+
+    /// Current best position estimate at the last report, with its uncertainty: the
+    /// track prediction when moving, the window fix when not, and the centroid of the
+    /// recent reports (radius = their spread) while too few reports allow a fit.
+    pub fn location(&self, cfg: &FakeBtsConfig) -> Option<Location> {
+        let (x, y, radius) = match (&self.kalman, self.moving, &self.fix) {
+            (Some(k), true, _) => {
+                let p = k.predicted(self.last_seen);
+                let (x, y) = p.position();
+                (
+                    x,
+                    y,
+                    2.45 * largest_eigenvalue(p.position_cov()).max(0.0).sqrt(),
+                )
+            }
+            (_, _, Some(f)) => (f.x, f.y, 2.45 * largest_eigenvalue(f.cov).max(0.0).sqrt()),
+            _ => {
+                let (x, y) = self.anchor(cfg.path_loss().db_per_decade())?;
+                let spread = self
+                    .observations
+                    .iter()
+                    .rev()
+                    .take(ANCHOR_REPORTS)
+                    .map(|o| (o.x - x).hypot(o.y - y))
+                    .fold(0.0, f64::max);
+                (x, y, spread + cfg.association_radius_m / 4.0)
+            }
+        };
+        let (lat, lon) = self.frame.to_lat_lon(x, y);
+        Some(Location {
+            lat: round6(lat),
+            lon: round6(lon),
+            radius_m: radius.max(cfg.min_radius_m).round(),
+        })
+    }
+
+    /// The filtered track in WGS84 (empty unless the emitter moves).
+    pub fn track_points(&self) -> Vec<TrackPoint> {
+        if !self.moving {
+            return Vec::new();
+        }
+        self.track
+            .iter()
+            .map(|&(ts, x, y)| {
+                let (lat, lon) = self.frame.to_lat_lon(x, y);
+                TrackPoint {
+                    ts,
+                    lat: round6(lat),
+                    lon: round6(lon),
+                }
+            })
+            .collect()
+    }
+
+    pub fn track_last_ms(&self) -> Option<i64> {
+        self.track.last().map(|t| t.0)
+    }
+
+    /// Approximate heap and inline bytes held by this emitter.
+    pub fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.identities.capacity() * std::mem::size_of::<(ClaimedCell, i64)>()
+            + self.reporters.capacity() * (std::mem::size_of::<(u64, i64)>() + 1)
+            + self.observations.capacity() * std::mem::size_of::<Observation>()
+            + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
+            + self.track.capacity() * std::mem::size_of::<(i64, f64, f64)>()
+    }
+
+    /// Observations kept (for benchmarks and stats).
+    pub fn observation_count(&self) -> usize {
+        self.observations.len()
+    }
+}
+
+/// Covariance floored at `min_sigma_m` on each axis (a fix is never better than that).
+fn inflate(cov: [[f64; 2]; 2], min_sigma_m: f64) -> [[f64; 2]; 2] {
+    let m2 = min_sigma_m * min_sigma_m;
+    [
+        [cov[0][0].max(m2), cov[0][1]],
+        [cov[1][0], cov[1][1].max(m2)],
+    ]
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1e3).round() / 1e3
+}

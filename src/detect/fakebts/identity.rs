@@ -1,0 +1,160 @@
+//! Per broadcast identity (`RAT + MCC-MNC-LAC-CID`) evidence: how often and where it
+//! was heard, on which channels, which candidate transmitters carry it, and — for a
+//! registered cell that is heard where its inventory row says it cannot be — a profile
+//! of all its reports, from which the inventory-discrepancy finding locates it.
+
+use super::geometry::LocalFrame;
+use super::locate::Observation;
+use super::rules::{ta_step_m, Neighbourhood};
+use crate::model::{CellKey, CellMeasurement, Rat};
+use std::collections::{HashSet, VecDeque};
+
+/// Key of an identity.
+pub type IdKey = (Rat, CellKey);
+
+/// Channel slots remembered per identity.
+const CHANNEL_SLOTS: usize = 2;
+
+/// Evidence about one identity.
+#[derive(Debug, Clone)]
+pub struct IdentityState {
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub reports: u32,
+    /// Channels heard, with the last event time of each (`u32::MAX` = empty slot).
+    channels: [(u32, i64); CHANNEL_SLOTS],
+    /// Neighbourhood verdict cached for a ≈ 2 km grid square of the reporter.
+    pub neighbourhood: Option<((i32, i32), Neighbourhood)>,
+    /// Candidate transmitters carrying this identity.
+    pub emitters: Vec<u64>,
+    /// All reports of a registered identity on its registered channel, kept once it
+    /// was heard beyond its reach or off its timing advance.
+    pub profile: Option<Box<Profile>>,
+}
+
+impl IdentityState {
+    pub fn new(ts_ms: i64) -> Self {
+        IdentityState {
+            first_seen: ts_ms,
+            last_seen: ts_ms,
+            reports: 0,
+            channels: [(u32::MAX, i64::MIN); CHANNEL_SLOTS],
+            neighbourhood: None,
+            emitters: Vec::new(),
+            profile: None,
+        }
+    }
+
+    #[inline]
+    pub fn touch(&mut self, m: &CellMeasurement) {
+        self.first_seen = self.first_seen.min(m.ts_ms);
+        self.last_seen = self.last_seen.max(m.ts_ms);
+        self.reports = self.reports.saturating_add(1);
+        if let Some(arfcn) = m.arfcn {
+            self.note_channel(arfcn, m.ts_ms);
+        }
+    }
+
+    fn note_channel(&mut self, arfcn: u32, ts_ms: i64) {
+        if let Some(slot) = self.channels.iter_mut().find(|c| c.0 == arfcn) {
+            slot.1 = slot.1.max(ts_ms);
+            return;
+        }
+        // replace the empty or least recent slot
+        if let Some(slot) = self.channels.iter_mut().min_by_key(|c| c.1) {
+            *slot = (arfcn, ts_ms);
+        }
+    }
+
+    /// Last event time this identity was heard on a channel other than `arfcn`.
+    pub fn other_channel_seen(&self, arfcn: u32) -> Option<i64> {
+        self.channels
+            .iter()
+            .filter(|c| c.0 != u32::MAX && c.0 != arfcn)
+            .map(|c| c.1)
+            .max()
+    }
+
+    pub fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.emitters.capacity() * 8
+            + self.profile.as_ref().map_or(0, |p| p.state_bytes())
+    }
+}
+
+/// Reports of a registered identity suspected to be listed at the wrong place.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub frame: LocalFrame,
+    pub observations: VecDeque<Observation>,
+    pub reporters: HashSet<u64>,
+    pub reports: u64,
+    /// Reports beyond reach or off their timing advance.
+    pub misplaced_reports: u64,
+}
+
+/// Most observations kept per profile.
+const MAX_PROFILE_OBSERVATIONS: usize = 400;
+const MAX_PROFILE_REPORTERS: usize = 4_096;
+
+impl Profile {
+    pub fn new(m: &CellMeasurement) -> Self {
+        Profile {
+            frame: LocalFrame::new(m.lat, m.lon),
+            observations: VecDeque::new(),
+            reporters: HashSet::new(),
+            reports: 0,
+            misplaced_reports: 0,
+        }
+    }
+
+    pub fn add(&mut self, m: &CellMeasurement, reporter: u64, misplaced: bool) {
+        self.reports += 1;
+        if misplaced {
+            self.misplaced_reports += 1;
+        }
+        if self.reporters.len() < MAX_PROFILE_REPORTERS {
+            self.reporters.insert(reporter);
+        }
+        let Some(signal) = m.signal_dbm else { return };
+        let (x, y) = self.frame.to_xy(m.lat, m.lon);
+        let mut o = Observation::new(
+            m.ts_ms,
+            x,
+            y,
+            f64::from(signal),
+            f64::from(m.accuracy_m.unwrap_or(30.0)).max(1.0) / 1.5,
+        );
+        if let (Some(ta), Some(step)) = (m.ta, ta_step_m(m.rat)) {
+            o = o.with_ta(ta, step);
+        }
+        self.observations.push_back(o);
+        while self.observations.len() > MAX_PROFILE_OBSERVATIONS {
+            self.observations.pop_front();
+        }
+    }
+
+    fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.observations.capacity() * std::mem::size_of::<Observation>()
+            + self.reporters.capacity() * 9
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_keep_the_most_recent() {
+        let mut s = IdentityState::new(0);
+        s.note_channel(10, 1);
+        s.note_channel(11, 2);
+        assert_eq!(s.other_channel_seen(10), Some(2));
+        s.note_channel(12, 3); // evicts 10 (least recent)
+        assert_eq!(s.other_channel_seen(11), Some(3));
+        assert_eq!(s.other_channel_seen(12), Some(2));
+        s.note_channel(11, 9);
+        assert_eq!(s.other_channel_seen(12), Some(9));
+    }
+}

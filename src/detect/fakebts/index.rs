@@ -1,0 +1,186 @@
+//! The registered-cell inventory as the detector queries it: an exact lookup by
+//! `MCC-MNC-LAC-CID`, a lookup by `MCC-MNC-CID` (to spot an identity reappearing under
+//! another LAC/TAC), and an R-tree (rstar) over Earth-centred coordinates for "which
+//! registered cells are near this reporter" questions. Kept current when the pipeline
+//! applies inventory-topic updates.
+
+use super::geometry::{chord_for_arc_m, ecef_m};
+use crate::model::{CellKey, Rat};
+use rstar::primitives::GeomWithData;
+use rstar::RTree;
+use std::collections::HashMap;
+
+/// What the detector needs of one registered cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Site {
+    pub rat: Rat,
+    pub key: CellKey,
+    pub lat: f64,
+    pub lon: f64,
+    /// Nominal coverage radius, metres.
+    pub range_m: f64,
+    pub arfcn: Option<u32>,
+    pub pci: Option<u16>,
+    pub eirp_dbm: Option<f32>,
+}
+
+type Entry = GeomWithData<[f64; 3], CellKey>;
+
+/// Spatial index of the registered cells.
+#[derive(Debug, Default)]
+pub struct CellIndex {
+    by_key: HashMap<CellKey, Site>,
+    /// `(mcc, mnc, cid)` → LACs under which that cell id is registered.
+    by_cid: HashMap<(u16, u16, u64), Vec<u32>>,
+    tree: RTree<Entry>,
+}
+
+impl CellIndex {
+    /// Build from a set of sites in one bulk load (O(n log n)).
+    pub fn from_sites(sites: impl IntoIterator<Item = Site>) -> Self {
+        let mut by_key = HashMap::new();
+        for s in sites {
+            if s.lat.is_finite() && s.lon.is_finite() {
+                by_key.insert(s.key, s);
+            }
+        }
+        let mut by_cid: HashMap<(u16, u16, u64), Vec<u32>> = HashMap::new();
+        let mut entries = Vec::with_capacity(by_key.len());
+        for s in by_key.values() {
+            by_cid
+                .entry((s.key.mcc, s.key.mnc, s.key.cid))
+                .or_default()
+                .push(s.key.lac);
+            entries.push(GeomWithData::new(ecef_m(s.lat, s.lon), s.key));
+        }
+        CellIndex {
+            by_key,
+            by_cid,
+            tree: RTree::bulk_load(entries),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    #[inline]
+    pub fn get(&self, key: &CellKey) -> Option<&Site> {
+        self.by_key.get(key)
+    }
+
+    /// LACs/TACs under which `(mcc, mnc, cid)` is registered.
+    pub fn lacs_of(&self, mcc: u16, mnc: u16, cid: u64) -> &[u32] {
+        self.by_cid.get(&(mcc, mnc, cid)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Insert or replace one cell.
+    pub fn upsert(&mut self, site: Site) {
+        if !(site.lat.is_finite() && site.lon.is_finite()) {
+            self.remove(&site.key);
+            return;
+        }
+        self.remove(&site.key);
+        self.by_cid
+            .entry((site.key.mcc, site.key.mnc, site.key.cid))
+            .or_default()
+            .push(site.key.lac);
+        self.tree
+            .insert(GeomWithData::new(ecef_m(site.lat, site.lon), site.key));
+        self.by_key.insert(site.key, site);
+    }
+
+    /// Remove one cell; returns it if it was there.
+    pub fn remove(&mut self, key: &CellKey) -> Option<Site> {
+        let old = self.by_key.remove(key)?;
+        self.tree
+            .remove(&GeomWithData::new(ecef_m(old.lat, old.lon), *key));
+        let cid_key = (key.mcc, key.mnc, key.cid);
+        if let Some(lacs) = self.by_cid.get_mut(&cid_key) {
+            lacs.retain(|&l| l != key.lac);
+            if lacs.is_empty() {
+                self.by_cid.remove(&cid_key);
+            }
+        }
+        Some(old)
+    }
+
+    /// Registered cells within `radius_m` (great-circle) of a position, nearest first,
+    /// at most `limit` of them.
+    pub fn near(
+        &self,
+        lat: f64,
+        lon: f64,
+        radius_m: f64,
+        limit: usize,
+    ) -> impl Iterator<Item = &Site> + '_ {
+        let chord = chord_for_arc_m(radius_m);
+        let q = ecef_m(lat, lon);
+        self.tree
+            .nearest_neighbor_iter_with_distance_2(&q)
+            .take_while(move |(_, d2)| *d2 <= chord * chord)
+            .take(limit)
+            .filter_map(|(e, _)| self.by_key.get(&e.data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(lac: u32, cid: u64, lat: f64, lon: f64) -> Site {
+        Site {
+            rat: Rat::Lte,
+            key: CellKey {
+                mcc: 452,
+                mnc: 4,
+                lac,
+                cid,
+            },
+            lat,
+            lon,
+            range_m: 1000.0,
+            arfcn: Some(1650),
+            pci: None,
+            eirp_dbm: None,
+        }
+    }
+
+    #[test]
+    fn near_finds_by_distance_and_updates_stay_in_sync() {
+        let mut idx =
+            CellIndex::from_sites([site(1, 10, 21.00, 105.80), site(1, 11, 21.05, 105.80)]);
+        let near: Vec<_> = idx
+            .near(21.001, 105.80, 2_000.0, 10)
+            .map(|s| s.key.cid)
+            .collect();
+        assert_eq!(near, vec![10]);
+        // move cell 10 far away: the tree follows
+        idx.upsert(site(1, 10, 22.0, 105.80));
+        assert_eq!(idx.near(21.001, 105.80, 2_000.0, 10).count(), 0);
+        assert_eq!(idx.len(), 2);
+        assert_eq!(idx.lacs_of(452, 4, 10), &[1]);
+        idx.upsert(site(2, 10, 21.0, 105.8));
+        let mut lacs = idx.lacs_of(452, 4, 10).to_vec();
+        lacs.sort();
+        assert_eq!(lacs, vec![1, 2]);
+        assert!(idx
+            .remove(&CellKey {
+                mcc: 452,
+                mnc: 4,
+                lac: 1,
+                cid: 10
+            })
+            .is_some());
+        assert_eq!(idx.lacs_of(452, 4, 10), &[2]);
+        let all: Vec<_> = idx
+            .near(21.0, 105.8, 10_000.0, 10)
+            .map(|s| s.key.cid)
+            .collect();
+        assert_eq!(all, vec![10, 11]);
+    }
+}

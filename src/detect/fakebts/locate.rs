@@ -1,0 +1,479 @@
+//! Localisation of a transmitter from the reports that heard it: a signal-weighted
+//! centroid as the start, refined by robust least-squares multilateration on the
+//! log-distance path-loss model with the transmitter's power as a free parameter.
+//!
+//! Timing advance, where reported, adds a range interval per observation (GSM steps
+//! of 553.5 m, LTE 78 m): a residual only when the candidate position is outside it.
+//!
+//! Work is linear in the number of observations: a fixed number of Levenberg–Marquardt
+//! iterations from a fixed number of starting points, each pass O(observations).
+
+use super::geometry::PathLoss;
+
+/// One report of the transmitter in a [`super::geometry::LocalFrame`] (metres).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    pub ts_ms: i64,
+    pub x: f64,
+    pub y: f64,
+    /// Received power, dBm.
+    pub rss_dbm: f64,
+    /// Standard deviation of the reporter position (GPS accuracy), metres.
+    pub pos_sigma_m: f64,
+    /// Range interval implied by the timing advance, metres; `NAN` when none.
+    pub ta_lo_m: f64,
+    pub ta_hi_m: f64,
+}
+
+impl Observation {
+    /// An observation without timing advance.
+    pub fn new(ts_ms: i64, x: f64, y: f64, rss_dbm: f64, pos_sigma_m: f64) -> Self {
+        Observation {
+            ts_ms,
+            x,
+            y,
+            rss_dbm,
+            pos_sigma_m,
+            ta_lo_m: f64::NAN,
+            ta_hi_m: f64::NAN,
+        }
+    }
+
+    /// Attach the range interval of a timing advance `ta` of `step_m` metres per step.
+    pub fn with_ta(mut self, ta: u16, step_m: f64) -> Self {
+        let centre = f64::from(ta) * step_m;
+        self.ta_lo_m = (centre - step_m / 2.0).max(0.0);
+        self.ta_hi_m = centre + step_m / 2.0;
+        self
+    }
+}
+
+/// Tunables of the solver (from [`super::FakeBtsConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SolverParams {
+    pub model: PathLoss,
+    /// Huber threshold in standard deviations: residuals beyond it count linearly.
+    pub huber_k: f64,
+    /// Standard deviation of a range just outside its timing-advance interval, metres.
+    pub ta_sigma_m: f64,
+    /// Standard deviation of the weak prior pulling the position towards the centroid,
+    /// metres; keeps one-sided geometries from running away.
+    pub prior_sigma_m: f64,
+    pub max_iterations: usize,
+    /// Smallest reported uncertainty radius, metres.
+    pub min_radius_m: f64,
+}
+
+/// A position estimate with its covariance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fix {
+    pub x: f64,
+    pub y: f64,
+    /// Fitted received power extrapolated to 1 m, dBm.
+    pub p0_dbm: f64,
+    /// Position covariance, m².
+    pub cov: [[f64; 2]; 2],
+    /// Root-mean-square residual, dB.
+    pub rms_db: f64,
+    /// Observations used.
+    pub n: usize,
+    /// Mean event time of the observations used.
+    pub ts_ms: i64,
+}
+
+impl Fix {
+    /// Radius of a circle holding the transmitter with ≈ 95 % probability
+    /// (2.45 × the larger standard deviation of the error ellipse), floored.
+    pub fn radius_m(&self, min_radius_m: f64) -> f64 {
+        (2.45 * largest_eigenvalue(self.cov).max(0.0).sqrt()).max(min_radius_m)
+    }
+}
+
+/// Largest eigenvalue of a symmetric 2×2 matrix.
+pub fn largest_eigenvalue(m: [[f64; 2]; 2]) -> f64 {
+    let tr = m[0][0] + m[1][1];
+    let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
+    let disc = (tr * tr / 4.0 - det).max(0.0).sqrt();
+    tr / 2.0 + disc
+}
+
+/// Centroid of the reporter positions weighted by the distance the path-loss model
+/// infers from each signal (weight ∝ 1 / estimated distance): near reporters count more.
+pub fn weighted_centroid(obs: &[Observation], model: &PathLoss) -> Option<(f64, f64)> {
+    let max_rss = obs
+        .iter()
+        .map(|o| o.rss_dbm)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !max_rss.is_finite() {
+        return None;
+    }
+    let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+    for o in obs {
+        let w = 10f64.powf((o.rss_dbm - max_rss) / model.db_per_decade());
+        sx += w * o.x;
+        sy += w * o.y;
+        sw += w;
+    }
+    (sw > 0.0).then(|| (sx / sw, sy / sw))
+}
+
+const LN10: f64 = std::f64::consts::LN_10;
+
+struct Eval {
+    cost: f64,
+    /// Normal matrix and gradient of the weighted, linearised problem (x, y, p0).
+    a: [[f64; 3]; 3],
+    g: [f64; 3],
+    chi2: f64,
+}
+
+fn evaluate(
+    obs: &[Observation],
+    p: &SolverParams,
+    theta: [f64; 3],
+    prior: (f64, f64),
+    want_normal: bool,
+) -> Eval {
+    let m = &p.model;
+    let k = m.db_per_decade() / LN10;
+    let h2 = m.min_distance_m * m.min_distance_m;
+    let sigma2 = m.sigma_db * m.sigma_db;
+    let mut a = [[0.0; 3]; 3];
+    let mut g = [0.0; 3];
+    let mut cost = 0.0;
+    let mut chi2 = 0.0;
+    let c = p.huber_k;
+    let mut add = |u: f64, j: [f64; 3]| {
+        // Huber: quadratic inside ±c, linear outside (weight c/|u| in IRLS)
+        let (rho, w) = if u.abs() <= c {
+            (0.5 * u * u, 1.0)
+        } else {
+            (c * u.abs() - 0.5 * c * c, c / u.abs())
+        };
+        cost += rho;
+        chi2 += w * u * u;
+        if want_normal {
+            for r in 0..3 {
+                g[r] += w * j[r] * u;
+                for (cc, jc) in j.iter().enumerate() {
+                    a[r][cc] += w * j[r] * jc;
+                }
+            }
+        }
+    };
+    for o in obs {
+        let dx = theta[0] - o.x;
+        let dy = theta[1] - o.y;
+        let d2 = dx * dx + dy * dy + h2;
+        let d = d2.sqrt();
+        // predicted rss = p0 − 10 n log10(d); residual = observed − predicted
+        let pred = theta[2] - m.db_per_decade() * 0.5 * d2.log10();
+        let pos_term = k * o.pos_sigma_m / d;
+        let s = (sigma2 + pos_term * pos_term).sqrt();
+        // d(e)/dx = k·dx/d², d(e)/dp0 = −1, all divided by s
+        add(
+            (o.rss_dbm - pred) / s,
+            [k * dx / d2 / s, k * dy / d2 / s, -1.0 / s],
+        );
+        if o.ta_hi_m.is_finite() {
+            let st = (p.ta_sigma_m * p.ta_sigma_m + o.pos_sigma_m * o.pos_sigma_m).sqrt();
+            let outside = if d > o.ta_hi_m {
+                d - o.ta_hi_m
+            } else if d < o.ta_lo_m {
+                d - o.ta_lo_m
+            } else {
+                0.0
+            };
+            if outside != 0.0 {
+                add(outside / st, [dx / d / st, dy / d / st, 0.0]);
+            }
+        }
+    }
+    let ip = 1.0 / (p.prior_sigma_m * p.prior_sigma_m);
+    let px = theta[0] - prior.0;
+    let py = theta[1] - prior.1;
+    cost += 0.5 * (px * px + py * py) * ip;
+    if want_normal {
+        a[0][0] += ip;
+        a[1][1] += ip;
+        g[0] += ip * px;
+        g[1] += ip * py;
+    }
+    Eval { cost, a, g, chi2 }
+}
+
+/// Solve a symmetric positive 3×3 system by Cholesky; `None` if not positive definite.
+fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
+    let mut l = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..=i {
+            let mut s = a[i][j];
+            for kk in 0..j {
+                s -= l[i][kk] * l[j][kk];
+            }
+            if i == j {
+                if s <= 0.0 || !s.is_finite() {
+                    return None;
+                }
+                l[i][i] = s.sqrt();
+            } else {
+                l[i][j] = s / l[j][j];
+            }
+        }
+    }
+    let mut y = [0.0; 3];
+    for i in 0..3 {
+        let mut s = b[i];
+        for kk in 0..i {
+            s -= l[i][kk] * y[kk];
+        }
+        y[i] = s / l[i][i];
+    }
+    let mut x = [0.0; 3];
+    for i in (0..3).rev() {
+        let mut s = y[i];
+        for kk in i + 1..3 {
+            s -= l[kk][i] * x[kk];
+        }
+        x[i] = s / l[i][i];
+    }
+    Some(x)
+}
+
+fn invert3(a: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let mut inv = [[0.0; 3]; 3];
+    for c in 0..3 {
+        let mut e = [0.0; 3];
+        e[c] = 1.0;
+        let col = solve3(a, e)?;
+        for r in 0..3 {
+            inv[r][c] = col[r];
+        }
+    }
+    Some(inv)
+}
+
+/// Best power at 1 m for a fixed position: mean of `rss + 10 n log10 d`.
+fn p0_for(obs: &[Observation], model: &PathLoss, x: f64, y: f64) -> f64 {
+    let h2 = model.min_distance_m * model.min_distance_m;
+    let s: f64 = obs
+        .iter()
+        .map(|o| {
+            o.rss_dbm
+                + model.db_per_decade() * 0.5 * ((x - o.x).powi(2) + (y - o.y).powi(2) + h2).log10()
+        })
+        .sum();
+    s / obs.len() as f64
+}
+
+/// Levenberg–Marquardt from one start; returns the final parameters and cost.
+fn refine(
+    obs: &[Observation],
+    p: &SolverParams,
+    start: (f64, f64),
+    prior: (f64, f64),
+) -> ([f64; 3], f64) {
+    let mut theta = [start.0, start.1, p0_for(obs, &p.model, start.0, start.1)];
+    let mut cur = evaluate(obs, p, theta, prior, true);
+    let mut lambda = 1e-3;
+    for _ in 0..p.max_iterations {
+        let mut damped = cur.a;
+        for (i, row) in damped.iter_mut().enumerate() {
+            row[i] += lambda * cur.a[i][i].max(1e-12);
+        }
+        let Some(step) = solve3(damped, [-cur.g[0], -cur.g[1], -cur.g[2]]) else {
+            lambda *= 10.0;
+            continue;
+        };
+        let cand = [theta[0] + step[0], theta[1] + step[1], theta[2] + step[2]];
+        let next = evaluate(obs, p, cand, prior, true);
+        if next.cost.is_finite() && next.cost <= cur.cost {
+            theta = cand;
+            cur = next;
+            lambda = (lambda / 3.0).max(1e-9);
+            if step[0].hypot(step[1]) < 0.5 {
+                break;
+            }
+        } else {
+            lambda *= 4.0;
+            if lambda > 1e9 {
+                break;
+            }
+        }
+    }
+    (theta, cur.cost)
+}
+
+/// Robust multilateration. Needs at least three observations; starts from the weighted
+/// centroid and from the positions of the three strongest reporters and keeps the best.
+pub fn multilaterate(obs: &[Observation], p: &SolverParams) -> Option<Fix> {
+    if obs.len() < 3 {
+        return None;
+    }
+    let centroid = weighted_centroid(obs, &p.model)?;
+    let mut starts = [centroid; 4];
+    let mut strongest: [Option<&Observation>; 3] = [None; 3];
+    for o in obs {
+        let mut cand = Some(o);
+        for slot in strongest.iter_mut() {
+            match (*slot, cand) {
+                (None, _) => {
+                    *slot = cand;
+                    break;
+                }
+                (Some(s), Some(c)) if c.rss_dbm > s.rss_dbm => {
+                    *slot = Some(c);
+                    cand = Some(s);
+                }
+                _ => {}
+            }
+        }
+    }
+    for (i, s) in strongest.iter().enumerate() {
+        if let Some(s) = s {
+            starts[i + 1] = (s.x, s.y);
+        }
+    }
+    let mut best: Option<([f64; 3], f64)> = None;
+    for s in starts {
+        let (theta, cost) = refine(obs, p, s, centroid);
+        if best.is_none_or(|(_, c)| cost < c) {
+            best = Some((theta, cost));
+        }
+    }
+    let (theta, _) = best?;
+    let fin = evaluate(obs, p, theta, centroid, true);
+    let inv = invert3(fin.a)?;
+    let dof = obs.len().saturating_sub(3).max(1) as f64;
+    let scale = (fin.chi2 / dof).max(1.0);
+    let mut sum_ts: i128 = 0;
+    let mut sq = 0.0;
+    let h2 = p.model.min_distance_m * p.model.min_distance_m;
+    for o in obs {
+        sum_ts += i128::from(o.ts_ms);
+        let d2 = (theta[0] - o.x).powi(2) + (theta[1] - o.y).powi(2) + h2;
+        let e = o.rss_dbm - (theta[2] - p.model.db_per_decade() * 0.5 * d2.log10());
+        sq += e * e;
+    }
+    Some(Fix {
+        x: theta[0],
+        y: theta[1],
+        p0_dbm: theta[2],
+        cov: [
+            [inv[0][0] * scale, inv[0][1] * scale],
+            [inv[1][0] * scale, inv[1][1] * scale],
+        ],
+        rms_db: (sq / obs.len() as f64).sqrt(),
+        n: obs.len(),
+        ts_ms: (sum_ts / obs.len() as i128) as i64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, Normal};
+
+    fn params() -> SolverParams {
+        SolverParams {
+            model: PathLoss {
+                exponent: 3.2,
+                ref_loss_db: 78.0,
+                ref_distance_m: 100.0,
+                sigma_db: 7.0,
+                min_distance_m: 10.0,
+            },
+            huber_k: 2.0,
+            ta_sigma_m: 80.0,
+            prior_sigma_m: 5_000.0,
+            max_iterations: 40,
+            min_radius_m: 25.0,
+        }
+    }
+
+    fn synth(seed: u64, n: usize, tx: (f64, f64), spread: f64) -> Vec<Observation> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let p = params();
+        let shadow = Normal::new(0.0, p.model.sigma_db).unwrap();
+        (0..n)
+            .map(|i| {
+                let x = tx.0 + rng.random_range(-spread..spread);
+                let y = tx.1 + rng.random_range(-spread..spread);
+                let d = (x - tx.0).hypot(y - tx.1);
+                Observation::new(
+                    i as i64 * 1000,
+                    x,
+                    y,
+                    p.model.predicted_rss_dbm(40.0, d) + shadow.sample(&mut rng),
+                    10.0,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn multilateration_beats_the_centroid_and_recovers_power() {
+        let mut errs = Vec::new();
+        for seed in 0..20 {
+            // reporters on one side: the centroid is biased, the model fit is not
+            let obs: Vec<_> = synth(seed, 60, (300.0, -200.0), 1500.0);
+            let fix = multilaterate(&obs, &params()).unwrap();
+            errs.push((fix.x - 300.0).hypot(fix.y + 200.0));
+            assert!(fix.radius_m(25.0) >= 25.0);
+            assert!(
+                (fix.p0_dbm - (40.0 - 78.0 + 64.0)).abs() < 8.0,
+                "p0 {}",
+                fix.p0_dbm
+            );
+        }
+        errs.sort_by(f64::total_cmp);
+        assert!(errs[10] < 250.0, "median error {}", errs[10]);
+    }
+
+    #[test]
+    fn timing_advance_sharpens_the_fix() {
+        let mut plain = Vec::new();
+        let mut with_ta = Vec::new();
+        for seed in 0..20 {
+            let obs = synth(100 + seed, 12, (0.0, 0.0), 1200.0);
+            let fix = multilaterate(&obs, &params()).unwrap();
+            plain.push(fix.x.hypot(fix.y));
+            let obs: Vec<_> = obs
+                .into_iter()
+                .map(|o| {
+                    let ta = (o.x.hypot(o.y) / 553.5).round() as u16;
+                    o.with_ta(ta, 553.5)
+                })
+                .collect();
+            let fix = multilaterate(&obs, &params()).unwrap();
+            with_ta.push(fix.x.hypot(fix.y));
+        }
+        plain.sort_by(f64::total_cmp);
+        with_ta.sort_by(f64::total_cmp);
+        assert!(
+            with_ta[10] < plain[10],
+            "ta {} plain {}",
+            with_ta[10],
+            plain[10]
+        );
+    }
+
+    #[test]
+    fn too_few_observations_give_no_fix() {
+        let obs = synth(1, 2, (0.0, 0.0), 500.0);
+        assert!(multilaterate(&obs, &params()).is_none());
+    }
+
+    #[test]
+    fn centroid_pulls_towards_strong_reports() {
+        let m = params().model;
+        let obs = [
+            Observation::new(0, 0.0, 0.0, -50.0, 5.0),
+            Observation::new(0, 1000.0, 0.0, -90.0, 5.0),
+        ];
+        let (x, _) = weighted_centroid(&obs, &m).unwrap();
+        assert!(x < 200.0);
+    }
+}

@@ -1,0 +1,26 @@
+//! Fake base station and SMS-blaster detection (issue 4).
+//!
+//! - [`rules`]: per-report checks, each a named rule with code, value and threshold;
+//! - [`index`]: the registered-cell inventory as an R-tree and hash lookups;
+//! - [`identity`] / [`emitter`]: evidence per broadcast identity and per candidate
+//!   transmitter (several identities linked by place, time and radio signature),
+//!   scored additively over an event-time window;
+//! - [`locate`] / [`track`]: signal-weighted centroid, robust multilateration on the
+//!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
+//! - [`findings`]: inventory discrepancies (missing / misplaced rows), never cases;
+//! - [`detector`]: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
+
+pub mod config;
+pub mod detector;
+pub mod emitter;
+pub mod findings;
+pub mod geometry;
+pub mod identity;
+pub mod index;
+pub mod locate;
+pub mod rules;
+pub mod track;
+
+pub use config::{FakeBtsConfig, RuleWeights};
+pub use detector::{FakeBtsDetector, FakeBtsStats};
+pub use findings::{FindingKind, InventoryFinding};

@@ -1,0 +1,478 @@
+//! Per-report checks: each rule is a named unit with a code, the value it measured
+//! and the threshold it compares against, so every case can say why it exists.
+//!
+//! [`check_report`] runs the O(1) rules (one hash lookup, one distance); the
+//! neighbourhood rules ([`check_neighbourhood`]) need a spatial query and are run by
+//! the detector only for identities that are already anomalous, and cached.
+
+use super::config::FakeBtsConfig;
+use super::geometry::distance_m;
+use super::index::{CellIndex, Site};
+use crate::model::{CellMeasurement, MeasurementEvent, Rat};
+
+/// The rules, in a fixed order (their index is a bit position and an array slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Rule {
+    /// The identity is not in the inventory.
+    CellNotRegistered = 0,
+    /// Registered identity heard farther from its site than its reach (CellGuard).
+    BeyondReach,
+    /// Signal stronger than the path-loss model allows for the registered site.
+    SignalTooStrong,
+    /// Timing advance incompatible with the distance to the registered site.
+    TaInconsistent,
+    /// No registered cell of this PLMN around the reporter.
+    PlmnInconsistent,
+    /// No registered cell of this PLMN uses this LAC/TAC around the reporter, or the
+    /// cell id is registered under another LAC/TAC (TAC hopping).
+    LacInconsistent,
+    /// No registered cell of this PLMN and technology uses this channel around.
+    ArfcnUnusedNearby,
+    /// Registered identity broadcast on a channel other than its registered one.
+    ArfcnInconsistent,
+    /// The same identity heard on two channels (judged per transmitter, not per report).
+    DuplicateIdentity,
+    NoNeighbours,
+    NullCipher,
+    RatDowngrade,
+    LuReject,
+    SmsWhileCamped,
+}
+
+pub const RULE_COUNT: usize = 14;
+
+impl Rule {
+    pub const ALL: [Rule; RULE_COUNT] = [
+        Rule::CellNotRegistered,
+        Rule::BeyondReach,
+        Rule::SignalTooStrong,
+        Rule::TaInconsistent,
+        Rule::PlmnInconsistent,
+        Rule::LacInconsistent,
+        Rule::ArfcnUnusedNearby,
+        Rule::ArfcnInconsistent,
+        Rule::DuplicateIdentity,
+        Rule::NoNeighbours,
+        Rule::NullCipher,
+        Rule::RatDowngrade,
+        Rule::LuReject,
+        Rule::SmsWhileCamped,
+    ];
+
+    /// The reason code written into cases.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::CellNotRegistered => "CELL_NOT_REGISTERED",
+            Rule::BeyondReach => "BEYOND_REACH",
+            Rule::SignalTooStrong => "SIGNAL_TOO_STRONG",
+            Rule::TaInconsistent => "TA_INCONSISTENT",
+            Rule::PlmnInconsistent => "PLMN_INCONSISTENT",
+            Rule::LacInconsistent => "LAC_INCONSISTENT",
+            Rule::ArfcnUnusedNearby => "ARFCN_UNUSED_NEARBY",
+            Rule::ArfcnInconsistent => "ARFCN_INCONSISTENT",
+            Rule::DuplicateIdentity => "DUPLICATE_IDENTITY",
+            Rule::NoNeighbours => "NO_NEIGHBOURS",
+            Rule::NullCipher => "NULL_CIPHER",
+            Rule::RatDowngrade => "RAT_DOWNGRADE",
+            Rule::LuReject => "LU_REJECT",
+            Rule::SmsWhileCamped => "SMS_WHILE_CAMPED",
+        }
+    }
+
+    #[inline]
+    pub const fn bit(self) -> u16 {
+        1 << (self as u8)
+    }
+
+    /// Signs that the broadcast itself is forged, as opposed to an inventory row
+    /// being absent or wrong: only these turn an inventory problem into a case.
+    pub fn is_rogue(self) -> bool {
+        matches!(
+            self,
+            Rule::NullCipher
+                | Rule::NoNeighbours
+                | Rule::ArfcnInconsistent
+                | Rule::DuplicateIdentity
+        )
+    }
+
+    /// Event rules hold for a transmitter as soon as they happened once; state rules
+    /// need a share of its reports.
+    pub fn is_event(self) -> bool {
+        matches!(
+            self,
+            Rule::RatDowngrade | Rule::LuReject | Rule::SmsWhileCamped
+        )
+    }
+
+    /// Rules whose case value is the share of reports they fired on (presence rules);
+    /// the others report the mean measured value.
+    pub fn reports_share(self) -> bool {
+        matches!(
+            self,
+            Rule::CellNotRegistered
+                | Rule::PlmnInconsistent
+                | Rule::LacInconsistent
+                | Rule::ArfcnUnusedNearby
+                | Rule::NullCipher
+        )
+    }
+
+    pub fn weight(self, cfg: &FakeBtsConfig) -> f64 {
+        let w = &cfg.weights;
+        match self {
+            Rule::CellNotRegistered => w.cell_not_registered,
+            Rule::BeyondReach => w.beyond_reach,
+            Rule::SignalTooStrong => w.signal_too_strong,
+            Rule::TaInconsistent => w.ta_inconsistent,
+            Rule::PlmnInconsistent => w.plmn_inconsistent,
+            Rule::LacInconsistent => w.lac_inconsistent,
+            Rule::ArfcnUnusedNearby => w.arfcn_unused_nearby,
+            Rule::ArfcnInconsistent => w.arfcn_inconsistent,
+            Rule::DuplicateIdentity => w.duplicate_identity,
+            Rule::NoNeighbours => w.no_neighbours,
+            Rule::NullCipher => w.null_cipher,
+            Rule::RatDowngrade => w.rat_downgrade,
+            Rule::LuReject => w.lu_reject,
+            Rule::SmsWhileCamped => w.sms_while_camped,
+        }
+    }
+}
+
+/// Rules that route a report to a candidate transmitter: the state of the serving
+/// cell. Protocol events (downgrade, reject, SMS) on an otherwise normal cell are
+/// ordinary network life (CS fallback, roaming rejects, OTPs) and only corroborate.
+pub const ANOMALY_MASK: u16 = Rule::CellNotRegistered.bit()
+    | Rule::BeyondReach.bit()
+    | Rule::SignalTooStrong.bit()
+    | Rule::TaInconsistent.bit()
+    | Rule::PlmnInconsistent.bit()
+    | Rule::LacInconsistent.bit()
+    | Rule::ArfcnUnusedNearby.bit()
+    | Rule::ArfcnInconsistent.bit()
+    | Rule::NoNeighbours.bit()
+    | Rule::NullCipher.bit();
+
+/// Outcome of the per-report rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportCheck {
+    /// Bit per [`Rule`] that fired.
+    pub fired: u16,
+    /// Measured value per rule (meaningful where fired).
+    pub values: [f32; RULE_COUNT],
+    /// Thresholds the values were compared with.
+    pub thresholds: [f32; RULE_COUNT],
+    /// The identity is in the inventory.
+    pub registered: bool,
+    /// Distance from the reporter to the registered site, metres.
+    pub site_distance_m: Option<f32>,
+}
+
+impl ReportCheck {
+    #[inline]
+    pub fn has(&self, rule: Rule) -> bool {
+        self.fired & rule.bit() != 0
+    }
+
+    #[inline]
+    pub fn anomalous(&self) -> bool {
+        self.fired & ANOMALY_MASK != 0
+    }
+
+    #[inline]
+    fn set(&mut self, rule: Rule, value: f64, threshold: f64) {
+        self.fired |= rule.bit();
+        self.values[rule as usize] = value as f32;
+        self.thresholds[rule as usize] = threshold as f32;
+    }
+}
+
+/// Timing-advance step of a technology, metres (GSM 553.5 m, LTE/NR 78.12 m; UMTS has none).
+pub fn ta_step_m(rat: Rat) -> Option<f64> {
+    match rat {
+        Rat::Gsm => Some(553.5),
+        Rat::Lte | Rat::Nr => Some(78.12),
+        Rat::Umts => None,
+    }
+}
+
+/// Run the O(1) rules on one report. `site` is the registered cell of the report's
+/// identity, if any.
+#[inline]
+pub fn check_report(m: &CellMeasurement, site: Option<&Site>, cfg: &FakeBtsConfig) -> ReportCheck {
+    let mut c = ReportCheck {
+        fired: 0,
+        values: [0.0; RULE_COUNT],
+        thresholds: [0.0; RULE_COUNT],
+        registered: site.is_some(),
+        site_distance_m: None,
+    };
+    let accuracy = f64::from(m.accuracy_m.unwrap_or(0.0));
+    match site {
+        None => c.set(Rule::CellNotRegistered, 1.0, 1.0),
+        Some(site) => {
+            let d = distance_m(m.lat, m.lon, site.lat, site.lon);
+            c.site_distance_m = Some(d as f32);
+            // CellGuard: distance − reach − location accuracy against a speed margin
+            let reach = site.range_m.max(cfg.min_range_m);
+            let excess = d - reach - accuracy;
+            if excess > cfg.reach_margin_m {
+                c.set(Rule::BeyondReach, excess, cfg.reach_margin_m);
+            }
+            if let (Some(reported), Some(registered)) = (m.arfcn, site.arfcn) {
+                if reported != registered {
+                    c.set(
+                        Rule::ArfcnInconsistent,
+                        f64::from(reported),
+                        f64::from(registered),
+                    );
+                }
+            }
+            if let Some(signal) = m.signal_dbm {
+                let eirp = site.eirp_dbm.map_or(cfg.default_eirp_dbm, f64::from);
+                let model = cfg.path_loss();
+                // The reporter may be anywhere within its accuracy circle: predict for
+                // the nearest point it could be at.
+                let predicted = model
+                    .predicted_rss_dbm(eirp, (d - accuracy).max(model.min_distance_m))
+                    + cfg.reported_offset_db(m.rat);
+                let excess = f64::from(signal) - predicted;
+                let limit = cfg.signal_excess_sigmas * cfg.shadowing_sigma_db;
+                if excess > limit {
+                    c.set(Rule::SignalTooStrong, excess, limit);
+                }
+            }
+            if let (Some(ta), Some(step)) = (m.ta, ta_step_m(m.rat)) {
+                let ta_distance = f64::from(ta) * step;
+                let gap = (d - ta_distance).abs();
+                let limit = step + accuracy + cfg.ta_tolerance_m;
+                if gap > limit {
+                    c.set(Rule::TaInconsistent, gap, limit);
+                }
+            }
+        }
+    }
+    if let Some(n) = m.neighbors {
+        if n <= cfg.max_neighbours_suspicious {
+            c.set(
+                Rule::NoNeighbours,
+                f64::from(n),
+                f64::from(cfg.max_neighbours_suspicious),
+            );
+        }
+    }
+    if m.null_cipher() {
+        c.set(Rule::NullCipher, 1.0, 1.0);
+    }
+    match m.event {
+        MeasurementEvent::RatDowngrade => c.set(Rule::RatDowngrade, 1.0, 1.0),
+        MeasurementEvent::Reject => c.set(Rule::LuReject, 1.0, 1.0),
+        MeasurementEvent::SmsReceived => c.set(Rule::SmsWhileCamped, 1.0, 1.0),
+        MeasurementEvent::Camped | MeasurementEvent::Reselect => {}
+    }
+    c
+}
+
+/// Plausibility of an unregistered identity against the registered cells around the
+/// reporter: how many of them share its PLMN, its LAC/TAC (same PLMN) and its channel
+/// (same PLMN and technology). Zero = inconsistent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Neighbourhood {
+    pub cells: u16,
+    pub same_plmn: u16,
+    pub same_lac: u16,
+    pub same_arfcn: u16,
+    /// The same `MCC-MNC-CID` is registered under another LAC/TAC.
+    pub cid_under_other_lac: bool,
+}
+
+/// Query the registered cells around the reporter of `m`.
+pub fn check_neighbourhood(
+    m: &CellMeasurement,
+    index: &CellIndex,
+    cfg: &FakeBtsConfig,
+) -> Neighbourhood {
+    let mut n = Neighbourhood::default();
+    for s in index.near(
+        m.lat,
+        m.lon,
+        cfg.neighbourhood_radius_m,
+        cfg.neighbourhood_max_cells,
+    ) {
+        n.cells = n.cells.saturating_add(1);
+        if s.key.mcc == m.cell.mcc && s.key.mnc == m.cell.mnc {
+            n.same_plmn = n.same_plmn.saturating_add(1);
+            if s.key.lac == m.cell.lac {
+                n.same_lac = n.same_lac.saturating_add(1);
+            }
+            if s.rat == m.rat && m.arfcn.is_some() && s.arfcn == m.arfcn {
+                n.same_arfcn = n.same_arfcn.saturating_add(1);
+            }
+        }
+    }
+    n.cid_under_other_lac = index
+        .lacs_of(m.cell.mcc, m.cell.mnc, m.cell.cid)
+        .iter()
+        .any(|&lac| lac != m.cell.lac);
+    n
+}
+
+impl Neighbourhood {
+    /// Add the neighbourhood rules to a report's check. Only judged where the
+    /// inventory covers the area (at least one registered cell nearby).
+    pub fn apply(&self, m: &CellMeasurement, c: &mut ReportCheck) {
+        if self.cells == 0 {
+            return;
+        }
+        if self.same_plmn == 0 {
+            c.set(Rule::PlmnInconsistent, 0.0, 0.0);
+            return;
+        }
+        if self.same_lac == 0 || self.cid_under_other_lac {
+            c.set(Rule::LacInconsistent, f64::from(self.same_lac), 0.0);
+        }
+        if m.arfcn.is_some() && self.same_arfcn == 0 {
+            c.set(Rule::ArfcnUnusedNearby, f64::from(self.same_arfcn), 0.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CellKey;
+
+    pub(crate) fn report(lat: f64, lon: f64, key: CellKey) -> CellMeasurement {
+        CellMeasurement {
+            source: "probe".into(),
+            reporter: "00112233445566778899".into(),
+            ts_ms: 1_800_000_000_000,
+            lat,
+            lon,
+            accuracy_m: Some(10.0),
+            rat: Rat::Lte,
+            cell: key,
+            arfcn: Some(1650),
+            pci: Some(1),
+            signal_dbm: Some(-95.0),
+            ta: None,
+            neighbors: Some(6),
+            cipher: Some("EEA2".into()),
+            event: MeasurementEvent::Camped,
+            sms_sender: None,
+        }
+    }
+
+    fn site(key: CellKey, lat: f64, lon: f64) -> Site {
+        Site {
+            rat: Rat::Lte,
+            key,
+            lat,
+            lon,
+            range_m: 1500.0,
+            arfcn: Some(1650),
+            pci: None,
+            eirp_dbm: Some(55.0),
+        }
+    }
+
+    const KEY: CellKey = CellKey {
+        mcc: 452,
+        mnc: 4,
+        lac: 14203,
+        cid: 400_001,
+    };
+
+    #[test]
+    fn normal_report_near_its_site_fires_nothing() {
+        let s = site(KEY, 21.03, 105.85);
+        let c = check_report(
+            &report(21.035, 105.85, KEY),
+            Some(&s),
+            &FakeBtsConfig::default(),
+        );
+        assert_eq!(c.fired, 0, "{c:?}");
+        assert!(!c.anomalous());
+    }
+
+    #[test]
+    fn clone_far_from_its_site_is_beyond_reach_and_too_strong() {
+        let s = site(KEY, 21.03, 105.85);
+        let mut m = report(21.10, 105.85, KEY); // ≈ 7.8 km away
+        m.signal_dbm = Some(-60.0);
+        m.ta = Some(2);
+        m.cipher = Some("EEA0".into());
+        m.neighbors = Some(0);
+        m.event = MeasurementEvent::SmsReceived;
+        let c = check_report(&m, Some(&s), &FakeBtsConfig::default());
+        for r in [
+            Rule::BeyondReach,
+            Rule::SignalTooStrong,
+            Rule::TaInconsistent,
+            Rule::NullCipher,
+            Rule::NoNeighbours,
+            Rule::SmsWhileCamped,
+        ] {
+            assert!(c.has(r), "{r:?} should fire: {c:?}");
+        }
+        assert!(c.values[Rule::BeyondReach as usize] > 5_000.0);
+        assert!(!c.has(Rule::CellNotRegistered));
+    }
+
+    #[test]
+    fn unregistered_identity_and_neighbourhood() {
+        let idx = CellIndex::from_sites([site(KEY, 21.03, 105.85)]);
+        let odd = CellKey {
+            lac: 999,
+            cid: 77,
+            ..KEY
+        };
+        let mut m = report(21.031, 105.85, odd);
+        m.arfcn = Some(1700);
+        let mut c = check_report(&m, None, &FakeBtsConfig::default());
+        assert!(c.has(Rule::CellNotRegistered));
+        check_neighbourhood(&m, &idx, &FakeBtsConfig::default()).apply(&m, &mut c);
+        assert!(c.has(Rule::LacInconsistent) && c.has(Rule::ArfcnUnusedNearby));
+        assert!(!c.has(Rule::PlmnInconsistent));
+        // same cell id re-announced under another TAC
+        let hop = CellKey {
+            lac: 14203 + 7,
+            ..KEY
+        };
+        let m = report(21.031, 105.85, hop);
+        let n = check_neighbourhood(&m, &idx, &FakeBtsConfig::default());
+        assert!(n.cid_under_other_lac);
+        // another operator's PLMN where it has no cells
+        let foreign = CellKey { mnc: 7, ..odd };
+        let m = report(21.031, 105.85, foreign);
+        let mut c = check_report(&m, None, &FakeBtsConfig::default());
+        check_neighbourhood(&m, &idx, &FakeBtsConfig::default()).apply(&m, &mut c);
+        assert!(c.has(Rule::PlmnInconsistent));
+    }
+
+    #[test]
+    fn events_alone_are_not_an_anomaly() {
+        let s = site(KEY, 21.03, 105.85);
+        for (event, rule) in [
+            (MeasurementEvent::SmsReceived, Rule::SmsWhileCamped),
+            (MeasurementEvent::RatDowngrade, Rule::RatDowngrade),
+            (MeasurementEvent::Reject, Rule::LuReject),
+        ] {
+            let mut m = report(21.035, 105.85, KEY);
+            m.event = event;
+            let c = check_report(&m, Some(&s), &FakeBtsConfig::default());
+            assert!(c.has(rule) && !c.anomalous());
+        }
+    }
+
+    #[test]
+    fn clone_on_another_channel() {
+        let s = site(KEY, 21.03, 105.85);
+        let mut m = report(21.031, 105.85, KEY);
+        m.arfcn = Some(1700);
+        let c = check_report(&m, Some(&s), &FakeBtsConfig::default());
+        assert!(c.has(Rule::ArfcnInconsistent) && c.anomalous());
+        assert_eq!(c.values[Rule::ArfcnInconsistent as usize], 1700.0);
+    }
+}

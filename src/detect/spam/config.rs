@@ -1,0 +1,337 @@
+//! Tunables of the spam-SIM and SIM-farm detector, with literature-based defaults.
+//!
+//! Every threshold a rule compares with lives here (never as a literal in the rules),
+//! and `Default` documents where its value comes from (`shared/DOMAIN.md`). The
+//! struct deserializes from the `[spam]` table of the configuration file; a missing
+//! key keeps its default.
+
+use super::rules::{default_confidence, RuleId, ALL_RULES};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Configuration of [`super::SpamDetector`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpamConfig {
+    /// Sliding windows in seconds: short (5 min), medium (1 h), long (24 h)
+    /// (DOMAIN.md: "sliding-window send rate (5 min, 1 h, 24 h)"). The medium window is
+    /// 12 buckets and the long one 24 buckets; the short window is read from the last
+    /// buckets of the medium ring, so it must be a multiple of `medium / 12`.
+    pub short_window_secs: u32,
+    pub medium_window_secs: u32,
+    pub long_window_secs: u32,
+    /// How often (event time) idle SIMs are swept out; a SIM is evicted once it has been
+    /// idle for longer than the long window.
+    pub eviction_sweep_secs: u32,
+
+    /// SMS sent in the short window (5 min) that fires `SMS_RATE_5M`. A person types at
+    /// most a few SMS a minute; 30 in 5 min is ten times the operators' same-content
+    /// limit of 3 per 5 min (DOMAIN.md, operator anti-spam limits).
+    pub rate_5m: u32,
+    /// SMS sent in the medium window (1 h) that fires `SMS_RATE_1H` (operator limit
+    /// 10 same-content SMS per hour, times the 5 distinct templates a campaign rotates).
+    pub rate_1h: u32,
+    /// SMS sent in the long window (24 h) that fires `SMS_RATE_24H`: one network's
+    /// published rule, not more than 100 SMS in 24 h (DOMAIN.md).
+    pub rate_24h: u32,
+    /// Tail probability under the population model at or below which
+    /// `POPULATION_TAIL` fires (value reported as `−log10 p`); 1e-6 ≈ "one SIM in a
+    /// million would send this much by chance".
+    pub population_tail_p: f64,
+    /// Robust z-score of the hourly rate (median/MAD of `ln(1+rate)`) that fires
+    /// `RATE_ROBUST_Z`; 3.5 is the usual outlier cut of the modified z-score
+    /// (Iglewicz & Hoaglin 1993).
+    pub robust_z: f64,
+    /// Share of distinct recipients that are "no relationship" numbers, over the medium
+    /// window, that fires `NEW_RECIPIENT_RATIO` (Decree 91/2020 behaviour criterion;
+    /// Greystar scores senders by the share of such recipients).
+    pub new_recipient_ratio: f64,
+    /// Minimum "no relationship" recipients in the medium window before the ratio
+    /// means anything: every first message of a brand-new subscriber goes to a "new"
+    /// number (DOMAIN.md trap: new but normal subscribers), but a person does not text
+    /// 20 numbers for the first time within an hour.
+    pub new_recipient_min: u32,
+    /// `distinct_recipients / sms_out` over the medium window that fires
+    /// `DISTINCT_RATIO` (one message per recipient: a broadcast, not a conversation).
+    pub distinct_ratio: f64,
+    /// Minimum SMS in the medium window before `DISTINCT_RATIO` is evaluated.
+    pub distinct_min_sms: u32,
+    /// SMS sent in the long window with no call at all that fires `NO_VOICE`
+    /// (Decree 91: "mostly sends SMS, makes and receives few calls").
+    pub no_voice_min_sms: u32,
+    /// `sms_out / (sms_in + 1)` over the long window that fires `OUT_IN_ASYMMETRY`
+    /// (SIM-box literature: disproportionate outgoing volume).
+    pub out_in_ratio: f64,
+    /// Minimum SMS in the long window before `OUT_IN_ASYMMETRY` is evaluated.
+    pub out_in_min_sms: u32,
+    /// `YOUNG_UNVERIFIED`: SIM at most this many days old and identity not verified
+    /// (Murynets & Jover 2012: spammers use fresh prepaid SIMs).
+    pub young_sim_days: u32,
+    /// Type Allocation Codes of GSM gateways / SIM-box modems (8 digits): `GATEWAY_TAC`.
+    /// Fill from the GSMA TAC database (device type "Modem"/"WLAN Router" of gateway
+    /// vendors); the defaults are the gateway models the team's simulator uses.
+    pub gateway_tacs: Vec<String>,
+    /// Consecutive records from one cell while sending that fire `STATIONARY`
+    /// (SIM boxes never move, INFOCOM 2014); 12 five-minute records = 1 h.
+    pub stationary_records: u32,
+    /// Copies of one fingerprint in a single record that fire `TEMPLATE_REPEAT`:
+    /// more than the operators' "3 same-content SMS in 5 min".
+    pub template_repeat: u32,
+
+    /// Score at or above which a SIM case opens (0..1).
+    pub open_score: f64,
+    /// Extra requirement for a `spam_sim` case: at least one volume rule
+    /// (`SMS_RATE_*`, `POPULATION_TAIL`, `RATE_ROBUST_Z`) **and** `NEW_RECIPIENT_RATIO`
+    /// fired. Volume-only detectors collapse on legitimate bulk senders (23.8 %
+    /// precision, DOMAIN.md), so volume alone never opens a case.
+    pub require_behaviour: bool,
+
+    /// Population samples needed before its baseline is trusted, in SIM-windows: each
+    /// record weighs the share of the medium window it covers.
+    pub baseline_min_samples: u32,
+    /// Quantile above which senders are left out of the population fit.
+    pub baseline_trim_quantile: f64,
+    /// Floor of the population's mean hourly rate.
+    pub baseline_min_rate_per_hour: f64,
+    /// Floor of the MAD of `ln(1 + hourly rate)`.
+    pub baseline_min_log_mad: f64,
+    /// Half-life of the population histogram (event time, seconds).
+    pub baseline_half_life_secs: u32,
+    /// How often (event time) the population model is refit.
+    pub baseline_refresh_secs: u32,
+
+    /// A SIM becomes a farm candidate (indexed for grouping) when it shows at least
+    /// this many weak markers: gateway TAC, young and unverified, no voice, high
+    /// new-recipient share, one-message-per-recipient pattern. Normal subscribers
+    /// show none, so grouping costs nothing for them.
+    pub farm_candidate_markers: u32,
+    /// Distinct candidate SIMs seen on one device that link them (`SIMS_PER_DEVICE`);
+    /// SIM-box generators use ~50 numbers per IMEI, a person swapping SIMs 1–2.
+    pub sims_per_device: u32,
+    /// Maximum Hamming distance between two SimHash fingerprints for "same template"
+    /// (DOMAIN.md: 3–6 bits; Manku et al. use 3 of 64). The upper end is safe here
+    /// because fingerprints are only compared within one cell and campaign window and
+    /// among farm candidates: two unrelated 64-bit hashes are ≤ 6 bits apart with
+    /// probability ~4·10⁻¹².
+    pub fp_hamming: u32,
+    /// Candidate SIMs in one cell, within the campaign window, sending near-duplicate
+    /// fingerprints that link them (`TEMPLATE_CAMPAIGN`; Jiang et al. 2013: related
+    /// spam numbers share pattern, location and time window).
+    pub campaign_min_sims: u32,
+    /// Time window of a campaign in one cell (event time, seconds).
+    pub campaign_window_secs: u32,
+    /// Candidate SIMs with a gateway TAC in one cell that link them (`GATEWAY_TAC_CELL`).
+    pub gateway_cell_min_sims: u32,
+    /// A device seen with at least this many distinct SIMs marks its TAC as a gateway
+    /// model (learned `GATEWAY_TAC`): SIM boxes hold 8–64 SIMs, generators use ~50
+    /// numbers per IMEI (DOMAIN.md), no handset carries 8.
+    pub gateway_learn_sims: u32,
+    /// Members a group needs before it can become a `sim_farm` case.
+    pub farm_min_members: u32,
+    /// Share of a group's members needed for the farm's member-share rules
+    /// (`NO_VOICE`, `YOUNG_UNVERIFIED`, `GATEWAY_TAC`, `STATIONARY`).
+    pub farm_member_share: f64,
+    /// Farm score at or above which a `sim_farm` case opens.
+    pub farm_open_score: f64,
+    /// Confidence of each rule in the noisy-OR score, by rule code; codes left out keep
+    /// the defaults of [`super::rules::default_confidence`].
+    pub confidence: BTreeMap<String, f64>,
+}
+
+impl Default for SpamConfig {
+    fn default() -> Self {
+        SpamConfig {
+            short_window_secs: 300,
+            medium_window_secs: 3_600,
+            long_window_secs: 86_400,
+            eviction_sweep_secs: 900,
+            rate_5m: 30,
+            rate_1h: 50,
+            rate_24h: 100,
+            population_tail_p: 1e-6,
+            robust_z: 3.5,
+            new_recipient_ratio: 0.8,
+            new_recipient_min: 20,
+            distinct_ratio: 0.9,
+            distinct_min_sms: 10,
+            no_voice_min_sms: 20,
+            out_in_ratio: 10.0,
+            out_in_min_sms: 20,
+            young_sim_days: 30,
+            gateway_tacs: Vec::new(),
+            stationary_records: 12,
+            template_repeat: 4,
+            open_score: 0.9,
+            require_behaviour: true,
+            baseline_min_samples: 200,
+            baseline_trim_quantile: 0.95,
+            baseline_min_rate_per_hour: 0.5,
+            baseline_min_log_mad: 0.25,
+            baseline_half_life_secs: 6 * 3_600,
+            baseline_refresh_secs: 300,
+            farm_candidate_markers: 2,
+            sims_per_device: 3,
+            fp_hamming: 6,
+            campaign_min_sims: 3,
+            campaign_window_secs: 3_600,
+            gateway_cell_min_sims: 3,
+            gateway_learn_sims: 8,
+            farm_min_members: 3,
+            farm_member_share: 0.6,
+            farm_open_score: 0.9,
+            confidence: BTreeMap::new(),
+        }
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpamConfigError {
+    #[error("spam windows must satisfy 0 < short <= medium <= long, medium a multiple of 12 s and long of 24 s; got {short}/{medium}/{long} s")]
+    Windows { short: u32, medium: u32, long: u32 },
+    #[error("short window {short} s must be a multiple of the medium bucket ({bucket} s)")]
+    ShortWindow { short: u32, bucket: u32 },
+    #[error("gateway tac {0:?} is not 8 decimal digits")]
+    GatewayTac(String),
+    #[error("unknown rule code {0:?} in confidence")]
+    UnknownRule(String),
+    #[error("{field} must be within {range}, got {value}")]
+    Range {
+        field: &'static str,
+        range: &'static str,
+        value: f64,
+    },
+}
+
+impl SpamConfig {
+    /// Check the combinations serde cannot check.
+    pub fn validate(&self) -> Result<(), SpamConfigError> {
+        let (s, m, l) = (
+            self.short_window_secs,
+            self.medium_window_secs,
+            self.long_window_secs,
+        );
+        let windows_ok = s > 0 && s <= m && m <= l && m % 12 == 0 && l % 24 == 0;
+        if !windows_ok {
+            return Err(SpamConfigError::Windows {
+                short: s,
+                medium: m,
+                long: l,
+            });
+        }
+        if s % (m / 12) != 0 {
+            return Err(SpamConfigError::ShortWindow {
+                short: s,
+                bucket: m / 12,
+            });
+        }
+        for t in &self.gateway_tacs {
+            if t.len() != 8 || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(SpamConfigError::GatewayTac(t.clone()));
+            }
+        }
+        for (field, v) in [
+            ("open_score", self.open_score),
+            ("farm_open_score", self.farm_open_score),
+            ("new_recipient_ratio", self.new_recipient_ratio),
+            ("distinct_ratio", self.distinct_ratio),
+            ("baseline_trim_quantile", self.baseline_trim_quantile),
+            ("population_tail_p", self.population_tail_p),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(SpamConfigError::Range {
+                    field,
+                    range: "0..=1",
+                    value: v,
+                });
+            }
+        }
+        for (code, &c) in &self.confidence {
+            if RuleId::from_code(code).is_none() {
+                return Err(SpamConfigError::UnknownRule(code.clone()));
+            }
+            if !(0.0..=1.0).contains(&c) {
+                return Err(SpamConfigError::Range {
+                    field: "confidence",
+                    range: "0..=1",
+                    value: c,
+                });
+            }
+        }
+        if !(0.0..=1.0).contains(&self.farm_member_share) {
+            return Err(SpamConfigError::Range {
+                field: "farm_member_share",
+                range: "0..=1",
+                value: self.farm_member_share,
+            });
+        }
+        if self.fp_hamming > 64 {
+            return Err(SpamConfigError::Range {
+                field: "fp_hamming",
+                range: "0..=64",
+                value: f64::from(self.fp_hamming),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn gateway_tac_values(&self) -> Vec<u32> {
+        self.gateway_tacs
+            .iter()
+            .filter_map(|t| t.parse().ok())
+            .collect()
+    }
+
+    /// Confidence of every rule, indexed by [`RuleId`].
+    pub fn confidences(&self) -> [f64; ALL_RULES.len()] {
+        ALL_RULES.map(|r| {
+            self.confidence
+                .get(r.code())
+                .copied()
+                .unwrap_or_else(|| default_confidence(r))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_partial_toml_keeps_them() {
+        SpamConfig::default().validate().unwrap();
+        let c: SpamConfig =
+            toml::from_str("rate_24h = 250\ngateway_tacs = [\"86012345\"]").unwrap();
+        assert_eq!(c.rate_24h, 250);
+        assert_eq!(c.rate_1h, SpamConfig::default().rate_1h);
+        c.validate().unwrap();
+        assert!(toml::from_str::<SpamConfig>("no_such_key = 1").is_err());
+        let c: SpamConfig = toml::from_str("[confidence]\nNO_VOICE = 0.1").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.confidences()[RuleId::NoVoice as usize], 0.1);
+        assert_eq!(c.confidences()[RuleId::GatewayTac as usize], 0.5);
+        let c: SpamConfig = toml::from_str("[confidence]\nNOPE = 0.1").unwrap();
+        assert!(matches!(c.validate(), Err(SpamConfigError::UnknownRule(_))));
+    }
+
+    #[test]
+    fn bad_combinations_are_refused() {
+        let mut c = SpamConfig {
+            medium_window_secs: 1_000,
+            ..SpamConfig::default()
+        };
+        assert!(c.validate().is_err());
+        c.medium_window_secs = 3_600;
+        c.short_window_secs = 400;
+        assert!(matches!(
+            c.validate(),
+            Err(SpamConfigError::ShortWindow { .. })
+        ));
+        c.short_window_secs = 300;
+        c.gateway_tacs = vec!["12".into()];
+        assert!(matches!(c.validate(), Err(SpamConfigError::GatewayTac(_))));
+        c.gateway_tacs.clear();
+        c.open_score = 1.5;
+        assert!(matches!(c.validate(), Err(SpamConfigError::Range { .. })));
+    }
+}

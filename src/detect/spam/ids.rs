@@ -1,0 +1,183 @@
+//! Compact keys for SIMs, devices and cells.
+//!
+//! Millions of SIMs are tracked at once, so the key of the per-SIM map must be small:
+//! a pseudonym of up to 32 hex characters (the usual truncated HMAC) is packed into
+//! 16 bytes next to an interned operator index; longer pseudonyms are boxed.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+/// Fast deterministic hasher for the detector's maps (same seed in every run, so
+/// iteration order and therefore output never depends on process randomness).
+pub type FastState = foldhash::fast::FixedState;
+pub type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
+
+pub fn fast_map<K, V>() -> FastMap<K, V> {
+    FastMap::with_hasher(FastState::default())
+}
+
+/// A 64-bit hash of a string (devices, cells): collisions are negligible at the
+/// scales involved (2^-64 per pair) and only ever merge two groups of evidence.
+pub fn hash64(parts: &[&[u8]]) -> u64 {
+    let mut h = FastState::with_seed(0x6365_6c6c_7761_7463).build_hasher();
+    for p in parts {
+        h.write(p);
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+/// Interned operator index.
+pub type OpIdx = u16;
+
+/// Which SIM: operator and pseudonym, packed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SimKey {
+    /// Pseudonym of at most 32 lower-case hex characters, two per byte.
+    Packed {
+        op: OpIdx,
+        len: u8,
+        nibbles: [u8; 16],
+    },
+    /// Anything longer (or not lower-case hex) kept as text.
+    Text { op: OpIdx, sim: Box<str> },
+}
+
+fn nibble(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl SimKey {
+    pub fn new(op: OpIdx, sim: &str) -> SimKey {
+        let bytes = sim.as_bytes();
+        if bytes.len() <= 32 {
+            let mut nibbles = [0u8; 16];
+            let mut ok = true;
+            for (i, &b) in bytes.iter().enumerate() {
+                match nibble(b) {
+                    Some(n) => nibbles[i / 2] |= if i % 2 == 0 { n << 4 } else { n },
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                return SimKey::Packed {
+                    op,
+                    len: bytes.len() as u8,
+                    nibbles,
+                };
+            }
+        }
+        SimKey::Text {
+            op,
+            sim: sim.into(),
+        }
+    }
+
+    pub fn op(&self) -> OpIdx {
+        match self {
+            SimKey::Packed { op, .. } | SimKey::Text { op, .. } => *op,
+        }
+    }
+
+    /// The pseudonym as it arrived.
+    pub fn sim(&self) -> String {
+        match self {
+            SimKey::Packed { len, nibbles, .. } => (0..usize::from(*len))
+                .map(|i| {
+                    let b = nibbles[i / 2];
+                    let n = if i % 2 == 0 { b >> 4 } else { b & 0x0f };
+                    char::from(HEX[usize::from(n)])
+                })
+                .collect(),
+            SimKey::Text { sim, .. } => sim.to_string(),
+        }
+    }
+
+    /// Heap bytes owned by this key (for the memory estimate).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            SimKey::Packed { .. } => 0,
+            SimKey::Text { sim, .. } => sim.len(),
+        }
+    }
+
+    /// A stable 64-bit digest, used where a key must be stored very compactly.
+    pub fn digest(&self) -> u64 {
+        let mut h = FastState::with_seed(0x73_696d).build_hasher();
+        self.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// Operator codes seen so far, interned to small indexes (a country has a handful).
+#[derive(Debug, Default, Clone)]
+pub struct Operators {
+    names: Vec<String>,
+}
+
+impl Operators {
+    pub fn intern(&mut self, name: &str) -> OpIdx {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return i as OpIdx;
+        }
+        self.names.push(name.to_string());
+        (self.names.len() - 1) as OpIdx
+    }
+
+    pub fn get(&self, name: &str) -> Option<OpIdx> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as OpIdx)
+    }
+
+    pub fn name(&self, idx: OpIdx) -> &str {
+        self.names
+            .get(usize::from(idx))
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_keys_round_trip() {
+        for s in [
+            "9f86d081884c7d65",
+            "9f86d081884c7d650",
+            "0123456789abcdef0123456789abcdef",
+        ] {
+            let k = SimKey::new(1, s);
+            assert!(matches!(k, SimKey::Packed { .. }), "{s}");
+            assert_eq!(k.sim(), s);
+            assert_eq!(k.op(), 1);
+        }
+        let long = "0123456789abcdef0123456789abcdef0";
+        let k = SimKey::new(0, long);
+        assert!(matches!(k, SimKey::Text { .. }));
+        assert_eq!(k.sim(), long);
+        // "0a" and "0a0" differ only by length
+        assert_ne!(SimKey::new(0, "0a"), SimKey::new(0, "0a0"));
+        assert!(std::mem::size_of::<SimKey>() <= 24);
+    }
+
+    #[test]
+    fn operators_intern() {
+        let mut ops = Operators::default();
+        assert_eq!(ops.intern("45204"), 0);
+        assert_eq!(ops.intern("45201"), 1);
+        assert_eq!(ops.intern("45204"), 0);
+        assert_eq!(ops.name(1), "45201");
+    }
+}

@@ -1,0 +1,526 @@
+//! The rules: each a small named unit with a code, the value it measured and the
+//! threshold it compares with, so every case can say why it exists.
+//!
+//! Per-SIM rules read [`SimFeatures`]; farm rules read [`FarmFeatures`]. A fired rule
+//! contributes its confidence to a noisy-OR score (`1 − Π(1 − cᵢ)`): independent
+//! pieces of evidence each make the case likelier, none alone makes it certain.
+
+use super::config::SpamConfig;
+use crate::model::Reason;
+
+/// Identifier of a rule; also its bit in a fired-rules mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum RuleId {
+    SmsRate5m,
+    SmsRate1h,
+    SmsRate24h,
+    PopulationTail,
+    RateRobustZ,
+    NewRecipientRatio,
+    DistinctRatio,
+    NoVoice,
+    OutInAsymmetry,
+    YoungUnverified,
+    GatewayTac,
+    Stationary,
+    TemplateRepeat,
+    FarmSize,
+    SimsPerDevice,
+    TemplateCampaign,
+    GatewayTacCell,
+}
+
+pub const ALL_RULES: [RuleId; 17] = [
+    RuleId::SmsRate5m,
+    RuleId::SmsRate1h,
+    RuleId::SmsRate24h,
+    RuleId::PopulationTail,
+    RuleId::RateRobustZ,
+    RuleId::NewRecipientRatio,
+    RuleId::DistinctRatio,
+    RuleId::NoVoice,
+    RuleId::OutInAsymmetry,
+    RuleId::YoungUnverified,
+    RuleId::GatewayTac,
+    RuleId::Stationary,
+    RuleId::TemplateRepeat,
+    RuleId::FarmSize,
+    RuleId::SimsPerDevice,
+    RuleId::TemplateCampaign,
+    RuleId::GatewayTacCell,
+];
+
+impl RuleId {
+    /// The code written into a case's `reasons`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            RuleId::SmsRate5m => "SMS_RATE_5M",
+            RuleId::SmsRate1h => "SMS_RATE_1H",
+            RuleId::SmsRate24h => "SMS_RATE_24H",
+            RuleId::PopulationTail => "POPULATION_TAIL",
+            RuleId::RateRobustZ => "RATE_ROBUST_Z",
+            RuleId::NewRecipientRatio => "NEW_RECIPIENT_RATIO",
+            RuleId::DistinctRatio => "DISTINCT_RATIO",
+            RuleId::NoVoice => "NO_VOICE",
+            RuleId::OutInAsymmetry => "OUT_IN_ASYMMETRY",
+            RuleId::YoungUnverified => "YOUNG_UNVERIFIED",
+            RuleId::GatewayTac => "GATEWAY_TAC",
+            RuleId::Stationary => "STATIONARY",
+            RuleId::TemplateRepeat => "TEMPLATE_REPEAT",
+            RuleId::FarmSize => "FARM_SIZE",
+            RuleId::SimsPerDevice => "SIMS_PER_DEVICE",
+            RuleId::TemplateCampaign => "TEMPLATE_CAMPAIGN",
+            RuleId::GatewayTacCell => "GATEWAY_TAC_CELL",
+        }
+    }
+
+    #[inline]
+    pub const fn bit(self) -> u32 {
+        1 << (self as u8)
+    }
+
+    pub fn from_code(code: &str) -> Option<RuleId> {
+        ALL_RULES.iter().copied().find(|r| r.code() == code)
+    }
+
+    /// Volume rules: how much the SIM sends.
+    pub const VOLUME_MASK: u32 = RuleId::SmsRate5m.bit()
+        | RuleId::SmsRate1h.bit()
+        | RuleId::SmsRate24h.bit()
+        | RuleId::PopulationTail.bit()
+        | RuleId::RateRobustZ.bit();
+
+    /// Link rules: what ties SIMs of a farm together.
+    pub const LINK_MASK: u32 =
+        RuleId::SimsPerDevice.bit() | RuleId::TemplateCampaign.bit() | RuleId::GatewayTacCell.bit();
+}
+
+/// Default confidence of each rule in the noisy-OR score. Engineering defaults: the
+/// behaviour criteria of Decree 91 (new recipients, no voice) and the SIM-box
+/// signatures (gateway modems, many SIMs per device, shared templates) weigh most;
+/// raw volume weighs little because legitimate bulk senders have it too.
+pub fn default_confidence(rule: RuleId) -> f64 {
+    match rule {
+        RuleId::SmsRate5m | RuleId::SmsRate1h => 0.3,
+        RuleId::SmsRate24h => 0.2,
+        RuleId::PopulationTail => 0.4,
+        RuleId::RateRobustZ => 0.3,
+        RuleId::NewRecipientRatio => 0.6,
+        RuleId::DistinctRatio => 0.3,
+        RuleId::NoVoice => 0.4,
+        RuleId::OutInAsymmetry => 0.3,
+        RuleId::YoungUnverified => 0.4,
+        RuleId::GatewayTac => 0.5,
+        RuleId::Stationary => 0.1,
+        RuleId::TemplateRepeat => 0.2,
+        RuleId::FarmSize => 0.2,
+        RuleId::SimsPerDevice => 0.6,
+        RuleId::TemplateCampaign => 0.6,
+        RuleId::GatewayTacCell => 0.5,
+    }
+}
+
+/// What the rules of one evaluation found: a mask and each fired rule's value and threshold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fired {
+    pub mask: u32,
+    value: [f64; ALL_RULES.len()],
+    threshold: [f64; ALL_RULES.len()],
+}
+
+impl Fired {
+    #[inline]
+    pub fn push(&mut self, rule: RuleId, value: f64, threshold: f64) {
+        let i = rule as usize;
+        self.mask |= rule.bit();
+        self.value[i] = value;
+        self.threshold[i] = threshold;
+    }
+
+    #[inline]
+    pub fn has(&self, rule: RuleId) -> bool {
+        self.mask & rule.bit() != 0
+    }
+
+    pub fn value(&self, rule: RuleId) -> f64 {
+        self.value[rule as usize]
+    }
+
+    /// Noisy-OR of the confidences of the fired rules.
+    pub fn score(&self, confidence: &[f64; ALL_RULES.len()]) -> f64 {
+        let mut keep = 1.0;
+        for r in ALL_RULES {
+            if self.has(r) {
+                keep *= 1.0 - confidence[r as usize].clamp(0.0, 1.0);
+            }
+        }
+        1.0 - keep
+    }
+
+    /// Fold another evaluation in: union of rules, the larger value of each.
+    pub fn merge_max(&mut self, other: &Fired) {
+        for r in ALL_RULES {
+            if other.has(r) {
+                let i = r as usize;
+                if !self.has(r) || other.value[i] > self.value[i] {
+                    self.value[i] = other.value[i];
+                    self.threshold[i] = other.threshold[i];
+                }
+                self.mask |= r.bit();
+            }
+        }
+    }
+
+    /// The fired rules as case reasons, in rule order.
+    pub fn reasons(&self) -> Vec<Reason> {
+        ALL_RULES
+            .iter()
+            .filter(|r| self.has(**r))
+            .map(|&r| Reason {
+                code: r.code().to_string(),
+                value: round4(self.value[r as usize]),
+                threshold: round4(self.threshold[r as usize]),
+            })
+            .collect()
+    }
+}
+
+fn round4(v: f64) -> f64 {
+    if v.is_finite() {
+        (v * 1e4).round() / 1e4
+    } else {
+        v
+    }
+}
+
+/// Per-SIM measurements at one record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimFeatures {
+    pub out_short: u64,
+    pub out_medium: u64,
+    pub out_long: u64,
+    pub distinct_medium: u64,
+    pub new_medium: u64,
+    pub voice_long: u64,
+    pub in_long: u64,
+    /// `−log10` of the population tail probability of the medium-window count, if computed.
+    pub tail_log10: Option<f64>,
+    pub robust_z: Option<f64>,
+    pub age_days: Option<u32>,
+    pub kyc_verified: Option<bool>,
+    pub gateway_tac: Option<u32>,
+    pub cell_streak: u32,
+    /// Largest count of one fingerprint in the record.
+    pub max_fp_count: u32,
+}
+
+/// Thresholds of the per-SIM rules, from [`SpamConfig`].
+#[derive(Debug, Clone)]
+pub struct SimRules {
+    pub rate_5m: u64,
+    pub rate_1h: u64,
+    pub rate_24h: u64,
+    pub tail_log10: f64,
+    pub robust_z: f64,
+    pub new_ratio: f64,
+    pub new_min: u64,
+    pub distinct_ratio: f64,
+    pub distinct_min: u64,
+    pub no_voice_min: u64,
+    pub out_in_ratio: f64,
+    pub out_in_min: u64,
+    pub young_days: u32,
+    pub stationary: u32,
+    pub template_repeat: u32,
+}
+
+impl SimRules {
+    pub fn from_config(c: &SpamConfig) -> SimRules {
+        SimRules {
+            rate_5m: u64::from(c.rate_5m),
+            rate_1h: u64::from(c.rate_1h),
+            rate_24h: u64::from(c.rate_24h),
+            tail_log10: -c.population_tail_p.max(1e-300).log10(),
+            robust_z: c.robust_z,
+            new_ratio: c.new_recipient_ratio,
+            new_min: u64::from(c.new_recipient_min),
+            distinct_ratio: c.distinct_ratio,
+            distinct_min: u64::from(c.distinct_min_sms),
+            no_voice_min: u64::from(c.no_voice_min_sms),
+            out_in_ratio: c.out_in_ratio,
+            out_in_min: u64::from(c.out_in_min_sms),
+            young_days: c.young_sim_days,
+            stationary: c.stationary_records,
+            template_repeat: c.template_repeat,
+        }
+    }
+
+    /// `NEW_RECIPIENT_RATIO`: the share of "no relationship" recipients is high, over
+    /// enough of them.
+    #[inline]
+    pub fn new_recipient_ratio(&self, f: &SimFeatures) -> Option<(f64, f64)> {
+        if f.new_medium < self.new_min || f.distinct_medium == 0 {
+            return None;
+        }
+        let r = f.new_medium as f64 / f.distinct_medium as f64;
+        (r >= self.new_ratio).then_some((r, self.new_ratio))
+    }
+
+    /// Evaluate every per-SIM rule.
+    pub fn evaluate(&self, f: &SimFeatures) -> Fired {
+        let mut out = Fired::default();
+        let count = |v: u64, t: u64| (v >= t).then_some((v as f64, t as f64));
+        if let Some((v, t)) = count(f.out_short, self.rate_5m) {
+            out.push(RuleId::SmsRate5m, v, t);
+        }
+        if let Some((v, t)) = count(f.out_medium, self.rate_1h) {
+            out.push(RuleId::SmsRate1h, v, t);
+        }
+        if let Some((v, t)) = count(f.out_long, self.rate_24h) {
+            out.push(RuleId::SmsRate24h, v, t);
+        }
+        if let Some(v) = f.tail_log10.filter(|v| *v >= self.tail_log10) {
+            out.push(RuleId::PopulationTail, v, self.tail_log10);
+        }
+        if let Some(z) = f.robust_z.filter(|z| *z >= self.robust_z) {
+            out.push(RuleId::RateRobustZ, z, self.robust_z);
+        }
+        if let Some((v, t)) = self.new_recipient_ratio(f) {
+            out.push(RuleId::NewRecipientRatio, v, t);
+        }
+        if f.out_medium >= self.distinct_min.max(1) {
+            let r = f.distinct_medium as f64 / f.out_medium as f64;
+            if r >= self.distinct_ratio {
+                out.push(RuleId::DistinctRatio, r, self.distinct_ratio);
+            }
+        }
+        if f.voice_long == 0 && f.out_long >= self.no_voice_min {
+            out.push(RuleId::NoVoice, f.out_long as f64, self.no_voice_min as f64);
+        }
+        if f.out_long >= self.out_in_min {
+            let r = f.out_long as f64 / (f.in_long as f64 + 1.0);
+            if r >= self.out_in_ratio {
+                out.push(RuleId::OutInAsymmetry, r, self.out_in_ratio);
+            }
+        }
+        if let (Some(age), Some(false)) = (f.age_days, f.kyc_verified) {
+            if age <= self.young_days {
+                out.push(
+                    RuleId::YoungUnverified,
+                    f64::from(age),
+                    f64::from(self.young_days),
+                );
+            }
+        }
+        if let Some(tac) = f.gateway_tac {
+            out.push(RuleId::GatewayTac, f64::from(tac), 1.0);
+        }
+        if f.cell_streak >= self.stationary {
+            out.push(
+                RuleId::Stationary,
+                f64::from(f.cell_streak),
+                f64::from(self.stationary),
+            );
+        }
+        if f.max_fp_count >= self.template_repeat {
+            out.push(
+                RuleId::TemplateRepeat,
+                f64::from(f.max_fp_count),
+                f64::from(self.template_repeat),
+            );
+        }
+        out
+    }
+}
+
+/// Aggregates of one candidate farm (a connected group of linked SIMs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FarmFeatures {
+    pub members: u32,
+    /// Most distinct member SIMs seen on one device.
+    pub max_sims_per_device: u32,
+    /// Members linked by near-duplicate fingerprints in one cell and window.
+    pub campaign_members: u32,
+    /// Most members sharing one gateway TAC in one cell.
+    pub gateway_cell_members: u32,
+    pub new_medium: u64,
+    pub distinct_medium: u64,
+    /// Members with sending and no call over the long window.
+    pub no_voice_members: u32,
+    pub young_unverified_members: u32,
+    pub gateway_members: u32,
+    /// Members whose last cell is the group's most common cell.
+    pub same_cell_members: u32,
+}
+
+/// Thresholds of the farm rules.
+#[derive(Debug, Clone)]
+pub struct FarmRules {
+    pub min_members: u32,
+    pub sims_per_device: u32,
+    pub campaign_min: u32,
+    pub gateway_cell_min: u32,
+    pub new_ratio: f64,
+    pub new_min: u64,
+    /// Share of members needed for the member-share rules (no voice, young, gateway, cell).
+    pub member_share: f64,
+}
+
+impl FarmRules {
+    pub fn from_config(c: &SpamConfig) -> FarmRules {
+        FarmRules {
+            min_members: c.farm_min_members,
+            sims_per_device: c.sims_per_device,
+            campaign_min: c.campaign_min_sims,
+            gateway_cell_min: c.gateway_cell_min_sims,
+            new_ratio: c.new_recipient_ratio,
+            new_min: u64::from(c.new_recipient_min),
+            member_share: c.farm_member_share,
+        }
+    }
+
+    pub fn evaluate(&self, f: &FarmFeatures) -> Fired {
+        let mut out = Fired::default();
+        let n = f64::from(f.members.max(1));
+        if f.members >= self.min_members {
+            out.push(
+                RuleId::FarmSize,
+                f64::from(f.members),
+                f64::from(self.min_members),
+            );
+        }
+        if f.max_sims_per_device >= self.sims_per_device {
+            out.push(
+                RuleId::SimsPerDevice,
+                f64::from(f.max_sims_per_device),
+                f64::from(self.sims_per_device),
+            );
+        }
+        if f.campaign_members >= self.campaign_min {
+            out.push(
+                RuleId::TemplateCampaign,
+                f64::from(f.campaign_members),
+                f64::from(self.campaign_min),
+            );
+        }
+        if f.gateway_cell_members >= self.gateway_cell_min {
+            out.push(
+                RuleId::GatewayTacCell,
+                f64::from(f.gateway_cell_members),
+                f64::from(self.gateway_cell_min),
+            );
+        }
+        if f.new_medium >= self.new_min && f.distinct_medium > 0 {
+            let r = f.new_medium as f64 / f.distinct_medium as f64;
+            if r >= self.new_ratio {
+                out.push(RuleId::NewRecipientRatio, r, self.new_ratio);
+            }
+        }
+        let share = |k: u32| f64::from(k) / n;
+        for (rule, k) in [
+            (RuleId::NoVoice, f.no_voice_members),
+            (RuleId::YoungUnverified, f.young_unverified_members),
+            (RuleId::GatewayTac, f.gateway_members),
+            (RuleId::Stationary, f.same_cell_members),
+        ] {
+            if share(k) >= self.member_share {
+                out.push(rule, share(k), self.member_share);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> SimRules {
+        SimRules::from_config(&SpamConfig::default())
+    }
+
+    #[test]
+    fn codes_round_trip_and_bits_are_distinct() {
+        let mut mask = 0;
+        for r in ALL_RULES {
+            assert_eq!(RuleId::from_code(r.code()), Some(r));
+            assert_eq!(mask & r.bit(), 0);
+            mask |= r.bit();
+        }
+    }
+
+    #[test]
+    fn blatant_spammer_fires_behaviour_and_volume() {
+        let f = SimFeatures {
+            out_short: 80,
+            out_medium: 80,
+            out_long: 80,
+            distinct_medium: 78,
+            new_medium: 72,
+            tail_log10: Some(40.0),
+            robust_z: Some(9.0),
+            age_days: Some(3),
+            kyc_verified: Some(false),
+            max_fp_count: 40,
+            ..SimFeatures::default()
+        };
+        let fired = rules().evaluate(&f);
+        for r in [
+            RuleId::SmsRate5m,
+            RuleId::SmsRate1h,
+            RuleId::PopulationTail,
+            RuleId::RateRobustZ,
+            RuleId::NewRecipientRatio,
+            RuleId::DistinctRatio,
+            RuleId::NoVoice,
+            RuleId::OutInAsymmetry,
+            RuleId::YoungUnverified,
+            RuleId::TemplateRepeat,
+        ] {
+            assert!(fired.has(r), "{} did not fire", r.code());
+        }
+        assert!(!fired.has(RuleId::GatewayTac));
+        let conf = ALL_RULES.map(default_confidence);
+        assert!(fired.score(&conf) > 0.98);
+        let reasons = fired.reasons();
+        let nr = reasons
+            .iter()
+            .find(|r| r.code == "NEW_RECIPIENT_RATIO")
+            .unwrap();
+        assert!((nr.value - 72.0 / 78.0).abs() < 1e-3);
+        assert_eq!(nr.threshold, 0.8);
+    }
+
+    #[test]
+    fn traps_do_not_fire_behaviour() {
+        // TV vote: many SMS, one recipient
+        let tv = SimFeatures {
+            out_medium: 300,
+            distinct_medium: 1,
+            new_medium: 1,
+            ..SimFeatures::default()
+        };
+        assert!(!rules().evaluate(&tv).has(RuleId::NewRecipientRatio));
+        // new subscriber texting first contacts: ratio 1 but few recipients
+        let fresh = SimFeatures {
+            out_medium: 12,
+            distinct_medium: 8,
+            new_medium: 8,
+            ..SimFeatures::default()
+        };
+        assert!(!rules().evaluate(&fresh).has(RuleId::NewRecipientRatio));
+    }
+
+    #[test]
+    fn merge_keeps_the_strongest_value() {
+        let mut a = Fired::default();
+        a.push(RuleId::SmsRate1h, 60.0, 50.0);
+        let mut b = Fired::default();
+        b.push(RuleId::SmsRate1h, 90.0, 50.0);
+        b.push(RuleId::NoVoice, 30.0, 20.0);
+        a.merge_max(&b);
+        assert_eq!(a.value(RuleId::SmsRate1h), 90.0);
+        assert!(a.has(RuleId::NoVoice));
+    }
+}

@@ -1,0 +1,396 @@
+//! Per-SIM state: compact sliding windows and a few attributes, kept in a chunked slab
+//! indexed by a hash table of 4-byte slot numbers, so a tracked SIM costs about the
+//! size of [`SimState`] plus a few bytes of table (the goal is ≤ 256 bytes a SIM).
+//!
+//! Windows (bucket widths derived from [`super::SpamConfig`], defaults in brackets):
+//! - `medium`: 12 buckets [× 5 min] of `(sms_out, distinct_recipients, new_recipients)`;
+//!   the short window [5 min] is read from its last buckets;
+//! - `long`: 24 buckets [× 1 h] of `sms_out`;
+//! - `aux`: 4 buckets [× 6 h] over the long window of `(calls, sms_in)`.
+
+use super::ids::{FastState, SimKey};
+use crate::window::{BucketRing, RingSpec};
+use std::hash::BuildHasher;
+
+/// Ring specs shared by every SIM.
+#[derive(Debug, Clone, Copy)]
+pub struct Specs {
+    pub medium: RingSpec<12>,
+    pub long: RingSpec<24>,
+    pub aux: RingSpec<4>,
+    /// Number of medium buckets making the short window.
+    pub short_buckets: usize,
+}
+
+impl Specs {
+    pub fn new(short_secs: u32, medium_secs: u32, long_secs: u32) -> Option<Specs> {
+        let medium = RingSpec::<12>::covering(i64::from(medium_secs) * 1000).ok()?;
+        let long = RingSpec::<24>::covering(i64::from(long_secs) * 1000).ok()?;
+        let aux = RingSpec::<4>::new(i64::from(long_secs) * 1000 / 4).ok()?;
+        let short_buckets = (i64::from(short_secs) * 1000 / medium.bucket_ms()).max(1) as usize;
+        Some(Specs {
+            medium,
+            long,
+            aux,
+            short_buckets,
+        })
+    }
+}
+
+/// State flags of one SIM.
+pub mod flag {
+    /// The SIM is on the allowlist.
+    pub const ALLOWLISTED: u8 = 1 << 0;
+    /// `kyc_verified` has been reported at least once.
+    pub const KYC_KNOWN: u8 = 1 << 1;
+    /// Last reported `kyc_verified` value.
+    pub const KYC_VERIFIED: u8 = 1 << 2;
+    /// The last device reported has a gateway TAC.
+    pub const GATEWAY_TAC: u8 = 1 << 3;
+    /// A `spam_sim` case is open for the current incident (details in the case map).
+    pub const CASE_OPEN: u8 = 1 << 4;
+    /// A case was held back by the allowlist in this incident (counted once).
+    pub const SUPPRESSED: u8 = 1 << 5;
+    /// The SIM is indexed for farm grouping.
+    pub const FARM_NODE: u8 = 1 << 6;
+}
+
+/// Sentinel for an unknown SIM age.
+pub const AGE_UNKNOWN: u16 = u16::MAX;
+
+/// Everything remembered about one SIM.
+#[derive(Debug, Clone)]
+pub struct SimState {
+    pub key: SimKey,
+    /// `(sms_out, distinct_recipients, new_recipients)` per medium bucket.
+    pub medium: BucketRing<12, [u16; 3]>,
+    /// `sms_out` per long bucket.
+    pub long: BucketRing<24, u16>,
+    /// `(calls_out + calls_in, sms_in)` per quarter of the long window.
+    pub aux: BucketRing<4, [u16; 2]>,
+    /// Event time of the first record of this state (seconds since the epoch).
+    pub first_seen_s: u32,
+    /// Highest event time seen (seconds since the epoch).
+    pub last_seen_s: u32,
+    /// Records folded into this state (saturating).
+    pub records: u32,
+    /// Last reported Type Allocation Code (0 = none).
+    pub tac: u32,
+    /// Digest of the last reported serving cell (0 = none).
+    pub cell: u32,
+    /// Consecutive sending records from that cell.
+    pub cell_streak: u16,
+    /// Last reported SIM age in days, [`AGE_UNKNOWN`] if never reported.
+    pub age_days: u16,
+    pub flags: u8,
+}
+
+impl SimState {
+    pub fn new(key: SimKey, now_s: u32, allowlisted: bool) -> SimState {
+        SimState {
+            key,
+            medium: BucketRing::new(),
+            long: BucketRing::new(),
+            aux: BucketRing::new(),
+            first_seen_s: now_s,
+            last_seen_s: now_s,
+            records: 0,
+            tac: 0,
+            cell: 0,
+            cell_streak: 0,
+            age_days: AGE_UNKNOWN,
+            flags: if allowlisted { flag::ALLOWLISTED } else { 0 },
+        }
+    }
+
+    #[inline]
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    #[inline]
+    pub fn set(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
+        }
+    }
+
+    /// Heap bytes owned by the state (only an unusually long pseudonym).
+    pub fn heap_bytes(&self) -> usize {
+        self.key.heap_bytes()
+    }
+}
+
+/// Add `amount` spread over the buckets that the interval `(start_ms, end_ms]` covers,
+/// in proportion to the overlap, so a 15-min record is not counted as 15 min of
+/// sending inside a 5-min bucket. Only the part that the ring can retain is added;
+/// rounding remainders go to the last bucket, so that part's total is exact.
+#[inline]
+pub fn spread_add<const N: usize, const K: usize>(
+    ring: &mut BucketRing<N, [u16; K]>,
+    spec: &RingSpec<N>,
+    start_ms: i64,
+    end_ms: i64,
+    amount: [u32; K],
+) {
+    let w = spec.bucket_ms();
+    let first = spec.bucket_of(start_ms + 1);
+    let last = spec.bucket_of(end_ms);
+    if first >= last {
+        ring.add(spec, end_ms, amount);
+        return;
+    }
+    // only the last N buckets can be retained
+    let first = first.max(last - N as i64 + 1);
+    let span = (end_ms - start_ms).max(1) as u128;
+    // the part of the interval that the retained buckets cover
+    let kept = (end_ms - (first * w).max(start_ms)).max(0) as u128;
+    let mut given = [0u32; K];
+    for b in first..last {
+        let lo = (b * w).max(start_ms);
+        let hi = ((b + 1) * w).min(end_ms);
+        let part = (hi - lo).max(0) as u128;
+        let mut share = [0u32; K];
+        for i in 0..K {
+            share[i] = (u128::from(amount[i]) * part / span) as u32;
+            given[i] += share[i];
+        }
+        ring.add(spec, hi, share);
+    }
+    let mut rest = [0u32; K];
+    for i in 0..K {
+        let due = (u128::from(amount[i]) * kept / span) as u32;
+        rest[i] = due.saturating_sub(given[i]);
+    }
+    ring.add(spec, end_ms, rest);
+}
+
+/// Scalar variant of [`spread_add`].
+#[inline]
+pub fn spread_add_scalar<const N: usize>(
+    ring: &mut BucketRing<N, u16>,
+    spec: &RingSpec<N>,
+    start_ms: i64,
+    end_ms: i64,
+    amount: u32,
+) {
+    let w = spec.bucket_ms();
+    let first = spec.bucket_of(start_ms + 1);
+    let last = spec.bucket_of(end_ms);
+    if first >= last {
+        ring.add(spec, end_ms, amount);
+        return;
+    }
+    let first = first.max(last - N as i64 + 1);
+    let span = (end_ms - start_ms).max(1) as u128;
+    let kept = (end_ms - (first * w).max(start_ms)).max(0) as u128;
+    let mut given = 0u32;
+    for b in first..last {
+        let lo = (b * w).max(start_ms);
+        let hi = ((b + 1) * w).min(end_ms);
+        let share = (u128::from(amount) * (hi - lo).max(0) as u128 / span) as u32;
+        given += share;
+        ring.add(spec, hi, share);
+    }
+    let due = (u128::from(amount) * kept / span) as u32;
+    ring.add(spec, end_ms, due.saturating_sub(given));
+}
+
+const CHUNK: usize = 1024;
+
+/// All tracked SIMs: a slab of fixed-size chunks (no doubling slack, no moves) and a
+/// hash table of slot numbers keyed by the SIM.
+pub struct SimTable {
+    chunks: Vec<Box<[Option<SimState>]>>,
+    free: Vec<u32>,
+    index: hashbrown::HashTable<u32>,
+    hasher: FastState,
+    len: usize,
+}
+
+impl Default for SimTable {
+    fn default() -> Self {
+        SimTable {
+            chunks: Vec::new(),
+            free: Vec::new(),
+            index: hashbrown::HashTable::new(),
+            hasher: FastState::default(),
+            len: 0,
+        }
+    }
+}
+
+impl SimTable {
+    #[inline]
+    fn slot_ref(chunks: &[Box<[Option<SimState>]>], slot: u32) -> Option<&SimState> {
+        let s = slot as usize;
+        chunks.get(s / CHUNK).and_then(|c| c[s % CHUNK].as_ref())
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, slot: u32) -> Option<&SimState> {
+        Self::slot_ref(&self.chunks, slot)
+    }
+
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut SimState> {
+        let s = slot as usize;
+        self.chunks
+            .get_mut(s / CHUNK)
+            .and_then(|c| c[s % CHUNK].as_mut())
+    }
+
+    /// The slot of a SIM, if tracked.
+    pub fn find(&self, key: &SimKey) -> Option<u32> {
+        let h = self.hasher.hash_one(key);
+        let chunks = &self.chunks;
+        self.index
+            .find(h, |&s| {
+                Self::slot_ref(chunks, s).is_some_and(|st| &st.key == key)
+            })
+            .copied()
+    }
+
+    /// The slot of a SIM, creating its state with `make` if it is not tracked yet;
+    /// the flag says whether it was created.
+    #[inline]
+    pub fn find_or_insert(
+        &mut self,
+        key: SimKey,
+        make: impl FnOnce(SimKey) -> SimState,
+    ) -> (u32, bool) {
+        let h = self.hasher.hash_one(&key);
+        let chunks = &self.chunks;
+        if let Some(&s) = self.index.find(h, |&s| {
+            Self::slot_ref(chunks, s).is_some_and(|st| st.key == key)
+        }) {
+            return (s, false);
+        }
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                let s = (self.chunks.len() * CHUNK) as u32;
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.resize_with(CHUNK, || None);
+                self.chunks.push(chunk.into_boxed_slice());
+                // slots of the new chunk, handed out lowest first
+                self.free.extend((s + 1..s + CHUNK as u32).rev());
+                s
+            }
+        };
+        let s = slot as usize;
+        self.chunks[s / CHUNK][s % CHUNK] = Some(make(key));
+        let hasher = &self.hasher;
+        let chunks = &self.chunks;
+        self.index.insert_unique(h, slot, |&x| {
+            Self::slot_ref(chunks, x).map_or(0, |st| hasher.hash_one(&st.key))
+        });
+        self.len += 1;
+        (slot, true)
+    }
+
+    /// Remove a SIM's state, returning it.
+    pub fn remove(&mut self, slot: u32) -> Option<SimState> {
+        let s = slot as usize;
+        let st = self.chunks.get_mut(s / CHUNK)?[s % CHUNK].take()?;
+        let h = self.hasher.hash_one(&st.key);
+        if let Ok(entry) = self.index.find_entry(h, |&x| x == slot) {
+            entry.remove();
+        }
+        self.free.push(slot);
+        self.len -= 1;
+        Some(st)
+    }
+
+    /// Slots of every state matching `pred`, in slot order (deterministic).
+    pub fn slots_where(&self, mut pred: impl FnMut(&SimState) -> bool) -> Vec<u32> {
+        let mut out = Vec::new();
+        for (ci, chunk) in self.chunks.iter().enumerate() {
+            for (i, st) in chunk.iter().enumerate() {
+                if let Some(st) = st {
+                    if pred(st) {
+                        out.push((ci * CHUNK + i) as u32);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Bytes held by the table: slab chunks, index, free list and heap of the states.
+    pub fn memory_bytes(&self) -> usize {
+        let slab = self.chunks.len() * CHUNK * std::mem::size_of::<Option<SimState>>()
+            + self.chunks.capacity() * std::mem::size_of::<Box<[Option<SimState>]>>();
+        let heap: usize = self
+            .chunks
+            .iter()
+            .flat_map(|c| c.iter().flatten())
+            .map(SimState::heap_bytes)
+            .sum();
+        slab + self.index.allocation_size() + self.free.capacity() * 4 + heap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_is_compact() {
+        let size = std::mem::size_of::<Option<SimState>>();
+        assert!(size <= 208, "SimState is {size} bytes");
+    }
+
+    #[test]
+    fn table_inserts_finds_and_reuses_slots() {
+        let mut t = SimTable::default();
+        let k = |i: u32| SimKey::new(0, &format!("{i:016x}"));
+        for i in 0..10_000 {
+            let (s, new) = t.find_or_insert(k(i), |key| SimState::new(key, 1, false));
+            assert!(new);
+            assert_eq!(s, i);
+        }
+        assert_eq!(t.len(), 10_000);
+        assert_eq!(
+            t.find_or_insert(k(7), |key| SimState::new(key, 1, false)),
+            (7, false)
+        );
+        assert_eq!(t.find(&k(9_999)), Some(9_999));
+        let removed = t.remove(7).unwrap();
+        assert_eq!(removed.key, k(7));
+        assert_eq!(t.find(&k(7)), None);
+        assert_eq!(t.len(), 9_999);
+        let (s, new) = t.find_or_insert(k(20_000), |key| SimState::new(key, 1, false));
+        assert!(new);
+        assert_eq!(s, 7, "freed slot reused");
+        assert_eq!(t.find(&k(20_000)), Some(7));
+        assert_eq!(t.slots_where(|st| st.key == k(3)), vec![3]);
+        let per_sim = t.memory_bytes() as f64 / t.len() as f64;
+        assert!(per_sim < 256.0, "{per_sim} bytes per sim");
+    }
+
+    #[test]
+    fn spread_keeps_totals_and_splits_long_records() {
+        let specs = Specs::new(300, 3_600, 86_400).unwrap();
+        let mut r: BucketRing<12, [u16; 3]> = BucketRing::new();
+        let t0 = 1_700_006_400_000i64; // hour aligned
+                                       // a 15-min record: three 5-min buckets of one third each
+        spread_add(&mut r, &specs.medium, t0, t0 + 900_000, [30, 9, 3]);
+        assert_eq!(r.sum(&specs.medium, t0 + 900_000), [30, 9, 3]);
+        assert_eq!(r.sum_last(&specs.medium, t0 + 900_000, 1), [10, 3, 1]);
+        // a 1-min record stays in one bucket
+        spread_add(&mut r, &specs.medium, t0 + 900_000, t0 + 960_000, [4, 4, 4]);
+        assert_eq!(r.sum_last(&specs.medium, t0 + 1_200_000, 1), [4, 4, 4]);
+        let mut l: BucketRing<24, u16> = BucketRing::new();
+        spread_add_scalar(&mut l, &specs.long, t0, t0 + 2 * 86_400_000, 480);
+        assert_eq!(l.sum(&specs.long, t0 + 2 * 86_400_000), 240);
+    }
+}
