@@ -5,12 +5,34 @@
 
 use crate::config::Config;
 use crate::detect::spam::{Allowlist, SpamDetector};
+use crate::detect::fakebts::index::{CellIndex, Site};
+use crate::detect::fakebts::FakeBtsDetector;
 use crate::detect::Detector;
 use crate::inventory::csv_loader::LoadReport;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, RegisteredCell};
 use crate::pipeline::Pipeline;
 use std::io::{self, Write};
 use std::path::Path;
+
+/// The fake-BTS detector over the registered cells of the inventory.
+fn fakebts_detector(config: &Config, inventory: &Inventory) -> FakeBtsDetector {
+    let index = CellIndex::from_sites(inventory.iter_sorted().map(site_of));
+    FakeBtsDetector::with_index(config.fakebts.clone(), index)
+}
+
+/// A registered cell as the fake-BTS detector's spatial index holds it.
+pub fn site_of(cell: &RegisteredCell) -> Site {
+    Site {
+        rat: cell.radio,
+        key: cell.key,
+        lat: cell.lat,
+        lon: cell.lon,
+        range_m: cell.range_m,
+        arfcn: cell.arfcn,
+        pci: cell.pci,
+        eirp_dbm: cell.eirp_dbm,
+    }
+}
 
 /// Detectors and reference data of one run.
 pub struct RunSetup {
@@ -23,7 +45,7 @@ impl RunSetup {
     /// build every detector.
     pub fn build(config: &Config, cells: Option<&Path>) -> Result<RunSetup, String> {
         let cells = cells.or(config.inventory.csv.as_deref());
-        let (_inventory, inventory_report) = match cells {
+        let (inventory, inventory_report) = match cells {
             Some(path) => {
                 let (inv, report) = Inventory::load_csv(path).map_err(|e| e.to_string())?;
                 if report.rejected_total > 0 {
@@ -37,8 +59,10 @@ impl RunSetup {
             Some(path) => Allowlist::load(path).map_err(|e| e.to_string())?,
             None => Allowlist::empty(),
         };
-        let detectors: Vec<Box<dyn Detector>> =
-            vec![Box::new(SpamDetector::new(config.spam.clone(), allowlist))];
+        let detectors: Vec<Box<dyn Detector>> = vec![
+            Box::new(SpamDetector::new(config.spam.clone(), allowlist)),
+            Box::new(fakebts_detector(config, &inventory)),
+        ];
         Ok(RunSetup {
             detectors,
             inventory_report,

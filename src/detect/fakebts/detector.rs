@@ -13,6 +13,7 @@ use super::index::{CellIndex, Site};
 use super::locate::{multilaterate, SolverParams};
 use super::rules::{check_neighbourhood, check_report, Rule};
 use crate::detect::{CaseSink, Detector};
+use crate::inventory::{Inventory, InventoryChange, InventoryError};
 use crate::model::{
     Case, CaseKind, CaseStatus, CellKey, CellMeasurement, ClaimedCell, Event, Feed, Location,
     Reason,
@@ -46,6 +47,8 @@ pub struct FakeBtsDetector {
     solver: SolverParams,
     spec: EvidenceSpec,
     pub(super) index: CellIndex,
+    /// The registered cells as loaded and updated (the index mirrors it).
+    inventory: Inventory,
     identities: HashMap<IdKey, IdentityState>,
     emitters: BTreeMap<u64, Emitter>,
     /// Emitters with a forged-looking signature: the only candidates for linking.
@@ -60,7 +63,32 @@ pub struct FakeBtsDetector {
 const MAINTENANCE_INTERVAL_MS: i64 = 60_000;
 
 impl FakeBtsDetector {
-    /// A detector over an already built index of registered cells.
+    /// A detector over the registered cells of `inventory` (the spatial index is
+    /// built here, in one bulk load).
+    pub fn new(cfg: FakeBtsConfig, inventory: Inventory) -> Self {
+        let index = CellIndex::from_sites(inventory.iter_sorted().map(Site::from));
+        let mut d = Self::with_index(cfg, index);
+        d.inventory = inventory;
+        d
+    }
+
+    /// Apply one record of the inventory topic (`value` `None`/null removes the cell)
+    /// and keep the spatial index in step. A refused update changes nothing.
+    pub fn apply_inventory_update(
+        &mut self,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<InventoryChange, InventoryError> {
+        let change = self.inventory.apply_update(key, value)?;
+        if let Some(cell_key) = CellKey::parse(key.trim()) {
+            let site = self.inventory.get(&cell_key).map(Site::from);
+            self.apply_site(cell_key, site);
+        }
+        Ok(change)
+    }
+
+    /// A detector over an already built index (its inventory starts empty; topic
+    /// updates still insert, replace and remove cells).
     pub fn with_index(cfg: FakeBtsConfig, index: CellIndex) -> Self {
         let spec = EvidenceSpec::covering(cfg.evidence_window_ms())
             .or_else(|_| EvidenceSpec::new((cfg.evidence_window_ms() / 6).max(1_000)))
@@ -70,6 +98,7 @@ impl FakeBtsDetector {
             spec,
             cfg,
             index,
+            inventory: Inventory::new(),
             identities: HashMap::new(),
             emitters: BTreeMap::new(),
             suspicious: Vec::new(),
@@ -295,6 +324,18 @@ impl FakeBtsDetector {
         let eid = match best {
             Some((_, eid)) => eid,
             None => {
+                if signature.suspicious() && std::env::var("FB_DEBUG").is_ok() {
+                    for eid in &self.suspicious {
+                        let Some(e) = self.emitters.get(eid) else {
+                            continue;
+                        };
+                        eprintln!(
+                            "DBG new emitter for {} at {}: cand {} gap {}s compat {} dist {:.0} reach {:.0} sig {:?} vs {:?}",
+                            m.cell, m.ts_ms, eid, (m.ts_ms - e.last_seen) / 1000,
+                            e.signature.compatible(&signature), e.distance_to(m.lat, m.lon, dbd), reach(e), e.signature, signature
+                        );
+                    }
+                }
                 let eid = self.next_emitter;
                 self.next_emitter += 1;
                 self.emitters.insert(eid, Emitter::new(eid, m, signature));
@@ -567,6 +608,32 @@ impl Detector for FakeBtsDetector {
 
     fn finish(&mut self, out: &mut dyn CaseSink) {
         self.finish_all(out);
+    }
+
+    /// Inventory topic updates keep the spatial index current.
+    fn on_reference_update(
+        &mut self,
+        kind: crate::detect::Reference,
+        key: &str,
+        value: Option<&[u8]>,
+    ) {
+        if kind != crate::detect::Reference::Inventory {
+            return;
+        }
+        if let Err(e) = self.apply_inventory_update(key, value) {
+            tracing::warn!(key, error = %e, "inventory update refused");
+        }
+    }
+
+    fn findings(&self) -> Vec<serde_json::Value> {
+        FakeBtsDetector::findings(self)
+            .iter()
+            .filter_map(|f| serde_json::to_value(f).ok())
+            .collect()
+    }
+
+    fn state_size(&self) -> usize {
+        self.identities.len()
     }
 }
 
