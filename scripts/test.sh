@@ -7,7 +7,8 @@
 #    loopback via scripts/services.sh up, and exports CW_KAFKA_BROKERS / CW_CLICKHOUSE_URL;
 # 2. makes sure Debian's chromium is installed (scripts/ensure-chromium.sh) for the
 #    evidence-report test, which renders HTML in headless Chromium and never skips;
-# 3. runs `cargo test --all-targets "$@"` and exits with cargo's exit code.
+# 3. runs `cargo test` on the library, binary, integration tests and examples, builds
+#    the benchmarks, and exits non-zero if anything failed.
 #
 # The services are left running afterwards (fast re-runs); stop them with
 # `scripts/services.sh down`.
@@ -24,5 +25,9 @@ echo "[test] CW_KAFKA_BROKERS=$CW_KAFKA_BROKERS CW_CLICKHOUSE_URL=$CW_CLICKHOUSE
 scripts/ensure-chromium.sh
 
 rc=0
-cargo test --all-targets --no-fail-fast "$@" || rc=$?
+# Library, binary, integration tests and examples; benchmarks are compiled here
+# (so they never rot) and run by scripts/bench.sh / `cargo bench`, not as tests:
+# their setup generates scenarios of millions of records.
+cargo test --lib --bins --tests --examples --no-fail-fast "$@" || rc=$?
+cargo build --benches || rc=$?
 exit "$rc"
