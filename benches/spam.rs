@@ -59,7 +59,11 @@ fn data() -> Data {
         .join("bench-data")
         .join(format!("spam-{}-1", scale.as_str()));
     if !dir.join("truth.json").exists() {
-        eprintln!("generating the {} scenario into {}", scale.as_str(), dir.display());
+        eprintln!(
+            "generating the {} scenario into {}",
+            scale.as_str(),
+            dir.display()
+        );
         write_scenario(&SimConfig { seed: 1, scale }, &dir).expect("scenario written");
     }
     let truth = Truth::load(dir.join("truth.json")).expect("truth readable");

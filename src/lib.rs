@@ -4,6 +4,7 @@
 //! The offline `replay` and the Kafka service run the same pipeline code.
 
 pub mod allowlist_admin;
+pub mod bench;
 pub mod cases;
 pub mod config;
 pub mod demo;

@@ -43,6 +43,9 @@ enum Command {
     Allowlist(cli::allowlist::AllowlistArgs),
     /// Turn MSISDN/IMSI/IMEI columns of a CSV or JSON Lines file into contract pseudonyms.
     Pseudonymize(cli::pseudonymize::PseudonymizeArgs),
+    /// Measure throughput, memory and latency against the performance targets and
+    /// write them to BENCHMARKS.md.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Cases(a) => cli::cases::run(a),
         Command::Allowlist(a) => cli::allowlist::run(a),
         Command::Pseudonymize(a) => cli::pseudonymize::run(a),
+        Command::Bench(a) => cli::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,9 +4,9 @@
 //! detectors with the very same settings.
 
 use crate::config::Config;
-use crate::detect::spam::{Allowlist, SpamDetector};
 use crate::detect::fakebts::index::{CellIndex, Site};
 use crate::detect::fakebts::FakeBtsDetector;
+use crate::detect::spam::{Allowlist, SpamDetector};
 use crate::detect::Detector;
 use crate::inventory::csv_loader::LoadReport;
 use crate::inventory::{Inventory, RegisteredCell};

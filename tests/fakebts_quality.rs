@@ -2,57 +2,44 @@
 //! transmitter detected, no false fake_bts case, median localisation error ≤ 200 m,
 //! median time to detect ≤ 5 min of event time, on several seeds with the simulator's
 //! traps (missing and misplaced inventory rows, GPS noise, a moving identity-changing
-//! blaster, a low-power clone). The naive rule "cell not in inventory" is scored beside.
+//! blaster, a low-power clone). Runs the real replay (`cellwatch::replay::run`) on the
+//! scenario files and scores `cases.jsonl` with `cellwatch::score::bts`; the naive rule
+//! "cell not in inventory" is scored beside it.
 
-use cellwatch::cases::CaseBook;
-use cellwatch::detect::fakebts::index::{CellIndex, Site};
-use cellwatch::detect::fakebts::{FakeBtsConfig, FakeBtsDetector, InventoryFinding};
-use cellwatch::detect::Detector;
-use cellwatch::model::{parse_record, CellKey, CellMeasurement, Event, Feed, Rat, TimeBounds};
+use cellwatch::config::Config;
+use cellwatch::inventory::Inventory;
+use cellwatch::model::{parse_record, CellMeasurement, Event, Feed, TimeBounds};
+use cellwatch::replay::{InputPath, ReplayOptions};
 use cellwatch::score::bts::{naive_unregistered_cases, score_bts, BtsScores};
 use cellwatch::simulate::{write_scenario, Scale, SimConfig, Truth};
-use cellwatch::window::{Admission, Watermark};
 use std::io::BufRead;
+use std::path::Path;
 
-/// Provisional reader of `cells.csv` (to be replaced by the inventory loader).
-fn load_sites(path: &std::path::Path) -> Vec<Site> {
-    let mut rdr = csv::Reader::from_path(path).unwrap();
-    let headers = rdr.headers().unwrap().clone();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (arfcn_c, pci_c, eirp_c) = (col("arfcn"), col("pci"), col("eirp_dbm"));
-    rdr.records()
-        .filter_map(|r| r.ok())
-        .filter_map(|r| {
-            let rat = Rat::parse(r.get(0)?)?;
-            let key = CellKey {
-                mcc: r.get(1)?.parse().ok()?,
-                mnc: r.get(2)?.parse().ok()?,
-                lac: r.get(3)?.parse().ok()?,
-                cid: r.get(4)?.parse().ok()?,
-            };
-            Some(Site {
-                rat,
-                key,
-                lon: r.get(6)?.parse().ok()?,
-                lat: r.get(7)?.parse().ok()?,
-                range_m: r.get(8)?.parse().ok()?,
-                arfcn: arfcn_c.and_then(|c| r.get(c)?.parse().ok()),
-                pci: pci_c.and_then(|c| r.get(c)?.parse().ok()),
-                eirp_dbm: eirp_c.and_then(|c| r.get(c)?.parse().ok()),
-            })
+/// Seeds asserted here; defaults were tuned on other seeds (11–20).
+const SEEDS: [u64; 3] = [1, 2, 3];
+
+struct SeedRun {
+    seed: u64,
+    scores: BtsScores,
+    naive: BtsScores,
+    findings: Vec<serde_json::Value>,
+    truth: Truth,
+}
+
+fn measurements(path: &Path, bounds: &TimeBounds) -> Vec<CellMeasurement> {
+    let file = std::fs::File::open(path).expect("measurements file");
+    std::io::BufReader::new(file)
+        .split(b'\n')
+        .filter_map(|l| l.ok())
+        .filter_map(|l| match parse_record(Feed::Measurements, &l, bounds) {
+            Ok(Event::Measurement(m)) => Some(m),
+            _ => None,
         })
         .collect()
 }
 
-struct SeedRun {
-    scores: BtsScores,
-    naive: BtsScores,
-    findings: Vec<InventoryFinding>,
-    truth: Truth,
-}
-
-fn run_seed(seed: u64, cfg: FakeBtsConfig) -> SeedRun {
-    let dir = tempfile::tempdir().unwrap();
+fn run_seed(seed: u64, config: Config) -> SeedRun {
+    let dir = tempfile::tempdir().expect("tempdir");
     write_scenario(
         &SimConfig {
             seed,
@@ -60,111 +47,256 @@ fn run_seed(seed: u64, cfg: FakeBtsConfig) -> SeedRun {
         },
         dir.path(),
     )
-    .unwrap();
-    let truth = Truth::load(dir.path().join("truth.json")).unwrap();
-    let sites = load_sites(&dir.path().join("cells.csv"));
-    let registered: std::collections::HashSet<CellKey> = sites.iter().map(|s| s.key).collect();
-    let mut det = FakeBtsDetector::with_index(cfg, CellIndex::from_sites(sites));
-    let bounds = TimeBounds::at(truth.end_ms + 86_400_000);
-    let mut wm = Watermark::new(600_000);
-    let mut out = Vec::new();
-    let mut last_wm = i64::MIN;
-    let mut measurements: Vec<CellMeasurement> = Vec::new();
-    let mut tally: std::collections::BTreeMap<&str, u64> = Default::default();
-    let file = std::fs::File::open(dir.path().join("measurements.jsonl")).unwrap();
-    for line in std::io::BufReader::new(file).split(b'\n') {
-        let line = line.unwrap();
-        let Ok(Event::Measurement(m)) = parse_record(Feed::Measurements, &line, &bounds) else {
-            continue;
-        };
-        if wm.observe(m.ts_ms) != Admission::OnTime {
-            continue;
-        }
-        if std::env::var("TALLY").is_ok() {
-            let site = det.index_site(&m.cell);
-            let c =
-                cellwatch::detect::fakebts::rules::check_report(&m, site.as_ref(), det.config());
-            if c.has(cellwatch::detect::fakebts::rules::Rule::SignalTooStrong)
-                && tally.get("SIGNAL_TOO_STRONG").copied().unwrap_or(0) < 3
-            {
-                eprintln!("debug {m:?} site {site:?} check {c:?}");
-            }
-            for r in cellwatch::detect::fakebts::rules::Rule::ALL {
-                if c.has(r) {
-                    *tally.entry(r.code()).or_insert(0u64) += 1;
-                }
-            }
-        }
-        det.on_event(&Event::Measurement(m.clone()), &mut out);
-        if let Some(w) = wm.current() {
-            if w - last_wm >= 10_000 {
-                last_wm = w;
-                det.on_watermark(w, &mut out);
-            }
-        }
-        measurements.push(m);
-    }
-    det.finish(&mut out);
-    eprintln!("tally {tally:?}");
-    let mut book = CaseBook::new();
-    for c in out {
-        book.upsert(c);
-    }
-    let cases = book.into_sorted();
-    let scores = score_bts(&truth, &cases);
+    .expect("scenario");
+    let truth = Truth::load(dir.path().join("truth.json")).expect("truth");
+    let out = dir.path().join("out");
+    let now_ms = truth.end_ms + 86_400_000;
+    cellwatch::replay::run(&ReplayOptions {
+        sms_volume: None,
+        measurements: Some(InputPath::File(dir.path().join("measurements.jsonl"))),
+        cells: Some(dir.path().join("cells.csv")),
+        out: out.clone(),
+        config,
+        now_ms: Some(now_ms),
+    })
+    .expect("replay");
+    let cases = cellwatch::cases::read_jsonl(&out.join("cases.jsonl")).expect("cases.jsonl");
+    let findings = std::fs::read_to_string(out.join("inventory_findings.jsonl"))
+        .expect("inventory_findings.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("finding json"))
+        .collect();
+    let (inventory, _) = Inventory::load_csv(dir.path().join("cells.csv")).expect("cells.csv");
+    let reports = measurements(
+        &dir.path().join("measurements.jsonl"),
+        &TimeBounds::at(now_ms),
+    );
     let naive = score_bts(
         &truth,
-        &naive_unregistered_cases(&measurements, |k| registered.contains(k)),
+        &naive_unregistered_cases(&reports, |k| inventory.contains(k)),
     );
-    eprintln!("seed {seed} stats {:?}", det.stats());
-    for c in &cases {
-        eprintln!(
-            "  case {} opened {} ids {} loc {:?} track {} reasons {:?}",
-            c.case_id,
-            (c.opened_at - truth.start_ms) / 60_000,
-            c.identities.len(),
-            c.location,
-            c.track.len(),
-            c.reasons
-                .iter()
-                .map(|r| (r.code.as_str(), r.value))
-                .collect::<Vec<_>>()
-        );
-    }
     SeedRun {
-        scores,
+        seed,
+        scores: score_bts(&truth, &cases),
         naive,
-        findings: det.findings(),
+        findings,
         truth,
     }
 }
 
+/// Runs the seeds two at a time (the simulator and replay are single-threaded).
+fn run_seeds(seeds: &[u64], config: &Config) -> Vec<SeedRun> {
+    let mut runs: Vec<SeedRun> = Vec::new();
+    for pair in seeds.chunks(2) {
+        let handles: Vec<_> = pair
+            .iter()
+            .map(|&s| {
+                let c = config.clone();
+                std::thread::spawn(move || run_seed(s, c))
+            })
+            .collect();
+        runs.extend(handles.into_iter().map(|h| h.join().expect("seed run")));
+    }
+    runs
+}
+
+fn report(r: &SeedRun) {
+    let missing = r
+        .findings
+        .iter()
+        .filter(|f| f["kind"] == "missing_cell")
+        .count();
+    let misplaced = r
+        .findings
+        .iter()
+        .filter(|f| f["kind"] == "misplaced_cell")
+        .count();
+    eprintln!(
+        "seed {}: {} | extra cases {}\n  naive \"cell not in inventory\": {}\n  inventory findings: {missing} missing (truth {}), {misplaced} misplaced (truth {})",
+        r.seed,
+        r.scores.one_line(),
+        r.scores.extra_cases,
+        r.naive.one_line(),
+        r.truth.missing_cells.len(),
+        r.truth.misplaced_cells.len(),
+    );
+    for t in &r.scores.per_transmitter {
+        eprintln!(
+            "    {:<15} detected {} cases {} identities {}/{} ttd {:?} min error {:?} m",
+            t.kind,
+            t.detected,
+            t.cases,
+            t.identities_in_main_case,
+            t.identities_total,
+            t.time_to_detect_min,
+            t.localisation_error_m
+        );
+    }
+}
+
+#[test]
+fn fake_bts_detection_bar_on_three_seeds() {
+    let runs = run_seeds(&SEEDS, &Config::default());
+    for r in &runs {
+        report(r);
+    }
+    for r in &runs {
+        let s = &r.scores;
+        assert_eq!(
+            s.detected, s.transmitters_total,
+            "seed {}: every transmitter detected: {s:?}",
+            r.seed
+        );
+        assert_eq!(
+            s.false_fake_bts_cases, 0,
+            "seed {}: no false fake_bts case: {s:?}",
+            r.seed
+        );
+        // Localisation: every transmitter gets a position; the issue's bar (median
+        // error <= 200 m on every seed) is NOT met yet (seed 3: ~476 m) and is not
+        // asserted here: issue 4 stays open until it is.
+        assert!(
+            s.median_localisation_error_m.is_some(),
+            "seed {}: localised",
+            r.seed
+        );
+        let ttd = s.median_time_to_detect_min.expect("time to detect");
+        assert!(
+            ttd <= 5.0,
+            "seed {}: median time to detect {ttd} min > 5 min",
+            r.seed
+        );
+        // Identity linking of the hopping blaster into ONE case is not reached yet
+        // (seed 1: 5 of 16 identities in its main case); figures are printed above
+        // and issue 4 stays open until it is asserted here.
+        // inventory defects are reported as findings, not cases
+        let truth_defects: Vec<&str> = r
+            .truth
+            .missing_cells
+            .iter()
+            .map(String::as_str)
+            .chain(r.truth.misplaced_cells.iter().map(|m| m.cell.as_str()))
+            .collect();
+        let found = r
+            .findings
+            .iter()
+            .filter(|f| truth_defects.contains(&f["cell"].as_str().unwrap_or("")))
+            .count();
+        assert!(
+            found * 2 >= truth_defects.len(),
+            "seed {}: findings {found}/{}",
+            r.seed,
+            truth_defects.len()
+        );
+        // the naive rule is worse: it cannot see the clone and flags missing cells
+        assert!(r.naive.false_fake_bts_cases > 0 || r.naive.detected < r.naive.transmitters_total);
+    }
+}
+
+/// Exploration on other seeds: `SEEDS=11,12 cargo test --release --test fakebts_quality -- --ignored --nocapture`.
 #[test]
 #[ignore]
-fn explore() {
+fn explore_seeds() {
     let seeds: Vec<u64> = std::env::var("SEEDS")
         .unwrap_or_else(|_| "11,12,13".into())
         .split(',')
-        .map(|s| s.parse().unwrap())
+        .filter_map(|s| s.trim().parse().ok())
         .collect();
+    for r in run_seeds(&seeds, &Config::default()) {
+        report(&r);
+    }
+}
+
+/// Localisation experiment on the stationary and low-power transmitters' raw reports.
+#[test]
+#[ignore]
+fn explore_localisation() {
+    use cellwatch::detect::fakebts::geometry::{distance_m, LocalFrame};
+    use cellwatch::detect::fakebts::locate::{multilaterate, weighted_centroid, Observation};
+    use cellwatch::detect::fakebts::FakeBtsConfig;
+    let seeds: Vec<u64> = std::env::var("SEEDS")
+        .unwrap_or_else(|_| "11,12,13".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let cfg = FakeBtsConfig::default();
     for seed in seeds {
-        let r = run_seed(seed, FakeBtsConfig::default());
-        eprintln!("seed {seed}: {}", r.scores.one_line());
-        for p in &r.scores.per_transmitter {
-            eprintln!("   {p:?}");
-        }
-        eprintln!("  naive: {}", r.naive.one_line());
-        eprintln!(
-            "  findings {} (missing truth {}, misplaced truth {})",
-            r.findings.len(),
-            r.truth.missing_cells.len(),
-            r.truth.misplaced_cells.len()
+        let dir = tempfile::tempdir().unwrap();
+        write_scenario(
+            &SimConfig {
+                seed,
+                scale: Scale::Small,
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let truth = Truth::load(dir.path().join("truth.json")).unwrap();
+        let reports = measurements(
+            &dir.path().join("measurements.jsonl"),
+            &TimeBounds::at(truth.end_ms + 86_400_000),
         );
-        for f in &r.findings {
-            eprintln!(
-                "    {:?} {} offset {:?} radius {}",
-                f.kind, f.cell, f.offset_m, f.estimated.radius_m
-            );
+        for t in &truth.transmitters {
+            if t.kind == "moving_blaster" {
+                continue;
+            }
+            let id = t.identities[0];
+            let mine: Vec<&CellMeasurement> = reports
+                .iter()
+                .filter(|m| {
+                    m.cell.lac == id.lac
+                        && m.cell.cid == id.cid
+                        && m.cell.mnc == id.mnc
+                        && m.arfcn == id.arfcn
+                })
+                .collect();
+            let tp = &t.track[0];
+            let frame = LocalFrame::new(tp.lat, tp.lon);
+            for (label, use_ta, ta_sigma, shadow) in [
+                ("rss", false, 80.0, 7.0),
+                ("ta80", true, 80.0, 7.0),
+                ("ta30", true, 30.0, 7.0),
+                ("ta150", true, 150.0, 7.0),
+                ("ta80s12", true, 80.0, 12.0),
+                ("ta30s12", true, 30.0, 12.0),
+            ] {
+                let mut cfg = cfg.clone();
+                cfg.ta_sigma_m = ta_sigma;
+                cfg.shadowing_sigma_db = shadow;
+                let obs: Vec<Observation> = mine
+                    .iter()
+                    .filter_map(|m| {
+                        let (x, y) = frame.to_xy(m.lat, m.lon);
+                        let o = Observation::new(
+                            m.ts_ms,
+                            x,
+                            y,
+                            f64::from(m.signal_dbm?),
+                            f64::from(m.accuracy_m.unwrap_or(30.0)) / 1.5,
+                        );
+                        Some(match (use_ta, m.ta) {
+                            (true, Some(ta)) => o.with_ta(ta, 553.5),
+                            _ => o,
+                        })
+                    })
+                    .collect();
+                let c = weighted_centroid(&obs, &cfg.path_loss()).unwrap();
+                let f = multilaterate(&obs, &cfg.solver()).unwrap();
+                let far = mine
+                    .iter()
+                    .map(|m| distance_m(m.lat, m.lon, tp.lat, tp.lon))
+                    .fold(0.0, f64::max);
+                eprintln!(
+                    "seed {seed} {:<10} {label:<7} n {:>4} centroid err {:>5.0} fit err {:>5.0} radius {:>5.0} p0 {:.1} rms {:.1} farthest reporter {:.0}",
+                    t.kind,
+                    obs.len(),
+                    c.0.hypot(c.1),
+                    f.x.hypot(f.y),
+                    f.radius_m(30.0),
+                    f.p0_dbm,
+                    f.rms_db,
+                    far
+                );
+            }
         }
     }
 }

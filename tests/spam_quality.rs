@@ -34,10 +34,12 @@ fn valid_records(path: &Path, bounds: &TimeBounds) -> Vec<SmsVolume> {
     // lines are bytes: the simulator plants malformed ones, invalid UTF-8 included
     std::io::BufReader::new(file)
         .split(b'\n')
-        .filter_map(|line| match parse_record(Feed::SmsVolume, &line.ok()?, bounds) {
-            Ok(Event::Sms(r)) => Some(r),
-            _ => None,
-        })
+        .filter_map(
+            |line| match parse_record(Feed::SmsVolume, &line.ok()?, bounds) {
+                Ok(Event::Sms(r)) => Some(r),
+                _ => None,
+            },
+        )
         .collect()
 }
 
@@ -45,7 +47,14 @@ fn valid_records(path: &Path, bounds: &TimeBounds) -> Vec<SmsVolume> {
 /// watermark, detectors, case book, `cases.jsonl`) on its SMS-volume file.
 fn run_seed(seed: u64) -> SeedRun {
     let dir = tempfile::tempdir().expect("temp dir");
-    write_scenario(&SimConfig { seed, scale: Scale::Small }, dir.path()).expect("scenario written");
+    write_scenario(
+        &SimConfig {
+            seed,
+            scale: Scale::Small,
+        },
+        dir.path(),
+    )
+    .expect("scenario written");
     let truth = Truth::load(dir.path().join("truth.json")).expect("truth readable");
     let sms = dir.path().join("sms_volume.jsonl");
     let out = dir.path().join("out");
@@ -64,7 +73,11 @@ fn run_seed(seed: u64) -> SeedRun {
         .map(|l| serde_json::from_str(l).expect("a case per line"))
         .collect();
     let records = valid_records(&sms, &TimeBounds::at(truth.end_ms));
-    SeedRun { truth, cases, records }
+    SeedRun {
+        truth,
+        cases,
+        records,
+    }
 }
 
 fn describe(seed: u64, label: &str, s: &SimScores) -> String {

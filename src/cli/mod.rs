@@ -2,6 +2,7 @@
 //! of the library and errors into `anyhow` messages that say what to do.
 
 pub mod allowlist;
+pub mod bench;
 pub mod cases;
 pub mod demo;
 pub mod migrate;

@@ -4,10 +4,10 @@
 use super::cell::{CellKey, Rat};
 use super::error::{deserialize_object, ValidationError};
 use super::pseudonym::check_pseudonym;
+use super::text::Text;
 use super::timestamp::{RawTs, TimeBounds};
 use super::InvalidReason;
 use serde::{Deserialize, Serialize};
-use super::text::Text;
 
 /// What happened to the reporting device on this cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

@@ -3,10 +3,10 @@
 use super::cell::CellKey;
 use super::error::ValidationError;
 use super::pseudonym::check_pseudonym;
+use super::text::Text;
 use super::timestamp::{RawTs, TimeBounds};
 use super::InvalidReason;
 use serde::{Deserialize, Serialize};
-use super::text::Text;
 
 /// One content fingerprint: a 64-bit SimHash of a message body and how many were sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -170,7 +170,9 @@ impl Pipeline {
         observe: &mut dyn FnMut(&Event, &Origin),
     ) -> Option<DeadLetter> {
         let checked = validator.check_ref(bytes, OriginRef::from(&origin));
-        self.on_checked(validator, checked, out, &mut |event| observe(event, &origin))
+        self.on_checked(validator, checked, out, &mut |event| {
+            observe(event, &origin)
+        })
     }
 
     /// [`Pipeline::process`] with a borrowed origin: no allocation for a valid record.
@@ -271,7 +273,11 @@ impl Pipeline {
     }
 
     fn release_until(&mut self, feed: Feed, boundary: i64, out: &mut dyn CaseSink) {
-        while let Some(ready) = self.held.get_mut(&feed).and_then(|q| q.take_until(boundary)) {
+        while let Some(ready) = self
+            .held
+            .get_mut(&feed)
+            .and_then(|q| q.take_until(boundary))
+        {
             for event in ready.iter() {
                 self.deliver(event, out);
             }

@@ -228,7 +228,14 @@ mod tests {
     #[test]
     fn releases_in_canonical_order_up_to_the_boundary() {
         let mut q = HoldQueue::new(10);
-        for (r, t) in [("b", 15), ("a", 20), ("a", 15), ("c", 5), ("z", 21), ("a", 30)] {
+        for (r, t) in [
+            ("b", 15),
+            ("a", 20),
+            ("a", 15),
+            ("c", 5),
+            ("z", 21),
+            ("a", 30),
+        ] {
             q.push(m(r, t));
         }
         assert_eq!(q.min_time(), Some(5));

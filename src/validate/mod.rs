@@ -175,7 +175,11 @@ impl SourceValidator {
 /// The stateless half of validation: UTF-8, JSON shape and every contract rule of
 /// one record. Pure, so it can run on any thread; [`SourceValidator::admit`] then
 /// applies the source's watermark in order.
-pub fn parse_bytes(feed: Feed, bounds: &TimeBounds, bytes: &[u8]) -> Result<Event, ValidationError> {
+pub fn parse_bytes(
+    feed: Feed,
+    bounds: &TimeBounds,
+    bytes: &[u8],
+) -> Result<Event, ValidationError> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Err(ValidationError::record(
             InvalidReason::InvalidUtf8,

@@ -5,6 +5,7 @@
 //! applies inventory-topic updates.
 
 use super::geometry::{chord_for_arc_m, ecef_m};
+use crate::inventory::RegisteredCell;
 use crate::model::{CellKey, Rat};
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
@@ -22,6 +23,21 @@ pub struct Site {
     pub arfcn: Option<u32>,
     pub pci: Option<u16>,
     pub eirp_dbm: Option<f32>,
+}
+
+impl From<&RegisteredCell> for Site {
+    fn from(cell: &RegisteredCell) -> Self {
+        Site {
+            rat: cell.radio,
+            key: cell.key,
+            lat: cell.lat,
+            lon: cell.lon,
+            range_m: cell.range_m,
+            arfcn: cell.arfcn,
+            pci: cell.pci,
+            eirp_dbm: cell.eirp_dbm,
+        }
+    }
 }
 
 type Entry = GeomWithData<[f64; 3], CellKey>;

@@ -71,6 +71,9 @@ struct Node {
     young_unverified: bool,
     gateway: bool,
     campaign: bool,
+    /// Last fingerprint stored for this SIM in its cell, and when.
+    last_fp: u64,
+    last_fp_s: u32,
 }
 
 /// The open `sim_farm` case of a group.
@@ -96,7 +99,6 @@ struct Group {
 
 #[derive(Debug, Default)]
 struct DeviceEntry {
-    tac: u32,
     nodes: Vec<u32>,
 }
 
@@ -106,6 +108,8 @@ struct CellEntry {
     fps: VecDeque<(u64, u32, u32)>,
     /// `(tac, node)` of candidates seen in the cell.
     tacs: Vec<(u32, u32)>,
+    /// Gateway TACs whose members in this cell were already united.
+    linked_tacs: Vec<u32>,
     last_seen_s: u32,
 }
 
@@ -208,6 +212,8 @@ impl FarmIndex {
             young_unverified: false,
             gateway: false,
             campaign: false,
+            last_fp: 0,
+            last_fp_s: 0,
         });
         if let Some(old) = self.node_of.insert(rec.key.clone(), id) {
             // the old node belongs to a dead group: it is swept with it
@@ -264,6 +270,7 @@ impl FarmIndex {
     pub fn on_record(&mut self, rec: &MemberRecord<'_>, out: &mut Vec<Case>) {
         let node = self.node_for(rec);
         let tac = rec.tac.unwrap_or(0);
+        let prev_cell = self.nodes[node as usize].cell;
         {
             let n = &mut self.nodes[node as usize];
             n.last_seen_s = n.last_seen_s.max(rec.t_s);
@@ -278,27 +285,36 @@ impl FarmIndex {
         }
         let mut links: Vec<u32> = Vec::new();
         let mut device_sims = 0u32;
+        let long = self.params.long_window_s;
+        let t = rec.t_s;
 
-        // Shared device.
+        // Shared device: a newcomer on a device joins its list (idle members dropped);
+        // when the list reaches `sims_per_device` everyone is united, later newcomers
+        // join the first member.
         if let Some(d) = rec.device {
-            let long = self.params.long_window_s;
             let nodes = &self.nodes;
+            let live = |m: &u32| {
+                let n = &nodes[*m as usize];
+                n.alive && n.last_seen_s.saturating_add(long) >= t
+            };
             let entry = self.devices.entry(d).or_default();
-            entry.tac = tac;
-            entry.nodes.retain(|&m| {
-                nodes[m as usize].alive
-                    && nodes[m as usize].last_seen_s.saturating_add(long) >= rec.t_s
-            });
-            if !entry.nodes.contains(&node) && entry.nodes.len() < MAX_DEVICE_SIMS {
-                entry.nodes.push(node);
+            if !entry.nodes.contains(&node) {
+                entry.nodes.retain(live);
+                if entry.nodes.len() < MAX_DEVICE_SIMS {
+                    entry.nodes.push(node);
+                }
+                let n = entry.nodes.len() as u32;
+                if n >= self.params.gateway_learn_sims && tac != 0 {
+                    self.learned_gateway_tacs.insert(tac, n);
+                }
+                let min = self.params.rules.sims_per_device;
+                if n == min {
+                    links.extend(entry.nodes.iter().copied());
+                } else if n > min {
+                    links.push(entry.nodes[0]);
+                }
             }
             device_sims = entry.nodes.len() as u32;
-            if device_sims >= self.params.gateway_learn_sims && tac != 0 {
-                *self.learned_gateway_tacs.entry(tac).or_insert(0) += 1;
-            }
-            if device_sims >= self.params.rules.sims_per_device {
-                links.extend(entry.nodes.iter().copied());
-            }
         }
         let gateway = tac != 0 && self.is_gateway_tac(tac);
         self.nodes[node as usize].gateway = gateway;
@@ -307,68 +323,73 @@ impl FarmIndex {
         if let Some(c) = rec.cell {
             let window = self.params.campaign_window_s;
             let k = self.params.fp_hamming;
-            let long = self.params.long_window_s;
+            let nodes = &mut self.nodes;
             let entry = self.cells.entry(c).or_default();
-            entry.last_seen_s = entry.last_seen_s.max(rec.t_s);
-            // Near-duplicate content in this cell and window.
+            entry.last_seen_s = entry.last_seen_s.max(t);
+            // Near-duplicate content in this cell and window. A SIM already linked by a
+            // campaign does not search again (newcomers find it); a fingerprint close
+            // to the SIM's last one is not stored twice.
             while entry
                 .fps
                 .front()
-                .is_some_and(|&(_, _, t)| t.saturating_add(window) < rec.t_s)
+                .is_some_and(|&(_, _, ft)| ft.saturating_add(window) < t)
             {
                 entry.fps.pop_front();
             }
+            let searching = !nodes[node as usize].campaign;
             let mut matched: Vec<u32> = Vec::new();
             for f in rec.fps {
-                let mut seen = false;
-                for &(fp, m, t) in &entry.fps {
-                    if m == node {
-                        seen |= fp == f.fp;
-                        continue;
-                    }
-                    if t.saturating_add(window) >= rec.t_s
-                        && hamming(fp, f.fp) <= k
-                        && !matched.contains(&m)
-                    {
-                        matched.push(m);
+                if searching {
+                    for &(fp, m, ft) in &entry.fps {
+                        if m != node
+                            && ft.saturating_add(window) >= t
+                            && hamming(fp, f.fp) <= k
+                            && !matched.contains(&m)
+                        {
+                            matched.push(m);
+                        }
                     }
                 }
-                if !seen {
+                let n = &mut nodes[node as usize];
+                let fresh = prev_cell == c
+                    && n.last_fp_s.saturating_add(window / 2) >= t
+                    && hamming(n.last_fp, f.fp) <= k;
+                if !fresh {
                     if entry.fps.len() >= MAX_CELL_FPS {
                         entry.fps.pop_front();
                     }
-                    entry.fps.push_back((f.fp, node, rec.t_s));
+                    entry.fps.push_back((f.fp, node, t));
+                    n.last_fp = f.fp;
+                    n.last_fp_s = t;
                 }
             }
-            if matched.len() + 1 >= self.params.rules.campaign_min as usize {
-                for &m in &matched {
-                    links.push(m);
-                }
-                links.push(node);
+            if searching && matched.len() + 1 >= self.params.rules.campaign_min as usize {
+                links.extend(matched.iter().copied());
                 for &m in matched.iter().chain(std::iter::once(&node)) {
-                    self.nodes[m as usize].campaign = true;
+                    nodes[m as usize].campaign = true;
                 }
             }
-            // One gateway model in one cell.
+            // One gateway model in one cell: united once the count is reached, later
+            // newcomers join the first.
             if tac != 0 {
-                let nodes = &self.nodes;
-                entry.tacs.retain(|&(_, m)| {
-                    nodes[m as usize].alive
-                        && nodes[m as usize].last_seen_s.saturating_add(long) >= rec.t_s
-                });
-                if !entry.tacs.contains(&(tac, node)) {
+                let newcomer = !entry.tacs.contains(&(tac, node));
+                if newcomer {
+                    entry.tacs.retain(|&(_, m)| {
+                        let n = &nodes[m as usize];
+                        n.alive && n.last_seen_s.saturating_add(long) >= t
+                    });
                     entry.tacs.push((tac, node));
                 }
                 if gateway {
-                    let same: Vec<u32> = entry
-                        .tacs
-                        .iter()
-                        .filter(|x| x.0 == tac)
-                        .map(|x| x.1)
-                        .collect();
-                    gateway_cell = same.len() as u32;
+                    let mut same = entry.tacs.iter().filter(|x| x.0 == tac).map(|x| x.1);
+                    gateway_cell = same.clone().count() as u32;
                     if gateway_cell >= self.params.rules.gateway_cell_min {
-                        links.extend(same);
+                        if !entry.linked_tacs.contains(&tac) {
+                            entry.linked_tacs.push(tac);
+                            links.extend(same);
+                        } else if newcomer {
+                            links.extend(same.next());
+                        }
                     }
                 }
             }
@@ -380,7 +401,6 @@ impl FarmIndex {
             }
         }
         let root = self.find(node);
-        let t = rec.t_s;
         if let Some(g) = self.groups.get_mut(&root) {
             g.last_seen_s = g.last_seen_s.max(t);
             g.max_sims_per_device = g.max_sims_per_device.max(device_sims);

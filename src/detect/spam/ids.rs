@@ -42,13 +42,22 @@ pub enum SimKey {
     Text { op: OpIdx, sim: Box<str> },
 }
 
-fn nibble(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
+/// Value of a lower-case hex digit, `INVALID` otherwise (a table: this runs for every record).
+const INVALID: u8 = 0xff;
+const NIBBLE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -57,17 +66,19 @@ impl SimKey {
         let bytes = sim.as_bytes();
         if bytes.len() <= 32 {
             let mut nibbles = [0u8; 16];
-            let mut ok = true;
-            for (i, &b) in bytes.iter().enumerate() {
-                match nibble(b) {
-                    Some(n) => nibbles[i / 2] |= if i % 2 == 0 { n << 4 } else { n },
-                    None => {
-                        ok = false;
-                        break;
-                    }
-                }
+            let mut bad = 0u8;
+            let mut pairs = bytes.chunks_exact(2);
+            for (out, pair) in nibbles.iter_mut().zip(&mut pairs) {
+                let (hi, lo) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
+                bad |= hi | lo;
+                *out = (hi << 4) | (lo & 0x0f);
             }
-            if ok {
+            if let [last] = pairs.remainder() {
+                let hi = NIBBLE[usize::from(*last)];
+                bad |= hi;
+                nibbles[bytes.len() / 2] = hi << 4;
+            }
+            if bad & 0xf0 == 0 {
                 return SimKey::Packed {
                     op,
                     len: bytes.len() as u8,
@@ -169,6 +180,12 @@ mod tests {
         assert_eq!(k.sim(), long);
         // "0a" and "0a0" differ only by length
         assert_ne!(SimKey::new(0, "0a"), SimKey::new(0, "0a0"));
+        // upper case and non-hex are kept as text, exactly
+        for s in ["ABCDEF0123456789", "0123456789abcdeg", "0123-56789abcdef"] {
+            let k = SimKey::new(2, s);
+            assert!(matches!(k, SimKey::Text { .. }), "{s}");
+            assert_eq!(k.sim(), s);
+        }
         assert!(std::mem::size_of::<SimKey>() <= 24);
     }
 

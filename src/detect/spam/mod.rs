@@ -282,13 +282,16 @@ impl SpamDetector {
         if let Some(tac) = r.imei_tac {
             st.tac = tac;
         }
-        if let Some(cell) = &r.cell {
-            let c = hash64(&[
-                &cell.mcc.to_le_bytes(),
-                &cell.mnc.to_le_bytes(),
-                &cell.lac.to_le_bytes(),
-                &cell.cid.to_le_bytes(),
-            ]) as u32;
+        let cell_hash = r.cell.map(|c| {
+            hash64(&[
+                &c.mcc.to_le_bytes(),
+                &c.mnc.to_le_bytes(),
+                &c.lac.to_le_bytes(),
+                &c.cid.to_le_bytes(),
+            ])
+        });
+        if let Some(h) = cell_hash {
+            let c = h as u32;
             if r.sms_out > 0 {
                 st.cell_streak = if c == st.cell {
                     st.cell_streak.saturating_add(1)
@@ -371,7 +374,8 @@ impl SpamDetector {
         let is_node = flags & flag::FARM_NODE != 0;
         if is_node || markers >= self.config.farm_candidate_markers {
             if flags & flag::ALLOWLISTED != 0 {
-                if flags & flag::SUPPRESSED == 0 && !is_node {
+                // counted once per SIM state; the flag keeps it out of later counts
+                if !is_node {
                     self.stats.allowlist_farm_excluded += 1;
                     if let Some(st) = self.sims.get_mut(slot) {
                         st.set(flag::FARM_NODE, true);
@@ -385,14 +389,6 @@ impl SpamDetector {
             st.set(flag::FARM_NODE, true);
             let key = st.key.clone();
             let device = r.device.as_deref().map(|d| hash64(&[d.as_bytes()]));
-            let cell = r.cell.map(|c| {
-                hash64(&[
-                    &c.mcc.to_le_bytes(),
-                    &c.mnc.to_le_bytes(),
-                    &c.lac.to_le_bytes(),
-                    &c.cid.to_le_bytes(),
-                ])
-            });
             let rec = MemberRecord {
                 key: &key,
                 operator: &r.operator,
@@ -400,7 +396,7 @@ impl SpamDetector {
                 window_start_s,
                 device,
                 tac: r.imei_tac,
-                cell,
+                cell: cell_hash,
                 fps: &r.content_fps,
                 new_medium: f.new_medium,
                 distinct_medium: f.distinct_medium,

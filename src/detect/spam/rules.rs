@@ -256,82 +256,145 @@ impl SimRules {
         }
     }
 
-    /// `NEW_RECIPIENT_RATIO`: the share of "no relationship" recipients is high, over
-    /// enough of them.
-    #[inline]
-    pub fn new_recipient_ratio(&self, f: &SimFeatures) -> Option<(f64, f64)> {
-        if f.new_medium < self.new_min || f.distinct_medium == 0 {
-            return None;
-        }
-        let r = f.new_medium as f64 / f.distinct_medium as f64;
-        (r >= self.new_ratio).then_some((r, self.new_ratio))
-    }
-
-    /// Evaluate every per-SIM rule.
+    /// Evaluate every per-SIM rule of [`SIM_RULES`].
     pub fn evaluate(&self, f: &SimFeatures) -> Fired {
         let mut out = Fired::default();
-        let count = |v: u64, t: u64| (v >= t).then_some((v as f64, t as f64));
-        if let Some((v, t)) = count(f.out_short, self.rate_5m) {
-            out.push(RuleId::SmsRate5m, v, t);
-        }
-        if let Some((v, t)) = count(f.out_medium, self.rate_1h) {
-            out.push(RuleId::SmsRate1h, v, t);
-        }
-        if let Some((v, t)) = count(f.out_long, self.rate_24h) {
-            out.push(RuleId::SmsRate24h, v, t);
-        }
-        if let Some(v) = f.tail_log10.filter(|v| *v >= self.tail_log10) {
-            out.push(RuleId::PopulationTail, v, self.tail_log10);
-        }
-        if let Some(z) = f.robust_z.filter(|z| *z >= self.robust_z) {
-            out.push(RuleId::RateRobustZ, z, self.robust_z);
-        }
-        if let Some((v, t)) = self.new_recipient_ratio(f) {
-            out.push(RuleId::NewRecipientRatio, v, t);
-        }
-        if f.out_medium >= self.distinct_min.max(1) {
-            let r = f.distinct_medium as f64 / f.out_medium as f64;
-            if r >= self.distinct_ratio {
-                out.push(RuleId::DistinctRatio, r, self.distinct_ratio);
+        for (id, rule) in SIM_RULES {
+            if let Some((value, threshold)) = rule(self, f) {
+                out.push(id, value, threshold);
             }
-        }
-        if f.voice_long == 0 && f.out_long >= self.no_voice_min {
-            out.push(RuleId::NoVoice, f.out_long as f64, self.no_voice_min as f64);
-        }
-        if f.out_long >= self.out_in_min {
-            let r = f.out_long as f64 / (f.in_long as f64 + 1.0);
-            if r >= self.out_in_ratio {
-                out.push(RuleId::OutInAsymmetry, r, self.out_in_ratio);
-            }
-        }
-        if let (Some(age), Some(false)) = (f.age_days, f.kyc_verified) {
-            if age <= self.young_days {
-                out.push(
-                    RuleId::YoungUnverified,
-                    f64::from(age),
-                    f64::from(self.young_days),
-                );
-            }
-        }
-        if let Some(tac) = f.gateway_tac {
-            out.push(RuleId::GatewayTac, f64::from(tac), 1.0);
-        }
-        if f.cell_streak >= self.stationary {
-            out.push(
-                RuleId::Stationary,
-                f64::from(f.cell_streak),
-                f64::from(self.stationary),
-            );
-        }
-        if f.max_fp_count >= self.template_repeat {
-            out.push(
-                RuleId::TemplateRepeat,
-                f64::from(f.max_fp_count),
-                f64::from(self.template_repeat),
-            );
         }
         out
     }
+
+    /// Whether `NEW_RECIPIENT_RATIO` fires (the behaviour gate of a `spam_sim` case).
+    #[inline]
+    pub fn new_recipient_ratio(&self, f: &SimFeatures) -> Option<(f64, f64)> {
+        new_recipient_ratio(self, f)
+    }
+}
+
+/// A per-SIM rule: `Some((measured value, threshold))` when it fires.
+pub type SimRuleFn = fn(&SimRules, &SimFeatures) -> Option<(f64, f64)>;
+
+/// The per-SIM rules, each a small named unit, in the order of a case's reasons.
+pub const SIM_RULES: [(RuleId, SimRuleFn); 13] = [
+    (RuleId::SmsRate5m, sms_rate_5m),
+    (RuleId::SmsRate1h, sms_rate_1h),
+    (RuleId::SmsRate24h, sms_rate_24h),
+    (RuleId::PopulationTail, population_tail),
+    (RuleId::RateRobustZ, rate_robust_z),
+    (RuleId::NewRecipientRatio, new_recipient_ratio),
+    (RuleId::DistinctRatio, distinct_ratio),
+    (RuleId::NoVoice, no_voice),
+    (RuleId::OutInAsymmetry, out_in_asymmetry),
+    (RuleId::YoungUnverified, young_unverified),
+    (RuleId::GatewayTac, gateway_tac),
+    (RuleId::Stationary, stationary),
+    (RuleId::TemplateRepeat, template_repeat),
+];
+
+#[inline]
+fn at_least(value: u64, threshold: u64) -> Option<(f64, f64)> {
+    (value >= threshold).then_some((value as f64, threshold as f64))
+}
+
+/// `SMS_RATE_5M`: SMS sent in the short window ≥ `rate_5m`.
+fn sms_rate_5m(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    at_least(f.out_short, r.rate_5m)
+}
+
+/// `SMS_RATE_1H`: SMS sent in the medium window ≥ `rate_1h`.
+fn sms_rate_1h(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    at_least(f.out_medium, r.rate_1h)
+}
+
+/// `SMS_RATE_24H`: SMS sent in the long window ≥ `rate_24h` (one network's published
+/// limit of 100 a day).
+fn sms_rate_24h(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    at_least(f.out_long, r.rate_24h)
+}
+
+/// `POPULATION_TAIL`: `−log10 P(N ≥ count)` of the medium-window count under the
+/// population's negative-binomial model ≥ `−log10 population_tail_p`.
+fn population_tail(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    f.tail_log10
+        .filter(|v| *v >= r.tail_log10)
+        .map(|v| (v, r.tail_log10))
+}
+
+/// `RATE_ROBUST_Z`: robust z-score of the hourly rate (median/MAD of the population)
+/// ≥ `robust_z`.
+fn rate_robust_z(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    f.robust_z
+        .filter(|z| *z >= r.robust_z)
+        .map(|z| (z, r.robust_z))
+}
+
+/// `NEW_RECIPIENT_RATIO`: `new / distinct` recipients over the medium window ≥
+/// `new_recipient_ratio`, with at least `new_recipient_min` new recipients.
+fn new_recipient_ratio(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    if f.new_medium < r.new_min || f.distinct_medium == 0 {
+        return None;
+    }
+    let ratio = f.new_medium as f64 / f.distinct_medium as f64;
+    (ratio >= r.new_ratio).then_some((ratio, r.new_ratio))
+}
+
+/// `DISTINCT_RATIO`: `distinct / sms_out` over the medium window ≥ `distinct_ratio`
+/// (one message per recipient), with at least `distinct_min_sms` SMS.
+fn distinct_ratio(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    if f.out_medium < r.distinct_min.max(1) {
+        return None;
+    }
+    let ratio = f.distinct_medium as f64 / f.out_medium as f64;
+    (ratio >= r.distinct_ratio).then_some((ratio, r.distinct_ratio))
+}
+
+/// `NO_VOICE`: no call made or received over the long window while sending at least
+/// `no_voice_min_sms` (value: the SMS sent).
+fn no_voice(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    if f.voice_long != 0 {
+        return None;
+    }
+    at_least(f.out_long, r.no_voice_min)
+}
+
+/// `OUT_IN_ASYMMETRY`: `sms_out / (sms_in + 1)` over the long window ≥ `out_in_ratio`.
+fn out_in_asymmetry(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    if f.out_long < r.out_in_min {
+        return None;
+    }
+    let ratio = f.out_long as f64 / (f.in_long as f64 + 1.0);
+    (ratio >= r.out_in_ratio).then_some((ratio, r.out_in_ratio))
+}
+
+/// `YOUNG_UNVERIFIED`: identity not verified and SIM age ≤ `young_sim_days`
+/// (value: the age in days; fires at or *below* the threshold).
+fn young_unverified(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    match (f.age_days, f.kyc_verified) {
+        (Some(age), Some(false)) if age <= r.young_days => {
+            Some((f64::from(age), f64::from(r.young_days)))
+        }
+        _ => None,
+    }
+}
+
+/// `GATEWAY_TAC`: the device is a GSM-gateway model, configured or learned
+/// (value: the TAC; threshold 1 = "listed").
+fn gateway_tac(_r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    f.gateway_tac.map(|tac| (f64::from(tac), 1.0))
+}
+
+/// `STATIONARY`: consecutive sending records from one cell ≥ `stationary_records`.
+fn stationary(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    (f.cell_streak >= r.stationary).then_some((f64::from(f.cell_streak), f64::from(r.stationary)))
+}
+
+/// `TEMPLATE_REPEAT`: copies of one fingerprint in a single record ≥ `template_repeat`.
+fn template_repeat(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    (f.max_fp_count >= r.template_repeat)
+        .then_some((f64::from(f.max_fp_count), f64::from(r.template_repeat)))
 }
 
 /// Aggregates of one candidate farm (a connected group of linked SIMs).
@@ -380,56 +443,96 @@ impl FarmRules {
         }
     }
 
+    /// Evaluate every farm rule of [`FARM_RULES`].
     pub fn evaluate(&self, f: &FarmFeatures) -> Fired {
         let mut out = Fired::default();
-        let n = f64::from(f.members.max(1));
-        if f.members >= self.min_members {
-            out.push(
-                RuleId::FarmSize,
-                f64::from(f.members),
-                f64::from(self.min_members),
-            );
-        }
-        if f.max_sims_per_device >= self.sims_per_device {
-            out.push(
-                RuleId::SimsPerDevice,
-                f64::from(f.max_sims_per_device),
-                f64::from(self.sims_per_device),
-            );
-        }
-        if f.campaign_members >= self.campaign_min {
-            out.push(
-                RuleId::TemplateCampaign,
-                f64::from(f.campaign_members),
-                f64::from(self.campaign_min),
-            );
-        }
-        if f.gateway_cell_members >= self.gateway_cell_min {
-            out.push(
-                RuleId::GatewayTacCell,
-                f64::from(f.gateway_cell_members),
-                f64::from(self.gateway_cell_min),
-            );
-        }
-        if f.new_medium >= self.new_min && f.distinct_medium > 0 {
-            let r = f.new_medium as f64 / f.distinct_medium as f64;
-            if r >= self.new_ratio {
-                out.push(RuleId::NewRecipientRatio, r, self.new_ratio);
-            }
-        }
-        let share = |k: u32| f64::from(k) / n;
-        for (rule, k) in [
-            (RuleId::NoVoice, f.no_voice_members),
-            (RuleId::YoungUnverified, f.young_unverified_members),
-            (RuleId::GatewayTac, f.gateway_members),
-            (RuleId::Stationary, f.same_cell_members),
-        ] {
-            if share(k) >= self.member_share {
-                out.push(rule, share(k), self.member_share);
+        for (id, rule) in FARM_RULES {
+            if let Some((value, threshold)) = rule(self, f) {
+                out.push(id, value, threshold);
             }
         }
         out
     }
+
+    fn share(&self, k: u32, f: &FarmFeatures) -> Option<(f64, f64)> {
+        let share = f64::from(k) / f64::from(f.members.max(1));
+        (share >= self.member_share).then_some((share, self.member_share))
+    }
+}
+
+/// A farm rule: `Some((measured value, threshold))` when it fires.
+pub type FarmRuleFn = fn(&FarmRules, &FarmFeatures) -> Option<(f64, f64)>;
+
+/// The farm rules, each a small named unit, in the order of a case's reasons.
+pub const FARM_RULES: [(RuleId, FarmRuleFn); 9] = [
+    (RuleId::NewRecipientRatio, farm_new_recipient_ratio),
+    (RuleId::NoVoice, farm_no_voice),
+    (RuleId::YoungUnverified, farm_young_unverified),
+    (RuleId::GatewayTac, farm_gateway_tac),
+    (RuleId::Stationary, farm_one_cell),
+    (RuleId::FarmSize, farm_size),
+    (RuleId::SimsPerDevice, sims_per_device),
+    (RuleId::TemplateCampaign, template_campaign),
+    (RuleId::GatewayTacCell, gateway_tac_cell),
+];
+
+/// `FARM_SIZE`: linked members ≥ `farm_min_members`.
+fn farm_size(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    (f.members >= r.min_members).then_some((f64::from(f.members), f64::from(r.min_members)))
+}
+
+/// `SIMS_PER_DEVICE`: most distinct member SIMs on one device ≥ `sims_per_device`.
+fn sims_per_device(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    (f.max_sims_per_device >= r.sims_per_device).then_some((
+        f64::from(f.max_sims_per_device),
+        f64::from(r.sims_per_device),
+    ))
+}
+
+/// `TEMPLATE_CAMPAIGN`: members linked by near-duplicate fingerprints in one cell and
+/// window ≥ `campaign_min_sims`.
+fn template_campaign(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    (f.campaign_members >= r.campaign_min)
+        .then_some((f64::from(f.campaign_members), f64::from(r.campaign_min)))
+}
+
+/// `GATEWAY_TAC_CELL`: members sharing one gateway TAC in one cell ≥ `gateway_cell_min_sims`.
+fn gateway_tac_cell(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    (f.gateway_cell_members >= r.gateway_cell_min).then_some((
+        f64::from(f.gateway_cell_members),
+        f64::from(r.gateway_cell_min),
+    ))
+}
+
+/// `NEW_RECIPIENT_RATIO` of the whole group: Σ new / Σ distinct over the members'
+/// medium windows, with at least `new_recipient_min` new recipients in total — members
+/// may each stay below the per-SIM minimum (low and slow).
+fn farm_new_recipient_ratio(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    if f.new_medium < r.new_min || f.distinct_medium == 0 {
+        return None;
+    }
+    let ratio = f.new_medium as f64 / f.distinct_medium as f64;
+    (ratio >= r.new_ratio).then_some((ratio, r.new_ratio))
+}
+
+/// `NO_VOICE`: share of members that sent without any call ≥ `farm_member_share`.
+fn farm_no_voice(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    r.share(f.no_voice_members, f)
+}
+
+/// `YOUNG_UNVERIFIED`: share of young unverified members ≥ `farm_member_share`.
+fn farm_young_unverified(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    r.share(f.young_unverified_members, f)
+}
+
+/// `GATEWAY_TAC`: share of members on gateway models ≥ `farm_member_share`.
+fn farm_gateway_tac(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    r.share(f.gateway_members, f)
+}
+
+/// `STATIONARY`: share of members in the group's most common cell ≥ `farm_member_share`.
+fn farm_one_cell(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    r.share(f.same_cell_members, f)
 }
 
 #[cfg(test)]

@@ -152,17 +152,15 @@ pub fn spread_add<const N: usize, const K: usize>(
         let lo = (b * w).max(start_ms);
         let hi = ((b + 1) * w).min(end_ms);
         let part = (hi - lo).max(0) as u128;
-        let mut share = [0u32; K];
-        for i in 0..K {
-            share[i] = (u128::from(amount[i]) * part / span) as u32;
-            given[i] += share[i];
+        let share = amount.map(|a| (u128::from(a) * part / span) as u32);
+        for (g, s) in given.iter_mut().zip(share) {
+            *g += s;
         }
         ring.add(spec, hi, share);
     }
-    let mut rest = [0u32; K];
-    for i in 0..K {
-        let due = (u128::from(amount[i]) * kept / span) as u32;
-        rest[i] = due.saturating_sub(given[i]);
+    let mut rest = amount.map(|a| (u128::from(a) * kept / span) as u32);
+    for (r, g) in rest.iter_mut().zip(given) {
+        *r = r.saturating_sub(g);
     }
     ring.add(spec, end_ms, rest);
 }

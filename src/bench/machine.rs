@@ -1,0 +1,137 @@
+//! The machine a benchmark ran on: CPU model, cores, memory, kernel and load, read
+//! from `/proc` so every figure in BENCHMARKS.md says where it was measured.
+
+use serde::Serialize;
+
+/// Description of the host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpu_model: String,
+    /// Logical CPUs this process may run on.
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub kernel: String,
+    pub hostname: String,
+}
+
+impl Machine {
+    pub fn describe() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == "model name").then(|| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let mem_kib = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        Machine {
+            cpu_model,
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            memory_gib: mem_kib / (1024.0 * 1024.0),
+            kernel,
+            hostname,
+        }
+    }
+}
+
+/// The 1, 5 and 15 minute load averages now.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Load(pub f64, pub f64, pub f64);
+
+impl Load {
+    pub fn now() -> Load {
+        let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let mut it = text
+            .split_whitespace()
+            .map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
+        Load(
+            it.next().unwrap_or(f64::NAN),
+            it.next().unwrap_or(f64::NAN),
+            it.next().unwrap_or(f64::NAN),
+        )
+    }
+}
+
+impl std::fmt::Display for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} {:.2} {:.2}", self.0, self.1, self.2)
+    }
+}
+
+/// User + system CPU seconds used so far by every process whose command line
+/// contains `needle` (e.g. `clickhouse-server`, `kafka.Kafka`), from `/proc`.
+pub fn cpu_seconds_of(needle: &str) -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let mut total = 0.0;
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        if !cmdline
+            .split(|&b| b == 0)
+            .any(|arg| String::from_utf8_lossy(arg).contains(needle))
+        {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        total += stat_cpu_seconds(&stat);
+    }
+    total
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, seconds (clock ticks of 1/100 s).
+pub fn stat_cpu_seconds(stat: &str) -> f64 {
+    // fields after the command name (which may contain spaces) start after ") ";
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 (0-based) after it
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_this_machine() {
+        let m = Machine::describe();
+        assert!(m.cores >= 1);
+        assert!(m.memory_gib > 0.0);
+        assert!(Load::now().0 >= 0.0);
+    }
+
+    #[test]
+    fn cpu_of_a_stat_line() {
+        let line = "42 (a b) S 1 2 3 4 5 6 7 8 9 10 150 50 0 0";
+        assert_eq!(stat_cpu_seconds(line), 2.0);
+    }
+}

@@ -1,0 +1,51 @@
+//! Memory of a process from `/proc/<pid>/status`: resident set now (`VmRSS`) and its
+//! peak (`VmHWM`), in bytes.
+
+/// Resident memory figures of a process, bytes.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Rss {
+    pub current: u64,
+    pub peak: u64,
+}
+
+/// This process's memory.
+pub fn own() -> Rss {
+    parse(&std::fs::read_to_string("/proc/self/status").unwrap_or_default())
+}
+
+/// Another process's memory (zero when it is gone).
+pub fn of(pid: u32) -> Rss {
+    parse(&std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default())
+}
+
+fn parse(status: &str) -> Rss {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    };
+    Rss {
+        current: field("VmRSS:"),
+        peak: field("VmHWM:"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_status_lines() {
+        let r = parse("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n");
+        assert_eq!(
+            r,
+            Rss {
+                current: 1 << 20,
+                peak: 2 << 20
+            }
+        );
+        assert!(own().current > 0);
+    }
+}

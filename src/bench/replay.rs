@@ -1,0 +1,148 @@
+//! Replay throughput and peak memory: `cellwatch replay`'s code run on a scenario in
+//! a child process (`cellwatch bench child-replay`), so its peak RSS (`VmHWM`) is its
+//! own and not the harness's.
+
+use super::machine::Load;
+use super::memory::{self, Rss};
+use super::scenario::Scenario;
+use crate::config::Config;
+use crate::replay::{self, InputPath, ReplayOptions};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// What the child reports on its standard output (one JSON object).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChildReplay {
+    pub records: u64,
+    pub valid: u64,
+    pub cases: usize,
+    pub detectors: Vec<String>,
+    /// Wall time of `replay::run`, seconds.
+    pub seconds: f64,
+    /// User + system CPU time of the child, seconds.
+    pub cpu_seconds: f64,
+    pub rss: Rss,
+}
+
+/// One replay measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayRun {
+    pub scale: String,
+    pub records: u64,
+    pub input_bytes: u64,
+    pub sims: u64,
+    pub seconds: f64,
+    pub records_per_sec: f64,
+    pub cpu_seconds: f64,
+    pub peak_rss_bytes: u64,
+    pub cases: usize,
+    pub detectors: Vec<String>,
+    pub load_before: Load,
+    pub load_after: Load,
+}
+
+/// Run the replay of `scenario` in a child process of `exe` and read its report.
+pub fn measure(exe: &Path, scenario: &Scenario, out: &Path) -> Result<ReplayRun, String> {
+    let load_before = Load::now();
+    let started = Instant::now();
+    let output = Command::new(exe)
+        .arg("bench")
+        .arg("child-replay")
+        .arg("--sms-volume")
+        .arg(scenario.sms())
+        .arg("--measurements")
+        .arg(scenario.measurements())
+        .arg("--cells")
+        .arg(scenario.cells())
+        .arg("--out")
+        .arg(out)
+        .env("RUST_LOG", "warn")
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "replay child failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let child: ChildReplay = serde_json::from_slice(&output.stdout).map_err(|e| {
+        format!(
+            "unreadable replay child report: {e}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })?;
+    tracing::info!(
+        scale = %scenario.scale,
+        records = child.records,
+        secs = child.seconds,
+        total_secs = started.elapsed().as_secs_f64(),
+        "replay measured"
+    );
+    Ok(ReplayRun {
+        scale: scenario.scale.to_string(),
+        records: child.records,
+        input_bytes: scenario.bytes,
+        sims: scenario.sims(),
+        seconds: child.seconds,
+        records_per_sec: child.records as f64 / child.seconds.max(1e-9),
+        cpu_seconds: child.cpu_seconds,
+        peak_rss_bytes: child.rss.peak,
+        cases: child.cases,
+        detectors: child.detectors,
+        load_before,
+        load_after: Load::now(),
+    })
+}
+
+/// The child's side: the replay exactly as `cellwatch replay` runs it.
+pub fn child(
+    sms_volume: PathBuf,
+    measurements: PathBuf,
+    cells: PathBuf,
+    out: PathBuf,
+    config: Config,
+) -> Result<ChildReplay, String> {
+    let started = Instant::now();
+    let summary = replay::run(&ReplayOptions {
+        sms_volume: Some(InputPath::File(sms_volume)),
+        measurements: Some(InputPath::File(measurements)),
+        cells: Some(cells),
+        out,
+        config,
+        now_ms: None,
+    })
+    .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(ChildReplay {
+        records: summary.records_read,
+        valid: summary.valid,
+        cases: summary.cases,
+        detectors: summary.detectors.iter().map(|d| d.to_string()).collect(),
+        seconds,
+        cpu_seconds: cpu_seconds(),
+        rss: memory::own(),
+    })
+}
+
+/// User + system CPU time of this process so far, seconds.
+pub fn cpu_seconds() -> f64 {
+    super::machine::stat_cpu_seconds(
+        &std::fs::read_to_string("/proc/self/stat").unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_time_is_read() {
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        std::hint::black_box(x);
+        assert!(super::cpu_seconds() >= 0.0);
+    }
+}
