@@ -167,6 +167,7 @@ pub struct Produced {
 
 /// Produce `lines`; at `rate` records/s when given (else as fast as possible).
 /// `sent[i]` gets the milliseconds since `t0` at which line `i` was handed over.
+#[allow(clippy::too_many_arguments)]
 fn produce(
     brokers: &str,
     topics: &[String; 2],

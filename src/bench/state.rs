@@ -73,7 +73,7 @@ pub fn child_sims(sims: u64, records_per_sim: u64, config: &Config) -> SimStateR
     for i in 0..total {
         // SIM order shuffled inside each pass, passes in event-time order
         let pass = i / sims;
-        let sim_ix = splitmix(i % sims ^ (pass << 40)) % sims;
+        let sim_ix = splitmix((i % sims) ^ (pass << 40)) % sims;
         let h = splitmix(sim_ix);
         let end_ms = t0 + (i as i64 * span_ms / total as i64);
         let window_start_ms = (end_ms / 300_000) * 300_000 - 300_000;

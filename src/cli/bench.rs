@@ -63,6 +63,7 @@ pub struct BenchArgs {
 
 /// Measurements the harness runs in a child process (memory is per process).
 #[derive(clap::Subcommand)]
+#[allow(clippy::enum_variant_names)]
 enum ChildCommand {
     /// Replay a scenario and print throughput and peak RSS as JSON.
     #[command(hide = true)]
@@ -139,7 +140,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
              use --no-kafka to skip them"
         ),
     };
-    if !(args.rate > 0.0) {
+    if args.rate.is_nan() || args.rate <= 0.0 {
         bail!("--rate must be > 0 records/s");
     }
     let opts = BenchOptions {

@@ -8,6 +8,7 @@
 //!
 //! Also here: [`naive_rate_cases`], the volume-only baseline ("more than N SMS per
 //! hour") that the detector is compared with.
+#![allow(clippy::type_complexity, clippy::vec_init_then_push)]
 
 use crate::model::{Case, CaseKind, CaseStatus, Reason, SmsVolume};
 use crate::simulate::truth::Truth;

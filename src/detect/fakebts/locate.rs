@@ -7,6 +7,7 @@
 //!
 //! Work is linear in the number of observations: a fixed number of Levenberg–Marquardt
 //! iterations from a fixed number of starting points, each pass O(observations).
+#![allow(clippy::needless_range_loop)]
 
 use super::geometry::PathLoss;
 

@@ -1,6 +1,7 @@
 //! Tracking a moving transmitter: a constant-velocity Kalman filter in the local plane,
 //! fed with the windowed multilateration fixes (position + covariance) of the emitter.
 //! Gives the smoothed track and the predicted position at any later event time.
+#![allow(clippy::needless_range_loop)]
 
 /// Filter state `[x, y, vx, vy]` (metres, metres per second) with its covariance.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 //! Millions of SIMs are tracked at once, so the key of the per-SIM map must be small:
 //! a pseudonym of up to 32 hex characters (the usual truncated HMAC) is packed into
 //! 16 bytes next to an interned operator index; longer pseudonyms are boxed.
+#![allow(clippy::manual_hash_one)]
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
