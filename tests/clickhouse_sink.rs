@@ -74,7 +74,9 @@ async fn cases_round_trip_and_replacing_keeps_the_latest_snapshot() {
     ch.insert_cases(&[spam_v1.clone(), fbts.clone()])
         .await
         .unwrap();
-    ch.insert_cases(std::slice::from_ref(&spam_v2)).await.unwrap();
+    ch.insert_cases(std::slice::from_ref(&spam_v2))
+        .await
+        .unwrap();
     // A re-delivered older snapshot must not win over the newer one.
     ch.insert_cases(&[spam_v1.clone(), fbts.clone()])
         .await
