@@ -87,6 +87,9 @@ pub struct FakeBtsConfig {
     /// distance of the transmitter's current position estimate, metres. Default 4 000
     /// (blaster range 1–2 km on either side, DOMAIN.md).
     pub association_radius_m: f64,
+    /// …or this multiple of the distance at which the transmitter is currently heard
+    /// (its recent reporters around its position), whichever is larger. Default 1.5.
+    pub association_spread_factor: f64,
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
     pub link_gap_secs: u64,
@@ -100,13 +103,21 @@ pub struct FakeBtsConfig {
     pub locate_interval_secs: u64,
     /// Observations of the short window used for tracking, seconds. Default 180.
     pub track_window_secs: u64,
-    /// At most this many observations are kept per transmitter. Default 600.
+    /// At most this many observations are kept per transmitter (a stationary one is
+    /// located from all of them). Default 1 000.
     pub max_observations: usize,
     /// Huber threshold of the robust fit, in σ. Default 2.
     pub huber_k: f64,
-    /// σ of a distance just outside its timing-advance interval, metres. Default 80
-    /// (propagation delay spread and receiver timing jitter).
+    /// σ of a distance just outside its timing-advance interval, metres. The interval
+    /// already covers the quantisation (553.5 m GSM steps); what remains is timing
+    /// jitter and multipath excess delay. Default 30; the Huber loss bounds the pull of
+    /// a grossly wrong TA.
     pub ta_sigma_m: f64,
+    /// σ of a signal residual in the position fit, dB. Larger than the shadowing σ:
+    /// a rogue cell is only reported by the phones it captured, i.e. those with
+    /// favourable fading, so its reports are biased upwards at the edge of its reach,
+    /// and the reporters' GPS errors add to it. Default 12.
+    pub locate_rss_sigma_db: f64,
     /// Weak prior pulling a fix towards the signal-weighted centroid, σ metres.
     /// Default 3 000.
     pub prior_sigma_m: f64,
@@ -210,13 +221,15 @@ impl Default for FakeBtsConfig {
             min_reporters: 2,
             evidence_window_secs: 1_800,
             association_radius_m: 4_000.0,
+            association_spread_factor: 1.5,
             link_gap_secs: 900,
             max_speed_mps: 20.0,
             locate_interval_secs: 60,
             track_window_secs: 180,
-            max_observations: 600,
+            max_observations: 1_000,
             huber_k: 2.0,
-            ta_sigma_m: 80.0,
+            ta_sigma_m: 30.0,
+            locate_rss_sigma_db: 12.0,
             prior_sigma_m: 3_000.0,
             min_radius_m: 30.0,
             track_accel_noise: 0.5,
@@ -244,7 +257,10 @@ impl FakeBtsConfig {
 
     pub fn solver(&self) -> SolverParams {
         SolverParams {
-            model: self.path_loss(),
+            model: PathLoss {
+                sigma_db: self.locate_rss_sigma_db,
+                ..self.path_loss()
+            },
             huber_k: self.huber_k,
             ta_sigma_m: self.ta_sigma_m,
             prior_sigma_m: self.prior_sigma_m,

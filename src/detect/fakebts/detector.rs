@@ -283,7 +283,8 @@ impl FakeBtsDetector {
         let dbd = self.cfg.path_loss().db_per_decade();
         let reach = |e: &Emitter| {
             let gap_s = (m.ts_ms - e.last_seen).max(0) as f64 / 1000.0;
-            self.cfg.association_radius_m + self.cfg.max_speed_mps * gap_s
+            let heard = self.cfg.association_spread_factor * e.heard_radius(dbd);
+            self.cfg.association_radius_m.max(heard) + self.cfg.max_speed_mps * gap_s
         };
         let mut best: Option<(f64, u64)> = None;
         if let Some(id) = self.identities.get(&key) {
@@ -324,18 +325,6 @@ impl FakeBtsDetector {
         let eid = match best {
             Some((_, eid)) => eid,
             None => {
-                if signature.suspicious() && std::env::var("FB_DEBUG").is_ok() {
-                    for eid in &self.suspicious {
-                        let Some(e) = self.emitters.get(eid) else {
-                            continue;
-                        };
-                        eprintln!(
-                            "DBG new emitter for {} at {}: cand {} gap {}s compat {} dist {:.0} reach {:.0} sig {:?} vs {:?}",
-                            m.cell, m.ts_ms, eid, (m.ts_ms - e.last_seen) / 1000,
-                            e.signature.compatible(&signature), e.distance_to(m.lat, m.lon, dbd), reach(e), e.signature, signature
-                        );
-                    }
-                }
                 let eid = self.next_emitter;
                 self.next_emitter += 1;
                 self.emitters.insert(eid, Emitter::new(eid, m, signature));

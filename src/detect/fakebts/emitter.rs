@@ -218,6 +218,25 @@ impl Emitter {
         (sw > 0.0).then(|| (sx / sw, sy / sw))
     }
 
+    /// How far from the anchor the emitter is being heard: the second largest distance
+    /// of its recent reporters (one stray GPS fix does not widen it), metres.
+    pub fn heard_radius(&self, model_db_per_decade: f64) -> f64 {
+        let Some((ax, ay)) = self.anchor(model_db_per_decade) else {
+            return 0.0;
+        };
+        let (mut first, mut second) = (0.0f64, 0.0f64);
+        for o in self.observations.iter().rev().take(4 * ANCHOR_REPORTS) {
+            let d = (o.x - ax).hypot(o.y - ay);
+            if d > first {
+                second = first;
+                first = d;
+            } else if d > second {
+                second = d;
+            }
+        }
+        second
+    }
+
     /// Distance from a reporter position to the emitter's anchor, metres.
     pub fn distance_to(&self, lat: f64, lon: f64, db_per_decade: f64) -> f64 {
         let (x, y) = self.frame.to_xy(lat, lon);
@@ -371,11 +390,10 @@ impl Emitter {
     pub fn localise(&mut self, now_ms: i64, cfg: &FakeBtsConfig, solver: &SolverParams) {
         self.last_locate_ms = Some(now_ms);
         self.reports_since_locate = 0;
-        let from = self.last_seen - cfg.evidence_window_ms();
         let all: Vec<Observation> = self
             .observations
             .iter()
-            .filter(|o| o.rss_dbm.is_finite() && o.ts_ms > from)
+            .filter(|o| o.rss_dbm.is_finite())
             .copied()
             .collect();
         let Some(fix_all) = multilaterate(&all, solver) else {

@@ -306,6 +306,29 @@ mod tests {
         assert!(v > 5.0 && v < 12.0, "var {v}");
     }
 
+    /// The detector skips the exact tail below mean + 3σ; that is safe only if the tail
+    /// there is always far above the default 10⁻⁶.
+    #[test]
+    fn tail_at_three_sigma_is_never_extreme() {
+        for shape in [0.05, 0.3, 1.0, 5.0, 50.0, 1e4] {
+            for mean in [0.2, 1.0, 5.0, 50.0, 500.0] {
+                let fit = PopulationFit {
+                    shape,
+                    scale_per_hour: mean / shape,
+                    log_median: 0.0,
+                    log_mad: 1.0,
+                };
+                let sd = (mean + mean * mean / shape).sqrt();
+                let count = (mean + 3.0 * sd).ceil() as u64;
+                let p = fit.tail_probability(count.max(1), 1.0);
+                assert!(
+                    p > 1e-4,
+                    "shape {shape} mean {mean}: P(N >= {count}) = {p:e}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn tail_and_z_rank_extremes() {
         let mut b = PopulationBaseline::new(params());

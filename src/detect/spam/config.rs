@@ -21,7 +21,8 @@ pub struct SpamConfig {
     pub medium_window_secs: u32,
     pub long_window_secs: u32,
     /// How often (event time) idle SIMs are swept out; a SIM is evicted once it has been
-    /// idle for longer than the long window.
+    /// idle for longer than the long window. The sweep only reclaims memory (a record
+    /// after a longer gap restarts the state anyway), so an hourly scan is enough.
     pub eviction_sweep_secs: u32,
 
     /// SMS sent in the short window (5 min) that fires `SMS_RATE_5M`. A person types at
@@ -105,6 +106,15 @@ pub struct SpamConfig {
     /// new-recipient share, one-message-per-recipient pattern. Normal subscribers
     /// show none, so grouping costs nothing for them.
     pub farm_candidate_markers: u32,
+    /// Markers of a farm candidate, at the level of a single slow member: new
+    /// recipients in the medium window for the new-recipient marker (with a share of at
+    /// least `new_recipient_ratio`)...
+    pub candidate_min_new: u32,
+    /// ... SMS in the medium window for the one-message-per-recipient marker (share at
+    /// least `distinct_ratio`)...
+    pub candidate_min_sms: u32,
+    /// ... and SMS in the long window without any call for the no-voice marker.
+    pub candidate_no_voice_min_sms: u32,
     /// Distinct candidate SIMs seen on one device that link them (`SIMS_PER_DEVICE`);
     /// SIM-box generators use ~50 numbers per IMEI, a person swapping SIMs 1–2.
     pub sims_per_device: u32,
@@ -144,7 +154,7 @@ impl Default for SpamConfig {
             short_window_secs: 300,
             medium_window_secs: 3_600,
             long_window_secs: 86_400,
-            eviction_sweep_secs: 900,
+            eviction_sweep_secs: 3_600,
             rate_5m: 30,
             rate_1h: 50,
             rate_24h: 100,
@@ -170,6 +180,9 @@ impl Default for SpamConfig {
             baseline_half_life_secs: 6 * 3_600,
             baseline_refresh_secs: 300,
             farm_candidate_markers: 2,
+            candidate_min_new: 2,
+            candidate_min_sms: 3,
+            candidate_no_voice_min_sms: 10,
             sims_per_device: 3,
             fp_hamming: 6,
             campaign_min_sims: 3,

@@ -279,9 +279,6 @@ impl SpamDetector {
             st.set(flag::KYC_KNOWN, true);
             st.set(flag::KYC_VERIFIED, k);
         }
-        if let Some(tac) = r.imei_tac {
-            st.tac = tac;
-        }
         let cell_hash = r.cell.map(|c| {
             hash64(&[
                 &c.mcc.to_le_bytes(),
@@ -291,7 +288,7 @@ impl SpamDetector {
             ])
         });
         if let Some(h) = cell_hash {
-            let c = h as u32;
+            let c = (h as u16).max(1);
             if r.sms_out > 0 {
                 st.cell_streak = if c == st.cell {
                     st.cell_streak.saturating_add(1)
@@ -301,8 +298,17 @@ impl SpamDetector {
             }
             st.cell = c;
         }
-        let gateway = st.tac != 0 && self.farm.is_gateway_tac(st.tac);
-        st.set(flag::GATEWAY_TAC, gateway);
+        // The device model: from the record's TAC, else the last one reported
+        // (reason value 0 then: "not in this record").
+        let gateway_tac = match r.imei_tac {
+            Some(tac) => {
+                let g = self.farm.is_gateway_tac(tac);
+                st.set(flag::GATEWAY_TAC, g);
+                g.then_some(tac)
+            }
+            None => st.has(flag::GATEWAY_TAC).then_some(0),
+        };
+        let gateway = gateway_tac.is_some();
 
         // Window sums at the SIM's newest event time.
         let now_ms = i64::from(st.last_seen_s) * 1000;
@@ -331,7 +337,7 @@ impl SpamDetector {
             robust_z: None,
             age_days: age,
             kyc_verified: kyc,
-            gateway_tac: gateway.then_some(st.tac),
+            gateway_tac,
             cell_streak: u32::from(st.cell_streak),
             max_fp_count: r.content_fps.iter().map(|f| f.n).max().unwrap_or(0),
         };
@@ -348,7 +354,8 @@ impl SpamDetector {
         let flags = st.flags;
         let young_unverified =
             matches!((age, kyc), (Some(a), Some(false)) if a <= self.config.young_sim_days);
-        let no_voice = f.voice_long == 0 && f.out_long >= 10;
+        let no_voice =
+            f.voice_long == 0 && f.out_long >= u64::from(self.config.candidate_no_voice_min_sms);
         let case_open = flags & flag::CASE_OPEN != 0;
         let may_open =
             self.rules.new_recipient_ratio(&f).is_some() || !self.config.require_behaviour;
@@ -363,12 +370,12 @@ impl SpamDetector {
             + u32::from(young_unverified)
             + u32::from(no_voice)
             + u32::from(
-                f.new_medium >= 2
+                f.new_medium >= u64::from(self.config.candidate_min_new)
                     && f.new_medium as f64
                         >= self.config.new_recipient_ratio * f.distinct_medium as f64,
             )
             + u32::from(
-                f.out_medium >= 3
+                f.out_medium >= u64::from(self.config.candidate_min_sms)
                     && f.distinct_medium as f64 >= self.config.distinct_ratio * f.out_medium as f64,
             );
         let is_node = flags & flag::FARM_NODE != 0;
@@ -412,18 +419,29 @@ impl SpamDetector {
 
     /// Tail probability and robust z of the SIM's medium-window count under the
     /// population model (only for SIMs that may open or update a case).
+    ///
+    /// The exact negative-binomial tail is computed only above mean + 3 standard
+    /// deviations of the model: below that the tail of a negative binomial is well
+    /// above 10⁻³ (Poisson-like shapes ≈ the normal tail at 3σ, dispersed shapes
+    /// heavier), so the rule cannot fire at its default 10⁻⁶ and the value is reported
+    /// as 0. With a configured tail probability above 10⁻³ the tail is always computed.
     fn population_evidence(&self, f: &mut SimFeatures, hours: f64) {
         let Some(fit) = self.baseline.fit() else {
             return;
         };
         let count = f.out_medium;
-        let expected = fit.shape * fit.scale_per_hour * hours;
-        if count >= 3 && count as f64 > 3.0 * expected {
-            let p = fit.tail_probability(count, hours).max(1e-300);
-            f.tail_log10 = Some(-p.log10());
+        let mean = fit.shape * fit.scale_per_hour * hours;
+        let var = mean + mean * mean / fit.shape;
+        let gate = if self.config.population_tail_p <= 1e-3 {
+            mean + 3.0 * var.sqrt()
         } else {
-            f.tail_log10 = Some(0.0);
-        }
+            0.0
+        };
+        f.tail_log10 = Some(if count > 0 && count as f64 > gate {
+            -fit.tail_probability(count, hours).max(1e-300).log10()
+        } else {
+            0.0
+        });
         f.robust_z = Some(fit.robust_z(count as f64 / hours));
     }
 

@@ -381,7 +381,8 @@ fn young_unverified(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 }
 
 /// `GATEWAY_TAC`: the device is a GSM-gateway model, configured or learned
-/// (value: the TAC; threshold 1 = "listed").
+/// (value: the TAC, or 0 when the record carries none and the SIM's last reported
+/// device was a gateway; threshold 1 = "listed").
 fn gateway_tac(_r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
     f.gateway_tac.map(|tac| (f64::from(tac), 1.0))
 }

@@ -58,8 +58,10 @@ pub mod flag {
 /// Sentinel for an unknown SIM age.
 pub const AGE_UNKNOWN: u16 = u16::MAX;
 
-/// Everything remembered about one SIM.
+/// Everything remembered about one SIM: 192 bytes, aligned to a 64-byte cache line so a
+/// state spans exactly three lines (a record touches all of them).
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 pub struct SimState {
     pub key: SimKey,
     /// `(sms_out, distinct_recipients, new_recipients)` per medium bucket.
@@ -74,10 +76,9 @@ pub struct SimState {
     pub last_seen_s: u32,
     /// Records folded into this state (saturating).
     pub records: u32,
-    /// Last reported Type Allocation Code (0 = none).
-    pub tac: u32,
-    /// Digest of the last reported serving cell (0 = none).
-    pub cell: u32,
+    /// 16-bit digest of the last reported serving cell (0 = none); only compared with
+    /// the next record's cell, for the stationarity streak.
+    pub cell: u16,
     /// Consecutive sending records from that cell.
     pub cell_streak: u16,
     /// Last reported SIM age in days, [`AGE_UNKNOWN`] if never reported.
@@ -95,7 +96,6 @@ impl SimState {
             first_seen_s: now_s,
             last_seen_s: now_s,
             records: 0,
-            tac: 0,
             cell: 0,
             cell_streak: 0,
             age_days: AGE_UNKNOWN,
@@ -344,7 +344,8 @@ mod tests {
     #[test]
     fn state_is_compact() {
         let size = std::mem::size_of::<Option<SimState>>();
-        assert!(size <= 208, "SimState is {size} bytes");
+        assert_eq!(size, 192, "SimState is {size} bytes");
+        assert_eq!(std::mem::align_of::<SimState>(), 64);
     }
 
     #[test]

@@ -173,7 +173,7 @@ fn blatant_spammer_opens_one_explained_case_at_the_crossing_record() {
     assert!(snaps.len() < 6, "{} snapshots", snaps.len());
     let stats = d.stats();
     assert_eq!(stats.spam_cases_opened, 1);
-    assert!(stats.state_bytes_per_sim <= 208);
+    assert_eq!(stats.state_bytes_per_sim, 192);
 
     // same input, same case id
     let mut d2 = detector();
