@@ -30,6 +30,16 @@ impl CaseBook {
         &self.cases[&id]
     }
 
+    /// Merge every case of another book (a replay lane's) into this one.
+    pub fn absorb(&mut self, other: CaseBook) {
+        let updates = self.updates + other.updates;
+        for case in other.cases.into_values() {
+            self.upsert(case);
+        }
+        // snapshots merged into either book, not the re-merge of the other's finals
+        self.updates = updates;
+    }
+
     pub fn len(&self) -> usize {
         self.cases.len()
     }

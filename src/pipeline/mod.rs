@@ -4,8 +4,10 @@
 //! Sources (files, partitions) differ; this code does not, which is what makes a
 //! replay give the same cases as streaming the same input.
 
+mod lanes;
 mod order;
 
+pub use lanes::Lane;
 pub use order::EventOrder;
 
 use crate::detect::{CaseSink, Detector};
@@ -33,6 +35,8 @@ pub struct FeedStats {
     pub valid: u64,
     pub invalid: u64,
     pub late: u64,
+    /// The feed's watermark when it last crossed a watermark step (it is evaluated
+    /// once per step, not per record).
     pub watermark_ms: Option<i64>,
 }
 
@@ -232,6 +236,13 @@ impl Pipeline {
         let wm = self.watermarks.entry((feed, source)).or_insert(None);
         if wm.is_none_or(|w| watermark_ms > w) {
             *wm = Some(watermark_ms);
+        }
+        // Fast path (nearly every record): the feed's watermark is at most this
+        // source's, so below the next boundary nothing can be released or notified.
+        if let Some(last) = self.notified.get(&feed) {
+            if watermark_ms < last + self.watermark_step_ms {
+                return;
+            }
         }
         let mut feed_wm: Option<i64> = None;
         for (_, w) in self.watermarks.range((feed, i32::MIN)..=(feed, i32::MAX)) {

@@ -12,7 +12,7 @@ use crate::detect::Detector;
 use crate::ingest::lines::{Line, LineReader};
 use crate::ingest::OriginRef;
 use crate::model::{Feed, TimeBounds};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Lane, Pipeline};
 use crate::validate::{DeadLetter, SourceValidator};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -121,25 +121,32 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         Some(now) => TimeBounds::at(now),
         None => TimeBounds::from_wall_clock(),
     };
-    let mut pipeline =
+    let pipeline =
         Pipeline::from_config(std::mem::take(&mut setup.detectors), &opts.config.pipeline);
-    let mut book = CaseBook::new();
-    let mut input_summaries = Vec::new();
-    for (feed, path, reader) in inputs {
-        let s = replay_source(
-            feed,
-            &path,
-            reader,
-            &opts.config,
-            bounds,
-            &mut pipeline,
-            &mut book,
-            &mut dead_out,
-            &dead_path,
-        )?;
-        input_summaries.push(s);
-    }
-    pipeline.finish(&mut book);
+    let feeds: Vec<Feed> = inputs.iter().map(|(feed, _, _)| *feed).collect();
+    let (pipeline, book, input_summaries) = match pipeline.split_by_feed(&feeds) {
+        Ok(lanes) => replay_lanes(lanes, inputs, opts, bounds, &mut dead_out, &dead_path)?,
+        Err(mut pipeline) => {
+            let mut book = CaseBook::new();
+            let mut input_summaries = Vec::new();
+            for (feed, path, reader) in inputs {
+                let s = replay_source(
+                    feed,
+                    &path,
+                    reader,
+                    &opts.config,
+                    bounds,
+                    &mut pipeline,
+                    &mut book,
+                    &mut dead_out,
+                )
+                .map_err(|e| e.into_replay_error(&dead_path))?;
+                input_summaries.push(s);
+            }
+            pipeline.finish(&mut book);
+            (pipeline, book, input_summaries)
+        }
+    };
     dead_out
         .flush()
         .map_err(|source| output_err(&dead_path, source))?;
@@ -184,7 +191,7 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     Ok(summary)
 }
 
-fn open_input(p: &InputPath) -> Result<Box<dyn BufRead>, ReplayError> {
+fn open_input(p: &InputPath) -> Result<Box<dyn BufRead + Send>, ReplayError> {
     match p {
         InputPath::Stdin => Ok(Box::new(BufReader::with_capacity(1 << 18, io::stdin()))),
         InputPath::File(path) => {
@@ -220,18 +227,105 @@ fn output_err(path: &Path, source: io::Error) -> ReplayError {
     }
 }
 
+/// One input per feed, each on its own thread with its feed's lane of the
+/// pipeline; the lanes, their cases and dead letters are joined in input order, so
+/// the outputs equal those of the sequential replay.
+fn replay_lanes(
+    lanes: Vec<Lane>,
+    inputs: Vec<(Feed, InputPath, Box<dyn BufRead + Send>)>,
+    opts: &ReplayOptions,
+    bounds: TimeBounds,
+    dead_out: &mut BufWriter<File>,
+    dead_path: &Path,
+) -> Result<(Pipeline, CaseBook, Vec<InputSummary>), ReplayError> {
+    type LaneResult = Result<(Lane, CaseBook, Vec<u8>, Option<InputSummary>), SourceError>;
+    let mut inputs: Vec<Option<(Feed, InputPath, Box<dyn BufRead + Send>)>> =
+        inputs.into_iter().map(Some).collect();
+    let results: Vec<LaneResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = lanes
+            .into_iter()
+            .map(|mut lane| {
+                let input = inputs
+                    .iter_mut()
+                    .find(|i| i.as_ref().is_some_and(|(f, _, _)| *f == lane.feed))
+                    .and_then(Option::take);
+                let config = &opts.config;
+                scope.spawn(move || -> LaneResult {
+                    let mut book = CaseBook::new();
+                    let mut dead = Vec::new();
+                    let summary = match input {
+                        Some((feed, path, reader)) => Some(replay_source(
+                            feed,
+                            &path,
+                            reader,
+                            config,
+                            bounds,
+                            &mut lane.pipeline,
+                            &mut book,
+                            &mut dead,
+                        )?),
+                        None => None,
+                    };
+                    lane.pipeline.finish(&mut book);
+                    Ok((lane, book, dead, summary))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut lanes = Vec::new();
+    let mut book = CaseBook::new();
+    let mut summaries = Vec::new();
+    for r in results {
+        let (lane, lane_book, dead, summary) = r.map_err(|e| e.into_replay_error(dead_path))?;
+        dead_out
+            .write_all(&dead)
+            .map_err(|e| output_err(dead_path, e))?;
+        lanes.push(lane);
+        book.absorb(lane_book);
+        summaries.extend(summary);
+    }
+    Ok((Pipeline::join(lanes), book, summaries))
+}
+
+/// Why reading one input stopped.
+enum SourceError {
+    Read {
+        path: String,
+        line: u64,
+        source: io::Error,
+    },
+    DeadLetters(io::Error),
+}
+
+impl SourceError {
+    fn into_replay_error(self, dead_path: &Path) -> ReplayError {
+        match self {
+            SourceError::Read { path, line, source } => {
+                ReplayError::ReadInput { path, line, source }
+            }
+            SourceError::DeadLetters(e) => output_err(dead_path, e),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn replay_source(
     feed: Feed,
     path: &InputPath,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     config: &Config,
     bounds: TimeBounds,
     pipeline: &mut Pipeline,
     book: &mut CaseBook,
-    dead_out: &mut BufWriter<File>,
-    dead_path: &Path,
-) -> Result<InputSummary, ReplayError> {
+    dead_out: &mut dyn Write,
+) -> Result<InputSummary, SourceError> {
     let name = path.display();
     let limit = config.pipeline.max_record_bytes;
     let mut lines = LineReader::new(reader, limit);
@@ -242,7 +336,7 @@ fn replay_source(
             Ok(Some(l)) => l,
             Ok(None) => break,
             Err(source) => {
-                return Err(ReplayError::ReadInput {
+                return Err(SourceError::Read {
                     path: name,
                     line: lines.line_no() + 1,
                     source,
@@ -265,13 +359,13 @@ fn replay_source(
             }
         };
         if let Some(d) = dead {
-            write_dead_letter(dead_out, &d).map_err(|e| output_err(dead_path, e))?;
+            write_dead_letter(dead_out, &d).map_err(SourceError::DeadLetters)?;
         }
     }
     Ok(summary)
 }
 
-fn write_dead_letter(w: &mut impl Write, d: &DeadLetter) -> io::Result<()> {
+fn write_dead_letter(w: &mut dyn Write, d: &DeadLetter) -> io::Result<()> {
     serde_json::to_writer(&mut *w, d)?;
     w.write_all(b"\n")
 }
