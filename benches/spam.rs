@@ -9,6 +9,11 @@
 //! - `spam/replay_large`: the real `cellwatch replay` on the large scale's
 //!   `sms_volume.jsonl` (read, validate, watermark, detect, write cases).
 //!
+//! Before the timed groups, the state bytes per tracked SIM are printed to stderr:
+//! `size_of` the state, the detector's own accounting (slab, index, cases, farm,
+//! baseline) and the growth of the process's resident set, after one record each for
+//! 1,000,000 distinct SIMs (`SPAM_BENCH_MEMORY_SIMS` to change the count).
+//!
 //! The scenario is generated once into `target/bench-data/` (seed 1). Set
 //! `SPAM_BENCH_SCALE=medium` for a quicker run. The detector's memory per tracked SIM
 //! after the large replay is printed to stderr.
@@ -21,7 +26,9 @@
 use cellwatch::config::Config;
 use cellwatch::detect::spam::{Allowlist, SpamConfig, SpamDetector};
 use cellwatch::detect::{CaseSink, Detector};
-use cellwatch::model::{parse_record, Case, Event, Feed, SmsVolume, TimeBounds};
+use cellwatch::model::{
+    parse_record, Case, CellKey, ContentFingerprint, Event, Feed, SmsVolume, TimeBounds,
+};
 use cellwatch::replay::{self, InputPath, ReplayOptions};
 use cellwatch::simulate::truth::Truth;
 use cellwatch::simulate::{write_scenario, Scale, SimConfig};
@@ -146,7 +153,77 @@ impl Measurement for ThreadCpuTime {
     }
 }
 
+/// Resident set of this process, bytes (Linux `/proc/self/statm`).
+fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// An ordinary subscriber's 5-minute record (SIM `i`, a few SMS, calls, one cell).
+fn ordinary_record(i: u64, start_ms: i64) -> SmsVolume {
+    SmsVolume {
+        operator: ["45201", "45202", "45204"][(i % 3) as usize].into(),
+        sim: format!("{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        window_start_ms: start_ms,
+        window_secs: 300,
+        sms_out: 1 + (i % 3) as u32,
+        sms_in: Some(1),
+        distinct_recipients: Some(1),
+        new_recipients: Some(0),
+        offnet_out: Some(0),
+        calls_out: Some(1),
+        calls_in: Some(1),
+        device: Some(format!("{:032x}", i ^ 0xdead_beef)),
+        imei_tac: Some(35_332_510),
+        cell: Some(CellKey {
+            mcc: 452,
+            mnc: 4,
+            lac: 100,
+            cid: i % 5_000,
+        }),
+        sim_age_days: Some(700),
+        kyc_verified: Some(true),
+        content_fps: vec![ContentFingerprint {
+            fp: i.wrapping_mul(0xff51_afd7_ed55_8ccd),
+            n: 1,
+        }],
+    }
+}
+
+/// State bytes per tracked SIM after one record each for `n` distinct SIMs.
+fn report_memory() {
+    let n: u64 = std::env::var("SPAM_BENCH_MEMORY_SIMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let before = rss_bytes();
+    let mut det = SpamDetector::new(SpamConfig::default(), Allowlist::empty());
+    let mut sink = CountSink::default();
+    let t0 = 1_793_600_000_000i64;
+    for i in 0..n {
+        let r = ordinary_record(i, t0 + (i % 12) as i64 * 300_000);
+        det.on_event(&Event::Sms(r), &mut sink);
+    }
+    let after = rss_bytes();
+    let s = det.stats();
+    let rss = match (before, after) {
+        (Some(b), Some(a)) => format!("{:.1}", a.saturating_sub(b) as f64 / n as f64),
+        _ => "-".into(),
+    };
+    eprintln!(
+        "memory: {} tracked sims (state_size {}), size_of state {} bytes, detector accounting {:.1} bytes/sim, rss growth {} bytes/sim",
+        s.tracked_sims,
+        det.state_size(),
+        s.state_bytes_per_sim,
+        s.memory_bytes_per_sim,
+        rss
+    );
+    black_box(det);
+}
+
 fn benches<M: Measurement>(c: &mut Criterion<M>, group_name: &str) {
+    report_memory();
     let data = data();
     let n = data.events.len();
     let lap_ms = data.truth.end_ms - data.truth.start_ms;

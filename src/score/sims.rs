@@ -48,6 +48,13 @@ pub struct SimScores {
     pub false_positives_by_kind: BTreeMap<String, usize>,
     pub spam_sim_cases: usize,
     pub sim_farm_cases: usize,
+    /// Per truth farm (truth order): how many `sim_farm` cases list any of its members.
+    /// One is the goal: a farm that grows updates its case.
+    pub farm_cases_per_farm: Vec<usize>,
+    /// Truth farms whose members listed by `sim_farm` cases are all in one case.
+    pub farms_in_one_case: usize,
+    /// `sim_farm` cases listing no truth-farm member (e.g. spam SIMs sharing a phone).
+    pub other_farm_cases: usize,
 }
 
 fn ratio(num: usize, den: usize, empty: f64) -> f64 {
@@ -150,6 +157,33 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
         })
         .count();
 
+    let farm_cases: Vec<BTreeSet<&str>> = cases
+        .iter()
+        .filter(|c| c.kind == CaseKind::SimFarm)
+        .map(|c| c.sims.iter().map(String::as_str).collect())
+        .collect();
+    let mut farm_cases_per_farm = Vec::with_capacity(truth.farms.len());
+    let mut farms_in_one_case = 0;
+    let mut listed_any_farm = vec![false; farm_cases.len()];
+    for f in &truth.farms {
+        let members: BTreeSet<&str> = f.sims.iter().map(String::as_str).collect();
+        let listing: Vec<usize> = (0..farm_cases.len())
+            .filter(|&i| !farm_cases[i].is_disjoint(&members))
+            .collect();
+        let covered: BTreeSet<&str> = listing
+            .iter()
+            .flat_map(|&i| farm_cases[i].intersection(&members).copied())
+            .collect();
+        if listing.iter().any(|&i| farm_cases[i].is_superset(&covered)) {
+            farms_in_one_case += 1;
+        }
+        for &i in &listing {
+            listed_any_farm[i] = true;
+        }
+        farm_cases_per_farm.push(listing.len());
+    }
+    let other_farm_cases = listed_any_farm.iter().filter(|x| !**x).count();
+
     let mut delays: Vec<f64> = positives
         .iter()
         .filter_map(|s| {
@@ -180,6 +214,9 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
         false_positives_by_kind,
         spam_sim_cases,
         sim_farm_cases,
+        farm_cases_per_farm,
+        farms_in_one_case,
+        other_farm_cases,
     }
 }
 
@@ -197,8 +234,13 @@ impl SimScores {
                 .collect();
             format!(" ({})", parts.join(", "))
         };
+        let per_farm: Vec<String> = self
+            .farm_cases_per_farm
+            .iter()
+            .map(usize::to_string)
+            .collect();
         format!(
-            "sims: precision {:.3} recall {:.3} f1 {:.3} (tp {} fp {}{} fn {}) farm-member recall {:.3} ({}/{} farms) delay median {} p90 {} min",
+            "sims: precision {:.3} recall {:.3} f1 {:.3} (tp {} fp {}{} fn {}) farm-member recall {:.3} ({}/{} farms) farm cases per farm [{}] (+{} other) delay median {} p90 {} min",
             self.precision,
             self.recall,
             self.f1,
@@ -209,6 +251,8 @@ impl SimScores {
             self.farm_member_recall,
             self.farms_detected,
             self.farms,
+            per_farm.join(","),
+            self.other_farm_cases,
             delay(self.median_delay_min),
             delay(self.p90_delay_min),
         )
@@ -346,11 +390,33 @@ mod tests {
         assert_eq!(s.false_positives_by_kind.get("shop"), Some(&1));
         assert_eq!(s.false_positives_by_kind.get("ordinary"), Some(&1));
         assert_eq!((s.spam_sim_cases, s.sim_farm_cases), (4, 1));
+        assert_eq!(s.farm_cases_per_farm, vec![1]);
+        assert_eq!((s.farms_in_one_case, s.other_farm_cases), (1, 0));
         let line = s.one_line();
         assert!(
             line.starts_with("sims: precision 0.667 recall 0.667"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn farm_split_over_cases_is_counted() {
+        let cases = vec![
+            case(CaseKind::SimFarm, &["f1", "f2"], 300_000),
+            case(CaseKind::SimFarm, &["f3", "f4"], 600_000),
+            case(CaseKind::SimFarm, &["s1", "s2"], 600_000),
+        ];
+        let s = score_sims(&truth(), &cases);
+        assert_eq!(s.farm_cases_per_farm, vec![2]);
+        assert_eq!((s.farms_in_one_case, s.other_farm_cases), (0, 1));
+        // an earlier partial case next to one that lists everyone: whole in one case
+        let cases = vec![
+            case(CaseKind::SimFarm, &["f1", "f2"], 300_000),
+            case(CaseKind::SimFarm, &["f1", "f2", "f3", "f4"], 600_000),
+        ];
+        let s = score_sims(&truth(), &cases);
+        assert_eq!(s.farm_cases_per_farm, vec![2]);
+        assert_eq!(s.farms_in_one_case, 1);
     }
 
     #[test]

@@ -12,6 +12,19 @@
 //! Expiry is event-time only and invisible in the results: a group whose members were
 //! all idle for longer than the long window is dead for any later record whether or not
 //! the sweep already removed it.
+//!
+//! One farm, one case. A group's case is opened once (id from the operator, the
+//! smallest member and the hour of opening, see [`farm_case_id`]) and every later
+//! snapshot of the group — new members, new reasons, more evidence — carries the same
+//! id, which the case book merges. When two groups that each already have a case are
+//! united, the united group keeps the case **opened first** (ties: the smaller id):
+//! the earliest alarm is the one analysts may already have acted on, and the minimum
+//! over `(opened_at, case_id)` does not depend on the order in which several groups
+//! join, so the surviving id is deterministic. The surviving case lists every member
+//! of both groups from its next snapshot on; the absorbed case is not emitted again
+//! (its last snapshot, a subset of the survivor, stays as it was handed over; the
+//! contract has no "merged into" status to retire it with) and is counted in
+//! `farm_cases_absorbed`.
 
 use super::ids::{fast_map, FastMap, SimKey};
 use super::rules::{FarmFeatures, FarmRules, Fired, RuleId, ALL_RULES};

@@ -130,25 +130,47 @@ impl SimKey {
 }
 
 /// Operator codes seen so far, interned to small indexes (a country has a handful).
+///
+/// Looked up for every record: codes of up to 7 bytes (MCC+MNC are 5 or 6 digits) are
+/// compared as one integer instead of through `memcmp`.
 #[derive(Debug, Default, Clone)]
 pub struct Operators {
     names: Vec<String>,
+    /// `packed(name)` of each name, same order.
+    packed: Vec<Option<u64>>,
+}
+
+/// A code of at most 7 bytes as one integer: its bytes, zero-padded, and its length in
+/// the last byte (so "45204" and "45204\0" differ).
+#[inline]
+fn packed(name: &str) -> Option<u64> {
+    let b = name.as_bytes();
+    if b.len() > 7 {
+        return None;
+    }
+    let mut buf = [0u8; 8];
+    buf[..b.len()].copy_from_slice(b);
+    buf[7] = b.len() as u8;
+    Some(u64::from_le_bytes(buf))
 }
 
 impl Operators {
     pub fn intern(&mut self, name: &str) -> OpIdx {
-        if let Some(i) = self.names.iter().position(|n| n == name) {
-            return i as OpIdx;
+        if let Some(i) = self.get(name) {
+            return i;
         }
         self.names.push(name.to_string());
+        self.packed.push(packed(name));
         (self.names.len() - 1) as OpIdx
     }
 
+    #[inline]
     pub fn get(&self, name: &str) -> Option<OpIdx> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| i as OpIdx)
+        let i = match packed(name) {
+            Some(p) => self.packed.iter().position(|&q| q == Some(p)),
+            None => self.names.iter().position(|n| n == name),
+        };
+        i.map(|i| i as OpIdx)
     }
 
     pub fn name(&self, idx: OpIdx) -> &str {
@@ -197,5 +219,15 @@ mod tests {
         assert_eq!(ops.intern("45201"), 1);
         assert_eq!(ops.intern("45204"), 0);
         assert_eq!(ops.name(1), "45201");
+        // short, long and prefix-sharing codes stay distinct
+        assert_eq!(ops.intern("4520"), 2);
+        assert_eq!(ops.intern("452040"), 3);
+        assert_eq!(ops.intern("45204\0"), 4);
+        assert_eq!(ops.intern("452040123"), 5);
+        assert_eq!(ops.intern("452040124"), 6);
+        assert_eq!(ops.get("452040123"), Some(5));
+        assert_eq!(ops.get("45204"), Some(0));
+        assert_eq!(ops.get("4520"), Some(2));
+        assert_eq!(ops.get(""), None);
     }
 }

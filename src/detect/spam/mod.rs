@@ -564,6 +564,11 @@ impl Detector for SpamDetector {
         Some(Feed::SmsVolume)
     }
 
+    /// SIMs currently tracked.
+    fn state_size(&self) -> usize {
+        self.sims.len()
+    }
+
     fn on_event(&mut self, event: &Event, out: &mut dyn CaseSink) {
         if let Event::Sms(r) = event {
             self.on_sms(r, out);

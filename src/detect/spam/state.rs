@@ -198,12 +198,144 @@ pub fn spread_add_scalar<const N: usize>(
 
 const CHUNK: usize = 1024;
 
-/// All tracked SIMs: a slab of fixed-size chunks (no doubling slack, no moves) and a
-/// hash table of slot numbers keyed by the SIM.
+/// One entry of [`SlotIndex`]: the low 32 bits of the key's hash and the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IndexEntry {
+    tag: u32,
+    slot: u32,
+}
+
+const EMPTY: IndexEntry = IndexEntry {
+    tag: 0,
+    slot: u32::MAX,
+};
+
+/// Open-addressing index from a SIM's hash to its slot: linear probing over one array
+/// of 8-byte entries, backward-shift deletion (no tombstones).
+///
+/// Why not a general hash map: a lookup is the first touch of a record, and on millions
+/// of SIMs both the index and the states are out of the nearest caches. Here the probe
+/// reads one cache line (tag and slot side by side, the home position is the tag's low
+/// bits) and the state is touched only when the 32-bit tag matches; a SwissTable reads
+/// its control bytes and its slot array, two separate lines, before the state.
+struct SlotIndex {
+    entries: Vec<IndexEntry>,
+    len: usize,
+}
+
+impl SlotIndex {
+    const MIN_CAPACITY: usize = 1024;
+
+    fn new() -> Self {
+        SlotIndex {
+            entries: Vec::new(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.entries.len().wrapping_sub(1)
+    }
+
+    /// The slot whose tag is `tag` and for which `eq` holds.
+    #[inline]
+    fn find(&self, tag: u32, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let mask = self.mask();
+        let mut i = tag as usize & mask;
+        loop {
+            let e = self.entries[i];
+            if e.slot == EMPTY.slot {
+                return None;
+            }
+            if e.tag == tag && eq(e.slot) {
+                return Some(e.slot);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Add a slot known not to be indexed yet. The load stays at most 4/5: a hit then
+    /// probes about 3 entries (one cache line holds 8), a miss about 13; linear probing
+    /// degrades quickly above that.
+    fn insert(&mut self, tag: u32, slot: u32) {
+        if (self.len + 1) * 5 > self.entries.len() * 4 {
+            self.grow();
+        }
+        let mask = self.mask();
+        let mut i = tag as usize & mask;
+        while self.entries[i].slot != EMPTY.slot {
+            i = (i + 1) & mask;
+        }
+        self.entries[i] = IndexEntry { tag, slot };
+        self.len += 1;
+    }
+
+    fn grow(&mut self) {
+        let cap = (self.entries.len() * 2).max(Self::MIN_CAPACITY);
+        let old = std::mem::replace(&mut self.entries, vec![EMPTY; cap]);
+        let mask = cap - 1;
+        for e in old.into_iter().filter(|e| e.slot != EMPTY.slot) {
+            let mut i = e.tag as usize & mask;
+            while self.entries[i].slot != EMPTY.slot {
+                i = (i + 1) & mask;
+            }
+            self.entries[i] = e;
+        }
+    }
+
+    /// Remove `slot` (indexed under `tag`); false if it was not there.
+    fn remove(&mut self, tag: u32, slot: u32) -> bool {
+        if self.entries.is_empty() {
+            return false;
+        }
+        let mask = self.mask();
+        let mut i = tag as usize & mask;
+        loop {
+            let e = self.entries[i];
+            if e.slot == EMPTY.slot {
+                return false;
+            }
+            if e.slot == slot {
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        // backward shift: pull every later entry of the run whose home position is at
+        // or before the hole into it
+        let mut hole = i;
+        let mut k = (i + 1) & mask;
+        loop {
+            let e = self.entries[k];
+            if e.slot == EMPTY.slot {
+                break;
+            }
+            let home = e.tag as usize & mask;
+            if k.wrapping_sub(home) & mask >= k.wrapping_sub(hole) & mask {
+                self.entries[hole] = e;
+                hole = k;
+            }
+            k = (k + 1) & mask;
+        }
+        self.entries[hole] = EMPTY;
+        self.len -= 1;
+        true
+    }
+
+    fn allocation_size(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<IndexEntry>()
+    }
+}
+
+/// All tracked SIMs: a slab of fixed-size chunks (no doubling slack, no moves) and an
+/// index of slot numbers keyed by the SIM's hash.
 pub struct SimTable {
     chunks: Vec<Box<[Option<SimState>]>>,
     free: Vec<u32>,
-    index: hashbrown::HashTable<u32>,
+    index: SlotIndex,
     hasher: FastState,
     len: usize,
 }
@@ -213,7 +345,7 @@ impl Default for SimTable {
         SimTable {
             chunks: Vec::new(),
             free: Vec::new(),
-            index: hashbrown::HashTable::new(),
+            index: SlotIndex::new(),
             hasher: FastState::default(),
             len: 0,
         }
@@ -227,6 +359,11 @@ impl SimTable {
         chunks.get(s / CHUNK).and_then(|c| c[s % CHUNK].as_ref())
     }
 
+    #[inline]
+    fn tag(&self, key: &SimKey) -> u32 {
+        self.hasher.hash_one(key) as u32
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -235,10 +372,12 @@ impl SimTable {
         self.len == 0
     }
 
+    #[inline]
     pub fn get(&self, slot: u32) -> Option<&SimState> {
         Self::slot_ref(&self.chunks, slot)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, slot: u32) -> Option<&mut SimState> {
         let s = slot as usize;
         self.chunks
@@ -248,13 +387,10 @@ impl SimTable {
 
     /// The slot of a SIM, if tracked.
     pub fn find(&self, key: &SimKey) -> Option<u32> {
-        let h = self.hasher.hash_one(key);
         let chunks = &self.chunks;
-        self.index
-            .find(h, |&s| {
-                Self::slot_ref(chunks, s).is_some_and(|st| &st.key == key)
-            })
-            .copied()
+        self.index.find(self.tag(key), |s| {
+            Self::slot_ref(chunks, s).is_some_and(|st| &st.key == key)
+        })
     }
 
     /// The slot of a SIM, creating its state with `make` if it is not tracked yet;
@@ -265,9 +401,9 @@ impl SimTable {
         key: SimKey,
         make: impl FnOnce(SimKey) -> SimState,
     ) -> (u32, bool) {
-        let h = self.hasher.hash_one(&key);
+        let tag = self.tag(&key);
         let chunks = &self.chunks;
-        if let Some(&s) = self.index.find(h, |&s| {
+        if let Some(s) = self.index.find(tag, |s| {
             Self::slot_ref(chunks, s).is_some_and(|st| st.key == key)
         }) {
             return (s, false);
@@ -286,11 +422,7 @@ impl SimTable {
         };
         let s = slot as usize;
         self.chunks[s / CHUNK][s % CHUNK] = Some(make(key));
-        let hasher = &self.hasher;
-        let chunks = &self.chunks;
-        self.index.insert_unique(h, slot, |&x| {
-            Self::slot_ref(chunks, x).map_or(0, |st| hasher.hash_one(&st.key))
-        });
+        self.index.insert(tag, slot);
         self.len += 1;
         (slot, true)
     }
@@ -299,10 +431,8 @@ impl SimTable {
     pub fn remove(&mut self, slot: u32) -> Option<SimState> {
         let s = slot as usize;
         let st = self.chunks.get_mut(s / CHUNK)?[s % CHUNK].take()?;
-        let h = self.hasher.hash_one(&st.key);
-        if let Ok(entry) = self.index.find_entry(h, |&x| x == slot) {
-            entry.remove();
-        }
+        let tag = self.tag(&st.key);
+        self.index.remove(tag, slot);
         self.free.push(slot);
         self.len -= 1;
         Some(st)
@@ -374,6 +504,45 @@ mod tests {
         assert_eq!(t.slots_where(|st| st.key == k(3)), vec![3]);
         let per_sim = t.memory_bytes() as f64 / t.len() as f64;
         assert!(per_sim < 256.0, "{per_sim} bytes per sim");
+    }
+
+    #[test]
+    fn index_survives_colliding_tags_and_removals() {
+        // every tag lands on the same home position: one long run to shift back
+        let mut ix = SlotIndex::new();
+        for slot in 0..600u32 {
+            ix.insert((slot % 3) << 20, slot);
+        }
+        for slot in (0..600u32).step_by(2) {
+            assert!(ix.remove((slot % 3) << 20, slot));
+        }
+        assert!(!ix.remove(0, 0), "already removed");
+        for slot in 0..600u32 {
+            let found = ix.find((slot % 3) << 20, |s| s == slot);
+            assert_eq!(found.is_some(), slot % 2 == 1, "slot {slot}");
+        }
+        assert_eq!(ix.len, 300);
+        // random tags, removal and reinsertion, checked against a map
+        let mut model = std::collections::HashMap::new();
+        let mut ix = SlotIndex::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for step in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let slot = (x % 3_000) as u32;
+            let tag = (x >> 40) as u32 & 0x3ff; // few distinct tags: many collisions
+            if let Some(t) = model.remove(&slot) {
+                assert!(ix.remove(t, slot), "step {step}");
+            } else {
+                model.insert(slot, tag);
+                ix.insert(tag, slot);
+            }
+        }
+        assert_eq!(ix.len, model.len());
+        for (&slot, &tag) in &model {
+            assert_eq!(ix.find(tag, |s| s == slot), Some(slot));
+        }
     }
 
     #[test]

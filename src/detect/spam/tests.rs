@@ -293,6 +293,71 @@ fn low_and_slow_farm_is_one_growing_case() {
     assert_eq!(first.sims.len(), 8);
 }
 
+/// A member of one of two separate farm groups: its own device and cell per group, so
+/// the groups stay apart until a SIM of group 0 rotates onto group 1's device.
+fn split_farm_member(group: u32, m: u32, device_group: u32, start: i64) -> SmsVolume {
+    let mut r = farm_member(group * 100 + m, start);
+    r.device = Some(dev_id(910_000 + device_group));
+    r.imei_tac = Some(35_800_104);
+    r.cell = Some(CellKey {
+        mcc: 452,
+        mnc: 4,
+        lac: 7,
+        cid: 5000 + u64::from(group),
+    });
+    r
+}
+
+#[test]
+fn farm_groups_that_unite_keep_the_case_opened_first() {
+    let records = |s: i64, start: i64| -> Vec<SmsVolume> {
+        let mut v = Vec::new();
+        if s >= 4 {
+            // group 0 member 0 rotates onto group 1's device from step 16
+            v.extend((0..4).map(|m| split_farm_member(0, m, u32::from(m == 0 && s >= 16), start)));
+        }
+        if s >= 8 {
+            v.extend((0..4).map(|m| split_farm_member(1, m, 1, start)));
+        }
+        v
+    };
+    let mut d = detector();
+    let snaps = run(&mut d, 24, 300, records);
+    let opened: Vec<&Case> = {
+        let mut seen = std::collections::BTreeSet::new();
+        snaps
+            .iter()
+            .filter(|c| seen.insert(c.case_id.clone()))
+            .collect()
+    };
+    assert_eq!(opened.len(), 2, "each group opened its case: {opened:#?}");
+    let (first, second) = (opened[0], opened[1]);
+    assert!(first.opened_at < second.opened_at);
+    let stats = d.stats();
+    assert_eq!(stats.farm_cases_absorbed, 1);
+    // after the union only the case opened first is updated, and it lists everyone
+    let union_at = snaps
+        .iter()
+        .position(|c| c.case_id == first.case_id && c.sims.len() == 8)
+        .expect("the first case grew to both groups");
+    assert!(snaps[union_at..].iter().all(|c| c.case_id == first.case_id));
+    let cases = book(&snaps);
+    let survivor = cases.iter().find(|c| c.case_id == first.case_id).unwrap();
+    let mut all: Vec<String> = (0..4)
+        .flat_map(|m| [sim_id(800_000 + m), sim_id(800_100 + m)])
+        .collect();
+    all.sort();
+    assert_eq!(survivor.sims, all);
+    assert_eq!(survivor.opened_at, first.opened_at);
+    // the absorbed case keeps its (subset) snapshot: it was already handed over
+    let absorbed = cases.iter().find(|c| c.case_id == second.case_id).unwrap();
+    assert!(absorbed.sims.iter().all(|s| survivor.sims.contains(s)));
+
+    // deterministic: the same input gives the same cases
+    let mut d2 = detector();
+    assert_eq!(book(&run(&mut d2, 24, 300, records)), cases);
+}
+
 #[test]
 fn idle_sims_are_evicted_and_start_afresh() {
     let mut d = detector();
