@@ -7,7 +7,7 @@ use super::metrics::{KindLabel, Metrics, SinkLabel};
 use crate::cases::CaseBook;
 use crate::ingest::Origin;
 use crate::model::Case;
-use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow, RecordRow};
+use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow, RecordArchive};
 use crate::validate::DeadLetter;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::BTreeMap;
@@ -45,8 +45,9 @@ pub struct Batch {
     /// Latest snapshot of each case touched in this batch.
     pub cases: BTreeMap<String, Case>,
     pub dead: Vec<DeadLetter>,
-    /// Valid records to archive (ClickHouse `records`), the evidence behind cases.
-    pub archive: Vec<RecordRow>,
+    /// Valid records to archive (ClickHouse `records`), the evidence behind cases,
+    /// RowBinary-encoded as they are consumed.
+    pub archive: RecordArchive,
     /// Next offset to consume, per (topic, partition): stored after the flush.
     pub offsets: BTreeMap<(String, i32), i64>,
     pub records: usize,
@@ -71,11 +72,30 @@ impl Batch {
     pub fn note_record(&mut self, topic: &str, partition: i32, offset: i64) {
         self.records += 1;
         self.started.get_or_insert_with(Instant::now);
-        let next = self
+        // A handful of partitions per batch: a scan finds the entry without
+        // allocating its key.
+        let found = self
             .offsets
-            .entry((topic.to_string(), partition))
-            .or_insert(offset + 1);
-        *next = (*next).max(offset + 1);
+            .iter_mut()
+            .find(|((t, p), _)| *p == partition && t == topic);
+        match found {
+            Some((_, next)) => *next = (*next).max(offset + 1),
+            None => {
+                self.offsets
+                    .insert((topic.to_string(), partition), offset + 1);
+            }
+        }
+    }
+
+    /// Empty the batch for reuse, keeping the capacity of its buffers.
+    pub fn reset(&mut self) {
+        self.cases.clear();
+        self.dead.clear();
+        self.archive.clear();
+        self.offsets.clear();
+        self.records = 0;
+        self.started = None;
+        self.done = Steps::default();
     }
 }
 
@@ -128,7 +148,7 @@ impl Outputs {
         if !batch.done.records_stored {
             if let (CaseStore::ClickHouse(ch), true) = (&self.store, self.config.archive_records) {
                 let t = Instant::now();
-                ch.insert_records(&batch.archive).await?;
+                ch.insert_archive(&batch.archive).await?;
                 self.observe("record_archive", t);
             }
             batch.done.records_stored = true;

@@ -4,15 +4,20 @@
 //! default, no codecs, no `RowBinaryWithNamesAndTypes`) and uses modern column
 //! features on current servers; [`ServerFeatures`] decides from `version()`.
 
+mod archive;
 mod config;
 mod migrate;
 mod row;
 
+pub use archive::{RecordArchive, RECORD_COLUMNS};
 pub use config::ClickHouseConfig;
 pub use migrate::{migrate, MigrationReport, ServerFeatures};
 pub use row::{CaseRow, DeadLetterRow, RecordRow};
 
 use crate::model::Case;
+
+/// Size of the chunks an archive insert streams to the server.
+const ARCHIVE_CHUNK_BYTES: usize = 1 << 20;
 
 /// Errors talking to ClickHouse; each says what to check.
 #[derive(Debug, thiserror::Error)]
@@ -83,49 +88,46 @@ impl ClickHouse {
             })
     }
 
-    /// Insert case snapshots in one batch; returns when ClickHouse acknowledged it.
-    pub async fn insert_cases(&self, cases: &[Case]) -> Result<(), ClickHouseError> {
-        if cases.is_empty() {
-            return Ok(());
-        }
-        let q = |source| ClickHouseError::Query {
-            what: "insert into cases".into(),
-            source,
-        };
-        let mut insert = self
-            .db_client()
-            .insert::<CaseRow>("cases")
-            .await
-            .map_err(q)?;
-        for c in cases {
-            insert.write(&CaseRow::from_case(c)).await.map_err(q)?;
-        }
-        insert.end().await.map_err(q)
-    }
-
-    /// Insert dead letters in one batch.
-    pub async fn insert_dead_letters(&self, rows: &[DeadLetterRow]) -> Result<(), ClickHouseError> {
+    /// Insert rows of `table` in one batch (one `INSERT … FORMAT RowBinary`); returns
+    /// when ClickHouse acknowledged it. Nothing is sent for no rows.
+    pub async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> Result<(), ClickHouseError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
         if rows.is_empty() {
             return Ok(());
         }
         let q = |source| ClickHouseError::Query {
-            what: "insert into dead_letters".into(),
+            what: format!("insert into {table}"),
             source,
         };
-        let mut insert = self
-            .db_client()
-            .insert::<DeadLetterRow>("dead_letters")
-            .await
-            .map_err(q)?;
+        let mut insert = self.db_client().insert::<T>(table).await.map_err(q)?;
         for r in rows {
             insert.write(r).await.map_err(q)?;
         }
         insert.end().await.map_err(q)
     }
 
+    /// Insert case snapshots in one batch.
+    pub async fn insert_cases(&self, cases: &[Case]) -> Result<(), ClickHouseError> {
+        let rows: Vec<CaseRow> = cases.iter().map(CaseRow::from_case).collect();
+        self.insert_rows("cases", &rows).await
+    }
+
+    /// Insert dead letters in one batch.
+    pub async fn insert_dead_letters(&self, rows: &[DeadLetterRow]) -> Result<(), ClickHouseError> {
+        self.insert_rows("dead_letters", rows).await
+    }
+
     /// Archive valid records in one batch.
     pub async fn insert_records(&self, rows: &[RecordRow]) -> Result<(), ClickHouseError> {
-        if rows.is_empty() {
+        self.insert_rows("records", rows).await
+    }
+
+    /// Archive a batch of RowBinary-encoded records in one insert (the service's
+    /// path: no row struct per record).
+    pub async fn insert_archive(&self, archive: &RecordArchive) -> Result<(), ClickHouseError> {
+        if archive.is_empty() {
             return Ok(());
         }
         let q = |source| ClickHouseError::Query {
@@ -134,11 +136,14 @@ impl ClickHouse {
         };
         let mut insert = self
             .db_client()
-            .insert::<RecordRow>("records")
-            .await
-            .map_err(q)?;
-        for r in rows {
-            insert.write(r).await.map_err(q)?;
+            .insert_formatted_with(format!(
+                "INSERT INTO records ({RECORD_COLUMNS}) FORMAT RowBinary"
+            ))
+            .buffered_with_capacity(ARCHIVE_CHUNK_BYTES);
+        let mut data = archive.bytes();
+        while !data.is_empty() {
+            let n = insert.write(data).await.map_err(q)?;
+            data = &data[n..];
         }
         insert.end().await.map_err(q)
     }
