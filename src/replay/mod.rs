@@ -2,6 +2,7 @@
 //! time taken from the records. Writes `cases.jsonl`, `dead_letter.jsonl`,
 //! `inventory_findings.jsonl` and `summary.json` into the output folder.
 
+mod parse_stage;
 mod summary;
 
 pub use summary::{InputSummary, ReplaySummary};
@@ -9,11 +10,11 @@ pub use summary::{InputSummary, ReplaySummary};
 use crate::cases::CaseBook;
 use crate::config::Config;
 use crate::detect::Detector;
-use crate::ingest::lines::{Line, LineReader};
 use crate::ingest::OriginRef;
 use crate::model::{Feed, TimeBounds};
 use crate::pipeline::{Lane, Pipeline};
 use crate::validate::{DeadLetter, SourceValidator};
+use parse_stage::Parsed;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -227,20 +228,22 @@ fn output_err(path: &Path, source: io::Error) -> ReplayError {
     }
 }
 
+/// An opened input: its feed, its name and its reader.
+type Input = (Feed, InputPath, Box<dyn BufRead + Send>);
+
 /// One input per feed, each on its own thread with its feed's lane of the
 /// pipeline; the lanes, their cases and dead letters are joined in input order, so
 /// the outputs equal those of the sequential replay.
 fn replay_lanes(
     lanes: Vec<Lane>,
-    inputs: Vec<(Feed, InputPath, Box<dyn BufRead + Send>)>,
+    inputs: Vec<Input>,
     opts: &ReplayOptions,
     bounds: TimeBounds,
     dead_out: &mut BufWriter<File>,
     dead_path: &Path,
 ) -> Result<(Pipeline, CaseBook, Vec<InputSummary>), ReplayError> {
     type LaneResult = Result<(Lane, CaseBook, Vec<u8>, Option<InputSummary>), SourceError>;
-    let mut inputs: Vec<Option<(Feed, InputPath, Box<dyn BufRead + Send>)>> =
-        inputs.into_iter().map(Some).collect();
+    let mut inputs: Vec<Option<Input>> = inputs.into_iter().map(Some).collect();
     let results: Vec<LaneResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = lanes
             .into_iter()
@@ -315,6 +318,9 @@ impl SourceError {
     }
 }
 
+/// Replay one input: its lines are read and parsed on a thread of their own
+/// ([`parse_stage`]), then admitted against the source's watermark and run through
+/// the pipeline here, in file order.
 #[allow(clippy::too_many_arguments)]
 fn replay_source(
     feed: Feed,
@@ -328,41 +334,51 @@ fn replay_source(
 ) -> Result<InputSummary, SourceError> {
     let name = path.display();
     let limit = config.pipeline.max_record_bytes;
-    let mut lines = LineReader::new(reader, limit);
     let mut validator = SourceValidator::new(feed, bounds, config.pipeline.allowed_lateness_ms());
     let mut summary = InputSummary::new(feed, name.clone());
-    loop {
-        let line = match lines.next_line() {
-            Ok(Some(l)) => l,
-            Ok(None) => break,
-            Err(source) => {
-                return Err(SourceError::Read {
-                    path: name,
-                    line: lines.line_no() + 1,
-                    source,
-                })
+    let (tx, rx) = parse_stage::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(move || parse_stage::run(feed, bounds, reader, limit, tx));
+        // Dropping `rx` on an early return stops the parse thread.
+        for message in rx {
+            let mut chunk = match message {
+                parse_stage::Message::Chunk(c) => c,
+                parse_stage::Message::ReadError { line, error } => {
+                    return Err(SourceError::Read {
+                        path: name.clone(),
+                        line,
+                        source: error,
+                    })
+                }
+            };
+            for (bytes, parsed) in chunk.drain() {
+                summary.lines += 1;
+                let origin = OriginRef::File {
+                    file: &name,
+                    line: summary.lines,
+                };
+                let dead = match parsed {
+                    Parsed::TooLong { len } => {
+                        let d = validator.too_large(bytes, len, limit, origin.to_origin());
+                        pipeline.on_dead_letter(&d);
+                        Some(d)
+                    }
+                    Parsed::Valid(event) => {
+                        let checked = validator.admit(Ok(event), bytes, origin);
+                        pipeline.on_checked(&validator, checked, book, &mut |_| {})
+                    }
+                    Parsed::Invalid(err) => {
+                        let checked = validator.admit(Err(err), bytes, origin);
+                        pipeline.on_checked(&validator, checked, book, &mut |_| {})
+                    }
+                };
+                if let Some(d) = dead {
+                    write_dead_letter(dead_out, &d).map_err(SourceError::DeadLetters)?;
+                }
             }
-        };
-        summary.lines += 1;
-        let origin = OriginRef::File {
-            file: &name,
-            line: summary.lines,
-        };
-        let dead = match line {
-            Line::TooLong { len, head } => {
-                let d = validator.too_large(head, len, limit, origin.to_origin());
-                pipeline.on_dead_letter(&d);
-                Some(d)
-            }
-            Line::Bytes(bytes) => {
-                pipeline.process_ref(&mut validator, bytes, origin, book, &mut |_| {})
-            }
-        };
-        if let Some(d) = dead {
-            write_dead_letter(dead_out, &d).map_err(SourceError::DeadLetters)?;
         }
-    }
-    Ok(summary)
+        Ok(summary)
+    })
 }
 
 fn write_dead_letter(w: &mut dyn Write, d: &DeadLetter) -> io::Result<()> {

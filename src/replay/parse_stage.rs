@@ -1,0 +1,106 @@
+//! The replay's parse stage: one thread per input reads lines and runs the stateless
+//! half of validation ([`parse_bytes`]: UTF-8, JSON, every contract rule) on them,
+//! handing chunks of results in file order to the thread that admits them against
+//! the watermark and runs the detectors. Parsing is the largest per-record cost, so
+//! this keeps both cores busy even when one feed is much larger than the other.
+
+use crate::ingest::lines::{Line, LineReader};
+use crate::model::{Event, Feed, TimeBounds, ValidationError};
+use crate::validate::parse_bytes;
+use std::io::{self, BufRead};
+use std::ops::Range;
+use std::sync::mpsc::{Receiver, SyncSender};
+
+/// Lines per chunk: large enough to make the hand-over cost negligible, small enough
+/// to keep both threads busy.
+const CHUNK_LINES: usize = 1024;
+/// Chunks in flight between the two threads.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// The parse outcome of one line.
+pub enum Parsed {
+    Valid(Event),
+    Invalid(ValidationError),
+    /// Longer than the line limit: not parsed; the chunk keeps its head.
+    TooLong {
+        len: u64,
+    },
+}
+
+/// Consecutive lines of one input: their bytes (kept for dead letters) and outcomes.
+#[derive(Default)]
+pub struct Chunk {
+    bytes: Vec<u8>,
+    lines: Vec<(Range<usize>, Parsed)>,
+}
+
+impl Chunk {
+    /// The lines in file order: raw bytes (the head of a too-long one) and outcome.
+    pub fn drain(&mut self) -> impl Iterator<Item = (&[u8], Parsed)> + '_ {
+        let bytes = &self.bytes;
+        self.lines.drain(..).map(move |(r, p)| (&bytes[r], p))
+    }
+}
+
+/// What the parse thread sends: chunks, then possibly the read error that stopped it
+/// (with the 1-based number of the line that could not be read).
+pub enum Message {
+    Chunk(Chunk),
+    ReadError { line: u64, error: io::Error },
+}
+
+/// Channel of one input's parse stage.
+pub fn channel() -> (SyncSender<Message>, Receiver<Message>) {
+    std::sync::mpsc::sync_channel(CHUNKS_IN_FLIGHT)
+}
+
+/// Read and parse `reader` to the end (or to a read error), sending chunks. Stops
+/// early, without error, when the receiver is gone.
+pub fn run(
+    feed: Feed,
+    bounds: TimeBounds,
+    reader: Box<dyn BufRead + Send>,
+    max_line_bytes: usize,
+    tx: SyncSender<Message>,
+) {
+    let mut lines = LineReader::new(reader, max_line_bytes);
+    let mut chunk = Chunk::default();
+    loop {
+        let line = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(error) => {
+                let line = lines.line_no() + 1;
+                if !chunk.lines.is_empty() && tx.send(Message::Chunk(chunk)).is_err() {
+                    return;
+                }
+                let _ = tx.send(Message::ReadError { line, error });
+                return;
+            }
+        };
+        let start = chunk.bytes.len();
+        let parsed = match line {
+            Line::TooLong { len, head } => {
+                chunk.bytes.extend_from_slice(head);
+                Parsed::TooLong { len }
+            }
+            Line::Bytes(bytes) => {
+                chunk.bytes.extend_from_slice(bytes);
+                match parse_bytes(feed, &bounds, bytes) {
+                    Ok(event) => Parsed::Valid(event),
+                    Err(e) => Parsed::Invalid(e),
+                }
+            }
+        };
+        chunk.lines.push((start..chunk.bytes.len(), parsed));
+        if chunk.lines.len() >= CHUNK_LINES {
+            let full = std::mem::take(&mut chunk);
+            if tx.send(Message::Chunk(full)).is_err() {
+                return;
+            }
+        }
+    }
+    if !chunk.lines.is_empty() {
+        let _ = tx.send(Message::Chunk(chunk));
+    }
+}
