@@ -90,6 +90,11 @@ pub struct FakeBtsConfig {
     /// …or this multiple of the distance at which the transmitter is currently heard
     /// (its recent reporters around its position), whichever is larger. Default 1.5.
     pub association_spread_factor: f64,
+    /// …or when it is within `association_radius_m` (plus `max_speed_mps` times the
+    /// age) of one of the transmitter's last this many reports (its current footprint:
+    /// two phones hearing one transmitter are at most twice its range apart). Default
+    /// 48 (a few minutes of a blaster's captures; bounds the work per report).
+    pub association_footprint_reports: usize,
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
     pub link_gap_secs: u64,
@@ -106,6 +111,12 @@ pub struct FakeBtsConfig {
     /// At most this many observations are kept per transmitter (a stationary one is
     /// located from all of them). Default 1 000.
     pub max_observations: usize,
+    /// Observations are aggregated into square cells of this size (mean position and
+    /// signal, count as weight) before a fit, metres; 0 fits every report. Default 25:
+    /// within the GPS accuracy of phone reports (5–50 m) and below the shadowing
+    /// decorrelation distance (tens of metres in cities), so one cell's reports share
+    /// a position and a shadowing draw; bounds the fit's work by the footprint.
+    pub locate_bin_m: f64,
     /// Huber threshold of the robust fit, in σ. Default 2.
     pub huber_k: f64,
     /// σ of a distance just outside its timing-advance interval, metres. The interval
@@ -134,6 +145,12 @@ pub struct FakeBtsConfig {
     /// Idle candidate transmitters are dropped after this much event time, seconds.
     /// Default 3 600.
     pub idle_evict_secs: u64,
+    /// A transmitter with an open case is kept this long without reports before its
+    /// case is closed (a transmitter back on air within it, with the same identity or
+    /// a linked one, continues its case instead of opening a new one), seconds.
+    /// Default 10 800 (3 h: a suitcase blaster's operator pausing between sessions;
+    /// a low-power clone heard by few passers-by goes unreported for over an hour).
+    pub case_idle_evict_secs: u64,
 
     // ---- inventory findings ----
     /// Distinct reporters needed before an inventory discrepancy is reported. Default 3.
@@ -222,11 +239,13 @@ impl Default for FakeBtsConfig {
             evidence_window_secs: 1_800,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,
+            association_footprint_reports: 48,
             link_gap_secs: 900,
             max_speed_mps: 20.0,
             locate_interval_secs: 60,
             track_window_secs: 180,
             max_observations: 1_000,
+            locate_bin_m: 25.0,
             huber_k: 2.0,
             ta_sigma_m: 30.0,
             locate_rss_sigma_db: 12.0,
@@ -236,6 +255,7 @@ impl Default for FakeBtsConfig {
             moving_min_displacement_m: 800.0,
             snapshot_interval_secs: 300,
             idle_evict_secs: 3_600,
+            case_idle_evict_secs: 10_800,
             finding_min_reporters: 3,
             finding_min_reports: 10,
             misplaced_min_fraction: 0.3,
@@ -298,6 +318,9 @@ impl FakeBtsConfig {
     }
     pub fn idle_evict_ms(&self) -> i64 {
         secs_ms(self.idle_evict_secs)
+    }
+    pub fn case_idle_evict_ms(&self) -> i64 {
+        secs_ms(self.case_idle_evict_secs)
     }
 }
 

@@ -265,8 +265,17 @@ impl FakeBtsDetector {
                 emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, true);
             }
         } else if new_identity {
-            e.localise(m.ts_ms, &self.cfg, &self.solver);
-            self.stats.localisations += 1;
+            // The new identity is reported at once; the position is refreshed on the
+            // locate_interval schedule only: a hopping transmitter changes identity
+            // every few seconds to minutes, and a fix is a pass over its observations
+            // (per-report cost would otherwise grow with the observations kept).
+            let due = e
+                .last_locate_ms
+                .is_none_or(|t| m.ts_ms - t >= self.cfg.locate_interval_ms());
+            if due {
+                e.localise(m.ts_ms, &self.cfg, &self.solver);
+                self.stats.localisations += 1;
+            }
             emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, false);
         }
     }
@@ -281,10 +290,23 @@ impl FakeBtsDetector {
         signature: Signature,
     ) -> (u64, bool) {
         let dbd = self.cfg.path_loss().db_per_decade();
-        let reach = |e: &Emitter| {
+        let cfg = &self.cfg;
+        // Radio continuity with an emitter: how far beyond its reach the report is
+        // (≤ 0 joins). Reach around the anchor widens with the distance it is heard
+        // at; the footprint test accepts a report near any of its recent reporters.
+        let excess = |e: &Emitter| {
             let gap_s = (m.ts_ms - e.last_seen).max(0) as f64 / 1000.0;
-            let heard = self.cfg.association_spread_factor * e.heard_radius(dbd);
-            self.cfg.association_radius_m.max(heard) + self.cfg.max_speed_mps * gap_s
+            let heard = cfg.association_spread_factor * e.heard_radius(dbd);
+            let reach = cfg.association_radius_m.max(heard) + cfg.max_speed_mps * gap_s;
+            let by_anchor = e.distance_to(m.lat, m.lon, dbd) - reach;
+            let by_footprint = e.footprint_distance(
+                m.ts_ms,
+                m.lat,
+                m.lon,
+                cfg.association_footprint_reports,
+                cfg.max_speed_mps,
+            ) - cfg.association_radius_m;
+            by_anchor.min(by_footprint)
         };
         let mut best: Option<(f64, u64)> = None;
         if let Some(id) = self.identities.get(&key) {
@@ -295,8 +317,8 @@ impl FakeBtsDetector {
                 if !e.signature.compatible(&signature) {
                     continue;
                 }
-                let d = e.distance_to(m.lat, m.lon, dbd);
-                if d <= reach(e) && best.is_none_or(|b| d < b.0) {
+                let d = excess(e);
+                if d <= 0.0 && best.is_none_or(|b| d < b.0) {
                     best = Some((d, *eid));
                 }
             }
@@ -310,13 +332,12 @@ impl FakeBtsDetector {
                 let Some(e) = self.emitters.get(eid) else {
                     continue;
                 };
-                if m.ts_ms - e.last_seen > self.cfg.link_gap_ms()
-                    || !e.signature.compatible(&signature)
+                if m.ts_ms - e.last_seen > cfg.link_gap_ms() || !e.signature.compatible(&signature)
                 {
                     continue;
                 }
-                let d = e.distance_to(m.lat, m.lon, dbd);
-                if d <= reach(e) && best.is_none_or(|b| d < b.0) {
+                let d = excess(e);
+                if d <= 0.0 && best.is_none_or(|b| d < b.0) {
                     best = Some((d, *eid));
                 }
             }
@@ -369,10 +390,18 @@ impl FakeBtsDetector {
         }
         self.last_maintenance_ms = Some(watermark_ms);
         let idle_before = watermark_ms - self.cfg.idle_evict_ms();
+        let case_idle_before = watermark_ms - self.cfg.case_idle_evict_ms();
         let idle: Vec<u64> = self
             .emitters
             .values()
-            .filter(|e| e.last_seen < idle_before)
+            .filter(|e| {
+                e.last_seen
+                    < if e.case.is_some() {
+                        case_idle_before
+                    } else {
+                        idle_before
+                    }
+            })
             .map(|e| e.id)
             .collect();
         for eid in idle {

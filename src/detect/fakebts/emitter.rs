@@ -5,7 +5,9 @@
 
 use super::config::FakeBtsConfig;
 use super::geometry::LocalFrame;
-use super::locate::{largest_eigenvalue, multilaterate, Fix, Observation, SolverParams};
+use super::locate::{
+    bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
+};
 use super::rules::{ta_step_m, ReportCheck, Rule, RULE_COUNT};
 use super::track::Kalman;
 use crate::model::{CellMeasurement, ClaimedCell, Location, TrackPoint};
@@ -237,6 +239,33 @@ impl Emitter {
         second
     }
 
+    /// How far a reporter position is from where the emitter was last heard, allowing
+    /// for movement: the smallest `distance − max_speed · age` over its most recent
+    /// `reports` observations (metres; `INFINITY` when it has none). Two phones that
+    /// hear one transmitter are at most twice its range apart, so a report within the
+    /// association radius of this footprint is radio-continuous with it, however far
+    /// the footprint's centroid is (a 47 dBm blaster is heard kilometres away on
+    /// every side, and one side's reports pull the centroid away from the other's).
+    pub fn footprint_distance(
+        &self,
+        ts_ms: i64,
+        lat: f64,
+        lon: f64,
+        reports: usize,
+        max_speed_mps: f64,
+    ) -> f64 {
+        let (x, y) = self.frame.to_xy(lat, lon);
+        self.observations
+            .iter()
+            .rev()
+            .take(reports)
+            .map(|o| {
+                let age_s = (ts_ms - o.ts_ms).max(0) as f64 / 1000.0;
+                (x - o.x).hypot(y - o.y) - max_speed_mps * age_s
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
     /// Distance from a reporter position to the emitter's anchor, metres.
     pub fn distance_to(&self, lat: f64, lon: f64, db_per_decade: f64) -> f64 {
         let (x, y) = self.frame.to_xy(lat, lon);
@@ -390,24 +419,23 @@ impl Emitter {
     pub fn localise(&mut self, now_ms: i64, cfg: &FakeBtsConfig, solver: &SolverParams) {
         self.last_locate_ms = Some(now_ms);
         self.reports_since_locate = 0;
-        let all: Vec<Observation> = self
-            .observations
-            .iter()
-            .filter(|o| o.rss_dbm.is_finite())
-            .copied()
-            .collect();
-        let Some(fix_all) = multilaterate(&all, solver) else {
+        // all observations, binned (work bounded by the footprint), warm-started
+        // from the previous fix
+        let all = bin_observations(self.observations.make_contiguous(), cfg.locate_bin_m);
+        let Some(fix_all) = multilaterate_from(&all, solver, self.fix.map(|f| (f.x, f.y))) else {
             return;
         };
         self.fix = Some(fix_all);
         let recent_from = self.last_seen - cfg.track_window_ms();
-        let recent: Vec<Observation> = all
+        let recent: Vec<Observation> = self
+            .observations
             .iter()
-            .filter(|o| o.ts_ms > recent_from)
+            .filter(|o| o.ts_ms > recent_from && o.rss_dbm.is_finite())
             .copied()
             .collect();
         if recent.len() >= 4 {
-            if let Some(short) = multilaterate(&recent, solver) {
+            let warm = self.short_fixes.back().map(|f| (f.x, f.y));
+            if let Some(short) = multilaterate_from(&recent, solver, warm) {
                 let r = inflate(short.cov, cfg.min_radius_m);
                 match &mut self.kalman {
                     Some(k) => k.update(short.ts_ms, short.x, short.y, r),

@@ -7,6 +7,9 @@
 //!
 //! Work is linear in the number of observations: a fixed number of Levenberg–Marquardt
 //! iterations from a fixed number of starting points, each pass O(observations).
+//! Observations may be spatial bins ([`bin_observations`], weight = reports), which
+//! bounds the work by the footprint's occupied cells, and a fit may be warm-started
+//! from the previous one ([`multilaterate_from`]).
 #![allow(clippy::needless_range_loop)]
 
 use super::geometry::PathLoss;
@@ -24,6 +27,12 @@ pub struct Observation {
     /// Range interval implied by the timing advance, metres; `NAN` when none.
     pub ta_lo_m: f64,
     pub ta_hi_m: f64,
+    /// Reports this observation stands for (1, or a spatial bin's count; see
+    /// [`bin_observations`]); `rss_dbm` is then their mean.
+    pub weight: f64,
+    /// Sum of squared deviations of the binned reports' signal from their mean, dB²
+    /// (0 for a single report): keeps the fit's residual scale exact under binning.
+    pub rss_ss: f64,
 }
 
 impl Observation {
@@ -37,6 +46,8 @@ impl Observation {
             pos_sigma_m,
             ta_lo_m: f64::NAN,
             ta_hi_m: f64::NAN,
+            weight: 1.0,
+            rss_ss: 0.0,
         }
     }
 
@@ -47,6 +58,89 @@ impl Observation {
         self.ta_hi_m = centre + step_m / 2.0;
         self
     }
+}
+
+/// Aggregate observations into square cells of `bin_m` metres (and equal timing
+/// advance): one observation per occupied cell with the mean position, mean signal,
+/// root-mean-square position σ, mean event time and the count as weight. The
+/// least-squares problem keeps its normal equations (the within-cell signal variance
+/// is carried in `rss_ss`), and the solver's work becomes bounded by the footprint's
+/// occupied cells instead of the report count: a fixed probe reporting every minute
+/// costs one cell. Observations without a finite signal are dropped. `bin_m ≤ 0`
+/// copies them unchanged. O(n) expected (hashing), output in first-seen order.
+pub fn bin_observations(obs: &[Observation], bin_m: f64) -> Vec<Observation> {
+    let finite = obs.iter().filter(|o| o.rss_dbm.is_finite());
+    if bin_m <= 0.0 || !bin_m.is_finite() {
+        return finite.copied().collect();
+    }
+    #[derive(Clone, Copy)]
+    struct Acc {
+        n: f64,
+        sx: f64,
+        sy: f64,
+        srss: f64,
+        srss2: f64,
+        spos2: f64,
+        sts: i128,
+        ta_lo: f64,
+        ta_hi: f64,
+    }
+    let inv = 1.0 / bin_m;
+    let mut slot: hashbrown::HashMap<(i64, i64, u64), usize> =
+        hashbrown::HashMap::with_capacity(obs.len().min(1024));
+    let mut accs: Vec<Acc> = Vec::new();
+    for o in finite {
+        let key = (
+            (o.x * inv).floor() as i64,
+            (o.y * inv).floor() as i64,
+            if o.ta_hi_m.is_finite() {
+                o.ta_hi_m.to_bits()
+            } else {
+                u64::MAX
+            },
+        );
+        let w = o.weight;
+        let i = *slot.entry(key).or_insert_with(|| {
+            accs.push(Acc {
+                n: 0.0,
+                sx: 0.0,
+                sy: 0.0,
+                srss: 0.0,
+                srss2: 0.0,
+                spos2: 0.0,
+                sts: 0,
+                ta_lo: o.ta_lo_m,
+                ta_hi: o.ta_hi_m,
+            });
+            accs.len() - 1
+        });
+        let a = &mut accs[i];
+        a.n += w;
+        a.sx += w * o.x;
+        a.sy += w * o.y;
+        a.srss += w * o.rss_dbm;
+        // an input that is itself a bin brings its own spread around its mean
+        a.srss2 += w * o.rss_dbm * o.rss_dbm + o.rss_ss;
+        a.spos2 += w * o.pos_sigma_m * o.pos_sigma_m;
+        a.sts += i128::from(o.ts_ms) * (w.round().max(1.0) as i128);
+    }
+    accs.iter()
+        .filter(|a| a.n > 0.0)
+        .map(|a| {
+            let mean_rss = a.srss / a.n;
+            Observation {
+                ts_ms: (a.sts / (a.n.round().max(1.0) as i128)) as i64,
+                x: a.sx / a.n,
+                y: a.sy / a.n,
+                rss_dbm: mean_rss,
+                pos_sigma_m: (a.spos2 / a.n).sqrt(),
+                ta_lo_m: a.ta_lo,
+                ta_hi_m: a.ta_hi,
+                weight: a.n,
+                rss_ss: (a.srss2 - a.n * mean_rss * mean_rss).max(0.0),
+            }
+        })
+        .collect()
 }
 
 /// Tunables of the solver (from [`super::FakeBtsConfig`]).
@@ -110,7 +204,7 @@ pub fn weighted_centroid(obs: &[Observation], model: &PathLoss) -> Option<(f64, 
     }
     let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
     for o in obs {
-        let w = 10f64.powf((o.rss_dbm - max_rss) / model.db_per_decade());
+        let w = o.weight * 10f64.powf((o.rss_dbm - max_rss) / model.db_per_decade());
         sx += w * o.x;
         sy += w * o.y;
         sw += w;
@@ -137,47 +231,64 @@ fn evaluate(
 ) -> Eval {
     let m = &p.model;
     let k = m.db_per_decade() / LN10;
+    // predicted rss = p0 − 10 n log10(d) = p0 − half_k · ln(d²): one ln per observation
+    let half_k = 0.5 * k;
     let h2 = m.min_distance_m * m.min_distance_m;
     let sigma2 = m.sigma_db * m.sigma_db;
+    let ta2 = p.ta_sigma_m * p.ta_sigma_m;
     let mut a = [[0.0; 3]; 3];
     let mut g = [0.0; 3];
     let mut cost = 0.0;
     let mut chi2 = 0.0;
+    let mut chi2_within = 0.0;
     let c = p.huber_k;
-    let mut add = |u: f64, j: [f64; 3]| {
+    // `n` reports sharing one residual `u` (a bin): n times the cost of one
+    let mut add = |u: f64, j: [f64; 3], n: f64| {
         // Huber: quadratic inside ±c, linear outside (weight c/|u| in IRLS)
-        let (rho, w) = if u.abs() <= c {
+        let au = u.abs();
+        let (rho, w) = if au <= c {
             (0.5 * u * u, 1.0)
         } else {
-            (c * u.abs() - 0.5 * c * c, c / u.abs())
+            (c * au - 0.5 * c * c, c / au)
         };
-        cost += rho;
-        chi2 += w * u * u;
+        cost += n * rho;
+        let nw = n * w;
+        chi2 += nw * u * u;
         if want_normal {
-            for r in 0..3 {
-                g[r] += w * j[r] * u;
-                for (cc, jc) in j.iter().enumerate() {
-                    a[r][cc] += w * j[r] * jc;
-                }
-            }
+            let wu = nw * u;
+            g[0] += j[0] * wu;
+            g[1] += j[1] * wu;
+            g[2] += j[2] * wu;
+            a[0][0] += nw * j[0] * j[0];
+            a[0][1] += nw * j[0] * j[1];
+            a[0][2] += nw * j[0] * j[2];
+            a[1][1] += nw * j[1] * j[1];
+            a[1][2] += nw * j[1] * j[2];
+            a[2][2] += nw * j[2] * j[2];
         }
     };
     for o in obs {
         let dx = theta[0] - o.x;
         let dy = theta[1] - o.y;
         let d2 = dx * dx + dy * dy + h2;
-        let d = d2.sqrt();
-        // predicted rss = p0 − 10 n log10(d); residual = observed − predicted
-        let pred = theta[2] - m.db_per_decade() * 0.5 * d2.log10();
-        let pos_term = k * o.pos_sigma_m / d;
-        let s = (sigma2 + pos_term * pos_term).sqrt();
+        let pred = theta[2] - half_k * d2.ln();
+        // position error seen through the model's slope: k·σ_pos/d, squared
+        let pos_term2 = k * k * o.pos_sigma_m * o.pos_sigma_m / d2;
+        let s2 = sigma2 + pos_term2;
+        let inv_s = 1.0 / s2.sqrt();
         // d(e)/dx = k·dx/d², d(e)/dp0 = −1, all divided by s
+        let kd = k / d2 * inv_s;
         add(
-            (o.rss_dbm - pred) / s,
-            [k * dx / d2 / s, k * dy / d2 / s, -1.0 / s],
+            (o.rss_dbm - pred) * inv_s,
+            [kd * dx, kd * dy, -inv_s],
+            o.weight,
         );
+        if o.rss_ss > 0.0 {
+            // the spread of a bin's reports around their mean: constant in θ
+            chi2_within += o.rss_ss / s2;
+        }
         if o.ta_hi_m.is_finite() {
-            let st = (p.ta_sigma_m * p.ta_sigma_m + o.pos_sigma_m * o.pos_sigma_m).sqrt();
+            let d = d2.sqrt();
             let outside = if d > o.ta_hi_m {
                 d - o.ta_hi_m
             } else if d < o.ta_lo_m {
@@ -186,10 +297,15 @@ fn evaluate(
                 0.0
             };
             if outside != 0.0 {
-                add(outside / st, [dx / d / st, dy / d / st, 0.0]);
+                let inv_st = 1.0 / (ta2 + o.pos_sigma_m * o.pos_sigma_m).sqrt();
+                let jd = inv_st / d;
+                add(outside * inv_st, [dx * jd, dy * jd, 0.0], o.weight);
             }
         }
     }
+    a[1][0] = a[0][1];
+    a[2][0] = a[0][2];
+    a[2][1] = a[1][2];
     let ip = 1.0 / (p.prior_sigma_m * p.prior_sigma_m);
     let px = theta[0] - prior.0;
     let py = theta[1] - prior.1;
@@ -200,7 +316,12 @@ fn evaluate(
         g[0] += ip * px;
         g[1] += ip * py;
     }
-    Eval { cost, a, g, chi2 }
+    Eval {
+        cost,
+        a,
+        g,
+        chi2: chi2 + chi2_within,
+    }
 }
 
 /// Solve a symmetric positive 3×3 system by Cholesky; `None` if not positive definite.
@@ -257,15 +378,23 @@ fn invert3(a: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
 /// Best power at 1 m for a fixed position: mean of `rss + 10 n log10 d`.
 fn p0_for(obs: &[Observation], model: &PathLoss, x: f64, y: f64) -> f64 {
     let h2 = model.min_distance_m * model.min_distance_m;
-    let s: f64 = obs
-        .iter()
-        .map(|o| {
-            o.rss_dbm
-                + model.db_per_decade() * 0.5 * ((x - o.x).powi(2) + (y - o.y).powi(2) + h2).log10()
-        })
-        .sum();
-    s / obs.len() as f64
+    let half_k = 0.5 * model.db_per_decade() / LN10;
+    let (mut s, mut n) = (0.0, 0.0);
+    for o in obs {
+        let d2 = (x - o.x).powi(2) + (y - o.y).powi(2) + h2;
+        s += o.weight * (o.rss_dbm + half_k * d2.ln());
+        n += o.weight;
+    }
+    if n > 0.0 {
+        s / n
+    } else {
+        0.0
+    }
 }
+
+/// A step shorter than this ends the iterations, metres (far below any fix's
+/// uncertainty).
+const CONVERGED_M: f64 = 1.0;
 
 /// Levenberg–Marquardt from one start; returns the final parameters and cost.
 fn refine(
@@ -292,7 +421,7 @@ fn refine(
             theta = cand;
             cur = next;
             lambda = (lambda / 3.0).max(1e-9);
-            if step[0].hypot(step[1]) < 0.5 {
+            if step[0].hypot(step[1]) < CONVERGED_M {
                 break;
             }
         } else {
@@ -305,39 +434,66 @@ fn refine(
     (theta, cur.cost)
 }
 
-/// Robust multilateration. Needs at least three observations; starts from the weighted
+/// Robust multilateration. Needs at least three reports; starts from the weighted
 /// centroid and from the positions of the three strongest reporters and keeps the best.
 pub fn multilaterate(obs: &[Observation], p: &SolverParams) -> Option<Fix> {
-    if obs.len() < 3 {
+    multilaterate_from(obs, p, None)
+}
+
+/// [`multilaterate`], warm-started: with `warm` (e.g. the previous fix of the same
+/// transmitter) the fit starts from it, the weighted centroid and the strongest
+/// report only (the optimum moves little between two localisations of one
+/// transmitter, so a few iterations usually suffice from the warm start, and the two
+/// data-driven starts let it leave a local minimum found on fewer reports); without,
+/// from the four cold starts.
+pub fn multilaterate_from(
+    obs: &[Observation],
+    p: &SolverParams,
+    warm: Option<(f64, f64)>,
+) -> Option<Fix> {
+    let total: f64 = obs.iter().map(|o| o.weight).sum();
+    if obs.is_empty() || total < 3.0 {
         return None;
     }
     let centroid = weighted_centroid(obs, &p.model)?;
     let mut starts = [centroid; 4];
     let mut strongest: [Option<&Observation>; 3] = [None; 3];
-    for o in obs {
-        let mut cand = Some(o);
-        for slot in strongest.iter_mut() {
-            match (*slot, cand) {
-                (None, _) => {
-                    *slot = cand;
-                    break;
-                }
-                (Some(s), Some(c)) if c.rss_dbm > s.rss_dbm => {
-                    *slot = Some(c);
-                    cand = Some(s);
-                }
-                _ => {}
+    let n_starts = match warm {
+        Some(w) if w.0.is_finite() && w.1.is_finite() => {
+            starts[1] = w;
+            if let Some(s) = obs.iter().max_by(|a, b| a.rss_dbm.total_cmp(&b.rss_dbm)) {
+                starts[2] = (s.x, s.y);
             }
+            3
         }
-    }
-    for (i, s) in strongest.iter().enumerate() {
-        if let Some(s) = s {
-            starts[i + 1] = (s.x, s.y);
+        _ => {
+            for o in obs {
+                let mut cand = Some(o);
+                for slot in strongest.iter_mut() {
+                    match (*slot, cand) {
+                        (None, _) => {
+                            *slot = cand;
+                            break;
+                        }
+                        (Some(s), Some(c)) if c.rss_dbm > s.rss_dbm => {
+                            *slot = Some(c);
+                            cand = Some(s);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for (i, s) in strongest.iter().enumerate() {
+                if let Some(s) = s {
+                    starts[i + 1] = (s.x, s.y);
+                }
+            }
+            4
         }
-    }
+    };
     let mut best: Option<([f64; 3], f64)> = None;
-    for s in starts {
-        let (theta, cost) = refine(obs, p, s, centroid);
+    for s in &starts[..n_starts] {
+        let (theta, cost) = refine(obs, p, *s, centroid);
         if best.is_none_or(|(_, c)| cost < c) {
             best = Some((theta, cost));
         }
@@ -345,16 +501,17 @@ pub fn multilaterate(obs: &[Observation], p: &SolverParams) -> Option<Fix> {
     let (theta, _) = best?;
     let fin = evaluate(obs, p, theta, centroid, true);
     let inv = invert3(fin.a)?;
-    let dof = obs.len().saturating_sub(3).max(1) as f64;
+    let dof = (total - 3.0).max(1.0);
     let scale = (fin.chi2 / dof).max(1.0);
-    let mut sum_ts: i128 = 0;
+    let mut sum_ts = 0.0;
     let mut sq = 0.0;
     let h2 = p.model.min_distance_m * p.model.min_distance_m;
+    let half_k = 0.5 * p.model.db_per_decade() / LN10;
     for o in obs {
-        sum_ts += i128::from(o.ts_ms);
+        sum_ts += o.weight * (o.ts_ms - obs[0].ts_ms) as f64;
         let d2 = (theta[0] - o.x).powi(2) + (theta[1] - o.y).powi(2) + h2;
-        let e = o.rss_dbm - (theta[2] - p.model.db_per_decade() * 0.5 * d2.log10());
-        sq += e * e;
+        let e = o.rss_dbm - (theta[2] - half_k * d2.ln());
+        sq += o.weight * e * e + o.rss_ss;
     }
     Some(Fix {
         x: theta[0],
@@ -364,9 +521,9 @@ pub fn multilaterate(obs: &[Observation], p: &SolverParams) -> Option<Fix> {
             [inv[0][0] * scale, inv[0][1] * scale],
             [inv[1][0] * scale, inv[1][1] * scale],
         ],
-        rms_db: (sq / obs.len() as f64).sqrt(),
-        n: obs.len(),
-        ts_ms: (sum_ts / obs.len() as i128) as i64,
+        rms_db: (sq / total).sqrt(),
+        n: total.round() as usize,
+        ts_ms: obs[0].ts_ms + (sum_ts / total).round() as i64,
     })
 }
 
