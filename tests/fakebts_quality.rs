@@ -221,11 +221,7 @@ fn fake_bts_detection_bar_on_three_seeds() {
 #[test]
 #[ignore]
 fn explore_seeds() {
-    let seeds: Vec<u64> = std::env::var("SEEDS")
-        .unwrap_or_else(|_| "11,12,13".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let seeds = exploration_seeds();
     for r in run_seeds(&seeds, &Config::default()) {
         report(&r);
     }
@@ -307,6 +303,34 @@ fn explore_cases() {
     }
 }
 
+/// Seeds of an exploration test: `SEEDS=11,12` (default 11, 12, 13).
+fn exploration_seeds() -> Vec<u64> {
+    std::env::var("SEEDS")
+        .unwrap_or_else(|_| "11,12,13".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// The truth and the valid measurement reports of a small scenario of `seed`.
+fn scenario_reports(seed: u64) -> (Truth, Vec<CellMeasurement>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_scenario(
+        &SimConfig {
+            seed,
+            scale: Scale::Small,
+        },
+        dir.path(),
+    )
+    .expect("scenario");
+    let truth = Truth::load(dir.path().join("truth.json")).expect("truth");
+    let reports = measurements(
+        &dir.path().join("measurements.jsonl"),
+        &TimeBounds::at(truth.end_ms + 86_400_000),
+    );
+    (truth, reports)
+}
+
 /// Localisation experiment on the stationary and low-power transmitters' raw reports.
 #[test]
 #[ignore]
@@ -314,27 +338,10 @@ fn explore_localisation() {
     use cellwatch::detect::fakebts::geometry::{distance_m, LocalFrame};
     use cellwatch::detect::fakebts::locate::{multilaterate, weighted_centroid, Observation};
     use cellwatch::detect::fakebts::FakeBtsConfig;
-    let seeds: Vec<u64> = std::env::var("SEEDS")
-        .unwrap_or_else(|_| "11,12,13".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let seeds = exploration_seeds();
     let cfg = FakeBtsConfig::default();
     for seed in seeds {
-        let dir = tempfile::tempdir().unwrap();
-        write_scenario(
-            &SimConfig {
-                seed,
-                scale: Scale::Small,
-            },
-            dir.path(),
-        )
-        .unwrap();
-        let truth = Truth::load(dir.path().join("truth.json")).unwrap();
-        let reports = measurements(
-            &dir.path().join("measurements.jsonl"),
-            &TimeBounds::at(truth.end_ms + 86_400_000),
-        );
+        let (truth, reports) = scenario_reports(seed);
         for t in &truth.transmitters {
             if t.kind == "moving_blaster" {
                 continue;
@@ -410,27 +417,10 @@ fn explore_tracking() {
     use cellwatch::detect::fakebts::locate::{multilaterate, Observation};
     use cellwatch::detect::fakebts::FakeBtsConfig;
     use cellwatch::score::bts::truth_position;
-    let seeds: Vec<u64> = std::env::var("SEEDS")
-        .unwrap_or_else(|_| "11,12,13".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let seeds = exploration_seeds();
     let cfg = FakeBtsConfig::default();
     for seed in seeds {
-        let dir = tempfile::tempdir().unwrap();
-        write_scenario(
-            &SimConfig {
-                seed,
-                scale: Scale::Small,
-            },
-            dir.path(),
-        )
-        .unwrap();
-        let truth = Truth::load(dir.path().join("truth.json")).unwrap();
-        let reports = measurements(
-            &dir.path().join("measurements.jsonl"),
-            &TimeBounds::at(truth.end_ms + 86_400_000),
-        );
+        let (truth, reports) = scenario_reports(seed);
         let t = truth
             .transmitters
             .iter()
