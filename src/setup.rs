@@ -9,29 +9,15 @@ use crate::detect::fakebts::FakeBtsDetector;
 use crate::detect::spam::{Allowlist, SpamDetector};
 use crate::detect::Detector;
 use crate::inventory::csv_loader::LoadReport;
-use crate::inventory::{Inventory, RegisteredCell};
+use crate::inventory::Inventory;
 use crate::pipeline::Pipeline;
 use std::io::{self, Write};
 use std::path::Path;
 
 /// The fake-BTS detector over the registered cells of the inventory.
 fn fakebts_detector(config: &Config, inventory: &Inventory) -> FakeBtsDetector {
-    let index = CellIndex::from_sites(inventory.iter_sorted().map(site_of));
+    let index = CellIndex::from_sites(inventory.iter_sorted().map(Site::from));
     FakeBtsDetector::with_index(config.fakebts.clone(), index)
-}
-
-/// A registered cell as the fake-BTS detector's spatial index holds it.
-pub fn site_of(cell: &RegisteredCell) -> Site {
-    Site {
-        rat: cell.radio,
-        key: cell.key,
-        lat: cell.lat,
-        lon: cell.lon,
-        range_m: cell.range_m,
-        arfcn: cell.arfcn,
-        pci: cell.pci,
-        eirp_dbm: cell.eirp_dbm,
-    }
 }
 
 /// Detectors and reference data of one run.

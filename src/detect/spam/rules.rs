@@ -129,6 +129,20 @@ pub struct Fired {
     threshold: [f64; ALL_RULES.len()],
 }
 
+/// One rule of a table: its code and the function measuring it (value, threshold).
+type RuleEntry<P, F> = (RuleId, fn(&P, &F) -> Option<(f64, f64)>);
+
+/// Run a rule table: every rule that fires is recorded with its value and threshold.
+fn fire<P, F>(table: &[RuleEntry<P, F>], params: &P, f: &F) -> Fired {
+    let mut out = Fired::default();
+    for (id, rule) in table {
+        if let Some((value, threshold)) = rule(params, f) {
+            out.push(*id, value, threshold);
+        }
+    }
+    out
+}
+
 impl Fired {
     #[inline]
     pub fn push(&mut self, rule: RuleId, value: f64, threshold: f64) {
@@ -258,13 +272,7 @@ impl SimRules {
 
     /// Evaluate every per-SIM rule of [`SIM_RULES`].
     pub fn evaluate(&self, f: &SimFeatures) -> Fired {
-        let mut out = Fired::default();
-        for (id, rule) in SIM_RULES {
-            if let Some((value, threshold)) = rule(self, f) {
-                out.push(id, value, threshold);
-            }
-        }
-        out
+        fire(&SIM_RULES, self, f)
     }
 
     /// Whether `NEW_RECIPIENT_RATIO` fires (the behaviour gate of a `spam_sim` case).
@@ -446,13 +454,7 @@ impl FarmRules {
 
     /// Evaluate every farm rule of [`FARM_RULES`].
     pub fn evaluate(&self, f: &FarmFeatures) -> Fired {
-        let mut out = Fired::default();
-        for (id, rule) in FARM_RULES {
-            if let Some((value, threshold)) = rule(self, f) {
-                out.push(id, value, threshold);
-            }
-        }
-        out
+        fire(&FARM_RULES, self, f)
     }
 
     fn share(&self, k: u32, f: &FarmFeatures) -> Option<(f64, f64)> {

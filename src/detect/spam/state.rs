@@ -123,6 +123,35 @@ impl SimState {
     }
 }
 
+/// How an interval `(start_ms, end_ms]` spanning several buckets of `spec` splits
+/// into them: `piece(bucket_end_ms, part_ms)` for every retained bucket before the
+/// last one (only the last N can be retained), then `(span_ms, kept_ms)`: the whole
+/// interval and the part of it the retained buckets cover. `None` (no call) when the
+/// interval falls into one bucket.
+#[inline]
+fn spread_pieces<const N: usize>(
+    spec: &RingSpec<N>,
+    start_ms: i64,
+    end_ms: i64,
+    mut piece: impl FnMut(i64, u128),
+) -> Option<(u128, u128)> {
+    let w = spec.bucket_ms();
+    let first = spec.bucket_of(start_ms + 1);
+    let last = spec.bucket_of(end_ms);
+    if first >= last {
+        return None;
+    }
+    let first = first.max(last - N as i64 + 1);
+    let span = (end_ms - start_ms).max(1) as u128;
+    let kept = (end_ms - (first * w).max(start_ms)).max(0) as u128;
+    for b in first..last {
+        let lo = (b * w).max(start_ms);
+        let hi = ((b + 1) * w).min(end_ms);
+        piece(hi, (hi - lo).max(0) as u128);
+    }
+    Some((span, kept))
+}
+
 /// Add `amount` spread over the buckets that the interval `(start_ms, end_ms]` covers,
 /// in proportion to the overlap, so a 15-min record is not counted as 15 min of
 /// sending inside a 5-min bucket. Only the part that the ring can retain is added;
@@ -135,29 +164,19 @@ pub fn spread_add<const N: usize, const K: usize>(
     end_ms: i64,
     amount: [u32; K],
 ) {
-    let w = spec.bucket_ms();
-    let first = spec.bucket_of(start_ms + 1);
-    let last = spec.bucket_of(end_ms);
-    if first >= last {
-        ring.add(spec, end_ms, amount);
-        return;
-    }
-    // only the last N buckets can be retained
-    let first = first.max(last - N as i64 + 1);
     let span = (end_ms - start_ms).max(1) as u128;
-    // the part of the interval that the retained buckets cover
-    let kept = (end_ms - (first * w).max(start_ms)).max(0) as u128;
     let mut given = [0u32; K];
-    for b in first..last {
-        let lo = (b * w).max(start_ms);
-        let hi = ((b + 1) * w).min(end_ms);
-        let part = (hi - lo).max(0) as u128;
+    let split = spread_pieces(spec, start_ms, end_ms, |hi, part| {
         let share = amount.map(|a| (u128::from(a) * part / span) as u32);
         for (g, s) in given.iter_mut().zip(share) {
             *g += s;
         }
         ring.add(spec, hi, share);
-    }
+    });
+    let Some((span, kept)) = split else {
+        ring.add(spec, end_ms, amount);
+        return;
+    };
     let mut rest = amount.map(|a| (u128::from(a) * kept / span) as u32);
     for (r, g) in rest.iter_mut().zip(given) {
         *r = r.saturating_sub(g);
@@ -174,24 +193,17 @@ pub fn spread_add_scalar<const N: usize>(
     end_ms: i64,
     amount: u32,
 ) {
-    let w = spec.bucket_ms();
-    let first = spec.bucket_of(start_ms + 1);
-    let last = spec.bucket_of(end_ms);
-    if first >= last {
-        ring.add(spec, end_ms, amount);
-        return;
-    }
-    let first = first.max(last - N as i64 + 1);
     let span = (end_ms - start_ms).max(1) as u128;
-    let kept = (end_ms - (first * w).max(start_ms)).max(0) as u128;
     let mut given = 0u32;
-    for b in first..last {
-        let lo = (b * w).max(start_ms);
-        let hi = ((b + 1) * w).min(end_ms);
-        let share = (u128::from(amount) * (hi - lo).max(0) as u128 / span) as u32;
+    let split = spread_pieces(spec, start_ms, end_ms, |hi, part| {
+        let share = (u128::from(amount) * part / span) as u32;
         given += share;
         ring.add(spec, hi, share);
-    }
+    });
+    let Some((span, kept)) = split else {
+        ring.add(spec, end_ms, amount);
+        return;
+    };
     let due = (u128::from(amount) * kept / span) as u32;
     ring.add(spec, end_ms, due.saturating_sub(given));
 }
