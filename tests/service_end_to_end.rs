@@ -176,6 +176,32 @@ fn view(cases: &[cellwatch::model::Case]) -> CaseView {
         .collect()
 }
 
+/// Asserts two case views are equal, printing only the cases that differ.
+fn assert_same_cases(streamed: &CaseView, replayed: &CaseView, what: &str) {
+    let differing: Vec<String> = streamed
+        .keys()
+        .chain(replayed.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|id| streamed.get(*id) != replayed.get(*id))
+        .map(|id| {
+            format!(
+                "{id}: streamed {:?} / replayed {:?}",
+                streamed.get(id),
+                replayed.get(id)
+            )
+        })
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{what}: {} of {} streamed / {} replayed cases differ:\n{}",
+        differing.len(),
+        streamed.len(),
+        replayed.len(),
+        differing.join("\n")
+    );
+}
+
 fn replay_view(s: &Setup) -> CaseView {
     let out = s.scenario.join("replay-out");
     replay::run(&ReplayOptions {
@@ -248,10 +274,10 @@ async fn service_delivers_cases_and_dead_letters_at_least_once() {
         !ids.is_empty(),
         "the scenario has attackers: cases expected"
     );
-    assert_eq!(
-        view(&stored),
-        replay_view(&s),
-        "streaming and replay find the same cases"
+    assert_same_cases(
+        &view(&stored),
+        &replay_view(&s),
+        "streaming and replay find the same cases",
     );
 
     // The records behind each case are archived, unaltered, for evidence packages.
@@ -333,7 +359,11 @@ async fn restart_rebuilds_state_without_duplicates_or_loss() {
     let stored = s.ch.fetch_cases().await.unwrap();
     let ids: BTreeSet<String> = stored.iter().map(|c| c.case_id.clone()).collect();
     assert_eq!(ids.len(), stored.len(), "no duplicate case rows");
-    assert_eq!(view(&stored), replay_view(&s), "a restart changes no case");
+    assert_same_cases(
+        &view(&stored),
+        &replay_view(&s),
+        "a restart changes no case",
+    );
 }
 
 /// A TCP proxy in front of ClickHouse that the test can switch off and on.
@@ -423,5 +453,5 @@ async fn clickhouse_outage_pauses_consumption_and_loses_nothing() {
     let stored = s.ch.fetch_cases().await.unwrap();
     let ids: BTreeSet<String> = stored.iter().map(|c| c.case_id.clone()).collect();
     assert_eq!(ids.len(), stored.len());
-    assert_eq!(view(&stored), replay_view(&s), "the outage lost no case");
+    assert_same_cases(&view(&stored), &replay_view(&s), "the outage lost no case");
 }

@@ -238,9 +238,10 @@ impl Pipeline {
             *wm = Some(watermark_ms);
         }
         // Fast path (nearly every record): the feed's watermark is at most this
-        // source's, so below the next boundary nothing can be released or notified.
+        // source's, so until it passes the next boundary nothing can be released or
+        // notified.
         if let Some(last) = self.notified.get(&feed) {
-            if watermark_ms < last + self.watermark_step_ms {
+            if watermark_ms <= last + self.watermark_step_ms {
                 return;
             }
         }
@@ -265,17 +266,21 @@ impl Pipeline {
                 earliest.min(feed_wm).div_euclid(step) * step
             }
         };
+        // Only boundaries strictly below the watermark are released: a source still
+        // accepts an event exactly at its watermark, and such an event must not find
+        // its time already released (it would then be delivered apart from, and after,
+        // the events it ties with, in an order set by how partitions interleaved).
         let mut steps = 0u32;
-        while boundary <= feed_wm {
+        while boundary < feed_wm {
             steps += 1;
             if steps > MAX_STEPS_PER_ADVANCE
                 && self
                     .held
                     .get(&feed)
                     .and_then(HoldQueue::min_time)
-                    .is_none_or(|t| t > feed_wm)
+                    .is_none_or(|t| t >= feed_wm)
             {
-                boundary = feed_wm.div_euclid(step) * step;
+                boundary = (feed_wm - 1).div_euclid(step) * step;
             }
             self.release_until(feed, boundary, out);
             self.notify(feed, boundary, out);
@@ -351,5 +356,97 @@ impl Pipeline {
         for d in self.detectors.iter_mut() {
             d.finish(out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order::tests::m;
+    use super::*;
+    use crate::model::Case;
+    use crate::window::{Admission, Watermark};
+    use std::sync::{Arc, Mutex};
+
+    /// Logs what it is shown: `reporter@ts` for events, `wm@t` for watermarks.
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl Detector for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        fn feed(&self) -> Option<Feed> {
+            Some(Feed::Measurements)
+        }
+        fn on_event(&mut self, event: &Event, _out: &mut dyn CaseSink) {
+            if let Event::Measurement(x) = event {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{}@{}", x.reporter, x.ts_ms));
+            }
+        }
+        fn on_watermark(&mut self, watermark_ms: i64, _out: &mut dyn CaseSink) {
+            self.0.lock().unwrap().push(format!("wm@{watermark_ms}"));
+        }
+        fn finish(&mut self, _out: &mut dyn CaseSink) {}
+    }
+
+    struct Nothing;
+    impl CaseSink for Nothing {
+        fn emit(&mut self, _case: Case) {}
+    }
+
+    /// Feed `(source, reporter, ts)` records through per-source watermarks (as the
+    /// validators do) and return what the detector saw.
+    fn run(records: &[(i32, &str, i64)]) -> Vec<String> {
+        const LATENESS_MS: i64 = 60;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut p = Pipeline::new(vec![Box::new(Recorder(log.clone()))], 10);
+        p.register_source(Feed::Measurements, 0);
+        p.register_source(Feed::Measurements, 1);
+        let mut sources = [Watermark::new(LATENESS_MS), Watermark::new(LATENESS_MS)];
+        for &(source, reporter, ts) in records {
+            let wm = &mut sources[source as usize];
+            assert!(
+                matches!(wm.observe(ts), Admission::OnTime),
+                "{reporter}@{ts} must be on time"
+            );
+            p.on_event(m(reporter, ts), &mut Nothing);
+            let current = wm.current().expect("observed");
+            p.on_watermark(Feed::Measurements, source, current, &mut Nothing);
+        }
+        p.finish(&mut Nothing);
+        let seen = log.lock().unwrap().clone();
+        seen
+    }
+
+    #[test]
+    fn an_event_exactly_at_the_watermark_is_ordered_as_if_it_came_first() {
+        // Both sources reach watermark 100; then source 0 sends an event at exactly
+        // 100, which its watermark still admits. Delivered in either interleaving,
+        // the events at 100 are sorted together and precede the watermark 100.
+        let late_arrival = run(&[
+            (1, "z", 100),
+            (0, "x", 160),
+            (1, "y", 160),
+            (0, "a", 100),
+            (0, "x", 300),
+            (1, "y", 300),
+        ]);
+        let early_arrival = run(&[
+            (1, "z", 100),
+            (0, "a", 100),
+            (0, "x", 160),
+            (1, "y", 160),
+            (0, "x", 300),
+            (1, "y", 300),
+        ]);
+        assert_eq!(late_arrival, early_arrival);
+        let at = |s: &str| late_arrival.iter().position(|x| x == s).unwrap();
+        assert!(
+            at("a@100") < at("z@100"),
+            "canonical order: {late_arrival:?}"
+        );
+        assert!(at("z@100") < at("wm@100"), "{late_arrival:?}");
     }
 }

@@ -182,11 +182,11 @@ impl HoldQueue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{CellKey, CellMeasurement, MeasurementEvent, Rat};
 
-    fn m(reporter: &str, ts_ms: i64) -> Event {
+    pub(crate) fn m(reporter: &str, ts_ms: i64) -> Event {
         Event::Measurement(CellMeasurement {
             source: "probe".into(),
             reporter: reporter.into(),

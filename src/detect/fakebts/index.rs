@@ -69,6 +69,11 @@ impl CellIndex {
                 .push(s.key.lac);
             entries.push(GeomWithData::new(ecef_m(s.lat, s.lon), s.key));
         }
+        // The same tree whatever the map's (per-instance random) iteration order.
+        entries.sort_unstable_by_key(|e| e.data);
+        for lacs in by_cid.values_mut() {
+            lacs.sort_unstable();
+        }
         CellIndex {
             by_key,
             by_cid,
@@ -126,21 +131,33 @@ impl CellIndex {
     }
 
     /// Registered cells within `radius_m` (great-circle) of a position, nearest first,
-    /// at most `limit` of them.
-    pub fn near(
-        &self,
-        lat: f64,
-        lon: f64,
-        radius_m: f64,
-        limit: usize,
-    ) -> impl Iterator<Item = &Site> + '_ {
+    /// at most `limit` of them. Equidistant cells (the sectors of one mast share its
+    /// position) come in key order, and when the limit falls among them the ones with
+    /// the smallest keys are kept: the answer depends on the inventory only, never on
+    /// the tree's shape (which follows load and update order).
+    pub fn near(&self, lat: f64, lon: f64, radius_m: f64, limit: usize) -> Vec<&Site> {
+        if limit == 0 {
+            return Vec::new();
+        }
         let chord = chord_for_arc_m(radius_m);
         let q = ecef_m(lat, lon);
-        self.tree
-            .nearest_neighbor_iter_with_distance_2(&q)
-            .take_while(move |(_, d2)| *d2 <= chord * chord)
-            .take(limit)
-            .filter_map(|(e, _)| self.by_key.get(&e.data))
+        let mut found: Vec<(f64, &Entry)> = Vec::new();
+        for (e, d2) in self.tree.nearest_neighbor_iter_with_distance_2(&q) {
+            if d2 > chord * chord {
+                break;
+            }
+            // past the limit, only cells tied with the last one kept still compete
+            if found.len() >= limit && found.last().is_some_and(|(last, _)| d2 > *last) {
+                break;
+            }
+            found.push((d2, e));
+        }
+        found.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.data.cmp(&b.1.data)));
+        found.truncate(limit);
+        found
+            .into_iter()
+            .filter_map(|(_, e)| self.by_key.get(&e.data))
+            .collect()
     }
 }
 
@@ -172,12 +189,13 @@ mod tests {
             CellIndex::from_sites([site(1, 10, 21.00, 105.80), site(1, 11, 21.05, 105.80)]);
         let near: Vec<_> = idx
             .near(21.001, 105.80, 2_000.0, 10)
+            .iter()
             .map(|s| s.key.cid)
             .collect();
         assert_eq!(near, vec![10]);
         // move cell 10 far away: the tree follows
         idx.upsert(site(1, 10, 22.0, 105.80));
-        assert_eq!(idx.near(21.001, 105.80, 2_000.0, 10).count(), 0);
+        assert!(idx.near(21.001, 105.80, 2_000.0, 10).is_empty());
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.lacs_of(452, 4, 10), &[1]);
         idx.upsert(site(2, 10, 21.0, 105.8));
@@ -195,8 +213,35 @@ mod tests {
         assert_eq!(idx.lacs_of(452, 4, 10), &[2]);
         let all: Vec<_> = idx
             .near(21.0, 105.8, 10_000.0, 10)
+            .iter()
             .map(|s| s.key.cid)
             .collect();
         assert_eq!(all, vec![10, 11]);
+    }
+
+    #[test]
+    fn the_limit_among_co_located_cells_keeps_the_smallest_keys() {
+        // six sectors on one mast, one cell a little further: whatever order the
+        // cells are loaded or inserted in, the same three are returned
+        let mast: Vec<Site> = (0..6).map(|c| site(1, 100 + c, 21.0, 105.8)).collect();
+        let far = site(1, 7, 21.001, 105.8);
+        let mut reversed = mast.clone();
+        reversed.reverse();
+        let mut inserted = CellIndex::default();
+        for s in reversed.iter().chain([&far]) {
+            inserted.upsert(*s);
+        }
+        for idx in [
+            CellIndex::from_sites(mast.iter().copied().chain([far])),
+            CellIndex::from_sites(reversed.iter().copied()),
+            inserted,
+        ] {
+            let near: Vec<u64> = idx
+                .near(21.0, 105.8, 1_000.0, 3)
+                .iter()
+                .map(|s| s.key.cid)
+                .collect();
+            assert_eq!(near, vec![100, 101, 102]);
+        }
     }
 }
