@@ -336,11 +336,13 @@ fn replay_source(
     let limit = config.pipeline.max_record_bytes;
     let mut validator = SourceValidator::new(feed, bounds, config.pipeline.allowed_lateness_ms());
     let mut summary = InputSummary::new(feed, name.clone());
-    let (tx, rx) = parse_stage::channel();
+    let (producer, consumer) = parse_stage::channel();
     std::thread::scope(|scope| {
-        scope.spawn(move || parse_stage::run(feed, bounds, reader, limit, tx));
-        // Dropping `rx` on an early return stops the parse thread.
-        for message in rx {
+        scope.spawn(move || parse_stage::run(feed, bounds, reader, limit, producer));
+        // Owned here: dropping it on an early return stops the parse thread (which
+        // the scope then joins).
+        let consumer = consumer;
+        while let Some(message) = consumer.recv() {
             let mut chunk = match message {
                 parse_stage::Message::Chunk(c) => c,
                 parse_stage::Message::ReadError { line, error } => {
@@ -376,6 +378,7 @@ fn replay_source(
                     write_dead_letter(dead_out, &d).map_err(SourceError::DeadLetters)?;
                 }
             }
+            consumer.recycle(chunk);
         }
         Ok(summary)
     })

@@ -15,7 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 /// to keep both threads busy.
 const CHUNK_LINES: usize = 1024;
 /// Chunks in flight between the two threads.
-const CHUNKS_IN_FLIGHT: usize = 4;
+const CHUNKS_IN_FLIGHT: usize = 32;
 
 /// The parse outcome of one line.
 pub enum Parsed {
@@ -49,20 +49,59 @@ pub enum Message {
     ReadError { line: u64, error: io::Error },
 }
 
+/// The parse thread's end of a stage: chunks go out, emptied ones come back.
+pub struct Producer {
+    tx: SyncSender<Message>,
+    spare: Receiver<Chunk>,
+}
+
+/// The admitting thread's end: chunks in file order; [`Consumer::recycle`] hands a
+/// drained chunk back so its buffers are reused (no regrowth, no large frees).
+pub struct Consumer {
+    rx: Receiver<Message>,
+    spare: SyncSender<Chunk>,
+}
+
+impl Consumer {
+    /// The next message; `None` when the parse thread is done.
+    pub fn recv(&self) -> Option<Message> {
+        self.rx.recv().ok()
+    }
+
+    pub fn recycle(&self, mut chunk: Chunk) {
+        chunk.bytes.clear();
+        chunk.lines.clear();
+        // A full return queue just drops the chunk.
+        let _ = self.spare.try_send(chunk);
+    }
+}
+
 /// Channel of one input's parse stage.
-pub fn channel() -> (SyncSender<Message>, Receiver<Message>) {
-    std::sync::mpsc::sync_channel(CHUNKS_IN_FLIGHT)
+pub fn channel() -> (Producer, Consumer) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+    let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel(CHUNKS_IN_FLIGHT + 2);
+    (
+        Producer {
+            tx,
+            spare: spare_rx,
+        },
+        Consumer {
+            rx,
+            spare: spare_tx,
+        },
+    )
 }
 
 /// Read and parse `reader` to the end (or to a read error), sending chunks. Stops
-/// early, without error, when the receiver is gone.
+/// early, without error, when the consumer is gone.
 pub fn run(
     feed: Feed,
     bounds: TimeBounds,
     reader: Box<dyn BufRead + Send>,
     max_line_bytes: usize,
-    tx: SyncSender<Message>,
+    out: Producer,
 ) {
+    let Producer { tx, spare } = out;
     let mut lines = LineReader::new(reader, max_line_bytes);
     let mut chunk = Chunk::default();
     loop {
@@ -94,7 +133,8 @@ pub fn run(
         };
         chunk.lines.push((start..chunk.bytes.len(), parsed));
         if chunk.lines.len() >= CHUNK_LINES {
-            let full = std::mem::take(&mut chunk);
+            let next = spare.try_recv().unwrap_or_default();
+            let full = std::mem::replace(&mut chunk, next);
             if tx.send(Message::Chunk(full)).is_err() {
                 return;
             }
