@@ -328,6 +328,7 @@ fn benches<M: Measurement>(c: &mut Criterion<M>, group_name: &str) {
 }
 
 fn main() {
+    cellwatch::alloc::tune();
     if std::env::var_os("SPAM_BENCH_CPU").is_some() {
         let mut c = Criterion::default()
             .with_measurement(ThreadCpuTime { wall: WallTime })

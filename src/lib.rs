@@ -3,6 +3,7 @@
 //! Data flows ingest → validate (`model`) → event time (`window`) → detect → cases → sinks.
 //! The offline `replay` and the Kafka service run the same pipeline code.
 
+pub mod alloc;
 pub mod allowlist_admin;
 pub mod bench;
 pub mod cases;

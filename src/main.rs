@@ -49,6 +49,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    cellwatch::alloc::tune();
     let cli = Cli::parse();
     init_tracing(cli.log_json);
     let result = match cli.command {

@@ -128,9 +128,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let clickhouse_url = args
         .clickhouse_url
         .or_else(|| from_env("CW_CLICKHOUSE_URL"));
-    let services = match (args.no_kafka, brokers, clickhouse_url) {
-        (true, _, _) => None,
-        (false, Some(brokers), Some(clickhouse_url)) => Some(Services {
+    let parts: bench::Parts = args.only.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let wants_kafka = !args.no_kafka && (parts.backlog || parts.paced);
+    let services = match (wants_kafka, brokers, clickhouse_url) {
+        (false, _, _) => None,
+        (true, Some(brokers), Some(clickhouse_url)) => Some(Services {
             brokers,
             clickhouse_url,
         }),
@@ -154,7 +156,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         kafka_scale,
         rate: args.rate,
         keep_scenarios: args.keep_scenarios,
-        parts: args.only.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        parts,
     };
     let report = bench::run(&opts);
     let section = bench::report::markdown(&report);

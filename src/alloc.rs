@@ -1,0 +1,26 @@
+//! The process's memory allocator: mimalloc, tuned to hand memory back.
+//!
+//! Records are parsed on one thread and freed on another (the replay's parse stage,
+//! the service's parallel parse). glibc's allocator spends about a fifth of a
+//! spam-only replay in that pattern (arena consolidation, cross-thread frees);
+//! mimalloc frees to the owning thread's page without locks. Declared here, in the
+//! library, so that the binary, tests and benchmarks all measure the same allocator.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_arena_eager_commit` and `mi_option_purge_delay` in mimalloc.h (v3).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Commit memory when it is used and return freed memory at once: the state of
+/// millions of SIMs is the memory target (≤ 256 bytes each, by RSS), and mimalloc's
+/// defaults (eagerly committed arenas, purging after a delay) hold more. Call first
+/// thing in `main`, before threads start.
+pub fn tune() {
+    // SAFETY: plain option setters of the allocator, with valid option ids.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
+}
