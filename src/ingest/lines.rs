@@ -43,7 +43,24 @@ impl<R: BufRead> LineReader<R> {
 
     /// The next line, or `None` at end of input. A final line without a newline counts.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
-        self.buf.clear();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let appended = self.append_line(&mut buf);
+        self.buf = buf;
+        Ok(appended?.map(|a| match a {
+            Appended::Line => Line::Bytes(&self.buf),
+            Appended::TooLong { len } => Line::TooLong {
+                len,
+                head: &self.buf,
+            },
+        }))
+    }
+
+    /// Append the next line's bytes (without the newline; only the head of a
+    /// too-long line) to `out`, or return `None` at end of input. The caller's buffer
+    /// is filled straight from the reader's: one copy per line.
+    pub fn append_line(&mut self, out: &mut Vec<u8>) -> io::Result<Option<Appended>> {
+        let start = out.len();
         // content bytes of this line, newline excluded
         let mut total: u64 = 0;
         let mut too_long = false;
@@ -54,10 +71,10 @@ impl<R: BufRead> LineReader<R> {
                 Err(e) => return Err(e),
             };
             if available.is_empty() {
-                if total == 0 && !too_long && self.buf.is_empty() {
+                if total == 0 && !too_long {
                     return Ok(None);
                 }
-                return Ok(Some(self.finish_line(total, too_long)));
+                return Ok(Some(self.finish_line(out, start, total, too_long)));
             }
             let (chunk, found_newline) = match memchr::memchr(b'\n', available) {
                 Some(i) => (&available[..i], true),
@@ -66,38 +83,49 @@ impl<R: BufRead> LineReader<R> {
             let chunk_len = chunk.len();
             total += chunk_len as u64;
             if !too_long {
-                if self.buf.len() + chunk_len > self.max_line_bytes {
+                let kept = out.len() - start;
+                if kept + chunk_len > self.max_line_bytes {
                     too_long = true;
-                    let keep = TOO_LONG_HEAD_BYTES
-                        .saturating_sub(self.buf.len())
-                        .min(chunk_len);
-                    self.buf.extend_from_slice(&chunk[..keep]);
-                    self.buf.truncate(TOO_LONG_HEAD_BYTES);
+                    let keep = TOO_LONG_HEAD_BYTES.saturating_sub(kept).min(chunk_len);
+                    out.extend_from_slice(&chunk[..keep]);
+                    out.truncate(start + TOO_LONG_HEAD_BYTES);
                 } else {
-                    self.buf.extend_from_slice(chunk);
+                    out.extend_from_slice(chunk);
                 }
             }
             let consumed = chunk_len + usize::from(found_newline);
             self.inner.consume(consumed);
             if found_newline {
-                return Ok(Some(self.finish_line(total, too_long)));
+                return Ok(Some(self.finish_line(out, start, total, too_long)));
             }
         }
     }
 
-    fn finish_line(&mut self, len: u64, too_long: bool) -> Line<'_> {
+    fn finish_line(
+        &mut self,
+        out: &mut Vec<u8>,
+        start: usize,
+        len: u64,
+        too_long: bool,
+    ) -> Appended {
         self.line_no += 1;
         if too_long {
-            return Line::TooLong {
-                len,
-                head: &self.buf,
-            };
+            return Appended::TooLong { len };
         }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
+        if out.len() > start && out.last() == Some(&b'\r') {
+            out.pop();
         }
-        Line::Bytes(&self.buf)
+        Appended::Line
     }
+}
+
+/// What [`LineReader::append_line`] appended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// The whole line.
+    Line,
+    /// The head of a line over the limit; `len` is its full length in bytes.
+    TooLong { len: u64 },
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod error;
 mod measurement;
 mod pseudonym;
 mod sms;
+mod sms_scan;
 mod text;
 mod timestamp;
 

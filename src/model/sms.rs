@@ -37,38 +37,39 @@ pub struct SmsVolume {
     pub content_fps: Vec<ContentFingerprint>,
 }
 
-#[derive(Deserialize)]
-struct RawFp<'a> {
+#[derive(Debug, PartialEq, Deserialize)]
+pub(crate) struct RawFp<'a> {
     #[serde(borrow)]
-    fp: Option<Text<'a>>,
-    n: Option<i64>,
+    pub fp: Option<Text<'a>>,
+    pub n: Option<i64>,
 }
 
-#[derive(Deserialize)]
-struct RawSms<'a> {
+/// An SMS-volume line as JSON gives it, before the contract's checks.
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct RawSms<'a> {
     #[serde(borrow)]
-    operator: Option<Text<'a>>,
+    pub operator: Option<Text<'a>>,
     #[serde(borrow)]
-    sim: Option<Text<'a>>,
-    window_start: Option<RawTs>,
-    window_secs: Option<i64>,
-    sms_out: Option<i64>,
-    sms_in: Option<i64>,
-    distinct_recipients: Option<i64>,
-    new_recipients: Option<i64>,
-    offnet_out: Option<i64>,
-    calls_out: Option<i64>,
-    calls_in: Option<i64>,
+    pub sim: Option<Text<'a>>,
+    pub window_start: Option<RawTs>,
+    pub window_secs: Option<i64>,
+    pub sms_out: Option<i64>,
+    pub sms_in: Option<i64>,
+    pub distinct_recipients: Option<i64>,
+    pub new_recipients: Option<i64>,
+    pub offnet_out: Option<i64>,
+    pub calls_out: Option<i64>,
+    pub calls_in: Option<i64>,
     #[serde(borrow)]
-    device: Option<Text<'a>>,
+    pub device: Option<Text<'a>>,
     #[serde(borrow)]
-    imei_tac: Option<Text<'a>>,
+    pub imei_tac: Option<Text<'a>>,
     #[serde(borrow)]
-    cell: Option<Text<'a>>,
-    sim_age_days: Option<i64>,
-    kyc_verified: Option<bool>,
+    pub cell: Option<Text<'a>>,
+    pub sim_age_days: Option<i64>,
+    pub kyc_verified: Option<bool>,
     #[serde(borrow)]
-    content_fps: Option<Vec<RawFp<'a>>>,
+    pub content_fps: Option<Vec<RawFp<'a>>>,
 }
 
 /// Largest count accepted in one interval; far above any real SIM (a blaster sends
@@ -117,7 +118,10 @@ impl SmsVolume {
 
     /// [`SmsVolume::parse`] of a line already known to be UTF-8.
     pub fn parse_str(text: &str, bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
-        let raw: RawSms = super::error::deserialize_object_str(text)?;
+        let raw: RawSms = match super::sms_scan::scan(text) {
+            Some(raw) => raw,
+            None => super::error::deserialize_object_str(text)?,
+        };
         Self::from_raw(raw, bounds)
     }
 

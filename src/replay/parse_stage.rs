@@ -4,7 +4,7 @@
 //! the watermark and runs the detectors. Parsing is the largest per-record cost, so
 //! this keeps both cores busy even when one feed is much larger than the other.
 
-use crate::ingest::lines::{Line, LineReader};
+use crate::ingest::lines::{Appended, LineReader};
 use crate::model::{Event, Feed, TimeBounds, ValidationError};
 use crate::validate::parse_bytes;
 use std::io::{self, BufRead};
@@ -105,8 +105,13 @@ pub fn run(
     let mut lines = LineReader::new(reader, max_line_bytes);
     let mut chunk = Chunk::default();
     loop {
-        let line = match lines.next_line() {
-            Ok(Some(l)) => l,
+        let start = chunk.bytes.len();
+        let parsed = match lines.append_line(&mut chunk.bytes) {
+            Ok(Some(Appended::Line)) => match parse_bytes(feed, &bounds, &chunk.bytes[start..]) {
+                Ok(event) => Parsed::Valid(event),
+                Err(e) => Parsed::Invalid(e),
+            },
+            Ok(Some(Appended::TooLong { len })) => Parsed::TooLong { len },
             Ok(None) => break,
             Err(error) => {
                 let line = lines.line_no() + 1;
@@ -115,20 +120,6 @@ pub fn run(
                 }
                 let _ = tx.send(Message::ReadError { line, error });
                 return;
-            }
-        };
-        let start = chunk.bytes.len();
-        let parsed = match line {
-            Line::TooLong { len, head } => {
-                chunk.bytes.extend_from_slice(head);
-                Parsed::TooLong { len }
-            }
-            Line::Bytes(bytes) => {
-                chunk.bytes.extend_from_slice(bytes);
-                match parse_bytes(feed, &bounds, bytes) {
-                    Ok(event) => Parsed::Valid(event),
-                    Err(e) => Parsed::Invalid(e),
-                }
             }
         };
         chunk.lines.push((start..chunk.bytes.len(), parsed));
