@@ -14,35 +14,9 @@ use std::borrow::Cow;
 /// The raw record of `text`, or `None` when serde must decide.
 pub(crate) fn scan(text: &str) -> Option<RawSms<'_>> {
     let mut s = Scanner { text, i: 0 };
-    if s.peek()? != b'{' {
-        return None;
-    }
-    s.i += 1;
+    s.eat(b'{')?;
     let mut raw = RawSms::default();
-    let mut seen = 0u32;
-    s.ws();
-    if s.peek()? == b'}' {
-        s.i += 1;
-    } else {
-        loop {
-            s.ws();
-            let key = s.string()?;
-            s.ws();
-            s.eat(b':')?;
-            s.ws();
-            let bit = s.field(key, &mut raw)?;
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
-            s.ws();
-            match s.next()? {
-                b',' => continue,
-                b'}' => break,
-                _ => return None,
-            }
-        }
-    }
+    s.members(|s, key| s.field(key, &mut raw))?;
     s.ws();
     (s.i == text.len()).then_some(raw)
 }
@@ -193,11 +167,28 @@ impl<'a> Scanner<'a> {
     fn fp(&mut self) -> Option<RawFp<'a>> {
         self.eat(b'{')?;
         let mut fp = RawFp { fp: None, n: None };
-        let mut seen = 0u8;
+        self.members(|s, key| match key {
+            "fp" => {
+                fp.fp = s.opt_text()?;
+                Some(1)
+            }
+            "n" => {
+                fp.n = s.opt_int()?;
+                Some(2)
+            }
+            _ => None,
+        })?;
+        Some(fp)
+    }
+
+    /// The members of an object whose `{` was just read, up to its `}`: `member` reads
+    /// one value and returns its key's bit (`None` gives up); a repeated key gives up.
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<u32>) -> Option<()> {
+        let mut seen = 0u32;
         self.ws();
         if self.peek()? == b'}' {
             self.i += 1;
-            return Some(fp);
+            return Some(());
         }
         loop {
             self.ws();
@@ -205,25 +196,15 @@ impl<'a> Scanner<'a> {
             self.ws();
             self.eat(b':')?;
             self.ws();
-            let bit = match key {
-                "fp" => {
-                    fp.fp = self.opt_text()?;
-                    1
-                }
-                "n" => {
-                    fp.n = self.opt_int()?;
-                    2
-                }
-                _ => return None,
-            };
+            let bit = member(self, key)?;
             if seen & bit != 0 {
                 return None;
             }
             seen |= bit;
             self.ws();
             match self.next()? {
-                b',' => continue,
-                b'}' => return Some(fp),
+                b',' => {}
+                b'}' => return Some(()),
                 _ => return None,
             }
         }
