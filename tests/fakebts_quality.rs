@@ -6,12 +6,14 @@
 //! scenario files and scores `cases.jsonl` with `cellwatch::score::bts`; the naive rule
 //! "cell not in inventory" is scored beside it.
 
+mod scenario;
+
 use cellwatch::config::Config;
 use cellwatch::inventory::Inventory;
 use cellwatch::model::{parse_record, CellMeasurement, Event, Feed, TimeBounds};
 use cellwatch::replay::{InputPath, ReplayOptions};
 use cellwatch::score::bts::{naive_unregistered_cases, score_bts, BtsScores};
-use cellwatch::simulate::{write_scenario, Scale, SimConfig, Truth};
+use cellwatch::simulate::Truth;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -40,16 +42,7 @@ fn measurements(path: &Path, bounds: &TimeBounds) -> Vec<CellMeasurement> {
 }
 
 fn run_seed(seed: u64, config: Config) -> SeedRun {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_scenario(
-        &SimConfig {
-            seed,
-            scale: Scale::Small,
-        },
-        dir.path(),
-    )
-    .expect("scenario");
-    let truth = Truth::load(dir.path().join("truth.json")).expect("truth");
+    let scenario::Scenario { dir, truth } = scenario::small(seed);
     let out = dir.path().join("out");
     let now_ms = truth.end_ms + 86_400_000;
     cellwatch::replay::run(&ReplayOptions {
@@ -314,16 +307,7 @@ fn exploration_seeds() -> Vec<u64> {
 
 /// The truth and the valid measurement reports of a small scenario of `seed`.
 fn scenario_reports(seed: u64) -> (Truth, Vec<CellMeasurement>) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    write_scenario(
-        &SimConfig {
-            seed,
-            scale: Scale::Small,
-        },
-        dir.path(),
-    )
-    .expect("scenario");
-    let truth = Truth::load(dir.path().join("truth.json")).expect("truth");
+    let scenario::Scenario { dir, truth } = scenario::small(seed);
     let reports = measurements(
         &dir.path().join("measurements.jsonl"),
         &TimeBounds::at(truth.end_ms + 86_400_000),

@@ -13,12 +13,13 @@
 //! asserted here; `SPAM_QUALITY_SEEDS=11,12,13 cargo test --test spam_quality -- --nocapture`
 //! prints their figures.
 
+mod scenario;
+
 use cellwatch::config::Config;
 use cellwatch::model::{parse_record, Case, CaseKind, Event, Feed, SmsVolume, TimeBounds};
 use cellwatch::replay::{self, InputPath, ReplayOptions};
 use cellwatch::score::sims::{naive_rate_cases, score_sims, SimScores};
 use cellwatch::simulate::truth::Truth;
-use cellwatch::simulate::{write_scenario, Scale, SimConfig};
 use std::io::BufRead;
 use std::path::Path;
 
@@ -48,16 +49,7 @@ fn valid_records(path: &Path, bounds: &TimeBounds) -> Vec<SmsVolume> {
 /// Generate the scenario of `seed` and run the real replay pipeline (validation,
 /// watermark, detectors, case book, `cases.jsonl`) on its SMS-volume file.
 fn run_seed(seed: u64) -> SeedRun {
-    let dir = tempfile::tempdir().expect("temp dir");
-    write_scenario(
-        &SimConfig {
-            seed,
-            scale: Scale::Small,
-        },
-        dir.path(),
-    )
-    .expect("scenario written");
-    let truth = Truth::load(dir.path().join("truth.json")).expect("truth readable");
+    let scenario::Scenario { dir, truth } = scenario::small(seed);
     let sms = dir.path().join("sms_volume.jsonl");
     let out = dir.path().join("out");
     replay::run(&ReplayOptions {
