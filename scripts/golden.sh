@@ -16,8 +16,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 golden=tests/golden/replay.sha256
 runs=("1 small" "2 small" "3 small" "7 small" "11 small" "1 medium")
 
-cargo build --release --quiet
-bin="$PWD/target/release/cellwatch"
+cargo build --profile golden --quiet
+bin="$PWD/target/golden/cellwatch"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # Any failing command shows the tail of what the binaries printed.
