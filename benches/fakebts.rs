@@ -13,8 +13,12 @@
 //!
 //! The scenario is generated once into `target/bench-data/fakebts-small-1`.
 
-use cellwatch::detect::fakebts::locate::{bin_observations, multilaterate, Observation};
-use cellwatch::detect::fakebts::{FakeBtsConfig, FakeBtsDetector};
+use cellwatch::config::FakeBtsConfig;
+use cellwatch::detect::fakebts::geometry::PathLoss;
+use cellwatch::detect::fakebts::locate::{
+    bin_observations, multilaterate, Observation, SolverParams,
+};
+use cellwatch::detect::fakebts::FakeBtsDetector;
 use cellwatch::detect::{CaseSink, Detector};
 use cellwatch::inventory::Inventory;
 use cellwatch::model::{
@@ -72,7 +76,8 @@ fn scenario() -> (PathBuf, Vec<CellMeasurement>, i64) {
 fn on_event(c: &mut Criterion) {
     let (dir, reports, span_ms) = scenario();
     let (inventory, _) = Inventory::load_csv(dir.join("cells.csv")).expect("cells.csv");
-    let mut det = FakeBtsDetector::new(FakeBtsConfig::default(), inventory);
+    let mut det =
+        FakeBtsDetector::new(FakeBtsConfig::default(), inventory).expect("default config is valid");
     let mut sink = CountSink::default();
     // warm-up lap with watermarks, as the pipeline drives it
     for (i, m) in reports.iter().enumerate() {
@@ -124,7 +129,7 @@ fn synthetic_observations(n: usize) -> Vec<Observation> {
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     let cfg = FakeBtsConfig::default();
-    let model = cfg.path_loss();
+    let model = PathLoss::from_config(&cfg);
     (0..n)
         .map(|i| {
             let (x, y) = (4000.0 * next() - 2000.0, 4000.0 * next() - 2000.0);
@@ -137,7 +142,7 @@ fn synthetic_observations(n: usize) -> Vec<Observation> {
 
 fn localisation(c: &mut Criterion) {
     let cfg = FakeBtsConfig::default();
-    let solver = cfg.solver();
+    let solver = SolverParams::from_config(&cfg);
     let mut g = c.benchmark_group("fakebts/multilaterate");
     for n in [100usize, 1_000, 10_000] {
         let obs = synthetic_observations(n);
@@ -202,7 +207,7 @@ fn linking(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &reports, |b, reports| {
             b.iter_batched(
-                || FakeBtsDetector::new(FakeBtsConfig::default(), Inventory::new()),
+                || FakeBtsDetector::new(FakeBtsConfig::default(), Inventory::new()).expect("valid"),
                 |mut det| {
                     let mut sink = CountSink::default();
                     for (i, m) in reports.iter().enumerate() {

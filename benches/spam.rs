@@ -23,8 +23,8 @@
 //! `spam_cpu`: on a shared machine whose cores are busy with other work, wall-clock
 //! time counts the waits for a core as well.
 
-use cellwatch::config::Config;
-use cellwatch::detect::spam::{Allowlist, SpamConfig, SpamDetector};
+use cellwatch::config::{Config, SpamConfig};
+use cellwatch::detect::spam::{Allowlist, SpamDetector};
 use cellwatch::detect::{CaseSink, Detector};
 use cellwatch::model::{
     parse_record, Case, CellKey, ContentFingerprint, Event, Feed, SmsVolume, TimeBounds,
@@ -198,7 +198,7 @@ fn report_memory() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let before = rss_bytes();
-    let mut det = SpamDetector::new(SpamConfig::default(), Allowlist::empty());
+    let mut det = SpamDetector::new(SpamConfig::default(), Allowlist::empty()).expect("valid");
     let mut sink = CountSink::default();
     let t0 = 1_793_600_000_000i64;
     for i in 0..n {
@@ -230,7 +230,7 @@ fn benches<M: Measurement>(c: &mut Criterion<M>, group_name: &str) {
 
     // One record on a warmed detector.
     {
-        let mut det = SpamDetector::new(SpamConfig::default(), Allowlist::empty());
+        let mut det = SpamDetector::new(SpamConfig::default(), Allowlist::empty()).expect("valid");
         let mut sink = CountSink::default();
         replay_events(&mut det, &data.events, 0, &mut sink);
         let stats = det.stats();
@@ -282,7 +282,7 @@ fn benches<M: Measurement>(c: &mut Criterion<M>, group_name: &str) {
         let mut last_stats = None;
         group.bench_function(format!("detector_{}", scale().as_str()), |b| {
             b.iter_batched(
-                || SpamDetector::new(SpamConfig::default(), Allowlist::empty()),
+                || SpamDetector::new(SpamConfig::default(), Allowlist::empty()).expect("valid"),
                 |mut det| {
                     let mut sink = CountSink::default();
                     replay_events(&mut det, &data.events, 0, &mut sink);

@@ -19,7 +19,6 @@ pub mod pseudonymize;
 pub mod replay;
 pub mod score;
 pub mod service;
-pub mod setup;
 pub mod simulate;
 pub mod sink;
 pub mod validate;

@@ -2,10 +2,7 @@
 
 mod cli;
 
-use anyhow::Result;
-use cellwatch::config::Config;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -31,7 +28,7 @@ enum Command {
     Demo(cli::demo::DemoArgs),
     /// Create the ClickHouse database and tables (idempotent).
     Migrate(cli::migrate::MigrateArgs),
-    /// Replay JSON Lines files through the detectors (FEEDS.md §5).
+    /// Replay JSON Lines files through the detectors (docs/contract.md, "Replay").
     Replay(cli::replay::ReplayArgs),
     /// Generate a synthetic scenario with ground truth (the base of tests and demo).
     Simulate(cli::simulate::SimulateArgs),
@@ -43,6 +40,9 @@ enum Command {
     Allowlist(cli::allowlist::AllowlistArgs),
     /// Turn MSISDN/IMSI/IMEI columns of a CSV or JSON Lines file into contract pseudonyms.
     Pseudonymize(cli::pseudonymize::PseudonymizeArgs),
+    /// Check a configuration file (effective values, secrets masked), or print the
+    /// documented example of every key.
+    Config(cli::config::ConfigArgs),
     /// Measure throughput, memory and latency against the performance targets and
     /// write them to BENCHMARKS.md.
     Bench(cli::bench::BenchArgs),
@@ -63,6 +63,7 @@ fn main() -> ExitCode {
         Command::Allowlist(a) => cli::allowlist::run(a),
         Command::Pseudonymize(a) => cli::pseudonymize::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Config(a) => cli::config::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,13 +84,5 @@ fn init_tracing(json: bool) {
         builder.json().init();
     } else {
         builder.init();
-    }
-}
-
-/// The configuration file when given, else the documented defaults.
-pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config> {
-    match path {
-        Some(p) => Ok(Config::load(p)?),
-        None => Ok(Config::default()),
     }
 }

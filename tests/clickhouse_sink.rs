@@ -4,8 +4,9 @@
 
 mod common;
 
+use cellwatch::config::ClickHouseConfig;
 use cellwatch::model::*;
-use cellwatch::sink::clickhouse::{migrate, ClickHouse, ClickHouseConfig};
+use cellwatch::sink::clickhouse::{migrate, ClickHouse};
 
 fn case(id: &str, kind: CaseKind, last_seen: i64, evidence: u64) -> Case {
     let cell = ClaimedCell {

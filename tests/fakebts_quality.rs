@@ -319,9 +319,11 @@ fn scenario_reports(seed: u64) -> (Truth, Vec<CellMeasurement>) {
 #[test]
 #[ignore]
 fn explore_localisation() {
-    use cellwatch::detect::fakebts::geometry::{distance_m, LocalFrame};
-    use cellwatch::detect::fakebts::locate::{multilaterate, weighted_centroid, Observation};
-    use cellwatch::detect::fakebts::FakeBtsConfig;
+    use cellwatch::config::FakeBtsConfig;
+    use cellwatch::detect::fakebts::geometry::{distance_m, LocalFrame, PathLoss};
+    use cellwatch::detect::fakebts::locate::{
+        multilaterate, weighted_centroid, Observation, SolverParams,
+    };
     let seeds = exploration_seeds();
     let cfg = FakeBtsConfig::default();
     for seed in seeds {
@@ -370,8 +372,8 @@ fn explore_localisation() {
                         })
                     })
                     .collect();
-                let c = weighted_centroid(&obs, &cfg.path_loss()).unwrap();
-                let f = multilaterate(&obs, &cfg.solver()).unwrap();
+                let c = weighted_centroid(&obs, &PathLoss::from_config(&cfg)).unwrap();
+                let f = multilaterate(&obs, &SolverParams::from_config(&cfg)).unwrap();
                 let far = mine
                     .iter()
                     .map(|m| distance_m(m.lat, m.lon, tp.lat, tp.lon))
@@ -397,9 +399,9 @@ fn explore_localisation() {
 #[test]
 #[ignore]
 fn explore_tracking() {
+    use cellwatch::config::FakeBtsConfig;
     use cellwatch::detect::fakebts::geometry::LocalFrame;
-    use cellwatch::detect::fakebts::locate::{multilaterate, Observation};
-    use cellwatch::detect::fakebts::FakeBtsConfig;
+    use cellwatch::detect::fakebts::locate::{multilaterate, Observation, SolverParams};
     use cellwatch::score::bts::truth_position;
     let seeds = exploration_seeds();
     let cfg = FakeBtsConfig::default();
@@ -447,7 +449,7 @@ fn explore_tracking() {
                     .filter(|o| o.ts_ms > end - w && o.ts_ms <= end)
                     .copied()
                     .collect();
-                if let Some(f) = multilaterate(&win, &cfg.solver()) {
+                if let Some(f) = multilaterate(&win, &SolverParams::from_config(&cfg)) {
                     let (lat, lon) = frame.to_lat_lon(f.x, f.y);
                     let at = |ts| {
                         let (tl, tn) = truth_position(t, ts).unwrap();

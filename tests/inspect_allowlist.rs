@@ -6,8 +6,8 @@ mod common;
 mod inspect_support;
 
 use cellwatch::allowlist_admin::read_topic;
-use cellwatch::config::Config;
-use cellwatch::detect::spam::{Allowlist, SpamConfig, SpamDetector};
+use cellwatch::config::{Config, SpamConfig};
+use cellwatch::detect::spam::{Allowlist, SpamDetector};
 use cellwatch::detect::{Detector, Reference};
 use cellwatch::model::{parse_record, Case, Feed, TimeBounds};
 use cellwatch::replay::{self, InputPath, ReplayOptions};
@@ -294,7 +294,7 @@ fn the_topic_carries_the_same_entries_and_a_detector_honours_them() {
 
     // the service path: a running detector gets the topic's records as reference
     // updates; SPAMMER_A is already tracked (sending normally) when its entry arrives
-    let mut d = SpamDetector::new(SpamConfig::default(), Allowlist::empty());
+    let mut d = SpamDetector::new(SpamConfig::default(), Allowlist::empty()).unwrap();
     let bounds = TimeBounds::at(T0 + 86_400_000);
     let mut out: Vec<Case> = Vec::new();
     for s in 0..18i64 {

@@ -6,11 +6,12 @@
 mod common;
 mod inspect_support;
 
+use cellwatch::config::ClickHouseConfig;
 use cellwatch::inspect::evidence::{verify, write_package, PackageInput};
 use cellwatch::inspect::{set_status, CaseFilter, CaseStore, ClickHouseStore, InspectError};
 use cellwatch::model::{Case, CaseKind, CaseStatus};
 use cellwatch::sink::clickhouse::RecordRow;
-use cellwatch::sink::clickhouse::{migrate, ClickHouse, ClickHouseConfig};
+use cellwatch::sink::clickhouse::{migrate, ClickHouse};
 use inspect_support::*;
 use std::time::Duration;
 

@@ -6,11 +6,11 @@ mod common;
 
 use cellwatch::cases::CaseBook;
 use cellwatch::config::Config;
+use cellwatch::detect::setup::RunSetup;
 use cellwatch::ingest::Origin;
 use cellwatch::model::{Feed, TimeBounds};
 use cellwatch::pipeline::Pipeline;
 use cellwatch::replay::{self, InputPath, ReplayOptions};
-use cellwatch::setup::RunSetup;
 use cellwatch::simulate::{write_scenario, Scale, SimConfig};
 use cellwatch::validate::SourceValidator;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};

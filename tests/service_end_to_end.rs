@@ -4,14 +4,14 @@
 
 mod common;
 
-use cellwatch::config::Config;
+use cellwatch::config::{ClickHouseConfig, Config};
 use cellwatch::demo::feed;
 use cellwatch::replay::{self, InputPath, ReplayOptions};
 use cellwatch::service::metrics::Metrics;
 use cellwatch::service::outputs::CaseStore;
 use cellwatch::service::{self, ServiceOptions, ServiceReport};
 use cellwatch::simulate::{write_scenario, Scale, SimConfig};
-use cellwatch::sink::clickhouse::{migrate, ClickHouse, ClickHouseConfig};
+use cellwatch::sink::clickhouse::{migrate, ClickHouse};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -13,14 +13,13 @@
 
 use super::machine::{cpu_seconds_of, Load};
 use super::scenario::Scenario;
-use crate::config::Config;
+use crate::config::{ClickHouseConfig, Config, EventOrder};
 use crate::demo::feed::{self, FeedLine};
 use crate::model::{parse_record, Case, CaseKind, Event, Feed, TimeBounds};
-use crate::pipeline::EventOrder;
 use crate::service::metrics::Metrics;
 use crate::service::outputs::CaseStore;
 use crate::service::{self, ServiceOptions};
-use crate::sink::clickhouse::{migrate, ClickHouse, ClickHouseConfig};
+use crate::sink::clickhouse::{migrate, ClickHouse};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};

@@ -19,8 +19,7 @@ pub mod report;
 pub mod scenario;
 pub mod state;
 
-use crate::config::Config;
-use crate::pipeline::EventOrder;
+use crate::config::{Config, EventOrder};
 use crate::simulate::Scale;
 use machine::{Load, Machine};
 use serde::Serialize;

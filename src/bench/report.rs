@@ -4,7 +4,7 @@
 
 use super::kafka::Percentiles;
 use super::BenchReport;
-use crate::pipeline::EventOrder;
+use crate::config::EventOrder;
 use std::fmt::Write as _;
 use std::path::Path;
 

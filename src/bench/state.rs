@@ -60,8 +60,13 @@ fn splitmix(mut x: u64) -> u64 {
 
 /// Feed `sims` distinct SIMs, `records_per_sim` ordinary 5-minute records each,
 /// spread over 23 hours of event time in order, with watermarks every 10 s.
-pub fn child_sims(sims: u64, records_per_sim: u64, config: &Config) -> SimStateReport {
-    let mut detector = SpamDetector::new(config.spam.clone(), Allowlist::empty());
+pub fn child_sims(
+    sims: u64,
+    records_per_sim: u64,
+    config: &Config,
+) -> Result<SimStateReport, String> {
+    let mut detector =
+        SpamDetector::new(config.spam.clone(), Allowlist::empty()).map_err(|e| e.to_string())?;
     let mut out = CountCases::default();
     let rss_before = memory::own();
     let started = Instant::now();
@@ -127,7 +132,7 @@ pub fn child_sims(sims: u64, records_per_sim: u64, config: &Config) -> SimStateR
         cases: out.0,
     };
     drop(detector);
-    report
+    Ok(report)
 }
 
 /// What `child-state-identities` reports.
@@ -168,7 +173,8 @@ pub fn child_identities(
     config: &Config,
 ) -> Result<IdentityStateReport, String> {
     let index = CellIndex::from_sites(sites(cells)?);
-    let mut detector = FakeBtsDetector::with_index(config.fakebts.clone(), index);
+    let mut detector =
+        FakeBtsDetector::with_index(config.fakebts.clone(), index).map_err(|e| e.to_string())?;
     let mut out = CountCases::default();
     let rss_before = memory::own();
     let started = Instant::now();

@@ -69,7 +69,7 @@ enum AllowlistCommand {
 
 impl Target {
     fn file(&self) -> Result<Option<AllowlistFile>> {
-        let config = Config::load_with_env(self.config.as_deref())?;
+        let config = Config::load(self.config.as_deref())?;
         Ok(self
             .file
             .clone()

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use cellwatch::bench::{self, kafka::Services, BenchOptions};
+use cellwatch::config::Config;
 use cellwatch::simulate::Scale;
 use std::path::PathBuf;
 
@@ -56,7 +57,7 @@ pub struct BenchArgs {
     /// Also write every figure as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Configuration file (TOML); defaults apply when omitted.
+    /// Configuration file (TOML); `CELLWATCH_*` environment variables override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -150,7 +151,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         work: args.work,
         scales,
         seed: args.seed,
-        config: crate::load_config(args.config.as_ref())?,
+        config: Config::load(args.config.as_deref())?,
         sims: args.sims,
         services,
         kafka_scale,
@@ -186,7 +187,7 @@ fn run_child(child: ChildCommand) -> Result<()> {
             out,
             config,
         } => {
-            let config = crate::load_config(config.as_ref())?;
+            let config = Config::load(config.as_deref())?;
             let r = bench::replay::child(sms_volume, measurements, cells, out, config)
                 .map_err(|e| anyhow::anyhow!(e))?;
             serde_json::to_string(&r)?
@@ -196,15 +197,17 @@ fn run_child(child: ChildCommand) -> Result<()> {
             records_per_sim,
             config,
         } => {
-            let config = crate::load_config(config.as_ref())?;
-            serde_json::to_string(&bench::state::child_sims(sims, records_per_sim, &config))?
+            let config = Config::load(config.as_deref())?;
+            let r = bench::state::child_sims(sims, records_per_sim, &config)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            serde_json::to_string(&r)?
         }
         ChildCommand::ChildStateIdentities {
             measurements,
             cells,
             config,
         } => {
-            let config = crate::load_config(config.as_ref())?;
+            let config = Config::load(config.as_deref())?;
             let r = bench::state::child_identities(&measurements, &cells, &config)
                 .map_err(|e| anyhow::anyhow!(e))?;
             serde_json::to_string(&r)?

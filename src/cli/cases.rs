@@ -206,7 +206,7 @@ fn store_args(cmd: &CasesCommand) -> &StoreArgs {
 
 async fn dispatch(cmd: CasesCommand) -> Result<()> {
     let sa = store_args(&cmd);
-    let config = Config::load_with_env(sa.config.as_deref())?;
+    let config = Config::load(sa.config.as_deref())?;
     if let Some(dir) = &sa.from {
         let store = FolderStore::open(dir)?;
         return execute(&store, cmd, &config).await;

@@ -1,6 +1,7 @@
 //! `cellwatch demo`: a scenario through the in-process Kafka and the real service code.
 
 use anyhow::{Context, Result};
+use cellwatch::config::Config;
 use cellwatch::demo::{self, DemoOptions};
 use std::path::PathBuf;
 
@@ -25,6 +26,10 @@ pub struct DemoArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Configuration file (TOML) for the detectors and the pipeline; `CELLWATCH_*`
+    /// environment variables override it. Kafka, HTTP and batching are the demo's own.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
@@ -42,6 +47,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         clickhouse_database: args.clickhouse_database,
         speed: args.speed,
         progress: !args.quiet,
+        config: Config::load(args.config.as_deref())?,
     }))?;
     println!("{}", demo::render::summary(&report));
     Ok(())

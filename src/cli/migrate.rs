@@ -19,7 +19,7 @@ pub struct MigrateArgs {
 }
 
 pub fn run(args: MigrateArgs) -> Result<()> {
-    let mut config = Config::load_with_env(args.config.as_deref())?;
+    let mut config = Config::load(args.config.as_deref())?;
     if let Some(u) = args.clickhouse_url {
         config.clickhouse.url = u;
     }

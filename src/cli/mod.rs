@@ -4,6 +4,7 @@
 pub mod allowlist;
 pub mod bench;
 pub mod cases;
+pub mod config;
 pub mod demo;
 pub mod migrate;
 pub mod pseudonymize;

@@ -1,6 +1,7 @@
-//! `cellwatch replay`: FEEDS.md §5 on files.
+//! `cellwatch replay`: the detectors on JSON Lines files (docs/contract.md, "Replay").
 
 use anyhow::Result;
+use cellwatch::config::Config;
 use cellwatch::replay::{self, InputPath, ReplayOptions};
 use std::path::PathBuf;
 
@@ -18,7 +19,7 @@ pub struct ReplayArgs {
     /// Output folder for cases.jsonl, dead_letter.jsonl and summary.json.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Configuration file (TOML); defaults apply when omitted.
+    /// Configuration file (TOML); `CELLWATCH_*` environment variables override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -29,7 +30,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         measurements: args.measurements.as_deref().map(InputPath::parse),
         cells: args.cells,
         out: args.out,
-        config: crate::load_config(args.config.as_ref())?,
+        config: Config::load(args.config.as_deref())?,
         now_ms: None,
     };
     let summary = replay::run(&opts)?;

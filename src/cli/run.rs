@@ -19,7 +19,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let config = Config::load_with_env(args.config.as_deref())?;
+    let config = Config::load(args.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);

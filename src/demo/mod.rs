@@ -6,14 +6,14 @@
 pub mod feed;
 pub mod render;
 
-use crate::config::Config;
+use crate::config::{ClickHouseConfig, Config};
 use crate::model::Case;
 use crate::score::ScoreReport;
 use crate::service::metrics::Metrics;
 use crate::service::outputs::{CaseStore, MemoryStore};
 use crate::service::{self, ServiceOptions, ServiceReport};
 use crate::simulate::{write_scenario, Scale, SimConfig};
-use crate::sink::clickhouse::{migrate, ClickHouse, ClickHouseConfig};
+use crate::sink::clickhouse::{migrate, ClickHouse};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
@@ -39,6 +39,10 @@ pub struct DemoOptions {
     pub speed: f64,
     /// Draw a progress bar on standard error.
     pub progress: bool,
+    /// The configuration, loaded like every command's ([`Config::load`]); the demo
+    /// replaces its Kafka, HTTP, ClickHouse database and batching settings with the
+    /// in-process cluster's.
+    pub config: Config,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +87,8 @@ pub struct DemoReport {
     pub files: Vec<PathBuf>,
 }
 
-fn demo_config(brokers: &str, db: &str) -> Config {
-    let mut config = Config::default();
+fn demo_config(base: &Config, brokers: &str, db: &str) -> Config {
+    let mut config = base.clone();
     config.kafka.brokers = brokers.to_string();
     config.kafka.group_id = "cellwatch-demo".into();
     config.http.listen = "127.0.0.1:0".into();
@@ -125,7 +129,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
 
     let mock = MockCluster::new(1)?;
     let brokers = mock.bootstrap_servers();
-    let config = demo_config(&brokers, &opts.clickhouse_database);
+    let config = demo_config(&opts.config, &brokers, &opts.clickhouse_database);
     let t = &config.kafka.topics;
     for topic in [
         &t.sms_volume,

@@ -5,6 +5,7 @@
 //! same cases. Detectors never read the wall clock.
 
 pub mod fakebts;
+pub mod setup;
 pub mod spam;
 
 use crate::model::{Case, Event};

@@ -8,8 +8,8 @@ mod lanes;
 mod order;
 
 pub use lanes::Lane;
-pub use order::EventOrder;
 
+use crate::config::{EventOrder, PipelineConfig};
 use crate::detect::{CaseSink, Detector};
 use crate::ingest::{Origin, OriginRef};
 use crate::model::{Event, Feed, InvalidReason};
@@ -101,10 +101,7 @@ impl Pipeline {
     }
 
     /// A pipeline with the run's event-time settings.
-    pub fn from_config(
-        detectors: Vec<Box<dyn Detector>>,
-        config: &crate::config::PipelineConfig,
-    ) -> Self {
+    pub fn from_config(detectors: Vec<Box<dyn Detector>>, config: &PipelineConfig) -> Self {
         Pipeline::new(detectors, config.watermark_step_ms()).with_order(config.ordering)
     }
 

@@ -8,18 +8,6 @@ use crate::model::Event;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-/// How events reach detectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventOrder {
-    /// Held until the watermark, released in canonical order (deterministic).
-    #[default]
-    EventTime,
-    /// Delivered on arrival: lowest latency; cross-key detectors (farms, identity
-    /// linking) may then depend on how partitions interleave.
-    Arrival,
-}
-
 /// The canonical order of two held events: event time, then the contract's natural
 /// key, then (only for two records sharing a natural key) their full content.
 pub(crate) fn canonical(ta: i64, a: &Event, tb: i64, b: &Event) -> Ordering {

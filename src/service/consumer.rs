@@ -2,8 +2,8 @@
 //! rebalances and consumer lag, a producer for the output topics, and plain
 //! (group-less) readers for state restore and reference topics.
 
-use super::config::KafkaConfig;
 use super::metrics::{Metrics, PartitionLabel};
+use crate::config::KafkaConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};

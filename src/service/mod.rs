@@ -1,9 +1,7 @@
 //! The streaming service (`cellwatch run`, and `cellwatch demo` on the mock
 //! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
 
-pub mod config;
 pub mod consumer;
-pub mod env;
 pub mod metrics;
 pub mod outputs;
 pub mod reference;

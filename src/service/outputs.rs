@@ -2,9 +2,9 @@
 //! the cases topic and the dead-letter topic. A batch is acknowledged only when
 //! every step has succeeded; steps already done are not repeated on retry.
 
-use super::config::{SinkConfig, TopicsConfig};
 use super::metrics::{KindLabel, Metrics, SinkLabel};
 use crate::cases::CaseBook;
+use crate::config::{SinkConfig, TopicsConfig};
 use crate::ingest::Origin;
 use crate::model::Case;
 use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow, RecordArchive};

@@ -2,8 +2,8 @@
 //! worker from the beginning outside the consumer group, and handed to the
 //! detectors as updates.
 
-use super::config::KafkaConfig;
 use super::consumer::plain_consumer;
+use crate::config::KafkaConfig;
 use crate::detect::Reference;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;

@@ -3,17 +3,16 @@
 //! acknowledged (at-least-once, end to end). On every new assignment the detector
 //! state is rebuilt from the partitions' recent history without re-emitting cases.
 
-use super::config::SinkConfig;
 use super::consumer::{group_consumer, plain_consumer, producer, AssignmentChange, WorkerContext};
 use super::metrics::{DetectorLabel, FeedLabel, Metrics, TopicLabel, TopicReasonLabel};
 use super::outputs::{Batch, CaseStore, Outputs, SinkError};
 use super::reference::{spawn_reference_reader, ReferenceUpdate};
-use crate::config::Config;
+use crate::config::{Config, SinkConfig};
+use crate::detect::setup::RunSetup;
 use crate::detect::{CaseSink, Reference};
 use crate::ingest::OriginRef;
 use crate::model::{Case, Event, Feed, InvalidReason, TimeBounds, ValidationError};
 use crate::pipeline::Pipeline;
-use crate::setup::RunSetup;
 use crate::sink::clickhouse::RecordArchive;
 use crate::validate::{parse_bytes, DeadLetter, SourceValidator};
 use futures_util::{FutureExt, StreamExt};

@@ -4,14 +4,14 @@
 //! crosses the threshold with enough independent reporters; localise and track it on
 //! watermarks; turn inventory-only anomalies into inventory findings.
 
-use super::config::FakeBtsConfig;
 use super::emitter::{CaseState, Emitter, EvidenceSpec, Signature};
 use super::findings::{FindingKind, InventoryFinding, ListedPosition};
-use super::geometry::distance_m;
+use super::geometry::{distance_m, PathLoss};
 use super::identity::{IdKey, IdentityState, Profile};
 use super::index::{CellIndex, Site};
 use super::locate::{multilaterate, SolverParams};
 use super::rules::{check_neighbourhood, check_report, Rule};
+use crate::config::{ConfigError, FakeBtsConfig};
 use crate::detect::{CaseSink, Detector};
 use crate::inventory::{Inventory, InventoryChange, InventoryError};
 use crate::model::{
@@ -64,12 +64,12 @@ const MAINTENANCE_INTERVAL_MS: i64 = 60_000;
 
 impl FakeBtsDetector {
     /// A detector over the registered cells of `inventory` (the spatial index is
-    /// built here, in one bulk load).
-    pub fn new(cfg: FakeBtsConfig, inventory: Inventory) -> Self {
+    /// built here, in one bulk load). An invalid `[fakebts]` section is refused.
+    pub fn new(cfg: FakeBtsConfig, inventory: Inventory) -> Result<Self, ConfigError> {
         let index = CellIndex::from_sites(inventory.iter_sorted().map(Site::from));
-        let mut d = Self::with_index(cfg, index);
+        let mut d = Self::with_index(cfg, index)?;
         d.inventory = inventory;
-        d
+        Ok(d)
     }
 
     /// Apply one record of the inventory topic (`value` `None`/null removes the cell)
@@ -88,13 +88,15 @@ impl FakeBtsDetector {
     }
 
     /// A detector over an already built index (its inventory starts empty; topic
-    /// updates still insert, replace and remove cells).
-    pub fn with_index(cfg: FakeBtsConfig, index: CellIndex) -> Self {
+    /// updates still insert, replace and remove cells). An invalid `[fakebts]`
+    /// section is refused.
+    pub fn with_index(cfg: FakeBtsConfig, index: CellIndex) -> Result<Self, ConfigError> {
+        cfg.validate()?;
         let spec = EvidenceSpec::covering(cfg.evidence_window_ms())
             .or_else(|_| EvidenceSpec::new((cfg.evidence_window_ms() / 6).max(1_000)))
             .unwrap_or_else(|_| EvidenceSpec::new(300_000).expect("5 min buckets are valid"));
-        FakeBtsDetector {
-            solver: cfg.solver(),
+        Ok(FakeBtsDetector {
+            solver: SolverParams::from_config(&cfg),
             spec,
             cfg,
             index,
@@ -106,7 +108,7 @@ impl FakeBtsDetector {
             findings: BTreeMap::new(),
             stats: FakeBtsStats::default(),
             last_maintenance_ms: None,
-        }
+        })
     }
 
     pub fn config(&self) -> &FakeBtsConfig {
@@ -289,7 +291,7 @@ impl FakeBtsDetector {
         m: &CellMeasurement,
         signature: Signature,
     ) -> (u64, bool) {
-        let dbd = self.cfg.path_loss().db_per_decade();
+        let dbd = PathLoss::from_config(&self.cfg).db_per_decade();
         let cfg = &self.cfg;
         // Radio continuity with an emitter: how far beyond its reach the report is
         // (≤ 0 joins). Reach around the anchor widens with the distance it is heard

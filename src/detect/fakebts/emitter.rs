@@ -3,13 +3,13 @@
 //! that make its score, its reporters, its observations for localisation, its
 //! position estimates and track, and the state of its case once one is open.
 
-use super::config::FakeBtsConfig;
-use super::geometry::LocalFrame;
+use super::geometry::{LocalFrame, PathLoss};
 use super::locate::{
     bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
 };
 use super::rules::{ta_step_m, ReportCheck, Rule, RULE_COUNT};
 use super::track::Kalman;
+use crate::config::FakeBtsConfig;
 use crate::model::{CellMeasurement, ClaimedCell, Location, TrackPoint};
 use crate::window::{BucketRing, RingSpec};
 use std::collections::{HashMap, VecDeque};
@@ -510,7 +510,7 @@ impl Emitter {
             }
             (_, _, Some(f)) => (f.x, f.y, 2.45 * largest_eigenvalue(f.cov).max(0.0).sqrt()),
             _ => {
-                let (x, y) = self.anchor(cfg.path_loss().db_per_decade())?;
+                let (x, y) = self.anchor(PathLoss::from_config(cfg).db_per_decade())?;
                 let spread = self
                     .observations
                     .iter()

@@ -2,6 +2,7 @@
 //! east/north plane for least-squares work, Earth-centred coordinates for the spatial
 //! index, and the log-distance path-loss model shared by the rules and localisation.
 
+use crate::config::FakeBtsConfig;
 use geo::{Distance, Haversine, Point};
 
 /// Mean Earth radius in metres (GRS80 R1, the radius `geo::Haversine` uses).
@@ -98,6 +99,17 @@ pub struct PathLoss {
 }
 
 impl PathLoss {
+    /// The radio model of `[fakebts]` (shadowing σ of the per-report rules).
+    pub fn from_config(cfg: &FakeBtsConfig) -> PathLoss {
+        PathLoss {
+            exponent: cfg.path_loss_exponent,
+            ref_loss_db: cfg.reference_loss_db,
+            ref_distance_m: cfg.reference_distance_m,
+            sigma_db: cfg.shadowing_sigma_db,
+            min_distance_m: cfg.min_distance_m,
+        }
+    }
+
     /// dB per decade of distance, `10·n`.
     #[inline]
     pub fn db_per_decade(&self) -> f64 {

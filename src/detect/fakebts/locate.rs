@@ -13,6 +13,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::geometry::PathLoss;
+use crate::config::FakeBtsConfig;
 
 /// One report of the transmitter in a [`super::geometry::LocalFrame`] (metres).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -143,7 +144,7 @@ pub fn bin_observations(obs: &[Observation], bin_m: f64) -> Vec<Observation> {
         .collect()
 }
 
-/// Tunables of the solver (from [`super::FakeBtsConfig`]).
+/// Tunables of the solver (from [`FakeBtsConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SolverParams {
     pub model: PathLoss,
@@ -157,6 +158,23 @@ pub struct SolverParams {
     pub max_iterations: usize,
     /// Smallest reported uncertainty radius, metres.
     pub min_radius_m: f64,
+}
+
+impl SolverParams {
+    /// The solver of `[fakebts]`: the radio model with the wider σ of a position fit.
+    pub fn from_config(cfg: &FakeBtsConfig) -> SolverParams {
+        SolverParams {
+            model: PathLoss {
+                sigma_db: cfg.locate_rss_sigma_db,
+                ..PathLoss::from_config(cfg)
+            },
+            huber_k: cfg.huber_k,
+            ta_sigma_m: cfg.ta_sigma_m,
+            prior_sigma_m: cfg.prior_sigma_m,
+            max_iterations: 40,
+            min_radius_m: cfg.min_radius_m,
+        }
+    }
 }
 
 /// A position estimate with its covariance.

@@ -10,7 +10,6 @@
 //! - [`findings`]: inventory discrepancies (missing / misplaced rows), never cases;
 //! - [`detector`]: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
 
-pub mod config;
 pub mod detector;
 pub mod emitter;
 pub mod findings;
@@ -21,6 +20,5 @@ pub mod locate;
 pub mod rules;
 pub mod track;
 
-pub use config::{FakeBtsConfig, RuleWeights};
 pub use detector::{FakeBtsDetector, FakeBtsStats};
 pub use findings::{FindingKind, InventoryFinding};

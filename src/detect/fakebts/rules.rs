@@ -5,9 +5,9 @@
 //! neighbourhood rules ([`check_neighbourhood`]) need a spatial query and are run by
 //! the detector only for identities that are already anomalous, and cached.
 
-use super::config::FakeBtsConfig;
-use super::geometry::distance_m;
+use super::geometry::{distance_m, PathLoss};
 use super::index::{CellIndex, Site};
+use crate::config::FakeBtsConfig;
 use crate::model::{CellMeasurement, MeasurementEvent, Rat};
 
 /// The rules, in a fixed order (their index is a bit position and an array slot).
@@ -197,6 +197,16 @@ pub fn ta_step_m(rat: Rat) -> Option<f64> {
     }
 }
 
+/// Offset between total received power and the reported signal of a technology:
+/// GSM RxLev is the total; UMTS RSCP and LTE/NR RSRP are below it.
+pub fn reported_offset_db(cfg: &FakeBtsConfig, rat: Rat) -> f64 {
+    match rat {
+        Rat::Gsm => 0.0,
+        Rat::Umts => -cfg.umts_rscp_offset_db,
+        Rat::Lte | Rat::Nr => -cfg.lte_rsrp_offset_db,
+    }
+}
+
 /// Run the O(1) rules on one report. `site` is the registered cell of the report's
 /// identity, if any.
 #[inline]
@@ -231,12 +241,12 @@ pub fn check_report(m: &CellMeasurement, site: Option<&Site>, cfg: &FakeBtsConfi
             }
             if let Some(signal) = m.signal_dbm {
                 let eirp = site.eirp_dbm.map_or(cfg.default_eirp_dbm, f64::from);
-                let model = cfg.path_loss();
+                let model = PathLoss::from_config(cfg);
                 // The reporter may be anywhere within its accuracy circle: predict for
                 // the nearest point it could be at.
                 let predicted = model
                     .predicted_rss_dbm(eirp, (d - accuracy).max(model.min_distance_m))
-                    + cfg.reported_offset_db(m.rat);
+                    + reported_offset_db(cfg, m.rat);
                 let excess = f64::from(signal) - predicted;
                 let limit = cfg.signal_excess_sigmas * cfg.shadowing_sigma_db;
                 if excess > limit {

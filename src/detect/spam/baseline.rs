@@ -130,7 +130,7 @@ impl LogHistogram {
     }
 }
 
-/// Tunables of the baseline (part of [`super::SpamConfig`]).
+/// Tunables of the baseline (part of [`crate::config::SpamConfig`]).
 #[derive(Debug, Clone, Copy)]
 pub struct BaselineParams {
     /// Samples needed before the population is trusted; before that only fixed rules speak.

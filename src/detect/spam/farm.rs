@@ -4,7 +4,7 @@
 //! one `sim_farm` case, updated (same id) as the farm grows.
 //!
 //! Only *candidates* are indexed (SIMs that already show weak risk markers, see
-//! [`super::SpamConfig::farm_candidate_markers`]), so grouping costs nothing for
+//! [`crate::config::SpamConfig::farm_candidate_markers`]), so grouping costs nothing for
 //! ordinary subscribers and a family sharing a phone never forms a group. Members may
 //! each stay below every per-SIM threshold ("low and slow", GSMA): the group's
 //! aggregated behaviour decides.
@@ -37,7 +37,7 @@ const MAX_CELL_FPS: usize = 2_048;
 /// Most SIMs remembered per device.
 const MAX_DEVICE_SIMS: usize = 512;
 
-/// Parameters of the grouping (from [`super::SpamConfig`]).
+/// Parameters of the grouping (from [`crate::config::SpamConfig`]).
 #[derive(Debug, Clone)]
 pub struct FarmParams {
     pub rules: FarmRules,

@@ -20,7 +20,6 @@
 
 pub mod allowlist;
 pub mod baseline;
-pub mod config;
 pub mod farm;
 pub mod ids;
 pub mod rules;
@@ -28,14 +27,14 @@ pub mod simhash;
 pub mod state;
 
 pub use allowlist::{AllowEntry, Allowlist, AllowlistError};
-pub use config::{SpamConfig, SpamConfigError};
 
+use crate::config::{ConfigError, SpamConfig};
 use crate::detect::{CaseSink, Detector, Reference};
 use crate::model::{Case, CaseKind, CaseStatus, Event, Feed, SmsVolume};
 use baseline::{BaselineParams, PopulationBaseline};
 use farm::{FarmIndex, FarmParams, MemberRecord};
 use ids::{fast_map, hash64, FastMap, OpIdx, Operators, SimKey};
-use rules::{FarmRules, Fired, RuleId, SimFeatures, SimRules, ALL_RULES};
+use rules::{confidences, FarmRules, Fired, RuleId, SimFeatures, SimRules, ALL_RULES};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use state::{flag, spread_add, spread_add_scalar, SimState, SimTable, Specs, AGE_UNKNOWN};
@@ -125,32 +124,16 @@ pub struct SpamDetector {
 
 impl SpamDetector {
     /// A detector with this configuration and allowlist. An invalid configuration
-    /// (see [`SpamConfig::validate`]) falls back to the defaults, with an error logged;
-    /// use [`SpamDetector::try_new`] to refuse it instead.
-    pub fn new(config: SpamConfig, allowlist: Allowlist) -> Self {
-        match Self::try_new(config, allowlist.clone()) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, "invalid spam configuration, using the defaults");
-                Self::try_new(SpamConfig::default(), allowlist)
-                    .expect("the default spam configuration is valid")
-            }
-        }
-    }
-
-    pub fn try_new(config: SpamConfig, allowlist: Allowlist) -> Result<Self, SpamConfigError> {
+    /// (see [`SpamConfig::validate`]) is refused, never replaced by the defaults.
+    pub fn new(config: SpamConfig, allowlist: Allowlist) -> Result<Self, ConfigError> {
         config.validate()?;
         let specs = Specs::new(
             config.short_window_secs,
             config.medium_window_secs,
             config.long_window_secs,
         )
-        .ok_or(SpamConfigError::Windows {
-            short: config.short_window_secs,
-            medium: config.medium_window_secs,
-            long: config.long_window_secs,
-        })?;
-        let confidence = config.confidences();
+        .expect("validated windows make ring layouts");
+        let confidence = confidences(&config.confidence);
         let farm = FarmIndex::new(FarmParams {
             rules: FarmRules::from_config(&config),
             fp_hamming: config.fp_hamming,

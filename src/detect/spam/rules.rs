@@ -5,7 +5,7 @@
 //! contributes its confidence to a noisy-OR score (`1 − Π(1 − cᵢ)`): independent
 //! pieces of evidence each make the case likelier, none alone makes it certain.
 
-use super::config::SpamConfig;
+use crate::config::{RuleConfidence, SpamConfig};
 use crate::model::Reason;
 
 /// Identifier of a rule; also its bit in a fired-rules mask.
@@ -96,29 +96,33 @@ impl RuleId {
         RuleId::SimsPerDevice.bit() | RuleId::TemplateCampaign.bit() | RuleId::GatewayTacCell.bit();
 }
 
-/// Default confidence of each rule in the noisy-OR score. Engineering defaults: the
-/// behaviour criteria of Decree 91 (new recipients, no voice) and the SIM-box
-/// signatures (gateway modems, many SIMs per device, shared templates) weigh most;
-/// raw volume weighs little because legitimate bulk senders have it too.
-pub fn default_confidence(rule: RuleId) -> f64 {
+/// Confidence of one rule in the noisy-OR score, from `[spam.confidence]` (where
+/// the defaults and their reasons are documented).
+pub fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
     match rule {
-        RuleId::SmsRate5m | RuleId::SmsRate1h => 0.3,
-        RuleId::SmsRate24h => 0.2,
-        RuleId::PopulationTail => 0.4,
-        RuleId::RateRobustZ => 0.3,
-        RuleId::NewRecipientRatio => 0.6,
-        RuleId::DistinctRatio => 0.3,
-        RuleId::NoVoice => 0.4,
-        RuleId::OutInAsymmetry => 0.3,
-        RuleId::YoungUnverified => 0.4,
-        RuleId::GatewayTac => 0.5,
-        RuleId::Stationary => 0.1,
-        RuleId::TemplateRepeat => 0.2,
-        RuleId::FarmSize => 0.2,
-        RuleId::SimsPerDevice => 0.6,
-        RuleId::TemplateCampaign => 0.6,
-        RuleId::GatewayTacCell => 0.5,
+        RuleId::SmsRate5m => c.sms_rate_5m,
+        RuleId::SmsRate1h => c.sms_rate_1h,
+        RuleId::SmsRate24h => c.sms_rate_24h,
+        RuleId::PopulationTail => c.population_tail,
+        RuleId::RateRobustZ => c.rate_robust_z,
+        RuleId::NewRecipientRatio => c.new_recipient_ratio,
+        RuleId::DistinctRatio => c.distinct_ratio,
+        RuleId::NoVoice => c.no_voice,
+        RuleId::OutInAsymmetry => c.out_in_asymmetry,
+        RuleId::YoungUnverified => c.young_unverified,
+        RuleId::GatewayTac => c.gateway_tac,
+        RuleId::Stationary => c.stationary,
+        RuleId::TemplateRepeat => c.template_repeat,
+        RuleId::FarmSize => c.farm_size,
+        RuleId::SimsPerDevice => c.sims_per_device,
+        RuleId::TemplateCampaign => c.template_campaign,
+        RuleId::GatewayTacCell => c.gateway_tac_cell,
     }
+}
+
+/// Confidence of every rule, indexed by [`RuleId`].
+pub fn confidences(c: &RuleConfidence) -> [f64; ALL_RULES.len()] {
+    ALL_RULES.map(|r| confidence(r, c))
 }
 
 /// What the rules of one evaluation found: a mask and each fired rule's value and threshold.
@@ -547,6 +551,19 @@ mod tests {
     }
 
     #[test]
+    fn every_rule_reads_the_confidence_key_named_by_its_code() {
+        let text: String = ALL_RULES
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("{} = {}\n", r.code(), (i + 1) as f64 / 100.0))
+            .collect();
+        let c: RuleConfidence = toml::from_str(&text).expect("every rule code is a key");
+        for (i, r) in ALL_RULES.iter().enumerate() {
+            assert_eq!(confidence(*r, &c), (i + 1) as f64 / 100.0, "{}", r.code());
+        }
+    }
+
+    #[test]
     fn codes_round_trip_and_bits_are_distinct() {
         let mut mask = 0;
         for r in ALL_RULES {
@@ -587,7 +604,7 @@ mod tests {
             assert!(fired.has(r), "{} did not fire", r.code());
         }
         assert!(!fired.has(RuleId::GatewayTac));
-        let conf = ALL_RULES.map(default_confidence);
+        let conf = confidences(&RuleConfidence::default());
         assert!(fired.score(&conf) > 0.98);
         let reasons = fired.reasons();
         let nr = reasons

@@ -2,7 +2,7 @@
 //! indexed by a hash table of 4-byte slot numbers, so a tracked SIM costs about the
 //! size of [`SimState`] plus a few bytes of table (the goal is ≤ 256 bytes a SIM).
 //!
-//! Windows (bucket widths derived from [`super::SpamConfig`], defaults in brackets):
+//! Windows (bucket widths derived from [`crate::config::SpamConfig`], defaults in brackets):
 //! - `medium`: 12 buckets [× 5 min] of `(sms_out, distinct_recipients, new_recipients)`;
 //!   the short window [5 min] is read from its last buckets;
 //! - `long`: 24 buckets [× 1 h] of `sms_out`;

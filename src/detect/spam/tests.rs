@@ -94,7 +94,7 @@ fn farm_member(m: u32, start: i64) -> SmsVolume {
 }
 
 fn detector() -> SpamDetector {
-    SpamDetector::new(SpamConfig::default(), Allowlist::empty())
+    SpamDetector::new(SpamConfig::default(), Allowlist::empty()).expect("default config is valid")
 }
 
 /// Feed `steps` 5-min steps of `n_normal` ordinary SIMs plus `extra(step)` records,
@@ -237,7 +237,7 @@ fn traps_do_not_become_cases() {
 fn allowlisted_bulk_sender_is_suppressed_and_counted() {
     let allow =
         Allowlist::parse_text(&format!("{} bulk_sender bank otp\n", sim_id(7_000))).unwrap();
-    let mut d = SpamDetector::new(SpamConfig::default(), allow);
+    let mut d = SpamDetector::new(SpamConfig::default(), allow).expect("default config is valid");
     let snaps = run(&mut d, 18, 600, |s, start| {
         if s >= 6 {
             vec![spammer(7_000, start), spammer(7_010, start)]

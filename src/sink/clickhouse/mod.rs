@@ -5,15 +5,14 @@
 //! features on current servers; [`ServerFeatures`] decides from `version()`.
 
 mod archive;
-mod config;
 mod migrate;
 mod row;
 
 pub use archive::{RecordArchive, RECORD_COLUMNS};
-pub use config::ClickHouseConfig;
 pub use migrate::{migrate, MigrationReport, ServerFeatures};
 pub use row::{CaseRow, DeadLetterRow, RecordRow};
 
+use crate::config::ClickHouseConfig;
 use crate::model::Case;
 
 /// Size of the chunks an archive insert streams to the server.

@@ -1,21 +1,23 @@
-//! Tunables of the fake-BTS detector, with defaults grounded in DOMAIN.md.
-//!
-//! Every threshold of a rule, every score weight and every window length lives here,
-//! so a deployment changes behaviour in its TOML file (`[fakebts]`), never in code.
+//! `[fakebts]`: every threshold, weight and window of the fake-BTS detector, with
+//! defaults grounded in docs/detection.md, so a deployment changes behaviour in its
+//! TOML file, never in code. The detector (`detect::fakebts`) builds its radio model
+//! and solver parameters from these plain values; nothing here knows the detector.
 
-use super::geometry::PathLoss;
-use super::locate::SolverParams;
-use crate::model::Rat;
-use serde::Deserialize;
+use super::check::{at_least, finite, non_negative, positive, within, Problems};
+use super::error::ConfigError;
+use super::fakebts_weights::RuleWeights;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-/// Configuration of [`super::FakeBtsDetector`]. Every field has a default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Thresholds of the fake base station (IMSI catcher, SMS blaster) detector
+/// (docs/detection.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FakeBtsConfig {
-    // ---- radio model (DOMAIN.md: log-distance n ≈ 3–3.5, shadowing σ ≈ 6–8 dB) ----
-    /// Path-loss exponent `n`. Default 3.2 (urban, DOMAIN.md n ≈ 3–3.5).
+    // ---- radio model (docs/detection.md: log-distance n ≈ 3–3.5, shadowing σ ≈ 6–8 dB) ----
+    /// Path-loss exponent `n`. Default 3.2 (urban, docs/detection.md: n ≈ 3–3.5).
     pub path_loss_exponent: f64,
-    /// Log-normal shadowing σ, dB. Default 7 (DOMAIN.md σ ≈ 6–8 dB).
+    /// Log-normal shadowing σ, dB. Default 7 (docs/detection.md: σ ≈ 6–8 dB).
     pub shadowing_sigma_db: f64,
     /// Path loss at the reference distance, dB. Default 78 (free space over 100 m at
     /// ≈ 1.8 GHz: 20·log10(4π·100 m / 0.167 m) ≈ 77.5 dB).
@@ -29,9 +31,12 @@ pub struct FakeBtsConfig {
     /// (macro cell: 43 dBm transmitter + ≈ 15 dBi antenna, minus feeder losses).
     pub default_eirp_dbm: f64,
     /// What phones report relative to total received power: LTE/NR RSRP is per
-    /// resource element, ≈ total − 10·log10(1200 subcarriers) = −30.8 dB; UMTS RSCP is
-    /// the pilot, ≈ −10 dB; GSM RxLev is the total (0).
+    /// resource element, ≈ total − 10·log10(1200 subcarriers): LTE and NR reports are
+    /// this many dB below the total received power. Default 30.8 (GSM RxLev is the
+    /// total, no offset).
     pub lte_rsrp_offset_db: f64,
+    /// UMTS RSCP is the pilot channel's power, ≈ 10 dB below the total: UMTS reports
+    /// are this many dB below the total received power. Default 10.
     pub umts_rscp_offset_db: f64,
 
     // ---- per-report rules ----
@@ -49,7 +54,7 @@ pub struct FakeBtsConfig {
     /// Default 500 (inventory coordinates are rounded to a site, not an antenna).
     pub ta_tolerance_m: f64,
     /// NO_NEIGHBOURS fires at or below this many announced neighbours. Default 1
-    /// (DOMAIN.md: "no or one neighbour announced").
+    /// (docs/detection.md: "no or one neighbour announced").
     pub max_neighbours_suspicious: u16,
     /// Radius in which the registered cells define which PLMNs, LACs and channels are
     /// plausible, metres. Default 6 000 (LAC clusters are a few km across).
@@ -76,7 +81,8 @@ pub struct FakeBtsConfig {
     /// event time, seconds. Default 3 600.
     pub duplicate_window_secs: u64,
     /// Distinct reporting devices needed before a case opens (single-device noise is
-    /// not a case; DOMAIN.md: "requiring several independent reporters"). Default 2.
+    /// not a case; docs/detection.md: "requiring several independent reporters").
+    /// Default 2.
     pub min_reporters: usize,
     /// Evidence window: rule counts are summed over this much event time, seconds.
     /// Default 1 800 (30 min, six buckets of 5 min).
@@ -85,7 +91,7 @@ pub struct FakeBtsConfig {
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
     /// distance of the transmitter's current position estimate, metres. Default 4 000
-    /// (blaster range 1–2 km on either side, DOMAIN.md).
+    /// (blaster range 1–2 km on either side, docs/detection.md).
     pub association_radius_m: f64,
     /// …or this multiple of the distance at which the transmitter is currently heard
     /// (its recent reporters around its position), whichever is larger. Default 1.5.
@@ -109,7 +115,7 @@ pub struct FakeBtsConfig {
     /// Observations of the short window used for tracking, seconds. Default 180.
     pub track_window_secs: u64,
     /// At most this many observations are kept per transmitter (a stationary one is
-    /// located from all of them). Default 1 000.
+    /// located from all of them); at least 8. Default 1 000.
     pub max_observations: usize,
     /// Observations are aggregated into square cells of this size (mean position and
     /// signal, count as weight) before a fit, metres; 0 fits every report. Default 25:
@@ -167,51 +173,6 @@ pub struct FakeBtsConfig {
     pub finding_min_offset_m: f64,
 }
 
-/// Points of each rule (additive score, as in EFF Crocodile Hunter and SnoopSnitch).
-/// Defaults: a forged broadcast (null cipher, identity on a foreign channel or on two)
-/// and a placement the registered cell cannot explain (beyond reach, timing advance)
-/// weigh 3; protocol events a rogue cell provokes (downgrade, reject, SMS) and a
-/// missing neighbour list 2; plain inventory mismatches 1.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RuleWeights {
-    pub cell_not_registered: f64,
-    pub beyond_reach: f64,
-    pub signal_too_strong: f64,
-    pub ta_inconsistent: f64,
-    pub plmn_inconsistent: f64,
-    pub lac_inconsistent: f64,
-    pub arfcn_unused_nearby: f64,
-    pub arfcn_inconsistent: f64,
-    pub duplicate_identity: f64,
-    pub no_neighbours: f64,
-    pub null_cipher: f64,
-    pub rat_downgrade: f64,
-    pub lu_reject: f64,
-    pub sms_while_camped: f64,
-}
-
-impl Default for RuleWeights {
-    fn default() -> Self {
-        RuleWeights {
-            cell_not_registered: 1.0,
-            beyond_reach: 3.0,
-            signal_too_strong: 2.0,
-            ta_inconsistent: 3.0,
-            plmn_inconsistent: 1.0,
-            lac_inconsistent: 1.0,
-            arfcn_unused_nearby: 1.0,
-            arfcn_inconsistent: 3.0,
-            duplicate_identity: 3.0,
-            no_neighbours: 2.0,
-            null_cipher: 3.0,
-            rat_downgrade: 2.0,
-            lu_reject: 2.0,
-            sms_while_camped: 2.0,
-        }
-    }
-}
-
 impl Default for FakeBtsConfig {
     fn default() -> Self {
         FakeBtsConfig {
@@ -265,36 +226,141 @@ impl Default for FakeBtsConfig {
 }
 
 impl FakeBtsConfig {
-    pub fn path_loss(&self) -> PathLoss {
-        PathLoss {
-            exponent: self.path_loss_exponent,
-            ref_loss_db: self.reference_loss_db,
-            ref_distance_m: self.reference_distance_m,
-            sigma_db: self.shadowing_sigma_db,
-            min_distance_m: self.min_distance_m,
-        }
+    /// This section alone, checked as `Config::validate` checks it: detectors built
+    /// from a section call it, so an invalid section is refused, never replaced.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut p = Problems::default();
+        self.check(&mut p);
+        p.into_result()
     }
 
-    pub fn solver(&self) -> SolverParams {
-        SolverParams {
-            model: PathLoss {
-                sigma_db: self.locate_rss_sigma_db,
-                ..self.path_loss()
-            },
-            huber_k: self.huber_k,
-            ta_sigma_m: self.ta_sigma_m,
-            prior_sigma_m: self.prior_sigma_m,
-            max_iterations: 40,
-            min_radius_m: self.min_radius_m,
-        }
+    /// Record what cannot work (keys named in full): the radio model needs positive
+    /// distances and σ, shares are 0..=1, counts and windows that gate or divide are
+    /// positive, and a transmitter with an open case is kept at least as long as an
+    /// idle one.
+    pub(crate) fn check(&self, p: &mut Problems) {
+        self.check_radio(p);
+        self.check_rules(p);
+        self.check_tracking(p);
+        self.weights.check(p);
     }
 
-    /// Offset between total received power and the reported signal of a technology.
-    pub fn reported_offset_db(&self, rat: Rat) -> f64 {
-        match rat {
-            Rat::Gsm => 0.0,
-            Rat::Umts => -self.umts_rscp_offset_db,
-            Rat::Lte | Rat::Nr => -self.lte_rsrp_offset_db,
+    fn check_radio(&self, p: &mut Problems) {
+        positive(p, "fakebts.path_loss_exponent", self.path_loss_exponent);
+        positive(p, "fakebts.shadowing_sigma_db", self.shadowing_sigma_db);
+        finite(p, "fakebts.reference_loss_db", self.reference_loss_db);
+        positive(p, "fakebts.reference_distance_m", self.reference_distance_m);
+        positive(p, "fakebts.min_distance_m", self.min_distance_m);
+        finite(p, "fakebts.default_eirp_dbm", self.default_eirp_dbm);
+        non_negative(p, "fakebts.lte_rsrp_offset_db", self.lte_rsrp_offset_db);
+        non_negative(p, "fakebts.umts_rscp_offset_db", self.umts_rscp_offset_db);
+    }
+
+    fn check_rules(&self, p: &mut Problems) {
+        positive(p, "fakebts.signal_excess_sigmas", self.signal_excess_sigmas);
+        non_negative(p, "fakebts.reach_margin_m", self.reach_margin_m);
+        non_negative(p, "fakebts.min_range_m", self.min_range_m);
+        non_negative(p, "fakebts.ta_tolerance_m", self.ta_tolerance_m);
+        positive(
+            p,
+            "fakebts.neighbourhood_radius_m",
+            self.neighbourhood_radius_m,
+        );
+        at_least(
+            p,
+            "fakebts.neighbourhood_max_cells",
+            self.neighbourhood_max_cells as u64,
+            1,
+        );
+        within(
+            p,
+            "fakebts.min_rule_fraction",
+            self.min_rule_fraction,
+            0.0,
+            1.0,
+        );
+        positive(p, "fakebts.case_threshold", self.case_threshold);
+        non_negative(p, "fakebts.min_rogue_points", self.min_rogue_points);
+        if self.min_rogue_points > self.case_threshold {
+            p.push(
+                "fakebts.min_rogue_points",
+                format!(
+                    "must not exceed fakebts.case_threshold ({}): they are part of its points, got {}",
+                    self.case_threshold, self.min_rogue_points
+                ),
+            );
+        }
+        at_least(
+            p,
+            "fakebts.duplicate_window_secs",
+            self.duplicate_window_secs,
+            1,
+        );
+        at_least(p, "fakebts.min_reporters", self.min_reporters as u64, 1);
+        at_least(
+            p,
+            "fakebts.evidence_window_secs",
+            self.evidence_window_secs,
+            1,
+        );
+        at_least(
+            p,
+            "fakebts.finding_min_reporters",
+            self.finding_min_reporters as u64,
+            1,
+        );
+        at_least(
+            p,
+            "fakebts.finding_min_reports",
+            self.finding_min_reports,
+            1,
+        );
+        within(
+            p,
+            "fakebts.misplaced_min_fraction",
+            self.misplaced_min_fraction,
+            0.0,
+            1.0,
+        );
+        non_negative(p, "fakebts.finding_min_offset_m", self.finding_min_offset_m);
+    }
+
+    fn check_tracking(&self, p: &mut Problems) {
+        positive(p, "fakebts.association_radius_m", self.association_radius_m);
+        non_negative(
+            p,
+            "fakebts.association_spread_factor",
+            self.association_spread_factor,
+        );
+        non_negative(p, "fakebts.max_speed_mps", self.max_speed_mps);
+        at_least(p, "fakebts.track_window_secs", self.track_window_secs, 1);
+        at_least(
+            p,
+            "fakebts.max_observations",
+            self.max_observations as u64,
+            8,
+        );
+        non_negative(p, "fakebts.locate_bin_m", self.locate_bin_m);
+        positive(p, "fakebts.huber_k", self.huber_k);
+        positive(p, "fakebts.ta_sigma_m", self.ta_sigma_m);
+        positive(p, "fakebts.locate_rss_sigma_db", self.locate_rss_sigma_db);
+        positive(p, "fakebts.prior_sigma_m", self.prior_sigma_m);
+        non_negative(p, "fakebts.min_radius_m", self.min_radius_m);
+        non_negative(p, "fakebts.track_accel_noise", self.track_accel_noise);
+        non_negative(
+            p,
+            "fakebts.moving_min_displacement_m",
+            self.moving_min_displacement_m,
+        );
+        at_least(p, "fakebts.idle_evict_secs", self.idle_evict_secs, 1);
+        if self.case_idle_evict_secs < self.idle_evict_secs {
+            p.push(
+                "fakebts.case_idle_evict_secs",
+                format!(
+                    "must be at least fakebts.idle_evict_secs ({}): a transmitter with an open case is kept at least as long as an idle one, got {}",
+                    self.idle_evict_secs, self.case_idle_evict_secs
+                ),
+            );
         }
     }
 
@@ -328,23 +394,4 @@ fn secs_ms(s: u64) -> i64 {
     i64::try_from(s)
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partial_toml_keeps_defaults() {
-        let c: FakeBtsConfig =
-            toml::from_str("min_reporters = 3\n[weights]\nnull_cipher = 4.0\n").unwrap();
-        assert_eq!(c.min_reporters, 3);
-        assert_eq!(c.weights.null_cipher, 4.0);
-        assert_eq!(
-            c.weights.no_neighbours,
-            RuleWeights::default().no_neighbours
-        );
-        assert_eq!(c.path_loss_exponent, 3.2);
-        assert!(toml::from_str::<FakeBtsConfig>("typo = 1").is_err());
-    }
 }

@@ -1,39 +1,42 @@
-//! Tunables of the spam-SIM and SIM-farm detector, with literature-based defaults.
-//!
-//! Every threshold a rule compares with lives here (never as a literal in the rules),
-//! and `Default` documents where its value comes from (`shared/DOMAIN.md`). The
-//! struct deserializes from the `[spam]` table of the configuration file; a missing
-//! key keeps its default.
+//! `[spam]`: every threshold of the spam-SIM and SIM-farm detector, with the
+//! literature-based defaults documented key by key (docs/detection.md). The detector
+//! (`detect::spam`) builds its rule tables from these plain values; nothing here
+//! knows the detector.
 
-use super::rules::{default_confidence, RuleId, ALL_RULES};
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use super::check::{at_least, within, Problems};
+use super::confidence::RuleConfidence;
+use super::error::ConfigError;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-/// Configuration of [`super::SpamDetector`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Thresholds of the spam-SIM and SIM-farm detector (docs/detection.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SpamConfig {
-    /// Sliding windows in seconds: short (5 min), medium (1 h), long (24 h)
-    /// (DOMAIN.md: "sliding-window send rate (5 min, 1 h, 24 h)"). The medium window is
-    /// 12 buckets and the long one 24 buckets; the short window is read from the last
-    /// buckets of the medium ring, so it must be a multiple of `medium / 12`.
+    /// Short sliding window, seconds (5 min; docs/detection.md: "sliding-window send
+    /// rate (5 min, 1 h, 24 h)"). It is read from the last buckets of the medium
+    /// window, so it must be a multiple of `medium_window_secs / 12`.
     pub short_window_secs: u32,
+    /// Medium sliding window, seconds (1 h): 12 buckets, so a multiple of 12.
     pub medium_window_secs: u32,
+    /// Long sliding window, seconds (24 h): 24 buckets, so a multiple of 24. A SIM idle
+    /// for longer starts a fresh state.
     pub long_window_secs: u32,
-    /// How often (event time) idle SIMs are swept out; a SIM is evicted once it has been
-    /// idle for longer than the long window. The sweep only reclaims memory (a record
-    /// after a longer gap restarts the state anyway), so an hourly scan is enough.
+    /// How often (event time, seconds) idle SIMs are swept out; a SIM is evicted once
+    /// it has been idle for longer than the long window. The sweep only reclaims
+    /// memory (a record after a longer gap restarts the state anyway), so an hourly
+    /// scan is enough.
     pub eviction_sweep_secs: u32,
 
     /// SMS sent in the short window (5 min) that fires `SMS_RATE_5M`. A person types at
     /// most a few SMS a minute; 30 in 5 min is ten times the operators' same-content
-    /// limit of 3 per 5 min (DOMAIN.md, operator anti-spam limits).
+    /// limit of 3 per 5 min (docs/detection.md, operator anti-spam limits).
     pub rate_5m: u32,
     /// SMS sent in the medium window (1 h) that fires `SMS_RATE_1H` (operator limit
     /// 10 same-content SMS per hour, times the 5 distinct templates a campaign rotates).
     pub rate_1h: u32,
     /// SMS sent in the long window (24 h) that fires `SMS_RATE_24H`: one network's
-    /// published rule, not more than 100 SMS in 24 h (DOMAIN.md).
+    /// published rule, not more than 100 SMS in 24 h (docs/detection.md).
     pub rate_24h: u32,
     /// Tail probability under the population model at or below which
     /// `POPULATION_TAIL` fires (value reported as `−log10 p`); 1e-6 ≈ "one SIM in a
@@ -49,8 +52,8 @@ pub struct SpamConfig {
     pub new_recipient_ratio: f64,
     /// Minimum "no relationship" recipients in the medium window before the ratio
     /// means anything: every first message of a brand-new subscriber goes to a "new"
-    /// number (DOMAIN.md trap: new but normal subscribers), but a person does not text
-    /// 20 numbers for the first time within an hour.
+    /// number (docs/detection.md, trap: new but normal subscribers), but a person
+    /// does not text 20 numbers for the first time within an hour.
     pub new_recipient_min: u32,
     /// `distinct_recipients / sms_out` over the medium window that fires
     /// `DISTINCT_RATIO` (one message per recipient: a broadcast, not a conversation).
@@ -68,9 +71,10 @@ pub struct SpamConfig {
     /// `YOUNG_UNVERIFIED`: SIM at most this many days old and identity not verified
     /// (Murynets & Jover 2012: spammers use fresh prepaid SIMs).
     pub young_sim_days: u32,
-    /// Type Allocation Codes of GSM gateways / SIM-box modems (8 digits): `GATEWAY_TAC`.
-    /// Fill from the GSMA TAC database (device type "Modem"/"WLAN Router" of gateway
-    /// vendors); the defaults are the gateway models the team's simulator uses.
+    /// Type Allocation Codes of GSM gateways / SIM-box modems (8 digits each) that fire
+    /// `GATEWAY_TAC`. Fill from the GSMA TAC database (device type "Modem"/"WLAN
+    /// Router" of gateway vendors). Empty by default: gateway models are also learned
+    /// from devices seen with many SIMs (`gateway_learn_sims`).
     pub gateway_tacs: Vec<String>,
     /// Consecutive records from one cell while sending that fire `STATIONARY`
     /// (SIM boxes never move, INFOCOM 2014); 12 five-minute records = 1 h.
@@ -79,26 +83,26 @@ pub struct SpamConfig {
     /// more than the operators' "3 same-content SMS in 5 min".
     pub template_repeat: u32,
 
-    /// Score at or above which a SIM case opens (0..1).
+    /// Noisy-OR score at or above which a `spam_sim` case opens (0..=1).
     pub open_score: f64,
     /// Extra requirement for a `spam_sim` case: at least one volume rule
     /// (`SMS_RATE_*`, `POPULATION_TAIL`, `RATE_ROBUST_Z`) **and** `NEW_RECIPIENT_RATIO`
     /// fired. Volume-only detectors collapse on legitimate bulk senders (23.8 %
-    /// precision, DOMAIN.md), so volume alone never opens a case.
+    /// precision, docs/detection.md), so volume alone never opens a case.
     pub require_behaviour: bool,
 
     /// Population samples needed before its baseline is trusted, in SIM-windows: each
     /// record weighs the share of the medium window it covers.
     pub baseline_min_samples: u32,
-    /// Quantile above which senders are left out of the population fit.
+    /// Quantile above which senders are left out of the population fit (0..=1).
     pub baseline_trim_quantile: f64,
-    /// Floor of the population's mean hourly rate.
+    /// Floor of the population's mean hourly rate, SMS per hour.
     pub baseline_min_rate_per_hour: f64,
     /// Floor of the MAD of `ln(1 + hourly rate)`.
     pub baseline_min_log_mad: f64,
     /// Half-life of the population histogram (event time, seconds).
     pub baseline_half_life_secs: u32,
-    /// How often (event time) the population model is refit.
+    /// How often (event time, seconds) the population model is refit.
     pub baseline_refresh_secs: u32,
 
     /// A SIM becomes a farm candidate (indexed for grouping) when it shows at least
@@ -119,9 +123,9 @@ pub struct SpamConfig {
     /// SIM-box generators use ~50 numbers per IMEI, a person swapping SIMs 1–2.
     pub sims_per_device: u32,
     /// Maximum Hamming distance between two SimHash fingerprints for "same template"
-    /// (DOMAIN.md: 3–6 bits; Manku et al. use 3 of 64). The upper end is safe here
-    /// because fingerprints are only compared within one cell and campaign window and
-    /// among farm candidates: two unrelated 64-bit hashes are ≤ 6 bits apart with
+    /// (docs/detection.md: 3–6 bits; Manku et al. use 3 of 64; at most 64). The upper
+    /// end is safe here because fingerprints are only compared within one cell and
+    /// campaign window and among farm candidates: two unrelated 64-bit hashes are ≤ 6 bits apart with
     /// probability ~4·10⁻¹².
     pub fp_hamming: u32,
     /// Candidate SIMs in one cell, within the campaign window, sending near-duplicate
@@ -134,18 +138,17 @@ pub struct SpamConfig {
     pub gateway_cell_min_sims: u32,
     /// A device seen with at least this many distinct SIMs marks its TAC as a gateway
     /// model (learned `GATEWAY_TAC`): SIM boxes hold 8–64 SIMs, generators use ~50
-    /// numbers per IMEI (DOMAIN.md), no handset carries 8.
+    /// numbers per IMEI (docs/detection.md), no handset carries 8.
     pub gateway_learn_sims: u32,
     /// Members a group needs before it can become a `sim_farm` case.
     pub farm_min_members: u32,
-    /// Share of a group's members needed for the farm's member-share rules
+    /// Share of a group's members (0..=1) needed for the farm's member-share rules
     /// (`NO_VOICE`, `YOUNG_UNVERIFIED`, `GATEWAY_TAC`, `STATIONARY`).
     pub farm_member_share: f64,
-    /// Farm score at or above which a `sim_farm` case opens.
+    /// Farm score (noisy-OR, 0..=1) at or above which a `sim_farm` case opens.
     pub farm_open_score: f64,
-    /// Confidence of each rule in the noisy-OR score, by rule code; codes left out keep
-    /// the defaults of [`super::rules::default_confidence`].
-    pub confidence: BTreeMap<String, f64>,
+    /// Confidence of each rule in the noisy-OR score, by rule code.
+    pub confidence: RuleConfidence,
 }
 
 impl Default for SpamConfig {
@@ -192,159 +195,103 @@ impl Default for SpamConfig {
             farm_min_members: 3,
             farm_member_share: 0.6,
             farm_open_score: 0.9,
-            confidence: BTreeMap::new(),
+            confidence: RuleConfidence::default(),
         }
     }
 }
 
-/// A configuration that cannot work.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SpamConfigError {
-    #[error("spam windows must satisfy 0 < short <= medium <= long, medium a multiple of 12 s and long of 24 s; got {short}/{medium}/{long} s")]
-    Windows { short: u32, medium: u32, long: u32 },
-    #[error("short window {short} s must be a multiple of the medium bucket ({bucket} s)")]
-    ShortWindow { short: u32, bucket: u32 },
-    #[error("gateway tac {0:?} is not 8 decimal digits")]
-    GatewayTac(String),
-    #[error("unknown rule code {0:?} in confidence")]
-    UnknownRule(String),
-    #[error("{field} must be within {range}, got {value}")]
-    Range {
-        field: &'static str,
-        range: &'static str,
-        value: f64,
-    },
-}
-
 impl SpamConfig {
-    /// Check the combinations serde cannot check.
-    pub fn validate(&self) -> Result<(), SpamConfigError> {
-        let (s, m, l) = (
+    /// This section alone, checked as `Config::validate` checks it: detectors built
+    /// from a section call it, so an invalid section is refused, never replaced.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut p = Problems::default();
+        self.check(&mut p);
+        p.into_result()
+    }
+
+    /// Record the combinations serde cannot check (keys named in full).
+    pub(crate) fn check(&self, p: &mut Problems) {
+        self.check_windows(p);
+        for tac in &self.gateway_tacs {
+            if tac.len() != 8 || !tac.bytes().all(|b| b.is_ascii_digit()) {
+                p.push(
+                    "spam.gateway_tacs",
+                    format!(
+                        "entries must be 8 decimal digits (a type allocation code), got {tac:?}"
+                    ),
+                );
+            }
+        }
+        for (key, value) in [
+            ("spam.open_score", self.open_score),
+            ("spam.farm_open_score", self.farm_open_score),
+            ("spam.new_recipient_ratio", self.new_recipient_ratio),
+            ("spam.distinct_ratio", self.distinct_ratio),
+            ("spam.baseline_trim_quantile", self.baseline_trim_quantile),
+            ("spam.population_tail_p", self.population_tail_p),
+            ("spam.farm_member_share", self.farm_member_share),
+        ] {
+            within(p, key, value, 0.0, 1.0);
+        }
+        self.confidence.check(p);
+        if self.fp_hamming > 64 {
+            p.push(
+                "spam.fp_hamming",
+                format!(
+                    "must be within 0..=64 (bits of a fingerprint), got {}",
+                    self.fp_hamming
+                ),
+            );
+        }
+    }
+
+    /// The windows' ring layout: 0 < short <= medium <= long, medium 12 buckets,
+    /// long 24 buckets, short a whole number of medium buckets.
+    fn check_windows(&self, p: &mut Problems) {
+        let (short, medium, long) = (
             self.short_window_secs,
             self.medium_window_secs,
             self.long_window_secs,
         );
-        let windows_ok = s > 0 && s <= m && m <= l && m % 12 == 0 && l % 24 == 0;
-        if !windows_ok {
-            return Err(SpamConfigError::Windows {
-                short: s,
-                medium: m,
-                long: l,
-            });
+        at_least(p, "spam.short_window_secs", u64::from(short), 1);
+        if medium == 0 || medium % 12 != 0 {
+            p.push(
+                "spam.medium_window_secs",
+                format!("must be a positive multiple of 12 (12 buckets), got {medium}"),
+            );
         }
-        if s % (m / 12) != 0 {
-            return Err(SpamConfigError::ShortWindow {
-                short: s,
-                bucket: m / 12,
-            });
+        if long == 0 || long % 24 != 0 {
+            p.push(
+                "spam.long_window_secs",
+                format!("must be a positive multiple of 24 (24 buckets), got {long}"),
+            );
         }
-        for t in &self.gateway_tacs {
-            if t.len() != 8 || !t.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(SpamConfigError::GatewayTac(t.clone()));
-            }
+        if short > medium {
+            p.push(
+                "spam.short_window_secs",
+                format!("must not exceed spam.medium_window_secs ({medium}), got {short}"),
+            );
         }
-        for (field, v) in [
-            ("open_score", self.open_score),
-            ("farm_open_score", self.farm_open_score),
-            ("new_recipient_ratio", self.new_recipient_ratio),
-            ("distinct_ratio", self.distinct_ratio),
-            ("baseline_trim_quantile", self.baseline_trim_quantile),
-            ("population_tail_p", self.population_tail_p),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(SpamConfigError::Range {
-                    field,
-                    range: "0..=1",
-                    value: v,
-                });
-            }
+        if medium > long {
+            p.push(
+                "spam.medium_window_secs",
+                format!("must not exceed spam.long_window_secs ({long}), got {medium}"),
+            );
         }
-        for (code, &c) in &self.confidence {
-            if RuleId::from_code(code).is_none() {
-                return Err(SpamConfigError::UnknownRule(code.clone()));
-            }
-            if !(0.0..=1.0).contains(&c) {
-                return Err(SpamConfigError::Range {
-                    field: "confidence",
-                    range: "0..=1",
-                    value: c,
-                });
-            }
+        let bucket = medium / 12;
+        if short > 0 && bucket > 0 && medium % 12 == 0 && short % bucket != 0 {
+            p.push(
+                "spam.short_window_secs",
+                format!("must be a multiple of the medium bucket (spam.medium_window_secs / 12 = {bucket} s), got {short}"),
+            );
         }
-        if !(0.0..=1.0).contains(&self.farm_member_share) {
-            return Err(SpamConfigError::Range {
-                field: "farm_member_share",
-                range: "0..=1",
-                value: self.farm_member_share,
-            });
-        }
-        if self.fp_hamming > 64 {
-            return Err(SpamConfigError::Range {
-                field: "fp_hamming",
-                range: "0..=64",
-                value: f64::from(self.fp_hamming),
-            });
-        }
-        Ok(())
     }
 
-    pub(crate) fn gateway_tac_values(&self) -> Vec<u32> {
+    /// The configured gateway TACs as numbers (entries are checked to be 8 digits).
+    pub fn gateway_tac_values(&self) -> Vec<u32> {
         self.gateway_tacs
             .iter()
             .filter_map(|t| t.parse().ok())
             .collect()
-    }
-
-    /// Confidence of every rule, indexed by [`RuleId`].
-    pub fn confidences(&self) -> [f64; ALL_RULES.len()] {
-        ALL_RULES.map(|r| {
-            self.confidence
-                .get(r.code())
-                .copied()
-                .unwrap_or_else(|| default_confidence(r))
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid_and_partial_toml_keeps_them() {
-        SpamConfig::default().validate().unwrap();
-        let c: SpamConfig =
-            toml::from_str("rate_24h = 250\ngateway_tacs = [\"86012345\"]").unwrap();
-        assert_eq!(c.rate_24h, 250);
-        assert_eq!(c.rate_1h, SpamConfig::default().rate_1h);
-        c.validate().unwrap();
-        assert!(toml::from_str::<SpamConfig>("no_such_key = 1").is_err());
-        let c: SpamConfig = toml::from_str("[confidence]\nNO_VOICE = 0.1").unwrap();
-        c.validate().unwrap();
-        assert_eq!(c.confidences()[RuleId::NoVoice as usize], 0.1);
-        assert_eq!(c.confidences()[RuleId::GatewayTac as usize], 0.5);
-        let c: SpamConfig = toml::from_str("[confidence]\nNOPE = 0.1").unwrap();
-        assert!(matches!(c.validate(), Err(SpamConfigError::UnknownRule(_))));
-    }
-
-    #[test]
-    fn bad_combinations_are_refused() {
-        let mut c = SpamConfig {
-            medium_window_secs: 1_000,
-            ..SpamConfig::default()
-        };
-        assert!(c.validate().is_err());
-        c.medium_window_secs = 3_600;
-        c.short_window_secs = 400;
-        assert!(matches!(
-            c.validate(),
-            Err(SpamConfigError::ShortWindow { .. })
-        ));
-        c.short_window_secs = 300;
-        c.gateway_tacs = vec!["12".into()];
-        assert!(matches!(c.validate(), Err(SpamConfigError::GatewayTac(_))));
-        c.gateway_tacs.clear();
-        c.open_score = 1.5;
-        assert!(matches!(c.validate(), Err(SpamConfigError::Range { .. })));
     }
 }

@@ -10,14 +10,12 @@ use crate::detect::spam::{Allowlist, SpamDetector};
 use crate::detect::Detector;
 use crate::inventory::csv_loader::LoadReport;
 use crate::inventory::Inventory;
-use crate::pipeline::Pipeline;
-use std::io::{self, Write};
 use std::path::Path;
 
 /// The fake-BTS detector over the registered cells of the inventory.
-fn fakebts_detector(config: &Config, inventory: &Inventory) -> FakeBtsDetector {
+fn fakebts_detector(config: &Config, inventory: &Inventory) -> Result<FakeBtsDetector, String> {
     let index = CellIndex::from_sites(inventory.iter_sorted().map(Site::from));
-    FakeBtsDetector::with_index(config.fakebts.clone(), index)
+    FakeBtsDetector::with_index(config.fakebts.clone(), index).map_err(|e| e.to_string())
 }
 
 /// Detectors and reference data of one run.
@@ -28,7 +26,7 @@ pub struct RunSetup {
 
 impl RunSetup {
     /// Load the inventory (`cells`, else `[inventory] csv`) and the allowlist, and
-    /// build every detector.
+    /// build every detector; an invalid detector section is refused.
     pub fn build(config: &Config, cells: Option<&Path>) -> Result<RunSetup, String> {
         let cells = cells.or(config.inventory.csv.as_deref());
         let (inventory, inventory_report) = match cells {
@@ -45,26 +43,14 @@ impl RunSetup {
             Some(path) => Allowlist::load(path).map_err(|e| e.to_string())?,
             None => Allowlist::empty(),
         };
+        let spam = SpamDetector::new(config.spam.clone(), allowlist).map_err(|e| e.to_string())?;
         let detectors: Vec<Box<dyn Detector>> = vec![
-            Box::new(SpamDetector::new(config.spam.clone(), allowlist)),
-            Box::new(fakebts_detector(config, &inventory)),
+            Box::new(spam),
+            Box::new(fakebts_detector(config, &inventory)?),
         ];
         Ok(RunSetup {
             detectors,
             inventory_report,
         })
-    }
-
-    /// Write the detectors' low-severity findings (inventory discrepancies), one JSON
-    /// object a line.
-    pub fn write_findings(&self, pipeline: &Pipeline, path: &Path) -> io::Result<()> {
-        let mut w = io::BufWriter::new(std::fs::File::create(path)?);
-        for d in pipeline.detectors() {
-            for f in d.findings() {
-                serde_json::to_writer(&mut w, &f)?;
-                w.write_all(b"\n")?;
-            }
-        }
-        w.flush()
     }
 }

@@ -1,0 +1,105 @@
+//! `[fakebts.weights]`: the points each fake-BTS rule adds to a candidate
+//! transmitter's score when it holds.
+
+use super::check::{non_negative, Problems};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Points of each rule for a candidate transmitter (additive score, as in EFF
+/// Crocodile Hunter and SnoopSnitch); each must be 0 or more.
+/// Defaults: a forged broadcast (null cipher, identity on a foreign channel or on two)
+/// and a placement the registered cell cannot explain (beyond reach, timing advance)
+/// weigh 3; protocol events a rogue cell provokes (downgrade, reject, SMS) and a
+/// missing neighbour list 2; plain inventory mismatches 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleWeights {
+    /// `CELL_NOT_REGISTERED`: the identity is not in the inventory.
+    pub cell_not_registered: f64,
+    /// `BEYOND_REACH`: a registered identity heard farther from its site than its reach.
+    pub beyond_reach: f64,
+    /// `SIGNAL_TOO_STRONG`: signal stronger than the path-loss model allows for the
+    /// registered site.
+    pub signal_too_strong: f64,
+    /// `TA_INCONSISTENT`: timing advance incompatible with the distance to the
+    /// registered site.
+    pub ta_inconsistent: f64,
+    /// `PLMN_INCONSISTENT`: no registered cell of this network (PLMN) around the
+    /// reporter.
+    pub plmn_inconsistent: f64,
+    /// `LAC_INCONSISTENT`: no registered cell of this PLMN uses this LAC/TAC around the
+    /// reporter, or the cell id is registered under another one (TAC hopping).
+    pub lac_inconsistent: f64,
+    /// `ARFCN_UNUSED_NEARBY`: no registered cell of this PLMN and technology uses this
+    /// channel around the reporter.
+    pub arfcn_unused_nearby: f64,
+    /// `ARFCN_INCONSISTENT`: a registered identity broadcast on a channel other than its
+    /// registered one (a forged broadcast).
+    pub arfcn_inconsistent: f64,
+    /// `DUPLICATE_IDENTITY`: the same identity heard on two channels (a forged
+    /// broadcast).
+    pub duplicate_identity: f64,
+    /// `NO_NEIGHBOURS`: the cell announces at most `fakebts.max_neighbours_suspicious`
+    /// neighbours (a forged broadcast).
+    pub no_neighbours: f64,
+    /// `NULL_CIPHER`: the cell turned encryption off (A5/0, EEA0; a forged broadcast).
+    pub null_cipher: f64,
+    /// `RAT_DOWNGRADE`: the phone was pushed down to an older technology (e.g. LTE to
+    /// GSM).
+    pub rat_downgrade: f64,
+    /// `LU_REJECT`: a location or tracking area update was rejected.
+    pub lu_reject: f64,
+    /// `SMS_WHILE_CAMPED`: an SMS arrived while the phone was camped on the suspect
+    /// cell (SMS blaster).
+    pub sms_while_camped: f64,
+}
+
+impl Default for RuleWeights {
+    fn default() -> Self {
+        RuleWeights {
+            cell_not_registered: 1.0,
+            beyond_reach: 3.0,
+            signal_too_strong: 2.0,
+            ta_inconsistent: 3.0,
+            plmn_inconsistent: 1.0,
+            lac_inconsistent: 1.0,
+            arfcn_unused_nearby: 1.0,
+            arfcn_inconsistent: 3.0,
+            duplicate_identity: 3.0,
+            no_neighbours: 2.0,
+            null_cipher: 3.0,
+            rat_downgrade: 2.0,
+            lu_reject: 2.0,
+            sms_while_camped: 2.0,
+        }
+    }
+}
+
+impl RuleWeights {
+    /// `(key, points)` of every rule, in declaration order.
+    fn by_key(&self) -> [(&'static str, f64); 14] {
+        [
+            ("cell_not_registered", self.cell_not_registered),
+            ("beyond_reach", self.beyond_reach),
+            ("signal_too_strong", self.signal_too_strong),
+            ("ta_inconsistent", self.ta_inconsistent),
+            ("plmn_inconsistent", self.plmn_inconsistent),
+            ("lac_inconsistent", self.lac_inconsistent),
+            ("arfcn_unused_nearby", self.arfcn_unused_nearby),
+            ("arfcn_inconsistent", self.arfcn_inconsistent),
+            ("duplicate_identity", self.duplicate_identity),
+            ("no_neighbours", self.no_neighbours),
+            ("null_cipher", self.null_cipher),
+            ("rat_downgrade", self.rat_downgrade),
+            ("lu_reject", self.lu_reject),
+            ("sms_while_camped", self.sms_while_camped),
+        ]
+    }
+
+    /// Points are never negative.
+    pub(crate) fn check(&self, p: &mut Problems) {
+        for (key, points) in self.by_key() {
+            non_negative(p, &format!("fakebts.weights.{key}"), points);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `[kafka]` and `[kafka.topics]`: where the feeds are and how to reach the brokers.
+
+use super::check::{not_empty, Problems};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where the feeds are and how to reach the brokers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated `host:port`.
+    pub brokers: String,
+    /// Consumer group of the detector workers.
+    pub group_id: String,
+    pub topics: TopicsConfig,
+    /// Settings passed to librdkafka as they are, for security and tuning (e.g.
+    /// SASL/SCRAM over TLS below). Values are never logged; keys whose name contains
+    /// `password` or `secret` (and `ssl.key.pem`, `sasl.oauthbearer.config`) are
+    /// masked by `cellwatch config check`. Set secrets with environment variables,
+    /// e.g. CELLWATCH_KAFKA_SASL_PASSWORD.
+    #[schemars(example = librdkafka_example())]
+    pub librdkafka: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "cellwatch".into(),
+            topics: TopicsConfig::default(),
+            librdkafka: BTreeMap::new(),
+        }
+    }
+}
+
+/// Topic names; the defaults are the contract's (docs/contract.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// SMS-volume records (input).
+    pub sms_volume: String,
+    /// Cell-measurement reports (input).
+    pub measurements: String,
+    /// Registered-cell inventory updates (compacted, input).
+    pub inventory: String,
+    /// Allowlist of legitimate bulk senders and M2M lines (compacted, input).
+    pub allowlist: String,
+    /// Cases (output).
+    pub cases: String,
+    /// Dead letters: records refused by validation, with the reason (output).
+    pub dead_letter: String,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            sms_volume: "cw.sms-volume.v1".into(),
+            measurements: "cw.cell-measurements.v1".into(),
+            inventory: "cw.cell-inventory.v1".into(),
+            allowlist: "cw.allowlist.v1".into(),
+            cases: "cw.cases.v1".into(),
+            dead_letter: "cw.dead-letter.v1".into(),
+        }
+    }
+}
+
+/// The example shown for `[kafka.librdkafka]` in the generated example file.
+fn librdkafka_example() -> BTreeMap<String, String> {
+    [
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanisms", "SCRAM-SHA-512"),
+        ("sasl.username", "cellwatch"),
+        ("sasl.password", "set CELLWATCH_KAFKA_SASL_PASSWORD instead"),
+        ("ssl.ca.location", "/etc/ssl/certs/ca.pem"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl KafkaConfig {
+    /// Record what cannot work (keys named in full).
+    pub(crate) fn check(&self, p: &mut Problems) {
+        not_empty(p, "kafka.brokers", &self.brokers);
+        not_empty(p, "kafka.group_id", &self.group_id);
+        self.topics.check(p);
+        for name in self.librdkafka.keys() {
+            if name.trim().is_empty() {
+                p.push("kafka.librdkafka", "setting names must not be empty");
+            }
+        }
+    }
+}
+
+impl TopicsConfig {
+    /// `(key, topic)` of every topic, in declaration order.
+    pub fn by_key(&self) -> [(&'static str, &str); 6] {
+        [
+            ("sms_volume", &self.sms_volume),
+            ("measurements", &self.measurements),
+            ("inventory", &self.inventory),
+            ("allowlist", &self.allowlist),
+            ("cases", &self.cases),
+            ("dead_letter", &self.dead_letter),
+        ]
+    }
+
+    /// Kafka topic names: 1 to 249 of `[A-Za-z0-9._-]`.
+    fn check(&self, p: &mut Problems) {
+        for (key, topic) in self.by_key() {
+            let legal = !topic.is_empty()
+                && topic.len() <= 249
+                && topic
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !legal {
+                p.push(
+                    &format!("kafka.topics.{key}"),
+                    format!("must be a Kafka topic name (1 to 249 letters, digits, '.', '_', '-'), got {topic:?}"),
+                );
+            }
+        }
+    }
+}

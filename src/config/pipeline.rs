@@ -1,0 +1,86 @@
+//! `[pipeline]`: validation and event-time settings shared by every source, and the
+//! order in which events reach the detectors.
+
+use super::check::{at_least, Problems};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Validation and event-time settings shared by every source (docs/streaming.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// How far behind the highest event time seen a record may be before it is
+    /// dead-lettered as `late`, seconds. Operators report in 1–15 min intervals and
+    /// probes upload in batches, hence 10 minutes.
+    pub allowed_lateness_secs: u64,
+    /// Largest accepted record in bytes; longer lines are dead-lettered as `too_large`
+    /// without being buffered whole. 1 MiB: a real record is under 4 KiB.
+    pub max_record_bytes: usize,
+    /// Event-time progress between two watermark notifications to the detectors
+    /// (window closing, eviction), seconds.
+    pub watermark_step_secs: u64,
+    /// How much history a worker re-reads to rebuild detector state when it is
+    /// assigned partitions, seconds: the longest detector window plus the allowed
+    /// lateness (24 h + 10 min).
+    pub restore_window_secs: u64,
+    /// How events reach the detectors: `event_time` holds them until the watermark
+    /// passes and releases them in canonical order, so the same input gives the same
+    /// cases, replayed or streamed, at the price of holding events up to the allowed
+    /// lateness; `arrival` gives the lowest latency, but cross-key detectors (farms,
+    /// identity linking) may then differ with partition interleaving.
+    pub ordering: EventOrder,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            allowed_lateness_secs: 600,
+            max_record_bytes: 1 << 20,
+            watermark_step_secs: 10,
+            restore_window_secs: 87_000,
+            ordering: EventOrder::EventTime,
+        }
+    }
+}
+
+impl PipelineConfig {
+    pub fn allowed_lateness_ms(&self) -> i64 {
+        (self.allowed_lateness_secs as i64).saturating_mul(1000)
+    }
+
+    pub fn restore_window_ms(&self) -> i64 {
+        (self.restore_window_secs as i64).saturating_mul(1000)
+    }
+
+    pub fn watermark_step_ms(&self) -> i64 {
+        (self.watermark_step_secs as i64).saturating_mul(1000)
+    }
+
+    /// Record what cannot work (keys named in full).
+    pub(crate) fn check(&self, p: &mut Problems) {
+        at_least(
+            p,
+            "pipeline.max_record_bytes",
+            self.max_record_bytes as u64,
+            1,
+        );
+        at_least(
+            p,
+            "pipeline.watermark_step_secs",
+            self.watermark_step_secs,
+            1,
+        );
+    }
+}
+
+/// How events reach the detectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOrder {
+    /// Held until the watermark, released in canonical order (deterministic).
+    #[default]
+    EventTime,
+    /// Delivered on arrival: lowest latency; cross-key detectors (farms, identity
+    /// linking) may then depend on how partitions interleave.
+    Arrival,
+}
