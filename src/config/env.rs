@@ -115,15 +115,22 @@ pub(crate) struct Target {
     pub kind: Kind,
 }
 
-/// Every variable name of a single key (general rule and aliases), and the name
-/// prefixes of the free-form tables. Names are unique (a unit test proves it).
-pub(crate) fn catalogue() -> (Vec<(String, Target)>, Vec<(String, Vec<String>)>) {
+/// Every variable the configuration reads. Names are unique (a unit test proves it).
+pub(crate) struct Catalogue {
+    /// The variable of each single key (general rule and aliases).
+    pub names: Vec<(String, Target)>,
+    /// Name prefixes of the free-form tables, with the table's path.
+    pub tables: Vec<(String, Vec<String>)>,
+}
+
+/// The [`Catalogue`] of the configuration's keys.
+pub(crate) fn catalogue() -> Catalogue {
     let mut names = Vec::new();
-    let mut prefixes = Vec::new();
+    let mut tables = Vec::new();
     for key in schema::keys() {
         match key.kind {
             Kind::Table => {}
-            Kind::Map => prefixes.push((format!("{}_", variable_name(&key.path)), key.path)),
+            Kind::Map => tables.push((format!("{}_", variable_name(&key.path)), key.path)),
             kind => names.push((
                 variable_name(&key.path),
                 Target {
@@ -143,12 +150,12 @@ pub(crate) fn catalogue() -> (Vec<(String, Target)>, Vec<(String, Vec<String>)>)
             },
         ));
     }
-    (names, prefixes)
+    Catalogue { names, tables }
 }
 
 /// Parse every non-empty variable of `env` for its key.
 pub(crate) fn overrides(env: &Environment) -> Result<Vec<Override>, ConfigError> {
-    let (names, prefixes) = catalogue();
+    let Catalogue { names, tables } = catalogue();
     let mut out: Vec<Override> = Vec::new();
     for (variable, text) in &env.vars {
         if text.is_empty() {
@@ -158,7 +165,7 @@ pub(crate) fn overrides(env: &Environment) -> Result<Vec<Override>, ConfigError>
             .iter()
             .find(|(name, _)| name == variable)
             .map(|(_, t)| t.clone())
-            .or_else(|| map_entry(variable, &prefixes))
+            .or_else(|| map_entry(variable, &tables))
             .ok_or_else(|| ConfigError::UnknownVariable {
                 variable: variable.clone(),
             })?;

@@ -2,7 +2,7 @@
 //! the key's type, the names of earlier releases still work, and mistakes name the
 //! variable and the key.
 
-use super::env::{catalogue, variable_name, ALIASES};
+use super::env::{catalogue, variable_name, Catalogue, ALIASES};
 use super::*;
 
 fn load(text: &str, vars: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
@@ -15,7 +15,10 @@ fn load(text: &str, vars: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
 
 #[test]
 fn variable_names_are_unique_and_cover_every_key() {
-    let (names, prefixes) = catalogue();
+    let Catalogue {
+        names,
+        tables: prefixes,
+    } = catalogue();
     let mut all: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
     all.sort_unstable();
     let before = all.len();

@@ -30,7 +30,7 @@ pub fn example_toml() -> String {
     );
     for (name, value) in &defaults {
         if let Some(table) = value.as_table() {
-            section(&mut out, &keys, &[name.clone()], table);
+            section(&mut out, &keys, std::slice::from_ref(name), table);
         }
     }
     out
@@ -140,5 +140,35 @@ fn bare_or_quoted(name: &str) -> String {
         name.to_string()
     } else {
         toml::Value::String(name.to_string()).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_without_a_default_show_an_example_value() {
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        for key in schema::keys() {
+            let has_default = key
+                .path
+                .iter()
+                .try_fold(&defaults, |table, name| table.get(name))
+                .is_some();
+            if !has_default || key.kind == Kind::Map {
+                assert!(
+                    key.example.is_some(),
+                    "{} has no example",
+                    key.path.join(".")
+                );
+            }
+        }
+        let text = example_toml();
+        for line in text.lines() {
+            assert!(!line.trim_end().ends_with('='), "no value on {line:?}");
+        }
+        assert!(text.contains("# csv = \"/data/cells.csv\""));
+        assert!(text.contains("# \"sasl.password\" = "));
     }
 }
