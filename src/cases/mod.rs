@@ -1,11 +1,12 @@
-//! Case bookkeeping: merges the snapshots detectors emit into one final case per id.
+//! Case bookkeeping: merges the snapshots detectors emit into one final case per id,
+//! and reads and writes `cases.jsonl`.
 
 use crate::model::Case;
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
-/// All cases of a run, keyed by `case_id`. A later snapshot of a case replaces the
-/// earlier one but keeps the earliest `opened_at` and `first_seen`, so an update never
-/// moves the moment the evidence first crossed the threshold.
+/// All cases of a run, keyed by `case_id`; a later snapshot of a case is merged into
+/// the earlier one with [`Case::merge_newer`].
 #[derive(Debug, Default)]
 pub struct CaseBook {
     cases: BTreeMap<String, Case>,
@@ -18,16 +19,16 @@ impl CaseBook {
     }
 
     /// Merge one snapshot; returns the merged case.
-    pub fn upsert(&mut self, mut case: Case) -> &Case {
+    pub fn upsert(&mut self, case: Case) -> &Case {
         self.updates += 1;
-        let id = case.case_id.clone();
-        if let Some(prev) = self.cases.get(&id) {
-            case.opened_at = case.opened_at.min(prev.opened_at);
-            case.first_seen = case.first_seen.min(prev.first_seen);
-            case.last_seen = case.last_seen.max(prev.last_seen);
+        match self.cases.entry(case.case_id.clone()) {
+            Entry::Occupied(known) => {
+                let known = known.into_mut();
+                known.merge_newer(case);
+                known
+            }
+            Entry::Vacant(new) => new.insert(case),
         }
-        self.cases.insert(id.clone(), case);
-        &self.cases[&id]
     }
 
     /// Merge every case of another book (a replay lane's) into this one.
@@ -90,6 +91,16 @@ pub enum CasesFileError {
         line: usize,
         message: String,
     },
+}
+
+/// Write cases as JSON Lines, one case per line: the `cases.jsonl` that
+/// [`read_jsonl`] reads.
+pub fn write_jsonl(out: &mut dyn std::io::Write, cases: &[Case]) -> std::io::Result<()> {
+    for case in cases {
+        serde_json::to_writer(&mut *out, case)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// Read a `cases.jsonl` file (one case per line, blank lines ignored).

@@ -378,18 +378,16 @@ fn write_outputs(
         let _ = write_export(format, cases, &ExportContext::default(), &mut buf);
         buf
     };
-    let mut jsonl = String::new();
-    for c in cases {
-        jsonl.push_str(&serde_json::to_string(c).unwrap_or_default());
-        jsonl.push('\n');
-    }
+    let mut jsonl = Vec::new();
+    // Writing into memory cannot fail.
+    let _ = crate::cases::write_jsonl(&mut jsonl, cases);
     let transmitters: Vec<Case> = cases
         .iter()
         .filter(|c| c.kind == crate::model::CaseKind::FakeBts)
         .cloned()
         .collect();
     Ok(vec![
-        write("cases.jsonl", jsonl.as_bytes())?,
+        write("cases.jsonl", &jsonl)?,
         write("cases.csv", &render(ExportFormat::Csv, cases))?,
         write(
             "rogue_transmitters.geojson",

@@ -1,4 +1,5 @@
-//! Cases (FEEDS.md §4): one incident for inspectors, with the evidence that opened it.
+//! Cases (docs/contract.md, "Cases"): one incident for inspectors, with the evidence
+//! that opened it.
 
 use super::cell::Rat;
 use serde::{Deserialize, Serialize};
@@ -91,4 +92,65 @@ pub struct Case {
     pub track: Vec<TrackPoint>,
     pub reasons: Vec<Reason>,
     pub evidence_count: u64,
+}
+
+impl Case {
+    /// Fold a later snapshot of the same case into this one. The newer snapshot wins,
+    /// except for the case's time span: the earliest `opened_at` and `first_seen` and
+    /// the latest `last_seen` are kept, so an update never moves the moment the
+    /// evidence first crossed the threshold, nor forgets evidence already seen.
+    pub fn merge_newer(&mut self, newer: Case) {
+        let opened_at = self.opened_at.min(newer.opened_at);
+        let first_seen = self.first_seen.min(newer.first_seen);
+        let last_seen = self.last_seen.max(newer.last_seen);
+        *self = newer;
+        self.opened_at = opened_at;
+        self.first_seen = first_seen;
+        self.last_seen = last_seen;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(opened_at: i64, first_seen: i64, last_seen: i64, score: f64) -> Case {
+        Case {
+            case_id: "spam-1".into(),
+            kind: CaseKind::SpamSim,
+            status: CaseStatus::Open,
+            opened_at,
+            first_seen,
+            last_seen,
+            score,
+            operator: None,
+            sims: vec!["s1".into()],
+            claimed_cell: None,
+            identities: Vec::new(),
+            location: None,
+            track: Vec::new(),
+            reasons: Vec::new(),
+            evidence_count: 3,
+        }
+    }
+
+    #[test]
+    fn a_newer_snapshot_wins_but_the_time_span_only_widens() {
+        let mut case = snapshot(1_000, 500, 2_000, 0.5);
+        let mut newer = snapshot(1_500, 800, 1_800, 0.9);
+        newer.evidence_count = 7;
+        case.merge_newer(newer);
+        assert_eq!(case.score, 0.9);
+        assert_eq!(case.evidence_count, 7);
+        assert_eq!(
+            (case.opened_at, case.first_seen, case.last_seen),
+            (1_000, 500, 2_000)
+        );
+        case.merge_newer(snapshot(900, 400, 3_000, 0.7));
+        assert_eq!(
+            (case.opened_at, case.first_seen, case.last_seen),
+            (900, 400, 3_000)
+        );
+        assert_eq!(case.score, 0.7);
+    }
 }

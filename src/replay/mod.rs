@@ -1,6 +1,7 @@
-//! `cellwatch replay` (docs/contract.md, "Replay"): the pipeline on JSON Lines files, with event
-//! time taken from the records. Writes `cases.jsonl`, `dead_letter.jsonl`,
-//! `inventory_findings.jsonl` and `summary.json` into the output folder.
+//! `cellwatch replay` (docs/contract.md, "Replay"): the pipeline on JSON Lines
+//! files, with event time taken from the records. Writes `cases.jsonl`,
+//! `dead_letter.jsonl`, `inventory_findings.jsonl` and `summary.json` into the
+//! output folder.
 
 mod parse_stage;
 mod summary;
@@ -156,11 +157,9 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let cases = book.into_sorted();
     let cases_path = opts.out.join("cases.jsonl");
     let mut w = create(&cases_path)?;
-    for c in &cases {
-        serde_json::to_writer(&mut w, c).map_err(|e| output_err(&cases_path, e.into()))?;
-        w.write_all(b"\n").map_err(|e| output_err(&cases_path, e))?;
-    }
-    w.flush().map_err(|e| output_err(&cases_path, e))?;
+    crate::cases::write_jsonl(&mut w, &cases)
+        .and_then(|()| w.flush())
+        .map_err(|e| output_err(&cases_path, e))?;
 
     let findings_path = opts.out.join("inventory_findings.jsonl");
     write_findings(&pipeline, &findings_path).map_err(|e| output_err(&findings_path, e))?;

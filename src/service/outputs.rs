@@ -42,7 +42,7 @@ pub enum CaseStore {
 /// What the pipeline produced since the last flush, and the offsets it covers.
 #[derive(Default)]
 pub struct Batch {
-    /// Latest snapshot of each case touched in this batch.
+    /// Each case touched in this batch, its snapshots merged ([`Case::merge_newer`]).
     pub cases: BTreeMap<String, Case>,
     pub dead: Vec<DeadLetter>,
     /// Valid records to archive (ClickHouse `records`), the evidence behind cases,
@@ -102,13 +102,7 @@ impl Batch {
 impl crate::detect::CaseSink for Batch {
     fn emit(&mut self, case: Case) {
         match self.cases.get_mut(&case.case_id) {
-            Some(prev) => {
-                let opened_at = prev.opened_at.min(case.opened_at);
-                let first_seen = prev.first_seen.min(case.first_seen);
-                *prev = case;
-                prev.opened_at = opened_at;
-                prev.first_seen = first_seen;
-            }
+            Some(known) => known.merge_newer(case),
             None => {
                 self.cases.insert(case.case_id.clone(), case);
             }
@@ -293,5 +287,35 @@ fn dead_row(d: &DeadLetter, received_at: i64) -> DeadLetterRow {
             .clone()
             .or_else(|| d.raw_base64.clone())
             .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::CaseSink;
+
+    fn snapshot(first_seen: i64, last_seen: i64, evidence_count: u64) -> Case {
+        serde_json::from_value(serde_json::json!({
+            "case_id": "spam-1", "kind": "spam_sim", "opened_at": last_seen,
+            "first_seen": first_seen, "last_seen": last_seen, "score": 1.0,
+            "reasons": [], "evidence_count": evidence_count,
+        }))
+        .expect("a valid case")
+    }
+
+    #[test]
+    fn a_batch_merges_the_snapshots_of_a_case_like_the_case_book() {
+        let snapshots = [snapshot(100, 900, 5), snapshot(50, 700, 6)];
+        let mut batch = Batch::default();
+        let mut book = CaseBook::new();
+        for s in snapshots {
+            batch.emit(s.clone());
+            book.emit(s);
+        }
+        let merged = &batch.cases["spam-1"];
+        assert_eq!((merged.first_seen, merged.last_seen), (50, 900));
+        assert_eq!(merged.evidence_count, 6);
+        assert_eq!(book.iter().collect::<Vec<_>>(), vec![merged]);
     }
 }
