@@ -8,7 +8,7 @@ use cellwatch::config::{ClickHouseConfig, Config};
 use cellwatch::demo::feed;
 use cellwatch::replay::{self, InputPath, ReplayOptions};
 use cellwatch::service::metrics::Metrics;
-use cellwatch::service::outputs::CaseStore;
+use cellwatch::service::outputs::BatchStore;
 use cellwatch::service::{self, ServiceOptions, ServiceReport};
 use cellwatch::simulate::{write_scenario, Scale, SimConfig};
 use cellwatch::sink::clickhouse::{migrate, ClickHouse};
@@ -137,7 +137,7 @@ async fn setup(seed: u64, clickhouse_url: &str) -> Setup {
 fn start(
     s: &Setup,
     metrics: &Metrics,
-    store: CaseStore,
+    store: BatchStore,
 ) -> (
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<Result<ServiceReport, service::ServiceError>>,
@@ -250,7 +250,7 @@ fn read_topic(brokers: &str, topic: &str, min: usize) -> Vec<(Option<String>, Ve
 async fn service_delivers_cases_and_dead_letters_at_least_once() {
     let s = setup(5, &common::clickhouse_url()).await;
     let metrics = Metrics::new();
-    let (stop, handle) = start(&s, &metrics, CaseStore::ClickHouse(Box::new(s.ch.clone())));
+    let (stop, handle) = start(&s, &metrics, BatchStore::ClickHouse(Box::new(s.ch.clone())));
     wait_for("every record acknowledged", 300, || {
         metrics.acknowledged.load(Ordering::Relaxed) >= s.total
     })
@@ -329,7 +329,7 @@ async fn service_delivers_cases_and_dead_letters_at_least_once() {
 async fn restart_rebuilds_state_without_duplicates_or_loss() {
     let s = setup(6, &common::clickhouse_url()).await;
     let first = Metrics::new();
-    let (stop, handle) = start(&s, &first, CaseStore::ClickHouse(Box::new(s.ch.clone())));
+    let (stop, handle) = start(&s, &first, BatchStore::ClickHouse(Box::new(s.ch.clone())));
     wait_for("half of the records acknowledged", 300, || {
         first.acknowledged.load(Ordering::Relaxed) >= s.total / 2
     })
@@ -339,7 +339,7 @@ async fn restart_rebuilds_state_without_duplicates_or_loss() {
     assert!(r1.records < s.total, "stopped midway");
 
     let second = Metrics::new();
-    let (stop, handle) = start(&s, &second, CaseStore::ClickHouse(Box::new(s.ch.clone())));
+    let (stop, handle) = start(&s, &second, BatchStore::ClickHouse(Box::new(s.ch.clone())));
     wait_for("the rest acknowledged", 300, || {
         r1.records + second.acknowledged.load(Ordering::Relaxed) >= s.total
     })
@@ -411,7 +411,7 @@ async fn clickhouse_outage_pauses_consumption_and_loses_nothing() {
     let (stop, handle) = start(
         &s,
         &metrics,
-        CaseStore::ClickHouse(Box::new(ClickHouse::new(config_store))),
+        BatchStore::ClickHouse(Box::new(ClickHouse::new(config_store))),
     );
     wait_for("some records acknowledged", 300, || {
         metrics.acknowledged.load(Ordering::Relaxed) > 0

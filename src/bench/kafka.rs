@@ -17,7 +17,7 @@ use crate::config::{ClickHouseConfig, Config, EventOrder};
 use crate::demo::feed::{self, FeedLine};
 use crate::model::{parse_record, Case, CaseKind, Event, Feed, TimeBounds};
 use crate::service::metrics::Metrics;
-use crate::service::outputs::CaseStore;
+use crate::service::outputs::BatchStore;
 use crate::service::{self, ServiceOptions};
 use crate::sink::clickhouse::{migrate, ClickHouse};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -249,7 +249,7 @@ fn start_service(env: &RunEnv, scenario: &Scenario) -> Running {
     let handle = tokio::spawn(service::run(ServiceOptions {
         config: env.config.clone(),
         cells: Some(scenario.cells()),
-        store: CaseStore::ClickHouse(Box::new(env.ch.clone())),
+        store: BatchStore::ClickHouse(Box::new(env.ch.clone())),
         metrics: metrics.clone(),
         shutdown: rx,
         now_ms: Some(bench_now_ms()),

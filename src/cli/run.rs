@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use cellwatch::config::Config;
 use cellwatch::service::metrics::Metrics;
-use cellwatch::service::outputs::CaseStore;
+use cellwatch::service::outputs::BatchStore;
 use cellwatch::service::{self, ServiceOptions};
 use cellwatch::sink::clickhouse::ClickHouse;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             tracing::info!("shutdown requested: draining, committing, exiting");
             let _ = tx.send(true);
         });
-        let store = CaseStore::ClickHouse(Box::new(ClickHouse::new(config.clickhouse.clone())));
+        let store = BatchStore::ClickHouse(Box::new(ClickHouse::new(config.clickhouse.clone())));
         let report = service::run(ServiceOptions {
             config,
             cells: args.cells,

@@ -10,7 +10,7 @@ use crate::config::{ClickHouseConfig, Config};
 use crate::model::Case;
 use crate::score::ScoreReport;
 use crate::service::metrics::Metrics;
-use crate::service::outputs::{CaseStore, MemoryStore};
+use crate::service::outputs::{BatchStore, MemoryStore};
 use crate::service::{self, ServiceOptions, ServiceReport};
 use crate::simulate::{write_scenario, Scale, SimConfig};
 use crate::sink::clickhouse::{migrate, ClickHouse};
@@ -151,20 +151,20 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
             });
             match migrate(&ch).await {
                 Ok(_) => (
-                    CaseStore::ClickHouse(Box::new(ch)),
+                    BatchStore::ClickHouse(Box::new(ch)),
                     format!("clickhouse {url} database {}", opts.clickhouse_database),
                 ),
                 Err(e) => {
                     tracing::warn!(error = %e, "clickhouse does not answer: cases go to files only");
                     (
-                        CaseStore::Memory(MemoryStore::default()),
+                        BatchStore::Memory(MemoryStore::default()),
                         "files (clickhouse did not answer)".to_string(),
                     )
                 }
             }
         }
         None => (
-            CaseStore::Memory(MemoryStore::default()),
+            BatchStore::Memory(MemoryStore::default()),
             "files".to_string(),
         ),
     };
@@ -248,8 +248,8 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
     let processed = metrics.processed.load(Ordering::Relaxed);
 
     let cases = match &store {
-        CaseStore::ClickHouse(ch) => ch.fetch_cases().await?,
-        CaseStore::Memory(m) => {
+        BatchStore::ClickHouse(ch) => ch.fetch_cases().await?,
+        BatchStore::Memory(m) => {
             let book = std::mem::take(&mut *m.book.lock().expect("case book"));
             book.into_sorted()
         }

@@ -1,4 +1,4 @@
-//! Where a flushed batch goes: the case store (ClickHouse, or files for the demo),
+//! Where a flushed batch goes: the batch store (ClickHouse, or memory for the demo),
 //! the cases topic and the dead-letter topic. A batch is acknowledged only when
 //! every step has succeeded; steps already done are not repeated on retry.
 
@@ -24,7 +24,7 @@ pub enum SinkError {
     Kafka { topic: String, message: String },
 }
 
-/// Case store of the demo without ClickHouse: keeps the final snapshot of every case
+/// Batch store of the demo without ClickHouse: keeps the final snapshot of every case
 /// in memory; the demo writes it to files at the end.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
@@ -32,9 +32,11 @@ pub struct MemoryStore {
     pub dir: Option<PathBuf>,
 }
 
-/// Where cases are stored.
+/// Where the service stores a flushed batch: ClickHouse (archived records, cases,
+/// dead letters) or, for the demo without ClickHouse, memory (cases only). Not to
+/// be confused with `inspect::CaseStore`, which reads stored cases back.
 #[derive(Clone)]
-pub enum CaseStore {
+pub enum BatchStore {
     ClickHouse(Box<ClickHouse>),
     Memory(MemoryStore),
 }
@@ -112,7 +114,7 @@ impl crate::detect::CaseSink for Batch {
 
 /// The sinks of a running service.
 pub struct Outputs {
-    pub store: CaseStore,
+    pub store: BatchStore,
     producer: FutureProducer,
     topics: TopicsConfig,
     config: SinkConfig,
@@ -121,7 +123,7 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn new(
-        store: CaseStore,
+        store: BatchStore,
         producer: FutureProducer,
         topics: TopicsConfig,
         config: SinkConfig,
@@ -140,7 +142,7 @@ impl Outputs {
     pub async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
         let cases: Vec<Case> = batch.cases.values().cloned().collect();
         if !batch.done.records_stored {
-            if let (CaseStore::ClickHouse(ch), true) = (&self.store, self.config.archive_records) {
+            if let (BatchStore::ClickHouse(ch), true) = (&self.store, self.config.archive_records) {
                 let t = Instant::now();
                 ch.insert_archive(&batch.archive).await?;
                 self.observe("record_archive", t);
@@ -150,8 +152,8 @@ impl Outputs {
         if !batch.done.cases_stored {
             let t = Instant::now();
             match &self.store {
-                CaseStore::ClickHouse(ch) => ch.insert_cases(&cases).await?,
-                CaseStore::Memory(m) => {
+                BatchStore::ClickHouse(ch) => ch.insert_cases(&cases).await?,
+                BatchStore::Memory(m) => {
                     let mut book = m.book.lock().expect("case book lock");
                     for c in &cases {
                         book.upsert(c.clone());
@@ -162,7 +164,7 @@ impl Outputs {
             batch.done.cases_stored = true;
         }
         if !batch.done.dead_stored {
-            if let (CaseStore::ClickHouse(ch), true) =
+            if let (BatchStore::ClickHouse(ch), true) =
                 (&self.store, self.config.dead_letters_to_clickhouse)
             {
                 let t = Instant::now();

@@ -5,7 +5,7 @@
 
 use super::consumer::{group_consumer, plain_consumer, producer, AssignmentChange, WorkerContext};
 use super::metrics::{DetectorLabel, FeedLabel, Metrics, TopicLabel, TopicReasonLabel};
-use super::outputs::{Batch, CaseStore, Outputs, SinkError};
+use super::outputs::{Batch, BatchStore, Outputs, SinkError};
 use super::reference::{spawn_reference_reader, ReferenceUpdate};
 use crate::config::{Config, SinkConfig};
 use crate::detect::setup::RunSetup;
@@ -49,7 +49,7 @@ pub enum ServiceError {
 pub struct ServiceOptions {
     pub config: Config,
     pub cells: Option<PathBuf>,
-    pub store: CaseStore,
+    pub store: BatchStore,
     pub metrics: Metrics,
     /// Becomes true to ask for a clean stop (SIGTERM, end of demo).
     pub shutdown: watch::Receiver<bool>,
@@ -730,7 +730,7 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
         counters: BTreeMap::new(),
         references: BTreeMap::new(),
         report: ServiceReport::default(),
-        archive: config.sink.archive_records && matches!(opts.store, CaseStore::ClickHouse(_)),
+        archive: config.sink.archive_records && matches!(opts.store, BatchStore::ClickHouse(_)),
     };
     metrics.ready.store(true, Ordering::Relaxed);
     let mut flusher = Flusher::new(outputs);
