@@ -2,9 +2,12 @@
 //! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
 
 pub mod consumer;
+mod flush;
 pub mod metrics;
 pub mod outputs;
+mod rebuild;
 pub mod reference;
-pub mod worker;
+mod run;
+mod worker;
 
-pub use worker::{run, ServiceError, ServiceOptions, ServiceReport};
+pub use run::{run, ServiceError, ServiceOptions, ServiceReport};

@@ -1,0 +1,251 @@
+//! Flushing: batches go to the sinks in the background, one at a time and in order,
+//! retried until they succeed; only then are their offsets stored. Kept apart from
+//! the consumer loop because this is where at-least-once delivery and back-pressure
+//! are decided.
+
+use super::consumer::WorkerContext;
+use super::metrics::Metrics;
+use super::outputs::{Batch, Outputs, SinkError};
+use super::run::ServiceError;
+use super::worker::Worker;
+use crate::config::SinkConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// (nothing is dropped). After `retry_max` failed attempts the service reports not
+/// ready; the main loop then pauses its partitions (back-pressure) until the flush
+/// is through. Returns the batch, whose offsets may then be stored.
+fn spawn_flush(
+    outputs: Arc<Outputs>,
+    mut batch: Batch,
+    cfg: SinkConfig,
+    metrics: Metrics,
+) -> JoinHandle<Batch> {
+    tokio::spawn(async move {
+        let mut attempt = 0u32;
+        let mut backoff = Duration::from_millis(cfg.retry_backoff_ms.max(1));
+        loop {
+            let started = Instant::now();
+            match outputs.flush(&mut batch).await {
+                Ok(()) => {
+                    tracing::debug!(
+                        records = batch.records,
+                        archived = batch.archive.rows(),
+                        cases = batch.cases.len(),
+                        dead = batch.dead.len(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "batch flushed"
+                    );
+                    return batch;
+                }
+                Err(e) => {
+                    attempt += 1;
+                    outputs.count_retry(&e);
+                    log_flush_error(&e, attempt);
+                    if attempt >= cfg.retry_max {
+                        metrics.ready.store(false, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff =
+                        (backoff * 2).min(Duration::from_millis(cfg.retry_backoff_max_ms.max(1)));
+                }
+            }
+        }
+    })
+}
+
+/// The sinks' side of the loop: at most one batch is being flushed while the next
+/// one fills, so consuming and processing wait for ClickHouse only when the next
+/// batch is full too. Batches are flushed, and their offsets stored, in order.
+pub(super) struct Flusher {
+    outputs: Arc<Outputs>,
+    inflight: Option<JoinHandle<Batch>>,
+    /// Partitions paused while the sinks are unavailable.
+    paused: Option<TopicPartitionList>,
+    /// A flushed batch kept for reuse (its buffers keep their capacity).
+    spare: Option<Batch>,
+}
+
+impl Flusher {
+    pub(super) fn new(outputs: Outputs) -> Self {
+        Flusher {
+            outputs: Arc::new(outputs),
+            inflight: None,
+            paused: None,
+            spare: None,
+        }
+    }
+
+    pub(super) fn busy(&self) -> bool {
+        self.inflight.is_some()
+    }
+
+    /// Start flushing `batch` in the background; `batch` becomes an empty one.
+    pub(super) fn start(&mut self, batch: &mut Batch, worker: &Worker) {
+        debug_assert!(self.inflight.is_none(), "one flush at a time");
+        let next = self.spare.take().unwrap_or_default();
+        let full = std::mem::replace(batch, next);
+        self.inflight = Some(spawn_flush(
+            self.outputs.clone(),
+            full,
+            worker.config.sink.clone(),
+            worker.metrics.clone(),
+        ));
+    }
+
+    /// The in-flight flush's outcome, for [`Flusher::complete`]; call only while
+    /// [`Flusher::busy`].
+    pub(super) async fn finished(&mut self) -> Result<Batch, tokio::task::JoinError> {
+        self.inflight
+            .as_mut()
+            .expect("a flush is in flight (guarded by busy())")
+            .await
+    }
+
+    /// Wait for the in-flight flush, if any, and complete it.
+    async fn wait(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        worker: &mut Worker,
+    ) -> Result<(), ServiceError> {
+        match self.inflight.as_mut() {
+            Some(h) => {
+                let done = h.await;
+                self.complete(done, consumer, worker)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The in-flight flush finished: resume consumption if it was paused, store the
+    /// batch's offsets, count it acknowledged.
+    pub(super) fn complete(
+        &mut self,
+        done: Result<Batch, tokio::task::JoinError>,
+        consumer: &StreamConsumer<WorkerContext>,
+        worker: &mut Worker,
+    ) -> Result<(), ServiceError> {
+        self.inflight = None;
+        // A failed flush task (a panic) must stop the service: storing the offsets of
+        // a later batch would commit past records that never reached the sinks.
+        let mut batch = done.map_err(|e| ServiceError::Flush(e.to_string()))?;
+        if let Some(tpl) = self.paused.take() {
+            let _ = consumer.resume(&tpl);
+            tracing::info!("sinks are back: consumption resumed");
+        }
+        worker.metrics.ready.store(true, Ordering::Relaxed);
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), next) in &batch.offsets {
+            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+        }
+        if tpl.count() > 0 {
+            match consumer.store_offsets(&tpl) {
+                Ok(()) => {
+                    worker.metrics.offsets_stored.inc_by(tpl.count() as u64);
+                }
+                // A partition revoked meanwhile: its new owner re-reads the tail (at-least-once).
+                Err(e) => {
+                    tracing::debug!(error = %e, "offsets not stored (partition no longer assigned)")
+                }
+            }
+        }
+        worker
+            .metrics
+            .acknowledged
+            .fetch_add(batch.records as u64, Ordering::Relaxed);
+        worker.report.flushes += 1;
+        worker.report.case_snapshots += batch.cases.len() as u64;
+        batch.reset();
+        self.spare = Some(batch);
+        Ok(())
+    }
+
+    /// While a flush keeps failing, pause the assigned partitions (once): only
+    /// records already fetched still arrive, and polling goes on so the group does
+    /// not evict this member.
+    pub(super) fn pause_if_unavailable(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        worker: &Worker,
+    ) {
+        if self.inflight.is_none()
+            || self.paused.is_some()
+            || worker.metrics.ready.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        if let Ok(assignment) = consumer.assignment() {
+            if consumer.pause(&assignment).is_ok() {
+                tracing::warn!(
+                    partitions = assignment.count(),
+                    "sinks unavailable: consumption paused until they return"
+                );
+                self.paused = Some(assignment);
+            }
+        }
+    }
+
+    /// Wait for the in-flight flush, then flush `batch` and wait for it too: after
+    /// this everything consumed is acknowledged (rebalance, shutdown).
+    pub(super) async fn drain(
+        &mut self,
+        batch: &mut Batch,
+        consumer: &StreamConsumer<WorkerContext>,
+        worker: &mut Worker,
+    ) -> Result<(), ServiceError> {
+        self.wait(consumer, worker).await?;
+        if !batch.is_empty() {
+            self.start(batch, worker);
+            self.wait(consumer, worker).await?;
+        }
+        Ok(())
+    }
+}
+
+fn log_flush_error(e: &SinkError, attempt: u32) {
+    tracing::warn!(error = %e, attempt, "flush failed, retrying");
+}
+
+/// When a batch is flushed (besides being full).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FlushPolicy {
+    /// Flush a batch this old.
+    every: Duration,
+    /// Flush a batch holding case snapshots this old.
+    cases_after: Duration,
+    /// Flush whatever is pending once nothing was consumed for this long.
+    idle_after: Duration,
+}
+
+impl FlushPolicy {
+    pub(super) fn from_config(sink: &SinkConfig) -> Self {
+        let every = Duration::from_millis(sink.flush_interval_ms.max(10));
+        FlushPolicy {
+            every,
+            cases_after: Duration::from_millis(sink.case_flush_ms).min(every),
+            idle_after: (every / 10).clamp(Duration::from_millis(5), Duration::from_millis(100)),
+        }
+    }
+
+    /// How often the service loop checks whether a flush is due.
+    pub(super) fn check_every(&self) -> Duration {
+        self.idle_after
+    }
+
+    /// Whether `batch` should be flushed now; `last_record` is when the last record
+    /// was consumed.
+    pub(super) fn due(&self, batch: &Batch, last_record: Instant) -> bool {
+        let Some(started) = batch.started else {
+            // Nothing consumed, but case snapshots or dead letters may be pending.
+            return !batch.is_empty();
+        };
+        let age = started.elapsed();
+        age >= self.every
+            || (!batch.cases.is_empty() && age >= self.cases_after)
+            || last_record.elapsed() >= self.idle_after
+    }
+}

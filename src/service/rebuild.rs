@@ -1,0 +1,199 @@
+//! State rebuild: detector state lives in memory, so on every new assignment the
+//! worker starts from fresh detectors and re-reads the recent history of its
+//! partitions (from `now − restore window` up to the committed offsets), without
+//! emitting cases again. Kept apart from the consumer loop because it reads Kafka
+//! by offsets and timestamps outside the consumer group.
+
+use super::consumer::{plain_consumer, WorkerContext};
+use super::run::ServiceError;
+use super::worker::Worker;
+use crate::detect::CaseSink;
+use crate::model::Case;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Discards what detectors emit while state is being rebuilt: those cases came from
+/// records whose offsets were committed, so the sinks already have them.
+struct Discard;
+
+impl CaseSink for Discard {
+    fn emit(&mut self, _case: Case) {}
+}
+
+/// Offsets `start..end` of one partition to re-read.
+struct Range {
+    topic: String,
+    partition: i32,
+    start: i64,
+    end: i64,
+}
+
+/// How long Kafka may take to answer one metadata or offsets request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Worker {
+    /// Fresh detectors, then replay each assigned partition from
+    /// `now − restore window` up to its committed offset, discarding emissions.
+    pub(super) fn rebuild(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        assigned: &[(String, i32)],
+    ) -> Result<(), ServiceError> {
+        let started = Instant::now();
+        self.reset_pipeline()?;
+        let feed_parts: Vec<(String, i32)> = assigned
+            .iter()
+            .filter(|(t, _)| self.feeds.contains_key(t))
+            .cloned()
+            .collect();
+        if feed_parts.is_empty() {
+            return Ok(());
+        }
+        self.register_sources(consumer, &feed_parts);
+        let ranges = self.ranges_to_reread(consumer, &feed_parts)?;
+        let mut rebuilt = 0u64;
+        if !ranges.is_empty() {
+            let reader = plain_consumer(&self.config.kafka)?;
+            let mut assign = TopicPartitionList::new();
+            for r in &ranges {
+                assign.add_partition_offset(&r.topic, r.partition, Offset::Offset(r.start))?;
+            }
+            reader.assign(&assign)?;
+            rebuilt = self.read_ranges(&reader, &ranges)?;
+        }
+        self.metrics.rebuilt_records.inc_by(rebuilt);
+        self.report.rebuilds += 1;
+        self.report.rebuilt_records += rebuilt;
+        tracing::info!(
+            partitions = feed_parts.len(),
+            records = rebuilt,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "detector state rebuilt"
+        );
+        Ok(())
+    }
+
+    /// Fresh detectors and validators, with the latest reference data re-applied.
+    fn reset_pipeline(&mut self) -> Result<(), ServiceError> {
+        self.pipeline = Self::new_pipeline(&self.config, self.cells.as_deref())?;
+        self.validators.clear();
+        for ((tag, key), value) in &self.references {
+            self.pipeline.on_reference_update(
+                super::worker::reference_of_tag(*tag),
+                key,
+                value.as_deref(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Every non-empty assigned partition holds its feed's watermark back until it
+    /// has delivered a record (see [`crate::pipeline::Pipeline::register_source`]).
+    fn register_sources(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        feed_parts: &[(String, i32)],
+    ) {
+        for (t, p) in feed_parts {
+            let feed = self.feeds[t];
+            if let Ok((low, high)) = consumer.fetch_watermarks(t, *p, REQUEST_TIMEOUT) {
+                if high > low {
+                    self.pipeline.register_source(feed, *p);
+                }
+            }
+        }
+    }
+
+    /// For each partition with a committed offset: the offsets from the first record
+    /// of the restore window up to the committed one (skipped when empty).
+    fn ranges_to_reread(
+        &self,
+        consumer: &StreamConsumer<WorkerContext>,
+        feed_parts: &[(String, i32)],
+    ) -> Result<Vec<Range>, ServiceError> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in feed_parts {
+            tpl.add_partition(t, *p);
+        }
+        let committed = consumer.committed_offsets(tpl, REQUEST_TIMEOUT)?;
+        let since =
+            chrono::Utc::now().timestamp_millis() - self.config.pipeline.restore_window_ms();
+        let mut ts_tpl = TopicPartitionList::new();
+        for (t, p) in feed_parts {
+            ts_tpl.add_partition_offset(t, *p, Offset::Offset(since))?;
+        }
+        let starts = consumer.offsets_for_times(ts_tpl, REQUEST_TIMEOUT)?;
+        let mut ranges = Vec::new();
+        for e in committed.elements() {
+            let Offset::Offset(end) = e.offset() else {
+                continue;
+            };
+            let start = match starts
+                .find_partition(e.topic(), e.partition())
+                .map(|s| s.offset())
+            {
+                Some(Offset::Offset(s)) => s,
+                _ => end,
+            };
+            if start < end {
+                ranges.push(Range {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                    start,
+                    end,
+                });
+            }
+        }
+        Ok(ranges)
+    }
+
+    /// Read every range to its end through the detectors, discarding what they emit;
+    /// returns the number of records read.
+    fn read_ranges(
+        &mut self,
+        reader: &BaseConsumer,
+        ranges: &[Range],
+    ) -> Result<u64, ServiceError> {
+        let mut open: BTreeMap<(String, i32), i64> = ranges
+            .iter()
+            .map(|r| ((r.topic.clone(), r.partition), r.end))
+            .collect();
+        let mut count = 0u64;
+        let mut idle_polls = 0;
+        while !open.is_empty() {
+            let Some(msg) = reader.poll(Duration::from_millis(500)) else {
+                idle_polls += 1;
+                if idle_polls > 120 {
+                    return Err(ServiceError::Setup(format!(
+                        "state rebuild stalled with {} partitions unread; check the brokers",
+                        open.len()
+                    )));
+                }
+                continue;
+            };
+            idle_polls = 0;
+            // Every range ends at a committed offset, which exists: reading up to it
+            // is the only completion criterion (no partition-EOF events needed).
+            let msg = msg?;
+            let key = (msg.topic().to_string(), msg.partition());
+            let Some(end) = open.get(&key).copied() else {
+                continue;
+            };
+            if msg.offset() >= end {
+                open.remove(&key);
+                continue;
+            }
+            // Rebuilt records were archived when first consumed.
+            let payload = msg.payload().unwrap_or(&[]);
+            let _ = self.process(&key.0, key.1, msg.offset(), payload, &mut Discard, None);
+            count += 1;
+            if msg.offset() + 1 >= end {
+                open.remove(&key);
+            }
+        }
+        Ok(count)
+    }
+}

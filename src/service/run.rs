@@ -1,0 +1,337 @@
+//! The service loop: consume the feed topics in a consumer group, run the shared
+//! pipeline, flush batches to the sinks and store offsets only after the sinks
+//! acknowledged (at-least-once, end to end). On every new assignment the detector
+//! state is rebuilt from the partitions' recent history without re-emitting cases.
+//!
+//! This file wires the parts together and decides what happens next; the record
+//! processing is in [`super::worker`], flushing in [`super::flush`], the state
+//! rebuild in [`super::rebuild`].
+
+use super::consumer::{group_consumer, producer, AssignmentChange, WorkerContext};
+use super::flush::{FlushPolicy, Flusher};
+use super::metrics::Metrics;
+use super::outputs::{Batch, BatchStore, Outputs};
+use super::reference::{spawn_reference_reader, ReferenceUpdate};
+use super::worker::Worker;
+use crate::config::Config;
+use crate::model::{Feed, InvalidReason, TimeBounds};
+use futures_util::{FutureExt, StreamExt};
+use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Why the service stopped with an error (data problems never stop it).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("kafka client setup failed: {0}; check [kafka] brokers and librdkafka settings")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("{0}")]
+    Setup(String),
+    #[error("flush task failed: {0}; offsets after its batch were not stored")]
+    Flush(String),
+    #[error("cannot start the metrics endpoint on {listen}: {source}; change [http] listen")]
+    Http {
+        listen: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How to run the service.
+pub struct ServiceOptions {
+    pub config: Config,
+    pub cells: Option<PathBuf>,
+    pub store: BatchStore,
+    pub metrics: Metrics,
+    /// Becomes true to ask for a clean stop (SIGTERM, end of demo).
+    pub shutdown: watch::Receiver<bool>,
+    /// Fixes "now" of the contract's timestamp bound; wall clock when `None`.
+    pub now_ms: Option<i64>,
+}
+
+/// Figures of a finished run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ServiceReport {
+    pub records: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub late: u64,
+    pub invalid_by_reason: BTreeMap<InvalidReason, u64>,
+    pub case_snapshots: u64,
+    pub flushes: u64,
+    pub rebuilds: u64,
+    pub rebuilt_records: u64,
+}
+
+/// How often the watermark-delay and state-size gauges are refreshed.
+const GAUGES_EVERY: Duration = Duration::from_secs(1);
+
+/// Run the service until `shutdown` turns true.
+pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError> {
+    let config = opts.config.clone();
+    let metrics = opts.metrics.clone();
+    serve_metrics(&config, &metrics, &opts.shutdown).await?;
+    let topics = &config.kafka.topics;
+    let feeds: BTreeMap<String, Feed> = [
+        (topics.sms_volume.clone(), Feed::SmsVolume),
+        (topics.measurements.clone(), Feed::Measurements),
+    ]
+    .into_iter()
+    .collect();
+    let consumer = group_consumer(&config.kafka, metrics.clone())?;
+    let changes = consumer.context().changes.clone();
+    let topic_names: Vec<&str> = feeds.keys().map(String::as_str).collect();
+    consumer.subscribe(&topic_names)?;
+    let outputs = Outputs::new(
+        opts.store.clone(),
+        producer(&config.kafka)?,
+        topics.clone(),
+        config.sink.clone(),
+        metrics.clone(),
+    );
+    let (ref_tx, mut ref_rx) = mpsc::channel::<ReferenceUpdate>(1024);
+    let reference_reader = spawn_reference_reader(&config.kafka, ref_tx, opts.shutdown.clone())?;
+    let worker = Worker::new(
+        config.clone(),
+        opts.cells.clone().or_else(|| config.inventory.csv.clone()),
+        metrics.clone(),
+        opts.now_ms
+            .map(TimeBounds::at)
+            .unwrap_or_else(TimeBounds::from_wall_clock),
+        feeds,
+        config.sink.archive_records && matches!(opts.store, BatchStore::ClickHouse(_)),
+    )?;
+    metrics.ready.store(true, Ordering::Relaxed);
+    let mut service = ServiceLoop::new(worker, Flusher::new(outputs), &config);
+    tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, "cellwatch service started");
+    service
+        .consume(&consumer, &changes, &mut ref_rx, &mut opts.shutdown)
+        .await?;
+    let report = service.stop(&consumer).await?;
+    reference_reader.abort();
+    tracing::info!(
+        records = report.records,
+        flushes = report.flushes,
+        "cellwatch service stopped cleanly"
+    );
+    Ok(report)
+}
+
+/// Start the metrics endpoint (`[http] listen`, none when empty); it stops with
+/// the service.
+async fn serve_metrics(
+    config: &Config,
+    metrics: &Metrics,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(), ServiceError> {
+    if config.http.listen.is_empty() {
+        return Ok(());
+    }
+    let mut rx = shutdown.clone();
+    super::metrics::serve(&config.http.listen, metrics.clone(), async move {
+        let _ = rx.wait_for(|v| *v).await;
+    })
+    .await
+    .map_err(|source| ServiceError::Http {
+        listen: config.http.listen.clone(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// The state of the loop: the worker, the batch filling up, the flush in flight.
+struct ServiceLoop {
+    worker: Worker,
+    flusher: Flusher,
+    batch: Batch,
+    batch_max: usize,
+    /// Records taken from the consumer in one go, at most.
+    burst: usize,
+    policy: FlushPolicy,
+    /// When the last record was consumed.
+    last_record: Instant,
+    gauges_at: Instant,
+    assigned: Vec<(String, i32)>,
+}
+
+impl ServiceLoop {
+    fn new(worker: Worker, flusher: Flusher, config: &Config) -> Self {
+        ServiceLoop {
+            worker,
+            flusher,
+            batch: Batch::default(),
+            batch_max: config.sink.batch_max_records.max(1),
+            burst: config.sink.consume_burst.max(1),
+            policy: FlushPolicy::from_config(&config.sink),
+            last_record: Instant::now(),
+            gauges_at: Instant::now(),
+            assigned: Vec::new(),
+        }
+    }
+
+    /// Consume until `shutdown` turns true (or the consumer's stream ends), acting
+    /// on rebalances, reference updates, finished flushes and the clock.
+    async fn consume(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        changes: &Mutex<Vec<AssignmentChange>>,
+        references: &mut mpsc::Receiver<ReferenceUpdate>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), ServiceError> {
+        let mut tick = tokio::time::interval(self.policy.check_every());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One message stream for the whole run (a stream per `recv` registers a waker
+        // slot under a lock each time).
+        let mut messages = consumer.stream();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let pending: Vec<AssignmentChange> =
+                std::mem::take(&mut *changes.lock().expect("rebalance lock"));
+            if !pending.is_empty() {
+                self.apply_changes(pending, consumer).await?;
+            }
+            self.flusher.pause_if_unavailable(consumer, &self.worker);
+            let can_consume = self.can_consume();
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                update = references.recv() => {
+                    if let Some(u) = update {
+                        self.worker.apply_reference(u);
+                    }
+                }
+                done = self.flusher.finished(), if self.flusher.busy() => {
+                    self.flusher.complete(done, consumer, &mut self.worker)?;
+                    if self.batch.records >= self.batch_max || self.flush_due() {
+                        self.flusher.start(&mut self.batch, &self.worker);
+                    }
+                }
+                _ = tick.tick() => self.on_tick(),
+                msg = messages.next(), if can_consume => {
+                    match msg {
+                        Some(Ok(m)) => self.consume_burst(m, &mut messages),
+                        Some(Err(e)) => tracing::warn!(error = %e, "kafka consume error"),
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A rebalance happened: flush everything consumed so far, forget revoked
+    /// partitions, rebuild the detector state for the new assignment.
+    async fn apply_changes(
+        &mut self,
+        pending: Vec<AssignmentChange>,
+        consumer: &StreamConsumer<WorkerContext>,
+    ) -> Result<(), ServiceError> {
+        self.flusher
+            .drain(&mut self.batch, consumer, &mut self.worker)
+            .await?;
+        for change in pending {
+            match change {
+                AssignmentChange::Revoked(parts) => {
+                    self.assigned.retain(|p| !parts.contains(p));
+                    for (t, p) in parts {
+                        if let Some(feed) = self.worker.feed_of(&t) {
+                            self.worker.pipeline.remove_source(feed, p);
+                        }
+                    }
+                }
+                AssignmentChange::Assigned(parts) => {
+                    for p in parts {
+                        if !self.assigned.contains(&p) {
+                            self.assigned.push(p);
+                        }
+                    }
+                    self.worker.rebuild(consumer, &self.assigned)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A full batch waits for the in-flight flush (back-pressure), unless the sinks
+    /// are down: then the partitions are paused and polling goes on, so that the
+    /// group does not evict this member.
+    fn can_consume(&self) -> bool {
+        self.batch.records < self.batch_max
+            || !self.flusher.busy()
+            || !self.worker.metrics.ready.load(Ordering::Relaxed)
+    }
+
+    fn flush_due(&self) -> bool {
+        self.policy.due(&self.batch, self.last_record)
+    }
+
+    /// Refresh the gauges when due, and start a flush the policy asks for.
+    fn on_tick(&mut self) {
+        if self.gauges_at.elapsed() >= GAUGES_EVERY {
+            self.gauges_at = Instant::now();
+            self.worker.update_gauges();
+        }
+        if !self.flusher.busy() && self.flush_due() {
+            self.flusher.start(&mut self.batch, &self.worker);
+        }
+    }
+
+    /// Take `first` and what is already queued behind it without a round through
+    /// the event loop, up to the burst or a full batch.
+    fn consume_burst<'c>(
+        &mut self,
+        first: BorrowedMessage<'c>,
+        messages: &mut MessageStream<'c, WorkerContext>,
+    ) {
+        let room = self
+            .burst
+            .min(self.batch_max.saturating_sub(self.batch.records))
+            .max(1);
+        let mut msgs = Vec::with_capacity(room.min(64));
+        msgs.push(first);
+        while msgs.len() < room {
+            match messages.next().now_or_never() {
+                Some(Some(Ok(m))) => msgs.push(m),
+                Some(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "kafka consume error");
+                    break;
+                }
+                Some(None) | None => break,
+            }
+        }
+        let parsed = self.worker.parse_burst(&msgs);
+        for (m, p) in msgs.iter().zip(parsed) {
+            self.worker.consume_one(&mut self.batch, m, p);
+        }
+        self.worker
+            .metrics
+            .processed
+            .fetch_add(msgs.len() as u64, Ordering::Relaxed);
+        drop(msgs);
+        self.last_record = Instant::now();
+        if self.batch.records >= self.batch_max && !self.flusher.busy() {
+            self.flusher.start(&mut self.batch, &self.worker);
+        }
+    }
+
+    /// Drain: flush what was consumed, store its offsets and commit synchronously.
+    async fn stop(
+        mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+    ) -> Result<ServiceReport, ServiceError> {
+        self.flusher
+            .drain(&mut self.batch, consumer, &mut self.worker)
+            .await?;
+        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(error = %e, "final commit had nothing to commit");
+        }
+        consumer.unsubscribe();
+        Ok(self.worker.report)
+    }
+}
