@@ -362,6 +362,7 @@ mod tests {
     use super::*;
     use crate::model::Case;
     use crate::window::{Admission, Watermark};
+    use proptest::prelude::*;
     use std::sync::{Arc, Mutex};
 
     /// Logs what it is shown: `reporter@ts` for events, `wm@t` for watermarks.
@@ -445,5 +446,62 @@ mod tests {
             "canonical order: {late_arrival:?}"
         );
         assert!(at("z@100") < at("wm@100"), "{late_arrival:?}");
+    }
+
+    /// The watermarks a detector was told of, and the times of the events it saw,
+    /// in the order it saw them.
+    fn marks_and_events(log: &[String]) -> Vec<(bool, i64)> {
+        log.iter()
+            .map(|entry| {
+                let (what, at) = entry.split_once('@').expect("what@time");
+                (what == "wm", at.parse().expect("a time"))
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// The feed watermark detectors hear of (the minimum over the sources'
+        /// watermarks, crossed step by step) only moves forward, stays on step
+        /// boundaries strictly below every source's watermark without lagging a step
+        /// behind their minimum, and no event reaches a detector behind it.
+        #[test]
+        fn feed_watermark_is_monotone_bounded_and_never_overtaken(
+            records in proptest::collection::vec((0i32..3, 0i64..10_000), 1..200),
+        ) {
+            const STEP_MS: i64 = 10;
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let mut p = Pipeline::new(vec![Box::new(Recorder(log.clone()))], STEP_MS);
+            let mut sources: Vec<Watermark> = (0..3).map(|_| Watermark::new(100)).collect();
+            for source in 0..3 {
+                p.register_source(Feed::Measurements, source);
+            }
+            for (source, ts) in records {
+                let wm = &mut sources[source as usize];
+                if wm.observe(ts).is_late() {
+                    continue;
+                }
+                p.on_event(m("r", ts), &mut Nothing);
+                let current = wm.current().expect("observed");
+                p.on_watermark(Feed::Measurements, source, current, &mut Nothing);
+                let feed_wm = sources.iter().map(Watermark::current).min().flatten();
+                let seen = marks_and_events(&log.lock().unwrap());
+                let marks: Vec<i64> = seen.iter().filter(|(wm, _)| *wm).map(|(_, t)| *t).collect();
+                prop_assert!(marks.windows(2).all(|w| w[0] < w[1]), "{marks:?}");
+                prop_assert!(marks.iter().all(|t| t.rem_euclid(STEP_MS) == 0), "{marks:?}");
+                if let Some(&last) = marks.last() {
+                    let feed_wm = feed_wm.expect("no watermark before every source reported");
+                    prop_assert!(last < feed_wm && feed_wm <= last + STEP_MS, "{last} vs {feed_wm}");
+                }
+            }
+            p.finish(&mut Nothing);
+            let mut passed = i64::MIN;
+            for (is_mark, t) in marks_and_events(&log.lock().unwrap()) {
+                if is_mark {
+                    passed = t;
+                } else {
+                    prop_assert!(t > passed, "an event at {t} after the watermark {passed}");
+                }
+            }
+        }
     }
 }

@@ -1,37 +1,35 @@
 //! Event time: watermarks with allowed lateness, and compact sliding windows.
 //!
-//! Generic and detector-agnostic; used by the spam and the fake-BTS detectors.
+//! Generic and detector-agnostic; used by validation (watermarks) and the spam and
+//! fake-BTS detectors (windows).
 //!
-//! - [`Watermark`] / [`Watermarks`]: per-source watermark (`max event time − allowed
-//!   lateness`), lateness verdicts ([`Admission`]) and the combined watermark of several
-//!   sources (minimum over active sources, see [`Watermarks`] for idle sources).
+//! - [`Watermark`]: per-source watermark (`max event time − allowed lateness`) and
+//!   lateness verdicts ([`Admission`]). The minimum over a feed's sources is kept by
+//!   the pipeline ([`crate::pipeline::Pipeline::on_watermark`]).
 //! - [`BucketRing`]: a fixed ring of `N` time buckets with a shared [`RingSpec`], exact
-//!   semantics documented in [`sliding`]; [`MultiWindow`] groups three resolutions
-//!   (5 min / 1 h / 24 h with [`MultiSpec::standard`]).
+//!   semantics documented in [`sliding`].
 //! - [`Counter`]: `u16`, `u32` or arrays of them, saturating.
 //!
 //! Typical use in a detector, per key (e.g. per SIM):
 //!
 //! ```
-//! use cellwatch::window::{Admission, MultiSpec, StandardWindows, Watermark};
+//! use cellwatch::window::{Admission, BucketRing, RingSpec, Watermark};
 //!
-//! let spec = MultiSpec::standard(); // shared by all keys
+//! // 1 h in 12 buckets of 5 min, shared by all keys
+//! let spec = RingSpec::<12>::new(5 * 60_000).expect("a positive width");
 //! let mut watermark = Watermark::new(10 * 60_000); // 10 min allowed lateness
-//! let mut sim: StandardWindows<u16> = StandardWindows::new(); // 96 bytes per SIM
+//! let mut sim: BucketRing<12, u16> = BucketRing::new(); // 28 bytes per SIM
 //! let t = 1_700_000_100_000;
 //! if watermark.observe(t) == Admission::OnTime {
 //!     sim.add(&spec, t, 12);
 //! }
-//! let sums = sim.sums(&spec, t);
-//! assert_eq!((sums.short, sums.medium, sums.long), (12, 12, 12));
+//! assert_eq!(sim.sum(&spec, t), 12);
 //! ```
 
 mod counter;
-mod multi;
 pub mod sliding;
 mod watermark;
 
 pub use counter::Counter;
-pub use multi::{MultiAddOutcome, MultiSpec, MultiSums, MultiWindow, StandardWindows};
 pub use sliding::{AddOutcome, BucketRing, RingSpec, WindowSpecError};
-pub use watermark::{Admission, Watermark, Watermarks};
+pub use watermark::{Admission, Watermark};
