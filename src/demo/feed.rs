@@ -3,10 +3,20 @@
 //! mock cluster (which keeps a bounded log per partition) never drops a record.
 
 use crate::model::RawTs;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientConfig;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Records produced but not yet consumed, at most. The mock cluster keeps a
+/// bounded log per partition: staying far below it means nothing is dropped.
+const MAX_IN_FLIGHT: u64 = 8_000;
 
 /// One line to produce: topic index (0 = SMS, 1 = measurements), key, bytes, event time.
 pub struct FeedLine {
@@ -90,4 +100,86 @@ pub fn merge(a: Vec<FeedLine>, b: Vec<FeedLine>) -> Vec<FeedLine> {
         out.push(if take_a { a.next() } else { b.next() }.expect("peeked"));
     }
     out
+}
+
+/// Produce `lines` to `topics` (SMS, measurements) in order, never more than
+/// [`MAX_IN_FLIGHT`] ahead of `processed`; with `speed` > 0, `speed` seconds of event
+/// time per wall second. Returns how many records were produced.
+pub(super) fn produce_paced(
+    brokers: &str,
+    topics: &[String; 2],
+    lines: Vec<FeedLine>,
+    processed: &AtomicU64,
+    progress: bool,
+    speed: f64,
+) -> Result<u64, KafkaError> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .create()?;
+    let total = lines.len() as u64;
+    let bar = progress.then(|| progress_bar(total));
+    let first_ms = lines
+        .iter()
+        .map(|l| l.event_ms)
+        .find(|t| *t > 0)
+        .unwrap_or(0);
+    let started = Instant::now();
+    let mut produced = 0u64;
+    for line in lines {
+        while produced.saturating_sub(processed.load(Ordering::Relaxed)) >= MAX_IN_FLIGHT {
+            producer.poll(Duration::from_millis(2));
+        }
+        if speed > 0.0 {
+            let due =
+                Duration::from_secs_f64((line.event_ms - first_ms).max(0) as f64 / 1000.0 / speed);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let mut record = BaseRecord::to(&topics[line.feed]).payload(line.bytes.as_slice());
+        if let Some(k) = &line.key {
+            record = record.key(k.as_str());
+        }
+        send(&producer, record)?;
+        produced += 1;
+        if let Some(b) = &bar {
+            if produced % 1000 == 0 {
+                b.set_position(processed.load(Ordering::Relaxed).min(produced));
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60))?;
+    if let Some(b) = bar {
+        b.set_position(total);
+        b.finish_with_message("all records produced");
+    }
+    Ok(produced)
+}
+
+/// Send one record, waiting while the producer's queue is full.
+fn send(producer: &BaseProducer, record: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
+    let mut record = record;
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((e, back)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                record = back;
+                producer.poll(Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+/// The progress bar on standard error: records consumed of `total`.
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} streaming {bar:40} {pos}/{len} records, {per_sec}, eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }

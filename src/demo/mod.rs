@@ -4,6 +4,7 @@
 //! or in files; the demo ends with the cases and their scores against the truth.
 
 pub mod feed;
+mod output;
 pub mod render;
 
 use crate::config::{ClickHouseConfig, Config};
@@ -11,21 +12,21 @@ use crate::model::Case;
 use crate::score::ScoreReport;
 use crate::service::metrics::Metrics;
 use crate::service::outputs::{BatchStore, MemoryStore};
-use crate::service::{self, ServiceOptions, ServiceReport};
+use crate::service::{self, ServiceError, ServiceOptions, ServiceReport};
+use crate::simulate::truth::Truth;
 use crate::simulate::{write_scenario, Scale, SimConfig};
 use crate::sink::clickhouse::{migrate, ClickHouse};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientConfig;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-/// Records produced but not yet consumed, at most. The mock cluster keeps a
-/// bounded log per partition: staying far below it means nothing is dropped.
-const MAX_IN_FLIGHT: u64 = 8_000;
+/// Partitions of every topic of the mock cluster.
 const PARTITIONS: i32 = 4;
+/// How long the service may take to acknowledge the last record produced.
+const ACK_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -99,34 +100,10 @@ fn demo_config(base: &Config, brokers: &str, db: &str) -> Config {
     config
 }
 
-/// Run the demo end to end.
+/// Run the demo end to end: write the scenario, start the mock cluster and the
+/// service, stream the scenario, then read the cases back, score and write them.
 pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
-    let scenario = opts.out.join("scenario");
-    let output = opts.out.join("output");
-    for dir in [&scenario, &output] {
-        std::fs::create_dir_all(dir).map_err(|source| DemoError::Output {
-            path: dir.display().to_string(),
-            source,
-        })?;
-    }
-    write_scenario(
-        &SimConfig {
-            seed: opts.seed,
-            scale: opts.scale,
-        },
-        &scenario,
-    )
-    .map_err(|e| DemoError::Scenario {
-        path: scenario.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let truth = crate::simulate::truth::Truth::load(scenario.join("truth.json")).map_err(|e| {
-        DemoError::Scenario {
-            path: scenario.display().to_string(),
-            message: e.to_string(),
-        }
-    })?;
-
+    let (scenario, output, truth) = prepare_scenario(&opts)?;
     let mock = MockCluster::new(1)?;
     let brokers = mock.bootstrap_servers();
     let config = demo_config(&opts.config, &brokers, &opts.clickhouse_database);
@@ -141,121 +118,18 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
     ] {
         mock.create_topic(topic, PARTITIONS, 1)?;
     }
-
-    let (store, store_name) = match &opts.clickhouse_url {
-        Some(url) => {
-            let ch = ClickHouse::new(ClickHouseConfig {
-                url: url.clone(),
-                database: opts.clickhouse_database.clone(),
-                ..Default::default()
-            });
-            match migrate(&ch).await {
-                Ok(_) => (
-                    BatchStore::ClickHouse(Box::new(ch)),
-                    format!("clickhouse {url} database {}", opts.clickhouse_database),
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, "clickhouse does not answer: cases go to files only");
-                    (
-                        BatchStore::Memory(MemoryStore::default()),
-                        "files (clickhouse did not answer)".to_string(),
-                    )
-                }
-            }
-        }
-        None => (
-            BatchStore::Memory(MemoryStore::default()),
-            "files".to_string(),
-        ),
-    };
+    let (store, store_name) = batch_store(&opts).await;
     let metrics = Metrics::new();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let service_task = tokio::spawn(service::run(ServiceOptions {
-        config: config.clone(),
-        cells: Some(scenario.join("cells.csv")),
-        store: store.clone(),
-        metrics: metrics.clone(),
-        shutdown: stop_rx,
-        now_ms: None,
-    }));
-
-    let lines = feed::merge(
-        feed::read_lines(&scenario.join("sms_volume.jsonl"), 0).map_err(|source| {
-            DemoError::Output {
-                path: scenario.display().to_string(),
-                source,
-            }
-        })?,
-        feed::read_lines(&scenario.join("measurements.jsonl"), 1).map_err(|source| {
-            DemoError::Output {
-                path: scenario.display().to_string(),
-                source,
-            }
-        })?,
-    );
-    let total = lines.len() as u64;
-    let span_ms = match (lines.iter().find(|l| l.event_ms > 0), lines.last()) {
-        (Some(a), Some(b)) => (b.event_ms - a.event_ms).max(0),
-        _ => 0,
-    };
-    let started = Instant::now();
-    let topics = [
-        config.kafka.topics.sms_volume.clone(),
-        config.kafka.topics.measurements.clone(),
-    ];
-    let processed = metrics.processed.clone();
-    let progress = opts.progress;
-    let speed = opts.speed;
-    let producer_brokers = brokers.clone();
-    let produced =
-        tokio::task::spawn_blocking(move || -> Result<u64, rdkafka::error::KafkaError> {
-            produce_paced(
-                &producer_brokers,
-                &topics,
-                lines,
-                &processed,
-                progress,
-                speed,
-            )
-        })
-        .await
-        .expect("producer thread")?;
-    if produced != total {
-        let _ = stop_tx.send(true);
-        return Err(DemoError::Incomplete {
-            produced,
-            processed: metrics.processed.load(Ordering::Relaxed),
-            secs: started.elapsed().as_secs(),
-        });
-    }
-
-    // Every produced record must have been processed and acknowledged by the sinks.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while metrics.acknowledged.load(Ordering::Relaxed) < produced {
-        if Instant::now() > deadline {
-            let _ = stop_tx.send(true);
-            return Err(DemoError::Incomplete {
-                produced,
-                processed: metrics.processed.load(Ordering::Relaxed),
-                secs: 300,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let wall = started.elapsed().as_secs_f64();
+    let (stop_tx, service_task) = start_service(&config, &scenario, &store, &metrics);
+    let streamed = stream_scenario(&scenario, &config, &brokers, &metrics, &opts, &stop_tx).await?;
     let _ = stop_tx.send(true);
     let service_report = service_task.await.expect("service task")?;
     let processed = metrics.processed.load(Ordering::Relaxed);
 
-    let cases = match &store {
-        BatchStore::ClickHouse(ch) => ch.fetch_cases().await?,
-        BatchStore::Memory(m) => {
-            let book = std::mem::take(&mut *m.book.lock().expect("case book"));
-            book.into_sorted()
-        }
-    };
+    let cases = output::collect_cases(&store).await?;
     let score = crate::score::score(&truth, &cases);
-    let files = write_outputs(&output, &cases, &score)?;
+    let files = output::write_outputs(&output, &cases, &score)?;
+    let (produced, wall, span_ms) = (streamed.produced, streamed.wall_seconds, streamed.span_ms);
     Ok(DemoReport {
         scenario_dir: scenario,
         output_dir: output,
@@ -281,127 +155,164 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
     })
 }
 
-fn produce_paced(
-    brokers: &str,
-    topics: &[String; 2],
-    lines: Vec<feed::FeedLine>,
-    processed: &Arc<std::sync::atomic::AtomicU64>,
-    progress: bool,
-    speed: f64,
-) -> Result<u64, rdkafka::error::KafkaError> {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
-        .create()?;
-    let total = lines.len() as u64;
-    let bar = progress.then(|| {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} streaming {bar:40} {pos}/{len} records, {per_sec}, eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let first_ms = lines
-        .iter()
-        .map(|l| l.event_ms)
-        .find(|t| *t > 0)
-        .unwrap_or(0);
-    let started = Instant::now();
-    let mut produced = 0u64;
-    for line in lines {
-        while produced.saturating_sub(processed.load(Ordering::Relaxed)) >= MAX_IN_FLIGHT {
-            producer.poll(Duration::from_millis(2));
-        }
-        if speed > 0.0 {
-            let due =
-                Duration::from_secs_f64((line.event_ms - first_ms).max(0) as f64 / 1000.0 / speed);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
-        let mut record = BaseRecord::to(&topics[line.feed]).payload(line.bytes.as_slice());
-        if let Some(k) = &line.key {
-            record = record.key(k.as_str());
-        }
-        let mut record = record;
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((e, back))
-                    if e.rdkafka_error_code()
-                        == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
-                {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
-                }
-                Err((e, _)) => return Err(e),
-            }
-        }
-        produced += 1;
-        if let Some(b) = &bar {
-            if produced % 1000 == 0 {
-                b.set_position(processed.load(Ordering::Relaxed).min(produced));
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(60))?;
-    if let Some(b) = bar {
-        b.set_position(total);
-        b.finish_with_message("all records produced");
-    }
-    Ok(produced)
-}
-
-/// Write the demo's files with the inspector's exporters: cases.jsonl, cases.csv,
-/// rogue_transmitters.geojson and .kml (fake-BTS cases: position, uncertainty
-/// circle, track) and score.json.
-fn write_outputs(
-    dir: &std::path::Path,
-    cases: &[Case],
-    score: &ScoreReport,
-) -> Result<Vec<PathBuf>, DemoError> {
-    use crate::inspect::export::{write_export, ExportContext, ExportFormat};
-    let write = |name: &str, bytes: &[u8]| -> Result<PathBuf, DemoError> {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).map_err(|source| DemoError::Output {
-            path: p.display().to_string(),
+/// Create the output folders and write the simulator's scenario; returns the
+/// scenario folder, the output folder and the scenario's truth.
+fn prepare_scenario(opts: &DemoOptions) -> Result<(PathBuf, PathBuf, Truth), DemoError> {
+    let scenario = opts.out.join("scenario");
+    let output = opts.out.join("output");
+    for dir in [&scenario, &output] {
+        std::fs::create_dir_all(dir).map_err(|source| DemoError::Output {
+            path: dir.display().to_string(),
             source,
         })?;
-        Ok(p)
+    }
+    write_scenario(
+        &SimConfig {
+            seed: opts.seed,
+            scale: opts.scale,
+        },
+        &scenario,
+    )
+    .map_err(|e| DemoError::Scenario {
+        path: scenario.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let truth = Truth::load(scenario.join("truth.json")).map_err(|e| DemoError::Scenario {
+        path: scenario.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok((scenario, output, truth))
+}
+
+/// Where the service stores batches: the given ClickHouse (migrated first) when it
+/// answers, memory otherwise; with a name for the report.
+async fn batch_store(opts: &DemoOptions) -> (BatchStore, String) {
+    let Some(url) = &opts.clickhouse_url else {
+        return (
+            BatchStore::Memory(MemoryStore::default()),
+            "files".to_string(),
+        );
     };
-    let render = |format: ExportFormat, cases: &[Case]| -> Vec<u8> {
-        let mut buf = Vec::new();
-        // Writing into memory cannot fail.
-        let _ = write_export(format, cases, &ExportContext::default(), &mut buf);
-        buf
+    let ch = ClickHouse::new(ClickHouseConfig {
+        url: url.clone(),
+        database: opts.clickhouse_database.clone(),
+        ..Default::default()
+    });
+    match migrate(&ch).await {
+        Ok(_) => (
+            BatchStore::ClickHouse(Box::new(ch)),
+            format!("clickhouse {url} database {}", opts.clickhouse_database),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "clickhouse does not answer: cases go to files only");
+            (
+                BatchStore::Memory(MemoryStore::default()),
+                "files (clickhouse did not answer)".to_string(),
+            )
+        }
+    }
+}
+
+/// Start the service of `cellwatch run` on the mock cluster; it stops when `true`
+/// is sent on the returned sender.
+fn start_service(
+    config: &Config,
+    scenario: &Path,
+    store: &BatchStore,
+    metrics: &Metrics,
+) -> (
+    watch::Sender<bool>,
+    JoinHandle<Result<ServiceReport, ServiceError>>,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let service_task = tokio::spawn(service::run(ServiceOptions {
+        config: config.clone(),
+        cells: Some(scenario.join("cells.csv")),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        shutdown: stop_rx,
+        now_ms: None,
+    }));
+    (stop_tx, service_task)
+}
+
+/// What streaming the scenario took.
+struct Streamed {
+    produced: u64,
+    /// Event time from the first to the last record.
+    span_ms: i64,
+    /// From the first record produced to the last one acknowledged.
+    wall_seconds: f64,
+}
+
+/// Produce the scenario's two feeds into the mock cluster, paced to the service,
+/// and wait until the service has acknowledged every record. On a shortfall the
+/// service is told to stop (`stop`) and the demo ends with
+/// [`DemoError::Incomplete`].
+async fn stream_scenario(
+    scenario: &Path,
+    config: &Config,
+    brokers: &str,
+    metrics: &Metrics,
+    opts: &DemoOptions,
+    stop: &watch::Sender<bool>,
+) -> Result<Streamed, DemoError> {
+    let read = |file: &str, feed: usize| {
+        feed::read_lines(&scenario.join(file), feed).map_err(|source| DemoError::Output {
+            path: scenario.display().to_string(),
+            source,
+        })
     };
-    let mut jsonl = Vec::new();
-    // Writing into memory cannot fail.
-    let _ = crate::cases::write_jsonl(&mut jsonl, cases);
-    let transmitters: Vec<Case> = cases
-        .iter()
-        .filter(|c| c.kind == crate::model::CaseKind::FakeBts)
-        .cloned()
-        .collect();
-    Ok(vec![
-        write("cases.jsonl", &jsonl)?,
-        write("cases.csv", &render(ExportFormat::Csv, cases))?,
-        write(
-            "rogue_transmitters.geojson",
-            &render(ExportFormat::GeoJson, &transmitters),
-        )?,
-        write(
-            "rogue_transmitters.kml",
-            &render(ExportFormat::Kml, &transmitters),
-        )?,
-        write(
-            "score.json",
-            serde_json::to_string_pretty(score)
-                .unwrap_or_default()
-                .as_bytes(),
-        )?,
-    ])
+    let lines = feed::merge(read("sms_volume.jsonl", 0)?, read("measurements.jsonl", 1)?);
+    let total = lines.len() as u64;
+    let span_ms = match (lines.iter().find(|l| l.event_ms > 0), lines.last()) {
+        (Some(a), Some(b)) => (b.event_ms - a.event_ms).max(0),
+        _ => 0,
+    };
+    let started = Instant::now();
+    let topics = [
+        config.kafka.topics.sms_volume.clone(),
+        config.kafka.topics.measurements.clone(),
+    ];
+    let processed = metrics.processed.clone();
+    let (progress, speed) = (opts.progress, opts.speed);
+    let producer_brokers = brokers.to_string();
+    let produced = tokio::task::spawn_blocking(move || {
+        feed::produce_paced(
+            &producer_brokers,
+            &topics,
+            lines,
+            &processed,
+            progress,
+            speed,
+        )
+    })
+    .await
+    .expect("producer thread")?;
+    if produced != total {
+        let _ = stop.send(true);
+        return Err(DemoError::Incomplete {
+            produced,
+            processed: metrics.processed.load(Ordering::Relaxed),
+            secs: started.elapsed().as_secs(),
+        });
+    }
+    // Every produced record must have been processed and acknowledged by the sinks.
+    let deadline = Instant::now() + ACK_TIMEOUT;
+    while metrics.acknowledged.load(Ordering::Relaxed) < produced {
+        if Instant::now() > deadline {
+            let _ = stop.send(true);
+            return Err(DemoError::Incomplete {
+                produced,
+                processed: metrics.processed.load(Ordering::Relaxed),
+                secs: ACK_TIMEOUT.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(Streamed {
+        produced,
+        span_ms,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
 }
