@@ -285,12 +285,19 @@ impl Pipeline {
         }
     }
 
+    /// Deliver the held events of `feed` at or before `boundary`, in order.
     fn release_until(&mut self, feed: Feed, boundary: i64, out: &mut dyn CaseSink) {
-        while let Some(ready) = self
-            .held
-            .get_mut(&feed)
-            .and_then(|q| q.take_until(boundary))
-        {
+        self.release(feed, out, |q| q.take_until(boundary));
+    }
+
+    /// Deliver the held events of `feed` that `take` hands out, batch by batch.
+    fn release(
+        &mut self,
+        feed: Feed,
+        out: &mut dyn CaseSink,
+        mut take: impl FnMut(&mut HoldQueue) -> Option<order::Ready>,
+    ) {
+        while let Some(ready) = self.held.get_mut(&feed).and_then(&mut take) {
             for event in ready.iter() {
                 self.deliver(event, out);
             }
@@ -341,14 +348,7 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut dyn CaseSink) {
         let feeds: Vec<Feed> = self.held.keys().copied().collect();
         for feed in feeds {
-            while let Some(ready) = self.held.get_mut(&feed).and_then(HoldQueue::take_next) {
-                for event in ready.iter() {
-                    self.deliver(event, out);
-                }
-                if let Some(q) = self.held.get_mut(&feed) {
-                    q.recycle(ready);
-                }
-            }
+            self.release(feed, out, HoldQueue::take_next);
         }
         for d in self.detectors.iter_mut() {
             d.finish(out);

@@ -68,10 +68,11 @@ impl Counter for u32 {
     }
 }
 
-impl<const K: usize> Counter for [u16; K] {
+/// An array of scalar counters: one per quantity, saturating independently.
+impl<C: Counter<Amount = u32, Total = u64>, const K: usize> Counter for [C; K] {
     type Amount = [u32; K];
     type Total = [u64; K];
-    const ZERO: Self = [0; K];
+    const ZERO: Self = [C::ZERO; K];
     const ZERO_TOTAL: [u64; K] = [0; K];
 
     #[inline]
@@ -83,36 +84,12 @@ impl<const K: usize> Counter for [u16; K] {
     #[inline]
     fn accumulate_into(self, total: &mut [u64; K]) {
         for (t, c) in total.iter_mut().zip(self) {
-            *t += u64::from(c);
+            c.accumulate_into(t);
         }
     }
     #[inline]
     fn is_zero(&self) -> bool {
-        self.iter().all(|&c| c == 0)
-    }
-}
-
-impl<const K: usize> Counter for [u32; K] {
-    type Amount = [u32; K];
-    type Total = [u64; K];
-    const ZERO: Self = [0; K];
-    const ZERO_TOTAL: [u64; K] = [0; K];
-
-    #[inline]
-    fn add_saturating(&mut self, amount: [u32; K]) {
-        for (c, a) in self.iter_mut().zip(amount) {
-            *c = c.saturating_add(a);
-        }
-    }
-    #[inline]
-    fn accumulate_into(self, total: &mut [u64; K]) {
-        for (t, c) in total.iter_mut().zip(self) {
-            *t += u64::from(c);
-        }
-    }
-    #[inline]
-    fn is_zero(&self) -> bool {
-        self.iter().all(|&c| c == 0)
+        self.iter().all(C::is_zero)
     }
 }
 
