@@ -28,45 +28,35 @@ pub trait Counter: Copy + PartialEq + Debug {
     fn is_zero(&self) -> bool;
 }
 
-impl Counter for u16 {
-    type Amount = u32;
-    type Total = u64;
-    const ZERO: Self = 0;
-    const ZERO_TOTAL: u64 = 0;
+/// A scalar counter: an amount is added in `u32` and the result saturates at the
+/// counter's maximum.
+macro_rules! scalar_counter {
+    ($t:ty) => {
+        impl Counter for $t {
+            type Amount = u32;
+            type Total = u64;
+            const ZERO: Self = 0;
+            const ZERO_TOTAL: u64 = 0;
 
-    #[inline]
-    fn add_saturating(&mut self, amount: u32) {
-        *self = u16::try_from(u32::from(*self).saturating_add(amount)).unwrap_or(u16::MAX);
-    }
-    #[inline]
-    fn accumulate_into(self, total: &mut u64) {
-        *total += u64::from(self);
-    }
-    #[inline]
-    fn is_zero(&self) -> bool {
-        *self == 0
-    }
+            #[inline]
+            fn add_saturating(&mut self, amount: u32) {
+                *self =
+                    <$t>::try_from(u32::from(*self).saturating_add(amount)).unwrap_or(<$t>::MAX);
+            }
+            #[inline]
+            fn accumulate_into(self, total: &mut u64) {
+                *total += u64::from(self);
+            }
+            #[inline]
+            fn is_zero(&self) -> bool {
+                *self == 0
+            }
+        }
+    };
 }
 
-impl Counter for u32 {
-    type Amount = u32;
-    type Total = u64;
-    const ZERO: Self = 0;
-    const ZERO_TOTAL: u64 = 0;
-
-    #[inline]
-    fn add_saturating(&mut self, amount: u32) {
-        *self = self.saturating_add(amount);
-    }
-    #[inline]
-    fn accumulate_into(self, total: &mut u64) {
-        *total += u64::from(self);
-    }
-    #[inline]
-    fn is_zero(&self) -> bool {
-        *self == 0
-    }
-}
+scalar_counter!(u16);
+scalar_counter!(u32);
 
 /// An array of scalar counters: one per quantity, saturating independently.
 impl<C: Counter<Amount = u32, Total = u64>, const K: usize> Counter for [C; K] {
