@@ -95,22 +95,8 @@ pub type DetectorFactory<'a> = dyn FnOnce(&Config) -> Result<Vec<Box<dyn Detecto
 /// Replay the inputs through the pipeline and write the outputs.
 pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let started = Instant::now();
-    if opts.sms_volume.is_none() && opts.measurements.is_none() {
-        return Err(ReplayError::NoInput);
-    }
-    if opts.sms_volume == Some(InputPath::Stdin) && opts.measurements == Some(InputPath::Stdin) {
-        return Err(ReplayError::StdinTwice);
-    }
     // Open every input before writing anything, so a typo leaves no half output.
-    let mut inputs = Vec::new();
-    for (feed, path) in [
-        (Feed::SmsVolume, &opts.sms_volume),
-        (Feed::Measurements, &opts.measurements),
-    ] {
-        if let Some(p) = path {
-            inputs.push((feed, p.clone(), open_input(p)?));
-        }
-    }
+    let inputs = open_inputs(opts)?;
     let mut setup =
         RunSetup::build(&opts.config, opts.cells.as_deref()).map_err(ReplayError::Setup)?;
     std::fs::create_dir_all(&opts.out).map_err(|source| ReplayError::Output {
@@ -129,26 +115,7 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let feeds: Vec<Feed> = inputs.iter().map(|(feed, _, _)| *feed).collect();
     let (pipeline, book, input_summaries) = match pipeline.split_by_feed(&feeds) {
         Ok(lanes) => replay_lanes(lanes, inputs, opts, bounds, &mut dead_out, &dead_path)?,
-        Err(mut pipeline) => {
-            let mut book = CaseBook::new();
-            let mut input_summaries = Vec::new();
-            for (feed, path, reader) in inputs {
-                let s = replay_source(
-                    feed,
-                    &path,
-                    reader,
-                    &opts.config,
-                    bounds,
-                    &mut pipeline,
-                    &mut book,
-                    &mut dead_out,
-                )
-                .map_err(|e| e.into_replay_error(&dead_path))?;
-                input_summaries.push(s);
-            }
-            pipeline.finish(&mut book);
-            (pipeline, book, input_summaries)
-        }
+        Err(pipeline) => replay_in_turn(pipeline, inputs, opts, bounds, &mut dead_out, &dead_path)?,
     };
     dead_out
         .flush()
@@ -171,13 +138,7 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         setup.inventory_report.clone(),
         started.elapsed(),
     );
-    let summary_path = opts.out.join("summary.json");
-    let mut w = create(&summary_path)?;
-    serde_json::to_writer_pretty(&mut w, &summary)
-        .map_err(|e| output_err(&summary_path, e.into()))?;
-    w.write_all(b"\n")
-        .map_err(|e| output_err(&summary_path, e))?;
-    w.flush().map_err(|e| output_err(&summary_path, e))?;
+    write_summary(&opts.out.join("summary.json"), &summary)?;
     tracing::info!(
         records = summary.records_read,
         valid = summary.valid,
@@ -201,6 +162,26 @@ fn write_findings(pipeline: &Pipeline, path: &Path) -> io::Result<()> {
         }
     }
     w.flush()
+}
+
+/// Check the inputs of `opts` and open them, in feed order.
+fn open_inputs(opts: &ReplayOptions) -> Result<Vec<Input>, ReplayError> {
+    if opts.sms_volume.is_none() && opts.measurements.is_none() {
+        return Err(ReplayError::NoInput);
+    }
+    if opts.sms_volume == Some(InputPath::Stdin) && opts.measurements == Some(InputPath::Stdin) {
+        return Err(ReplayError::StdinTwice);
+    }
+    let mut inputs = Vec::new();
+    for (feed, path) in [
+        (Feed::SmsVolume, &opts.sms_volume),
+        (Feed::Measurements, &opts.measurements),
+    ] {
+        if let Some(p) = path {
+            inputs.push((feed, p.clone(), open_input(p)?));
+        }
+    }
+    Ok(inputs)
 }
 
 fn open_input(p: &InputPath) -> Result<Box<dyn BufRead + Send>, ReplayError> {
@@ -239,8 +220,45 @@ fn output_err(path: &Path, source: io::Error) -> ReplayError {
     }
 }
 
+fn write_summary(path: &Path, summary: &ReplaySummary) -> Result<(), ReplayError> {
+    let mut w = create(path)?;
+    serde_json::to_writer_pretty(&mut w, summary).map_err(|e| output_err(path, e.into()))?;
+    w.write_all(b"\n").map_err(|e| output_err(path, e))?;
+    w.flush().map_err(|e| output_err(path, e))
+}
+
 /// An opened input: its feed, its name and its reader.
 type Input = (Feed, InputPath, Box<dyn BufRead + Send>);
+
+/// The inputs one after the other through the whole pipeline (when it cannot be
+/// split into feed lanes).
+fn replay_in_turn(
+    mut pipeline: Pipeline,
+    inputs: Vec<Input>,
+    opts: &ReplayOptions,
+    bounds: TimeBounds,
+    dead_out: &mut BufWriter<File>,
+    dead_path: &Path,
+) -> Result<(Pipeline, CaseBook, Vec<InputSummary>), ReplayError> {
+    let mut book = CaseBook::new();
+    let mut input_summaries = Vec::new();
+    for (feed, path, reader) in inputs {
+        let s = replay_source(
+            feed,
+            &path,
+            reader,
+            &opts.config,
+            bounds,
+            &mut pipeline,
+            &mut book,
+            dead_out,
+        )
+        .map_err(|e| e.into_replay_error(dead_path))?;
+        input_summaries.push(s);
+    }
+    pipeline.finish(&mut book);
+    Ok((pipeline, book, input_summaries))
+}
 
 /// One input per feed, each on its own thread with its feed's lane of the
 /// pipeline; the lanes, their cases and dead letters are joined in input order, so

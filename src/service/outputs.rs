@@ -142,75 +142,100 @@ impl Outputs {
     pub async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
         let cases: Vec<Case> = batch.cases.values().cloned().collect();
         if !batch.done.records_stored {
-            if let (BatchStore::ClickHouse(ch), true) = (&self.store, self.config.archive_records) {
-                let t = Instant::now();
-                ch.insert_archive(&batch.archive).await?;
-                self.observe("record_archive", t);
-            }
+            self.store_records(&batch.archive).await?;
             batch.done.records_stored = true;
         }
         if !batch.done.cases_stored {
-            let t = Instant::now();
-            match &self.store {
-                BatchStore::ClickHouse(ch) => ch.insert_cases(&cases).await?,
-                BatchStore::Memory(m) => {
-                    let mut book = m.book.lock().expect("case book lock");
-                    for c in &cases {
-                        book.upsert(c.clone());
-                    }
-                }
-            }
-            self.observe("case_store", t);
+            self.store_cases(&cases).await?;
             batch.done.cases_stored = true;
         }
         if !batch.done.dead_stored {
-            if let (BatchStore::ClickHouse(ch), true) =
-                (&self.store, self.config.dead_letters_to_clickhouse)
-            {
-                let t = Instant::now();
-                let now = chrono::Utc::now().timestamp_millis();
-                let rows: Vec<DeadLetterRow> =
-                    batch.dead.iter().map(|d| dead_row(d, now)).collect();
-                ch.insert_dead_letters(&rows).await?;
-                self.observe("dead_letter_store", t);
-            }
+            self.store_dead_letters(&batch.dead).await?;
             batch.done.dead_stored = true;
         }
         if !batch.done.cases_produced {
-            let t = Instant::now();
-            let payloads: Vec<(String, String)> = cases
-                .iter()
-                .map(|c| {
-                    (
-                        c.case_id.clone(),
-                        serde_json::to_string(c).unwrap_or_default(),
-                    )
-                })
-                .collect();
-            self.produce_all(&self.topics.cases, &payloads).await?;
-            self.observe("cases_topic", t);
-            for c in &cases {
-                self.metrics
-                    .cases
-                    .get_or_create(&KindLabel {
-                        kind: c.kind.as_str().into(),
-                    })
-                    .inc();
-            }
+            self.produce_cases(&cases).await?;
             batch.done.cases_produced = true;
         }
         if !batch.done.dead_produced {
-            let t = Instant::now();
-            let payloads: Vec<(String, String)> = batch
-                .dead
-                .iter()
-                .map(|d| (dead_key(d), serde_json::to_string(d).unwrap_or_default()))
-                .collect();
-            self.produce_all(&self.topics.dead_letter, &payloads)
-                .await?;
-            self.observe("dead_letter_topic", t);
+            self.produce_dead_letters(&batch.dead).await?;
             batch.done.dead_produced = true;
         }
+        Ok(())
+    }
+
+    /// Archived records go to ClickHouse (with `sink.archive_records`).
+    async fn store_records(&self, archive: &RecordArchive) -> Result<(), SinkError> {
+        if let (BatchStore::ClickHouse(ch), true) = (&self.store, self.config.archive_records) {
+            let t = Instant::now();
+            ch.insert_archive(archive).await?;
+            self.observe("record_archive", t);
+        }
+        Ok(())
+    }
+
+    async fn store_cases(&self, cases: &[Case]) -> Result<(), SinkError> {
+        let t = Instant::now();
+        match &self.store {
+            BatchStore::ClickHouse(ch) => ch.insert_cases(cases).await?,
+            BatchStore::Memory(m) => {
+                let mut book = m.book.lock().expect("case book lock");
+                for c in cases {
+                    book.upsert(c.clone());
+                }
+            }
+        }
+        self.observe("case_store", t);
+        Ok(())
+    }
+
+    /// Dead letters go to ClickHouse (with `sink.dead_letters_to_clickhouse`).
+    async fn store_dead_letters(&self, dead: &[DeadLetter]) -> Result<(), SinkError> {
+        if let (BatchStore::ClickHouse(ch), true) =
+            (&self.store, self.config.dead_letters_to_clickhouse)
+        {
+            let t = Instant::now();
+            let now = chrono::Utc::now().timestamp_millis();
+            let rows: Vec<DeadLetterRow> = dead.iter().map(|d| dead_row(d, now)).collect();
+            ch.insert_dead_letters(&rows).await?;
+            self.observe("dead_letter_store", t);
+        }
+        Ok(())
+    }
+
+    async fn produce_cases(&self, cases: &[Case]) -> Result<(), SinkError> {
+        let t = Instant::now();
+        let payloads: Vec<(String, String)> = cases
+            .iter()
+            .map(|c| {
+                (
+                    c.case_id.clone(),
+                    serde_json::to_string(c).unwrap_or_default(),
+                )
+            })
+            .collect();
+        self.produce_all(&self.topics.cases, &payloads).await?;
+        self.observe("cases_topic", t);
+        for c in cases {
+            self.metrics
+                .cases
+                .get_or_create(&KindLabel {
+                    kind: c.kind.as_str().into(),
+                })
+                .inc();
+        }
+        Ok(())
+    }
+
+    async fn produce_dead_letters(&self, dead: &[DeadLetter]) -> Result<(), SinkError> {
+        let t = Instant::now();
+        let payloads: Vec<(String, String)> = dead
+            .iter()
+            .map(|d| (dead_key(d), serde_json::to_string(d).unwrap_or_default()))
+            .collect();
+        self.produce_all(&self.topics.dead_letter, &payloads)
+            .await?;
+        self.observe("dead_letter_topic", t);
         Ok(())
     }
 

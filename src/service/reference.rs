@@ -5,8 +5,8 @@
 use super::consumer::plain_consumer;
 use crate::config::KafkaConfig;
 use crate::detect::Reference;
-use rdkafka::consumer::Consumer;
-use rdkafka::message::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -36,53 +36,64 @@ pub fn spawn_reference_reader(
         while !*shutdown.borrow() {
             if !assigned && last_try.elapsed() >= Duration::from_secs(10) {
                 last_try = std::time::Instant::now();
-                let mut tpl = TopicPartitionList::new();
-                for (topic, _) in &topics {
-                    if let Ok(md) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
-                        for t in md.topics() {
-                            if t.error().is_some() {
-                                continue;
-                            }
-                            for p in t.partitions() {
-                                let _ =
-                                    tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning);
-                            }
-                        }
-                    }
-                }
-                if tpl.count() > 0 && consumer.assign(&tpl).is_ok() {
-                    tracing::info!(partitions = tpl.count(), "reading reference topics");
-                    assigned = true;
-                }
+                assigned = assign_from_beginning(&consumer, &topics);
             }
             let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
                 continue;
             };
             let Ok(msg) = msg else { continue };
-            let Some(kind) = topics
-                .iter()
-                .find(|(t, _)| t == msg.topic())
-                .map(|(_, k)| *k)
-            else {
+            let Some(update) = update_of(&msg, &topics) else {
                 continue;
-            };
-            let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
-                tracing::warn!(
-                    topic = msg.topic(),
-                    offset = msg.offset(),
-                    "reference record without a UTF-8 key skipped"
-                );
-                continue;
-            };
-            let value = msg.payload().filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
-            let update = ReferenceUpdate {
-                kind,
-                key: key.to_string(),
-                value,
             };
             if tx.blocking_send(update).is_err() {
                 break;
             }
         }
     }))
+}
+
+/// Assign every partition of the reference topics that exist, from the beginning;
+/// false while none exists yet.
+fn assign_from_beginning(consumer: &BaseConsumer, topics: &[(String, Reference)]) -> bool {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, _) in topics {
+        if let Ok(md) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
+            for t in md.topics() {
+                if t.error().is_some() {
+                    continue;
+                }
+                for p in t.partitions() {
+                    let _ = tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning);
+                }
+            }
+        }
+    }
+    if tpl.count() > 0 && consumer.assign(&tpl).is_ok() {
+        tracing::info!(partitions = tpl.count(), "reading reference topics");
+        return true;
+    }
+    false
+}
+
+/// The update a reference record carries; `None` for another topic or a record
+/// without a UTF-8 key (skipped with a warning).
+fn update_of(msg: &BorrowedMessage<'_>, topics: &[(String, Reference)]) -> Option<ReferenceUpdate> {
+    let kind = topics
+        .iter()
+        .find(|(t, _)| t == msg.topic())
+        .map(|(_, k)| *k)?;
+    let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+        tracing::warn!(
+            topic = msg.topic(),
+            offset = msg.offset(),
+            "reference record without a UTF-8 key skipped"
+        );
+        return None;
+    };
+    let value = msg.payload().filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
+    Some(ReferenceUpdate {
+        kind,
+        key: key.to_string(),
+        value,
+    })
 }
