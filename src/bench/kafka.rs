@@ -465,10 +465,6 @@ fn key_hash(s: &str) -> u64 {
     h.finish()
 }
 
-fn cell_str(c: &crate::model::ClaimedCell) -> String {
-    format!("{}-{}-{}-{}", c.mcc, c.mnc, c.lac, c.cid)
-}
-
 impl LineIndex {
     fn build(lines: &[FeedLine]) -> LineIndex {
         let bounds = TimeBounds::at(bench_now_ms());
@@ -507,7 +503,7 @@ impl LineIndex {
                 .identities
                 .iter()
                 .chain(case.claimed_cell.iter())
-                .map(cell_str)
+                .map(|c| c.key().to_string())
                 .collect(),
             _ => case.sims.clone(),
         };

@@ -7,11 +7,10 @@ use cellwatch::inspect::cells::CellSites;
 use cellwatch::inspect::evidence::{self, PackageInput};
 use cellwatch::inspect::export::{write_export, ExportContext, ExportFormat};
 use cellwatch::inspect::filter::{parse_kinds, parse_min_score, parse_statuses};
-use cellwatch::inspect::lifecycle::{parse_status, status_name};
 use cellwatch::inspect::store::DEFAULT_TIMEOUT;
 use cellwatch::inspect::time::{format_ms, parse_time};
 use cellwatch::inspect::{table, BoundingBox, CaseFilter, CaseStore, ClickHouseStore, FolderStore};
-use cellwatch::model::CaseKind;
+use cellwatch::model::{parse_loosely, CaseKind, CaseStatus};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -259,7 +258,8 @@ async fn execute<S: CaseStore>(store: &S, cmd: CasesCommand, config: &Config) ->
             json,
             ..
         } => {
-            let to = parse_status(&status).with_context(|| {
+            // The statuses a change can go to (open is where every case starts).
+            let to = parse_loosely::<CaseStatus>(&status).ok().with_context(|| {
                 format!("{status:?} is not a status; use handed_over, confirmed or dismissed")
             })?;
             let actor = match actor {
@@ -276,8 +276,8 @@ async fn execute<S: CaseStore>(store: &S, cmd: CasesCommand, config: &Config) ->
                 println!(
                     "case {}: {} → {} by {} at {}",
                     change.case_id,
-                    status_name(change.from_status),
-                    status_name(change.to_status),
+                    change.from_status.as_str(),
+                    change.to_status.as_str(),
                     change.actor,
                     format_ms(change.changed_at)
                 );

@@ -3,8 +3,7 @@
 //! folder and ClickHouse answer the same question the same way.
 
 use super::error::InspectError;
-use super::lifecycle::parse_status;
-use crate::model::{Case, CaseKind, CaseStatus};
+use crate::model::{parse_loosely, Case, CaseKind, CaseStatus, UnknownName};
 use serde::Serialize;
 
 /// A WGS84 rectangle, `min_lon,min_lat,max_lon,max_lat` (the GeoJSON `bbox` order).
@@ -85,36 +84,26 @@ pub struct CaseFilter {
 
 /// Parse a comma-separated list of case kinds (`spam_sim,fake_bts`).
 pub fn parse_kinds(text: &str) -> Result<Vec<CaseKind>, InspectError> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(
-            |s| match s.replace('-', "_").to_ascii_lowercase().as_str() {
-                "spam_sim" => Ok(CaseKind::SpamSim),
-                "sim_farm" => Ok(CaseKind::SimFarm),
-                "fake_bts" => Ok(CaseKind::FakeBts),
-                _ => Err(InspectError::Filter {
-                    flag: "--kind",
-                    message: format!(
-                        "{s:?} is not a case kind; use spam_sim, sim_farm or fake_bts"
-                    ),
-                }),
-            },
-        )
-        .collect()
+    parse_name_list(text, "--kind")
 }
 
 /// Parse a comma-separated list of statuses (`open,handed_over`).
 pub fn parse_statuses(text: &str) -> Result<Vec<CaseStatus>, InspectError> {
+    parse_name_list(text, "--status")
+}
+
+/// Contract names separated by commas, as a person types them ([`parse_loosely`]).
+fn parse_name_list<T>(text: &str, flag: &'static str) -> Result<Vec<T>, InspectError>
+where
+    T: std::str::FromStr<Err = UnknownName>,
+{
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            parse_status(s).ok_or_else(|| InspectError::Filter {
-                flag: "--status",
-                message: format!(
-                    "{s:?} is not a status; use open, handed_over, confirmed or dismissed"
-                ),
+            parse_loosely(s).map_err(|e| InspectError::Filter {
+                flag,
+                message: e.to_string(),
             })
         })
         .collect()

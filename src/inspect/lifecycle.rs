@@ -46,27 +46,6 @@ pub enum TransitionError {
     },
 }
 
-/// Contract name of a status (`handed_over`).
-pub fn status_name(s: CaseStatus) -> &'static str {
-    match s {
-        CaseStatus::Open => "open",
-        CaseStatus::HandedOver => "handed_over",
-        CaseStatus::Confirmed => "confirmed",
-        CaseStatus::Dismissed => "dismissed",
-    }
-}
-
-/// Parse a contract status name (also accepts `handed-over`).
-pub fn parse_status(text: &str) -> Option<CaseStatus> {
-    match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-        "open" => Some(CaseStatus::Open),
-        "handed_over" => Some(CaseStatus::HandedOver),
-        "confirmed" => Some(CaseStatus::Confirmed),
-        "dismissed" => Some(CaseStatus::Dismissed),
-        _ => None,
-    }
-}
-
 /// Position in the lifecycle: changes only ever go forward.
 pub fn rank(s: CaseStatus) -> u8 {
     match s {
@@ -94,25 +73,25 @@ pub fn check_transition(
     if from == to {
         return Err(TransitionError::Unchanged {
             case_id: case_id.into(),
-            status: status_name(from).into(),
+            status: from.as_str().into(),
         });
     }
     let next = allowed_next(from);
     if next.is_empty() {
         return Err(TransitionError::Closed {
             case_id: case_id.into(),
-            from: status_name(from).into(),
-            to: status_name(to).into(),
+            from: from.as_str().into(),
+            to: to.as_str().into(),
         });
     }
     if !next.contains(&to) {
         return Err(TransitionError::NotAllowed {
             case_id: case_id.into(),
-            from: status_name(from).into(),
-            to: status_name(to).into(),
+            from: from.as_str().into(),
+            to: to.as_str().into(),
             allowed: next
                 .iter()
-                .map(|s| status_name(*s))
+                .map(|s| s.as_str())
                 .collect::<Vec<_>>()
                 .join(" or "),
         });
@@ -213,15 +192,6 @@ mod tests {
         sort_history(&mut h);
         assert_eq!(h[0].to_status, HandedOver);
         assert_eq!(current_status(Open, &h[..1]), HandedOver);
-    }
-
-    #[test]
-    fn status_names_round_trip() {
-        for s in [Open, HandedOver, Confirmed, Dismissed] {
-            assert_eq!(parse_status(status_name(s)), Some(s));
-        }
-        assert_eq!(parse_status("Handed-Over"), Some(HandedOver));
-        assert_eq!(parse_status("closed"), None);
     }
 
     #[test]

@@ -8,15 +8,18 @@
 //! `[first_seen − 1 h, last_seen]`.
 
 use super::error::InspectError;
-use crate::model::{parse_record, Case, CaseKind, CellKey, Event, Feed, TimeBounds};
+use crate::model::{
+    parse_record, Case, CaseKind, CellKey, Event, Feed, KeyText, MeasurementEvent, TimeBounds,
+    EVIDENCE_LOOKBACK_MS,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::path::Path;
 
-/// How far before `first_seen` a record still counts as evidence: the longest
-/// detector window that opens a case is 1 h, so what led up to it is included.
-pub const LOOKBACK_MS: i64 = 3_600_000;
+/// How far before `first_seen` a record still counts as evidence (the model's
+/// [`EVIDENCE_LOOKBACK_MS`], which the ClickHouse archive query uses too).
+pub const LOOKBACK_MS: i64 = EVIDENCE_LOOKBACK_MS;
 
 /// One contributing record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,17 +53,11 @@ impl EvidenceRecord {
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string(),
-            cell: format!(
-                "{}-{}-{}-{}",
-                num(r, "mcc"),
-                num(r, "mnc"),
-                num(r, "lac"),
-                num(r, "cid")
-            ),
+            cell: KeyText([num(r, "mcc"), num(r, "mnc"), num(r, "lac"), num(r, "cid")]).to_string(),
             event: r
                 .get("event")
                 .and_then(|v| v.as_str())
-                .unwrap_or("camped")
+                .unwrap_or(MeasurementEvent::default().as_str())
                 .to_string(),
         })
     }
@@ -145,13 +142,7 @@ impl Wanted {
                 }
                 CaseKind::FakeBts => {
                     for id in c.claimed_cell.iter().chain(&c.identities) {
-                        let key = CellKey {
-                            mcc: id.mcc,
-                            mnc: id.mnc,
-                            lac: id.lac,
-                            cid: id.cid,
-                        };
-                        let v = by_cell.entry(key).or_default();
+                        let v = by_cell.entry(id.key()).or_default();
                         if !v.contains(&i) {
                             v.push(i);
                         }
@@ -199,10 +190,8 @@ pub fn scan_replay_inputs(
     // accepted once already, only their time is checked against the case span.
     let bounds = TimeBounds::at(i64::MAX / 4);
     for input in &summary.inputs {
-        let feed = match input.feed.as_str() {
-            "sms_volume" => Feed::SmsVolume,
-            "measurements" => Feed::Measurements,
-            _ => continue,
+        let Ok(feed) = input.feed.parse::<Feed>() else {
+            continue;
         };
         if input.path == "-" {
             tracing::warn!(

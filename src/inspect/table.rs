@@ -1,7 +1,7 @@
 //! Human-readable terminal output: a case list as an aligned table and one case in
 //! detail with its reasons and audit trail.
 
-use super::lifecycle::{status_name, StatusChange};
+use super::lifecycle::StatusChange;
 use super::reasons::describe;
 use super::time::{format_duration_ms, format_ms, format_ms_short};
 use crate::model::{Case, CaseKind, ClaimedCell};
@@ -40,7 +40,7 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// `MCC-MNC-LAC-CID/RAT`.
 pub fn cell_label(c: &ClaimedCell) -> String {
-    format!("{}-{}-{}-{}/{}", c.mcc, c.mnc, c.lac, c.cid, c.rat)
+    format!("{}/{}", c.key(), c.rat)
 }
 
 /// Who or what a case is about, in a few characters.
@@ -106,7 +106,7 @@ pub fn case_list(cases: &[Case]) -> String {
             vec![
                 c.case_id.clone(),
                 c.kind.as_str().into(),
-                status_name(c.status).into(),
+                c.status.as_str().into(),
                 format!("{:.2}", c.score),
                 format_ms_short(c.opened_at),
                 format_duration_ms(c.last_seen - c.first_seen),
@@ -127,7 +127,7 @@ pub fn case_detail(case: &Case, history: &[StatusChange]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "case        {}", case.case_id);
     let _ = writeln!(o, "kind        {}", case.kind.as_str());
-    let _ = writeln!(o, "status      {}", status_name(case.status));
+    let _ = writeln!(o, "status      {}", case.status.as_str());
     let _ = writeln!(o, "score       {:.3}", case.score);
     let _ = writeln!(o, "opened at   {}", format_ms(case.opened_at));
     let _ = writeln!(
@@ -195,7 +195,7 @@ pub fn case_detail(case: &Case, history: &[StatusChange]) -> String {
         let _ = writeln!(
             o,
             "  no status change yet (status from the detector: {})",
-            status_name(case.status)
+            case.status.as_str()
         );
     } else {
         let rows: Vec<Vec<String>> = history
@@ -203,11 +203,7 @@ pub fn case_detail(case: &Case, history: &[StatusChange]) -> String {
             .map(|h| {
                 vec![
                     format_ms(h.changed_at),
-                    format!(
-                        "{} → {}",
-                        status_name(h.from_status),
-                        status_name(h.to_status)
-                    ),
+                    format!("{} → {}", h.from_status.as_str(), h.to_status.as_str()),
                     h.actor.clone(),
                     h.note.replace(['\n', '\r'], " "),
                 ]

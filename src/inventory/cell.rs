@@ -1,6 +1,6 @@
 //! One registered cell and the validation rules shared by the CSV and topic paths.
 
-use crate::model::{CellKey, Rat};
+use crate::model::{name_list, CellKey, Rat};
 use serde::Serialize;
 
 /// A licensed cell as the inventory knows it.
@@ -54,17 +54,22 @@ const MAX_PCI: u64 = 1_007;
 /// Map an OpenCellID radio name; CDMA and anything else are refused with a reason.
 pub(crate) fn parse_radio(radio: &str) -> Result<Rat, String> {
     let upper = radio.trim();
-    for rat in [Rat::Gsm, Rat::Umts, Rat::Lte, Rat::Nr] {
-        if upper.eq_ignore_ascii_case(rat.as_str()) {
-            return Ok(rat);
-        }
+    if let Some(rat) = Rat::ALL
+        .into_iter()
+        .find(|rat| upper.eq_ignore_ascii_case(rat.as_str()))
+    {
+        return Ok(rat);
     }
     if upper.eq_ignore_ascii_case("CDMA") {
-        Err("radio `CDMA` is not supported (GSM, UMTS, LTE, NR only)".to_string())
+        Err(format!(
+            "radio `CDMA` is not supported ({} only)",
+            name_list(&Rat::ALL, Rat::as_str, ", ")
+        ))
     } else {
         Err(format!(
-            "unknown radio `{}` (expected GSM, UMTS, LTE or NR)",
-            truncate(upper)
+            "unknown radio `{}` (expected {})",
+            truncate(upper),
+            name_list(&Rat::ALL, Rat::as_str, " or ")
         ))
     }
 }

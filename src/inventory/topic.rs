@@ -10,7 +10,7 @@
 
 use super::cell::RawCell;
 use super::{Inventory, InventoryError};
-use crate::model::CellKey;
+use crate::model::{CellKey, KeyText};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -102,7 +102,7 @@ impl Inventory {
         };
         // The identity first, so a mismatch is reported as such even if the body's
         // numbers would also break a range rule.
-        let body_key = format!("{}-{}-{}-{}", raw.mcc, raw.net, raw.area, raw.cell);
+        let body_key = KeyText([raw.mcc, raw.net, raw.area, raw.cell]).to_string();
         if body_key != cell_key.to_string() {
             return Err(InventoryError::KeyMismatch {
                 key: cell_key.to_string(),

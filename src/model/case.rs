@@ -1,8 +1,15 @@
 //! Cases (docs/contract.md, "Cases"): one incident for inspectors, with the evidence
 //! that opened it.
 
-use super::cell::Rat;
+use super::cell::{CellKey, Rat};
+use super::names::{parse_name, UnknownName};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How far before a case's `first_seen` a record still counts as evidence behind it:
+/// the longest detector window that opens a case is 1 h, so what led up to it is included.
+pub const EVIDENCE_LOOKBACK_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -13,12 +20,29 @@ pub enum CaseKind {
 }
 
 impl CaseKind {
+    pub const ALL: [CaseKind; 3] = [CaseKind::SpamSim, CaseKind::SimFarm, CaseKind::FakeBts];
+
+    /// The contract name (`spam_sim`), as serde writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             CaseKind::SpamSim => "spam_sim",
             CaseKind::SimFarm => "sim_farm",
             CaseKind::FakeBts => "fake_bts",
         }
+    }
+}
+
+impl FromStr for CaseKind {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        parse_name(s, &Self::ALL, Self::as_str, "case kind")
+    }
+}
+
+impl fmt::Display for CaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -30,6 +54,39 @@ pub enum CaseStatus {
     HandedOver,
     Confirmed,
     Dismissed,
+}
+
+impl CaseStatus {
+    pub const ALL: [CaseStatus; 4] = [
+        CaseStatus::Open,
+        CaseStatus::HandedOver,
+        CaseStatus::Confirmed,
+        CaseStatus::Dismissed,
+    ];
+
+    /// The contract name (`handed_over`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::HandedOver => "handed_over",
+            CaseStatus::Confirmed => "confirmed",
+            CaseStatus::Dismissed => "dismissed",
+        }
+    }
+}
+
+impl FromStr for CaseStatus {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        parse_name(s, &Self::ALL, Self::as_str, "status")
+    }
+}
+
+impl fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One rule that fired: its code, what was measured and the threshold it crossed.
@@ -50,6 +107,18 @@ pub struct ClaimedCell {
     pub cid: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arfcn: Option<u32>,
+}
+
+impl ClaimedCell {
+    /// The `MCC-MNC-LAC-CID` key of the identity (without radio and ARFCN).
+    pub fn key(&self) -> CellKey {
+        CellKey {
+            mcc: self.mcc,
+            mnc: self.mnc,
+            lac: self.lac,
+            cid: self.cid,
+        }
+    }
 }
 
 /// Estimated transmitter position with its uncertainty radius.
@@ -152,5 +221,26 @@ mod tests {
             (900, 400, 3_000)
         );
         assert_eq!(case.score, 0.7);
+    }
+
+    #[test]
+    fn names_are_serde_names_and_parse_back() {
+        for k in CaseKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(k.as_str().parse::<CaseKind>(), Ok(k));
+        }
+        for s in CaseStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.as_str().parse::<CaseStatus>(), Ok(s));
+        }
+        assert_eq!(
+            "bts".parse::<CaseKind>().unwrap_err().to_string(),
+            "\"bts\" is not a case kind; use spam_sim, sim_farm or fake_bts"
+        );
+        assert_eq!(
+            "closed".parse::<CaseStatus>().unwrap_err().to_string(),
+            "\"closed\" is not a status; use open, handed_over, confirmed or dismissed"
+        );
+        assert!("Open".parse::<CaseStatus>().is_err(), "exact names only");
     }
 }

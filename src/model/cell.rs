@@ -1,7 +1,9 @@
 //! Cell identities: radio technology and the `MCC-MNC-LAC-CID` key.
 
+use super::names::{parse_name, UnknownName};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::str::FromStr;
 
 /// Radio access technology of a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -17,16 +19,9 @@ pub enum Rat {
 }
 
 impl Rat {
-    pub fn parse(s: &str) -> Option<Rat> {
-        match s {
-            "GSM" => Some(Rat::Gsm),
-            "UMTS" => Some(Rat::Umts),
-            "LTE" => Some(Rat::Lte),
-            "NR" => Some(Rat::Nr),
-            _ => None,
-        }
-    }
+    pub const ALL: [Rat; 4] = [Rat::Gsm, Rat::Umts, Rat::Lte, Rat::Nr];
 
+    /// The contract name (`LTE`), as serde writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Rat::Gsm => "GSM",
@@ -54,6 +49,14 @@ impl Rat {
     }
 }
 
+impl FromStr for Rat {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        parse_name(s, &Self::ALL, Self::as_str, "radio technology")
+    }
+}
+
 impl fmt::Display for Rat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -70,23 +73,50 @@ pub struct CellKey {
 }
 
 impl CellKey {
-    /// Parse `MCC-MNC-LAC-CID` (decimal parts).
+    /// Parse `MCC-MNC-LAC-CID` (decimal parts); [`FromStr`] without the error.
     pub fn parse(s: &str) -> Option<CellKey> {
-        let mut it = s.split('-');
-        let mcc = it.next()?.parse().ok()?;
-        let mnc = it.next()?.parse().ok()?;
-        let lac = it.next()?.parse().ok()?;
-        let cid = it.next()?.parse().ok()?;
-        if it.next().is_some() || mcc > 999 || mnc > 999 {
-            return None;
-        }
-        Some(CellKey { mcc, mnc, lac, cid })
+        s.parse().ok()
+    }
+}
+
+/// Text that is not an `MCC-MNC-LAC-CID` cell key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a cell key; use MCC-MNC-LAC-CID with decimal parts, e.g. 452-4-10231-5501")]
+pub struct BadCellKey(pub String);
+
+impl FromStr for CellKey {
+    type Err = BadCellKey;
+
+    fn from_str(s: &str) -> Result<Self, BadCellKey> {
+        let parts = || -> Option<CellKey> {
+            let mut it = s.split('-');
+            let mcc = it.next()?.parse().ok()?;
+            let mnc = it.next()?.parse().ok()?;
+            let lac = it.next()?.parse().ok()?;
+            let cid = it.next()?.parse().ok()?;
+            if it.next().is_some() || mcc > 999 || mnc > 999 {
+                return None;
+            }
+            Some(CellKey { mcc, mnc, lac, cid })
+        };
+        parts().ok_or_else(|| BadCellKey(s.to_string()))
     }
 }
 
 impl fmt::Display for CellKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}-{}-{}", self.mcc, self.mnc, self.lac, self.cid)
+        KeyText([self.mcc.into(), self.mnc.into(), self.lac.into(), self.cid]).fmt(f)
+    }
+}
+
+/// `MCC-MNC-LAC-CID` of four parts that need not fit a [`CellKey`] (an inventory row
+/// before its checks, a record's JSON numbers): the one place the key's text is made.
+pub struct KeyText<T>(pub [T; 4]);
+
+impl<T: fmt::Display> fmt::Display for KeyText<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [mcc, mnc, lac, cid] = &self.0;
+        write!(f, "{mcc}-{mnc}-{lac}-{cid}")
     }
 }
 
@@ -100,5 +130,12 @@ mod tests {
         assert_eq!(k.to_string(), "452-4-10231-56789");
         assert!(CellKey::parse("452-4-10231").is_none());
         assert!(CellKey::parse("452-4-x-1").is_none());
+        assert_eq!("452-4-10231-56789".parse::<CellKey>(), Ok(k));
+        assert!("1000-1-1-1"
+            .parse::<CellKey>()
+            .unwrap_err()
+            .to_string()
+            .contains("MCC-MNC-LAC-CID"));
+        assert_eq!(KeyText([452u64, 4, 70_000, 1]).to_string(), "452-4-70000-1");
     }
 }

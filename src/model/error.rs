@@ -32,6 +32,21 @@ pub enum InvalidReason {
 }
 
 impl InvalidReason {
+    pub const ALL: [InvalidReason; 11] = [
+        InvalidReason::InvalidUtf8,
+        InvalidReason::TooLarge,
+        InvalidReason::MalformedJson,
+        InvalidReason::MissingField,
+        InvalidReason::WrongType,
+        InvalidReason::OutOfRange,
+        InvalidReason::BadFormat,
+        InvalidReason::NotPseudonymized,
+        InvalidReason::BadTimestamp,
+        InvalidReason::Inconsistent,
+        InvalidReason::Late,
+    ];
+
+    /// The contract name (`bad_timestamp`), as serde writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             InvalidReason::InvalidUtf8 => "invalid_utf8",
@@ -46,6 +61,14 @@ impl InvalidReason {
             InvalidReason::Inconsistent => "inconsistent",
             InvalidReason::Late => "late",
         }
+    }
+}
+
+impl std::str::FromStr for InvalidReason {
+    type Err = super::names::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        super::names::parse_name(s, &Self::ALL, Self::as_str, "dead-letter reason")
     }
 }
 
@@ -150,12 +173,7 @@ impl CustomReason {
     fn decode(msg: &str) -> Option<CustomReason> {
         let rest = msg.strip_prefix(Self::TAG)?;
         let (code, message) = rest.split_once(':')?;
-        let reason = match code {
-            "bad_timestamp" => InvalidReason::BadTimestamp,
-            "out_of_range" => InvalidReason::OutOfRange,
-            "bad_format" => InvalidReason::BadFormat,
-            _ => InvalidReason::WrongType,
-        };
+        let reason = code.parse().unwrap_or(InvalidReason::WrongType);
         Some(CustomReason(reason, message.to_string()))
     }
 }

@@ -3,6 +3,7 @@
 
 use super::cell::{CellKey, Rat};
 use super::error::{deserialize_object, ValidationError};
+use super::names::{name_list, parse_name, UnknownName};
 use super::pseudonym::check_pseudonym;
 use super::text::Text;
 use super::timestamp::{RawTs, TimeBounds};
@@ -22,15 +23,37 @@ pub enum MeasurementEvent {
 }
 
 impl MeasurementEvent {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "camped" => Self::Camped,
-            "reselect" => Self::Reselect,
-            "rat_downgrade" => Self::RatDowngrade,
-            "reject" => Self::Reject,
-            "sms_received" => Self::SmsReceived,
-            _ => return None,
-        })
+    pub const ALL: [MeasurementEvent; 5] = [
+        MeasurementEvent::Camped,
+        MeasurementEvent::Reselect,
+        MeasurementEvent::RatDowngrade,
+        MeasurementEvent::Reject,
+        MeasurementEvent::SmsReceived,
+    ];
+
+    /// The contract name (`rat_downgrade`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Camped => "camped",
+            Self::Reselect => "reselect",
+            Self::RatDowngrade => "rat_downgrade",
+            Self::Reject => "reject",
+            Self::SmsReceived => "sms_received",
+        }
+    }
+}
+
+impl std::str::FromStr for MeasurementEvent {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        parse_name(s, &Self::ALL, Self::as_str, "measurement event")
+    }
+}
+
+impl std::fmt::Display for MeasurementEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -131,7 +154,7 @@ fn required<T>(field: &str, v: Option<T>) -> Result<T, ValidationError> {
 }
 
 impl CellMeasurement {
-    /// Parse one JSON line and check every rule of FEEDS.md §2.
+    /// Parse one JSON line and check every rule of docs/contract.md ("Cell-measurement reports").
     pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
         let raw: RawMeasurement = deserialize_object(bytes)?;
         Self::from_raw(raw, bounds)
@@ -165,11 +188,11 @@ impl CellMeasurement {
             .map(|a| in_range_f("accuracy_m", a, limits::ACCURACY_M))
             .transpose()?;
         let rat_s = required("rat", raw.rat)?;
-        let rat = Rat::parse(&rat_s).ok_or_else(|| {
+        let rat: Rat = rat_s.parse().map_err(|_| {
             ValidationError::new(
                 InvalidReason::OutOfRange,
                 "rat",
-                "must be one of GSM, UMTS, LTE, NR",
+                format!("must be one of {}", name_list(&Rat::ALL, Rat::as_str, ", ")),
             )
         })?;
         let mcc = in_range_i("mcc", required("mcc", raw.mcc)?, (0, 999))?;
@@ -211,11 +234,14 @@ impl CellMeasurement {
             c => c.map(Text::into_owned),
         };
         let event = match raw.event {
-            Some(e) => MeasurementEvent::parse(&e).ok_or_else(|| {
+            Some(e) => e.parse().map_err(|_| {
                 ValidationError::new(
                     InvalidReason::OutOfRange,
                     "event",
-                    "must be one of camped, reselect, rat_downgrade, reject, sms_received",
+                    format!(
+                        "must be one of {}",
+                        name_list(&MeasurementEvent::ALL, MeasurementEvent::as_str, ", ")
+                    ),
                 )
             })?,
             None => MeasurementEvent::Camped,

@@ -1,4 +1,4 @@
-//! The feed contract (`../shared/contract/FEEDS.md`) as types.
+//! The feed contract (docs/contract.md) as types.
 //!
 //! Raw JSON lines are turned into typed events here and nowhere else: every
 //! invariant of the contract is checked once, and a refusal names the field and
@@ -8,16 +8,21 @@ mod case;
 mod cell;
 mod error;
 mod measurement;
+mod names;
 mod pseudonym;
 mod sms;
 mod sms_scan;
 mod text;
 mod timestamp;
 
-pub use case::{Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint};
-pub use cell::{CellKey, Rat};
+pub use case::{
+    Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint, EVIDENCE_LOOKBACK_MS,
+};
+pub use cell::{BadCellKey, CellKey, KeyText, Rat};
 pub use error::{InvalidReason, ValidationError};
 pub use measurement::{CellMeasurement, MeasurementEvent};
+pub(crate) use names::name_list;
+pub use names::{parse_loosely, UnknownName};
 pub use pseudonym::check_pseudonym;
 pub use sms::{ContentFingerprint, SmsVolume};
 pub(crate) use timestamp::RawTs;
@@ -32,6 +37,8 @@ pub enum Feed {
 }
 
 impl Feed {
+    pub const ALL: [Feed; 2] = [Feed::SmsVolume, Feed::Measurements];
+
     /// The Kafka topic of the contract for this feed.
     pub fn topic(self) -> &'static str {
         match self {
@@ -40,11 +47,27 @@ impl Feed {
         }
     }
 
+    /// The contract name (`sms_volume`), as serde writes it: the `feed` of dead
+    /// letters, archived records and the replay summary.
     pub fn name(self) -> &'static str {
         match self {
             Feed::SmsVolume => "sms_volume",
             Feed::Measurements => "measurements",
         }
+    }
+}
+
+impl std::str::FromStr for Feed {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        names::parse_name(s, &Self::ALL, Self::name, "feed")
+    }
+}
+
+impl std::fmt::Display for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::super::export::kml::xml_escape as esc;
 use super::super::export::LocatedCell;
-use super::super::lifecycle::{status_name, StatusChange};
+use super::super::lifecycle::StatusChange;
 use super::super::reasons::describe;
 use super::super::records::{Activity, EvidenceRecord, Observation};
 use super::super::table::{cell_label, fmt_num};
@@ -106,12 +106,12 @@ pub fn render(input: &ReportInput<'_>) -> String {
         format_ms(input.generated_at_ms),
         esc(input.source),
         k = c.kind.as_str(),
-        s = status_name(c.status),
+        s = c.status.as_str(),
     );
 
     o.push_str("<h2>Summary</h2>\n<table class=\"kv\" id=\"summary\">\n");
     kv(&mut o, "kind", c.kind.as_str());
-    kv(&mut o, "status", status_name(c.status));
+    kv(&mut o, "status", c.status.as_str());
     kv(&mut o, "score (0..1)", &format!("{:.3}", c.score));
     kv(&mut o, "opened at (UTC)", &format_ms(c.opened_at));
     kv(
@@ -199,8 +199,8 @@ pub fn render(input: &ReportInput<'_>) -> String {
                 td_time(Some(h.changed_at)),
                 td(&format!(
                     "{} → {}",
-                    status_name(h.from_status),
-                    status_name(h.to_status)
+                    h.from_status.as_str(),
+                    h.to_status.as_str()
                 )),
                 td(&h.actor),
                 td(&h.note),

@@ -15,7 +15,7 @@ pub use manifest::{sha256_file, verify, Verification, MANIFEST_FILE};
 use super::cells::CellSites;
 use super::error::InspectError;
 use super::export::{self, located_serving_cells, ExportContext, ExportFormat};
-use super::lifecycle::{status_name, StatusChange};
+use super::lifecycle::StatusChange;
 use super::reasons::describe;
 use super::records::{EvidenceRecord, Observation};
 use super::table::fmt_num;
@@ -125,7 +125,7 @@ fn fill_package(dir: &Path, input: &PackageInput<'_>) -> Result<PackageReport, I
 
     let case_file = CaseFile {
         case,
-        status: status_name(case.status),
+        status: case.status.as_str(),
         history: input.history,
         generated_at: format_ms(input.generated_at_ms),
         source: &input.source,
@@ -201,12 +201,7 @@ fn fill_package(dir: &Path, input: &PackageInput<'_>) -> Result<PackageReport, I
         .claimed_cell
         .iter()
         .chain(&case.identities)
-        .map(|c| CellKey {
-            mcc: c.mcc,
-            mnc: c.mnc,
-            lac: c.lac,
-            cid: c.cid,
-        })
+        .map(|c| c.key())
         .collect();
     let mut map = svg::MapInput {
         position: case.location,

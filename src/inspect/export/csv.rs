@@ -1,7 +1,6 @@
 //! CSV export: one row per case, flat columns a spreadsheet opens as it is. Lists
 //! (SIMs, identities, reasons) are `;`-separated inside one cell.
 
-use super::super::lifecycle::status_name;
 use super::super::table::{cell_label, fmt_num};
 use super::super::time::format_ms;
 use crate::model::Case;
@@ -39,7 +38,7 @@ pub fn write_csv(cases: &[Case], out: &mut dyn std::io::Write) -> std::io::Resul
         w.write_record([
             c.case_id.clone(),
             c.kind.as_str().to_string(),
-            status_name(c.status).to_string(),
+            c.status.as_str().to_string(),
             format!("{:.4}", c.score),
             format_ms(c.opened_at),
             format_ms(c.first_seen),

@@ -5,7 +5,6 @@
 //! Properties are flat scalars so QGIS makes plain attribute columns of them.
 
 use super::super::geo::circle_ring;
-use super::super::lifecycle::status_name;
 use super::super::table::cell_label;
 use super::super::time::format_ms;
 use super::{located_serving_cells, round7, ExportContext, CIRCLE_SEGMENTS};
@@ -17,7 +16,7 @@ fn base_props(case: &Case, feature: &str) -> Map<String, Value> {
     p.insert("feature".into(), json!(feature));
     p.insert("case_id".into(), json!(case.case_id));
     p.insert("kind".into(), json!(case.kind.as_str()));
-    p.insert("status".into(), json!(status_name(case.status)));
+    p.insert("status".into(), json!(case.status.as_str()));
     p.insert("score".into(), json!(case.score));
     p
 }

@@ -4,7 +4,6 @@
 //! plays them back). No external icons: styles only use colours.
 
 use super::super::geo::circle_ring;
-use super::super::lifecycle::status_name;
 use super::super::reasons::describe;
 use super::super::table::{cell_label, fmt_num};
 use super::super::time::format_ms;
@@ -58,7 +57,7 @@ fn case_description(case: &Case) -> String {
     let mut d = format!(
         "{} case, status {}, score {:.2}, opened {}, evidence {} .. {} ({} records).",
         case.kind.as_str(),
-        status_name(case.status),
+        case.status.as_str(),
         case.score,
         format_ms(case.opened_at),
         format_ms(case.first_seen),
@@ -99,7 +98,7 @@ fn case_folder(o: &mut String, case: &Case, ctx: &ExportContext<'_>) {
             ("feature", feature.to_string()),
             ("case_id", case.case_id.clone()),
             ("kind", case.kind.as_str().to_string()),
-            ("status", status_name(case.status).to_string()),
+            ("status", case.status.as_str().to_string()),
             ("score", format!("{:.4}", case.score)),
         ]
     };

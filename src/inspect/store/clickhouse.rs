@@ -7,11 +7,11 @@
 
 use super::super::error::InspectError;
 use super::super::filter::CaseFilter;
-use super::super::lifecycle::{parse_status, sort_history, status_name, StatusChange};
+use super::super::lifecycle::{sort_history, StatusChange};
 use super::super::records::EvidenceRecord;
 use super::{apply_statuses, CaseStore};
 use crate::config::ClickHouseConfig;
-use crate::model::Case;
+use crate::model::{parse_loosely, Case};
 use crate::sink::clickhouse::{CaseRow, ClickHouse, ClickHouseError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,8 +36,8 @@ impl StatusLogRow {
     fn from_change(c: &StatusChange) -> StatusLogRow {
         StatusLogRow {
             case_id: c.case_id.clone(),
-            from_status: status_name(c.from_status).into(),
-            to_status: status_name(c.to_status).into(),
+            from_status: c.from_status.as_str().into(),
+            to_status: c.to_status.as_str().into(),
             actor: c.actor.clone(),
             note: c.note.clone(),
             changed_at: c.changed_at,
@@ -47,8 +47,8 @@ impl StatusLogRow {
     fn to_change(&self) -> Option<StatusChange> {
         Some(StatusChange {
             case_id: self.case_id.clone(),
-            from_status: parse_status(&self.from_status)?,
-            to_status: parse_status(&self.to_status)?,
+            from_status: parse_loosely(&self.from_status).ok()?,
+            to_status: parse_loosely(&self.to_status).ok()?,
             actor: self.actor.clone(),
             note: self.note.clone(),
             changed_at: self.changed_at,

@@ -75,8 +75,8 @@ pub async fn set_status<S: CaseStore>(
     store.append_status(&change).await?;
     tracing::info!(
         case_id,
-        from = super::lifecycle::status_name(change.from_status),
-        to = super::lifecycle::status_name(to),
+        from = change.from_status.as_str(),
+        to = to.as_str(),
         actor = %change.actor,
         "case status changed"
     );

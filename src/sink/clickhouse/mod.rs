@@ -13,7 +13,7 @@ pub use migrate::{migrate, MigrationReport, ServerFeatures};
 pub use row::{CaseRow, DeadLetterRow, RecordRow};
 
 use crate::config::ClickHouseConfig;
-use crate::model::Case;
+use crate::model::{Case, CaseKind, Feed, EVIDENCE_LOOKBACK_MS};
 
 /// Size of the chunks an archive insert streams to the server.
 const ARCHIVE_CHUNK_BYTES: usize = 1 << 20;
@@ -148,17 +148,17 @@ impl ClickHouse {
     }
 
     /// The archived records behind a case: those of its SIMs (SMS cases) or broadcast
-    /// identities (fake BTS) from one hour before `first_seen` to `last_seen`.
+    /// identities (fake BTS) from [`EVIDENCE_LOOKBACK_MS`] before `first_seen` to `last_seen`.
     pub async fn evidence_records(&self, case: &Case) -> Result<Vec<RecordRow>, ClickHouseError> {
-        let (feed, keys): (&str, Vec<String>) = match case.kind {
-            crate::model::CaseKind::FakeBts => (
-                "measurements",
+        let (feed, keys): (Feed, Vec<String>) = match case.kind {
+            CaseKind::FakeBts => (
+                Feed::Measurements,
                 case.identities
                     .iter()
-                    .map(|c| format!("{}-{}-{}-{}", c.mcc, c.mnc, c.lac, c.cid))
+                    .map(|c| c.key().to_string())
                     .collect(),
             ),
-            _ => ("sms_volume", case.sims.clone()),
+            _ => (Feed::SmsVolume, case.sims.clone()),
         };
         if keys.is_empty() {
             return Ok(Vec::new());
@@ -168,9 +168,9 @@ impl ClickHouse {
                 "SELECT ?fields FROM records FINAL WHERE feed = ? AND has(?, record_key) \
                  AND event_time BETWEEN ? AND ? ORDER BY event_time, record_key, offset",
             )
-            .bind(feed)
+            .bind(feed.name())
             .bind(keys)
-            .bind(case.first_seen - 3_600_000)
+            .bind(case.first_seen - EVIDENCE_LOOKBACK_MS)
             .bind(case.last_seen)
             .fetch_all::<RecordRow>()
             .await

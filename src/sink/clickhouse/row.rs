@@ -1,6 +1,6 @@
 //! Rows of the ClickHouse tables, converted from and to contract types.
 
-use crate::model::{Case, CaseKind, CaseStatus, Location, Reason};
+use crate::model::{Case, CaseKind, Location, Reason};
 use serde::{Deserialize, Serialize};
 
 /// One snapshot of a case, as stored in `cases` (see schemas/clickhouse/001_cases.sql).
@@ -38,21 +38,12 @@ pub fn snapshot_version(case: &Case) -> u64 {
         .saturating_add(case.evidence_count.min(999_999))
 }
 
-fn status_str(s: CaseStatus) -> &'static str {
-    match s {
-        CaseStatus::Open => "open",
-        CaseStatus::HandedOver => "handed_over",
-        CaseStatus::Confirmed => "confirmed",
-        CaseStatus::Dismissed => "dismissed",
-    }
-}
-
 impl CaseRow {
     pub fn from_case(c: &Case) -> CaseRow {
         CaseRow {
             case_id: c.case_id.clone(),
             kind: c.kind.as_str().to_string(),
-            status: status_str(c.status).to_string(),
+            status: c.status.as_str().to_string(),
             opened_at: c.opened_at,
             first_seen: c.first_seen,
             last_seen: c.last_seen,
@@ -88,17 +79,11 @@ impl CaseRow {
         if let Ok(c) = serde_json::from_str::<Case>(&self.case_json) {
             return Some(c);
         }
-        let kind = match self.kind.as_str() {
-            "spam_sim" => CaseKind::SpamSim,
-            "sim_farm" => CaseKind::SimFarm,
-            "fake_bts" => CaseKind::FakeBts,
-            _ => return None,
-        };
+        let kind: CaseKind = self.kind.parse().ok()?;
         Some(Case {
             case_id: self.case_id.clone(),
             kind,
-            status: serde_json::from_value(serde_json::Value::String(self.status.clone()))
-                .unwrap_or_default(),
+            status: self.status.parse().unwrap_or_default(),
             opened_at: self.opened_at,
             first_seen: self.first_seen,
             last_seen: self.last_seen,
