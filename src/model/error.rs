@@ -160,6 +160,11 @@ impl ValidationError {
     }
 }
 
+/// A required field's value, or the missing-field error naming it.
+pub(crate) fn required<T>(field: &str, v: Option<T>) -> Result<T, ValidationError> {
+    v.ok_or_else(|| ValidationError::missing(field))
+}
+
 /// Carries a specific reason through serde's string-only custom errors.
 pub(crate) struct CustomReason(pub InvalidReason, pub String);
 

@@ -2,7 +2,7 @@
 //! cell by one reporting device.
 
 use super::cell::{CellKey, Rat};
-use super::error::{deserialize_object, ValidationError};
+use super::error::{deserialize_object, required, ValidationError};
 use super::names::{name_list, parse_name, UnknownName};
 use super::pseudonym::check_pseudonym;
 use super::text::Text;
@@ -149,10 +149,6 @@ fn in_range_f(field: &str, v: f64, (lo, hi): (f64, f64)) -> Result<f64, Validati
     Ok(v)
 }
 
-fn required<T>(field: &str, v: Option<T>) -> Result<T, ValidationError> {
-    v.ok_or_else(|| ValidationError::missing(field))
-}
-
 impl CellMeasurement {
     /// Parse one JSON line and check every rule of docs/contract.md ("Cell-measurement reports").
     pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
@@ -183,79 +179,29 @@ impl CellMeasurement {
         let ts_ms = bounds.check("ts", required("ts", raw.ts)?.0)?;
         let lat = in_range_f("lat", required("lat", raw.lat)?, (-90.0, 90.0))?;
         let lon = in_range_f("lon", required("lon", raw.lon)?, (-180.0, 180.0))?;
-        let accuracy_m = raw
-            .accuracy_m
-            .map(|a| in_range_f("accuracy_m", a, limits::ACCURACY_M))
-            .transpose()?;
-        let rat_s = required("rat", raw.rat)?;
-        let rat: Rat = rat_s.parse().map_err(|_| {
-            ValidationError::new(
-                InvalidReason::OutOfRange,
-                "rat",
-                format!("must be one of {}", name_list(&Rat::ALL, Rat::as_str, ", ")),
-            )
-        })?;
-        let mcc = in_range_i("mcc", required("mcc", raw.mcc)?, (0, 999))?;
-        let mnc = in_range_i("mnc", required("mnc", raw.mnc)?, (0, 999))?;
-        let lac = in_range_i(
-            "lac",
-            required("lac", raw.lac)?,
-            (0, i64::from(rat.max_lac())),
+        let accuracy_m = opt_in_range_f("accuracy_m", raw.accuracy_m, limits::ACCURACY_M)?;
+        let (rat, cell) = identity(raw.rat, raw.mcc, raw.mnc, raw.lac, raw.cid)?;
+        let arfcn = opt_in_range_i("arfcn", raw.arfcn, limits::ARFCN)?;
+        let pci = opt_in_range_i("pci", raw.pci, limits::PCI)?;
+        let signal_dbm = opt_in_range_f("signal_dbm", raw.signal_dbm, limits::SIGNAL_DBM)?;
+        let ta = opt_in_range_i("ta", raw.ta, limits::TA)?;
+        let neighbors = opt_in_range_i("neighbors", raw.neighbors, limits::NEIGHBORS)?;
+        let cipher = short_text(
+            "cipher",
+            raw.cipher,
+            16,
+            "must be 1..=16 characters, e.g. A5/1, EEA2",
         )?;
-        let cid = in_range_i("cid", required("cid", raw.cid)?, (0, rat.max_cid() as i64))?;
-        let arfcn = raw
-            .arfcn
-            .map(|v| in_range_i("arfcn", v, limits::ARFCN))
-            .transpose()?;
-        let pci = raw
-            .pci
-            .map(|v| in_range_i("pci", v, limits::PCI))
-            .transpose()?;
-        let signal_dbm = raw
-            .signal_dbm
-            .map(|v| in_range_f("signal_dbm", v, limits::SIGNAL_DBM))
-            .transpose()?;
-        let ta = raw
-            .ta
-            .map(|v| in_range_i("ta", v, limits::TA))
-            .transpose()?;
-        let neighbors = raw
-            .neighbors
-            .map(|v| in_range_i("neighbors", v, limits::NEIGHBORS))
-            .transpose()?;
-        let cipher = match raw.cipher {
-            Some(c) if c.is_empty() || c.len() > 16 => {
-                return Err(ValidationError::new(
-                    InvalidReason::OutOfRange,
-                    "cipher",
-                    "must be 1..=16 characters, e.g. A5/1, EEA2",
-                ))
-            }
-            c => c.map(Text::into_owned),
-        };
         let event = match raw.event {
-            Some(e) => e.parse().map_err(|_| {
-                ValidationError::new(
-                    InvalidReason::OutOfRange,
-                    "event",
-                    format!(
-                        "must be one of {}",
-                        name_list(&MeasurementEvent::ALL, MeasurementEvent::as_str, ", ")
-                    ),
-                )
-            })?,
+            Some(e) => event(&e)?,
             None => MeasurementEvent::Camped,
         };
-        let sms_sender = match raw.sms_sender {
-            Some(s) if s.is_empty() || s.len() > 64 => {
-                return Err(ValidationError::new(
-                    InvalidReason::OutOfRange,
-                    "sms_sender",
-                    "must be 1..=64 characters",
-                ))
-            }
-            s => s.map(Text::into_owned),
-        };
+        let sms_sender = short_text(
+            "sms_sender",
+            raw.sms_sender,
+            64,
+            "must be 1..=64 characters",
+        )?;
         Ok(CellMeasurement {
             source: source.into_owned(),
             reporter: reporter.into_owned(),
@@ -264,12 +210,7 @@ impl CellMeasurement {
             lon,
             accuracy_m: accuracy_m.map(|a| a as f32),
             rat,
-            cell: CellKey {
-                mcc: mcc as u16,
-                mnc: mnc as u16,
-                lac: lac as u32,
-                cid: cid as u64,
-            },
+            cell,
             arfcn: arfcn.map(|v| v as u32),
             pci: pci.map(|v| v as u16),
             signal_dbm: signal_dbm.map(|v| v as f32),
@@ -280,6 +221,80 @@ impl CellMeasurement {
             sms_sender,
         })
     }
+}
+
+fn opt_in_range_i(
+    field: &str,
+    v: Option<i64>,
+    range: (i64, i64),
+) -> Result<Option<i64>, ValidationError> {
+    v.map(|v| in_range_i(field, v, range)).transpose()
+}
+
+fn opt_in_range_f(
+    field: &str,
+    v: Option<f64>,
+    range: (f64, f64),
+) -> Result<Option<f64>, ValidationError> {
+    v.map(|v| in_range_f(field, v, range)).transpose()
+}
+
+/// The serving cell's technology and `MCC-MNC-LAC-CID`, each part within what the
+/// technology can carry.
+fn identity(
+    rat: Option<Text<'_>>,
+    mcc: Option<i64>,
+    mnc: Option<i64>,
+    lac: Option<i64>,
+    cid: Option<i64>,
+) -> Result<(Rat, CellKey), ValidationError> {
+    let rat_s = required("rat", rat)?;
+    let rat: Rat = rat_s.parse().map_err(|_| {
+        ValidationError::new(
+            InvalidReason::OutOfRange,
+            "rat",
+            format!("must be one of {}", name_list(&Rat::ALL, Rat::as_str, ", ")),
+        )
+    })?;
+    let mcc = in_range_i("mcc", required("mcc", mcc)?, (0, 999))?;
+    let mnc = in_range_i("mnc", required("mnc", mnc)?, (0, 999))?;
+    let lac = in_range_i("lac", required("lac", lac)?, (0, i64::from(rat.max_lac())))?;
+    let cid = in_range_i("cid", required("cid", cid)?, (0, rat.max_cid() as i64))?;
+    let key = CellKey {
+        mcc: mcc as u16,
+        mnc: mnc as u16,
+        lac: lac as u32,
+        cid: cid as u64,
+    };
+    Ok((rat, key))
+}
+
+/// An optional text of 1..=`max` bytes.
+fn short_text(
+    field: &str,
+    v: Option<Text<'_>>,
+    max: usize,
+    rule: &'static str,
+) -> Result<Option<String>, ValidationError> {
+    match v {
+        Some(t) if t.is_empty() || t.len() > max => {
+            Err(ValidationError::new(InvalidReason::OutOfRange, field, rule))
+        }
+        t => Ok(t.map(Text::into_owned)),
+    }
+}
+
+fn event(e: &str) -> Result<MeasurementEvent, ValidationError> {
+    e.parse().map_err(|_| {
+        ValidationError::new(
+            InvalidReason::OutOfRange,
+            "event",
+            format!(
+                "must be one of {}",
+                name_list(&MeasurementEvent::ALL, MeasurementEvent::as_str, ", ")
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod measurement;
 mod names;
 mod pseudonym;
 mod sms;
+mod sms_raw;
 mod sms_scan;
 mod text;
 mod timestamp;

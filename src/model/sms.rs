@@ -1,12 +1,13 @@
 //! SMS-volume records (`cw.sms-volume.v1`): what one SIM did in one reporting interval.
 
 use super::cell::CellKey;
-use super::error::ValidationError;
+use super::error::{required, ValidationError};
 use super::pseudonym::check_pseudonym;
+use super::sms_raw::{RawFp, RawSms};
 use super::text::Text;
-use super::timestamp::{RawTs, TimeBounds};
+use super::timestamp::TimeBounds;
 use super::InvalidReason;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// One content fingerprint: a 64-bit SimHash of a message body and how many were sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,46 +38,11 @@ pub struct SmsVolume {
     pub content_fps: Vec<ContentFingerprint>,
 }
 
-#[derive(Debug, PartialEq, Deserialize)]
-pub(crate) struct RawFp<'a> {
-    #[serde(borrow)]
-    pub fp: Option<Text<'a>>,
-    pub n: Option<i64>,
-}
-
-/// An SMS-volume line as JSON gives it, before the contract's checks.
-#[derive(Debug, Default, PartialEq, Deserialize)]
-pub(crate) struct RawSms<'a> {
-    #[serde(borrow)]
-    pub operator: Option<Text<'a>>,
-    #[serde(borrow)]
-    pub sim: Option<Text<'a>>,
-    pub window_start: Option<RawTs>,
-    pub window_secs: Option<i64>,
-    pub sms_out: Option<i64>,
-    pub sms_in: Option<i64>,
-    pub distinct_recipients: Option<i64>,
-    pub new_recipients: Option<i64>,
-    pub offnet_out: Option<i64>,
-    pub calls_out: Option<i64>,
-    pub calls_in: Option<i64>,
-    #[serde(borrow)]
-    pub device: Option<Text<'a>>,
-    #[serde(borrow)]
-    pub imei_tac: Option<Text<'a>>,
-    #[serde(borrow)]
-    pub cell: Option<Text<'a>>,
-    pub sim_age_days: Option<i64>,
-    pub kyc_verified: Option<bool>,
-    #[serde(borrow)]
-    pub content_fps: Option<Vec<RawFp<'a>>>,
-}
-
 /// Largest count accepted in one interval; far above any real SIM (a blaster sends
 /// ~20 000 a day) but keeps arithmetic safe.
 const MAX_COUNT: i64 = 10_000_000;
 
-pub(crate) fn count(field: &str, v: i64) -> Result<u32, ValidationError> {
+fn count(field: &str, v: i64) -> Result<u32, ValidationError> {
     if v < 0 {
         return Err(ValidationError::new(
             InvalidReason::OutOfRange,
@@ -110,7 +76,7 @@ fn short_string(field: &str, v: Text<'_>, max: usize) -> Result<String, Validati
 }
 
 impl SmsVolume {
-    /// Parse one JSON line and check every rule of FEEDS.md §1.
+    /// Parse one JSON line and check every rule of docs/contract.md ("SMS-volume records").
     pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
         let raw: RawSms = super::error::deserialize_object(bytes)?;
         Self::from_raw(raw, bounds)
@@ -126,35 +92,15 @@ impl SmsVolume {
     }
 
     fn from_raw(raw: RawSms<'_>, bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
-        let operator = short_string(
-            "operator",
-            raw.operator
-                .ok_or_else(|| ValidationError::missing("operator"))?,
-            32,
-        )?;
-        let sim = raw.sim.ok_or_else(|| ValidationError::missing("sim"))?;
+        let operator = short_string("operator", required("operator", raw.operator)?, 32)?;
+        let sim = required("sim", raw.sim)?;
         check_pseudonym("sim", &sim)?;
         let window_start_ms = bounds.check(
             "window_start",
-            raw.window_start
-                .ok_or_else(|| ValidationError::missing("window_start"))?
-                .0,
+            required("window_start", raw.window_start)?.0,
         )?;
-        let window_secs = raw
-            .window_secs
-            .ok_or_else(|| ValidationError::missing("window_secs"))?;
-        if !(1..=86_400).contains(&window_secs) {
-            return Err(ValidationError::new(
-                InvalidReason::OutOfRange,
-                "window_secs",
-                format!("must be 1..=86400, got {window_secs}"),
-            ));
-        }
-        let sms_out = count(
-            "sms_out",
-            raw.sms_out
-                .ok_or_else(|| ValidationError::missing("sms_out"))?,
-        )?;
+        let window_secs = window_secs(required("window_secs", raw.window_secs)?)?;
+        let sms_out = count("sms_out", required("sms_out", raw.sms_out)?)?;
         let sms_in = opt_count("sms_in", raw.sms_in)?;
         let distinct_recipients = opt_count("distinct_recipients", raw.distinct_recipients)?;
         let new_recipients = opt_count("new_recipients", raw.new_recipients)?;
@@ -162,96 +108,20 @@ impl SmsVolume {
         let calls_out = opt_count("calls_out", raw.calls_out)?;
         let calls_in = opt_count("calls_in", raw.calls_in)?;
         let sim_age_days = opt_count("sim_age_days", raw.sim_age_days)?;
-        if let Some(d) = distinct_recipients {
-            if d > sms_out {
-                return Err(ValidationError::new(
-                    InvalidReason::Inconsistent,
-                    "distinct_recipients",
-                    format!("distinct_recipients ({d}) must be <= sms_out ({sms_out})"),
-                ));
-            }
-        }
-        if let Some(n) = new_recipients {
-            let Some(d) = distinct_recipients else {
-                return Err(ValidationError::new(
-                    InvalidReason::Inconsistent,
-                    "new_recipients",
-                    "new_recipients needs distinct_recipients (new_recipients <= distinct_recipients)",
-                ));
-            };
-            if n > d {
-                return Err(ValidationError::new(
-                    InvalidReason::Inconsistent,
-                    "new_recipients",
-                    format!("new_recipients ({n}) must be <= distinct_recipients ({d})"),
-                ));
-            }
-        }
-        if let Some(o) = offnet_out {
-            if o > sms_out {
-                return Err(ValidationError::new(
-                    InvalidReason::Inconsistent,
-                    "offnet_out",
-                    format!("offnet_out ({o}) must be <= sms_out ({sms_out})"),
-                ));
-            }
-        }
-        let device = match raw.device {
-            Some(d) => {
-                check_pseudonym("device", &d)?;
-                Some(d.into_owned())
-            }
-            None => None,
-        };
-        let imei_tac = match raw.imei_tac {
-            Some(t) => {
-                if t.len() != 8 || !t.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(ValidationError::new(
-                        InvalidReason::BadFormat,
-                        "imei_tac",
-                        "must be exactly 8 decimal digits (Type Allocation Code)",
-                    ));
-                }
-                Some(t.parse().expect("8 digits fit u32"))
-            }
-            None => None,
-        };
-        let cell = match raw.cell {
-            Some(c) => Some(CellKey::parse(&c).ok_or_else(|| {
-                ValidationError::new(
-                    InvalidReason::BadFormat,
-                    "cell",
-                    "must be MCC-MNC-LAC-CID with decimal parts",
-                )
-            })?),
-            None => None,
-        };
-        let mut content_fps = Vec::new();
-        if let Some(fps) = raw.content_fps {
-            content_fps.reserve(fps.len());
-            for (i, f) in fps.into_iter().enumerate() {
-                let fp_s =
-                    f.fp.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].fp")))?;
-                if fp_s.len() != 16 || !fp_s.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(ValidationError::new(
-                        InvalidReason::BadFormat,
-                        format!("content_fps[{i}].fp"),
-                        "must be 16 hex characters (64-bit SimHash)",
-                    ));
-                }
-                let fp = u64::from_str_radix(&fp_s, 16).expect("16 hex digits fit u64");
-                let n = count(
-                    &format!("content_fps[{i}].n"),
-                    f.n.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].n")))?,
-                )?;
-                content_fps.push(ContentFingerprint { fp, n });
-            }
-        }
+        check_recipients(sms_out, distinct_recipients, new_recipients, offnet_out)?;
+        let device = raw.device.map(device).transpose()?;
+        let imei_tac = raw.imei_tac.map(|t| imei_tac(&t)).transpose()?;
+        let cell = raw.cell.map(|c| cell(&c)).transpose()?;
+        let content_fps = raw
+            .content_fps
+            .map(content_fps)
+            .transpose()?
+            .unwrap_or_default();
         Ok(SmsVolume {
             operator,
             sim: sim.into_owned(),
             window_start_ms,
-            window_secs: window_secs as u32,
+            window_secs,
             sms_out,
             sms_in,
             distinct_recipients,
@@ -267,6 +137,111 @@ impl SmsVolume {
             content_fps,
         })
     }
+}
+
+fn window_secs(v: i64) -> Result<u32, ValidationError> {
+    if !(1..=86_400).contains(&v) {
+        return Err(ValidationError::new(
+            InvalidReason::OutOfRange,
+            "window_secs",
+            format!("must be 1..=86400, got {v}"),
+        ));
+    }
+    Ok(v as u32)
+}
+
+/// The rules between the counts: recipients and off-net messages are among those
+/// sent, new recipients among the distinct ones (which must then be given).
+fn check_recipients(
+    sms_out: u32,
+    distinct_recipients: Option<u32>,
+    new_recipients: Option<u32>,
+    offnet_out: Option<u32>,
+) -> Result<(), ValidationError> {
+    if let Some(d) = distinct_recipients {
+        if d > sms_out {
+            return Err(ValidationError::new(
+                InvalidReason::Inconsistent,
+                "distinct_recipients",
+                format!("distinct_recipients ({d}) must be <= sms_out ({sms_out})"),
+            ));
+        }
+    }
+    if let Some(n) = new_recipients {
+        let Some(d) = distinct_recipients else {
+            return Err(ValidationError::new(
+                InvalidReason::Inconsistent,
+                "new_recipients",
+                "new_recipients needs distinct_recipients (new_recipients <= distinct_recipients)",
+            ));
+        };
+        if n > d {
+            return Err(ValidationError::new(
+                InvalidReason::Inconsistent,
+                "new_recipients",
+                format!("new_recipients ({n}) must be <= distinct_recipients ({d})"),
+            ));
+        }
+    }
+    if let Some(o) = offnet_out {
+        if o > sms_out {
+            return Err(ValidationError::new(
+                InvalidReason::Inconsistent,
+                "offnet_out",
+                format!("offnet_out ({o}) must be <= sms_out ({sms_out})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn device(d: Text<'_>) -> Result<String, ValidationError> {
+    check_pseudonym("device", &d)?;
+    Ok(d.into_owned())
+}
+
+/// The Type Allocation Code: exactly 8 decimal digits.
+fn imei_tac(t: &str) -> Result<u32, ValidationError> {
+    if t.len() != 8 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ValidationError::new(
+            InvalidReason::BadFormat,
+            "imei_tac",
+            "must be exactly 8 decimal digits (Type Allocation Code)",
+        ));
+    }
+    Ok(t.parse().expect("8 digits fit u32"))
+}
+
+fn cell(c: &str) -> Result<CellKey, ValidationError> {
+    CellKey::parse(c).ok_or_else(|| {
+        ValidationError::new(
+            InvalidReason::BadFormat,
+            "cell",
+            "must be MCC-MNC-LAC-CID with decimal parts",
+        )
+    })
+}
+
+fn content_fps(fps: Vec<RawFp<'_>>) -> Result<Vec<ContentFingerprint>, ValidationError> {
+    let mut content_fps = Vec::with_capacity(fps.len());
+    for (i, f) in fps.into_iter().enumerate() {
+        let fp_s =
+            f.fp.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].fp")))?;
+        if fp_s.len() != 16 || !fp_s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ValidationError::new(
+                InvalidReason::BadFormat,
+                format!("content_fps[{i}].fp"),
+                "must be 16 hex characters (64-bit SimHash)",
+            ));
+        }
+        let fp = u64::from_str_radix(&fp_s, 16).expect("16 hex digits fit u64");
+        let n = count(
+            &format!("content_fps[{i}].n"),
+            f.n.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].n")))?,
+        )?;
+        content_fps.push(ContentFingerprint { fp, n });
+    }
+    Ok(content_fps)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! refusal. Parsing is the largest cost of a replay, and serde's generic field
 //! matching about half of it.
 
-use super::sms::{RawFp, RawSms};
+use super::sms_raw::{RawFp, RawSms};
 use super::text::Text;
 use super::timestamp::{parse_timestamp_str, RawTs};
 use std::borrow::Cow;
