@@ -1,0 +1,17 @@
+//! Inline SVG for the HTML report: an offline map (local projection, no tiles, no
+//! script) and an activity timeline. Every layer has an id and every mark a class,
+//! so the report test can find them in the rendered DOM.
+
+mod layers;
+mod legend;
+mod map;
+mod scale;
+mod timeline;
+
+pub use map::{render_map, MapInput, MIN_MAP_SPAN_M};
+pub use timeline::render_timeline;
+
+/// The head of a pseudonym, enough to tell rows apart.
+fn short(s: &str) -> &str {
+    s.get(..12).unwrap_or(s)
+}
