@@ -14,7 +14,7 @@ pub use manifest::{sha256_file, verify, Verification, MANIFEST_FILE};
 
 use super::cells::CellSites;
 use super::error::InspectError;
-use super::export::{self, located_serving_cells, ExportContext, ExportFormat};
+use super::export::{self, located_serving_cells, ExportContext, ExportFormat, LocatedCell};
 use super::lifecycle::StatusChange;
 use super::reasons::describe;
 use super::records::{EvidenceRecord, Observation};
@@ -122,74 +122,11 @@ pub fn write_package(dir: &Path, input: &PackageInput<'_>) -> Result<PackageRepo
 fn fill_package(dir: &Path, input: &PackageInput<'_>) -> Result<PackageReport, InspectError> {
     let case = input.case;
     let mut data_files: Vec<String> = Vec::new();
-
-    let case_file = CaseFile {
-        case,
-        status: case.status.as_str(),
-        history: input.history,
-        generated_at: format_ms(input.generated_at_ms),
-        source: &input.source,
-        generator: format!("cellwatch {}", env!("CARGO_PKG_VERSION")),
-    };
-    let json = serde_json::to_vec_pretty(&case_file).map_err(|e| io_to_write(dir, e.into()))?;
-    write_file(dir, "case.json", &json)?;
-    data_files.push("case.json".into());
-
-    let mut reasons = csv::Writer::from_writer(Vec::new());
-    let row = |w: &mut csv::Writer<Vec<u8>>, r: [&str; 4]| {
-        w.write_record(r).map_err(|e| io_to_write(dir, e.into()))
-    };
-    row(&mut reasons, ["code", "value", "threshold", "meaning"])?;
-    for r in &case.reasons {
-        row(
-            &mut reasons,
-            [
-                &r.code,
-                &fmt_num(r.value),
-                &fmt_num(r.threshold),
-                describe(&r.code).unwrap_or(""),
-            ],
-        )?;
-    }
-    let bytes = reasons
-        .into_inner()
-        .map_err(|e| io_to_write(dir, e.into_error()))?;
-    write_file(dir, "reasons.csv", &bytes)?;
-    data_files.push("reasons.csv".into());
-
-    let mut lines = Vec::new();
-    for r in input.records {
-        serde_json::to_writer(&mut lines, r).map_err(|e| io_to_write(dir, e.into()))?;
-        lines.push(b'\n');
-    }
-    write_file(dir, "records.jsonl", &lines)?;
-    data_files.push("records.jsonl".into());
-
-    let mut evidence = BTreeMap::new();
-    evidence.insert(case.case_id.clone(), input.records.to_vec());
-    let ctx = ExportContext {
-        evidence,
-        sites: input.sites,
-    };
-    for (fmt, file) in [
-        (ExportFormat::GeoJson, "case.geojson"),
-        (ExportFormat::Kml, "case.kml"),
-    ] {
-        let mut buf = Vec::new();
-        export::write_export(fmt, std::slice::from_ref(case), &ctx, &mut buf)
-            .map_err(|e| io_to_write(dir, e))?;
-        write_file(dir, file, &buf)?;
-        data_files.push(file.into());
-    }
-
-    let mut hashes = Vec::new();
-    for f in &data_files {
-        let p = dir.join(f);
-        hashes.push((
-            f.clone(),
-            sha256_file(&p).map_err(|e| InspectError::read(&p, e, "check the folder"))?,
-        ));
-    }
+    write_case_file(dir, input, &mut data_files)?;
+    write_reasons(dir, case, &mut data_files)?;
+    write_records(dir, input.records, &mut data_files)?;
+    write_gis_files(dir, input, &mut data_files)?;
+    let hashes = hash_files(dir, &data_files)?;
 
     let observations: Vec<Observation> = input
         .records
@@ -197,23 +134,7 @@ fn fill_package(dir: &Path, input: &PackageInput<'_>) -> Result<PackageReport, I
         .filter_map(|r| r.observation())
         .collect();
     let serving = located_serving_cells(case, input.records, input.sites);
-    let claimed: Vec<CellKey> = case
-        .claimed_cell
-        .iter()
-        .chain(&case.identities)
-        .map(|c| c.key())
-        .collect();
-    let mut map = svg::MapInput {
-        position: case.location,
-        track: &case.track,
-        observations: &observations,
-        cells: Vec::new(),
-        serving: &serving,
-        claimed,
-    };
-    if let (Some(sites), Some((lat, lon, radius))) = (input.sites, map.focus()) {
-        map.cells = sites.nearby(lat, lon, radius, MAX_NEARBY_CELLS);
-    }
+    let map = map_input(input, &observations, &serving);
     let nearby_cells = map.cells.len();
     let page = html::render(&html::ReportInput {
         case,
@@ -238,4 +159,137 @@ fn fill_package(dir: &Path, input: &PackageInput<'_>) -> Result<PackageReport, I
         nearby_cells,
         files,
     })
+}
+
+/// `case.json`: the case, its current status and audit trail, and where it came from.
+fn write_case_file(
+    dir: &Path,
+    input: &PackageInput<'_>,
+    data_files: &mut Vec<String>,
+) -> Result<(), InspectError> {
+    let case_file = CaseFile {
+        case: input.case,
+        status: input.case.status.as_str(),
+        history: input.history,
+        generated_at: format_ms(input.generated_at_ms),
+        source: &input.source,
+        generator: format!("cellwatch {}", env!("CARGO_PKG_VERSION")),
+    };
+    let json = serde_json::to_vec_pretty(&case_file).map_err(|e| io_to_write(dir, e.into()))?;
+    write_file(dir, "case.json", &json)?;
+    data_files.push("case.json".into());
+    Ok(())
+}
+
+/// `reasons.csv`: each rule that fired, what it measured and what it means.
+fn write_reasons(
+    dir: &Path,
+    case: &Case,
+    data_files: &mut Vec<String>,
+) -> Result<(), InspectError> {
+    let mut reasons = csv::Writer::from_writer(Vec::new());
+    let row = |w: &mut csv::Writer<Vec<u8>>, r: [&str; 4]| {
+        w.write_record(r).map_err(|e| io_to_write(dir, e.into()))
+    };
+    row(&mut reasons, ["code", "value", "threshold", "meaning"])?;
+    for r in &case.reasons {
+        row(
+            &mut reasons,
+            [
+                &r.code,
+                &fmt_num(r.value),
+                &fmt_num(r.threshold),
+                describe(&r.code).unwrap_or(""),
+            ],
+        )?;
+    }
+    let bytes = reasons
+        .into_inner()
+        .map_err(|e| io_to_write(dir, e.into_error()))?;
+    write_file(dir, "reasons.csv", &bytes)?;
+    data_files.push("reasons.csv".into());
+    Ok(())
+}
+
+/// `records.jsonl`: the records behind the case, one JSON object a line.
+fn write_records(
+    dir: &Path,
+    records: &[EvidenceRecord],
+    data_files: &mut Vec<String>,
+) -> Result<(), InspectError> {
+    let mut lines = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut lines, r).map_err(|e| io_to_write(dir, e.into()))?;
+        lines.push(b'\n');
+    }
+    write_file(dir, "records.jsonl", &lines)?;
+    data_files.push("records.jsonl".into());
+    Ok(())
+}
+
+/// `case.geojson` and `case.kml`, as `cases export` writes them for this one case.
+fn write_gis_files(
+    dir: &Path,
+    input: &PackageInput<'_>,
+    data_files: &mut Vec<String>,
+) -> Result<(), InspectError> {
+    let case = input.case;
+    let mut evidence = BTreeMap::new();
+    evidence.insert(case.case_id.clone(), input.records.to_vec());
+    let ctx = ExportContext {
+        evidence,
+        sites: input.sites,
+    };
+    for (fmt, file) in [
+        (ExportFormat::GeoJson, "case.geojson"),
+        (ExportFormat::Kml, "case.kml"),
+    ] {
+        let mut buf = Vec::new();
+        export::write_export(fmt, std::slice::from_ref(case), &ctx, &mut buf)
+            .map_err(|e| io_to_write(dir, e))?;
+        write_file(dir, file, &buf)?;
+        data_files.push(file.into());
+    }
+    Ok(())
+}
+
+/// The SHA-256 of each data file, for the report's file table.
+fn hash_files(dir: &Path, files: &[String]) -> Result<Vec<(String, String)>, InspectError> {
+    let mut hashes = Vec::new();
+    for f in files {
+        let p = dir.join(f);
+        hashes.push((
+            f.clone(),
+            sha256_file(&p).map_err(|e| InspectError::read(&p, e, "check the folder"))?,
+        ));
+    }
+    Ok(hashes)
+}
+
+/// What the report's map shows: the case's geometry, its observations or serving
+/// cells, and the registered cells around them.
+fn map_input<'a>(
+    input: &PackageInput<'a>,
+    observations: &'a [Observation],
+    serving: &'a [LocatedCell],
+) -> svg::MapInput<'a> {
+    let case = input.case;
+    let claimed: Vec<CellKey> = case
+        .claimed_cell
+        .iter()
+        .chain(&case.identities)
+        .map(|c| c.key())
+        .collect();
+    let mut map = svg::MapInput {
+        position: case.location,
+        track: &case.track,
+        observations,
+        cells: Vec::new(),
+        serving,
+        claimed,
+    };
+    if let (Some(sites), Some((lat, lon, radius))) = (input.sites, map.focus()) {
+        map.cells = sites.nearby(lat, lon, radius, MAX_NEARBY_CELLS);
+    }
+    map
 }

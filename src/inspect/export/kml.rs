@@ -5,10 +5,13 @@
 
 use super::super::geo::circle_ring;
 use super::super::reasons::describe;
-use super::super::table::{cell_label, fmt_num};
+use super::super::records::Observation;
+use super::super::table::fmt_num;
 use super::super::time::format_ms;
-use super::{located_serving_cells, round7, ExportContext, CIRCLE_SEGMENTS};
-use crate::model::{Case, CaseKind};
+use super::{
+    claimed_label, located_serving_cells, round7, ExportContext, LocatedCell, CIRCLE_SEGMENTS,
+};
+use crate::model::{Case, CaseKind, Location};
 use std::fmt::Write;
 
 /// Escape text for XML element content and attribute values.
@@ -93,160 +96,182 @@ fn case_folder(o: &mut String, case: &Case, ctx: &ExportContext<'_>) {
         "    <description>{}</description>",
         xml_escape(&case_description(case))
     );
-    let common = |feature: &str| {
-        vec![
-            ("feature", feature.to_string()),
-            ("case_id", case.case_id.clone()),
-            ("kind", case.kind.as_str().to_string()),
-            ("status", case.status.as_str().to_string()),
-            ("score", format!("{:.4}", case.score)),
-        ]
-    };
     if case.kind == CaseKind::FakeBts {
-        let claimed = case
-            .claimed_cell
-            .as_ref()
-            .or(case.identities.first())
-            .map(cell_label)
-            .unwrap_or_default();
         if let Some(l) = case.location {
-            let _ = writeln!(o, "    <Placemark>");
-            let _ = writeln!(
-                o,
-                "      <name>{}</name>",
-                xml_escape(&format!("estimated position {claimed}"))
-            );
-            let _ = writeln!(
-                o,
-                "      <description>{}</description>",
-                xml_escape(&format!(
-                    "estimated transmitter position, uncertainty radius {:.0} m",
-                    l.radius_m
-                ))
-            );
-            let _ = writeln!(o, "      <styleUrl>#position</styleUrl>");
-            let mut d = common("position");
-            d.push(("radius_m", format!("{:.1}", l.radius_m)));
-            d.push(("claimed_cell", claimed.clone()));
-            data(o, "      ", &d);
-            let _ = writeln!(
-                o,
-                "      <Point><coordinates>{}</coordinates></Point>",
-                coord(l.lat, l.lon)
-            );
-            let _ = writeln!(o, "    </Placemark>");
+            position(o, case, l);
             if l.radius_m > 0.0 {
-                let ring: Vec<String> = circle_ring(l.lat, l.lon, l.radius_m, CIRCLE_SEGMENTS)
-                    .into_iter()
-                    .map(|(lo, la)| coord(la, lo))
-                    .collect();
-                let _ = writeln!(o, "    <Placemark>");
-                let _ = writeln!(o, "      <name>uncertainty {:.0} m</name>", l.radius_m);
-                let _ = writeln!(o, "      <styleUrl>#uncertainty</styleUrl>");
-                let mut d = common("uncertainty");
-                d.push(("radius_m", format!("{:.1}", l.radius_m)));
-                data(o, "      ", &d);
-                let _ = writeln!(
-                    o,
-                    "      <Polygon><tessellate>1</tessellate><outerBoundaryIs><LinearRing><coordinates>{}</coordinates></LinearRing></outerBoundaryIs></Polygon>",
-                    ring.join(" ")
-                );
-                let _ = writeln!(o, "    </Placemark>");
+                uncertainty(o, case, l);
             }
         }
-        if case.track.len() >= 2 {
-            let coords: Vec<String> = case.track.iter().map(|t| coord(t.lat, t.lon)).collect();
-            let _ = writeln!(o, "    <Placemark>");
-            let _ = writeln!(o, "      <name>track ({} points)</name>", case.track.len());
-            let _ = writeln!(o, "      <styleUrl>#track</styleUrl>");
-            data(o, "      ", &common("track"));
-            let _ = writeln!(
-                o,
-                "      <LineString><tessellate>1</tessellate><coordinates>{}</coordinates></LineString>",
-                coords.join(" ")
-            );
-            let _ = writeln!(o, "    </Placemark>");
-        }
-        for (i, t) in case.track.iter().enumerate() {
-            let _ = writeln!(o, "    <Placemark>");
-            let _ = writeln!(o, "      <name>{}</name>", i + 1);
-            let _ = writeln!(
-                o,
-                "      <TimeStamp><when>{}</when></TimeStamp>",
-                format_ms(t.ts)
-            );
-            let _ = writeln!(o, "      <styleUrl>#track_point</styleUrl>");
-            let mut d = common("track_point");
-            d.push(("seq", (i + 1).to_string()));
-            data(o, "      ", &d);
-            let _ = writeln!(
-                o,
-                "      <Point><coordinates>{}</coordinates></Point>",
-                coord(t.lat, t.lon)
-            );
-            let _ = writeln!(o, "    </Placemark>");
-        }
+        track(o, case);
         let obs: Vec<_> = records.iter().filter_map(|r| r.observation()).collect();
         if !obs.is_empty() {
-            let _ = writeln!(o, "    <Folder>");
-            let _ = writeln!(o, "      <name>observations ({})</name>", obs.len());
-            for ob in obs {
-                let _ = writeln!(o, "      <Placemark>");
-                let _ = writeln!(
-                    o,
-                    "        <name>{}</name>",
-                    xml_escape(
-                        &ob.signal_dbm
-                            .map(|s| format!("{s:.0} dBm"))
-                            .unwrap_or_else(|| ob.event.clone())
-                    )
-                );
-                let _ = writeln!(
-                    o,
-                    "        <TimeStamp><when>{}</when></TimeStamp>",
-                    format_ms(ob.ts)
-                );
-                let _ = writeln!(o, "        <styleUrl>#observation</styleUrl>");
-                let mut d = common("observation");
-                d.push(("reporter", ob.reporter.clone()));
-                d.push(("cell", ob.cell.clone()));
-                d.push(("event", ob.event.clone()));
-                if let Some(s) = ob.signal_dbm {
-                    d.push(("signal_dbm", fmt_num(s)));
-                }
-                data(o, "        ", &d);
-                let _ = writeln!(
-                    o,
-                    "        <Point><coordinates>{}</coordinates></Point>",
-                    coord(ob.lat, ob.lon)
-                );
-                let _ = writeln!(o, "      </Placemark>");
-            }
-            let _ = writeln!(o, "    </Folder>");
+            observations(o, case, &obs);
         }
     } else {
         for c in located_serving_cells(case, records, ctx.sites) {
-            let _ = writeln!(o, "    <Placemark>");
-            let _ = writeln!(
-                o,
-                "      <name>{}</name>",
-                xml_escape(&format!("serving cell {}", c.key))
-            );
-            let _ = writeln!(o, "      <styleUrl>#serving_cell</styleUrl>");
-            let mut d = common("serving_cell");
-            d.push(("cell", c.key.to_string()));
-            d.push(("records", c.records.to_string()));
-            d.push(("sims", case.sims.len().to_string()));
-            data(o, "      ", &d);
-            let _ = writeln!(
-                o,
-                "      <Point><coordinates>{}</coordinates></Point>",
-                coord(c.lat, c.lon)
-            );
-            let _ = writeln!(o, "    </Placemark>");
+            serving_cell(o, case, &c);
         }
     }
     let _ = writeln!(o, "  </Folder>");
+}
+
+/// The data every placemark of a case carries.
+fn common(case: &Case, feature: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("feature", feature.to_string()),
+        ("case_id", case.case_id.clone()),
+        ("kind", case.kind.as_str().to_string()),
+        ("status", case.status.as_str().to_string()),
+        ("score", format!("{:.4}", case.score)),
+    ]
+}
+
+/// The estimated transmitter position of a fake base station.
+fn position(o: &mut String, case: &Case, l: Location) {
+    let claimed = claimed_label(case);
+    let _ = writeln!(o, "    <Placemark>");
+    let _ = writeln!(
+        o,
+        "      <name>{}</name>",
+        xml_escape(&format!("estimated position {claimed}"))
+    );
+    let _ = writeln!(
+        o,
+        "      <description>{}</description>",
+        xml_escape(&format!(
+            "estimated transmitter position, uncertainty radius {:.0} m",
+            l.radius_m
+        ))
+    );
+    let _ = writeln!(o, "      <styleUrl>#position</styleUrl>");
+    let mut d = common(case, "position");
+    d.push(("radius_m", format!("{:.1}", l.radius_m)));
+    d.push(("claimed_cell", claimed));
+    data(o, "      ", &d);
+    let _ = writeln!(
+        o,
+        "      <Point><coordinates>{}</coordinates></Point>",
+        coord(l.lat, l.lon)
+    );
+    let _ = writeln!(o, "    </Placemark>");
+}
+
+/// The uncertainty circle as a polygon.
+fn uncertainty(o: &mut String, case: &Case, l: Location) {
+    let ring: Vec<String> = circle_ring(l.lat, l.lon, l.radius_m, CIRCLE_SEGMENTS)
+        .into_iter()
+        .map(|(lo, la)| coord(la, lo))
+        .collect();
+    let _ = writeln!(o, "    <Placemark>");
+    let _ = writeln!(o, "      <name>uncertainty {:.0} m</name>", l.radius_m);
+    let _ = writeln!(o, "      <styleUrl>#uncertainty</styleUrl>");
+    let mut d = common(case, "uncertainty");
+    d.push(("radius_m", format!("{:.1}", l.radius_m)));
+    data(o, "      ", &d);
+    let _ = writeln!(
+        o,
+        "      <Polygon><tessellate>1</tessellate><outerBoundaryIs><LinearRing><coordinates>{}</coordinates></LinearRing></outerBoundaryIs></Polygon>",
+        ring.join(" ")
+    );
+    let _ = writeln!(o, "    </Placemark>");
+}
+
+/// The track as a line (two points or more) and its time-stamped points.
+fn track(o: &mut String, case: &Case) {
+    if case.track.len() >= 2 {
+        let coords: Vec<String> = case.track.iter().map(|t| coord(t.lat, t.lon)).collect();
+        let _ = writeln!(o, "    <Placemark>");
+        let _ = writeln!(o, "      <name>track ({} points)</name>", case.track.len());
+        let _ = writeln!(o, "      <styleUrl>#track</styleUrl>");
+        data(o, "      ", &common(case, "track"));
+        let _ = writeln!(
+            o,
+            "      <LineString><tessellate>1</tessellate><coordinates>{}</coordinates></LineString>",
+            coords.join(" ")
+        );
+        let _ = writeln!(o, "    </Placemark>");
+    }
+    for (i, t) in case.track.iter().enumerate() {
+        let _ = writeln!(o, "    <Placemark>");
+        let _ = writeln!(o, "      <name>{}</name>", i + 1);
+        let _ = writeln!(
+            o,
+            "      <TimeStamp><when>{}</when></TimeStamp>",
+            format_ms(t.ts)
+        );
+        let _ = writeln!(o, "      <styleUrl>#track_point</styleUrl>");
+        let mut d = common(case, "track_point");
+        d.push(("seq", (i + 1).to_string()));
+        data(o, "      ", &d);
+        let _ = writeln!(
+            o,
+            "      <Point><coordinates>{}</coordinates></Point>",
+            coord(t.lat, t.lon)
+        );
+        let _ = writeln!(o, "    </Placemark>");
+    }
+}
+
+/// A folder of the observations, time-stamped for Google Earth's time slider.
+fn observations(o: &mut String, case: &Case, obs: &[Observation]) {
+    let _ = writeln!(o, "    <Folder>");
+    let _ = writeln!(o, "      <name>observations ({})</name>", obs.len());
+    for ob in obs {
+        let _ = writeln!(o, "      <Placemark>");
+        let _ = writeln!(
+            o,
+            "        <name>{}</name>",
+            xml_escape(
+                &ob.signal_dbm
+                    .map(|s| format!("{s:.0} dBm"))
+                    .unwrap_or_else(|| ob.event.clone())
+            )
+        );
+        let _ = writeln!(
+            o,
+            "        <TimeStamp><when>{}</when></TimeStamp>",
+            format_ms(ob.ts)
+        );
+        let _ = writeln!(o, "        <styleUrl>#observation</styleUrl>");
+        let mut d = common(case, "observation");
+        d.push(("reporter", ob.reporter.clone()));
+        d.push(("cell", ob.cell.clone()));
+        d.push(("event", ob.event.clone()));
+        if let Some(s) = ob.signal_dbm {
+            d.push(("signal_dbm", fmt_num(s)));
+        }
+        data(o, "        ", &d);
+        let _ = writeln!(
+            o,
+            "        <Point><coordinates>{}</coordinates></Point>",
+            coord(ob.lat, ob.lon)
+        );
+        let _ = writeln!(o, "      </Placemark>");
+    }
+    let _ = writeln!(o, "    </Folder>");
+}
+
+/// A serving cell of a SIM case at its registered site.
+fn serving_cell(o: &mut String, case: &Case, c: &LocatedCell) {
+    let _ = writeln!(o, "    <Placemark>");
+    let _ = writeln!(
+        o,
+        "      <name>{}</name>",
+        xml_escape(&format!("serving cell {}", c.key))
+    );
+    let _ = writeln!(o, "      <styleUrl>#serving_cell</styleUrl>");
+    let mut d = common(case, "serving_cell");
+    d.push(("cell", c.key.to_string()));
+    d.push(("records", c.records.to_string()));
+    d.push(("sims", case.sims.len().to_string()));
+    data(o, "      ", &d);
+    let _ = writeln!(
+        o,
+        "      <Point><coordinates>{}</coordinates></Point>",
+        coord(c.lat, c.lon)
+    );
+    let _ = writeln!(o, "    </Placemark>");
 }
 
 /// A complete KML document for `cases`.

@@ -11,6 +11,7 @@ pub mod kml;
 use super::cells::CellSites;
 use super::error::InspectError;
 use super::records::EvidenceRecord;
+use super::table::cell_label;
 use crate::model::{Case, CaseKind, CellKey};
 use std::collections::{BTreeMap, HashMap};
 
@@ -139,6 +140,16 @@ pub fn write_export(
         }
         ExportFormat::Kml => out.write_all(kml::document(cases, ctx).as_bytes()),
     }
+}
+
+/// `MCC-MNC-LAC-CID/RAT` of the identity a fake base station claimed (its first
+/// identity when none is marked), empty for other cases.
+pub(crate) fn claimed_label(case: &Case) -> String {
+    case.claimed_cell
+        .as_ref()
+        .or(case.identities.first())
+        .map(cell_label)
+        .unwrap_or_default()
 }
 
 /// Round a coordinate to 7 decimals (≈ 1 cm): smaller files, no false precision.
