@@ -165,10 +165,7 @@ pub fn scan_replay_inputs(
     folder: &Path,
     cases: &[Case],
 ) -> Result<BTreeMap<String, Vec<EvidenceRecord>>, InspectError> {
-    let mut out: BTreeMap<String, Vec<EvidenceRecord>> = cases
-        .iter()
-        .map(|c| (c.case_id.clone(), Vec::new()))
-        .collect();
+    let mut out = no_records(cases);
     if cases.is_empty() {
         return Ok(out);
     }
@@ -212,6 +209,14 @@ pub fn scan_replay_inputs(
         recs.dedup_by(|a, b| a.record_key == b.record_key && a.feed == b.feed);
     }
     Ok(out)
+}
+
+/// Every case with no records yet: the start of a search for the records behind them.
+pub(crate) fn no_records(cases: &[Case]) -> BTreeMap<String, Vec<EvidenceRecord>> {
+    cases
+        .iter()
+        .map(|c| (c.case_id.clone(), Vec::new()))
+        .collect()
 }
 
 /// A relative input path is relative to where replay ran; try there, then the folder.

@@ -4,7 +4,7 @@
 use super::lifecycle::StatusChange;
 use super::reasons::describe;
 use super::time::{format_duration_ms, format_ms, format_ms_short};
-use crate::model::{Case, CaseKind, ClaimedCell};
+use crate::model::{Case, CaseKind, CaseStatus, ClaimedCell, Reason};
 use std::fmt::Write;
 
 /// Align rows under headers, two spaces between columns; the last column is not padded.
@@ -142,14 +142,27 @@ pub fn case_detail(case: &Case, history: &[StatusChange]) -> String {
         let _ = writeln!(o, "operator    {op}");
     }
     if !case.sims.is_empty() {
-        let _ = writeln!(o, "sims        {}", case.sims.len());
-        for s in case.sims.iter().take(50) {
-            let _ = writeln!(o, "  {s}");
-        }
-        if case.sims.len() > 50 {
-            let _ = writeln!(o, "  … {} more (use --json)", case.sims.len() - 50);
-        }
+        sims_lines(&mut o, &case.sims);
     }
+    identity_lines(&mut o, case);
+    reason_lines(&mut o, &case.reasons);
+    history_lines(&mut o, case.status, history);
+    o
+}
+
+/// The SIMs of a case, the first 50 listed.
+fn sims_lines(o: &mut String, sims: &[String]) {
+    let _ = writeln!(o, "sims        {}", sims.len());
+    for s in sims.iter().take(50) {
+        let _ = writeln!(o, "  {s}");
+    }
+    if sims.len() > 50 {
+        let _ = writeln!(o, "  … {} more (use --json)", sims.len() - 50);
+    }
+}
+
+/// Claimed identities, estimated location and track of a fake base station.
+fn identity_lines(o: &mut String, case: &Case) {
     if let Some(c) = &case.claimed_cell {
         let _ = writeln!(o, "claimed     {}{}", cell_label(c), arfcn(c));
     }
@@ -174,9 +187,11 @@ pub fn case_detail(case: &Case, history: &[StatusChange]) -> String {
             let _ = writeln!(o, "  {}  {:.6}, {:.6}", format_ms(p.ts), p.lat, p.lon);
         }
     }
+}
+
+fn reason_lines(o: &mut String, reasons: &[Reason]) {
     o.push_str("\nreasons\n");
-    let rows: Vec<Vec<String>> = case
-        .reasons
+    let rows: Vec<Vec<String>> = reasons
         .iter()
         .map(|r| {
             vec![
@@ -190,12 +205,16 @@ pub fn case_detail(case: &Case, history: &[StatusChange]) -> String {
     for l in render_table(&["CODE", "VALUE", "THRESHOLD", "MEANING"], &rows).lines() {
         let _ = writeln!(o, "  {l}");
     }
+}
+
+/// The status changes, or the detector's status when there is none.
+fn history_lines(o: &mut String, status: CaseStatus, history: &[StatusChange]) {
     o.push_str("\nhistory\n");
     if history.is_empty() {
         let _ = writeln!(
             o,
             "  no status change yet (status from the detector: {})",
-            case.status.as_str()
+            status.as_str()
         );
     } else {
         let rows: Vec<Vec<String>> = history
@@ -213,7 +232,6 @@ pub fn case_detail(case: &Case, history: &[StatusChange]) -> String {
             let _ = writeln!(o, "  {l}");
         }
     }
-    o
 }
 
 fn arfcn(c: &ClaimedCell) -> String {

@@ -8,11 +8,11 @@
 use super::super::error::InspectError;
 use super::super::filter::CaseFilter;
 use super::super::lifecycle::{sort_history, StatusChange};
-use super::super::records::EvidenceRecord;
+use super::super::records::{no_records, EvidenceRecord};
 use super::{apply_statuses, CaseStore};
 use crate::config::ClickHouseConfig;
 use crate::model::{parse_loosely, Case};
-use crate::sink::clickhouse::{CaseRow, ClickHouse, ClickHouseError};
+use crate::sink::clickhouse::{CaseRow, ClickHouse, ClickHouseError, RecordRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -247,10 +247,7 @@ impl CaseStore for ClickHouseStore {
         &self,
         cases: &[Case],
     ) -> Result<BTreeMap<String, Vec<EvidenceRecord>>, InspectError> {
-        let mut out: BTreeMap<String, Vec<EvidenceRecord>> = cases
-            .iter()
-            .map(|c| (c.case_id.clone(), Vec::new()))
-            .collect();
+        let mut out = no_records(cases);
         if cases.is_empty() {
             return Ok(out);
         }
@@ -267,19 +264,23 @@ impl CaseStore for ClickHouseStore {
                         detail: other.to_string(),
                     },
                 })?;
-            let v = out.entry(case.case_id.clone()).or_default();
-            for r in rows {
-                let record = serde_json::from_str(&r.record)
-                    .unwrap_or(serde_json::Value::String(r.record.clone()));
-                v.push(EvidenceRecord {
-                    feed: r.feed,
-                    event_time: r.event_time,
-                    record_key: r.record_key,
-                    record,
-                    source: format!("{}/{}/{}", r.topic, r.partition, r.offset),
-                });
-            }
+            out.entry(case.case_id.clone())
+                .or_default()
+                .extend(rows.into_iter().map(evidence_record));
         }
         Ok(out)
+    }
+}
+
+/// An archived record as evidence; its source is `topic/partition/offset`.
+fn evidence_record(r: RecordRow) -> EvidenceRecord {
+    let record =
+        serde_json::from_str(&r.record).unwrap_or(serde_json::Value::String(r.record.clone()));
+    EvidenceRecord {
+        feed: r.feed,
+        event_time: r.event_time,
+        record_key: r.record_key,
+        record,
+        source: format!("{}/{}/{}", r.topic, r.partition, r.offset),
     }
 }
