@@ -3,7 +3,8 @@
 //! compacted topic cw.allowlist.v1.
 
 use anyhow::{Context, Result};
-use cellwatch::allowlist_admin::{self, file::AddOutcome, AllowlistFile};
+use cellwatch::allowlist_admin::file::{AddOutcome, PendingEdit};
+use cellwatch::allowlist_admin::{self, AllowlistFile};
 use cellwatch::config::Config;
 use cellwatch::detect::spam::AllowEntry;
 use std::path::PathBuf;
@@ -77,8 +78,47 @@ impl Target {
             .map(AllowlistFile::new))
     }
 
+    /// The file to edit: adding and removing need one.
+    fn required_file(&self) -> Result<AllowlistFile> {
+        self.file()?.context(
+            "give the allowlist file with --file FILE (or [inventory] allowlist in --config)",
+        )
+    }
+
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs.max(1))
+    }
+
+    /// Publish `change` (SIM, entry or `None` for a removal) to the topic when
+    /// --brokers is given, then write the file; if publishing fails, the file is left
+    /// as it was.
+    fn publish_then_commit(
+        &self,
+        pending: PendingEdit,
+        change: (String, Option<AllowEntry>),
+    ) -> Result<()> {
+        if let Some(brokers) = &self.brokers {
+            let published = runtime()?.block_on(allowlist_admin::publish(
+                brokers,
+                &self.topic,
+                &[change],
+                self.timeout(),
+            ));
+            if let Err(e) = published {
+                pending.abort();
+                return Err(e).context("the file was not changed either");
+            }
+        }
+        pending.commit()?;
+        Ok(())
+    }
+
+    /// ` and topic NAME` when the change also went to the topic.
+    fn topic_note(&self) -> String {
+        self.brokers
+            .as_ref()
+            .map(|_| format!(" and topic {}", self.topic))
+            .unwrap_or_default()
     }
 }
 
@@ -97,114 +137,84 @@ pub fn run(args: AllowlistArgs) -> Result<()> {
             kind,
             label,
             target,
-        } => {
-            let file = target.file()?.context(
-                "give the allowlist file with --file FILE (or [inventory] allowlist in --config)",
-            )?;
-            let entry = AllowEntry {
+        } => add(
+            AllowEntry {
                 sim: sim.trim().to_string(),
                 operator,
                 kind,
                 label,
-            };
-            let (pending, outcome) = file.prepare_add(&entry)?;
-            if let Some(brokers) = &target.brokers {
-                let published = runtime()?.block_on(allowlist_admin::publish(
-                    brokers,
-                    &target.topic,
-                    &[(entry.sim.clone(), Some(entry.clone()))],
-                    target.timeout(),
-                ));
-                if let Err(e) = published {
-                    pending.abort();
-                    return Err(e).context("the file was not changed either");
-                }
-            }
-            pending.commit()?;
-            println!(
-                "{} {} in {}{}",
-                match outcome {
-                    AddOutcome::Added => "added",
-                    AddOutcome::Replaced => "replaced the entry of",
-                },
-                entry.sim,
-                file.path().display(),
-                target
-                    .brokers
-                    .as_ref()
-                    .map(|_| format!(" and topic {}", target.topic))
-                    .unwrap_or_default()
-            );
-        }
-        AllowlistCommand::Remove { sim, target } => {
-            let file = target.file()?.context(
-                "give the allowlist file with --file FILE (or [inventory] allowlist in --config)",
-            )?;
-            let sim = sim.trim().to_string();
-            let pending = file.prepare_remove(&sim)?;
-            if let Some(brokers) = &target.brokers {
-                let published = runtime()?.block_on(allowlist_admin::publish(
-                    brokers,
-                    &target.topic,
-                    &[(sim.clone(), None)],
-                    target.timeout(),
-                ));
-                if let Err(e) = published {
-                    pending.abort();
-                    return Err(e).context("the file was not changed either");
-                }
-            }
-            pending.commit()?;
-            println!(
-                "removed {sim} from {}{}",
-                file.path().display(),
-                target
-                    .brokers
-                    .as_ref()
-                    .map(|_| format!(" and topic {}", target.topic))
-                    .unwrap_or_default()
-            );
-        }
-        AllowlistCommand::List { target, json } => {
-            let (source, list) = match (&target.brokers, target.file()?) {
-                (Some(brokers), _) => (
-                    format!("topic {} on {brokers}", target.topic),
-                    allowlist_admin::read_topic(brokers, &target.topic, target.timeout())?,
-                ),
-                (None, Some(file)) => (file.path().display().to_string(), file.load()?),
-                (None, None) => anyhow::bail!(
-                    "give --file FILE (or [inventory] allowlist in --config) or --brokers HOST:PORT"
-                ),
-            };
-            let entries = list.entries();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&entries)?);
-            } else {
-                let rows: Vec<Vec<String>> = entries
-                    .iter()
-                    .map(|e| {
-                        vec![
-                            e.sim.clone(),
-                            e.operator.clone().unwrap_or_else(|| "*".into()),
-                            e.kind.clone().unwrap_or_default(),
-                            e.label.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    cellwatch::inspect::table::render_table(
-                        &["SIM", "OPERATOR", "KIND", "LABEL"],
-                        &rows
-                    )
-                );
-                println!(
-                    "{} entr{} in {source}",
-                    entries.len(),
-                    if entries.len() == 1 { "y" } else { "ies" }
-                );
-            }
-        }
+            },
+            &target,
+        ),
+        AllowlistCommand::Remove { sim, target } => remove(sim.trim(), &target),
+        AllowlistCommand::List { target, json } => list(&target, json),
     }
+}
+
+fn add(entry: AllowEntry, target: &Target) -> Result<()> {
+    let file = target.required_file()?;
+    let (pending, outcome) = file.prepare_add(&entry)?;
+    target.publish_then_commit(pending, (entry.sim.clone(), Some(entry.clone())))?;
+    println!(
+        "{} {} in {}{}",
+        match outcome {
+            AddOutcome::Added => "added",
+            AddOutcome::Replaced => "replaced the entry of",
+        },
+        entry.sim,
+        file.path().display(),
+        target.topic_note()
+    );
+    Ok(())
+}
+
+fn remove(sim: &str, target: &Target) -> Result<()> {
+    let file = target.required_file()?;
+    let pending = file.prepare_remove(sim)?;
+    target.publish_then_commit(pending, (sim.to_string(), None))?;
+    println!(
+        "removed {sim} from {}{}",
+        file.path().display(),
+        target.topic_note()
+    );
+    Ok(())
+}
+
+fn list(target: &Target, json: bool) -> Result<()> {
+    let (source, list) = match (&target.brokers, target.file()?) {
+        (Some(brokers), _) => (
+            format!("topic {} on {brokers}", target.topic),
+            allowlist_admin::read_topic(brokers, &target.topic, target.timeout())?,
+        ),
+        (None, Some(file)) => (file.path().display().to_string(), file.load()?),
+        (None, None) => anyhow::bail!(
+            "give --file FILE (or [inventory] allowlist in --config) or --brokers HOST:PORT"
+        ),
+    };
+    let entries = list.entries();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.sim.clone(),
+                e.operator.clone().unwrap_or_else(|| "*".into()),
+                e.kind.clone().unwrap_or_default(),
+                e.label.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        cellwatch::inspect::table::render_table(&["SIM", "OPERATOR", "KIND", "LABEL"], &rows)
+    );
+    println!(
+        "{} entr{} in {source}",
+        entries.len(),
+        if entries.len() == 1 { "y" } else { "ies" }
+    );
     Ok(())
 }

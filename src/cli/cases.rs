@@ -5,12 +5,14 @@ use anyhow::{bail, Context, Result};
 use cellwatch::config::Config;
 use cellwatch::inspect::cells::CellSites;
 use cellwatch::inspect::evidence::{self, PackageInput};
-use cellwatch::inspect::export::{write_export, ExportContext, ExportFormat};
+use cellwatch::inspect::export::{
+    located_serving_cells, write_export, ExportContext, ExportFormat,
+};
 use cellwatch::inspect::filter::{parse_kinds, parse_min_score, parse_statuses};
 use cellwatch::inspect::store::DEFAULT_TIMEOUT;
 use cellwatch::inspect::time::{format_ms, parse_time};
 use cellwatch::inspect::{table, BoundingBox, CaseFilter, CaseStore, ClickHouseStore, FolderStore};
-use cellwatch::model::{parse_loosely, CaseKind, CaseStatus};
+use cellwatch::model::{parse_loosely, Case, CaseKind, CaseStatus};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -314,46 +316,9 @@ async fn export<S: CaseStore>(store: &S, e: ExportArgs, config: &Config, now: i6
     let cells_path = e.cells.clone().or_else(|| config.inventory.csv.clone());
     if let Some(dir) = &e.evidence {
         let id = e.case.as_deref().context("--evidence needs --case ID")?;
-        let case = store.get(id).await?;
-        let history = store.history(id).await?;
-        let mut evidence = store.evidence(std::slice::from_ref(&case)).await?;
-        let records = evidence.remove(id).unwrap_or_default();
-        let sites = load_sites(cells_path.as_deref())?;
-        let report = evidence::write_package(
-            dir,
-            &PackageInput {
-                case: &case,
-                history: &history,
-                records: &records,
-                sites: sites.as_ref().map(|(s, _)| s),
-                sites_source: sites.as_ref().map(|(_, p)| p.clone()),
-                source: store.describe(),
-                generated_at_ms: now,
-            },
-        )?;
-        eprintln!(
-            "evidence package of case {} written to {}: {} record(s), {} registered cell(s) on the map, {} file(s) in manifest.sha256",
-            report.case_id,
-            report.dir.display(),
-            report.records,
-            report.nearby_cells,
-            report.files.len()
-        );
-        return Ok(());
+        return export_evidence(store, id, dir, cells_path.as_deref(), now).await;
     }
-
-    let format = match (&e.format, &e.output) {
-        (Some(f), _) => ExportFormat::parse(f)?,
-        (None, Some(p)) => ExportFormat::from_path(p).with_context(|| {
-            format!(
-                "cannot tell the format from {}; give --format csv, json, geojson or kml",
-                p.display()
-            )
-        })?,
-        (None, None) => bail!(
-            "give --format csv, json, geojson or kml (or --output FILE with such an extension)"
-        ),
-    };
+    let format = export_format(&e)?;
     let cases = match &e.case {
         Some(id) => vec![store.get(id).await?],
         None => store.list(&e.filter.to_filter(now)?).await?,
@@ -365,33 +330,7 @@ async fn export<S: CaseStore>(store: &S, e: ExportArgs, config: &Config, now: i6
     };
     if format.is_geographic() {
         ctx.evidence = store.evidence(&cases).await?;
-        let unplaced = cases
-            .iter()
-            .filter(|c| c.kind != CaseKind::FakeBts)
-            .filter(|c| {
-                cellwatch::inspect::export::located_serving_cells(
-                    c,
-                    ctx.records(&c.case_id),
-                    ctx.sites,
-                )
-                .is_empty()
-            })
-            .count();
-        let unlocated = cases
-            .iter()
-            .filter(|c| c.kind == CaseKind::FakeBts && c.location.is_none() && c.track.len() < 2)
-            .count();
-        if unplaced + unlocated > 0 {
-            eprintln!(
-                "note: {} case(s) have no geometry and are left out of the map layers{}",
-                unplaced + unlocated,
-                if sites.is_none() && unplaced > 0 {
-                    " (SIM cases are placed at their serving cells with --cells FILE)"
-                } else {
-                    ""
-                }
-            );
-        }
+        note_cases_without_geometry(&cases, &ctx);
     }
     match &e.output {
         None => {
@@ -405,6 +344,82 @@ async fn export<S: CaseStore>(store: &S, e: ExportArgs, config: &Config, now: i6
         }
     }
     Ok(())
+}
+
+/// `--evidence DIR`: the evidence package of one case.
+async fn export_evidence<S: CaseStore>(
+    store: &S,
+    id: &str,
+    dir: &Path,
+    cells_path: Option<&Path>,
+    now: i64,
+) -> Result<()> {
+    let case = store.get(id).await?;
+    let history = store.history(id).await?;
+    let mut evidence = store.evidence(std::slice::from_ref(&case)).await?;
+    let records = evidence.remove(id).unwrap_or_default();
+    let sites = load_sites(cells_path)?;
+    let report = evidence::write_package(
+        dir,
+        &PackageInput {
+            case: &case,
+            history: &history,
+            records: &records,
+            sites: sites.as_ref().map(|(s, _)| s),
+            sites_source: sites.as_ref().map(|(_, p)| p.clone()),
+            source: store.describe(),
+            generated_at_ms: now,
+        },
+    )?;
+    eprintln!(
+        "evidence package of case {} written to {}: {} record(s), {} registered cell(s) on the map, {} file(s) in manifest.sha256",
+        report.case_id,
+        report.dir.display(),
+        report.records,
+        report.nearby_cells,
+        report.files.len()
+    );
+    Ok(())
+}
+
+/// The format `--format` names, else the one `--output`'s extension implies.
+fn export_format(e: &ExportArgs) -> Result<ExportFormat> {
+    Ok(match (&e.format, &e.output) {
+        (Some(f), _) => ExportFormat::parse(f)?,
+        (None, Some(p)) => ExportFormat::from_path(p).with_context(|| {
+            format!(
+                "cannot tell the format from {}; give --format csv, json, geojson or kml",
+                p.display()
+            )
+        })?,
+        (None, None) => bail!(
+            "give --format csv, json, geojson or kml (or --output FILE with such an extension)"
+        ),
+    })
+}
+
+/// Tell on standard error how many cases a map export leaves out for want of geometry.
+fn note_cases_without_geometry(cases: &[Case], ctx: &ExportContext<'_>) {
+    let unplaced = cases
+        .iter()
+        .filter(|c| c.kind != CaseKind::FakeBts)
+        .filter(|c| located_serving_cells(c, ctx.records(&c.case_id), ctx.sites).is_empty())
+        .count();
+    let unlocated = cases
+        .iter()
+        .filter(|c| c.kind == CaseKind::FakeBts && c.location.is_none() && c.track.len() < 2)
+        .count();
+    if unplaced + unlocated > 0 {
+        eprintln!(
+            "note: {} case(s) have no geometry and are left out of the map layers{}",
+            unplaced + unlocated,
+            if ctx.sites.is_none() && unplaced > 0 {
+                " (SIM cases are placed at their serving cells with --cells FILE)"
+            } else {
+                ""
+            }
+        );
+    }
 }
 
 /// Write a file through a temporary sibling and a rename: all or nothing.
