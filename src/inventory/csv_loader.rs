@@ -171,32 +171,55 @@ impl Inventory {
             .from_reader(buffered);
         let mut report = LoadReport::default();
         let mut record = ByteRecord::new();
-        let read_error = |source: csv::Error, record: &ByteRecord| InventoryError::Read {
-            path: path.to_path_buf(),
-            line: record.position().map_or(0, |p| p.line() + 1),
-            source,
+        let Some(layout) = self.first_line(&mut rdr, &mut record, &mut report, path)? else {
+            tracing::warn!(path = %path.display(), "cell inventory file is empty");
+            return Ok(report);
         };
+        self.load_rows(rdr, record, layout, &mut report)
+            .map_err(|(source, line)| InventoryError::Read {
+                path: path.to_path_buf(),
+                line,
+                source,
+            })?;
+        tracing::info!(
+            path = %path.display(),
+            rows_read = report.rows_read,
+            loaded = report.loaded,
+            rejected = report.rejected_total,
+            duplicates_replaced = report.duplicates_replaced,
+            cells = self.len(),
+            "cell inventory loaded"
+        );
+        Ok(report)
+    }
 
-        // First line: header or (headerless) the first data row.
-        let layout = match rdr.read_byte_record(&mut record) {
-            Err(e) => return Err(read_error(e, &record)),
-            Ok(false) => {
-                tracing::warn!(path = %path.display(), "cell inventory file is empty");
-                return Ok(report);
+    /// The first line: a header (its layout), or the first data row of a headerless
+    /// file (loaded; the standard layout). `None` for an empty file.
+    fn first_line<R: Read>(
+        &mut self,
+        rdr: &mut csv::Reader<R>,
+        record: &mut ByteRecord,
+        report: &mut LoadReport,
+        path: &Path,
+    ) -> Result<Option<Layout>, InventoryError> {
+        let layout = match rdr.read_byte_record(record) {
+            Err(source) => {
+                return Err(InventoryError::Read {
+                    path: path.to_path_buf(),
+                    line: record.position().map_or(0, |p| p.line() + 1),
+                    source,
+                })
             }
-            Ok(true) if is_header(&record) => {
+            Ok(false) => return Ok(None),
+            Ok(true) if is_header(record) => {
                 report.header = true;
-                header_layout(&record, &mut report).map_err(|message| InventoryError::Header {
+                header_layout(record, report).map_err(|message| InventoryError::Header {
                     path: path.to_path_buf(),
                     message,
                 })?
             }
             Ok(true) if record.len() == STANDARD_COLUMNS.len() => {
-                self.take_row(
-                    parse_row(&record, &STANDARD_LAYOUT),
-                    line_of(&record),
-                    &mut report,
-                );
+                self.take_row(parse_row(record, &STANDARD_LAYOUT), line_of(record), report);
                 STANDARD_LAYOUT
             }
             Ok(true) => {
@@ -209,12 +232,22 @@ impl Inventory {
                 })
             }
         };
+        Ok(Some(layout))
+    }
 
-        // Two stages on two threads: this one inserts into the map (bound by cache
-        // misses), a scoped one reads and parses (bound by CSV scanning). Chunks of
-        // rows travel between them and come back to be reused, so the steady state
-        // allocates nothing per row.
-        let parsed = std::thread::scope(|scope| {
+    /// The data rows after the first line, in two stages on two threads: this one
+    /// inserts into the map (bound by cache misses), a scoped one reads and parses
+    /// (bound by CSV scanning). Chunks of rows travel between them and come back to be
+    /// reused, so the steady state allocates nothing per row. A read error gives the
+    /// CSV error and its line.
+    fn load_rows<R: Read + Send>(
+        &mut self,
+        mut rdr: csv::Reader<R>,
+        mut record: ByteRecord,
+        layout: Layout,
+        report: &mut LoadReport,
+    ) -> Result<(), (csv::Error, u64)> {
+        std::thread::scope(|scope| {
             let (full_tx, full_rx) = mpsc::sync_channel::<Vec<ParsedRow>>(CHUNKS_IN_FLIGHT);
             let (empty_tx, empty_rx) = mpsc::channel::<Vec<ParsedRow>>();
             let parser = scope.spawn(move || -> Result<(), (csv::Error, u64)> {
@@ -241,29 +274,14 @@ impl Inventory {
             });
             for mut chunk in full_rx {
                 for (row, line) in chunk.drain(..) {
-                    self.take_row(row, line, &mut report);
+                    self.take_row(row, line, report);
                 }
                 let _ = empty_tx.send(chunk);
             }
             parser
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        });
-        parsed.map_err(|(source, line)| InventoryError::Read {
-            path: path.to_path_buf(),
-            line,
-            source,
-        })?;
-        tracing::info!(
-            path = %path.display(),
-            rows_read = report.rows_read,
-            loaded = report.loaded,
-            rejected = report.rejected_total,
-            duplicates_replaced = report.duplicates_replaced,
-            cells = self.len(),
-            "cell inventory loaded"
-        );
-        Ok(report)
+        })
     }
 
     #[inline]

@@ -47,6 +47,31 @@ fn value_error(line: u64, column: &str, message: String) -> PseudonymizeError {
     }
 }
 
+/// The pseudonym of one non-empty value of column `c`, counted in the report.
+fn replace(
+    report: &mut StreamReport,
+    p: &Pseudonymizer,
+    c: &ColumnSpec,
+    value: &str,
+    line: u64,
+) -> Result<String, PseudonymizeError> {
+    let norm = c
+        .kind
+        .normalize(value)
+        .map_err(|m| value_error(line, &c.source, m))?;
+    *report.pseudonymized.entry(c.target.clone()).or_default() += 1;
+    Ok(p.pseudonym(&norm))
+}
+
+/// `a, b`: the columns asked for, for "none of them found".
+fn wanted(columns: &[ColumnSpec]) -> String {
+    columns
+        .iter()
+        .map(|c| c.source.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Pseudonymize the columns of a CSV file with a header row. With `explicit`, every
 /// column of `columns` must exist; otherwise those present are used (at least one).
 pub fn pseudonymize_csv<R: Read, W: Write>(
@@ -66,6 +91,40 @@ pub fn pseudonymize_csv<R: Read, W: Write>(
             message: format!("cannot read the CSV header: {e}"),
         })?
         .clone();
+    let (targets, new_headers) = csv_targets(&headers, columns, explicit)?;
+    let mut wtr = csv::Writer::from_writer(output);
+    wtr.write_record(&new_headers)
+        .map_err(|e| PseudonymizeError::Write(e.into()))?;
+    let mut report = StreamReport::default();
+    let mut record = csv::StringRecord::new();
+    while rdr.read_record(&mut record).map_err(csv_read_error)? {
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let mut fields: Vec<String> = record.iter().map(str::to_string).collect();
+        for (i, c) in &targets {
+            let Some(v) = fields.get_mut(*i) else {
+                continue;
+            };
+            if v.trim().is_empty() {
+                report.left_empty += 1;
+                continue;
+            }
+            *v = replace(&mut report, p, c, v, line)?;
+        }
+        wtr.write_record(&fields)
+            .map_err(|e| PseudonymizeError::Write(e.into()))?;
+        report.records += 1;
+    }
+    wtr.flush().map_err(PseudonymizeError::Write)?;
+    Ok(report)
+}
+
+/// The header position of each column to pseudonymize (exact name, else ignoring
+/// case) and the output header with the renamed columns.
+fn csv_targets<'c>(
+    headers: &csv::StringRecord,
+    columns: &'c [ColumnSpec],
+    explicit: bool,
+) -> Result<(Vec<(usize, &'c ColumnSpec)>, Vec<String>), PseudonymizeError> {
     let found = headers.iter().collect::<Vec<_>>().join(",");
     let find = |name: &str| {
         headers
@@ -88,11 +147,7 @@ pub fn pseudonymize_csv<R: Read, W: Write>(
     }
     if targets.is_empty() {
         return Err(PseudonymizeError::NoColumns {
-            wanted: columns
-                .iter()
-                .map(|c| c.source.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            wanted: wanted(columns),
             found,
         });
     }
@@ -106,50 +161,18 @@ pub fn pseudonymize_csv<R: Read, W: Write>(
         }
         new_headers[*i] = c.target.clone();
     }
-    let mut wtr = csv::Writer::from_writer(output);
-    wtr.write_record(&new_headers)
-        .map_err(|e| PseudonymizeError::Write(e.into()))?;
-    let mut report = StreamReport::default();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let more = rdr.read_record(&mut record).map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            match e.kind() {
-                csv::ErrorKind::Io(_) => {
-                    PseudonymizeError::Read(std::io::Error::other(e.to_string()))
-                }
-                _ => PseudonymizeError::Record {
-                    line,
-                    message: format!("not a valid CSV record: {}", csv_kind(&e)),
-                },
-            }
-        })?;
-        if !more {
-            break;
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let mut fields: Vec<String> = record.iter().map(str::to_string).collect();
-        for (i, c) in &targets {
-            let Some(v) = fields.get_mut(*i) else {
-                continue;
-            };
-            if v.trim().is_empty() {
-                report.left_empty += 1;
-                continue;
-            }
-            let norm = c
-                .kind
-                .normalize(v)
-                .map_err(|m| value_error(line, &c.source, m))?;
-            *v = p.pseudonym(&norm);
-            *report.pseudonymized.entry(c.target.clone()).or_default() += 1;
-        }
-        wtr.write_record(&fields)
-            .map_err(|e| PseudonymizeError::Write(e.into()))?;
-        report.records += 1;
+    Ok((targets, new_headers))
+}
+
+fn csv_read_error(e: csv::Error) -> PseudonymizeError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.kind() {
+        csv::ErrorKind::Io(_) => PseudonymizeError::Read(std::io::Error::other(e.to_string())),
+        _ => PseudonymizeError::Record {
+            line,
+            message: format!("not a valid CSV record: {}", csv_kind(&e)),
+        },
     }
-    wtr.flush().map_err(PseudonymizeError::Write)?;
-    Ok(report)
 }
 
 /// Describe a CSV error without the record's content.
@@ -164,6 +187,8 @@ fn csv_kind(e: &csv::Error) -> String {
         _ => "malformed".into(),
     }
 }
+
+type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 /// Pseudonymize top-level fields of JSON Lines objects. Strings and integers are
 /// pseudonymized, null stays null, a missing field stays missing. At least one of the
@@ -190,61 +215,13 @@ pub fn pseudonymize_jsonl<R: BufRead, W: Write>(
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let mut obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&buf)
-            .map_err(|e| PseudonymizeError::Record {
-                line: line_no,
-                message: format!(
-                    "not a JSON object ({}, column {})",
-                    match e.classify() {
-                        serde_json::error::Category::Data => "not an object",
-                        serde_json::error::Category::Eof => "cut short",
-                        _ => "syntax error",
-                    },
-                    e.column()
-                ),
-            })?;
+        let mut obj = json_object(&buf, line_no)?;
         for c in columns {
             let Some(v) = obj.remove(&c.source) else {
                 continue;
             };
             seen_any = true;
-            let text = match &v {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) if s.trim().is_empty() => None,
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) if n.is_u64() => Some(n.to_string()),
-                _ => {
-                    return Err(value_error(
-                        line_no,
-                        &c.source,
-                        "value is neither a string nor a whole number".into(),
-                    ))
-                }
-            };
-            if c.target != c.source && obj.contains_key(&c.target) {
-                return Err(value_error(
-                    line_no,
-                    &c.source,
-                    format!(
-                        "cannot rename to {}: the record already has that field",
-                        c.target
-                    ),
-                ));
-            }
-            let new_value = match text {
-                None => {
-                    report.left_empty += 1;
-                    v
-                }
-                Some(t) => {
-                    let norm = c
-                        .kind
-                        .normalize(&t)
-                        .map_err(|m| value_error(line_no, &c.source, m))?;
-                    *report.pseudonymized.entry(c.target.clone()).or_default() += 1;
-                    serde_json::Value::String(p.pseudonym(&norm))
-                }
-            };
+            let new_value = json_field(&mut report, p, c, v, &obj, line_no)?;
             obj.insert(c.target.clone(), new_value);
         }
         serde_json::to_writer(&mut output, &obj).map_err(|e| PseudonymizeError::Write(e.into()))?;
@@ -254,15 +231,69 @@ pub fn pseudonymize_jsonl<R: BufRead, W: Write>(
     output.flush().map_err(PseudonymizeError::Write)?;
     if !seen_any && report.records > 0 {
         return Err(PseudonymizeError::NoColumns {
-            wanted: columns
-                .iter()
-                .map(|c| c.source.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            wanted: wanted(columns),
             found: "fields of the JSON objects".into(),
         });
     }
     Ok(report)
+}
+
+/// One line as a JSON object; the error says what is wrong without quoting the line.
+fn json_object(line: &[u8], line_no: u64) -> Result<JsonObject, PseudonymizeError> {
+    serde_json::from_slice(line).map_err(|e| PseudonymizeError::Record {
+        line: line_no,
+        message: format!(
+            "not a JSON object ({}, column {})",
+            match e.classify() {
+                serde_json::error::Category::Data => "not an object",
+                serde_json::error::Category::Eof => "cut short",
+                _ => "syntax error",
+            },
+            e.column()
+        ),
+    })
+}
+
+/// The new value of field `c` (taken out of `obj`): its pseudonym, or the value
+/// itself when null or empty.
+fn json_field(
+    report: &mut StreamReport,
+    p: &Pseudonymizer,
+    c: &ColumnSpec,
+    v: serde_json::Value,
+    obj: &JsonObject,
+    line_no: u64,
+) -> Result<serde_json::Value, PseudonymizeError> {
+    let text = match &v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) if s.trim().is_empty() => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) if n.is_u64() => Some(n.to_string()),
+        _ => {
+            return Err(value_error(
+                line_no,
+                &c.source,
+                "value is neither a string nor a whole number".into(),
+            ))
+        }
+    };
+    if c.target != c.source && obj.contains_key(&c.target) {
+        return Err(value_error(
+            line_no,
+            &c.source,
+            format!(
+                "cannot rename to {}: the record already has that field",
+                c.target
+            ),
+        ));
+    }
+    Ok(match text {
+        None => {
+            report.left_empty += 1;
+            v
+        }
+        Some(t) => serde_json::Value::String(replace(report, p, c, &t, line_no)?),
+    })
 }
 
 #[cfg(test)]
