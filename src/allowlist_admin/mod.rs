@@ -46,7 +46,7 @@ pub enum AllowlistAdminError {
 }
 
 /// Check an entry before it is written anywhere: the SIM must be a pseudonym (a clear
-/// number is refused, FEEDS.md), the other fields must survive the file format.
+/// number is refused, docs/contract.md), the other fields must survive the file format.
 pub fn validate_entry(entry: &AllowEntry, format: FileFormat) -> Result<(), AllowlistAdminError> {
     crate::model::check_pseudonym("sim", &entry.sim).map_err(|e| AllowlistAdminError::Invalid {
         field: "sim",

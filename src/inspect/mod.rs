@@ -1,4 +1,4 @@
-//! The inspector and analyst surface (issue 7): case queries over ClickHouse or a
+//! The inspector and analyst surface: case queries over ClickHouse or a
 //! replay output folder, the case lifecycle with its append-only audit trail,
 //! exports for spreadsheets and GIS (CSV, JSON, GeoJSON, KML) and per-case evidence
 //! packages with a self-contained HTML report and a SHA-256 manifest.

@@ -1,4 +1,4 @@
-//! The registered-cell inventory (contract §3): the licensed base stations, keyed by
+//! The registered-cell inventory (docs/contract.md, "Registered-cell inventory"): the licensed base stations, keyed by
 //! their broadcast identity `MCC-MNC-LAC-CID`.
 //!
 //! Loaded from an OpenCellID-ordered CSV ([`csv_loader`]) and kept current from the

@@ -2,7 +2,7 @@
 
 use super::{InvalidReason, ValidationError};
 
-/// Minimum length of a pseudonym in hex characters (FEEDS.md: at least 16).
+/// Minimum length of a pseudonym in hex characters (docs/contract.md: at least 16).
 pub const MIN_PSEUDONYM_HEX: usize = 16;
 /// Upper bound so a huge string cannot pass as an identifier (SHA-256 is 64).
 pub const MAX_PSEUDONYM_HEX: usize = 128;

@@ -1,4 +1,4 @@
-//! JSON export: the cases as an array of contract objects (FEEDS.md §4), status current.
+//! JSON export: the cases as an array of contract objects (docs/contract.md, "Cases"), status current.
 
 use crate::model::Case;
 
