@@ -1,5 +1,5 @@
-//! The registered-cell inventory (docs/contract.md, "Registered-cell inventory"): the licensed base stations, keyed by
-//! their broadcast identity `MCC-MNC-LAC-CID`.
+//! The registered-cell inventory (docs/contract.md, "Registered-cell inventory"): the
+//! licensed base stations, keyed by their broadcast identity `MCC-MNC-LAC-CID`.
 //!
 //! Loaded from an OpenCellID-ordered CSV ([`csv_loader`]) and kept current from the
 //! compacted topic `cw.cell-inventory.v1` ([`topic`]). Both paths validate a row with

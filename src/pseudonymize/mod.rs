@@ -1,7 +1,7 @@
 //! `cellwatch pseudonymize`: turns the MSISDN / IMSI / IMEI columns of an operator's
 //! CSV or JSON Lines file into the contract's pseudonyms (lower-case hex of
-//! HMAC-SHA256 with the operator's key, docs/contract.md), streaming, so operators can build
-//! conforming feeds without ever sending a real number.
+//! HMAC-SHA256 with the operator's key, docs/contract.md), streaming, so operators can
+//! build conforming feeds without ever sending a real number.
 //!
 //! The key is read from a file and never printed, logged or echoed in an error; values
 //! that do not look like the identifier they should be are refused by line and
