@@ -1,9 +1,21 @@
 //! The JSON Schemas in `schemas/` and the Rust validation must agree on what a valid
 //! record is. Each sample states the expected verdict; the few rules JSON Schema
 //! cannot express (comparing two fields, "now + 1 day") are listed as such.
+//!
+//! Real outputs go through the schemas too: the simulator's feeds, the cases and dead
+//! letters of a replay of them, and dead letters as the service makes them.
 
-use cellwatch::model::{parse_record, Feed, TimeBounds};
+mod scenario;
+
+use cellwatch::config::Config;
+use cellwatch::ingest::lines::TOO_LONG_HEAD_BYTES;
+use cellwatch::ingest::{Origin, OriginRef};
+use cellwatch::model::{parse_record, CaseKind, Feed, InvalidReason, TimeBounds};
+use cellwatch::replay::{self, InputPath, ReplayOptions};
+use cellwatch::validate::{Checked, DeadLetter, SourceValidator};
 use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
 
 /// What each side is expected to say.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -264,4 +276,258 @@ fn case_schema_accepts_what_cellwatch_writes() {
     );
     let round: Case = serde_json::from_value(value).unwrap();
     assert_eq!(round, fbts);
+}
+
+/// The simulator's two feeds of a small scenario, line by line: every record cellwatch
+/// accepts is valid for its schema, and every record the schema accepts is accepted by
+/// cellwatch unless it breaks a rule relating two fields. The deliberately broken lines
+/// are refused by both.
+#[test]
+fn the_simulators_records_meet_the_schemas() {
+    let sc = scenario::small(1);
+    // No upper time bound: the lower one (2000-01-01) is in both.
+    let bounds = TimeBounds::at(i64::MAX / 4);
+    for (feed, file, schema) in [
+        (Feed::SmsVolume, "sms_volume.jsonl", "sms-volume.v1.json"),
+        (
+            Feed::Measurements,
+            "measurements.jsonl",
+            "cell-measurement.v1.json",
+        ),
+    ] {
+        let v = validator(schema);
+        let bytes = std::fs::read(sc.dir.path().join(file)).unwrap();
+        let (mut accepted, mut refused_by_both) = (0usize, 0usize);
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let rust = parse_record(feed, line, &bounds);
+            let schema_ok = serde_json::from_slice::<Value>(line)
+                .map(|instance| v.is_valid(&instance))
+                .unwrap_or(false);
+            match (&rust, schema_ok) {
+                (Ok(_), true) => accepted += 1,
+                (Err(_), false) => refused_by_both += 1,
+                (Ok(_), false) => panic!(
+                    "{file}:{}: cellwatch accepts what {schema} refuses: {}",
+                    i + 1,
+                    String::from_utf8_lossy(line)
+                ),
+                (Err(e), true) => assert_eq!(
+                    e.reason,
+                    InvalidReason::Inconsistent,
+                    "{file}:{}: {schema} accepts what cellwatch refuses ({e}): {}",
+                    i + 1,
+                    String::from_utf8_lossy(line)
+                ),
+            }
+        }
+        let malformed = sc.truth.malformed_lines.get(file).copied().unwrap_or(0) as usize;
+        assert!(accepted > 1000, "{file}: only {accepted} valid records");
+        assert!(
+            malformed > 0 && refused_by_both > 0 && refused_by_both <= malformed,
+            "{file}: {refused_by_both} refused by both, {malformed} broken on purpose"
+        );
+    }
+}
+
+/// A replay of the small scenario: its cases (every kind present) and its dead letters
+/// meet their schemas.
+#[test]
+fn a_replays_cases_and_dead_letters_meet_the_schemas() {
+    let sc = scenario::small(1);
+    let out = sc.dir.path().join("replay");
+    replay::run(&ReplayOptions {
+        sms_volume: Some(InputPath::File(sc.dir.path().join("sms_volume.jsonl"))),
+        measurements: Some(InputPath::File(sc.dir.path().join("measurements.jsonl"))),
+        cells: Some(sc.dir.path().join("cells.csv")),
+        out: out.clone(),
+        config: Config::default(),
+        now_ms: Some(sc.truth.end_ms),
+    })
+    .expect("replay runs");
+
+    let cases = validator("case.v1.json");
+    let mut kinds = BTreeSet::new();
+    for (i, line) in lines(&out.join("cases.jsonl")).iter().enumerate() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        assert!(
+            cases.is_valid(&case),
+            "cases.jsonl:{}: refused by case.v1.json: {:?}",
+            i + 1,
+            cases
+                .iter_errors(&case)
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        );
+        kinds.insert(case["kind"].as_str().unwrap().parse::<CaseKind>().unwrap());
+    }
+    assert_eq!(
+        kinds,
+        BTreeSet::from(CaseKind::ALL),
+        "the scenario yields every kind of case"
+    );
+
+    let dead = lines(&out.join("dead_letter.jsonl"));
+    let reasons = check_dead_letters(
+        dead.iter().map(|l| serde_json::from_str(l).unwrap()),
+        "dead_letter.jsonl",
+    );
+    for reason in ["malformed_json", "invalid_utf8", "late", "inconsistent"] {
+        assert!(
+            reasons.contains(reason),
+            "no {reason} dead letter in the replay"
+        );
+    }
+}
+
+/// Dead letters as the service makes them (Kafka origin, an over-long record cut to
+/// its head) meet the schema.
+#[test]
+fn service_dead_letters_meet_the_schema() {
+    let bounds = TimeBounds::at(NOW_MS);
+    let mut validator = SourceValidator::new(Feed::SmsVolume, bounds, 600_000).with_source(3);
+    let origin = |offset| OriginRef::Kafka {
+        topic: "cw.sms-volume.v1",
+        partition: 3,
+        offset,
+    };
+    let mut letters: Vec<DeadLetter> = Vec::new();
+    let samples: Vec<Vec<u8>> = vec![
+        sms("")
+            .replace(r#""sms_out":12"#, r#""sms_out":-1"#)
+            .into_bytes(),
+        sms(r#","distinct_recipients":13"#).into_bytes(),
+        b"{\"operator\":\"45204\",\"sim\":\"\xff\xfe\"}".to_vec(),
+        b"[1,2]".to_vec(),
+        sms("").into_bytes(),
+        sms("")
+            .replace("1764200000000", "1764100000000")
+            .into_bytes(),
+    ];
+    for (offset, bytes) in samples.iter().enumerate() {
+        if let Checked::Invalid(d) = validator.check_ref(bytes, origin(offset as i64)) {
+            letters.push(*d);
+        }
+    }
+    let long = sms(&format!(r#","pad":"{}""#, "x".repeat(4000))).into_bytes();
+    letters.push(validator.too_large(
+        &long[..TOO_LONG_HEAD_BYTES],
+        long.len() as u64,
+        2048,
+        Origin::Kafka {
+            topic: "cw.sms-volume.v1".into(),
+            partition: 3,
+            offset: 99,
+        },
+    ));
+    assert_eq!(
+        letters.len(),
+        6,
+        "every sample but the valid one is refused"
+    );
+    assert!(letters.iter().any(|d| d.truncated));
+    // the service publishes `serde_json::to_string(dead letter)` to cw.dead-letter.v1
+    let values = letters
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(&serde_json::to_string(d).unwrap()).unwrap());
+    let reasons = check_dead_letters(values, "service dead letters");
+    assert_eq!(
+        reasons,
+        BTreeSet::from([
+            "out_of_range",
+            "inconsistent",
+            "invalid_utf8",
+            "malformed_json",
+            "late",
+            "too_large"
+        ])
+        .into_iter()
+        .map(String::from)
+        .collect()
+    );
+}
+
+#[test]
+fn dead_letter_schema_refuses_what_the_format_rules_out() {
+    let v = validator("dead-letter.v1.json");
+    let good = serde_json::json!({"reason":"late","error":"late: too old","feed":"sms_volume",
+        "topic":"cw.sms-volume.v1","partition":0,"offset":7,"raw":"{}","raw_len":2});
+    assert!(v.is_valid(&good));
+    let broken = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut d = good.clone();
+        f(d.as_object_mut().unwrap());
+        d
+    };
+    for bad in [
+        broken(&|d| {
+            d.insert("reason".into(), "teleported".into());
+        }),
+        broken(&|d| {
+            d.remove("raw");
+        }),
+        broken(&|d| {
+            d.insert("raw_base64".into(), "AAE=".into());
+        }),
+        broken(&|d| {
+            d.insert("file".into(), "x.jsonl".into());
+            d.insert("line".into(), 3.into());
+        }),
+        broken(&|d| {
+            d.remove("offset");
+        }),
+        broken(&|d| {
+            d.insert("feed".into(), "sms".into());
+        }),
+        broken(&|d| {
+            d.insert("truncated".into(), false.into());
+        }),
+    ] {
+        assert!(!v.is_valid(&bad), "{bad}");
+    }
+}
+
+/// Check each dead letter against the schema, and that it has no field the schema does
+/// not describe; the reasons seen.
+fn check_dead_letters(letters: impl Iterator<Item = Value>, what: &str) -> BTreeSet<String> {
+    let v = validator("dead-letter.v1.json");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/schemas/dead-letter.v1.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let known = schema["properties"].as_object().unwrap();
+    let mut reasons = BTreeSet::new();
+    let mut n = 0;
+    for (i, d) in letters.enumerate() {
+        assert!(
+            v.is_valid(&d),
+            "{what} #{}: refused by dead-letter.v1.json: {:?}\n{d}",
+            i + 1,
+            v.iter_errors(&d).map(|e| e.to_string()).collect::<Vec<_>>()
+        );
+        for key in d.as_object().unwrap().keys() {
+            assert!(
+                known.contains_key(key),
+                "{what} #{}: field {key} is not in dead-letter.v1.json",
+                i + 1
+            );
+        }
+        reasons.insert(d["reason"].as_str().unwrap().to_string());
+        n += 1;
+    }
+    assert!(n > 0, "no {what} to check");
+    reasons
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
