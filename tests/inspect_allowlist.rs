@@ -11,9 +11,10 @@ use cellwatch::detect::spam::{Allowlist, SpamDetector};
 use cellwatch::detect::{Detector, Reference};
 use cellwatch::model::{parse_record, Case, Feed, TimeBounds};
 use cellwatch::replay::{self, InputPath, ReplayOptions};
+use cellwatch::service::reference::{ReferenceReader, ReferenceUpdate};
 use inspect_support::*;
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 const STEP: i64 = 5 * MIN;
@@ -292,8 +293,10 @@ fn the_topic_carries_the_same_entries_and_a_detector_honours_them() {
         2
     );
 
-    // the service path: a running detector gets the topic's records as reference
-    // updates; SPAMMER_A is already tracked (sending normally) when its entry arrives
+    // the service path: the reference reader every worker runs reads the topic, and its
+    // updates go to a running detector; SPAMMER_A is already tracked (sending
+    // normally) when its entry arrives
+    let updates = reference_updates(&brokers, &topic);
     let mut d = SpamDetector::new(SpamConfig::default(), Allowlist::empty()).unwrap();
     let bounds = TimeBounds::at(T0 + 86_400_000);
     let mut out: Vec<Case> = Vec::new();
@@ -314,12 +317,8 @@ fn the_topic_carries_the_same_entries_and_a_detector_honours_them() {
             d.on_event(&ev, &mut out);
         }
         if s == 3 {
-            for e in from_topic.entries() {
-                d.on_reference_update(
-                    Reference::Allowlist,
-                    &e.sim,
-                    Some(&serde_json::to_vec(e).unwrap()),
-                );
+            for u in &updates {
+                d.on_reference_update(u.kind, &u.key, u.value.as_deref());
             }
         }
         d.on_watermark(start + STEP - 60_000, &mut out);
@@ -347,4 +346,43 @@ fn the_topic_carries_the_same_entries_and_a_detector_honours_them() {
         "{err}"
     );
     assert_eq!(std::fs::read(&file).unwrap(), before);
+}
+
+/// What the service's reference reader gets from the allowlist topic: every record,
+/// until each SIM the test published is at its last state (keys are spread over
+/// partitions, so only the order per SIM is given).
+fn reference_updates(brokers: &str, topic: &str) -> Vec<ReferenceUpdate> {
+    let mut config = Config::default();
+    config.kafka.brokers = brokers.to_string();
+    config.kafka.group_id = common::unique_name("cw-allowlist-reader");
+    config.kafka.topics.allowlist = topic.to_string();
+    config.kafka.topics.inventory = common::unique_name("cw-no-inventory");
+    let mut reader = ReferenceReader::new(&config.kafka).expect("kafka client");
+    let expected = BTreeMap::from([
+        (sim(SPAMMER_A), true),
+        (sim(SPAMMER_B), false),
+        (sim(3), true),
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut updates: Vec<ReferenceUpdate> = Vec::new();
+    let latest = |updates: &[ReferenceUpdate]| -> BTreeMap<String, bool> {
+        updates
+            .iter()
+            .map(|u| (u.key.clone(), u.value.is_some()))
+            .collect()
+    };
+    while latest(&updates) != expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reference reader did not read the topic in time; got {updates:?}"
+        );
+        updates.extend(reader.poll(Duration::from_millis(200)));
+    }
+    assert!(updates.iter().all(|u| u.kind == Reference::Allowlist));
+    assert_eq!(
+        updates.len(),
+        4,
+        "three entries and one removal: {updates:?}"
+    );
+    updates
 }

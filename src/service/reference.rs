@@ -8,7 +8,7 @@ use crate::detect::Reference;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// One key of a reference topic: a new value, or `None` for a removal (tombstone).
@@ -25,24 +25,10 @@ pub fn spawn_reference_reader(
     tx: mpsc::Sender<ReferenceUpdate>,
     shutdown: watch::Receiver<bool>,
 ) -> rdkafka::error::KafkaResult<tokio::task::JoinHandle<()>> {
-    let consumer = plain_consumer(kafka)?;
-    let topics = [
-        (kafka.topics.inventory.clone(), Reference::Inventory),
-        (kafka.topics.allowlist.clone(), Reference::Allowlist),
-    ];
+    let mut reader = ReferenceReader::new(kafka)?;
     Ok(tokio::task::spawn_blocking(move || {
-        let mut assigned = false;
-        let mut last_try = std::time::Instant::now() - Duration::from_secs(60);
         while !*shutdown.borrow() {
-            if !assigned && last_try.elapsed() >= Duration::from_secs(10) {
-                last_try = std::time::Instant::now();
-                assigned = assign_from_beginning(&consumer, &topics);
-            }
-            let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
-                continue;
-            };
-            let Ok(msg) = msg else { continue };
-            let Some(update) = update_of(&msg, &topics) else {
+            let Some(update) = reader.poll(Duration::from_millis(200)) else {
                 continue;
             };
             if tx.blocking_send(update).is_err() {
@@ -50,6 +36,41 @@ pub fn spawn_reference_reader(
             }
         }
     }))
+}
+
+/// Reads the reference topics (`[kafka.topics] inventory` and `allowlist`) from the
+/// beginning, outside the consumer group: what every worker does, one update at a time.
+pub struct ReferenceReader {
+    consumer: BaseConsumer,
+    topics: [(String, Reference); 2],
+    assigned: bool,
+    last_try: Instant,
+}
+
+impl ReferenceReader {
+    pub fn new(kafka: &KafkaConfig) -> rdkafka::error::KafkaResult<ReferenceReader> {
+        Ok(ReferenceReader {
+            consumer: plain_consumer(kafka)?,
+            topics: [
+                (kafka.topics.inventory.clone(), Reference::Inventory),
+                (kafka.topics.allowlist.clone(), Reference::Allowlist),
+            ],
+            assigned: false,
+            last_try: Instant::now() - Duration::from_secs(60),
+        })
+    }
+
+    /// The next update, waiting at most `timeout`; `None` when there is none yet (or
+    /// the record was skipped). Until the topics' partitions are assigned, each call
+    /// tries to assign them, at most every 10 s (a topic may not exist yet).
+    pub fn poll(&mut self, timeout: Duration) -> Option<ReferenceUpdate> {
+        if !self.assigned && self.last_try.elapsed() >= Duration::from_secs(10) {
+            self.last_try = Instant::now();
+            self.assigned = assign_from_beginning(&self.consumer, &self.topics);
+        }
+        let msg = self.consumer.poll(timeout)?.ok()?;
+        update_of(&msg, &self.topics)
+    }
 }
 
 /// Assign every partition of the reference topics that exist, from the beginning;
