@@ -118,13 +118,16 @@ pub fn pseudonymize_csv<R: Read, W: Write>(
     Ok(report)
 }
 
+/// The columns to pseudonymize, each with its position in the CSV header.
+type Targets<'c> = Vec<(usize, &'c ColumnSpec)>;
+
 /// The header position of each column to pseudonymize (exact name, else ignoring
 /// case) and the output header with the renamed columns.
 fn csv_targets<'c>(
     headers: &csv::StringRecord,
     columns: &'c [ColumnSpec],
     explicit: bool,
-) -> Result<(Vec<(usize, &'c ColumnSpec)>, Vec<String>), PseudonymizeError> {
+) -> Result<(Targets<'c>, Vec<String>), PseudonymizeError> {
     let found = headers.iter().collect::<Vec<_>>().join(",");
     let find = |name: &str| {
         headers
@@ -132,7 +135,7 @@ fn csv_targets<'c>(
             .position(|h| h == name)
             .or_else(|| headers.iter().position(|h| h.eq_ignore_ascii_case(name)))
     };
-    let mut targets: Vec<(usize, &ColumnSpec)> = Vec::new();
+    let mut targets: Targets = Vec::new();
     for c in columns {
         match find(&c.source) {
             Some(i) => targets.push((i, c)),
