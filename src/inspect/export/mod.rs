@@ -45,14 +45,7 @@ impl ExportFormat {
 
     /// The format a file name asks for, by extension.
     pub fn from_path(path: &std::path::Path) -> Option<ExportFormat> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        Some(match ext.as_str() {
-            "csv" => ExportFormat::Csv,
-            "json" => ExportFormat::Json,
-            "geojson" => ExportFormat::GeoJson,
-            "kml" => ExportFormat::Kml,
-            _ => return None,
-        })
+        ExportFormat::parse(path.extension()?.to_str()?).ok()
     }
 
     /// Whether the format carries geometry (and so wants observations).
