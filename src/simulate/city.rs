@@ -4,7 +4,7 @@
 //! `arfcn,pci,azimuth,eirp_dbm`), from which a few real cells are deliberately
 //! missing and a few are listed at a wrong position.
 
-use super::util::{uniform, uniform_u32, weighted_index, SimRng};
+use super::util::{normal, uniform, uniform_u32, weighted_index, SimRng};
 use super::SimulateError;
 use crate::model::Rat;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -29,6 +29,22 @@ pub fn to_latlon(x: f64, y: f64) -> (f64, f64) {
     let lat = CENTRE_LAT + y / M_PER_DEG_LAT;
     let lon = CENTRE_LON + x / (M_PER_DEG_LAT * CENTRE_LAT.to_radians().cos());
     (lat, lon)
+}
+
+/// A place where people live, work or go: the centre (normal, σ 3 km, clamped to
+/// the city) with probability 0.6, otherwise anywhere in the city.
+pub fn population_point(rng: &mut SimRng) -> (f64, f64) {
+    if rng.random_bool(0.6) {
+        (
+            (3_000.0 * normal(rng)).clamp(-HALF_SIZE_M, HALF_SIZE_M),
+            (3_000.0 * normal(rng)).clamp(-HALF_SIZE_M, HALF_SIZE_M),
+        )
+    } else {
+        (
+            uniform(rng, -HALF_SIZE_M, HALF_SIZE_M),
+            uniform(rng, -HALF_SIZE_M, HALF_SIZE_M),
+        )
+    }
 }
 
 /// Round a coordinate to 6 decimals (~0.1 m), as written to the files.

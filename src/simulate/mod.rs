@@ -252,8 +252,8 @@ pub fn write_scenario(cfg: &SimConfig, out_dir: &Path) -> Result<ScenarioSummary
     let cell_rows = city.write_csv(&cells_path, &mut city_rng)?;
 
     let fakes = fakes::generate(&city, start_ms, end_ms, &mut sub_rng());
-    let mut population =
-        sims::Sims::generate(&params.sims, &city, start_ms, end_ms, &pseudo, sub_rng());
+    let span = util::Span { start_ms, end_ms };
+    let mut population = sims::Sims::generate(&params.sims, &city, span, &pseudo, sub_rng());
     let mut reporters = reporters::Reporters::generate(
         reporters::ReporterParams {
             count: params.reporters,
@@ -291,14 +291,15 @@ pub fn write_scenario(cfg: &SimConfig, out_dir: &Path) -> Result<ScenarioSummary
     let (sms_lines, sms_malformed, sms_late) = sms_out.finish()?;
     let (meas_lines, meas_malformed, meas_late) = meas_out.finish()?;
 
+    let sim_truth = population.take_truth();
     let truth = Truth {
         seed: cfg.seed,
         scale: cfg.scale.as_str().to_string(),
         start_ms,
         end_ms,
-        spam_sims: std::mem::take(&mut population.truth_spam),
-        farms: std::mem::take(&mut population.truth_farms),
-        legit_heavy: std::mem::take(&mut population.truth_heavy),
+        spam_sims: sim_truth.spam,
+        farms: sim_truth.farms,
+        legit_heavy: sim_truth.heavy,
         transmitters: fakes.iter().map(fakes::Transmitter::truth).collect(),
         missing_cells: city
             .cells

@@ -2,18 +2,16 @@
 //! reports) moving through the city and reporting the cell they camp on; phones in
 //! reach of a rogue transmitter get captured and report its identity.
 
-use super::city::{round6, to_latlon, City, HALF_SIZE_M, MCC, OPERATORS};
+use super::city::{population_point, round6, to_latlon, City, MCC, OPERATORS};
 use super::fakes::{FakeKind, Transmitter};
 use super::output::FeedWriter;
 use super::pseudonym::Pseudonymizer;
 use super::radio::{timing_advance, RadioConfig};
 use super::records::{MeasurementLine, Ts};
 use super::util::{diurnal, normal, uniform, uniform_u32, weighted_index, SimRng};
-use super::SimulateError;
+use super::{SimulateError, STEP_MS};
 use crate::model::Rat;
 use rand::Rng;
-
-const STEP_MS: i64 = 300_000;
 
 /// Brand names a captured phone shows as sender of a blaster SMS (bank phishing).
 const PHISHING_SENDERS: [&str; 8] = [
@@ -82,21 +80,6 @@ pub struct Reporters {
     near: Vec<usize>,
 }
 
-fn waypoint(rng: &mut SimRng) -> (f64, f64) {
-    // City centre denser than the outskirts.
-    if rng.random_bool(0.6) {
-        (
-            (3_000.0 * normal(rng)).clamp(-HALF_SIZE_M, HALF_SIZE_M),
-            (3_000.0 * normal(rng)).clamp(-HALF_SIZE_M, HALF_SIZE_M),
-        )
-    } else {
-        (
-            uniform(rng, -HALF_SIZE_M, HALF_SIZE_M),
-            uniform(rng, -HALF_SIZE_M, HALF_SIZE_M),
-        )
-    }
-}
-
 impl Reporters {
     pub fn generate(
         params: ReporterParams,
@@ -131,8 +114,8 @@ impl Reporters {
             let tac = [
                 "35332510", "35391110", "35260011", "86471503", "86928705", "35875209",
             ][i % 6];
-            let (x, y) = waypoint(&mut rng);
-            let (wx, wy) = waypoint(&mut rng);
+            let (x, y) = population_point(&mut rng);
+            let (wx, wy) = population_point(&mut rng);
             let speed = match mobility {
                 Mobility::Fixed => 0.0,
                 Mobility::Walk => uniform(&mut rng, 0.8, 1.5),
@@ -213,7 +196,7 @@ impl Reporters {
                 };
                 now += i64::from(pause) * 1000;
                 r.pause_until = now;
-                let (wx, wy) = waypoint(rng);
+                let (wx, wy) = population_point(rng);
                 r.wx = wx;
                 r.wy = wy;
             } else {

@@ -61,6 +61,22 @@ pub fn uniform_u32(rng: &mut SimRng, lo: u32, hi: u32) -> u32 {
     rng.random_range(lo..=hi)
 }
 
+/// The event-time span of a scenario, `[start_ms, end_ms)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl Span {
+    /// The instant a fraction `f` of the way through the span, on a whole multiple
+    /// of `granularity_ms` after its start.
+    pub fn at(self, f: f64, granularity_ms: i64) -> i64 {
+        self.start_ms
+            + ((self.end_ms - self.start_ms) as f64 * f) as i64 / granularity_ms * granularity_ms
+    }
+}
+
 /// Uniform float in `lo..hi`.
 pub fn uniform(rng: &mut SimRng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng.random::<f64>()

@@ -1,0 +1,538 @@
+//! The SIM population, drawn once at the start of a scenario: heavy-tailed ordinary
+//! users, blatant spam SIMs of a few campaigns, low-and-slow SIM farms in GSM
+//! gateways and legitimate heavy senders (false-positive traps), with the truth
+//! about every injected SIM.
+//!
+//! The groups are drawn in a fixed order (campaigns, farms, ordinary users, spam
+//! SIMs, farm members, heavy senders) from one random stream.
+
+use crate::model::Rat;
+use crate::simulate::city::{population_point, City, Listing, OPERATORS};
+use crate::simulate::pseudonym::Pseudonymizer;
+use crate::simulate::truth::{TruthFarm, TruthSim};
+use crate::simulate::util::{lognormal, uniform, uniform_u32, weighted_index, SimRng, Span};
+use crate::simulate::STEP_MS;
+use rand::Rng;
+
+/// Common handset TACs (synthetic, 8 digits).
+const PHONE_TACS: [&str; 12] = [
+    "35332510", "35391110", "35260011", "86471503", "86928705", "35875209", "35467811", "86769204",
+    "35209311", "86140205", "35698212", "86023006",
+];
+/// Cheap feature phones favoured by spammers.
+const CHEAP_TACS: [&str; 3] = ["35800104", "86519703", "35915600"];
+/// M2M modules (meters, trackers, alarms).
+const M2M_TACS: [&str; 3] = ["86672104", "86753205", "35917808"];
+/// GSM-gateway / SIM-box modems.
+const GATEWAY_TACS: [&str; 4] = ["86291002", "35836209", "86045701", "35901306"];
+
+/// Tunables of the SIM population.
+#[derive(Debug, Clone, Copy)]
+pub struct SimParams {
+    pub count: usize,
+    pub spam_share: f64,
+    pub spam_min: usize,
+    pub farms: usize,
+    /// Shares of the legit heavy kinds: shop, school, tv_vote, m2m, new_normal.
+    pub heavy_share: [f64; 5],
+    pub heavy_min: usize,
+}
+
+const HEAVY_KINDS: [&str; 5] = ["shop", "school", "tv_vote", "m2m", "new_normal"];
+
+#[derive(Debug, Clone)]
+pub(super) enum Behaviour {
+    Normal,
+    Spam {
+        campaign: usize,
+    },
+    Farm {
+        farm: usize,
+        member: usize,
+    },
+    Shop {
+        from: i64,
+        to: i64,
+        template: u64,
+    },
+    School {
+        bursts: Vec<(i64, u64)>,
+    },
+    TvVote {
+        from: i64,
+        to: i64,
+        codes: [u64; 2],
+    },
+    M2m {
+        base: u64,
+        peers: u32,
+    },
+    NewNormal {
+        burst_from: i64,
+        burst_to: i64,
+        contacts: u32,
+        messaged: u32,
+    },
+}
+
+pub(super) struct Sim {
+    pub id: String,
+    pub operator: usize,
+    pub behaviour: Behaviour,
+    pub home_cell: u32,
+    pub work_cell: Option<u32>,
+    pub device: u32,
+    pub tac: &'static str,
+    pub age_at_start: u32,
+    pub kyc: bool,
+    /// Mean counts per 5-minute step at diurnal factor 1: sms_out, sms_in, calls_out, calls_in.
+    pub rates: [f32; 4],
+    pub fps: [u64; 4],
+    /// No records before this instant (activation of spam / farm / new SIMs).
+    pub active_from: i64,
+    pub p_new: f32,
+}
+
+pub(super) struct Farm {
+    pub operator: usize,
+    pub cell: u32,
+    pub devices: Vec<u32>,
+    pub sims_per_device: usize,
+    pub rotation_ms: i64,
+    pub template: u64,
+    pub tac: &'static str,
+    pub active_from: i64,
+}
+
+/// What `truth.json` says about the injected SIMs.
+#[derive(Debug, Default)]
+pub struct SimTruth {
+    pub spam: Vec<TruthSim>,
+    pub farms: Vec<TruthFarm>,
+    pub heavy: Vec<TruthSim>,
+}
+
+/// Every SIM of a scenario, the farms, the spam campaigns' templates and the
+/// device pseudonyms SIMs refer to by index.
+pub(super) struct Population {
+    pub sims: Vec<Sim>,
+    pub farms: Vec<Farm>,
+    pub campaigns: Vec<u64>,
+    pub devices: Vec<String>,
+    pub truth: SimTruth,
+}
+
+impl Population {
+    pub fn generate(
+        params: &SimParams,
+        city: &City,
+        span: Span,
+        pseudo: &Pseudonymizer,
+        rng: &mut SimRng,
+    ) -> Population {
+        let n = params.count;
+        let n_spam = ((n as f64 * params.spam_share).round() as usize).max(params.spam_min);
+        let heavy_counts: Vec<usize> = params
+            .heavy_share
+            .iter()
+            .map(|s| ((n as f64 * s).round() as usize).max(params.heavy_min))
+            .collect();
+        let mut b = Builder {
+            city,
+            pseudo,
+            span,
+            shares: OPERATORS.iter().map(|o| o.2).collect(),
+            rng,
+            near: Vec::with_capacity(64),
+            devices: Vec::with_capacity(n + 64),
+            sims: Vec::with_capacity(n),
+            serial: 0,
+            op_index: [0; 3],
+        };
+        // Campaign templates of spam.
+        let n_campaigns = (n_spam / 8).clamp(3, 12);
+        let campaigns: Vec<u64> = (0..n_campaigns).map(|_| b.rng.random()).collect();
+        let farms: Vec<NewFarm> = (0..params.farms).map(|fi| b.farm(fi)).collect();
+        let farm_sims: Vec<(usize, usize)> = farms
+            .iter()
+            .enumerate()
+            .flat_map(|(fi, f)| (0..f.size).map(move |m| (fi, m)))
+            .collect();
+        let farms: Vec<Farm> = farms.into_iter().map(|f| f.farm).collect();
+
+        // Ordinary population first, then the special ones appended (order fixed).
+        let n_special = n_spam + heavy_counts.iter().sum::<usize>() + farm_sims.len();
+        for _ in 0..n.saturating_sub(n_special) {
+            let sim = b.ordinary_sim();
+            b.sims.push(sim);
+        }
+        let spam = b.spam_sims(n_spam, campaigns.len());
+        let farm_truth = b.farm_members(&farms, &farm_sims);
+        let mut heavy = Vec::new();
+        for (k, &count) in heavy_counts.iter().enumerate() {
+            for _ in 0..count {
+                heavy.push(b.heavy_sim(k));
+            }
+        }
+        Population {
+            sims: b.sims,
+            farms,
+            campaigns,
+            devices: b.devices,
+            truth: SimTruth {
+                spam,
+                farms: farm_truth,
+                heavy,
+            },
+        }
+    }
+}
+
+/// A farm just drawn, with the number of SIMs it will get.
+struct NewFarm {
+    farm: Farm,
+    size: usize,
+}
+
+/// The state shared while drawing the population: devices and SIM identifiers are
+/// numbered in the order they are drawn.
+struct Builder<'a> {
+    city: &'a City,
+    pseudo: &'a Pseudonymizer,
+    span: Span,
+    /// Subscriber share of each operator.
+    shares: Vec<f64>,
+    rng: &'a mut SimRng,
+    near: Vec<usize>,
+    devices: Vec<String>,
+    sims: Vec<Sim>,
+    serial: u32,
+    op_index: [usize; 3],
+}
+
+impl Builder<'_> {
+    /// A new device pseudonym of `tac`; its index.
+    fn new_device(&mut self, tac: &str) -> u32 {
+        self.serial += 1;
+        self.devices.push(self.pseudo.imei(tac, self.serial));
+        (self.devices.len() - 1) as u32
+    }
+
+    /// The index of the device drawn last.
+    fn last_device(&self) -> u32 {
+        (self.devices.len() - 1) as u32
+    }
+
+    /// A new SIM pseudonym of operator `op` (MSISDNs with small random gaps).
+    fn new_sim_id(&mut self, op: usize) -> String {
+        self.op_index[op] += 1 + self.rng.random_range(0..3);
+        self.pseudo.sim(op, self.op_index[op])
+    }
+
+    /// The cell of `op` serving a random place where people are.
+    fn random_cell(&mut self, op: usize) -> u32 {
+        let (x, y) = population_point(self.rng);
+        nearest_cell(self.city, op, x, y, &mut self.near)
+    }
+
+    /// A SIM farm (number `fi`): 20–60 SIMs in gateway modems of one TAC, in one
+    /// listed GSM cell, rotating through the modems.
+    fn farm(&mut self, fi: usize) -> NewFarm {
+        let op = [2usize, 1, 0][fi % 3];
+        let size = uniform_u32(self.rng, 20, 60) as usize;
+        let (x, y) = population_point(self.rng);
+        let cell = self
+            .city
+            .nearest(op, x, y, |c| {
+                c.rat == Rat::Gsm && c.listing == Listing::Listed
+            })
+            .unwrap_or_else(|| nearest_cell(self.city, op, x, y, &mut self.near) as usize)
+            as u32;
+        let per_device = uniform_u32(self.rng, 8, 32) as usize;
+        let n_dev = size.div_ceil(per_device).max(2);
+        let tac = GATEWAY_TACS[self.rng.random_range(0..GATEWAY_TACS.len())];
+        let devices = (0..n_dev).map(|_| self.new_device(tac)).collect();
+        let farm = Farm {
+            operator: op,
+            cell,
+            devices,
+            sims_per_device: per_device,
+            rotation_ms: i64::from(uniform_u32(self.rng, 30, 90)) * 60_000,
+            template: self.rng.random(),
+            tac,
+            active_from: self.span.at(uniform(self.rng, 0.1, 0.45), 1000),
+        };
+        NewFarm { farm, size }
+    }
+
+    /// An ordinary user: log-normal daily rates, sometimes a work cell, ~3 % in a
+    /// dual-SIM phone with the previous SIM.
+    fn ordinary_sim(&mut self) -> Sim {
+        let op = weighted_index(self.rng, &self.shares);
+        let home_cell = self.random_cell(op);
+        let work_cell = if self.rng.random_bool(0.4) {
+            Some(self.random_cell(op))
+        } else {
+            None
+        };
+        let shares_device = !self.sims.is_empty() && self.rng.random_bool(0.03);
+        let tac = if shares_device {
+            self.sims[self.sims.len() - 1].tac
+        } else {
+            let tac = PHONE_TACS[self.rng.random_range(0..PHONE_TACS.len())];
+            self.new_device(tac);
+            tac
+        };
+        let young = self.rng.random_bool(0.03);
+        let age = if young {
+            uniform_u32(self.rng, 4, 30)
+        } else {
+            lognormal(self.rng, 700.0, 0.9).clamp(30.0, 6_000.0) as u32
+        };
+        let per_step = |daily: f64| (daily / 288.0) as f32;
+        let rates = [
+            per_step(lognormal(self.rng, 2.0, 1.1).min(120.0)),
+            per_step(lognormal(self.rng, 3.0, 0.9).min(120.0)),
+            per_step(lognormal(self.rng, 2.5, 0.9).min(60.0)),
+            per_step(lognormal(self.rng, 2.5, 0.9).min(60.0)),
+        ];
+        Sim {
+            id: self.new_sim_id(op),
+            operator: op,
+            behaviour: Behaviour::Normal,
+            home_cell,
+            work_cell,
+            device: self.last_device(),
+            tac,
+            age_at_start: age,
+            kyc: self.rng.random_bool(0.97),
+            rates,
+            fps: self.random_fps(),
+            active_from: self.span.start_ms,
+            p_new: if young { 0.3 } else { 0.04 },
+        }
+    }
+
+    /// Four content fingerprints a SIM's ordinary messages are drawn from.
+    fn random_fps(&mut self) -> [u64; 4] {
+        [
+            self.rng.random(),
+            self.rng.random(),
+            self.rng.random(),
+            self.rng.random(),
+        ]
+    }
+
+    /// Blatant spam SIMs: young, unverified, cheap phones shared by 1–4 SIMs.
+    fn spam_sims(&mut self, count: usize, campaigns: usize) -> Vec<TruthSim> {
+        let mut truth = Vec::with_capacity(count);
+        let mut shared_left = 0u32;
+        for _ in 0..count {
+            let op = weighted_index(self.rng, &self.shares);
+            let cell = self.random_cell(op);
+            let tac = CHEAP_TACS[self.rng.random_range(0..CHEAP_TACS.len())];
+            if shared_left == 0 {
+                self.new_device(tac);
+                shared_left = uniform_u32(self.rng, 1, 4);
+            }
+            shared_left -= 1;
+            let active_from = self.span.at(uniform(self.rng, 0.05, 0.8), 1000);
+            let id = self.new_sim_id(op);
+            truth.push(TruthSim {
+                sim: id.clone(),
+                operator: OPERATORS[op].0.to_string(),
+                active_from_ms: active_from,
+                kind: "blatant_spam".into(),
+            });
+            let sim = Sim {
+                id,
+                operator: op,
+                behaviour: Behaviour::Spam {
+                    campaign: self.rng.random_range(0..campaigns),
+                },
+                home_cell: cell,
+                work_cell: None,
+                device: self.last_device(),
+                tac,
+                age_at_start: uniform_u32(self.rng, 0, 14),
+                kyc: self.rng.random_bool(0.15),
+                rates: [0.0; 4],
+                fps: [0; 4],
+                active_from,
+                p_new: 0.93,
+            };
+            self.sims.push(sim);
+        }
+        truth
+    }
+
+    /// The members of every farm (`(farm, member)` pairs in order) and the truth
+    /// about the farms.
+    fn farm_members(&mut self, farms: &[Farm], members: &[(usize, usize)]) -> Vec<TruthFarm> {
+        let mut truth: Vec<TruthFarm> = farms
+            .iter()
+            .enumerate()
+            .map(|(fi, f)| TruthFarm {
+                farm_id: format!("farm-{}", fi + 1),
+                operator: OPERATORS[f.operator].0.to_string(),
+                sims: Vec::new(),
+                devices: f
+                    .devices
+                    .iter()
+                    .map(|&d| self.devices[d as usize].clone())
+                    .collect(),
+                imei_tac: f.tac.to_string(),
+                cell: self.city.cells[f.cell as usize].key.clone(),
+                active_from_ms: f.active_from,
+            })
+            .collect();
+        for &(fi, member) in members {
+            let f = &farms[fi];
+            let id = self.new_sim_id(f.operator);
+            truth[fi].sims.push(id.clone());
+            let sim = Sim {
+                id,
+                operator: f.operator,
+                behaviour: Behaviour::Farm { farm: fi, member },
+                home_cell: f.cell,
+                work_cell: None,
+                device: f.devices[0],
+                tac: f.tac,
+                age_at_start: uniform_u32(self.rng, 5, 60),
+                kyc: self.rng.random_bool(0.5),
+                rates: [0.0; 4],
+                fps: [0; 4],
+                active_from: f.active_from,
+                p_new: 0.85,
+            };
+            self.sims.push(sim);
+        }
+        truth
+    }
+
+    /// A legitimate heavy sender of kind `HEAVY_KINDS[k]`; its truth.
+    fn heavy_sim(&mut self, k: usize) -> TruthSim {
+        let op = weighted_index(self.rng, &self.shares);
+        let cell = self.random_cell(op);
+        let base_rates = [0.3f32, 0.4, 0.3, 0.3];
+        let mut traits = HeavyTraits {
+            tac: PHONE_TACS[self.rng.random_range(0..PHONE_TACS.len())],
+            age: lognormal(self.rng, 1_200.0, 0.6).clamp(200.0, 6_000.0) as u32,
+            kyc: true,
+            active_from: self.span.start_ms,
+            heavy_from: self.span.start_ms,
+            rates: base_rates.map(|r| r / 12.0),
+        };
+        let behaviour = self.heavy_behaviour(k, &mut traits);
+        self.new_device(traits.tac);
+        let id = self.new_sim_id(op);
+        let truth = TruthSim {
+            sim: id.clone(),
+            operator: OPERATORS[op].0.to_string(),
+            active_from_ms: traits.heavy_from,
+            kind: HEAVY_KINDS[k].into(),
+        };
+        let sim = Sim {
+            id,
+            operator: op,
+            behaviour,
+            home_cell: cell,
+            work_cell: None,
+            device: self.last_device(),
+            tac: traits.tac,
+            age_at_start: traits.age,
+            kyc: traits.kyc,
+            rates: traits.rates,
+            fps: self.random_fps(),
+            active_from: traits.active_from,
+            p_new: if k == 4 { 1.0 } else { 0.05 },
+        };
+        self.sims.push(sim);
+        truth
+    }
+
+    /// What makes a heavy sender of kind `HEAVY_KINDS[k]` heavy; adjusts the traits
+    /// that differ from an ordinary heavy sender's.
+    fn heavy_behaviour(&mut self, k: usize, traits: &mut HeavyTraits) -> Behaviour {
+        match k {
+            0 => {
+                let from = self.span.at(uniform(self.rng, 0.0, 0.2), 1000);
+                traits.heavy_from = from;
+                Behaviour::Shop {
+                    from,
+                    to: self.span.at(uniform(self.rng, 0.6, 1.0), 1000),
+                    template: self.rng.random(),
+                }
+            }
+            1 => {
+                let n_b = uniform_u32(self.rng, 2, 3);
+                let mut bursts: Vec<(i64, u64)> = (0..n_b)
+                    .map(|_| {
+                        (
+                            self.span.at(uniform(self.rng, 0.02, 0.95), 1000),
+                            self.rng.random(),
+                        )
+                    })
+                    .collect();
+                bursts.sort_unstable();
+                traits.heavy_from = bursts[0].0;
+                Behaviour::School { bursts }
+            }
+            2 => {
+                let from = self.span.at(uniform(self.rng, 0.0, 0.75), 1000);
+                traits.heavy_from = from;
+                Behaviour::TvVote {
+                    from,
+                    to: from + i64::from(uniform_u32(self.rng, 60, 120)) * 60_000,
+                    codes: [self.rng.random(), self.rng.random()],
+                }
+            }
+            3 => {
+                traits.tac = M2M_TACS[self.rng.random_range(0..M2M_TACS.len())];
+                traits.rates = [0.0; 4];
+                Behaviour::M2m {
+                    base: self.rng.random(),
+                    peers: uniform_u32(self.rng, 1, 2),
+                }
+            }
+            _ => {
+                traits.age = uniform_u32(self.rng, 0, 3);
+                traits.kyc = self.rng.random_bool(0.7);
+                let from = self.span.at(uniform(self.rng, 0.0, 0.7), 1000);
+                traits.active_from = from;
+                traits.heavy_from = from;
+                traits.rates = [0.03, 0.04, 0.03, 0.03];
+                Behaviour::NewNormal {
+                    burst_from: from,
+                    burst_to: from + i64::from(uniform_u32(self.rng, 2, 6)) * STEP_MS,
+                    contacts: uniform_u32(self.rng, 3, 8),
+                    messaged: 0,
+                }
+            }
+        }
+    }
+}
+
+/// The traits of a heavy sender that depend on its kind.
+struct HeavyTraits {
+    tac: &'static str,
+    age: u32,
+    kyc: bool,
+    active_from: i64,
+    /// When the heavy behaviour starts (the truth's `active_from_ms`).
+    heavy_from: i64,
+    rates: [f32; 4],
+}
+
+/// The operator's cell nearest to (x, y) among those around it (any cell of the
+/// operator if none is around).
+fn nearest_cell(city: &City, op: usize, x: f64, y: f64, near: &mut Vec<usize>) -> u32 {
+    city.cells_near(op, x, y, near);
+    let best = near
+        .iter()
+        .map(|&i| (i, (city.cells[i].x - x).hypot(city.cells[i].y - y)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i);
+    best.or_else(|| city.nearest(op, x, y, |_| true))
+        .unwrap_or(0) as u32
+}
