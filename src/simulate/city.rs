@@ -119,14 +119,16 @@ pub struct CityParams {
 
 const RAT_INDEX: [(Rat, u32); 3] = [(Rat::Gsm, 0), (Rat::Umts, 1), (Rat::Lte, 2)];
 
-impl City {
-    pub fn generate(params: &CityParams, rng: &mut SimRng) -> City {
-        // Each site hosts on average ~2 cells of one operator.
-        let n_sites = (params.target_cells / 2).max(9);
-        let per_side = (n_sites as f64).sqrt().ceil() as usize;
-        let spacing = 2.0 * HALF_SIZE_M / per_side as f64;
-        let mut cells: Vec<Cell> = Vec::with_capacity(params.target_cells + 8);
-        let shares: Vec<f64> = OPERATORS.iter().map(|o| o.2).collect();
+/// Where the next cell identities of each operator come from.
+struct Numbering {
+    next_gsm_ci: [u64; 3],
+    /// Next LTE eNodeB id (one per site); a site's LTE cells are `enb * 256 + 1..3`.
+    next_enb: [u64; 3],
+    umts_ci: [u64; 3],
+}
+
+impl Numbering {
+    fn draw(rng: &mut SimRng) -> Numbering {
         let mut next_gsm_ci = [0u64; 3];
         for (i, ci) in next_gsm_ci.iter_mut().enumerate() {
             *ci = u64::from(uniform_u32(rng, 1_000, 9_000)) + i as u64 * 10_000;
@@ -135,135 +137,203 @@ impl City {
         for (i, e) in next_enb.iter_mut().enumerate() {
             *e = u64::from(uniform_u32(rng, 100_000, 200_000)) + i as u64 * 250_000;
         }
-        let mut umts_ci = [0u64; 3];
-        let mut site_idx = 0usize;
-        'outer: for gy in 0..per_side {
-            for gx in 0..per_side {
-                if cells.len() >= params.target_cells {
-                    break 'outer;
-                }
-                let x = -HALF_SIZE_M + (gx as f64 + 0.5 + uniform(rng, -0.35, 0.35)) * spacing;
-                let y = -HALF_SIZE_M + (gy as f64 + 0.5 + uniform(rng, -0.35, 0.35)) * spacing;
-                let op = weighted_index(rng, &shares);
-                let mut rats: Vec<Rat> = Vec::new();
-                if rng.random_bool(0.7) {
-                    rats.push(Rat::Gsm);
-                }
-                if rng.random_bool(0.4) {
-                    rats.push(Rat::Umts);
-                }
-                if rng.random_bool(0.8) || rats.is_empty() {
-                    rats.push(Rat::Lte);
-                }
-                let enb = next_enb[op];
-                next_enb[op] += 1;
-                for rat in rats {
-                    let rat_i = RAT_INDEX
-                        .iter()
-                        .find(|r| r.0 == rat)
-                        .map(|r| r.1)
-                        .unwrap_or(0);
-                    // LAC/TAC clusters: 5 km blocks (3 × 3), one area per operator and RAT.
-                    let block = (((x + HALF_SIZE_M) / 5_000.0).floor().clamp(0.0, 2.0) as u32) * 3
-                        + ((y + HALF_SIZE_M) / 5_000.0).floor().clamp(0.0, 2.0) as u32;
-                    let lac = 10_000 + u32::from(OPERATORS[op].1) * 1_000 + rat_i * 100 + block + 1;
-                    let (cid, arfcn, pci, eirp, cipher) = match rat {
-                        Rat::Gsm => {
-                            let ci = next_gsm_ci[op];
-                            next_gsm_ci[op] += u64::from(uniform_u32(rng, 1, 3));
-                            let base = [1u32, 42, 83][op];
-                            let arfcn = if rng.random_bool(0.6) {
-                                base + uniform_u32(rng, 0, 40)
-                            } else {
-                                512 + op as u32 * 120 + uniform_u32(rng, 0, 119)
-                            };
-                            let cipher = if rng.random_bool(0.65) {
-                                "A5/3"
-                            } else {
-                                "A5/1"
-                            };
-                            (
-                                ci,
-                                arfcn,
-                                uniform_u32(rng, 0, 63) as u16,
-                                uniform(rng, 47.0, 58.0),
-                                cipher,
-                            )
-                        }
-                        Rat::Umts => {
-                            let rnc = 100 + u64::from(block) + op as u64 * 20;
-                            umts_ci[op] += 1;
-                            let cid = rnc * 65_536 + 10_000 + umts_ci[op];
-                            let chans: [&[u32]; 3] =
-                                [&[10563, 10588], &[10613, 10638], &[10663, 10688, 10713]];
-                            let arfcn = *chans[op].choose(rng).unwrap_or(&10563);
-                            let cipher = if rng.random_bool(0.8) { "UEA2" } else { "UEA1" };
-                            (
-                                cid,
-                                arfcn,
-                                uniform_u32(rng, 0, 511) as u16,
-                                uniform(rng, 43.0, 55.0),
-                                cipher,
-                            )
-                        }
-                        _ => {
-                            let cid = enb * 256 + u64::from(uniform_u32(rng, 1, 3));
-                            let chans: [&[u32]; 3] =
-                                [&[1275, 1300], &[1450, 1500], &[1650, 1700, 1850]];
-                            let arfcn = *chans[op].choose(rng).unwrap_or(&1300);
-                            let cipher = if rng.random_bool(0.8) { "EEA2" } else { "EEA1" };
-                            (
-                                cid,
-                                arfcn,
-                                uniform_u32(rng, 0, 503) as u16,
-                                uniform(rng, 50.0, 60.0),
-                                cipher,
-                            )
-                        }
-                    };
-                    let range_m =
-                        (500.0 + (eirp - 43.0) / 17.0 * 2_500.0 + uniform(rng, -300.0, 300.0))
-                            .clamp(500.0, 3_000.0);
-                    let mnc = OPERATORS[op].1;
-                    cells.push(Cell {
-                        operator: op,
-                        rat,
-                        lac,
-                        cid,
-                        arfcn,
-                        pci,
-                        x,
-                        y,
-                        azimuth: uniform_u32(rng, 0, 359) as u16,
-                        eirp_dbm: (eirp * 10.0).round() / 10.0,
-                        range_m: range_m.round(),
-                        neighbors: uniform_u32(rng, 4, 12) as u16,
-                        cipher,
-                        key: format!("{MCC}-{mnc}-{lac}-{cid}"),
-                        listing: Listing::Listed,
-                    });
-                }
-                site_idx += 1;
+        Numbering {
+            next_gsm_ci,
+            next_enb,
+            umts_ci: [0; 3],
+        }
+    }
+}
+
+/// Channels, code range (PSC / PCI), EIRP and ciphers of the UMTS or LTE cells.
+struct Band {
+    /// Per operator.
+    channels: [&'static [u32]; 3],
+    fallback_channel: u32,
+    max_code: u32,
+    eirp_dbm: (f64, f64),
+    /// The usual cipher (80 %) and the older one.
+    ciphers: (&'static str, &'static str),
+}
+
+const UMTS_BAND: Band = Band {
+    channels: [&[10563, 10588], &[10613, 10638], &[10663, 10688, 10713]],
+    fallback_channel: 10563,
+    max_code: 511,
+    eirp_dbm: (43.0, 55.0),
+    ciphers: ("UEA2", "UEA1"),
+};
+
+const LTE_BAND: Band = Band {
+    channels: [&[1275, 1300], &[1450, 1500], &[1650, 1700, 1850]],
+    fallback_channel: 1300,
+    max_code: 503,
+    eirp_dbm: (50.0, 60.0),
+    ciphers: ("EEA2", "EEA1"),
+};
+
+/// Radio parameters of a new cell: `(cid, arfcn, pci, eirp_dbm, cipher)`.
+type Radio = (u64, u32, u16, f64, &'static str);
+
+/// Sites on a jittered square grid, each of one operator with 1–3 RATs, until
+/// the target number of cells is reached.
+fn lay_out_sites(params: &CityParams, rng: &mut SimRng) -> Vec<Cell> {
+    // Each site hosts on average ~2 cells of one operator.
+    let n_sites = (params.target_cells / 2).max(9);
+    let per_side = (n_sites as f64).sqrt().ceil() as usize;
+    let spacing = 2.0 * HALF_SIZE_M / per_side as f64;
+    let mut cells: Vec<Cell> = Vec::with_capacity(params.target_cells + 8);
+    let shares: Vec<f64> = OPERATORS.iter().map(|o| o.2).collect();
+    let mut numbering = Numbering::draw(rng);
+    for gy in 0..per_side {
+        for gx in 0..per_side {
+            if cells.len() >= params.target_cells {
+                return cells;
+            }
+            let x = -HALF_SIZE_M + (gx as f64 + 0.5 + uniform(rng, -0.35, 0.35)) * spacing;
+            let y = -HALF_SIZE_M + (gy as f64 + 0.5 + uniform(rng, -0.35, 0.35)) * spacing;
+            let op = weighted_index(rng, &shares);
+            let mut rats: Vec<Rat> = Vec::new();
+            if rng.random_bool(0.7) {
+                rats.push(Rat::Gsm);
+            }
+            if rng.random_bool(0.4) {
+                rats.push(Rat::Umts);
+            }
+            if rng.random_bool(0.8) || rats.is_empty() {
+                rats.push(Rat::Lte);
+            }
+            let enb = numbering.next_enb[op];
+            numbering.next_enb[op] += 1;
+            for rat in rats {
+                cells.push(new_cell(rng, &mut numbering, op, rat, (x, y), enb));
             }
         }
-        let _ = site_idx;
-        // Deliberate inventory defects.
-        let n = cells.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(rng);
-        let n_missing = ((n as f64 * params.missing_share).round() as usize).max(2);
-        let n_misplaced = ((n as f64 * params.misplaced_share).round() as usize).max(2);
-        for &i in order.iter().take(n_missing) {
-            cells[i].listing = Listing::Missing;
+    }
+    cells
+}
+
+/// One cell of operator `op` and RAT `rat` at site (x, y).
+fn new_cell(
+    rng: &mut SimRng,
+    numbering: &mut Numbering,
+    op: usize,
+    rat: Rat,
+    (x, y): (f64, f64),
+    enb: u64,
+) -> Cell {
+    let rat_i = RAT_INDEX
+        .iter()
+        .find(|r| r.0 == rat)
+        .map(|r| r.1)
+        .unwrap_or(0);
+    // LAC/TAC clusters: 5 km blocks (3 × 3), one area per operator and RAT.
+    let block = (((x + HALF_SIZE_M) / 5_000.0).floor().clamp(0.0, 2.0) as u32) * 3
+        + ((y + HALF_SIZE_M) / 5_000.0).floor().clamp(0.0, 2.0) as u32;
+    let lac = 10_000 + u32::from(OPERATORS[op].1) * 1_000 + rat_i * 100 + block + 1;
+    let (cid, arfcn, pci, eirp, cipher) = match rat {
+        Rat::Gsm => gsm_radio(rng, numbering, op),
+        Rat::Umts => {
+            let rnc = 100 + u64::from(block) + op as u64 * 20;
+            numbering.umts_ci[op] += 1;
+            let cid = rnc * 65_536 + 10_000 + numbering.umts_ci[op];
+            band_radio(rng, cid, op, &UMTS_BAND)
         }
-        for &i in order.iter().skip(n_missing).take(n_misplaced) {
-            let d = uniform(rng, 1_000.0, 5_000.0);
-            let a = uniform(rng, 0.0, std::f64::consts::TAU);
-            cells[i].listing = Listing::Misplaced {
-                x: cells[i].x + d * a.cos(),
-                y: cells[i].y + d * a.sin(),
-            };
+        _ => {
+            let cid = enb * 256 + u64::from(uniform_u32(rng, 1, 3));
+            band_radio(rng, cid, op, &LTE_BAND)
         }
+    };
+    let range_m = (500.0 + (eirp - 43.0) / 17.0 * 2_500.0 + uniform(rng, -300.0, 300.0))
+        .clamp(500.0, 3_000.0);
+    let mnc = OPERATORS[op].1;
+    Cell {
+        operator: op,
+        rat,
+        lac,
+        cid,
+        arfcn,
+        pci,
+        x,
+        y,
+        azimuth: uniform_u32(rng, 0, 359) as u16,
+        eirp_dbm: (eirp * 10.0).round() / 10.0,
+        range_m: range_m.round(),
+        neighbors: uniform_u32(rng, 4, 12) as u16,
+        cipher,
+        key: format!("{MCC}-{mnc}-{lac}-{cid}"),
+        listing: Listing::Listed,
+    }
+}
+
+/// A GSM cell: the operator's next cell id, a channel of its 900 or 1800 MHz band.
+fn gsm_radio(rng: &mut SimRng, numbering: &mut Numbering, op: usize) -> Radio {
+    let ci = numbering.next_gsm_ci[op];
+    numbering.next_gsm_ci[op] += u64::from(uniform_u32(rng, 1, 3));
+    let base = [1u32, 42, 83][op];
+    let arfcn = if rng.random_bool(0.6) {
+        base + uniform_u32(rng, 0, 40)
+    } else {
+        512 + op as u32 * 120 + uniform_u32(rng, 0, 119)
+    };
+    let cipher = if rng.random_bool(0.65) {
+        "A5/3"
+    } else {
+        "A5/1"
+    };
+    (
+        ci,
+        arfcn,
+        uniform_u32(rng, 0, 63) as u16,
+        uniform(rng, 47.0, 58.0),
+        cipher,
+    )
+}
+
+/// A UMTS or LTE cell with id `cid` on one of the operator's channels of `band`.
+fn band_radio(rng: &mut SimRng, cid: u64, op: usize, band: &Band) -> Radio {
+    let arfcn = *band.channels[op]
+        .choose(rng)
+        .unwrap_or(&band.fallback_channel);
+    let cipher = if rng.random_bool(0.8) {
+        band.ciphers.0
+    } else {
+        band.ciphers.1
+    };
+    (
+        cid,
+        arfcn,
+        uniform_u32(rng, 0, band.max_code) as u16,
+        uniform(rng, band.eirp_dbm.0, band.eirp_dbm.1),
+        cipher,
+    )
+}
+
+/// Deliberate inventory defects: a share of the cells missing from `cells.csv`,
+/// another share listed 1–5 km away from their site.
+fn add_inventory_defects(cells: &mut [Cell], params: &CityParams, rng: &mut SimRng) {
+    let n = cells.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    let n_missing = ((n as f64 * params.missing_share).round() as usize).max(2);
+    let n_misplaced = ((n as f64 * params.misplaced_share).round() as usize).max(2);
+    for &i in order.iter().take(n_missing) {
+        cells[i].listing = Listing::Missing;
+    }
+    for &i in order.iter().skip(n_missing).take(n_misplaced) {
+        let d = uniform(rng, 1_000.0, 5_000.0);
+        let a = uniform(rng, 0.0, std::f64::consts::TAU);
+        cells[i].listing = Listing::Misplaced {
+            x: cells[i].x + d * a.cos(),
+            y: cells[i].y + d * a.sin(),
+        };
+    }
+}
+
+impl City {
+    pub fn generate(params: &CityParams, rng: &mut SimRng) -> City {
+        let mut cells = lay_out_sites(params, rng);
+        add_inventory_defects(&mut cells, params, rng);
         let mut buckets =
             vec![vec![Vec::new(); BUCKETS_PER_SIDE * BUCKETS_PER_SIDE]; OPERATORS.len()];
         for (i, c) in cells.iter().enumerate() {
