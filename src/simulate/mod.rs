@@ -251,8 +251,8 @@ pub fn write_scenario(cfg: &SimConfig, out_dir: &Path) -> Result<ScenarioSummary
     let cells_path = out_dir.join(CELLS_FILE);
     let cell_rows = city.write_csv(&cells_path, &mut city_rng)?;
 
-    let fakes = fakes::generate(&city, start_ms, end_ms, &mut sub_rng());
     let span = util::Span { start_ms, end_ms };
+    let fakes = fakes::generate(&city, span, &mut sub_rng());
     let mut population = sims::Sims::generate(&params.sims, &city, span, &pseudo, sub_rng());
     let mut reporters = reporters::Reporters::generate(
         reporters::ReporterParams {
