@@ -8,7 +8,7 @@ use crate::config::EventOrder;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The targets of issue 6 for this (2-core) machine.
+/// The performance targets for this (2-core) machine.
 pub mod targets {
     /// Replay over a mixed scenario, records/s.
     pub const REPLAY_RECORDS_PER_SEC: f64 = 1_000_000.0;

@@ -4,6 +4,7 @@
 //! `arfcn,pci,azimuth,eirp_dbm`), from which a few real cells are deliberately
 //! missing and a few are listed at a wrong position.
 
+use super::truth::TruthMisplaced;
 use super::util::{normal, uniform, uniform_u32, weighted_index, SimRng};
 use super::SimulateError;
 use crate::model::Rat;
@@ -379,6 +380,36 @@ impl City {
             .map(|(i, c)| (i, (c.x - x).hypot(c.y - y)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i)
+    }
+
+    /// Keys of the real cells left out of `cells.csv` (for the truth).
+    pub fn missing_cells(&self) -> Vec<String> {
+        self.cells
+            .iter()
+            .filter(|c| c.listing == Listing::Missing)
+            .map(|c| c.key.clone())
+            .collect()
+    }
+
+    /// The cells listed at a wrong position, with both positions (for the truth).
+    pub fn misplaced_cells(&self) -> Vec<TruthMisplaced> {
+        self.cells
+            .iter()
+            .filter_map(|c| match c.listing {
+                Listing::Misplaced { x, y } => {
+                    let (tl, tn) = to_latlon(c.x, c.y);
+                    let (ll, ln) = to_latlon(x, y);
+                    Some(TruthMisplaced {
+                        cell: c.key.clone(),
+                        true_lat: round6(tl),
+                        true_lon: round6(tn),
+                        listed_lat: round6(ll),
+                        listed_lon: round6(ln),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// Write `cells.csv`; returns the number of data rows.

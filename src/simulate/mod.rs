@@ -7,8 +7,9 @@
 //! `SimConfig` always gives byte-identical files.
 //!
 //! Files written by [`write_scenario`]: `sms_volume.jsonl` and `measurements.jsonl`
-//! (JSON Lines, FEEDS.md §1/§2), `cells.csv` (FEEDS.md §3) and `truth.json`
-//! ([`truth::Truth`]).
+//! (JSON Lines; docs/contract.md, "SMS-volume records" and "Cell-measurement
+//! reports"), `cells.csv` (docs/contract.md, "Registered-cell inventory") and
+//! `truth.json` ([`truth::Truth`]).
 //!
 //! What a scenario contains (event time starts 2026-11-02T00:00Z + [`start_offset_hours`]):
 //! - City: Hanoi, 15 × 15 km around 21.0285 N 105.8542 E; operators 45201/45202/45204;
@@ -50,19 +51,18 @@ mod pseudonym;
 pub mod radio;
 mod records;
 mod reporters;
+mod scale;
+mod scenario;
 mod sims;
 pub mod truth;
 mod util;
 
-use crate::model::Feed;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 pub use radio::RadioConfig;
+pub use scale::Scale;
+pub use scenario::write_scenario;
 pub use truth::Truth;
 
 /// 2026-11-02T00:00:00Z: event time of every scenario starts here plus a
@@ -74,46 +74,6 @@ pub const SMS_VOLUME_FILE: &str = "sms_volume.jsonl";
 pub const MEASUREMENTS_FILE: &str = "measurements.jsonl";
 pub const CELLS_FILE: &str = "cells.csv";
 pub const TRUTH_FILE: &str = "truth.json";
-
-/// Size of a scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scale {
-    /// ≈ 6 h, 3 000 SIMs, 300 cells, 800 reporters, 100–200 k lines (tests).
-    Small,
-    /// ≈ 24 h, 30 000 SIMs, 1–2 M lines (demo).
-    Medium,
-    /// ≈ 24 h, 200 000 SIMs, ≥ 5 M lines (throughput benchmarks).
-    Large,
-}
-
-impl Scale {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scale::Small => "small",
-            Scale::Medium => "medium",
-            Scale::Large => "large",
-        }
-    }
-}
-
-impl FromStr for Scale {
-    type Err = SimulateError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "small" => Ok(Scale::Small),
-            "medium" => Ok(Scale::Medium),
-            "large" => Ok(Scale::Large),
-            other => Err(SimulateError::UnknownScale(other.to_string())),
-        }
-    }
-}
-
-impl std::fmt::Display for Scale {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,209 +119,9 @@ impl SimulateError {
     }
 }
 
-/// Per-scale sizes (the brief's targets).
-struct ScaleParams {
-    hours: i64,
-    cells: usize,
-    reporters: usize,
-    sims: sims::SimParams,
-    late_per_file: usize,
-}
-
-impl ScaleParams {
-    fn of(scale: Scale) -> ScaleParams {
-        let heavy_share = [0.005, 0.002, 0.003, 0.005, 0.005];
-        match scale {
-            Scale::Small => ScaleParams {
-                hours: 6,
-                cells: 300,
-                reporters: 800,
-                sims: sims::SimParams {
-                    count: 3_000,
-                    spam_share: 0.01,
-                    spam_min: 20,
-                    farms: 1,
-                    heavy_share,
-                    heavy_min: 5,
-                },
-                late_per_file: 5,
-            },
-            Scale::Medium => ScaleParams {
-                hours: 24,
-                cells: 450,
-                reporters: 2_000,
-                sims: sims::SimParams {
-                    count: 30_000,
-                    spam_share: 0.005,
-                    spam_min: 20,
-                    farms: 2,
-                    heavy_share,
-                    heavy_min: 5,
-                },
-                late_per_file: 20,
-            },
-            Scale::Large => ScaleParams {
-                hours: 24,
-                cells: 600,
-                reporters: 8_000,
-                sims: sims::SimParams {
-                    count: 200_000,
-                    spam_share: 0.003,
-                    spam_min: 20,
-                    farms: 3,
-                    heavy_share,
-                    heavy_min: 5,
-                },
-                late_per_file: 50,
-            },
-        }
-    }
-}
-
 /// Hours after [`BASE_START_MS`] at which a seed's event time starts: a day of the
 /// week (0–6) and a start between 00:00 and 10:00 UTC (07:00–17:00 in Hanoi), so a
 /// 6-hour scenario always covers the busy part of the day.
 pub fn start_offset_hours(seed: u64) -> i64 {
     (24 * (seed % 7) + (seed / 7) % 11) as i64
-}
-
-/// Share of extra malformed lines per feed file (~0.2 %).
-const MALFORMED_RATE: f64 = 0.002;
-
-/// Generate the scenario of `cfg` into `out_dir` (created if needed).
-pub fn write_scenario(cfg: &SimConfig, out_dir: &Path) -> Result<ScenarioSummary, SimulateError> {
-    std::fs::create_dir_all(out_dir).map_err(|e| SimulateError::io(out_dir, e))?;
-    let params = ScaleParams::of(cfg.scale);
-    let mut master = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut sub_rng = || ChaCha8Rng::seed_from_u64(master.random());
-    let start_ms = BASE_START_MS + start_offset_hours(cfg.seed) * 3_600_000;
-    let end_ms = start_ms + params.hours * 3_600_000;
-    let n_steps = ((end_ms - start_ms) / STEP_MS) as usize;
-    let pseudo = pseudonym::Pseudonymizer::for_seed(cfg.seed);
-
-    let mut city_rng = sub_rng();
-    let city = city::City::generate(
-        &city::CityParams {
-            target_cells: params.cells,
-            missing_share: 0.02,
-            misplaced_share: 0.02,
-        },
-        &mut city_rng,
-    );
-    let cells_path = out_dir.join(CELLS_FILE);
-    let cell_rows = city.write_csv(&cells_path, &mut city_rng)?;
-
-    let span = util::Span { start_ms, end_ms };
-    let fakes = fakes::generate(&city, span, &mut sub_rng());
-    let mut population = sims::Sims::generate(&params.sims, &city, span, &pseudo, sub_rng());
-    let mut reporters = reporters::Reporters::generate(
-        reporters::ReporterParams {
-            count: params.reporters,
-        },
-        start_ms,
-        &pseudo,
-        sub_rng(),
-    );
-
-    let sms_path = out_dir.join(SMS_VOLUME_FILE);
-    let meas_path = out_dir.join(MEASUREMENTS_FILE);
-    let mut sms_out = output::FeedWriter::create(
-        Feed::SmsVolume,
-        &sms_path,
-        n_steps,
-        params.late_per_file,
-        MALFORMED_RATE,
-        sub_rng(),
-    )?;
-    let mut meas_out = output::FeedWriter::create(
-        Feed::Measurements,
-        &meas_path,
-        n_steps,
-        params.late_per_file,
-        MALFORMED_RATE,
-        sub_rng(),
-    )?;
-    for step in 0..n_steps {
-        let t = start_ms + step as i64 * STEP_MS;
-        population.step(step, t, &mut sms_out)?;
-        reporters.step(t, &city, &fakes, &mut meas_out)?;
-        sms_out.finish_step()?;
-        meas_out.finish_step()?;
-    }
-    let (sms_lines, sms_malformed, sms_late) = sms_out.finish()?;
-    let (meas_lines, meas_malformed, meas_late) = meas_out.finish()?;
-
-    let sim_truth = population.take_truth();
-    let truth = Truth {
-        seed: cfg.seed,
-        scale: cfg.scale.as_str().to_string(),
-        start_ms,
-        end_ms,
-        spam_sims: sim_truth.spam,
-        farms: sim_truth.farms,
-        legit_heavy: sim_truth.heavy,
-        transmitters: fakes.iter().map(fakes::Transmitter::truth).collect(),
-        missing_cells: city
-            .cells
-            .iter()
-            .filter(|c| c.listing == city::Listing::Missing)
-            .map(|c| c.key.clone())
-            .collect(),
-        misplaced_cells: city
-            .cells
-            .iter()
-            .filter_map(|c| match c.listing {
-                city::Listing::Misplaced { x, y } => {
-                    let (tl, tn) = city::to_latlon(c.x, c.y);
-                    let (ll, ln) = city::to_latlon(x, y);
-                    Some(truth::TruthMisplaced {
-                        cell: c.key.clone(),
-                        true_lat: city::round6(tl),
-                        true_lon: city::round6(tn),
-                        listed_lat: city::round6(ll),
-                        listed_lon: city::round6(ln),
-                    })
-                }
-                _ => None,
-            })
-            .collect(),
-        malformed_lines: BTreeMap::from([
-            (SMS_VOLUME_FILE.to_string(), sms_malformed),
-            (MEASUREMENTS_FILE.to_string(), meas_malformed),
-        ]),
-        late_records: BTreeMap::from([
-            (SMS_VOLUME_FILE.to_string(), sms_late),
-            (MEASUREMENTS_FILE.to_string(), meas_late),
-        ]),
-        line_counts: BTreeMap::from([
-            (SMS_VOLUME_FILE.to_string(), sms_lines),
-            (MEASUREMENTS_FILE.to_string(), meas_lines),
-            (CELLS_FILE.to_string(), cell_rows + 1),
-        ]),
-    };
-    let truth_path = out_dir.join(TRUTH_FILE);
-    let file = std::fs::File::create(&truth_path).map_err(|e| SimulateError::io(&truth_path, e))?;
-    let mut w = std::io::BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut w, &truth).map_err(|source| SimulateError::Json {
-        path: truth_path.clone(),
-        source,
-    })?;
-    std::io::Write::write_all(&mut w, b"\n").map_err(|e| SimulateError::io(&truth_path, e))?;
-    std::io::Write::flush(&mut w).map_err(|e| SimulateError::io(&truth_path, e))?;
-
-    tracing::info!(
-        seed = cfg.seed,
-        scale = cfg.scale.as_str(),
-        sims = population.sim_count(),
-        sms_volume_lines = sms_lines,
-        measurement_lines = meas_lines,
-        cell_rows,
-        "scenario written"
-    );
-    Ok(ScenarioSummary {
-        sms_volume_lines: sms_lines,
-        measurement_lines: meas_lines,
-        cell_rows,
-        files: vec![sms_path, meas_path, cells_path, truth_path],
-    })
 }

@@ -19,6 +19,15 @@ pub const MAX_DELIVERY_JITTER_MS: i64 = 90_000;
 const LATE_MIN_STEPS: usize = 26;
 const LATE_MAX_STEPS: usize = 40;
 
+/// What one feed file got.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedTotals {
+    /// Newline-terminated lines, malformed and empty ones included.
+    pub lines: u64,
+    pub malformed: u64,
+    pub late: u64,
+}
+
 struct Pending {
     key: i64,
     bytes: Vec<u8>,
@@ -177,7 +186,7 @@ impl FeedWriter {
 
     /// Flush the file; late records still queued (none with the planned steps) are
     /// written at the end.
-    pub fn finish(mut self) -> Result<(u64, u64, u64), SimulateError> {
+    pub fn finish(mut self) -> Result<FeedTotals, SimulateError> {
         let path = self.path.clone();
         let io = |source| SimulateError::io(&path, source);
         for (_, bytes) in std::mem::take(&mut self.late_queue) {
@@ -187,6 +196,10 @@ impl FeedWriter {
             self.late += 1;
         }
         self.out.flush().map_err(io)?;
-        Ok((self.lines, self.malformed, self.late))
+        Ok(FeedTotals {
+            lines: self.lines,
+            malformed: self.malformed,
+            late: self.late,
+        })
     }
 }

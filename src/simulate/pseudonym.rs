@@ -1,6 +1,6 @@
 //! Pseudonyms for simulated SIMs, devices and reporters: lower-case hex of
 //! HMAC-SHA256 over a synthetic MSISDN / IMEI, with a fixed per-seed key, truncated
-//! to 32 hex characters (FEEDS.md: pseudonyms are HMAC-SHA256 hex, >= 16 chars).
+//! to 32 hex characters (docs/contract.md: pseudonyms are HMAC-SHA256 hex, >= 16 chars).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -2,7 +2,7 @@
 //! stable log-normal shadowing, the conversion of received power to what phones
 //! report (RxLev / RSCP / RSRP) and timing advance from distance.
 //!
-//! The defaults follow DOMAIN.md (log-distance exponent n ≈ 3–3.5, shadowing
+//! The defaults follow docs/detection.md (log-distance exponent n ≈ 3–3.5, shadowing
 //! σ ≈ 6–8 dB); detectors that predict signal strength from the inventory may use
 //! the same [`RadioConfig`] to stay consistent with the scenarios.
 
@@ -19,9 +19,9 @@ pub struct RadioConfig {
     pub pl0_db: f64,
     /// Reference distance of the log-distance model, metres.
     pub d0_m: f64,
-    /// Path-loss exponent n (DOMAIN.md: 3–3.5 in cities).
+    /// Path-loss exponent n (docs/detection.md: 3–3.5 in cities).
     pub exponent: f64,
-    /// Log-normal shadowing standard deviation, dB (DOMAIN.md: 6–8 dB).
+    /// Log-normal shadowing standard deviation, dB (docs/detection.md: 6–8 dB).
     pub shadowing_sigma_db: f64,
     /// Side of the square on which shadowing is constant, metres.
     pub shadowing_grid_m: f64,

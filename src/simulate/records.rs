@@ -1,5 +1,6 @@
 //! The JSON shapes the simulator writes, borrowed from the population so a record
-//! is serialized without copying identifiers (FEEDS.md §1 and §2 field names).
+//! is serialized without copying identifiers (field names of docs/contract.md, "SMS-volume records" and
+//! "Cell-measurement reports").
 
 use serde::Serialize;
 
@@ -43,7 +44,7 @@ impl FpCount {
     }
 }
 
-/// An SMS-volume record (FEEDS.md §1).
+/// An SMS-volume record (docs/contract.md, "SMS-volume records").
 #[derive(Debug, Clone, Serialize)]
 pub struct SmsLine<'a> {
     pub operator: &'a str,
@@ -77,7 +78,7 @@ pub struct SmsLine<'a> {
     pub content_fps: Vec<FpCount>,
 }
 
-/// A cell-measurement report (FEEDS.md §2).
+/// A cell-measurement report (docs/contract.md, "Cell-measurement reports").
 #[derive(Debug, Clone, Serialize)]
 pub struct MeasurementLine<'a> {
     pub source: &'a str,
