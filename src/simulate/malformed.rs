@@ -1,6 +1,6 @@
 //! Deliberately broken lines for the robustness mix: each kind breaks exactly one
-//! rule of the contract (docs/contract.md) so the validator must refuse the line and the
-//! dead-letter path can be tested on realistic garbage.
+//! rule of the contract (docs/contract.md) so the validator must refuse the line
+//! and the dead-letter path can be tested on realistic garbage.
 
 use super::util::SimRng;
 use crate::model::Feed;

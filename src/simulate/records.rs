@@ -1,6 +1,6 @@
 //! The JSON shapes the simulator writes, borrowed from the population so a record
-//! is serialized without copying identifiers (field names of docs/contract.md, "SMS-volume records" and
-//! "Cell-measurement reports").
+//! is serialized without copying identifiers (field names of docs/contract.md,
+//! "SMS-volume records" and "Cell-measurement reports").
 
 use serde::Serialize;
 
