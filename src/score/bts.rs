@@ -15,6 +15,7 @@
 //! Also here: [`naive_unregistered_cases`], the baseline "cell not in inventory"
 //! (every unregistered identity observed is a case).
 
+use super::stats::median;
 use crate::model::{
     Case, CaseKind, CaseStatus, CellKey, CellMeasurement, ClaimedCell, Location, Reason,
 };
@@ -97,19 +98,6 @@ pub fn truth_position(t: &TruthTransmitter, ts: i64) -> Option<(f64, f64)> {
         0.0
     };
     Some((a.lat + (b.lat - a.lat) * f, a.lon + (b.lon - a.lon) * f))
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
 }
 
 /// Score the `fake_bts` cases of a run against the truth.

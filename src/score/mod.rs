@@ -1,10 +1,12 @@
 //! `cellwatch score`: measures cases against a scenario's `truth.json`.
 //!
 //! SIM-level figures (spam SIMs and farms) live in `sims.rs`, transmitter figures
-//! (fake base stations) in `bts.rs`; this file only joins them into one report.
+//! (fake base stations) in `bts.rs`, the statistics they share in `stats.rs`; this
+//! file only joins them into one report.
 
 pub mod bts;
 pub mod sims;
+pub(crate) mod stats;
 
 use crate::model::Case;
 use crate::simulate::truth::Truth;

@@ -8,8 +8,8 @@
 //!
 //! Also here: [`naive_rate_cases`], the volume-only baseline ("more than N SMS per
 //! hour") that the detector is compared with.
-#![allow(clippy::type_complexity, clippy::vec_init_then_push)]
 
+use super::stats::{nearest_rank, ratio};
 use crate::model::{Case, CaseKind, CaseStatus, Reason, SmsVolume};
 use crate::simulate::truth::Truth;
 use serde::Serialize;
@@ -57,26 +57,125 @@ pub struct SimScores {
     pub other_farm_cases: usize,
 }
 
-fn ratio(num: usize, den: usize, empty: f64) -> f64 {
-    if den == 0 {
-        empty
-    } else {
-        num as f64 / den as f64
+/// What the SIM cases of a run say, SIM by SIM.
+struct Flags<'a> {
+    /// Earliest `opened_at` of a `spam_sim` or `sim_farm` case listing the SIM.
+    first_open: BTreeMap<&'a str, i64>,
+    /// SIMs listed by a `sim_farm` case.
+    in_farm_case: BTreeSet<&'a str>,
+    spam_sim_cases: usize,
+    sim_farm_cases: usize,
+}
+
+impl<'a> Flags<'a> {
+    fn of(cases: &'a [Case]) -> Flags<'a> {
+        let mut flags = Flags {
+            first_open: BTreeMap::new(),
+            in_farm_case: BTreeSet::new(),
+            spam_sim_cases: 0,
+            sim_farm_cases: 0,
+        };
+        for c in cases {
+            match c.kind {
+                CaseKind::SpamSim => flags.spam_sim_cases += 1,
+                CaseKind::SimFarm => flags.sim_farm_cases += 1,
+                CaseKind::FakeBts => continue,
+            }
+            for s in &c.sims {
+                let e = flags.first_open.entry(s.as_str()).or_insert(c.opened_at);
+                *e = (*e).min(c.opened_at);
+                if c.kind == CaseKind::SimFarm {
+                    flags.in_farm_case.insert(s.as_str());
+                }
+            }
+        }
+        flags
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
+/// How the `sim_farm` cases cover the truth's farms.
+struct FarmCoverage {
+    farms_detected: usize,
+    farm_cases_per_farm: Vec<usize>,
+    farms_in_one_case: usize,
+    other_farm_cases: usize,
 }
 
-/// Score the SIM cases of a run against the scenario's truth.
-pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
-    let positives = truth.positive_sims();
+impl FarmCoverage {
+    fn of(truth: &Truth, cases: &[Case]) -> FarmCoverage {
+        let farm_case_list: Vec<&Case> = cases
+            .iter()
+            .filter(|c| c.kind == CaseKind::SimFarm)
+            .collect();
+        let farm_cases: Vec<BTreeSet<&str>> = farm_case_list
+            .iter()
+            .map(|c| c.sims.iter().map(String::as_str).collect())
+            .collect();
+        let mut coverage = FarmCoverage {
+            farms_detected: 0,
+            farm_cases_per_farm: Vec::with_capacity(truth.farms.len()),
+            farms_in_one_case: 0,
+            other_farm_cases: 0,
+        };
+        let mut listed_any_farm = vec![false; farm_cases.len()];
+        for f in &truth.farms {
+            let members: BTreeSet<&str> = f.sims.iter().map(String::as_str).collect();
+            // Detected: one case lists at least half of the members.
+            let half_in_one = farm_case_list.iter().any(|c| {
+                let hit = c
+                    .sims
+                    .iter()
+                    .filter(|s| members.contains(s.as_str()))
+                    .count();
+                2 * hit >= members.len().max(1)
+            });
+            coverage.farms_detected += usize::from(half_in_one);
+            let listing: Vec<usize> = (0..farm_cases.len())
+                .filter(|&i| !farm_cases[i].is_disjoint(&members))
+                .collect();
+            let covered: BTreeSet<&str> = listing
+                .iter()
+                .flat_map(|&i| farm_cases[i].intersection(&members).copied())
+                .collect();
+            if listing.iter().any(|&i| farm_cases[i].is_superset(&covered)) {
+                coverage.farms_in_one_case += 1;
+            }
+            for &i in &listing {
+                listed_any_farm[i] = true;
+            }
+            coverage.farm_cases_per_farm.push(listing.len());
+        }
+        coverage.other_farm_cases = listed_any_farm.iter().filter(|x| !**x).count();
+        coverage
+    }
+}
+
+/// False positives by the truth kind of the SIM (`ordinary` when the truth does not
+/// list it).
+fn false_positives_by_kind(
+    truth: &Truth,
+    flagged: &BTreeSet<&str>,
+    positives: &BTreeSet<&str>,
+) -> BTreeMap<String, usize> {
+    let trap_kind: HashMap<&str, &str> = truth
+        .legit_heavy
+        .iter()
+        .map(|s| (s.sim.as_str(), s.kind.as_str()))
+        .collect();
+    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    for s in flagged.iter().filter(|s| !positives.contains(*s)) {
+        let kind = trap_kind.get(s).copied().unwrap_or("ordinary");
+        *by_kind.entry(kind.to_string()).or_default() += 1;
+    }
+    by_kind
+}
+
+/// Detection delays of the flagged positives, minutes, sorted.
+fn sorted_delays(
+    truth: &Truth,
+    positives: &BTreeSet<&str>,
+    first_open: &BTreeMap<&str, i64>,
+) -> Vec<f64> {
     let mut active_from: HashMap<&str, i64> = HashMap::new();
     for s in &truth.spam_sims {
         active_from.insert(&s.sim, s.active_from_ms);
@@ -86,31 +185,23 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
             active_from.insert(s, f.active_from_ms);
         }
     }
-    let trap_kind: HashMap<&str, &str> = truth
-        .legit_heavy
+    let mut delays: Vec<f64> = positives
         .iter()
-        .map(|s| (s.sim.as_str(), s.kind.as_str()))
+        .filter_map(|s| {
+            let opened = first_open.get(s)?;
+            let from = active_from.get(s)?;
+            Some(((opened - from).max(0)) as f64 / 60_000.0)
+        })
         .collect();
+    delays.sort_by(f64::total_cmp);
+    delays
+}
 
-    let mut first_open: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut in_farm_case: BTreeSet<&str> = BTreeSet::new();
-    let (mut spam_sim_cases, mut sim_farm_cases) = (0, 0);
-    for c in cases {
-        match c.kind {
-            CaseKind::SpamSim => spam_sim_cases += 1,
-            CaseKind::SimFarm => sim_farm_cases += 1,
-            CaseKind::FakeBts => continue,
-        }
-        for s in &c.sims {
-            let e = first_open.entry(s.as_str()).or_insert(c.opened_at);
-            *e = (*e).min(c.opened_at);
-            if c.kind == CaseKind::SimFarm {
-                in_farm_case.insert(s.as_str());
-            }
-        }
-    }
-
-    let flagged: BTreeSet<&str> = first_open.keys().copied().collect();
+/// Score the SIM cases of a run against the scenario's truth.
+pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
+    let positives = truth.positive_sims();
+    let flags = Flags::of(cases);
+    let flagged: BTreeSet<&str> = flags.first_open.keys().copied().collect();
     let tp = flagged.iter().filter(|s| positives.contains(*s)).count();
     let fp = flagged.len() - tp;
     let fn_ = positives.len() - tp;
@@ -121,13 +212,6 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
     } else {
         0.0
     };
-
-    let mut false_positives_by_kind: BTreeMap<String, usize> = BTreeMap::new();
-    for s in flagged.iter().filter(|s| !positives.contains(*s)) {
-        let kind = trap_kind.get(s).copied().unwrap_or("ordinary");
-        *false_positives_by_kind.entry(kind.to_string()).or_default() += 1;
-    }
-
     let farm_members: Vec<&str> = truth
         .farms
         .iter()
@@ -135,65 +219,11 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
         .collect();
     let members_in_farm_cases = farm_members
         .iter()
-        .filter(|s| in_farm_case.contains(*s))
+        .filter(|s| flags.in_farm_case.contains(*s))
         .count();
     let members_any = farm_members.iter().filter(|s| flagged.contains(*s)).count();
-    let farms_detected = truth
-        .farms
-        .iter()
-        .filter(|f| {
-            let members: BTreeSet<&str> = f.sims.iter().map(String::as_str).collect();
-            cases
-                .iter()
-                .filter(|c| c.kind == CaseKind::SimFarm)
-                .any(|c| {
-                    let hit = c
-                        .sims
-                        .iter()
-                        .filter(|s| members.contains(s.as_str()))
-                        .count();
-                    2 * hit >= members.len().max(1)
-                })
-        })
-        .count();
-
-    let farm_cases: Vec<BTreeSet<&str>> = cases
-        .iter()
-        .filter(|c| c.kind == CaseKind::SimFarm)
-        .map(|c| c.sims.iter().map(String::as_str).collect())
-        .collect();
-    let mut farm_cases_per_farm = Vec::with_capacity(truth.farms.len());
-    let mut farms_in_one_case = 0;
-    let mut listed_any_farm = vec![false; farm_cases.len()];
-    for f in &truth.farms {
-        let members: BTreeSet<&str> = f.sims.iter().map(String::as_str).collect();
-        let listing: Vec<usize> = (0..farm_cases.len())
-            .filter(|&i| !farm_cases[i].is_disjoint(&members))
-            .collect();
-        let covered: BTreeSet<&str> = listing
-            .iter()
-            .flat_map(|&i| farm_cases[i].intersection(&members).copied())
-            .collect();
-        if listing.iter().any(|&i| farm_cases[i].is_superset(&covered)) {
-            farms_in_one_case += 1;
-        }
-        for &i in &listing {
-            listed_any_farm[i] = true;
-        }
-        farm_cases_per_farm.push(listing.len());
-    }
-    let other_farm_cases = listed_any_farm.iter().filter(|x| !**x).count();
-
-    let mut delays: Vec<f64> = positives
-        .iter()
-        .filter_map(|s| {
-            let opened = first_open.get(s)?;
-            let from = active_from.get(s)?;
-            Some(((opened - from).max(0)) as f64 / 60_000.0)
-        })
-        .collect();
-    delays.sort_by(f64::total_cmp);
-
+    let coverage = FarmCoverage::of(truth, cases);
+    let delays = sorted_delays(truth, &positives, &flags.first_open);
     SimScores {
         positives: positives.len(),
         flagged: flagged.len(),
@@ -208,15 +238,15 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
         farm_member_recall: ratio(members_in_farm_cases, farm_members.len(), 1.0),
         farm_member_any_recall: ratio(members_any, farm_members.len(), 1.0),
         farms: truth.farms.len(),
-        farms_detected,
-        median_delay_min: percentile(&delays, 0.5),
-        p90_delay_min: percentile(&delays, 0.9),
-        false_positives_by_kind,
-        spam_sim_cases,
-        sim_farm_cases,
-        farm_cases_per_farm,
-        farms_in_one_case,
-        other_farm_cases,
+        farms_detected: coverage.farms_detected,
+        median_delay_min: nearest_rank(&delays, 0.5),
+        p90_delay_min: nearest_rank(&delays, 0.9),
+        false_positives_by_kind: false_positives_by_kind(truth, &flagged, &positives),
+        spam_sim_cases: flags.spam_sim_cases,
+        sim_farm_cases: flags.sim_farm_cases,
+        farm_cases_per_farm: coverage.farm_cases_per_farm,
+        farms_in_one_case: coverage.farms_in_one_case,
+        other_farm_cases: coverage.other_farm_cases,
     }
 }
 
@@ -259,6 +289,9 @@ impl SimScores {
     }
 }
 
+/// One SIM's records of the last hour, `(end, sms_out)`, and their sum.
+type HourWindow = (VecDeque<(i64, u64)>, u64);
+
 /// The naive volume rule for comparison: a `spam_sim` case for every SIM that sent
 /// more than `per_hour` SMS within any hour (sliding over record end times), opened at
 /// the record that crossed it. Records in the order given (event-time order per SIM).
@@ -267,7 +300,7 @@ pub fn naive_rate_cases<'a>(
     per_hour: u64,
 ) -> Vec<Case> {
     const HOUR_MS: i64 = 3_600_000;
-    let mut windows: HashMap<(&str, &str), (VecDeque<(i64, u64)>, u64)> = HashMap::new();
+    let mut windows: HashMap<(&str, &str), HourWindow> = HashMap::new();
     let mut cases: BTreeMap<(&str, &str), Case> = BTreeMap::new();
     for r in records {
         let key = (r.operator.as_str(), r.sim.as_str());
@@ -450,13 +483,14 @@ mod tests {
             content_fps: vec![],
         };
         let t0 = 1_700_000_000_000;
-        let mut recs = Vec::new();
-        // "a": 60 + 50 within one hour -> crosses at the second record
-        recs.push(rec("a", t0, 60));
-        recs.push(rec("a", t0 + 1_800_000, 50));
-        // "b": 60, then 50 an hour and a half later -> never > 100 within an hour
-        recs.push(rec("b", t0, 60));
-        recs.push(rec("b", t0 + 5_400_000, 50));
+        let recs = vec![
+            // "a": 60 + 50 within one hour -> crosses at the second record
+            rec("a", t0, 60),
+            rec("a", t0 + 1_800_000, 50),
+            // "b": 60, then 50 an hour and a half later -> never > 100 within an hour
+            rec("b", t0, 60),
+            rec("b", t0 + 5_400_000, 50),
+        ];
         let cases = naive_rate_cases(&recs, 100);
         assert_eq!(cases.len(), 1);
         assert_eq!(cases[0].sims, vec!["a".to_string()]);
