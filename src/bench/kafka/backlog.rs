@@ -1,0 +1,190 @@
+//! Backlog throughput: the whole scenario produced into fresh topics first, then
+//! the service started; throughput = records / time from its first consumed record
+//! until every record is acknowledged (stored in ClickHouse, offsets stored).
+
+use super::super::machine::{cpu_seconds_of, Load};
+use super::super::scenario::Scenario;
+use super::env::{start_service, RunEnv};
+use super::produce::{produce, Pacing, Produced};
+use super::{Percentiles, Services};
+use crate::config::Config;
+use crate::demo::feed::FeedLine;
+use crate::service::metrics::Metrics;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Command-line markers of the server processes whose CPU time is reported.
+const CLICKHOUSE_PROCESS: &str = "clickhouse-server";
+const KAFKA_PROCESS: &str = "kafka.Kafka";
+
+/// Backlog throughput of Kafka → detectors → ClickHouse.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacklogRun {
+    pub scale: String,
+    pub records: u64,
+    pub produced: Produced,
+    /// From the service's start to its first consumed record (group join).
+    pub startup_seconds: f64,
+    /// From the first consumed record until every record was acknowledged.
+    pub seconds: f64,
+    pub records_per_sec: f64,
+    /// Acknowledged records per second, sampled every second after the first record.
+    pub per_second: Percentiles,
+    pub archived_rows: u64,
+    pub case_rows: u64,
+    pub flushes: u64,
+    pub cpu_seconds: f64,
+    /// CPU seconds of the ClickHouse server and the Kafka broker during the drain.
+    pub clickhouse_cpu_seconds: f64,
+    pub kafka_cpu_seconds: f64,
+    pub load_before: Load,
+    pub load_after: Load,
+    pub archive_records: bool,
+}
+
+/// Produce the whole scenario into fresh topics, then measure how fast the service
+/// drains it into ClickHouse.
+pub async fn backlog(
+    services: &Services,
+    base: &Config,
+    scenario: &Scenario,
+    lines: &[FeedLine],
+) -> Result<BacklogRun, String> {
+    let env = RunEnv::create(services, base).await?;
+    let result = backlog_in(&env, scenario, lines).await;
+    env.remove().await;
+    result
+}
+
+/// CPU seconds used since the meter started: by this process, the ClickHouse
+/// server and the Kafka broker.
+struct CpuMeter {
+    own: f64,
+    clickhouse: f64,
+    kafka: f64,
+}
+
+impl CpuMeter {
+    fn start() -> CpuMeter {
+        CpuMeter {
+            own: super::super::replay::cpu_seconds(),
+            clickhouse: cpu_seconds_of(CLICKHOUSE_PROCESS),
+            kafka: cpu_seconds_of(KAFKA_PROCESS),
+        }
+    }
+
+    /// `(own, clickhouse, kafka)` CPU seconds since the start.
+    fn used(&self) -> (f64, f64, f64) {
+        (
+            super::super::replay::cpu_seconds() - self.own,
+            cpu_seconds_of(CLICKHOUSE_PROCESS) - self.clickhouse,
+            cpu_seconds_of(KAFKA_PROCESS) - self.kafka,
+        )
+    }
+}
+
+/// How the service drained the backlog.
+struct Drain {
+    /// When it consumed its first record.
+    first: Option<Instant>,
+    /// Acknowledged records per second, every second after the first record.
+    samples: Vec<f64>,
+    /// Acknowledged records when the drain ended.
+    acknowledged: u64,
+}
+
+/// Watch the service's counters (every 50 ms) until `total` records are
+/// acknowledged or `deadline` passes.
+async fn drain(metrics: &Metrics, total: u64, deadline: Instant) -> Drain {
+    let mut d = Drain {
+        first: None,
+        samples: Vec::new(),
+        acknowledged: 0,
+    };
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let processed = metrics.processed.load(Ordering::Relaxed);
+        let acked = metrics.acknowledged.load(Ordering::Relaxed);
+        d.acknowledged = acked;
+        if d.first.is_none() && processed > 0 {
+            d.first = Some(Instant::now());
+            last = (Instant::now(), acked);
+        }
+        if d.first.is_some() && last.0.elapsed() >= Duration::from_secs(1) {
+            d.samples
+                .push((acked - last.1) as f64 / last.0.elapsed().as_secs_f64());
+            last = (Instant::now(), acked);
+        }
+        if acked >= total || Instant::now() > deadline {
+            return d;
+        }
+    }
+}
+
+async fn backlog_in(
+    env: &RunEnv,
+    scenario: &Scenario,
+    lines: &[FeedLine],
+) -> Result<BacklogRun, String> {
+    let total = lines.len() as u64;
+    let counter = AtomicU64::new(0);
+    let pacing = Pacing {
+        rate: None,
+        linger_ms: 20,
+        t0: Instant::now(),
+        sent: None,
+        counter: &counter,
+    };
+    let produced = tokio::task::block_in_place(|| {
+        produce(&env.services.brokers, &env.topics(), lines, &pacing)
+    })?;
+    tracing::info!(
+        records = total,
+        rate = produced.records_per_sec as u64,
+        "backlog produced"
+    );
+    let load_before = Load::now();
+    let cpu = CpuMeter::start();
+    let started = Instant::now();
+    let running = start_service(env, scenario);
+    let deadline = Instant::now() + Duration::from_secs(120 + total / 2_000);
+    let drained = drain(&running.metrics, total, deadline).await;
+    if drained.acknowledged < total {
+        let _ = running.stop().await;
+        return Err(format!(
+            "backlog not drained in time: {} of {total} acknowledged",
+            drained.acknowledged
+        ));
+    }
+    let done = Instant::now();
+    let (cpu_seconds, clickhouse_cpu_seconds, kafka_cpu_seconds) = cpu.used();
+    let load_after = Load::now();
+    let report = running.stop().await?;
+    let first = drained.first.unwrap_or(started);
+    let seconds = done.duration_since(first).as_secs_f64();
+    let count = |table: &str| {
+        let q = format!("SELECT count() FROM {table}");
+        let client = env.ch.db_client();
+        async move { client.query(&q).fetch_one::<u64>().await.unwrap_or(0) }
+    };
+    Ok(BacklogRun {
+        scale: scenario.scale.to_string(),
+        records: total,
+        produced,
+        startup_seconds: first.duration_since(started).as_secs_f64(),
+        seconds,
+        records_per_sec: total as f64 / seconds.max(1e-9),
+        per_second: Percentiles::of(&drained.samples),
+        archived_rows: count("records").await,
+        case_rows: count("cases").await,
+        flushes: report.flushes,
+        cpu_seconds,
+        clickhouse_cpu_seconds,
+        kafka_cpu_seconds,
+        load_before,
+        load_after,
+        archive_records: env.config.sink.archive_records,
+    })
+}

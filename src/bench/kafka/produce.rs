@@ -1,0 +1,106 @@
+//! Producing a scenario into the feed topics: its two files merged in event-time
+//! order and keyed as the contract recommends, handed to the local broker as fast as
+//! possible or at a fixed rate.
+
+use super::super::scenario::Scenario;
+use crate::demo::feed::{self, FeedLine};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The scenario's two feeds merged in event-time order and keyed as the contract
+/// recommends (the demo's producer side).
+pub fn load_lines(scenario: &Scenario) -> Result<Vec<FeedLine>, String> {
+    let sms = feed::read_lines(&scenario.sms(), 0).map_err(|e| e.to_string())?;
+    let meas = feed::read_lines(&scenario.measurements(), 1).map_err(|e| e.to_string())?;
+    Ok(feed::merge(sms, meas))
+}
+
+/// Producer figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Produced {
+    pub records: u64,
+    pub seconds: f64,
+    pub records_per_sec: f64,
+}
+
+/// How to produce: the pace and what to record of it.
+pub(super) struct Pacing<'a> {
+    /// Records per second; `None`: as fast as possible.
+    pub rate: Option<f64>,
+    pub linger_ms: u32,
+    /// `sent[i]` gets the milliseconds since `t0` at which line `i` was handed over.
+    pub t0: Instant,
+    pub sent: Option<&'a [AtomicU64]>,
+    /// Counts the lines handed over.
+    pub counter: &'a AtomicU64,
+}
+
+/// Produce `lines` into `topics` (SMS volume, measurements) at the given pace.
+pub(super) fn produce(
+    brokers: &str,
+    topics: &[String; 2],
+    lines: &[FeedLine],
+    pacing: &Pacing,
+) -> Result<Produced, String> {
+    let Pacing {
+        rate,
+        linger_ms,
+        t0,
+        sent,
+        counter,
+    } = *pacing;
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", linger_ms.to_string())
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.messages", "500000")
+        .create()
+        .map_err(|e| format!("cannot create the producer: {e}"))?;
+    let started = Instant::now();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(rate) = rate {
+            // pace: line i is due at i / rate seconds
+            let due = Duration::from_secs_f64(i as f64 / rate);
+            let elapsed = started.elapsed();
+            if due > elapsed {
+                let wait = due - elapsed;
+                if wait > Duration::from_millis(1) {
+                    producer.poll(Duration::ZERO);
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+        let mut rec = BaseRecord::to(&topics[l.feed]).payload(l.bytes.as_slice());
+        if let Some(k) = &l.key {
+            rec = rec.key(k.as_str());
+        }
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    producer.poll(Duration::from_millis(5));
+                }
+            }
+        }
+        if let Some(sent) = sent {
+            sent[i].store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        counter.fetch_add(1, Ordering::Relaxed);
+        if i % 1024 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .map_err(|e| format!("producer flush failed: {e}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Produced {
+        records: lines.len() as u64,
+        seconds,
+        records_per_sec: lines.len() as f64 / seconds.max(1e-9),
+    })
+}
