@@ -2,7 +2,9 @@
 //! with its target and verdict. [`write_into`] replaces only the generated section of
 //! BENCHMARKS.md (between markers), so the hand-written analysis around it stays.
 
-use super::kafka::Percentiles;
+use super::kafka::{BacklogRun, PacedRun, Percentiles};
+use super::replay::ReplayRun;
+use super::state::{IdentityStateReport, SimStateReport};
 use super::BenchReport;
 use crate::config::EventOrder;
 use std::fmt::Write as _;
@@ -99,150 +101,24 @@ pub fn markdown(r: &BenchReport) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for run in &r.replay {
-        let _ = writeln!(
-            s,
-            "| replay throughput | {} scenario: {} records, {} | **{} records/s** ({:.2} s wall, {:.2} s CPU, peak RSS {}, {} cases; detectors: {}) | ≥ {} records/s | {} | {:.2} → {:.2} |",
-            run.scale,
-            thousands(run.records as f64),
-            mb(run.input_bytes as f64),
-            thousands(run.records_per_sec),
-            run.seconds,
-            run.cpu_seconds,
-            mb(run.peak_rss_bytes as f64),
-            run.cases,
-            run.detectors.join(", "),
-            thousands(targets::REPLAY_RECORDS_PER_SEC),
-            at_least(run.records_per_sec, targets::REPLAY_RECORDS_PER_SEC),
-            run.load_before.0,
-            run.load_after.0,
-        );
+        replay_row(&mut s, run);
     }
     if let (Some(first), Some(last)) = (r.replay.first(), r.replay.last()) {
         if r.replay.len() > 1 {
-            let ratio = last.records_per_sec / first.records_per_sec.max(1e-9);
-            let _ = writeln!(
-                s,
-                "| throughput vs size | {} → {} ({:.0}× the records) | {:.2}× the records/s | ≥ {:.1}× (time linear in size) | {} | |",
-                first.scale,
-                last.scale,
-                last.records as f64 / first.records.max(1) as f64,
-                ratio,
-                targets::SCALING_RATIO,
-                at_least(ratio, targets::SCALING_RATIO),
-            );
-            // RSS growth per SIM across sizes: everything, not only detector state
-            let dsims = last.sims.saturating_sub(first.sims) as f64;
-            if dsims > 0.0 {
-                let per_sim = (last.peak_rss_bytes as f64 - first.peak_rss_bytes as f64) / dsims;
-                let _ = writeln!(
-                    s,
-                    "| peak RSS growth per scenario SIM | {} → {} ({} → {} SIMs) | {:.0} bytes (whole process: SIMs, identities, hold queue, buffers) | — | — | |",
-                    first.scale,
-                    last.scale,
-                    thousands(first.sims as f64),
-                    thousands(last.sims as f64),
-                    per_sim
-                );
-            }
+            scaling_rows(&mut s, first, last);
         }
     }
     if let Some(st) = &r.sim_state {
-        let projected = st.rss_bytes_per_sim * 1e7;
-        let _ = writeln!(
-            s,
-            "| state per tracked SIM | {} synthetic SIMs × {} records into the spam detector | **{:.0} bytes/SIM** by RSS growth (detector's own accounting {:.0}, `size_of` state {}); 10 M SIMs ≈ {:.2} GB | ≤ {:.0} bytes (10 M SIMs in ≤ 3 GB) | {} | |",
-            thousands(st.sims as f64),
-            st.records / st.sims.max(1),
-            st.rss_bytes_per_sim,
-            st.detector_bytes_per_sim,
-            st.state_bytes_per_sim,
-            projected / 1e9,
-            targets::BYTES_PER_SIM,
-            at_most(st.rss_bytes_per_sim, targets::BYTES_PER_SIM),
-        );
+        sim_state_row(&mut s, st);
     }
     if let Some(id) = &r.identity_state {
-        let _ = writeln!(
-            s,
-            "| state per tracked cell identity | {} measurements into the fake-BTS detector | {:.0} bytes/identity (detector's accounting), RSS growth {:.0} bytes/identity; {} identities, {} candidate transmitters | — | — | |",
-            thousands(id.measurements as f64),
-            id.detector_bytes_per_identity,
-            id.rss_bytes_per_identity,
-            thousands(id.identities_tracked as f64),
-            id.emitters_tracked,
-        );
+        identity_state_row(&mut s, id);
     }
     if let Some(b) = &r.backlog {
-        let _ = writeln!(
-            s,
-            "| Kafka → detectors → ClickHouse | {} scenario backlog, {} records in 4 partitions{} | **{} records/s** ({:.2} s; per-second p50 {}, max {}; {} flushes; CPU: service {:.1} s, ClickHouse {:.1} s, broker {:.1} s) | ≥ {} records/s | {} | {:.2} → {:.2} |",
-            b.scale,
-            thousands(b.records as f64),
-            if b.archive_records {
-                ", every valid record archived in `records`"
-            } else {
-                ""
-            },
-            thousands(b.records_per_sec),
-            b.seconds,
-            thousands(b.per_second.p50),
-            thousands(b.per_second.max),
-            b.flushes,
-            b.cpu_seconds,
-            b.clickhouse_cpu_seconds,
-            b.kafka_cpu_seconds,
-            thousands(targets::KAFKA_RECORDS_PER_SEC),
-            at_least(b.records_per_sec, targets::KAFKA_RECORDS_PER_SEC),
-            b.load_before.0,
-            b.load_after.0,
-        );
-        let _ = writeln!(
-            s,
-            "| producing into the local broker | the same records | {} records/s | — | — | |",
-            thousands(b.produced.records_per_sec)
-        );
+        backlog_rows(&mut s, b);
     }
     for p in &r.paced {
-        let _ = writeln!(
-            s,
-            "| consumer lag, `ordering = \"{}\"` | {} scenario produced at {} records/s ({:.0}× real time) | lag p50 {} records, p99 {}, max {}; drained {:.2} s after the last record | — (keeps up: lag bounded) | {} | {:.2} → {:.2} |",
-            ordering_name(p.ordering),
-            p.scale,
-            thousands(p.rate),
-            p.acceleration,
-            thousands(p.lag_records.p50),
-            thousands(p.lag_records.p99),
-            thousands(p.lag_records.max),
-            p.drain_seconds,
-            if p.lag_records.p99 < p.rate * 5.0 {
-                "keeps up"
-            } else {
-                "falls behind"
-            },
-            p.load_before.0,
-            p.load_after.0,
-        );
-        let kinds: Vec<String> = p
-            .case_latency_by_kind
-            .iter()
-            .map(|(k, v)| format!("{k}: p99 {:.2} s (n = {})", v.p99, v.n))
-            .collect();
-        let _ = writeln!(
-            s,
-            "| case latency, `ordering = \"{}\"` | {} cases seen, {} matched to their crossing record by key | **{}**; {} | p99 ≤ {:.0} s at {} records/s | {} | |",
-            ordering_name(p.ordering),
-            p.cases_seen,
-            p.cases_matched_by_key,
-            latency(&p.case_latency),
-            kinds.join("; "),
-            targets::P99_CASE_LATENCY_S,
-            thousands(p.rate),
-            if p.case_latency.n == 0 {
-                "no cases".to_string()
-            } else {
-                at_most(p.case_latency.p99, targets::P99_CASE_LATENCY_S)
-            },
-        );
+        paced_rows(&mut s, p);
     }
     if !r.errors.is_empty() {
         let _ = writeln!(s, "\nNot measured:\n");
@@ -251,6 +127,162 @@ pub fn markdown(r: &BenchReport) -> String {
         }
     }
     s
+}
+
+/// One replay measurement.
+fn replay_row(s: &mut String, run: &ReplayRun) {
+    let _ = writeln!(
+        s,
+        "| replay throughput | {} scenario: {} records, {} | **{} records/s** ({:.2} s wall, {:.2} s CPU, peak RSS {}, {} cases; detectors: {}) | ≥ {} records/s | {} | {:.2} → {:.2} |",
+        run.scale,
+        thousands(run.records as f64),
+        mb(run.input_bytes as f64),
+        thousands(run.records_per_sec),
+        run.seconds,
+        run.cpu_seconds,
+        mb(run.peak_rss_bytes as f64),
+        run.cases,
+        run.detectors.join(", "),
+        thousands(targets::REPLAY_RECORDS_PER_SEC),
+        at_least(run.records_per_sec, targets::REPLAY_RECORDS_PER_SEC),
+        run.load_before.0,
+        run.load_after.0,
+    );
+}
+
+/// Throughput and memory from the smallest to the largest replayed scenario.
+fn scaling_rows(s: &mut String, first: &ReplayRun, last: &ReplayRun) {
+    let ratio = last.records_per_sec / first.records_per_sec.max(1e-9);
+    let _ = writeln!(
+        s,
+        "| throughput vs size | {} → {} ({:.0}× the records) | {:.2}× the records/s | ≥ {:.1}× (time linear in size) | {} | |",
+        first.scale,
+        last.scale,
+        last.records as f64 / first.records.max(1) as f64,
+        ratio,
+        targets::SCALING_RATIO,
+        at_least(ratio, targets::SCALING_RATIO),
+    );
+    // RSS growth per SIM across sizes: everything, not only detector state
+    let dsims = last.sims.saturating_sub(first.sims) as f64;
+    if dsims > 0.0 {
+        let per_sim = (last.peak_rss_bytes as f64 - first.peak_rss_bytes as f64) / dsims;
+        let _ = writeln!(
+            s,
+            "| peak RSS growth per scenario SIM | {} → {} ({} → {} SIMs) | {:.0} bytes (whole process: SIMs, identities, hold queue, buffers) | — | — | |",
+            first.scale,
+            last.scale,
+            thousands(first.sims as f64),
+            thousands(last.sims as f64),
+            per_sim
+        );
+    }
+}
+
+/// State per tracked SIM.
+fn sim_state_row(s: &mut String, st: &SimStateReport) {
+    let projected = st.rss_bytes_per_sim * 1e7;
+    let _ = writeln!(
+        s,
+        "| state per tracked SIM | {} synthetic SIMs × {} records into the spam detector | **{:.0} bytes/SIM** by RSS growth (detector's own accounting {:.0}, `size_of` state {}); 10 M SIMs ≈ {:.2} GB | ≤ {:.0} bytes (10 M SIMs in ≤ 3 GB) | {} | |",
+        thousands(st.sims as f64),
+        st.records / st.sims.max(1),
+        st.rss_bytes_per_sim,
+        st.detector_bytes_per_sim,
+        st.state_bytes_per_sim,
+        projected / 1e9,
+        targets::BYTES_PER_SIM,
+        at_most(st.rss_bytes_per_sim, targets::BYTES_PER_SIM),
+    );
+}
+
+/// State per tracked cell identity.
+fn identity_state_row(s: &mut String, id: &IdentityStateReport) {
+    let _ = writeln!(
+        s,
+        "| state per tracked cell identity | {} measurements into the fake-BTS detector | {:.0} bytes/identity (detector's accounting), RSS growth {:.0} bytes/identity; {} identities, {} candidate transmitters | — | — | |",
+        thousands(id.measurements as f64),
+        id.detector_bytes_per_identity,
+        id.rss_bytes_per_identity,
+        thousands(id.identities_tracked as f64),
+        id.emitters_tracked,
+    );
+}
+
+/// The Kafka backlog run and its producer.
+fn backlog_rows(s: &mut String, b: &BacklogRun) {
+    let _ = writeln!(
+        s,
+        "| Kafka → detectors → ClickHouse | {} scenario backlog, {} records in 4 partitions{} | **{} records/s** ({:.2} s; per-second p50 {}, max {}; {} flushes; CPU: service {:.1} s, ClickHouse {:.1} s, broker {:.1} s) | ≥ {} records/s | {} | {:.2} → {:.2} |",
+        b.scale,
+        thousands(b.records as f64),
+        if b.archive_records {
+            ", every valid record archived in `records`"
+        } else {
+            ""
+        },
+        thousands(b.records_per_sec),
+        b.seconds,
+        thousands(b.per_second.p50),
+        thousands(b.per_second.max),
+        b.flushes,
+        b.cpu_seconds,
+        b.clickhouse_cpu_seconds,
+        b.kafka_cpu_seconds,
+        thousands(targets::KAFKA_RECORDS_PER_SEC),
+        at_least(b.records_per_sec, targets::KAFKA_RECORDS_PER_SEC),
+        b.load_before.0,
+        b.load_after.0,
+    );
+    let _ = writeln!(
+        s,
+        "| producing into the local broker | the same records | {} records/s | — | — | |",
+        thousands(b.produced.records_per_sec)
+    );
+}
+
+/// Lag and case latency of one paced run.
+fn paced_rows(s: &mut String, p: &PacedRun) {
+    let _ = writeln!(
+        s,
+        "| consumer lag, `ordering = \"{}\"` | {} scenario produced at {} records/s ({:.0}× real time) | lag p50 {} records, p99 {}, max {}; drained {:.2} s after the last record | — (keeps up: lag bounded) | {} | {:.2} → {:.2} |",
+        ordering_name(p.ordering),
+        p.scale,
+        thousands(p.rate),
+        p.acceleration,
+        thousands(p.lag_records.p50),
+        thousands(p.lag_records.p99),
+        thousands(p.lag_records.max),
+        p.drain_seconds,
+        if p.lag_records.p99 < p.rate * 5.0 {
+            "keeps up"
+        } else {
+            "falls behind"
+        },
+        p.load_before.0,
+        p.load_after.0,
+    );
+    let kinds: Vec<String> = p
+        .case_latency_by_kind
+        .iter()
+        .map(|(k, v)| format!("{k}: p99 {:.2} s (n = {})", v.p99, v.n))
+        .collect();
+    let _ = writeln!(
+        s,
+        "| case latency, `ordering = \"{}\"` | {} cases seen, {} matched to their crossing record by key | **{}**; {} | p99 ≤ {:.0} s at {} records/s | {} | |",
+        ordering_name(p.ordering),
+        p.cases_seen,
+        p.cases_matched_by_key,
+        latency(&p.case_latency),
+        kinds.join("; "),
+        targets::P99_CASE_LATENCY_S,
+        thousands(p.rate),
+        if p.case_latency.n == 0 {
+            "no cases".to_string()
+        } else {
+            at_most(p.case_latency.p99, targets::P99_CASE_LATENCY_S)
+        },
+    );
 }
 
 /// Put `section` between the markers of `path` (created with a title when missing,
@@ -285,6 +317,156 @@ mod tests {
         assert_eq!(at_least(2.0, 1.0), "**met**");
         assert!(at_least(0.5, 1.0).contains("50 %"));
         assert!(at_most(3.0, 2.0).contains("1.5×"));
+    }
+
+    fn sample_report() -> BenchReport {
+        use super::super::machine::{Load, Machine};
+        use super::super::memory::Rss;
+        use crate::bench::kafka::Produced;
+        let load = Load(0.5, 0.4, 0.3);
+        let replay = |scale: &str, records: u64, sims: u64, rate: f64, rss: u64| ReplayRun {
+            scale: scale.into(),
+            records,
+            input_bytes: records * 300,
+            sims,
+            seconds: records as f64 / rate,
+            records_per_sec: rate,
+            cpu_seconds: 1.5,
+            peak_rss_bytes: rss,
+            cases: 12,
+            detectors: vec!["spam".into(), "fakebts".into()],
+            load_before: load,
+            load_after: load,
+        };
+        let lat = Percentiles {
+            n: 10,
+            p50: 0.5,
+            p99: 2.5,
+            max: 3.0,
+        };
+        BenchReport {
+            machine: Machine {
+                cpu_model: "Test CPU".into(),
+                cores: 2,
+                memory_gib: 7.5,
+                kernel: "6.1".into(),
+                hostname: "h".into(),
+            },
+            date: "2026-01-01 00:00 UTC".into(),
+            load_at_start: load,
+            seed: 1,
+            replay: vec![
+                replay("small", 150_000, 3_000, 900_000.0, 50_000_000),
+                replay("large", 6_000_000, 200_000, 1_100_000.0, 90_000_000),
+            ],
+            sim_state: Some(SimStateReport {
+                sims: 1_000_000,
+                records: 4_000_000,
+                tracked_sims: 1_000_000,
+                rss_before: Rss::default(),
+                rss_after: Rss::default(),
+                rss_bytes_per_sim: 218.0,
+                state_bytes_per_sim: 96,
+                detector_bytes_per_sim: 180.0,
+                seconds: 3.0,
+                cases: 0,
+            }),
+            identity_state: Some(IdentityStateReport {
+                measurements: 500_000,
+                identities_tracked: 900,
+                emitters_tracked: 3,
+                rss_before: Rss::default(),
+                rss_after: Rss::default(),
+                rss_bytes_per_identity: 1_000.0,
+                detector_bytes_per_identity: 800.0,
+                seconds: 1.0,
+                cases: 2,
+            }),
+            backlog: Some(BacklogRun {
+                scale: "medium".into(),
+                records: 1_500_000,
+                produced: Produced {
+                    records: 1_500_000,
+                    seconds: 2.0,
+                    records_per_sec: 750_000.0,
+                },
+                startup_seconds: 3.0,
+                seconds: 6.0,
+                records_per_sec: 250_000.0,
+                per_second: lat,
+                archived_rows: 1_400_000,
+                case_rows: 40,
+                flushes: 30,
+                cpu_seconds: 9.0,
+                clickhouse_cpu_seconds: 4.0,
+                kafka_cpu_seconds: 2.0,
+                load_before: load,
+                load_after: load,
+                archive_records: true,
+            }),
+            paced: vec![PacedRun {
+                scale: "medium".into(),
+                ordering: EventOrder::EventTime,
+                rate: 20_000.0,
+                records: 1_500_000,
+                produced: Produced::default(),
+                lag_records: lat,
+                drain_seconds: 0.8,
+                case_latency: lat,
+                case_latency_by_kind: std::collections::BTreeMap::from([(
+                    "spam_sim".to_string(),
+                    lat,
+                )]),
+                cases_seen: 40,
+                cases_matched_by_key: 38,
+                acceleration: 1_000.0,
+                load_before: load,
+                load_after: load,
+            }],
+            errors: vec!["kafka paced (Arrival): no broker\nat all".into()],
+            elapsed_seconds: 100.0,
+        }
+    }
+
+    #[test]
+    fn a_row_per_measurement_with_its_verdict() {
+        let md = markdown(&sample_report());
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+        let names: Vec<&str> = rows
+            .iter()
+            .map(|r| r.split(" | ").next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "| measurement",
+                "| replay throughput",
+                "| replay throughput",
+                "| throughput vs size",
+                "| peak RSS growth per scenario SIM",
+                "| state per tracked SIM",
+                "| state per tracked cell identity",
+                "| Kafka → detectors → ClickHouse",
+                "| producing into the local broker",
+                "| consumer lag, `ordering = \"event_time\"`",
+                "| case latency, `ordering = \"event_time\"`",
+            ]
+        );
+        assert!(rows[1].contains("**900,000 records/s**") && rows[1].contains("**missed**: 90 %"));
+        assert!(rows[2].contains("**1,100,000 records/s**") && rows[2].contains("**met**"));
+        // (90 MB − 50 MB) / 197 000 SIMs
+        assert!(rows[4].contains("| 203 bytes"), "{}", rows[4]);
+        assert!(rows[5].contains("**218 bytes/SIM**") && rows[5].contains("10 M SIMs ≈ 2.18 GB"));
+        assert!(
+            rows[7].contains("**250,000 records/s**")
+                && rows[7].contains("every valid record archived")
+        );
+        assert!(rows[9].contains("keeps up"));
+        assert!(
+            rows[10].contains("spam_sim: p99 2.50 s (n = 10)")
+                && rows[10].contains("1.2× the target")
+        );
+        assert!(md.ends_with("Not measured:\n\n- kafka paced (Arrival): no broker at all\n"));
     }
 
     #[test]
