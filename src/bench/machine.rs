@@ -17,19 +17,7 @@ pub struct Machine {
 impl Machine {
     pub fn describe() -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                (k.trim() == "model name").then(|| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let mem_kib = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -37,15 +25,35 @@ impl Machine {
             .map(|s| s.trim().to_string())
             .unwrap_or_default();
         Machine {
-            cpu_model,
+            cpu_model: cpu_model(&cpuinfo),
             cores: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
-            memory_gib: mem_kib / (1024.0 * 1024.0),
+            memory_gib: mem_total_kib(&meminfo) / (1024.0 * 1024.0),
             kernel,
             hostname,
         }
     }
+}
+
+/// The first `model name` of a `/proc/cpuinfo` text ("unknown" without one).
+fn cpu_model(cpuinfo: &str) -> String {
+    cpuinfo
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == "model name").then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `MemTotal` of a `/proc/meminfo` text, KiB (0 without one).
+fn mem_total_kib(meminfo: &str) -> f64 {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
 }
 
 /// The 1, 5 and 15 minute load averages now.
@@ -54,7 +62,11 @@ pub struct Load(pub f64, pub f64, pub f64);
 
 impl Load {
     pub fn now() -> Load {
-        let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        Load::parse(&std::fs::read_to_string("/proc/loadavg").unwrap_or_default())
+    }
+
+    /// The first three fields of a `/proc/loadavg` line (NaN where missing).
+    fn parse(text: &str) -> Load {
         let mut it = text
             .split_whitespace()
             .map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
@@ -124,9 +136,28 @@ mod tests {
     #[test]
     fn describes_this_machine() {
         let m = Machine::describe();
-        assert!(m.cores >= 1);
-        assert!(m.memory_gib > 0.0);
-        assert!(Load::now().0 >= 0.0);
+        assert!(m.memory_gib > 0.0, "MemTotal read from /proc/meminfo");
+    }
+
+    #[test]
+    fn cpu_model_and_memory_of_proc_texts() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n";
+        assert_eq!(cpu_model(cpuinfo), "Intel(R) Xeon(R) CPU @ 2.20GHz");
+        assert_eq!(cpu_model("processor\t: 0\n"), "unknown");
+        let meminfo = "MemTotal:        8039204 kB\nMemFree:          123456 kB\n";
+        assert_eq!(mem_total_kib(meminfo), 8_039_204.0);
+        assert_eq!(mem_total_kib(""), 0.0);
+    }
+
+    #[test]
+    fn load_of_a_loadavg_line() {
+        assert_eq!(
+            Load::parse("0.52 1.58 12.09 2/389 12345\n"),
+            Load(0.52, 1.58, 12.09)
+        );
+        let missing = Load::parse("");
+        assert!(missing.0.is_nan() && missing.1.is_nan() && missing.2.is_nan());
+        assert_eq!(Load(0.5, 0.25, 1.0).to_string(), "0.50 0.25 1.00");
     }
 
     #[test]

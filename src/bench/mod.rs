@@ -23,6 +23,7 @@ use crate::config::{Config, EventOrder};
 use crate::simulate::Scale;
 use machine::{Load, Machine};
 use serde::Serialize;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -201,10 +202,12 @@ fn state_measurements(
     scenarios: &[scenario::Scenario],
     report: &mut BenchReport,
 ) {
-    match child_json(
-        &opts.exe,
-        &["child-state-sims", "--sims", &opts.sims.to_string()],
-    ) {
+    let args: Vec<OsString> = vec![
+        "child-state-sims".into(),
+        "--sims".into(),
+        opts.sims.to_string().into(),
+    ];
+    match child_json(&opts.exe, &args, &format!("child {args:?}")) {
         Ok(r) => report.sim_state = Some(r),
         Err(e) => report.errors.push(format!("state per SIM: {e}")),
     }
@@ -213,15 +216,14 @@ fn state_measurements(
         .filter(|s| opts.scales.contains(&s.scale))
         .max_by_key(|s| s.lines());
     if let Some(s) = largest {
-        let args = [
-            "child-state-identities".to_string(),
-            "--measurements".to_string(),
-            s.measurements().display().to_string(),
-            "--cells".to_string(),
-            s.cells().display().to_string(),
+        let args: Vec<OsString> = vec![
+            "child-state-identities".into(),
+            "--measurements".into(),
+            s.measurements().into(),
+            "--cells".into(),
+            s.cells().into(),
         ];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        match child_json(&opts.exe, &args) {
+        match child_json(&opts.exe, &args, &format!("child {args:?}")) {
             Ok(r) => report.identity_state = Some(r),
             Err(e) => report.errors.push(format!("state per identity: {e}")),
         }
@@ -284,8 +286,13 @@ fn kafka_measurements(
     });
 }
 
-/// Run `exe bench <args>` and parse the JSON object it prints.
-fn child_json<T: serde::de::DeserializeOwned>(exe: &Path, args: &[&str]) -> Result<T, String> {
+/// Run `exe bench <args>` (logging warnings only) and parse the JSON object it
+/// prints on its standard output; `what` names the child in errors.
+fn child_json<T: serde::de::DeserializeOwned>(
+    exe: &Path,
+    args: &[OsString],
+    what: &str,
+) -> Result<T, String> {
     let output = Command::new(exe)
         .arg("bench")
         .args(args)
@@ -294,10 +301,15 @@ fn child_json<T: serde::de::DeserializeOwned>(exe: &Path, args: &[&str]) -> Resu
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
     if !output.status.success() {
         return Err(format!(
-            "child {args:?} failed ({}): {}",
+            "{what} failed ({}): {}",
             output.status,
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    serde_json::from_slice(&output.stdout).map_err(|e| format!("unreadable child report: {e}"))
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        format!(
+            "unreadable {what} report: {e}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
 }

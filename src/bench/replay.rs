@@ -8,8 +8,8 @@ use super::scenario::Scenario;
 use crate::config::Config;
 use crate::replay::{self, InputPath, ReplayOptions};
 use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 /// What the child reports on its standard output (one JSON object).
@@ -47,33 +47,18 @@ pub struct ReplayRun {
 pub fn measure(exe: &Path, scenario: &Scenario, out: &Path) -> Result<ReplayRun, String> {
     let load_before = Load::now();
     let started = Instant::now();
-    let output = Command::new(exe)
-        .arg("bench")
-        .arg("child-replay")
-        .arg("--sms-volume")
-        .arg(scenario.sms())
-        .arg("--measurements")
-        .arg(scenario.measurements())
-        .arg("--cells")
-        .arg(scenario.cells())
-        .arg("--out")
-        .arg(out)
-        .env("RUST_LOG", "warn")
-        .output()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "replay child failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let child: ChildReplay = serde_json::from_slice(&output.stdout).map_err(|e| {
-        format!(
-            "unreadable replay child report: {e}: {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })?;
+    let args: Vec<OsString> = vec![
+        "child-replay".into(),
+        "--sms-volume".into(),
+        scenario.sms().into(),
+        "--measurements".into(),
+        scenario.measurements().into(),
+        "--cells".into(),
+        scenario.cells().into(),
+        "--out".into(),
+        out.into(),
+    ];
+    let child: ChildReplay = super::child_json(exe, &args, "replay child")?;
     tracing::info!(
         scale = %scenario.scale,
         records = child.records,
@@ -136,13 +121,22 @@ pub fn cpu_seconds() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     #[test]
-    fn cpu_time_is_read() {
+    fn cpu_time_grows_with_work() {
+        let before = super::cpu_seconds();
+        let started = Instant::now();
         let mut x = 0u64;
-        for i in 0..20_000_000u64 {
-            x = x.wrapping_add(i * i);
+        // Burn until the tick counter shows 50 ms more CPU (10 s of wall time at most:
+        // the machine may be busy).
+        while super::cpu_seconds() < before + 0.05 && started.elapsed() < Duration::from_secs(10) {
+            for i in 0..1_000_000u64 {
+                x = x.wrapping_add(i * i);
+            }
+            std::hint::black_box(x);
         }
-        std::hint::black_box(x);
-        assert!(super::cpu_seconds() >= 0.0);
+        let used = super::cpu_seconds() - before;
+        assert!(used >= 0.05, "cpu time after burning: {used} s more");
     }
 }

@@ -17,7 +17,7 @@ use crate::detect::spam::{Allowlist, SpamDetector};
 use crate::detect::{CaseSink, Detector};
 use crate::inventory::Inventory;
 use crate::model::{parse_record, CellKey, Event, Feed, SmsVolume, TimeBounds};
-use crate::simulate::BASE_START_MS;
+use crate::simulate::{mix64, BASE_START_MS};
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use std::path::Path;
@@ -51,13 +51,6 @@ pub struct SimStateReport {
     pub cases: u64,
 }
 
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
 /// Feed `sims` distinct SIMs, `records_per_sim` ordinary 5-minute records each,
 /// spread over 23 hours of event time in order, with watermarks every 10 s.
 pub fn child_sims(
@@ -78,14 +71,14 @@ pub fn child_sims(
     for i in 0..total {
         // SIM order shuffled inside each pass, passes in event-time order
         let pass = i / sims;
-        let sim_ix = splitmix((i % sims) ^ (pass << 40)) % sims;
-        let h = splitmix(sim_ix);
+        let sim_ix = mix64((i % sims) ^ (pass << 40)) % sims;
+        let h = mix64(sim_ix);
         let end_ms = t0 + (i as i64 * span_ms / total as i64);
         let window_start_ms = (end_ms / 300_000) * 300_000 - 300_000;
         let sms_out = (h % 4) as u32;
         let record = SmsVolume {
             operator: operators[(h % 3) as usize].to_string(),
-            sim: format!("{:016x}", splitmix(sim_ix ^ 0x5151)),
+            sim: format!("{:016x}", mix64(sim_ix ^ 0x5151)),
             window_start_ms,
             window_secs: 300,
             sms_out,
@@ -95,7 +88,7 @@ pub fn child_sims(
             offnet_out: Some(sms_out / 2),
             calls_out: Some(((h >> 16) % 3) as u32),
             calls_in: Some(((h >> 20) % 3) as u32),
-            device: Some(format!("{:016x}", splitmix(sim_ix ^ 0xdede))),
+            device: Some(format!("{:016x}", mix64(sim_ix ^ 0xdede))),
             imei_tac: Some(35_000_000 + ((h >> 24) % 5_000) as u32),
             cell: Some(CellKey {
                 mcc: 452,

@@ -64,6 +64,8 @@ pub use radio::RadioConfig;
 pub use scale::Scale;
 pub use scenario::write_scenario;
 pub use truth::Truth;
+/// A well-mixed 64-bit hash (SplitMix64), for synthetic data outside the simulator.
+pub(crate) use util::mix64;
 
 /// 2026-11-02T00:00:00Z: event time of every scenario starts here plus a
 /// seed-dependent number of whole hours.
