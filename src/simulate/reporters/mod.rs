@@ -72,19 +72,19 @@ fn reporter_kind(
     } else if r < 0.06 {
         ("probe", Mobility::Vehicle, (60, 60), (3.0, 10.0))
     } else if r < 0.66 {
-        let m = if rng.random_bool(0.7) {
-            Mobility::Walk
-        } else {
-            Mobility::Vehicle
-        };
-        ("app", m, (120, 300), (5.0, 50.0))
+        ("app", walk_or_drive(rng, 0.7), (120, 300), (5.0, 50.0))
     } else {
-        let m = if rng.random_bool(0.6) {
-            Mobility::Walk
-        } else {
-            Mobility::Vehicle
-        };
+        let m = walk_or_drive(rng, 0.6);
         (OPERATORS[operator].0, m, (60, 300), (8.0, 50.0))
+    }
+}
+
+/// A walker with probability `p_walk`, else a vehicle.
+fn walk_or_drive(rng: &mut SimRng, p_walk: f64) -> Mobility {
+    if rng.random_bool(p_walk) {
+        Mobility::Walk
+    } else {
+        Mobility::Vehicle
     }
 }
 

@@ -122,6 +122,52 @@ fn recipients(rng: &mut SimRng, a: &mut Activity, repeat: f64, p_new: f64, offne
     a.offnet = binomial(rng, a.so, offnet);
 }
 
+/// How an attacker's messages of one step look once their number is drawn.
+struct BulkProfile {
+    /// Share of the messages to a recipient already messaged in the step.
+    repeat: f64,
+    /// Share of the messages to other networks.
+    offnet: f64,
+    /// Chance of receiving one SMS in the step.
+    reply: f64,
+    /// The template is sent in 1..=`max_variants` variants ...
+    max_variants: u32,
+    /// ... each with up to `max_flips` bits of its SimHash changed.
+    max_flips: u32,
+}
+
+const SPAM_PROFILE: BulkProfile = BulkProfile {
+    repeat: 0.02,
+    offnet: 0.45,
+    reply: 0.02,
+    max_variants: 3,
+    max_flips: 3,
+};
+
+const FARM_PROFILE: BulkProfile = BulkProfile {
+    repeat: 0.03,
+    offnet: 0.5,
+    reply: 0.03,
+    max_variants: 2,
+    max_flips: 4,
+};
+
+/// Recipients, replies and fingerprints of `a.so` messages from `template`.
+fn bulk_messages(rng: &mut SimRng, a: &mut Activity, p_new: f32, template: u64, p: &BulkProfile) {
+    recipients(rng, a, p.repeat, f64::from(p_new), p.offnet);
+    if rng.random_bool(p.reply) {
+        a.si = 1;
+    }
+    let variants = uniform_u32(rng, 1, p.max_variants);
+    split_fps(
+        rng,
+        a.so,
+        variants,
+        |rng| flip_up_to(rng, template, p.max_flips),
+        &mut a.fps,
+    );
+}
+
 /// A blatant spam SIM: 30–200 messages of its campaign's template (± 3 bits).
 fn spam(rng: &mut SimRng, sim: &Sim, campaign: u64) -> Option<Activity> {
     if !rng.random_bool(0.85) {
@@ -129,18 +175,7 @@ fn spam(rng: &mut SimRng, sim: &Sim, campaign: u64) -> Option<Activity> {
     }
     let mut a = Activity::at_home(sim);
     a.so = lognormal(rng, 70.0, 0.6).clamp(30.0, 200.0) as u32;
-    recipients(rng, &mut a, 0.02, f64::from(sim.p_new), 0.45);
-    if rng.random_bool(0.02) {
-        a.si = 1;
-    }
-    let variants = uniform_u32(rng, 1, 3);
-    split_fps(
-        rng,
-        a.so,
-        variants,
-        |rng| flip_up_to(rng, campaign, 3),
-        &mut a.fps,
-    );
+    bulk_messages(rng, &mut a, sim.p_new, campaign, &SPAM_PROFILE);
     Some(a)
 }
 
@@ -155,19 +190,7 @@ fn farm_member(rng: &mut SimRng, sim: &Sim, f: &Farm, member: usize, t: i64) -> 
     let slot = (member + rotation * 3) / f.sims_per_device;
     a.device = f.devices[slot % f.devices.len()];
     a.so = uniform_u32(rng, 5, 15);
-    recipients(rng, &mut a, 0.03, f64::from(sim.p_new), 0.5);
-    if rng.random_bool(0.03) {
-        a.si = 1;
-    }
-    let base = f.template;
-    let variants = uniform_u32(rng, 1, 2);
-    split_fps(
-        rng,
-        a.so,
-        variants,
-        |rng| flip_up_to(rng, base, 4),
-        &mut a.fps,
-    );
+    bulk_messages(rng, &mut a, sim.p_new, f.template, &FARM_PROFILE);
     Some(a)
 }
 
