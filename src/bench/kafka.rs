@@ -1,15 +1,15 @@
-//! Kafka → detectors → ClickHouse on the real local broker and server: fresh topics
-//! (4 partitions each) and a fresh database per run ([`env`]), the scenario
-//! produced into the feed topics ([`produce`]), and the service (`service::run`,
-//! the code of `cellwatch run`) in this process.
+//! Kafka → detectors → ClickHouse on the real local broker and server: fresh
+//! topics (4 partitions each) and a fresh database per run (`kafka/env.rs`), the
+//! scenario produced into the feed topics (`kafka/produce.rs`), and the service
+//! (`service::run`, the code of `cellwatch run`) in this process.
 //!
-//! - [`backlog()`]: everything produced first, then the service started; throughput =
-//!   records / time from its first consumed record until every record is
-//!   acknowledged (stored in ClickHouse, offsets stored).
-//! - [`paced`] (here): the service running, the scenario produced at a fixed rate;
-//!   consumer lag (produced − acknowledged) sampled every 100 ms, and the wall time
-//!   from the production of each case's crossing record to the case being visible
-//!   in ClickHouse (`SELECT … FROM cases FINAL`, polled every 100 ms).
+//! - [`backlog()`] (`kafka/backlog.rs`): everything produced first, then the
+//!   service started; throughput = records / time from its first consumed record
+//!   until every record is acknowledged (stored in ClickHouse, offsets stored).
+//! - [`paced`] (this file): the service running, the scenario produced at a fixed
+//!   rate; consumer lag (produced − acknowledged) sampled every 100 ms, and the
+//!   wall time from the production of each case's crossing record to the case
+//!   being visible in ClickHouse (`SELECT … FROM cases FINAL`, polled every 100 ms).
 
 mod backlog;
 mod env;

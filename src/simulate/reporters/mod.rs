@@ -1,7 +1,7 @@
 //! Reporting devices (monitoring probes, crowd-sourced app users, operator MDT
 //! reports) moving through the city by random waypoints and reporting at their
-//! own intervals: the cell they camp on ([`serving`]) or, when a rogue transmitter
-//! in reach captures the phone, the transmitter's identity ([`capture`]).
+//! own intervals: the cell they camp on (`serving.rs`) or, when a rogue transmitter
+//! in reach captures the phone, the transmitter's identity (`capture.rs`).
 
 mod capture;
 mod serving;

@@ -1,6 +1,6 @@
 //! The SIMs of a scenario and their SMS-volume records: the population is drawn
-//! once ([`population`]), then every 5-minute step each SIM may act ([`activity`])
-//! and what it did is written in its operator's reporting interval ([`emission`]:
+//! once (`population.rs`), then every 5-minute step each SIM may act (`activity.rs`)
+//! and what it did is written in its operator's reporting interval (`emission.rs`:
 //! 45201 every 900 s, 45202 every 60 s, 45204 every 300 s).
 //!
 //! Every random draw comes from one stream in a fixed order, so a seed always gives
