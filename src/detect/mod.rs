@@ -4,6 +4,7 @@
 //! same implementations, in event-time order per source, so the same input gives the
 //! same cases. Detectors never read the wall clock.
 
+pub(crate) mod case_id;
 pub mod fakebts;
 pub mod setup;
 pub mod spam;

@@ -97,6 +97,26 @@ pub struct Reason {
     pub threshold: f64,
 }
 
+impl Reason {
+    pub fn new(code: &str, value: f64, threshold: f64) -> Reason {
+        Reason {
+            code: code.to_string(),
+            value,
+            threshold,
+        }
+    }
+}
+
+/// A case value (score, reason value or threshold) rounded to 4 decimals, as the spam
+/// and farm cases report them; non-finite values stay as they are.
+pub fn round4(v: f64) -> f64 {
+    if v.is_finite() {
+        (v * 1e4).round() / 1e4
+    } else {
+        v
+    }
+}
+
 /// A broadcast cell identity as a case reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ClaimedCell {

@@ -17,7 +17,8 @@ mod text;
 mod timestamp;
 
 pub use case::{
-    Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint, EVIDENCE_LOOKBACK_MS,
+    round4, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint,
+    EVIDENCE_LOOKBACK_MS,
 };
 pub use cell::{BadCellKey, CellKey, KeyText, Rat};
 pub use error::{InvalidReason, ValidationError};

@@ -6,7 +6,7 @@
 //! pieces of evidence each make the case likelier, none alone makes it certain.
 
 use crate::config::{RuleConfidence, SpamConfig};
-use crate::model::Reason;
+use crate::model::{round4, Reason};
 
 /// Identifier of a rule; also its bit in a fired-rules mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -204,14 +204,6 @@ impl Fired {
     }
 }
 
-fn round4(v: f64) -> f64 {
-    if v.is_finite() {
-        (v * 1e4).round() / 1e4
-    } else {
-        v
-    }
-}
-
 /// Per-SIM measurements at one record.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SimFeatures {
@@ -346,11 +338,18 @@ fn rate_robust_z(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 /// `NEW_RECIPIENT_RATIO`: `new / distinct` recipients over the medium window ≥
 /// `new_recipient_ratio`, with at least `new_recipient_min` new recipients.
 fn new_recipient_ratio(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
-    if f.new_medium < r.new_min || f.distinct_medium == 0 {
+    new_share(f.new_medium, f.distinct_medium, r.new_min, r.new_ratio)
+}
+
+/// `new / distinct` when there are at least `min_new` new recipients and it reaches
+/// `ratio` (the per-SIM and the farm `NEW_RECIPIENT_RATIO`).
+#[inline]
+fn new_share(new: u64, distinct: u64, min_new: u64, ratio: f64) -> Option<(f64, f64)> {
+    if new < min_new || distinct == 0 {
         return None;
     }
-    let ratio = f.new_medium as f64 / f.distinct_medium as f64;
-    (ratio >= r.new_ratio).then_some((ratio, r.new_ratio))
+    let share = new as f64 / distinct as f64;
+    (share >= ratio).then_some((share, ratio))
 }
 
 /// `DISTINCT_RATIO`: `distinct / sms_out` over the medium window ≥ `distinct_ratio`
@@ -515,11 +514,7 @@ fn gateway_tac_cell(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
 /// medium windows, with at least `new_recipient_min` new recipients in total — members
 /// may each stay below the per-SIM minimum (low and slow).
 fn farm_new_recipient_ratio(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    if f.new_medium < r.new_min || f.distinct_medium == 0 {
-        return None;
-    }
-    let ratio = f.new_medium as f64 / f.distinct_medium as f64;
-    (ratio >= r.new_ratio).then_some((ratio, r.new_ratio))
+    new_share(f.new_medium, f.distinct_medium, r.new_min, r.new_ratio)
 }
 
 /// `NO_VOICE`: share of members that sent without any call ≥ `farm_member_share`.

@@ -1,7 +1,7 @@
 //! Unit tests of the detector on hand-built SMS-volume records.
 
 use super::*;
-use crate::model::{CellKey, ContentFingerprint};
+use crate::model::{Case, CaseKind, CellKey, ContentFingerprint};
 
 const T0: i64 = 1_793_600_000_000; // a multiple of 5 min
 const STEP: i64 = 300_000;

@@ -1,0 +1,104 @@
+//! Farm candidacy: a SIM showing enough weak risk markers (gateway device, young and
+//! unverified, no voice, many new or distinct recipients) is handed to farm grouping
+//! ([`super::farm`]) with every later record; allowlisted SIMs are kept out.
+
+use super::farm::MemberRecord;
+use super::ids::hash64;
+use super::record::{Folded, RecordSpan};
+use super::rules::SimFeatures;
+use super::state::flag;
+use super::SpamDetector;
+use crate::config::SpamConfig;
+use crate::detect::CaseSink;
+use crate::model::SmsVolume;
+
+/// The weak risk markers of a SIM at one record.
+#[derive(Debug, Clone, Copy)]
+struct Markers {
+    count: u32,
+    young_unverified: bool,
+    no_voice: bool,
+}
+
+impl Markers {
+    #[inline]
+    fn of(config: &SpamConfig, f: &SimFeatures, gateway: bool) -> Markers {
+        let young_unverified = matches!(
+            (f.age_days, f.kyc_verified),
+            (Some(a), Some(false)) if a <= config.young_sim_days
+        );
+        let no_voice =
+            f.voice_long == 0 && f.out_long >= u64::from(config.candidate_no_voice_min_sms);
+        let count = u32::from(gateway)
+            + u32::from(young_unverified)
+            + u32::from(no_voice)
+            + u32::from(
+                f.new_medium >= u64::from(config.candidate_min_new)
+                    && f.new_medium as f64 >= config.new_recipient_ratio * f.distinct_medium as f64,
+            )
+            + u32::from(
+                f.out_medium >= u64::from(config.candidate_min_sms)
+                    && f.distinct_medium as f64 >= config.distinct_ratio * f.out_medium as f64,
+            );
+        Markers {
+            count,
+            young_unverified,
+            no_voice,
+        }
+    }
+}
+
+impl SpamDetector {
+    /// Index the SIM for farm grouping when it is a candidate already or shows enough
+    /// markers now; emits the farm cases the record opened or changed.
+    #[inline]
+    pub(super) fn consider_farm_candidate(
+        &mut self,
+        slot: u32,
+        r: &SmsVolume,
+        span: &RecordSpan,
+        folded: &Folded,
+        f: &SimFeatures,
+        out: &mut dyn CaseSink,
+    ) {
+        let markers = Markers::of(&self.config, f, folded.gateway_tac.is_some());
+        let is_node = folded.flags & flag::FARM_NODE != 0;
+        if !is_node && markers.count < self.config.farm_candidate_markers {
+            return;
+        }
+        if folded.flags & flag::ALLOWLISTED != 0 {
+            // counted once per SIM state; the flag keeps it out of later counts
+            if !is_node {
+                self.stats.allowlist_farm_excluded += 1;
+                if let Some(st) = self.sims.get_mut(slot) {
+                    st.set(flag::FARM_NODE, true);
+                }
+            }
+            return;
+        }
+        let Some(st) = self.sims.get_mut(slot) else {
+            return;
+        };
+        st.set(flag::FARM_NODE, true);
+        let key = st.key.clone();
+        let device = r.device.as_deref().map(|d| hash64(&[d.as_bytes()]));
+        let rec = MemberRecord {
+            key: &key,
+            operator: &r.operator,
+            t_s: span.t_s,
+            window_start_s: span.window_start_s,
+            device,
+            tac: r.imei_tac,
+            cell: folded.cell_hash,
+            fps: &r.content_fps,
+            new_medium: f.new_medium,
+            distinct_medium: f.distinct_medium,
+            no_voice: markers.no_voice,
+            young_unverified: markers.young_unverified,
+        };
+        self.farm.on_record(&rec, &mut self.scratch);
+        for c in self.scratch.drain(..) {
+            out.emit(c);
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The `spam_sim` case of a SIM, from opening to its last snapshot: it opens when an
+//! evaluation passes the behaviour gate and the score, is re-emitted when new rules
+//! fire, and gets a final snapshot (if its evidence moved) when the SIM goes idle or
+//! the input ends. One incident, one case; a SIM idle for longer than the long window
+//! starts a new incident.
+
+use super::rules::{Fired, RuleId};
+use super::state::{flag, SimState};
+use super::SpamDetector;
+use crate::detect::case_id::digest_id;
+use crate::detect::CaseSink;
+use crate::model::{round4, Case, CaseKind, CaseStatus};
+
+/// Deterministic case id of a SIM case (`spam_sim`, `sim_farm`): `PREFIX-` + the first
+/// 16 hex characters of SHA-256 over `kind|operator|sim|hour of opened_at`.
+pub(crate) fn sim_case_id(
+    prefix: &str,
+    kind: CaseKind,
+    operator: &str,
+    sim: &str,
+    opened_at_ms: i64,
+) -> String {
+    let hour = opened_at_ms.div_euclid(3_600_000);
+    digest_id(
+        prefix,
+        &format!("{}|{}|{}|{}", kind.as_str(), operator, sim, hour),
+    )
+}
+
+/// An open `spam_sim` case.
+#[derive(Debug, Clone)]
+pub(super) struct SimCase {
+    case: Case,
+    fired: Fired,
+    emitted_mask: u32,
+    emitted_evidence: u64,
+}
+
+/// The SIM's evidence at one record, as a case reports it.
+#[derive(Debug, Clone, Copy)]
+struct Evidence {
+    records: u64,
+    first_seen_ms: i64,
+    last_seen_ms: i64,
+}
+
+impl Evidence {
+    fn of(st: &SimState) -> Evidence {
+        Evidence {
+            records: u64::from(st.records),
+            first_seen_ms: i64::from(st.first_seen_s) * 1000,
+            last_seen_ms: i64::from(st.last_seen_s) * 1000,
+        }
+    }
+}
+
+impl SimCase {
+    /// Fold a later evaluation in; true when it fired new rules (a snapshot is due).
+    fn update(&mut self, fired: &Fired, score: f64, evidence: Evidence) -> bool {
+        self.fired.merge_max(fired);
+        self.case.score = self.case.score.max(round4(score));
+        self.case.last_seen = self.case.last_seen.max(evidence.last_seen_ms);
+        self.case.evidence_count = evidence.records;
+        if self.fired.mask == self.emitted_mask {
+            return false;
+        }
+        self.case.reasons = self.fired.reasons();
+        self.emitted_mask = self.fired.mask;
+        self.emitted_evidence = evidence.records;
+        true
+    }
+
+    /// Bring the evidence count and last sighting up to the SIM's state.
+    fn catch_up(&mut self, st: &SimState) {
+        self.case.evidence_count = u64::from(st.records);
+        self.case.last_seen = self.case.last_seen.max(i64::from(st.last_seen_s) * 1000);
+    }
+
+    /// Whether the evidence moved since the last snapshot.
+    fn evidence_moved(&self) -> bool {
+        self.case.evidence_count != self.emitted_evidence
+    }
+}
+
+impl SpamDetector {
+    /// Act on one evaluation of a SIM's rules: update its open case, or open one when
+    /// the gate and the score are met (unless the SIM is allowlisted).
+    pub(super) fn apply_sim_rules(
+        &mut self,
+        slot: u32,
+        end_ms: i64,
+        fired: &Fired,
+        out: &mut dyn CaseSink,
+    ) {
+        let score = fired.score(&self.confidence);
+        let Some(st) = self.sims.get(slot) else {
+            return;
+        };
+        let evidence = Evidence::of(st);
+        let (case_open, allowlisted) = (st.has(flag::CASE_OPEN), st.has(flag::ALLOWLISTED));
+        if case_open {
+            let Some(sc) = self.cases.get_mut(&slot) else {
+                return;
+            };
+            if sc.update(fired, score, evidence) {
+                out.emit(sc.case.clone());
+                self.stats.spam_cases_updated += 1;
+            }
+            return;
+        }
+        if !self.opens_case(fired, score) {
+            return;
+        }
+        if allowlisted {
+            self.suppress_case(slot);
+            return;
+        }
+        self.open_case(slot, end_ms, fired, score, evidence, out);
+    }
+
+    /// The opening gate: a volume rule and the behaviour rule fired (unless behaviour
+    /// is not required), and the score reaches `open_score`.
+    fn opens_case(&self, fired: &Fired, score: f64) -> bool {
+        let volume = fired.mask & RuleId::VOLUME_MASK != 0;
+        let behaviour = fired.has(RuleId::NewRecipientRatio);
+        let gate = !self.config.require_behaviour || (volume && behaviour);
+        if !gate || score < self.config.open_score {
+            return false;
+        }
+        true
+    }
+
+    /// An allowlisted SIM met the opening gate: no case, counted once per incident.
+    fn suppress_case(&mut self, slot: u32) {
+        let Some(st) = self.sims.get_mut(slot) else {
+            return;
+        };
+        if !st.has(flag::SUPPRESSED) {
+            st.set(flag::SUPPRESSED, true);
+            self.stats.allowlist_suppressed += 1;
+            tracing::debug!(sim = %st.key.sim(), "spam case suppressed by the allowlist");
+        }
+    }
+
+    fn open_case(
+        &mut self,
+        slot: u32,
+        end_ms: i64,
+        fired: &Fired,
+        score: f64,
+        evidence: Evidence,
+        out: &mut dyn CaseSink,
+    ) {
+        let Some(st) = self.sims.get_mut(slot) else {
+            return;
+        };
+        st.set(flag::CASE_OPEN, true);
+        let operator = self.operators.name(st.key.op()).to_string();
+        let sim = st.key.sim();
+        let case = Case {
+            case_id: sim_case_id("spam", CaseKind::SpamSim, &operator, &sim, end_ms),
+            kind: CaseKind::SpamSim,
+            status: CaseStatus::Open,
+            opened_at: end_ms,
+            first_seen: evidence.first_seen_ms,
+            last_seen: evidence.last_seen_ms,
+            score: round4(score),
+            operator: Some(operator),
+            sims: vec![sim],
+            claimed_cell: None,
+            identities: Vec::new(),
+            location: None,
+            track: Vec::new(),
+            reasons: fired.reasons(),
+            evidence_count: evidence.records,
+        };
+        tracing::debug!(case_id = %case.case_id, score = case.score, "spam sim case opened");
+        out.emit(case.clone());
+        self.stats.spam_cases_opened += 1;
+        self.cases.insert(
+            slot,
+            SimCase {
+                case,
+                fired: *fired,
+                emitted_mask: fired.mask,
+                emitted_evidence: evidence.records,
+            },
+        );
+    }
+
+    /// End the incident of a SIM: emit the case's final snapshot if it moved since.
+    pub(super) fn close_case(&mut self, slot: u32, out: &mut dyn CaseSink) {
+        if let Some(mut sc) = self.cases.remove(&slot) {
+            if let Some(st) = self.sims.get(slot) {
+                sc.catch_up(st);
+            }
+            if sc.evidence_moved() {
+                out.emit(sc.case);
+            }
+        }
+        if let Some(st) = self.sims.get_mut(slot) {
+            st.set(flag::CASE_OPEN, false);
+        }
+    }
+
+    /// End of input: a last snapshot of every open case whose evidence moved, in slot
+    /// order.
+    pub(super) fn flush_cases(&mut self, out: &mut dyn CaseSink) {
+        let mut slots: Vec<u32> = self.cases.keys().copied().collect();
+        slots.sort_unstable();
+        for slot in slots {
+            let Some(st) = self.sims.get(slot) else {
+                continue;
+            };
+            if let Some(sc) = self.cases.get_mut(&slot) {
+                sc.catch_up(st);
+                if sc.evidence_moved() {
+                    sc.emitted_evidence = sc.case.evidence_count;
+                    out.emit(sc.case.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Rule evaluation for one SIM at one record: the measurements the per-SIM rules read
+//! ([`SimFeatures`]), the population baseline that scores the SIM's volume, and the
+//! gate that keeps the rules from running for SIMs that cannot open a case.
+
+use super::rules::{Fired, SimFeatures};
+use super::state::{flag, SimState, Specs, AGE_UNKNOWN};
+use super::SpamDetector;
+use crate::model::SmsVolume;
+
+/// The SIM's measurements at its newest event time (population evidence not yet
+/// filled in, see [`SpamDetector::evaluate_rules`]).
+#[inline]
+pub(super) fn sim_features(
+    st: &SimState,
+    specs: &Specs,
+    r: &SmsVolume,
+    gateway_tac: Option<u32>,
+) -> SimFeatures {
+    let now_ms = i64::from(st.last_seen_s) * 1000;
+    let medium = st.medium.sum(&specs.medium, now_ms);
+    let short = st
+        .medium
+        .sum_last(&specs.medium, now_ms, specs.short_buckets);
+    let long = st.long.sum(&specs.long, now_ms);
+    let aux = st.aux.sum(&specs.aux, now_ms);
+    let age = (st.age_days != AGE_UNKNOWN).then_some(u32::from(st.age_days));
+    let kyc = st
+        .has(flag::KYC_KNOWN)
+        .then_some(st.has(flag::KYC_VERIFIED));
+    SimFeatures {
+        out_short: short[0],
+        out_medium: medium[0],
+        out_long: long,
+        distinct_medium: medium[1],
+        new_medium: medium[2],
+        voice_long: aux[0],
+        in_long: aux[1],
+        tail_log10: None,
+        robust_z: None,
+        age_days: age,
+        kyc_verified: kyc,
+        gateway_tac,
+        cell_streak: u32::from(st.cell_streak),
+        max_fp_count: r.content_fps.iter().map(|f| f.n).max().unwrap_or(0),
+    }
+}
+
+impl SpamDetector {
+    /// Feed the SIM's hourly rate over the medium window (`hours` long) to the
+    /// population baseline, weighted by the share of the window the record covers; the
+    /// first fit happens as soon as there are enough samples.
+    #[inline]
+    pub(super) fn observe_population(&mut self, out_medium: u64, window_secs: u32, hours: f64) {
+        self.baseline.observe_weighted(
+            out_medium as f64 / hours,
+            f64::from(window_secs) / f64::from(self.config.medium_window_secs),
+        );
+        if self.baseline.fit().is_none()
+            && self.baseline.samples() >= f64::from(self.config.baseline_min_samples)
+        {
+            self.baseline.refit();
+        }
+    }
+
+    /// Whether a SIM without an open case could open one: its behaviour rule fires, or
+    /// behaviour is not required.
+    #[inline]
+    pub(super) fn may_open_case(&self, f: &SimFeatures) -> bool {
+        self.rules.new_recipient_ratio(f).is_some() || !self.config.require_behaviour
+    }
+
+    /// Complete the features with the population evidence and run every per-SIM rule.
+    pub(super) fn evaluate_rules(&self, f: &mut SimFeatures, hours: f64) -> Fired {
+        self.population_evidence(f, hours);
+        self.rules.evaluate(f)
+    }
+
+    /// Tail probability and robust z of the SIM's medium-window count under the
+    /// population model (only for SIMs that may open or update a case).
+    ///
+    /// The exact negative-binomial tail is computed only above mean + 3 standard
+    /// deviations of the model: below that the tail of a negative binomial is well
+    /// above 10⁻³ (Poisson-like shapes ≈ the normal tail at 3σ, dispersed shapes
+    /// heavier), so the rule cannot fire at its default 10⁻⁶ and the value is reported
+    /// as 0. With a configured tail probability above 10⁻³ the tail is always computed.
+    fn population_evidence(&self, f: &mut SimFeatures, hours: f64) {
+        let Some(fit) = self.baseline.fit() else {
+            return;
+        };
+        let count = f.out_medium;
+        let mean = fit.shape * fit.scale_per_hour * hours;
+        let var = mean + mean * mean / fit.shape;
+        let gate = if self.config.population_tail_p <= 1e-3 {
+            mean + 3.0 * var.sqrt()
+        } else {
+            0.0
+        };
+        f.tail_log10 = Some(if count > 0 && count as f64 > gate {
+            -fit.tail_probability(count, hours).max(1e-300).log10()
+        } else {
+            0.0
+        });
+        f.robust_z = Some(fit.robust_z(count as f64 / hours));
+    }
+}

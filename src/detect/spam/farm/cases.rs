@@ -1,0 +1,152 @@
+//! The `sim_farm` case of a group: opened once the group's evaluation shows a link, the
+//! behaviour and the score; re-emitted (same id) when members or reasons are added;
+//! a last snapshot when the group expires or the input ends; the one opened first
+//! survives when two groups with cases unite.
+
+use super::evaluate::GroupEvaluation;
+use super::groups::{member_records, members_last_seen};
+use super::{FarmCounters, FarmIndex, FarmParams};
+use crate::detect::spam::cases::sim_case_id;
+use crate::detect::spam::rules::{Fired, RuleId};
+use crate::model::{round4, Case, CaseKind, CaseStatus};
+
+/// The open `sim_farm` case of a group.
+#[derive(Debug, Clone)]
+pub(super) struct FarmCase {
+    case: Case,
+    fired: Fired,
+    emitted_members: usize,
+    emitted_mask: u32,
+    emitted_evidence: u64,
+}
+
+impl FarmCase {
+    /// Open a case when the evaluation shows a link rule, the behaviour rule (unless
+    /// not required) and the opening score; its snapshot goes to `out`.
+    pub(super) fn open(
+        params: &FarmParams,
+        eval: GroupEvaluation<'_>,
+        t_s: u32,
+        out: &mut Vec<Case>,
+        counters: &mut FarmCounters,
+    ) -> Option<FarmCase> {
+        let fired = eval.fired;
+        let linked = fired.mask & RuleId::LINK_MASK != 0;
+        let behaves = !params.require_behaviour || fired.has(RuleId::NewRecipientRatio);
+        if !(linked && behaves && eval.score >= params.open_score) {
+            return None;
+        }
+        let sims = eval.sims;
+        let (first_sim, operator) = (sims[0].0.clone(), sims[0].1.to_string());
+        let opened_at = i64::from(t_s) * 1000;
+        let case = Case {
+            case_id: farm_case_id(&operator, &first_sim, opened_at),
+            kind: CaseKind::SimFarm,
+            status: CaseStatus::Open,
+            opened_at,
+            first_seen: i64::from(eval.first_seen_s) * 1000,
+            last_seen: i64::from(eval.last_seen_s) * 1000,
+            score: round4(eval.score),
+            operator: Some(operator),
+            sims: sims.into_iter().map(|s| s.0).collect(),
+            claimed_cell: None,
+            identities: Vec::new(),
+            location: None,
+            track: Vec::new(),
+            reasons: fired.reasons(),
+            evidence_count: eval.evidence,
+        };
+        tracing::debug!(case_id = %case.case_id, members = case.sims.len(), "sim farm case opened");
+        out.push(case.clone());
+        counters.cases_opened += 1;
+        Some(FarmCase {
+            emitted_members: case.sims.len(),
+            emitted_mask: fired.mask,
+            emitted_evidence: eval.evidence,
+            case,
+            fired,
+        })
+    }
+
+    /// Fold a later evaluation in; a snapshot goes to `out` when members or reasons
+    /// were added.
+    pub(super) fn update(
+        &mut self,
+        eval: GroupEvaluation<'_>,
+        out: &mut Vec<Case>,
+        counters: &mut FarmCounters,
+    ) {
+        self.fired.merge_max(&eval.fired);
+        let case = &mut self.case;
+        case.score = case.score.max(round4(eval.score));
+        case.first_seen = case.first_seen.min(i64::from(eval.first_seen_s) * 1000);
+        case.last_seen = case.last_seen.max(i64::from(eval.last_seen_s) * 1000);
+        case.evidence_count = case.evidence_count.max(eval.evidence);
+        let mut all: Vec<String> = std::mem::take(&mut case.sims);
+        all.extend(eval.sims.into_iter().map(|s| s.0));
+        all.sort_unstable();
+        all.dedup();
+        case.sims = all;
+        case.reasons = self.fired.reasons();
+        if case.sims.len() > self.emitted_members || self.fired.mask != self.emitted_mask {
+            self.emitted_members = case.sims.len();
+            self.emitted_mask = self.fired.mask;
+            self.emitted_evidence = case.evidence_count;
+            out.push(case.clone());
+            counters.cases_updated += 1;
+        }
+    }
+
+    /// Two groups with cases united: the case opened first survives (ties: the smaller
+    /// id), whatever order the groups join in.
+    pub(super) fn opened_first(x: FarmCase, y: FarmCase) -> FarmCase {
+        let x_first = (x.case.opened_at, &x.case.case_id) <= (y.case.opened_at, &y.case.case_id);
+        if x_first {
+            x
+        } else {
+            y
+        }
+    }
+
+    /// The last snapshot of an expired group's case, if its members' `evidence` moved.
+    pub(super) fn final_snapshot(mut self, evidence: u64) -> Option<Case> {
+        self.case.evidence_count = self.case.evidence_count.max(evidence);
+        (self.case.evidence_count != self.emitted_evidence).then_some(self.case)
+    }
+}
+
+impl FarmIndex {
+    /// Emit the final snapshot of every open farm case whose evidence moved since its
+    /// last snapshot (end of input).
+    pub fn flush(&mut self, out: &mut Vec<Case>) {
+        let mut roots: Vec<u32> = self.groups.keys().copied().collect();
+        roots.sort_unstable();
+        for r in roots {
+            let members = &self.groups[&r].members;
+            let evidence = member_records(&self.nodes, members);
+            let last_seen = members_last_seen(&self.nodes, members).unwrap_or(0);
+            if let Some(fc) = self.groups.get_mut(&r).and_then(|g| g.case.as_mut()) {
+                let case = &mut fc.case;
+                case.evidence_count = case.evidence_count.max(evidence);
+                case.last_seen = case.last_seen.max(i64::from(last_seen) * 1000);
+                if case.evidence_count != fc.emitted_evidence {
+                    fc.emitted_evidence = case.evidence_count;
+                    out.push(case.clone());
+                }
+            }
+        }
+    }
+}
+
+/// `farm-` + 16 hex of SHA-256 over kind, operator, the smallest member when the case
+/// opened and the hour it opened: the same input always gives the same id, and the id
+/// stays when the farm grows.
+pub fn farm_case_id(operator: &str, first_member: &str, opened_at_ms: i64) -> String {
+    sim_case_id(
+        "farm",
+        CaseKind::SimFarm,
+        operator,
+        first_member,
+        opened_at_ms,
+    )
+}

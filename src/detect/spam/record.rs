@@ -1,0 +1,177 @@
+//! Folding one SMS-volume record into its SIM's state: find the state (or start one,
+//! or start afresh after a long idle gap), spread the record's counts over the SIM's
+//! windows and note what it says about the SIM, its cell and its device.
+
+use super::farm::FarmIndex;
+use super::ids::{hash64, SimKey};
+use super::state::{flag, spread_add, spread_add_scalar, SimState, Specs, AGE_UNKNOWN};
+use super::{secs_ceil, SpamDetector};
+use crate::detect::CaseSink;
+use crate::model::SmsVolume;
+
+/// The interval a record reports, in event time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RecordSpan {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The end, whole seconds rounded up.
+    pub t_s: u32,
+    /// The start, whole seconds rounded up.
+    pub window_start_s: u32,
+}
+
+impl RecordSpan {
+    #[inline]
+    pub fn of(r: &SmsVolume) -> RecordSpan {
+        let start_ms = r.window_start_ms;
+        let end_ms = start_ms + i64::from(r.window_secs) * 1000;
+        RecordSpan {
+            start_ms,
+            end_ms,
+            t_s: secs_ceil(end_ms),
+            window_start_s: secs_ceil(start_ms),
+        }
+    }
+}
+
+/// What folding a record left for the rules and for farm grouping.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Folded {
+    /// 64-bit digest of the record's serving cell, if it names one.
+    pub cell_hash: Option<u64>,
+    /// The device model when it is a gateway: the record's TAC, or 0 when the record
+    /// has none and the last one reported was a gateway.
+    pub gateway_tac: Option<u32>,
+    /// The state's flags after the record.
+    pub flags: u8,
+}
+
+impl SpamDetector {
+    /// Refit the population baseline when event time crosses a refresh boundary.
+    #[inline]
+    pub(super) fn refresh_baseline(&mut self, end_ms: i64) {
+        if end_ms >= self.next_refit_ms {
+            let refresh_ms = i64::from(self.config.baseline_refresh_secs.max(1)) * 1000;
+            self.baseline.maybe_refresh(end_ms, 0);
+            self.next_refit_ms = (end_ms.div_euclid(refresh_ms) + 1) * refresh_ms;
+        }
+    }
+
+    /// The slot of the record's SIM: its state, a new one, or a fresh one when the SIM
+    /// was idle for longer than the long window (its case is closed first).
+    pub(super) fn sim_slot(
+        &mut self,
+        r: &SmsVolume,
+        window_start_s: u32,
+        out: &mut dyn CaseSink,
+    ) -> u32 {
+        let op = self.operators.intern(&r.operator);
+        let key = SimKey::new(op, &r.sim);
+        let allowlist = &self.allowlist;
+        let (slot, _created) = self.sims.find_or_insert(key, |k| {
+            SimState::new(k, window_start_s, allowlist.contains(&r.operator, &r.sim))
+        });
+        let long_s = self.long_s;
+        let stale = self
+            .sims
+            .get(slot)
+            .is_some_and(|st| st.last_seen_s.saturating_add(long_s) < window_start_s);
+        if stale {
+            // idle longer than the long window: the incident is over, start afresh
+            self.close_case(slot, out);
+            self.stats.restarted_sims += 1;
+            let st = self.sims.get_mut(slot).expect("slot just found");
+            let allow = st.has(flag::ALLOWLISTED);
+            *st = SimState::new(st.key.clone(), window_start_s, allow);
+        }
+        slot
+    }
+}
+
+/// Add the record's counts to the SIM's windows and note its age, identity check, cell
+/// and device.
+#[inline]
+pub(super) fn fold(
+    st: &mut SimState,
+    r: &SmsVolume,
+    specs: &Specs,
+    span: &RecordSpan,
+    farm: &FarmIndex,
+) -> Folded {
+    let (start_ms, end_ms) = (span.start_ms, span.end_ms);
+    let distinct = r.distinct_recipients.unwrap_or(0);
+    let new = r.new_recipients.unwrap_or(0);
+    let calls = r
+        .calls_out
+        .unwrap_or(0)
+        .saturating_add(r.calls_in.unwrap_or(0));
+    let sms_in = r.sms_in.unwrap_or(0);
+    spread_add(
+        &mut st.medium,
+        &specs.medium,
+        start_ms,
+        end_ms,
+        [r.sms_out, distinct, new],
+    );
+    spread_add_scalar(&mut st.long, &specs.long, start_ms, end_ms, r.sms_out);
+    if calls > 0 || sms_in > 0 {
+        spread_add(&mut st.aux, &specs.aux, start_ms, end_ms, [calls, sms_in]);
+    }
+    st.last_seen_s = st.last_seen_s.max(span.t_s);
+    st.first_seen_s = st.first_seen_s.min(span.window_start_s);
+    st.records = st.records.saturating_add(1);
+    if let Some(age) = r.sim_age_days {
+        st.age_days = age.min(u32::from(AGE_UNKNOWN - 1)) as u16;
+    }
+    if let Some(k) = r.kyc_verified {
+        st.set(flag::KYC_KNOWN, true);
+        st.set(flag::KYC_VERIFIED, k);
+    }
+    let cell_hash = note_cell(st, r);
+    let gateway_tac = note_device(st, r, farm);
+    Folded {
+        cell_hash,
+        gateway_tac,
+        flags: st.flags,
+    }
+}
+
+/// The record's serving cell: its digest, and the SIM's streak of sending records from
+/// one cell (for `STATIONARY`).
+#[inline]
+fn note_cell(st: &mut SimState, r: &SmsVolume) -> Option<u64> {
+    let cell_hash = r.cell.map(|c| {
+        hash64(&[
+            &c.mcc.to_le_bytes(),
+            &c.mnc.to_le_bytes(),
+            &c.lac.to_le_bytes(),
+            &c.cid.to_le_bytes(),
+        ])
+    });
+    if let Some(h) = cell_hash {
+        let c = (h as u16).max(1);
+        if r.sms_out > 0 {
+            st.cell_streak = if c == st.cell {
+                st.cell_streak.saturating_add(1)
+            } else {
+                1
+            };
+        }
+        st.cell = c;
+    }
+    cell_hash
+}
+
+/// The device model when it is a gateway: from the record's TAC, else the last one
+/// reported (reason value 0 then: "not in this record").
+#[inline]
+fn note_device(st: &mut SimState, r: &SmsVolume, farm: &FarmIndex) -> Option<u32> {
+    match r.imei_tac {
+        Some(tac) => {
+            let g = farm.is_gateway_tac(tac);
+            st.set(flag::GATEWAY_TAC, g);
+            g.then_some(tac)
+        }
+        None => st.has(flag::GATEWAY_TAC).then_some(0),
+    }
+}

@@ -1,0 +1,65 @@
+//! What the spam detector counted and how much memory it holds, for the replay summary,
+//! the service's metrics and the benchmarks.
+
+use super::cases::SimCase;
+use super::state::SimState;
+use super::SpamDetector;
+use serde::Serialize;
+
+/// Counters and memory figures of a [`SpamDetector`].
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SpamStats {
+    /// SMS-volume records processed.
+    pub records: u64,
+    /// SIMs currently tracked.
+    pub tracked_sims: u64,
+    /// SIM states evicted after being idle longer than the long window.
+    pub evicted_sims: u64,
+    /// States restarted because a record came after an idle gap longer than the long
+    /// window (before the sweep got to them).
+    pub restarted_sims: u64,
+    /// `spam_sim` cases held back because the SIM is allowlisted.
+    pub allowlist_suppressed: u64,
+    /// Allowlisted SIMs kept out of farm grouping although they showed risk markers.
+    pub allowlist_farm_excluded: u64,
+    pub spam_cases_opened: u64,
+    pub spam_cases_updated: u64,
+    pub farm_cases_opened: u64,
+    pub farm_cases_updated: u64,
+    /// Farm cases merged into another when their groups joined.
+    pub farm_cases_absorbed: u64,
+    /// SIMs indexed for farm grouping.
+    pub farm_candidates: u64,
+    pub farm_groups: u64,
+    /// TACs learned as gateway models from devices carrying many SIMs.
+    pub learned_gateway_tacs: Vec<u32>,
+    /// `size_of` one SIM's state (key and windows included), bytes.
+    pub state_bytes_per_sim: u64,
+    /// Measured bytes of every structure of the detector (SIM table, open cases,
+    /// farm index, baseline) divided by the tracked SIMs.
+    pub memory_bytes_per_sim: f64,
+}
+
+impl SpamDetector {
+    /// Counters and memory figures now.
+    pub fn stats(&self) -> SpamStats {
+        let mut s = self.stats.clone();
+        s.tracked_sims = self.sims.len() as u64;
+        s.farm_candidates = self.farm.nodes() as u64;
+        s.farm_groups = self.farm.groups() as u64;
+        s.farm_cases_opened = self.farm.counters.cases_opened;
+        s.farm_cases_updated = self.farm.counters.cases_updated;
+        s.farm_cases_absorbed = self.farm.counters.cases_absorbed;
+        s.learned_gateway_tacs = self.farm.learned_gateway_tacs();
+        s.state_bytes_per_sim = std::mem::size_of::<Option<SimState>>() as u64;
+        let case_bytes =
+            self.cases.capacity() * (std::mem::size_of::<SimCase>() + 5) + self.cases.len() * 512; // reasons, sims and ids of an open case
+        let total = self.sims.memory_bytes() + case_bytes + self.farm.memory_bytes() + 4 * 1024;
+        s.memory_bytes_per_sim = if self.sims.is_empty() {
+            0.0
+        } else {
+            total as f64 / self.sims.len() as f64
+        };
+        s
+    }
+}
