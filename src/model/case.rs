@@ -107,14 +107,25 @@ impl Reason {
     }
 }
 
-/// A case value (score, reason value or threshold) rounded to 4 decimals, as the spam
-/// and farm cases report them; non-finite values stay as they are.
+/// A spam or farm case value (score, reason value, threshold) as written: 4 decimals.
 pub fn round4(v: f64) -> f64 {
-    if v.is_finite() {
-        (v * 1e4).round() / 1e4
-    } else {
-        v
-    }
+    round_to(v, 1e4)
+}
+
+/// A fake-BTS case or inventory-finding value (score, share, mean) as written: 3 decimals.
+pub fn round3(v: f64) -> f64 {
+    round_to(v, 1e3)
+}
+
+/// A latitude or longitude as written: 6 decimals (≈ 0.1 m).
+pub fn round6(v: f64) -> f64 {
+    round_to(v, 1e6)
+}
+
+/// `v` rounded to the nearest multiple of `1 / scale`; non-finite values stay as they are.
+#[inline]
+fn round_to(v: f64, scale: f64) -> f64 {
+    (v * scale).round() / scale
 }
 
 /// A broadcast cell identity as a case reports it.

@@ -17,7 +17,7 @@ mod text;
 mod timestamp;
 
 pub use case::{
-    round4, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint,
+    round3, round4, round6, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint,
     EVIDENCE_LOOKBACK_MS,
 };
 pub use cell::{BadCellKey, CellKey, KeyText, Rat};

@@ -2,24 +2,22 @@
 //! route anomalous reports to candidate transmitters (linking hopping identities by
 //! place, time and radio signature); open a case when a transmitter's additive score
 //! crosses the threshold with enough independent reporters; localise and track it on
-//! watermarks; turn inventory-only anomalies into inventory findings.
+//! watermarks. Case snapshots are built in [`super::snapshot`], inventory findings
+//! decided in [`super::findings`].
 
-use super::emitter::{CaseState, Emitter, EvidenceSpec, Signature};
-use super::findings::{FindingKind, InventoryFinding, ListedPosition};
-use super::geometry::{distance_m, PathLoss};
-use super::identity::{IdKey, IdentityState, Profile};
+use super::emitter::{Emitter, EvidenceSpec, Signature};
+use super::findings::{self, FindingKind, InventoryFinding};
+use super::geometry::PathLoss;
+use super::identity::{cell_key, claimed_cell, IdKey, IdentityState, Profile};
 use super::index::{CellIndex, Site};
-use super::locate::{multilaterate, SolverParams};
-use super::rules::{check_neighbourhood, check_report, Rule};
+use super::locate::SolverParams;
+use super::rules::{check_neighbourhood, check_report, Neighbourhood, ReportCheck, Rule};
+use super::snapshot::{emit_snapshot, material_change, CaseState};
 use crate::config::{ConfigError, FakeBtsConfig};
 use crate::detect::{CaseSink, Detector};
 use crate::inventory::{Inventory, InventoryChange, InventoryError};
-use crate::model::{
-    Case, CaseKind, CaseStatus, CellKey, CellMeasurement, ClaimedCell, Event, Feed, Location,
-    Reason,
-};
+use crate::model::{CellKey, CellMeasurement, Event, Feed};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 
 /// Counters of the detector (`FakeBtsDetector::stats`).
@@ -190,35 +188,13 @@ impl FakeBtsDetector {
                     p.add(m, reporter_hash(&m.reporter), false);
                 }
             }
-            if let (false, Some(arfcn)) = (id.emitters.is_empty(), m.arfcn) {
-                let registered_arfcn = site.and_then(|s| s.arfcn);
-                for eid in &id.emitters {
-                    if let Some(e) = self.emitters.get_mut(eid) {
-                        // the forged side is the one off the registered channel
-                        if e.signature.arfcn.is_some_and(|a| a != arfcn)
-                            && (registered_arfcn.is_none() || e.signature.arfcn != registered_arfcn)
-                        {
-                            e.duplicate_seen_ms =
-                                Some(e.duplicate_seen_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
-                        }
-                    }
-                }
-            }
+            mark_duplicates(id, &mut self.emitters, m, site.as_ref());
             return;
         }
         self.stats.anomalous_reports += 1;
         let reporter = reporter_hash(&m.reporter);
         if site.is_none() {
-            let cell = grid_cell(m.lat, m.lon);
-            let verdict = match id.neighbourhood {
-                Some((c, v)) if c == cell => v,
-                _ => {
-                    let v = check_neighbourhood(m, &self.index, &self.cfg);
-                    id.neighbourhood = Some((cell, v));
-                    v
-                }
-            };
-            verdict.apply(m, &mut check);
+            neighbourhood_verdict(id, m, &self.index, &self.cfg).apply(m, &mut check);
         } else if on_registered_channel && clean_broadcast {
             let misplaced = check.has(Rule::BeyondReach) || check.has(Rule::TaInconsistent);
             if misplaced && id.profile.is_none() {
@@ -228,40 +204,49 @@ impl FakeBtsDetector {
                 p.add(m, reporter, misplaced);
             }
         }
-        let other_channel = m.arfcn.and_then(|a| id.other_channel_seen(a));
+        // the forged side of a duplicated identity is the one off the registered channel
+        let forged_side = !on_registered_channel || site.is_none_or(|s| s.arfcn.is_none());
+        let duplicate_at = m
+            .arfcn
+            .and_then(|a| id.other_channel_seen(a))
+            .filter(|_| forged_side);
         let signature = Signature::of(m, &self.cfg);
         let (eid, linked) = self.select_emitter(key, m, signature);
+        if linked {
+            tracing::debug!(emitter = eid, cell = %m.cell, "identity linked to a known transmitter");
+        }
+        self.attribute_report(eid, m, &check, reporter, duplicate_at, out);
+    }
+
+    /// Add an anomalous report to its transmitter; open the transmitter's case when the
+    /// evidence crosses the threshold, or report a newly linked identity at once.
+    fn attribute_report(
+        &mut self,
+        eid: u64,
+        m: &CellMeasurement,
+        check: &ReportCheck,
+        reporter: u64,
+        duplicate_at: Option<i64>,
+        out: &mut dyn CaseSink,
+    ) {
         let Some(e) = self.emitters.get_mut(&eid) else {
             return;
         };
         let identities_before = e.identities.len();
-        e.add_report(m, &check, reporter, &self.spec, &self.cfg);
-        let forged_side = !on_registered_channel || site.is_none_or(|s| s.arfcn.is_none());
-        if let (Some(t), true) = (other_channel, forged_side) {
+        e.add_report(m, check, reporter, &self.spec, &self.cfg);
+        if let Some(t) = duplicate_at {
             if m.ts_ms - t <= self.cfg.duplicate_window_ms() {
                 e.duplicate_seen_ms = Some(e.duplicate_seen_ms.map_or(t, |d| d.max(t)));
             }
         }
         let new_identity = e.identities.len() > identities_before;
-        if linked {
-            tracing::debug!(emitter = eid, cell = %m.cell, "identity linked to a known transmitter");
-        }
         if e.case.is_none() {
             let a = e.assess(m.ts_ms, &self.spec, &self.cfg);
             if a.crosses(&self.cfg) {
                 e.localise(m.ts_ms, &self.cfg, &self.solver);
                 self.stats.localisations += 1;
-                let first = e.identities.first().map_or(claimed(m), |c| c.0);
-                e.case = Some(CaseState {
-                    case_id: case_id(&first, m.ts_ms),
-                    opened_at: m.ts_ms,
-                    last_emit_ms: m.ts_ms,
-                    emitted_location: None,
-                    emitted_identities: 0,
-                    emitted_track_ms: None,
-                    emitted_reports: 0,
-                    best: a,
-                });
+                let first = e.identities.first().map_or(claimed_cell(m), |c| c.0);
+                e.case = Some(CaseState::open(&first, m.ts_ms, a));
                 self.stats.cases_opened += 1;
                 tracing::info!(case_points = a.points, reporters = a.reporters, cell = %m.cell, "fake bts case opened");
                 emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, true);
@@ -441,148 +426,36 @@ impl FakeBtsDetector {
             }
             emit_snapshot(&mut e, &self.cfg, &self.spec, out, &mut self.stats, false);
         } else {
-            self.consider_missing(&mut e);
-        }
-    }
-
-    /// A legitimate-looking unregistered cell heard by enough reporters becomes a
-    /// `missing_cell` finding.
-    fn consider_missing(&mut self, e: &mut Emitter) {
-        let cfg = &self.cfg;
-        let Some((first, _)) = e.identities.first().copied() else {
-            return;
-        };
-        if e.signature.suspicious()
-            || self.index.get(&cell_key(&first)).is_some()
-            || e.reporters_total() < cfg.finding_min_reporters
-            || e.reports < cfg.finding_min_reports
-        {
-            return;
-        }
-        let a = e.assess(e.last_seen, &self.spec, cfg);
-        if a.rogue_points > 0.0 {
-            return;
-        }
-        e.localise(e.last_seen, cfg, &self.solver);
-        self.stats.localisations += 1;
-        let Some(estimated) = e.location(cfg) else {
-            return;
-        };
-        let finding = InventoryFinding {
-            kind: FindingKind::MissingCell,
-            severity: "low",
-            cell: cell_key(&first).to_string(),
-            rat: first.rat,
-            arfcn: first.arfcn,
-            listed: None,
-            estimated,
-            offset_m: None,
-            reporters: e.reporters_total(),
-            reports: e.reports,
-            first_seen: e.first_seen,
-            last_seen: e.last_seen,
-            spread_m: e.spread_m().round(),
-            reasons: vec![
-                reason("CELL_NOT_REGISTERED", 1.0, 1.0),
-                reason(
-                    "DISTINCT_REPORTERS",
-                    e.reporters_total() as f64,
-                    cfg.finding_min_reporters as f64,
-                ),
-                reason(
-                    "LIFETIME_S",
-                    ((e.last_seen - e.first_seen) / 1000) as f64,
-                    0.0,
-                ),
-            ],
-        };
-        self.findings
-            .insert((finding.kind, finding.cell.clone()), finding);
-    }
-
-    /// A registered cell heard consistently around a place far from its listed
-    /// coordinates becomes a `misplaced_cell` finding.
-    fn consider_misplaced(&mut self, key: IdKey, state: &IdentityState) {
-        let cfg = &self.cfg;
-        let Some(p) = state.profile.as_deref() else {
-            return;
-        };
-        let Some(site) = self.index.get(&key.1) else {
-            return;
-        };
-        if p.reporters.len() < cfg.finding_min_reporters
-            || p.reports < cfg.finding_min_reports
-            || (p.misplaced_reports as f64) < cfg.misplaced_min_fraction * p.reports as f64
-        {
-            return;
-        }
-        let obs: Vec<_> = p.observations.iter().copied().collect();
-        let Some(fix) = multilaterate(&obs, &self.solver) else {
-            return;
-        };
-        self.stats.localisations += 1;
-        let radius = fix.radius_m(cfg.min_radius_m);
-        let (lat, lon) = p.frame.to_lat_lon(fix.x, fix.y);
-        let offset = distance_m(lat, lon, site.lat, site.lon);
-        if offset < cfg.finding_min_offset_m.max(2.0 * radius) {
-            return;
-        }
-        let spread = {
-            let (mut lo, mut hi) = (
-                (f64::INFINITY, f64::INFINITY),
-                (f64::NEG_INFINITY, f64::NEG_INFINITY),
+            let finding = findings::missing_cell(
+                &mut e,
+                &self.index,
+                &self.spec,
+                &self.cfg,
+                &self.solver,
+                &mut self.stats.localisations,
             );
-            for o in &obs {
-                lo = (lo.0.min(o.x), lo.1.min(o.y));
-                hi = (hi.0.max(o.x), hi.1.max(o.y));
-            }
-            if lo.0.is_finite() {
-                (hi.0 - lo.0).hypot(hi.1 - lo.1)
-            } else {
-                0.0
-            }
-        };
-        let finding = InventoryFinding {
-            kind: FindingKind::MisplacedCell,
-            severity: "low",
-            cell: key.1.to_string(),
-            rat: key.0,
-            arfcn: site.arfcn,
-            listed: Some(ListedPosition {
-                lat: site.lat,
-                lon: site.lon,
-            }),
-            estimated: Location {
-                lat: (lat * 1e6).round() / 1e6,
-                lon: (lon * 1e6).round() / 1e6,
-                radius_m: radius.round(),
-            },
-            offset_m: Some(offset.round()),
-            reporters: p.reporters.len(),
-            reports: p.reports,
-            first_seen: state.first_seen,
-            last_seen: state.last_seen,
-            spread_m: spread.round(),
-            reasons: vec![
-                reason(
-                    "BEYOND_REACH_SHARE",
-                    (p.misplaced_reports as f64 / p.reports.max(1) as f64 * 1e3).round() / 1e3,
-                    cfg.misplaced_min_fraction,
-                ),
-                reason(
-                    "LISTED_OFFSET_M",
-                    offset.round(),
-                    cfg.finding_min_offset_m.max(2.0 * radius).round(),
-                ),
-                reason(
-                    "DISTINCT_REPORTERS",
-                    p.reporters.len() as f64,
-                    cfg.finding_min_reporters as f64,
-                ),
-            ],
-        };
-        self.findings
-            .insert((finding.kind, finding.cell.clone()), finding);
+            self.record_finding(finding);
+        }
+    }
+
+    /// A registered identity being forgotten: a `misplaced_cell` finding if its profile
+    /// places it far from its listed coordinates.
+    fn consider_misplaced(&mut self, key: IdKey, state: &IdentityState) {
+        let finding = findings::misplaced_cell(
+            key,
+            state,
+            &self.index,
+            &self.cfg,
+            &self.solver,
+            &mut self.stats.localisations,
+        );
+        self.record_finding(finding);
+    }
+
+    fn record_finding(&mut self, finding: Option<InventoryFinding>) {
+        if let Some(f) = finding {
+            self.findings.insert((f.kind, f.cell.clone()), f);
+        }
     }
 
     /// End of input: final snapshots of every case, findings of everything else.
@@ -657,140 +530,47 @@ impl Detector for FakeBtsDetector {
     }
 }
 
-/// Whether a re-localised case changed enough to be worth a snapshot: it moved beyond
-/// the radius last reported, or its track grew by a snapshot interval.
-fn material_change(e: &Emitter, cfg: &FakeBtsConfig) -> bool {
-    let Some(case) = &e.case else { return false };
-    let Some(loc) = e.location(cfg) else {
-        return false;
-    };
-    let moved = case
-        .emitted_location
-        .is_none_or(|l| distance_m(l.lat, l.lon, loc.lat, loc.lon) > l.radius_m);
-    let track_due = e.moving
-        && e.track_last_ms().is_some_and(|t| {
-            case.emitted_track_ms
-                .is_none_or(|last| t - last >= cfg.snapshot_interval_ms())
-        });
-    moved || track_due || e.identities.len() > case.emitted_identities
-}
-
-/// Build and emit the current snapshot of an emitter's case.
-fn emit_snapshot(
-    e: &mut Emitter,
-    cfg: &FakeBtsConfig,
-    spec: &EvidenceSpec,
-    out: &mut dyn CaseSink,
-    stats: &mut FakeBtsStats,
-    opening: bool,
+/// A registered identity heard normally: transmitters carrying it on another channel
+/// (off the registered one) have duplicated it (`DUPLICATE_IDENTITY`) now.
+fn mark_duplicates(
+    id: &IdentityState,
+    emitters: &mut BTreeMap<u64, Emitter>,
+    m: &CellMeasurement,
+    site: Option<&Site>,
 ) {
-    let now = e.assess(e.last_seen, spec, cfg);
-    let location = e.location(cfg);
-    let track = e.track_points();
-    let track_last = e.track_last_ms();
-    let reports = e.reports;
-    let (first_seen, last_seen) = (e.first_seen, e.last_seen);
-    let Some(case) = e.case.as_mut() else { return };
-    if now.points > case.best.points {
-        case.best = now;
-    }
-    let best = case.best;
-    let mut reasons = Vec::new();
-    for rule in Rule::ALL {
-        let source = if now.holds & rule.bit() != 0 {
-            &now
-        } else if best.holds & rule.bit() != 0 {
-            &best
-        } else {
-            continue;
-        };
-        let (value, threshold) = e.reason_value(rule, source, cfg);
-        reasons.push(reason(rule.code(), value, threshold));
-    }
-    reasons.push(reason(
-        "DISTINCT_REPORTERS",
-        now.reporters.max(best.reporters) as f64,
-        cfg.min_reporters as f64,
-    ));
-    let identities: Vec<ClaimedCell> = e.identities.iter().map(|c| c.0).collect();
-    let n_identities = identities.len();
-    let Some(case) = e.case.as_mut() else { return };
-    let snapshot = Case {
-        case_id: case.case_id.clone(),
-        kind: CaseKind::FakeBts,
-        status: CaseStatus::Open,
-        opened_at: case.opened_at,
-        first_seen,
-        last_seen,
-        score: (best.score(cfg).max(now.score(cfg)) * 1e3).round() / 1e3,
-        operator: None,
-        sims: Vec::new(),
-        claimed_cell: identities.first().copied(),
-        identities,
-        location,
-        track,
-        reasons,
-        evidence_count: reports,
+    let (false, Some(arfcn)) = (id.emitters.is_empty(), m.arfcn) else {
+        return;
     };
-    case.last_emit_ms = last_seen;
-    case.emitted_location = location;
-    case.emitted_identities = n_identities;
-    case.emitted_track_ms = track_last;
-    case.emitted_reports = reports;
-    if !opening {
-        stats.case_updates += 1;
-    }
-    out.emit(snapshot);
-}
-
-fn reason(code: &str, value: f64, threshold: f64) -> Reason {
-    Reason {
-        code: code.to_string(),
-        value,
-        threshold,
+    let registered_arfcn = site.and_then(|s| s.arfcn);
+    for eid in &id.emitters {
+        if let Some(e) = emitters.get_mut(eid) {
+            // the forged side is the one off the registered channel
+            if e.signature.arfcn.is_some_and(|a| a != arfcn)
+                && (registered_arfcn.is_none() || e.signature.arfcn != registered_arfcn)
+            {
+                e.duplicate_seen_ms = Some(e.duplicate_seen_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
+            }
+        }
     }
 }
 
-fn claimed(m: &CellMeasurement) -> ClaimedCell {
-    ClaimedCell {
-        rat: m.rat,
-        mcc: m.cell.mcc,
-        mnc: m.cell.mnc,
-        lac: m.cell.lac,
-        cid: m.cell.cid,
-        arfcn: m.arfcn,
+/// Whether an unregistered identity's neighbours are consistent with the place it is
+/// heard at, cached per ≈ 2 km grid square of the reporter.
+fn neighbourhood_verdict(
+    id: &mut IdentityState,
+    m: &CellMeasurement,
+    index: &CellIndex,
+    cfg: &FakeBtsConfig,
+) -> Neighbourhood {
+    let cell = grid_cell(m.lat, m.lon);
+    match id.neighbourhood {
+        Some((c, v)) if c == cell => v,
+        _ => {
+            let v = check_neighbourhood(m, index, cfg);
+            id.neighbourhood = Some((cell, v));
+            v
+        }
     }
-}
-
-fn cell_key(c: &ClaimedCell) -> CellKey {
-    CellKey {
-        mcc: c.mcc,
-        mnc: c.mnc,
-        lac: c.lac,
-        cid: c.cid,
-    }
-}
-
-/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
-/// minute in which the evidence crossed the threshold.
-pub fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
-    let mut h = Sha256::new();
-    h.update(format!(
-        "{}-{}-{}-{}-{}@{}",
-        first.rat.as_str(),
-        first.mcc,
-        first.mnc,
-        first.lac,
-        first.cid,
-        opened_at_ms.div_euclid(60_000)
-    ));
-    let digest = h.finalize();
-    let mut s = String::with_capacity(21);
-    s.push_str("fbts-");
-    for b in &digest[..8] {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 /// FNV-1a of a reporter pseudonym: a stable 64-bit key for distinct-reporter counts.

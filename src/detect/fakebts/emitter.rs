@@ -4,13 +4,15 @@
 //! position estimates and track, and the state of its case once one is open.
 
 use super::geometry::{LocalFrame, PathLoss};
+use super::identity::claimed_cell;
 use super::locate::{
     bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
 };
-use super::rules::{ta_step_m, ReportCheck, Rule, RULE_COUNT};
+use super::rules::{ReportCheck, Rule, RULE_COUNT};
+use super::snapshot::CaseState;
 use super::track::Kalman;
 use crate::config::FakeBtsConfig;
-use crate::model::{CellMeasurement, ClaimedCell, Location, TrackPoint};
+use crate::model::{round3, round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
 use crate::window::{BucketRing, RingSpec};
 use std::collections::{HashMap, VecDeque};
 
@@ -101,21 +103,6 @@ impl Assessment {
         }
         (1.0 - 0.5f64.powf(self.points / cfg.case_threshold)).clamp(0.0, 1.0)
     }
-}
-
-/// The case an emitter has opened.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaseState {
-    pub case_id: String,
-    pub opened_at: i64,
-    pub last_emit_ms: i64,
-    pub emitted_location: Option<Location>,
-    pub emitted_identities: usize,
-    pub emitted_track_ms: Option<i64>,
-    /// Evidence count at the last snapshot.
-    pub emitted_reports: u64,
-    /// The strongest assessment so far (its reasons stay in the case).
-    pub best: Assessment,
 }
 
 /// One candidate transmitter.
@@ -284,14 +271,7 @@ impl Emitter {
         spec: &EvidenceSpec,
         cfg: &FakeBtsConfig,
     ) {
-        let claimed = ClaimedCell {
-            rat: m.rat,
-            mcc: m.cell.mcc,
-            mnc: m.cell.mnc,
-            lac: m.cell.lac,
-            cid: m.cell.cid,
-            arfcn: m.arfcn,
-        };
+        let claimed = claimed_cell(m);
         if !self.has_identity(&claimed) {
             self.identities.push((claimed, m.ts_ms));
         }
@@ -322,17 +302,7 @@ impl Emitter {
             self.bbox[2].max(x),
             self.bbox[3].max(y),
         ];
-        let mut obs = Observation::new(
-            m.ts_ms,
-            x,
-            y,
-            m.signal_dbm.map_or(f64::NAN, f64::from),
-            f64::from(m.accuracy_m.unwrap_or(30.0)).max(1.0) / 1.5,
-        );
-        if let (Some(ta), Some(step)) = (m.ta, ta_step_m(m.rat)) {
-            obs = obs.with_ta(ta, step);
-        }
-        self.observations.push_back(obs);
+        self.observations.push_back(Observation::of_report(m, x, y));
         while self.observations.len() > cfg.max_observations.max(8) {
             self.observations.pop_front();
         }
@@ -574,12 +544,4 @@ fn inflate(cov: [[f64; 2]; 2], min_sigma_m: f64) -> [[f64; 2]; 2] {
         [cov[0][0].max(m2), cov[0][1]],
         [cov[1][0], cov[1][1].max(m2)],
     ]
-}
-
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1e3).round() / 1e3
 }

@@ -5,12 +5,34 @@
 
 use super::geometry::LocalFrame;
 use super::locate::Observation;
-use super::rules::{ta_step_m, Neighbourhood};
-use crate::model::{CellKey, CellMeasurement, Rat};
+use super::rules::Neighbourhood;
+use crate::model::{CellKey, CellMeasurement, ClaimedCell, Rat};
 use std::collections::{HashSet, VecDeque};
 
 /// Key of an identity.
 pub type IdKey = (Rat, CellKey);
+
+/// The identity a report claims, as a case lists it.
+pub fn claimed_cell(m: &CellMeasurement) -> ClaimedCell {
+    ClaimedCell {
+        rat: m.rat,
+        mcc: m.cell.mcc,
+        mnc: m.cell.mnc,
+        lac: m.cell.lac,
+        cid: m.cell.cid,
+        arfcn: m.arfcn,
+    }
+}
+
+/// The inventory key of a claimed identity.
+pub fn cell_key(c: &ClaimedCell) -> CellKey {
+    CellKey {
+        mcc: c.mcc,
+        mnc: c.mnc,
+        lac: c.lac,
+        cid: c.cid,
+    }
+}
 
 /// Channel slots remembered per identity.
 const CHANNEL_SLOTS: usize = 2;
@@ -116,19 +138,11 @@ impl Profile {
         if self.reporters.len() < MAX_PROFILE_REPORTERS {
             self.reporters.insert(reporter);
         }
-        let Some(signal) = m.signal_dbm else { return };
-        let (x, y) = self.frame.to_xy(m.lat, m.lon);
-        let mut o = Observation::new(
-            m.ts_ms,
-            x,
-            y,
-            f64::from(signal),
-            f64::from(m.accuracy_m.unwrap_or(30.0)).max(1.0) / 1.5,
-        );
-        if let (Some(ta), Some(step)) = (m.ta, ta_step_m(m.rat)) {
-            o = o.with_ta(ta, step);
+        if m.signal_dbm.is_none() {
+            return;
         }
-        self.observations.push_back(o);
+        let (x, y) = self.frame.to_xy(m.lat, m.lon);
+        self.observations.push_back(Observation::of_report(m, x, y));
         while self.observations.len() > MAX_PROFILE_OBSERVATIONS {
             self.observations.pop_front();
         }

@@ -13,7 +13,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::geometry::PathLoss;
+use super::rules::ta_step_m;
 use crate::config::FakeBtsConfig;
+use crate::model::CellMeasurement;
 
 /// One report of the transmitter in a [`super::geometry::LocalFrame`] (metres).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +51,25 @@ impl Observation {
             ta_hi_m: f64::NAN,
             weight: 1.0,
             rss_ss: 0.0,
+        }
+    }
+
+    /// The observation one report gives at local position `(x, y)`: its signal (`NAN`
+    /// when it has none), its GPS accuracy (default 30 m) as the position's σ, and the
+    /// range interval of its timing advance (steps of its RAT). This is how the
+    /// detector turns reports into observations; public for analysis tools
+    /// (tests/fakebts_quality.rs), which must localise exactly as the detector does.
+    pub fn of_report(m: &CellMeasurement, x: f64, y: f64) -> Self {
+        let o = Observation::new(
+            m.ts_ms,
+            x,
+            y,
+            m.signal_dbm.map_or(f64::NAN, f64::from),
+            f64::from(m.accuracy_m.unwrap_or(30.0)).max(1.0) / 1.5,
+        );
+        match (m.ta, ta_step_m(m.rat)) {
+            (Some(ta), Some(step)) => o.with_ta(ta, step),
+            _ => o,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Fake base station and SMS-blaster detection (issue 4).
+//! Fake base station and SMS-blaster detection (rules and parameters:
+//! docs/detection.md).
 //!
 //! - [`rules`]: per-report checks, each a named rule with code, value and threshold;
 //! - [`index`]: the registered-cell inventory as an R-tree and hash lookups;
@@ -7,6 +8,7 @@
 //!   scored additively over an event-time window;
 //! - [`locate`] / [`track`]: signal-weighted centroid, robust multilateration on the
 //!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
+//! - [`snapshot`]: a transmitter's `fake_bts` case (id, state, snapshots);
 //! - [`findings`]: inventory discrepancies (missing / misplaced rows), never cases;
 //! - [`detector`]: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
 
@@ -18,6 +20,7 @@ pub mod identity;
 pub mod index;
 pub mod locate;
 pub mod rules;
+pub mod snapshot;
 pub mod track;
 
 pub use detector::{FakeBtsDetector, FakeBtsStats};

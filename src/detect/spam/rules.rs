@@ -195,10 +195,12 @@ impl Fired {
         ALL_RULES
             .iter()
             .filter(|r| self.has(**r))
-            .map(|&r| Reason {
-                code: r.code().to_string(),
-                value: round4(self.value[r as usize]),
-                threshold: round4(self.threshold[r as usize]),
+            .map(|&r| {
+                Reason::new(
+                    r.code(),
+                    round4(self.value[r as usize]),
+                    round4(self.threshold[r as usize]),
+                )
             })
             .collect()
     }

@@ -1,0 +1,154 @@
+//! The `fake_bts` case of a transmitter: its id and state, when a re-localisation is
+//! worth a new snapshot, and the snapshot itself (reasons from the current and the
+//! strongest assessment, location, track, identities). Snapshots replace each other by
+//! `case_id` downstream.
+
+use super::detector::FakeBtsStats;
+use super::emitter::{Assessment, Emitter, EvidenceSpec};
+use super::geometry::distance_m;
+use super::rules::Rule;
+use crate::config::FakeBtsConfig;
+use crate::detect::case_id::digest_id;
+use crate::detect::CaseSink;
+use crate::model::{round3, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason};
+
+/// The case an emitter has opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseState {
+    pub case_id: String,
+    pub opened_at: i64,
+    pub last_emit_ms: i64,
+    pub emitted_location: Option<Location>,
+    pub emitted_identities: usize,
+    pub emitted_track_ms: Option<i64>,
+    /// Evidence count at the last snapshot.
+    pub emitted_reports: u64,
+    /// The strongest assessment so far (its reasons stay in the case).
+    pub best: Assessment,
+}
+
+impl CaseState {
+    /// A case opened at `ts_ms` by the assessment `a`, its first identity `first`.
+    pub fn open(first: &ClaimedCell, ts_ms: i64, a: Assessment) -> CaseState {
+        CaseState {
+            case_id: case_id(first, ts_ms),
+            opened_at: ts_ms,
+            last_emit_ms: ts_ms,
+            emitted_location: None,
+            emitted_identities: 0,
+            emitted_track_ms: None,
+            emitted_reports: 0,
+            best: a,
+        }
+    }
+}
+
+/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
+/// minute in which the evidence crossed the threshold.
+pub fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
+    digest_id(
+        "fbts",
+        &format!(
+            "{}-{}-{}-{}-{}@{}",
+            first.rat.as_str(),
+            first.mcc,
+            first.mnc,
+            first.lac,
+            first.cid,
+            opened_at_ms.div_euclid(60_000)
+        ),
+    )
+}
+
+/// Whether a re-localised case changed enough to be worth a snapshot: it moved beyond
+/// the radius last reported, or its track grew by a snapshot interval.
+pub(super) fn material_change(e: &Emitter, cfg: &FakeBtsConfig) -> bool {
+    let Some(case) = &e.case else { return false };
+    let Some(loc) = e.location(cfg) else {
+        return false;
+    };
+    let moved = case
+        .emitted_location
+        .is_none_or(|l| distance_m(l.lat, l.lon, loc.lat, loc.lon) > l.radius_m);
+    let track_due = e.moving
+        && e.track_last_ms().is_some_and(|t| {
+            case.emitted_track_ms
+                .is_none_or(|last| t - last >= cfg.snapshot_interval_ms())
+        });
+    moved || track_due || e.identities.len() > case.emitted_identities
+}
+
+/// Build and emit the current snapshot of an emitter's case.
+pub(super) fn emit_snapshot(
+    e: &mut Emitter,
+    cfg: &FakeBtsConfig,
+    spec: &EvidenceSpec,
+    out: &mut dyn CaseSink,
+    stats: &mut FakeBtsStats,
+    opening: bool,
+) {
+    let now = e.assess(e.last_seen, spec, cfg);
+    let location = e.location(cfg);
+    let track = e.track_points();
+    let track_last = e.track_last_ms();
+    let reports = e.reports;
+    let (first_seen, last_seen) = (e.first_seen, e.last_seen);
+    let Some(case) = e.case.as_mut() else { return };
+    if now.points > case.best.points {
+        case.best = now;
+    }
+    let best = case.best;
+    let reasons = reasons(e, &now, &best, cfg);
+    let identities: Vec<ClaimedCell> = e.identities.iter().map(|c| c.0).collect();
+    let n_identities = identities.len();
+    let Some(case) = e.case.as_mut() else { return };
+    let snapshot = Case {
+        case_id: case.case_id.clone(),
+        kind: CaseKind::FakeBts,
+        status: CaseStatus::Open,
+        opened_at: case.opened_at,
+        first_seen,
+        last_seen,
+        score: round3(best.score(cfg).max(now.score(cfg))),
+        operator: None,
+        sims: Vec::new(),
+        claimed_cell: identities.first().copied(),
+        identities,
+        location,
+        track,
+        reasons,
+        evidence_count: reports,
+    };
+    case.last_emit_ms = last_seen;
+    case.emitted_location = location;
+    case.emitted_identities = n_identities;
+    case.emitted_track_ms = track_last;
+    case.emitted_reports = reports;
+    if !opening {
+        stats.case_updates += 1;
+    }
+    out.emit(snapshot);
+}
+
+/// Every rule that holds now or held in the strongest assessment (its value from the
+/// assessment it holds in, now first), then the distinct reporters.
+fn reasons(e: &Emitter, now: &Assessment, best: &Assessment, cfg: &FakeBtsConfig) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    for rule in Rule::ALL {
+        let source = if now.holds & rule.bit() != 0 {
+            now
+        } else if best.holds & rule.bit() != 0 {
+            best
+        } else {
+            continue;
+        };
+        let (value, threshold) = e.reason_value(rule, source, cfg);
+        reasons.push(Reason::new(rule.code(), value, threshold));
+    }
+    reasons.push(Reason::new(
+        "DISTINCT_REPORTERS",
+        now.reporters.max(best.reporters) as f64,
+        cfg.min_reporters as f64,
+    ));
+    reasons
+}
