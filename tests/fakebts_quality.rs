@@ -9,6 +9,8 @@
 mod scenario;
 
 use cellwatch::config::Config;
+use cellwatch::detect::fakebts::geometry::LocalFrame;
+use cellwatch::detect::fakebts::locate::Observation;
 use cellwatch::inventory::Inventory;
 use cellwatch::model::{parse_record, CellMeasurement, Event, Feed, TimeBounds};
 use cellwatch::replay::{InputPath, ReplayOptions};
@@ -315,15 +317,27 @@ fn scenario_reports(seed: u64) -> (Truth, Vec<CellMeasurement>) {
     (truth, reports)
 }
 
+/// The observations the detector makes of `reports` in `frame`
+/// ([`Observation::of_report`]), without the reports that carry no signal (the
+/// detector's fixes drop them too).
+fn observations(frame: &LocalFrame, reports: &[&CellMeasurement]) -> Vec<Observation> {
+    reports
+        .iter()
+        .filter(|m| m.signal_dbm.is_some())
+        .map(|m| {
+            let (x, y) = frame.to_xy(m.lat, m.lon);
+            Observation::of_report(m, x, y)
+        })
+        .collect()
+}
+
 /// Localisation experiment on the stationary and low-power transmitters' raw reports.
 #[test]
 #[ignore]
 fn explore_localisation() {
     use cellwatch::config::FakeBtsConfig;
-    use cellwatch::detect::fakebts::geometry::{distance_m, LocalFrame, PathLoss};
-    use cellwatch::detect::fakebts::locate::{
-        multilaterate, weighted_centroid, Observation, SolverParams,
-    };
+    use cellwatch::detect::fakebts::geometry::{distance_m, PathLoss};
+    use cellwatch::detect::fakebts::locate::{multilaterate, weighted_centroid, SolverParams};
     let seeds = exploration_seeds();
     let cfg = FakeBtsConfig::default();
     for seed in seeds {
@@ -355,21 +369,19 @@ fn explore_localisation() {
                 let mut cfg = cfg.clone();
                 cfg.ta_sigma_m = ta_sigma;
                 cfg.shadowing_sigma_db = shadow;
-                let obs: Vec<Observation> = mine
-                    .iter()
-                    .filter_map(|m| {
-                        let (x, y) = frame.to_xy(m.lat, m.lon);
-                        let o = Observation::new(
-                            m.ts_ms,
-                            x,
-                            y,
-                            f64::from(m.signal_dbm?),
-                            f64::from(m.accuracy_m.unwrap_or(30.0)) / 1.5,
-                        );
-                        Some(match (use_ta, m.ta) {
-                            (true, Some(ta)) => o.with_ta(ta, 553.5),
-                            _ => o,
-                        })
+                let obs: Vec<Observation> = observations(&frame, &mine)
+                    .into_iter()
+                    .map(|o| {
+                        if use_ta {
+                            o
+                        } else {
+                            // the experiment's signal-only variant
+                            Observation {
+                                ta_lo_m: f64::NAN,
+                                ta_hi_m: f64::NAN,
+                                ..o
+                            }
+                        }
                     })
                     .collect();
                 let c = weighted_centroid(&obs, &PathLoss::from_config(&cfg)).unwrap();
@@ -400,8 +412,7 @@ fn explore_localisation() {
 #[ignore]
 fn explore_tracking() {
     use cellwatch::config::FakeBtsConfig;
-    use cellwatch::detect::fakebts::geometry::LocalFrame;
-    use cellwatch::detect::fakebts::locate::{multilaterate, Observation, SolverParams};
+    use cellwatch::detect::fakebts::locate::{multilaterate, SolverParams};
     use cellwatch::score::bts::truth_position;
     let seeds = exploration_seeds();
     let cfg = FakeBtsConfig::default();
@@ -421,23 +432,7 @@ fn explore_tracking() {
             })
             .collect();
         let frame = LocalFrame::new(t.track[0].lat, t.track[0].lon);
-        let obs: Vec<Observation> = mine
-            .iter()
-            .filter_map(|m| {
-                let (x, y) = frame.to_xy(m.lat, m.lon);
-                let o = Observation::new(
-                    m.ts_ms,
-                    x,
-                    y,
-                    f64::from(m.signal_dbm?),
-                    f64::from(m.accuracy_m.unwrap_or(30.0)) / 1.5,
-                );
-                Some(match m.ta {
-                    Some(ta) => o.with_ta(ta, 553.5),
-                    None => o,
-                })
-            })
-            .collect();
+        let obs = observations(&frame, &mine);
         let per_min = obs.len() as f64 / ((t.active_to_ms - t.active_from_ms) as f64 / 60_000.0);
         for w in [60_000i64, 120_000, 180_000, 300_000] {
             let mut err_mean = Vec::new();
