@@ -1,8 +1,9 @@
 //! Allowlist of legitimate bulk senders and M2M lines: SIMs that never yield a case.
 //!
 //! Shops, schools, banks' OTP senders, TV-vote lines and M2M modems send like spammers
-//! by volume (DOMAIN.md, false-positive traps); an operator vouches for them once and
-//! the detector stays silent about them, counting how often it held a case back.
+//! by volume (docs/detection.md, false-positive traps); an operator vouches for them
+//! once and the detector stays silent about them, counting how often it held a case
+//! back.
 //!
 //! File format, chosen by extension:
 //!

@@ -52,8 +52,9 @@ impl SpamDetector {
         s.farm_cases_absorbed = self.farm.counters.cases_absorbed;
         s.learned_gateway_tacs = self.farm.learned_gateway_tacs();
         s.state_bytes_per_sim = std::mem::size_of::<Option<SimState>>() as u64;
+        // 512 bytes: the reasons, SIMs and id of an open case
         let case_bytes =
-            self.cases.capacity() * (std::mem::size_of::<SimCase>() + 5) + self.cases.len() * 512; // reasons, sims and ids of an open case
+            self.cases.capacity() * (std::mem::size_of::<SimCase>() + 5) + self.cases.len() * 512;
         let total = self.sims.memory_bytes() + case_bytes + self.farm.memory_bytes() + 4 * 1024;
         s.memory_bytes_per_sim = if self.sims.is_empty() {
             0.0

@@ -22,13 +22,9 @@ impl FarmIndex {
         let t = rec.t_s;
         let tac = rec.tac.unwrap_or(0);
         let nodes = &self.nodes;
-        let live = |m: &u32| {
-            let n = &nodes[*m as usize];
-            n.alive && n.last_seen_s.saturating_add(long) >= t
-        };
         let entry = self.devices.entry(device).or_default();
         if !entry.nodes.contains(&node) {
-            entry.nodes.retain(live);
+            entry.nodes.retain(|&m| nodes[m as usize].live_at(t, long));
             if entry.nodes.len() < MAX_DEVICE_SIMS {
                 entry.nodes.push(node);
             }
@@ -142,10 +138,8 @@ impl CellEntry {
         let (long, t) = (params.long_window_s, rec.t_s);
         let newcomer = !self.tacs.contains(&(tac, node));
         if newcomer {
-            self.tacs.retain(|&(_, m)| {
-                let n = &nodes[m as usize];
-                n.alive && n.last_seen_s.saturating_add(long) >= t
-            });
+            self.tacs
+                .retain(|&(_, m)| nodes[m as usize].live_at(t, long));
             self.tacs.push((tac, node));
         }
         if !nodes[node as usize].gateway {

@@ -247,6 +247,13 @@ impl FarmIndex {
 }
 
 impl Node {
+    /// Whether the SIM is still a candidate at `t_s`: not dropped, and active within
+    /// the long window `long_s`.
+    #[inline]
+    fn live_at(&self, t_s: u32, long_s: u32) -> bool {
+        self.alive && self.last_seen_s.saturating_add(long_s) >= t_s
+    }
+
     /// Take the record's per-SIM figures; returns the cell the SIM was in before.
     #[inline]
     fn note(&mut self, rec: &MemberRecord<'_>) -> u64 {
