@@ -204,7 +204,8 @@ impl FakeBtsDetector {
                 p.add(m, reporter, misplaced);
             }
         }
-        // the forged side of a duplicated identity is the one off the registered channel
+        // only a report off the registered channel (or with none to compare) can be the
+        // forged side of a duplicated identity
         let forged_side = !on_registered_channel || site.is_none_or(|s| s.arfcn.is_none());
         let duplicate_at = m
             .arfcn
@@ -532,6 +533,7 @@ impl Detector for FakeBtsDetector {
 
 /// A registered identity heard normally: transmitters carrying it on another channel
 /// (off the registered one) have duplicated it (`DUPLICATE_IDENTITY`) now.
+#[inline]
 fn mark_duplicates(
     id: &IdentityState,
     emitters: &mut BTreeMap<u64, Emitter>,
