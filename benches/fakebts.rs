@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the fake-BTS detector (issue 4).
+//! Criterion benchmarks of the fake-BTS detector (docs/detection.md).
 //!
 //! - `fakebts/on_event_warm`: one realistic measurement report (the simulator's small
 //!   scale, seed 1, replayed lap after lap with shifted event time) through

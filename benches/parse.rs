@@ -1,5 +1,5 @@
 //! Cost of record parsing + validation per feed: the first stage every record goes
-//! through (UTF-8, JSON, every FEEDS.md rule, watermark and lateness check), on the
+//! through (UTF-8, JSON, every contract rule of docs/contract.md, watermark and lateness check), on the
 //! simulator's own lines (valid ones and its planted malformed ones, as replayed).
 //!
 //! Throughput is per record, so criterion's time per iteration / `BATCH` is the cost

@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the spam-SIM and SIM-farm detector (issue 3).
+//! Criterion benchmarks of the spam-SIM and SIM-farm detector (docs/detection.md).
 //!
 //! - `spam/on_event_warm`: one realistic SMS-volume record (the simulator's records,
 //!   replayed lap after lap with shifted event time) on a detector already holding the

@@ -46,7 +46,7 @@ ch_pidfile="$ch_dir/clickhouse.pid"
 ch_bin=/usr/sbin/clickhouse-server
 ch_url="http://127.0.0.1:$ch_http_port"
 
-# The topics of the contract (shared/contract/FEEDS.md), 4 partitions each.
+# The topics of the contract (docs/contract.md), 4 partitions each.
 # Format: name[:extra --config], one per line.
 contract_topics=(
   "cw.sms-volume.v1"

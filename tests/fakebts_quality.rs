@@ -1,4 +1,4 @@
-//! Quality of the fake-BTS detector on the project's simulator (issue 4): every
+//! Quality of the fake-BTS detector on the project's simulator: every
 //! transmitter detected, no false fake_bts case, median localisation error ≤ 200 m,
 //! median time to detect ≤ 5 min of event time, on several seeds with the simulator's
 //! traps (missing and misplaced inventory rows, GPS noise, a moving identity-changing

@@ -1,5 +1,5 @@
 //! Streaming a scenario through a real Kafka broker gives the same cases and the
-//! same dead letters as replaying its files (FEEDS.md §5). Needs the broker that
+//! same dead letters as replaying its files (docs/contract.md, "Replay"). Needs the broker that
 //! `scripts/services.sh up` starts; fails (never skips) when it cannot be reached.
 
 mod common;

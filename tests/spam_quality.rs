@@ -1,4 +1,4 @@
-//! Quality bar of the spam-SIM and SIM-farm detector (issue 3) on the project's
+//! Quality bar of the spam-SIM and SIM-farm detector on the project's
 //! simulator: several seeds of the small scale, with its false-positive traps (shops,
 //! schools, TV votes, M2M lines, new subscribers) and its low-and-slow SIM farm.
 //!

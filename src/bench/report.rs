@@ -320,9 +320,9 @@ mod tests {
     }
 
     fn sample_report() -> BenchReport {
-        use super::super::machine::{Load, Machine};
-        use super::super::memory::Rss;
         use crate::bench::kafka::Produced;
+        use crate::bench::machine::{Load, Machine};
+        use crate::bench::memory::Rss;
         let load = Load(0.5, 0.4, 0.3);
         let replay = |scale: &str, records: u64, sims: u64, rate: f64, rss: u64| ReplayRun {
             scale: scale.into(),

@@ -2,29 +2,7 @@
 //! work in a [`Problems`] list, each problem naming its key in full
 //! (`spam.open_score`), so one `config check` run reports all of them.
 
-use super::error::ConfigError;
-use std::fmt;
-
-/// One key whose value cannot work.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    /// Full key path, e.g. `spam.open_score`.
-    pub key: String,
-    /// What is wrong and what to do, e.g. `must be within 0..=1, got 1.5`.
-    pub message: String,
-    /// The environment variable that set the key, when one did.
-    pub variable: Option<String>,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.key, self.message)?;
-        if let Some(v) = &self.variable {
-            write!(f, " (set by {v})")?;
-        }
-        Ok(())
-    }
-}
+use super::error::{ConfigError, Problem};
 
 /// The problems found so far.
 #[derive(Debug, Default)]

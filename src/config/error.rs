@@ -1,7 +1,7 @@
 //! Why a configuration could not be loaded: each error names the file, the
 //! environment variable or the full key, and says what to do.
 
-use super::check::Problem;
+use std::fmt;
 
 /// Errors loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -40,4 +40,25 @@ fn list(problems: &[Problem]) -> String {
         .map(Problem::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// One key whose value cannot work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Full key path, e.g. `spam.open_score`.
+    pub key: String,
+    /// What is wrong and what to do, e.g. `must be within 0..=1, got 1.5`.
+    pub message: String,
+    /// The environment variable that set the key, when one did.
+    pub variable: Option<String>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.key, self.message)?;
+        if let Some(v) = &self.variable {
+            write!(f, " (set by {v})")?;
+        }
+        Ok(())
+    }
 }

@@ -30,11 +30,11 @@ mod spam;
 #[cfg(test)]
 mod tests;
 
-pub use check::Problem;
 pub use clickhouse::ClickHouseConfig;
 pub use confidence::RuleConfidence;
 pub use env::{EnvOverride, Environment};
 pub use error::ConfigError;
+pub use error::Problem;
 pub use fakebts::FakeBtsConfig;
 pub use fakebts_weights::RuleWeights;
 pub use http::HttpConfig;

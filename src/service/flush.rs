@@ -4,9 +4,9 @@
 //! are decided.
 
 use super::consumer::WorkerContext;
+use super::error::ServiceError;
 use super::metrics::Metrics;
 use super::outputs::{Batch, Outputs, SinkError};
-use super::run::ServiceError;
 use super::worker::Worker;
 use crate::config::SinkConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};

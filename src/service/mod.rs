@@ -2,12 +2,16 @@
 //! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
 
 pub mod consumer;
+mod error;
 mod flush;
 pub mod metrics;
 pub mod outputs;
 mod rebuild;
 pub mod reference;
+mod report;
 mod run;
 mod worker;
 
-pub use run::{run, ServiceError, ServiceOptions, ServiceReport};
+pub use error::ServiceError;
+pub use report::ServiceReport;
+pub use run::{run, ServiceOptions};

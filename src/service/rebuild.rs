@@ -5,7 +5,7 @@
 //! by offsets and timestamps outside the consumer group.
 
 use super::consumer::{plain_consumer, WorkerContext};
-use super::run::ServiceError;
+use super::error::ServiceError;
 use super::worker::Worker;
 use crate::detect::CaseSink;
 use crate::model::Case;

@@ -8,13 +8,15 @@
 //! rebuild in [`super::rebuild`].
 
 use super::consumer::{group_consumer, producer, AssignmentChange, WorkerContext};
+use super::error::ServiceError;
 use super::flush::{FlushPolicy, Flusher};
 use super::metrics::Metrics;
 use super::outputs::{Batch, BatchStore, Outputs};
 use super::reference::{spawn_reference_reader, ReferenceUpdate};
+use super::report::ServiceReport;
 use super::worker::Worker;
 use crate::config::Config;
-use crate::model::{Feed, InvalidReason, TimeBounds};
+use crate::model::{Feed, TimeBounds};
 use futures_util::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
@@ -24,23 +26,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-
-/// Why the service stopped with an error (data problems never stop it).
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("kafka client setup failed: {0}; check [kafka] brokers and librdkafka settings")]
-    Kafka(#[from] rdkafka::error::KafkaError),
-    #[error("{0}")]
-    Setup(String),
-    #[error("flush task failed: {0}; offsets after its batch were not stored")]
-    Flush(String),
-    #[error("cannot start the metrics endpoint on {listen}: {source}; change [http] listen")]
-    Http {
-        listen: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// How to run the service.
 pub struct ServiceOptions {
@@ -52,20 +37,6 @@ pub struct ServiceOptions {
     pub shutdown: watch::Receiver<bool>,
     /// Fixes "now" of the contract's timestamp bound; wall clock when `None`.
     pub now_ms: Option<i64>,
-}
-
-/// Figures of a finished run.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct ServiceReport {
-    pub records: u64,
-    pub valid: u64,
-    pub invalid: u64,
-    pub late: u64,
-    pub invalid_by_reason: BTreeMap<InvalidReason, u64>,
-    pub case_snapshots: u64,
-    pub flushes: u64,
-    pub rebuilds: u64,
-    pub rebuilt_records: u64,
 }
 
 /// How often the watermark-delay and state-size gauges are refreshed.

@@ -3,10 +3,11 @@
 //! The consumer loop ([`super::run`]) feeds it bursts of records; the state rebuild
 //! ([`super::rebuild`]) feeds it history.
 
+use super::error::ServiceError;
 use super::metrics::{DetectorLabel, FeedLabel, Metrics, TopicLabel, TopicReasonLabel};
 use super::outputs::Batch;
 use super::reference::ReferenceUpdate;
-use super::run::{ServiceError, ServiceReport};
+use super::report::ServiceReport;
 use crate::config::Config;
 use crate::detect::setup::RunSetup;
 use crate::detect::{CaseSink, Reference};

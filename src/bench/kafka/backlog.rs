@@ -2,11 +2,11 @@
 //! the service started; throughput = records / time from its first consumed record
 //! until every record is acknowledged (stored in ClickHouse, offsets stored).
 
-use super::super::machine::{cpu_seconds_of, Load};
-use super::super::scenario::Scenario;
 use super::env::{start_service, RunEnv};
 use super::produce::{produce, Pacing, Produced};
 use super::{Percentiles, Services};
+use crate::bench::machine::{cpu_seconds_of, Load};
+use crate::bench::scenario::Scenario;
 use crate::config::Config;
 use crate::demo::feed::FeedLine;
 use crate::service::metrics::Metrics;
@@ -68,7 +68,7 @@ struct CpuMeter {
 impl CpuMeter {
     fn start() -> CpuMeter {
         CpuMeter {
-            own: super::super::replay::cpu_seconds(),
+            own: crate::bench::replay::cpu_seconds(),
             clickhouse: cpu_seconds_of(CLICKHOUSE_PROCESS),
             kafka: cpu_seconds_of(KAFKA_PROCESS),
         }
@@ -77,7 +77,7 @@ impl CpuMeter {
     /// `(own, clickhouse, kafka)` CPU seconds since the start.
     fn used(&self) -> (f64, f64, f64) {
         (
-            super::super::replay::cpu_seconds() - self.own,
+            crate::bench::replay::cpu_seconds() - self.own,
             cpu_seconds_of(CLICKHOUSE_PROCESS) - self.clickhouse,
             cpu_seconds_of(KAFKA_PROCESS) - self.kafka,
         )

@@ -3,8 +3,8 @@
 //! the service (`service::run`, the code of `cellwatch run`) started in this
 //! process on them.
 
-use super::super::scenario::Scenario;
 use super::Services;
+use crate::bench::scenario::Scenario;
 use crate::config::{ClickHouseConfig, Config};
 use crate::service::metrics::Metrics;
 use crate::service::outputs::BatchStore;

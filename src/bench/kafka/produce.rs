@@ -2,7 +2,7 @@
 //! order and keyed as the contract recommends, handed to the local broker as fast as
 //! possible or at a fixed rate.
 
-use super::super::scenario::Scenario;
+use crate::bench::scenario::Scenario;
 use crate::demo::feed::{self, FeedLine};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;

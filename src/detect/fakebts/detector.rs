@@ -5,6 +5,7 @@
 //! watermarks. Case snapshots are built in [`super::snapshot`], inventory findings
 //! decided in [`super::findings`].
 
+use super::emitter::CaseState;
 use super::emitter::{Emitter, EvidenceSpec, Signature};
 use super::findings::{self, FindingKind, InventoryFinding};
 use super::geometry::PathLoss;
@@ -12,32 +13,13 @@ use super::identity::{cell_key, claimed_cell, IdKey, IdentityState, Profile};
 use super::index::{CellIndex, Site};
 use super::locate::SolverParams;
 use super::rules::{check_neighbourhood, check_report, Neighbourhood, ReportCheck, Rule};
-use super::snapshot::{emit_snapshot, material_change, CaseState};
+use super::snapshot::{emit_snapshot, material_change};
+use super::stats::FakeBtsStats;
 use crate::config::{ConfigError, FakeBtsConfig};
 use crate::detect::{CaseSink, Detector};
 use crate::inventory::{Inventory, InventoryChange, InventoryError};
 use crate::model::{CellKey, CellMeasurement, Event, Feed};
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-
-/// Counters of the detector (`FakeBtsDetector::stats`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct FakeBtsStats {
-    pub reports_checked: u64,
-    /// Reports routed to a candidate transmitter.
-    pub anomalous_reports: u64,
-    pub identities_tracked: usize,
-    pub emitters_tracked: usize,
-    pub cases_opened: u64,
-    /// Snapshots emitted after the opening one.
-    pub case_updates: u64,
-    pub localisations: u64,
-    pub inventory_updates: u64,
-    pub inventory_findings: usize,
-    /// Mean bytes of state per tracked identity (identity evidence plus candidate
-    /// transmitters, spread over identities).
-    pub state_bytes_per_identity: f64,
-}
 
 /// Detects rogue base stations and SMS blasters in cell-measurement reports.
 pub struct FakeBtsDetector {

@@ -9,9 +9,9 @@ use super::locate::{
     bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
 };
 use super::rules::{ReportCheck, Rule, RULE_COUNT};
-use super::snapshot::CaseState;
 use super::track::Kalman;
 use crate::config::FakeBtsConfig;
+use crate::detect::case_id::digest_id;
 use crate::model::{round3, round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
 use crate::window::{BucketRing, RingSpec};
 use std::collections::{HashMap, VecDeque};
@@ -544,4 +544,52 @@ fn inflate(cov: [[f64; 2]; 2], min_sigma_m: f64) -> [[f64; 2]; 2] {
         [cov[0][0].max(m2), cov[0][1]],
         [cov[1][0], cov[1][1].max(m2)],
     ]
+}
+
+/// The case an emitter has opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseState {
+    pub case_id: String,
+    pub opened_at: i64,
+    pub last_emit_ms: i64,
+    pub emitted_location: Option<Location>,
+    pub emitted_identities: usize,
+    pub emitted_track_ms: Option<i64>,
+    /// Evidence count at the last snapshot.
+    pub emitted_reports: u64,
+    /// The strongest assessment so far (its reasons stay in the case).
+    pub best: Assessment,
+}
+
+impl CaseState {
+    /// A case opened at `ts_ms` by the assessment `a`, its first identity `first`.
+    pub fn open(first: &ClaimedCell, ts_ms: i64, a: Assessment) -> CaseState {
+        CaseState {
+            case_id: case_id(first, ts_ms),
+            opened_at: ts_ms,
+            last_emit_ms: ts_ms,
+            emitted_location: None,
+            emitted_identities: 0,
+            emitted_track_ms: None,
+            emitted_reports: 0,
+            best: a,
+        }
+    }
+}
+
+/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
+/// minute in which the evidence crossed the threshold.
+pub fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
+    digest_id(
+        "fbts",
+        &format!(
+            "{}-{}-{}-{}-{}@{}",
+            first.rat.as_str(),
+            first.mcc,
+            first.mnc,
+            first.lac,
+            first.cid,
+            opened_at_ms.div_euclid(60_000)
+        ),
+    )
 }

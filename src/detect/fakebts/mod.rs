@@ -21,7 +21,9 @@ pub mod index;
 pub mod locate;
 pub mod rules;
 pub mod snapshot;
+pub mod stats;
 pub mod track;
 
-pub use detector::{FakeBtsDetector, FakeBtsStats};
+pub use detector::FakeBtsDetector;
 pub use findings::{FindingKind, InventoryFinding};
+pub use stats::FakeBtsStats;

@@ -3,62 +3,13 @@
 //! strongest assessment, location, track, identities). Snapshots replace each other by
 //! `case_id` downstream.
 
-use super::detector::FakeBtsStats;
 use super::emitter::{Assessment, Emitter, EvidenceSpec};
 use super::geometry::distance_m;
 use super::rules::Rule;
+use super::stats::FakeBtsStats;
 use crate::config::FakeBtsConfig;
-use crate::detect::case_id::digest_id;
 use crate::detect::CaseSink;
-use crate::model::{round3, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason};
-
-/// The case an emitter has opened.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaseState {
-    pub case_id: String,
-    pub opened_at: i64,
-    pub last_emit_ms: i64,
-    pub emitted_location: Option<Location>,
-    pub emitted_identities: usize,
-    pub emitted_track_ms: Option<i64>,
-    /// Evidence count at the last snapshot.
-    pub emitted_reports: u64,
-    /// The strongest assessment so far (its reasons stay in the case).
-    pub best: Assessment,
-}
-
-impl CaseState {
-    /// A case opened at `ts_ms` by the assessment `a`, its first identity `first`.
-    pub fn open(first: &ClaimedCell, ts_ms: i64, a: Assessment) -> CaseState {
-        CaseState {
-            case_id: case_id(first, ts_ms),
-            opened_at: ts_ms,
-            last_emit_ms: ts_ms,
-            emitted_location: None,
-            emitted_identities: 0,
-            emitted_track_ms: None,
-            emitted_reports: 0,
-            best: a,
-        }
-    }
-}
-
-/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
-/// minute in which the evidence crossed the threshold.
-pub fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
-    digest_id(
-        "fbts",
-        &format!(
-            "{}-{}-{}-{}-{}@{}",
-            first.rat.as_str(),
-            first.mcc,
-            first.mnc,
-            first.lac,
-            first.cid,
-            opened_at_ms.div_euclid(60_000)
-        ),
-    )
-}
+use crate::model::{round3, Case, CaseKind, CaseStatus, ClaimedCell, Reason};
 
 /// Whether a re-localised case changed enough to be worth a snapshot: it moved beyond
 /// the radius last reported, or its track grew by a snapshot interval.

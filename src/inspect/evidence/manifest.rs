@@ -2,7 +2,7 @@
 //! format of GNU `sha256sum`, so `sha256sum -c manifest.sha256` inside the folder
 //! checks it without cellwatch; [`verify`] also reports files added after the fact.
 
-use super::super::error::InspectError;
+use crate::inspect::error::InspectError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::io::Read;

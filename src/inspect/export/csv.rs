@@ -1,8 +1,8 @@
 //! CSV export: one row per case, flat columns a spreadsheet opens as it is. Lists
 //! (SIMs, identities, reasons) are `;`-separated inside one cell.
 
-use super::super::table::{cell_label, fmt_num};
-use super::super::time::format_ms;
+use crate::inspect::table::{cell_label, fmt_num};
+use crate::inspect::time::format_ms;
 use crate::model::Case;
 
 /// Column names, in order.

@@ -4,11 +4,11 @@
 //! serving cells' registered sites (Points) when the inventory is given.
 //! Properties are flat scalars so QGIS makes plain attribute columns of them.
 
-use super::super::geo::circle_ring;
-use super::super::records::EvidenceRecord;
-use super::super::table::cell_label;
-use super::super::time::format_ms;
 use super::{claimed_label, located_serving_cells, round7, ExportContext, CIRCLE_SEGMENTS};
+use crate::inspect::geo::circle_ring;
+use crate::inspect::records::EvidenceRecord;
+use crate::inspect::table::cell_label;
+use crate::inspect::time::format_ms;
 use crate::model::{Case, CaseKind, Location};
 use serde_json::{json, Map, Value};
 

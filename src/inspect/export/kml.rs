@@ -3,14 +3,14 @@
 //! points, and the observations with their time stamps (Google Earth's time slider
 //! plays them back). No external icons: styles only use colours.
 
-use super::super::geo::circle_ring;
-use super::super::reasons::describe;
-use super::super::records::Observation;
-use super::super::table::fmt_num;
-use super::super::time::format_ms;
 use super::{
     claimed_label, located_serving_cells, round7, ExportContext, LocatedCell, CIRCLE_SEGMENTS,
 };
+use crate::inspect::geo::circle_ring;
+use crate::inspect::reasons::describe;
+use crate::inspect::records::Observation;
+use crate::inspect::table::fmt_num;
+use crate::inspect::time::format_ms;
 use crate::model::{Case, CaseKind, Location};
 use std::fmt::Write;
 

@@ -5,12 +5,12 @@
 //! parameters), no `DateTime64`. Every call has a deadline, so a server that accepts
 //! connections but never answers gives a clear error instead of a hang.
 
-use super::super::error::InspectError;
-use super::super::filter::CaseFilter;
-use super::super::lifecycle::{sort_history, StatusChange};
-use super::super::records::{no_records, EvidenceRecord};
 use super::{apply_statuses, CaseStore};
 use crate::config::ClickHouseConfig;
+use crate::inspect::error::InspectError;
+use crate::inspect::filter::CaseFilter;
+use crate::inspect::lifecycle::{sort_history, StatusChange};
+use crate::inspect::records::{no_records, EvidenceRecord};
 use crate::model::{parse_loosely, Case};
 use crate::sink::clickhouse::{CaseRow, ClickHouse, ClickHouseError, RecordRow};
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,7 @@ impl ClickHouseStore {
             .await?
             .map_err(|e| InspectError::Unreachable {
                 url: store.ch.config().url.clone(),
-                detail: super::super::error::root_cause(&e),
+                detail: crate::inspect::error::root_cause(&e),
             })?;
         let tables: Vec<String> = store
             .timed(

@@ -2,11 +2,11 @@
 //! `case_status_log.jsonl` (created on the first change, append-only) for the
 //! lifecycle, the inputs listed in `summary.json` for the records behind a case.
 
-use super::super::error::InspectError;
-use super::super::filter::CaseFilter;
-use super::super::lifecycle::{sort_history, StatusChange};
-use super::super::records::{scan_replay_inputs, EvidenceRecord};
 use super::{apply_statuses, CaseStore};
+use crate::inspect::error::InspectError;
+use crate::inspect::filter::CaseFilter;
+use crate::inspect::lifecycle::{sort_history, StatusChange};
+use crate::inspect::records::{scan_replay_inputs, EvidenceRecord};
 use crate::model::Case;
 use std::collections::BTreeMap;
 use std::io::Write;

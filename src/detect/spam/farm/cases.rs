@@ -3,8 +3,7 @@
 //! a last snapshot when the group expires or the input ends; the one opened first
 //! survives when two groups with cases unite.
 
-use super::evaluate::GroupEvaluation;
-use super::groups::{member_records, members_last_seen};
+use super::assessment::{member_records, members_last_seen, GroupEvaluation};
 use super::{FarmCounters, FarmIndex, FarmParams};
 use crate::detect::spam::cases::sim_case_id;
 use crate::detect::spam::rules::{Fired, RuleId};

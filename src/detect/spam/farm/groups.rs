@@ -2,6 +2,7 @@
 //! fresh node for a SIM whose group died, expiry of idle groups and compaction of the
 //! node table.
 
+use super::assessment::member_records;
 use super::cases::FarmCase;
 use super::{FarmIndex, Group, MemberRecord, Node};
 use crate::detect::spam::ids::{fast_map, FastMap};
@@ -197,17 +198,4 @@ impl FarmIndex {
         self.nodes = nodes;
         self.dead_nodes = 0;
     }
-}
-
-/// Records of the members (their evidence count).
-pub(super) fn member_records(nodes: &[Node], members: &[u32]) -> u64 {
-    members
-        .iter()
-        .map(|&m| u64::from(nodes[m as usize].records))
-        .sum()
-}
-
-/// Latest event time of the members, seconds.
-pub(super) fn members_last_seen(nodes: &[Node], members: &[u32]) -> Option<u32> {
-    members.iter().map(|&m| nodes[m as usize].last_seen_s).max()
 }

@@ -26,6 +26,7 @@
 //! contract has no "merged into" status to retire it with) and is counted in
 //! `farm_cases_absorbed`.
 
+mod assessment;
 mod cases;
 mod evaluate;
 mod groups;

@@ -1,8 +1,8 @@
 //! The page's building blocks: its inline stylesheet, tables and cells (every text
 //! escaped).
 
-use super::super::super::export::kml::xml_escape as esc;
-use super::super::super::time::format_ms_seconds;
+use crate::inspect::export::kml::xml_escape as esc;
+use crate::inspect::time::format_ms_seconds;
 use std::fmt::Write;
 
 pub(super) const CSS: &str = r#"

@@ -1,10 +1,10 @@
 //! The fake-base-station part of the report: broadcast identities, track and
 //! observations.
 
-use super::super::super::records::{EvidenceRecord, Observation};
-use super::super::super::table::fmt_num;
 use super::elements::{table, td, td_mono, td_num, td_time};
 use super::{ReportInput, MAX_OBSERVATION_ROWS};
+use crate::inspect::records::{EvidenceRecord, Observation};
+use crate::inspect::table::fmt_num;
 use crate::model::{Case, TrackPoint};
 use std::collections::BTreeSet;
 use std::fmt::Write;

@@ -1,11 +1,11 @@
 //! The SIM part of the report (spam SIM and SIM farm cases): members, devices,
 //! serving cells and the activity timeline.
 
-use super::super::super::export::LocatedCell;
-use super::super::super::records::Activity;
-use super::super::svg::render_timeline;
 use super::elements::{table, td, td_mono, td_num, td_time};
 use super::ReportInput;
+use crate::inspect::evidence::svg::render_timeline;
+use crate::inspect::export::LocatedCell;
+use crate::inspect::records::Activity;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 

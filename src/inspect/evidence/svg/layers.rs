@@ -2,14 +2,14 @@
 //! with a class and a `<title>` tooltip: registered and serving cells, observations,
 //! the uncertainty circle, the track and the estimated position.
 
-use super::super::super::cells::RegisteredCell;
-use super::super::super::export::kml::xml_escape;
-use super::super::super::export::LocatedCell;
-use super::super::super::geo::LocalProjection;
-use super::super::super::records::Observation;
-use super::super::super::time::format_ms;
-use super::map::MapInput;
+use super::input::MapInput;
 use super::short;
+use crate::inspect::cells::RegisteredCell;
+use crate::inspect::export::kml::xml_escape;
+use crate::inspect::export::LocatedCell;
+use crate::inspect::geo::LocalProjection;
+use crate::inspect::records::Observation;
+use crate::inspect::time::format_ms;
 use crate::model::{Location, TrackPoint};
 use std::fmt::Write;
 

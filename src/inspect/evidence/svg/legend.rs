@@ -1,7 +1,7 @@
 //! The map's legend (bottom right): one row for each kind of mark the map shows.
 
+use super::input::MapInput;
 use super::layers::signal_colour;
-use super::map::MapInput;
 use std::fmt::Write;
 
 /// Symbol (SVG, drawn around `(8, 0)`) and label of each legend row, for what `input` shows.

@@ -2,13 +2,15 @@
 //! script) and an activity timeline. Every layer has an id and every mark a class,
 //! so the report test can find them in the rendered DOM.
 
+mod input;
 mod layers;
 mod legend;
 mod map;
 mod scale;
 mod timeline;
 
-pub use map::{render_map, MapInput, MIN_MAP_SPAN_M};
+pub use input::MapInput;
+pub use map::{render_map, MIN_MAP_SPAN_M};
 pub use timeline::render_timeline;
 
 /// The head of a pseudonym, enough to tell rows apart.

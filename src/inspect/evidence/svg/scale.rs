@@ -1,7 +1,7 @@
 //! The map's sense of scale without tiles: a grid every "nice" distance, a scale bar
 //! and a north arrow.
 
-use super::super::super::geo::LocalProjection;
+use crate::inspect::geo::LocalProjection;
 use std::fmt::Write;
 
 /// A "nice" length (1, 2 or 5 × 10^k metres) close to `target`.

@@ -1,9 +1,9 @@
 //! The activity timeline of SIM cases: one row per SIM, one bar per reporting interval.
 
-use super::super::super::export::kml::xml_escape;
-use super::super::super::records::Activity;
-use super::super::super::time::format_ms;
 use super::short;
+use crate::inspect::export::kml::xml_escape;
+use crate::inspect::records::Activity;
+use crate::inspect::time::format_ms;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

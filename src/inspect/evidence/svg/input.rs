@@ -1,0 +1,72 @@
+//! What the evidence map shows ([`MapInput`]): the transmitter's position and track,
+//! the reports, registered and serving cells, and the area they cover together.
+
+use crate::inspect::cells::RegisteredCell;
+use crate::inspect::export::LocatedCell;
+use crate::inspect::geo::distance_m;
+use crate::inspect::records::Observation;
+use crate::model::{CellKey, Location, TrackPoint};
+
+/// What the map shows.
+#[derive(Default)]
+pub struct MapInput<'a> {
+    pub position: Option<Location>,
+    pub track: &'a [TrackPoint],
+    pub observations: &'a [Observation],
+    /// Registered cells around (from `--cells`).
+    pub cells: Vec<&'a RegisteredCell>,
+    /// Serving cells of a SIM case placed at their sites.
+    pub serving: &'a [LocatedCell],
+    /// Identities the transmitter claimed: a registered cell with one of them is drawn
+    /// as the cloned original.
+    pub claimed: Vec<CellKey>,
+}
+
+impl MapInput<'_> {
+    pub(super) fn bounds(&self) -> Option<(f64, f64, f64, f64)> {
+        let mut pts: Vec<(f64, f64)> = Vec::new();
+        if let Some(l) = self.position {
+            let dlat = l.radius_m / 111_195.0;
+            let dlon = dlat / l.lat.to_radians().cos().max(1e-6);
+            pts.push((l.lat - dlat, l.lon - dlon));
+            pts.push((l.lat + dlat, l.lon + dlon));
+        }
+        pts.extend(self.track.iter().map(|t| (t.lat, t.lon)));
+        pts.extend(self.observations.iter().map(|o| (o.lat, o.lon)));
+        for s in self.serving {
+            let dlat = s.range_m.min(3000.0) / 111_195.0;
+            let dlon = dlat / s.lat.to_radians().cos().max(1e-6);
+            pts.push((s.lat - dlat, s.lon - dlon));
+            pts.push((s.lat + dlat, s.lon + dlon));
+        }
+        if pts.is_empty() {
+            return None;
+        }
+        let mut b = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for (la, lo) in pts {
+            b.0 = b.0.min(la);
+            b.1 = b.1.min(lo);
+            b.2 = b.2.max(la);
+            b.3 = b.3.max(lo);
+        }
+        Some(b)
+    }
+
+    /// Whether anything can be placed on a map.
+    pub fn has_geometry(&self) -> bool {
+        self.bounds().is_some()
+    }
+
+    /// Centre and a radius for picking "registered cells nearby".
+    pub fn focus(&self) -> Option<(f64, f64, f64)> {
+        let b = self.bounds()?;
+        let (lat, lon) = ((b.0 + b.2) / 2.0, (b.1 + b.3) / 2.0);
+        let half = distance_m(b.0, b.1, b.2, b.3) / 2.0;
+        Some((lat, lon, (half * 1.3).max(2_000.0)))
+    }
+
+    /// Whether `c` carries one of the claimed identities (the cloned original).
+    pub(super) fn is_claimed(&self, c: &RegisteredCell) -> bool {
+        self.claimed.contains(&c.key)
+    }
+}

@@ -1,0 +1,19 @@
+//! What a finished service run did, in figures (printed by `cellwatch run` and the
+//! demo at the end).
+
+use crate::model::InvalidReason;
+use std::collections::BTreeMap;
+
+/// Figures of a finished run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ServiceReport {
+    pub records: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub late: u64,
+    pub invalid_by_reason: BTreeMap<InvalidReason, u64>,
+    pub case_snapshots: u64,
+    pub flushes: u64,
+    pub rebuilds: u64,
+    pub rebuilt_records: u64,
+}
