@@ -8,7 +8,8 @@
 # 2. makes sure Debian's chromium is installed (scripts/ensure-chromium.sh) for the
 #    evidence-report test, which renders HTML in headless Chromium and never skips;
 # 3. runs `cargo test` on the library, binary, integration tests and examples, builds
-#    the benchmarks, and exits non-zero if anything failed.
+#    the benchmarks, runs scripts/golden.sh (simulate + replay outputs equal the
+#    committed fingerprints), and exits non-zero if anything failed.
 #
 # The services are left running afterwards (fast re-runs); stop them with
 # `scripts/services.sh down`.
@@ -30,4 +31,5 @@ rc=0
 # their setup generates scenarios of millions of records.
 cargo test --lib --bins --tests --examples --no-fail-fast "$@" || rc=$?
 cargo build --benches || rc=$?
+scripts/golden.sh || rc=$?
 exit "$rc"
