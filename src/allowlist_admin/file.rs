@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 
 /// Which of the loader's two formats a file uses (by extension, as the loader decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
+pub(crate) enum FileFormat {
     Toml,
     Text,
 }
 
 impl FileFormat {
-    pub fn of(path: &Path) -> FileFormat {
+    pub(crate) fn of(path: &Path) -> FileFormat {
         if path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
@@ -79,7 +79,7 @@ impl AllowlistFile {
         &self.path
     }
 
-    pub fn format(&self) -> FileFormat {
+    pub(crate) fn format(&self) -> FileFormat {
         self.format
     }
 
@@ -146,14 +146,14 @@ impl AllowlistFile {
     }
 
     /// Add and commit in one step (no topic involved).
-    pub fn add(&self, entry: &AllowEntry) -> Result<AddOutcome, AllowlistAdminError> {
+    pub(crate) fn add(&self, entry: &AllowEntry) -> Result<AddOutcome, AllowlistAdminError> {
         let (p, outcome) = self.prepare_add(entry)?;
         p.commit()?;
         Ok(outcome)
     }
 
     /// Remove and commit in one step (no topic involved).
-    pub fn remove(&self, sim: &str) -> Result<(), AllowlistAdminError> {
+    pub(crate) fn remove(&self, sim: &str) -> Result<(), AllowlistAdminError> {
         self.prepare_remove(sim)?.commit()
     }
 

@@ -8,9 +8,10 @@
 //! adding a SIM that is already there replaces its entry, as the topic would.
 
 pub mod file;
-pub mod topic;
+pub(crate) mod topic;
 
-pub use file::{AllowlistFile, FileFormat};
+pub use file::AllowlistFile;
+pub(crate) use file::FileFormat;
 pub use topic::{publish, read_topic, TOPIC};
 
 use crate::detect::spam::{AllowEntry, AllowlistError};
@@ -47,7 +48,10 @@ pub enum AllowlistAdminError {
 
 /// Check an entry before it is written anywhere: the SIM must be a pseudonym (a clear
 /// number is refused, docs/contract.md), the other fields must survive the file format.
-pub fn validate_entry(entry: &AllowEntry, format: FileFormat) -> Result<(), AllowlistAdminError> {
+pub(crate) fn validate_entry(
+    entry: &AllowEntry,
+    format: FileFormat,
+) -> Result<(), AllowlistAdminError> {
     crate::model::check_pseudonym("sim", &entry.sim).map_err(|e| AllowlistAdminError::Invalid {
         field: "sim",
         message: format!("{e}; pseudonymize it first (`cellwatch pseudonymize`)"),

@@ -42,7 +42,7 @@ fn client_config(brokers: &str, timeout: Duration) -> ClientConfig {
 }
 
 /// Create the topic (compacted) if it does not exist yet.
-pub async fn ensure_topic(
+pub(crate) async fn ensure_topic(
     brokers: &str,
     topic: &str,
     timeout: Duration,

@@ -15,8 +15,8 @@ mod backlog;
 mod env;
 mod produce;
 
-pub use backlog::{backlog, BacklogRun};
-pub use produce::{load_lines, Produced};
+pub(crate) use backlog::{backlog, BacklogRun};
+pub(crate) use produce::{load_lines, Produced};
 
 use super::machine::Load;
 use super::scenario::Scenario;
@@ -42,15 +42,15 @@ pub struct Services {
 
 /// Percentiles of a sample (nearest rank); zeros when empty.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Percentiles {
-    pub n: usize,
-    pub p50: f64,
-    pub p99: f64,
-    pub max: f64,
+pub(crate) struct Percentiles {
+    pub(crate) n: usize,
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
 }
 
 impl Percentiles {
-    pub fn of(values: &[f64]) -> Percentiles {
+    pub(crate) fn of(values: &[f64]) -> Percentiles {
         if values.is_empty() {
             return Percentiles::default();
         }
@@ -68,29 +68,29 @@ impl Percentiles {
 
 /// A paced run: lag at a produce rate and case latency.
 #[derive(Debug, Clone, Serialize)]
-pub struct PacedRun {
-    pub scale: String,
-    pub ordering: EventOrder,
-    pub rate: f64,
-    pub records: u64,
-    pub produced: Produced,
+pub(crate) struct PacedRun {
+    pub(crate) scale: String,
+    pub(crate) ordering: EventOrder,
+    pub(crate) rate: f64,
+    pub(crate) records: u64,
+    pub(crate) produced: Produced,
     /// produced − acknowledged, records, sampled every 100 ms while producing.
-    pub lag_records: Percentiles,
+    pub(crate) lag_records: Percentiles,
     /// Time from the end of production until every record was acknowledged.
-    pub drain_seconds: f64,
+    pub(crate) drain_seconds: f64,
     /// Wall time from producing a case's crossing record to the case being
     /// visible in ClickHouse, seconds.
-    pub case_latency: Percentiles,
-    pub case_latency_by_kind: BTreeMap<String, Percentiles>,
-    pub cases_seen: usize,
+    pub(crate) case_latency: Percentiles,
+    pub(crate) case_latency_by_kind: BTreeMap<String, Percentiles>,
+    pub(crate) cases_seen: usize,
     /// Cases whose crossing record was found by key and event time (the others were
     /// matched to the first record produced at or after `opened_at`).
-    pub cases_matched_by_key: usize,
+    pub(crate) cases_matched_by_key: usize,
     /// Event-time span of the scenario over the production time: how much faster
     /// than real time the records came.
-    pub acceleration: f64,
-    pub load_before: Load,
-    pub load_after: Load,
+    pub(crate) acceleration: f64,
+    pub(crate) load_before: Load,
+    pub(crate) load_after: Load,
 }
 
 /// Per produced line: event time and a hash of its entity (SIM or cell identity).
@@ -162,7 +162,7 @@ impl LineIndex {
 
 /// Produce the scenario at `rate` records/s into a running service and measure lag
 /// and case latency.
-pub async fn paced(
+pub(crate) async fn paced(
     services: &Services,
     base: &Config,
     scenario: &Scenario,

@@ -5,17 +5,17 @@ use serde::Serialize;
 
 /// Description of the host.
 #[derive(Debug, Clone, Serialize)]
-pub struct Machine {
-    pub cpu_model: String,
+pub(crate) struct Machine {
+    pub(crate) cpu_model: String,
     /// Logical CPUs this process may run on.
-    pub cores: usize,
-    pub memory_gib: f64,
-    pub kernel: String,
-    pub hostname: String,
+    pub(crate) cores: usize,
+    pub(crate) memory_gib: f64,
+    pub(crate) kernel: String,
+    pub(crate) hostname: String,
 }
 
 impl Machine {
-    pub fn describe() -> Machine {
+    pub(crate) fn describe() -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -58,10 +58,10 @@ fn mem_total_kib(meminfo: &str) -> f64 {
 
 /// The 1, 5 and 15 minute load averages now.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct Load(pub f64, pub f64, pub f64);
+pub(crate) struct Load(pub(crate) f64, pub(crate) f64, pub(crate) f64);
 
 impl Load {
-    pub fn now() -> Load {
+    pub(crate) fn now() -> Load {
         Load::parse(&std::fs::read_to_string("/proc/loadavg").unwrap_or_default())
     }
 
@@ -86,7 +86,7 @@ impl std::fmt::Display for Load {
 
 /// User + system CPU seconds used so far by every process whose command line
 /// contains `needle` (e.g. `clickhouse-server`, `kafka.Kafka`), from `/proc`.
-pub fn cpu_seconds_of(needle: &str) -> f64 {
+pub(crate) fn cpu_seconds_of(needle: &str) -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
     };
@@ -115,7 +115,7 @@ pub fn cpu_seconds_of(needle: &str) -> f64 {
 }
 
 /// utime + stime of a `/proc/<pid>/stat` line, seconds (clock ticks of 1/100 s).
-pub fn stat_cpu_seconds(stat: &str) -> f64 {
+pub(crate) fn stat_cpu_seconds(stat: &str) -> f64 {
     // fields after the command name (which may contain spaces) start after ") ";
     // utime and stime are fields 14 and 15 of the line, 11 and 12 (0-based) after it
     let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");

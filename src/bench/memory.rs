@@ -3,18 +3,18 @@
 
 /// Resident memory figures of a process, bytes.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct Rss {
-    pub current: u64,
-    pub peak: u64,
+pub(crate) struct Rss {
+    pub(crate) current: u64,
+    pub(crate) peak: u64,
 }
 
 /// This process's memory.
-pub fn own() -> Rss {
+pub(crate) fn own() -> Rss {
     parse(&std::fs::read_to_string("/proc/self/status").unwrap_or_default())
 }
 
 /// Another process's memory (zero when it is gone).
-pub fn of(pid: u32) -> Rss {
+pub(crate) fn of(pid: u32) -> Rss {
     parse(&std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default())
 }
 

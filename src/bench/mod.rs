@@ -12,11 +12,11 @@
 //! Micro-benchmarks of the hot paths are criterion benches in `benches/`.
 
 pub mod kafka;
-pub mod machine;
-pub mod memory;
+pub(crate) mod machine;
+pub(crate) mod memory;
 pub mod replay;
 pub mod report;
-pub mod scenario;
+pub(crate) mod scenario;
 pub mod state;
 
 use crate::config::{Config, EventOrder};
@@ -56,8 +56,8 @@ pub struct BenchOptions {
 /// The measurements of a run (all by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parts {
-    pub replay: bool,
-    pub state: bool,
+    pub(crate) replay: bool,
+    pub(crate) state: bool,
     pub backlog: bool,
     pub paced: bool,
 }
@@ -103,18 +103,18 @@ impl std::str::FromStr for Parts {
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
-    pub machine: Machine,
-    pub date: String,
-    pub load_at_start: Load,
-    pub seed: u64,
-    pub replay: Vec<replay::ReplayRun>,
-    pub sim_state: Option<state::SimStateReport>,
-    pub identity_state: Option<state::IdentityStateReport>,
-    pub backlog: Option<kafka::BacklogRun>,
-    pub paced: Vec<kafka::PacedRun>,
+    pub(crate) machine: Machine,
+    pub(crate) date: String,
+    pub(crate) load_at_start: Load,
+    pub(crate) seed: u64,
+    pub(crate) replay: Vec<replay::ReplayRun>,
+    pub(crate) sim_state: Option<state::SimStateReport>,
+    pub(crate) identity_state: Option<state::IdentityStateReport>,
+    pub(crate) backlog: Option<kafka::BacklogRun>,
+    pub(crate) paced: Vec<kafka::PacedRun>,
     /// Measurements that could not be taken, and why.
     pub errors: Vec<String>,
-    pub elapsed_seconds: f64,
+    pub(crate) elapsed_seconds: f64,
 }
 
 /// Run every measurement; a failing one is recorded in `errors`, the others go on.

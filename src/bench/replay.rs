@@ -15,36 +15,36 @@ use std::time::Instant;
 /// What the child reports on its standard output (one JSON object).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChildReplay {
-    pub records: u64,
-    pub valid: u64,
-    pub cases: usize,
-    pub detectors: Vec<String>,
+    pub(crate) records: u64,
+    pub(crate) valid: u64,
+    pub(crate) cases: usize,
+    pub(crate) detectors: Vec<String>,
     /// Wall time of `replay::run`, seconds.
-    pub seconds: f64,
+    pub(crate) seconds: f64,
     /// User + system CPU time of the child, seconds.
-    pub cpu_seconds: f64,
-    pub rss: Rss,
+    pub(crate) cpu_seconds: f64,
+    pub(crate) rss: Rss,
 }
 
 /// One replay measurement.
 #[derive(Debug, Clone, Serialize)]
-pub struct ReplayRun {
-    pub scale: String,
-    pub records: u64,
-    pub input_bytes: u64,
-    pub sims: u64,
-    pub seconds: f64,
-    pub records_per_sec: f64,
-    pub cpu_seconds: f64,
-    pub peak_rss_bytes: u64,
-    pub cases: usize,
-    pub detectors: Vec<String>,
-    pub load_before: Load,
-    pub load_after: Load,
+pub(crate) struct ReplayRun {
+    pub(crate) scale: String,
+    pub(crate) records: u64,
+    pub(crate) input_bytes: u64,
+    pub(crate) sims: u64,
+    pub(crate) seconds: f64,
+    pub(crate) records_per_sec: f64,
+    pub(crate) cpu_seconds: f64,
+    pub(crate) peak_rss_bytes: u64,
+    pub(crate) cases: usize,
+    pub(crate) detectors: Vec<String>,
+    pub(crate) load_before: Load,
+    pub(crate) load_after: Load,
 }
 
 /// Run the replay of `scenario` in a child process of `exe` and read its report.
-pub fn measure(exe: &Path, scenario: &Scenario, out: &Path) -> Result<ReplayRun, String> {
+pub(crate) fn measure(exe: &Path, scenario: &Scenario, out: &Path) -> Result<ReplayRun, String> {
     let load_before = Load::now();
     let started = Instant::now();
     let args: Vec<OsString> = vec![
@@ -113,7 +113,7 @@ pub fn child(
 }
 
 /// User + system CPU time of this process so far, seconds.
-pub fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     super::machine::stat_cpu_seconds(
         &std::fs::read_to_string("/proc/self/stat").unwrap_or_default(),
     )

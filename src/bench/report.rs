@@ -11,22 +11,22 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// The performance targets for this (2-core) machine.
-pub mod targets {
+pub(crate) mod targets {
     /// Replay over a mixed scenario, records/s.
-    pub const REPLAY_RECORDS_PER_SEC: f64 = 1_000_000.0;
+    pub(crate) const REPLAY_RECORDS_PER_SEC: f64 = 1_000_000.0;
     /// Kafka → detectors → ClickHouse with the broker on the same machine, records/s.
-    pub const KAFKA_RECORDS_PER_SEC: f64 = 300_000.0;
+    pub(crate) const KAFKA_RECORDS_PER_SEC: f64 = 300_000.0;
     /// State per tracked SIM (10 million SIMs in ≤ 3 GB leaves some headroom).
-    pub const BYTES_PER_SIM: f64 = 256.0;
+    pub(crate) const BYTES_PER_SIM: f64 = 256.0;
     /// p99 case latency at the paced rate, seconds.
-    pub const P99_CASE_LATENCY_S: f64 = 2.0;
+    pub(crate) const P99_CASE_LATENCY_S: f64 = 2.0;
     /// Throughput at the largest size over throughput at the smallest: at least this
     /// (time grows linearly with size, not worse).
-    pub const SCALING_RATIO: f64 = 0.8;
+    pub(crate) const SCALING_RATIO: f64 = 0.8;
 }
 
-pub const BEGIN: &str = "<!-- cellwatch bench: generated section begin -->";
-pub const END: &str = "<!-- cellwatch bench: generated section end -->";
+pub(crate) const BEGIN: &str = "<!-- cellwatch bench: generated section begin -->";
+pub(crate) const END: &str = "<!-- cellwatch bench: generated section end -->";
 
 fn thousands(v: f64) -> String {
     let n = v.round() as i64;

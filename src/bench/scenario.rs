@@ -8,36 +8,36 @@ use std::path::{Path, PathBuf};
 
 /// A scenario on disk.
 #[derive(Debug, Clone)]
-pub struct Scenario {
-    pub scale: Scale,
-    pub seed: u64,
-    pub dir: PathBuf,
-    pub sms_lines: u64,
-    pub measurement_lines: u64,
-    pub bytes: u64,
+pub(crate) struct Scenario {
+    pub(crate) scale: Scale,
+    pub(crate) seed: u64,
+    pub(crate) dir: PathBuf,
+    pub(crate) sms_lines: u64,
+    pub(crate) measurement_lines: u64,
+    pub(crate) bytes: u64,
     /// Whether this run generated it (and so may delete it at the end).
-    pub generated: bool,
+    pub(crate) generated: bool,
 }
 
 impl Scenario {
-    pub fn lines(&self) -> u64 {
+    pub(crate) fn lines(&self) -> u64 {
         self.sms_lines + self.measurement_lines
     }
 
-    pub fn sms(&self) -> PathBuf {
+    pub(crate) fn sms(&self) -> PathBuf {
         self.dir.join(SMS_VOLUME_FILE)
     }
 
-    pub fn measurements(&self) -> PathBuf {
+    pub(crate) fn measurements(&self) -> PathBuf {
         self.dir.join(MEASUREMENTS_FILE)
     }
 
-    pub fn cells(&self) -> PathBuf {
+    pub(crate) fn cells(&self) -> PathBuf {
         self.dir.join(CELLS_FILE)
     }
 
     /// SIMs the simulator creates at this scale (see `simulate::ScaleParams`).
-    pub fn sims(&self) -> u64 {
+    pub(crate) fn sims(&self) -> u64 {
         match self.scale {
             Scale::Small => 3_000,
             Scale::Medium => 30_000,
@@ -49,7 +49,7 @@ impl Scenario {
 const DONE: &str = "done";
 
 /// The scenario of `scale` and `seed` under `work`, generated if missing.
-pub fn ensure(work: &Path, scale: Scale, seed: u64) -> Result<Scenario, String> {
+pub(crate) fn ensure(work: &Path, scale: Scale, seed: u64) -> Result<Scenario, String> {
     let dir = work.join(format!("{scale}-seed{seed}"));
     let mut generated = false;
     if !dir.join(DONE).is_file() {

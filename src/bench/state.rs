@@ -36,19 +36,19 @@ impl CaseSink for CountCases {
 /// What `child-state-sims` reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimStateReport {
-    pub sims: u64,
-    pub records: u64,
-    pub tracked_sims: u64,
-    pub rss_before: Rss,
-    pub rss_after: Rss,
+    pub(crate) sims: u64,
+    pub(crate) records: u64,
+    pub(crate) tracked_sims: u64,
+    pub(crate) rss_before: Rss,
+    pub(crate) rss_after: Rss,
     /// (RSS after − RSS before) / tracked SIMs.
-    pub rss_bytes_per_sim: f64,
+    pub(crate) rss_bytes_per_sim: f64,
     /// The detector's `size_of` one SIM state.
-    pub state_bytes_per_sim: u64,
+    pub(crate) state_bytes_per_sim: u64,
     /// The detector's accounting of all its structures / tracked SIMs.
-    pub detector_bytes_per_sim: f64,
-    pub seconds: f64,
-    pub cases: u64,
+    pub(crate) detector_bytes_per_sim: f64,
+    pub(crate) seconds: f64,
+    pub(crate) cases: u64,
 }
 
 /// Feed `sims` distinct SIMs, `records_per_sim` ordinary 5-minute records each,
@@ -131,15 +131,15 @@ pub fn child_sims(
 /// What `child-state-identities` reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdentityStateReport {
-    pub measurements: u64,
-    pub identities_tracked: usize,
-    pub emitters_tracked: usize,
-    pub rss_before: Rss,
-    pub rss_after: Rss,
-    pub rss_bytes_per_identity: f64,
-    pub detector_bytes_per_identity: f64,
-    pub seconds: f64,
-    pub cases: u64,
+    pub(crate) measurements: u64,
+    pub(crate) identities_tracked: usize,
+    pub(crate) emitters_tracked: usize,
+    pub(crate) rss_before: Rss,
+    pub(crate) rss_after: Rss,
+    pub(crate) rss_bytes_per_identity: f64,
+    pub(crate) detector_bytes_per_identity: f64,
+    pub(crate) seconds: f64,
+    pub(crate) cases: u64,
 }
 
 fn sites(cells: &Path) -> Result<Vec<Site>, String> {

@@ -19,7 +19,7 @@ impl CaseBook {
     }
 
     /// Merge one snapshot; returns the merged case.
-    pub fn upsert(&mut self, case: Case) -> &Case {
+    pub(crate) fn upsert(&mut self, case: Case) -> &Case {
         self.updates += 1;
         match self.cases.entry(case.case_id.clone()) {
             Entry::Occupied(known) => {
@@ -32,7 +32,7 @@ impl CaseBook {
     }
 
     /// Merge every case of another book (a replay lane's) into this one.
-    pub fn absorb(&mut self, other: CaseBook) {
+    pub(crate) fn absorb(&mut self, other: CaseBook) {
         let updates = self.updates + other.updates;
         for case in other.cases.into_values() {
             self.upsert(case);
@@ -41,16 +41,16 @@ impl CaseBook {
         self.updates = updates;
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.cases.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.cases.is_empty()
     }
 
     /// Number of snapshots merged (opens plus updates).
-    pub fn updates(&self) -> u64 {
+    pub(crate) fn updates(&self) -> u64 {
         self.updates
     }
 
@@ -65,7 +65,7 @@ impl CaseBook {
         v
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Case> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Case> {
         self.cases.values()
     }
 }
@@ -95,7 +95,7 @@ pub enum CasesFileError {
 
 /// Write cases as JSON Lines, one case per line: the `cases.jsonl` that
 /// [`read_jsonl`] reads.
-pub fn write_jsonl(out: &mut dyn std::io::Write, cases: &[Case]) -> std::io::Result<()> {
+pub(crate) fn write_jsonl(out: &mut dyn std::io::Write, cases: &[Case]) -> std::io::Result<()> {
     for case in cases {
         serde_json::to_writer(&mut *out, case)?;
         out.write_all(b"\n")?;

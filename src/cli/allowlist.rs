@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(clap::Args)]
-pub struct AllowlistArgs {
+pub(crate) struct AllowlistArgs {
     #[command(subcommand)]
     command: AllowlistCommand,
 }
@@ -129,7 +129,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub fn run(args: AllowlistArgs) -> Result<()> {
+pub(crate) fn run(args: AllowlistArgs) -> Result<()> {
     match args.command {
         AllowlistCommand::Add {
             sim,

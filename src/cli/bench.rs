@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     #[command(subcommand)]
     child: Option<ChildCommand>,
     /// Scenario sizes of the replay measurements, comma-separated
@@ -102,7 +102,7 @@ enum ChildCommand {
     },
 }
 
-pub fn run(args: BenchArgs) -> Result<()> {
+pub(crate) fn run(args: BenchArgs) -> Result<()> {
     if let Some(child) = args.child {
         return run_child(child);
     }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(clap::Args)]
-pub struct CasesArgs {
+pub(crate) struct CasesArgs {
     #[command(subcommand)]
     command: CasesCommand,
 }
@@ -184,7 +184,7 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub fn run(args: CasesArgs) -> Result<()> {
+pub(crate) fn run(args: CasesArgs) -> Result<()> {
     if let CasesCommand::Verify { evidence, json } = &args.command {
         return verify(evidence, *json);
     }

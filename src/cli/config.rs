@@ -6,7 +6,7 @@ use cellwatch::config::{example, mask, Config, Environment};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     #[command(subcommand)]
     command: ConfigCommand,
 }
@@ -24,7 +24,7 @@ enum ConfigCommand {
     Example,
 }
 
-pub fn run(args: ConfigArgs) -> Result<()> {
+pub(crate) fn run(args: ConfigArgs) -> Result<()> {
     match args.command {
         ConfigCommand::Check { file } => check(file),
         ConfigCommand::Example => {

@@ -6,7 +6,7 @@ use cellwatch::demo::{self, DemoOptions};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// small | medium | large
@@ -32,7 +32,7 @@ pub struct DemoArgs {
     config: Option<PathBuf>,
 }
 
-pub fn run(args: DemoArgs) -> Result<()> {
+pub(crate) fn run(args: DemoArgs) -> Result<()> {
     let scale = args
         .scale
         .parse()

@@ -6,7 +6,7 @@ use cellwatch::sink::clickhouse::{migrate, ClickHouse};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct MigrateArgs {
+pub(crate) struct MigrateArgs {
     /// Configuration file (TOML); `CELLWATCH_*` environment variables override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -18,7 +18,7 @@ pub struct MigrateArgs {
     database: Option<String>,
 }
 
-pub fn run(args: MigrateArgs) -> Result<()> {
+pub(crate) fn run(args: MigrateArgs) -> Result<()> {
     let mut config = Config::load(args.config.as_deref())?;
     if let Some(u) = args.clickhouse_url {
         config.clickhouse.url = u;

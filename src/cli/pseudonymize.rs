@@ -10,7 +10,7 @@ use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct PseudonymizeArgs {
+pub(crate) struct PseudonymizeArgs {
     /// File holding the operator's secret HMAC key (its bytes, trailing newlines ignored).
     #[arg(long, value_name = "FILE")]
     key_file: PathBuf,
@@ -32,7 +32,7 @@ pub struct PseudonymizeArgs {
     length: usize,
 }
 
-pub fn run(args: PseudonymizeArgs) -> Result<()> {
+pub(crate) fn run(args: PseudonymizeArgs) -> Result<()> {
     let format = match &args.format {
         Some(f) => InputFormat::parse(f)
             .with_context(|| format!("{f:?} is not a format; use csv or jsonl"))?,

@@ -6,7 +6,7 @@ use cellwatch::replay::{self, InputPath, ReplayOptions};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// SMS-volume records (JSON Lines; `-` = standard input).
     #[arg(long, value_name = "FILE")]
     sms_volume: Option<String>,
@@ -24,7 +24,7 @@ pub struct ReplayArgs {
     config: Option<PathBuf>,
 }
 
-pub fn run(args: ReplayArgs) -> Result<()> {
+pub(crate) fn run(args: ReplayArgs) -> Result<()> {
     let opts = ReplayOptions {
         sms_volume: args.sms_volume.as_deref().map(InputPath::parse),
         measurements: args.measurements.as_deref().map(InputPath::parse),

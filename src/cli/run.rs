@@ -9,7 +9,7 @@ use cellwatch::sink::clickhouse::ClickHouse;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Configuration file (TOML); `CELLWATCH_*` environment variables override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -18,7 +18,7 @@ pub struct RunArgs {
     cells: Option<PathBuf>,
 }
 
-pub fn run(args: RunArgs) -> Result<()> {
+pub(crate) fn run(args: RunArgs) -> Result<()> {
     let config = Config::load(args.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct ScoreArgs {
+pub(crate) struct ScoreArgs {
     #[arg(long, value_name = "FILE")]
     truth: PathBuf,
     #[arg(long, value_name = "FILE")]
@@ -14,7 +14,7 @@ pub struct ScoreArgs {
     json: bool,
 }
 
-pub fn run(args: ScoreArgs) -> Result<()> {
+pub(crate) fn run(args: ScoreArgs) -> Result<()> {
     let truth = cellwatch::simulate::truth::Truth::load(&args.truth)
         .with_context(|| format!("cannot load truth file {}", args.truth.display()))?;
     let cases = cellwatch::cases::read_jsonl(&args.cases)?;

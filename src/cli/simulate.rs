@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// small | medium | large
@@ -14,7 +14,7 @@ pub struct SimulateArgs {
     out: PathBuf,
 }
 
-pub fn run(args: SimulateArgs) -> Result<()> {
+pub(crate) fn run(args: SimulateArgs) -> Result<()> {
     let scale: cellwatch::simulate::Scale = args
         .scale
         .parse()

@@ -6,7 +6,7 @@ use super::error::{ConfigError, Problem};
 
 /// The problems found so far.
 #[derive(Debug, Default)]
-pub struct Problems(pub(crate) Vec<Problem>);
+pub(crate) struct Problems(pub(crate) Vec<Problem>);
 
 impl Problems {
     pub(crate) fn push(&mut self, key: &str, message: impl Into<String>) {

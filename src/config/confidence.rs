@@ -12,71 +12,71 @@ use serde::{Deserialize, Serialize};
 /// defaults (docs/detection.md). Unknown codes are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-pub struct RuleConfidence {
+pub(crate) struct RuleConfidence {
     /// `SMS_RATE_5M`: the SIM sent at least `spam.rate_5m` SMS in the short window.
     #[serde(rename = "SMS_RATE_5M")]
-    pub sms_rate_5m: f64,
+    pub(crate) sms_rate_5m: f64,
     /// `SMS_RATE_1H`: the SIM sent at least `spam.rate_1h` SMS in the medium window.
     #[serde(rename = "SMS_RATE_1H")]
-    pub sms_rate_1h: f64,
+    pub(crate) sms_rate_1h: f64,
     /// `SMS_RATE_24H`: the SIM sent at least `spam.rate_24h` SMS in the long window.
     #[serde(rename = "SMS_RATE_24H")]
-    pub sms_rate_24h: f64,
+    pub(crate) sms_rate_24h: f64,
     /// `POPULATION_TAIL`: the medium-window count is at most `spam.population_tail_p`
     /// likely under the population's model of normal senders.
     #[serde(rename = "POPULATION_TAIL")]
-    pub population_tail: f64,
+    pub(crate) population_tail: f64,
     /// `RATE_ROBUST_Z`: the hourly rate is at least `spam.robust_z` robust z-scores
     /// above the population's median.
     #[serde(rename = "RATE_ROBUST_Z")]
-    pub rate_robust_z: f64,
+    pub(crate) rate_robust_z: f64,
     /// `NEW_RECIPIENT_RATIO`: most recipients of the medium window are "no
     /// relationship" numbers (`spam.new_recipient_ratio`, `spam.new_recipient_min`);
     /// for a farm, over all its members.
     #[serde(rename = "NEW_RECIPIENT_RATIO")]
-    pub new_recipient_ratio: f64,
+    pub(crate) new_recipient_ratio: f64,
     /// `DISTINCT_RATIO`: one message per recipient over the medium window
     /// (`spam.distinct_ratio`): a broadcast, not a conversation.
     #[serde(rename = "DISTINCT_RATIO")]
-    pub distinct_ratio: f64,
+    pub(crate) distinct_ratio: f64,
     /// `NO_VOICE`: at least `spam.no_voice_min_sms` SMS and no call over the long
     /// window; for a farm, the share of such members.
     #[serde(rename = "NO_VOICE")]
-    pub no_voice: f64,
+    pub(crate) no_voice: f64,
     /// `OUT_IN_ASYMMETRY`: sent / (received + 1) over the long window is at least
     /// `spam.out_in_ratio`.
     #[serde(rename = "OUT_IN_ASYMMETRY")]
-    pub out_in_asymmetry: f64,
+    pub(crate) out_in_asymmetry: f64,
     /// `YOUNG_UNVERIFIED`: the SIM is at most `spam.young_sim_days` old and its
     /// identity is not verified; for a farm, the share of such members.
     #[serde(rename = "YOUNG_UNVERIFIED")]
-    pub young_unverified: f64,
+    pub(crate) young_unverified: f64,
     /// `GATEWAY_TAC`: the device is a GSM-gateway model, configured or learned; for a
     /// farm, the share of members on gateway models.
     #[serde(rename = "GATEWAY_TAC")]
-    pub gateway_tac: f64,
+    pub(crate) gateway_tac: f64,
     /// `STATIONARY`: at least `spam.stationary_records` consecutive sending records
     /// from one cell; for a farm, the share of members in its most common cell.
     #[serde(rename = "STATIONARY")]
-    pub stationary: f64,
+    pub(crate) stationary: f64,
     /// `TEMPLATE_REPEAT`: at least `spam.template_repeat` copies of one fingerprint in
     /// a single record.
     #[serde(rename = "TEMPLATE_REPEAT")]
-    pub template_repeat: f64,
+    pub(crate) template_repeat: f64,
     /// `FARM_SIZE`: a group has at least `spam.farm_min_members` linked members.
     #[serde(rename = "FARM_SIZE")]
-    pub farm_size: f64,
+    pub(crate) farm_size: f64,
     /// `SIMS_PER_DEVICE`: at least `spam.sims_per_device` member SIMs on one device.
     #[serde(rename = "SIMS_PER_DEVICE")]
-    pub sims_per_device: f64,
+    pub(crate) sims_per_device: f64,
     /// `TEMPLATE_CAMPAIGN`: at least `spam.campaign_min_sims` members sending
     /// near-duplicate fingerprints in one cell and campaign window.
     #[serde(rename = "TEMPLATE_CAMPAIGN")]
-    pub template_campaign: f64,
+    pub(crate) template_campaign: f64,
     /// `GATEWAY_TAC_CELL`: at least `spam.gateway_cell_min_sims` members sharing one
     /// gateway TAC in one cell.
     #[serde(rename = "GATEWAY_TAC_CELL")]
-    pub gateway_tac_cell: f64,
+    pub(crate) gateway_tac_cell: f64,
 }
 
 impl Default for RuleConfidence {
@@ -112,7 +112,7 @@ impl RuleConfidence {
     }
 
     /// `(rule code, confidence)` of every rule, in declaration order.
-    pub fn by_code(&self) -> [(&'static str, f64); 17] {
+    pub(crate) fn by_code(&self) -> [(&'static str, f64); 17] {
         [
             ("SMS_RATE_5M", self.sms_rate_5m),
             ("SMS_RATE_1H", self.sms_rate_1h),

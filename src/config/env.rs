@@ -16,10 +16,10 @@ use super::Config;
 use std::collections::BTreeMap;
 
 /// Every variable this module reads starts with this.
-pub const PREFIX: &str = "CELLWATCH_";
+pub(crate) const PREFIX: &str = "CELLWATCH_";
 
 /// Names kept from earlier releases, each for one key (path segments).
-pub const ALIASES: &[(&str, &[&str])] = &[
+pub(crate) const ALIASES: &[(&str, &[&str])] = &[
     (
         "CELLWATCH_KAFKA_SECURITY_PROTOCOL",
         &["kafka", "librdkafka", "security.protocol"],
@@ -66,7 +66,7 @@ impl Environment {
     }
 
     /// Given variables (tests, tools); names without [`PREFIX`] are left out.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+    pub(crate) fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Environment {
         let vars = pairs
@@ -104,23 +104,23 @@ impl Override {
 }
 
 /// The variable of a key: `CELLWATCH_` + the path joined by `_`, in capitals.
-pub fn variable_name(path: &[String]) -> String {
+pub(crate) fn variable_name(path: &[String]) -> String {
     format!("{PREFIX}{}", path.join("_").to_uppercase())
 }
 
 /// What a variable name sets.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
-    pub path: Vec<String>,
-    pub kind: Kind,
+    pub(crate) path: Vec<String>,
+    pub(crate) kind: Kind,
 }
 
 /// Every variable the configuration reads. Names are unique (a unit test proves it).
 pub(crate) struct Catalogue {
     /// The variable of each single key (general rule and aliases).
-    pub names: Vec<(String, Target)>,
+    pub(crate) names: Vec<(String, Target)>,
     /// Name prefixes of the free-form tables, with the table's path.
-    pub tables: Vec<(String, Vec<String>)>,
+    pub(crate) tables: Vec<(String, Vec<String>)>,
 }
 
 /// The [`Catalogue`] of the configuration's keys.

@@ -46,11 +46,11 @@ fn list(problems: &[Problem]) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     /// Full key path, e.g. `spam.open_score`.
-    pub key: String,
+    pub(crate) key: String,
     /// What is wrong and what to do, e.g. `must be within 0..=1, got 1.5`.
-    pub message: String,
+    pub(crate) message: String,
     /// The environment variable that set the key, when one did.
-    pub variable: Option<String>,
+    pub(crate) variable: Option<String>,
 }
 
 impl fmt::Display for Problem {

@@ -16,107 +16,107 @@ use serde::{Deserialize, Serialize};
 pub struct FakeBtsConfig {
     // ---- radio model (docs/detection.md: log-distance n ≈ 3–3.5, shadowing σ ≈ 6–8 dB) ----
     /// Path-loss exponent `n`. Default 3.2 (urban, docs/detection.md: n ≈ 3–3.5).
-    pub path_loss_exponent: f64,
+    pub(crate) path_loss_exponent: f64,
     /// Log-normal shadowing σ, dB. Default 7 (docs/detection.md: σ ≈ 6–8 dB).
     pub shadowing_sigma_db: f64,
     /// Path loss at the reference distance, dB. Default 78 (free space over 100 m at
     /// ≈ 1.8 GHz: 20·log10(4π·100 m / 0.167 m) ≈ 77.5 dB).
-    pub reference_loss_db: f64,
+    pub(crate) reference_loss_db: f64,
     /// Reference distance of the log-distance model, metres. Default 100 (beyond it
     /// the urban exponent applies).
-    pub reference_distance_m: f64,
+    pub(crate) reference_distance_m: f64,
     /// Distances are floored at this (antenna height / near field), metres. Default 10.
-    pub min_distance_m: f64,
+    pub(crate) min_distance_m: f64,
     /// EIRP assumed for a registered cell whose row has no `eirp_dbm`, dBm. Default 55
     /// (macro cell: 43 dBm transmitter + ≈ 15 dBi antenna, minus feeder losses).
-    pub default_eirp_dbm: f64,
+    pub(crate) default_eirp_dbm: f64,
     /// What phones report relative to total received power: LTE/NR RSRP is per
     /// resource element, ≈ total − 10·log10(1200 subcarriers): LTE and NR reports are
     /// this many dB below the total received power. Default 30.8 (GSM RxLev is the
     /// total, no offset).
-    pub lte_rsrp_offset_db: f64,
+    pub(crate) lte_rsrp_offset_db: f64,
     /// UMTS RSCP is the pilot channel's power, ≈ 10 dB below the total: UMTS reports
     /// are this many dB below the total received power. Default 10.
-    pub umts_rscp_offset_db: f64,
+    pub(crate) umts_rscp_offset_db: f64,
 
     // ---- per-report rules ----
     /// SIGNAL_TOO_STRONG fires when the signal exceeds the path-loss prediction for the
     /// claimed site by more than this many shadowing σ. Default 3 (≈ 0.1 % of legitimate
     /// reports under log-normal shadowing).
-    pub signal_excess_sigmas: f64,
+    pub(crate) signal_excess_sigmas: f64,
     /// BEYOND_REACH (CellGuard): distance − registered range − position accuracy must
     /// exceed this speed/uncertainty margin, metres. Default 2 000 (a reporter moving
     /// at 30 m/s for a minute between fix and cell observation, plus row imprecision).
-    pub reach_margin_m: f64,
+    pub(crate) reach_margin_m: f64,
     /// Registered ranges below this are raised to it, metres. Default 500.
-    pub min_range_m: f64,
+    pub(crate) min_range_m: f64,
     /// TA_INCONSISTENT tolerance beyond one TA step and the position accuracy, metres.
     /// Default 500 (inventory coordinates are rounded to a site, not an antenna).
-    pub ta_tolerance_m: f64,
+    pub(crate) ta_tolerance_m: f64,
     /// NO_NEIGHBOURS fires at or below this many announced neighbours. Default 1
     /// (docs/detection.md: "no or one neighbour announced").
-    pub max_neighbours_suspicious: u16,
+    pub(crate) max_neighbours_suspicious: u16,
     /// Radius in which the registered cells define which PLMNs, LACs and channels are
     /// plausible, metres. Default 6 000 (LAC clusters are a few km across).
-    pub neighbourhood_radius_m: f64,
+    pub(crate) neighbourhood_radius_m: f64,
     /// At most this many registered cells are consulted for the neighbourhood rules.
-    pub neighbourhood_max_cells: usize,
+    pub(crate) neighbourhood_max_cells: usize,
 
     // ---- evidence aggregation and score (additive, à la Crocodile Hunter / SnoopSnitch) ----
     /// Points per rule that holds for a candidate transmitter.
-    pub weights: RuleWeights,
+    pub(crate) weights: RuleWeights,
     /// A rule holds for a transmitter when it fired in at least this share of the
     /// transmitter's reports in the evidence window (events: at least once). Default 0.3.
-    pub min_rule_fraction: f64,
+    pub(crate) min_rule_fraction: f64,
     /// Points needed to open a case. Default 6: one sign that the identity itself is
     /// forged plus one independent corroboration.
-    pub case_threshold: f64,
+    pub(crate) case_threshold: f64,
     /// Of those, points from signs that the broadcast itself is forged (null cipher,
     /// no neighbours, the identity on a channel other than its registered one or on two
     /// channels at once). Inventory and placement mismatches alone (a missing row, a row
     /// at wrong coordinates) never open a case: they become inventory findings.
     /// Default 3.
-    pub min_rogue_points: f64,
+    pub(crate) min_rogue_points: f64,
     /// DUPLICATE_IDENTITY: the same identity heard on another channel within this much
     /// event time, seconds. Default 3 600.
-    pub duplicate_window_secs: u64,
+    pub(crate) duplicate_window_secs: u64,
     /// Distinct reporting devices needed before a case opens (single-device noise is
     /// not a case; docs/detection.md: "requiring several independent reporters").
     /// Default 2.
-    pub min_reporters: usize,
+    pub(crate) min_reporters: usize,
     /// Evidence window: rule counts are summed over this much event time, seconds.
     /// Default 1 800 (30 min, six buckets of 5 min).
-    pub evidence_window_secs: u64,
+    pub(crate) evidence_window_secs: u64,
 
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
     /// distance of the transmitter's current position estimate, metres. Default 4 000
     /// (blaster range 1–2 km on either side, docs/detection.md).
-    pub association_radius_m: f64,
+    pub(crate) association_radius_m: f64,
     /// …or this multiple of the distance at which the transmitter is currently heard
     /// (its recent reporters around its position), whichever is larger. Default 1.5.
-    pub association_spread_factor: f64,
+    pub(crate) association_spread_factor: f64,
     /// …or when it is within `association_radius_m` (plus `max_speed_mps` times the
     /// age) of one of the transmitter's last this many reports (its current footprint:
     /// two phones hearing one transmitter are at most twice its range apart). Default
     /// 48 (a few minutes of a blaster's captures; bounds the work per report).
-    pub association_footprint_reports: usize,
+    pub(crate) association_footprint_reports: usize,
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
-    pub link_gap_secs: u64,
+    pub(crate) link_gap_secs: u64,
     /// Speed allowed for a moving transmitter when widening the association radius
     /// over a gap, m/s. Default 20 (a car in a city).
-    pub max_speed_mps: f64,
+    pub(crate) max_speed_mps: f64,
 
     // ---- localisation and tracking ----
     /// Localisation runs at most once per this much event time per transmitter, s.
     /// Default 60.
-    pub locate_interval_secs: u64,
+    pub(crate) locate_interval_secs: u64,
     /// Observations of the short window used for tracking, seconds. Default 180.
-    pub track_window_secs: u64,
+    pub(crate) track_window_secs: u64,
     /// At most this many observations are kept per transmitter (a stationary one is
     /// located from all of them); at least 8. Default 1 000.
-    pub max_observations: usize,
+    pub(crate) max_observations: usize,
     /// Observations are aggregated into square cells of this size (mean position and
     /// signal, count as weight) before a fit, metres; 0 fits every report. Default 25:
     /// within the GPS accuracy of phone reports (5–50 m) and below the shadowing
@@ -124,7 +124,7 @@ pub struct FakeBtsConfig {
     /// a position and a shadowing draw; bounds the fit's work by the footprint.
     pub locate_bin_m: f64,
     /// Huber threshold of the robust fit, in σ. Default 2.
-    pub huber_k: f64,
+    pub(crate) huber_k: f64,
     /// σ of a distance just outside its timing-advance interval, metres. The interval
     /// already covers the quantisation (553.5 m GSM steps); what remains is timing
     /// jitter and multipath excess delay. Default 30; the Huber loss bounds the pull of
@@ -134,43 +134,43 @@ pub struct FakeBtsConfig {
     /// a rogue cell is only reported by the phones it captured, i.e. those with
     /// favourable fading, so its reports are biased upwards at the edge of its reach,
     /// and the reporters' GPS errors add to it. Default 12.
-    pub locate_rss_sigma_db: f64,
+    pub(crate) locate_rss_sigma_db: f64,
     /// Weak prior pulling a fix towards the signal-weighted centroid, σ metres.
     /// Default 3 000.
-    pub prior_sigma_m: f64,
+    pub(crate) prior_sigma_m: f64,
     /// Smallest reported uncertainty radius, metres. Default 30.
-    pub min_radius_m: f64,
+    pub(crate) min_radius_m: f64,
     /// Kalman acceleration noise spectral density, m²/s³. Default 0.5 (city driving).
-    pub track_accel_noise: f64,
+    pub(crate) track_accel_noise: f64,
     /// A transmitter is treated as moving once its track spans more than this, metres.
     /// Default 800.
-    pub moving_min_displacement_m: f64,
+    pub(crate) moving_min_displacement_m: f64,
     /// Minimum event time between two case snapshots caused by the track alone, s.
     /// Default 300.
-    pub snapshot_interval_secs: u64,
+    pub(crate) snapshot_interval_secs: u64,
     /// Idle candidate transmitters are dropped after this much event time, seconds.
     /// Default 3 600.
-    pub idle_evict_secs: u64,
+    pub(crate) idle_evict_secs: u64,
     /// A transmitter with an open case is kept this long without reports before its
     /// case is closed (a transmitter back on air within it, with the same identity or
     /// a linked one, continues its case instead of opening a new one), seconds.
     /// Default 10 800 (3 h: a suitcase blaster's operator pausing between sessions;
     /// a low-power clone heard by few passers-by goes unreported for over an hour).
-    pub case_idle_evict_secs: u64,
+    pub(crate) case_idle_evict_secs: u64,
 
     // ---- inventory findings ----
     /// Distinct reporters needed before an inventory discrepancy is reported. Default 3.
-    pub finding_min_reporters: usize,
+    pub(crate) finding_min_reporters: usize,
     /// Reports needed before an inventory discrepancy is reported. Default 10.
-    pub finding_min_reports: u64,
+    pub(crate) finding_min_reports: u64,
     /// Share of a registered cell's reports (once it was first heard out of place)
     /// that must be beyond reach or off their timing advance for a "misplaced"
     /// finding. Default 0.3.
-    pub misplaced_min_fraction: f64,
+    pub(crate) misplaced_min_fraction: f64,
     /// A "misplaced" finding needs the estimated site this far from the listed one
     /// (and beyond twice the estimate's uncertainty), metres. Default 1 000
     /// (site-level inventory precision).
-    pub finding_min_offset_m: f64,
+    pub(crate) finding_min_offset_m: f64,
 }
 
 impl Default for FakeBtsConfig {
@@ -228,7 +228,7 @@ impl Default for FakeBtsConfig {
 impl FakeBtsConfig {
     /// This section alone, checked as `Config::validate` checks it: detectors built
     /// from a section call it, so an invalid section is refused, never replaced.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let mut p = Problems::default();
         self.check(&mut p);
         p.into_result()
@@ -364,28 +364,28 @@ impl FakeBtsConfig {
         }
     }
 
-    pub fn duplicate_window_ms(&self) -> i64 {
+    pub(crate) fn duplicate_window_ms(&self) -> i64 {
         secs_ms(self.duplicate_window_secs)
     }
-    pub fn evidence_window_ms(&self) -> i64 {
+    pub(crate) fn evidence_window_ms(&self) -> i64 {
         secs_ms(self.evidence_window_secs)
     }
-    pub fn link_gap_ms(&self) -> i64 {
+    pub(crate) fn link_gap_ms(&self) -> i64 {
         secs_ms(self.link_gap_secs)
     }
-    pub fn locate_interval_ms(&self) -> i64 {
+    pub(crate) fn locate_interval_ms(&self) -> i64 {
         secs_ms(self.locate_interval_secs)
     }
-    pub fn track_window_ms(&self) -> i64 {
+    pub(crate) fn track_window_ms(&self) -> i64 {
         secs_ms(self.track_window_secs)
     }
-    pub fn snapshot_interval_ms(&self) -> i64 {
+    pub(crate) fn snapshot_interval_ms(&self) -> i64 {
         secs_ms(self.snapshot_interval_secs)
     }
-    pub fn idle_evict_ms(&self) -> i64 {
+    pub(crate) fn idle_evict_ms(&self) -> i64 {
         secs_ms(self.idle_evict_secs)
     }
-    pub fn case_idle_evict_ms(&self) -> i64 {
+    pub(crate) fn case_idle_evict_ms(&self) -> i64 {
         secs_ms(self.case_idle_evict_secs)
     }
 }

@@ -13,45 +13,45 @@ use serde::{Deserialize, Serialize};
 /// missing neighbour list 2; plain inventory mismatches 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-pub struct RuleWeights {
+pub(crate) struct RuleWeights {
     /// `CELL_NOT_REGISTERED`: the identity is not in the inventory.
-    pub cell_not_registered: f64,
+    pub(crate) cell_not_registered: f64,
     /// `BEYOND_REACH`: a registered identity heard farther from its site than its reach.
-    pub beyond_reach: f64,
+    pub(crate) beyond_reach: f64,
     /// `SIGNAL_TOO_STRONG`: signal stronger than the path-loss model allows for the
     /// registered site.
-    pub signal_too_strong: f64,
+    pub(crate) signal_too_strong: f64,
     /// `TA_INCONSISTENT`: timing advance incompatible with the distance to the
     /// registered site.
-    pub ta_inconsistent: f64,
+    pub(crate) ta_inconsistent: f64,
     /// `PLMN_INCONSISTENT`: no registered cell of this network (PLMN) around the
     /// reporter.
-    pub plmn_inconsistent: f64,
+    pub(crate) plmn_inconsistent: f64,
     /// `LAC_INCONSISTENT`: no registered cell of this PLMN uses this LAC/TAC around the
     /// reporter, or the cell id is registered under another one (TAC hopping).
-    pub lac_inconsistent: f64,
+    pub(crate) lac_inconsistent: f64,
     /// `ARFCN_UNUSED_NEARBY`: no registered cell of this PLMN and technology uses this
     /// channel around the reporter.
-    pub arfcn_unused_nearby: f64,
+    pub(crate) arfcn_unused_nearby: f64,
     /// `ARFCN_INCONSISTENT`: a registered identity broadcast on a channel other than its
     /// registered one (a forged broadcast).
-    pub arfcn_inconsistent: f64,
+    pub(crate) arfcn_inconsistent: f64,
     /// `DUPLICATE_IDENTITY`: the same identity heard on two channels (a forged
     /// broadcast).
-    pub duplicate_identity: f64,
+    pub(crate) duplicate_identity: f64,
     /// `NO_NEIGHBOURS`: the cell announces at most `fakebts.max_neighbours_suspicious`
     /// neighbours (a forged broadcast).
-    pub no_neighbours: f64,
+    pub(crate) no_neighbours: f64,
     /// `NULL_CIPHER`: the cell turned encryption off (A5/0, EEA0; a forged broadcast).
-    pub null_cipher: f64,
+    pub(crate) null_cipher: f64,
     /// `RAT_DOWNGRADE`: the phone was pushed down to an older technology (e.g. LTE to
     /// GSM).
-    pub rat_downgrade: f64,
+    pub(crate) rat_downgrade: f64,
     /// `LU_REJECT`: a location or tracking area update was rejected.
-    pub lu_reject: f64,
+    pub(crate) lu_reject: f64,
     /// `SMS_WHILE_CAMPED`: an SMS arrived while the phone was camped on the suspect
     /// cell (SMS blaster).
-    pub sms_while_camped: f64,
+    pub(crate) sms_while_camped: f64,
 }
 
 impl Default for RuleWeights {

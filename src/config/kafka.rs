@@ -20,7 +20,7 @@ pub struct KafkaConfig {
     /// masked by `cellwatch config check`. Set secrets with environment variables,
     /// e.g. CELLWATCH_KAFKA_SASL_PASSWORD.
     #[schemars(example = librdkafka_example())]
-    pub librdkafka: BTreeMap<String, String>,
+    pub(crate) librdkafka: BTreeMap<String, String>,
 }
 
 impl Default for KafkaConfig {
@@ -95,7 +95,7 @@ impl KafkaConfig {
 
 impl TopicsConfig {
     /// `(key, topic)` of every topic, in declaration order.
-    pub fn by_key(&self) -> [(&'static str, &str); 6] {
+    pub(crate) fn by_key(&self) -> [(&'static str, &str); 6] {
         [
             ("sms_volume", &self.sms_volume),
             ("measurements", &self.measurements),

@@ -8,10 +8,10 @@
 use super::Config;
 
 /// What a secret is replaced with.
-pub const MASK: &str = "********";
+pub(crate) const MASK: &str = "********";
 
 /// Whether a librdkafka setting holds a secret.
-pub fn is_secret_librdkafka(name: &str) -> bool {
+pub(crate) fn is_secret_librdkafka(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.contains("password")
         || name.contains("secret")

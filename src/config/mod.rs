@@ -12,7 +12,7 @@
 mod check;
 mod clickhouse;
 mod confidence;
-pub mod env;
+pub(crate) mod env;
 #[cfg(test)]
 mod env_tests;
 mod error;
@@ -31,17 +31,17 @@ mod spam;
 mod tests;
 
 pub use clickhouse::ClickHouseConfig;
-pub use confidence::RuleConfidence;
-pub use env::{EnvOverride, Environment};
-pub use error::ConfigError;
-pub use error::Problem;
+pub(crate) use confidence::RuleConfidence;
+pub(crate) use env::EnvOverride;
+pub use env::Environment;
+pub(crate) use error::{ConfigError, Problem};
 pub use fakebts::FakeBtsConfig;
-pub use fakebts_weights::RuleWeights;
-pub use http::HttpConfig;
-pub use inventory::InventoryConfig;
-pub use kafka::{KafkaConfig, TopicsConfig};
-pub use pipeline::{EventOrder, PipelineConfig};
-pub use sink::SinkConfig;
+pub(crate) use fakebts_weights::RuleWeights;
+pub(crate) use http::HttpConfig;
+pub(crate) use inventory::InventoryConfig;
+pub(crate) use kafka::{KafkaConfig, TopicsConfig};
+pub(crate) use pipeline::{EventOrder, PipelineConfig};
+pub(crate) use sink::SinkConfig;
 pub use spam::SpamConfig;
 
 use check::Problems;
@@ -58,7 +58,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub inventory: InventoryConfig,
     pub spam: SpamConfig,
-    pub fakebts: FakeBtsConfig,
+    pub(crate) fakebts: FakeBtsConfig,
     pub kafka: KafkaConfig,
     pub clickhouse: ClickHouseConfig,
     pub http: HttpConfig,
@@ -143,7 +143,7 @@ impl Config {
     }
 
     /// Check every section; the error lists each key that cannot work.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.problems().into_result()
     }
 

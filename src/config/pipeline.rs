@@ -12,23 +12,23 @@ pub struct PipelineConfig {
     /// How far behind the highest event time seen a record may be before it is
     /// dead-lettered as `late`, seconds. Operators report in 1–15 min intervals and
     /// probes upload in batches, hence 10 minutes.
-    pub allowed_lateness_secs: u64,
+    pub(crate) allowed_lateness_secs: u64,
     /// Largest accepted record in bytes; longer lines are dead-lettered as `too_large`
     /// without being buffered whole. 1 MiB: a real record is under 4 KiB.
-    pub max_record_bytes: usize,
+    pub(crate) max_record_bytes: usize,
     /// Event-time progress between two watermark notifications to the detectors
     /// (window closing, eviction), seconds.
-    pub watermark_step_secs: u64,
+    pub(crate) watermark_step_secs: u64,
     /// How much history a worker re-reads to rebuild detector state when it is
     /// assigned partitions, seconds: the longest detector window plus the allowed
     /// lateness (24 h + 10 min).
-    pub restore_window_secs: u64,
+    pub(crate) restore_window_secs: u64,
     /// How events reach the detectors: `event_time` holds them until the watermark
     /// passes and releases them in canonical order, so the same input gives the same
     /// cases, replayed or streamed, at the price of holding events up to the allowed
     /// lateness; `arrival` gives the lowest latency, but cross-key detectors (farms,
     /// identity linking) may then differ with partition interleaving.
-    pub ordering: EventOrder,
+    pub(crate) ordering: EventOrder,
 }
 
 impl Default for PipelineConfig {
@@ -48,11 +48,11 @@ impl PipelineConfig {
         (self.allowed_lateness_secs as i64).saturating_mul(1000)
     }
 
-    pub fn restore_window_ms(&self) -> i64 {
+    pub(crate) fn restore_window_ms(&self) -> i64 {
         (self.restore_window_secs as i64).saturating_mul(1000)
     }
 
-    pub fn watermark_step_ms(&self) -> i64 {
+    pub(crate) fn watermark_step_ms(&self) -> i64 {
         (self.watermark_step_secs as i64).saturating_mul(1000)
     }
 
@@ -76,7 +76,7 @@ impl PipelineConfig {
 /// How events reach the detectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum EventOrder {
+pub(crate) enum EventOrder {
     /// Held until the watermark, released in canonical order (deterministic).
     #[default]
     EventTime,

@@ -28,12 +28,12 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone)]
 pub(crate) struct Key {
     /// Path from the top, e.g. `["kafka", "topics", "cases"]`.
-    pub path: Vec<String>,
-    pub kind: Kind,
+    pub(crate) path: Vec<String>,
+    pub(crate) kind: Kind,
     /// The doc comment, as written (line breaks kept); empty when there is none.
-    pub description: String,
+    pub(crate) description: String,
     /// The first `#[schemars(example = …)]` value, if any.
-    pub example: Option<Value>,
+    pub(crate) example: Option<Value>,
 }
 
 /// Every table and key, depth first, in the schema's order (alphabetical per table).

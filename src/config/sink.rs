@@ -23,7 +23,7 @@ pub struct SinkConfig {
     /// milliseconds, so that cases are queryable within the case-latency target
     /// (p99 ≤ 2 s) without making every insert small; at most `flush_interval_ms`.
     /// Default 200.
-    pub case_flush_ms: u64,
+    pub(crate) case_flush_ms: u64,
     /// Attempts of one flush before the service reports not-ready and pauses
     /// consumption (it keeps retrying: nothing is dropped); at least 1. Default 5.
     pub retry_max: u32,
@@ -33,19 +33,19 @@ pub struct SinkConfig {
     /// Longest delay between two retries, milliseconds. Default 10 000.
     pub retry_backoff_max_ms: u64,
     /// Also store dead letters in ClickHouse (`dead_letters`). Default true.
-    pub dead_letters_to_clickhouse: bool,
+    pub(crate) dead_letters_to_clickhouse: bool,
     /// Archive every valid record in ClickHouse `records` (the evidence behind
     /// cases, for evidence packages and analysts). Default true.
-    pub archive_records: bool,
+    pub(crate) archive_records: bool,
     /// Records taken from the consumer's local queue per wake-up of the service
     /// loop before it looks at its timers and the sinks again. Default 4096
     /// (about 10 ms of work; librdkafka prefetches far more than that).
-    pub consume_burst: usize,
+    pub(crate) consume_burst: usize,
     /// A burst of at least this many records is parsed (JSON and contract rules)
     /// on two threads before it goes through the detectors in order; smaller ones on
     /// the service thread. Default 512 (a thread costs tens of µs, parsing 512
     /// records ~1 ms).
-    pub parallel_parse_min: usize,
+    pub(crate) parallel_parse_min: usize,
 }
 
 impl Default for SinkConfig {

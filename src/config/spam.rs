@@ -16,139 +16,139 @@ pub struct SpamConfig {
     /// Short sliding window, seconds (5 min; docs/detection.md: "sliding-window send
     /// rate (5 min, 1 h, 24 h)"). It is read from the last buckets of the medium
     /// window, so it must be a multiple of `medium_window_secs / 12`.
-    pub short_window_secs: u32,
+    pub(crate) short_window_secs: u32,
     /// Medium sliding window, seconds (1 h): 12 buckets, so a multiple of 12.
-    pub medium_window_secs: u32,
+    pub(crate) medium_window_secs: u32,
     /// Long sliding window, seconds (24 h): 24 buckets, so a multiple of 24. A SIM idle
     /// for longer starts a fresh state.
-    pub long_window_secs: u32,
+    pub(crate) long_window_secs: u32,
     /// How often (event time, seconds) idle SIMs are swept out; a SIM is evicted once
     /// it has been idle for longer than the long window. The sweep only reclaims
     /// memory (a record after a longer gap restarts the state anyway), so an hourly
     /// scan is enough.
-    pub eviction_sweep_secs: u32,
+    pub(crate) eviction_sweep_secs: u32,
 
     /// SMS sent in the short window (5 min) that fires `SMS_RATE_5M`. A person types at
     /// most a few SMS a minute; 30 in 5 min is ten times the operators' same-content
     /// limit of 3 per 5 min (docs/detection.md, operator anti-spam limits).
-    pub rate_5m: u32,
+    pub(crate) rate_5m: u32,
     /// SMS sent in the medium window (1 h) that fires `SMS_RATE_1H` (operator limit
     /// 10 same-content SMS per hour, times the 5 distinct templates a campaign rotates).
     pub rate_1h: u32,
     /// SMS sent in the long window (24 h) that fires `SMS_RATE_24H`: one network's
     /// published rule, not more than 100 SMS in 24 h (docs/detection.md).
-    pub rate_24h: u32,
+    pub(crate) rate_24h: u32,
     /// Tail probability under the population model at or below which
     /// `POPULATION_TAIL` fires (value reported as `−log10 p`); 1e-6 ≈ "one SIM in a
     /// million would send this much by chance".
-    pub population_tail_p: f64,
+    pub(crate) population_tail_p: f64,
     /// Robust z-score of the hourly rate (median/MAD of `ln(1+rate)`) that fires
     /// `RATE_ROBUST_Z`; 3.5 is the usual outlier cut of the modified z-score
     /// (Iglewicz & Hoaglin 1993).
-    pub robust_z: f64,
+    pub(crate) robust_z: f64,
     /// Share of distinct recipients that are "no relationship" numbers, over the medium
     /// window, that fires `NEW_RECIPIENT_RATIO` (Decree 91/2020 behaviour criterion;
     /// Greystar scores senders by the share of such recipients).
-    pub new_recipient_ratio: f64,
+    pub(crate) new_recipient_ratio: f64,
     /// Minimum "no relationship" recipients in the medium window before the ratio
     /// means anything: every first message of a brand-new subscriber goes to a "new"
     /// number (docs/detection.md, trap: new but normal subscribers), but a person
     /// does not text 20 numbers for the first time within an hour.
-    pub new_recipient_min: u32,
+    pub(crate) new_recipient_min: u32,
     /// `distinct_recipients / sms_out` over the medium window that fires
     /// `DISTINCT_RATIO` (one message per recipient: a broadcast, not a conversation).
-    pub distinct_ratio: f64,
+    pub(crate) distinct_ratio: f64,
     /// Minimum SMS in the medium window before `DISTINCT_RATIO` is evaluated.
-    pub distinct_min_sms: u32,
+    pub(crate) distinct_min_sms: u32,
     /// SMS sent in the long window with no call at all that fires `NO_VOICE`
     /// (Decree 91: "mostly sends SMS, makes and receives few calls").
-    pub no_voice_min_sms: u32,
+    pub(crate) no_voice_min_sms: u32,
     /// `sms_out / (sms_in + 1)` over the long window that fires `OUT_IN_ASYMMETRY`
     /// (SIM-box literature: disproportionate outgoing volume).
-    pub out_in_ratio: f64,
+    pub(crate) out_in_ratio: f64,
     /// Minimum SMS in the long window before `OUT_IN_ASYMMETRY` is evaluated.
-    pub out_in_min_sms: u32,
+    pub(crate) out_in_min_sms: u32,
     /// `YOUNG_UNVERIFIED`: SIM at most this many days old and identity not verified
     /// (Murynets & Jover 2012: spammers use fresh prepaid SIMs).
-    pub young_sim_days: u32,
+    pub(crate) young_sim_days: u32,
     /// Type Allocation Codes of GSM gateways / SIM-box modems (8 digits each) that fire
     /// `GATEWAY_TAC`. Fill from the GSMA TAC database (device type "Modem"/"WLAN
     /// Router" of gateway vendors). Empty by default: gateway models are also learned
     /// from devices seen with many SIMs (`gateway_learn_sims`).
-    pub gateway_tacs: Vec<String>,
+    pub(crate) gateway_tacs: Vec<String>,
     /// Consecutive records from one cell while sending that fire `STATIONARY`
     /// (SIM boxes never move, INFOCOM 2014); 12 five-minute records = 1 h.
-    pub stationary_records: u32,
+    pub(crate) stationary_records: u32,
     /// Copies of one fingerprint in a single record that fire `TEMPLATE_REPEAT`:
     /// more than the operators' "3 same-content SMS in 5 min".
-    pub template_repeat: u32,
+    pub(crate) template_repeat: u32,
 
     /// Noisy-OR score at or above which a `spam_sim` case opens (0..=1).
-    pub open_score: f64,
+    pub(crate) open_score: f64,
     /// Extra requirement for a `spam_sim` case: at least one volume rule
     /// (`SMS_RATE_*`, `POPULATION_TAIL`, `RATE_ROBUST_Z`) **and** `NEW_RECIPIENT_RATIO`
     /// fired. Volume-only detectors collapse on legitimate bulk senders (23.8 %
     /// precision, docs/detection.md), so volume alone never opens a case.
-    pub require_behaviour: bool,
+    pub(crate) require_behaviour: bool,
 
     /// Population samples needed before its baseline is trusted, in SIM-windows: each
     /// record weighs the share of the medium window it covers.
-    pub baseline_min_samples: u32,
+    pub(crate) baseline_min_samples: u32,
     /// Quantile above which senders are left out of the population fit (0..=1).
-    pub baseline_trim_quantile: f64,
+    pub(crate) baseline_trim_quantile: f64,
     /// Floor of the population's mean hourly rate, SMS per hour.
-    pub baseline_min_rate_per_hour: f64,
+    pub(crate) baseline_min_rate_per_hour: f64,
     /// Floor of the MAD of `ln(1 + hourly rate)`.
-    pub baseline_min_log_mad: f64,
+    pub(crate) baseline_min_log_mad: f64,
     /// Half-life of the population histogram (event time, seconds).
-    pub baseline_half_life_secs: u32,
+    pub(crate) baseline_half_life_secs: u32,
     /// How often (event time, seconds) the population model is refit.
-    pub baseline_refresh_secs: u32,
+    pub(crate) baseline_refresh_secs: u32,
 
     /// A SIM becomes a farm candidate (indexed for grouping) when it shows at least
     /// this many weak markers: gateway TAC, young and unverified, no voice, high
     /// new-recipient share, one-message-per-recipient pattern. Normal subscribers
     /// show none, so grouping costs nothing for them.
-    pub farm_candidate_markers: u32,
+    pub(crate) farm_candidate_markers: u32,
     /// Markers of a farm candidate, at the level of a single slow member: new
     /// recipients in the medium window for the new-recipient marker (with a share of at
     /// least `new_recipient_ratio`)...
-    pub candidate_min_new: u32,
+    pub(crate) candidate_min_new: u32,
     /// ... SMS in the medium window for the one-message-per-recipient marker (share at
     /// least `distinct_ratio`)...
-    pub candidate_min_sms: u32,
+    pub(crate) candidate_min_sms: u32,
     /// ... and SMS in the long window without any call for the no-voice marker.
-    pub candidate_no_voice_min_sms: u32,
+    pub(crate) candidate_no_voice_min_sms: u32,
     /// Distinct candidate SIMs seen on one device that link them (`SIMS_PER_DEVICE`);
     /// SIM-box generators use ~50 numbers per IMEI, a person swapping SIMs 1–2.
-    pub sims_per_device: u32,
+    pub(crate) sims_per_device: u32,
     /// Maximum Hamming distance between two SimHash fingerprints for "same template"
     /// (docs/detection.md: 3–6 bits; Manku et al. use 3 of 64; at most 64). The upper
     /// end is safe here because fingerprints are only compared within one cell and
     /// campaign window and among farm candidates: two unrelated 64-bit hashes are ≤ 6 bits apart with
     /// probability ~4·10⁻¹².
-    pub fp_hamming: u32,
+    pub(crate) fp_hamming: u32,
     /// Candidate SIMs in one cell, within the campaign window, sending near-duplicate
     /// fingerprints that link them (`TEMPLATE_CAMPAIGN`; Jiang et al. 2013: related
     /// spam numbers share pattern, location and time window).
-    pub campaign_min_sims: u32,
+    pub(crate) campaign_min_sims: u32,
     /// Time window of a campaign in one cell (event time, seconds).
-    pub campaign_window_secs: u32,
+    pub(crate) campaign_window_secs: u32,
     /// Candidate SIMs with a gateway TAC in one cell that link them (`GATEWAY_TAC_CELL`).
-    pub gateway_cell_min_sims: u32,
+    pub(crate) gateway_cell_min_sims: u32,
     /// A device seen with at least this many distinct SIMs marks its TAC as a gateway
     /// model (learned `GATEWAY_TAC`): SIM boxes hold 8–64 SIMs, generators use ~50
     /// numbers per IMEI (docs/detection.md), no handset carries 8.
-    pub gateway_learn_sims: u32,
+    pub(crate) gateway_learn_sims: u32,
     /// Members a group needs before it can become a `sim_farm` case.
-    pub farm_min_members: u32,
+    pub(crate) farm_min_members: u32,
     /// Share of a group's members (0..=1) needed for the farm's member-share rules
     /// (`NO_VOICE`, `YOUNG_UNVERIFIED`, `GATEWAY_TAC`, `STATIONARY`).
-    pub farm_member_share: f64,
+    pub(crate) farm_member_share: f64,
     /// Farm score (noisy-OR, 0..=1) at or above which a `sim_farm` case opens.
-    pub farm_open_score: f64,
+    pub(crate) farm_open_score: f64,
     /// Confidence of each rule in the noisy-OR score, by rule code.
-    pub confidence: RuleConfidence,
+    pub(crate) confidence: RuleConfidence,
 }
 
 impl Default for SpamConfig {
@@ -203,7 +203,7 @@ impl Default for SpamConfig {
 impl SpamConfig {
     /// This section alone, checked as `Config::validate` checks it: detectors built
     /// from a section call it, so an invalid section is refused, never replaced.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let mut p = Problems::default();
         self.check(&mut p);
         p.into_result()
@@ -288,7 +288,7 @@ impl SpamConfig {
     }
 
     /// The configured gateway TACs as numbers (entries are checked to be 8 digits).
-    pub fn gateway_tac_values(&self) -> Vec<u32> {
+    pub(crate) fn gateway_tac_values(&self) -> Vec<u32> {
         self.gateway_tacs
             .iter()
             .filter_map(|t| t.parse().ok())

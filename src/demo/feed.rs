@@ -23,7 +23,7 @@ pub struct FeedLine {
     pub feed: usize,
     pub key: Option<String>,
     pub bytes: Vec<u8>,
-    pub event_ms: i64,
+    pub(crate) event_ms: i64,
 }
 
 #[derive(Deserialize)]

@@ -73,19 +73,19 @@ pub enum DemoError {
 /// What the demo did and found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DemoReport {
-    pub scenario_dir: PathBuf,
-    pub output_dir: PathBuf,
-    pub produced: u64,
-    pub processed: u64,
-    pub event_time_span_hours: f64,
-    pub wall_seconds: f64,
-    pub records_per_sec: f64,
-    pub speedup: f64,
-    pub case_store: String,
-    pub service: ServiceReport,
-    pub cases: Vec<Case>,
-    pub score: ScoreReport,
-    pub files: Vec<PathBuf>,
+    pub(crate) scenario_dir: PathBuf,
+    pub(crate) output_dir: PathBuf,
+    pub(crate) produced: u64,
+    pub(crate) processed: u64,
+    pub(crate) event_time_span_hours: f64,
+    pub(crate) wall_seconds: f64,
+    pub(crate) records_per_sec: f64,
+    pub(crate) speedup: f64,
+    pub(crate) case_store: String,
+    pub(crate) service: ServiceReport,
+    pub(crate) cases: Vec<Case>,
+    pub(crate) score: ScoreReport,
+    pub(crate) files: Vec<PathBuf>,
 }
 
 fn demo_config(base: &Config, brokers: &str, db: &str) -> Config {

@@ -21,7 +21,7 @@ fn fakebts_detector(config: &Config, inventory: &Inventory) -> Result<FakeBtsDet
 /// Detectors and reference data of one run.
 pub struct RunSetup {
     pub detectors: Vec<Box<dyn Detector>>,
-    pub inventory_report: Option<LoadReport>,
+    pub(crate) inventory_report: Option<LoadReport>,
 }
 
 impl RunSetup {

@@ -6,7 +6,7 @@ use std::io::{self, BufRead};
 
 /// One line as read: its bytes (without the newline) or the fact that it was too long.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line<'a> {
+pub(crate) enum Line<'a> {
     Bytes(&'a [u8]),
     /// The line exceeded the limit; `len` is its full length in bytes, `head` its first bytes.
     TooLong {
@@ -16,7 +16,7 @@ pub enum Line<'a> {
 }
 
 /// Reads newline-separated records with a per-line byte limit.
-pub struct LineReader<R> {
+pub(crate) struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
     max_line_bytes: usize,
@@ -27,7 +27,7 @@ pub struct LineReader<R> {
 pub const TOO_LONG_HEAD_BYTES: usize = 1024;
 
 impl<R: BufRead> LineReader<R> {
-    pub fn new(inner: R, max_line_bytes: usize) -> Self {
+    pub(crate) fn new(inner: R, max_line_bytes: usize) -> Self {
         LineReader {
             inner,
             buf: Vec::with_capacity(4096),
@@ -37,12 +37,12 @@ impl<R: BufRead> LineReader<R> {
     }
 
     /// 1-based number of the line last returned.
-    pub fn line_no(&self) -> u64 {
+    pub(crate) fn line_no(&self) -> u64 {
         self.line_no
     }
 
     /// The next line, or `None` at end of input. A final line without a newline counts.
-    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+    pub(crate) fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let appended = self.append_line(&mut buf);
@@ -59,7 +59,7 @@ impl<R: BufRead> LineReader<R> {
     /// Append the next line's bytes (without the newline; only the head of a
     /// too-long line) to `out`, or return `None` at end of input. The caller's buffer
     /// is filled straight from the reader's: one copy per line.
-    pub fn append_line(&mut self, out: &mut Vec<u8>) -> io::Result<Option<Appended>> {
+    pub(crate) fn append_line(&mut self, out: &mut Vec<u8>) -> io::Result<Option<Appended>> {
         let start = out.len();
         // content bytes of this line, newline excluded
         let mut total: u64 = 0;
@@ -121,7 +121,7 @@ impl<R: BufRead> LineReader<R> {
 
 /// What [`LineReader::append_line`] appended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Appended {
+pub(crate) enum Appended {
     /// The whole line.
     Line,
     /// The head of a line over the limit; `len` is its full length in bytes.

@@ -49,7 +49,7 @@ pub enum OriginRef<'a> {
 }
 
 impl OriginRef<'_> {
-    pub fn to_origin(self) -> Origin {
+    pub(crate) fn to_origin(self) -> Origin {
         match self {
             OriginRef::File { file, line } => Origin::File {
                 file: file.to_string(),

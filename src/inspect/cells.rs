@@ -5,7 +5,7 @@
 use super::error::InspectError;
 use super::geo::distance_m;
 use crate::inventory::Inventory;
-pub use crate::inventory::RegisteredCell;
+pub(crate) use crate::inventory::RegisteredCell;
 use crate::model::CellKey;
 use std::path::Path;
 
@@ -14,11 +14,11 @@ use std::path::Path;
 pub struct CellSites {
     inventory: Inventory,
     /// Rows the inventory loader refused (bad coordinates, unknown radio, …).
-    pub skipped_rows: u64,
+    pub(crate) skipped_rows: u64,
 }
 
 impl CellSites {
-    pub fn from_inventory(inventory: Inventory) -> CellSites {
+    pub(crate) fn from_inventory(inventory: Inventory) -> CellSites {
         CellSites {
             inventory,
             skipped_rows: 0,
@@ -41,20 +41,26 @@ impl CellSites {
         })
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.inventory.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.inventory.is_empty()
     }
 
-    pub fn get(&self, key: &CellKey) -> Option<&RegisteredCell> {
+    pub(crate) fn get(&self, key: &CellKey) -> Option<&RegisteredCell> {
         self.inventory.get(key)
     }
 
     /// Up to `max` cells within `radius_m` of a point, nearest first (ties by key).
-    pub fn nearby(&self, lat: f64, lon: f64, radius_m: f64, max: usize) -> Vec<&RegisteredCell> {
+    pub(crate) fn nearby(
+        &self,
+        lat: f64,
+        lon: f64,
+        radius_m: f64,
+        max: usize,
+    ) -> Vec<&RegisteredCell> {
         let mut v: Vec<(f64, &RegisteredCell)> = self
             .inventory
             .iter()

@@ -9,10 +9,10 @@ use serde::Serialize;
 /// A WGS84 rectangle, `min_lon,min_lat,max_lon,max_lat` (the GeoJSON `bbox` order).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BoundingBox {
-    pub min_lon: f64,
-    pub min_lat: f64,
-    pub max_lon: f64,
-    pub max_lat: f64,
+    pub(crate) min_lon: f64,
+    pub(crate) min_lat: f64,
+    pub(crate) max_lon: f64,
+    pub(crate) max_lat: f64,
 }
 
 impl BoundingBox {
@@ -57,7 +57,7 @@ impl BoundingBox {
         })
     }
 
-    pub fn contains(&self, lat: f64, lon: f64) -> bool {
+    pub(crate) fn contains(&self, lat: f64, lon: f64) -> bool {
         (self.min_lat..=self.max_lat).contains(&lat) && (self.min_lon..=self.max_lon).contains(&lon)
     }
 }
@@ -149,7 +149,7 @@ impl CaseFilter {
     }
 
     /// Whether the case (with its current status already applied) passes.
-    pub fn matches(&self, case: &Case) -> bool {
+    pub(crate) fn matches(&self, case: &Case) -> bool {
         if !self.kinds.is_empty() && !self.kinds.contains(&case.kind) {
             return false;
         }
@@ -187,7 +187,7 @@ impl CaseFilter {
     }
 
     /// Filter, sort by `opened_at` then `case_id`, and apply the limit.
-    pub fn apply(&self, cases: Vec<Case>) -> Vec<Case> {
+    pub(crate) fn apply(&self, cases: Vec<Case>) -> Vec<Case> {
         let mut out: Vec<Case> = cases.into_iter().filter(|c| self.matches(c)).collect();
         out.sort_by(|a, b| {
             a.opened_at

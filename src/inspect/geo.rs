@@ -2,7 +2,7 @@
 //! as a polygon, and a local flat projection for the SVG map.
 
 /// Mean Earth radius (IUGG), metres.
-pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+pub(crate) const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// Great-circle distance in metres (haversine).
 pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
@@ -14,7 +14,7 @@ pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 }
 
 /// The point `distance_m` away from (`lat`, `lon`) on compass bearing `bearing_deg`.
-pub fn destination(lat: f64, lon: f64, bearing_deg: f64, distance_m: f64) -> (f64, f64) {
+pub(crate) fn destination(lat: f64, lon: f64, bearing_deg: f64, distance_m: f64) -> (f64, f64) {
     let d = distance_m / EARTH_RADIUS_M;
     let (p1, l1, b) = (lat.to_radians(), lon.to_radians(), bearing_deg.to_radians());
     let p2 = (p1.sin() * d.cos() + p1.cos() * d.sin() * b.cos()).asin();
@@ -25,7 +25,7 @@ pub fn destination(lat: f64, lon: f64, bearing_deg: f64, distance_m: f64) -> (f6
 
 /// The circle of `radius_m` around a point as a closed ring of `(lon, lat)` pairs,
 /// counter-clockwise (RFC 7946 exterior ring; KML accepts it too); `segments` ≥ 8.
-pub fn circle_ring(lat: f64, lon: f64, radius_m: f64, segments: usize) -> Vec<(f64, f64)> {
+pub(crate) fn circle_ring(lat: f64, lon: f64, radius_m: f64, segments: usize) -> Vec<(f64, f64)> {
     let n = segments.max(8);
     let mut ring = Vec::with_capacity(n + 1);
     for i in 0..n {
@@ -48,20 +48,20 @@ pub fn signed_area2(ring: &[(f64, f64)]) -> f64 {
 /// A local equirectangular projection of a small area onto a pixel canvas, north up,
 /// same scale on both axes (good to well under 1 % over a city).
 #[derive(Debug, Clone, Copy)]
-pub struct LocalProjection {
+pub(crate) struct LocalProjection {
     lat0: f64,
     lon0: f64,
     cos_lat0: f64,
     /// Metres per pixel.
-    pub m_per_px: f64,
-    pub width: f64,
-    pub height: f64,
+    pub(crate) m_per_px: f64,
+    pub(crate) width: f64,
+    pub(crate) height: f64,
 }
 
 impl LocalProjection {
     /// Fit the box `(min_lat, min_lon, max_lat, max_lon)` plus `pad` (fraction) into
     /// `width × height` pixels, centred. A degenerate box gets at least `min_span_m`.
-    pub fn fit(
+    pub(crate) fn fit(
         bounds: (f64, f64, f64, f64),
         width: f64,
         height: f64,
@@ -87,7 +87,7 @@ impl LocalProjection {
     }
 
     /// Pixel coordinates `(x, y)` of a point (y grows downwards).
-    pub fn project(&self, lat: f64, lon: f64) -> (f64, f64) {
+    pub(crate) fn project(&self, lat: f64, lon: f64) -> (f64, f64) {
         let m_per_deg = EARTH_RADIUS_M.to_radians();
         let dx = (lon - self.lon0) * m_per_deg * self.cos_lat0;
         let dy = (lat - self.lat0) * m_per_deg;
@@ -98,7 +98,7 @@ impl LocalProjection {
     }
 
     /// Whether a pixel position is on the canvas.
-    pub fn visible(&self, (x, y): (f64, f64)) -> bool {
+    pub(crate) fn visible(&self, (x, y): (f64, f64)) -> bool {
         (0.0..=self.width).contains(&x) && (0.0..=self.height).contains(&y)
     }
 }

@@ -10,9 +10,9 @@ use crate::model::CaseStatus;
 use serde::{Deserialize, Serialize};
 
 /// Largest accepted note, in characters: a paragraph, not a document.
-pub const MAX_NOTE_CHARS: usize = 4000;
+pub(crate) const MAX_NOTE_CHARS: usize = 4000;
 /// Largest accepted actor name, in characters.
-pub const MAX_ACTOR_CHARS: usize = 128;
+pub(crate) const MAX_ACTOR_CHARS: usize = 128;
 
 /// One status change of one case, as stored in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ pub enum TransitionError {
 }
 
 /// Position in the lifecycle: changes only ever go forward.
-pub fn rank(s: CaseStatus) -> u8 {
+pub(crate) fn rank(s: CaseStatus) -> u8 {
     match s {
         CaseStatus::Open => 0,
         CaseStatus::HandedOver => 1,
@@ -56,7 +56,7 @@ pub fn rank(s: CaseStatus) -> u8 {
 }
 
 /// The statuses a case may move to from `from`.
-pub fn allowed_next(from: CaseStatus) -> &'static [CaseStatus] {
+pub(crate) fn allowed_next(from: CaseStatus) -> &'static [CaseStatus] {
     match from {
         CaseStatus::Open => &[CaseStatus::HandedOver],
         CaseStatus::HandedOver => &[CaseStatus::Confirmed, CaseStatus::Dismissed],
@@ -65,7 +65,7 @@ pub fn allowed_next(from: CaseStatus) -> &'static [CaseStatus] {
 }
 
 /// Whether `from → to` is a lifecycle step; the error says which steps are possible.
-pub fn check_transition(
+pub(crate) fn check_transition(
     case_id: &str,
     from: CaseStatus,
     to: CaseStatus,
@@ -101,7 +101,7 @@ pub fn check_transition(
 
 /// Put a case's changes in the order they happened: by time, and for equal times by
 /// lifecycle position (changes only go forward, so this order is unambiguous).
-pub fn sort_history(history: &mut [StatusChange]) {
+pub(crate) fn sort_history(history: &mut [StatusChange]) {
     history.sort_by(|a, b| {
         a.changed_at
             .cmp(&b.changed_at)
@@ -110,7 +110,7 @@ pub fn sort_history(history: &mut [StatusChange]) {
 }
 
 /// The status of a case: the last change of its (sorted) history, else the snapshot's.
-pub fn current_status(snapshot: CaseStatus, history: &[StatusChange]) -> CaseStatus {
+pub(crate) fn current_status(snapshot: CaseStatus, history: &[StatusChange]) -> CaseStatus {
     history
         .iter()
         .max_by(|a, b| {
@@ -123,7 +123,7 @@ pub fn current_status(snapshot: CaseStatus, history: &[StatusChange]) -> CaseSta
 }
 
 /// Check an actor name: not empty, no control characters, at most [`MAX_ACTOR_CHARS`].
-pub fn check_actor(actor: &str) -> Result<(), String> {
+pub(crate) fn check_actor(actor: &str) -> Result<(), String> {
     let a = actor.trim();
     if a.is_empty() {
         return Err("actor is empty; give --actor NAME (defaults to $USER)".into());
@@ -137,7 +137,7 @@ pub fn check_actor(actor: &str) -> Result<(), String> {
 }
 
 /// Check a note: not empty (an audit entry says why), at most [`MAX_NOTE_CHARS`].
-pub fn check_note(note: &str) -> Result<(), String> {
+pub(crate) fn check_note(note: &str) -> Result<(), String> {
     if note.trim().is_empty() {
         return Err(
             "note is empty; say why with --note TEXT (it is kept in the audit trail)".into(),

@@ -7,20 +7,20 @@
 //! [`evidence`] writes new folders. The CLI (`cellwatch cases …`) is a thin layer.
 
 pub mod cells;
-pub mod error;
+pub(crate) mod error;
 pub mod evidence;
 pub mod export;
 pub mod filter;
 pub mod geo;
-pub mod lifecycle;
-pub mod reasons;
-pub mod records;
+pub(crate) mod lifecycle;
+pub(crate) mod reasons;
+pub(crate) mod records;
 pub mod store;
 pub mod table;
 pub mod time;
 
 pub use error::InspectError;
 pub use filter::{BoundingBox, CaseFilter};
-pub use lifecycle::{StatusChange, TransitionError};
-pub use records::EvidenceRecord;
+pub(crate) use lifecycle::{StatusChange, TransitionError};
+pub(crate) use records::EvidenceRecord;
 pub use store::{set_status, CaseStore, ClickHouseStore, FolderStore};

@@ -3,7 +3,7 @@
 //! to appear, only to be explained.
 
 /// A sentence an inspector can read, for a reason code.
-pub fn describe(code: &str) -> Option<&'static str> {
+pub(crate) fn describe(code: &str) -> Option<&'static str> {
     Some(match code {
         "SMS_RATE_5M" => "SMS sent in 5 minutes above the limit",
         "SMS_RATE_1H" => "SMS sent in 1 hour above the limit",

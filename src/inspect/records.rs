@@ -19,7 +19,7 @@ use std::path::Path;
 
 /// How far before `first_seen` a record still counts as evidence (the model's
 /// [`EVIDENCE_LOOKBACK_MS`], which the ClickHouse archive query uses too).
-pub const LOOKBACK_MS: i64 = EVIDENCE_LOOKBACK_MS;
+pub(crate) const LOOKBACK_MS: i64 = EVIDENCE_LOOKBACK_MS;
 
 /// One contributing record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +29,7 @@ pub struct EvidenceRecord {
     /// Event time of the record, epoch milliseconds.
     pub event_time: i64,
     /// Natural key of the record: `operator|sim|window_start` or `reporter|ts`.
-    pub record_key: String,
+    pub(crate) record_key: String,
     /// The record as received (pseudonymous by contract).
     pub record: serde_json::Value,
     /// Where it came from (input file, or Kafka topic/partition/offset).
@@ -63,7 +63,7 @@ impl EvidenceRecord {
     }
 
     /// The SMS-volume fields an activity timeline needs, if it is such a record.
-    pub fn activity(&self) -> Option<Activity> {
+    pub(crate) fn activity(&self) -> Option<Activity> {
         if self.feed != Feed::SmsVolume.name() {
             return None;
         }
@@ -88,26 +88,26 @@ fn num(r: &serde_json::Value, k: &str) -> String {
 /// A reporter's observation of a claimed identity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
-    pub ts: i64,
-    pub lat: f64,
-    pub lon: f64,
-    pub signal_dbm: Option<f64>,
-    pub reporter: String,
-    pub cell: String,
-    pub event: String,
+    pub(crate) ts: i64,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
+    pub(crate) signal_dbm: Option<f64>,
+    pub(crate) reporter: String,
+    pub(crate) cell: String,
+    pub(crate) event: String,
 }
 
 /// One reporting interval of one SIM.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Activity {
+pub(crate) struct Activity {
     /// Event time (end of the interval).
-    pub ts: i64,
-    pub window_secs: u64,
-    pub sim: String,
-    pub sms_out: u64,
-    pub device: Option<String>,
-    pub imei_tac: Option<String>,
-    pub cell: Option<String>,
+    pub(crate) ts: i64,
+    pub(crate) window_secs: u64,
+    pub(crate) sim: String,
+    pub(crate) sms_out: u64,
+    pub(crate) device: Option<String>,
+    pub(crate) imei_tac: Option<String>,
+    pub(crate) cell: Option<String>,
 }
 
 /// The replay inputs as `summary.json` lists them.
@@ -161,7 +161,7 @@ fn in_span(case: &Case, t: i64) -> bool {
 /// Re-scan a replay folder's inputs for the records behind `cases`, one pass per input.
 /// Inputs read from standard input (`-`) cannot be re-read and are skipped with a
 /// warning; a listed file that is gone is an error (the package would be incomplete).
-pub fn scan_replay_inputs(
+pub(crate) fn scan_replay_inputs(
     folder: &Path,
     cases: &[Case],
 ) -> Result<BTreeMap<String, Vec<EvidenceRecord>>, InspectError> {

@@ -39,12 +39,12 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// `MCC-MNC-LAC-CID/RAT`.
-pub fn cell_label(c: &ClaimedCell) -> String {
+pub(crate) fn cell_label(c: &ClaimedCell) -> String {
     format!("{}/{}", c.key(), c.rat)
 }
 
 /// Who or what a case is about, in a few characters.
-pub fn subject(case: &Case) -> String {
+pub(crate) fn subject(case: &Case) -> String {
     match case.kind {
         CaseKind::SpamSim => case
             .sims
@@ -239,7 +239,7 @@ fn arfcn(c: &ClaimedCell) -> String {
 }
 
 /// A number as an inspector reads it: integers without decimals, others with up to 3.
-pub fn fmt_num(v: f64) -> String {
+pub(crate) fn fmt_num(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {

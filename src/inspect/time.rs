@@ -10,7 +10,7 @@ pub fn format_ms(ms: i64) -> String {
 }
 
 /// Short form for terminal tables: `2025-03-01 08:15`.
-pub fn format_ms_short(ms: i64) -> String {
+pub(crate) fn format_ms_short(ms: i64) -> String {
     match chrono::DateTime::from_timestamp_millis(ms) {
         Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
         None => format!("{ms}"),
@@ -18,7 +18,7 @@ pub fn format_ms_short(ms: i64) -> String {
 }
 
 /// Table form with seconds, UTC implied by the column header: `2025-03-01 08:15:00`.
-pub fn format_ms_seconds(ms: i64) -> String {
+pub(crate) fn format_ms_seconds(ms: i64) -> String {
     match chrono::DateTime::from_timestamp_millis(ms) {
         Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
         None => format!("{ms}"),
@@ -26,7 +26,7 @@ pub fn format_ms_seconds(ms: i64) -> String {
 }
 
 /// A duration in milliseconds as `2h05m`, `3d04h`, `45s`.
-pub fn format_duration_ms(ms: i64) -> String {
+pub(crate) fn format_duration_ms(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
     if d > 0 {

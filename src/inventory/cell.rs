@@ -5,45 +5,45 @@ use serde::Serialize;
 
 /// A licensed cell as the inventory knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct RegisteredCell {
-    pub radio: Rat,
-    pub key: CellKey,
+pub(crate) struct RegisteredCell {
+    pub(crate) radio: Rat,
+    pub(crate) key: CellKey,
     /// Site position, WGS84 degrees.
-    pub lat: f64,
-    pub lon: f64,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
     /// Nominal coverage radius in metres (OpenCellID `range`).
-    pub range_m: f64,
+    pub(crate) range_m: f64,
     /// Measurements behind the position (OpenCellID `samples`; 0 for licence data).
-    pub samples: u32,
-    pub arfcn: Option<u32>,
-    pub pci: Option<u16>,
-    pub azimuth_deg: Option<f32>,
-    pub eirp_dbm: Option<f32>,
+    pub(crate) samples: u32,
+    pub(crate) arfcn: Option<u32>,
+    pub(crate) pci: Option<u16>,
+    pub(crate) azimuth_deg: Option<f32>,
+    pub(crate) eirp_dbm: Option<f32>,
     /// OpenCellID `unit` (PSC for UMTS, PCI for LTE in OpenCellID exports), if given.
-    pub unit: Option<i64>,
+    pub(crate) unit: Option<i64>,
     /// Last update, Unix milliseconds (OpenCellID `updated` is in seconds).
-    pub updated_ms: Option<i64>,
+    pub(crate) updated_ms: Option<i64>,
 }
 
 /// A row's fields once read as numbers, before the contract's rules are applied.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct RawCell<'a> {
-    pub radio: &'a str,
-    pub mcc: u64,
-    pub net: u64,
-    pub area: u64,
-    pub cell: u64,
-    pub unit: Option<i64>,
-    pub lon: f64,
-    pub lat: f64,
-    pub range: f64,
-    pub samples: u64,
+    pub(crate) radio: &'a str,
+    pub(crate) mcc: u64,
+    pub(crate) net: u64,
+    pub(crate) area: u64,
+    pub(crate) cell: u64,
+    pub(crate) unit: Option<i64>,
+    pub(crate) lon: f64,
+    pub(crate) lat: f64,
+    pub(crate) range: f64,
+    pub(crate) samples: u64,
     /// Unix seconds.
-    pub updated_s: Option<i64>,
-    pub arfcn: Option<u64>,
-    pub pci: Option<u64>,
-    pub azimuth: Option<f64>,
-    pub eirp_dbm: Option<f64>,
+    pub(crate) updated_s: Option<i64>,
+    pub(crate) arfcn: Option<u64>,
+    pub(crate) pci: Option<u64>,
+    pub(crate) azimuth: Option<f64>,
+    pub(crate) eirp_dbm: Option<f64>,
 }
 
 /// Largest ARFCN of any technology (NR-ARFCN is 22 bits: 0..=3 279 165).
@@ -169,14 +169,14 @@ pub(crate) fn truncate(s: &str) -> &str {
 
 impl RegisteredCell {
     /// The topic key `MCC-MNC-LAC-CID`.
-    pub fn topic_key(&self) -> String {
+    pub(crate) fn topic_key(&self) -> String {
         self.key.to_string()
     }
 
     /// The topic value: a JSON object with the CSV column names
     /// (`radio, mcc, net, area, cell, unit, lon, lat, range, samples, updated, arfcn,
     /// pci, azimuth, eirp_dbm`; absent optional fields are left out).
-    pub fn to_topic_value(&self) -> Vec<u8> {
+    pub(crate) fn to_topic_value(&self) -> Vec<u8> {
         let mut obj = serde_json::Map::new();
         obj.insert("radio".into(), self.radio.as_str().into());
         obj.insert("mcc".into(), self.key.mcc.into());

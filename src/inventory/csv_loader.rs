@@ -39,7 +39,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 /// The OpenCellID columns, in order.
-pub const STANDARD_COLUMNS: [&str; 14] = [
+pub(crate) const STANDARD_COLUMNS: [&str; 14] = [
     "radio",
     "mcc",
     "net",
@@ -57,16 +57,16 @@ pub const STANDARD_COLUMNS: [&str; 14] = [
 ];
 
 /// The optional columns recognised by header name after the standard ones.
-pub const EXTRA_COLUMNS: [&str; 4] = ["arfcn", "pci", "azimuth", "eirp_dbm"];
+pub(crate) const EXTRA_COLUMNS: [&str; 4] = ["arfcn", "pci", "azimuth", "eirp_dbm"];
 
 /// Bad rows whose line and reason are kept in [`LoadReport::rejected`]; all are counted.
-pub const MAX_STORED_ROW_ERRORS: usize = 1000;
+pub(crate) const MAX_STORED_ROW_ERRORS: usize = 1000;
 
 /// A skipped row: its line in the file (1-based) and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {
-    pub line: u64,
-    pub reason: String,
+    pub(crate) line: u64,
+    pub(crate) reason: String,
 }
 
 /// What a load did.
@@ -83,9 +83,9 @@ pub struct LoadReport {
     /// Accepted rows whose key was already in the inventory (the later row wins).
     pub duplicates_replaced: u64,
     /// Whether the file had a header line.
-    pub header: bool,
+    pub(crate) header: bool,
     /// Extra header columns that are not recognised and were ignored.
-    pub ignored_columns: Vec<String>,
+    pub(crate) ignored_columns: Vec<String>,
 }
 
 impl LoadReport {
@@ -135,7 +135,7 @@ impl Inventory {
     }
 
     /// Load a CSV file on top of this inventory (later rows replace existing keys).
-    pub fn extend_from_csv_file(
+    pub(crate) fn extend_from_csv_file(
         &mut self,
         path: impl AsRef<Path>,
     ) -> Result<LoadReport, InventoryError> {
@@ -153,7 +153,7 @@ impl Inventory {
     }
 
     /// Load CSV from any reader; `path` only names the source in errors and logs.
-    pub fn extend_from_csv_reader<R: Read + Send>(
+    pub(crate) fn extend_from_csv_reader<R: Read + Send>(
         &mut self,
         reader: R,
         path: &Path,
@@ -306,7 +306,7 @@ impl Inventory {
     /// Write the inventory as CSV with a header (standard columns, then `arfcn, pci,
     /// azimuth, eirp_dbm`), ordered by key; [`Inventory::load_csv`] reads it back to an
     /// equal inventory. `created` and `averageSignal` are not kept, so they are empty.
-    pub fn write_csv<W: Write>(&self, writer: W) -> Result<(), InventoryError> {
+    pub(crate) fn write_csv<W: Write>(&self, writer: W) -> Result<(), InventoryError> {
         let mut w = csv::Writer::from_writer(writer);
         let header: Vec<&str> = STANDARD_COLUMNS
             .iter()

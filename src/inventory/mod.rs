@@ -11,17 +11,17 @@
 //! (counted in [`LoadReport::duplicates_replaced`]).
 
 mod cell;
-pub mod csv_loader;
+pub(crate) mod csv_loader;
 mod error;
-pub mod topic;
+pub(crate) mod topic;
 
 #[cfg(test)]
 mod tests;
 
-pub use cell::RegisteredCell;
-pub use csv_loader::{LoadReport, RowError, MAX_STORED_ROW_ERRORS, STANDARD_COLUMNS};
-pub use error::InventoryError;
-pub use topic::{InventoryChange, TOPIC};
+pub(crate) use cell::RegisteredCell;
+pub(crate) use csv_loader::{LoadReport, RowError, MAX_STORED_ROW_ERRORS, STANDARD_COLUMNS};
+pub(crate) use error::InventoryError;
+pub(crate) use topic::{InventoryChange, TOPIC};
 
 use crate::model::CellKey;
 use std::collections::hash_map::Entry;
@@ -44,25 +44,25 @@ impl Inventory {
         Self::default()
     }
 
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         let mut inv = Inventory::new();
         inv.reserve(capacity);
         inv
     }
 
     /// Room for `additional` more cells without reallocating.
-    pub fn reserve(&mut self, additional: usize) {
+    pub(crate) fn reserve(&mut self, additional: usize) {
         self.index.reserve(additional);
         self.cells.reserve(additional);
     }
 
     #[inline]
-    pub fn get(&self, key: &CellKey) -> Option<&RegisteredCell> {
+    pub(crate) fn get(&self, key: &CellKey) -> Option<&RegisteredCell> {
         self.index.get(key).map(|&i| &self.cells[i as usize])
     }
 
     /// Insert or replace a cell (under `cell.key`); returns the cell it replaced.
-    pub fn insert(&mut self, cell: RegisteredCell) -> Option<RegisteredCell> {
+    pub(crate) fn insert(&mut self, cell: RegisteredCell) -> Option<RegisteredCell> {
         match self.index.entry(cell.key) {
             Entry::Occupied(slot) => Some(std::mem::replace(
                 &mut self.cells[*slot.get() as usize],
@@ -77,7 +77,7 @@ impl Inventory {
         }
     }
 
-    pub fn remove(&mut self, key: &CellKey) -> Option<RegisteredCell> {
+    pub(crate) fn remove(&mut self, key: &CellKey) -> Option<RegisteredCell> {
         let i = self.index.remove(key)? as usize;
         let removed = self.cells.swap_remove(i);
         if let Some(moved) = self.cells.get(i) {
@@ -94,17 +94,17 @@ impl Inventory {
         self.cells.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }
 
     /// The cells in no particular order (fast; insertion order unless cells were removed).
-    pub fn iter(&self) -> impl Iterator<Item = &RegisteredCell> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &RegisteredCell> {
         self.cells.iter()
     }
 
     /// The cells ordered by key (MCC, MNC, LAC, CID): deterministic output.
-    pub fn iter_sorted(&self) -> impl Iterator<Item = &RegisteredCell> {
+    pub(crate) fn iter_sorted(&self) -> impl Iterator<Item = &RegisteredCell> {
         let mut cells: Vec<&RegisteredCell> = self.cells.iter().collect();
         cells.sort_unstable_by_key(|c| c.key);
         cells.into_iter()

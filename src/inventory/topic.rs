@@ -16,11 +16,11 @@ use serde::Deserialize;
 use std::borrow::Cow;
 
 /// The compacted topic carrying inventory updates.
-pub const TOPIC: &str = "cw.cell-inventory.v1";
+pub(crate) const TOPIC: &str = "cw.cell-inventory.v1";
 
 /// What an update did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InventoryChange {
+pub(crate) enum InventoryChange {
     /// A new cell.
     Inserted,
     /// An existing cell's record was replaced.
@@ -61,7 +61,7 @@ struct Body<'a> {
 impl Inventory {
     /// Apply one record of [`TOPIC`]: `value` `None`, empty or `null` removes `key`,
     /// an object inserts or replaces it. A refused update leaves the inventory as it was.
-    pub fn apply_update(
+    pub(crate) fn apply_update(
         &mut self,
         key: &str,
         value: Option<&[u8]>,

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 /// How far before a case's `first_seen` a record still counts as evidence behind it:
 /// the longest detector window that opens a case is 1 h, so what led up to it is included.
-pub const EVIDENCE_LOOKBACK_MS: i64 = 3_600_000;
+pub(crate) const EVIDENCE_LOOKBACK_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,7 +23,7 @@ impl CaseKind {
     pub const ALL: [CaseKind; 3] = [CaseKind::SpamSim, CaseKind::SimFarm, CaseKind::FakeBts];
 
     /// The contract name (`spam_sim`), as serde writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CaseKind::SpamSim => "spam_sim",
             CaseKind::SimFarm => "sim_farm",
@@ -57,7 +57,7 @@ pub enum CaseStatus {
 }
 
 impl CaseStatus {
-    pub const ALL: [CaseStatus; 4] = [
+    pub(crate) const ALL: [CaseStatus; 4] = [
         CaseStatus::Open,
         CaseStatus::HandedOver,
         CaseStatus::Confirmed,
@@ -98,7 +98,7 @@ pub struct Reason {
 }
 
 impl Reason {
-    pub fn new(code: &str, value: f64, threshold: f64) -> Reason {
+    pub(crate) fn new(code: &str, value: f64, threshold: f64) -> Reason {
         Reason {
             code: code.to_string(),
             value,
@@ -108,12 +108,12 @@ impl Reason {
 }
 
 /// A spam or farm case value (score, reason value, threshold) as written: 4 decimals.
-pub fn round4(v: f64) -> f64 {
+pub(crate) fn round4(v: f64) -> f64 {
     round_to(v, 1e4)
 }
 
 /// A fake-BTS case or inventory-finding value (score, share, mean) as written: 3 decimals.
-pub fn round3(v: f64) -> f64 {
+pub(crate) fn round3(v: f64) -> f64 {
     round_to(v, 1e3)
 }
 
@@ -142,7 +142,7 @@ pub struct ClaimedCell {
 
 impl ClaimedCell {
     /// The `MCC-MNC-LAC-CID` key of the identity (without radio and ARFCN).
-    pub fn key(&self) -> CellKey {
+    pub(crate) fn key(&self) -> CellKey {
         CellKey {
             mcc: self.mcc,
             mnc: self.mnc,
@@ -199,7 +199,7 @@ impl Case {
     /// except for the case's time span: the earliest `opened_at` and `first_seen` and
     /// the latest `last_seen` are kept, so an update never moves the moment the
     /// evidence first crossed the threshold, nor forgets evidence already seen.
-    pub fn merge_newer(&mut self, newer: Case) {
+    pub(crate) fn merge_newer(&mut self, newer: Case) {
         let opened_at = self.opened_at.min(newer.opened_at);
         let first_seen = self.first_seen.min(newer.first_seen);
         let last_seen = self.last_seen.max(newer.last_seen);

@@ -19,10 +19,10 @@ pub enum Rat {
 }
 
 impl Rat {
-    pub const ALL: [Rat; 4] = [Rat::Gsm, Rat::Umts, Rat::Lte, Rat::Nr];
+    pub(crate) const ALL: [Rat; 4] = [Rat::Gsm, Rat::Umts, Rat::Lte, Rat::Nr];
 
     /// The contract name (`LTE`), as serde writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Rat::Gsm => "GSM",
             Rat::Umts => "UMTS",
@@ -32,7 +32,7 @@ impl Rat {
     }
 
     /// Largest cell id the technology can carry (CI 16 bit, UTRAN 28, ECI 28, NCI 36).
-    pub fn max_cid(self) -> u64 {
+    pub(crate) fn max_cid(self) -> u64 {
         match self {
             Rat::Gsm => 0xFFFF,
             Rat::Umts | Rat::Lte => (1 << 28) - 1,
@@ -41,7 +41,7 @@ impl Rat {
     }
 
     /// Largest LAC / TAC (16 bit, 24 bit for NR).
-    pub fn max_lac(self) -> u32 {
+    pub(crate) fn max_lac(self) -> u32 {
         match self {
             Rat::Nr => (1 << 24) - 1,
             _ => 0xFFFF,
@@ -74,7 +74,7 @@ pub struct CellKey {
 
 impl CellKey {
     /// Parse `MCC-MNC-LAC-CID` (decimal parts); [`FromStr`] without the error.
-    pub fn parse(s: &str) -> Option<CellKey> {
+    pub(crate) fn parse(s: &str) -> Option<CellKey> {
         s.parse().ok()
     }
 }
@@ -82,7 +82,7 @@ impl CellKey {
 /// Text that is not an `MCC-MNC-LAC-CID` cell key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a cell key; use MCC-MNC-LAC-CID with decimal parts, e.g. 452-4-10231-5501")]
-pub struct BadCellKey(pub String);
+pub struct BadCellKey(pub(crate) String);
 
 impl FromStr for CellKey {
     type Err = BadCellKey;
@@ -111,7 +111,7 @@ impl fmt::Display for CellKey {
 
 /// `MCC-MNC-LAC-CID` of four parts that need not fit a [`CellKey`] (an inventory row
 /// before its checks, a record's JSON numbers): the one place the key's text is made.
-pub struct KeyText<T>(pub [T; 4]);
+pub(crate) struct KeyText<T>(pub(crate) [T; 4]);
 
 impl<T: fmt::Display> fmt::Display for KeyText<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

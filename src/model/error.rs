@@ -32,7 +32,7 @@ pub enum InvalidReason {
 }
 
 impl InvalidReason {
-    pub const ALL: [InvalidReason; 11] = [
+    pub(crate) const ALL: [InvalidReason; 11] = [
         InvalidReason::InvalidUtf8,
         InvalidReason::TooLarge,
         InvalidReason::MalformedJson,
@@ -47,7 +47,7 @@ impl InvalidReason {
     ];
 
     /// The contract name (`bad_timestamp`), as serde writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             InvalidReason::InvalidUtf8 => "invalid_utf8",
             InvalidReason::TooLarge => "too_large",
@@ -84,12 +84,12 @@ impl fmt::Display for InvalidReason {
 #[error("{}", self.render())]
 pub struct ValidationError {
     pub reason: InvalidReason,
-    pub field: Option<String>,
-    pub message: String,
+    pub(crate) field: Option<String>,
+    pub(crate) message: String,
 }
 
 impl ValidationError {
-    pub fn new(
+    pub(crate) fn new(
         reason: InvalidReason,
         field: impl Into<String>,
         message: impl Into<String>,
@@ -101,7 +101,7 @@ impl ValidationError {
         }
     }
 
-    pub fn record(reason: InvalidReason, message: impl Into<String>) -> Self {
+    pub(crate) fn record(reason: InvalidReason, message: impl Into<String>) -> Self {
         ValidationError {
             reason,
             field: None,
@@ -109,7 +109,7 @@ impl ValidationError {
         }
     }
 
-    pub fn missing(field: &str) -> Self {
+    pub(crate) fn missing(field: &str) -> Self {
         Self::new(
             InvalidReason::MissingField,
             field,
@@ -166,7 +166,7 @@ pub(crate) fn required<T>(field: &str, v: Option<T>) -> Result<T, ValidationErro
 }
 
 /// Carries a specific reason through serde's string-only custom errors.
-pub(crate) struct CustomReason(pub InvalidReason, pub String);
+pub(crate) struct CustomReason(pub(crate) InvalidReason, pub(crate) String);
 
 impl CustomReason {
     const TAG: &'static str = "\u{1}cw:";

@@ -23,7 +23,7 @@ pub enum MeasurementEvent {
 }
 
 impl MeasurementEvent {
-    pub const ALL: [MeasurementEvent; 5] = [
+    pub(crate) const ALL: [MeasurementEvent; 5] = [
         MeasurementEvent::Camped,
         MeasurementEvent::Reselect,
         MeasurementEvent::RatDowngrade,
@@ -32,7 +32,7 @@ impl MeasurementEvent {
     ];
 
     /// The contract name (`rat_downgrade`), as serde writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Camped => "camped",
             Self::Reselect => "reselect",
@@ -80,7 +80,7 @@ pub struct CellMeasurement {
 
 impl CellMeasurement {
     /// Whether the serving cell announced no encryption (A5/0, EEA0, NEA0, UEA0).
-    pub fn null_cipher(&self) -> bool {
+    pub(crate) fn null_cipher(&self) -> bool {
         matches!(
             self.cipher.as_deref(),
             Some("A5/0" | "EEA0" | "NEA0" | "UEA0")
@@ -119,12 +119,12 @@ struct RawMeasurement<'a> {
 
 /// Physical ranges accepted for the numeric fields (inclusive).
 pub(crate) mod limits {
-    pub const ACCURACY_M: (f64, f64) = (0.0, 100_000.0);
-    pub const SIGNAL_DBM: (f64, f64) = (-160.0, 0.0);
-    pub const ARFCN: (i64, i64) = (0, 3_279_165);
-    pub const PCI: (i64, i64) = (0, 1007);
-    pub const TA: (i64, i64) = (0, 4095);
-    pub const NEIGHBORS: (i64, i64) = (0, 1024);
+    pub(crate) const ACCURACY_M: (f64, f64) = (0.0, 100_000.0);
+    pub(crate) const SIGNAL_DBM: (f64, f64) = (-160.0, 0.0);
+    pub(crate) const ARFCN: (i64, i64) = (0, 3_279_165);
+    pub(crate) const PCI: (i64, i64) = (0, 1007);
+    pub(crate) const TA: (i64, i64) = (0, 4095);
+    pub(crate) const NEIGHBORS: (i64, i64) = (0, 1024);
 }
 
 fn in_range_i(field: &str, v: i64, (lo, hi): (i64, i64)) -> Result<i64, ValidationError> {
@@ -151,13 +151,19 @@ fn in_range_f(field: &str, v: f64, (lo, hi): (f64, f64)) -> Result<f64, Validati
 
 impl CellMeasurement {
     /// Parse one JSON line and check every rule of docs/contract.md ("Cell-measurement reports").
-    pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
+    pub(crate) fn parse(
+        bytes: &[u8],
+        bounds: &TimeBounds,
+    ) -> Result<CellMeasurement, ValidationError> {
         let raw: RawMeasurement = deserialize_object(bytes)?;
         Self::from_raw(raw, bounds)
     }
 
     /// [`CellMeasurement::parse`] of a line already known to be UTF-8.
-    pub fn parse_str(text: &str, bounds: &TimeBounds) -> Result<CellMeasurement, ValidationError> {
+    pub(crate) fn parse_str(
+        text: &str,
+        bounds: &TimeBounds,
+    ) -> Result<CellMeasurement, ValidationError> {
         let raw: RawMeasurement = super::error::deserialize_object_str(text)?;
         Self::from_raw(raw, bounds)
     }

@@ -16,19 +16,19 @@ mod sms_scan;
 mod text;
 mod timestamp;
 
-pub use case::{
-    round3, round4, round6, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint,
-    EVIDENCE_LOOKBACK_MS,
-};
-pub use cell::{BadCellKey, CellKey, KeyText, Rat};
-pub use error::{InvalidReason, ValidationError};
+pub(crate) use case::{round3, round4, EVIDENCE_LOOKBACK_MS};
+pub use case::{round6, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint};
+pub(crate) use cell::{BadCellKey, KeyText};
+pub use cell::{CellKey, Rat};
+pub use error::InvalidReason;
+pub(crate) use error::ValidationError;
 pub use measurement::{CellMeasurement, MeasurementEvent};
-pub(crate) use names::name_list;
-pub use names::{parse_loosely, UnknownName};
-pub use pseudonym::check_pseudonym;
+pub use names::parse_loosely;
+pub(crate) use names::{name_list, UnknownName};
+pub(crate) use pseudonym::check_pseudonym;
 pub use sms::{ContentFingerprint, SmsVolume};
-pub(crate) use timestamp::RawTs;
-pub use timestamp::{parse_timestamp_str, TimeBounds, MIN_EVENT_TIME_MS};
+pub use timestamp::TimeBounds;
+pub(crate) use timestamp::{parse_timestamp_str, RawTs, MIN_EVENT_TIME_MS};
 
 /// Which feed a record came from; decides how it is parsed and which detector sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -39,10 +39,10 @@ pub enum Feed {
 }
 
 impl Feed {
-    pub const ALL: [Feed; 2] = [Feed::SmsVolume, Feed::Measurements];
+    pub(crate) const ALL: [Feed; 2] = [Feed::SmsVolume, Feed::Measurements];
 
     /// The Kafka topic of the contract for this feed.
-    pub fn topic(self) -> &'static str {
+    pub(crate) fn topic(self) -> &'static str {
         match self {
             Feed::SmsVolume => "cw.sms-volume.v1",
             Feed::Measurements => "cw.cell-measurements.v1",
@@ -51,7 +51,7 @@ impl Feed {
 
     /// The contract name (`sms_volume`), as serde writes it: the `feed` of dead
     /// letters, archived records and the replay summary.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Feed::SmsVolume => "sms_volume",
             Feed::Measurements => "measurements",
@@ -89,7 +89,7 @@ impl Event {
         }
     }
 
-    pub fn feed(&self) -> Feed {
+    pub(crate) fn feed(&self) -> Feed {
         match self {
             Event::Sms(_) => Feed::SmsVolume,
             Event::Measurement(_) => Feed::Measurements,
@@ -111,7 +111,7 @@ pub fn parse_record(
 
 /// [`parse_record`] of a line already checked to be UTF-8 (the validation stage
 /// checks it first, so the parser does not check every string again).
-pub fn parse_record_str(
+pub(crate) fn parse_record_str(
     feed: Feed,
     text: &str,
     bounds: &TimeBounds,

@@ -8,11 +8,11 @@
 #[error("{value:?} is not a {what}; use {expected}")]
 pub struct UnknownName {
     /// What the name should have been ("case kind", "status").
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// The text given.
-    pub value: String,
+    pub(crate) value: String,
     /// The valid names, `a, b or c`.
-    pub expected: String,
+    pub(crate) expected: String,
 }
 
 /// The value of `all` whose name is exactly `text`.

@@ -3,13 +3,13 @@
 use super::{InvalidReason, ValidationError};
 
 /// Minimum length of a pseudonym in hex characters (docs/contract.md: at least 16).
-pub const MIN_PSEUDONYM_HEX: usize = 16;
+pub(crate) const MIN_PSEUDONYM_HEX: usize = 16;
 /// Upper bound so a huge string cannot pass as an identifier (SHA-256 is 64).
-pub const MAX_PSEUDONYM_HEX: usize = 128;
+pub(crate) const MAX_PSEUDONYM_HEX: usize = 128;
 
 /// Refuse anything that is not lower-case hex of 16..=128 characters, so a clear
 /// MSISDN, IMSI or IMEI (digits, at most 15) is refused as "identifier not pseudonymized".
-pub fn check_pseudonym(field: &str, value: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_pseudonym(field: &str, value: &str) -> Result<(), ValidationError> {
     let ok_chars = value
         .bytes()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));

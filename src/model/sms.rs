@@ -77,13 +77,13 @@ fn short_string(field: &str, v: Text<'_>, max: usize) -> Result<String, Validati
 
 impl SmsVolume {
     /// Parse one JSON line and check every rule of docs/contract.md ("SMS-volume records").
-    pub fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
+    pub(crate) fn parse(bytes: &[u8], bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
         let raw: RawSms = super::error::deserialize_object(bytes)?;
         Self::from_raw(raw, bounds)
     }
 
     /// [`SmsVolume::parse`] of a line already known to be UTF-8.
-    pub fn parse_str(text: &str, bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
+    pub(crate) fn parse_str(text: &str, bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
         let raw: RawSms = match super::sms_scan::scan(text) {
             Some(raw) => raw,
             None => super::error::deserialize_object_str(text)?,

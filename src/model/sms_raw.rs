@@ -9,34 +9,34 @@ use serde::Deserialize;
 #[derive(Debug, PartialEq, Deserialize)]
 pub(crate) struct RawFp<'a> {
     #[serde(borrow)]
-    pub fp: Option<Text<'a>>,
-    pub n: Option<i64>,
+    pub(crate) fp: Option<Text<'a>>,
+    pub(crate) n: Option<i64>,
 }
 
 /// An SMS-volume line as JSON gives it, before the contract's checks.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub(crate) struct RawSms<'a> {
     #[serde(borrow)]
-    pub operator: Option<Text<'a>>,
+    pub(crate) operator: Option<Text<'a>>,
     #[serde(borrow)]
-    pub sim: Option<Text<'a>>,
-    pub window_start: Option<RawTs>,
-    pub window_secs: Option<i64>,
-    pub sms_out: Option<i64>,
-    pub sms_in: Option<i64>,
-    pub distinct_recipients: Option<i64>,
-    pub new_recipients: Option<i64>,
-    pub offnet_out: Option<i64>,
-    pub calls_out: Option<i64>,
-    pub calls_in: Option<i64>,
+    pub(crate) sim: Option<Text<'a>>,
+    pub(crate) window_start: Option<RawTs>,
+    pub(crate) window_secs: Option<i64>,
+    pub(crate) sms_out: Option<i64>,
+    pub(crate) sms_in: Option<i64>,
+    pub(crate) distinct_recipients: Option<i64>,
+    pub(crate) new_recipients: Option<i64>,
+    pub(crate) offnet_out: Option<i64>,
+    pub(crate) calls_out: Option<i64>,
+    pub(crate) calls_in: Option<i64>,
     #[serde(borrow)]
-    pub device: Option<Text<'a>>,
+    pub(crate) device: Option<Text<'a>>,
     #[serde(borrow)]
-    pub imei_tac: Option<Text<'a>>,
+    pub(crate) imei_tac: Option<Text<'a>>,
     #[serde(borrow)]
-    pub cell: Option<Text<'a>>,
-    pub sim_age_days: Option<i64>,
-    pub kyc_verified: Option<bool>,
+    pub(crate) cell: Option<Text<'a>>,
+    pub(crate) sim_age_days: Option<i64>,
+    pub(crate) kyc_verified: Option<bool>,
     #[serde(borrow)]
-    pub content_fps: Option<Vec<RawFp<'a>>>,
+    pub(crate) content_fps: Option<Vec<RawFp<'a>>>,
 }

@@ -13,10 +13,10 @@ use std::ops::Deref;
 
 /// A raw string field: borrowed from the input when possible.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Text<'a>(pub Cow<'a, str>);
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 
 impl<'a> Text<'a> {
-    pub fn into_owned(self) -> String {
+    pub(crate) fn into_owned(self) -> String {
         self.0.into_owned()
     }
 }

@@ -5,7 +5,7 @@ use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
 
 /// 2000-01-01T00:00:00Z in milliseconds: the earliest event time the contract accepts.
-pub const MIN_EVENT_TIME_MS: i64 = 946_684_800_000;
+pub(crate) const MIN_EVENT_TIME_MS: i64 = 946_684_800_000;
 const DAY_MS: i64 = 86_400_000;
 
 /// The accepted event-time range: 2000-01-01 .. `now + 1 day`.
@@ -14,8 +14,8 @@ const DAY_MS: i64 = 86_400_000;
 /// record's validity never changes in the middle of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct TimeBounds {
-    pub min_ms: i64,
-    pub max_ms: i64,
+    pub(crate) min_ms: i64,
+    pub(crate) max_ms: i64,
 }
 
 impl TimeBounds {
@@ -30,7 +30,7 @@ impl TimeBounds {
         Self::at(chrono::Utc::now().timestamp_millis())
     }
 
-    pub fn check(&self, field: &str, ms: i64) -> Result<i64, ValidationError> {
+    pub(crate) fn check(&self, field: &str, ms: i64) -> Result<i64, ValidationError> {
         if ms < self.min_ms || ms > self.max_ms {
             return Err(ValidationError::new(
                 InvalidReason::BadTimestamp,
@@ -43,7 +43,7 @@ impl TimeBounds {
 }
 
 /// Parse an RFC 3339 string into epoch milliseconds.
-pub fn parse_timestamp_str(s: &str) -> Option<i64> {
+pub(crate) fn parse_timestamp_str(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.timestamp_millis())
@@ -51,7 +51,7 @@ pub fn parse_timestamp_str(s: &str) -> Option<i64> {
 
 /// A timestamp as it arrives: already converted to milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RawTs(pub i64);
+pub(crate) struct RawTs(pub(crate) i64);
 
 impl<'de> serde::Deserialize<'de> for RawTs {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

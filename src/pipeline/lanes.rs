@@ -9,9 +9,9 @@ use crate::detect::Detector;
 use crate::model::Feed;
 
 /// The part of a pipeline that serves one feed.
-pub struct Lane {
-    pub feed: Feed,
-    pub pipeline: Pipeline,
+pub(crate) struct Lane {
+    pub(crate) feed: Feed,
+    pub(crate) pipeline: Pipeline,
     /// Position of each of the lane's detectors in the original pipeline.
     slots: Vec<usize>,
 }
@@ -23,7 +23,7 @@ impl Pipeline {
     /// two distinct feeds, or when events are already in flight. Detectors of a feed
     /// not in `feeds` go to the first lane: they see no events, only the end of input.
     #[allow(clippy::result_large_err)]
-    pub fn split_by_feed(self, feeds: &[Feed]) -> Result<Vec<Lane>, Pipeline> {
+    pub(crate) fn split_by_feed(self, feeds: &[Feed]) -> Result<Vec<Lane>, Pipeline> {
         let mut distinct: Vec<Feed> = Vec::new();
         for f in feeds {
             if !distinct.contains(f) {
@@ -59,7 +59,7 @@ impl Pipeline {
 
     /// Join lanes back into one pipeline: detectors in their original order,
     /// watermarks, hold queues and counters of every lane.
-    pub fn join(lanes: Vec<Lane>) -> Pipeline {
+    pub(crate) fn join(lanes: Vec<Lane>) -> Pipeline {
         let step = lanes.first().map_or(1, |l| l.pipeline.watermark_step_ms);
         let order = lanes
             .first()
@@ -82,7 +82,7 @@ impl Pipeline {
 
 impl PipelineStats {
     /// Add another run's counters to these.
-    pub fn absorb(&mut self, other: PipelineStats) {
+    pub(crate) fn absorb(&mut self, other: PipelineStats) {
         self.records_read += other.records_read;
         self.valid += other.valid;
         self.invalid += other.invalid;

@@ -7,7 +7,7 @@
 mod lanes;
 mod order;
 
-pub use lanes::Lane;
+pub(crate) use lanes::Lane;
 
 use crate::config::{EventOrder, PipelineConfig};
 use crate::detect::{CaseSink, Detector};
@@ -23,25 +23,25 @@ use std::collections::BTreeMap;
 pub struct PipelineStats {
     pub records_read: u64,
     pub valid: u64,
-    pub invalid: u64,
-    pub invalid_by_reason: BTreeMap<InvalidReason, u64>,
+    pub(crate) invalid: u64,
+    pub(crate) invalid_by_reason: BTreeMap<InvalidReason, u64>,
     pub late: u64,
-    pub by_feed: BTreeMap<Feed, FeedStats>,
+    pub(crate) by_feed: BTreeMap<Feed, FeedStats>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct FeedStats {
-    pub records_read: u64,
-    pub valid: u64,
-    pub invalid: u64,
-    pub late: u64,
+pub(crate) struct FeedStats {
+    pub(crate) records_read: u64,
+    pub(crate) valid: u64,
+    pub(crate) invalid: u64,
+    pub(crate) late: u64,
     /// The feed's watermark when it last crossed a watermark step (it is evaluated
     /// once per step, not per record).
-    pub watermark_ms: Option<i64>,
+    pub(crate) watermark_ms: Option<i64>,
 }
 
 impl PipelineStats {
-    pub fn count_valid(&mut self, feed: Feed) {
+    pub(crate) fn count_valid(&mut self, feed: Feed) {
         self.records_read += 1;
         self.valid += 1;
         let f = self.by_feed.entry(feed).or_default();
@@ -49,7 +49,7 @@ impl PipelineStats {
         f.valid += 1;
     }
 
-    pub fn count_invalid(&mut self, dead: &DeadLetter) {
+    pub(crate) fn count_invalid(&mut self, dead: &DeadLetter) {
         self.records_read += 1;
         let f = self.by_feed.entry(dead.feed).or_default();
         f.records_read += 1;
@@ -88,7 +88,7 @@ pub struct Pipeline {
 const MAX_STEPS_PER_ADVANCE: u32 = 100_000;
 
 impl Pipeline {
-    pub fn new(detectors: Vec<Box<dyn Detector>>, watermark_step_ms: i64) -> Self {
+    pub(crate) fn new(detectors: Vec<Box<dyn Detector>>, watermark_step_ms: i64) -> Self {
         Pipeline {
             detectors,
             watermarks: BTreeMap::new(),
@@ -105,26 +105,26 @@ impl Pipeline {
         Pipeline::new(detectors, config.watermark_step_ms()).with_order(config.ordering)
     }
 
-    pub fn with_order(mut self, order: EventOrder) -> Self {
+    pub(crate) fn with_order(mut self, order: EventOrder) -> Self {
         self.order = order;
         self
     }
 
     /// Events held for canonical ordering, not yet given to detectors.
-    pub fn held_events(&self) -> usize {
+    pub(crate) fn held_events(&self) -> usize {
         self.held.values().map(HoldQueue::len).sum()
     }
 
-    pub fn detectors(&self) -> &[Box<dyn Detector>] {
+    pub(crate) fn detectors(&self) -> &[Box<dyn Detector>] {
         &self.detectors
     }
 
-    pub fn detector_names(&self) -> Vec<&'static str> {
+    pub(crate) fn detector_names(&self) -> Vec<&'static str> {
         self.detectors.iter().map(|d| d.name()).collect()
     }
 
     /// Take one validated event: held for canonical order, or delivered now.
-    pub fn on_event(&mut self, event: Event, out: &mut dyn CaseSink) {
+    pub(crate) fn on_event(&mut self, event: Event, out: &mut dyn CaseSink) {
         self.stats.count_valid(event.feed());
         match self.order {
             EventOrder::EventTime => {
@@ -162,7 +162,7 @@ impl Pipeline {
 
     /// [`Pipeline::process`], showing each valid event and its origin to `observe`
     /// first (the service archives records this way).
-    pub fn process_observed(
+    pub(crate) fn process_observed(
         &mut self,
         validator: &mut SourceValidator,
         bytes: &[u8],
@@ -177,7 +177,7 @@ impl Pipeline {
     }
 
     /// [`Pipeline::process`] with a borrowed origin: no allocation for a valid record.
-    pub fn process_ref(
+    pub(crate) fn process_ref(
         &mut self,
         validator: &mut SourceValidator,
         bytes: &[u8],
@@ -192,7 +192,7 @@ impl Pipeline {
     /// Take the outcome of validating one record of `validator`'s source: a valid
     /// event goes to the detectors (after `observe`) and advances the source's
     /// watermark; a dead letter is counted and handed back.
-    pub fn on_checked(
+    pub(crate) fn on_checked(
         &mut self,
         validator: &SourceValidator,
         checked: Checked,
@@ -216,14 +216,14 @@ impl Pipeline {
     }
 
     /// Record a refused record in the counters.
-    pub fn on_dead_letter(&mut self, dead: &DeadLetter) {
+    pub(crate) fn on_dead_letter(&mut self, dead: &DeadLetter) {
         self.stats.count_invalid(dead);
     }
 
     /// A source (feed, partition) reports its watermark; detectors of the feed hear
     /// of the feed's watermark (minimum over its sources) when it has advanced by at
     /// least the configured step.
-    pub fn on_watermark(
+    pub(crate) fn on_watermark(
         &mut self,
         feed: Feed,
         source: i32,
@@ -321,18 +321,18 @@ impl Pipeline {
 
     /// Declare a source of `feed` (an assigned, non-empty partition) before it has
     /// delivered anything: until it reports, the feed's watermark stays put.
-    pub fn register_source(&mut self, feed: Feed, source: i32) {
+    pub(crate) fn register_source(&mut self, feed: Feed, source: i32) {
         self.watermarks.entry((feed, source)).or_insert(None);
     }
 
     /// Forget a source that is no longer ours (a revoked partition), so it does not
     /// hold the feed's watermark back.
-    pub fn remove_source(&mut self, feed: Feed, source: i32) {
+    pub(crate) fn remove_source(&mut self, feed: Feed, source: i32) {
         self.watermarks.remove(&(feed, source));
     }
 
     /// Pass a reference-data update (inventory or allowlist topic) to every detector.
-    pub fn on_reference_update(
+    pub(crate) fn on_reference_update(
         &mut self,
         kind: crate::detect::Reference,
         key: &str,

@@ -60,11 +60,11 @@ impl Ready {
     }
 
     /// The events in canonical order.
-    pub fn iter(&self) -> impl Iterator<Item = &Event> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Event> + '_ {
         self.order.iter().map(|&i| &self.events[i as usize].1)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.events.len()
     }
 
@@ -90,7 +90,7 @@ pub(crate) struct HoldQueue {
 const SPARE_BUCKETS: usize = 64;
 
 impl HoldQueue {
-    pub fn new(step_ms: i64) -> Self {
+    pub(crate) fn new(step_ms: i64) -> Self {
         HoldQueue {
             step: step_ms.max(1),
             buckets: BTreeMap::new(),
@@ -99,7 +99,7 @@ impl HoldQueue {
         }
     }
 
-    pub fn push(&mut self, event: Event) {
+    pub(crate) fn push(&mut self, event: Event) {
         let t = event.event_time_ms();
         // ceil(t / step): a bucket ends at a multiple of the step, where releases happen
         let key = -(-t).div_euclid(self.step);
@@ -111,18 +111,18 @@ impl HoldQueue {
         self.len += 1;
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Earliest held event time.
-    pub fn min_time(&self) -> Option<i64> {
+    pub(crate) fn min_time(&self) -> Option<i64> {
         self.buckets.values().next().map(|b| b.min_t)
     }
 
     /// The earliest events at or before `boundary`, sorted, or `None` when there are
     /// none. Call until `None`; give each result back with [`HoldQueue::recycle`].
-    pub fn take_until(&mut self, boundary: i64) -> Option<Ready> {
+    pub(crate) fn take_until(&mut self, boundary: i64) -> Option<Ready> {
         let mut entry = self.buckets.first_entry()?;
         if entry.get().min_t > boundary {
             return None;
@@ -153,7 +153,7 @@ impl HoldQueue {
     }
 
     /// The earliest bucket whatever its time (end of input), sorted.
-    pub fn take_next(&mut self) -> Option<Ready> {
+    pub(crate) fn take_next(&mut self) -> Option<Ready> {
         let (_, mut ready) = self.buckets.pop_first()?;
         self.len -= ready.len();
         ready.sort();
@@ -161,7 +161,7 @@ impl HoldQueue {
     }
 
     /// Give a released bucket back for reuse.
-    pub fn recycle(&mut self, mut ready: Ready) {
+    pub(crate) fn recycle(&mut self, mut ready: Ready) {
         ready.clear();
         if self.spare.len() < SPARE_BUCKETS {
             self.spare.push(ready);

@@ -5,11 +5,11 @@
 use super::PseudonymizeError;
 
 /// The columns looked for when `--columns` is not given.
-pub const DEFAULT_COLUMNS: &[&str] = &["msisdn", "imsi", "imei"];
+pub(crate) const DEFAULT_COLUMNS: &[&str] = &["msisdn", "imsi", "imei"];
 
 /// What kind of identifier a column holds, from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdKind {
+pub(crate) enum IdKind {
     /// Phone number: `+`, spaces, `-`, `.`, `(`, `)` removed; 6..=15 digits (E.164).
     Msisdn,
     /// 6..=15 digits.
@@ -21,7 +21,7 @@ pub enum IdKind {
 }
 
 impl IdKind {
-    pub fn of_column(name: &str) -> IdKind {
+    pub(crate) fn of_column(name: &str) -> IdKind {
         let n = name.to_ascii_lowercase();
         if n.contains("msisdn") || n.contains("phone") {
             IdKind::Msisdn
@@ -36,7 +36,7 @@ impl IdKind {
 
     /// The canonical form that is hashed, or why the value is not such an identifier
     /// (the message never contains the value).
-    pub fn normalize(self, raw: &str) -> Result<String, String> {
+    pub(crate) fn normalize(self, raw: &str) -> Result<String, String> {
         let t = raw.trim();
         let digits_only = |s: &str, allowed: &[char]| -> String {
             s.chars().filter(|c| !allowed.contains(c)).collect()
@@ -72,9 +72,9 @@ impl IdKind {
 /// One column to pseudonymize: `name` or `name=new_name` (e.g. `msisdn=sim`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnSpec {
-    pub source: String,
-    pub target: String,
-    pub kind: IdKind,
+    pub(crate) source: String,
+    pub(crate) target: String,
+    pub(crate) kind: IdKind,
 }
 
 impl ColumnSpec {

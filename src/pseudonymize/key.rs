@@ -8,7 +8,7 @@ use std::path::Path;
 type HmacSha256 = Hmac<Sha256>;
 
 /// A key file larger than this is not a key (a mistaken path to a data file).
-pub const MAX_KEY_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_KEY_BYTES: u64 = 64 * 1024;
 
 /// Why the key could not be used. Messages name the file, never its content.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +47,7 @@ impl std::fmt::Debug for Pseudonymizer {
 
 impl Pseudonymizer {
     /// A pseudonymizer from key bytes; `hex_len` characters of the digest are kept.
-    pub fn new(key: &[u8], hex_len: usize) -> Result<Pseudonymizer, KeyError> {
+    pub(crate) fn new(key: &[u8], hex_len: usize) -> Result<Pseudonymizer, KeyError> {
         if !(16..=64).contains(&hex_len) || hex_len % 2 != 0 {
             return Err(KeyError::Length);
         }
@@ -86,7 +86,7 @@ impl Pseudonymizer {
     }
 
     /// The pseudonym of an already normalized identifier.
-    pub fn pseudonym(&self, identifier: &str) -> String {
+    pub(crate) fn pseudonym(&self, identifier: &str) -> String {
         let mut mac = self.mac.clone();
         mac.update(identifier.as_bytes());
         let digest = mac.finalize().into_bytes();

@@ -6,7 +6,7 @@
 mod parse_stage;
 mod summary;
 
-pub use summary::{InputSummary, ReplaySummary};
+pub(crate) use summary::{InputSummary, ReplaySummary};
 
 use crate::cases::CaseBook;
 use crate::config::Config;
@@ -90,7 +90,8 @@ pub enum ReplayError {
 }
 
 /// Builds the detectors of a run; the replay and the service share one builder.
-pub type DetectorFactory<'a> = dyn FnOnce(&Config) -> Result<Vec<Box<dyn Detector>>, String> + 'a;
+pub(crate) type DetectorFactory<'a> =
+    dyn FnOnce(&Config) -> Result<Vec<Box<dyn Detector>>, String> + 'a;
 
 /// Replay the inputs through the pipeline and write the outputs.
 pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {

@@ -18,7 +18,7 @@ const CHUNK_LINES: usize = 1024;
 const CHUNKS_IN_FLIGHT: usize = 32;
 
 /// The parse outcome of one line.
-pub enum Parsed {
+pub(crate) enum Parsed {
     Valid(Event),
     Invalid(ValidationError),
     /// Longer than the line limit: not parsed; the chunk keeps its head.
@@ -29,14 +29,14 @@ pub enum Parsed {
 
 /// Consecutive lines of one input: their bytes (kept for dead letters) and outcomes.
 #[derive(Default)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     bytes: Vec<u8>,
     lines: Vec<(Range<usize>, Parsed)>,
 }
 
 impl Chunk {
     /// The lines in file order: raw bytes (the head of a too-long one) and outcome.
-    pub fn drain(&mut self) -> impl Iterator<Item = (&[u8], Parsed)> + '_ {
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (&[u8], Parsed)> + '_ {
         let bytes = &self.bytes;
         self.lines.drain(..).map(move |(r, p)| (&bytes[r], p))
     }
@@ -44,31 +44,31 @@ impl Chunk {
 
 /// What the parse thread sends: chunks, then possibly the read error that stopped it
 /// (with the 1-based number of the line that could not be read).
-pub enum Message {
+pub(crate) enum Message {
     Chunk(Chunk),
     ReadError { line: u64, error: io::Error },
 }
 
 /// The parse thread's end of a stage: chunks go out, emptied ones come back.
-pub struct Producer {
+pub(crate) struct Producer {
     tx: SyncSender<Message>,
     spare: Receiver<Chunk>,
 }
 
 /// The admitting thread's end: chunks in file order; [`Consumer::recycle`] hands a
 /// drained chunk back so its buffers are reused (no regrowth, no large frees).
-pub struct Consumer {
+pub(crate) struct Consumer {
     rx: Receiver<Message>,
     spare: SyncSender<Chunk>,
 }
 
 impl Consumer {
     /// The next message; `None` when the parse thread is done.
-    pub fn recv(&self) -> Option<Message> {
+    pub(crate) fn recv(&self) -> Option<Message> {
         self.rx.recv().ok()
     }
 
-    pub fn recycle(&self, mut chunk: Chunk) {
+    pub(crate) fn recycle(&self, mut chunk: Chunk) {
         chunk.bytes.clear();
         chunk.lines.clear();
         // A full return queue just drops the chunk.
@@ -77,7 +77,7 @@ impl Consumer {
 }
 
 /// Channel of one input's parse stage.
-pub fn channel() -> (Producer, Consumer) {
+pub(crate) fn channel() -> (Producer, Consumer) {
     let (tx, rx) = std::sync::mpsc::sync_channel(CHUNKS_IN_FLIGHT);
     let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel(CHUNKS_IN_FLIGHT + 2);
     (
@@ -94,7 +94,7 @@ pub fn channel() -> (Producer, Consumer) {
 
 /// Read and parse `reader` to the end (or to a read error), sending chunks. Stops
 /// early, without error, when the consumer is gone.
-pub fn run(
+pub(crate) fn run(
     feed: Feed,
     bounds: TimeBounds,
     reader: Box<dyn BufRead + Send>,

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct InputSummary {
-    pub feed: Feed,
-    pub path: String,
-    pub lines: u64,
+pub(crate) struct InputSummary {
+    pub(crate) feed: Feed,
+    pub(crate) path: String,
+    pub(crate) lines: u64,
 }
 
 impl InputSummary {
-    pub fn new(feed: Feed, path: String) -> Self {
+    pub(crate) fn new(feed: Feed, path: String) -> Self {
         InputSummary {
             feed,
             path,
@@ -32,21 +32,21 @@ pub struct ReplaySummary {
     pub invalid: u64,
     pub invalid_by_reason: BTreeMap<InvalidReason, u64>,
     pub late: u64,
-    pub cases: usize,
-    pub cases_by_kind: BTreeMap<&'static str, u64>,
-    pub detectors: Vec<&'static str>,
+    pub(crate) cases: usize,
+    pub(crate) cases_by_kind: BTreeMap<&'static str, u64>,
+    pub(crate) detectors: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    pub inputs: Vec<InputSummary>,
-    pub by_feed: BTreeMap<Feed, crate::pipeline::FeedStats>,
+    pub(crate) note: Option<String>,
+    pub(crate) inputs: Vec<InputSummary>,
+    pub(crate) by_feed: BTreeMap<Feed, crate::pipeline::FeedStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub inventory: Option<LoadReport>,
-    pub wall_time_ms: u64,
-    pub records_per_sec: f64,
+    pub(crate) inventory: Option<LoadReport>,
+    pub(crate) wall_time_ms: u64,
+    pub(crate) records_per_sec: f64,
 }
 
 impl ReplaySummary {
-    pub fn new(
+    pub(crate) fn new(
         pipeline: &Pipeline,
         cases: &[Case],
         inputs: Vec<InputSummary>,

@@ -25,7 +25,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Slack when comparing a case's evidence span with a transmitter's activity.
-pub const TIME_SLACK_MS: i64 = 600_000;
+pub(crate) const TIME_SLACK_MS: i64 = 600_000;
 
 /// Figures of one transmitter.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -47,7 +47,7 @@ pub struct TransmitterScore {
 pub struct BtsScores {
     pub transmitters_total: usize,
     pub detected: usize,
-    pub fake_bts_cases: usize,
+    pub(crate) fake_bts_cases: usize,
     pub false_fake_bts_cases: usize,
     /// Matched cases beyond one per detected transmitter (fragmentation).
     pub extra_cases: usize,

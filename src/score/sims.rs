@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SimScores {
     /// Positives in the truth (spam SIMs and farm members).
-    pub positives: usize,
+    pub(crate) positives: usize,
     /// Distinct SIMs listed by `spam_sim` or `sim_farm` cases.
-    pub flagged: usize,
+    pub(crate) flagged: usize,
     pub tp: usize,
     pub fp: usize,
     #[serde(rename = "fn")]
@@ -30,24 +30,24 @@ pub struct SimScores {
     pub recall: f64,
     pub f1: f64,
     /// Farm members in the truth.
-    pub farm_members: usize,
+    pub(crate) farm_members: usize,
     /// Farm members listed by a `sim_farm` case.
-    pub farm_members_in_farm_cases: usize,
+    pub(crate) farm_members_in_farm_cases: usize,
     /// `farm_members_in_farm_cases / farm_members` (1.0 when there is no farm).
     pub farm_member_recall: f64,
     /// Farm members listed by any case (`spam_sim` or `sim_farm`).
-    pub farm_member_any_recall: f64,
+    pub(crate) farm_member_any_recall: f64,
     pub farms: usize,
     /// Farms of which one `sim_farm` case lists at least half of the members.
-    pub farms_detected: usize,
+    pub(crate) farms_detected: usize,
     /// Median and 90th percentile (nearest rank) of the detection delay, minutes.
     pub median_delay_min: Option<f64>,
     pub p90_delay_min: Option<f64>,
     /// False positives by truth kind of the SIM (`shop`, `school`, `tv_vote`, `m2m`,
     /// `new_normal`, or `ordinary` for any other SIM).
     pub false_positives_by_kind: BTreeMap<String, usize>,
-    pub spam_sim_cases: usize,
-    pub sim_farm_cases: usize,
+    pub(crate) spam_sim_cases: usize,
+    pub(crate) sim_farm_cases: usize,
     /// Per truth farm (truth order): how many `sim_farm` cases list any of its members.
     /// One is the goal: a farm that grows updates its case.
     pub farm_cases_per_farm: Vec<usize>,
@@ -252,7 +252,7 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
 
 impl SimScores {
     /// One line: the SIM figures of `cellwatch score`.
-    pub fn one_line(&self) -> String {
+    pub(crate) fn one_line(&self) -> String {
         let delay = |d: Option<f64>| d.map_or("-".to_string(), |d| format!("{d:.1}"));
         let fps = if self.false_positives_by_kind.is_empty() {
             String::new()

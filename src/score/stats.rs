@@ -2,7 +2,7 @@
 //! samples: one definition of each, so every report means the same by "p90".
 
 /// `num / den`, or `empty` when there is nothing to divide by.
-pub fn ratio(num: usize, den: usize, empty: f64) -> f64 {
+pub(crate) fn ratio(num: usize, den: usize, empty: f64) -> f64 {
     if den == 0 {
         empty
     } else {
@@ -11,7 +11,7 @@ pub fn ratio(num: usize, den: usize, empty: f64) -> f64 {
 }
 
 /// Nearest-rank percentile (`q` in 0..=1) of sorted values; `None` when empty.
-pub fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
@@ -20,7 +20,7 @@ pub fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Median (the mean of the two middle values for an even count); `None` when empty.
-pub fn median(mut v: Vec<f64>) -> Option<f64> {
+pub(crate) fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }

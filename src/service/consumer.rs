@@ -14,19 +14,19 @@ use std::sync::{Arc, Mutex};
 
 /// What a rebalance told us; the worker acts on it between two records.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AssignmentChange {
+pub(crate) enum AssignmentChange {
     Assigned(Vec<(String, i32)>),
     Revoked(Vec<(String, i32)>),
 }
 
 /// Consumer context: records rebalances for the worker, exports consumer lag.
-pub struct WorkerContext {
-    pub changes: Arc<Mutex<Vec<AssignmentChange>>>,
+pub(crate) struct WorkerContext {
+    pub(crate) changes: Arc<Mutex<Vec<AssignmentChange>>>,
     metrics: Metrics,
 }
 
 impl WorkerContext {
-    pub fn new(metrics: Metrics) -> Self {
+    pub(crate) fn new(metrics: Metrics) -> Self {
         WorkerContext {
             changes: Arc::default(),
             metrics,
@@ -89,7 +89,7 @@ impl ConsumerContext for WorkerContext {
 }
 
 /// Common client settings: brokers plus the pass-through librdkafka settings.
-pub fn base_config(kafka: &KafkaConfig) -> ClientConfig {
+pub(crate) fn base_config(kafka: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &kafka.brokers);
     for (k, v) in &kafka.librdkafka {
@@ -100,7 +100,7 @@ pub fn base_config(kafka: &KafkaConfig) -> ClientConfig {
 
 /// The group consumer: offsets are stored by the worker only after the sinks
 /// acknowledged, and committed automatically from the store (and on revoke).
-pub fn group_consumer(
+pub(crate) fn group_consumer(
     kafka: &KafkaConfig,
     metrics: Metrics,
 ) -> KafkaResult<StreamConsumer<WorkerContext>> {
@@ -117,7 +117,7 @@ pub fn group_consumer(
 }
 
 /// A consumer outside any group, for reading partitions by assignment.
-pub fn plain_consumer(kafka: &KafkaConfig) -> KafkaResult<BaseConsumer> {
+pub(crate) fn plain_consumer(kafka: &KafkaConfig) -> KafkaResult<BaseConsumer> {
     let mut c = base_config(kafka);
     c.set("group.id", format!("{}-reader", kafka.group_id))
         .set("enable.auto.commit", "false")
@@ -128,7 +128,7 @@ pub fn plain_consumer(kafka: &KafkaConfig) -> KafkaResult<BaseConsumer> {
 }
 
 /// The producer of cases and dead letters: idempotent, all replicas acknowledge.
-pub fn producer(kafka: &KafkaConfig) -> KafkaResult<FutureProducer> {
+pub(crate) fn producer(kafka: &KafkaConfig) -> KafkaResult<FutureProducer> {
     let mut c = base_config(kafka);
     c.set("enable.idempotence", "true")
         .set("acks", "all")

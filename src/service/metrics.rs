@@ -15,63 +15,63 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TopicLabel {
-    pub topic: String,
+pub(crate) struct TopicLabel {
+    pub(crate) topic: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TopicReasonLabel {
-    pub topic: String,
-    pub reason: String,
+pub(crate) struct TopicReasonLabel {
+    pub(crate) topic: String,
+    pub(crate) reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PartitionLabel {
-    pub topic: String,
-    pub partition: i32,
+pub(crate) struct PartitionLabel {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct FeedLabel {
-    pub feed: String,
+pub(crate) struct FeedLabel {
+    pub(crate) feed: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabel {
-    pub kind: String,
+pub(crate) struct KindLabel {
+    pub(crate) kind: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct SinkLabel {
-    pub sink: String,
+pub(crate) struct SinkLabel {
+    pub(crate) sink: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DetectorLabel {
-    pub detector: String,
+pub(crate) struct DetectorLabel {
+    pub(crate) detector: String,
 }
 
 /// Every metric of the service, cheap to clone (shared handles).
 #[derive(Clone)]
 pub struct Metrics {
-    pub received: Family<TopicLabel, Counter>,
-    pub valid: Family<TopicLabel, Counter>,
-    pub invalid: Family<TopicReasonLabel, Counter>,
-    pub consumer_lag: Family<PartitionLabel, Gauge>,
-    pub watermark_delay_seconds: Family<FeedLabel, Gauge>,
-    pub state_size: Family<DetectorLabel, Gauge>,
-    pub cases: Family<KindLabel, Counter>,
-    pub sink_latency: Family<SinkLabel, Histogram>,
-    pub sink_retries: Family<SinkLabel, Counter>,
-    pub rebuilt_records: Counter,
-    pub offsets_stored: Counter,
+    pub(crate) received: Family<TopicLabel, Counter>,
+    pub(crate) valid: Family<TopicLabel, Counter>,
+    pub(crate) invalid: Family<TopicReasonLabel, Counter>,
+    pub(crate) consumer_lag: Family<PartitionLabel, Gauge>,
+    pub(crate) watermark_delay_seconds: Family<FeedLabel, Gauge>,
+    pub(crate) state_size: Family<DetectorLabel, Gauge>,
+    pub(crate) cases: Family<KindLabel, Counter>,
+    pub(crate) sink_latency: Family<SinkLabel, Histogram>,
+    pub(crate) sink_retries: Family<SinkLabel, Counter>,
+    pub(crate) rebuilt_records: Counter,
+    pub(crate) offsets_stored: Counter,
     /// Records fully processed and acknowledged (the demo paces its producer on it).
     pub acknowledged: Arc<AtomicU64>,
     /// Records taken from Kafka and run through the detectors.
     pub processed: Arc<AtomicU64>,
     pub ready: Arc<AtomicBool>,
     /// Where the HTTP endpoint listens once started (port 0 picks a free one).
-    pub http_addr: Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
+    pub(crate) http_addr: Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
     registry: Arc<Registry>,
 }
 
@@ -182,7 +182,7 @@ impl Metrics {
 }
 
 /// Serve `/metrics`, `/healthz` and `/readyz` until `shutdown` resolves.
-pub async fn serve(
+pub(crate) async fn serve(
     listen: &str,
     metrics: Metrics,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,

@@ -1,7 +1,7 @@
 //! The streaming service (`cellwatch run`, and `cellwatch demo` on the mock
 //! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
 
-pub mod consumer;
+pub(crate) mod consumer;
 mod error;
 mod flush;
 pub mod metrics;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 /// Errors of one flush attempt.
 #[derive(Debug, thiserror::Error)]
-pub enum SinkError {
+pub(crate) enum SinkError {
     #[error(transparent)]
     ClickHouse(#[from] ClickHouseError),
     #[error("kafka delivery to {topic} failed: {message}")]
@@ -28,8 +28,8 @@ pub enum SinkError {
 /// in memory; the demo writes it to files at the end.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    pub book: Arc<Mutex<CaseBook>>,
-    pub dir: Option<PathBuf>,
+    pub(crate) book: Arc<Mutex<CaseBook>>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 /// Where the service stores a flushed batch: ClickHouse (archived records, cases,
@@ -43,17 +43,17 @@ pub enum BatchStore {
 
 /// What the pipeline produced since the last flush, and the offsets it covers.
 #[derive(Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// Each case touched in this batch, its snapshots merged ([`Case::merge_newer`]).
-    pub cases: BTreeMap<String, Case>,
-    pub dead: Vec<DeadLetter>,
+    pub(crate) cases: BTreeMap<String, Case>,
+    pub(crate) dead: Vec<DeadLetter>,
     /// Valid records to archive (ClickHouse `records`), the evidence behind cases,
     /// RowBinary-encoded as they are consumed.
-    pub archive: RecordArchive,
+    pub(crate) archive: RecordArchive,
     /// Next offset to consume, per (topic, partition): stored after the flush.
-    pub offsets: BTreeMap<(String, i32), i64>,
-    pub records: usize,
-    pub started: Option<Instant>,
+    pub(crate) offsets: BTreeMap<(String, i32), i64>,
+    pub(crate) records: usize,
+    pub(crate) started: Option<Instant>,
     done: Steps,
 }
 
@@ -67,11 +67,11 @@ struct Steps {
 }
 
 impl Batch {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.records == 0 && self.cases.is_empty() && self.dead.is_empty()
     }
 
-    pub fn note_record(&mut self, topic: &str, partition: i32, offset: i64) {
+    pub(crate) fn note_record(&mut self, topic: &str, partition: i32, offset: i64) {
         self.records += 1;
         self.started.get_or_insert_with(Instant::now);
         // A handful of partitions per batch: a scan finds the entry without
@@ -90,7 +90,7 @@ impl Batch {
     }
 
     /// Empty the batch for reuse, keeping the capacity of its buffers.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.cases.clear();
         self.dead.clear();
         self.archive.clear();
@@ -113,8 +113,8 @@ impl crate::detect::CaseSink for Batch {
 }
 
 /// The sinks of a running service.
-pub struct Outputs {
-    pub store: BatchStore,
+pub(crate) struct Outputs {
+    pub(crate) store: BatchStore,
     producer: FutureProducer,
     topics: TopicsConfig,
     config: SinkConfig,
@@ -122,7 +122,7 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    pub fn new(
+    pub(crate) fn new(
         store: BatchStore,
         producer: FutureProducer,
         topics: TopicsConfig,
@@ -139,7 +139,7 @@ impl Outputs {
     }
 
     /// One attempt at flushing every pending step of the batch.
-    pub async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
+    pub(crate) async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
         let cases: Vec<Case> = batch.cases.values().cloned().collect();
         if !batch.done.records_stored {
             self.store_records(&batch.archive).await?;
@@ -246,7 +246,7 @@ impl Outputs {
             .observe(t.elapsed().as_secs_f64());
     }
 
-    pub fn count_retry(&self, err: &SinkError) {
+    pub(crate) fn count_retry(&self, err: &SinkError) {
         let sink = match err {
             SinkError::ClickHouse(_) => "clickhouse",
             SinkError::Kafka { .. } => "kafka",

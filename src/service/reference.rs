@@ -20,7 +20,7 @@ pub struct ReferenceUpdate {
 }
 
 /// Start a thread that reads the reference topics and sends their updates.
-pub fn spawn_reference_reader(
+pub(crate) fn spawn_reference_reader(
     kafka: &KafkaConfig,
     tx: mpsc::Sender<ReferenceUpdate>,
     shutdown: watch::Receiver<bool>,

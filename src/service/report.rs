@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ServiceReport {
     pub records: u64,
-    pub valid: u64,
+    pub(crate) valid: u64,
     pub invalid: u64,
     pub late: u64,
-    pub invalid_by_reason: BTreeMap<InvalidReason, u64>,
-    pub case_snapshots: u64,
-    pub flushes: u64,
+    pub(crate) invalid_by_reason: BTreeMap<InvalidReason, u64>,
+    pub(crate) case_snapshots: u64,
+    pub(crate) flushes: u64,
     pub rebuilds: u64,
     pub rebuilt_records: u64,
 }

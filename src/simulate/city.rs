@@ -14,19 +14,19 @@ use std::io::Write;
 use std::path::Path;
 
 /// Centre of the city (Hoàn Kiếm, Hanoi).
-pub const CENTRE_LAT: f64 = 21.0285;
-pub const CENTRE_LON: f64 = 105.8542;
+pub(crate) const CENTRE_LAT: f64 = 21.0285;
+pub(crate) const CENTRE_LON: f64 = 105.8542;
 /// Half side of the simulated square, metres.
-pub const HALF_SIZE_M: f64 = 7_500.0;
+pub(crate) const HALF_SIZE_M: f64 = 7_500.0;
 const M_PER_DEG_LAT: f64 = 111_320.0;
 
 /// Operators: (PLMN code, MNC, share of subscribers).
-pub const OPERATORS: [(&str, u16, f64); 3] =
+pub(crate) const OPERATORS: [(&str, u16, f64); 3] =
     [("45201", 1, 0.25), ("45202", 2, 0.30), ("45204", 4, 0.45)];
-pub const MCC: u16 = 452;
+pub(crate) const MCC: u16 = 452;
 
 /// Local metres (east, north) from the centre to WGS84 (lat, lon).
-pub fn to_latlon(x: f64, y: f64) -> (f64, f64) {
+pub(crate) fn to_latlon(x: f64, y: f64) -> (f64, f64) {
     let lat = CENTRE_LAT + y / M_PER_DEG_LAT;
     let lon = CENTRE_LON + x / (M_PER_DEG_LAT * CENTRE_LAT.to_radians().cos());
     (lat, lon)
@@ -34,7 +34,7 @@ pub fn to_latlon(x: f64, y: f64) -> (f64, f64) {
 
 /// A place where people live, work or go: the centre (normal, σ 3 km, clamped to
 /// the city) with probability 0.6, otherwise anywhere in the city.
-pub fn population_point(rng: &mut SimRng) -> (f64, f64) {
+pub(crate) fn population_point(rng: &mut SimRng) -> (f64, f64) {
     if rng.random_bool(0.6) {
         (
             (3_000.0 * normal(rng)).clamp(-HALF_SIZE_M, HALF_SIZE_M),
@@ -49,13 +49,13 @@ pub fn population_point(rng: &mut SimRng) -> (f64, f64) {
 }
 
 /// Round a coordinate to 6 decimals (~0.1 m), as written to the files.
-pub fn round6(v: f64) -> f64 {
+pub(crate) fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
 /// How a real cell appears in `cells.csv`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Listing {
+pub(crate) enum Listing {
     Listed,
     Missing,
     Misplaced { x: f64, y: f64 },
@@ -63,34 +63,34 @@ pub enum Listing {
 
 /// One real, licensed cell.
 #[derive(Debug, Clone)]
-pub struct Cell {
-    pub operator: usize,
-    pub rat: Rat,
-    pub lac: u32,
-    pub cid: u64,
-    pub arfcn: u32,
-    pub pci: u16,
-    pub x: f64,
-    pub y: f64,
-    pub azimuth: u16,
-    pub eirp_dbm: f64,
-    pub range_m: f64,
-    pub neighbors: u16,
-    pub cipher: &'static str,
+pub(crate) struct Cell {
+    pub(crate) operator: usize,
+    pub(crate) rat: Rat,
+    pub(crate) lac: u32,
+    pub(crate) cid: u64,
+    pub(crate) arfcn: u32,
+    pub(crate) pci: u16,
+    pub(crate) x: f64,
+    pub(crate) y: f64,
+    pub(crate) azimuth: u16,
+    pub(crate) eirp_dbm: f64,
+    pub(crate) range_m: f64,
+    pub(crate) neighbors: u16,
+    pub(crate) cipher: &'static str,
     /// `MCC-MNC-LAC-CID`.
-    pub key: String,
-    pub listing: Listing,
+    pub(crate) key: String,
+    pub(crate) listing: Listing,
 }
 
 impl Cell {
-    pub fn mnc(&self) -> u16 {
+    pub(crate) fn mnc(&self) -> u16 {
         OPERATORS[self.operator].1
     }
 }
 
 /// All real cells plus a coarse spatial index for "cells near a point" queries.
-pub struct City {
-    pub cells: Vec<Cell>,
+pub(crate) struct City {
+    pub(crate) cells: Vec<Cell>,
     /// Per operator, per 1 km bucket: indices of that operator's cells.
     buckets: Vec<Vec<Vec<usize>>>,
 }
@@ -110,12 +110,12 @@ fn bucket_of(x: f64, y: f64) -> (i64, i64) {
 }
 
 /// Parameters of the cell layout.
-pub struct CityParams {
-    pub target_cells: usize,
+pub(crate) struct CityParams {
+    pub(crate) target_cells: usize,
     /// Share of real cells left out of the inventory.
-    pub missing_share: f64,
+    pub(crate) missing_share: f64,
     /// Share of real cells listed 1–5 km away from their site.
-    pub misplaced_share: f64,
+    pub(crate) misplaced_share: f64,
 }
 
 const RAT_INDEX: [(Rat, u32); 3] = [(Rat::Gsm, 0), (Rat::Umts, 1), (Rat::Lte, 2)];
@@ -332,7 +332,7 @@ fn add_inventory_defects(cells: &mut [Cell], params: &CityParams, rng: &mut SimR
 }
 
 impl City {
-    pub fn generate(params: &CityParams, rng: &mut SimRng) -> City {
+    pub(crate) fn generate(params: &CityParams, rng: &mut SimRng) -> City {
         let mut cells = lay_out_sites(params, rng);
         add_inventory_defects(&mut cells, params, rng);
         let mut buckets =
@@ -345,7 +345,7 @@ impl City {
     }
 
     /// Indices of the operator's cells within roughly ±2.5 km of (x, y).
-    pub fn cells_near(&self, operator: usize, x: f64, y: f64, out: &mut Vec<usize>) {
+    pub(crate) fn cells_near(&self, operator: usize, x: f64, y: f64, out: &mut Vec<usize>) {
         out.clear();
         let (bx, by) = bucket_of(x, y);
         for dy in -BUCKET_REACH..=BUCKET_REACH {
@@ -366,7 +366,7 @@ impl City {
     }
 
     /// Nearest cell of an operator to (x, y) among `filter`-accepted cells.
-    pub fn nearest(
+    pub(crate) fn nearest(
         &self,
         operator: usize,
         x: f64,
@@ -383,7 +383,7 @@ impl City {
     }
 
     /// Keys of the real cells left out of `cells.csv` (for the truth).
-    pub fn missing_cells(&self) -> Vec<String> {
+    pub(crate) fn missing_cells(&self) -> Vec<String> {
         self.cells
             .iter()
             .filter(|c| c.listing == Listing::Missing)
@@ -392,7 +392,7 @@ impl City {
     }
 
     /// The cells listed at a wrong position, with both positions (for the truth).
-    pub fn misplaced_cells(&self) -> Vec<TruthMisplaced> {
+    pub(crate) fn misplaced_cells(&self) -> Vec<TruthMisplaced> {
         self.cells
             .iter()
             .filter_map(|c| match c.listing {
@@ -413,7 +413,7 @@ impl City {
     }
 
     /// Write `cells.csv`; returns the number of data rows.
-    pub fn write_csv(&self, path: &Path, rng: &mut SimRng) -> Result<u64, SimulateError> {
+    pub(crate) fn write_csv(&self, path: &Path, rng: &mut SimRng) -> Result<u64, SimulateError> {
         let file = std::fs::File::create(path).map_err(|source| SimulateError::io(path, source))?;
         let mut w = std::io::BufWriter::new(file);
         let io = |source| SimulateError::io(path, source);

@@ -10,14 +10,14 @@ use crate::model::{ClaimedCell, Rat, TrackPoint};
 use rand::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FakeKind {
+pub(crate) enum FakeKind {
     Stationary,
     MovingBlaster,
     LowPower,
 }
 
 impl FakeKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FakeKind::Stationary => "stationary",
             FakeKind::MovingBlaster => "moving_blaster",
@@ -28,42 +28,42 @@ impl FakeKind {
 
 /// An identity broadcast from `from_ms` on.
 #[derive(Debug, Clone, Copy)]
-pub struct Broadcast {
-    pub from_ms: i64,
-    pub cell: ClaimedCell,
-    pub pci: u16,
+pub(crate) struct Broadcast {
+    pub(crate) from_ms: i64,
+    pub(crate) cell: ClaimedCell,
+    pub(crate) pci: u16,
 }
 
 /// One rogue transmitter.
-pub struct Transmitter {
-    pub id: String,
-    pub kind: FakeKind,
-    pub operator: usize,
-    pub active_from_ms: i64,
-    pub active_to_ms: i64,
-    pub eirp_dbm: f64,
+pub(crate) struct Transmitter {
+    pub(crate) id: String,
+    pub(crate) kind: FakeKind,
+    pub(crate) operator: usize,
+    pub(crate) active_from_ms: i64,
+    pub(crate) active_to_ms: i64,
+    pub(crate) eirp_dbm: f64,
     /// Path vertices (ms, x, y), linear in between; one vertex if stationary.
     path: Vec<(i64, f64, f64)>,
-    pub broadcasts: Vec<Broadcast>,
+    pub(crate) broadcasts: Vec<Broadcast>,
     /// Neighbour cells announced.
-    pub neighbors: u16,
-    pub cipher: &'static str,
+    pub(crate) neighbors: u16,
+    pub(crate) cipher: &'static str,
     /// Key for spatially stable shadowing.
-    pub shadow_key: u64,
+    pub(crate) shadow_key: u64,
     /// How much weaker than the best real cell the transmitter may be and still
     /// capture phones (reselection offsets, jamming of 3G/4G), dB.
-    pub capture_margin_db: f64,
+    pub(crate) capture_margin_db: f64,
     /// Chance that a phone in range and of the right operator is captured at a report.
-    pub capture_probability: f64,
+    pub(crate) capture_probability: f64,
 }
 
 impl Transmitter {
-    pub fn active(&self, t: i64) -> bool {
+    pub(crate) fn active(&self, t: i64) -> bool {
         t >= self.active_from_ms && t < self.active_to_ms
     }
 
     /// True position (local metres) at `t`.
-    pub fn position(&self, t: i64) -> (f64, f64) {
+    pub(crate) fn position(&self, t: i64) -> (f64, f64) {
         let i = self.path.partition_point(|p| p.0 <= t);
         if i == 0 {
             return (self.path[0].1, self.path[0].2);
@@ -83,12 +83,12 @@ impl Transmitter {
     }
 
     /// Identity broadcast at `t`.
-    pub fn broadcast(&self, t: i64) -> Broadcast {
+    pub(crate) fn broadcast(&self, t: i64) -> Broadcast {
         let i = self.broadcasts.partition_point(|b| b.from_ms <= t);
         self.broadcasts[i.saturating_sub(1)]
     }
 
-    pub fn truth(&self) -> TruthTransmitter {
+    pub(crate) fn truth(&self) -> TruthTransmitter {
         let mut identities: Vec<ClaimedCell> = Vec::new();
         for b in &self.broadcasts {
             if !identities.contains(&b.cell) {
@@ -183,7 +183,7 @@ fn random_point(rng: &mut SimRng, reach: f64) -> (f64, f64) {
 }
 
 /// Build the three transmitters of a scenario.
-pub fn generate(city: &City, span: Span, rng: &mut SimRng) -> Vec<Transmitter> {
+pub(crate) fn generate(city: &City, span: Span, rng: &mut SimRng) -> Vec<Transmitter> {
     vec![
         stationary(city, span, rng),
         moving_blaster(city, span, rng),

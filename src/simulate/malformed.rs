@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 /// One way of breaking a valid record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MalformedKind {
+pub(crate) enum MalformedKind {
     /// Cut in the middle (an interrupted write).
     Truncated,
     /// A number sent as a string, or a string where a number belongs.
@@ -39,13 +39,13 @@ const CYCLE: [MalformedKind; 7] = [
 
 impl MalformedKind {
     /// The `i`-th kind of a fixed rotation, so every file gets every kind.
-    pub fn cycle(_feed: Feed, i: usize) -> MalformedKind {
+    pub(crate) fn cycle(_feed: Feed, i: usize) -> MalformedKind {
         CYCLE[i % CYCLE.len()]
     }
 }
 
 /// Break a valid serialized record in the given way.
-pub fn corrupt(feed: Feed, kind: MalformedKind, valid: &[u8], rng: &mut SimRng) -> Vec<u8> {
+pub(crate) fn corrupt(feed: Feed, kind: MalformedKind, valid: &[u8], rng: &mut SimRng) -> Vec<u8> {
     if kind == MalformedKind::Truncated {
         let cut = (valid.len() / 3 + rng.random_range(0..valid.len() / 3 + 1))
             .min(valid.len().saturating_sub(2));
@@ -143,7 +143,7 @@ fn break_measurement(kind: MalformedKind, obj: &mut Map<String, Value>, rng: &mu
 }
 
 /// A valid line with two bytes that are not UTF-8 put inside its first string value.
-pub fn invalid_utf8(valid: &[u8]) -> Vec<u8> {
+pub(crate) fn invalid_utf8(valid: &[u8]) -> Vec<u8> {
     // `{"` + first key + `":"` ... insert right after the first value's opening quote.
     let mut quotes = 0;
     for (i, b) in valid.iter().enumerate() {

@@ -48,7 +48,7 @@ mod fakes;
 mod malformed;
 mod output;
 mod pseudonym;
-pub mod radio;
+pub(crate) mod radio;
 mod records;
 mod reporters;
 mod scale;
@@ -60,7 +60,7 @@ mod util;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-pub use radio::RadioConfig;
+pub(crate) use radio::RadioConfig;
 pub use scale::Scale;
 pub use scenario::write_scenario;
 pub use truth::Truth;
@@ -69,13 +69,13 @@ pub(crate) use util::mix64;
 
 /// 2026-11-02T00:00:00Z: event time of every scenario starts here plus a
 /// seed-dependent number of whole hours.
-pub const BASE_START_MS: i64 = 1_793_577_600_000;
+pub(crate) const BASE_START_MS: i64 = 1_793_577_600_000;
 const STEP_MS: i64 = 300_000;
 
-pub const SMS_VOLUME_FILE: &str = "sms_volume.jsonl";
-pub const MEASUREMENTS_FILE: &str = "measurements.jsonl";
-pub const CELLS_FILE: &str = "cells.csv";
-pub const TRUTH_FILE: &str = "truth.json";
+pub(crate) const SMS_VOLUME_FILE: &str = "sms_volume.jsonl";
+pub(crate) const MEASUREMENTS_FILE: &str = "measurements.jsonl";
+pub(crate) const CELLS_FILE: &str = "cells.csv";
+pub(crate) const TRUTH_FILE: &str = "truth.json";
 
 /// What to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +124,6 @@ impl SimulateError {
 /// Hours after [`BASE_START_MS`] at which a seed's event time starts: a day of the
 /// week (0–6) and a start between 00:00 and 10:00 UTC (07:00–17:00 in Hanoi), so a
 /// 6-hour scenario always covers the busy part of the day.
-pub fn start_offset_hours(seed: u64) -> i64 {
+pub(crate) fn start_offset_hours(seed: u64) -> i64 {
     (24 * (seed % 7) + (seed / 7) % 11) as i64
 }

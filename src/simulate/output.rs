@@ -13,7 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Largest delivery delay added to a record's event time to order the file, ms.
-pub const MAX_DELIVERY_JITTER_MS: i64 = 90_000;
+pub(crate) const MAX_DELIVERY_JITTER_MS: i64 = 90_000;
 /// A late record is written this many steps (of 5 min) after its own step, at least:
 /// 26 steps = 130 min, so it is ≥ 2 h behind the newest event time already written.
 const LATE_MIN_STEPS: usize = 26;
@@ -21,11 +21,11 @@ const LATE_MAX_STEPS: usize = 40;
 
 /// What one feed file got.
 #[derive(Debug, Clone, Copy)]
-pub struct FeedTotals {
+pub(crate) struct FeedTotals {
     /// Newline-terminated lines, malformed and empty ones included.
-    pub lines: u64,
-    pub malformed: u64,
-    pub late: u64,
+    pub(crate) lines: u64,
+    pub(crate) malformed: u64,
+    pub(crate) late: u64,
 }
 
 struct Pending {
@@ -34,7 +34,7 @@ struct Pending {
 }
 
 /// Writer of one feed file.
-pub struct FeedWriter {
+pub(crate) struct FeedWriter {
     feed: Feed,
     path: PathBuf,
     out: BufWriter<std::fs::File>,
@@ -52,14 +52,14 @@ pub struct FeedWriter {
     utf8_done: bool,
     empty_done: bool,
     step: usize,
-    pub lines: u64,
-    pub malformed: u64,
-    pub late: u64,
+    pub(crate) lines: u64,
+    pub(crate) malformed: u64,
+    pub(crate) late: u64,
     scratch: Vec<u8>,
 }
 
 impl FeedWriter {
-    pub fn create(
+    pub(crate) fn create(
         feed: Feed,
         path: &Path,
         n_steps: usize,
@@ -103,7 +103,7 @@ impl FeedWriter {
 
     /// Add one valid record with its event time. `late_eligible` marks records of
     /// ordinary subjects that may be held back as late records.
-    pub fn push<T: Serialize>(
+    pub(crate) fn push<T: Serialize>(
         &mut self,
         record: &T,
         event_ms: i64,
@@ -155,7 +155,7 @@ impl FeedWriter {
     }
 
     /// Write the step's records in delivery order, then the late records due now.
-    pub fn finish_step(&mut self) -> Result<(), SimulateError> {
+    pub(crate) fn finish_step(&mut self) -> Result<(), SimulateError> {
         self.batch.sort_by_key(|p| p.key);
         let path = &self.path;
         let io = |source| SimulateError::io(path, source);
@@ -186,7 +186,7 @@ impl FeedWriter {
 
     /// Flush the file; late records still queued (none with the planned steps) are
     /// written at the end.
-    pub fn finish(mut self) -> Result<FeedTotals, SimulateError> {
+    pub(crate) fn finish(mut self) -> Result<FeedTotals, SimulateError> {
         let path = self.path.clone();
         let io = |source| SimulateError::io(&path, source);
         for (_, bytes) in std::mem::take(&mut self.late_queue) {

@@ -8,17 +8,17 @@ use sha2::Sha256;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Length of the simulated pseudonyms in hex characters.
-pub const PSEUDONYM_HEX_LEN: usize = 32;
+pub(crate) const PSEUDONYM_HEX_LEN: usize = 32;
 
 /// Keyed pseudonymizer, one per scenario.
 #[derive(Clone)]
-pub struct Pseudonymizer {
+pub(crate) struct Pseudonymizer {
     mac: HmacSha256,
 }
 
 impl Pseudonymizer {
     /// The simulation key depends only on the seed, so a scenario is reproducible.
-    pub fn for_seed(seed: u64) -> Self {
+    pub(crate) fn for_seed(seed: u64) -> Self {
         let key = format!("cellwatch-simulation-key-v1-{seed}");
         let mac =
             HmacSha256::new_from_slice(key.as_bytes()).expect("hmac accepts keys of any length");
@@ -26,7 +26,7 @@ impl Pseudonymizer {
     }
 
     /// Pseudonym of an identifier (e.g. `"msisdn:84981234567"`).
-    pub fn pseudonym(&self, identifier: &str) -> String {
+    pub(crate) fn pseudonym(&self, identifier: &str) -> String {
         let mut mac = self.mac.clone();
         mac.update(identifier.as_bytes());
         let digest = mac.finalize().into_bytes();
@@ -39,19 +39,19 @@ impl Pseudonymizer {
     }
 
     /// Pseudonym of the synthetic MSISDN number `index` of an operator.
-    pub fn sim(&self, operator_index: usize, index: usize) -> String {
+    pub(crate) fn sim(&self, operator_index: usize, index: usize) -> String {
         let prefix = ["90", "91", "98"][operator_index % 3];
         self.pseudonym(&format!("msisdn:84{prefix}{index:07}"))
     }
 
     /// Pseudonym of a synthetic IMEI built from a TAC and a serial number.
-    pub fn imei(&self, tac: &str, serial: u32) -> String {
+    pub(crate) fn imei(&self, tac: &str, serial: u32) -> String {
         self.pseudonym(&format!("imei:{}", synthetic_imei(tac, serial)))
     }
 }
 
 /// A 15-digit IMEI: TAC, 6-digit serial, Luhn check digit.
-pub fn synthetic_imei(tac: &str, serial: u32) -> String {
+pub(crate) fn synthetic_imei(tac: &str, serial: u32) -> String {
     let body = format!("{tac}{:06}", serial % 1_000_000);
     let mut sum = 0u32;
     for (i, c) in body.bytes().enumerate() {

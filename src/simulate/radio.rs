@@ -13,28 +13,28 @@ use serde::{Deserialize, Serialize};
 /// Parameters of the propagation model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct RadioConfig {
+pub(crate) struct RadioConfig {
     /// Path loss at the reference distance `d0_m`, dB (≈ free space at 1.8 GHz, 100 m,
     /// plus clutter).
-    pub pl0_db: f64,
+    pub(crate) pl0_db: f64,
     /// Reference distance of the log-distance model, metres.
-    pub d0_m: f64,
+    pub(crate) d0_m: f64,
     /// Path-loss exponent n (docs/detection.md: 3–3.5 in cities).
-    pub exponent: f64,
+    pub(crate) exponent: f64,
     /// Log-normal shadowing standard deviation, dB (docs/detection.md: 6–8 dB).
-    pub shadowing_sigma_db: f64,
+    pub(crate) shadowing_sigma_db: f64,
     /// Side of the square on which shadowing is constant, metres.
-    pub shadowing_grid_m: f64,
+    pub(crate) shadowing_grid_m: f64,
     /// Per-report fast-fading standard deviation, dB.
-    pub fast_fading_sigma_db: f64,
+    pub(crate) fast_fading_sigma_db: f64,
     /// Distances below this are treated as this (near-field clamp), metres.
-    pub min_distance_m: f64,
+    pub(crate) min_distance_m: f64,
     /// LTE: RSRP is per resource element, ≈ total power − 10·log10(1200 subcarriers).
-    pub lte_rsrp_offset_db: f64,
+    pub(crate) lte_rsrp_offset_db: f64,
     /// UMTS: RSCP of the pilot channel, ≈ 10 % of the total power.
-    pub umts_rscp_offset_db: f64,
+    pub(crate) umts_rscp_offset_db: f64,
     /// Received total power below which a cell is not usable, dBm.
-    pub sensitivity_dbm: f64,
+    pub(crate) sensitivity_dbm: f64,
 }
 
 impl Default for RadioConfig {
@@ -56,20 +56,20 @@ impl Default for RadioConfig {
 
 impl RadioConfig {
     /// Mean path loss at distance `d_m`, dB.
-    pub fn path_loss_db(&self, d_m: f64) -> f64 {
+    pub(crate) fn path_loss_db(&self, d_m: f64) -> f64 {
         let d = d_m.max(self.min_distance_m);
         self.pl0_db + 10.0 * self.exponent * (d / self.d0_m).log10()
     }
 
     /// Path loss from the squared distance (avoids a square root in hot loops).
-    pub fn path_loss_db_sq(&self, d2_m2: f64) -> f64 {
+    pub(crate) fn path_loss_db_sq(&self, d2_m2: f64) -> f64 {
         let d2 = d2_m2.max(self.min_distance_m * self.min_distance_m);
         self.pl0_db + 5.0 * self.exponent * (d2 / (self.d0_m * self.d0_m)).log10()
     }
 
     /// Shadowing of transmitter `tx_key` seen at local position (x, y): constant on
     /// a grid square, so a device standing still sees a stable value.
-    pub fn shadowing_db(&self, tx_key: u64, x: f64, y: f64) -> f64 {
+    pub(crate) fn shadowing_db(&self, tx_key: u64, x: f64, y: f64) -> f64 {
         let gx = (x / self.shadowing_grid_m).floor() as i64 as u64;
         let gy = (y / self.shadowing_grid_m).floor() as i64 as u64;
         let key = mix64(tx_key ^ mix64(gx.wrapping_mul(0x1000_0000_01B3) ^ gy.rotate_left(29)));
@@ -78,12 +78,12 @@ impl RadioConfig {
 
     /// Total received power (dBm) from a transmitter of `eirp_dbm` at `d_m`, before
     /// fast fading.
-    pub fn received_dbm(&self, eirp_dbm: f64, d_m: f64, shadow_db: f64) -> f64 {
+    pub(crate) fn received_dbm(&self, eirp_dbm: f64, d_m: f64, shadow_db: f64) -> f64 {
         eirp_dbm - self.path_loss_db(d_m) + shadow_db
     }
 
     /// What a phone reports as `signal_dbm` for a received total power.
-    pub fn reported_signal(&self, rat: Rat, received_dbm: f64) -> f64 {
+    pub(crate) fn reported_signal(&self, rat: Rat, received_dbm: f64) -> f64 {
         let v = match rat {
             Rat::Gsm => received_dbm,
             Rat::Umts => received_dbm - self.umts_rscp_offset_db,
@@ -96,7 +96,7 @@ impl RadioConfig {
 
 /// Reportable range of `signal_dbm` per technology: RxLev −110..−47 dBm,
 /// RSCP −120..−25 dBm, RSRP −140..−44 dBm.
-pub fn signal_range(rat: Rat) -> (f64, f64) {
+pub(crate) fn signal_range(rat: Rat) -> (f64, f64) {
     match rat {
         Rat::Gsm => (-110.0, -47.0),
         Rat::Umts => (-120.0, -25.0),
@@ -106,7 +106,7 @@ pub fn signal_range(rat: Rat) -> (f64, f64) {
 
 /// Timing advance for a distance: GSM steps of 553.5 m (0..63), LTE steps of
 /// 78.12 m (0..1282); UMTS reports none.
-pub fn timing_advance(rat: Rat, d_m: f64) -> Option<u16> {
+pub(crate) fn timing_advance(rat: Rat, d_m: f64) -> Option<u16> {
     match rat {
         Rat::Gsm => Some((d_m / 553.5).round().clamp(0.0, 63.0) as u16),
         Rat::Lte | Rat::Nr => Some((d_m / 78.12).round().clamp(0.0, 1282.0) as u16),

@@ -7,14 +7,14 @@ use serde::Serialize;
 /// A contract timestamp: integer milliseconds or an RFC 3339 string.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
-pub enum Ts {
+pub(crate) enum Ts {
     Ms(i64),
     Text(String),
 }
 
 impl Ts {
     /// RFC 3339 text of `ms`, in UTC (`Z`) or in Vietnam local time (`+07:00`).
-    pub fn rfc3339(ms: i64, local: bool) -> Ts {
+    pub(crate) fn rfc3339(ms: i64, local: bool) -> Ts {
         let utc = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
         if local {
             let offset = chrono::FixedOffset::east_opt(7 * 3600).expect("utc+7 is a valid offset");
@@ -30,13 +30,13 @@ impl Ts {
 
 /// One content fingerprint, `{ "fp": hex64, "n": count }`.
 #[derive(Debug, Clone, Serialize)]
-pub struct FpCount {
-    pub fp: String,
-    pub n: u32,
+pub(crate) struct FpCount {
+    pub(crate) fp: String,
+    pub(crate) n: u32,
 }
 
 impl FpCount {
-    pub fn new(fp: u64, n: u32) -> Self {
+    pub(crate) fn new(fp: u64, n: u32) -> Self {
         FpCount {
             fp: format!("{fp:016x}"),
             n,
@@ -46,67 +46,67 @@ impl FpCount {
 
 /// An SMS-volume record (docs/contract.md, "SMS-volume records").
 #[derive(Debug, Clone, Serialize)]
-pub struct SmsLine<'a> {
-    pub operator: &'a str,
-    pub sim: &'a str,
-    pub window_start: Ts,
-    pub window_secs: u32,
-    pub sms_out: u32,
+pub(crate) struct SmsLine<'a> {
+    pub(crate) operator: &'a str,
+    pub(crate) sim: &'a str,
+    pub(crate) window_start: Ts,
+    pub(crate) window_secs: u32,
+    pub(crate) sms_out: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sms_in: Option<u32>,
+    pub(crate) sms_in: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub distinct_recipients: Option<u32>,
+    pub(crate) distinct_recipients: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_recipients: Option<u32>,
+    pub(crate) new_recipients: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub offnet_out: Option<u32>,
+    pub(crate) offnet_out: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub calls_out: Option<u32>,
+    pub(crate) calls_out: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub calls_in: Option<u32>,
+    pub(crate) calls_in: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub device: Option<&'a str>,
+    pub(crate) device: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub imei_tac: Option<&'a str>,
+    pub(crate) imei_tac: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cell: Option<&'a str>,
+    pub(crate) cell: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sim_age_days: Option<u32>,
+    pub(crate) sim_age_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kyc_verified: Option<bool>,
+    pub(crate) kyc_verified: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub content_fps: Vec<FpCount>,
+    pub(crate) content_fps: Vec<FpCount>,
 }
 
 /// A cell-measurement report (docs/contract.md, "Cell-measurement reports").
 #[derive(Debug, Clone, Serialize)]
-pub struct MeasurementLine<'a> {
-    pub source: &'a str,
-    pub reporter: &'a str,
-    pub ts: Ts,
-    pub lat: f64,
-    pub lon: f64,
+pub(crate) struct MeasurementLine<'a> {
+    pub(crate) source: &'a str,
+    pub(crate) reporter: &'a str,
+    pub(crate) ts: Ts,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub accuracy_m: Option<f64>,
-    pub rat: &'static str,
-    pub mcc: u16,
-    pub mnc: u16,
-    pub lac: u32,
-    pub cid: u64,
+    pub(crate) accuracy_m: Option<f64>,
+    pub(crate) rat: &'static str,
+    pub(crate) mcc: u16,
+    pub(crate) mnc: u16,
+    pub(crate) lac: u32,
+    pub(crate) cid: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub arfcn: Option<u32>,
+    pub(crate) arfcn: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pci: Option<u16>,
+    pub(crate) pci: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signal_dbm: Option<f64>,
+    pub(crate) signal_dbm: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ta: Option<u16>,
+    pub(crate) ta: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub neighbors: Option<u16>,
+    pub(crate) neighbors: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cipher: Option<&'static str>,
+    pub(crate) cipher: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<&'static str>,
+    pub(crate) event: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sms_sender: Option<&'static str>,
+    pub(crate) sms_sender: Option<&'static str>,
 }

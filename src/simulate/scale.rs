@@ -49,15 +49,15 @@ impl std::fmt::Display for Scale {
 /// What a scale means: event-time hours, target cells, reporters, the SIM
 /// population and the late records per feed file.
 pub(super) struct ScaleParams {
-    pub hours: i64,
-    pub cells: usize,
-    pub reporters: usize,
-    pub sims: SimParams,
-    pub late_per_file: usize,
+    pub(crate) hours: i64,
+    pub(crate) cells: usize,
+    pub(crate) reporters: usize,
+    pub(crate) sims: SimParams,
+    pub(crate) late_per_file: usize,
 }
 
 impl ScaleParams {
-    pub fn of(scale: Scale) -> ScaleParams {
+    pub(crate) fn of(scale: Scale) -> ScaleParams {
         let heavy_share = [0.005, 0.002, 0.003, 0.005, 0.005];
         match scale {
             Scale::Small => ScaleParams {

@@ -86,7 +86,7 @@ pub struct TruthTransmitter {
     pub identity_changes: Vec<TruthIdentityChange>,
     pub active_from_ms: i64,
     pub active_to_ms: i64,
-    pub eirp_dbm: f64,
+    pub(crate) eirp_dbm: f64,
     /// True position every 60 s while active.
     pub track: Vec<TrackPoint>,
 }
@@ -95,10 +95,10 @@ pub struct TruthTransmitter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TruthMisplaced {
     pub cell: String,
-    pub true_lat: f64,
-    pub true_lon: f64,
-    pub listed_lat: f64,
-    pub listed_lon: f64,
+    pub(crate) true_lat: f64,
+    pub(crate) true_lon: f64,
+    pub(crate) listed_lat: f64,
+    pub(crate) listed_lon: f64,
 }
 
 impl Truth {

@@ -14,26 +14,32 @@ use serde::Serialize;
 pub struct DeadLetter {
     pub reason: InvalidReason,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    pub error: String,
-    pub feed: Feed,
+    pub(crate) field: Option<String>,
+    pub(crate) error: String,
+    pub(crate) feed: Feed,
     #[serde(flatten)]
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// The original bytes when they are UTF-8 (possibly cut, see `truncated`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw: Option<String>,
+    pub(crate) raw: Option<String>,
     /// The original bytes, base64, when they are not UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw_base64: Option<String>,
+    pub(crate) raw_base64: Option<String>,
     /// Length of the original record in bytes.
-    pub raw_len: u64,
+    pub(crate) raw_len: u64,
     /// True when `raw` holds only the head of an over-long record.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
 }
 
 impl DeadLetter {
-    pub fn new(feed: Feed, origin: Origin, err: ValidationError, raw: &[u8], raw_len: u64) -> Self {
+    pub(crate) fn new(
+        feed: Feed,
+        origin: Origin,
+        err: ValidationError,
+        raw: &[u8],
+        raw_len: u64,
+    ) -> Self {
         let (raw_text, raw_base64) = match std::str::from_utf8(raw) {
             Ok(s) => (Some(s.to_string()), None),
             Err(_) => {
@@ -90,16 +96,16 @@ impl SourceValidator {
         self
     }
 
-    pub fn feed(&self) -> Feed {
+    pub(crate) fn feed(&self) -> Feed {
         self.feed
     }
 
-    pub fn source(&self) -> i32 {
+    pub(crate) fn source(&self) -> i32 {
         self.source
     }
 
     /// The source's watermark (highest event time seen minus the allowed lateness).
-    pub fn watermark_ms(&self) -> Option<i64> {
+    pub(crate) fn watermark_ms(&self) -> Option<i64> {
         self.watermark.current()
     }
 
@@ -116,14 +122,14 @@ impl SourceValidator {
     }
 
     /// The contract's time bounds of this source (for [`parse_bytes`] elsewhere).
-    pub fn bounds(&self) -> TimeBounds {
+    pub(crate) fn bounds(&self) -> TimeBounds {
         self.bounds
     }
 
     /// The sequential half of [`SourceValidator::check_ref`]: the outcome of
     /// [`parse_bytes`] (which may run on another thread) against this source's
     /// watermark, in the source's order.
-    pub fn admit(
+    pub(crate) fn admit(
         &mut self,
         parsed: Result<Event, ValidationError>,
         bytes: &[u8],
@@ -175,7 +181,7 @@ impl SourceValidator {
 /// The stateless half of validation: UTF-8, JSON shape and every contract rule of
 /// one record. Pure, so it can run on any thread; [`SourceValidator::admit`] then
 /// applies the source's watermark in order.
-pub fn parse_bytes(
+pub(crate) fn parse_bytes(
     feed: Feed,
     bounds: &TimeBounds,
     bytes: &[u8],

@@ -27,9 +27,10 @@
 //! ```
 
 mod counter;
-pub mod sliding;
+pub(crate) mod sliding;
 mod watermark;
 
-pub use counter::Counter;
-pub use sliding::{AddOutcome, BucketRing, RingSpec, WindowSpecError};
+pub(crate) use counter::Counter;
+pub(crate) use sliding::{AddOutcome, WindowSpecError};
+pub use sliding::{BucketRing, RingSpec};
 pub use watermark::{Admission, Watermark};

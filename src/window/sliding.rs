@@ -72,7 +72,7 @@ impl<const N: usize> RingSpec<N> {
 
     /// A window of `N` buckets covering `width_ms` (e.g. 24 buckets for 24 h); the
     /// width must be a positive multiple of `N`.
-    pub const fn covering(width_ms: i64) -> Result<Self, WindowSpecError> {
+    pub(crate) const fn covering(width_ms: i64) -> Result<Self, WindowSpecError> {
         if width_ms <= 0 || width_ms % (N as i64) != 0 {
             return Err(WindowSpecError::Width {
                 width_ms,
@@ -82,28 +82,28 @@ impl<const N: usize> RingSpec<N> {
         Self::new(width_ms / N as i64)
     }
 
-    pub const fn bucket_ms(&self) -> i64 {
+    pub(crate) const fn bucket_ms(&self) -> i64 {
         self.bucket_ms
     }
 
-    pub const fn buckets(&self) -> usize {
+    pub(crate) const fn buckets(&self) -> usize {
         N
     }
 
     /// The window width, `N · bucket_ms`.
-    pub const fn width_ms(&self) -> i64 {
+    pub(crate) const fn width_ms(&self) -> i64 {
         self.bucket_ms.saturating_mul(N as i64)
     }
 
     /// The bucket holding event time `ts_ms`: `⌈ts / w⌉ − 1` (buckets are `(k·w, (k+1)·w]`).
     #[inline]
-    pub fn bucket_of(&self, ts_ms: i64) -> i64 {
+    pub(crate) fn bucket_of(&self, ts_ms: i64) -> i64 {
         // ts − 1 cannot overflow except at i64::MIN, where the floor is the same.
         ts_ms.saturating_sub(1).div_euclid(self.bucket_ms)
     }
 
     /// The last millisecond of bucket `k` (its inclusive end), `(k + 1) · w`.
-    pub fn bucket_end_ms(&self, bucket: i64) -> i64 {
+    pub(crate) fn bucket_end_ms(&self, bucket: i64) -> i64 {
         bucket.saturating_add(1).saturating_mul(self.bucket_ms)
     }
 }
@@ -182,7 +182,7 @@ impl<const N: usize, C: Counter> BucketRing<N, C> {
     /// The sum over the last `buckets` buckets (clamped to `N`) ending with the bucket
     /// of `now_ms` — a shorter window read from the same ring (e.g. the last 5 min of a
     /// ring of 12 × 5 min).
-    pub fn sum_last(&self, spec: &RingSpec<N>, now_ms: i64, buckets: usize) -> C::Total {
+    pub(crate) fn sum_last(&self, spec: &RingSpec<N>, now_ms: i64, buckets: usize) -> C::Total {
         let mut total = C::ZERO_TOTAL;
         if self.head == 0 || buckets == 0 {
             return total;
@@ -210,26 +210,29 @@ impl<const N: usize, C: Counter> BucketRing<N, C> {
     }
 
     /// No retained bucket holds a count.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.counts.iter().all(Counter::is_zero)
     }
 
     /// Every retained bucket is outside the window ending at `now_ms` (or the ring is
     /// unused): all sums at `now_ms` and later are zero until the next add, so the
     /// key's state may be evicted.
-    pub fn is_expired(&self, spec: &RingSpec<N>, now_ms: i64) -> bool {
+    pub(crate) fn is_expired(&self, spec: &RingSpec<N>, now_ms: i64) -> bool {
         self.head == 0
             || i64::from(self.head) <= spec.bucket_of(now_ms) - N as i64
             || self.is_empty()
     }
 
     /// Event time at the end of the newest bucket added, `None` if never used.
-    pub fn latest_bucket_end_ms(&self, spec: &RingSpec<N>) -> Option<i64> {
+    pub(crate) fn latest_bucket_end_ms(&self, spec: &RingSpec<N>) -> Option<i64> {
         (self.head != 0).then(|| spec.bucket_end_ms(i64::from(self.head)))
     }
 
     /// The retained buckets, oldest first, with the event time ending each.
-    pub fn buckets<'a>(&'a self, spec: &'a RingSpec<N>) -> impl Iterator<Item = (i64, C)> + 'a {
+    pub(crate) fn buckets<'a>(
+        &'a self,
+        spec: &'a RingSpec<N>,
+    ) -> impl Iterator<Item = (i64, C)> + 'a {
         let head = i64::from(self.head);
         let start = if self.head == 0 {
             1

@@ -78,27 +78,27 @@ impl Watermark {
 
     /// The watermark: highest on-time event time minus the allowed lateness; `None`
     /// until the first record.
-    pub fn current(&self) -> Option<i64> {
+    pub(crate) fn current(&self) -> Option<i64> {
         self.max_event_ms
             .map(|m| m.saturating_sub(self.allowed_lateness_ms))
     }
 
     /// Highest event time admitted so far.
-    pub fn max_event_ms(&self) -> Option<i64> {
+    pub(crate) fn max_event_ms(&self) -> Option<i64> {
         self.max_event_ms
     }
 
-    pub fn allowed_lateness_ms(&self) -> i64 {
+    pub(crate) fn allowed_lateness_ms(&self) -> i64 {
         self.allowed_lateness_ms
     }
 
     /// Records admitted as on time.
-    pub fn on_time_count(&self) -> u64 {
+    pub(crate) fn on_time_count(&self) -> u64 {
         self.on_time
     }
 
     /// Records refused as late.
-    pub fn late_count(&self) -> u64 {
+    pub(crate) fn late_count(&self) -> u64 {
         self.late
     }
 }

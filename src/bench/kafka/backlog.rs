@@ -20,32 +20,32 @@ const KAFKA_PROCESS: &str = "kafka.Kafka";
 
 /// Backlog throughput of Kafka → detectors → ClickHouse.
 #[derive(Debug, Clone, Serialize)]
-pub struct BacklogRun {
-    pub scale: String,
-    pub records: u64,
-    pub produced: Produced,
+pub(crate) struct BacklogRun {
+    pub(crate) scale: String,
+    pub(crate) records: u64,
+    pub(crate) produced: Produced,
     /// From the service's start to its first consumed record (group join).
-    pub startup_seconds: f64,
+    pub(crate) startup_seconds: f64,
     /// From the first consumed record until every record was acknowledged.
-    pub seconds: f64,
-    pub records_per_sec: f64,
+    pub(crate) seconds: f64,
+    pub(crate) records_per_sec: f64,
     /// Acknowledged records per second, sampled every second after the first record.
-    pub per_second: Percentiles,
-    pub archived_rows: u64,
-    pub case_rows: u64,
-    pub flushes: u64,
-    pub cpu_seconds: f64,
+    pub(crate) per_second: Percentiles,
+    pub(crate) archived_rows: u64,
+    pub(crate) case_rows: u64,
+    pub(crate) flushes: u64,
+    pub(crate) cpu_seconds: f64,
     /// CPU seconds of the ClickHouse server and the Kafka broker during the drain.
-    pub clickhouse_cpu_seconds: f64,
-    pub kafka_cpu_seconds: f64,
-    pub load_before: Load,
-    pub load_after: Load,
-    pub archive_records: bool,
+    pub(crate) clickhouse_cpu_seconds: f64,
+    pub(crate) kafka_cpu_seconds: f64,
+    pub(crate) load_before: Load,
+    pub(crate) load_after: Load,
+    pub(crate) archive_records: bool,
 }
 
 /// Produce the whole scenario into fresh topics, then measure how fast the service
 /// drains it into ClickHouse.
-pub async fn backlog(
+pub(crate) async fn backlog(
     services: &Services,
     base: &Config,
     scenario: &Scenario,

@@ -19,9 +19,9 @@ const PARTITIONS: i32 = 4;
 
 /// Topics, group and database of one run, created fresh and removed afterwards.
 pub(super) struct RunEnv {
-    pub services: Services,
-    pub config: Config,
-    pub ch: ClickHouse,
+    pub(crate) services: Services,
+    pub(crate) config: Config,
+    pub(crate) ch: ClickHouse,
 }
 
 /// A name no earlier run used: `prefix`, the process id and the time.
@@ -34,7 +34,7 @@ fn unique(prefix: &str) -> String {
 }
 
 impl RunEnv {
-    pub async fn create(services: &Services, base: &Config) -> Result<RunEnv, String> {
+    pub(crate) async fn create(services: &Services, base: &Config) -> Result<RunEnv, String> {
         let mut config = base.clone();
         config.kafka.brokers = services.brokers.clone();
         config.kafka.group_id = unique("cw-bench-group");
@@ -82,7 +82,7 @@ impl RunEnv {
     }
 
     /// Delete the run's topics and database.
-    pub async fn remove(self) {
+    pub(crate) async fn remove(self) {
         let t = &self.config.kafka.topics;
         if let Ok(admin) = admin(&self.services.brokers) {
             let names = [
@@ -107,7 +107,7 @@ impl RunEnv {
     }
 
     /// The two feed topics (SMS volume, measurements).
-    pub fn topics(&self) -> [String; 2] {
+    pub(crate) fn topics(&self) -> [String; 2] {
         [
             self.config.kafka.topics.sms_volume.clone(),
             self.config.kafka.topics.measurements.clone(),
@@ -131,7 +131,7 @@ pub(super) fn bench_now_ms() -> i64 {
 
 /// The service running on a run's environment.
 pub(super) struct Running {
-    pub metrics: Metrics,
+    pub(crate) metrics: Metrics,
     stop: tokio::sync::watch::Sender<bool>,
     handle: tokio::task::JoinHandle<Result<service::ServiceReport, service::ServiceError>>,
 }
@@ -155,7 +155,7 @@ pub(super) fn start_service(env: &RunEnv, scenario: &Scenario) -> Running {
 }
 
 impl Running {
-    pub async fn stop(self) -> Result<service::ServiceReport, String> {
+    pub(crate) async fn stop(self) -> Result<service::ServiceReport, String> {
         let _ = self.stop.send(true);
         self.handle
             .await

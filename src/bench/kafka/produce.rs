@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// The scenario's two feeds merged in event-time order and keyed as the contract
 /// recommends (the demo's producer side).
-pub fn load_lines(scenario: &Scenario) -> Result<Vec<FeedLine>, String> {
+pub(crate) fn load_lines(scenario: &Scenario) -> Result<Vec<FeedLine>, String> {
     let sms = feed::read_lines(&scenario.sms(), 0).map_err(|e| e.to_string())?;
     let meas = feed::read_lines(&scenario.measurements(), 1).map_err(|e| e.to_string())?;
     Ok(feed::merge(sms, meas))
@@ -20,22 +20,22 @@ pub fn load_lines(scenario: &Scenario) -> Result<Vec<FeedLine>, String> {
 
 /// Producer figures.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Produced {
-    pub records: u64,
-    pub seconds: f64,
-    pub records_per_sec: f64,
+pub(crate) struct Produced {
+    pub(crate) records: u64,
+    pub(crate) seconds: f64,
+    pub(crate) records_per_sec: f64,
 }
 
 /// How to produce: the pace and what to record of it.
 pub(super) struct Pacing<'a> {
     /// Records per second; `None`: as fast as possible.
-    pub rate: Option<f64>,
-    pub linger_ms: u32,
+    pub(crate) rate: Option<f64>,
+    pub(crate) linger_ms: u32,
     /// `sent[i]` gets the milliseconds since `t0` at which line `i` was handed over.
-    pub t0: Instant,
-    pub sent: Option<&'a [AtomicU64]>,
+    pub(crate) t0: Instant,
+    pub(crate) sent: Option<&'a [AtomicU64]>,
     /// Counts the lines handed over.
-    pub counter: &'a AtomicU64,
+    pub(crate) counter: &'a AtomicU64,
 }
 
 /// Produce `lines` into `topics` (SMS volume, measurements) at the given pace.

@@ -54,7 +54,7 @@ impl FakeBtsDetector {
 
     /// Apply one record of the inventory topic (`value` `None`/null removes the cell)
     /// and keep the spatial index in step. A refused update changes nothing.
-    pub fn apply_inventory_update(
+    pub(crate) fn apply_inventory_update(
         &mut self,
         key: &str,
         value: Option<&[u8]>,
@@ -70,7 +70,7 @@ impl FakeBtsDetector {
     /// A detector over an already built index (its inventory starts empty; topic
     /// updates still insert, replace and remove cells). An invalid `[fakebts]`
     /// section is refused.
-    pub fn with_index(cfg: FakeBtsConfig, index: CellIndex) -> Result<Self, ConfigError> {
+    pub(crate) fn with_index(cfg: FakeBtsConfig, index: CellIndex) -> Result<Self, ConfigError> {
         cfg.validate()?;
         let spec = EvidenceSpec::covering(cfg.evidence_window_ms())
             .or_else(|_| EvidenceSpec::new((cfg.evidence_window_ms() / 6).max(1_000)))
@@ -91,22 +91,22 @@ impl FakeBtsDetector {
         })
     }
 
-    pub fn config(&self) -> &FakeBtsConfig {
+    pub(crate) fn config(&self) -> &FakeBtsConfig {
         &self.cfg
     }
 
     /// The registered cell of an identity, if any.
-    pub fn index_site(&self, key: &CellKey) -> Option<Site> {
+    pub(crate) fn index_site(&self, key: &CellKey) -> Option<Site> {
         self.index.get(key).copied()
     }
 
     /// Registered cells indexed.
-    pub fn registered_cells(&self) -> usize {
+    pub(crate) fn registered_cells(&self) -> usize {
         self.index.len()
     }
 
     /// Insert, replace or (with `None`) remove one registered cell of the index.
-    pub fn apply_site(&mut self, key: CellKey, site: Option<Site>) {
+    pub(crate) fn apply_site(&mut self, key: CellKey, site: Option<Site>) {
         self.stats.inventory_updates += 1;
         match site {
             Some(s) => self.index.upsert(s),
@@ -117,11 +117,11 @@ impl FakeBtsDetector {
     }
 
     /// The inventory discrepancies found so far, in a deterministic order.
-    pub fn findings(&self) -> Vec<InventoryFinding> {
+    pub(crate) fn findings(&self) -> Vec<InventoryFinding> {
         self.findings.values().cloned().collect()
     }
 
-    pub fn stats(&self) -> FakeBtsStats {
+    pub(crate) fn stats(&self) -> FakeBtsStats {
         let mut s = self.stats.clone();
         s.identities_tracked = self.identities.len();
         s.emitters_tracked = self.emitters.len();

@@ -17,27 +17,27 @@ use crate::window::{BucketRing, RingSpec};
 use std::collections::{HashMap, VecDeque};
 
 /// Buckets of the evidence window (6 × 5 min with the default 30 min).
-pub const EVIDENCE_BUCKETS: usize = 6;
+pub(crate) const EVIDENCE_BUCKETS: usize = 6;
 /// Per bucket: one count per rule, then the number of reports.
-pub type RuleCounts = [u16; RULE_COUNT + 1];
-pub type EvidenceSpec = RingSpec<EVIDENCE_BUCKETS>;
+pub(crate) type RuleCounts = [u16; RULE_COUNT + 1];
+pub(crate) type EvidenceSpec = RingSpec<EVIDENCE_BUCKETS>;
 
 /// What a transmitter's broadcasts look like beyond its identity: used to tell
 /// whether two identities can come from the same radio (a blaster keeps its channel,
 /// BSIC/PCI, PLMN and its missing encryption when it hops LAC/CID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signature {
-    pub rat: crate::model::Rat,
-    pub mcc: u16,
-    pub mnc: u16,
-    pub arfcn: Option<u32>,
-    pub pci: Option<u16>,
-    pub null_cipher: bool,
-    pub few_neighbours: bool,
+pub(crate) struct Signature {
+    pub(crate) rat: crate::model::Rat,
+    pub(crate) mcc: u16,
+    pub(crate) mnc: u16,
+    pub(crate) arfcn: Option<u32>,
+    pub(crate) pci: Option<u16>,
+    pub(crate) null_cipher: bool,
+    pub(crate) few_neighbours: bool,
 }
 
 impl Signature {
-    pub fn of(m: &CellMeasurement, cfg: &FakeBtsConfig) -> Self {
+    pub(crate) fn of(m: &CellMeasurement, cfg: &FakeBtsConfig) -> Self {
         Signature {
             rat: m.rat,
             mcc: m.cell.mcc,
@@ -53,12 +53,12 @@ impl Signature {
 
     /// Only forged-looking broadcasts are linked across identities: a legitimate cell
     /// never changes identity, so clean signatures stay one identity per emitter.
-    pub fn suspicious(&self) -> bool {
+    pub(crate) fn suspicious(&self) -> bool {
         self.null_cipher || self.few_neighbours
     }
 
     /// Same radio as far as the reports can tell (unknown fields do not disagree).
-    pub fn compatible(&self, other: &Signature) -> bool {
+    pub(crate) fn compatible(&self, other: &Signature) -> bool {
         fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
             match (a, b) {
                 (Some(a), Some(b)) => a == b,
@@ -77,27 +77,27 @@ impl Signature {
 
 /// The score of an emitter at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Assessment {
-    pub points: f64,
+pub(crate) struct Assessment {
+    pub(crate) points: f64,
     /// Points from rules that show a forged broadcast ([`Rule::is_rogue`]).
-    pub rogue_points: f64,
+    pub(crate) rogue_points: f64,
     /// Bit per rule that holds.
-    pub holds: u16,
-    pub reporters: usize,
-    pub reports_in_window: u64,
+    pub(crate) holds: u16,
+    pub(crate) reporters: usize,
+    pub(crate) reports_in_window: u64,
     /// Per rule: reports it fired on in the window.
-    pub counts: [u64; RULE_COUNT],
+    pub(crate) counts: [u64; RULE_COUNT],
 }
 
 impl Assessment {
-    pub fn crosses(&self, cfg: &FakeBtsConfig) -> bool {
+    pub(crate) fn crosses(&self, cfg: &FakeBtsConfig) -> bool {
         self.points >= cfg.case_threshold
             && self.rogue_points >= cfg.min_rogue_points
             && self.reporters >= cfg.min_reporters
     }
 
     /// Confidence in 0..1: one half at the threshold, ¾ at twice it, …
-    pub fn score(&self, cfg: &FakeBtsConfig) -> f64 {
+    pub(crate) fn score(&self, cfg: &FakeBtsConfig) -> f64 {
         if cfg.case_threshold <= 0.0 {
             return 1.0;
         }
@@ -107,15 +107,15 @@ impl Assessment {
 
 /// One candidate transmitter.
 #[derive(Debug, Clone)]
-pub struct Emitter {
-    pub id: u64,
-    pub signature: Signature,
-    pub frame: LocalFrame,
+pub(crate) struct Emitter {
+    pub(crate) id: u64,
+    pub(crate) signature: Signature,
+    pub(crate) frame: LocalFrame,
     /// Identities in order of first use, with the event time each was first heard.
-    pub identities: Vec<(ClaimedCell, i64)>,
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub reports: u64,
+    pub(crate) identities: Vec<(ClaimedCell, i64)>,
+    pub(crate) first_seen: i64,
+    pub(crate) last_seen: i64,
+    pub(crate) reports: u64,
     counts: BucketRing<EVIDENCE_BUCKETS, RuleCounts>,
     value_sums: [f64; RULE_COUNT],
     value_n: [u32; RULE_COUNT],
@@ -126,16 +126,16 @@ pub struct Emitter {
     /// Extent of the reporter positions, local metres (min x, min y, max x, max y).
     bbox: [f64; 4],
     /// Last event time the identity was heard on another channel (DUPLICATE_IDENTITY).
-    pub duplicate_seen_ms: Option<i64>,
-    pub fix: Option<Fix>,
+    pub(crate) duplicate_seen_ms: Option<i64>,
+    pub(crate) fix: Option<Fix>,
     kalman: Option<Kalman>,
     short_fixes: VecDeque<Fix>,
-    pub moving: bool,
+    pub(crate) moving: bool,
     /// Filtered positions over time (local frame), one per localisation.
     track: Vec<(i64, f64, f64)>,
-    pub last_locate_ms: Option<i64>,
-    pub reports_since_locate: u32,
-    pub case: Option<CaseState>,
+    pub(crate) last_locate_ms: Option<i64>,
+    pub(crate) reports_since_locate: u32,
+    pub(crate) case: Option<CaseState>,
 }
 
 /// Most observations kept for the short-window fixes' moving test.
@@ -146,7 +146,7 @@ const ANCHOR_REPORTS: usize = 12;
 const MAX_REPORTERS: usize = 8_192;
 
 impl Emitter {
-    pub fn new(id: u64, m: &CellMeasurement, signature: Signature) -> Self {
+    pub(crate) fn new(id: u64, m: &CellMeasurement, signature: Signature) -> Self {
         Emitter {
             id,
             signature,
@@ -180,13 +180,13 @@ impl Emitter {
     }
 
     /// Whether this emitter already carries `cell`.
-    pub fn has_identity(&self, cell: &ClaimedCell) -> bool {
+    pub(crate) fn has_identity(&self, cell: &ClaimedCell) -> bool {
         self.identities.iter().any(|(c, _)| c == cell)
     }
 
     /// Where the emitter is heard now, local metres: the signal-weighted centroid of
     /// its most recent reports (follows a moving transmitter without waiting for a fix).
-    pub fn anchor(&self, model_db_per_decade: f64) -> Option<(f64, f64)> {
+    pub(crate) fn anchor(&self, model_db_per_decade: f64) -> Option<(f64, f64)> {
         let recent = self.observations.iter().rev().take(ANCHOR_REPORTS);
         let max_rss = recent
             .clone()
@@ -209,7 +209,7 @@ impl Emitter {
 
     /// How far from the anchor the emitter is being heard: the second largest distance
     /// of its recent reporters (one stray GPS fix does not widen it), metres.
-    pub fn heard_radius(&self, model_db_per_decade: f64) -> f64 {
+    pub(crate) fn heard_radius(&self, model_db_per_decade: f64) -> f64 {
         let Some((ax, ay)) = self.anchor(model_db_per_decade) else {
             return 0.0;
         };
@@ -233,7 +233,7 @@ impl Emitter {
     /// association radius of this footprint is radio-continuous with it, however far
     /// the footprint's centroid is (a 47 dBm blaster is heard kilometres away on
     /// every side, and one side's reports pull the centroid away from the other's).
-    pub fn footprint_distance(
+    pub(crate) fn footprint_distance(
         &self,
         ts_ms: i64,
         lat: f64,
@@ -254,7 +254,7 @@ impl Emitter {
     }
 
     /// Distance from a reporter position to the emitter's anchor, metres.
-    pub fn distance_to(&self, lat: f64, lon: f64, db_per_decade: f64) -> f64 {
+    pub(crate) fn distance_to(&self, lat: f64, lon: f64, db_per_decade: f64) -> f64 {
         let (x, y) = self.frame.to_xy(lat, lon);
         match self.anchor(db_per_decade) {
             Some((ax, ay)) => (x - ax).hypot(y - ay),
@@ -263,7 +263,7 @@ impl Emitter {
     }
 
     /// Attribute one anomalous report to this emitter.
-    pub fn add_report(
+    pub(crate) fn add_report(
         &mut self,
         m: &CellMeasurement,
         check: &ReportCheck,
@@ -309,19 +309,19 @@ impl Emitter {
     }
 
     /// Distinct reporters heard in the window ending at `now_ms`.
-    pub fn reporters_in_window(&self, now_ms: i64, window_ms: i64) -> usize {
+    pub(crate) fn reporters_in_window(&self, now_ms: i64, window_ms: i64) -> usize {
         self.reporters
             .values()
             .filter(|&&t| t > now_ms - window_ms)
             .count()
     }
 
-    pub fn reporters_total(&self) -> usize {
+    pub(crate) fn reporters_total(&self) -> usize {
         self.reporters.len()
     }
 
     /// Spatial spread of the reporters, metres (diagonal of their bounding box).
-    pub fn spread_m(&self) -> f64 {
+    pub(crate) fn spread_m(&self) -> f64 {
         if self.bbox[0].is_finite() {
             (self.bbox[2] - self.bbox[0]).hypot(self.bbox[3] - self.bbox[1])
         } else {
@@ -330,7 +330,12 @@ impl Emitter {
     }
 
     /// Score at `now_ms` from the rule counts of the evidence window.
-    pub fn assess(&self, now_ms: i64, spec: &EvidenceSpec, cfg: &FakeBtsConfig) -> Assessment {
+    pub(crate) fn assess(
+        &self,
+        now_ms: i64,
+        spec: &EvidenceSpec,
+        cfg: &FakeBtsConfig,
+    ) -> Assessment {
         let sums = self.counts.sum(spec, now_ms);
         let n = sums[RULE_COUNT];
         let mut a = Assessment {
@@ -361,7 +366,12 @@ impl Emitter {
     }
 
     /// The measured value a case reports for a rule that holds, and its threshold.
-    pub fn reason_value(&self, rule: Rule, a: &Assessment, cfg: &FakeBtsConfig) -> (f64, f64) {
+    pub(crate) fn reason_value(
+        &self,
+        rule: Rule,
+        a: &Assessment,
+        cfg: &FakeBtsConfig,
+    ) -> (f64, f64) {
         let i = rule as usize;
         match rule {
             Rule::DuplicateIdentity => (1.0, 1.0),
@@ -386,7 +396,7 @@ impl Emitter {
     }
 
     /// Re-estimate position (and track, when moving) from the observations.
-    pub fn localise(&mut self, now_ms: i64, cfg: &FakeBtsConfig, solver: &SolverParams) {
+    pub(crate) fn localise(&mut self, now_ms: i64, cfg: &FakeBtsConfig, solver: &SolverParams) {
         self.last_locate_ms = Some(now_ms);
         self.reports_since_locate = 0;
         // all observations, binned (work bounded by the footprint), warm-started
@@ -467,7 +477,7 @@ impl Emitter {
     /// Current best position estimate at the last report, with its uncertainty: the
     /// track prediction when moving, the window fix when not, and the centroid of the
     /// recent reports (radius = their spread) while too few reports allow a fit.
-    pub fn location(&self, cfg: &FakeBtsConfig) -> Option<Location> {
+    pub(crate) fn location(&self, cfg: &FakeBtsConfig) -> Option<Location> {
         let (x, y, radius) = match (&self.kalman, self.moving, &self.fix) {
             (Some(k), true, _) => {
                 let p = k.predicted(self.last_seen);
@@ -500,7 +510,7 @@ impl Emitter {
     }
 
     /// The filtered track in WGS84 (empty unless the emitter moves).
-    pub fn track_points(&self) -> Vec<TrackPoint> {
+    pub(crate) fn track_points(&self) -> Vec<TrackPoint> {
         if !self.moving {
             return Vec::new();
         }
@@ -517,12 +527,12 @@ impl Emitter {
             .collect()
     }
 
-    pub fn track_last_ms(&self) -> Option<i64> {
+    pub(crate) fn track_last_ms(&self) -> Option<i64> {
         self.track.last().map(|t| t.0)
     }
 
     /// Approximate heap and inline bytes held by this emitter.
-    pub fn state_bytes(&self) -> usize {
+    pub(crate) fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.identities.capacity() * std::mem::size_of::<(ClaimedCell, i64)>()
             + self.reporters.capacity() * (std::mem::size_of::<(u64, i64)>() + 1)
@@ -532,7 +542,7 @@ impl Emitter {
     }
 
     /// Observations kept (for benchmarks and stats).
-    pub fn observation_count(&self) -> usize {
+    pub(crate) fn observation_count(&self) -> usize {
         self.observations.len()
     }
 }
@@ -548,22 +558,22 @@ fn inflate(cov: [[f64; 2]; 2], min_sigma_m: f64) -> [[f64; 2]; 2] {
 
 /// The case an emitter has opened.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CaseState {
-    pub case_id: String,
-    pub opened_at: i64,
-    pub last_emit_ms: i64,
-    pub emitted_location: Option<Location>,
-    pub emitted_identities: usize,
-    pub emitted_track_ms: Option<i64>,
+pub(crate) struct CaseState {
+    pub(crate) case_id: String,
+    pub(crate) opened_at: i64,
+    pub(crate) last_emit_ms: i64,
+    pub(crate) emitted_location: Option<Location>,
+    pub(crate) emitted_identities: usize,
+    pub(crate) emitted_track_ms: Option<i64>,
     /// Evidence count at the last snapshot.
-    pub emitted_reports: u64,
+    pub(crate) emitted_reports: u64,
     /// The strongest assessment so far (its reasons stay in the case).
-    pub best: Assessment,
+    pub(crate) best: Assessment,
 }
 
 impl CaseState {
     /// A case opened at `ts_ms` by the assessment `a`, its first identity `first`.
-    pub fn open(first: &ClaimedCell, ts_ms: i64, a: Assessment) -> CaseState {
+    pub(crate) fn open(first: &ClaimedCell, ts_ms: i64, a: Assessment) -> CaseState {
         CaseState {
             case_id: case_id(first, ts_ms),
             opened_at: ts_ms,
@@ -579,7 +589,7 @@ impl CaseState {
 
 /// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
 /// minute in which the evidence crossed the threshold.
-pub fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
+pub(crate) fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
     digest_id(
         "fbts",
         &format!(

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FindingKind {
+pub(crate) enum FindingKind {
     /// Heard by several reporters, behaves like a real cell (ciphers, announces
     /// neighbours, stable footprint) but is not in the inventory.
     MissingCell,
@@ -26,41 +26,41 @@ pub enum FindingKind {
 
 /// Listed coordinates of a registered cell.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct ListedPosition {
-    pub lat: f64,
-    pub lon: f64,
+pub(crate) struct ListedPosition {
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
 }
 
 /// One suggested correction of the inventory.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InventoryFinding {
-    pub kind: FindingKind,
+pub(crate) struct InventoryFinding {
+    pub(crate) kind: FindingKind,
     /// Always `"low"`: an inventory defect, not an incident.
-    pub severity: &'static str,
+    pub(crate) severity: &'static str,
     /// `MCC-MNC-LAC-CID`.
-    pub cell: String,
-    pub rat: Rat,
+    pub(crate) cell: String,
+    pub(crate) rat: Rat,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub arfcn: Option<u32>,
+    pub(crate) arfcn: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub listed: Option<ListedPosition>,
+    pub(crate) listed: Option<ListedPosition>,
     /// Where the reports place the cell.
-    pub estimated: Location,
+    pub(crate) estimated: Location,
     /// Distance between listed and estimated position, metres (misplaced cells).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset_m: Option<f64>,
-    pub reporters: usize,
-    pub reports: u64,
-    pub first_seen: i64,
-    pub last_seen: i64,
+    pub(crate) offset_m: Option<f64>,
+    pub(crate) reporters: usize,
+    pub(crate) reports: u64,
+    pub(crate) first_seen: i64,
+    pub(crate) last_seen: i64,
     /// Diagonal of the reporters' bounding box, metres.
-    pub spread_m: f64,
-    pub reasons: Vec<Reason>,
+    pub(crate) spread_m: f64,
+    pub(crate) reasons: Vec<Reason>,
 }
 
 impl InventoryFinding {
     /// Sort key giving a deterministic order.
-    pub fn order_key(&self) -> (FindingKind, &str) {
+    pub(crate) fn order_key(&self) -> (FindingKind, &str) {
         (self.kind, self.cell.as_str())
     }
 }

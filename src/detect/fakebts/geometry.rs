@@ -6,7 +6,7 @@ use crate::config::FakeBtsConfig;
 use geo::{Distance, Haversine, Point};
 
 /// Mean Earth radius in metres (GRS80 R1, the radius `geo::Haversine` uses).
-pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+pub(crate) const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// Great-circle distance in metres between two WGS84 positions (degrees).
 #[inline]
@@ -18,7 +18,7 @@ pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 /// distance between two such points grows monotonically with the great-circle
 /// distance, so nearest-neighbour and radius queries in an R-tree over them are exact.
 #[inline]
-pub fn ecef_m(lat: f64, lon: f64) -> [f64; 3] {
+pub(crate) fn ecef_m(lat: f64, lon: f64) -> [f64; 3] {
     let (sla, cla) = lat.to_radians().sin_cos();
     let (slo, clo) = lon.to_radians().sin_cos();
     [
@@ -30,7 +30,7 @@ pub fn ecef_m(lat: f64, lon: f64) -> [f64; 3] {
 
 /// Chord length (straight line through the Earth) for a great-circle distance.
 #[inline]
-pub fn chord_for_arc_m(arc_m: f64) -> f64 {
+pub(crate) fn chord_for_arc_m(arc_m: f64) -> f64 {
     let half_angle = (arc_m / EARTH_RADIUS_M / 2.0).min(std::f64::consts::FRAC_PI_2);
     2.0 * EARTH_RADIUS_M * half_angle.sin()
 }
@@ -87,15 +87,15 @@ impl LocalFrame {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PathLoss {
     /// Path-loss exponent `n`.
-    pub exponent: f64,
+    pub(crate) exponent: f64,
     /// Loss at the reference distance `ref_distance_m`, dB.
-    pub ref_loss_db: f64,
+    pub(crate) ref_loss_db: f64,
     /// Reference distance `d0` of the model, metres.
-    pub ref_distance_m: f64,
+    pub(crate) ref_distance_m: f64,
     /// Log-normal shadowing standard deviation, dB.
-    pub sigma_db: f64,
+    pub(crate) sigma_db: f64,
     /// Antenna height difference used as a floor on distances, metres.
-    pub min_distance_m: f64,
+    pub(crate) min_distance_m: f64,
 }
 
 impl PathLoss {
@@ -112,7 +112,7 @@ impl PathLoss {
 
     /// dB per decade of distance, `10·n`.
     #[inline]
-    pub fn db_per_decade(&self) -> f64 {
+    pub(crate) fn db_per_decade(&self) -> f64 {
         10.0 * self.exponent
     }
 
@@ -127,7 +127,7 @@ impl PathLoss {
 
     /// Distance at which a transmitter of `eirp_dbm` is received at `rss_dbm` on average.
     #[inline]
-    pub fn distance_for_rss_m(&self, eirp_dbm: f64, rss_dbm: f64) -> f64 {
+    pub(crate) fn distance_for_rss_m(&self, eirp_dbm: f64, rss_dbm: f64) -> f64 {
         (self.ref_distance_m
             * 10f64.powf((eirp_dbm - self.ref_loss_db - rss_dbm) / self.db_per_decade()))
         .max(self.min_distance_m)

@@ -10,10 +10,10 @@ use crate::model::{CellKey, CellMeasurement, ClaimedCell, Rat};
 use std::collections::{HashSet, VecDeque};
 
 /// Key of an identity.
-pub type IdKey = (Rat, CellKey);
+pub(crate) type IdKey = (Rat, CellKey);
 
 /// The identity a report claims, as a case lists it.
-pub fn claimed_cell(m: &CellMeasurement) -> ClaimedCell {
+pub(crate) fn claimed_cell(m: &CellMeasurement) -> ClaimedCell {
     ClaimedCell {
         rat: m.rat,
         mcc: m.cell.mcc,
@@ -25,7 +25,7 @@ pub fn claimed_cell(m: &CellMeasurement) -> ClaimedCell {
 }
 
 /// The inventory key of a claimed identity.
-pub fn cell_key(c: &ClaimedCell) -> CellKey {
+pub(crate) fn cell_key(c: &ClaimedCell) -> CellKey {
     CellKey {
         mcc: c.mcc,
         mnc: c.mnc,
@@ -39,23 +39,23 @@ const CHANNEL_SLOTS: usize = 2;
 
 /// Evidence about one identity.
 #[derive(Debug, Clone)]
-pub struct IdentityState {
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub reports: u32,
+pub(crate) struct IdentityState {
+    pub(crate) first_seen: i64,
+    pub(crate) last_seen: i64,
+    pub(crate) reports: u32,
     /// Channels heard, with the last event time of each (`u32::MAX` = empty slot).
     channels: [(u32, i64); CHANNEL_SLOTS],
     /// Neighbourhood verdict cached for a ≈ 2 km grid square of the reporter.
-    pub neighbourhood: Option<((i32, i32), Neighbourhood)>,
+    pub(crate) neighbourhood: Option<((i32, i32), Neighbourhood)>,
     /// Candidate transmitters carrying this identity.
-    pub emitters: Vec<u64>,
+    pub(crate) emitters: Vec<u64>,
     /// All reports of a registered identity on its registered channel, kept once it
     /// was heard beyond its reach or off its timing advance.
-    pub profile: Option<Box<Profile>>,
+    pub(crate) profile: Option<Box<Profile>>,
 }
 
 impl IdentityState {
-    pub fn new(ts_ms: i64) -> Self {
+    pub(crate) fn new(ts_ms: i64) -> Self {
         IdentityState {
             first_seen: ts_ms,
             last_seen: ts_ms,
@@ -68,7 +68,7 @@ impl IdentityState {
     }
 
     #[inline]
-    pub fn touch(&mut self, m: &CellMeasurement) {
+    pub(crate) fn touch(&mut self, m: &CellMeasurement) {
         self.first_seen = self.first_seen.min(m.ts_ms);
         self.last_seen = self.last_seen.max(m.ts_ms);
         self.reports = self.reports.saturating_add(1);
@@ -89,7 +89,7 @@ impl IdentityState {
     }
 
     /// Last event time this identity was heard on a channel other than `arfcn`.
-    pub fn other_channel_seen(&self, arfcn: u32) -> Option<i64> {
+    pub(crate) fn other_channel_seen(&self, arfcn: u32) -> Option<i64> {
         self.channels
             .iter()
             .filter(|c| c.0 != u32::MAX && c.0 != arfcn)
@@ -97,7 +97,7 @@ impl IdentityState {
             .max()
     }
 
-    pub fn state_bytes(&self) -> usize {
+    pub(crate) fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.emitters.capacity() * 8
             + self.profile.as_ref().map_or(0, |p| p.state_bytes())
@@ -106,13 +106,13 @@ impl IdentityState {
 
 /// Reports of a registered identity suspected to be listed at the wrong place.
 #[derive(Debug, Clone)]
-pub struct Profile {
-    pub frame: LocalFrame,
-    pub observations: VecDeque<Observation>,
-    pub reporters: HashSet<u64>,
-    pub reports: u64,
+pub(crate) struct Profile {
+    pub(crate) frame: LocalFrame,
+    pub(crate) observations: VecDeque<Observation>,
+    pub(crate) reporters: HashSet<u64>,
+    pub(crate) reports: u64,
     /// Reports beyond reach or off their timing advance.
-    pub misplaced_reports: u64,
+    pub(crate) misplaced_reports: u64,
 }
 
 /// Most observations kept per profile.
@@ -120,7 +120,7 @@ const MAX_PROFILE_OBSERVATIONS: usize = 400;
 const MAX_PROFILE_REPORTERS: usize = 4_096;
 
 impl Profile {
-    pub fn new(m: &CellMeasurement) -> Self {
+    pub(crate) fn new(m: &CellMeasurement) -> Self {
         Profile {
             frame: LocalFrame::new(m.lat, m.lon),
             observations: VecDeque::new(),
@@ -130,7 +130,7 @@ impl Profile {
         }
     }
 
-    pub fn add(&mut self, m: &CellMeasurement, reporter: u64, misplaced: bool) {
+    pub(crate) fn add(&mut self, m: &CellMeasurement, reporter: u64, misplaced: bool) {
         self.reports += 1;
         if misplaced {
             self.misplaced_reports += 1;

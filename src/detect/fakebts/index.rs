@@ -13,16 +13,16 @@ use std::collections::HashMap;
 
 /// What the detector needs of one registered cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Site {
-    pub rat: Rat,
-    pub key: CellKey,
-    pub lat: f64,
-    pub lon: f64,
+pub(crate) struct Site {
+    pub(crate) rat: Rat,
+    pub(crate) key: CellKey,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
     /// Nominal coverage radius, metres.
-    pub range_m: f64,
-    pub arfcn: Option<u32>,
-    pub pci: Option<u16>,
-    pub eirp_dbm: Option<f32>,
+    pub(crate) range_m: f64,
+    pub(crate) arfcn: Option<u32>,
+    pub(crate) pci: Option<u16>,
+    pub(crate) eirp_dbm: Option<f32>,
 }
 
 impl From<&RegisteredCell> for Site {
@@ -44,7 +44,7 @@ type Entry = GeomWithData<[f64; 3], CellKey>;
 
 /// Spatial index of the registered cells.
 #[derive(Debug, Default)]
-pub struct CellIndex {
+pub(crate) struct CellIndex {
     by_key: HashMap<CellKey, Site>,
     /// `(mcc, mnc, cid)` → LACs under which that cell id is registered.
     by_cid: HashMap<(u16, u16, u64), Vec<u32>>,
@@ -53,7 +53,7 @@ pub struct CellIndex {
 
 impl CellIndex {
     /// Build from a set of sites in one bulk load (O(n log n)).
-    pub fn from_sites(sites: impl IntoIterator<Item = Site>) -> Self {
+    pub(crate) fn from_sites(sites: impl IntoIterator<Item = Site>) -> Self {
         let mut by_key = HashMap::new();
         for s in sites {
             if s.lat.is_finite() && s.lon.is_finite() {
@@ -81,26 +81,26 @@ impl CellIndex {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_key.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.by_key.is_empty()
     }
 
     #[inline]
-    pub fn get(&self, key: &CellKey) -> Option<&Site> {
+    pub(crate) fn get(&self, key: &CellKey) -> Option<&Site> {
         self.by_key.get(key)
     }
 
     /// LACs/TACs under which `(mcc, mnc, cid)` is registered.
-    pub fn lacs_of(&self, mcc: u16, mnc: u16, cid: u64) -> &[u32] {
+    pub(crate) fn lacs_of(&self, mcc: u16, mnc: u16, cid: u64) -> &[u32] {
         self.by_cid.get(&(mcc, mnc, cid)).map_or(&[], Vec::as_slice)
     }
 
     /// Insert or replace one cell.
-    pub fn upsert(&mut self, site: Site) {
+    pub(crate) fn upsert(&mut self, site: Site) {
         if !(site.lat.is_finite() && site.lon.is_finite()) {
             self.remove(&site.key);
             return;
@@ -116,7 +116,7 @@ impl CellIndex {
     }
 
     /// Remove one cell; returns it if it was there.
-    pub fn remove(&mut self, key: &CellKey) -> Option<Site> {
+    pub(crate) fn remove(&mut self, key: &CellKey) -> Option<Site> {
         let old = self.by_key.remove(key)?;
         self.tree
             .remove(&GeomWithData::new(ecef_m(old.lat, old.lon), *key));
@@ -135,7 +135,7 @@ impl CellIndex {
     /// position) come in key order, and when the limit falls among them the ones with
     /// the smallest keys are kept: the answer depends on the inventory only, never on
     /// the tree's shape (which follows load and update order).
-    pub fn near(&self, lat: f64, lon: f64, radius_m: f64, limit: usize) -> Vec<&Site> {
+    pub(crate) fn near(&self, lat: f64, lon: f64, radius_m: f64, limit: usize) -> Vec<&Site> {
         if limit == 0 {
             return Vec::new();
         }

@@ -74,7 +74,7 @@ impl Observation {
     }
 
     /// Attach the range interval of a timing advance `ta` of `step_m` metres per step.
-    pub fn with_ta(mut self, ta: u16, step_m: f64) -> Self {
+    pub(crate) fn with_ta(mut self, ta: u16, step_m: f64) -> Self {
         let centre = f64::from(ta) * step_m;
         self.ta_lo_m = (centre - step_m / 2.0).max(0.0);
         self.ta_hi_m = centre + step_m / 2.0;
@@ -168,17 +168,17 @@ pub fn bin_observations(obs: &[Observation], bin_m: f64) -> Vec<Observation> {
 /// Tunables of the solver (from [`FakeBtsConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SolverParams {
-    pub model: PathLoss,
+    pub(crate) model: PathLoss,
     /// Huber threshold in standard deviations: residuals beyond it count linearly.
-    pub huber_k: f64,
+    pub(crate) huber_k: f64,
     /// Standard deviation of a range just outside its timing-advance interval, metres.
-    pub ta_sigma_m: f64,
+    pub(crate) ta_sigma_m: f64,
     /// Standard deviation of the weak prior pulling the position towards the centroid,
     /// metres; keeps one-sided geometries from running away.
-    pub prior_sigma_m: f64,
-    pub max_iterations: usize,
+    pub(crate) prior_sigma_m: f64,
+    pub(crate) max_iterations: usize,
     /// Smallest reported uncertainty radius, metres.
-    pub min_radius_m: f64,
+    pub(crate) min_radius_m: f64,
 }
 
 impl SolverParams {
@@ -206,11 +206,11 @@ pub struct Fix {
     /// Fitted received power extrapolated to 1 m, dBm.
     pub p0_dbm: f64,
     /// Position covariance, m².
-    pub cov: [[f64; 2]; 2],
+    pub(crate) cov: [[f64; 2]; 2],
     /// Root-mean-square residual, dB.
     pub rms_db: f64,
     /// Observations used.
-    pub n: usize,
+    pub(crate) n: usize,
     /// Mean event time of the observations used.
     pub ts_ms: i64,
 }
@@ -224,7 +224,7 @@ impl Fix {
 }
 
 /// Largest eigenvalue of a symmetric 2×2 matrix.
-pub fn largest_eigenvalue(m: [[f64; 2]; 2]) -> f64 {
+pub(crate) fn largest_eigenvalue(m: [[f64; 2]; 2]) -> f64 {
     let tr = m[0][0] + m[1][1];
     let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
     let disc = (tr * tr / 4.0 - det).max(0.0).sqrt();
@@ -485,7 +485,7 @@ pub fn multilaterate(obs: &[Observation], p: &SolverParams) -> Option<Fix> {
 /// transmitter, so a few iterations usually suffice from the warm start, and the two
 /// data-driven starts let it leave a local minimum found on fewer reports); without,
 /// from the four cold starts.
-pub fn multilaterate_from(
+pub(crate) fn multilaterate_from(
     obs: &[Observation],
     p: &SolverParams,
     warm: Option<(f64, f64)>,

@@ -12,18 +12,18 @@
 //! - [`findings`]: inventory discrepancies (missing / misplaced rows), never cases;
 //! - [`detector`]: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
 
-pub mod detector;
-pub mod emitter;
-pub mod findings;
+pub(crate) mod detector;
+pub(crate) mod emitter;
+pub(crate) mod findings;
 pub mod geometry;
-pub mod identity;
-pub mod index;
+pub(crate) mod identity;
+pub(crate) mod index;
 pub mod locate;
-pub mod rules;
-pub mod snapshot;
-pub mod stats;
-pub mod track;
+pub(crate) mod rules;
+pub(crate) mod snapshot;
+pub(crate) mod stats;
+pub(crate) mod track;
 
 pub use detector::FakeBtsDetector;
-pub use findings::{FindingKind, InventoryFinding};
-pub use stats::FakeBtsStats;
+pub(crate) use findings::{FindingKind, InventoryFinding};
+pub(crate) use stats::FakeBtsStats;

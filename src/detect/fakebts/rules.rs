@@ -13,7 +13,7 @@ use crate::model::{CellMeasurement, MeasurementEvent, Rat};
 /// The rules, in a fixed order (their index is a bit position and an array slot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// The identity is not in the inventory.
     CellNotRegistered = 0,
     /// Registered identity heard farther from its site than its reach (CellGuard).
@@ -40,10 +40,10 @@ pub enum Rule {
     SmsWhileCamped,
 }
 
-pub const RULE_COUNT: usize = 14;
+pub(crate) const RULE_COUNT: usize = 14;
 
 impl Rule {
-    pub const ALL: [Rule; RULE_COUNT] = [
+    pub(crate) const ALL: [Rule; RULE_COUNT] = [
         Rule::CellNotRegistered,
         Rule::BeyondReach,
         Rule::SignalTooStrong,
@@ -61,7 +61,7 @@ impl Rule {
     ];
 
     /// The reason code written into cases.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Rule::CellNotRegistered => "CELL_NOT_REGISTERED",
             Rule::BeyondReach => "BEYOND_REACH",
@@ -81,13 +81,13 @@ impl Rule {
     }
 
     #[inline]
-    pub const fn bit(self) -> u16 {
+    pub(crate) const fn bit(self) -> u16 {
         1 << (self as u8)
     }
 
     /// Signs that the broadcast itself is forged, as opposed to an inventory row
     /// being absent or wrong: only these turn an inventory problem into a case.
-    pub fn is_rogue(self) -> bool {
+    pub(crate) fn is_rogue(self) -> bool {
         matches!(
             self,
             Rule::NullCipher
@@ -99,7 +99,7 @@ impl Rule {
 
     /// Event rules hold for a transmitter as soon as they happened once; state rules
     /// need a share of its reports.
-    pub fn is_event(self) -> bool {
+    pub(crate) fn is_event(self) -> bool {
         matches!(
             self,
             Rule::RatDowngrade | Rule::LuReject | Rule::SmsWhileCamped
@@ -108,7 +108,7 @@ impl Rule {
 
     /// Rules whose case value is the share of reports they fired on (presence rules);
     /// the others report the mean measured value.
-    pub fn reports_share(self) -> bool {
+    pub(crate) fn reports_share(self) -> bool {
         matches!(
             self,
             Rule::CellNotRegistered
@@ -119,7 +119,7 @@ impl Rule {
         )
     }
 
-    pub fn weight(self, cfg: &FakeBtsConfig) -> f64 {
+    pub(crate) fn weight(self, cfg: &FakeBtsConfig) -> f64 {
         let w = &cfg.weights;
         match self {
             Rule::CellNotRegistered => w.cell_not_registered,
@@ -143,7 +143,7 @@ impl Rule {
 /// Rules that route a report to a candidate transmitter: the state of the serving
 /// cell. Protocol events (downgrade, reject, SMS) on an otherwise normal cell are
 /// ordinary network life (CS fallback, roaming rejects, OTPs) and only corroborate.
-pub const ANOMALY_MASK: u16 = Rule::CellNotRegistered.bit()
+pub(crate) const ANOMALY_MASK: u16 = Rule::CellNotRegistered.bit()
     | Rule::BeyondReach.bit()
     | Rule::SignalTooStrong.bit()
     | Rule::TaInconsistent.bit()
@@ -156,27 +156,27 @@ pub const ANOMALY_MASK: u16 = Rule::CellNotRegistered.bit()
 
 /// Outcome of the per-report rules.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ReportCheck {
+pub(crate) struct ReportCheck {
     /// Bit per [`Rule`] that fired.
-    pub fired: u16,
+    pub(crate) fired: u16,
     /// Measured value per rule (meaningful where fired).
-    pub values: [f32; RULE_COUNT],
+    pub(crate) values: [f32; RULE_COUNT],
     /// Thresholds the values were compared with.
-    pub thresholds: [f32; RULE_COUNT],
+    pub(crate) thresholds: [f32; RULE_COUNT],
     /// The identity is in the inventory.
-    pub registered: bool,
+    pub(crate) registered: bool,
     /// Distance from the reporter to the registered site, metres.
-    pub site_distance_m: Option<f32>,
+    pub(crate) site_distance_m: Option<f32>,
 }
 
 impl ReportCheck {
     #[inline]
-    pub fn has(&self, rule: Rule) -> bool {
+    pub(crate) fn has(&self, rule: Rule) -> bool {
         self.fired & rule.bit() != 0
     }
 
     #[inline]
-    pub fn anomalous(&self) -> bool {
+    pub(crate) fn anomalous(&self) -> bool {
         self.fired & ANOMALY_MASK != 0
     }
 
@@ -189,7 +189,7 @@ impl ReportCheck {
 }
 
 /// Timing-advance step of a technology, metres (GSM 553.5 m, LTE/NR 78.12 m; UMTS has none).
-pub fn ta_step_m(rat: Rat) -> Option<f64> {
+pub(crate) fn ta_step_m(rat: Rat) -> Option<f64> {
     match rat {
         Rat::Gsm => Some(553.5),
         Rat::Lte | Rat::Nr => Some(78.12),
@@ -199,7 +199,7 @@ pub fn ta_step_m(rat: Rat) -> Option<f64> {
 
 /// Offset between total received power and the reported signal of a technology:
 /// GSM RxLev is the total; UMTS RSCP and LTE/NR RSRP are below it.
-pub fn reported_offset_db(cfg: &FakeBtsConfig, rat: Rat) -> f64 {
+pub(crate) fn reported_offset_db(cfg: &FakeBtsConfig, rat: Rat) -> f64 {
     match rat {
         Rat::Gsm => 0.0,
         Rat::Umts => -cfg.umts_rscp_offset_db,
@@ -210,7 +210,11 @@ pub fn reported_offset_db(cfg: &FakeBtsConfig, rat: Rat) -> f64 {
 /// Run the O(1) rules on one report. `site` is the registered cell of the report's
 /// identity, if any.
 #[inline]
-pub fn check_report(m: &CellMeasurement, site: Option<&Site>, cfg: &FakeBtsConfig) -> ReportCheck {
+pub(crate) fn check_report(
+    m: &CellMeasurement,
+    site: Option<&Site>,
+    cfg: &FakeBtsConfig,
+) -> ReportCheck {
     let mut c = ReportCheck {
         fired: 0,
         values: [0.0; RULE_COUNT],
@@ -288,17 +292,17 @@ pub fn check_report(m: &CellMeasurement, site: Option<&Site>, cfg: &FakeBtsConfi
 /// reporter: how many of them share its PLMN, its LAC/TAC (same PLMN) and its channel
 /// (same PLMN and technology). Zero = inconsistent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Neighbourhood {
-    pub cells: u16,
-    pub same_plmn: u16,
-    pub same_lac: u16,
-    pub same_arfcn: u16,
+pub(crate) struct Neighbourhood {
+    pub(crate) cells: u16,
+    pub(crate) same_plmn: u16,
+    pub(crate) same_lac: u16,
+    pub(crate) same_arfcn: u16,
     /// The same `MCC-MNC-CID` is registered under another LAC/TAC.
-    pub cid_under_other_lac: bool,
+    pub(crate) cid_under_other_lac: bool,
 }
 
 /// Query the registered cells around the reporter of `m`.
-pub fn check_neighbourhood(
+pub(crate) fn check_neighbourhood(
     m: &CellMeasurement,
     index: &CellIndex,
     cfg: &FakeBtsConfig,
@@ -331,7 +335,7 @@ pub fn check_neighbourhood(
 impl Neighbourhood {
     /// Add the neighbourhood rules to a report's check. Only judged where the
     /// inventory covers the area (at least one registered cell nearby).
-    pub fn apply(&self, m: &CellMeasurement, c: &mut ReportCheck) {
+    pub(crate) fn apply(&self, m: &CellMeasurement, c: &mut ReportCheck) {
         if self.cells == 0 {
             return;
         }

@@ -5,7 +5,7 @@
 
 /// Filter state `[x, y, vx, vy]` (metres, metres per second) with its covariance.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Kalman {
+pub(crate) struct Kalman {
     s: [f64; 4],
     p: [[f64; 4]; 4],
     ts_ms: i64,
@@ -15,7 +15,7 @@ pub struct Kalman {
 
 impl Kalman {
     /// Start at a fix, velocity unknown (σ `initial_speed_sigma` m/s on each axis).
-    pub fn new(
+    pub(crate) fn new(
         ts_ms: i64,
         x: f64,
         y: f64,
@@ -37,31 +37,31 @@ impl Kalman {
         }
     }
 
-    pub fn ts_ms(&self) -> i64 {
+    pub(crate) fn ts_ms(&self) -> i64 {
         self.ts_ms
     }
 
-    pub fn position(&self) -> (f64, f64) {
+    pub(crate) fn position(&self) -> (f64, f64) {
         (self.s[0], self.s[1])
     }
 
-    pub fn velocity(&self) -> (f64, f64) {
+    pub(crate) fn velocity(&self) -> (f64, f64) {
         (self.s[2], self.s[3])
     }
 
-    pub fn position_cov(&self) -> [[f64; 2]; 2] {
+    pub(crate) fn position_cov(&self) -> [[f64; 2]; 2] {
         [[self.p[0][0], self.p[0][1]], [self.p[1][0], self.p[1][1]]]
     }
 
     /// State and covariance propagated to `ts_ms` without changing the filter.
-    pub fn predicted(&self, ts_ms: i64) -> Kalman {
+    pub(crate) fn predicted(&self, ts_ms: i64) -> Kalman {
         let mut k = self.clone();
         k.predict(ts_ms);
         k
     }
 
     /// Propagate to `ts_ms` (no-op backwards in time).
-    pub fn predict(&mut self, ts_ms: i64) {
+    pub(crate) fn predict(&mut self, ts_ms: i64) {
         let dt = (ts_ms - self.ts_ms) as f64 / 1000.0;
         if dt <= 0.0 {
             return;
@@ -98,7 +98,7 @@ impl Kalman {
     }
 
     /// Squared Mahalanobis distance of a position measurement from the prediction.
-    pub fn innovation_d2(&self, x: f64, y: f64, r: [[f64; 2]; 2]) -> f64 {
+    pub(crate) fn innovation_d2(&self, x: f64, y: f64, r: [[f64; 2]; 2]) -> f64 {
         let s = self.innovation_cov(r);
         let Some(si) = inv2(s) else {
             return f64::INFINITY;
@@ -115,7 +115,7 @@ impl Kalman {
     }
 
     /// Predict to `ts_ms`, then fuse a position measurement with covariance `r`.
-    pub fn update(&mut self, ts_ms: i64, x: f64, y: f64, r: [[f64; 2]; 2]) {
+    pub(crate) fn update(&mut self, ts_ms: i64, x: f64, y: f64, r: [[f64; 2]; 2]) {
         self.predict(ts_ms);
         let Some(si) = inv2(self.innovation_cov(r)) else {
             return;

@@ -83,7 +83,7 @@ impl Allowlist {
         Self::default()
     }
 
-    pub fn from_entries(entries: impl IntoIterator<Item = AllowEntry>) -> Self {
+    pub(crate) fn from_entries(entries: impl IntoIterator<Item = AllowEntry>) -> Self {
         let mut by_sim: HashMap<String, Vec<AllowEntry>> = HashMap::new();
         for e in entries {
             by_sim.entry(e.sim.clone()).or_default().push(e);
@@ -116,13 +116,13 @@ impl Allowlist {
         }
     }
 
-    pub fn parse_toml(text: &str) -> Result<Self, toml::de::Error> {
+    pub(crate) fn parse_toml(text: &str) -> Result<Self, toml::de::Error> {
         let file: AllowFile = toml::from_str(text)?;
         Ok(Self::from_entries(file.sim))
     }
 
     /// Parse the plain-text format; an error carries the 1-based line number.
-    pub fn parse_text(text: &str) -> Result<Self, (usize, String)> {
+    pub(crate) fn parse_text(text: &str) -> Result<Self, (usize, String)> {
         let mut entries = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -155,7 +155,7 @@ impl Allowlist {
     }
 
     /// The entry that covers this SIM of this operator, if any.
-    pub fn lookup(&self, operator: &str, sim: &str) -> Option<&AllowEntry> {
+    pub(crate) fn lookup(&self, operator: &str, sim: &str) -> Option<&AllowEntry> {
         self.by_sim
             .get(sim)?
             .iter()
@@ -175,18 +175,22 @@ impl Allowlist {
 
     /// Add an entry, replacing every entry of the same SIM (one entry per SIM, as
     /// the topic is keyed by SIM).
-    pub fn upsert(&mut self, entry: AllowEntry) {
+    pub(crate) fn upsert(&mut self, entry: AllowEntry) {
         self.by_sim.insert(entry.sim.clone(), vec![entry]);
     }
 
     /// Remove every entry of a SIM; whether there was one.
-    pub fn remove(&mut self, sim: &str) -> bool {
+    pub(crate) fn remove(&mut self, sim: &str) -> bool {
         self.by_sim.remove(sim).is_some()
     }
 
     /// Apply one record of the compacted topic: `value` is the entry as JSON, or
     /// `None` / empty / `null` to remove the SIM. The key must be the entry's `sim`.
-    pub fn apply_update(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), AllowlistError> {
+    pub(crate) fn apply_update(
+        &mut self,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), AllowlistError> {
         match parse_topic_value(key, value)? {
             Some(entry) => self.upsert(entry),
             None => {
@@ -200,13 +204,13 @@ impl Allowlist {
         self.by_sim.values().map(Vec::len).sum()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.by_sim.is_empty()
     }
 }
 
 /// Decode a topic record of `cw.allowlist.v1` (see the module doc); `Ok(None)` is a removal.
-pub fn parse_topic_value(
+pub(crate) fn parse_topic_value(
     key: &str,
     value: Option<&[u8]>,
 ) -> Result<Option<AllowEntry>, AllowlistError> {

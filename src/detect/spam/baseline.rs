@@ -24,7 +24,7 @@ const N_BINS: usize = 24 * 8 + 1;
 
 /// A decayed histogram of `ln(1 + rate)`.
 #[derive(Debug, Clone)]
-pub struct LogHistogram {
+pub(crate) struct LogHistogram {
     bins: Vec<f64>,
     total: f64,
 }
@@ -54,25 +54,25 @@ impl LogHistogram {
     }
 
     #[inline]
-    pub fn add(&mut self, rate: f64, weight: f64) {
+    pub(crate) fn add(&mut self, rate: f64, weight: f64) {
         self.bins[Self::bin_of(rate)] += weight;
         self.total += weight;
     }
 
     /// Multiply every count by `factor` (exponential forgetting).
-    pub fn decay(&mut self, factor: f64) {
+    pub(crate) fn decay(&mut self, factor: f64) {
         for b in &mut self.bins {
             *b *= factor;
         }
         self.total *= factor;
     }
 
-    pub fn total(&self) -> f64 {
+    pub(crate) fn total(&self) -> f64 {
         self.total
     }
 
     /// The rate below which a fraction `q` of the samples lie.
-    pub fn quantile(&self, q: f64) -> f64 {
+    pub(crate) fn quantile(&self, q: f64) -> f64 {
         Self::rate_of(self.quantile_bin(q))
     }
 
@@ -89,7 +89,7 @@ impl LogHistogram {
     }
 
     /// Median and MAD of `ln(1 + rate)`.
-    pub fn log_median_mad(&self) -> (f64, f64) {
+    pub(crate) fn log_median_mad(&self) -> (f64, f64) {
         let med = (1.0 + self.quantile(0.5)).ln();
         let mut dev: Vec<(f64, f64)> = self
             .bins
@@ -113,7 +113,7 @@ impl LogHistogram {
     }
 
     /// Mean and variance of the rate over the samples at or below quantile `q`.
-    pub fn trimmed_moments(&self, q: f64) -> (f64, f64) {
+    pub(crate) fn trimmed_moments(&self, q: f64) -> (f64, f64) {
         let last = self.quantile_bin(q);
         let (mut n, mut s, mut s2) = (0.0, 0.0, 0.0);
         for (i, &c) in self.bins.iter().enumerate().take(last + 1) {
@@ -132,36 +132,36 @@ impl LogHistogram {
 
 /// Tunables of the baseline (part of [`crate::config::SpamConfig`]).
 #[derive(Debug, Clone, Copy)]
-pub struct BaselineParams {
+pub(crate) struct BaselineParams {
     /// Samples needed before the population is trusted; before that only fixed rules speak.
-    pub min_samples: f64,
+    pub(crate) min_samples: f64,
     /// Quantile above which samples are left out of the gamma fit.
-    pub trim_quantile: f64,
+    pub(crate) trim_quantile: f64,
     /// Floor of the fitted mean hourly rate, so an almost silent population does not
     /// make every active SIM exceptional.
-    pub min_rate_per_hour: f64,
+    pub(crate) min_rate_per_hour: f64,
     /// Floor of the MAD in `ln(1 + rate)` units.
-    pub min_log_mad: f64,
+    pub(crate) min_log_mad: f64,
     /// Exponential forgetting: half-life of a sample, in event-time ms.
-    pub half_life_ms: i64,
+    pub(crate) half_life_ms: i64,
 }
 
 /// The fitted population model.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PopulationFit {
+pub(crate) struct PopulationFit {
     /// Gamma shape `k` of per-SIM hourly rates.
-    pub shape: f64,
+    pub(crate) shape: f64,
     /// Gamma scale `θ` (SMS per hour).
-    pub scale_per_hour: f64,
+    pub(crate) scale_per_hour: f64,
     /// Median of `ln(1 + hourly rate)`.
-    pub log_median: f64,
+    pub(crate) log_median: f64,
     /// MAD of `ln(1 + hourly rate)`, floored.
-    pub log_mad: f64,
+    pub(crate) log_mad: f64,
 }
 
 impl PopulationFit {
     /// `P(N ≥ x)` for the count `N` of a population SIM over `hours`.
-    pub fn tail_probability(&self, count: u64, hours: f64) -> f64 {
+    pub(crate) fn tail_probability(&self, count: u64, hours: f64) -> f64 {
         if count == 0 {
             return 1.0;
         }
@@ -173,13 +173,13 @@ impl PopulationFit {
     }
 
     /// Robust z-score of an hourly rate: `(ln(1+rate) − median) / (1.4826 · MAD)`.
-    pub fn robust_z(&self, rate_per_hour: f64) -> f64 {
+    pub(crate) fn robust_z(&self, rate_per_hour: f64) -> f64 {
         ((1.0 + rate_per_hour.max(0.0)).ln() - self.log_median) / (1.4826 * self.log_mad)
     }
 
     /// Smallest count over `hours` whose tail probability is at most `p_max`
     /// (so the hot path compares integers); `u64::MAX` if none below `cap`.
-    pub fn min_count_for_tail(&self, hours: f64, p_max: f64, cap: u64) -> u64 {
+    pub(crate) fn min_count_for_tail(&self, hours: f64, p_max: f64, cap: u64) -> u64 {
         if self.tail_probability(cap, hours) > p_max {
             return u64::MAX;
         }
@@ -198,7 +198,7 @@ impl PopulationFit {
 
 /// The decayed histogram plus the fit derived from it.
 #[derive(Debug, Clone)]
-pub struct PopulationBaseline {
+pub(crate) struct PopulationBaseline {
     params: BaselineParams,
     hist: LogHistogram,
     fit: Option<PopulationFit>,
@@ -206,7 +206,7 @@ pub struct PopulationBaseline {
 }
 
 impl PopulationBaseline {
-    pub fn new(params: BaselineParams) -> Self {
+    pub(crate) fn new(params: BaselineParams) -> Self {
         PopulationBaseline {
             params,
             hist: LogHistogram::default(),
@@ -217,28 +217,28 @@ impl PopulationBaseline {
 
     /// One record's send rate, per hour.
     #[inline]
-    pub fn observe(&mut self, rate_per_hour: f64) {
+    pub(crate) fn observe(&mut self, rate_per_hour: f64) {
         self.hist.add(rate_per_hour, 1.0);
     }
 
     /// A send rate with a weight (e.g. the share of an hour the record covers, so a SIM
     /// reporting every minute does not count 60 times more than one reporting hourly).
     #[inline]
-    pub fn observe_weighted(&mut self, rate_per_hour: f64, weight: f64) {
+    pub(crate) fn observe_weighted(&mut self, rate_per_hour: f64, weight: f64) {
         self.hist.add(rate_per_hour, weight);
     }
 
-    pub fn fit(&self) -> Option<&PopulationFit> {
+    pub(crate) fn fit(&self) -> Option<&PopulationFit> {
         self.fit.as_ref()
     }
 
-    pub fn samples(&self) -> f64 {
+    pub(crate) fn samples(&self) -> f64 {
         self.hist.total()
     }
 
     /// Decay and refit if `refresh_ms` of event time passed since the last refresh
     /// (or if there is no fit yet and enough samples arrived). Returns true if refit.
-    pub fn maybe_refresh(&mut self, now_ms: i64, refresh_ms: i64) -> bool {
+    pub(crate) fn maybe_refresh(&mut self, now_ms: i64, refresh_ms: i64) -> bool {
         let due = match self.last_refresh_ms {
             None => true,
             Some(t) => now_ms - t >= refresh_ms,
@@ -257,7 +257,7 @@ impl PopulationBaseline {
     }
 
     /// Fit the population model from the histogram now.
-    pub fn refit(&mut self) {
+    pub(crate) fn refit(&mut self) {
         if self.hist.total() < self.params.min_samples {
             self.fit = None;
             return;

@@ -9,16 +9,16 @@ use std::hash::{BuildHasher, Hash, Hasher};
 
 /// Fast deterministic hasher for the detector's maps (same seed in every run, so
 /// iteration order and therefore output never depends on process randomness).
-pub type FastState = foldhash::fast::FixedState;
-pub type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
+pub(crate) type FastState = foldhash::fast::FixedState;
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
 
-pub fn fast_map<K, V>() -> FastMap<K, V> {
+pub(crate) fn fast_map<K, V>() -> FastMap<K, V> {
     FastMap::with_hasher(FastState::default())
 }
 
 /// A 64-bit hash of a string (devices, cells): collisions are negligible at the
 /// scales involved (2^-64 per pair) and only ever merge two groups of evidence.
-pub fn hash64(parts: &[&[u8]]) -> u64 {
+pub(crate) fn hash64(parts: &[&[u8]]) -> u64 {
     let mut h = FastState::with_seed(0x6365_6c6c_7761_7463).build_hasher();
     for p in parts {
         h.write(p);
@@ -28,11 +28,11 @@ pub fn hash64(parts: &[&[u8]]) -> u64 {
 }
 
 /// Interned operator index.
-pub type OpIdx = u16;
+pub(crate) type OpIdx = u16;
 
 /// Which SIM: operator and pseudonym, packed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SimKey {
+pub(crate) enum SimKey {
     /// Pseudonym of at most 32 lower-case hex characters, two per byte.
     Packed {
         op: OpIdx,
@@ -63,7 +63,7 @@ const NIBBLE: [u8; 256] = {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl SimKey {
-    pub fn new(op: OpIdx, sim: &str) -> SimKey {
+    pub(crate) fn new(op: OpIdx, sim: &str) -> SimKey {
         let bytes = sim.as_bytes();
         if bytes.len() <= 32 {
             let mut nibbles = [0u8; 16];
@@ -93,14 +93,14 @@ impl SimKey {
         }
     }
 
-    pub fn op(&self) -> OpIdx {
+    pub(crate) fn op(&self) -> OpIdx {
         match self {
             SimKey::Packed { op, .. } | SimKey::Text { op, .. } => *op,
         }
     }
 
     /// The pseudonym as it arrived.
-    pub fn sim(&self) -> String {
+    pub(crate) fn sim(&self) -> String {
         match self {
             SimKey::Packed { len, nibbles, .. } => (0..usize::from(*len))
                 .map(|i| {
@@ -114,7 +114,7 @@ impl SimKey {
     }
 
     /// Heap bytes owned by this key (for the memory estimate).
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         match self {
             SimKey::Packed { .. } => 0,
             SimKey::Text { sim, .. } => sim.len(),
@@ -122,7 +122,7 @@ impl SimKey {
     }
 
     /// A stable 64-bit digest, used where a key must be stored very compactly.
-    pub fn digest(&self) -> u64 {
+    pub(crate) fn digest(&self) -> u64 {
         let mut h = FastState::with_seed(0x73_696d).build_hasher();
         self.hash(&mut h);
         h.finish()
@@ -134,7 +134,7 @@ impl SimKey {
 /// Looked up for every record: codes of up to 7 bytes (MCC+MNC are 5 or 6 digits) are
 /// compared as one integer instead of through `memcmp`.
 #[derive(Debug, Default, Clone)]
-pub struct Operators {
+pub(crate) struct Operators {
     names: Vec<String>,
     /// `packed(name)` of each name, same order.
     packed: Vec<Option<u64>>,
@@ -155,7 +155,7 @@ fn packed(name: &str) -> Option<u64> {
 }
 
 impl Operators {
-    pub fn intern(&mut self, name: &str) -> OpIdx {
+    pub(crate) fn intern(&mut self, name: &str) -> OpIdx {
         if let Some(i) = self.get(name) {
             return i;
         }
@@ -165,7 +165,7 @@ impl Operators {
     }
 
     #[inline]
-    pub fn get(&self, name: &str) -> Option<OpIdx> {
+    pub(crate) fn get(&self, name: &str) -> Option<OpIdx> {
         let i = match packed(name) {
             Some(p) => self.packed.iter().position(|&q| q == Some(p)),
             None => self.names.iter().position(|n| n == name),
@@ -173,7 +173,7 @@ impl Operators {
         i.map(|i| i as OpIdx)
     }
 
-    pub fn name(&self, idx: OpIdx) -> &str {
+    pub(crate) fn name(&self, idx: OpIdx) -> &str {
         self.names
             .get(usize::from(idx))
             .map(String::as_str)

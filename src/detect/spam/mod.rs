@@ -21,21 +21,22 @@
 //! for longer than the long window starts a fresh state whether or not the sweep has
 //! already evicted it, so results do not depend on how input is batched.
 
-pub mod allowlist;
-pub mod baseline;
+pub(crate) mod allowlist;
+pub(crate) mod baseline;
 mod candidate;
 mod cases;
 mod evaluate;
-pub mod farm;
-pub mod ids;
+pub(crate) mod farm;
+pub(crate) mod ids;
 mod record;
-pub mod rules;
-pub mod simhash;
-pub mod state;
+pub(crate) mod rules;
+pub(crate) mod simhash;
+pub(crate) mod state;
 mod stats;
 
-pub use allowlist::{AllowEntry, Allowlist, AllowlistError};
-pub use stats::SpamStats;
+pub(crate) use allowlist::AllowlistError;
+pub use allowlist::{AllowEntry, Allowlist};
+pub(crate) use stats::SpamStats;
 
 use crate::config::{ConfigError, SpamConfig};
 use crate::detect::{CaseSink, Detector, Reference};
@@ -116,13 +117,13 @@ impl SpamDetector {
         })
     }
 
-    pub fn config(&self) -> &SpamConfig {
+    pub(crate) fn config(&self) -> &SpamConfig {
         &self.config
     }
 
     /// Process one SMS-volume record: fold it into the SIM's state, evaluate the rules
     /// when the SIM may open or update a case, and offer the SIM to farm grouping.
-    pub fn on_sms(&mut self, r: &SmsVolume, out: &mut dyn CaseSink) {
+    pub(crate) fn on_sms(&mut self, r: &SmsVolume, out: &mut dyn CaseSink) {
         self.stats.records += 1;
         let span = RecordSpan::of(r);
         self.refresh_baseline(span.end_ms);

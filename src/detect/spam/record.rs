@@ -12,17 +12,17 @@ use crate::model::SmsVolume;
 /// The interval a record reports, in event time.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RecordSpan {
-    pub start_ms: i64,
-    pub end_ms: i64,
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
     /// The end, whole seconds rounded up.
-    pub t_s: u32,
+    pub(crate) t_s: u32,
     /// The start, whole seconds rounded up.
-    pub window_start_s: u32,
+    pub(crate) window_start_s: u32,
 }
 
 impl RecordSpan {
     #[inline]
-    pub fn of(r: &SmsVolume) -> RecordSpan {
+    pub(crate) fn of(r: &SmsVolume) -> RecordSpan {
         let start_ms = r.window_start_ms;
         let end_ms = start_ms + i64::from(r.window_secs) * 1000;
         RecordSpan {
@@ -38,12 +38,12 @@ impl RecordSpan {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Folded {
     /// 64-bit digest of the record's serving cell, if it names one.
-    pub cell_hash: Option<u64>,
+    pub(crate) cell_hash: Option<u64>,
     /// The device model when it is a gateway: the record's TAC, or 0 when the record
     /// has none and the last one reported was a gateway.
-    pub gateway_tac: Option<u32>,
+    pub(crate) gateway_tac: Option<u32>,
     /// The state's flags after the record.
-    pub flags: u8,
+    pub(crate) flags: u8,
 }
 
 impl SpamDetector {

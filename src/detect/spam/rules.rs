@@ -11,7 +11,7 @@ use crate::model::{round4, Reason};
 /// Identifier of a rule; also its bit in a fired-rules mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
-pub enum RuleId {
+pub(crate) enum RuleId {
     SmsRate5m,
     SmsRate1h,
     SmsRate24h,
@@ -31,7 +31,7 @@ pub enum RuleId {
     GatewayTacCell,
 }
 
-pub const ALL_RULES: [RuleId; 17] = [
+pub(crate) const ALL_RULES: [RuleId; 17] = [
     RuleId::SmsRate5m,
     RuleId::SmsRate1h,
     RuleId::SmsRate24h,
@@ -53,7 +53,7 @@ pub const ALL_RULES: [RuleId; 17] = [
 
 impl RuleId {
     /// The code written into a case's `reasons`.
-    pub const fn code(self) -> &'static str {
+    pub(crate) const fn code(self) -> &'static str {
         match self {
             RuleId::SmsRate5m => "SMS_RATE_5M",
             RuleId::SmsRate1h => "SMS_RATE_1H",
@@ -76,29 +76,29 @@ impl RuleId {
     }
 
     #[inline]
-    pub const fn bit(self) -> u32 {
+    pub(crate) const fn bit(self) -> u32 {
         1 << (self as u8)
     }
 
-    pub fn from_code(code: &str) -> Option<RuleId> {
+    pub(crate) fn from_code(code: &str) -> Option<RuleId> {
         ALL_RULES.iter().copied().find(|r| r.code() == code)
     }
 
     /// Volume rules: how much the SIM sends.
-    pub const VOLUME_MASK: u32 = RuleId::SmsRate5m.bit()
+    pub(crate) const VOLUME_MASK: u32 = RuleId::SmsRate5m.bit()
         | RuleId::SmsRate1h.bit()
         | RuleId::SmsRate24h.bit()
         | RuleId::PopulationTail.bit()
         | RuleId::RateRobustZ.bit();
 
     /// Link rules: what ties SIMs of a farm together.
-    pub const LINK_MASK: u32 =
+    pub(crate) const LINK_MASK: u32 =
         RuleId::SimsPerDevice.bit() | RuleId::TemplateCampaign.bit() | RuleId::GatewayTacCell.bit();
 }
 
 /// Confidence of one rule in the noisy-OR score, from `[spam.confidence]` (where
 /// the defaults and their reasons are documented).
-pub fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
+pub(crate) fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
     match rule {
         RuleId::SmsRate5m => c.sms_rate_5m,
         RuleId::SmsRate1h => c.sms_rate_1h,
@@ -121,14 +121,14 @@ pub fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
 }
 
 /// Confidence of every rule, indexed by [`RuleId`].
-pub fn confidences(c: &RuleConfidence) -> [f64; ALL_RULES.len()] {
+pub(crate) fn confidences(c: &RuleConfidence) -> [f64; ALL_RULES.len()] {
     ALL_RULES.map(|r| confidence(r, c))
 }
 
 /// What the rules of one evaluation found: a mask and each fired rule's value and threshold.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Fired {
-    pub mask: u32,
+pub(crate) struct Fired {
+    pub(crate) mask: u32,
     value: [f64; ALL_RULES.len()],
     threshold: [f64; ALL_RULES.len()],
 }
@@ -149,7 +149,7 @@ fn fire<P, F>(table: &[RuleEntry<P, F>], params: &P, f: &F) -> Fired {
 
 impl Fired {
     #[inline]
-    pub fn push(&mut self, rule: RuleId, value: f64, threshold: f64) {
+    pub(crate) fn push(&mut self, rule: RuleId, value: f64, threshold: f64) {
         let i = rule as usize;
         self.mask |= rule.bit();
         self.value[i] = value;
@@ -157,16 +157,16 @@ impl Fired {
     }
 
     #[inline]
-    pub fn has(&self, rule: RuleId) -> bool {
+    pub(crate) fn has(&self, rule: RuleId) -> bool {
         self.mask & rule.bit() != 0
     }
 
-    pub fn value(&self, rule: RuleId) -> f64 {
+    pub(crate) fn value(&self, rule: RuleId) -> f64 {
         self.value[rule as usize]
     }
 
     /// Noisy-OR of the confidences of the fired rules.
-    pub fn score(&self, confidence: &[f64; ALL_RULES.len()]) -> f64 {
+    pub(crate) fn score(&self, confidence: &[f64; ALL_RULES.len()]) -> f64 {
         let mut keep = 1.0;
         for r in ALL_RULES {
             if self.has(r) {
@@ -177,7 +177,7 @@ impl Fired {
     }
 
     /// Fold another evaluation in: union of rules, the larger value of each.
-    pub fn merge_max(&mut self, other: &Fired) {
+    pub(crate) fn merge_max(&mut self, other: &Fired) {
         for r in ALL_RULES {
             if other.has(r) {
                 let i = r as usize;
@@ -191,7 +191,7 @@ impl Fired {
     }
 
     /// The fired rules as case reasons, in rule order.
-    pub fn reasons(&self) -> Vec<Reason> {
+    pub(crate) fn reasons(&self) -> Vec<Reason> {
         ALL_RULES
             .iter()
             .filter(|r| self.has(**r))
@@ -208,47 +208,47 @@ impl Fired {
 
 /// Per-SIM measurements at one record.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SimFeatures {
-    pub out_short: u64,
-    pub out_medium: u64,
-    pub out_long: u64,
-    pub distinct_medium: u64,
-    pub new_medium: u64,
-    pub voice_long: u64,
-    pub in_long: u64,
+pub(crate) struct SimFeatures {
+    pub(crate) out_short: u64,
+    pub(crate) out_medium: u64,
+    pub(crate) out_long: u64,
+    pub(crate) distinct_medium: u64,
+    pub(crate) new_medium: u64,
+    pub(crate) voice_long: u64,
+    pub(crate) in_long: u64,
     /// `−log10` of the population tail probability of the medium-window count, if computed.
-    pub tail_log10: Option<f64>,
-    pub robust_z: Option<f64>,
-    pub age_days: Option<u32>,
-    pub kyc_verified: Option<bool>,
-    pub gateway_tac: Option<u32>,
-    pub cell_streak: u32,
+    pub(crate) tail_log10: Option<f64>,
+    pub(crate) robust_z: Option<f64>,
+    pub(crate) age_days: Option<u32>,
+    pub(crate) kyc_verified: Option<bool>,
+    pub(crate) gateway_tac: Option<u32>,
+    pub(crate) cell_streak: u32,
     /// Largest count of one fingerprint in the record.
-    pub max_fp_count: u32,
+    pub(crate) max_fp_count: u32,
 }
 
 /// Thresholds of the per-SIM rules, from [`SpamConfig`].
 #[derive(Debug, Clone)]
-pub struct SimRules {
-    pub rate_5m: u64,
-    pub rate_1h: u64,
-    pub rate_24h: u64,
-    pub tail_log10: f64,
-    pub robust_z: f64,
-    pub new_ratio: f64,
-    pub new_min: u64,
-    pub distinct_ratio: f64,
-    pub distinct_min: u64,
-    pub no_voice_min: u64,
-    pub out_in_ratio: f64,
-    pub out_in_min: u64,
-    pub young_days: u32,
-    pub stationary: u32,
-    pub template_repeat: u32,
+pub(crate) struct SimRules {
+    pub(crate) rate_5m: u64,
+    pub(crate) rate_1h: u64,
+    pub(crate) rate_24h: u64,
+    pub(crate) tail_log10: f64,
+    pub(crate) robust_z: f64,
+    pub(crate) new_ratio: f64,
+    pub(crate) new_min: u64,
+    pub(crate) distinct_ratio: f64,
+    pub(crate) distinct_min: u64,
+    pub(crate) no_voice_min: u64,
+    pub(crate) out_in_ratio: f64,
+    pub(crate) out_in_min: u64,
+    pub(crate) young_days: u32,
+    pub(crate) stationary: u32,
+    pub(crate) template_repeat: u32,
 }
 
 impl SimRules {
-    pub fn from_config(c: &SpamConfig) -> SimRules {
+    pub(crate) fn from_config(c: &SpamConfig) -> SimRules {
         SimRules {
             rate_5m: u64::from(c.rate_5m),
             rate_1h: u64::from(c.rate_1h),
@@ -269,22 +269,22 @@ impl SimRules {
     }
 
     /// Evaluate every per-SIM rule of [`SIM_RULES`].
-    pub fn evaluate(&self, f: &SimFeatures) -> Fired {
+    pub(crate) fn evaluate(&self, f: &SimFeatures) -> Fired {
         fire(&SIM_RULES, self, f)
     }
 
     /// Whether `NEW_RECIPIENT_RATIO` fires (the behaviour gate of a `spam_sim` case).
     #[inline]
-    pub fn new_recipient_ratio(&self, f: &SimFeatures) -> Option<(f64, f64)> {
+    pub(crate) fn new_recipient_ratio(&self, f: &SimFeatures) -> Option<(f64, f64)> {
         new_recipient_ratio(self, f)
     }
 }
 
 /// A per-SIM rule: `Some((measured value, threshold))` when it fires.
-pub type SimRuleFn = fn(&SimRules, &SimFeatures) -> Option<(f64, f64)>;
+pub(crate) type SimRuleFn = fn(&SimRules, &SimFeatures) -> Option<(f64, f64)>;
 
 /// The per-SIM rules, each a small named unit, in the order of a case's reasons.
-pub const SIM_RULES: [(RuleId, SimRuleFn); 13] = [
+pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 13] = [
     (RuleId::SmsRate5m, sms_rate_5m),
     (RuleId::SmsRate1h, sms_rate_1h),
     (RuleId::SmsRate24h, sms_rate_24h),
@@ -413,39 +413,39 @@ fn template_repeat(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 
 /// Aggregates of one candidate farm (a connected group of linked SIMs).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct FarmFeatures {
-    pub members: u32,
+pub(crate) struct FarmFeatures {
+    pub(crate) members: u32,
     /// Most distinct member SIMs seen on one device.
-    pub max_sims_per_device: u32,
+    pub(crate) max_sims_per_device: u32,
     /// Members linked by near-duplicate fingerprints in one cell and window.
-    pub campaign_members: u32,
+    pub(crate) campaign_members: u32,
     /// Most members sharing one gateway TAC in one cell.
-    pub gateway_cell_members: u32,
-    pub new_medium: u64,
-    pub distinct_medium: u64,
+    pub(crate) gateway_cell_members: u32,
+    pub(crate) new_medium: u64,
+    pub(crate) distinct_medium: u64,
     /// Members with sending and no call over the long window.
-    pub no_voice_members: u32,
-    pub young_unverified_members: u32,
-    pub gateway_members: u32,
+    pub(crate) no_voice_members: u32,
+    pub(crate) young_unverified_members: u32,
+    pub(crate) gateway_members: u32,
     /// Members whose last cell is the group's most common cell.
-    pub same_cell_members: u32,
+    pub(crate) same_cell_members: u32,
 }
 
 /// Thresholds of the farm rules.
 #[derive(Debug, Clone)]
-pub struct FarmRules {
-    pub min_members: u32,
-    pub sims_per_device: u32,
-    pub campaign_min: u32,
-    pub gateway_cell_min: u32,
-    pub new_ratio: f64,
-    pub new_min: u64,
+pub(crate) struct FarmRules {
+    pub(crate) min_members: u32,
+    pub(crate) sims_per_device: u32,
+    pub(crate) campaign_min: u32,
+    pub(crate) gateway_cell_min: u32,
+    pub(crate) new_ratio: f64,
+    pub(crate) new_min: u64,
     /// Share of members needed for the member-share rules (no voice, young, gateway, cell).
-    pub member_share: f64,
+    pub(crate) member_share: f64,
 }
 
 impl FarmRules {
-    pub fn from_config(c: &SpamConfig) -> FarmRules {
+    pub(crate) fn from_config(c: &SpamConfig) -> FarmRules {
         FarmRules {
             min_members: c.farm_min_members,
             sims_per_device: c.sims_per_device,
@@ -458,7 +458,7 @@ impl FarmRules {
     }
 
     /// Evaluate every farm rule of [`FARM_RULES`].
-    pub fn evaluate(&self, f: &FarmFeatures) -> Fired {
+    pub(crate) fn evaluate(&self, f: &FarmFeatures) -> Fired {
         fire(&FARM_RULES, self, f)
     }
 
@@ -469,10 +469,10 @@ impl FarmRules {
 }
 
 /// A farm rule: `Some((measured value, threshold))` when it fires.
-pub type FarmRuleFn = fn(&FarmRules, &FarmFeatures) -> Option<(f64, f64)>;
+pub(crate) type FarmRuleFn = fn(&FarmRules, &FarmFeatures) -> Option<(f64, f64)>;
 
 /// The farm rules, each a small named unit, in the order of a case's reasons.
-pub const FARM_RULES: [(RuleId, FarmRuleFn); 9] = [
+pub(crate) const FARM_RULES: [(RuleId, FarmRuleFn); 9] = [
     (RuleId::NewRecipientRatio, farm_new_recipient_ratio),
     (RuleId::NoVoice, farm_no_voice),
     (RuleId::YoungUnverified, farm_young_unverified),

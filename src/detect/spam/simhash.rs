@@ -8,12 +8,12 @@
 
 /// Number of differing bits between two fingerprints.
 #[inline]
-pub fn hamming(a: u64, b: u64) -> u32 {
+pub(crate) fn hamming(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
 }
 
 /// Splits a fingerprint into `bands` contiguous blocks, returned as (band, block value).
-pub fn bands(fp: u64, bands: u32) -> impl Iterator<Item = (u8, u64)> {
+pub(crate) fn bands(fp: u64, bands: u32) -> impl Iterator<Item = (u8, u64)> {
     let bands = bands.clamp(1, 16);
     let width = 64 / bands;
     (0..bands).map(move |i| {

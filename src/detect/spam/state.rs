@@ -14,16 +14,16 @@ use std::hash::BuildHasher;
 
 /// Ring specs shared by every SIM.
 #[derive(Debug, Clone, Copy)]
-pub struct Specs {
-    pub medium: RingSpec<12>,
-    pub long: RingSpec<24>,
-    pub aux: RingSpec<4>,
+pub(crate) struct Specs {
+    pub(crate) medium: RingSpec<12>,
+    pub(crate) long: RingSpec<24>,
+    pub(crate) aux: RingSpec<4>,
     /// Number of medium buckets making the short window.
-    pub short_buckets: usize,
+    pub(crate) short_buckets: usize,
 }
 
 impl Specs {
-    pub fn new(short_secs: u32, medium_secs: u32, long_secs: u32) -> Option<Specs> {
+    pub(crate) fn new(short_secs: u32, medium_secs: u32, long_secs: u32) -> Option<Specs> {
         let medium = RingSpec::<12>::covering(i64::from(medium_secs) * 1000).ok()?;
         let long = RingSpec::<24>::covering(i64::from(long_secs) * 1000).ok()?;
         let aux = RingSpec::<4>::new(i64::from(long_secs) * 1000 / 4).ok()?;
@@ -38,56 +38,56 @@ impl Specs {
 }
 
 /// State flags of one SIM.
-pub mod flag {
+pub(crate) mod flag {
     /// The SIM is on the allowlist.
-    pub const ALLOWLISTED: u8 = 1 << 0;
+    pub(crate) const ALLOWLISTED: u8 = 1 << 0;
     /// `kyc_verified` has been reported at least once.
-    pub const KYC_KNOWN: u8 = 1 << 1;
+    pub(crate) const KYC_KNOWN: u8 = 1 << 1;
     /// Last reported `kyc_verified` value.
-    pub const KYC_VERIFIED: u8 = 1 << 2;
+    pub(crate) const KYC_VERIFIED: u8 = 1 << 2;
     /// The last device reported has a gateway TAC.
-    pub const GATEWAY_TAC: u8 = 1 << 3;
+    pub(crate) const GATEWAY_TAC: u8 = 1 << 3;
     /// A `spam_sim` case is open for the current incident (details in the case map).
-    pub const CASE_OPEN: u8 = 1 << 4;
+    pub(crate) const CASE_OPEN: u8 = 1 << 4;
     /// A case was held back by the allowlist in this incident (counted once).
-    pub const SUPPRESSED: u8 = 1 << 5;
+    pub(crate) const SUPPRESSED: u8 = 1 << 5;
     /// The SIM is indexed for farm grouping.
-    pub const FARM_NODE: u8 = 1 << 6;
+    pub(crate) const FARM_NODE: u8 = 1 << 6;
 }
 
 /// Sentinel for an unknown SIM age.
-pub const AGE_UNKNOWN: u16 = u16::MAX;
+pub(crate) const AGE_UNKNOWN: u16 = u16::MAX;
 
 /// Everything remembered about one SIM: 192 bytes, aligned to a 64-byte cache line so a
 /// state spans exactly three lines (a record touches all of them).
 #[derive(Debug, Clone)]
 #[repr(align(64))]
-pub struct SimState {
-    pub key: SimKey,
+pub(crate) struct SimState {
+    pub(crate) key: SimKey,
     /// `(sms_out, distinct_recipients, new_recipients)` per medium bucket.
-    pub medium: BucketRing<12, [u16; 3]>,
+    pub(crate) medium: BucketRing<12, [u16; 3]>,
     /// `sms_out` per long bucket.
-    pub long: BucketRing<24, u16>,
+    pub(crate) long: BucketRing<24, u16>,
     /// `(calls_out + calls_in, sms_in)` per quarter of the long window.
-    pub aux: BucketRing<4, [u16; 2]>,
+    pub(crate) aux: BucketRing<4, [u16; 2]>,
     /// Event time of the first record of this state (seconds since the epoch).
-    pub first_seen_s: u32,
+    pub(crate) first_seen_s: u32,
     /// Highest event time seen (seconds since the epoch).
-    pub last_seen_s: u32,
+    pub(crate) last_seen_s: u32,
     /// Records folded into this state (saturating).
-    pub records: u32,
+    pub(crate) records: u32,
     /// 16-bit digest of the last reported serving cell (0 = none); only compared with
     /// the next record's cell, for the stationarity streak.
-    pub cell: u16,
+    pub(crate) cell: u16,
     /// Consecutive sending records from that cell.
-    pub cell_streak: u16,
+    pub(crate) cell_streak: u16,
     /// Last reported SIM age in days, [`AGE_UNKNOWN`] if never reported.
-    pub age_days: u16,
-    pub flags: u8,
+    pub(crate) age_days: u16,
+    pub(crate) flags: u8,
 }
 
 impl SimState {
-    pub fn new(key: SimKey, now_s: u32, allowlisted: bool) -> SimState {
+    pub(crate) fn new(key: SimKey, now_s: u32, allowlisted: bool) -> SimState {
         SimState {
             key,
             medium: BucketRing::new(),
@@ -104,12 +104,12 @@ impl SimState {
     }
 
     #[inline]
-    pub fn has(&self, f: u8) -> bool {
+    pub(crate) fn has(&self, f: u8) -> bool {
         self.flags & f != 0
     }
 
     #[inline]
-    pub fn set(&mut self, f: u8, on: bool) {
+    pub(crate) fn set(&mut self, f: u8, on: bool) {
         if on {
             self.flags |= f;
         } else {
@@ -118,7 +118,7 @@ impl SimState {
     }
 
     /// Heap bytes owned by the state (only an unusually long pseudonym).
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.key.heap_bytes()
     }
 }
@@ -157,7 +157,7 @@ fn spread_pieces<const N: usize>(
 /// sending inside a 5-min bucket. Only the part that the ring can retain is added;
 /// rounding remainders go to the last bucket, so that part's total is exact.
 #[inline]
-pub fn spread_add<const N: usize, const K: usize>(
+pub(crate) fn spread_add<const N: usize, const K: usize>(
     ring: &mut BucketRing<N, [u16; K]>,
     spec: &RingSpec<N>,
     start_ms: i64,
@@ -186,7 +186,7 @@ pub fn spread_add<const N: usize, const K: usize>(
 
 /// Scalar variant of [`spread_add`].
 #[inline]
-pub fn spread_add_scalar<const N: usize>(
+pub(crate) fn spread_add_scalar<const N: usize>(
     ring: &mut BucketRing<N, u16>,
     spec: &RingSpec<N>,
     start_ms: i64,
@@ -344,7 +344,7 @@ impl SlotIndex {
 
 /// All tracked SIMs: a slab of fixed-size chunks (no doubling slack, no moves) and an
 /// index of slot numbers keyed by the SIM's hash.
-pub struct SimTable {
+pub(crate) struct SimTable {
     chunks: Vec<Box<[Option<SimState>]>>,
     free: Vec<u32>,
     index: SlotIndex,
@@ -376,21 +376,21 @@ impl SimTable {
         self.hasher.hash_one(key) as u32
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     #[inline]
-    pub fn get(&self, slot: u32) -> Option<&SimState> {
+    pub(crate) fn get(&self, slot: u32) -> Option<&SimState> {
         Self::slot_ref(&self.chunks, slot)
     }
 
     #[inline]
-    pub fn get_mut(&mut self, slot: u32) -> Option<&mut SimState> {
+    pub(crate) fn get_mut(&mut self, slot: u32) -> Option<&mut SimState> {
         let s = slot as usize;
         self.chunks
             .get_mut(s / CHUNK)
@@ -398,7 +398,7 @@ impl SimTable {
     }
 
     /// The slot of a SIM, if tracked.
-    pub fn find(&self, key: &SimKey) -> Option<u32> {
+    pub(crate) fn find(&self, key: &SimKey) -> Option<u32> {
         let chunks = &self.chunks;
         self.index.find(self.tag(key), |s| {
             Self::slot_ref(chunks, s).is_some_and(|st| &st.key == key)
@@ -408,7 +408,7 @@ impl SimTable {
     /// The slot of a SIM, creating its state with `make` if it is not tracked yet;
     /// the flag says whether it was created.
     #[inline]
-    pub fn find_or_insert(
+    pub(crate) fn find_or_insert(
         &mut self,
         key: SimKey,
         make: impl FnOnce(SimKey) -> SimState,
@@ -440,7 +440,7 @@ impl SimTable {
     }
 
     /// Remove a SIM's state, returning it.
-    pub fn remove(&mut self, slot: u32) -> Option<SimState> {
+    pub(crate) fn remove(&mut self, slot: u32) -> Option<SimState> {
         let s = slot as usize;
         let st = self.chunks.get_mut(s / CHUNK)?[s % CHUNK].take()?;
         let tag = self.tag(&st.key);
@@ -451,7 +451,7 @@ impl SimTable {
     }
 
     /// Slots of every state matching `pred`, in slot order (deterministic).
-    pub fn slots_where(&self, mut pred: impl FnMut(&SimState) -> bool) -> Vec<u32> {
+    pub(crate) fn slots_where(&self, mut pred: impl FnMut(&SimState) -> bool) -> Vec<u32> {
         let mut out = Vec::new();
         for (ci, chunk) in self.chunks.iter().enumerate() {
             for (i, st) in chunk.iter().enumerate() {
@@ -466,7 +466,7 @@ impl SimTable {
     }
 
     /// Bytes held by the table: slab chunks, index, free list and heap of the states.
-    pub fn memory_bytes(&self) -> usize {
+    pub(crate) fn memory_bytes(&self) -> usize {
         let slab = self.chunks.len() * CHUNK * std::mem::size_of::<Option<SimState>>()
             + self.chunks.capacity() * std::mem::size_of::<Box<[Option<SimState>]>>();
         let heap: usize = self

@@ -10,29 +10,29 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SpamStats {
     /// SMS-volume records processed.
-    pub records: u64,
+    pub(crate) records: u64,
     /// SIMs currently tracked.
     pub tracked_sims: u64,
     /// SIM states evicted after being idle longer than the long window.
     pub evicted_sims: u64,
     /// States restarted because a record came after an idle gap longer than the long
     /// window (before the sweep got to them).
-    pub restarted_sims: u64,
+    pub(crate) restarted_sims: u64,
     /// `spam_sim` cases held back because the SIM is allowlisted.
     pub allowlist_suppressed: u64,
     /// Allowlisted SIMs kept out of farm grouping although they showed risk markers.
-    pub allowlist_farm_excluded: u64,
+    pub(crate) allowlist_farm_excluded: u64,
     pub spam_cases_opened: u64,
-    pub spam_cases_updated: u64,
+    pub(crate) spam_cases_updated: u64,
     pub farm_cases_opened: u64,
-    pub farm_cases_updated: u64,
+    pub(crate) farm_cases_updated: u64,
     /// Farm cases merged into another when their groups joined.
-    pub farm_cases_absorbed: u64,
+    pub(crate) farm_cases_absorbed: u64,
     /// SIMs indexed for farm grouping.
     pub farm_candidates: u64,
-    pub farm_groups: u64,
+    pub(crate) farm_groups: u64,
     /// TACs learned as gateway models from devices carrying many SIMs.
-    pub learned_gateway_tacs: Vec<u32>,
+    pub(crate) learned_gateway_tacs: Vec<u32>,
     /// `size_of` one SIM's state (key and windows included), bytes.
     pub state_bytes_per_sim: u64,
     /// Measured bytes of every structure of the detector (SIM table, open cases,

@@ -12,7 +12,7 @@ use std::path::Path;
 pub const MANIFEST_FILE: &str = "manifest.sha256";
 
 /// Lower-case hex SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -36,7 +36,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Write the manifest of `files` (names relative to `dir`, sorted) and return its lines.
-pub fn write_manifest(dir: &Path, files: &[String]) -> Result<Vec<(String, String)>, InspectError> {
+pub(crate) fn write_manifest(
+    dir: &Path,
+    files: &[String],
+) -> Result<Vec<(String, String)>, InspectError> {
     let mut names: Vec<&String> = files.iter().collect();
     names.sort();
     let mut entries = Vec::new();

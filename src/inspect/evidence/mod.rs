@@ -6,11 +6,12 @@
 //! The package is written into a temporary sibling folder and renamed into place, so
 //! a failure leaves nothing half-written and an existing package is never touched.
 
-pub mod html;
-pub mod manifest;
-pub mod svg;
+pub(crate) mod html;
+pub(crate) mod manifest;
+pub(crate) mod svg;
 
-pub use manifest::{sha256_file, verify, Verification, MANIFEST_FILE};
+pub(crate) use manifest::{sha256_file, Verification};
+pub use manifest::{verify, MANIFEST_FILE};
 
 use super::cells::CellSites;
 use super::error::InspectError;
@@ -26,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Registered cells drawn on the map at most.
-pub const MAX_NEARBY_CELLS: usize = 400;
+pub(crate) const MAX_NEARBY_CELLS: usize = 400;
 
 /// What goes into a package.
 pub struct PackageInput<'a> {

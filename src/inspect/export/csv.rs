@@ -30,7 +30,7 @@ pub const COLUMNS: &[&str] = &[
     "evidence_count",
 ];
 
-pub fn write_csv(cases: &[Case], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub(crate) fn write_csv(cases: &[Case], out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS)?;
     for c in cases {

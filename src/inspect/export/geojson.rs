@@ -31,7 +31,7 @@ fn point(lat: f64, lon: f64) -> Value {
 }
 
 /// The features of one case.
-pub fn case_features(case: &Case, ctx: &ExportContext<'_>) -> Vec<Value> {
+pub(crate) fn case_features(case: &Case, ctx: &ExportContext<'_>) -> Vec<Value> {
     let records = ctx.records(&case.case_id);
     if case.kind != CaseKind::FakeBts {
         return serving_cell_features(case, records, ctx);
@@ -144,7 +144,7 @@ fn serving_cell_features(
 }
 
 /// A FeatureCollection of every case's features.
-pub fn feature_collection(cases: &[Case], ctx: &ExportContext<'_>) -> Value {
+pub(crate) fn feature_collection(cases: &[Case], ctx: &ExportContext<'_>) -> Value {
     let features: Vec<Value> = cases.iter().flat_map(|c| case_features(c, ctx)).collect();
     json!({ "type": "FeatureCollection", "features": features })
 }

@@ -2,7 +2,7 @@
 
 use crate::model::Case;
 
-pub fn write_json(cases: &[Case], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub(crate) fn write_json(cases: &[Case], out: &mut dyn std::io::Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, cases)?;
     out.write_all(b"\n")
 }

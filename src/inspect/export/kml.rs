@@ -15,7 +15,7 @@ use crate::model::{Case, CaseKind, Location};
 use std::fmt::Write;
 
 /// Escape text for XML element content and attribute values.
-pub fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -275,7 +275,7 @@ fn serving_cell(o: &mut String, case: &Case, c: &LocatedCell) {
 }
 
 /// A complete KML document for `cases`.
-pub fn document(cases: &[Case], ctx: &ExportContext<'_>) -> String {
+pub(crate) fn document(cases: &[Case], ctx: &ExportContext<'_>) -> String {
     let mut o = String::new();
     o.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     o.push_str("<kml xmlns=\"http://www.opengis.net/kml/2.2\">\n<Document>\n");

@@ -4,9 +4,9 @@
 //! sites when the registered-cell inventory is given).
 
 pub mod csv;
-pub mod geojson;
-pub mod json;
-pub mod kml;
+pub(crate) mod geojson;
+pub(crate) mod json;
+pub(crate) mod kml;
 
 use super::cells::CellSites;
 use super::error::InspectError;
@@ -16,7 +16,7 @@ use crate::model::{Case, CaseKind, CellKey};
 use std::collections::{BTreeMap, HashMap};
 
 /// Vertices of the uncertainty circle (plus the closing one).
-pub const CIRCLE_SEGMENTS: usize = 64;
+pub(crate) const CIRCLE_SEGMENTS: usize = 64;
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +57,12 @@ impl ExportFormat {
 /// A serving cell of a SIM case, placed at its registered site.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocatedCell {
-    pub key: CellKey,
-    pub lat: f64,
-    pub lon: f64,
-    pub range_m: f64,
+    pub(crate) key: CellKey,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
+    pub(crate) range_m: f64,
     /// Records of the case served by this cell.
-    pub records: u64,
+    pub(crate) records: u64,
 }
 
 /// The serving cells of a SIM case's records that the inventory can place.

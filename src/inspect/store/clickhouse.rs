@@ -104,7 +104,7 @@ impl ClickHouseStore {
         Ok(store)
     }
 
-    pub fn clickhouse(&self) -> &ClickHouse {
+    pub(crate) fn clickhouse(&self) -> &ClickHouse {
         &self.ch
     }
 

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// File name of the audit trail inside a replay folder.
-pub const STATUS_LOG_FILE: &str = "case_status_log.jsonl";
+pub(crate) const STATUS_LOG_FILE: &str = "case_status_log.jsonl";
 
 /// A replay output folder.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ impl FolderStore {
         Ok(FolderStore { dir })
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -60,7 +60,7 @@ impl FolderStore {
     }
 
     /// The whole audit trail (empty when no change was made yet).
-    pub fn load_log(&self) -> Result<Vec<StatusChange>, InspectError> {
+    pub(crate) fn load_log(&self) -> Result<Vec<StatusChange>, InspectError> {
         let path = self.status_log_path();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,

@@ -6,7 +6,8 @@ mod clickhouse;
 mod folder;
 
 pub use self::clickhouse::{ClickHouseStore, DEFAULT_TIMEOUT};
-pub use folder::{FolderStore, STATUS_LOG_FILE};
+pub use folder::FolderStore;
+pub(crate) use folder::STATUS_LOG_FILE;
 
 use super::error::InspectError;
 use super::filter::CaseFilter;

@@ -26,8 +26,8 @@ enum Mobility {
 
 /// Tunables of the reporter population.
 #[derive(Debug, Clone, Copy)]
-pub struct ReporterParams {
-    pub count: usize,
+pub(crate) struct ReporterParams {
+    pub(crate) count: usize,
 }
 
 struct Reporter {
@@ -53,7 +53,7 @@ struct Reporter {
 }
 
 /// The reporter population and its per-step generator.
-pub struct Reporters {
+pub(crate) struct Reporters {
     reporters: Vec<Reporter>,
     radio: RadioConfig,
     rng: SimRng,
@@ -97,7 +97,7 @@ fn gps_fix(rng: &mut SimRng, r: &Reporter) -> (f64, f64, f64) {
 }
 
 impl Reporters {
-    pub fn generate(
+    pub(crate) fn generate(
         params: ReporterParams,
         start_ms: i64,
         pseudo: &Pseudonymizer,
@@ -147,7 +147,7 @@ impl Reporters {
     }
 
     /// Generate every report with a timestamp in `[step_start, step_start + 5 min)`.
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         step_start: i64,
         city: &City,

@@ -15,17 +15,17 @@ use rand::Rng;
 /// What one SIM did in one step (or an aggregated window).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Activity {
-    pub so: u32,
-    pub si: u32,
-    pub co: u32,
-    pub ci: u32,
-    pub distinct: u32,
-    pub new: u32,
-    pub offnet: u32,
-    pub cell: u32,
-    pub device: u32,
+    pub(crate) so: u32,
+    pub(crate) si: u32,
+    pub(crate) co: u32,
+    pub(crate) ci: u32,
+    pub(crate) distinct: u32,
+    pub(crate) new: u32,
+    pub(crate) offnet: u32,
+    pub(crate) cell: u32,
+    pub(crate) device: u32,
     /// Messages per content fingerprint.
-    pub fps: Vec<(u64, u32)>,
+    pub(crate) fps: Vec<(u64, u32)>,
 }
 
 impl Activity {
@@ -39,7 +39,7 @@ impl Activity {
     }
 
     /// Add a later step of the same SIM (its cell and device win).
-    pub fn merge(&mut self, o: Activity) {
+    pub(crate) fn merge(&mut self, o: Activity) {
         self.so += o.so;
         self.si += o.si;
         self.co += o.co;

@@ -17,7 +17,7 @@ const DAY_MS: i64 = 86_400_000;
 
 impl Sims {
     /// Generate and write the records of step `step` (starting at `step_start`).
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         step: usize,
         step_start: i64,

@@ -16,13 +16,13 @@ use super::util::{SimRng, Span};
 use activity::Activity;
 use population::Population;
 
-pub use population::{SimParams, SimTruth};
+pub(crate) use population::{SimParams, SimTruth};
 
 /// Reporting interval per operator index (45201, 45202, 45204), seconds.
-pub const WINDOW_SECS: [u32; 3] = [900, 60, 300];
+pub(crate) const WINDOW_SECS: [u32; 3] = [900, 60, 300];
 
 /// The population and its step generator.
-pub struct Sims {
+pub(crate) struct Sims {
     population: Population,
     cell_keys: Vec<String>,
     start_ms: i64,
@@ -33,7 +33,7 @@ pub struct Sims {
 }
 
 impl Sims {
-    pub fn generate(
+    pub(crate) fn generate(
         params: &SimParams,
         city: &City,
         span: Span,
@@ -52,12 +52,12 @@ impl Sims {
         }
     }
 
-    pub fn sim_count(&self) -> usize {
+    pub(crate) fn sim_count(&self) -> usize {
         self.population.sims.len()
     }
 
     /// The truth about the injected SIMs (taken out: a second call gets nothing).
-    pub fn take_truth(&mut self) -> SimTruth {
+    pub(crate) fn take_truth(&mut self) -> SimTruth {
         std::mem::take(&mut self.population.truth)
     }
 }

@@ -28,14 +28,14 @@ const GATEWAY_TACS: [&str; 4] = ["86291002", "35836209", "86045701", "35901306"]
 
 /// Tunables of the SIM population.
 #[derive(Debug, Clone, Copy)]
-pub struct SimParams {
-    pub count: usize,
-    pub spam_share: f64,
-    pub spam_min: usize,
-    pub farms: usize,
+pub(crate) struct SimParams {
+    pub(crate) count: usize,
+    pub(crate) spam_share: f64,
+    pub(crate) spam_min: usize,
+    pub(crate) farms: usize,
     /// Shares of the legit heavy kinds: shop, school, tv_vote, m2m, new_normal.
-    pub heavy_share: [f64; 5],
-    pub heavy_min: usize,
+    pub(crate) heavy_share: [f64; 5],
+    pub(crate) heavy_min: usize,
 }
 
 const HEAVY_KINDS: [&str; 5] = ["shop", "school", "tv_vote", "m2m", "new_normal"];
@@ -76,54 +76,54 @@ pub(super) enum Behaviour {
 }
 
 pub(super) struct Sim {
-    pub id: String,
-    pub operator: usize,
-    pub behaviour: Behaviour,
-    pub home_cell: u32,
-    pub work_cell: Option<u32>,
-    pub device: u32,
-    pub tac: &'static str,
-    pub age_at_start: u32,
-    pub kyc: bool,
+    pub(crate) id: String,
+    pub(crate) operator: usize,
+    pub(crate) behaviour: Behaviour,
+    pub(crate) home_cell: u32,
+    pub(crate) work_cell: Option<u32>,
+    pub(crate) device: u32,
+    pub(crate) tac: &'static str,
+    pub(crate) age_at_start: u32,
+    pub(crate) kyc: bool,
     /// Mean counts per 5-minute step at diurnal factor 1: sms_out, sms_in, calls_out, calls_in.
-    pub rates: [f32; 4],
-    pub fps: [u64; 4],
+    pub(crate) rates: [f32; 4],
+    pub(crate) fps: [u64; 4],
     /// No records before this instant (activation of spam / farm / new SIMs).
-    pub active_from: i64,
-    pub p_new: f32,
+    pub(crate) active_from: i64,
+    pub(crate) p_new: f32,
 }
 
 pub(super) struct Farm {
-    pub operator: usize,
-    pub cell: u32,
-    pub devices: Vec<u32>,
-    pub sims_per_device: usize,
-    pub rotation_ms: i64,
-    pub template: u64,
-    pub tac: &'static str,
-    pub active_from: i64,
+    pub(crate) operator: usize,
+    pub(crate) cell: u32,
+    pub(crate) devices: Vec<u32>,
+    pub(crate) sims_per_device: usize,
+    pub(crate) rotation_ms: i64,
+    pub(crate) template: u64,
+    pub(crate) tac: &'static str,
+    pub(crate) active_from: i64,
 }
 
 /// What `truth.json` says about the injected SIMs.
 #[derive(Debug, Default)]
-pub struct SimTruth {
-    pub spam: Vec<TruthSim>,
-    pub farms: Vec<TruthFarm>,
-    pub heavy: Vec<TruthSim>,
+pub(crate) struct SimTruth {
+    pub(crate) spam: Vec<TruthSim>,
+    pub(crate) farms: Vec<TruthFarm>,
+    pub(crate) heavy: Vec<TruthSim>,
 }
 
 /// Every SIM of a scenario, the farms, the spam campaigns' templates and the
 /// device pseudonyms SIMs refer to by index.
 pub(super) struct Population {
-    pub sims: Vec<Sim>,
-    pub farms: Vec<Farm>,
-    pub campaigns: Vec<u64>,
-    pub devices: Vec<String>,
-    pub truth: SimTruth,
+    pub(crate) sims: Vec<Sim>,
+    pub(crate) farms: Vec<Farm>,
+    pub(crate) campaigns: Vec<u64>,
+    pub(crate) devices: Vec<String>,
+    pub(crate) truth: SimTruth,
 }
 
 impl Population {
-    pub fn generate(
+    pub(crate) fn generate(
         params: &SimParams,
         city: &City,
         span: Span,

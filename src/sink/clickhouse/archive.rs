@@ -12,7 +12,8 @@ use crate::ingest::OriginRef;
 use crate::model::{CellKey, Event};
 
 /// The columns an archive buffer fills, in order.
-pub const RECORD_COLUMNS: &str = "feed, record_key, event_time, topic, partition, offset, record";
+pub(crate) const RECORD_COLUMNS: &str =
+    "feed, record_key, event_time, topic, partition, offset, record";
 
 /// Archive rows of one batch, RowBinary-encoded.
 #[derive(Debug, Default)]
@@ -116,11 +117,11 @@ impl RecordArchive {
         self.rows += 1;
     }
 
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows == 0
     }
 

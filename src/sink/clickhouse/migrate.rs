@@ -26,17 +26,17 @@ const MIGRATIONS: &[(&str, &str)] = &[
 
 /// Which optional column features the server has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ServerFeatures {
-    pub major: u32,
-    pub minor: u32,
+pub(crate) struct ServerFeatures {
+    pub(crate) major: u32,
+    pub(crate) minor: u32,
     /// `LowCardinality(String)` without experimental settings (19.3+).
-    pub low_cardinality: bool,
+    pub(crate) low_cardinality: bool,
     /// Column compression codecs `CODEC(Delta, ZSTD)` (19.11+ to be safe).
-    pub codecs: bool,
+    pub(crate) codecs: bool,
 }
 
 impl ServerFeatures {
-    pub fn from_version(version: &str) -> Result<Self, ClickHouseError> {
+    pub(crate) fn from_version(version: &str) -> Result<Self, ClickHouseError> {
         let mut parts = version.trim().split('.');
         let major: u32 = parts
             .next()
@@ -53,7 +53,7 @@ impl ServerFeatures {
     }
 
     /// Fill the placeholders of a DDL template.
-    pub fn render(&self, template: &str, database: &str) -> String {
+    pub(crate) fn render(&self, template: &str, database: &str) -> String {
         let sql: String = template
             .lines()
             .filter(|l| !l.trim_start().starts_with("--"))
@@ -82,9 +82,9 @@ impl ServerFeatures {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationReport {
-    pub server_version: String,
-    pub features: ServerFeatures,
-    pub database: String,
+    pub(crate) server_version: String,
+    pub(crate) features: ServerFeatures,
+    pub(crate) database: String,
     pub applied: Vec<String>,
 }
 

@@ -8,8 +8,10 @@ mod archive;
 mod migrate;
 mod row;
 
-pub use archive::{RecordArchive, RECORD_COLUMNS};
-pub use migrate::{migrate, MigrationReport, ServerFeatures};
+pub use archive::RecordArchive;
+pub(crate) use archive::RECORD_COLUMNS;
+pub use migrate::migrate;
+pub(crate) use migrate::{MigrationReport, ServerFeatures};
 pub use row::{CaseRow, DeadLetterRow, RecordRow};
 
 use crate::config::ClickHouseConfig;
@@ -76,7 +78,7 @@ impl ClickHouse {
     }
 
     /// `SELECT version()`: also the liveness probe.
-    pub async fn version(&self) -> Result<String, ClickHouseError> {
+    pub(crate) async fn version(&self) -> Result<String, ClickHouseError> {
         self.client
             .query("SELECT version()")
             .fetch_one::<String>()
@@ -89,7 +91,11 @@ impl ClickHouse {
 
     /// Insert rows of `table` in one batch (one `INSERT … FORMAT RowBinary`); returns
     /// when ClickHouse acknowledged it. Nothing is sent for no rows.
-    pub async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> Result<(), ClickHouseError>
+    pub(crate) async fn insert_rows<T>(
+        &self,
+        table: &str,
+        rows: &[T],
+    ) -> Result<(), ClickHouseError>
     where
         T: clickhouse::RowOwned + clickhouse::RowWrite,
     {

@@ -6,33 +6,33 @@ use serde::{Deserialize, Serialize};
 /// One snapshot of a case, as stored in `cases` (see schemas/clickhouse/001_cases.sql).
 #[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
 pub struct CaseRow {
-    pub case_id: String,
-    pub kind: String,
-    pub status: String,
-    pub opened_at: i64,
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub score: f64,
-    pub operator: String,
-    pub sims: Vec<String>,
-    pub claimed_cell: String,
-    pub identities: String,
-    pub location_lat: Option<f64>,
-    pub location_lon: Option<f64>,
-    pub location_radius_m: Option<f64>,
-    pub track: String,
-    pub reason_codes: Vec<String>,
-    pub reason_values: Vec<f64>,
-    pub reason_thresholds: Vec<f64>,
-    pub evidence_count: u64,
-    pub case_json: String,
-    pub version: u64,
+    pub(crate) case_id: String,
+    pub(crate) kind: String,
+    pub(crate) status: String,
+    pub(crate) opened_at: i64,
+    pub(crate) first_seen: i64,
+    pub(crate) last_seen: i64,
+    pub(crate) score: f64,
+    pub(crate) operator: String,
+    pub(crate) sims: Vec<String>,
+    pub(crate) claimed_cell: String,
+    pub(crate) identities: String,
+    pub(crate) location_lat: Option<f64>,
+    pub(crate) location_lon: Option<f64>,
+    pub(crate) location_radius_m: Option<f64>,
+    pub(crate) track: String,
+    pub(crate) reason_codes: Vec<String>,
+    pub(crate) reason_values: Vec<f64>,
+    pub(crate) reason_thresholds: Vec<f64>,
+    pub(crate) evidence_count: u64,
+    pub(crate) case_json: String,
+    pub(crate) version: u64,
 }
 
 /// Version of a snapshot for ReplacingMergeTree: later evidence wins, and for the
 /// same `last_seen` the snapshot with more evidence. Event time only, so a snapshot
 /// re-emitted after a restart never overrides a newer one.
-pub fn snapshot_version(case: &Case) -> u64 {
+pub(crate) fn snapshot_version(case: &Case) -> u64 {
     (case.last_seen.max(0) as u64)
         .saturating_mul(1_000_000)
         .saturating_add(case.evidence_count.min(999_999))
@@ -75,7 +75,7 @@ impl CaseRow {
 
     /// Back to the contract type; the full case is kept in `case_json`, the
     /// columns exist for analysts' queries.
-    pub fn to_case(&self) -> Option<Case> {
+    pub(crate) fn to_case(&self) -> Option<Case> {
         if let Ok(c) = serde_json::from_str::<Case>(&self.case_json) {
             return Some(c);
         }

@@ -6,14 +6,14 @@ use crate::detect::spam::rules::{FarmFeatures, Fired};
 
 /// What one evaluation of a group found.
 pub(super) struct GroupEvaluation<'a> {
-    pub fired: Fired,
-    pub score: f64,
+    pub(crate) fired: Fired,
+    pub(crate) score: f64,
     /// Records of the live members.
-    pub evidence: u64,
-    pub first_seen_s: u32,
-    pub last_seen_s: u32,
+    pub(crate) evidence: u64,
+    pub(crate) first_seen_s: u32,
+    pub(crate) last_seen_s: u32,
     /// `(SIM, operator)` of the live members, sorted, without repeats.
-    pub sims: Vec<(String, &'a str)>,
+    pub(crate) sims: Vec<(String, &'a str)>,
 }
 
 impl<'a> GroupEvaluation<'a> {

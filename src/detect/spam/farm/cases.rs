@@ -117,7 +117,7 @@ impl FarmCase {
 impl FarmIndex {
     /// Emit the final snapshot of every open farm case whose evidence moved since its
     /// last snapshot (end of input).
-    pub fn flush(&mut self, out: &mut Vec<Case>) {
+    pub(crate) fn flush(&mut self, out: &mut Vec<Case>) {
         let mut roots: Vec<u32> = self.groups.keys().copied().collect();
         roots.sort_unstable();
         for r in roots {
@@ -140,7 +140,7 @@ impl FarmIndex {
 /// `farm-` + 16 hex of SHA-256 over kind, operator, the smallest member when the case
 /// opened and the hour it opened: the same input always gives the same id, and the id
 /// stays when the farm grows.
-pub fn farm_case_id(operator: &str, first_member: &str, opened_at_ms: i64) -> String {
+pub(crate) fn farm_case_id(operator: &str, first_member: &str, opened_at_ms: i64) -> String {
     sim_case_id(
         "farm",
         CaseKind::SimFarm,

@@ -101,7 +101,7 @@ impl FarmIndex {
 
     /// Drop groups, devices and cells idle since before `cutoff_s`, emitting the final
     /// snapshot of their cases; compact the node table when most of it is dead.
-    pub fn sweep(&mut self, cutoff_s: u32, out: &mut Vec<Case>) {
+    pub(crate) fn sweep(&mut self, cutoff_s: u32, out: &mut Vec<Case>) {
         let mut dead_roots: Vec<u32> = self
             .groups
             .iter()

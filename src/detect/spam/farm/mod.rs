@@ -32,7 +32,7 @@ mod evaluate;
 mod groups;
 mod links;
 
-pub use cases::farm_case_id;
+pub(crate) use cases::farm_case_id;
 
 use super::ids::{fast_map, FastMap, SimKey};
 use super::rules::{FarmRules, ALL_RULES};
@@ -47,33 +47,33 @@ const MAX_DEVICE_SIMS: usize = 512;
 
 /// Parameters of the grouping (from [`crate::config::SpamConfig`]).
 #[derive(Debug, Clone)]
-pub struct FarmParams {
-    pub rules: FarmRules,
-    pub fp_hamming: u32,
-    pub campaign_window_s: u32,
-    pub long_window_s: u32,
-    pub gateway_learn_sims: u32,
-    pub configured_gateway_tacs: Vec<u32>,
-    pub confidence: [f64; ALL_RULES.len()],
-    pub open_score: f64,
-    pub require_behaviour: bool,
+pub(crate) struct FarmParams {
+    pub(crate) rules: FarmRules,
+    pub(crate) fp_hamming: u32,
+    pub(crate) campaign_window_s: u32,
+    pub(crate) long_window_s: u32,
+    pub(crate) gateway_learn_sims: u32,
+    pub(crate) configured_gateway_tacs: Vec<u32>,
+    pub(crate) confidence: [f64; ALL_RULES.len()],
+    pub(crate) open_score: f64,
+    pub(crate) require_behaviour: bool,
 }
 
 /// One candidate SIM's record, as the grouping sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct MemberRecord<'a> {
-    pub key: &'a SimKey,
-    pub operator: &'a str,
-    pub t_s: u32,
-    pub window_start_s: u32,
-    pub device: Option<u64>,
-    pub tac: Option<u32>,
-    pub cell: Option<u64>,
-    pub fps: &'a [ContentFingerprint],
-    pub new_medium: u64,
-    pub distinct_medium: u64,
-    pub no_voice: bool,
-    pub young_unverified: bool,
+pub(crate) struct MemberRecord<'a> {
+    pub(crate) key: &'a SimKey,
+    pub(crate) operator: &'a str,
+    pub(crate) t_s: u32,
+    pub(crate) window_start_s: u32,
+    pub(crate) device: Option<u64>,
+    pub(crate) tac: Option<u32>,
+    pub(crate) cell: Option<u64>,
+    pub(crate) fps: &'a [ContentFingerprint],
+    pub(crate) new_medium: u64,
+    pub(crate) distinct_medium: u64,
+    pub(crate) no_voice: bool,
+    pub(crate) young_unverified: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -126,15 +126,15 @@ struct CellEntry {
 
 /// What the grouping did, for the detector's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FarmCounters {
-    pub cases_opened: u64,
-    pub cases_updated: u64,
-    pub cases_absorbed: u64,
-    pub groups_expired: u64,
+pub(crate) struct FarmCounters {
+    pub(crate) cases_opened: u64,
+    pub(crate) cases_updated: u64,
+    pub(crate) cases_absorbed: u64,
+    pub(crate) groups_expired: u64,
 }
 
 /// All candidates, their links and groups.
-pub struct FarmIndex {
+pub(crate) struct FarmIndex {
     params: FarmParams,
     nodes: Vec<Node>,
     node_of: FastMap<SimKey, u32>,
@@ -143,11 +143,11 @@ pub struct FarmIndex {
     cells: FastMap<u64, CellEntry>,
     learned_gateway_tacs: FastMap<u32, u32>,
     dead_nodes: usize,
-    pub counters: FarmCounters,
+    pub(crate) counters: FarmCounters,
 }
 
 impl FarmIndex {
-    pub fn new(params: FarmParams) -> Self {
+    pub(crate) fn new(params: FarmParams) -> Self {
         FarmIndex {
             params,
             nodes: Vec::new(),
@@ -162,22 +162,22 @@ impl FarmIndex {
     }
 
     /// Live candidate SIMs.
-    pub fn nodes(&self) -> usize {
+    pub(crate) fn nodes(&self) -> usize {
         self.nodes.len() - self.dead_nodes
     }
 
-    pub fn groups(&self) -> usize {
+    pub(crate) fn groups(&self) -> usize {
         self.groups.len()
     }
 
     /// Whether the TAC is a gateway model (configured, or learned from a device that
     /// carried many SIMs).
-    pub fn is_gateway_tac(&self, tac: u32) -> bool {
+    pub(crate) fn is_gateway_tac(&self, tac: u32) -> bool {
         self.params.configured_gateway_tacs.contains(&tac)
             || self.learned_gateway_tacs.contains_key(&tac)
     }
 
-    pub fn learned_gateway_tacs(&self) -> Vec<u32> {
+    pub(crate) fn learned_gateway_tacs(&self) -> Vec<u32> {
         let mut v: Vec<u32> = self.learned_gateway_tacs.keys().copied().collect();
         v.sort_unstable();
         v
@@ -187,7 +187,7 @@ impl FarmIndex {
     /// links to (shared device, campaign in its cell, gateway model in its cell) and
     /// evaluate its group; returns the snapshots of farm cases opened or materially
     /// changed by it.
-    pub fn on_record(&mut self, rec: &MemberRecord<'_>, out: &mut Vec<Case>) {
+    pub(crate) fn on_record(&mut self, rec: &MemberRecord<'_>, out: &mut Vec<Case>) {
         let node = self.node_for(rec);
         let prev_cell = self.nodes[node as usize].note(rec);
         let mut links: Vec<u32> = Vec::new();
@@ -216,7 +216,7 @@ impl FarmIndex {
     }
 
     /// Approximate bytes held by the grouping structures.
-    pub fn memory_bytes(&self) -> usize {
+    pub(crate) fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
         let nodes = self.nodes.capacity() * size_of::<Node>()
             + self

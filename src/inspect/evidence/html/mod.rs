@@ -18,25 +18,25 @@ use elements::{kv, table, td, td_mono, td_num, td_time, CSS};
 use std::fmt::Write;
 
 /// Rows of the observations table shown in the page; all are in `records.jsonl`.
-pub const MAX_OBSERVATION_ROWS: usize = 500;
+pub(crate) const MAX_OBSERVATION_ROWS: usize = 500;
 
 /// Everything the page shows.
-pub struct ReportInput<'a> {
-    pub case: &'a Case,
-    pub history: &'a [StatusChange],
-    pub records: &'a [EvidenceRecord],
-    pub map: MapInput<'a>,
-    pub serving: &'a [LocatedCell],
-    pub generated_at_ms: i64,
-    pub source: &'a str,
+pub(crate) struct ReportInput<'a> {
+    pub(crate) case: &'a Case,
+    pub(crate) history: &'a [StatusChange],
+    pub(crate) records: &'a [EvidenceRecord],
+    pub(crate) map: MapInput<'a>,
+    pub(crate) serving: &'a [LocatedCell],
+    pub(crate) generated_at_ms: i64,
+    pub(crate) source: &'a str,
     /// Data files of the package with their SHA-256 (the report and manifest excluded).
-    pub files: &'a [(String, String)],
+    pub(crate) files: &'a [(String, String)],
     /// Whether a registered-cell inventory was given.
-    pub inventory: Option<String>,
+    pub(crate) inventory: Option<String>,
 }
 
 /// The whole page.
-pub fn render(input: &ReportInput<'_>) -> String {
+pub(crate) fn render(input: &ReportInput<'_>) -> String {
     let mut o = String::new();
     header(&mut o, input);
     summary(&mut o, input);

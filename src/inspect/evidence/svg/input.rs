@@ -9,17 +9,17 @@ use crate::model::{CellKey, Location, TrackPoint};
 
 /// What the map shows.
 #[derive(Default)]
-pub struct MapInput<'a> {
-    pub position: Option<Location>,
-    pub track: &'a [TrackPoint],
-    pub observations: &'a [Observation],
+pub(crate) struct MapInput<'a> {
+    pub(crate) position: Option<Location>,
+    pub(crate) track: &'a [TrackPoint],
+    pub(crate) observations: &'a [Observation],
     /// Registered cells around (from `--cells`).
-    pub cells: Vec<&'a RegisteredCell>,
+    pub(crate) cells: Vec<&'a RegisteredCell>,
     /// Serving cells of a SIM case placed at their sites.
-    pub serving: &'a [LocatedCell],
+    pub(crate) serving: &'a [LocatedCell],
     /// Identities the transmitter claimed: a registered cell with one of them is drawn
     /// as the cloned original.
-    pub claimed: Vec<CellKey>,
+    pub(crate) claimed: Vec<CellKey>,
 }
 
 impl MapInput<'_> {
@@ -53,12 +53,12 @@ impl MapInput<'_> {
     }
 
     /// Whether anything can be placed on a map.
-    pub fn has_geometry(&self) -> bool {
+    pub(crate) fn has_geometry(&self) -> bool {
         self.bounds().is_some()
     }
 
     /// Centre and a radius for picking "registered cells nearby".
-    pub fn focus(&self) -> Option<(f64, f64, f64)> {
+    pub(crate) fn focus(&self) -> Option<(f64, f64, f64)> {
         let b = self.bounds()?;
         let (lat, lon) = ((b.0 + b.2) / 2.0, (b.1 + b.3) / 2.0);
         let half = distance_m(b.0, b.1, b.2, b.3) / 2.0;

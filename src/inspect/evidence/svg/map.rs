@@ -8,10 +8,10 @@ use std::fmt::Write;
 
 /// Smallest area a map shows, metres across: a blaster reaches 1–2 km
 /// (docs/detection.md), so the registered cells it competes with are in view.
-pub const MIN_MAP_SPAN_M: f64 = 3_000.0;
+pub(crate) const MIN_MAP_SPAN_M: f64 = 3_000.0;
 
 /// The map as an `<svg id="map">` element.
-pub fn render_map(input: &MapInput<'_>, width: f64, height: f64) -> String {
+pub(crate) fn render_map(input: &MapInput<'_>, width: f64, height: f64) -> String {
     let mut o = String::new();
     open(&mut o, width, height);
     let Some(bounds) = input.bounds() else {

@@ -9,9 +9,9 @@ mod map;
 mod scale;
 mod timeline;
 
-pub use input::MapInput;
-pub use map::{render_map, MIN_MAP_SPAN_M};
-pub use timeline::render_timeline;
+pub(crate) use input::MapInput;
+pub(crate) use map::{render_map, MIN_MAP_SPAN_M};
+pub(crate) use timeline::render_timeline;
 
 /// The head of a pseudonym, enough to tell rows apart.
 fn short(s: &str) -> &str {

@@ -15,7 +15,7 @@ const ROW_H: f64 = 12.0;
 
 /// The activity timeline of SIM cases: one row per SIM, one bar per reporting
 /// interval, darker for more SMS sent; `<svg id="timeline">`.
-pub fn render_timeline(activity: &[Activity], width: f64, max_rows: usize) -> String {
+pub(crate) fn render_timeline(activity: &[Activity], width: f64, max_rows: usize) -> String {
     let mut o = String::new();
     if activity.is_empty() {
         let _ = writeln!(
