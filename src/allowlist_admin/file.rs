@@ -79,10 +79,6 @@ impl AllowlistFile {
         &self.path
     }
 
-    pub(crate) fn format(&self) -> FileFormat {
-        self.format
-    }
-
     fn read_text(&self, missing_ok: bool) -> Result<String, AllowlistAdminError> {
         match std::fs::read_to_string(&self.path) {
             Ok(t) => Ok(t),
@@ -146,6 +142,7 @@ impl AllowlistFile {
     }
 
     /// Add and commit in one step (no topic involved).
+    #[cfg(test)]
     pub(crate) fn add(&self, entry: &AllowEntry) -> Result<AddOutcome, AllowlistAdminError> {
         let (p, outcome) = self.prepare_add(entry)?;
         p.commit()?;
@@ -153,6 +150,7 @@ impl AllowlistFile {
     }
 
     /// Remove and commit in one step (no topic involved).
+    #[cfg(test)]
     pub(crate) fn remove(&self, sim: &str) -> Result<(), AllowlistAdminError> {
         self.prepare_remove(sim)?.commit()
     }

@@ -13,11 +13,6 @@ pub(crate) fn own() -> Rss {
     parse(&std::fs::read_to_string("/proc/self/status").unwrap_or_default())
 }
 
-/// Another process's memory (zero when it is gone).
-pub(crate) fn of(pid: u32) -> Rss {
-    parse(&std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default())
-}
-
 fn parse(status: &str) -> Rss {
     let field = |name: &str| {
         status

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub(crate) struct Scenario {
     pub(crate) scale: Scale,
-    pub(crate) seed: u64,
     pub(crate) dir: PathBuf,
     pub(crate) sms_lines: u64,
     pub(crate) measurement_lines: u64,
@@ -80,7 +79,6 @@ pub(crate) fn ensure(work: &Path, scale: Scale, seed: u64) -> Result<Scenario, S
     let (measurement_lines, m_bytes) = count(&dir.join(MEASUREMENTS_FILE))?;
     Ok(Scenario {
         scale,
-        seed,
         dir,
         sms_lines,
         measurement_lines,

@@ -41,19 +41,6 @@ impl CaseBook {
         self.updates = updates;
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.cases.len()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.cases.is_empty()
-    }
-
-    /// Number of snapshots merged (opens plus updates).
-    pub(crate) fn updates(&self) -> u64 {
-        self.updates
-    }
-
     /// Final cases in a deterministic order: by `opened_at`, then `case_id`.
     pub fn into_sorted(self) -> Vec<Case> {
         let mut v: Vec<Case> = self.cases.into_values().collect();
@@ -65,6 +52,7 @@ impl CaseBook {
         v
     }
 
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Case> {
         self.cases.values()
     }

@@ -66,6 +66,7 @@ impl Environment {
     }
 
     /// Given variables (tests, tools); names without [`PREFIX`] are left out.
+    #[cfg(test)]
     pub(crate) fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Environment {

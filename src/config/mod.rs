@@ -34,9 +34,8 @@ pub use clickhouse::ClickHouseConfig;
 pub(crate) use confidence::RuleConfidence;
 pub(crate) use env::EnvOverride;
 pub use env::Environment;
-pub(crate) use error::{ConfigError, Problem};
+pub(crate) use error::ConfigError;
 pub use fakebts::FakeBtsConfig;
-pub(crate) use fakebts_weights::RuleWeights;
 pub(crate) use http::HttpConfig;
 pub(crate) use inventory::InventoryConfig;
 pub(crate) use kafka::{KafkaConfig, TopicsConfig};
@@ -143,6 +142,7 @@ impl Config {
     }
 
     /// Check every section; the error lists each key that cannot work.
+    #[cfg(test)]
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.problems().into_result()
     }

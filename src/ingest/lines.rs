@@ -4,21 +4,9 @@
 
 use std::io::{self, BufRead};
 
-/// One line as read: its bytes (without the newline) or the fact that it was too long.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Line<'a> {
-    Bytes(&'a [u8]),
-    /// The line exceeded the limit; `len` is its full length in bytes, `head` its first bytes.
-    TooLong {
-        len: u64,
-        head: &'a [u8],
-    },
-}
-
 /// Reads newline-separated records with a per-line byte limit.
 pub(crate) struct LineReader<R> {
     inner: R,
-    buf: Vec<u8>,
     max_line_bytes: usize,
     line_no: u64,
 }
@@ -30,7 +18,6 @@ impl<R: BufRead> LineReader<R> {
     pub(crate) fn new(inner: R, max_line_bytes: usize) -> Self {
         LineReader {
             inner,
-            buf: Vec::with_capacity(4096),
             max_line_bytes,
             line_no: 0,
         }
@@ -39,21 +26,6 @@ impl<R: BufRead> LineReader<R> {
     /// 1-based number of the line last returned.
     pub(crate) fn line_no(&self) -> u64 {
         self.line_no
-    }
-
-    /// The next line, or `None` at end of input. A final line without a newline counts.
-    pub(crate) fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let appended = self.append_line(&mut buf);
-        self.buf = buf;
-        Ok(appended?.map(|a| match a {
-            Appended::Line => Line::Bytes(&self.buf),
-            Appended::TooLong { len } => Line::TooLong {
-                len,
-                head: &self.buf,
-            },
-        }))
     }
 
     /// Append the next line's bytes (without the newline; only the head of a
@@ -134,12 +106,13 @@ mod tests {
 
     fn collect(input: &[u8], max: usize) -> Vec<String> {
         let mut r = LineReader::new(io::Cursor::new(input.to_vec()), max);
-        let mut out = Vec::new();
-        while let Some(l) = r.next_line().unwrap() {
-            out.push(match l {
-                Line::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-                Line::TooLong { head, .. } => format!("TOO_LONG:{}", head.len()),
+        let (mut out, mut buf) = (Vec::new(), Vec::new());
+        while let Some(appended) = r.append_line(&mut buf).unwrap() {
+            out.push(match appended {
+                Appended::Line => String::from_utf8_lossy(&buf).into_owned(),
+                Appended::TooLong { .. } => format!("TOO_LONG:{}", buf.len()),
             });
+            buf.clear();
         }
         out
     }

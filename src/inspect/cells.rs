@@ -13,18 +13,9 @@ use std::path::Path;
 #[derive(Debug, Clone, Default)]
 pub struct CellSites {
     inventory: Inventory,
-    /// Rows the inventory loader refused (bad coordinates, unknown radio, …).
-    pub(crate) skipped_rows: u64,
 }
 
 impl CellSites {
-    pub(crate) fn from_inventory(inventory: Inventory) -> CellSites {
-        CellSites {
-            inventory,
-            skipped_rows: 0,
-        }
-    }
-
     /// Read an OpenCellID-order CSV with the inventory loader.
     pub fn load(path: &Path) -> Result<CellSites, InspectError> {
         let (inventory, report) = Inventory::load_csv(path)?;
@@ -35,18 +26,12 @@ impl CellSites {
                 "some inventory rows were refused and are not drawn"
             );
         }
-        Ok(CellSites {
-            inventory,
-            skipped_rows: report.rejected_total,
-        })
+        Ok(CellSites { inventory })
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.inventory.len()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.inventory.is_empty()
     }
 
     pub(crate) fn get(&self, key: &CellKey) -> Option<&RegisteredCell> {

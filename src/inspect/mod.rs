@@ -21,6 +21,4 @@ pub mod time;
 
 pub use error::InspectError;
 pub use filter::{BoundingBox, CaseFilter};
-pub(crate) use lifecycle::{StatusChange, TransitionError};
-pub(crate) use records::EvidenceRecord;
 pub use store::{set_status, CaseStore, ClickHouseStore, FolderStore};

@@ -169,6 +169,7 @@ pub(crate) fn truncate(s: &str) -> &str {
 
 impl RegisteredCell {
     /// The topic key `MCC-MNC-LAC-CID`.
+    #[cfg(test)]
     pub(crate) fn topic_key(&self) -> String {
         self.key.to_string()
     }
@@ -176,7 +177,8 @@ impl RegisteredCell {
     /// The topic value: a JSON object with the CSV column names
     /// (`radio, mcc, net, area, cell, unit, lon, lat, range, samples, updated, arfcn,
     /// pci, azimuth, eirp_dbm`; absent optional fields are left out).
-    pub(crate) fn to_topic_value(&self) -> Vec<u8> {
+    #[cfg(test)]
+    pub(crate) fn to_topic_value(self) -> Vec<u8> {
         let mut obj = serde_json::Map::new();
         obj.insert("radio".into(), self.radio.as_str().into());
         obj.insert("mcc".into(), self.key.mcc.into());

@@ -34,7 +34,7 @@ use super::{Inventory, InventoryError, RegisteredCell};
 use csv::ByteRecord;
 use serde::Serialize;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -57,6 +57,7 @@ pub(crate) const STANDARD_COLUMNS: [&str; 14] = [
 ];
 
 /// The optional columns recognised by header name after the standard ones.
+#[cfg(test)]
 pub(crate) const EXTRA_COLUMNS: [&str; 4] = ["arfcn", "pci", "azimuth", "eirp_dbm"];
 
 /// Bad rows whose line and reason are kept in [`LoadReport::rejected`]; all are counted.
@@ -306,7 +307,8 @@ impl Inventory {
     /// Write the inventory as CSV with a header (standard columns, then `arfcn, pci,
     /// azimuth, eirp_dbm`), ordered by key; [`Inventory::load_csv`] reads it back to an
     /// equal inventory. `created` and `averageSignal` are not kept, so they are empty.
-    pub(crate) fn write_csv<W: Write>(&self, writer: W) -> Result<(), InventoryError> {
+    #[cfg(test)]
+    pub(crate) fn write_csv<W: std::io::Write>(&self, writer: W) -> Result<(), InventoryError> {
         let mut w = csv::Writer::from_writer(writer);
         let header: Vec<&str> = STANDARD_COLUMNS
             .iter()

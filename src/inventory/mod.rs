@@ -19,9 +19,8 @@ pub(crate) mod topic;
 mod tests;
 
 pub(crate) use cell::RegisteredCell;
-pub(crate) use csv_loader::{LoadReport, RowError, MAX_STORED_ROW_ERRORS, STANDARD_COLUMNS};
 pub(crate) use error::InventoryError;
-pub(crate) use topic::{InventoryChange, TOPIC};
+pub(crate) use topic::InventoryChange;
 
 use crate::model::CellKey;
 use std::collections::hash_map::Entry;
@@ -42,12 +41,6 @@ pub struct Inventory {
 impl Inventory {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
-        let mut inv = Inventory::new();
-        inv.reserve(capacity);
-        inv
     }
 
     /// Room for `additional` more cells without reallocating.
@@ -94,7 +87,7 @@ impl Inventory {
         self.cells.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }
 

@@ -15,9 +15,6 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::borrow::Cow;
 
-/// The compacted topic carrying inventory updates.
-pub(crate) const TOPIC: &str = "cw.cell-inventory.v1";
-
 /// What an update did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InventoryChange {

@@ -18,7 +18,7 @@ mod timestamp;
 
 pub(crate) use case::{round3, round4, EVIDENCE_LOOKBACK_MS};
 pub use case::{round6, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint};
-pub(crate) use cell::{BadCellKey, KeyText};
+pub(crate) use cell::KeyText;
 pub use cell::{CellKey, Rat};
 pub use error::InvalidReason;
 pub(crate) use error::ValidationError;
@@ -28,7 +28,7 @@ pub(crate) use names::{name_list, UnknownName};
 pub(crate) use pseudonym::check_pseudonym;
 pub use sms::{ContentFingerprint, SmsVolume};
 pub use timestamp::TimeBounds;
-pub(crate) use timestamp::{parse_timestamp_str, RawTs, MIN_EVENT_TIME_MS};
+pub(crate) use timestamp::{parse_timestamp_str, RawTs};
 
 /// Which feed a record came from; decides how it is parsed and which detector sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -40,14 +40,6 @@ pub enum Feed {
 
 impl Feed {
     pub(crate) const ALL: [Feed; 2] = [Feed::SmsVolume, Feed::Measurements];
-
-    /// The Kafka topic of the contract for this feed.
-    pub(crate) fn topic(self) -> &'static str {
-        match self {
-            Feed::SmsVolume => "cw.sms-volume.v1",
-            Feed::Measurements => "cw.cell-measurements.v1",
-        }
-    }
 
     /// The contract name (`sms_volume`), as serde writes it: the `feed` of dead
     /// letters, archived records and the replay summary.

@@ -176,19 +176,6 @@ impl Pipeline {
         })
     }
 
-    /// [`Pipeline::process`] with a borrowed origin: no allocation for a valid record.
-    pub(crate) fn process_ref(
-        &mut self,
-        validator: &mut SourceValidator,
-        bytes: &[u8],
-        origin: OriginRef<'_>,
-        out: &mut dyn CaseSink,
-        observe: &mut dyn FnMut(&Event),
-    ) -> Option<DeadLetter> {
-        let checked = validator.check_ref(bytes, origin);
-        self.on_checked(validator, checked, out, observe)
-    }
-
     /// Take the outcome of validating one record of `validator`'s source: a valid
     /// event goes to the detectors (after `observe`) and advances the source's
     /// watermark; a dead letter is counted and handed back.

@@ -12,10 +12,8 @@ mod key;
 mod stream;
 
 pub use columns::ColumnSpec;
-pub(crate) use columns::{IdKind, DEFAULT_COLUMNS};
+pub(crate) use key::KeyError;
 pub use key::Pseudonymizer;
-pub(crate) use key::{KeyError, MAX_KEY_BYTES};
-pub(crate) use stream::StreamReport;
 pub use stream::{pseudonymize_csv, pseudonymize_jsonl, InputFormat};
 
 /// Errors of a pseudonymization run; none of them contains the key or a clear value.

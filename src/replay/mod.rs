@@ -11,7 +11,6 @@ pub(crate) use summary::{InputSummary, ReplaySummary};
 use crate::cases::CaseBook;
 use crate::config::Config;
 use crate::detect::setup::RunSetup;
-use crate::detect::Detector;
 use crate::ingest::OriginRef;
 use crate::model::{Feed, TimeBounds};
 use crate::pipeline::{Lane, Pipeline};
@@ -88,10 +87,6 @@ pub enum ReplayError {
     #[error("{0}")]
     Setup(String),
 }
-
-/// Builds the detectors of a run; the replay and the service share one builder.
-pub(crate) type DetectorFactory<'a> =
-    dyn FnOnce(&Config) -> Result<Vec<Box<dyn Detector>>, String> + 'a;
 
 /// Replay the inputs through the pipeline and write the outputs.
 pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {

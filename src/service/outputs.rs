@@ -11,7 +11,6 @@ use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow, Record
 use crate::validate::DeadLetter;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,7 +28,6 @@ pub(crate) enum SinkError {
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     pub(crate) book: Arc<Mutex<CaseBook>>,
-    pub(crate) dir: Option<PathBuf>,
 }
 
 /// Where the service stores a flushed batch: ClickHouse (archived records, cases,

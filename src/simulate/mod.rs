@@ -60,7 +60,6 @@ mod util;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-pub(crate) use radio::RadioConfig;
 pub use scale::Scale;
 pub use scenario::write_scenario;
 pub use truth::Truth;

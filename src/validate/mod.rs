@@ -121,11 +121,6 @@ impl SourceValidator {
         self.admit(parsed, bytes, origin)
     }
 
-    /// The contract's time bounds of this source (for [`parse_bytes`] elsewhere).
-    pub(crate) fn bounds(&self) -> TimeBounds {
-        self.bounds
-    }
-
     /// The sequential half of [`SourceValidator::check_ref`]: the outcome of
     /// [`parse_bytes`] (which may run on another thread) against this source's
     /// watermark, in the source's order.

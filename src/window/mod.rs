@@ -30,7 +30,5 @@ mod counter;
 pub(crate) mod sliding;
 mod watermark;
 
-pub(crate) use counter::Counter;
-pub(crate) use sliding::{AddOutcome, WindowSpecError};
 pub use sliding::{BucketRing, RingSpec};
 pub use watermark::{Admission, Watermark};

@@ -86,15 +86,6 @@ impl<const N: usize> RingSpec<N> {
         self.bucket_ms
     }
 
-    pub(crate) const fn buckets(&self) -> usize {
-        N
-    }
-
-    /// The window width, `N · bucket_ms`.
-    pub(crate) const fn width_ms(&self) -> i64 {
-        self.bucket_ms.saturating_mul(N as i64)
-    }
-
     /// The bucket holding event time `ts_ms`: `⌈ts / w⌉ − 1` (buckets are `(k·w, (k+1)·w]`).
     #[inline]
     pub(crate) fn bucket_of(&self, ts_ms: i64) -> i64 {
@@ -103,6 +94,7 @@ impl<const N: usize> RingSpec<N> {
     }
 
     /// The last millisecond of bucket `k` (its inclusive end), `(k + 1) · w`.
+    #[cfg(test)]
     pub(crate) fn bucket_end_ms(&self, bucket: i64) -> i64 {
         bucket.saturating_add(1).saturating_mul(self.bucket_ms)
     }
@@ -210,6 +202,7 @@ impl<const N: usize, C: Counter> BucketRing<N, C> {
     }
 
     /// No retained bucket holds a count.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.counts.iter().all(Counter::is_zero)
     }
@@ -217,6 +210,7 @@ impl<const N: usize, C: Counter> BucketRing<N, C> {
     /// Every retained bucket is outside the window ending at `now_ms` (or the ring is
     /// unused): all sums at `now_ms` and later are zero until the next add, so the
     /// key's state may be evicted.
+    #[cfg(test)]
     pub(crate) fn is_expired(&self, spec: &RingSpec<N>, now_ms: i64) -> bool {
         self.head == 0
             || i64::from(self.head) <= spec.bucket_of(now_ms) - N as i64
@@ -224,11 +218,13 @@ impl<const N: usize, C: Counter> BucketRing<N, C> {
     }
 
     /// Event time at the end of the newest bucket added, `None` if never used.
+    #[cfg(test)]
     pub(crate) fn latest_bucket_end_ms(&self, spec: &RingSpec<N>) -> Option<i64> {
         (self.head != 0).then(|| spec.bucket_end_ms(i64::from(self.head)))
     }
 
     /// The retained buckets, oldest first, with the event time ending each.
+    #[cfg(test)]
     pub(crate) fn buckets<'a>(
         &'a self,
         spec: &'a RingSpec<N>,

@@ -84,20 +84,24 @@ impl Watermark {
     }
 
     /// Highest event time admitted so far.
+    #[cfg(test)]
     pub(crate) fn max_event_ms(&self) -> Option<i64> {
         self.max_event_ms
     }
 
+    #[cfg(test)]
     pub(crate) fn allowed_lateness_ms(&self) -> i64 {
         self.allowed_lateness_ms
     }
 
     /// Records admitted as on time.
+    #[cfg(test)]
     pub(crate) fn on_time_count(&self) -> u64 {
         self.on_time
     }
 
     /// Records refused as late.
+    #[cfg(test)]
     pub(crate) fn late_count(&self) -> u64 {
         self.late
     }

@@ -91,20 +91,6 @@ impl FakeBtsDetector {
         })
     }
 
-    pub(crate) fn config(&self) -> &FakeBtsConfig {
-        &self.cfg
-    }
-
-    /// The registered cell of an identity, if any.
-    pub(crate) fn index_site(&self, key: &CellKey) -> Option<Site> {
-        self.index.get(key).copied()
-    }
-
-    /// Registered cells indexed.
-    pub(crate) fn registered_cells(&self) -> usize {
-        self.index.len()
-    }
-
     /// Insert, replace or (with `None`) remove one registered cell of the index.
     pub(crate) fn apply_site(&mut self, key: CellKey, site: Option<Site>) {
         self.stats.inventory_updates += 1;

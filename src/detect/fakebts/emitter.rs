@@ -540,11 +540,6 @@ impl Emitter {
             + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
             + self.track.capacity() * std::mem::size_of::<(i64, f64, f64)>()
     }
-
-    /// Observations kept (for benchmarks and stats).
-    pub(crate) fn observation_count(&self) -> usize {
-        self.observations.len()
-    }
 }
 
 /// Covariance floored at `min_sigma_m` on each axis (a fix is never better than that).

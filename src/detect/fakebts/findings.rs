@@ -58,12 +58,7 @@ pub(crate) struct InventoryFinding {
     pub(crate) reasons: Vec<Reason>,
 }
 
-impl InventoryFinding {
-    /// Sort key giving a deterministic order.
-    pub(crate) fn order_key(&self) -> (FindingKind, &str) {
-        (self.kind, self.cell.as_str())
-    }
-}
+impl InventoryFinding {}
 
 /// A legitimate-looking unregistered cell heard by enough reporters (an emitter retired
 /// without a case): a `missing_cell` finding, placed where the emitter localises

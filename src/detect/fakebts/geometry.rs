@@ -127,6 +127,7 @@ impl PathLoss {
 
     /// Distance at which a transmitter of `eirp_dbm` is received at `rss_dbm` on average.
     #[inline]
+    #[cfg(test)]
     pub(crate) fn distance_for_rss_m(&self, eirp_dbm: f64, rss_dbm: f64) -> f64 {
         (self.ref_distance_m
             * 10f64.powf((eirp_dbm - self.ref_loss_db - rss_dbm) / self.db_per_decade()))

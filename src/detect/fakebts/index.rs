@@ -81,12 +81,9 @@ impl CellIndex {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.by_key.len()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
     }
 
     #[inline]

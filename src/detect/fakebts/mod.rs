@@ -25,5 +25,3 @@ pub(crate) mod stats;
 pub(crate) mod track;
 
 pub use detector::FakeBtsDetector;
-pub(crate) use findings::{FindingKind, InventoryFinding};
-pub(crate) use stats::FakeBtsStats;

@@ -45,6 +45,7 @@ impl Kalman {
         (self.s[0], self.s[1])
     }
 
+    #[cfg(test)]
     pub(crate) fn velocity(&self) -> (f64, f64) {
         (self.s[2], self.s[3])
     }
@@ -98,6 +99,7 @@ impl Kalman {
     }
 
     /// Squared Mahalanobis distance of a position measurement from the prediction.
+    #[cfg(test)]
     pub(crate) fn innovation_d2(&self, x: f64, y: f64, r: [[f64; 2]; 2]) -> f64 {
         let s = self.innovation_cov(r);
         let Some(si) = inv2(s) else {

@@ -204,7 +204,7 @@ impl Allowlist {
         self.by_sim.values().map(Vec::len).sum()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.by_sim.is_empty()
     }
 }

@@ -179,6 +179,7 @@ impl PopulationFit {
 
     /// Smallest count over `hours` whose tail probability is at most `p_max`
     /// (so the hot path compares integers); `u64::MAX` if none below `cap`.
+    #[cfg(test)]
     pub(crate) fn min_count_for_tail(&self, hours: f64, p_max: f64, cap: u64) -> u64 {
         if self.tail_probability(cap, hours) > p_max {
             return u64::MAX;
@@ -217,6 +218,7 @@ impl PopulationBaseline {
 
     /// One record's send rate, per hour.
     #[inline]
+    #[cfg(test)]
     pub(crate) fn observe(&mut self, rate_per_hour: f64) {
         self.hist.add(rate_per_hour, 1.0);
     }

@@ -120,13 +120,6 @@ impl SimKey {
             SimKey::Text { sim, .. } => sim.len(),
         }
     }
-
-    /// A stable 64-bit digest, used where a key must be stored very compactly.
-    pub(crate) fn digest(&self) -> u64 {
-        let mut h = FastState::with_seed(0x73_696d).build_hasher();
-        self.hash(&mut h);
-        h.finish()
-    }
 }
 
 /// Operator codes seen so far, interned to small indexes (a country has a handful).

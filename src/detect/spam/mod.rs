@@ -117,10 +117,6 @@ impl SpamDetector {
         })
     }
 
-    pub(crate) fn config(&self) -> &SpamConfig {
-        &self.config
-    }
-
     /// Process one SMS-volume record: fold it into the SIM's state, evaluate the rules
     /// when the SIM may open or update a case, and offer the SIM to farm grouping.
     pub(crate) fn on_sms(&mut self, r: &SmsVolume, out: &mut dyn CaseSink) {

@@ -80,6 +80,7 @@ impl RuleId {
         1 << (self as u8)
     }
 
+    #[cfg(test)]
     pub(crate) fn from_code(code: &str) -> Option<RuleId> {
         ALL_RULES.iter().copied().find(|r| r.code() == code)
     }
@@ -161,6 +162,7 @@ impl Fired {
         self.mask & rule.bit() != 0
     }
 
+    #[cfg(test)]
     pub(crate) fn value(&self, rule: RuleId) -> f64 {
         self.value[rule as usize]
     }

@@ -13,6 +13,7 @@ pub(crate) fn hamming(a: u64, b: u64) -> u32 {
 }
 
 /// Splits a fingerprint into `bands` contiguous blocks, returned as (band, block value).
+#[cfg(test)]
 pub(crate) fn bands(fp: u64, bands: u32) -> impl Iterator<Item = (u8, u64)> {
     let bands = bands.clamp(1, 16);
     let width = 64 / bands;

@@ -10,7 +10,7 @@ pub(crate) mod html;
 pub(crate) mod manifest;
 pub(crate) mod svg;
 
-pub(crate) use manifest::{sha256_file, Verification};
+pub(crate) use manifest::sha256_file;
 pub use manifest::{verify, MANIFEST_FILE};
 
 use super::cells::CellSites;

@@ -104,10 +104,6 @@ impl ClickHouseStore {
         Ok(store)
     }
 
-    pub(crate) fn clickhouse(&self) -> &ClickHouse {
-        &self.ch
-    }
-
     async fn timed<T>(&self, fut: impl Future<Output = T>) -> Result<T, InspectError> {
         tokio::time::timeout(self.timeout, fut)
             .await

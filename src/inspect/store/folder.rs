@@ -10,7 +10,7 @@ use crate::inspect::records::{scan_replay_inputs, EvidenceRecord};
 use crate::model::Case;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// File name of the audit trail inside a replay folder.
 pub(crate) const STATUS_LOG_FILE: &str = "case_status_log.jsonl";
@@ -39,10 +39,6 @@ impl FolderStore {
             });
         }
         Ok(FolderStore { dir })
-    }
-
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
     }
 
     pub fn status_log_path(&self) -> PathBuf {

@@ -7,7 +7,6 @@ mod folder;
 
 pub use self::clickhouse::{ClickHouseStore, DEFAULT_TIMEOUT};
 pub use folder::FolderStore;
-pub(crate) use folder::STATUS_LOG_FILE;
 
 use super::error::InspectError;
 use super::filter::CaseFilter;

@@ -11,7 +11,6 @@ mod row;
 pub use archive::RecordArchive;
 pub(crate) use archive::RECORD_COLUMNS;
 pub use migrate::migrate;
-pub(crate) use migrate::{MigrationReport, ServerFeatures};
 pub use row::{CaseRow, DeadLetterRow, RecordRow};
 
 use crate::config::ClickHouseConfig;

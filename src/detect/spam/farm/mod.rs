@@ -32,8 +32,6 @@ mod evaluate;
 mod groups;
 mod links;
 
-pub(crate) use cases::farm_case_id;
-
 use super::ids::{fast_map, FastMap, SimKey};
 use super::rules::{FarmRules, ALL_RULES};
 use crate::model::{Case, ContentFingerprint};

@@ -52,11 +52,6 @@ impl MapInput<'_> {
         Some(b)
     }
 
-    /// Whether anything can be placed on a map.
-    pub(crate) fn has_geometry(&self) -> bool {
-        self.bounds().is_some()
-    }
-
     /// Centre and a radius for picking "registered cells nearby".
     pub(crate) fn focus(&self) -> Option<(f64, f64, f64)> {
         let b = self.bounds()?;

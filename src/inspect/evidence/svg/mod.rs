@@ -10,7 +10,7 @@ mod scale;
 mod timeline;
 
 pub(crate) use input::MapInput;
-pub(crate) use map::{render_map, MIN_MAP_SPAN_M};
+pub(crate) use map::render_map;
 pub(crate) use timeline::render_timeline;
 
 /// The head of a pseudonym, enough to tell rows apart.
