@@ -2,24 +2,73 @@
 //!
 //! Data flows ingest → validate (`model`) → event time (`window`) → detect → cases → sinks.
 //! The offline `replay` and the Kafka service run the same pipeline code.
+//!
+//! # Layout
+//!
+//! Three layers, each listed bottom up. A module imports only modules listed before
+//! it, so imports point down and [`config`] is at the bottom.
+//!
+//! - core, the detection: [`config`], [`model`] (the feed contract as types),
+//!   [`ingest`], [`window`] (event time), [`validate`], [`inventory`] (registered
+//!   cells), [`detect`] (spam and fake-BTS detectors), [`pipeline`], [`cases`],
+//!   [`sink`] (ClickHouse).
+//! - runtime, the process around the core: [`alloc`], and the two drivers of the same
+//!   pipeline, [`replay`] (JSON Lines files) and [`service`] (Kafka, `cellwatch run`).
+//! - tools, the other commands: [`simulate`], [`score`], [`pseudonymize`],
+//!   [`allowlist_admin`], [`inspect`] (queries, lifecycle, exports, evidence
+//!   packages), [`demo`] (a scenario through the service on an in-process Kafka,
+//!   then scored), [`bench`](mod@bench).
+//!
+//! `pub` items are the API used by the package's other crates: the `cellwatch` binary
+//! (`src/main.rs`, `src/cli/`), the integration tests, the benches, the example and
+//! the fuzz target. Everything else is `pub(crate)`.
+//!
+//! The documents are in `docs/`: `README.md` (the index), `contract.md` (feeds, cases,
+//! the replay command), `detection.md` (rules and scores), `streaming.md` (event time,
+//! delivery), `clickhouse.md` (tables) and `configuration.md` (loading, keys).
 
-pub mod alloc;
-pub mod allowlist_admin;
-pub mod bench;
-pub mod cases;
+// Core, bottom up. (A comment between declarations keeps rustfmt from sorting them.)
+// Settings of every command; imports nothing else from cellwatch.
 pub mod config;
-pub mod demo;
-pub mod detect;
-pub mod ingest;
-pub mod inspect;
-pub mod inventory;
+// The feed contract as types.
 pub mod model;
-pub mod pipeline;
-pub mod pseudonymize;
-pub mod replay;
-pub mod score;
-pub mod service;
-pub mod simulate;
-pub mod sink;
-pub mod validate;
+// Sources of raw records.
+pub mod ingest;
+// Watermarks and sliding windows.
 pub mod window;
+// Raw bytes → typed event, or a dead letter.
+pub mod validate;
+// Registered cells.
+pub mod inventory;
+// The detectors.
+pub mod detect;
+// Events to detectors in event-time order, shared by replay and service.
+pub mod pipeline;
+// One final case per id.
+pub mod cases;
+// ClickHouse.
+pub mod sink;
+
+// Runtime.
+// The process's memory allocator.
+pub mod alloc;
+// `cellwatch replay`.
+pub mod replay;
+// `cellwatch run`.
+pub mod service;
+
+// Tools.
+// `cellwatch simulate`.
+pub mod simulate;
+// `cellwatch score`.
+pub mod score;
+// `cellwatch pseudonymize`.
+pub mod pseudonymize;
+// `cellwatch allowlist`.
+pub mod allowlist_admin;
+// `cellwatch cases`.
+pub mod inspect;
+// `cellwatch demo`.
+pub mod demo;
+// `cellwatch bench`.
+pub mod bench;

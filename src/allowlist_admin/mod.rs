@@ -1,7 +1,7 @@
 //! `cellwatch allowlist add|remove|list`: operator tooling for the allowlist of
 //! legitimate bulk senders and M2M lines that the spam detector honours.
 //!
-//! One format: the file is the spam detector's own ([`crate::detect::spam::allowlist`],
+//! One format: the file is the spam detector's own (`detect/spam/allowlist.rs`,
 //! TOML `[[sim]]` blocks or plain text by extension) and is edited in place, keeping
 //! comments and unrelated entries; the compacted topic `cw.allowlist.v1` carries the
 //! same entries as JSON (key = SIM pseudonym, null = removal). One entry per SIM:

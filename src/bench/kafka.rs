@@ -3,10 +3,10 @@
 //! scenario produced into the feed topics (`kafka/produce.rs`), and the service
 //! (`service::run`, the code of `cellwatch run`) in this process.
 //!
-//! - [`backlog()`] (`kafka/backlog.rs`): everything produced first, then the
+//! - `backlog()` (`kafka/backlog.rs`): everything produced first, then the
 //!   service started; throughput = records / time from its first consumed record
 //!   until every record is acknowledged (stored in ClickHouse, offsets stored).
-//! - [`paced`] (this file): the service running, the scenario produced at a fixed
+//! - `paced` (this file): the service running, the scenario produced at a fixed
 //!   rate; consumer lag (produced − acknowledged) sampled every 100 ms, and the
 //!   wall time from the production of each case's crossing record to the case
 //!   being visible in ClickHouse (`SELECT … FROM cases FINAL`, polled every 100 ms).

@@ -2,12 +2,12 @@
 //! belongs to the detector alone:
 //!
 //! - `child-state-sims`: N distinct SIMs, each with a few ordinary SMS-volume records
-//!   spread over a day, straight into [`SpamDetector::on_sms`] (no JSON, no hold
+//!   spread over a day, straight into `SpamDetector::on_sms` (no JSON, no hold
 //!   queue); bytes per SIM = RSS growth / tracked SIMs, next to the detector's own
 //!   accounting ([`SpamDetector::stats`]);
 //! - `child-state-identities`: a scenario's measurements into
 //!   [`FakeBtsDetector::on_measurement`]; bytes per identity from
-//!   [`FakeBtsDetector::stats`] and the RSS growth.
+//!   `FakeBtsDetector::stats` and the RSS growth.
 
 use super::memory::{self, Rss};
 use crate::config::Config;

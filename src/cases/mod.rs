@@ -6,7 +6,7 @@ use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 /// All cases of a run, keyed by `case_id`; a later snapshot of a case is merged into
-/// the earlier one with [`Case::merge_newer`].
+/// the earlier one with `Case::merge_newer`.
 #[derive(Debug, Default)]
 pub struct CaseBook {
     cases: BTreeMap<String, Case>,

@@ -50,7 +50,7 @@ pub struct Environment {
 }
 
 impl Environment {
-    /// The variables of this process whose name starts with [`PREFIX`].
+    /// The variables of this process whose name starts with `PREFIX`.
     pub fn from_process() -> Result<Environment, ConfigError> {
         let mut vars = BTreeMap::new();
         for (name, value) in std::env::vars_os() {

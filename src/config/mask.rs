@@ -19,7 +19,7 @@ pub(crate) fn is_secret_librdkafka(name: &str) -> bool {
         || name == "sasl.oauthbearer.config"
 }
 
-/// The configuration as TOML, secrets replaced by [`MASK`].
+/// The configuration as TOML, secrets replaced by `MASK`.
 pub fn masked_toml(config: &Config) -> String {
     let mut masked = config.clone();
     if masked.clickhouse.password.is_some() {

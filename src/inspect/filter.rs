@@ -1,5 +1,5 @@
 //! Case filters of `cases list|export`: kind, status, time range, operator, bounding
-//! box and minimum score. One [`CaseFilter::matches`] serves both stores, so a replay
+//! box and minimum score. One `CaseFilter::matches` serves both stores, so a replay
 //! folder and ClickHouse answer the same question the same way.
 
 use super::error::InspectError;

@@ -3,7 +3,7 @@
 //! exports for spreadsheets and GIS (CSV, JSON, GeoJSON, KML) and per-case evidence
 //! packages with a self-contained HTML report and a SHA-256 manifest.
 //!
-//! Everything here reads cases; only [`lifecycle`] changes (appends) anything, and
+//! Everything here reads cases; only `lifecycle.rs` changes (appends) anything, and
 //! [`evidence`] writes new folders. The CLI (`cellwatch cases …`) is a thin layer.
 
 pub mod cells;

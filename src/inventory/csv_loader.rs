@@ -19,7 +19,7 @@
 //!   `averageSignal` (decimal), and the extra columns. Optional numbers that are present
 //!   must parse; `changeable`, `created` and `averageSignal` are checked but not kept.
 //!
-//! A row that breaks a rule ([`super::cell`]: unknown or CDMA radio, lat/lon out of
+//! A row that breaks a rule (`cell.rs`: unknown or CDMA radio, lat/lon out of
 //! range, negative range, identity above the technology's limits, …) is skipped and
 //! reported with its line number in the [`LoadReport`]; the load never stops for a bad
 //! row. Only a missing/unreadable file or an unusable header is an error. A later row

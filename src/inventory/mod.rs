@@ -1,14 +1,14 @@
 //! The registered-cell inventory (docs/contract.md, "Registered-cell inventory"): the
 //! licensed base stations, keyed by their broadcast identity `MCC-MNC-LAC-CID`.
 //!
-//! Loaded from an OpenCellID-ordered CSV ([`csv_loader`]) and kept current from the
-//! compacted topic `cw.cell-inventory.v1` ([`topic`]). Both paths validate a row with
-//! the same rules ([`cell`]), so a cell is accepted or refused for the same reason
+//! Loaded from an OpenCellID-ordered CSV (`csv_loader.rs`) and kept current from the
+//! compacted topic `cw.cell-inventory.v1` (`topic.rs`). Both paths validate a row with
+//! the same rules (`cell.rs`), so a cell is accepted or refused for the same reason
 //! whichever way it arrives.
 //!
 //! The key is `MCC-MNC-LAC-CID` without the radio technology, as in the contract: two
 //! rows with the same numbers under different radios are one key, the later row wins
-//! (counted in [`LoadReport::duplicates_replaced`]).
+//! (counted in `LoadReport::duplicates_replaced`).
 
 mod cell;
 pub(crate) mod csv_loader;

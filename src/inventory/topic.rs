@@ -56,7 +56,7 @@ struct Body<'a> {
 }
 
 impl Inventory {
-    /// Apply one record of [`TOPIC`]: `value` `None`, empty or `null` removes `key`,
+    /// Apply one record of the topic `cw.cell-inventory.v1`: `value` `None`, empty or `null` removes `key`,
     /// an object inserts or replaces it. A refused update leaves the inventory as it was.
     pub(crate) fn apply_update(
         &mut self,

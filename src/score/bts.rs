@@ -4,7 +4,7 @@
 //! A `fake_bts` case *matches* a rogue transmitter of the truth when one of its
 //! identities is one the transmitter broadcast (same RAT, PLMN, LAC/TAC, cell id and,
 //! where both give it, channel) and its evidence span overlaps the transmitter's
-//! activity (with [`TIME_SLACK_MS`] slack); a case matching several goes to the one
+//! activity (with `TIME_SLACK_MS` slack); a case matching several goes to the one
 //! sharing most identities. A case matching none is a false `fake_bts` case.
 //!
 //! Per detected transmitter: time to detect = earliest `opened_at` of its cases minus

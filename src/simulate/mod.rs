@@ -11,11 +11,11 @@
 //! reports"), `cells.csv` (docs/contract.md, "Registered-cell inventory") and
 //! `truth.json` ([`truth::Truth`]).
 //!
-//! What a scenario contains (event time starts 2026-11-02T00:00Z + [`start_offset_hours`]):
+//! What a scenario contains (event time starts 2026-11-02T00:00Z + `start_offset_hours`):
 //! - City: Hanoi, 15 × 15 km around 21.0285 N 105.8542 E; operators 45201/45202/45204;
 //!   GSM/UMTS/LTE cells on a jittered site grid, LAC/TAC per 5 km block, EIRP 43–60 dBm,
 //!   range 0.5–3 km. ~2 % of real cells are missing from `cells.csv`, ~2 % listed 1–5 km off.
-//! - Radio: [`RadioConfig`] (log-distance, PL(100 m) = 78 dB, n = 3.2, shadowing σ 7 dB
+//! - Radio: `RadioConfig` (log-distance, PL(100 m) = 78 dB, n = 3.2, shadowing σ 7 dB
 //!   on a 50 m grid, fast fading σ 2 dB); `signal_dbm` is RxLev / RSCP (−10 dB) /
 //!   RSRP (−30.8 dB); TA in 553.5 m (GSM) and 78.12 m (LTE) steps.
 //! - Reporters: fixed probes and drive-test probes (60 s), app users (2–5 min, fewer

@@ -5,10 +5,10 @@
 //!
 //! - [`Watermark`]: per-source watermark (`max event time − allowed lateness`) and
 //!   lateness verdicts ([`Admission`]). The minimum over a feed's sources is kept by
-//!   the pipeline ([`crate::pipeline::Pipeline::on_watermark`]).
+//!   the pipeline (`crate::pipeline::Pipeline::on_watermark`).
 //! - [`BucketRing`]: a fixed ring of `N` time buckets with a shared [`RingSpec`], exact
-//!   semantics documented in [`sliding`].
-//! - [`Counter`]: `u16`, `u32` or arrays of them, saturating.
+//!   semantics documented in `sliding.rs`.
+//! - `Counter`: `u16`, `u32` or arrays of them, saturating.
 //!
 //! Typical use in a detector, per key (e.g. per SIM):
 //!

@@ -9,7 +9,7 @@
 //! iterations from a fixed number of starting points, each pass O(observations).
 //! Observations may be spatial bins ([`bin_observations`], weight = reports), which
 //! bounds the work by the footprint's occupied cells, and a fit may be warm-started
-//! from the previous one ([`multilaterate_from`]).
+//! from the previous one (`multilaterate_from`).
 #![allow(clippy::needless_range_loop)]
 
 use super::geometry::PathLoss;

@@ -1,16 +1,16 @@
 //! Fake base station and SMS-blaster detection (rules and parameters:
 //! docs/detection.md).
 //!
-//! - [`rules`]: per-report checks, each a named rule with code, value and threshold;
-//! - [`index`]: the registered-cell inventory as an R-tree and hash lookups;
-//! - [`identity`] / [`emitter`]: evidence per broadcast identity and per candidate
+//! - `rules.rs`: per-report checks, each a named rule with code, value and threshold;
+//! - `index.rs`: the registered-cell inventory as an R-tree and hash lookups;
+//! - `identity.rs` / `emitter.rs`: evidence per broadcast identity and per candidate
 //!   transmitter (several identities linked by place, time and radio signature),
 //!   scored additively over an event-time window;
-//! - [`locate`] / [`track`]: signal-weighted centroid, robust multilateration on the
+//! - [`locate`] / `track.rs`: signal-weighted centroid, robust multilateration on the
 //!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
-//! - [`snapshot`]: a transmitter's `fake_bts` case (id, state, snapshots);
-//! - [`findings`]: inventory discrepancies (missing / misplaced rows), never cases;
-//! - [`detector`]: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
+//! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
+//! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
+//! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
 
 pub(crate) mod detector;
 pub(crate) mod emitter;

@@ -4,17 +4,17 @@
 //!
 //! One [`SpamDetector`] consumes validated SMS-volume records; per record:
 //!
-//! 1. [`record`]: the SIM's compact state ([`state`]) gets the record's counts in its
+//! 1. `record.rs`: the SIM's compact state (`state.rs`) gets the record's counts in its
 //!    5 min / 1 h / 24 h windows (spread over the buckets the reporting interval covers);
-//! 2. [`evaluate`]: the population baseline ([`baseline`]) gets the SIM's hourly rate;
-//!    when the SIM could open or update a case, every per-SIM rule ([`rules`]) is
+//! 2. `evaluate.rs`: the population baseline (`baseline.rs`) gets the SIM's hourly rate;
+//!    when the SIM could open or update a case, every per-SIM rule (`rules.rs`) is
 //!    evaluated;
-//! 3. [`cases`]: a `spam_sim` case opens once a volume rule **and** the new-recipient
+//! 3. `cases.rs`: a `spam_sim` case opens once a volume rule **and** the new-recipient
 //!    rule fired and the noisy-OR score reaches `open_score`, and is updated when new
 //!    rules fire;
-//! 4. [`candidate`]: SIMs showing weak risk markers are indexed for farm grouping
-//!    ([`farm`]), which opens and grows `sim_farm` cases;
-//! 5. SIMs on the [`Allowlist`] never yield a case (counted in [`SpamStats`]).
+//! 4. `candidate.rs`: SIMs showing weak risk markers are indexed for farm grouping
+//!    (`farm/`), which opens and grows `sim_farm` cases;
+//! 5. SIMs on the [`Allowlist`] never yield a case (counted in `SpamStats`).
 //!
 //! Event time only: windows, eviction (idle longer than the long window) and baseline
 //! refits follow the records' timestamps, never the wall clock. A record for a SIM idle
@@ -70,7 +70,7 @@ pub struct SpamDetector {
 
 impl SpamDetector {
     /// A detector with this configuration and allowlist. An invalid configuration
-    /// (see [`SpamConfig::validate`]) is refused, never replaced by the defaults.
+    /// (see `SpamConfig::validate`) is refused, never replaced by the defaults.
     pub fn new(config: SpamConfig, allowlist: Allowlist) -> Result<Self, ConfigError> {
         config.validate()?;
         let specs = Specs::new(

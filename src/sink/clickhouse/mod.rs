@@ -2,7 +2,7 @@
 //!
 //! Works against the old server Debian installs (18.16: no LowCardinality by
 //! default, no codecs, no `RowBinaryWithNamesAndTypes`) and uses modern column
-//! features on current servers; [`ServerFeatures`] decides from `version()`.
+//! features on current servers; `ServerFeatures` decides from `version()`.
 
 mod archive;
 mod migrate;
@@ -153,7 +153,7 @@ impl ClickHouse {
     }
 
     /// The archived records behind a case: those of its SIMs (SMS cases) or broadcast
-    /// identities (fake BTS) from [`EVIDENCE_LOOKBACK_MS`] before `first_seen` to `last_seen`.
+    /// identities (fake BTS) from `EVIDENCE_LOOKBACK_MS` before `first_seen` to `last_seen`.
     pub async fn evidence_records(&self, case: &Case) -> Result<Vec<RecordRow>, ClickHouseError> {
         let (feed, keys): (Feed, Vec<String>) = match case.kind {
             CaseKind::FakeBts => (

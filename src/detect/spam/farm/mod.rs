@@ -14,7 +14,7 @@
 //! the sweep already removed it.
 //!
 //! One farm, one case. A group's case is opened once (id from the operator, the
-//! smallest member and the hour of opening, see [`farm_case_id`]) and every later
+//! smallest member and the hour of opening, see [`cases::farm_case_id`]) and every later
 //! snapshot of the group — new members, new reasons, more evidence — carries the same
 //! id, which the case book merges. When two groups that each already have a case are
 //! united, the united group keeps the case **opened first** (ties: the smaller id):
