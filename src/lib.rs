@@ -19,9 +19,10 @@
 //!   packages), [`demo`] (a scenario through the service on an in-process Kafka,
 //!   then scored), [`bench`](mod@bench).
 //!
-//! `pub` items are the API used by the package's other crates: the `cellwatch` binary
-//! (`src/main.rs`, `src/cli/`), the integration tests, the benches, the example and
-//! the fuzz target. Everything else is `pub(crate)`.
+//! `pub` items are the API: what the package's other crates use (the `cellwatch`
+//! binary in `src/main.rs` and `src/cli/`, the integration tests, the benches, the
+//! example, the fuzz target) and the types in its signatures, each nameable from a
+//! `pub` module. Everything else is `pub(crate)`.
 //!
 //! The documents are in `docs/`: `README.md` (the index), `contract.md` (feeds, cases,
 //! the replay command), `detection.md` (rules and scores), `streaming.md` (event time,

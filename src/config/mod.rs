@@ -32,15 +32,15 @@ mod tests;
 
 pub use clickhouse::ClickHouseConfig;
 pub(crate) use confidence::RuleConfidence;
-pub(crate) use env::EnvOverride;
-pub use env::Environment;
-pub(crate) use error::ConfigError;
+pub use env::{EnvOverride, Environment};
+pub use error::{ConfigError, Problem};
 pub use fakebts::FakeBtsConfig;
-pub(crate) use http::HttpConfig;
-pub(crate) use inventory::InventoryConfig;
-pub(crate) use kafka::{KafkaConfig, TopicsConfig};
-pub(crate) use pipeline::{EventOrder, PipelineConfig};
-pub(crate) use sink::SinkConfig;
+pub use http::HttpConfig;
+pub use inventory::InventoryConfig;
+pub use kafka::{KafkaConfig, TopicsConfig};
+pub(crate) use pipeline::EventOrder;
+pub use pipeline::PipelineConfig;
+pub use sink::SinkConfig;
 pub use spam::SpamConfig;
 
 use check::Problems;

@@ -21,4 +21,6 @@ pub mod time;
 
 pub use error::InspectError;
 pub use filter::{BoundingBox, CaseFilter};
+pub use lifecycle::{StatusChange, TransitionError};
+pub use records::{EvidenceRecord, Observation};
 pub use store::{set_status, CaseStore, ClickHouseStore, FolderStore};

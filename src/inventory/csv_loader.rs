@@ -77,7 +77,7 @@ pub struct LoadReport {
     pub rows_read: u64,
     /// Rows accepted into the inventory (including those that replaced a duplicate).
     pub loaded: u64,
-    /// The first [`MAX_STORED_ROW_ERRORS`] rejected rows.
+    /// The first `MAX_STORED_ROW_ERRORS` rejected rows.
     pub rejected: Vec<RowError>,
     /// All rejected rows, stored or not.
     pub rejected_total: u64,

@@ -1,5 +1,5 @@
 //! Inventory errors that stop a load or refuse a topic update. Bad CSV rows are not
-//! errors: they are reported in [`super::csv_loader::LoadReport`] and skipped.
+//! errors: they are reported in [`super::LoadReport`] and skipped.
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@
 //!
 //! The key is `MCC-MNC-LAC-CID` without the radio technology, as in the contract: two
 //! rows with the same numbers under different radios are one key, the later row wins
-//! (counted in `LoadReport::duplicates_replaced`).
+//! (counted in [`LoadReport::duplicates_replaced`]).
 
 mod cell;
 pub(crate) mod csv_loader;
@@ -19,7 +19,8 @@ pub(crate) mod topic;
 mod tests;
 
 pub(crate) use cell::RegisteredCell;
-pub(crate) use error::InventoryError;
+pub use csv_loader::{LoadReport, RowError};
+pub use error::InventoryError;
 pub(crate) use topic::InventoryChange;
 
 use crate::model::CellKey;

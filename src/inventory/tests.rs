@@ -1,7 +1,7 @@
 //! Tests of the inventory: CSV rows and their line numbers, header handling, topic
 //! updates and round trips through CSV and topic values.
 
-use super::csv_loader::{LoadReport, MAX_STORED_ROW_ERRORS};
+use super::csv_loader::MAX_STORED_ROW_ERRORS;
 use super::*;
 use crate::model::{CellKey, Rat};
 use proptest::prelude::*;

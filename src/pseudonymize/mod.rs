@@ -12,9 +12,8 @@ mod key;
 mod stream;
 
 pub use columns::ColumnSpec;
-pub(crate) use key::KeyError;
-pub use key::Pseudonymizer;
-pub use stream::{pseudonymize_csv, pseudonymize_jsonl, InputFormat};
+pub use key::{KeyError, Pseudonymizer};
+pub use stream::{pseudonymize_csv, pseudonymize_jsonl, InputFormat, StreamReport};
 
 /// Errors of a pseudonymization run; none of them contains the key or a clear value.
 #[derive(Debug, thiserror::Error)]

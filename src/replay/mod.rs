@@ -6,7 +6,8 @@
 mod parse_stage;
 mod summary;
 
-pub(crate) use summary::{InputSummary, ReplaySummary};
+pub(crate) use summary::InputSummary;
+pub use summary::ReplaySummary;
 
 use crate::cases::CaseBook;
 use crate::config::Config;

@@ -8,7 +8,7 @@
 //!   the pipeline (`crate::pipeline::Pipeline::on_watermark`).
 //! - [`BucketRing`]: a fixed ring of `N` time buckets with a shared [`RingSpec`], exact
 //!   semantics documented in `sliding.rs`.
-//! - `Counter`: `u16`, `u32` or arrays of them, saturating.
+//! - [`Counter`]: `u16`, `u32` or arrays of them, saturating.
 //!
 //! Typical use in a detector, per key (e.g. per SIM):
 //!
@@ -30,5 +30,6 @@ mod counter;
 pub(crate) mod sliding;
 mod watermark;
 
-pub use sliding::{BucketRing, RingSpec};
+pub use counter::Counter;
+pub use sliding::{AddOutcome, BucketRing, RingSpec, WindowSpecError};
 pub use watermark::{Admission, Watermark};

@@ -14,7 +14,7 @@
 //!    rules fire;
 //! 4. `candidate.rs`: SIMs showing weak risk markers are indexed for farm grouping
 //!    (`farm/`), which opens and grows `sim_farm` cases;
-//! 5. SIMs on the [`Allowlist`] never yield a case (counted in `SpamStats`).
+//! 5. SIMs on the [`Allowlist`] never yield a case (counted in [`SpamStats`]).
 //!
 //! Event time only: windows, eviction (idle longer than the long window) and baseline
 //! refits follow the records' timestamps, never the wall clock. A record for a SIM idle
@@ -34,9 +34,8 @@ pub(crate) mod simhash;
 pub(crate) mod state;
 mod stats;
 
-pub(crate) use allowlist::AllowlistError;
-pub use allowlist::{AllowEntry, Allowlist};
-pub(crate) use stats::SpamStats;
+pub use allowlist::{AllowEntry, Allowlist, AllowlistError};
+pub use stats::SpamStats;
 
 use crate::config::{ConfigError, SpamConfig};
 use crate::detect::{CaseSink, Detector, Reference};

@@ -11,7 +11,7 @@ pub(crate) mod manifest;
 pub(crate) mod svg;
 
 pub(crate) use manifest::sha256_file;
-pub use manifest::{verify, MANIFEST_FILE};
+pub use manifest::{verify, Verification, MANIFEST_FILE};
 
 use super::cells::CellSites;
 use super::error::InspectError;

@@ -10,7 +10,7 @@ mod row;
 
 pub use archive::RecordArchive;
 pub(crate) use archive::RECORD_COLUMNS;
-pub use migrate::migrate;
+pub use migrate::{migrate, MigrationReport};
 pub use row::{CaseRow, DeadLetterRow, RecordRow};
 
 use crate::config::ClickHouseConfig;
