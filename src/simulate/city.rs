@@ -48,10 +48,8 @@ pub(crate) fn population_point(rng: &mut SimRng) -> (f64, f64) {
     }
 }
 
-/// Round a coordinate to 6 decimals (~0.1 m), as written to the files.
-pub(crate) fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
+/// Coordinates are written with 6 decimals (~0.1 m), as cases write them.
+pub(crate) use crate::model::round6;
 
 /// How a real cell appears in `cells.csv`.
 #[derive(Debug, Clone, Copy, PartialEq)]
