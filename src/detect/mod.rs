@@ -8,6 +8,7 @@ pub(crate) mod case_id;
 pub mod fakebts;
 pub mod setup;
 pub mod spam;
+pub mod stage;
 
 use crate::model::{Case, Event};
 

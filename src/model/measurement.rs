@@ -58,7 +58,7 @@ impl std::fmt::Display for MeasurementEvent {
 }
 
 /// A validated cell-measurement report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellMeasurement {
     pub source: String,
     pub reporter: String,

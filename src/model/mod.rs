@@ -9,6 +9,7 @@ mod cell;
 mod error;
 mod measurement;
 mod names;
+mod order;
 mod pseudonym;
 mod sms;
 mod sms_raw;
@@ -17,6 +18,7 @@ mod text;
 mod timestamp;
 
 pub(crate) use case::{round3, round4, EVIDENCE_LOOKBACK_MS};
+pub use order::stable_hash;
 pub use case::{round6, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint};
 pub(crate) use cell::KeyText;
 pub use cell::{BadCellKey, CellKey, Rat};
@@ -65,7 +67,7 @@ impl std::fmt::Display for Feed {
 }
 
 /// A validated record of either feed, with its event time in milliseconds.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     Sms(SmsVolume),
     Measurement(CellMeasurement),

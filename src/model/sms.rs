@@ -7,17 +7,17 @@ use super::sms_raw::{RawFp, RawSms};
 use super::text::Text;
 use super::timestamp::TimeBounds;
 use super::InvalidReason;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One content fingerprint: a 64-bit SimHash of a message body and how many were sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentFingerprint {
     pub fp: u64,
     pub n: u32,
 }
 
 /// A validated SMS-volume record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SmsVolume {
     pub operator: String,
     pub sim: String,

@@ -8,27 +8,9 @@ use crate::model::Event;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-/// The canonical order of two held events: event time, then the contract's natural
-/// key, then (only for two records sharing a natural key) their full content.
+/// The canonical order of two held events (see [`Event::canonical_cmp`]).
 pub(crate) fn canonical(ta: i64, a: &Event, tb: i64, b: &Event) -> Ordering {
-    ta.cmp(&tb).then_with(|| tie(a, b))
-}
-
-fn tie(a: &Event, b: &Event) -> Ordering {
-    let by_key = match (a, b) {
-        (Event::Sms(x), Event::Sms(y)) => (&x.operator, &x.sim, x.window_start_ms, x.window_secs)
-            .cmp(&(&y.operator, &y.sim, y.window_start_ms, y.window_secs)),
-        (Event::Measurement(x), Event::Measurement(y)) => {
-            (&x.reporter, x.ts_ms, x.cell).cmp(&(&y.reporter, y.ts_ms, y.cell))
-        }
-        (Event::Sms(_), Event::Measurement(_)) => Ordering::Less,
-        (Event::Measurement(_), Event::Sms(_)) => Ordering::Greater,
-    };
-    by_key.then_with(|| {
-        let sa = serde_json::to_string(a).unwrap_or_default();
-        let sb = serde_json::to_string(b).unwrap_or_default();
-        sa.cmp(&sb)
-    })
+    ta.cmp(&tb).then_with(|| a.tie_cmp(b))
 }
 
 /// Events of one bucket of event time, and the order to deliver them in.
