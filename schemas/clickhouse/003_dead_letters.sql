@@ -1,4 +1,8 @@
 -- Dead letters written by the service, for operator engineers fixing their feeds.
+-- ReplacingMergeTree keyed by the record's origin (topic, partition, offset): a
+-- record consumed again after a crash writes its dead letter again, and the copies
+-- collapse to one (query with FINAL to see them collapsed before the merge runs).
+-- Not partitioned: copies received in different months must meet in one partition.
 CREATE TABLE IF NOT EXISTS {db}.dead_letters
 (
     received_at Int64 {codec_delta},
@@ -11,6 +15,5 @@ CREATE TABLE IF NOT EXISTS {db}.dead_letters
     offset Int64,
     raw String {codec_zstd}
 )
-ENGINE = MergeTree()
-PARTITION BY toYYYYMM(toDate(toDateTime(intDiv(received_at, 1000))))
-ORDER BY (feed, reason, received_at)
+ENGINE = ReplacingMergeTree()
+ORDER BY (topic, partition, offset)

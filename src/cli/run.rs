@@ -7,6 +7,7 @@ use cellwatch::service::outputs::BatchStore;
 use cellwatch::service::{self, ServiceOptions};
 use cellwatch::sink::clickhouse::ClickHouse;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub(crate) struct RunArgs {
@@ -21,12 +22,13 @@ pub(crate) struct RunArgs {
 pub(crate) fn run(args: RunArgs) -> Result<()> {
     let config = Config::load(args.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutdown requested: draining, committing, exiting");
             let _ = tx.send(true);
+            stop_anyway_after(STOP_GRACE);
         });
         let store = BatchStore::ClickHouse(Box::new(ClickHouse::new(config.clickhouse.clone())));
         let report = service::run(ServiceOptions {
@@ -40,7 +42,26 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
         .await?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         Ok(())
-    })
+    });
+    // Whatever is still running (a blocking Kafka read) must not keep the process.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+/// How long a clean stop may take after SIGTERM (drain, final snapshots, commit).
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// A clean stop that has not ended within `grace` (sinks unreachable, a blocked
+/// client) ends the process with an error, so SIGTERM always works.
+fn stop_anyway_after(grace: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(grace);
+        tracing::error!(
+            grace_secs = grace.as_secs(),
+            "clean stop did not finish in time: exiting without it (uncommitted records are consumed again at the next start)"
+        );
+        std::process::exit(2);
+    });
 }
 
 async fn shutdown_signal() {

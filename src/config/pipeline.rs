@@ -23,6 +23,14 @@ pub struct PipelineConfig {
     /// assigned partitions, seconds: the longest detector window plus the allowed
     /// lateness (24 h + 10 min).
     pub(crate) restore_window_secs: u64,
+    /// Source idleness (service only), seconds: a partition the worker has consumed to
+    /// its end (position = high watermark) and that brought nothing new for this long
+    /// stops holding its feed's watermark back; when every partition of every feed is
+    /// idle, the held events are released and the detectors emit their final
+    /// snapshots, as at the end of a replay. A partition silent for longer while its
+    /// producer still has data for it makes the result depend on timing: keep it above
+    /// the longest pause of a live feed's partitions.
+    pub(crate) idle_timeout_secs: u64,
     /// How events reach the detectors: `event_time` holds them until the watermark
     /// passes and releases them in canonical order, so the same input gives the same
     /// cases, replayed or streamed, at the price of holding events up to the allowed
@@ -38,6 +46,7 @@ impl Default for PipelineConfig {
             max_record_bytes: 1 << 20,
             watermark_step_secs: 10,
             restore_window_secs: 87_000,
+            idle_timeout_secs: 30,
             ordering: EventOrder::EventTime,
         }
     }
@@ -50,6 +59,11 @@ impl PipelineConfig {
 
     pub(crate) fn restore_window_ms(&self) -> i64 {
         (self.restore_window_secs as i64).saturating_mul(1000)
+    }
+
+    /// How long a consumed-to-the-end partition may bring nothing before it is idle.
+    pub(crate) fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.idle_timeout_secs)
     }
 
     pub(crate) fn watermark_step_ms(&self) -> i64 {
@@ -70,6 +84,7 @@ impl PipelineConfig {
             self.watermark_step_secs,
             1,
         );
+        at_least(p, "pipeline.idle_timeout_secs", self.idle_timeout_secs, 1);
     }
 }
 

@@ -2,7 +2,8 @@
 //! keyed as the contract recommends, and paced to the consumer so librdkafka's
 //! mock cluster (which keeps a bounded log per partition) never drops a record.
 
-use crate::model::RawTs;
+use crate::model::{Feed, TimeBounds};
+use crate::validate::parse_bytes;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
@@ -24,16 +25,14 @@ pub struct FeedLine {
     pub key: Option<String>,
     pub bytes: Vec<u8>,
     pub(crate) event_ms: i64,
+    /// Whether the line is a valid record (its event time is its own).
+    pub(crate) valid: bool,
 }
 
 #[derive(Deserialize)]
 struct Peek<'a> {
     #[serde(borrow, default)]
     sim: Option<Cow<'a, str>>,
-    #[serde(default)]
-    window_start: Option<RawTs>,
-    #[serde(default)]
-    ts: Option<RawTs>,
     #[serde(default)]
     mcc: Option<i64>,
     #[serde(default)]
@@ -44,11 +43,20 @@ struct Peek<'a> {
     cid: Option<i64>,
 }
 
+impl FeedLine {
+    /// The line's event time (best effort: the previous line's for a line without one).
+    pub fn event_ms(&self) -> i64 {
+        self.event_ms
+    }
+}
+
 /// Read a JSON Lines file, keeping every line (malformed ones included: they must
 /// reach the dead-letter path) with its best-effort event time and key.
 pub fn read_lines(path: &Path, feed: usize) -> std::io::Result<Vec<FeedLine>> {
     let mut out = Vec::new();
     let mut last_ms = 0i64;
+    let feeds = [Feed::SmsVolume, Feed::Measurements];
+    let bounds = TimeBounds::from_wall_clock();
     let mut reader = BufReader::new(std::fs::File::open(path)?);
     let mut buf = Vec::new();
     loop {
@@ -59,9 +67,14 @@ pub fn read_lines(path: &Path, feed: usize) -> std::io::Result<Vec<FeedLine>> {
         if buf.last() == Some(&b'\n') {
             buf.pop();
         }
+        // The event time the pipeline will give the record; a refused line (a bad
+        // timestamp too) keeps the previous valid line's, so it cannot stretch the
+        // span or the pacing.
+        let parsed = parse_bytes(feeds[feed], &bounds, &buf).ok();
+        let valid = parsed.is_some();
         let (event_ms, key) = match serde_json::from_slice::<Peek>(&buf) {
             Ok(p) => {
-                let t = p.window_start.or(p.ts).map(|t| t.0).unwrap_or(last_ms);
+                let t = parsed.map_or(last_ms, |e| e.event_time_ms());
                 let key = if feed == 0 {
                     p.sim.map(Cow::into_owned)
                 } else {
@@ -80,6 +93,7 @@ pub fn read_lines(path: &Path, feed: usize) -> std::io::Result<Vec<FeedLine>> {
             key,
             bytes: buf.clone(),
             event_ms: last_ms,
+            valid,
         });
     }
     Ok(out)
@@ -121,8 +135,8 @@ pub(super) fn produce_paced(
     let bar = progress.then(|| progress_bar(total));
     let first_ms = lines
         .iter()
+        .find(|l| l.valid)
         .map(|l| l.event_ms)
-        .find(|t| *t > 0)
         .unwrap_or(0);
     let started = Instant::now();
     let mut produced = 0u64;

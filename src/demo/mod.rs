@@ -265,8 +265,10 @@ async fn stream_scenario(
     };
     let lines = feed::merge(read("sms_volume.jsonl", 0)?, read("measurements.jsonl", 1)?);
     let total = lines.len() as u64;
-    let span_ms = match (lines.iter().find(|l| l.event_ms > 0), lines.last()) {
-        (Some(a), Some(b)) => (b.event_ms - a.event_ms).max(0),
+    // The span of the valid records' event times (refused lines may carry any time).
+    let valid = || lines.iter().filter(|l| l.valid).map(|l| l.event_ms);
+    let span_ms = match (valid().min(), valid().max()) {
+        (Some(a), Some(b)) => b - a,
         _ => 0,
     };
     let started = Instant::now();

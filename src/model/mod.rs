@@ -18,7 +18,6 @@ mod text;
 mod timestamp;
 
 pub(crate) use case::{round3, round4, EVIDENCE_LOOKBACK_MS};
-pub use order::stable_hash;
 pub use case::{round6, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason, TrackPoint};
 pub(crate) use cell::KeyText;
 pub use cell::{BadCellKey, CellKey, Rat};
@@ -26,10 +25,11 @@ pub use error::{InvalidReason, ValidationError};
 pub use measurement::{CellMeasurement, MeasurementEvent};
 pub(crate) use names::name_list;
 pub use names::{parse_loosely, UnknownName};
+pub use order::stable_hash;
 pub(crate) use pseudonym::check_pseudonym;
 pub use sms::{ContentFingerprint, SmsVolume};
+pub(crate) use timestamp::parse_timestamp_str;
 pub use timestamp::TimeBounds;
-pub(crate) use timestamp::{parse_timestamp_str, RawTs};
 
 /// Which feed a record came from; decides how it is parsed and which detector sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

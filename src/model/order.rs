@@ -18,14 +18,13 @@ impl Event {
     /// Order of two events of the same event time.
     pub fn tie_cmp(&self, other: &Event) -> Ordering {
         let by_key = match (self, other) {
-            (Event::Sms(x), Event::Sms(y)) => {
-                (&x.operator, &x.sim, x.window_start_ms, x.window_secs).cmp(&(
-                    &y.operator,
-                    &y.sim,
-                    y.window_start_ms,
-                    y.window_secs,
-                ))
-            }
+            (Event::Sms(x), Event::Sms(y)) => (
+                &x.operator,
+                &x.sim,
+                x.window_start_ms,
+                x.window_secs,
+            )
+                .cmp(&(&y.operator, &y.sim, y.window_start_ms, y.window_secs)),
             (Event::Measurement(x), Event::Measurement(y)) => {
                 (&x.reporter, x.ts_ms, x.cell).cmp(&(&y.reporter, y.ts_ms, y.cell))
             }

@@ -6,7 +6,7 @@ use super::metrics::{Metrics, PartitionLabel};
 use crate::config::KafkaConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
@@ -72,10 +72,16 @@ impl ConsumerContext for WorkerContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let parts = partitions(tpl);
+                // Paused here, inside the poll that delivers the assignment: no record
+                // of these partitions reaches the detectors before the worker has
+                // rebuilt their state and resumed them.
+                if let Err(e) = consumer.pause(tpl) {
+                    tracing::warn!(error = %e, "cannot pause newly assigned partitions");
+                }
                 tracing::info!(partitions = parts.len(), "partitions assigned");
                 self.changes
                     .lock()
@@ -113,6 +119,9 @@ pub(crate) fn group_consumer(
         .set("enable.partition.eof", "false")
         .set("statistics.interval.ms", "5000")
         .set("session.timeout.ms", "30000");
+    if !kafka.group_instance_id.is_empty() {
+        c.set("group.instance.id", &kafka.group_instance_id);
+    }
     c.create_with_context(WorkerContext::new(metrics))
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod consumer;
 mod error;
 mod flush;
+mod idle;
 pub mod metrics;
 pub mod outputs;
 mod rebuild;

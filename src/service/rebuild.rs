@@ -36,13 +36,17 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Worker {
     /// Fresh detectors, then replay each assigned partition from
-    /// `now − restore window` up to its committed offset, discarding emissions.
+    /// `now − restore window` up to its committed offset (or up to `ends`, the next
+    /// offset to process, where given), discarding emissions. Leaves the worker
+    /// [`Worker::live`] unless the rebuild was interrupted by a shutdown.
     pub(super) fn rebuild(
         &mut self,
         consumer: &StreamConsumer<WorkerContext>,
         assigned: &[(String, i32)],
+        ends: &BTreeMap<(String, i32), i64>,
     ) -> Result<(), ServiceError> {
         let started = Instant::now();
+        self.live = false;
         self.reset_pipeline()?;
         let feed_parts: Vec<(String, i32)> = assigned
             .iter()
@@ -50,10 +54,15 @@ impl Worker {
             .cloned()
             .collect();
         if feed_parts.is_empty() {
+            self.live = true;
             return Ok(());
         }
-        self.register_sources(consumer, &feed_parts);
-        let ranges = self.ranges_to_reread(consumer, &feed_parts)?;
+        // Every assigned partition, empty or not, holds its feed's watermark back
+        // until it delivers or turns idle (see `Pipeline::set_idle`).
+        for (t, p) in &feed_parts {
+            self.pipeline.register_source(self.feeds[t], *p);
+        }
+        let ranges = self.ranges_to_reread(consumer, &feed_parts, ends)?;
         let mut rebuilt = 0u64;
         if !ranges.is_empty() {
             let reader = plain_consumer(&self.config.kafka)?;
@@ -62,8 +71,15 @@ impl Worker {
                 assign.add_partition_offset(&r.topic, r.partition, Offset::Offset(r.start))?;
             }
             reader.assign(&assign)?;
-            rebuilt = self.read_ranges(&reader, &ranges)?;
+            match self.read_ranges(&reader, &ranges)? {
+                Some(n) => rebuilt = n,
+                None => {
+                    tracing::info!("state rebuild interrupted by shutdown");
+                    return Ok(());
+                }
+            }
         }
+        self.live = true;
         self.metrics.rebuilt_records.inc_by(rebuilt);
         self.report.rebuilds += 1;
         self.report.rebuilt_records += rebuilt;
@@ -90,29 +106,14 @@ impl Worker {
         Ok(())
     }
 
-    /// Every non-empty assigned partition holds its feed's watermark back until it
-    /// has delivered a record (see [`crate::pipeline::Pipeline::register_source`]).
-    fn register_sources(
+    /// For each partition with a committed offset: the offsets from the first record
+    /// of the restore window up to the committed one, or up to its entry in `ends`
+    /// (skipped when empty). Records the start positions for idleness checks.
+    fn ranges_to_reread(
         &mut self,
         consumer: &StreamConsumer<WorkerContext>,
         feed_parts: &[(String, i32)],
-    ) {
-        for (t, p) in feed_parts {
-            let feed = self.feeds[t];
-            if let Ok((low, high)) = consumer.fetch_watermarks(t, *p, REQUEST_TIMEOUT) {
-                if high > low {
-                    self.pipeline.register_source(feed, *p);
-                }
-            }
-        }
-    }
-
-    /// For each partition with a committed offset: the offsets from the first record
-    /// of the restore window up to the committed one (skipped when empty).
-    fn ranges_to_reread(
-        &self,
-        consumer: &StreamConsumer<WorkerContext>,
-        feed_parts: &[(String, i32)],
+        ends: &BTreeMap<(String, i32), i64>,
     ) -> Result<Vec<Range>, ServiceError> {
         let mut tpl = TopicPartitionList::new();
         for (t, p) in feed_parts {
@@ -127,10 +128,15 @@ impl Worker {
         }
         let starts = consumer.offsets_for_times(ts_tpl, REQUEST_TIMEOUT)?;
         let mut ranges = Vec::new();
+        self.starts.clear();
         for e in committed.elements() {
-            let Offset::Offset(end) = e.offset() else {
-                continue;
+            let key = (e.topic().to_string(), e.partition());
+            let end = match (ends.get(&key), e.offset()) {
+                (Some(end), _) => *end,
+                (None, Offset::Offset(end)) => end,
+                _ => continue,
             };
+            self.starts.insert(key, end);
             let start = match starts
                 .find_partition(e.topic(), e.partition())
                 .map(|s| s.offset())
@@ -151,12 +157,12 @@ impl Worker {
     }
 
     /// Read every range to its end through the detectors, discarding what they emit;
-    /// returns the number of records read.
+    /// returns the number of records read, `None` when a shutdown interrupted it.
     fn read_ranges(
         &mut self,
         reader: &BaseConsumer,
         ranges: &[Range],
-    ) -> Result<u64, ServiceError> {
+    ) -> Result<Option<u64>, ServiceError> {
         let mut open: BTreeMap<(String, i32), i64> = ranges
             .iter()
             .map(|r| ((r.topic.clone(), r.partition), r.end))
@@ -164,6 +170,9 @@ impl Worker {
         let mut count = 0u64;
         let mut idle_polls = 0;
         while !open.is_empty() {
+            if *self.stop.borrow() {
+                return Ok(None);
+            }
             let Some(msg) = reader.poll(Duration::from_millis(500)) else {
                 idle_polls += 1;
                 if idle_polls > 120 {
@@ -194,6 +203,6 @@ impl Worker {
                 open.remove(&key);
             }
         }
-        Ok(count)
+        Ok(Some(count))
     }
 }

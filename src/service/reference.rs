@@ -27,7 +27,9 @@ pub(crate) fn spawn_reference_reader(
 ) -> rdkafka::error::KafkaResult<tokio::task::JoinHandle<()>> {
     let mut reader = ReferenceReader::new(kafka)?;
     Ok(tokio::task::spawn_blocking(move || {
-        while !*shutdown.borrow() {
+        // Ends with the service: on shutdown, or when the service is gone (its
+        // receiver dropped, e.g. after an error) so that the runtime can stop.
+        while !*shutdown.borrow() && !tx.is_closed() {
             let Some(update) = reader.poll(Duration::from_millis(200)) else {
                 continue;
             };
@@ -117,4 +119,28 @@ fn update_of(msg: &BorrowedMessage<'_>, topics: &[(String, Reference)]) -> Optio
         key: key.to_string(),
         value,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader ends once the service is gone (its receiver dropped), even with
+    /// no shutdown signal and no reference topic: a failed service must not leave a
+    /// blocking loop that keeps the runtime, and the process, alive.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_reader_ends_when_the_service_is_gone() {
+        let kafka = KafkaConfig {
+            brokers: "127.0.0.1:9".into(),
+            ..KafkaConfig::default()
+        };
+        let (tx, rx) = mpsc::channel(1);
+        let (_stop, shutdown) = watch::channel(false);
+        let reader = spawn_reference_reader(&kafka, tx, shutdown).unwrap();
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(20), reader)
+            .await
+            .expect("reader still running after its receiver was dropped")
+            .unwrap();
+    }
 }

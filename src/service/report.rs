@@ -16,4 +16,6 @@ pub struct ServiceReport {
     pub(crate) flushes: u64,
     pub rebuilds: u64,
     pub rebuilt_records: u64,
+    /// Times the final snapshots were emitted (quiescence, revocation, stop).
+    pub finishes: u64,
 }

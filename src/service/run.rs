@@ -10,6 +10,7 @@
 use super::consumer::{group_consumer, producer, AssignmentChange, WorkerContext};
 use super::error::ServiceError;
 use super::flush::{FlushPolicy, Flusher};
+use super::idle::Idleness;
 use super::metrics::Metrics;
 use super::outputs::{Batch, BatchStore, Outputs};
 use super::reference::{spawn_reference_reader, ReferenceUpdate};
@@ -19,7 +20,8 @@ use crate::config::Config;
 use crate::model::{Feed, TimeBounds};
 use futures_util::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
-use rdkafka::message::BorrowedMessage;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -38,6 +40,10 @@ pub struct ServiceOptions {
     /// Fixes "now" of the contract's timestamp bound; wall clock when `None`.
     pub now_ms: Option<i64>,
 }
+
+/// How long the reference reader may take to notice the stop (one poll, or one
+/// metadata request while its topics do not exist yet).
+const READER_STOP: Duration = Duration::from_secs(6);
 
 /// How often the watermark-delay and state-size gauges are refreshed.
 const GAUGES_EVERY: Duration = Duration::from_secs(1);
@@ -76,15 +82,31 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
             .unwrap_or_else(TimeBounds::from_wall_clock),
         feeds,
         config.sink.archive_records && matches!(opts.store, BatchStore::ClickHouse(_)),
+        opts.shutdown.clone(),
     )?;
     metrics.ready.store(true, Ordering::Relaxed);
     let mut service = ServiceLoop::new(worker, Flusher::new(outputs), &config);
     tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, "cellwatch service started");
-    service
+    let outcome = match service
         .consume(&consumer, &changes, &mut ref_rx, &mut opts.shutdown)
-        .await?;
-    let report = service.stop(&consumer).await?;
-    reference_reader.abort();
+        .await
+    {
+        Ok(()) => service.stop(&consumer).await,
+        Err(e) => Err(e),
+    };
+    // The reference reader ends when its receiver is gone (within one poll); wait
+    // for it, so that no Kafka client outlives the service (the demo's in-process
+    // cluster stops right after).
+    drop(ref_rx);
+    if tokio::time::timeout(READER_STOP, reference_reader)
+        .await
+        .is_err()
+    {
+        tracing::warn!("reference reader still busy at stop; left behind");
+    }
+    let report = outcome.inspect_err(|e| {
+        tracing::error!(error = %e, "cellwatch service failed");
+    })?;
     tracing::info!(
         records = report.records,
         flushes = report.flushes,
@@ -128,6 +150,7 @@ struct ServiceLoop {
     last_record: Instant,
     gauges_at: Instant,
     assigned: Vec<(String, i32)>,
+    idleness: Idleness,
 }
 
 impl ServiceLoop {
@@ -142,6 +165,7 @@ impl ServiceLoop {
             last_record: Instant::now(),
             gauges_at: Instant::now(),
             assigned: Vec::new(),
+            idleness: Idleness::new(config.pipeline.idle_timeout()),
         }
     }
 
@@ -183,10 +207,25 @@ impl ServiceLoop {
                         self.flusher.start(&mut self.batch, &self.worker);
                     }
                 }
-                _ = tick.tick() => self.on_tick(),
+                _ = tick.tick() => self.on_tick(consumer),
                 msg = messages.next(), if can_consume => {
                     match msg {
-                        Some(Ok(m)) => self.consume_burst(m, &mut messages),
+                        Some(Ok(m)) => {
+                            // A rebalance served by this very poll: act on it before
+                            // the record (its partition was paused if newly assigned).
+                            let pending: Vec<AssignmentChange> =
+                                std::mem::take(&mut *changes.lock().expect("rebalance lock"));
+                            if !pending.is_empty() {
+                                self.apply_changes(pending, consumer).await?;
+                            }
+                            if !self.assigned.iter().any(|(t, p)| *p == m.partition() && t == m.topic()) {
+                                continue;
+                            }
+                            if !self.worker.live {
+                                self.revive(consumer, &m).await?;
+                            }
+                            self.consume_burst(m, &mut messages, changes);
+                        }
                         Some(Err(e)) => tracing::warn!(error = %e, "kafka consume error"),
                         None => break,
                     }
@@ -203,12 +242,15 @@ impl ServiceLoop {
         pending: Vec<AssignmentChange>,
         consumer: &StreamConsumer<WorkerContext>,
     ) -> Result<(), ServiceError> {
-        self.flusher
-            .drain(&mut self.batch, consumer, &mut self.worker)
-            .await?;
         for change in pending {
             match change {
                 AssignmentChange::Revoked(parts) => {
+                    // Flush what the revoked partitions produced, final snapshots
+                    // included, before they go.
+                    self.finish_if_caught_up(consumer, "partitions revoked");
+                    self.flusher
+                        .drain(&mut self.batch, consumer, &mut self.worker)
+                        .await?;
                     self.assigned.retain(|p| !parts.contains(p));
                     for (t, p) in parts {
                         if let Some(feed) = self.worker.feed_of(&t) {
@@ -217,16 +259,82 @@ impl ServiceLoop {
                     }
                 }
                 AssignmentChange::Assigned(parts) => {
+                    self.flusher
+                        .drain(&mut self.batch, consumer, &mut self.worker)
+                        .await?;
                     for p in parts {
                         if !self.assigned.contains(&p) {
                             self.assigned.push(p);
                         }
                     }
-                    self.worker.rebuild(consumer, &self.assigned)?;
+                    self.rebuild_and_resume(consumer, &BTreeMap::new())?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Rebuild the state of every assigned partition (up to `ends`, else the committed
+    /// offsets), then resume them (paused when assigned). Not resumed when a shutdown
+    /// interrupted the rebuild: the loop is about to stop.
+    fn rebuild_and_resume(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        ends: &BTreeMap<(String, i32), i64>,
+    ) -> Result<(), ServiceError> {
+        self.worker.rebuild(consumer, &self.assigned, ends)?;
+        self.idleness.reset(&self.assigned);
+        if self.worker.live {
+            let mut tpl = TopicPartitionList::new();
+            for (t, p) in &self.assigned {
+                tpl.add_partition(t, *p);
+            }
+            consumer.resume(&tpl)?;
+        }
+        Ok(())
+    }
+
+    /// A record arrived after the final snapshots spent the state (the input was
+    /// quiescent): flush everything, then rebuild the state up to this record, as a
+    /// restart would, before it is processed.
+    async fn revive(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        first: &BorrowedMessage<'_>,
+    ) -> Result<(), ServiceError> {
+        self.flusher
+            .drain(&mut self.batch, consumer, &mut self.worker)
+            .await?;
+        let mut ends = BTreeMap::new();
+        for e in consumer.position()?.elements() {
+            if let Offset::Offset(o) = e.offset() {
+                ends.insert((e.topic().to_string(), e.partition()), o);
+            }
+        }
+        ends.insert(
+            (first.topic().to_string(), first.partition()),
+            first.offset(),
+        );
+        tracing::info!("records after quiescence: rebuilding the state first");
+        self.rebuild_and_resume(consumer, &ends)
+    }
+
+    /// Emit the final snapshots when every partition has been consumed to its end:
+    /// they are then the replay's for everything there is. With records still
+    /// waiting, the next owner goes on from the committed offsets, and snapshots of
+    /// a partial state could show cases the whole stream does not have.
+    fn finish_if_caught_up(&mut self, consumer: &StreamConsumer<WorkerContext>, why: &'static str) {
+        if !self.worker.live {
+            return;
+        }
+        if self.idleness.all_caught_up(consumer, &self.worker) {
+            self.worker.finish(&mut self.batch, why);
+        } else {
+            tracing::info!(
+                reason = why,
+                "records still waiting: no final snapshots (the next start goes on)"
+            );
+        }
     }
 
     /// A full batch waits for the in-flight flush (back-pressure), unless the sinks
@@ -242,8 +350,11 @@ impl ServiceLoop {
         self.policy.due(&self.batch, self.last_record)
     }
 
-    /// Refresh the gauges when due, and start a flush the policy asks for.
-    fn on_tick(&mut self) {
+    /// Refresh the gauges when due, look for idle partitions, and start a flush the
+    /// policy asks for.
+    fn on_tick(&mut self, consumer: &StreamConsumer<WorkerContext>) {
+        self.idleness
+            .check(consumer, &mut self.worker, &mut self.batch);
         if self.gauges_at.elapsed() >= GAUGES_EVERY {
             self.gauges_at = Instant::now();
             self.worker.update_gauges();
@@ -259,6 +370,7 @@ impl ServiceLoop {
         &mut self,
         first: BorrowedMessage<'c>,
         messages: &mut MessageStream<'c, WorkerContext>,
+        changes: &Mutex<Vec<AssignmentChange>>,
     ) {
         let room = self
             .burst
@@ -266,7 +378,8 @@ impl ServiceLoop {
             .max(1);
         let mut msgs = Vec::with_capacity(room.min(64));
         msgs.push(first);
-        while msgs.len() < room {
+        // A rebalance ends the burst: its changes apply before the next record.
+        while msgs.len() < room && changes.lock().expect("rebalance lock").is_empty() {
             match messages.next().now_or_never() {
                 Some(Some(Ok(m))) => msgs.push(m),
                 Some(Some(Err(e))) => {
@@ -277,7 +390,10 @@ impl ServiceLoop {
             }
         }
         let parsed = self.worker.parse_burst(&msgs);
+        let now = Instant::now();
         for (m, p) in msgs.iter().zip(parsed) {
+            self.idleness
+                .seen(m.topic(), m.partition(), m.offset(), now);
             self.worker.consume_one(&mut self.batch, m, p);
         }
         self.worker
@@ -291,11 +407,13 @@ impl ServiceLoop {
         }
     }
 
-    /// Drain: flush what was consumed, store its offsets and commit synchronously.
+    /// Drain: emit the final snapshots, flush what was consumed, store its offsets and
+    /// commit synchronously.
     async fn stop(
         mut self,
         consumer: &StreamConsumer<WorkerContext>,
     ) -> Result<ServiceReport, ServiceError> {
+        self.finish_if_caught_up(consumer, "shutdown");
         self.flusher
             .drain(&mut self.batch, consumer, &mut self.worker)
             .await?;

@@ -41,6 +41,15 @@ pub(super) struct Worker {
     pub(super) report: ServiceReport,
     /// Archive valid records (ClickHouse store with `sink.archive_records`).
     archive: bool,
+    /// The detector state is complete and running: rebuilt for the assignment and
+    /// not yet finished (final snapshots emitted at quiescence, revocation or stop).
+    /// A record that arrives while not live triggers a rebuild first.
+    pub(super) live: bool,
+    /// Where each partition's consumption started at the last rebuild (its committed
+    /// offset), for telling whether a partition has been consumed to its end.
+    pub(super) starts: BTreeMap<(String, i32), i64>,
+    /// Turns true on shutdown: a rebuild in progress stops early.
+    pub(super) stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The kind of a reference key as stored in [`Worker::references`] (inventory
@@ -70,6 +79,7 @@ impl Worker {
         bounds: TimeBounds,
         feeds: BTreeMap<String, Feed>,
         archive: bool,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Self, ServiceError> {
         Ok(Worker {
             pipeline: Worker::new_pipeline(&config, cells.as_deref())?,
@@ -83,6 +93,9 @@ impl Worker {
             references: BTreeMap::new(),
             report: ServiceReport::default(),
             archive,
+            live: false,
+            starts: BTreeMap::new(),
+            stop,
         })
     }
 
@@ -156,6 +169,19 @@ impl Worker {
     /// The feed of a topic, if it is a feed topic.
     pub(super) fn feed_of(&self, topic: &str) -> Option<Feed> {
         self.feeds.get(topic).copied()
+    }
+
+    /// Emit the final snapshots of the state this worker owns, as the replay's end
+    /// does (held events released in order, then every detector's pending cases);
+    /// the state is then spent: the next record rebuilds it first.
+    pub(super) fn finish(&mut self, out: &mut dyn CaseSink, why: &'static str) {
+        if !self.live {
+            return;
+        }
+        self.pipeline.finish(out);
+        self.live = false;
+        self.report.finishes += 1;
+        tracing::info!(reason = why, "final snapshots emitted");
     }
 
     /// Pass a reference-topic update to the detectors, and keep it for a rebuild.

@@ -94,6 +94,40 @@ fn valid_identifier(name: &str) -> bool {
         && !name.as_bytes()[0].is_ascii_digit()
 }
 
+/// Databases created before dead letters were keyed by origin have a plain
+/// `MergeTree` `dead_letters` table, where a re-delivered record's dead letter stays a
+/// duplicate: rename it out of the way (its rows are copied into the new table after
+/// it is created). Returns the old table's new name.
+async fn set_aside_plain_dead_letters(
+    ch: &ClickHouse,
+    db: &str,
+) -> Result<Option<String>, ClickHouseError> {
+    let engine: Vec<String> = ch
+        .server_client()
+        .query("SELECT engine FROM system.tables WHERE database = ? AND name = 'dead_letters'")
+        .bind(db)
+        .fetch_all()
+        .await
+        .map_err(|source| ClickHouseError::Query {
+            what: "read the dead_letters engine".into(),
+            source,
+        })?;
+    if engine.first().map(String::as_str) != Some("MergeTree") {
+        return Ok(None);
+    }
+    let old = "dead_letters_mergetree".to_string();
+    ch.server_client()
+        .query(&format!("RENAME TABLE {db}.dead_letters TO {db}.{old}"))
+        .execute()
+        .await
+        .map_err(|source| ClickHouseError::Query {
+            what: "set the plain dead_letters table aside".into(),
+            source,
+        })?;
+    tracing::info!(database = %db, "dead_letters: moving rows to the table keyed by origin");
+    Ok(Some(old))
+}
+
 /// Create the database and every table (idempotent: `IF NOT EXISTS`).
 pub async fn migrate(ch: &ClickHouse) -> Result<MigrationReport, ClickHouseError> {
     let version = ch.version().await?;
@@ -117,9 +151,25 @@ pub async fn migrate(ch: &ClickHouse) -> Result<MigrationReport, ClickHouseError
     )
     .await?;
     let mut applied = Vec::new();
+    let old_dead_letters = set_aside_plain_dead_letters(ch, db).await?;
     for (name, template) in MIGRATIONS {
         run(features.render(template, db), format!("migration {name}")).await?;
         applied.push((*name).to_string());
+    }
+    if let Some(old) = old_dead_letters {
+        run(
+            format!("INSERT INTO {db}.dead_letters SELECT * FROM {db}.{old}"),
+            "copy dead letters into the table keyed by origin".into(),
+        )
+        .await?;
+        run(
+            format!("DROP TABLE {db}.{old}"),
+            "drop the old dead letters".into(),
+        )
+        .await?;
+        applied.push(
+            "dead_letters keyed by origin (rows copied from the plain MergeTree table)".into(),
+        );
     }
     tracing::info!(server_version = %version, database = %db, migrations = applied.len(), "clickhouse migrated");
     Ok(MigrationReport {
