@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 
 /// How often silent partitions are checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
-/// How long the broker may take to tell a partition's high watermark.
-const WATERMARKS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the broker may take to tell a partition's high watermark (the loop
+/// waits meanwhile, so this stays short).
+const WATERMARKS_TIMEOUT: Duration = Duration::from_millis(500);
+/// After the broker did not answer, the next check waits this much longer.
+const BROKER_BACKOFF: Duration = Duration::from_secs(9);
 
 /// One assigned partition: when it last delivered a record (or was assigned), and
 /// the next offset to consume once it has delivered one.
@@ -84,7 +87,7 @@ impl Idleness {
         self.parts
             .iter()
             .filter(|a| worker.feed_of(&a.topic).is_some())
-            .all(|a| caught_up(consumer, a, worker))
+            .all(|a| caught_up(consumer, a, worker) == Some(true))
     }
 
     /// Declare idle the partitions that are silent and consumed to their end; when
@@ -107,9 +110,18 @@ impl Idleness {
             if a.at.elapsed() < self.timeout || worker.pipeline.is_idle(feed, a.partition) {
                 continue;
             }
-            if caught_up(consumer, a, worker) {
-                tracing::debug!(topic = %a.topic, partition = a.partition, "partition idle");
-                worker.pipeline.set_idle(feed, a.partition, true, out);
+            match caught_up(consumer, a, worker) {
+                Some(true) => {
+                    tracing::debug!(topic = %a.topic, partition = a.partition, "partition idle");
+                    worker.pipeline.set_idle(feed, a.partition, true, out);
+                }
+                Some(false) => {}
+                // The broker does not answer (a silent partition may be an outage):
+                // nothing is declared idle, and the loop is not held up again soon.
+                None => {
+                    self.checked_at = Instant::now() + BROKER_BACKOFF;
+                    return;
+                }
             }
         }
         if worker.pipeline.all_idle() {
@@ -118,15 +130,19 @@ impl Idleness {
     }
 }
 
-/// Whether the worker has consumed a partition to its high watermark.
-fn caught_up(consumer: &StreamConsumer<WorkerContext>, a: &Activity, worker: &Worker) -> bool {
-    let Ok((low, high)) = consumer.fetch_watermarks(&a.topic, a.partition, WATERMARKS_TIMEOUT)
-    else {
-        return false;
-    };
+/// Whether the worker has consumed a partition to its high watermark; `None` when
+/// the broker did not tell.
+fn caught_up(
+    consumer: &StreamConsumer<WorkerContext>,
+    a: &Activity,
+    worker: &Worker,
+) -> Option<bool> {
+    let (low, high) = consumer
+        .fetch_watermarks(&a.topic, a.partition, WATERMARKS_TIMEOUT)
+        .ok()?;
     let position = a
         .next
         .or_else(|| worker.starts.get(&(a.topic.clone(), a.partition)).copied())
         .unwrap_or(low);
-    high <= low || position >= high
+    Some(high <= low || position >= high)
 }
