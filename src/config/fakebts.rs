@@ -50,6 +50,9 @@ pub struct FakeBtsConfig {
     pub(crate) reach_margin_m: f64,
     /// Registered ranges below this are raised to it, metres. Default 500.
     pub(crate) min_range_m: f64,
+    /// Position accuracy assumed for a report without `accuracy_m`, metres: an absent
+    /// accuracy is not read as a perfect fix. Default 50 (phone GPS in a city: 5–50 m).
+    pub(crate) missing_accuracy_m: f64,
     /// TA_INCONSISTENT tolerance beyond one TA step and the position accuracy, metres.
     /// Default 500 (inventory coordinates are rounded to a site, not an antenna).
     pub(crate) ta_tolerance_m: f64,
@@ -87,6 +90,21 @@ pub struct FakeBtsConfig {
     /// Evidence window: rule counts are summed over this much event time, seconds.
     /// Default 1 800 (30 min, six buckets of 5 min).
     pub(crate) evidence_window_secs: u64,
+
+    // ---- IMSI catcher (REJECTS_EVERY_PHONE, over a longer horizon) ----
+    /// Horizon over which the phones a transmitter rejected or downgraded are counted,
+    /// seconds. Default 10 800 (3 h: a low-power IMSI catcher rejects each phone once,
+    /// after which the phone bars the location area, so it is reported about once a
+    /// quarter of an hour).
+    pub(crate) catcher_horizon_secs: u64,
+    /// REJECTS_EVERY_PHONE needs at least this many distinct phones rejected or
+    /// downgraded over the horizon (independent reporters: one faulty phone is not a
+    /// catcher). Default 3.
+    pub(crate) catcher_min_phones: usize,
+    /// …and at least this share of all the phones that reported the transmitter over
+    /// the horizon. A legitimate cell accepts nearly every phone (roaming rejects are a
+    /// few per cent); a catcher rejects all of them. Default 0.8.
+    pub(crate) catcher_min_share: f64,
 
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
@@ -187,6 +205,7 @@ impl Default for FakeBtsConfig {
             signal_excess_sigmas: 3.0,
             reach_margin_m: 2_000.0,
             min_range_m: 500.0,
+            missing_accuracy_m: 50.0,
             ta_tolerance_m: 500.0,
             max_neighbours_suspicious: 1,
             neighbourhood_radius_m: 6_000.0,
@@ -198,6 +217,9 @@ impl Default for FakeBtsConfig {
             duplicate_window_secs: 3_600,
             min_reporters: 2,
             evidence_window_secs: 1_800,
+            catcher_horizon_secs: 10_800,
+            catcher_min_phones: 3,
+            catcher_min_share: 0.8,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,
             association_footprint_reports: 48,
@@ -260,6 +282,26 @@ impl FakeBtsConfig {
         positive(p, "fakebts.signal_excess_sigmas", self.signal_excess_sigmas);
         non_negative(p, "fakebts.reach_margin_m", self.reach_margin_m);
         non_negative(p, "fakebts.min_range_m", self.min_range_m);
+        non_negative(p, "fakebts.missing_accuracy_m", self.missing_accuracy_m);
+        at_least(
+            p,
+            "fakebts.catcher_horizon_secs",
+            self.catcher_horizon_secs,
+            1,
+        );
+        at_least(
+            p,
+            "fakebts.catcher_min_phones",
+            self.catcher_min_phones as u64,
+            1,
+        );
+        within(
+            p,
+            "fakebts.catcher_min_share",
+            self.catcher_min_share,
+            0.0,
+            1.0,
+        );
         non_negative(p, "fakebts.ta_tolerance_m", self.ta_tolerance_m);
         positive(
             p,
@@ -366,6 +408,9 @@ impl FakeBtsConfig {
 
     pub(crate) fn duplicate_window_ms(&self) -> i64 {
         secs_ms(self.duplicate_window_secs)
+    }
+    pub(crate) fn catcher_horizon_ms(&self) -> i64 {
+        secs_ms(self.catcher_horizon_secs)
     }
     pub(crate) fn evidence_window_ms(&self) -> i64 {
         secs_ms(self.evidence_window_secs)

@@ -52,6 +52,13 @@ pub(crate) struct RuleWeights {
     /// `SMS_WHILE_CAMPED`: an SMS arrived while the phone was camped on the suspect
     /// cell (SMS blaster).
     pub(crate) sms_while_camped: f64,
+    /// `KNOWN_CELL_FAR_FROM_SITE`: a registered identity heard far beyond its site from
+    /// a transmitter near the reporter (short timing advance or too strong a signal):
+    /// a clone, or an inventory row at the wrong place. Not a forged sign on its own.
+    pub(crate) known_cell_far_from_site: f64,
+    /// `REJECTS_EVERY_PHONE`: the transmitter rejected or downgraded nearly every phone
+    /// that reported it over the catcher horizon (an IMSI catcher; a forged sign).
+    pub(crate) rejects_every_phone: f64,
 }
 
 impl Default for RuleWeights {
@@ -71,13 +78,15 @@ impl Default for RuleWeights {
             rat_downgrade: 2.0,
             lu_reject: 2.0,
             sms_while_camped: 2.0,
+            known_cell_far_from_site: 1.0,
+            rejects_every_phone: 3.0,
         }
     }
 }
 
 impl RuleWeights {
     /// `(key, points)` of every rule, in declaration order.
-    fn by_key(&self) -> [(&'static str, f64); 14] {
+    fn by_key(&self) -> [(&'static str, f64); 16] {
         [
             ("cell_not_registered", self.cell_not_registered),
             ("beyond_reach", self.beyond_reach),
@@ -93,6 +102,8 @@ impl RuleWeights {
             ("rat_downgrade", self.rat_downgrade),
             ("lu_reject", self.lu_reject),
             ("sms_while_camped", self.sms_while_camped),
+            ("known_cell_far_from_site", self.known_cell_far_from_site),
+            ("rejects_every_phone", self.rejects_every_phone),
         ]
     }
 

@@ -179,8 +179,8 @@ impl FakeBtsDetector {
             .arfcn
             .and_then(|a| id.other_channel_seen(a))
             .filter(|_| forged_side);
-        let signature = Signature::of(m, &self.cfg);
-        let (eid, linked) = self.select_emitter(key, m, signature);
+        let signature = Signature::of(m, &check);
+        let (eid, linked) = self.select_emitter(key, m, &check, signature);
         if linked {
             tracing::debug!(emitter = eid, cell = %m.cell, "identity linked to a known transmitter");
         }
@@ -243,6 +243,7 @@ impl FakeBtsDetector {
         &mut self,
         key: IdKey,
         m: &CellMeasurement,
+        check: &ReportCheck,
         signature: Signature,
     ) -> (u64, bool) {
         let dbd = PathLoss::from_config(&self.cfg).db_per_decade();
@@ -288,7 +289,9 @@ impl FakeBtsDetector {
                 let Some(e) = self.emitters.get(eid) else {
                     continue;
                 };
-                if m.ts_ms - e.last_seen > cfg.link_gap_ms() || !e.signature.compatible(&signature)
+                if m.ts_ms - e.last_seen > cfg.link_gap_ms()
+                    || !e.signature.linkable(&signature)
+                    || !e.may_take(m, check)
                 {
                     continue;
                 }

@@ -18,8 +18,11 @@ use std::collections::{HashMap, VecDeque};
 
 /// Buckets of the evidence window (6 × 5 min with the default 30 min).
 pub(crate) const EVIDENCE_BUCKETS: usize = 6;
-/// Per bucket: one count per rule, then the number of reports.
-pub(crate) type RuleCounts = [u16; RULE_COUNT + 1];
+/// Per bucket: one count per rule that fired, one per rule evaluated (its fields were
+/// present), then the number of reports.
+pub(crate) type RuleCounts = [u16; 2 * RULE_COUNT + 1];
+/// Slot of the report count in [`RuleCounts`].
+const REPORTS: usize = 2 * RULE_COUNT;
 pub(crate) type EvidenceSpec = RingSpec<EVIDENCE_BUCKETS>;
 
 /// What a transmitter's broadcasts look like beyond its identity: used to tell
@@ -37,17 +40,17 @@ pub(crate) struct Signature {
 }
 
 impl Signature {
-    pub(crate) fn of(m: &CellMeasurement, cfg: &FakeBtsConfig) -> Self {
+    /// The signature of a report, its broadcast flags as the rules kept them (a
+    /// registered cell heard in place keeps neither: that is its configuration).
+    pub(crate) fn of(m: &CellMeasurement, check: &ReportCheck) -> Self {
         Signature {
             rat: m.rat,
             mcc: m.cell.mcc,
             mnc: m.cell.mnc,
             arfcn: m.arfcn,
             pci: m.pci,
-            null_cipher: m.null_cipher(),
-            few_neighbours: m
-                .neighbors
-                .is_some_and(|n| n <= cfg.max_neighbours_suspicious),
+            null_cipher: check.has(Rule::NullCipher),
+            few_neighbours: check.has(Rule::NoNeighbours),
         }
     }
 
@@ -73,6 +76,17 @@ impl Signature {
             && self.null_cipher == other.null_cipher
             && self.few_neighbours == other.few_neighbours
     }
+
+    /// Whether a transmitter with this signature may have switched to an identity
+    /// broadcast as `other`: the same technology and network and the same (missing)
+    /// encryption. Channel, PCI/BSIC and neighbour list are not compared: a blaster
+    /// cloning real cells copies theirs with each identity.
+    pub(crate) fn linkable(&self, other: &Signature) -> bool {
+        self.rat == other.rat
+            && self.mcc == other.mcc
+            && self.mnc == other.mnc
+            && self.null_cipher == other.null_cipher
+    }
 }
 
 /// The score of an emitter at one instant.
@@ -84,16 +98,29 @@ pub(crate) struct Assessment {
     /// Bit per rule that holds.
     pub(crate) holds: u16,
     pub(crate) reporters: usize,
+    /// Distinct phones rejected or downgraded over the long horizon, and all phones
+    /// heard over it (`REJECTS_EVERY_PHONE`).
+    pub(crate) rejected_phones: usize,
+    pub(crate) horizon_phones: usize,
     pub(crate) reports_in_window: u64,
     /// Per rule: reports it fired on in the window.
     pub(crate) counts: [u64; RULE_COUNT],
+    /// Per rule: reports in the window that carried the fields it needs.
+    pub(crate) evaluated: [u64; RULE_COUNT],
 }
 
 impl Assessment {
     pub(crate) fn crosses(&self, cfg: &FakeBtsConfig) -> bool {
+        // the long-horizon rule counts its own phones (an IMSI catcher is heard by one
+        // phone every quarter of an hour)
+        let phones = if self.holds & Rule::RejectsEveryPhone.bit() != 0 {
+            self.reporters.max(self.rejected_phones)
+        } else {
+            self.reporters
+        };
         self.points >= cfg.case_threshold
             && self.rogue_points >= cfg.min_rogue_points
-            && self.reporters >= cfg.min_reporters
+            && phones >= cfg.min_reporters
     }
 
     /// Confidence in 0..1: one half at the threshold, ¾ at twice it, …
@@ -110,6 +137,12 @@ impl Assessment {
 pub(crate) struct Emitter {
     pub(crate) id: u64,
     pub(crate) signature: Signature,
+    /// Channel and PCI/BSIC of its broadcasts that are not a registered cell's own
+    /// (a blaster keeps its radio when it invents an identity), at most 8.
+    own_radio: Vec<(Option<u32>, Option<u16>)>,
+    /// Its last new identity was a registered cell on that cell's own channel (a
+    /// clone copying the original's channel).
+    last_identity_copied: bool,
     pub(crate) frame: LocalFrame,
     /// Identities in order of first use, with the event time each was first heard.
     pub(crate) identities: Vec<(ClaimedCell, i64)>,
@@ -120,8 +153,9 @@ pub(crate) struct Emitter {
     value_sums: [f64; RULE_COUNT],
     value_n: [u32; RULE_COUNT],
     thresholds: [f32; RULE_COUNT],
-    /// Reporter (hashed) → last event time it reported this emitter.
-    reporters: HashMap<u64, i64>,
+    /// Reporter (hashed) → last event time it reported this emitter, and the last
+    /// time it reported a reject or downgrade (`i64::MIN`: never).
+    reporters: HashMap<u64, (i64, i64)>,
     observations: VecDeque<Observation>,
     /// Extent of the reporter positions, local metres (min x, min y, max x, max y).
     bbox: [f64; 4],
@@ -150,6 +184,8 @@ impl Emitter {
         Emitter {
             id,
             signature,
+            own_radio: Vec::new(),
+            last_identity_copied: false,
             frame: LocalFrame::new(m.lat, m.lon),
             identities: Vec::new(),
             first_seen: m.ts_ms,
@@ -177,6 +213,28 @@ impl Emitter {
             reports_since_locate: 0,
             case: None,
         }
+    }
+
+    /// Whether a report of another identity (its check `check`) can be this
+    /// transmitter's next identity, as far as the radio tells: a copy of a registered
+    /// cell's channel links to a transmitter already seen hopping or cloning (a static
+    /// rogue cell keeps its identity), any other broadcast must keep one of the
+    /// transmitter's own channel and PCI/BSIC pairs (unknown fields agree).
+    pub(crate) fn may_take(&self, m: &CellMeasurement, check: &ReportCheck) -> bool {
+        fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+        }
+        if check.registered && !check.has(Rule::ArfcnInconsistent) {
+            return self.identities.len() >= 2 || self.last_identity_copied;
+        }
+        self.own_radio.is_empty()
+            || self
+                .own_radio
+                .iter()
+                .any(|&(a, p)| agree(a, m.arfcn) && agree(p, m.pci))
     }
 
     /// Whether this emitter already carries `cell`.
@@ -272,15 +330,24 @@ impl Emitter {
         cfg: &FakeBtsConfig,
     ) {
         let claimed = claimed_cell(m);
+        let copied = check.registered && !check.has(Rule::ArfcnInconsistent);
         if !self.has_identity(&claimed) {
             self.identities.push((claimed, m.ts_ms));
+            self.last_identity_copied = copied;
+        }
+        let radio = (m.arfcn, m.pci);
+        if !copied && self.own_radio.len() < 8 && !self.own_radio.contains(&radio) {
+            self.own_radio.push(radio);
         }
         self.first_seen = self.first_seen.min(m.ts_ms);
         self.last_seen = self.last_seen.max(m.ts_ms);
         self.reports += 1;
         self.reports_since_locate = self.reports_since_locate.saturating_add(1);
-        let mut amount = [0u32; RULE_COUNT + 1];
+        let mut amount = [0u32; 2 * RULE_COUNT + 1];
         for rule in Rule::ALL {
+            if check.evaluated & rule.bit() != 0 {
+                amount[RULE_COUNT + rule as usize] = 1;
+            }
             if check.has(rule) {
                 let i = rule as usize;
                 amount[i] = 1;
@@ -289,11 +356,17 @@ impl Emitter {
                 self.thresholds[i] = check.thresholds[i];
             }
         }
-        amount[RULE_COUNT] = 1;
+        amount[REPORTS] = 1;
         self.counts.add(spec, m.ts_ms, amount);
         if self.reporters.len() < MAX_REPORTERS || self.reporters.contains_key(&reporter) {
-            let e = self.reporters.entry(reporter).or_insert(m.ts_ms);
-            *e = (*e).max(m.ts_ms);
+            let e = self
+                .reporters
+                .entry(reporter)
+                .or_insert((m.ts_ms, i64::MIN));
+            e.0 = e.0.max(m.ts_ms);
+            if check.has(Rule::LuReject) || check.has(Rule::RatDowngrade) {
+                e.1 = e.1.max(m.ts_ms);
+            }
         }
         let (x, y) = self.frame.to_xy(m.lat, m.lon);
         self.bbox = [
@@ -312,8 +385,20 @@ impl Emitter {
     pub(crate) fn reporters_in_window(&self, now_ms: i64, window_ms: i64) -> usize {
         self.reporters
             .values()
-            .filter(|&&t| t > now_ms - window_ms)
+            .filter(|&&(t, _)| t > now_ms - window_ms)
             .count()
+    }
+
+    /// Over the long horizon ending at `now_ms`: (phones rejected or downgraded, all
+    /// phones heard).
+    pub(crate) fn rejected_phones(&self, now_ms: i64, horizon_ms: i64) -> (usize, usize) {
+        let from = now_ms - horizon_ms;
+        self.reporters
+            .values()
+            .filter(|&&(t, _)| t > from)
+            .fold((0, 0), |(r, n), &(_, rej)| {
+                (r + usize::from(rej > from), n + 1)
+            })
     }
 
     pub(crate) fn reporters_total(&self) -> usize {
@@ -337,21 +422,33 @@ impl Emitter {
         cfg: &FakeBtsConfig,
     ) -> Assessment {
         let sums = self.counts.sum(spec, now_ms);
-        let n = sums[RULE_COUNT];
+        let n = sums[REPORTS];
+        let (rejected_phones, horizon_phones) =
+            self.rejected_phones(now_ms, cfg.catcher_horizon_ms());
         let mut a = Assessment {
             reporters: self.reporters_in_window(now_ms, cfg.evidence_window_ms()),
+            rejected_phones,
+            horizon_phones,
             reports_in_window: n,
             ..Assessment::default()
         };
         for rule in Rule::ALL {
             let c = sums[rule as usize];
+            let evaluated = sums[RULE_COUNT + rule as usize];
             a.counts[rule as usize] = c;
+            a.evaluated[rule as usize] = evaluated;
             let holds = match rule {
                 Rule::DuplicateIdentity => self
                     .duplicate_seen_ms
                     .is_some_and(|t| now_ms - t <= cfg.duplicate_window_ms()),
+                Rule::RejectsEveryPhone => {
+                    rejected_phones >= cfg.catcher_min_phones
+                        && rejected_phones as f64 >= cfg.catcher_min_share * horizon_phones as f64
+                }
                 r if r.is_event() => c >= 1,
-                _ => c >= 1 && (c as f64) >= cfg.min_rule_fraction * n as f64,
+                // a share of the reports that could evaluate it (absent fields are
+                // not read as "did not fire")
+                _ => c >= 1 && (c as f64) >= cfg.min_rule_fraction * evaluated as f64,
             };
             if holds {
                 let w = rule.weight(cfg);
@@ -375,10 +472,11 @@ impl Emitter {
         let i = rule as usize;
         match rule {
             Rule::DuplicateIdentity => (1.0, 1.0),
+            Rule::RejectsEveryPhone => (a.rejected_phones as f64, cfg.catcher_min_phones as f64),
             r if r.is_event() => (a.counts[i] as f64, 1.0),
             r if r.reports_share() => {
-                let share = if a.reports_in_window > 0 {
-                    a.counts[i] as f64 / a.reports_in_window as f64
+                let share = if a.evaluated[i] > 0 {
+                    a.counts[i] as f64 / a.evaluated[i] as f64
                 } else {
                     0.0
                 };

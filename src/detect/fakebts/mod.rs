@@ -22,6 +22,8 @@ pub mod locate;
 pub(crate) mod rules;
 pub(crate) mod snapshot;
 pub(crate) mod stats;
+#[cfg(test)]
+mod tests;
 pub(crate) mod track;
 
 pub use detector::FakeBtsDetector;

@@ -38,9 +38,16 @@ pub(crate) enum Rule {
     RatDowngrade,
     LuReject,
     SmsWhileCamped,
+    /// A registered identity heard far beyond its site from a transmitter that is
+    /// evidently near the reporter (short timing advance or a signal the site cannot
+    /// give): a known cell heard N km from its site.
+    KnownCellFarFromSite,
+    /// The transmitter rejected (or downgraded) nearly every phone it was heard by,
+    /// counted over the long horizon (judged per transmitter, not per report).
+    RejectsEveryPhone,
 }
 
-pub(crate) const RULE_COUNT: usize = 14;
+pub(crate) const RULE_COUNT: usize = 16;
 
 impl Rule {
     pub(crate) const ALL: [Rule; RULE_COUNT] = [
@@ -58,6 +65,8 @@ impl Rule {
         Rule::RatDowngrade,
         Rule::LuReject,
         Rule::SmsWhileCamped,
+        Rule::KnownCellFarFromSite,
+        Rule::RejectsEveryPhone,
     ];
 
     /// The reason code written into cases.
@@ -77,6 +86,30 @@ impl Rule {
             Rule::RatDowngrade => "RAT_DOWNGRADE",
             Rule::LuReject => "LU_REJECT",
             Rule::SmsWhileCamped => "SMS_WHILE_CAMPED",
+            Rule::KnownCellFarFromSite => "KNOWN_CELL_FAR_FROM_SITE",
+            Rule::RejectsEveryPhone => "REJECTS_EVERY_PHONE",
+        }
+    }
+
+    /// The report fields a rule reads (besides the identity and position every report
+    /// has; `site.*` = the registered row). A report without one of them does not
+    /// evaluate the rule: it neither fires nor counts against its share. Transmitter
+    /// rules (`DUPLICATE_IDENTITY`, `REJECTS_EVERY_PHONE`) are judged over reports.
+    pub(crate) fn needs(self) -> &'static [&'static str] {
+        match self {
+            Rule::CellNotRegistered => &["mcc", "mnc", "lac", "cid"],
+            Rule::BeyondReach => &["site"],
+            Rule::SignalTooStrong => &["site", "signal_dbm"],
+            Rule::TaInconsistent => &["site", "ta"],
+            Rule::PlmnInconsistent | Rule::LacInconsistent => &["registered cells nearby"],
+            Rule::ArfcnUnusedNearby => &["registered cells nearby", "arfcn"],
+            Rule::ArfcnInconsistent => &["site", "site.arfcn", "arfcn"],
+            Rule::DuplicateIdentity => &["arfcn"],
+            Rule::NoNeighbours => &["neighbors"],
+            Rule::NullCipher => &["cipher"],
+            Rule::RatDowngrade | Rule::LuReject | Rule::SmsWhileCamped => &["event"],
+            Rule::KnownCellFarFromSite => &["site", "ta or signal_dbm"],
+            Rule::RejectsEveryPhone => &["event", "reporter"],
         }
     }
 
@@ -94,6 +127,7 @@ impl Rule {
                 | Rule::NoNeighbours
                 | Rule::ArfcnInconsistent
                 | Rule::DuplicateIdentity
+                | Rule::RejectsEveryPhone
         )
     }
 
@@ -136,6 +170,8 @@ impl Rule {
             Rule::RatDowngrade => w.rat_downgrade,
             Rule::LuReject => w.lu_reject,
             Rule::SmsWhileCamped => w.sms_while_camped,
+            Rule::KnownCellFarFromSite => w.known_cell_far_from_site,
+            Rule::RejectsEveryPhone => w.rejects_every_phone,
         }
     }
 }
@@ -152,13 +188,21 @@ pub(crate) const ANOMALY_MASK: u16 = Rule::CellNotRegistered.bit()
     | Rule::ArfcnUnusedNearby.bit()
     | Rule::ArfcnInconsistent.bit()
     | Rule::NoNeighbours.bit()
-    | Rule::NullCipher.bit();
+    | Rule::NullCipher.bit()
+    | Rule::KnownCellFarFromSite.bit();
+
+/// Signs of the broadcast configuration (no ciphering, few neighbours). Legacy 2G
+/// cells run that way too: on a registered identity heard where and on the channel
+/// its row says, they are the cell's configuration and are not kept.
+const CONFIGURATION_MASK: u16 = Rule::NoNeighbours.bit() | Rule::NullCipher.bit();
 
 /// Outcome of the per-report rules.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct ReportCheck {
     /// Bit per [`Rule`] that fired.
     pub(crate) fired: u16,
+    /// Bit per [`Rule`] this report could evaluate (its fields were present).
+    pub(crate) evaluated: u16,
     /// Measured value per rule (meaningful where fired).
     pub(crate) values: [f32; RULE_COUNT],
     /// Thresholds the values were compared with.
@@ -181,7 +225,13 @@ impl ReportCheck {
     }
 
     #[inline]
+    fn eval(&mut self, rule: Rule) {
+        self.evaluated |= rule.bit();
+    }
+
+    #[inline]
     fn set(&mut self, rule: Rule, value: f64, threshold: f64) {
+        self.evaluated |= rule.bit();
         self.fired |= rule.bit();
         self.values[rule as usize] = value as f32;
         self.thresholds[rule as usize] = threshold as f32;
@@ -208,7 +258,7 @@ pub(crate) fn reported_offset_db(cfg: &FakeBtsConfig, rat: Rat) -> f64 {
 }
 
 /// Run the O(1) rules on one report. `site` is the registered cell of the report's
-/// identity, if any.
+/// identity, if any. A rule whose fields the report lacks is not evaluated.
 #[inline]
 pub(crate) fn check_report(
     m: &CellMeasurement,
@@ -217,57 +267,21 @@ pub(crate) fn check_report(
 ) -> ReportCheck {
     let mut c = ReportCheck {
         fired: 0,
+        evaluated: Rule::CellNotRegistered.bit()
+            | Rule::RatDowngrade.bit()
+            | Rule::LuReject.bit()
+            | Rule::SmsWhileCamped.bit(),
         values: [0.0; RULE_COUNT],
         thresholds: [0.0; RULE_COUNT],
         registered: site.is_some(),
         site_distance_m: None,
     };
-    let accuracy = f64::from(m.accuracy_m.unwrap_or(0.0));
     match site {
         None => c.set(Rule::CellNotRegistered, 1.0, 1.0),
-        Some(site) => {
-            let d = distance_m(m.lat, m.lon, site.lat, site.lon);
-            c.site_distance_m = Some(d as f32);
-            // CellGuard: distance − reach − location accuracy against a speed margin
-            let reach = site.range_m.max(cfg.min_range_m);
-            let excess = d - reach - accuracy;
-            if excess > cfg.reach_margin_m {
-                c.set(Rule::BeyondReach, excess, cfg.reach_margin_m);
-            }
-            if let (Some(reported), Some(registered)) = (m.arfcn, site.arfcn) {
-                if reported != registered {
-                    c.set(
-                        Rule::ArfcnInconsistent,
-                        f64::from(reported),
-                        f64::from(registered),
-                    );
-                }
-            }
-            if let Some(signal) = m.signal_dbm {
-                let eirp = site.eirp_dbm.map_or(cfg.default_eirp_dbm, f64::from);
-                let model = PathLoss::from_config(cfg);
-                // The reporter may be anywhere within its accuracy circle: predict for
-                // the nearest point it could be at.
-                let predicted = model
-                    .predicted_rss_dbm(eirp, (d - accuracy).max(model.min_distance_m))
-                    + reported_offset_db(cfg, m.rat);
-                let excess = f64::from(signal) - predicted;
-                let limit = cfg.signal_excess_sigmas * cfg.shadowing_sigma_db;
-                if excess > limit {
-                    c.set(Rule::SignalTooStrong, excess, limit);
-                }
-            }
-            if let (Some(ta), Some(step)) = (m.ta, ta_step_m(m.rat)) {
-                let ta_distance = f64::from(ta) * step;
-                let gap = (d - ta_distance).abs();
-                let limit = step + accuracy + cfg.ta_tolerance_m;
-                if gap > limit {
-                    c.set(Rule::TaInconsistent, gap, limit);
-                }
-            }
-        }
+        Some(site) => check_placement(&mut c, m, site, cfg),
     }
     if let Some(n) = m.neighbors {
+        c.eval(Rule::NoNeighbours);
         if n <= cfg.max_neighbours_suspicious {
             c.set(
                 Rule::NoNeighbours,
@@ -276,8 +290,16 @@ pub(crate) fn check_report(
             );
         }
     }
-    if m.null_cipher() {
-        c.set(Rule::NullCipher, 1.0, 1.0);
+    if m.cipher.is_some() {
+        c.eval(Rule::NullCipher);
+        if m.null_cipher() {
+            c.set(Rule::NullCipher, 1.0, 1.0);
+        }
+    }
+    // A registered cell heard in place and on its channel: no cipher and few
+    // neighbours are its configuration (legacy 2G), not a forgery.
+    if c.registered && !c.has(Rule::KnownCellFarFromSite) && !c.has(Rule::ArfcnInconsistent) {
+        c.fired &= !CONFIGURATION_MASK;
     }
     match m.event {
         MeasurementEvent::RatDowngrade => c.set(Rule::RatDowngrade, 1.0, 1.0),
@@ -286,6 +308,72 @@ pub(crate) fn check_report(
         MeasurementEvent::Camped | MeasurementEvent::Reselect => {}
     }
     c
+}
+
+/// The rules comparing a report of a registered identity with its row: reach
+/// (CellGuard), channel, signal and timing advance against the path-loss model, and
+/// whether together they say the transmitter is near the reporter while the site is
+/// far (`KNOWN_CELL_FAR_FROM_SITE`). A legacy cell heard far away has a weak signal
+/// and the timing advance of the true distance, so it is beyond reach only.
+#[inline]
+fn check_placement(c: &mut ReportCheck, m: &CellMeasurement, site: &Site, cfg: &FakeBtsConfig) {
+    let accuracy = m.accuracy_m.map_or(cfg.missing_accuracy_m, f64::from);
+    let d = distance_m(m.lat, m.lon, site.lat, site.lon);
+    c.site_distance_m = Some(d as f32);
+    // CellGuard: distance − reach − location accuracy against a speed margin
+    let reach = site.range_m.max(cfg.min_range_m);
+    let excess = d - reach - accuracy;
+    c.eval(Rule::BeyondReach);
+    let beyond = excess > cfg.reach_margin_m;
+    if beyond {
+        c.set(Rule::BeyondReach, excess, cfg.reach_margin_m);
+    }
+    if let (Some(reported), Some(registered)) = (m.arfcn, site.arfcn) {
+        c.eval(Rule::ArfcnInconsistent);
+        if reported != registered {
+            c.set(
+                Rule::ArfcnInconsistent,
+                f64::from(reported),
+                f64::from(registered),
+            );
+        }
+    }
+    let mut near = false;
+    if let Some(signal) = m.signal_dbm {
+        c.eval(Rule::SignalTooStrong);
+        let eirp = site.eirp_dbm.map_or(cfg.default_eirp_dbm, f64::from);
+        let model = PathLoss::from_config(cfg);
+        // The reporter may be anywhere within its accuracy circle: predict for
+        // the nearest point it could be at.
+        let predicted = model.predicted_rss_dbm(eirp, (d - accuracy).max(model.min_distance_m))
+            + reported_offset_db(cfg, m.rat);
+        let excess = f64::from(signal) - predicted;
+        let limit = cfg.signal_excess_sigmas * cfg.shadowing_sigma_db;
+        if excess > limit {
+            c.set(Rule::SignalTooStrong, excess, limit);
+            near = true;
+        }
+    }
+    if let (Some(ta), Some(step)) = (m.ta, ta_step_m(m.rat)) {
+        c.eval(Rule::TaInconsistent);
+        let ta_distance = f64::from(ta) * step;
+        let gap = (d - ta_distance).abs();
+        let limit = step + accuracy + cfg.ta_tolerance_m;
+        if gap > limit {
+            c.set(Rule::TaInconsistent, gap, limit);
+            near |= ta_distance < d;
+        }
+    }
+    if m.signal_dbm.is_some() || (m.ta.is_some() && ta_step_m(m.rat).is_some()) {
+        c.eval(Rule::KnownCellFarFromSite);
+        if beyond && near {
+            c.set(
+                Rule::KnownCellFarFromSite,
+                (d / 1000.0 * 10.0).round() / 10.0,
+                ((reach + cfg.reach_margin_m) / 1000.0 * 10.0).round() / 10.0,
+            );
+        }
+    }
 }
 
 /// Plausibility of an unregistered identity against the registered cells around the
@@ -338,6 +426,11 @@ impl Neighbourhood {
     pub(crate) fn apply(&self, m: &CellMeasurement, c: &mut ReportCheck) {
         if self.cells == 0 {
             return;
+        }
+        c.eval(Rule::PlmnInconsistent);
+        c.eval(Rule::LacInconsistent);
+        if m.arfcn.is_some() {
+            c.eval(Rule::ArfcnUnusedNearby);
         }
         if self.same_plmn == 0 {
             c.set(Rule::PlmnInconsistent, 0.0, 0.0);

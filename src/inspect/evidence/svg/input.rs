@@ -7,6 +7,10 @@ use crate::inspect::geo::distance_m;
 use crate::inspect::records::Observation;
 use crate::model::{CellKey, Location, TrackPoint};
 
+/// Reports farther than this from a located transmitter (and its track) do not
+/// widen the map, metres: an SMS blaster is heard 1–2 km around it.
+const FOCUS_REPORTS_M: f64 = 3_000.0;
+
 /// What the map shows.
 #[derive(Default)]
 pub(crate) struct MapInput<'a> {
@@ -32,7 +36,25 @@ impl MapInput<'_> {
             pts.push((l.lat + dlat, l.lon + dlon));
         }
         pts.extend(self.track.iter().map(|t| (t.lat, t.lon)));
-        pts.extend(self.observations.iter().map(|o| (o.lat, o.lon)));
+        // Reports of a cloned identity include the real cell's, kilometres away: with
+        // a position, the map zooms to it and its track and leaves far reports out.
+        let near = |lat: f64, lon: f64| match self.position {
+            None => true,
+            Some(l) => {
+                let reach = (3.0 * l.radius_m).max(FOCUS_REPORTS_M);
+                distance_m(l.lat, l.lon, lat, lon) <= reach
+                    || self
+                        .track
+                        .iter()
+                        .any(|t| distance_m(t.lat, t.lon, lat, lon) <= FOCUS_REPORTS_M)
+            }
+        };
+        pts.extend(
+            self.observations
+                .iter()
+                .filter(|o| near(o.lat, o.lon))
+                .map(|o| (o.lat, o.lon)),
+        );
         for s in self.serving {
             let dlat = s.range_m.min(3000.0) / 111_195.0;
             let dlon = dlat / s.lat.to_radians().cos().max(1e-6);
