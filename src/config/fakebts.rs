@@ -122,6 +122,11 @@ pub struct FakeBtsConfig {
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
     pub(crate) link_gap_secs: u64,
+    /// A linked identity is unlinked when the transmitter's older identity is still
+    /// heard this long after the new one appeared (two transmitters side by side, not
+    /// one that changed identity), seconds. Default 120 (a blaster's captured phones
+    /// report the old identity for a few seconds after a change).
+    pub(crate) link_coexist_secs: u64,
     /// Speed allowed for a moving transmitter when widening the association radius
     /// over a gap, m/s. Default 20 (a car in a city).
     pub(crate) max_speed_mps: f64,
@@ -224,6 +229,7 @@ impl Default for FakeBtsConfig {
             association_spread_factor: 1.5,
             association_footprint_reports: 48,
             link_gap_secs: 900,
+            link_coexist_secs: 120,
             max_speed_mps: 20.0,
             locate_interval_secs: 60,
             track_window_secs: 180,
@@ -414,6 +420,9 @@ impl FakeBtsConfig {
     }
     pub(crate) fn evidence_window_ms(&self) -> i64 {
         secs_ms(self.evidence_window_secs)
+    }
+    pub(crate) fn link_coexist_ms(&self) -> i64 {
+        secs_ms(self.link_coexist_secs)
     }
     pub(crate) fn link_gap_ms(&self) -> i64 {
         secs_ms(self.link_gap_secs)

@@ -183,6 +183,8 @@ impl FakeBtsDetector {
         let (eid, linked) = self.select_emitter(key, m, &check, signature);
         if linked {
             tracing::debug!(emitter = eid, cell = %m.cell, "identity linked to a known transmitter");
+        } else {
+            self.detach_coexisting(eid, m);
         }
         self.attribute_report(eid, m, &check, reporter, duplicate_at, out);
     }
@@ -233,6 +235,24 @@ impl FakeBtsDetector {
                 self.stats.localisations += 1;
             }
             emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, false);
+        }
+    }
+
+    /// A report of an identity its emitter carried before later ones: those heard for
+    /// longer than `link_coexist_secs` are on air beside it, another transmitter's.
+    fn detach_coexisting(&mut self, eid: u64, m: &CellMeasurement) {
+        let Some(e) = self.emitters.get_mut(&eid) else {
+            return;
+        };
+        if e.identities.len() < 2 {
+            return;
+        }
+        let detached = e.detach_coexisting(&claimed_cell(m), m.ts_ms, self.cfg.link_coexist_ms());
+        for cell in detached {
+            tracing::debug!(emitter = eid, cell = %cell_key(&cell), "identity on air beside an older one: unlinked");
+            if let Some(id) = self.identities.get_mut(&(cell.rat, cell_key(&cell))) {
+                id.emitters.retain(|&x| x != eid);
+            }
         }
     }
 

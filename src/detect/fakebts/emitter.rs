@@ -140,9 +140,9 @@ pub(crate) struct Emitter {
     /// Channel and PCI/BSIC of its broadcasts that are not a registered cell's own
     /// (a blaster keeps its radio when it invents an identity), at most 8.
     own_radio: Vec<(Option<u32>, Option<u16>)>,
-    /// Its last new identity was a registered cell on that cell's own channel (a
-    /// clone copying the original's channel).
-    last_identity_copied: bool,
+    /// Identities found on air at the same time as an older one of this emitter:
+    /// another transmitter's, never linked again.
+    refused: Vec<ClaimedCell>,
     pub(crate) frame: LocalFrame,
     /// Identities in order of first use, with the event time each was first heard.
     pub(crate) identities: Vec<(ClaimedCell, i64)>,
@@ -157,6 +157,9 @@ pub(crate) struct Emitter {
     /// time it reported a reject or downgrade (`i64::MIN`: never).
     reporters: HashMap<u64, (i64, i64)>,
     observations: VecDeque<Observation>,
+    /// Per observation, the index in `identities` of the identity it reported
+    /// (`u16::MAX` past 65 534): an unlinked identity takes its reports with it.
+    observation_identity: VecDeque<u16>,
     /// Extent of the reporter positions, local metres (min x, min y, max x, max y).
     bbox: [f64; 4],
     /// Last event time the identity was heard on another channel (DUPLICATE_IDENTITY).
@@ -185,7 +188,7 @@ impl Emitter {
             id,
             signature,
             own_radio: Vec::new(),
-            last_identity_copied: false,
+            refused: Vec::new(),
             frame: LocalFrame::new(m.lat, m.lon),
             identities: Vec::new(),
             first_seen: m.ts_ms,
@@ -197,6 +200,7 @@ impl Emitter {
             thresholds: [0.0; RULE_COUNT],
             reporters: HashMap::new(),
             observations: VecDeque::new(),
+            observation_identity: VecDeque::new(),
             bbox: [
                 f64::INFINITY,
                 f64::INFINITY,
@@ -216,10 +220,10 @@ impl Emitter {
     }
 
     /// Whether a report of another identity (its check `check`) can be this
-    /// transmitter's next identity, as far as the radio tells: a copy of a registered
-    /// cell's channel links to a transmitter already seen hopping or cloning (a static
-    /// rogue cell keeps its identity), any other broadcast must keep one of the
-    /// transmitter's own channel and PCI/BSIC pairs (unknown fields agree).
+    /// transmitter's next identity, as far as the radio tells: not one found on air
+    /// beside it before; a copy of a registered cell (its own channel) may come from
+    /// any radio; any other broadcast keeps one of the transmitter's own channel and
+    /// PCI/BSIC pairs (unknown fields agree).
     pub(crate) fn may_take(&self, m: &CellMeasurement, check: &ReportCheck) -> bool {
         fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
             match (a, b) {
@@ -227,14 +231,69 @@ impl Emitter {
                 _ => true,
             }
         }
+        if self.refused.contains(&claimed_cell(m)) {
+            return false;
+        }
         if check.registered && !check.has(Rule::ArfcnInconsistent) {
-            return self.identities.len() >= 2 || self.last_identity_copied;
+            return true;
         }
         self.own_radio.is_empty()
             || self
                 .own_radio
                 .iter()
                 .any(|&(a, p)| agree(a, m.arfcn) && agree(p, m.pci))
+    }
+
+    /// A report of `cell` at `ts_ms`: the identities linked after `cell` and first
+    /// heard more than `grace_ms` before are on air beside it, so they were not its
+    /// successors but another transmitter's. They are removed (and refused from now
+    /// on) and returned.
+    pub(crate) fn detach_coexisting(
+        &mut self,
+        cell: &ClaimedCell,
+        ts_ms: i64,
+        grace_ms: i64,
+    ) -> Vec<ClaimedCell> {
+        let Some(i) = self.identities.iter().position(|(c, _)| c == cell) else {
+            return Vec::new();
+        };
+        let detached: Vec<ClaimedCell> = self.identities[i + 1..]
+            .iter()
+            .filter(|(_, first)| first + grace_ms < ts_ms)
+            .map(|(c, _)| *c)
+            .collect();
+        if !detached.is_empty() {
+            // their reports leave with them; the position and track start afresh
+            let old: Vec<ClaimedCell> = self.identities.iter().map(|(c, _)| *c).collect();
+            self.identities.retain(|(c, _)| !detached.contains(c));
+            let renumber = |i: u16| -> Option<u16> {
+                let cell = old.get(usize::from(i))?;
+                if detached.contains(cell) {
+                    return None;
+                }
+                let j = self.identities.iter().position(|(c, _)| c == cell)?;
+                Some(u16::try_from(j).unwrap_or(u16::MAX))
+            };
+            let kept: Vec<(Observation, u16)> = self
+                .observations
+                .iter()
+                .zip(&self.observation_identity)
+                .filter_map(|(o, &i)| renumber(i).map(|j| (*o, j)))
+                .collect();
+            self.observations = kept.iter().map(|k| k.0).collect();
+            self.observation_identity = kept.iter().map(|k| k.1).collect();
+            self.fix = None;
+            self.kalman = None;
+            self.short_fixes.clear();
+            self.track.clear();
+            self.moving = false;
+            for c in &detached {
+                if self.refused.len() < 16 {
+                    self.refused.push(*c);
+                }
+            }
+        }
+        detached
     }
 
     /// Whether this emitter already carries `cell`.
@@ -333,7 +392,6 @@ impl Emitter {
         let copied = check.registered && !check.has(Rule::ArfcnInconsistent);
         if !self.has_identity(&claimed) {
             self.identities.push((claimed, m.ts_ms));
-            self.last_identity_copied = copied;
         }
         let radio = (m.arfcn, m.pci);
         if !copied && self.own_radio.len() < 8 && !self.own_radio.contains(&radio) {
@@ -376,8 +434,12 @@ impl Emitter {
             self.bbox[3].max(y),
         ];
         self.observations.push_back(Observation::of_report(m, x, y));
+        let index = self.identities.iter().position(|(c, _)| *c == claimed);
+        self.observation_identity
+            .push_back(index.map_or(u16::MAX, |i| u16::try_from(i).unwrap_or(u16::MAX)));
         while self.observations.len() > cfg.max_observations.max(8) {
             self.observations.pop_front();
+            self.observation_identity.pop_front();
         }
     }
 
@@ -635,6 +697,7 @@ impl Emitter {
             + self.identities.capacity() * std::mem::size_of::<(ClaimedCell, i64)>()
             + self.reporters.capacity() * (std::mem::size_of::<(u64, i64)>() + 1)
             + self.observations.capacity() * std::mem::size_of::<Observation>()
+            + self.observation_identity.capacity() * 2
             + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
             + self.track.capacity() * std::mem::size_of::<(i64, f64, f64)>()
     }
