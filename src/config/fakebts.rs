@@ -98,8 +98,11 @@ pub struct FakeBtsConfig {
     /// quarter of an hour).
     pub(crate) catcher_horizon_secs: u64,
     /// REJECTS_EVERY_PHONE needs at least this many distinct phones rejected or
-    /// downgraded over the horizon (independent reporters: one faulty phone is not a
-    /// catcher). Default 3.
+    /// downgraded over the horizon, by an identity whose LAC or PLMN no registered cell
+    /// around uses (independent reporters: one faulty phone is not a catcher; a new
+    /// cell missing from the inventory uses a LAC of its area). Default 2: a catcher
+    /// catches a phone every quarter of an hour or so, and the target is a case within
+    /// 20 minutes.
     pub(crate) catcher_min_phones: usize,
     /// …and at least this share of all the phones that reported the transmitter over
     /// the horizon. A legitimate cell accepts nearly every phone (roaming rejects are a
@@ -223,7 +226,7 @@ impl Default for FakeBtsConfig {
             min_reporters: 2,
             evidence_window_secs: 1_800,
             catcher_horizon_secs: 10_800,
-            catcher_min_phones: 3,
+            catcher_min_phones: 2,
             catcher_min_share: 0.8,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,

@@ -146,6 +146,9 @@ pub(crate) struct Emitter {
     pub(crate) frame: LocalFrame,
     /// Identities in order of first use, with the event time each was first heard.
     pub(crate) identities: Vec<(ClaimedCell, i64)>,
+    /// Per identity (aligned with `identities`): when it was last heard, and how often
+    /// an older identity was heard while it was on air (see `detach_coexisting`).
+    on_air: Vec<(i64, u32)>,
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
     pub(crate) reports: u64,
@@ -175,6 +178,11 @@ pub(crate) struct Emitter {
     pub(crate) case: Option<CaseState>,
 }
 
+/// A newer identity heard at most this long before a report of an older one is on
+/// air beside it, ms.
+const ON_AIR_MS: i64 = 30_000;
+/// Reports of an older identity heard beside a newer one that unlink the newer one.
+const COEXIST_REPORTS: u32 = 4;
 /// Most observations kept for the short-window fixes' moving test.
 const MAX_SHORT_FIXES: usize = 64;
 /// Recent reports whose centroid anchors association.
@@ -191,6 +199,7 @@ impl Emitter {
             refused: Vec::new(),
             frame: LocalFrame::new(m.lat, m.lon),
             identities: Vec::new(),
+            on_air: Vec::new(),
             first_seen: m.ts_ms,
             last_seen: m.ts_ms,
             reports: 0,
@@ -244,8 +253,8 @@ impl Emitter {
                 .any(|&(a, p)| agree(a, m.arfcn) && agree(p, m.pci))
     }
 
-    /// A report of `cell` at `ts_ms`: the identities linked after `cell` and first
-    /// heard more than `grace_ms` before are on air beside it, so they were not its
+    /// A report of `cell` at `ts_ms`: the identities linked after `cell`, first heard
+    /// more than `grace_ms` before and repeatedly heard beside it, were not its
     /// successors but another transmitter's. They are removed (and refused from now
     /// on) and returned.
     pub(crate) fn detach_coexisting(
@@ -257,14 +266,27 @@ impl Emitter {
         let Some(i) = self.identities.iter().position(|(c, _)| c == cell) else {
             return Vec::new();
         };
-        let detached: Vec<ClaimedCell> = self.identities[i + 1..]
-            .iter()
-            .filter(|(_, first)| first + grace_ms < ts_ms)
-            .map(|(c, _)| *c)
-            .collect();
+        // A newer identity on air for longer than the grace and heard within the last
+        // ON_AIR_MS: the older one is heard beside it. A blaster going back to an old
+        // identity does so once, after the newer one went quiet; two transmitters side
+        // by side alternate all the time, so a few such reports decide.
+        let mut detached = Vec::new();
+        for j in i + 1..self.identities.len() {
+            let (cell, first) = self.identities[j];
+            let on_air = &mut self.on_air[j];
+            if first + grace_ms < ts_ms && on_air.0 + ON_AIR_MS >= ts_ms {
+                on_air.1 += 1;
+                if on_air.1 >= COEXIST_REPORTS {
+                    detached.push(cell);
+                }
+            }
+        }
         if !detached.is_empty() {
             // their reports leave with them; the position and track start afresh
             let old: Vec<ClaimedCell> = self.identities.iter().map(|(c, _)| *c).collect();
+            let keep: Vec<bool> = old.iter().map(|c| !detached.contains(c)).collect();
+            let mut k = keep.iter();
+            self.on_air.retain(|_| *k.next().unwrap_or(&true));
             self.identities.retain(|(c, _)| !detached.contains(c));
             let renumber = |i: u16| -> Option<u16> {
                 let cell = old.get(usize::from(i))?;
@@ -392,6 +414,7 @@ impl Emitter {
         let copied = check.registered && !check.has(Rule::ArfcnInconsistent);
         if !self.has_identity(&claimed) {
             self.identities.push((claimed, m.ts_ms));
+            self.on_air.push((m.ts_ms, 0));
         }
         let radio = (m.arfcn, m.pci);
         if !copied && self.own_radio.len() < 8 && !self.own_radio.contains(&radio) {
@@ -435,6 +458,9 @@ impl Emitter {
         ];
         self.observations.push_back(Observation::of_report(m, x, y));
         let index = self.identities.iter().position(|(c, _)| *c == claimed);
+        if let Some(slot) = index.and_then(|i| self.on_air.get_mut(i)) {
+            slot.0 = slot.0.max(m.ts_ms);
+        }
         self.observation_identity
             .push_back(index.map_or(u16::MAX, |i| u16::try_from(i).unwrap_or(u16::MAX)));
         while self.observations.len() > cfg.max_observations.max(8) {
@@ -503,8 +529,11 @@ impl Emitter {
                 Rule::DuplicateIdentity => self
                     .duplicate_seen_ms
                     .is_some_and(|t| now_ms - t <= cfg.duplicate_window_ms()),
+                // an identity implausible for the area (LAC or PLMN of no cell around)
+                // that rejects the phones it is heard by; Rule::ALL lists both before
                 Rule::RejectsEveryPhone => {
-                    rejected_phones >= cfg.catcher_min_phones
+                    a.holds & (Rule::LacInconsistent.bit() | Rule::PlmnInconsistent.bit()) != 0
+                        && rejected_phones >= cfg.catcher_min_phones
                         && rejected_phones as f64 >= cfg.catcher_min_share * horizon_phones as f64
                 }
                 r if r.is_event() => c >= 1,

@@ -91,6 +91,9 @@ impl Rule {
         }
     }
 
+    /// (Declared for the documentation's "needs" column and checked by a test against
+    /// what [`check_report`] evaluates.)
+    #[cfg(test)]
     /// The report fields a rule reads (besides the identity and position every report
     /// has; `site.*` = the registered row). A report without one of them does not
     /// evaluate the rule: it neither fires nor counts against its share. Transmitter
@@ -313,8 +316,10 @@ pub(crate) fn check_report(
 /// The rules comparing a report of a registered identity with its row: reach
 /// (CellGuard), channel, signal and timing advance against the path-loss model, and
 /// whether together they say the transmitter is near the reporter while the site is
-/// far (`KNOWN_CELL_FAR_FROM_SITE`). A legacy cell heard far away has a weak signal
-/// and the timing advance of the true distance, so it is beyond reach only.
+/// far (`KNOWN_CELL_FAR_FROM_SITE`): a timing advance shorter than the distance, or,
+/// only for a report without one, a signal the site cannot give. A legacy cell heard
+/// far away (a high mast, a few dB of extra gain) has the timing advance of the true
+/// distance, so it is beyond reach, perhaps too strong, but never near.
 #[inline]
 fn check_placement(c: &mut ReportCheck, m: &CellMeasurement, site: &Site, cfg: &FakeBtsConfig) {
     let accuracy = m.accuracy_m.map_or(cfg.missing_accuracy_m, f64::from);
@@ -351,7 +356,8 @@ fn check_placement(c: &mut ReportCheck, m: &CellMeasurement, site: &Site, cfg: &
         let limit = cfg.signal_excess_sigmas * cfg.shadowing_sigma_db;
         if excess > limit {
             c.set(Rule::SignalTooStrong, excess, limit);
-            near = true;
+            // without a timing advance, the signal is the only range there is
+            near = m.ta.is_none() || ta_step_m(m.rat).is_none();
         }
     }
     if let (Some(ta), Some(step)) = (m.ta, ta_step_m(m.rat)) {
@@ -361,7 +367,7 @@ fn check_placement(c: &mut ReportCheck, m: &CellMeasurement, site: &Site, cfg: &
         let limit = step + accuracy + cfg.ta_tolerance_m;
         if gap > limit {
             c.set(Rule::TaInconsistent, gap, limit);
-            near |= ta_distance < d;
+            near = ta_distance < d;
         }
     }
     if m.signal_dbm.is_some() || (m.ta.is_some() && ta_step_m(m.rat).is_some()) {

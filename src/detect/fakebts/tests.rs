@@ -141,15 +141,15 @@ fn imsi_catcher_opens_one_case_from_a_few_rejected_phones() {
     assert_eq!(f.len(), 1, "{f:#?}");
     let c = f[0];
     let phones = reason(c, "REJECTS_EVERY_PHONE").expect("rejects reason");
-    assert!(phones.value >= 3.0, "{c:#?}");
+    assert!(phones.value >= 2.0, "{c:#?}");
     assert!(reason(c, "LAC_INCONSISTENT").is_some(), "{c:#?}");
-    // opened at the third phone, not the tenth
-    assert!(c.opened_at <= T0 + (600 + 2 * 900) * 1000, "{c:#?}");
+    // opened at the second phone, not the tenth
+    assert!(c.opened_at <= T0 + (600 + 900) * 1000, "{c:#?}");
 }
 
 #[test]
-fn two_rejected_phones_or_one_phone_rejected_ten_times_are_not_a_catcher() {
-    assert!(run(&mut catcher_reports(2, 900)).is_empty());
+fn one_rejected_phone_or_one_phone_rejected_ten_times_is_not_a_catcher() {
+    assert!(run(&mut catcher_reports(1, 900)).is_empty());
     let mut one: Vec<CellMeasurement> = catcher_reports(10, 900)
         .into_iter()
         .map(|mut m| {
@@ -334,7 +334,48 @@ fn absent_fields_are_not_evaluated_and_do_not_dilute_shares() {
         assert!(!c.has(r));
     }
     assert_ne!(c.evaluated & Rule::CellNotRegistered.bit(), 0);
+    // each declared field, removed from a report that evaluates everything it can,
+    // stops the rule from being evaluated
+    let s = city()[60];
+    let full = || {
+        let mut m = report(1, 0, 9_000.0, 0.0, s.key, s.arfcn.unwrap() + 1);
+        m.ta = Some(0);
+        m
+    };
+    let base = check_report(&full(), Some(&s), &cfg);
     for r in Rule::ALL {
         assert!(!r.needs().is_empty(), "{r:?} declares no fields");
+        for field in r.needs() {
+            let mut m = full();
+            let site = match *field {
+                "cipher" => {
+                    m.cipher = None;
+                    Some(&s)
+                }
+                "neighbors" => {
+                    m.neighbors = None;
+                    Some(&s)
+                }
+                "ta" => {
+                    m.ta = None;
+                    Some(&s)
+                }
+                "signal_dbm" => {
+                    m.signal_dbm = None;
+                    Some(&s)
+                }
+                "arfcn" => {
+                    m.arfcn = None;
+                    Some(&s)
+                }
+                "site" | "site.arfcn" => None,
+                _ => continue,
+            };
+            if base.evaluated & r.bit() == 0 {
+                continue;
+            }
+            let c = check_report(&m, site, &cfg);
+            assert_eq!(c.evaluated & r.bit(), 0, "{r:?} evaluated without {field}");
+        }
     }
 }
