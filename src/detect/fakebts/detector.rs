@@ -311,7 +311,7 @@ impl FakeBtsDetector {
                 };
                 if m.ts_ms - e.last_seen > cfg.link_gap_ms()
                     || !e.signature.linkable(&signature)
-                    || !e.may_take(m, check)
+                    || !e.may_take(m, check, cfg.link_gap_ms())
                 {
                     continue;
                 }

@@ -231,9 +231,9 @@ impl Emitter {
     /// Whether a report of another identity (its check `check`) can be this
     /// transmitter's next identity, as far as the radio tells: not one found on air
     /// beside it before; a copy of a registered cell (its own channel) may come from
-    /// any radio; any other broadcast keeps one of the transmitter's own channel and
+    /// any radio that is not an established static cell; any other broadcast keeps one of the transmitter's own channel and
     /// PCI/BSIC pairs (unknown fields agree).
-    pub(crate) fn may_take(&self, m: &CellMeasurement, check: &ReportCheck) -> bool {
+    pub(crate) fn may_take(&self, m: &CellMeasurement, check: &ReportCheck, young_ms: i64) -> bool {
         fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
             match (a, b) {
                 (Some(a), Some(b)) => a == b,
@@ -244,7 +244,12 @@ impl Emitter {
             return false;
         }
         if check.registered && !check.has(Rule::ArfcnInconsistent) {
-            return true;
+            // a static rogue cell keeps its identity: a clone links to a transmitter
+            // already seen changing identity or moving, or on air for less than the
+            // link gap (a blaster's first identity)
+            return self.identities.len() >= 2
+                || self.moving
+                || self.last_seen - self.first_seen <= young_ms;
         }
         self.own_radio.is_empty()
             || self
