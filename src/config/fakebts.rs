@@ -71,6 +71,12 @@ pub struct FakeBtsConfig {
     /// A rule holds for a transmitter when it fired in at least this share of the
     /// transmitter's reports in the evidence window (events: at least once). Default 0.3.
     pub(crate) min_rule_fraction: f64,
+    /// An event rule (RAT_DOWNGRADE, LU_REJECT, SMS_WHILE_CAMPED) holds for a
+    /// transmitter when it happened in at least this share of its reports in the
+    /// evidence window. Default 0.2: a rogue cell downgrades, rejects or messages a
+    /// good part of the phones it catches; a legacy cell missing from the inventory
+    /// sees a circuit-switched fallback now and then (a few per cent of its reports).
+    pub(crate) min_event_fraction: f64,
     /// Points needed to open a case. Default 6: one sign that the identity itself is
     /// forged plus one independent corroboration.
     pub(crate) case_threshold: f64,
@@ -220,6 +226,7 @@ impl Default for FakeBtsConfig {
             neighbourhood_max_cells: 64,
             weights: RuleWeights::default(),
             min_rule_fraction: 0.3,
+            min_event_fraction: 0.2,
             case_threshold: 6.0,
             min_rogue_points: 3.0,
             duplicate_window_secs: 3_600,
@@ -322,6 +329,13 @@ impl FakeBtsConfig {
             "fakebts.neighbourhood_max_cells",
             self.neighbourhood_max_cells as u64,
             1,
+        );
+        within(
+            p,
+            "fakebts.min_event_fraction",
+            self.min_event_fraction,
+            0.0,
+            1.0,
         );
         within(
             p,

@@ -541,7 +541,9 @@ impl Emitter {
                         && rejected_phones >= cfg.catcher_min_phones
                         && rejected_phones as f64 >= cfg.catcher_min_share * horizon_phones as f64
                 }
-                r if r.is_event() => c >= 1,
+                // a rogue cell provokes its events in a share of the phones it holds;
+                // a real cell missing from the inventory sees the odd CS fallback
+                r if r.is_event() => c >= 1 && (c as f64) >= cfg.min_event_fraction * n as f64,
                 // a share of the reports that could evaluate it (absent fields are
                 // not read as "did not fire")
                 _ => c >= 1 && (c as f64) >= cfg.min_rule_fraction * evaluated as f64,
