@@ -6,13 +6,14 @@
 //! decided in [`super::findings`].
 
 use super::emitter::CaseState;
-use super::emitter::{Emitter, EvidenceSpec, Signature};
+use super::emitter::{Emitter, EvidenceSpec};
 use super::findings::{self, FindingKind, InventoryFinding};
 use super::geometry::PathLoss;
 use super::identity::{cell_key, claimed_cell, IdKey, IdentityState, Profile};
 use super::index::{CellIndex, Site};
 use super::locate::SolverParams;
 use super::rules::{check_neighbourhood, check_report, Neighbourhood, ReportCheck, Rule};
+use super::signature::Signature;
 use super::snapshot::{emit_snapshot, material_change};
 use super::stats::FakeBtsStats;
 use crate::config::{ConfigError, FakeBtsConfig};

@@ -9,6 +9,7 @@ use super::locate::{
     bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
 };
 use super::rules::{ReportCheck, Rule, RULE_COUNT};
+use super::signature::Signature;
 use super::track::Kalman;
 use crate::config::FakeBtsConfig;
 use crate::detect::case_id::digest_id;
@@ -24,70 +25,6 @@ pub(crate) type RuleCounts = [u16; 2 * RULE_COUNT + 1];
 /// Slot of the report count in [`RuleCounts`].
 const REPORTS: usize = 2 * RULE_COUNT;
 pub(crate) type EvidenceSpec = RingSpec<EVIDENCE_BUCKETS>;
-
-/// What a transmitter's broadcasts look like beyond its identity: used to tell
-/// whether two identities can come from the same radio (a blaster keeps its channel,
-/// BSIC/PCI, PLMN and its missing encryption when it hops LAC/CID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Signature {
-    pub(crate) rat: crate::model::Rat,
-    pub(crate) mcc: u16,
-    pub(crate) mnc: u16,
-    pub(crate) arfcn: Option<u32>,
-    pub(crate) pci: Option<u16>,
-    pub(crate) null_cipher: bool,
-    pub(crate) few_neighbours: bool,
-}
-
-impl Signature {
-    /// The signature of a report, its broadcast flags as the rules kept them (a
-    /// registered cell heard in place keeps neither: that is its configuration).
-    pub(crate) fn of(m: &CellMeasurement, check: &ReportCheck) -> Self {
-        Signature {
-            rat: m.rat,
-            mcc: m.cell.mcc,
-            mnc: m.cell.mnc,
-            arfcn: m.arfcn,
-            pci: m.pci,
-            null_cipher: check.has(Rule::NullCipher),
-            few_neighbours: check.has(Rule::NoNeighbours),
-        }
-    }
-
-    /// Only forged-looking broadcasts are linked across identities: a legitimate cell
-    /// never changes identity, so clean signatures stay one identity per emitter.
-    pub(crate) fn suspicious(&self) -> bool {
-        self.null_cipher || self.few_neighbours
-    }
-
-    /// Same radio as far as the reports can tell (unknown fields do not disagree).
-    pub(crate) fn compatible(&self, other: &Signature) -> bool {
-        fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
-        }
-        self.rat == other.rat
-            && self.mcc == other.mcc
-            && self.mnc == other.mnc
-            && agree(self.arfcn, other.arfcn)
-            && agree(self.pci, other.pci)
-            && self.null_cipher == other.null_cipher
-            && self.few_neighbours == other.few_neighbours
-    }
-
-    /// Whether a transmitter with this signature may have switched to an identity
-    /// broadcast as `other`: the same technology and network and the same (missing)
-    /// encryption. Channel, PCI/BSIC and neighbour list are not compared: a blaster
-    /// cloning real cells copies theirs with each identity.
-    pub(crate) fn linkable(&self, other: &Signature) -> bool {
-        self.rat == other.rat
-            && self.mcc == other.mcc
-            && self.mnc == other.mnc
-            && self.null_cipher == other.null_cipher
-    }
-}
 
 /// The score of an emitter at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -139,16 +76,16 @@ pub(crate) struct Emitter {
     pub(crate) signature: Signature,
     /// Channel and PCI/BSIC of its broadcasts that are not a registered cell's own
     /// (a blaster keeps its radio when it invents an identity), at most 8.
-    own_radio: Vec<(Option<u32>, Option<u16>)>,
+    pub(super) own_radio: Vec<(Option<u32>, Option<u16>)>,
     /// Identities found on air at the same time as an older one of this emitter:
     /// another transmitter's, never linked again.
-    refused: Vec<ClaimedCell>,
+    pub(super) refused: Vec<ClaimedCell>,
     pub(crate) frame: LocalFrame,
     /// Identities in order of first use, with the event time each was first heard.
     pub(crate) identities: Vec<(ClaimedCell, i64)>,
     /// Per identity (aligned with `identities`): when it was last heard, and how often
     /// an older identity was heard while it was on air (see `detach_coexisting`).
-    on_air: Vec<(i64, u32)>,
+    pub(super) on_air: Vec<(i64, u32)>,
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
     pub(crate) reports: u64,
@@ -159,30 +96,25 @@ pub(crate) struct Emitter {
     /// Reporter (hashed) → last event time it reported this emitter, and the last
     /// time it reported a reject or downgrade (`i64::MIN`: never).
     reporters: HashMap<u64, (i64, i64)>,
-    observations: VecDeque<Observation>,
+    pub(super) observations: VecDeque<Observation>,
     /// Per observation, the index in `identities` of the identity it reported
     /// (`u16::MAX` past 65 534): an unlinked identity takes its reports with it.
-    observation_identity: VecDeque<u16>,
+    pub(super) observation_identity: VecDeque<u16>,
     /// Extent of the reporter positions, local metres (min x, min y, max x, max y).
     bbox: [f64; 4],
     /// Last event time the identity was heard on another channel (DUPLICATE_IDENTITY).
     pub(crate) duplicate_seen_ms: Option<i64>,
     pub(crate) fix: Option<Fix>,
-    kalman: Option<Kalman>,
-    short_fixes: VecDeque<Fix>,
+    pub(super) kalman: Option<Kalman>,
+    pub(super) short_fixes: VecDeque<Fix>,
     pub(crate) moving: bool,
     /// Filtered positions over time (local frame), one per localisation.
-    track: Vec<(i64, f64, f64)>,
+    pub(super) track: Vec<(i64, f64, f64)>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
     pub(crate) case: Option<CaseState>,
 }
 
-/// A newer identity heard at most this long before a report of an older one is on
-/// air beside it, ms.
-const ON_AIR_MS: i64 = 30_000;
-/// Reports of an older identity heard beside a newer one that unlink the newer one.
-const COEXIST_REPORTS: u32 = 4;
 /// Most observations kept for the short-window fixes' moving test.
 const MAX_SHORT_FIXES: usize = 64;
 /// Recent reports whose centroid anchors association.
@@ -226,101 +158,6 @@ impl Emitter {
             reports_since_locate: 0,
             case: None,
         }
-    }
-
-    /// Whether a report of another identity (its check `check`) can be this
-    /// transmitter's next identity, as far as the radio tells: not one found on air
-    /// beside it before; a copy of a registered cell (its own channel) may come from
-    /// any radio that is not an established static cell; any other broadcast keeps one of the transmitter's own channel and
-    /// PCI/BSIC pairs (unknown fields agree).
-    pub(crate) fn may_take(&self, m: &CellMeasurement, check: &ReportCheck, young_ms: i64) -> bool {
-        fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
-        }
-        if self.refused.contains(&claimed_cell(m)) {
-            return false;
-        }
-        if check.registered && !check.has(Rule::ArfcnInconsistent) {
-            // a static rogue cell keeps its identity: a clone links to a transmitter
-            // already seen changing identity or moving, or on air for less than the
-            // link gap (a blaster's first identity)
-            return self.identities.len() >= 2
-                || self.moving
-                || self.last_seen - self.first_seen <= young_ms;
-        }
-        self.own_radio.is_empty()
-            || self
-                .own_radio
-                .iter()
-                .any(|&(a, p)| agree(a, m.arfcn) && agree(p, m.pci))
-    }
-
-    /// A report of `cell` at `ts_ms`: the identities linked after `cell`, first heard
-    /// more than `grace_ms` before and repeatedly heard beside it, were not its
-    /// successors but another transmitter's. They are removed (and refused from now
-    /// on) and returned.
-    pub(crate) fn detach_coexisting(
-        &mut self,
-        cell: &ClaimedCell,
-        ts_ms: i64,
-        grace_ms: i64,
-    ) -> Vec<ClaimedCell> {
-        let Some(i) = self.identities.iter().position(|(c, _)| c == cell) else {
-            return Vec::new();
-        };
-        // A newer identity on air for longer than the grace and heard within the last
-        // ON_AIR_MS: the older one is heard beside it. A blaster going back to an old
-        // identity does so once, after the newer one went quiet; two transmitters side
-        // by side alternate all the time, so a few such reports decide.
-        let mut detached = Vec::new();
-        for j in i + 1..self.identities.len() {
-            let (cell, first) = self.identities[j];
-            let on_air = &mut self.on_air[j];
-            if first + grace_ms < ts_ms && on_air.0 + ON_AIR_MS >= ts_ms {
-                on_air.1 += 1;
-                if on_air.1 >= COEXIST_REPORTS {
-                    detached.push(cell);
-                }
-            }
-        }
-        if !detached.is_empty() {
-            // their reports leave with them; the position and track start afresh
-            let old: Vec<ClaimedCell> = self.identities.iter().map(|(c, _)| *c).collect();
-            let keep: Vec<bool> = old.iter().map(|c| !detached.contains(c)).collect();
-            let mut k = keep.iter();
-            self.on_air.retain(|_| *k.next().unwrap_or(&true));
-            self.identities.retain(|(c, _)| !detached.contains(c));
-            let renumber = |i: u16| -> Option<u16> {
-                let cell = old.get(usize::from(i))?;
-                if detached.contains(cell) {
-                    return None;
-                }
-                let j = self.identities.iter().position(|(c, _)| c == cell)?;
-                Some(u16::try_from(j).unwrap_or(u16::MAX))
-            };
-            let kept: Vec<(Observation, u16)> = self
-                .observations
-                .iter()
-                .zip(&self.observation_identity)
-                .filter_map(|(o, &i)| renumber(i).map(|j| (*o, j)))
-                .collect();
-            self.observations = kept.iter().map(|k| k.0).collect();
-            self.observation_identity = kept.iter().map(|k| k.1).collect();
-            self.fix = None;
-            self.kalman = None;
-            self.short_fixes.clear();
-            self.track.clear();
-            self.moving = false;
-            for c in &detached {
-                if self.refused.len() < 16 {
-                    self.refused.push(*c);
-                }
-            }
-        }
-        detached
     }
 
     /// Whether this emitter already carries `cell`.

@@ -6,6 +6,8 @@
 //! - `identity.rs` / `emitter.rs`: evidence per broadcast identity and per candidate
 //!   transmitter (several identities linked by place, time and radio signature),
 //!   scored additively over an event-time window;
+//! - `signature.rs` / `link.rs`: a transmitter's radio signature, and linking (and
+//!   unlinking) identities on it — a blaster hopping or cloning real cells;
 //! - [`locate`] / `track.rs`: signal-weighted centroid, robust multilateration on the
 //!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
 //! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
@@ -18,8 +20,10 @@ pub(crate) mod findings;
 pub mod geometry;
 pub(crate) mod identity;
 pub(crate) mod index;
+pub(crate) mod link;
 pub mod locate;
 pub(crate) mod rules;
+pub(crate) mod signature;
 pub(crate) mod snapshot;
 pub(crate) mod stats;
 #[cfg(test)]

@@ -1,0 +1,111 @@
+//! Identity linking on a transmitter: whether a report of another identity can be its
+//! next one (a blaster hopping or cloning real cells), and unlinking an identity that
+//! turns out to be on air beside an older one (another transmitter).
+
+use super::emitter::Emitter;
+use super::identity::claimed_cell;
+use super::locate::Observation;
+use super::rules::{ReportCheck, Rule};
+use crate::model::{CellMeasurement, ClaimedCell};
+
+/// A newer identity heard at most this long before a report of an older one is on
+/// air beside it, ms.
+const ON_AIR_MS: i64 = 30_000;
+/// Reports of an older identity heard beside a newer one that unlink the newer one.
+const COEXIST_REPORTS: u32 = 4;
+impl Emitter {
+    /// Whether a report of another identity (its check `check`) can be this
+    /// transmitter's next identity, as far as the radio tells: not one found on air
+    /// beside it before; a copy of a registered cell (its own channel) may come from
+    /// any radio that is not an established static cell; any other broadcast keeps one of the transmitter's own channel and
+    /// PCI/BSIC pairs (unknown fields agree).
+    pub(crate) fn may_take(&self, m: &CellMeasurement, check: &ReportCheck, young_ms: i64) -> bool {
+        fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+        }
+        if self.refused.contains(&claimed_cell(m)) {
+            return false;
+        }
+        if check.registered && !check.has(Rule::ArfcnInconsistent) {
+            // a static rogue cell keeps its identity: a clone links to a transmitter
+            // already seen changing identity or moving, or on air for less than the
+            // link gap (a blaster's first identity)
+            return self.identities.len() >= 2
+                || self.moving
+                || self.last_seen - self.first_seen <= young_ms;
+        }
+        self.own_radio.is_empty()
+            || self
+                .own_radio
+                .iter()
+                .any(|&(a, p)| agree(a, m.arfcn) && agree(p, m.pci))
+    }
+
+    /// A report of `cell` at `ts_ms`: the identities linked after `cell`, first heard
+    /// more than `grace_ms` before and repeatedly heard beside it, were not its
+    /// successors but another transmitter's. They are removed (and refused from now
+    /// on) and returned.
+    pub(crate) fn detach_coexisting(
+        &mut self,
+        cell: &ClaimedCell,
+        ts_ms: i64,
+        grace_ms: i64,
+    ) -> Vec<ClaimedCell> {
+        let Some(i) = self.identities.iter().position(|(c, _)| c == cell) else {
+            return Vec::new();
+        };
+        // A newer identity on air for longer than the grace and heard within the last
+        // ON_AIR_MS: the older one is heard beside it. A blaster going back to an old
+        // identity does so once, after the newer one went quiet; two transmitters side
+        // by side alternate all the time, so a few such reports decide.
+        let mut detached = Vec::new();
+        for j in i + 1..self.identities.len() {
+            let (cell, first) = self.identities[j];
+            let on_air = &mut self.on_air[j];
+            if first + grace_ms < ts_ms && on_air.0 + ON_AIR_MS >= ts_ms {
+                on_air.1 += 1;
+                if on_air.1 >= COEXIST_REPORTS {
+                    detached.push(cell);
+                }
+            }
+        }
+        if !detached.is_empty() {
+            // their reports leave with them; the position and track start afresh
+            let old: Vec<ClaimedCell> = self.identities.iter().map(|(c, _)| *c).collect();
+            let keep: Vec<bool> = old.iter().map(|c| !detached.contains(c)).collect();
+            let mut k = keep.iter();
+            self.on_air.retain(|_| *k.next().unwrap_or(&true));
+            self.identities.retain(|(c, _)| !detached.contains(c));
+            let renumber = |i: u16| -> Option<u16> {
+                let cell = old.get(usize::from(i))?;
+                if detached.contains(cell) {
+                    return None;
+                }
+                let j = self.identities.iter().position(|(c, _)| c == cell)?;
+                Some(u16::try_from(j).unwrap_or(u16::MAX))
+            };
+            let kept: Vec<(Observation, u16)> = self
+                .observations
+                .iter()
+                .zip(&self.observation_identity)
+                .filter_map(|(o, &i)| renumber(i).map(|j| (*o, j)))
+                .collect();
+            self.observations = kept.iter().map(|k| k.0).collect();
+            self.observation_identity = kept.iter().map(|k| k.1).collect();
+            self.fix = None;
+            self.kalman = None;
+            self.short_fixes.clear();
+            self.track.clear();
+            self.moving = false;
+            for c in &detached {
+                if self.refused.len() < 16 {
+                    self.refused.push(*c);
+                }
+            }
+        }
+        detached
+    }
+}
