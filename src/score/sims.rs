@@ -396,6 +396,8 @@ mod tests {
             imei_tac: "86291002".into(),
             cell: "452-4-1-1".into(),
             active_from_ms: 0,
+            cells: vec![],
+            imei_tacs: vec![],
         }];
         t.legit_heavy = vec![sim("shop1", "shop", 0), sim("tv1", "tv_vote", 0)];
         t

@@ -45,6 +45,7 @@
 
 mod city;
 mod fakes;
+pub mod knobs;
 mod malformed;
 mod output;
 mod pseudonym;
@@ -60,8 +61,9 @@ mod util;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+pub use knobs::{Knobs, KnobsBuilder, KnobsError};
 pub use scale::Scale;
-pub use scenario::write_scenario;
+pub use scenario::{write_scenario, write_scenario_with};
 pub use truth::Truth;
 /// A well-mixed 64-bit hash (SplitMix64), for synthetic data outside the simulator.
 pub(crate) use util::mix64;
@@ -109,6 +111,8 @@ pub enum SimulateError {
     },
     #[error("unknown scale {0:?}: expected small, medium or large")]
     UnknownScale(String),
+    #[error("invalid scenario knobs: {0}")]
+    Knobs(String),
 }
 
 impl SimulateError {

@@ -2,10 +2,15 @@
 //! shuffled by a small delivery delay (≤ 90 s, so out-of-orderness stays bounded),
 //! a few deliberately malformed lines are mixed in, and a few valid records are held
 //! back and written hours later (late records). Counts go to the truth.
+//!
+//! Records of knob-driven features go through [`FeedWriter::push_extra`]: their
+//! delivery delay comes from a stream of their own (the default records keep their
+//! order and their malformed and late companions), and they may be delivered later on
+//! purpose (re-sent copies, batches held back).
 
 use super::malformed::{corrupt, invalid_utf8, MalformedKind};
 use super::util::SimRng;
-use super::SimulateError;
+use super::{SimulateError, STEP_MS};
 use crate::model::Feed;
 use rand::Rng;
 use serde::Serialize;
@@ -26,6 +31,21 @@ pub(crate) struct FeedTotals {
     pub(crate) lines: u64,
     pub(crate) malformed: u64,
     pub(crate) late: u64,
+    /// Copies of records delivered a second time.
+    pub(crate) redelivered: u64,
+    /// Records of batches delivered late on purpose.
+    pub(crate) delayed: u64,
+}
+
+/// When a record of a knob-driven feature is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// With the other records of its step.
+    OnTime,
+    /// A second copy, this long after its event time.
+    Redelivered { delay_ms: i64 },
+    /// Part of a batch held back this long.
+    Delayed { delay_ms: i64 },
 }
 
 struct Pending {
@@ -44,6 +64,11 @@ pub(crate) struct FeedWriter {
     late_take_steps: Vec<usize>,
     taken_this_step: bool,
     late_queue: Vec<(usize, Vec<u8>)>,
+    /// Records delivered in a later step on purpose: (step, delivery key, bytes).
+    deferred: Vec<(usize, i64, Vec<u8>)>,
+    /// Delivery delays of knob-driven records.
+    extra_rng: SimRng,
+    start_ms: i64,
     malformed_rate: f64,
     malformed_cycle: usize,
     /// Steps at which the invalid-UTF-8 line and the empty line are written.
@@ -55,18 +80,35 @@ pub(crate) struct FeedWriter {
     pub(crate) lines: u64,
     pub(crate) malformed: u64,
     pub(crate) late: u64,
+    redelivered: u64,
+    delayed: u64,
     scratch: Vec<u8>,
 }
 
+/// Where and when a feed file's steps are.
+pub(crate) struct FeedPlan {
+    pub(crate) n_steps: usize,
+    pub(crate) start_ms: i64,
+    pub(crate) late_count: usize,
+    pub(crate) malformed_rate: f64,
+}
+
 impl FeedWriter {
+    /// A writer of `path`: `rng` draws the default records' delivery, `extra_rng`
+    /// that of knob-driven ones.
     pub(crate) fn create(
         feed: Feed,
         path: &Path,
-        n_steps: usize,
-        late_count: usize,
-        malformed_rate: f64,
+        plan: &FeedPlan,
         mut rng: SimRng,
+        extra_rng: SimRng,
     ) -> Result<FeedWriter, SimulateError> {
+        let FeedPlan {
+            n_steps,
+            late_count,
+            malformed_rate,
+            start_ms,
+        } = *plan;
         let file = std::fs::File::create(path).map_err(|source| SimulateError::io(path, source))?;
         let mut late_take_steps = Vec::new();
         if n_steps > LATE_MAX_STEPS + 2 {
@@ -87,6 +129,9 @@ impl FeedWriter {
             late_take_steps,
             taken_this_step: false,
             late_queue: Vec::new(),
+            deferred: Vec::new(),
+            extra_rng,
+            start_ms,
             malformed_rate,
             malformed_cycle: 0,
             utf8_step,
@@ -97,6 +142,8 @@ impl FeedWriter {
             lines: 0,
             malformed: 0,
             late: 0,
+            redelivered: 0,
+            delayed: 0,
             scratch: Vec::with_capacity(1024),
         })
     }
@@ -154,8 +201,54 @@ impl FeedWriter {
         Ok(())
     }
 
+    /// Add one valid record of a knob-driven feature, delivered as `delivery` says;
+    /// never turned into a malformed or a late record.
+    pub(crate) fn push_extra<T: Serialize>(
+        &mut self,
+        record: &T,
+        event_ms: i64,
+        delivery: Delivery,
+    ) -> Result<(), SimulateError> {
+        let mut bytes = Vec::with_capacity(512);
+        serde_json::to_writer(&mut bytes, record).map_err(|source| SimulateError::Json {
+            path: self.path.clone(),
+            source,
+        })?;
+        let jitter = self.extra_rng.random_range(0..=MAX_DELIVERY_JITTER_MS);
+        let delay = match delivery {
+            Delivery::OnTime => 0,
+            Delivery::Redelivered { delay_ms } => {
+                self.redelivered += 1;
+                delay_ms
+            }
+            Delivery::Delayed { delay_ms } => {
+                self.delayed += 1;
+                delay_ms
+            }
+        };
+        let key = event_ms + delay + jitter;
+        let due = usize::try_from((event_ms + delay - self.start_ms) / STEP_MS).unwrap_or(0);
+        if delay == 0 || due <= self.step {
+            self.batch.push(Pending { key, bytes });
+        } else {
+            self.deferred.push((due, key, bytes));
+        }
+        Ok(())
+    }
+
     /// Write the step's records in delivery order, then the late records due now.
     pub(crate) fn finish_step(&mut self) -> Result<(), SimulateError> {
+        let step = self.step;
+        if self.deferred.iter().any(|d| d.0 <= step) {
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+                .into_iter()
+                .partition(|d| d.0 <= step);
+            self.deferred = later;
+            self.batch.extend(
+                due.into_iter()
+                    .map(|(_, key, bytes)| Pending { key, bytes }),
+            );
+        }
         self.batch.sort_by_key(|p| p.key);
         let path = &self.path;
         let io = |source| SimulateError::io(path, source);
@@ -164,7 +257,6 @@ impl FeedWriter {
             self.out.write_all(b"\n").map_err(io)?;
             self.lines += 1;
         }
-        let step = self.step;
         let mut i = 0;
         while i < self.late_queue.len() {
             if self.late_queue[i].0 == step {
@@ -184,11 +276,18 @@ impl FeedWriter {
         Ok(())
     }
 
-    /// Flush the file; late records still queued (none with the planned steps) are
-    /// written at the end.
+    /// Flush the file; records still deferred and late records still queued (none
+    /// with the planned steps) are written at the end.
     pub(crate) fn finish(mut self) -> Result<FeedTotals, SimulateError> {
         let path = self.path.clone();
         let io = |source| SimulateError::io(&path, source);
+        let mut deferred = std::mem::take(&mut self.deferred);
+        deferred.sort_by_key(|d| d.1);
+        for (_, _, bytes) in deferred {
+            self.out.write_all(&bytes).map_err(io)?;
+            self.out.write_all(b"\n").map_err(io)?;
+            self.lines += 1;
+        }
         for (_, bytes) in std::mem::take(&mut self.late_queue) {
             self.out.write_all(&bytes).map_err(io)?;
             self.out.write_all(b"\n").map_err(io)?;
@@ -200,6 +299,8 @@ impl FeedWriter {
             lines: self.lines,
             malformed: self.malformed,
             late: self.late,
+            redelivered: self.redelivered,
+            delayed: self.delayed,
         })
     }
 }

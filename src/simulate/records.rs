@@ -104,7 +104,7 @@ pub(crate) struct MeasurementLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) neighbors: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) cipher: Option<&'static str>,
+    pub(crate) cipher: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) event: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,17 +3,21 @@
 //! the two feed files, then the truth about everything injected.
 //!
 //! Each part draws from its own random stream, seeded in a fixed order from the
-//! scenario's seed, so the parts cannot shift each other's draws.
+//! scenario's seed, so the parts cannot shift each other's draws. What the knobs add
+//! (docs/simulator.md) is applied after the default parts are drawn, from streams
+//! named after each feature ([`super::util::stream`]): the default knobs write the
+//! default scenario byte for byte.
 
-use super::city::{City, CityParams};
+use super::city::{traps, City, CityParams};
 use super::fakes::{self, Transmitter};
-use super::output::{FeedTotals, FeedWriter};
+use super::knobs::Knobs;
+use super::output::{FeedPlan, FeedTotals, FeedWriter};
 use super::pseudonym::Pseudonymizer;
 use super::reporters::{ReporterParams, Reporters};
 use super::scale::ScaleParams;
 use super::sims::Sims;
 use super::truth::Truth;
-use super::util::{SimRng, Span};
+use super::util::{stream, SimRng, Span};
 use super::{
     start_offset_hours, ScenarioSummary, SimConfig, SimulateError, BASE_START_MS, CELLS_FILE,
     MEASUREMENTS_FILE, SMS_VOLUME_FILE, STEP_MS, TRUTH_FILE,
@@ -39,8 +43,21 @@ fn sub_rng(master: &mut SimRng) -> SimRng {
     SimRng::seed_from_u64(master.random())
 }
 
-/// Generate the scenario of `cfg` into `out_dir` (created if needed).
+/// Generate the default scenario of `cfg` into `out_dir` (created if needed).
 pub fn write_scenario(cfg: &SimConfig, out_dir: &Path) -> Result<ScenarioSummary, SimulateError> {
+    write_scenario_with(cfg, &Knobs::default(), out_dir)
+}
+
+/// Generate the scenario of `cfg` with `knobs` into `out_dir` (created if needed).
+pub fn write_scenario_with(
+    cfg: &SimConfig,
+    knobs: &Knobs,
+    out_dir: &Path,
+) -> Result<ScenarioSummary, SimulateError> {
+    let problems = knobs.problems();
+    if !problems.is_empty() {
+        return Err(SimulateError::Knobs(problems.join("; ")));
+    }
     std::fs::create_dir_all(out_dir).map_err(|e| SimulateError::io(out_dir, e))?;
     let params = ScaleParams::of(cfg.scale);
     let mut master = SimRng::seed_from_u64(cfg.seed);
@@ -62,9 +79,9 @@ pub fn write_scenario(cfg: &SimConfig, out_dir: &Path) -> Result<ScenarioSummary
     );
     let cells_path = out_dir.join(CELLS_FILE);
     let cell_rows = city.write_csv(&cells_path, &mut city_rng)?;
-    let fakes = fakes::generate(&city, span, &mut sub_rng(&mut master));
-    let sims = Sims::generate(&params.sims, &city, span, &pseudo, sub_rng(&mut master));
-    let reporters = Reporters::generate(
+    let mut fakes = fakes::generate(&city, span, &mut sub_rng(&mut master));
+    let mut sims = Sims::generate(&params.sims, &city, span, &pseudo, sub_rng(&mut master));
+    let mut reporters = Reporters::generate(
         ReporterParams {
             count: params.reporters,
         },
@@ -72,15 +89,30 @@ pub fn write_scenario(cfg: &SimConfig, out_dir: &Path) -> Result<ScenarioSummary
         &pseudo,
         sub_rng(&mut master),
     );
+    // The knobs, on top of the default parts.
+    let mut city = city;
+    let trap_cells = traps::apply(&mut city, &knobs.cells, cfg.seed, span);
+    fakes.extend(fakes::generate_extra(
+        &city,
+        span,
+        &knobs.attackers,
+        cfg.seed,
+    ));
+    sims.configure(&knobs.feeds, &knobs.sims, &city, span, &pseudo, cfg.seed);
+    reporters.configure(&knobs.cells, fakes.len(), cfg.seed);
     let mut world = World {
         city,
         fakes,
         sims,
         reporters,
     };
-    let (sms, meas) = write_feeds(&mut world, span, &params, &mut master, out_dir)?;
+    let (sms, meas) = write_feeds(&mut world, span, &params, &mut master, cfg.seed, out_dir)?;
 
-    let truth = scenario_truth(cfg, span, &mut world, [&sms, &meas], cell_rows);
+    let mut truth = scenario_truth(cfg, span, &mut world, [&sms, &meas], cell_rows);
+    if !knobs.is_default() {
+        truth.knobs = serde_json::to_value(knobs).ok();
+    }
+    truth.trap_cells = trap_cells;
     let truth_path = out_dir.join(TRUTH_FILE);
     write_truth(&truth_path, &truth)?;
     tracing::info!(
@@ -112,17 +144,23 @@ fn write_feeds(
     span: Span,
     params: &ScaleParams,
     master: &mut SimRng,
+    seed: u64,
     out_dir: &Path,
 ) -> Result<(FeedTotals, FeedTotals), SimulateError> {
     let n_steps = ((span.end_ms - span.start_ms) / STEP_MS) as usize;
+    let plan = FeedPlan {
+        n_steps,
+        start_ms: span.start_ms,
+        late_count: params.late_per_file,
+        malformed_rate: MALFORMED_RATE,
+    };
     let mut feed_writer = |feed: Feed, name: &str| {
         FeedWriter::create(
             feed,
             &out_dir.join(name),
-            n_steps,
-            params.late_per_file,
-            MALFORMED_RATE,
+            &plan,
             sub_rng(master),
+            stream(seed, &format!("delivery/{name}")),
         )
     };
     let mut sms_out = feed_writer(Feed::SmsVolume, SMS_VOLUME_FILE)?;
@@ -156,6 +194,14 @@ fn scenario_truth(
     };
     let mut line_counts = per_feed(|f| f.lines);
     line_counts.insert(CELLS_FILE.to_string(), cell_rows + 1);
+    // Only present when a feed profile asked for them.
+    let some = |m: BTreeMap<String, u64>| {
+        if m.values().all(|&n| n == 0) {
+            BTreeMap::new()
+        } else {
+            m
+        }
+    };
     let sims = world.sims.take_truth();
     Truth {
         seed: cfg.seed,
@@ -171,6 +217,10 @@ fn scenario_truth(
         malformed_lines: per_feed(|f| f.malformed),
         late_records: per_feed(|f| f.late),
         line_counts,
+        knobs: None,
+        trap_cells: Vec::new(),
+        redelivered_records: some(per_feed(|f| f.redelivered)),
+        delayed_records: some(per_feed(|f| f.delayed)),
     }
 }
 

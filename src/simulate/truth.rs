@@ -21,12 +21,14 @@ pub struct Truth {
     pub start_ms: i64,
     /// End of event time (exclusive), epoch milliseconds.
     pub end_ms: i64,
-    /// Blatant spam SIMs (`kind` = `"blatant_spam"`).
+    /// Spam SIMs: `kind` = `"blatant_spam"`, or `"ramp_spam"` for a campaign that
+    /// starts slowly (added by knobs).
     pub spam_sims: Vec<TruthSim>,
     /// Low-and-slow SIM farms; their `sims` are positives too.
     pub farms: Vec<TruthFarm>,
     /// Legitimate heavy senders (false-positive traps): `kind` is one of
-    /// `"shop"`, `"school"`, `"tv_vote"`, `"m2m"`, `"new_normal"`.
+    /// `"shop"`, `"school"`, `"tv_vote"`, `"m2m"`, `"new_normal"`, or
+    /// `"new_number_announcement"` (added by knobs).
     pub legit_heavy: Vec<TruthSim>,
     /// Rogue transmitters with their true positions.
     pub transmitters: Vec<TruthTransmitter>,
@@ -42,6 +44,22 @@ pub struct Truth {
     /// Per file name: number of newline-terminated lines (`wc -l`), malformed and
     /// empty lines included; for `cells.csv` the header counts as one line.
     pub line_counts: BTreeMap<String, u64>,
+    /// The knobs of a scenario other than the default one (docs/simulator.md), as
+    /// JSON; absent for the default scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knobs: Option<serde_json::Value>,
+    /// Legitimate cells a knob made look odd (null cipher, few neighbours, heard far
+    /// away, missing from the inventory), with their category.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trap_cells: Vec<TruthTrapCell>,
+    /// Per file name: copies of valid records delivered a second time (a feed
+    /// profile's `redeliver_share`); absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub redelivered_records: BTreeMap<String, u64>,
+    /// Per file name: valid records of batches delivered late on purpose (a feed
+    /// profile's `late_batch_every_min`); absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delayed_records: BTreeMap<String, u64>,
 }
 
 /// One SIM of interest.
@@ -63,9 +81,15 @@ pub struct TruthFarm {
     pub sims: Vec<String>,
     pub devices: Vec<String>,
     pub imei_tac: String,
-    /// `MCC-MNC-LAC-CID`.
+    /// `MCC-MNC-LAC-CID` (the first site's, when there are several).
     pub cell: String,
     pub active_from_ms: i64,
+    /// Every site's serving cell, when the farm is spread over several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<String>,
+    /// Every gateway model, when the farm uses several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imei_tacs: Vec<String>,
 }
 
 /// A change of the identity a transmitter broadcasts, valid from `from_ms`.
@@ -79,7 +103,8 @@ pub struct TruthIdentityChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TruthTransmitter {
     pub id: String,
-    /// `"stationary"`, `"moving_blaster"` or `"low_power"`.
+    /// `"stationary"`, `"moving_blaster"` or `"low_power"` (the default three);
+    /// `"imsi_catcher"`, `"cloning_blaster"` or `"static_clone"` (added by knobs).
     pub kind: String,
     /// Every distinct identity broadcast, in order of first use.
     pub identities: Vec<ClaimedCell>,
@@ -89,6 +114,20 @@ pub struct TruthTransmitter {
     pub(crate) eirp_dbm: f64,
     /// True position every 60 s while active.
     pub track: Vec<TrackPoint>,
+}
+
+/// A legitimate cell that looks odd on purpose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TruthTrapCell {
+    /// `MCC-MNC-LAC-CID`.
+    pub cell: String,
+    /// `"gsm_null_cipher"`, `"gsm_few_neighbours"`, `"gsm_overshoot"`, `"new_site"` or
+    /// `"cell_on_wheels"` (a cell may be listed under several).
+    pub category: String,
+    pub rat: String,
+    /// True site position.
+    pub lat: f64,
+    pub lon: f64,
 }
 
 /// A registered cell whose listed coordinates are wrong.
@@ -115,7 +154,8 @@ impl Truth {
         })
     }
 
-    /// All positives for spam scoring: blatant spam SIMs and every farm member.
+    /// All positives for spam scoring: spam SIMs (blatant and ramping) and every farm
+    /// member.
     pub fn positive_sims(&self) -> std::collections::BTreeSet<&str> {
         self.spam_sims
             .iter()

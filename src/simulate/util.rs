@@ -8,6 +8,18 @@ use rand_chacha::ChaCha8Rng;
 
 pub(crate) type SimRng = ChaCha8Rng;
 
+/// The random stream of one knob-driven feature of a scenario: ChaCha8 seeded from the
+/// scenario seed and the feature's label, independent of the default scenario's
+/// streams, so turning a knob never shifts the draws of anything else.
+pub(crate) fn stream(seed: u64, label: &str) -> SimRng {
+    use rand::SeedableRng;
+    // FNV-1a of the label, mixed with the seed.
+    let h = label.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+    });
+    SimRng::seed_from_u64(mix64(seed ^ mix64(h)))
+}
+
 /// Standard normal draw (Box–Muller).
 pub(crate) fn normal(rng: &mut SimRng) -> f64 {
     let u1: f64 = rng.random::<f64>().max(1e-12);

@@ -1,10 +1,11 @@
-//! Phones captured by a rogue transmitter of their network: the moving blaster
-//! catches a phone briefly (downgrade → phishing SMS → optional reject within
-//! ~10 s, again at the earliest 15 min later); the stationary and low-power ones
-//! hold it while it stays in reach. A captured phone reports the transmitter's
-//! broadcast identity instead of a real cell.
+//! Phones captured by a rogue transmitter of their network: the blasters catch a
+//! phone briefly (downgrade → phishing SMS → optional reject within ~10 s, again at
+//! the earliest 15 min later); the stationary, low-power and static-clone ones hold
+//! it while it stays in reach; the IMSI catcher rejects it once, after which the
+//! phone bars its location area for good. A captured phone reports the
+//! transmitter's broadcast identity instead of a real cell.
 
-use super::Reporters;
+use super::{Reporters, DEFAULT_TRANSMITTERS};
 use crate::model::Rat;
 use crate::simulate::city::round6;
 use crate::simulate::fakes::{FakeKind, Transmitter};
@@ -49,38 +50,98 @@ impl Reporters {
         fakes: &[Transmitter],
         out: &mut FeedWriter,
     ) -> Result<bool, SimulateError> {
-        let (x, y, op) = {
-            let r = &self.reporters[ri];
-            (r.x, r.y, r.operator)
-        };
+        let op = self.reporters[ri].operator;
         for (index, f) in fakes.iter().enumerate() {
             if f.operator != op || !f.active(t) {
                 continue;
             }
-            let (fx, fy) = f.position(t);
-            let d = (fx - x).hypot(fy - y);
-            if d > 6_000.0 {
-                continue;
-            }
-            let rx =
-                self.radio
-                    .received_dbm(f.eirp_dbm, d, self.radio.shadowing_db(f.shadow_key, x, y));
-            let contact = Contact {
-                index,
-                fake: f,
-                distance_m: d,
-                rx_dbm: rx,
-                in_reach: rx >= -102.0 && rx + f.capture_margin_db >= best_rx,
-            };
-            let captured = match f.kind {
-                FakeKind::MovingBlaster => self.blasted(ri, t, &contact, out)?,
-                FakeKind::Stationary | FakeKind::LowPower => self.held(ri, t, &contact, out)?,
+            let captured = if index < DEFAULT_TRANSMITTERS {
+                self.capture_by(ri, t, best_rx, index, f, out)?
+            } else {
+                self.with_extra_stream(|me| me.capture_by(ri, t, best_rx, index, f, out))?
             };
             if captured {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// Whether transmitter `index` (`f`, of the phone's network, on air) captures
+    /// reporter `ri` at `t`; the captured reports are written.
+    fn capture_by(
+        &mut self,
+        ri: usize,
+        t: i64,
+        best_rx: f64,
+        index: usize,
+        f: &Transmitter,
+        out: &mut FeedWriter,
+    ) -> Result<bool, SimulateError> {
+        let (x, y) = {
+            let r = &self.reporters[ri];
+            (r.x, r.y)
+        };
+        let (fx, fy) = f.position(t);
+        let d = (fx - x).hypot(fy - y);
+        if d > 6_000.0 {
+            return Ok(false);
+        }
+        let rx =
+            self.radio
+                .received_dbm(f.eirp_dbm, d, self.radio.shadowing_db(f.shadow_key, x, y));
+        let contact = Contact {
+            index,
+            fake: f,
+            distance_m: d,
+            rx_dbm: rx,
+            in_reach: rx >= -102.0 && rx + f.capture_margin_db >= best_rx,
+        };
+        match f.kind {
+            FakeKind::MovingBlaster | FakeKind::CloningBlaster => {
+                self.blasted(ri, t, &contact, out)
+            }
+            FakeKind::Stationary | FakeKind::LowPower | FakeKind::StaticClone => {
+                self.held(ri, t, &contact, out)
+            }
+            FakeKind::ImsiCatcher => self.rejected(ri, t, &contact, out),
+        }
+    }
+
+    /// The IMSI catcher: a phone in reach that has not barred it yet attempts a
+    /// location update, is rejected and bars the location area for good.
+    fn rejected(
+        &mut self,
+        ri: usize,
+        t: i64,
+        c: &Contact,
+        out: &mut FeedWriter,
+    ) -> Result<bool, SimulateError> {
+        let barred = self.reporters[ri].fake_state[c.index] == i64::MAX;
+        if barred || !c.in_reach || !self.paced(t, c) {
+            return Ok(false);
+        }
+        if self.rng.random::<f64>() >= c.fake.capture_probability {
+            return Ok(false);
+        }
+        self.captures[c.index] += 1;
+        self.reporters[ri].fake_state[c.index] = i64::MAX;
+        self.emit_fake(ri, t, c, "reject", None, out)?;
+        Ok(true)
+    }
+
+    /// Whether the transmitter of `c` may catch one more phone at `t` under its
+    /// `max_captures` (at most that many times the elapsed share of its window,
+    /// rounded up).
+    fn paced(&self, t: i64, c: &Contact) -> bool {
+        let Some(max) = c.fake.max_captures else {
+            return true;
+        };
+        let f = c.fake;
+        let len = (f.active_to_ms - f.active_from_ms).max(1) as f64;
+        let share = ((t - f.active_from_ms) as f64 / len).clamp(0.0, 1.0);
+        let allowed = (f64::from(max) * share).ceil() as u32;
+        self.captures[c.index] < allowed.max(1)
     }
 
     /// The moving blaster: capture → downgrade → SMS → release within ~10 s; again
@@ -123,7 +184,7 @@ impl Reporters {
         out: &mut FeedWriter,
     ) -> Result<bool, SimulateError> {
         let held = self.reporters[ri].fake_state[c.index] >= t;
-        let stationary = c.fake.kind == FakeKind::Stationary;
+        let stationary = matches!(c.fake.kind, FakeKind::Stationary | FakeKind::StaticClone);
         if c.in_reach && (held || self.rng.random::<f64>() < c.fake.capture_probability) {
             self.reporters[ri].fake_state[c.index] = t + 600_000;
             let newly = !held;
@@ -198,11 +259,11 @@ impl Reporters {
             pci: Some(b.pci),
             signal_dbm: Some(signal),
             ta: timing_advance(Rat::Gsm, c.distance_m),
-            neighbors: Some(f.neighbors),
-            cipher: Some(f.cipher),
+            neighbors: Some(b.neighbors),
+            cipher: f.cipher.as_deref(),
             event: Some(event),
             sms_sender: sender,
         };
-        out.push(&line, t, false)
+        self.write(out, &line, t, false)
     }
 }

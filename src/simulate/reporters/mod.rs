@@ -1,20 +1,31 @@
 //! Reporting devices (monitoring probes, crowd-sourced app users, operator MDT
 //! reports) moving through the city by random waypoints and reporting at their
 //! own intervals: the cell they camp on (`serving.rs`) or, when a rogue transmitter
-//! in reach captures the phone, the transmitter's identity (`capture.rs`).
+//! in reach captures the phone, the transmitter's identity (`capture.rs`); with the
+//! `cells` knobs, also brief camps on GSM cells heard far away (`overshoot.rs`).
+//!
+//! Knob-driven behaviour (the transmitters the knobs add, overshoot, 2G-only phones)
+//! draws from a stream of its own, swapped in by [`Reporters::with_extra_stream`].
 
 mod capture;
+mod overshoot;
 mod serving;
 
 use super::city::{population_point, to_latlon, City, OPERATORS};
 use super::fakes::Transmitter;
-use super::output::FeedWriter;
+use super::knobs::CellKnobs;
+use super::output::{Delivery, FeedWriter};
 use super::pseudonym::Pseudonymizer;
 use super::radio::RadioConfig;
-use super::util::{diurnal, normal, uniform, uniform_u32, weighted_index, SimRng};
+use super::records::MeasurementLine;
+use super::util::{diurnal, normal, stream, uniform, uniform_u32, weighted_index, SimRng};
 use super::{SimulateError, STEP_MS};
 use crate::model::Rat;
 use rand::Rng;
+
+/// The default scenario's transmitters come first in the list a step gets; the
+/// ones knobs add follow and use the extra stream.
+pub(crate) const DEFAULT_TRANSMITTERS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mobility {
@@ -48,8 +59,10 @@ struct Reporter {
     serving: Option<usize>,
     serving_rat: Rat,
     /// Per transmitter: until when this phone is held (stationary / low-power) or
-    /// when it may be captured again (blaster).
-    fake_state: [i64; 3],
+    /// when it may be captured again (blaster); `i64::MAX` once it barred it.
+    fake_state: Vec<i64>,
+    /// A 2G-only phone (a knob): camps on GSM cells only.
+    gsm_only: bool,
 }
 
 /// The reporter population and its per-step generator.
@@ -58,6 +71,14 @@ pub(crate) struct Reporters {
     radio: RadioConfig,
     rng: SimRng,
     near: Vec<usize>,
+    /// The stream of knob-driven behaviour; swapped with `rng` while it is used.
+    extra_rng: SimRng,
+    /// Whether `rng` is the extra stream just now.
+    in_extra: bool,
+    /// Chance per report of a brief camp on a GSM cell heard far away.
+    overshoot_probability: f64,
+    /// Per transmitter: phones it caught so far (paces `max_captures`).
+    captures: Vec<u32>,
 }
 
 /// Source, mobility, report interval (s) and GPS accuracy (m) of a new reporter:
@@ -135,7 +156,8 @@ impl Reporters {
                 accuracy,
                 serving: None,
                 serving_rat: Rat::Lte,
-                fake_state: [i64::MIN; 3],
+                fake_state: vec![i64::MIN; DEFAULT_TRANSMITTERS],
+                gsm_only: false,
             });
         }
         Reporters {
@@ -143,6 +165,55 @@ impl Reporters {
             radio: RadioConfig::default(),
             rng,
             near: Vec::with_capacity(64),
+            extra_rng: stream(0, "reporters/unused"),
+            in_extra: false,
+            overshoot_probability: 0.0,
+            captures: vec![0; DEFAULT_TRANSMITTERS],
+        }
+    }
+
+    /// Apply the `cells` knobs (2G-only phones, overshoot) and make room for
+    /// `transmitters` rogue transmitters; knob-driven draws come from streams of
+    /// `seed`.
+    pub(crate) fn configure(&mut self, knobs: &CellKnobs, transmitters: usize, seed: u64) {
+        self.extra_rng = stream(seed, "reporters/extra");
+        if knobs.gsm_overshoot_share > 0.0 {
+            self.overshoot_probability = knobs.overshoot_report_probability;
+        }
+        self.captures = vec![0; transmitters.max(DEFAULT_TRANSMITTERS)];
+        let mut rng = stream(seed, "reporters/gsm_only");
+        for r in &mut self.reporters {
+            r.fake_state
+                .resize(transmitters.max(DEFAULT_TRANSMITTERS), i64::MIN);
+            if knobs.gsm_only_reporters > 0.0 {
+                r.gsm_only = rng.random_bool(knobs.gsm_only_reporters);
+            }
+        }
+    }
+
+    /// Run `f` with the knob-driven stream as `self.rng` (and `in_extra` set).
+    fn with_extra_stream<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        std::mem::swap(&mut self.rng, &mut self.extra_rng);
+        self.in_extra = true;
+        let out = f(self);
+        self.in_extra = false;
+        std::mem::swap(&mut self.rng, &mut self.extra_rng);
+        out
+    }
+
+    /// Write a report: the default way, or as a knob-driven record when the extra
+    /// stream is in use.
+    fn write(
+        &self,
+        out: &mut FeedWriter,
+        line: &MeasurementLine,
+        t: i64,
+        late_eligible: bool,
+    ) -> Result<(), SimulateError> {
+        if self.in_extra {
+            out.push_extra(line, t, Delivery::OnTime)
+        } else {
+            out.push(line, t, late_eligible)
         }
     }
 
@@ -216,12 +287,16 @@ impl Reporters {
         fakes: &[Transmitter],
         out: &mut FeedWriter,
     ) -> Result<(), SimulateError> {
-        let Some((cell, best_rx)) = self.camp(ri, city) else {
+        let Some((cell, best_rx)) = self.camp(ri, t, city) else {
             return Ok(());
         };
         if self.captured(ri, t, best_rx, fakes, out)? {
             return Ok(());
         }
-        self.report_on_cell(ri, t, cell, city, out)
+        self.report_on_cell(ri, t, cell, city, out)?;
+        if self.overshoot_probability > 0.0 {
+            self.with_extra_stream(|me| me.overshoot(ri, t, city, out))?;
+        }
+        Ok(())
     }
 }

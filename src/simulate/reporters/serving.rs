@@ -31,12 +31,13 @@ const MAX_D2: f64 = 4_000.0 * 4_000.0;
 const HYSTERESIS_DB: f64 = 4.0;
 
 impl Reporters {
-    /// The real cell reporter `ri` camps on (the strongest of its home network, LTE
-    /// preferred) and its received level, dBm; `None` without any cell.
-    pub(super) fn camp(&mut self, ri: usize, city: &City) -> Option<(usize, f64)> {
-        let (x, y, op) = {
+    /// The real cell reporter `ri` camps on at `t` (the strongest of its home network
+    /// on air, LTE preferred, GSM only for a 2G-only phone) and its received level,
+    /// dBm; `None` without any cell.
+    pub(super) fn camp(&mut self, ri: usize, t: i64, city: &City) -> Option<(usize, f64)> {
+        let (x, y, op, gsm_only) = {
             let r = &self.reporters[ri];
-            (r.x, r.y, r.operator)
+            (r.x, r.y, r.operator, r.gsm_only)
         };
         city.cells_near(op, x, y, &mut self.near);
         if self.near.is_empty() {
@@ -46,6 +47,9 @@ impl Reporters {
         let mut best: Option<(usize, f64, f64)> = None; // (cell, score, rx)
         for &ci in &self.near {
             let c = &city.cells[ci];
+            if !c.on_air_at(t) || (gsm_only && c.rat != Rat::Gsm) {
+                continue;
+            }
             let d2 = (c.x - x) * (c.x - x) + (c.y - y) * (c.y - y);
             if d2 > MAX_D2 && best.is_some() {
                 continue;
@@ -113,7 +117,7 @@ impl Reporters {
         let (event, sender) = self.real_event(reselected);
         // Circuit-switched fallback: an LTE phone on a voice call drops to 2G/3G.
         let (c, event) = if c.rat == Rat::Lte && self.rng.random_bool(0.002) {
-            match city.nearest(op, x, y, |k| k.rat == Rat::Gsm) {
+            match city.nearest(op, x, y, |k| k.rat == Rat::Gsm && k.on_air_at(t)) {
                 Some(g) => (&city.cells[g], "rat_downgrade"),
                 None => (c, event),
             }
@@ -129,8 +133,14 @@ impl Reporters {
             rx + self.radio.fast_fading_sigma_db * normal(&mut self.rng),
         );
         let ta = timing_advance(c.rat, (d + 40.0 * normal(&mut self.rng)).max(0.0));
+        // Cells announce 4–12 neighbours, a few (a knob) 0–2.
+        let (lo, hi) = if c.neighbors >= 4 {
+            (4, 12)
+        } else {
+            (0, i32::from(c.neighbors) + 1)
+        };
         let neighbors =
-            (i32::from(c.neighbors) + self.rng.random_range(-1..=1)).clamp(4, 12) as u16;
+            (i32::from(c.neighbors) + self.rng.random_range(-1..=1)).clamp(lo, hi) as u16;
         let r = &self.reporters[ri];
         let (acc, lat, lon) = gps_fix(&mut self.rng, r);
         let ts = if self.rng.random_bool(0.03) {
@@ -168,7 +178,7 @@ impl Reporters {
             },
             sms_sender: sender,
         };
-        out.push(&line, t, true)?;
+        self.write(out, &line, t, true)?;
         let rat = c.rat;
         let r = &mut self.reporters[ri];
         r.serving = Some(cell_i);

@@ -30,7 +30,7 @@ pub(super) struct Activity {
 
 impl Activity {
     /// Nothing done yet, at the SIM's home cell and device.
-    fn at_home(sim: &Sim) -> Activity {
+    pub(super) fn at_home(sim: &Sim) -> Activity {
         Activity {
             cell: sim.home_cell,
             device: sim.device,
@@ -66,7 +66,11 @@ pub(super) fn add_fp(fps: &mut Vec<(u64, u32)>, fp: u64, n: u32) {
 impl Sims {
     /// What SIM `si` does during the step starting at `t`, if anything.
     pub(super) fn activity(&mut self, si: usize, t: i64, day_factor: f64) -> Option<Activity> {
-        let rng = &mut self.rng;
+        let rng = if si < self.default_sims {
+            &mut self.rng
+        } else {
+            &mut self.extra_rng
+        };
         let population = &self.population;
         let sim = &population.sims[si];
         if t + STEP_MS <= sim.active_from {
@@ -106,6 +110,30 @@ impl Sims {
                 }
                 return Some(a);
             }
+            Behaviour::Ramp {
+                template,
+                from,
+                ramp_ms,
+                rate,
+            } => {
+                return super::extra_activity::ramp(
+                    rng,
+                    sim,
+                    *template,
+                    (*from, *ramp_ms),
+                    *rate,
+                    t,
+                )
+            }
+            Behaviour::Announcement { .. } => {
+                let (a, sent) = super::extra_activity::announcement(rng, sim, t, day_factor);
+                if let Behaviour::Announcement { sent: s, .. } =
+                    &mut self.population.sims[si].behaviour
+                {
+                    *s += sent;
+                }
+                return a;
+            }
             _ => {}
         }
         // Ordinary behaviour (also the background of shops, schools, voters).
@@ -116,14 +144,14 @@ impl Sims {
 /// Recipients of the `a.so` messages drawn: a `repeat` share go to a recipient
 /// already messaged in the step, each distinct recipient is new with `p_new`, an
 /// `offnet` share go to other networks.
-fn recipients(rng: &mut SimRng, a: &mut Activity, repeat: f64, p_new: f64, offnet: f64) {
+pub(super) fn recipients(rng: &mut SimRng, a: &mut Activity, repeat: f64, p_new: f64, offnet: f64) {
     a.distinct = a.so - binomial(rng, a.so, repeat);
     a.new = binomial(rng, a.distinct, p_new);
     a.offnet = binomial(rng, a.so, offnet);
 }
 
 /// How an attacker's messages of one step look once their number is drawn.
-struct BulkProfile {
+pub(super) struct BulkProfile {
     /// Share of the messages to a recipient already messaged in the step.
     repeat: f64,
     /// Share of the messages to other networks.
@@ -136,7 +164,7 @@ struct BulkProfile {
     max_flips: u32,
 }
 
-const SPAM_PROFILE: BulkProfile = BulkProfile {
+pub(super) const SPAM_PROFILE: BulkProfile = BulkProfile {
     repeat: 0.02,
     offnet: 0.45,
     reply: 0.02,
@@ -153,7 +181,13 @@ const FARM_PROFILE: BulkProfile = BulkProfile {
 };
 
 /// Recipients, replies and fingerprints of `a.so` messages from `template`.
-fn bulk_messages(rng: &mut SimRng, a: &mut Activity, p_new: f32, template: u64, p: &BulkProfile) {
+pub(super) fn bulk_messages(
+    rng: &mut SimRng,
+    a: &mut Activity,
+    p_new: f32,
+    template: u64,
+    p: &BulkProfile,
+) {
     recipients(rng, a, p.repeat, f64::from(p_new), p.offnet);
     if rng.random_bool(p.reply) {
         a.si = 1;
@@ -186,10 +220,13 @@ fn farm_member(rng: &mut SimRng, sim: &Sim, f: &Farm, member: usize, t: i64) -> 
         return None;
     }
     let mut a = Activity::at_home(sim);
+    // Member `member` sits at site `member % sites` as its `member / sites`-th SIM.
+    let site = &f.sites[member % f.sites.len()];
+    let k = member / f.sites.len();
     let rotation = ((t - f.active_from).max(0) / f.rotation_ms) as usize;
-    let slot = (member + rotation * 3) / f.sims_per_device;
-    a.device = f.devices[slot % f.devices.len()];
-    a.so = uniform_u32(rng, 5, 15);
+    let slot = (k + rotation * 3) / f.sims_per_device;
+    a.device = site.devices[slot % site.devices.len()];
+    a.so = uniform_u32(rng, f.per_5min.0, f.per_5min.1);
     bulk_messages(rng, &mut a, sim.p_new, f.template, &FARM_PROFILE);
     Some(a)
 }
@@ -271,7 +308,7 @@ fn new_sim_burst(rng: &mut SimRng, sim: &Sim, contacts: u32, messaged: u32) -> (
 /// An ordinary user: active with the probability of at least one event at the
 /// step's rates, then each event an SMS or call out or in by the rates; at the work
 /// cell during office hours.
-fn ordinary(rng: &mut SimRng, sim: &Sim, t: i64, day_factor: f64) -> Option<Activity> {
+pub(super) fn ordinary(rng: &mut SimRng, sim: &Sim, t: i64, day_factor: f64) -> Option<Activity> {
     let mut a = Activity::at_home(sim);
     let f = day_factor as f32;
     let means = [
@@ -346,7 +383,7 @@ fn truncated_poisson(rng: &mut SimRng, mean: f64) -> u32 {
 }
 
 /// Spread `total` messages over `variants` fingerprints drawn by `make`.
-fn split_fps(
+pub(super) fn split_fps(
     rng: &mut SimRng,
     total: u32,
     variants: u32,

@@ -1,15 +1,20 @@
-//! SMS-volume records from the SIMs' activity, in each operator's reporting
-//! interval: 45201 sums three steps into one 900-s record (no `offnet_out`), 45202
-//! splits a step into 60-s records (30 % RFC 3339 timestamps in local time), 45204
-//! writes one 300-s record per step.
+//! SMS-volume records from the SIMs' activity, as each operator's feed profile says
+//! (docs/simulator.md, "Feed profiles"): 60-s profiles split a step into minute
+//! records, 300-s ones write one record per step, longer ones sum their steps into one
+//! record; the optional fields the profile omits are left out; the profile's share of
+//! `window_start`s are RFC 3339 text; some records are re-sent and one batch per
+//! period is delivered late. The defaults are the default scenario's: 45201 every
+//! 900 s without `offnet_out`, 45202 every 60 s with 30 % local-time RFC 3339
+//! timestamps, 45204 every 300 s.
 
 use super::activity::{add_fp, Activity};
 use super::population::Behaviour;
-use super::{Sims, WINDOW_SECS};
+use super::Sims;
 use crate::simulate::city::OPERATORS;
-use crate::simulate::output::FeedWriter;
+use crate::simulate::knobs::{SmsField, TextOffset};
+use crate::simulate::output::{Delivery, FeedWriter};
 use crate::simulate::records::{FpCount, SmsLine, Ts};
-use crate::simulate::util::{diurnal, diurnal_mean};
+use crate::simulate::util::{diurnal, diurnal_mean, uniform_u32};
 use crate::simulate::{SimulateError, STEP_MS};
 use rand::Rng;
 
@@ -28,43 +33,52 @@ impl Sims {
             let Some(act) = self.activity(si, step_start, day_factor) else {
                 continue;
             };
-            match WINDOW_SECS[self.population.sims[si].operator] {
-                900 => match &mut self.pending[si] {
+            match self.window_secs(si) {
+                60 => self.emit_split(si, step, step_start, act, out)?,
+                300 => self.emit(si, step, step_start, 300, &act, out)?,
+                _ => match &mut self.pending[si] {
                     Some(p) => p.merge(act),
                     slot @ None => {
                         *slot = Some(act);
                         self.touched.push(si as u32);
                     }
                 },
-                60 => self.emit_split(si, step_start, act, out)?,
-                _ => self.emit(si, step_start, 300, &act, out)?,
             }
         }
-        // Flush the 900-s aggregates at the end of each quarter hour.
-        if step % 3 == 2 {
-            self.flush_quarter_hour(step_start - 2 * STEP_MS, out)?;
-        }
-        Ok(())
+        self.flush_long_windows(step, step_start, out)
     }
 
-    /// Write the 900-s aggregates of the window starting at `window_start`.
-    fn flush_quarter_hour(
+    /// The reporting interval of SIM `si`'s operator, seconds.
+    fn window_secs(&self, si: usize) -> u32 {
+        self.feeds.of(self.population.sims[si].operator).window_secs
+    }
+
+    /// Write the aggregates of the long windows that end with step `step` (starting
+    /// at `step_start`), in SIM order.
+    fn flush_long_windows(
         &mut self,
-        window_start: i64,
+        step: usize,
+        step_start: i64,
         out: &mut FeedWriter,
     ) -> Result<(), SimulateError> {
         let mut touched = std::mem::take(&mut self.touched);
         touched.sort_unstable();
+        let mut keep = Vec::new();
         for &si in &touched {
-            if let Some(act) = self.pending[si as usize].take() {
-                let mut act = act;
+            let secs = self.window_secs(si as usize);
+            let steps = (secs / 300) as usize;
+            if (step + 1) % steps != 0 {
+                keep.push(si);
+                continue;
+            }
+            if let Some(mut act) = self.pending[si as usize].take() {
                 act.distinct = act.distinct.min(act.so);
                 act.new = act.new.min(act.distinct);
-                self.emit(si as usize, window_start, 900, &act, out)?;
+                let window_start = step_start - (steps as i64 - 1) * STEP_MS;
+                self.emit(si as usize, step, window_start, secs, &act, out)?;
             }
         }
-        touched.clear();
-        self.touched = touched;
+        self.touched = keep;
         Ok(())
     }
 
@@ -72,6 +86,7 @@ impl Sims {
     fn emit_split(
         &mut self,
         si: usize,
+        step: usize,
         step_start: i64,
         act: Activity,
         out: &mut FeedWriter,
@@ -80,7 +95,11 @@ impl Sims {
         // A SIM activated inside the step only acts in the minutes after activation.
         let first =
             ((self.population.sims[si].active_from - step_start).max(0) / 60_000).min(4) as usize;
-        let rng = &mut self.rng;
+        let rng = if si < self.default_sims {
+            &mut self.rng
+        } else {
+            &mut self.extra_rng
+        };
         for s in subs.iter_mut() {
             s.cell = act.cell;
             s.device = act.device;
@@ -116,15 +135,17 @@ impl Sims {
                 s.offnet = ((f64::from(act.offnet) * share).round() as u32).min(s.so);
             }
             let s = std::mem::take(s);
-            self.emit(si, step_start + k as i64 * 60_000, 60, &s, out)?;
+            self.emit(si, step, step_start + k as i64 * 60_000, 60, &s, out)?;
         }
         Ok(())
     }
 
-    /// Write one record of SIM `si` for the window starting at `window_start`.
+    /// Write one record of SIM `si` for the window starting at `window_start`,
+    /// written during step `step`.
     fn emit(
         &mut self,
         si: usize,
+        step: usize,
         window_start: i64,
         window_secs: u32,
         a: &Activity,
@@ -132,37 +153,42 @@ impl Sims {
     ) -> Result<(), SimulateError> {
         let sim = &self.population.sims[si];
         let op = sim.operator;
-        let text_ts = if op == 1 { 0.3 } else { 0.01 };
-        let ts = if self.rng.random_bool(text_ts) {
-            Ts::rfc3339(window_start, op == 1)
+        let profile = self.feeds.of(op);
+        let default_sim = si < self.default_sims;
+        let rng = if default_sim {
+            &mut self.rng
+        } else {
+            &mut self.extra_rng
+        };
+        let ts = if rng.random_bool(profile.rfc3339_share) {
+            Ts::rfc3339(window_start, profile.rfc3339_offset == TextOffset::Local)
         } else {
             Ts::Ms(window_start)
         };
         let age = sim.age_at_start + ((window_start - self.start_ms).max(0) / DAY_MS) as u32;
         let has_so = a.so > 0;
+        let sends = |f: SmsField| profile.sends(f);
         let line = SmsLine {
             operator: OPERATORS[op].0,
             sim: &sim.id,
             window_start: ts,
             window_secs,
             sms_out: a.so,
-            sms_in: Some(a.si),
-            distinct_recipients: Some(a.distinct.min(a.so)),
-            new_recipients: Some(a.new.min(a.distinct).min(a.so)),
-            // 45201 does not report off-net counts.
-            offnet_out: if op == 0 {
-                None
-            } else {
-                Some(a.offnet.min(a.so))
-            },
-            calls_out: Some(a.co),
-            calls_in: Some(a.ci),
-            device: Some(&self.population.devices[a.device as usize]),
-            imei_tac: Some(sim.tac),
-            cell: Some(&self.cell_keys[a.cell as usize]),
-            sim_age_days: Some(age),
-            kyc_verified: Some(sim.kyc),
-            content_fps: if has_so {
+            sms_in: sends(SmsField::SmsIn).then_some(a.si),
+            distinct_recipients: sends(SmsField::DistinctRecipients)
+                .then_some(a.distinct.min(a.so)),
+            new_recipients: sends(SmsField::NewRecipients)
+                .then_some(a.new.min(a.distinct).min(a.so)),
+            offnet_out: sends(SmsField::OffnetOut).then_some(a.offnet.min(a.so)),
+            calls_out: sends(SmsField::CallsOut).then_some(a.co),
+            calls_in: sends(SmsField::CallsIn).then_some(a.ci),
+            device: sends(SmsField::Device)
+                .then_some(self.population.devices[a.device as usize].as_str()),
+            imei_tac: sends(SmsField::ImeiTac).then_some(sim.tac),
+            cell: sends(SmsField::Cell).then_some(self.cell_keys[a.cell as usize].as_str()),
+            sim_age_days: sends(SmsField::SimAgeDays).then_some(age),
+            kyc_verified: sends(SmsField::KycVerified).then_some(sim.kyc),
+            content_fps: if has_so && sends(SmsField::ContentFps) {
                 a.fps
                     .iter()
                     .filter(|f| f.1 > 0)
@@ -172,11 +198,23 @@ impl Sims {
                 Vec::new()
             },
         };
-        let ordinary = matches!(sim.behaviour, Behaviour::Normal);
-        out.push(
-            &line,
-            window_start + i64::from(window_secs) * 1000,
-            ordinary,
-        )
+        let event_ms = window_start + i64::from(window_secs) * 1000;
+        let every = (profile.late_batch_every_min / 5) as usize;
+        let late_batch = self.late_batch_step[op].is_some_and(|s| step % every == s);
+        if late_batch {
+            let delay_ms = i64::from(profile.late_batch_delay_min) * 60_000;
+            out.push_extra(&line, event_ms, Delivery::Delayed { delay_ms })?;
+        } else if default_sim {
+            let ordinary = matches!(sim.behaviour, Behaviour::Normal);
+            out.push(&line, event_ms, ordinary)?;
+        } else {
+            out.push_extra(&line, event_ms, Delivery::OnTime)?;
+        }
+        if profile.redeliver_share > 0.0 && self.feed_rng.random_bool(profile.redeliver_share) {
+            let [lo, hi] = profile.redeliver_delay_secs;
+            let delay_ms = i64::from(uniform_u32(&mut self.feed_rng, lo, hi)) * 1000;
+            out.push_extra(&line, event_ms, Delivery::Redelivered { delay_ms })?;
+        }
+        Ok(())
     }
 }

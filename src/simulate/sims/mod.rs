@@ -1,25 +1,28 @@
 //! The SIMs of a scenario and their SMS-volume records: the population is drawn
-//! once (`population.rs`), then every 5-minute step each SIM may act (`activity.rs`)
-//! and what it did is written in its operator's reporting interval (`emission.rs`:
+//! once (`population.rs`, plus what the `sims` knobs add: `extras.rs`), then every
+//! 5-minute step each SIM may act (`activity.rs`, `extra_activity.rs`) and what it
+//! did is written as its operator's feed profile says (`emission.rs`: by default
 //! 45201 every 900 s, 45202 every 60 s, 45204 every 300 s).
 //!
-//! Every random draw comes from one stream in a fixed order, so a seed always gives
-//! the same bytes: moving code here must keep the order of the draws.
+//! Every random draw of the default population comes from one stream in a fixed
+//! order, so a seed always gives the same bytes: moving code here must keep the order
+//! of the draws. SIMs added by knobs draw from a second stream, delivery faults from
+//! a third.
 
 mod activity;
 mod emission;
+mod extra_activity;
+mod extras;
 mod population;
 
 use super::city::City;
+use super::knobs::{Feeds, SimKnobs};
 use super::pseudonym::Pseudonymizer;
-use super::util::{SimRng, Span};
+use super::util::{stream, SimRng, Span};
 use activity::Activity;
 use population::Population;
 
 pub(crate) use population::{SimParams, SimTruth};
-
-/// Reporting interval per operator index (45201, 45202, 45204), seconds.
-pub(crate) const WINDOW_SECS: [u32; 3] = [900, 60, 300];
 
 /// The population and its step generator.
 pub(crate) struct Sims {
@@ -27,9 +30,19 @@ pub(crate) struct Sims {
     cell_keys: Vec<String>,
     start_ms: i64,
     rng: SimRng,
-    /// Pending 900-s aggregates by SIM index, and which SIMs have one.
+    /// Pending aggregates of long windows by SIM index, and which SIMs have one.
     pending: Vec<Option<Activity>>,
     touched: Vec<u32>,
+    /// Each operator's feed profile.
+    feeds: Feeds,
+    /// SIMs `0..default_sims` are the default population; the rest were added by
+    /// knobs and draw from `extra_rng`.
+    default_sims: usize,
+    extra_rng: SimRng,
+    /// Delivery faults (re-sent records, late batches).
+    feed_rng: SimRng,
+    /// Per operator: the step (within each period) whose batch is delivered late.
+    late_batch_step: [Option<usize>; 3],
 }
 
 impl Sims {
@@ -49,7 +62,40 @@ impl Sims {
             rng,
             pending: vec![None; n_sims],
             touched: Vec::new(),
+            feeds: Feeds::default(),
+            default_sims: n_sims,
+            extra_rng: stream(0, "sims/unused"),
+            feed_rng: stream(0, "feeds/unused"),
+            late_batch_step: [None; 3],
         }
+    }
+
+    /// Apply the knobs: the operators' feed profiles and the SIMs the `sims` knobs
+    /// add (drawn from streams of `seed`; `city` may have grown since `generate`).
+    pub(crate) fn configure(
+        &mut self,
+        feeds: &Feeds,
+        knobs: &SimKnobs,
+        city: &City,
+        span: Span,
+        pseudo: &Pseudonymizer,
+        seed: u64,
+    ) {
+        self.feeds = feeds.clone();
+        self.feed_rng = stream(seed, "feeds/delivery");
+        for op in 0..3 {
+            let every = feeds.of(op).late_batch_every_min as usize / 5;
+            if every > 0 {
+                let mut rng = stream(seed, &format!("feeds/late_batch/{op}"));
+                self.late_batch_step[op] = Some(rand::Rng::random_range(&mut rng, 0..every));
+            }
+        }
+        let mut rng = stream(seed, "sims/population");
+        self.population
+            .add_extras(knobs, city, span, pseudo, &mut rng);
+        self.extra_rng = stream(seed, "sims/activity");
+        self.cell_keys = city.cells.iter().map(|c| c.key.clone()).collect();
+        self.pending.resize(self.population.sims.len(), None);
     }
 
     pub(crate) fn sim_count(&self) -> usize {

@@ -15,16 +15,16 @@ use crate::simulate::STEP_MS;
 use rand::Rng;
 
 /// Common handset TACs (synthetic, 8 digits).
-const PHONE_TACS: [&str; 12] = [
+pub(super) const PHONE_TACS: [&str; 12] = [
     "35332510", "35391110", "35260011", "86471503", "86928705", "35875209", "35467811", "86769204",
     "35209311", "86140205", "35698212", "86023006",
 ];
 /// Cheap feature phones favoured by spammers.
-const CHEAP_TACS: [&str; 3] = ["35800104", "86519703", "35915600"];
+pub(super) const CHEAP_TACS: [&str; 3] = ["35800104", "86519703", "35915600"];
 /// M2M modules (meters, trackers, alarms).
 const M2M_TACS: [&str; 3] = ["86672104", "86753205", "35917808"];
 /// GSM-gateway / SIM-box modems.
-const GATEWAY_TACS: [&str; 4] = ["86291002", "35836209", "86045701", "35901306"];
+pub(super) const GATEWAY_TACS: [&str; 4] = ["86291002", "35836209", "86045701", "35901306"];
 
 /// Tunables of the SIM population.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +38,7 @@ pub(crate) struct SimParams {
     pub(crate) heavy_min: usize,
 }
 
-const HEAVY_KINDS: [&str; 5] = ["shop", "school", "tv_vote", "m2m", "new_normal"];
+pub(super) const HEAVY_KINDS: [&str; 5] = ["shop", "school", "tv_vote", "m2m", "new_normal"];
 
 #[derive(Debug, Clone)]
 pub(super) enum Behaviour {
@@ -73,6 +73,23 @@ pub(super) enum Behaviour {
         contacts: u32,
         messaged: u32,
     },
+    /// A spam SIM of a campaign that ramps up (a knob).
+    Ramp {
+        template: u64,
+        from: i64,
+        ramp_ms: i64,
+        /// SMS per step at the start and once ramped up.
+        rate: (f32, f32),
+    },
+    /// A subscriber texting the whole contact book about a new number (a knob).
+    Announcement {
+        at: i64,
+        contacts: u32,
+        sent: u32,
+        template: u64,
+        /// Share of the recipients the SIM never texted in the operator's look-back.
+        p_new: f32,
+    },
 }
 
 pub(super) struct Sim {
@@ -93,15 +110,23 @@ pub(super) struct Sim {
     pub(crate) p_new: f32,
 }
 
-pub(super) struct Farm {
-    pub(crate) operator: usize,
+/// One place where a farm's gateways stand.
+pub(super) struct FarmSite {
     pub(crate) cell: u32,
     pub(crate) devices: Vec<u32>,
+    pub(crate) tac: &'static str,
+}
+
+pub(super) struct Farm {
+    pub(crate) operator: usize,
+    /// Member `m` sits at site `m % sites.len()` (the default farm has one).
+    pub(crate) sites: Vec<FarmSite>,
     pub(crate) sims_per_device: usize,
     pub(crate) rotation_ms: i64,
     pub(crate) template: u64,
-    pub(crate) tac: &'static str,
     pub(crate) active_from: i64,
+    /// SMS a member sends in an active step, `min..=max`.
+    pub(crate) per_5min: (u32, u32),
 }
 
 /// What `truth.json` says about the injected SIMs.
@@ -120,6 +145,9 @@ pub(super) struct Population {
     pub(crate) campaigns: Vec<u64>,
     pub(crate) devices: Vec<String>,
     pub(crate) truth: SimTruth,
+    /// Where device serials and SIM numbers continue (for SIMs added later).
+    pub(crate) serial: u32,
+    pub(crate) op_index: [usize; 3],
 }
 
 impl Population {
@@ -167,11 +195,11 @@ impl Population {
             b.sims.push(sim);
         }
         let spam = b.spam_sims(n_spam, campaigns.len());
-        let farm_truth = b.farm_members(&farms, &farm_sims);
+        let farm_truth = b.farm_members(&farms, 0, &farm_sims);
         let mut heavy = Vec::new();
         for (k, &count) in heavy_counts.iter().enumerate() {
             for _ in 0..count {
-                heavy.push(b.heavy_sim(k));
+                heavy.push(b.heavy_sim(k, None));
             }
         }
         Population {
@@ -184,53 +212,55 @@ impl Population {
                 farms: farm_truth,
                 heavy,
             },
+            serial: b.serial,
+            op_index: b.op_index,
         }
     }
 }
 
 /// A farm just drawn, with the number of SIMs it will get.
-struct NewFarm {
-    farm: Farm,
-    size: usize,
+pub(super) struct NewFarm {
+    pub(super) farm: Farm,
+    pub(super) size: usize,
 }
 
 /// The state shared while drawing the population: devices and SIM identifiers are
 /// numbered in the order they are drawn.
-struct Builder<'a> {
-    city: &'a City,
-    pseudo: &'a Pseudonymizer,
-    span: Span,
+pub(super) struct Builder<'a> {
+    pub(super) city: &'a City,
+    pub(super) pseudo: &'a Pseudonymizer,
+    pub(super) span: Span,
     /// Subscriber share of each operator.
-    shares: Vec<f64>,
-    rng: &'a mut SimRng,
-    near: Vec<usize>,
-    devices: Vec<String>,
-    sims: Vec<Sim>,
-    serial: u32,
-    op_index: [usize; 3],
+    pub(super) shares: Vec<f64>,
+    pub(super) rng: &'a mut SimRng,
+    pub(super) near: Vec<usize>,
+    pub(super) devices: Vec<String>,
+    pub(super) sims: Vec<Sim>,
+    pub(super) serial: u32,
+    pub(super) op_index: [usize; 3],
 }
 
 impl Builder<'_> {
     /// A new device pseudonym of `tac`; its index.
-    fn new_device(&mut self, tac: &str) -> u32 {
+    pub(super) fn new_device(&mut self, tac: &str) -> u32 {
         self.serial += 1;
         self.devices.push(self.pseudo.imei(tac, self.serial));
         (self.devices.len() - 1) as u32
     }
 
     /// The index of the device drawn last.
-    fn last_device(&self) -> u32 {
+    pub(super) fn last_device(&self) -> u32 {
         (self.devices.len() - 1) as u32
     }
 
     /// A new SIM pseudonym of operator `op` (MSISDNs with small random gaps).
-    fn new_sim_id(&mut self, op: usize) -> String {
+    pub(super) fn new_sim_id(&mut self, op: usize) -> String {
         self.op_index[op] += 1 + self.rng.random_range(0..3);
         self.pseudo.sim(op, self.op_index[op])
     }
 
     /// The cell of `op` serving a random place where people are.
-    fn random_cell(&mut self, op: usize) -> u32 {
+    pub(super) fn random_cell(&mut self, op: usize) -> u32 {
         let (x, y) = population_point(self.rng);
         nearest_cell(self.city, op, x, y, &mut self.near)
     }
@@ -254,13 +284,12 @@ impl Builder<'_> {
         let devices = (0..n_dev).map(|_| self.new_device(tac)).collect();
         let farm = Farm {
             operator: op,
-            cell,
-            devices,
+            sites: vec![FarmSite { cell, devices, tac }],
             sims_per_device: per_device,
             rotation_ms: i64::from(uniform_u32(self.rng, 30, 90)) * 60_000,
             template: self.rng.random(),
-            tac,
             active_from: self.span.at(uniform(self.rng, 0.1, 0.45), 1000),
+            per_5min: (5, 15),
         };
         NewFarm { farm, size }
     }
@@ -314,7 +343,7 @@ impl Builder<'_> {
     }
 
     /// Four content fingerprints a SIM's ordinary messages are drawn from.
-    fn random_fps(&mut self) -> [u64; 4] {
+    pub(super) fn random_fps(&mut self) -> [u64; 4] {
         [
             self.rng.random(),
             self.rng.random(),
@@ -366,38 +395,67 @@ impl Builder<'_> {
         truth
     }
 
+    /// The truth about farm `fi` (members still to be added).
+    pub(super) fn farm_truth(&self, fi: usize, f: &Farm) -> TruthFarm {
+        let several = |v: Vec<String>| if v.len() > 1 { v } else { Vec::new() };
+        let cells: Vec<String> = f
+            .sites
+            .iter()
+            .map(|s| self.city.cells[s.cell as usize].key.clone())
+            .collect();
+        let mut tacs: Vec<String> = Vec::new();
+        for site in &f.sites {
+            if !tacs.iter().any(|t| t == site.tac) {
+                tacs.push(site.tac.to_string());
+            }
+        }
+        TruthFarm {
+            farm_id: format!("farm-{}", fi + 1),
+            operator: OPERATORS[f.operator].0.to_string(),
+            sims: Vec::new(),
+            devices: f
+                .sites
+                .iter()
+                .flat_map(|s| &s.devices)
+                .map(|&d| self.devices[d as usize].clone())
+                .collect(),
+            imei_tac: tacs[0].clone(),
+            cell: cells[0].clone(),
+            active_from_ms: f.active_from,
+            cells: several(cells),
+            imei_tacs: several(tacs),
+        }
+    }
+
     /// The members of every farm (`(farm, member)` pairs in order) and the truth
-    /// about the farms.
-    fn farm_members(&mut self, farms: &[Farm], members: &[(usize, usize)]) -> Vec<TruthFarm> {
+    /// about the farms; farm indices start at `first`.
+    pub(super) fn farm_members(
+        &mut self,
+        farms: &[Farm],
+        first: usize,
+        members: &[(usize, usize)],
+    ) -> Vec<TruthFarm> {
         let mut truth: Vec<TruthFarm> = farms
             .iter()
             .enumerate()
-            .map(|(fi, f)| TruthFarm {
-                farm_id: format!("farm-{}", fi + 1),
-                operator: OPERATORS[f.operator].0.to_string(),
-                sims: Vec::new(),
-                devices: f
-                    .devices
-                    .iter()
-                    .map(|&d| self.devices[d as usize].clone())
-                    .collect(),
-                imei_tac: f.tac.to_string(),
-                cell: self.city.cells[f.cell as usize].key.clone(),
-                active_from_ms: f.active_from,
-            })
+            .map(|(fi, f)| self.farm_truth(first + fi, f))
             .collect();
         for &(fi, member) in members {
             let f = &farms[fi];
+            let site = &f.sites[member % f.sites.len()];
             let id = self.new_sim_id(f.operator);
             truth[fi].sims.push(id.clone());
             let sim = Sim {
                 id,
                 operator: f.operator,
-                behaviour: Behaviour::Farm { farm: fi, member },
-                home_cell: f.cell,
+                behaviour: Behaviour::Farm {
+                    farm: first + fi,
+                    member,
+                },
+                home_cell: site.cell,
                 work_cell: None,
-                device: f.devices[0],
-                tac: f.tac,
+                device: site.devices[0],
+                tac: site.tac,
                 age_at_start: uniform_u32(self.rng, 5, 60),
                 kyc: self.rng.random_bool(0.5),
                 rates: [0.0; 4],
@@ -410,9 +468,10 @@ impl Builder<'_> {
         truth
     }
 
-    /// A legitimate heavy sender of kind `HEAVY_KINDS[k]`; its truth.
-    fn heavy_sim(&mut self, k: usize) -> TruthSim {
-        let op = weighted_index(self.rng, &self.shares);
+    /// A legitimate heavy sender of kind `HEAVY_KINDS[k]`, of operator `op` (drawn by
+    /// share when `None`); its truth.
+    pub(super) fn heavy_sim(&mut self, k: usize, op: Option<usize>) -> TruthSim {
+        let op = op.unwrap_or_else(|| weighted_index(self.rng, &self.shares));
         let cell = self.random_cell(op);
         let base_rates = [0.3f32, 0.4, 0.3, 0.3];
         let mut traits = HeavyTraits {
@@ -526,7 +585,7 @@ struct HeavyTraits {
 
 /// The operator's cell nearest to (x, y) among those around it (any cell of the
 /// operator if none is around).
-fn nearest_cell(city: &City, op: usize, x: f64, y: f64, near: &mut Vec<usize>) -> u32 {
+pub(super) fn nearest_cell(city: &City, op: usize, x: f64, y: f64, near: &mut Vec<usize>) -> u32 {
     city.cells_near(op, x, y, near);
     let best = near
         .iter()

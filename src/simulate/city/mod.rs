@@ -2,7 +2,10 @@
 //! jittered grid, three operators, GSM/UMTS/LTE cells with LAC/TAC clusters,
 //! channels, EIRP and nominal range; and `cells.csv` (OpenCellID column order plus
 //! `arfcn,pci,azimuth,eirp_dbm`), from which a few real cells are deliberately
-//! missing and a few are listed at a wrong position.
+//! missing and a few are listed at a wrong position. The legitimate oddities that
+//! knobs add (odd GSM cells, new sites, cells on wheels) are in `traps.rs`.
+
+pub(crate) mod traps;
 
 use super::truth::TruthMisplaced;
 use super::util::{normal, uniform, uniform_u32, weighted_index, SimRng};
@@ -78,11 +81,20 @@ pub(crate) struct Cell {
     /// `MCC-MNC-LAC-CID`.
     pub(crate) key: String,
     pub(crate) listing: Listing,
+    /// On air only in `[from, to)` (a cell on wheels); always when `None`.
+    pub(crate) on_air: Option<(i64, i64)>,
+    /// Heard far beyond its site now and then (a knob).
+    pub(crate) overshoot: bool,
 }
 
 impl Cell {
     pub(crate) fn mnc(&self) -> u16 {
         OPERATORS[self.operator].1
+    }
+
+    /// Whether the cell transmits at `t`.
+    pub(crate) fn on_air_at(&self, t: i64) -> bool {
+        self.on_air.is_none_or(|(from, to)| t >= from && t < to)
     }
 }
 
@@ -141,6 +153,27 @@ impl Numbering {
             next_enb,
             umts_ci: [0; 3],
         }
+    }
+
+    /// The numbering that continues after the identities `cells` already use, so a
+    /// site built later never repeats one.
+    fn after(cells: &[Cell]) -> Numbering {
+        let mut n = Numbering {
+            next_gsm_ci: [0; 3],
+            next_enb: [0; 3],
+            umts_ci: [0; 3],
+        };
+        for c in cells {
+            let op = c.operator;
+            match c.rat {
+                Rat::Gsm => n.next_gsm_ci[op] = n.next_gsm_ci[op].max(c.cid + 1),
+                Rat::Umts => {
+                    n.umts_ci[op] = n.umts_ci[op].max((c.cid % 65_536).saturating_sub(10_000))
+                }
+                _ => n.next_enb[op] = n.next_enb[op].max(c.cid / 256 + 1),
+            }
+        }
+        n
     }
 }
 
@@ -262,6 +295,8 @@ fn new_cell(
         cipher,
         key: format!("{MCC}-{mnc}-{lac}-{cid}"),
         listing: Listing::Listed,
+        on_air: None,
+        overshoot: false,
     }
 }
 
@@ -340,6 +375,14 @@ impl City {
             buckets[c.operator][by as usize * BUCKETS_PER_SIDE + bx as usize].push(i);
         }
         City { cells, buckets }
+    }
+
+    /// Add a cell built after the layout (its index is the next one).
+    pub(crate) fn add_cell(&mut self, cell: Cell) {
+        let (bx, by) = bucket_of(cell.x, cell.y);
+        self.buckets[cell.operator][by as usize * BUCKETS_PER_SIDE + bx as usize]
+            .push(self.cells.len());
+        self.cells.push(cell);
     }
 
     /// Indices of the operator's cells within roughly ±2.5 km of (x, y).
