@@ -9,7 +9,9 @@
 #    evidence-report test, which renders HTML in headless Chromium and never skips;
 # 3. runs `cargo test` on the library, binary, integration tests and examples, builds
 #    the benchmarks, runs scripts/golden.sh (simulate + replay outputs equal the
-#    committed fingerprints), and exits non-zero if anything failed.
+#    committed fingerprints), runs the robustness matrix (every simulator variant x
+#    seeds 1-10, optimised: tests/robustness_matrix.rs), and exits non-zero if
+#    anything failed.
 #
 # The services are left running afterwards (fast re-runs); stop them with
 # `scripts/services.sh down`.
@@ -32,4 +34,6 @@ rc=0
 cargo test --lib --bins --tests --examples --no-fail-fast "$@" || rc=$?
 cargo build --benches || rc=$?
 scripts/golden.sh || rc=$?
+# The robustness matrix (docs/simulator.md): optimised, reusing golden.sh's build.
+cargo test --profile golden --test robustness_matrix || rc=$?
 exit "$rc"

@@ -12,10 +12,17 @@
 //! final `location` of its main case (the one with most evidence) to the true position
 //! at that case's `last_seen` (the truth track interpolated, clamped to its ends).
 //!
+//! Static transmitters are scored by that error; a moving one (a track of several
+//! positions) also by its *track error*: the median, over every point of its cases'
+//! tracks (or their final location when a case has no track), of the distance to the
+//! true position at that point's time. A false case is put under the truth category
+//! of the cell it claims (`trap_cells` categories joined by `+`,
+//! `missing_from_inventory`, `misplaced`) or `other`.
+//!
 //! Also here: [`naive_unregistered_cases`], the baseline "cell not in inventory"
 //! (every unregistered identity observed is a case).
 
-use super::stats::median;
+use super::stats::{median, nearest_rank};
 use crate::model::{
     Case, CaseKind, CaseStatus, CellKey, CellMeasurement, ClaimedCell, Location, Reason,
 };
@@ -40,6 +47,10 @@ pub struct TransmitterScore {
     pub identities_in_main_case: usize,
     pub time_to_detect_min: Option<f64>,
     pub localisation_error_m: Option<f64>,
+    /// Whether it moves (its true track has more than one position).
+    pub moving: bool,
+    /// Median distance of its cases' track points to where it truly was then.
+    pub track_error_m: Option<f64>,
 }
 
 /// The figures of `cellwatch score` for fake base stations.
@@ -53,6 +64,16 @@ pub struct BtsScores {
     pub extra_cases: usize,
     pub median_localisation_error_m: Option<f64>,
     pub median_time_to_detect_min: Option<f64>,
+    /// 90th percentile (nearest rank) of the time to detect, minutes.
+    pub p90_time_to_detect_min: Option<f64>,
+    /// Matched cases per detected transmitter, on average (1.0 is the goal).
+    pub cases_per_transmitter: Option<f64>,
+    /// Median localisation error over the static transmitters.
+    pub median_static_error_m: Option<f64>,
+    /// Median track error over the moving transmitters.
+    pub median_track_error_m: Option<f64>,
+    /// False `fake_bts` cases by the truth category of the cell they claim.
+    pub false_cases_by_category: BTreeMap<String, usize>,
     pub per_transmitter: Vec<TransmitterScore>,
 }
 
@@ -108,6 +129,7 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
         .collect();
     let mut matched: BTreeMap<usize, Vec<&Case>> = BTreeMap::new();
     let mut false_cases = 0;
+    let mut false_by_category: BTreeMap<String, usize> = BTreeMap::new();
     for case in &fakes {
         let best = truth
             .transmitters
@@ -122,7 +144,12 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
             .max_by_key(|&(n, i)| (n, std::cmp::Reverse(i)));
         match best {
             Some((_, i)) => matched.entry(i).or_default().push(case),
-            None => false_cases += 1,
+            None => {
+                false_cases += 1;
+                *false_by_category
+                    .entry(claimed_category(truth, case))
+                    .or_default() += 1;
+            }
         }
     }
     let mut per = Vec::new();
@@ -156,6 +183,8 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
             errors.push(e);
         }
         extra += list.len().saturating_sub(1);
+        let moving = is_moving(t);
+        let track_error = if moving { track_error(t, list) } else { None };
         per.push(TransmitterScore {
             id: t.id.clone(),
             kind: t.kind.clone(),
@@ -165,16 +194,35 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
             identities_in_main_case: main.map_or(0, |c| shared_identities(c, t)),
             time_to_detect_min: ttd,
             localisation_error_m: err,
+            moving,
+            track_error_m: track_error,
         });
     }
+    let detected = per.iter().filter(|p| p.detected).count();
+    let static_errors = per
+        .iter()
+        .filter(|p| !p.moving)
+        .filter_map(|p| p.localisation_error_m)
+        .collect();
+    let track_errors = per.iter().filter_map(|p| p.track_error_m).collect();
+    let mut sorted_delays = delays.clone();
+    sorted_delays.sort_by(f64::total_cmp);
     BtsScores {
         transmitters_total: truth.transmitters.len(),
-        detected: per.iter().filter(|p| p.detected).count(),
+        detected,
         fake_bts_cases: fakes.len(),
         false_fake_bts_cases: false_cases,
         extra_cases: extra,
         median_localisation_error_m: median(errors),
         median_time_to_detect_min: median(delays),
+        p90_time_to_detect_min: nearest_rank(&sorted_delays, 0.9),
+        cases_per_transmitter: (detected > 0).then(|| {
+            let matched_cases: usize = per.iter().map(|p| p.cases).sum();
+            ((matched_cases as f64 / detected as f64) * 100.0).round() / 100.0
+        }),
+        median_static_error_m: median(static_errors),
+        median_track_error_m: median(track_errors),
+        false_cases_by_category: false_by_category,
         per_transmitter: per,
     }
 }
@@ -183,15 +231,99 @@ impl BtsScores {
     pub fn one_line(&self) -> String {
         let opt =
             |v: Option<f64>, unit: &str| v.map_or("n/a".to_string(), |x| format!("{x:.1} {unit}"));
+        let by_category = if self.false_cases_by_category.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = self
+                .false_cases_by_category
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            format!(" ({})", parts.join(", "))
+        };
+        let per: Vec<String> = self
+            .per_transmitter
+            .iter()
+            .map(|p| format!("{} {}", p.id, p.cases))
+            .collect();
         format!(
-            "bts: detected {}/{}, false fake_bts cases {}, median localisation error {}, median time to detect {}",
+            "bts: detected {}/{}, false fake_bts cases {}{}, cases per transmitter {} [{}], median localisation error {} (static {}, along track {}), time to detect median {} p90 {}",
             self.detected,
             self.transmitters_total,
             self.false_fake_bts_cases,
+            by_category,
+            opt(self.cases_per_transmitter, ""),
+            per.join(", "),
             opt(self.median_localisation_error_m, "m"),
+            opt(self.median_static_error_m, "m"),
+            opt(self.median_track_error_m, "m"),
             opt(self.median_time_to_detect_min, "min"),
+            opt(self.p90_time_to_detect_min, "min"),
         )
     }
+}
+
+/// Whether a transmitter moves: its true track has more than one position.
+fn is_moving(t: &TruthTransmitter) -> bool {
+    t.track
+        .windows(2)
+        .any(|w| w[0].lat != w[1].lat || w[0].lon != w[1].lon)
+}
+
+/// Median distance, over every track point of `cases` (their final location when a
+/// case has no track), to the true position of `t` at that point's time.
+fn track_error(t: &TruthTransmitter, cases: &[&Case]) -> Option<f64> {
+    let mut errors = Vec::new();
+    for c in cases {
+        let points: Vec<(i64, f64, f64)> = if c.track.is_empty() {
+            c.location
+                .iter()
+                .map(|l| (c.last_seen, l.lat, l.lon))
+                .collect()
+        } else {
+            c.track.iter().map(|p| (p.ts, p.lat, p.lon)).collect()
+        };
+        for (ts, lat, lon) in points {
+            if let Some((tlat, tlon)) = truth_position(t, ts) {
+                errors.push(
+                    Haversine
+                        .distance(Point::new(lon, lat), Point::new(tlon, tlat))
+                        .round(),
+                );
+            }
+        }
+    }
+    median(errors)
+}
+
+/// The truth category of the cell a false case claims: a trap cell's categories
+/// (joined by `+` when it has several), a cell missing from the inventory or listed at the wrong place, or `other`.
+fn claimed_category(truth: &Truth, case: &Case) -> String {
+    let key = |c: &ClaimedCell| format!("{}-{}-{}-{}", c.mcc, c.mnc, c.lac, c.cid);
+    let keys: Vec<String> = case
+        .claimed_cell
+        .iter()
+        .chain(case.identities.iter())
+        .map(key)
+        .collect();
+    let has = |k: &str| keys.iter().any(|x| x == k);
+    let mut categories: Vec<&str> = truth
+        .trap_cells
+        .iter()
+        .filter(|t| has(&t.cell))
+        .map(|t| t.category.as_str())
+        .collect();
+    categories.dedup();
+    if !categories.is_empty() {
+        return categories.join("+");
+    }
+    if truth.missing_cells.iter().any(|m| has(m)) {
+        return "missing_from_inventory".into();
+    }
+    if truth.misplaced_cells.iter().any(|m| has(&m.cell)) {
+        return "misplaced".into();
+    }
+    "other".into()
 }
 
 /// The naive baseline "cell not in inventory": every identity observed that
@@ -363,6 +495,54 @@ mod tests {
         assert!(s.median_localisation_error_m.unwrap() < 1.0);
         assert_eq!(s.per_transmitter[0].identities_in_main_case, 2);
         assert!(s.one_line().contains("detected 1/1"));
+    }
+
+    #[test]
+    fn tracks_fragments_and_false_cases_by_category() {
+        let mut t = truth();
+        t.missing_cells = vec!["452-4-9-9".into()];
+        let mut a = case("a", vec![cell(1, 1)], 60_000, 300_000, 21.005);
+        // a track 0.001° (≈ 111 m) north of the truth at both points
+        a.track = vec![
+            TrackPoint {
+                ts: 0,
+                lat: 21.001,
+                lon: 105.0,
+            },
+            TrackPoint {
+                ts: 600_000,
+                lat: 21.011,
+                lon: 105.0,
+            },
+        ];
+        let b = case("b", vec![cell(2, 2)], 400_000, 500_000, 21.008);
+        let s = score_bts(
+            &t,
+            &[
+                a,
+                b,
+                case("c", vec![cell(9, 9)], 0, 100, 21.0),
+                case("d", vec![cell(8, 8)], 0, 100, 21.0),
+            ],
+        );
+        let p = &s.per_transmitter[0];
+        assert!(p.moving && p.cases == 2);
+        assert_eq!(s.cases_per_transmitter, Some(2.0));
+        // points: 111, 111 (track of a) and b's location at 500 s (≈ 0 m away)
+        let e = p.track_error_m.unwrap();
+        assert!((100.0..=120.0).contains(&e), "{e}");
+        assert_eq!(s.median_static_error_m, None);
+        assert_eq!(
+            s.false_cases_by_category.get("missing_from_inventory"),
+            Some(&1)
+        );
+        assert_eq!(s.false_cases_by_category.get("other"), Some(&1));
+        assert_eq!(s.p90_time_to_detect_min, Some(1.0));
+        assert!(
+            s.one_line().contains("missing_from_inventory 1"),
+            "{}",
+            s.one_line()
+        );
     }
 
     #[test]

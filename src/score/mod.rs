@@ -15,8 +15,8 @@ use serde::Serialize;
 /// Everything `cellwatch score` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScoreReport {
-    pub(crate) sims: sims::SimScores,
-    pub(crate) bts: bts::BtsScores,
+    pub sims: sims::SimScores,
+    pub bts: bts::BtsScores,
 }
 
 /// Score a set of final cases against the truth of the scenario they came from.

@@ -55,6 +55,36 @@ pub struct SimScores {
     pub farms_in_one_case: usize,
     /// `sim_farm` cases listing no truth-farm member (e.g. spam SIMs sharing a phone).
     pub other_farm_cases: usize,
+    /// Recall by kind of positive: each spam kind of the truth (`blatant_spam`,
+    /// `ramp_spam`) and `farm_member` (listed by any case), counted separately.
+    pub recall_by_kind: BTreeMap<String, KindRecall>,
+}
+
+/// Recall of one kind of positive SIM.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct KindRecall {
+    pub positives: usize,
+    pub flagged: usize,
+    pub recall: f64,
+}
+
+/// Recall by kind of positive (see [`SimScores::recall_by_kind`]).
+fn recall_by_kind(truth: &Truth, flagged: &BTreeSet<&str>) -> BTreeMap<String, KindRecall> {
+    let mut out: BTreeMap<String, KindRecall> = BTreeMap::new();
+    let spam = truth.spam_sims.iter().map(|s| (s.kind.as_str(), &s.sim));
+    let farm = truth
+        .farms
+        .iter()
+        .flat_map(|f| f.sims.iter().map(|s| ("farm_member", s)));
+    for (kind, sim) in spam.chain(farm) {
+        let k = out.entry(kind.to_string()).or_default();
+        k.positives += 1;
+        k.flagged += usize::from(flagged.contains(sim.as_str()));
+    }
+    for k in out.values_mut() {
+        k.recall = ratio(k.flagged, k.positives, 1.0);
+    }
+    out
 }
 
 /// What the SIM cases of a run say, SIM by SIM.
@@ -247,6 +277,7 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
         farm_cases_per_farm: coverage.farm_cases_per_farm,
         farms_in_one_case: coverage.farms_in_one_case,
         other_farm_cases: coverage.other_farm_cases,
+        recall_by_kind: recall_by_kind(truth, &flagged),
     }
 }
 
@@ -264,15 +295,21 @@ impl SimScores {
                 .collect();
             format!(" ({})", parts.join(", "))
         };
+        let by_kind: Vec<String> = self
+            .recall_by_kind
+            .iter()
+            .map(|(k, r)| format!("{k} {:.3}", r.recall))
+            .collect();
         let per_farm: Vec<String> = self
             .farm_cases_per_farm
             .iter()
             .map(usize::to_string)
             .collect();
         format!(
-            "sims: precision {:.3} recall {:.3} f1 {:.3} (tp {} fp {}{} fn {}) farm-member recall {:.3} ({}/{} farms) farm cases per farm [{}] (+{} other) delay median {} p90 {} min",
+            "sims: precision {:.3} recall {:.3} [{}] f1 {:.3} (tp {} fp {}{} fn {}) farm-member recall {:.3} ({}/{} farms) farm cases per farm [{}] (+{} other) delay median {} p90 {} min",
             self.precision,
             self.recall,
+            by_kind.join(", "),
             self.f1,
             self.tp,
             self.fp,
@@ -427,6 +464,10 @@ mod tests {
         assert_eq!((s.spam_sim_cases, s.sim_farm_cases), (4, 1));
         assert_eq!(s.farm_cases_per_farm, vec![1]);
         assert_eq!((s.farms_in_one_case, s.other_farm_cases), (1, 0));
+        // blatant: s1 of s1, s2; farm members: f1-f3 of four
+        let kind = |k: &str| s.recall_by_kind.get(k).map(|r| (r.positives, r.flagged));
+        assert_eq!(kind("blatant_spam"), Some((2, 1)));
+        assert_eq!(kind("farm_member"), Some((4, 3)));
         let line = s.one_line();
         assert!(
             line.starts_with("sims: precision 0.667 recall 0.667"),
