@@ -16,7 +16,7 @@
 //!   pipeline, [`replay`] (JSON Lines files) and [`service`] (Kafka, `cellwatch run`).
 //! - tools, the other commands: [`simulate`], [`score`], [`pseudonymize`],
 //!   [`allowlist_admin`], [`inspect`] (queries, lifecycle, exports, evidence
-//!   packages), [`demo`] (a scenario through the service on an in-process Kafka,
+//!   packages), [`console`] (the analyst console over the inspector's store), [`demo`] (a scenario through the service on an in-process Kafka,
 //!   then scored), [`bench`](mod@bench).
 //!
 //! `pub` items are the API: what the package's other crates use (the `cellwatch`
@@ -69,6 +69,8 @@ pub mod pseudonymize;
 pub mod allowlist_admin;
 // `cellwatch cases`.
 pub mod inspect;
+// `cellwatch console`.
+pub mod console;
 // `cellwatch demo`.
 pub mod demo;
 // `cellwatch bench`.
