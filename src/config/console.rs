@@ -111,18 +111,46 @@ impl ConsoleConfig {
             );
         }
         if self.users_file.trim().is_empty() {
-            p.push("console.users_file", "must name a file (e.g. cellwatch-users.toml)");
+            p.push(
+                "console.users_file",
+                "must name a file (e.g. cellwatch-users.toml)",
+            );
         }
         at_least(p, "console.session_hours", self.session_hours, 1);
         at_least(p, "console.poll_ms", self.poll_ms, 200);
         at_least(p, "console.max_cases", self.max_cases as u64, 1);
         at_least(p, "console.max_records", self.max_records as u64, 1);
         at_least(p, "console.max_cells", self.max_cells as u64, 1);
-        at_least(p, "console.max_body_bytes", self.max_body_bytes as u64, 1024);
-        at_least(p, "console.max_header_bytes", self.max_header_bytes as u64, 1024);
-        at_least(p, "console.min_password_chars", self.min_password_chars as u64, 8);
-        at_least(p, "console.login_max_failures", u64::from(self.login_max_failures), 1);
-        at_least(p, "console.login_lockout_minutes", self.login_lockout_minutes, 1);
+        at_least(
+            p,
+            "console.max_body_bytes",
+            self.max_body_bytes as u64,
+            1024,
+        );
+        at_least(
+            p,
+            "console.max_header_bytes",
+            self.max_header_bytes as u64,
+            1024,
+        );
+        at_least(
+            p,
+            "console.min_password_chars",
+            self.min_password_chars as u64,
+            8,
+        );
+        at_least(
+            p,
+            "console.login_max_failures",
+            u64::from(self.login_max_failures),
+            1,
+        );
+        at_least(
+            p,
+            "console.login_lockout_minutes",
+            self.login_lockout_minutes,
+            1,
+        );
         if !self.tile_url.is_empty() {
             let scheme_ok =
                 self.tile_url.starts_with("https://") || self.tile_url.starts_with("http://");
@@ -184,7 +212,10 @@ mod tests {
             users_file: "/etc/cw/users.toml".into(),
             ..Default::default()
         };
-        assert_eq!(c.session_key_path(), std::path::Path::new("/etc/cw/users.toml.key"));
+        assert_eq!(
+            c.session_key_path(),
+            std::path::Path::new("/etc/cw/users.toml.key")
+        );
         let c = ConsoleConfig {
             session_key_file: "/run/k".into(),
             ..c

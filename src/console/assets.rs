@@ -39,7 +39,10 @@ static ASSETS: &[Asset] = &[
     asset!("map.js", "text/javascript; charset=utf-8"),
     asset!("list.js", "text/javascript; charset=utf-8"),
     asset!("case.js", "text/javascript; charset=utf-8"),
-    asset!("vendor/leaflet/leaflet.js", "text/javascript; charset=utf-8"),
+    asset!(
+        "vendor/leaflet/leaflet.js",
+        "text/javascript; charset=utf-8"
+    ),
     asset!("vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
     asset!("vendor/leaflet/LICENSE", "text/plain; charset=utf-8"),
     asset!("vendor/leaflet/images/layers.png", "image/png"),
@@ -113,7 +116,10 @@ mod tests {
             .unwrap()
             .contains("Leaflet 1.9.4"));
         let index = std::str::from_utf8(ASSETS[0].bytes).unwrap();
-        for a in ASSETS.iter().filter(|a| a.path.ends_with(".js") && !a.path.contains('/')) {
+        for a in ASSETS
+            .iter()
+            .filter(|a| a.path.ends_with(".js") && !a.path.contains('/'))
+        {
             let referenced = index.contains(a.path)
                 || ASSETS.iter().any(|b| {
                     b.path.ends_with(".js")
@@ -123,6 +129,9 @@ mod tests {
                 });
             assert!(referenced, "{} is embedded but never loaded", a.path);
         }
-        assert!(!index.contains("http://") && !index.contains("https://"), "no outside resource");
+        assert!(
+            !index.contains("http://") && !index.contains("https://"),
+            "no outside resource"
+        );
     }
 }

@@ -14,10 +14,7 @@ use axum::response::{IntoResponse, Response};
 /// Size of the request line's target and headers, as counted against
 /// `[console] max_header_bytes`.
 pub(crate) fn head_size(req: &Request) -> usize {
-    let uri = req
-        .uri()
-        .path_and_query()
-        .map_or(0, |p| p.as_str().len());
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     let headers: usize = req
         .headers()
         .iter()
@@ -49,9 +46,15 @@ pub(crate) async fn limit_and_protect(
     if let Ok(v) = HeaderValue::from_str(&content_security_policy(&state.config.tile_url)) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if is_api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -117,7 +120,10 @@ mod tests {
         let p = content_security_policy("");
         assert!(p.contains("img-src 'self' data:;"), "{p}");
         let p = content_security_policy("https://{s}.tile.example.org/{z}/{x}/{y}.png");
-        assert!(p.contains("img-src 'self' data: https://*.tile.example.org;"), "{p}");
+        assert!(
+            p.contains("img-src 'self' data: https://*.tile.example.org;"),
+            "{p}"
+        );
         let p = content_security_policy("http://127.0.0.1:8000/t/{z}/{x}/{y}.png");
         assert!(p.contains("http://127.0.0.1:8000;"), "{p}");
         assert_eq!(tile_origin("https://x{y}/"), None);

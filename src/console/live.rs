@@ -71,7 +71,10 @@ impl LiveIndex {
     }
 
     pub(crate) fn health(&self) -> Health {
-        self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Update> {
@@ -118,7 +121,13 @@ impl LiveIndex {
 
     async fn try_refresh(&self, store: &ConsoleStore) -> Result<(), crate::inspect::InspectError> {
         let fp = store.fingerprint().await?;
-        if self.fingerprint.lock().unwrap_or_else(|p| p.into_inner()).as_ref() == Some(&fp) {
+        if self
+            .fingerprint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            == Some(&fp)
+        {
             return Ok(());
         }
         let cases = store.list(CaseFilter::default()).await?;
@@ -173,7 +182,11 @@ impl LiveIndex {
         }
         *self.fingerprint.lock().unwrap_or_else(|p| p.into_inner()) = Some(fp);
         if !changed_ids.is_empty() || !removed.is_empty() {
-            tracing::debug!(changed = changed_ids.len(), removed = removed.len(), "console: cases updated");
+            tracing::debug!(
+                changed = changed_ids.len(),
+                removed = removed.len(),
+                "console: cases updated"
+            );
             self.announce(changed_ids, removed);
         }
         Ok(())
@@ -194,7 +207,10 @@ fn same_but_status(a: &Case, b: &Case) -> bool {
 
 /// The serving cells of each case's records; a store that cannot give the records
 /// leaves the cases unplaced (with a warning) rather than failing the refresh.
-async fn serving_cells(store: &ConsoleStore, cases: Vec<Case>) -> HashMap<String, Vec<(String, u64)>> {
+async fn serving_cells(
+    store: &ConsoleStore,
+    cases: Vec<Case>,
+) -> HashMap<String, Vec<(String, u64)>> {
     if cases.is_empty() {
         return HashMap::new();
     }

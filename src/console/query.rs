@@ -49,7 +49,11 @@ fn filter_message(param: &str, e: InspectError) -> BadRequest {
 /// `kind` and `status` may repeat (their lists are joined); the others may not.
 /// Empty values mean "no restriction". `since` / `until` take the forms of
 /// `cases list` (dates, RFC 3339, epoch ms, `24h` / `7d` ago from `now_ms`).
-pub fn parse_case_query(query: &str, now_ms: i64, max_cases: usize) -> Result<CaseQuery, BadRequest> {
+pub fn parse_case_query(
+    query: &str,
+    now_ms: i64,
+    max_cases: usize,
+) -> Result<CaseQuery, BadRequest> {
     let mut values: [Vec<String>; 8] = Default::default();
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         let Some(i) = CASE_QUERY_PARAMS.iter().position(|p| *p == k) else {
@@ -78,7 +82,10 @@ pub fn parse_case_query(query: &str, now_ms: i64, max_cases: usize) -> Result<Ca
         one(i)?
             .map(|t| {
                 parse_time(t, now_ms).map_err(|m| {
-                    BadRequest(format!("invalid query parameter {}: {m}", CASE_QUERY_PARAMS[i]))
+                    BadRequest(format!(
+                        "invalid query parameter {}: {m}",
+                        CASE_QUERY_PARAMS[i]
+                    ))
                 })
             })
             .transpose()
@@ -102,7 +109,9 @@ pub fn parse_case_query(query: &str, now_ms: i64, max_cases: usize) -> Result<Ca
     filter.validate().map_err(|e| match e {
         InspectError::Filter { message, .. } => BadRequest(format!(
             "invalid query: {}",
-            message.replace("--since", "since").replace("--until", "until")
+            message
+                .replace("--since", "since")
+                .replace("--until", "until")
         )),
         other => BadRequest(format!("invalid query: {other}")),
     })?;
@@ -134,7 +143,9 @@ pub fn parse_cells_query(query: &str) -> Result<Option<BoundingBox>, BadRequest>
             )));
         }
         if bbox.is_some() {
-            return Err(BadRequest("query parameter bbox is given more than once".into()));
+            return Err(BadRequest(
+                "query parameter bbox is given more than once".into(),
+            ));
         }
         if !v.trim().is_empty() {
             bbox = Some(BoundingBox::parse(&v).map_err(|e| filter_message("bbox", e))?);
@@ -238,7 +249,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.filter.kinds, [CaseKind::FakeBts, CaseKind::SimFarm]);
-        assert_eq!(q.filter.statuses, [CaseStatus::Open, CaseStatus::HandedOver]);
+        assert_eq!(
+            q.filter.statuses,
+            [CaseStatus::Open, CaseStatus::HandedOver]
+        );
         assert_eq!(q.filter.since_ms, Some(NOW - 86_400_000));
         assert_eq!(q.filter.until_ms, None, "an empty value is no restriction");
         assert_eq!(q.filter.operator.as_deref(), Some("45204"));
@@ -251,7 +265,11 @@ mod tests {
     #[test]
     fn bad_queries_name_the_parameter() {
         let e = |q: &str| parse_case_query(q, NOW, 100).unwrap_err().0;
-        assert!(e("kind=bts").starts_with("invalid query parameter kind:"), "{}", e("kind=bts"));
+        assert!(
+            e("kind=bts").starts_with("invalid query parameter kind:"),
+            "{}",
+            e("kind=bts")
+        );
         assert!(e("colour=red").contains("unknown query parameter \"colour\""));
         assert!(e("bbox=1,2,3").contains("invalid query parameter bbox"));
         assert!(e("min_score=2").contains("min_score"));
@@ -291,7 +309,10 @@ mod tests {
         let e = parse_status_body(br#"{"status":"confirmed","note":"x","actor":"mallory"}"#)
             .unwrap_err()
             .0;
-        assert!(e.contains("unknown field `actor`"), "the actor is the session's user: {e}");
+        assert!(
+            e.contains("unknown field `actor`"),
+            "the actor is the session's user: {e}"
+        );
     }
 
     #[test]
@@ -303,7 +324,9 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(!e.contains("hunter2"), "{e}");
-        let e = parse_login_body(br#"{"user":"alice","password":12345}"#).unwrap_err().0;
+        let e = parse_login_body(br#"{"user":"alice","password":12345}"#)
+            .unwrap_err()
+            .0;
         assert!(!e.contains("12345"), "{e}");
     }
 }

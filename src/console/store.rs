@@ -5,8 +5,8 @@
 //! calls are plain async.
 
 use crate::inspect::{
-    set_status, CaseFilter, CaseStore, ClickHouseStore, EvidenceRecord, FolderStore,
-    InspectError, StatusChange,
+    set_status, CaseFilter, CaseStore, ClickHouseStore, EvidenceRecord, FolderStore, InspectError,
+    StatusChange,
 };
 use crate::model::{Case, CaseStatus};
 use std::collections::BTreeMap;
@@ -80,6 +80,7 @@ impl ConsoleStore {
         note: String,
         now_ms: i64,
     ) -> Result<StatusChange, InspectError> {
-        call!(self, |s| set_status(&s, &id, to, &actor, &note, now_ms).await)
+        call!(self, |s| set_status(&s, &id, to, &actor, &note, now_ms)
+            .await)
     }
 }

@@ -319,7 +319,10 @@ mod tests {
             bbox: Some(BoundingBox::parse("105.0,20.0,105.1,20.1").unwrap()),
             ..Default::default()
         };
-        assert!(!farm_box.matches(&sim), "a SIM case has no position of its own");
+        assert!(
+            !farm_box.matches(&sim),
+            "a SIM case has no position of its own"
+        );
         assert!(farm_box.matches_placed(&sim, &[(20.05, 105.05)]));
         assert!(!farm_box.matches_placed(&sim, &[(21.0, 105.05)]));
         assert!(f(CaseFilter {

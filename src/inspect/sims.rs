@@ -46,7 +46,8 @@ pub(crate) fn members(sims: &[String], acts: &[Activity]) -> Vec<MemberSummary> 
         first: Option<i64>,
         last: Option<i64>,
     }
-    let mut by_sim: BTreeMap<&str, Acc> = sims.iter().map(|s| (s.as_str(), Acc::default())).collect();
+    let mut by_sim: BTreeMap<&str, Acc> =
+        sims.iter().map(|s| (s.as_str(), Acc::default())).collect();
     for a in acts {
         let m = by_sim.entry(a.sim.as_str()).or_default();
         m.records += 1;

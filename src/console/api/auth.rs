@@ -151,10 +151,17 @@ pub(crate) async fn users(
 ) -> Result<Response, ApiError> {
     let id = state.auth.identity(&visitor)?;
     match id {
-        None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "log in as an admin to see the users")),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "log in as an admin to see the users",
+        )),
         Some(i) if i.role != crate::console::auth::users::Role::Admin => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            format!("user {} is an {}; the user list needs the admin role", i.name, i.role.as_str()),
+            format!(
+                "user {} is an {}; the user list needs the admin role",
+                i.name,
+                i.role.as_str()
+            ),
         )),
         Some(_) => {
             let file = state.auth.users.current()?;

@@ -155,9 +155,16 @@ struct Changed<'a> {
 
 /// The checks of every POST besides authentication: a same-origin request (when the
 /// browser says where it comes from) carrying the session's CSRF token.
-pub(crate) fn check_post(state: &State, headers: &HeaderMap, visitor: &Visitor) -> Result<(), ApiError> {
+pub(crate) fn check_post(
+    state: &State,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+) -> Result<(), ApiError> {
     if let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) {
-        let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let host = headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
         if origin_host != host {
             return Err(ApiError::new(

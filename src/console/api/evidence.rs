@@ -73,12 +73,19 @@ struct EvidenceView<'a> {
     timeline_svg: String,
 }
 
-async fn case_and_records(state: &State, id: &str) -> Result<(Case, Vec<EvidenceRecord>), ApiError> {
+async fn case_and_records(
+    state: &State,
+    id: &str,
+) -> Result<(Case, Vec<EvidenceRecord>), ApiError> {
     let store = state.store()?;
     let case = store.get(id.to_string()).await?;
     let mut ev = store.evidence(vec![case.clone()]).await?;
     let mut records = ev.remove(id).unwrap_or_default();
-    records.sort_by(|a, b| a.event_time.cmp(&b.event_time).then(a.source.cmp(&b.source)));
+    records.sort_by(|a, b| {
+        a.event_time
+            .cmp(&b.event_time)
+            .then(a.source.cmp(&b.source))
+    });
     Ok((case, records))
 }
 
@@ -139,7 +146,13 @@ pub(crate) async fn evidence(
 /// A case id as a file name: letters, digits, `.`, `_` and `-` only.
 fn file_safe(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -183,7 +196,8 @@ pub(crate) async fn package(
             let mut b = tar::Builder::new(Vec::new());
             b.append_dir_all(&name2, &dir)
                 .map_err(|e| server_error("archive the package", e))?;
-            b.into_inner().map_err(|e| server_error("archive the package", e))
+            b.into_inner()
+                .map_err(|e| server_error("archive the package", e))
         })();
         let _ = std::fs::remove_dir_all(&tmp);
         result
@@ -193,7 +207,10 @@ pub(crate) async fn package(
     Ok((
         [
             (CONTENT_TYPE, "application/x-tar".to_string()),
-            (CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.tar\"")),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.tar\""),
+            ),
         ],
         tar,
     )
@@ -202,5 +219,8 @@ pub(crate) async fn package(
 
 fn server_error(what: &str, e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "console: cannot {what}");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot {what}: {e}"))
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("cannot {what}: {e}"),
+    )
 }

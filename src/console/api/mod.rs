@@ -6,8 +6,8 @@
 pub(crate) mod auth;
 pub(crate) mod cases;
 pub(crate) mod cells;
-pub(crate) mod evidence;
 pub(crate) mod events;
+pub(crate) mod evidence;
 
 use super::auth::session::Visitor;
 use super::auth::{Auth, Identity};

@@ -145,16 +145,19 @@ impl Auth {
             self.failures.remove(name);
             return None;
         }
-        (count >= self.max_failures)
-            .then(|| (self.lockout - elapsed).as_secs().div_ceil(60).max(1))
+        (count >= self.max_failures).then(|| (self.lockout - elapsed).as_secs().div_ceil(60).max(1))
     }
 
     fn note_failure(&self, name: &str) {
         if self.failures.len() > 10_000 {
             let lockout = self.lockout;
-            self.failures.retain(|_, (_, since)| since.elapsed() < lockout);
+            self.failures
+                .retain(|_, (_, since)| since.elapsed() < lockout);
         }
-        let mut e = self.failures.entry(name.to_string()).or_insert((0, Instant::now()));
+        let mut e = self
+            .failures
+            .entry(name.to_string())
+            .or_insert((0, Instant::now()));
         e.0 += 1;
     }
 }
@@ -172,12 +175,23 @@ mod tests {
             ..Default::default()
         };
         let mut f = users::UsersFile::load(std::path::Path::new(&config.users_file)).unwrap();
-        f.add("alice", Role::Inspector, "correct horse battery", false, 12, "t").unwrap();
+        f.add(
+            "alice",
+            Role::Inspector,
+            "correct horse battery",
+            false,
+            12,
+            "t",
+        )
+        .unwrap();
         f.save().unwrap();
         let auth = Auth::open(&config, true).unwrap();
         assert!(!auth.login_to_read);
         assert!(Auth::open(&config, false).unwrap().login_to_read);
-        let (id, sid) = auth.login("alice", "correct horse battery".into()).await.unwrap();
+        let (id, sid) = auth
+            .login("alice", "correct horse battery".into())
+            .await
+            .unwrap();
         assert_eq!(id.role, Role::Inspector);
         let v = Visitor {
             sid,

@@ -55,7 +55,11 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// Sessions signed with the key in `key_path`, created (64 random bytes, hex,
     /// mode 0600) when the file does not exist.
-    pub(crate) fn open(key_path: &Path, ttl: Duration, secure: bool) -> Result<Sessions, ConsoleError> {
+    pub(crate) fn open(
+        key_path: &Path,
+        ttl: Duration,
+        secure: bool,
+    ) -> Result<Sessions, ConsoleError> {
         let secret = load_or_create_key(key_path)?;
         Ok(Sessions::with_secret(&secret, ttl, secure))
     }
@@ -221,7 +225,10 @@ fn load_or_create_key(path: &Path) -> Result<[u8; 64], ConsoleError> {
             }
             for (i, slot) in key.iter_mut().enumerate() {
                 *slot = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| {
-                    bad("not a session key (128 hex digits); delete it to have a new one made".into())
+                    bad(
+                        "not a session key (128 hex digits); delete it to have a new one made"
+                            .into(),
+                    )
                 })?;
             }
             warn_if_readable_by_others(path);
@@ -270,14 +277,21 @@ mod tests {
         let anon = s.visitor(std::iter::empty());
         assert!(anon.new_cookie && anon.user.is_none());
         let set = s.set_cookie(&anon.sid);
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
         let back = s.visitor([cookie_value(&set).as_str()].into_iter());
         assert_eq!(back.sid, anon.sid);
         assert!(!back.new_cookie);
         let forged = format!("{COOKIE}=AAAA{}", anon.sid);
         assert!(s.visitor([forged.as_str()].into_iter()).new_cookie);
         let other = Sessions::with_secret(&[8u8; 64], Duration::from_secs(60), false);
-        assert!(other.visitor([cookie_value(&set).as_str()].into_iter()).new_cookie);
+        assert!(
+            other
+                .visitor([cookie_value(&set).as_str()].into_iter())
+                .new_cookie
+        );
     }
 
     #[test]
@@ -291,9 +305,15 @@ mod tests {
         assert!(s.csrf_ok(&sid, Some(&token)));
         assert!(!s.csrf_ok(&sid, None));
         assert!(!s.csrf_ok(&sid, Some("nope")));
-        assert!(!s.csrf_ok(&new_id(), Some(&token)), "a token belongs to one session");
+        assert!(
+            !s.csrf_ok(&new_id(), Some(&token)),
+            "a token belongs to one session"
+        );
         s.logout(&sid);
-        assert!(s.visitor([cookie_value(&set).as_str()].into_iter()).user.is_none());
+        assert!(s
+            .visitor([cookie_value(&set).as_str()].into_iter())
+            .user
+            .is_none());
         let sid = s.login("bob");
         s.forget_user("bob");
         assert!(s.user_of(&sid).is_none());
@@ -317,9 +337,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         std::fs::write(&p, "xyz").unwrap();
-        assert!(load_or_create_key(&p).unwrap_err().to_string().contains("128 hex"));
+        assert!(load_or_create_key(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("128 hex"));
     }
 }

@@ -173,8 +173,12 @@ impl UsersFile {
     pub fn save(&self) -> Result<(), ConsoleError> {
         let body = toml::to_string(&self.doc)
             .map_err(|e| ConsoleError::users(&self.path, format!("cannot encode: {e}")))?;
-        write_private(&self.path, format!("{HEADER}{body}").as_bytes())
-            .map_err(|e| ConsoleError::users(&self.path, format!("cannot write it: {e}; check that the folder exists and is writable")))
+        write_private(&self.path, format!("{HEADER}{body}").as_bytes()).map_err(|e| {
+            ConsoleError::users(
+                &self.path,
+                format!("cannot write it: {e}; check that the folder exists and is writable"),
+            )
+        })
     }
 
     /// The user, if `name` exists and `password` is theirs.
@@ -251,7 +255,9 @@ fn check_password(name: &str, password: &str, min_chars: usize) -> Result<(), St
         ));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(format!("the password is longer than {MAX_PASSWORD_CHARS} characters"));
+        return Err(format!(
+            "the password is longer than {MAX_PASSWORD_CHARS} characters"
+        ));
     }
     if password == name {
         return Err("the password must not be the user name".into());
@@ -273,7 +279,11 @@ pub fn hash_password(password: &str) -> Result<String, ConsoleError> {
 /// Whether `password` matches the PHC string `hash` (false for a malformed hash).
 pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -325,16 +335,41 @@ mod tests {
         let path = dir.path().join("users.toml");
         let mut f = UsersFile::load(&path).unwrap();
         assert!(f.users().is_empty());
-        f.add("alice", Role::Inspector, "correct horse battery", false, 12, "t")
-            .unwrap();
+        f.add(
+            "alice",
+            Role::Inspector,
+            "correct horse battery",
+            false,
+            12,
+            "t",
+        )
+        .unwrap();
         f.add("bob", Role::Analyst, "staple battery horse", false, 12, "t")
             .unwrap();
         let e = f
-            .add("alice", Role::Admin, "another long password", false, 12, "t")
+            .add(
+                "alice",
+                Role::Admin,
+                "another long password",
+                false,
+                12,
+                "t",
+            )
             .unwrap_err();
         assert!(e.to_string().contains("--replace"), "{e}");
-        assert!(f.add("carol", Role::Admin, "short", false, 12, "t").is_err());
-        assert!(f.add("bad name", Role::Admin, "long enough password", false, 12, "t").is_err());
+        assert!(f
+            .add("carol", Role::Admin, "short", false, 12, "t")
+            .is_err());
+        assert!(f
+            .add(
+                "bad name",
+                Role::Admin,
+                "long enough password",
+                false,
+                12,
+                "t"
+            )
+            .is_err());
         f.save().unwrap();
         #[cfg(unix)]
         {
@@ -346,7 +381,12 @@ mod tests {
         assert!(text.contains("$argon2id$"), "{text}");
         assert!(!text.contains("correct horse"), "no clear password on disk");
         let f = UsersFile::load(&path).unwrap();
-        assert_eq!(f.authenticate("alice", "correct horse battery").unwrap().role, Role::Inspector);
+        assert_eq!(
+            f.authenticate("alice", "correct horse battery")
+                .unwrap()
+                .role,
+            Role::Inspector
+        );
         assert!(f.authenticate("alice", "wrong password!!").is_none());
         assert!(f.authenticate("nobody", "correct horse battery").is_none());
         assert!(!format!("{:?}", f.get("alice").unwrap()).contains("argon2"));
@@ -363,10 +403,22 @@ mod tests {
         let d = UserDirectory::new(path.clone());
         assert!(d.current().unwrap().users().is_empty());
         let mut f = UsersFile::load(&path).unwrap();
-        f.add("alice", Role::Analyst, "correct horse battery", false, 12, "t").unwrap();
+        f.add(
+            "alice",
+            Role::Analyst,
+            "correct horse battery",
+            false,
+            12,
+            "t",
+        )
+        .unwrap();
         f.save().unwrap();
         assert_eq!(d.current().unwrap().users().len(), 1);
         std::fs::write(&path, "[[user]]\nname = 1\n").unwrap();
-        assert!(d.current().unwrap_err().to_string().contains("not a users file"));
+        assert!(d
+            .current()
+            .unwrap_err()
+            .to_string()
+            .contains("not a users file"));
     }
 }
