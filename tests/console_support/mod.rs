@@ -145,53 +145,81 @@ impl Console {
     /// Start `cellwatch console --listen 127.0.0.1:0 ARGS…` and wait for its address
     /// and for the cases to be loaded.
     pub fn start(args: &[&str]) -> Console {
-        let logdir = tempfile::tempdir().unwrap();
-        let log = logdir.path().join("console.log");
-        let mut child = Command::new(BIN)
-            .args(["console", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "info,cellwatch=debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        Console::start_on("127.0.0.1:0", args)
+    }
+
+    /// Start `cellwatch console --listen LISTEN ARGS…` and wait for the address it
+    /// prints; waits for the cases when reading needs no login.
+    pub fn start_on(listen: &str, args: &[&str]) -> Console {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["console", "--listen", listen]).args(args);
+        let mut c = Console::spawn(cmd, Stdio::piped());
+        let stdout = c.child.stdout.take().unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        c.base = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| {
                 panic!(
                     "the console printed no address: {line:?}; its log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
+                    c.log_text()
                 )
             })
             .trim_end_matches('/')
             .to_string();
-        let c = Console {
-            child,
-            base,
-            log,
-            _logdir: logdir,
-        };
+        if Http::new(&c.base).get("/api/cases?limit=1").status != 401 {
+            c.wait_loaded();
+        }
+        c
+    }
+
+    /// Start `cellwatch run --config CONFIG` whose `[http] listen` is `base`'s
+    /// address, and wait until its console has read the cases.
+    pub fn run_service(config: &Path, base: &str) -> Console {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run").arg("--config").arg(config);
+        let mut c = Console::spawn(cmd, Stdio::null());
+        c.base = base.to_string();
         c.wait_loaded();
         c
     }
 
+    /// Spawn `cmd` with its log in a file.
+    fn spawn(mut cmd: Command, stdout: Stdio) -> Console {
+        let logdir = tempfile::tempdir().unwrap();
+        let log = logdir.path().join("console.log");
+        let child = cmd
+            .env("RUST_LOG", "info,cellwatch=debug")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Console {
+            child,
+            base: String::new(),
+            log,
+            _logdir: logdir,
+        }
+    }
+
     fn wait_loaded(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let hostport = self.base.trim_start_matches("http://").to_string();
         loop {
-            let r = Http::new(&self.base).get("/api/cases?limit=1");
-            if r.status == 200 && r.json()["loaded"] == true {
-                return;
+            let mut last = String::from("not listening yet");
+            if TcpStream::connect(&hostport).is_ok() {
+                let r = Http::new(&self.base).get("/api/cases?limit=1");
+                if r.status == 200 && r.json()["loaded"] == true {
+                    return;
+                }
+                last = format!("{} {}", r.status, r.body_text());
             }
             assert!(
                 Instant::now() < deadline,
-                "the console never loaded the cases: {}",
-                r.body_text()
+                "the console never loaded the cases: {last}\nits log:\n{}",
+                self.log_text()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
