@@ -2,7 +2,8 @@
 //! DevTools protocol, see tests/console_support/cdp.rs), on a replay folder made by
 //! simulate + replay of one seed: the map draws the transmitters, the blaster's
 //! track and the farms at their serving cells; the list follows the filters exactly
-//! as `cellwatch cases list` does; an inspector's status change shows in the audit
+//! as `cellwatch cases list` does; a change made with the CLI shows without a
+//! reload; an inspector's status change shows in the audit
 //! trail and in `cellwatch cases show`, the same change by an analyst or without a
 //! login is refused. Screenshots go to target/console-screenshots/.
 
@@ -70,7 +71,7 @@ fn wait_list(b: &mut Browser, total: usize, what: &str) {
 }
 
 #[test]
-fn the_map_draws_cases_and_the_list_follows_the_filters() {
+fn the_map_draws_cases_the_list_follows_the_filters_and_changes_arrive_live() {
     let folder = Folder::new();
     let cells = cells_csv();
     let console = Console::start(&[
@@ -139,6 +140,39 @@ fn the_map_draws_cases_and_the_list_follows_the_filters() {
         "the track is visible on the map, not a dot: {w}×{h} px"
     );
     b.screenshot(&screenshot_dir().join("map.png"));
+
+    // live: a change made elsewhere (here `cellwatch cases set-status`) shows in the
+    // list without a reload of the page
+    b.eval("window.__samePage = true");
+    let farm = cases.iter().find(|c| c["kind"] == "sim_farm").unwrap()["case_id"]
+        .as_str()
+        .unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "cases",
+            "set-status",
+            farm,
+            "handed_over",
+            "--note",
+            "live",
+            "--actor",
+            "carol",
+            "--from",
+        ])
+        .arg(folder.out())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    b.wait_for(
+        &format!("document.querySelector('.case-row[data-case-id={farm:?}]').dataset.status === 'handed_over' && document.querySelector('.case-row[data-case-id={farm:?}] .badge.status-handed_over') !== null"),
+        20,
+        "the CLI's change in the list",
+    );
+    assert_eq!(
+        b.eval("window.__samePage === true"),
+        serde_json::json!(true),
+        "no reload"
+    );
 
     // kind filter: transmitters only, on the map and in the list
     b.eval("document.querySelector('input[name=kind][value=sim_farm]').click()");
@@ -299,7 +333,7 @@ fn an_inspector_changes_a_status_and_an_analyst_or_a_stranger_cannot() {
     );
     b.wait_for(
         "document.querySelector('#records table')",
-        30,
+        60,
         "the evidence records",
     );
     let note = b
@@ -329,7 +363,7 @@ fn an_inspector_changes_a_status_and_an_analyst_or_a_stranger_cannot() {
     // the map of the case: its track, its position and the reports behind it
     b.wait_for(
         "document.querySelectorAll('#case-map path.cw-obs').length > 0",
-        20,
+        60,
         "observations on the case map",
     );
     assert_eq!(count(&mut b, "#case-map path.cw-track"), 1);
@@ -352,7 +386,19 @@ fn an_inspector_changes_a_status_and_an_analyst_or_a_stranger_cannot() {
         10,
         "the next steps",
     );
+    b.wait_for(
+        "document.querySelector('#records table') && document.querySelectorAll('#case-map path.cw-track').length === 1",
+        60,
+        "the refreshed case page with its records and track",
+    );
+    assert_eq!(
+        b.eval("document.body.innerText.includes('[object')"),
+        serde_json::json!(false),
+        "every value rendered as text"
+    );
     b.screenshot(&screenshot_dir().join("case-fake-bts.png"));
+    b.eval("document.querySelector('#audit').scrollIntoView()");
+    b.screenshot(&screenshot_dir().join("case-fake-bts-evidence.png"));
 
     let shown = cases_show(&blaster, &["--from", out.to_str().unwrap()]);
     assert_eq!(shown["case"]["status"], "handed_over");
@@ -383,7 +429,14 @@ fn an_inspector_changes_a_status_and_an_analyst_or_a_stranger_cannot() {
         count(&mut b, "#case-map path.cw-farm") >= 1,
         "the farm at its serving cell"
     );
+    assert_eq!(
+        b.eval("document.body.innerText.includes('[object')"),
+        serde_json::json!(false),
+        "every value rendered as text"
+    );
     b.screenshot(&screenshot_dir().join("case-farm.png"));
+    b.eval("document.querySelector('#members').scrollIntoView()");
+    b.screenshot(&screenshot_dir().join("case-farm-members.png"));
     assert!(
         b.log.iter().all(|l| !l.starts_with("exception")),
         "page errors: {:#?}",

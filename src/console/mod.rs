@@ -11,7 +11,8 @@
 //!
 //! Files: `server.rs` (routes, listener), `api/` (handlers), `query.rs` (request
 //! parsing as pure functions), `auth/` (users file, sessions, CSRF), `live.rs` (the
-//! live case index and its poller), `store.rs` (the store handle), `limits.rs`
+//! live case index and its poller), `records.rs` (the evidence records of the last
+//! cases opened), `store.rs` (the store handle), `limits.rs`
 //! (request limits, session cookie, security headers), `assets.rs` (the embedded page).
 
 pub(crate) mod api;
@@ -21,6 +22,7 @@ pub mod error;
 pub(crate) mod limits;
 pub mod live;
 pub mod query;
+pub(crate) mod records;
 pub mod server;
 pub mod store;
 

@@ -53,6 +53,7 @@ pub fn router(opts: ConsoleOptions) -> Result<Router, ConsoleError> {
         sites_source: opts.cells.as_ref().map(|p| p.display().to_string()),
         config: opts.config.clone(),
         shutdown: opts.shutdown.clone(),
+        records: Default::default(),
         status_lock: tokio::sync::Mutex::new(()),
     });
     tokio::spawn(run_poller(

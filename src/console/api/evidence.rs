@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Observations of a transmitter sent to the page at most (its map draws them).
 const MAX_OBSERVATIONS: usize = 5000;
@@ -76,16 +77,22 @@ struct EvidenceView<'a> {
 async fn case_and_records(
     state: &State,
     id: &str,
-) -> Result<(Case, Vec<EvidenceRecord>), ApiError> {
+) -> Result<(Case, Arc<Vec<EvidenceRecord>>), ApiError> {
     let store = state.store()?;
     let case = store.get(id.to_string()).await?;
-    let mut ev = store.evidence(vec![case.clone()]).await?;
-    let mut records = ev.remove(id).unwrap_or_default();
-    records.sort_by(|a, b| {
-        a.event_time
-            .cmp(&b.event_time)
-            .then(a.source.cmp(&b.source))
-    });
+    let records = state
+        .records
+        .get(&case, || async {
+            let mut ev = store.evidence(vec![case.clone()]).await?;
+            let mut records = ev.remove(id).unwrap_or_default();
+            records.sort_by(|a, b| {
+                a.event_time
+                    .cmp(&b.event_time)
+                    .then(a.source.cmp(&b.source))
+            });
+            Ok::<_, ApiError>(records)
+        })
+        .await?;
     Ok((case, records))
 }
 

@@ -33,6 +33,8 @@ pub(crate) struct Console {
     pub(crate) sites_source: Option<String>,
     pub(crate) config: ConsoleConfig,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The evidence records of the last cases opened.
+    pub(crate) records: super::records::RecordsCache,
     /// Status changes one at a time (read the status, check the step, append).
     pub(crate) status_lock: tokio::sync::Mutex<()>,
 }

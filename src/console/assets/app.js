@@ -76,8 +76,7 @@ async function showCase(id) {
   el.hidden = false;
   app.caseId = id;
   document.body.dataset.caseLoaded = '';
-  await renderCase(el, id, app);
-  document.body.dataset.caseLoaded = id;
+  if (await renderCase(el, id, app)) document.body.dataset.caseLoaded = id;
 }
 
 function route() {

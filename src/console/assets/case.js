@@ -7,15 +7,21 @@ import { api } from './api.js';
 import { makeMap, drawCase, cellLayer } from './map.js';
 import { h, fmtTime, fmtNum, kindBadge, statusBadge, subject, table, ACTION_LABEL, STATUS_LABEL } from './util.js';
 
+// Renders the case into `el`; false when a newer render (a live update, another
+// case) started meanwhile and this one gave way.
 export async function renderCase(el, id, app) {
-  el.replaceChildren(h('p', { class: 'loading' }, 'Loading case ', id, '…'));
+  const seq = (app.caseSeq = (app.caseSeq || 0) + 1);
+  const current = () => seq === app.caseSeq;
+  if (!el.querySelector('#case-title')) el.replaceChildren(h('p', { class: 'loading' }, 'Loading case ', id, '…'));
   let detail;
   try {
     detail = await api.case(id);
   } catch (e) {
+    if (!current()) return false;
     el.replaceChildren(h('p', { class: 'error' }, e.message), h('a', { href: '#/' }, '← back to the map'));
-    return;
+    return true;
   }
+  if (!current()) return false;
   const c = detail.case;
   const mapEl = h('div', { id: 'case-map', class: 'case-map' });
   const evidenceEl = h('div', { id: 'evidence' }, h('p', { class: 'loading' }, 'Reading the records behind the case…'));
@@ -30,17 +36,23 @@ export async function renderCase(el, id, app) {
     h('section', { id: 'audit' }, h('h2', {}, 'Audit trail'), audit(detail.history, c)),
     evidenceEl,
     h('p', {}, h('a', { id: 'package', class: 'button', href: api.packageUrl(c.case_id), download: '' }, 'Download the evidence package (.tar with SHA-256 manifest)')));
+  if (app.caseMap) app.caseMap.remove();
   const map = makeMap(mapEl, app.config);
+  app.caseMap = map;
   const cells = cellLayer(map, app.config);
   if (app.config.registered_cells) cells.addTo(map);
   const group = L.layerGroup().addTo(map);
   const pts = drawCase(group, c, null, null, { big: true });
+  const fit = () => { if (pts.length) map.fitBounds(L.latLngBounds(pts), { padding: [20, 20], maxZoom: 16, animate: false }); };
+  fit();
   let ev = null;
   try {
     ev = await api.evidence(c.case_id);
   } catch (e) {
+    if (!current()) return false;
     evidenceEl.replaceChildren(h('p', { class: 'error' }, 'The records behind the case cannot be read: ', e.message));
   }
+  if (!current()) return false;
   if (ev) {
     for (const o of ev.observations) {
       L.circleMarker([o.lat, o.lon], { radius: 2, color: '#1565c0', weight: 0, fillOpacity: 0.6, className: 'cw-obs' })
@@ -49,11 +61,12 @@ export async function renderCase(el, id, app) {
     }
     evidenceEl.replaceChildren(...evidenceSections(c, ev));
   }
-  if (pts.length) map.fitBounds(L.latLngBounds(pts), { padding: [20, 20], maxZoom: 16 });
+  if (pts.length) fit();
   else mapEl.append(h('p', { class: 'map-note' }, c.kind === 'fake_bts' ? 'no position estimated' : 'serving cells not placed: start the console with --cells FILE'));
   if (c.places && c.places.length === 0 && c.kind !== 'fake_bts' && !app.config.registered_cells) {
     mapEl.append(h('p', { class: 'map-note' }, 'no registered cells loaded (--cells): SIM cases cannot be placed'));
   }
+  return true;
 }
 
 function facts(c, config) {
