@@ -557,3 +557,66 @@ fn reading_is_open_on_loopback_and_needs_a_login_elsewhere() {
         "a warning when listening beyond loopback"
     );
 }
+
+#[test]
+fn a_case_page_reads_the_evidence_and_downloads_a_package_that_verifies() {
+    let folder = Folder::new();
+    let out = folder.out();
+    let cells = cells_csv();
+    let console = Console::start(&[
+        "--from",
+        out.to_str().unwrap(),
+        "--cells",
+        cells.to_str().unwrap(),
+        "--users",
+        folder.users().to_str().unwrap(),
+    ]);
+    let mut http = Http::new(&console.base);
+    let farm = scenario_cases()
+        .into_iter()
+        .find(|c| c["kind"] == "sim_farm")
+        .unwrap();
+    let id = farm["case_id"].as_str().unwrap();
+    let ev = http.get(&format!("/api/cases/{id}/evidence")).json();
+    assert_eq!(ev["case_id"], id);
+    assert!(ev["total_records"].as_u64().unwrap() > 0);
+    let members: Vec<&str> = ev["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sim"].as_str().unwrap())
+        .collect();
+    let sims: Vec<&str> = farm["sims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        sims.iter().all(|s| members.contains(s)),
+        "every SIM of the farm is a member"
+    );
+    assert!(!ev["devices"].as_array().unwrap().is_empty());
+    assert!(ev["timeline_svg"].as_str().unwrap().starts_with("<svg"));
+
+    let r = http.get(&format!("/api/cases/{id}/package"));
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    assert_eq!(r.header("content-type"), Some("application/x-tar"));
+    assert!(r.header("content-disposition").unwrap().contains(".tar"));
+    let dir = tempfile::tempdir().unwrap();
+    tar::Archive::new(r.body.as_slice())
+        .unpack(dir.path())
+        .unwrap();
+    let pkg = dir.path().join(format!("evidence-{id}"));
+    let o = Command::new(BIN)
+        .args(["cases", "verify", "--evidence"])
+        .arg(&pkg)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "the downloaded package verifies: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -11,14 +11,15 @@ pub enum ConsoleError {
     SessionKey { path: String, message: String },
     #[error("{0}")]
     Refused(String),
-    #[error("cannot listen on {listen}: {source}; choose a free port (or port 0) with --listen or [console] listen")]
+    // The causes are in the messages, not also `#[source]`: the binary prints the
+    // whole chain, which would say them twice.
+    #[error("cannot listen on {listen}: {cause}; choose a free port (or port 0) with --listen or [console] listen")]
     Listen {
         listen: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("registered cells: {0}")]
-    Cells(#[source] InspectError),
+    Cells(InspectError),
     #[error(transparent)]
     Inspect(#[from] InspectError),
 }

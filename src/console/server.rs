@@ -88,9 +88,9 @@ pub fn router(opts: ConsoleOptions) -> Result<Router, ConsoleError> {
 pub async fn bind(listen: &str) -> Result<TcpListener, ConsoleError> {
     TcpListener::bind(listen)
         .await
-        .map_err(|source| ConsoleError::Listen {
+        .map_err(|cause| ConsoleError::Listen {
             listen: listen.to_string(),
-            source,
+            cause,
         })
 }
 
