@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure Debian's `chromium` is installed: the evidence-report test
-# (tests/inspect_html.rs) opens the generated HTML in headless Chromium and must not
-# skip. Quiet when chromium is already there; installs it (as root or with
+# (tests/inspect_html.rs) opens the generated HTML in headless Chromium, and the
+# analyst console's browser tests (tests/console_browser.rs) drive the console in it;
+# neither may skip. Quiet when chromium is already there; installs it (as root or with
 # passwordless sudo) otherwise. Called by scripts/test.sh before cargo test.
 #
 #   scripts/ensure-chromium.sh        exit 0 when `chromium` runs afterwards

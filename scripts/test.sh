@@ -6,7 +6,8 @@
 # 1. starts (installing on first use) the real Kafka broker and ClickHouse server on
 #    loopback via scripts/services.sh up, and exports CW_KAFKA_BROKERS / CW_CLICKHOUSE_URL;
 # 2. makes sure Debian's chromium is installed (scripts/ensure-chromium.sh) for the
-#    evidence-report test, which renders HTML in headless Chromium and never skips;
+#    evidence-report test and the analyst console's browser tests, which run headless
+#    Chromium and never skip;
 # 3. runs `cargo test` on the library, binary, integration tests and examples, builds
 #    the benchmarks, runs scripts/golden.sh (simulate + replay outputs equal the
 #    committed fingerprints), runs the robustness matrix (every simulator variant x

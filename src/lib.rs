@@ -16,7 +16,8 @@
 //!   pipeline, [`replay`] (JSON Lines files) and [`service`] (Kafka, `cellwatch run`).
 //! - tools, the other commands: [`simulate`], [`score`], [`pseudonymize`],
 //!   [`allowlist_admin`], [`inspect`] (queries, lifecycle, exports, evidence
-//!   packages), [`demo`] (a scenario through the service on an in-process Kafka,
+//!   packages), [`console`] (the analyst console over the inspector's store),
+//!   [`demo`] (a scenario through the service on an in-process Kafka,
 //!   then scored), [`bench`](mod@bench).
 //!
 //! `pub` items are the API: what the package's other crates use (the `cellwatch`
@@ -26,7 +27,8 @@
 //!
 //! The documents are in `docs/`: `README.md` (the index), `contract.md` (feeds, cases,
 //! the replay command), `detection.md` (rules and scores), `streaming.md` (event time,
-//! delivery), `clickhouse.md` (tables) and `configuration.md` (loading, keys).
+//! delivery), `clickhouse.md` (tables), `configuration.md` (loading, keys) and
+//! `console.md` (the analyst console and its API).
 
 // Core, bottom up. (A comment between declarations keeps rustfmt from sorting them.)
 // Settings of every command; imports nothing else from cellwatch.
@@ -69,6 +71,8 @@ pub mod pseudonymize;
 pub mod allowlist_admin;
 // `cellwatch cases`.
 pub mod inspect;
+// `cellwatch console`.
+pub mod console;
 // `cellwatch demo`.
 pub mod demo;
 // `cellwatch bench`.

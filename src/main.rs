@@ -36,6 +36,9 @@ enum Command {
     Score(cli::score::ScoreArgs),
     /// Inspect cases: list, show, export (CSV/JSON/GeoJSON/KML, evidence packages), set-status.
     Cases(cli::cases::CasesArgs),
+    /// The analyst console: a web page with a live map of cases, the case queue and
+    /// case pages, with logins and roles; `console user add|remove|list` manages users.
+    Console(cli::console::ConsoleArgs),
     /// Manage the allowlist of legitimate bulk senders and M2M lines (file and topic).
     Allowlist(cli::allowlist::AllowlistArgs),
     /// Turn MSISDN/IMSI/IMEI columns of a CSV or JSON Lines file into contract pseudonyms.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => cli::simulate::run(a),
         Command::Score(a) => cli::score::run(a),
         Command::Cases(a) => cli::cases::run(a),
+        Command::Console(a) => cli::console::run(a),
         Command::Allowlist(a) => cli::allowlist::run(a),
         Command::Pseudonymize(a) => cli::pseudonymize::run(a),
         Command::Bench(a) => cli::bench::run(a),

@@ -75,16 +75,16 @@ enum CasesCommand {
     },
 }
 
-/// Where cases come from.
+/// Where cases come from (shared with `cellwatch console`).
 #[derive(clap::Args)]
-struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Read a replay output folder instead of ClickHouse (its status changes go to
     /// DIR/case_status_log.jsonl).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["clickhouse_url", "database"])]
-    from: Option<PathBuf>,
+    pub(crate) from: Option<PathBuf>,
     /// Configuration file (TOML) for [clickhouse]; CELLWATCH_* variables override it.
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// ClickHouse HTTP URL (overrides the config).
     #[arg(long, value_name = "URL")]
     clickhouse_url: Option<String>,
@@ -94,6 +94,24 @@ struct StoreArgs {
     /// Give up on a ClickHouse call after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
     timeout_secs: u64,
+}
+
+impl StoreArgs {
+    /// `[clickhouse]` with the command line's URL and database applied.
+    pub(crate) fn clickhouse(&self, config: &Config) -> cellwatch::config::ClickHouseConfig {
+        let mut ch = config.clickhouse.clone();
+        if let Some(u) = &self.clickhouse_url {
+            ch.url = u.clone();
+        }
+        if let Some(d) = &self.database {
+            ch.database = d.clone();
+        }
+        ch
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
 }
 
 #[derive(clap::Args)]
@@ -212,15 +230,7 @@ async fn dispatch(cmd: CasesCommand) -> Result<()> {
         let store = FolderStore::open(dir)?;
         return execute(&store, cmd, &config).await;
     }
-    let mut ch = config.clickhouse.clone();
-    if let Some(u) = &sa.clickhouse_url {
-        ch.url = u.clone();
-    }
-    if let Some(d) = &sa.database {
-        ch.database = d.clone();
-    }
-    let timeout = Duration::from_secs(sa.timeout_secs.max(1));
-    let store = ClickHouseStore::connect(ch, timeout).await?;
+    let store = ClickHouseStore::connect(sa.clickhouse(&config), sa.timeout()).await?;
     execute(&store, cmd, &config).await
 }
 

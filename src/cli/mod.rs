@@ -5,6 +5,7 @@ pub(crate) mod allowlist;
 pub(crate) mod bench;
 pub(crate) mod cases;
 pub(crate) mod config;
+pub(crate) mod console;
 pub(crate) mod demo;
 pub(crate) mod migrate;
 pub(crate) mod pseudonymize;

@@ -2,6 +2,8 @@
 
 use anyhow::{Context, Result};
 use cellwatch::config::Config;
+use cellwatch::console::{self, ConsoleOptions, StoreSource};
+use cellwatch::inspect::store::DEFAULT_TIMEOUT;
 use cellwatch::service::metrics::Metrics;
 use cellwatch::service::outputs::BatchStore;
 use cellwatch::service::{self, ServiceOptions};
@@ -31,11 +33,15 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
             stop_anyway_after(STOP_GRACE);
         });
         let store = BatchStore::ClickHouse(Box::new(ClickHouse::new(config.clickhouse.clone())));
+        let mut metrics = Metrics::new();
+        if config.http.console {
+            metrics = metrics.with_routes(console_routes(&config, args.cells.clone(), rx.clone())?);
+        }
         let report = service::run(ServiceOptions {
             config,
             cells: args.cells,
             store,
-            metrics: Metrics::new(),
+            metrics,
             shutdown: rx,
             now_ms: None,
         })
@@ -64,7 +70,29 @@ fn stop_anyway_after(grace: Duration) {
     });
 }
 
-async fn shutdown_signal() {
+/// The analyst console for `[http] console = true`: cases from `[clickhouse]`
+/// (connected in the background, so the service starts even when it cannot read
+/// yet), served on the metrics endpoint.
+fn console_routes(
+    config: &Config,
+    cells: Option<PathBuf>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<axum::Router> {
+    let router = console::router(ConsoleOptions {
+        config: config.console.clone(),
+        source: StoreSource::ClickHouse {
+            config: Box::new(config.clickhouse.clone()),
+            timeout: DEFAULT_TIMEOUT,
+        },
+        cells: cells.or_else(|| config.inventory.csv.clone()),
+        loopback: console::listen_is_loopback(&config.http.listen),
+        shutdown,
+    })?;
+    tracing::info!(listen = %config.http.listen, "analyst console served on the metrics endpoint");
+    Ok(router)
+}
+
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -1,4 +1,5 @@
-//! `[http]`: the metrics and health endpoint of the service.
+//! `[http]`: the metrics and health endpoint of the service, and whether it serves
+//! the analyst console too.
 
 use super::check::Problems;
 use schemars::JsonSchema;
@@ -11,12 +12,17 @@ pub struct HttpConfig {
     /// Listen address (`host:port`) of `/metrics`, `/healthz` and `/readyz`; empty
     /// disables the endpoint.
     pub listen: String,
+    /// Also serve the analyst console (map, case queue, case pages and its JSON API,
+    /// docs/console.md) on this endpoint, reading cases from `[clickhouse]`; its
+    /// users, sessions, base map and limits are under `[console]`. Default false.
+    pub console: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: "127.0.0.1:9464".into(),
+            console: false,
         }
     }
 }
@@ -25,13 +31,15 @@ impl HttpConfig {
     /// Record what cannot work: `host:port` with a port number, or empty.
     pub(crate) fn check(&self, p: &mut Problems) {
         if self.listen.is_empty() {
+            if self.console {
+                p.push(
+                    "http.console",
+                    "needs http.listen (the console is served on that endpoint); set a listen address or console = false",
+                );
+            }
             return;
         }
-        let port_ok = self
-            .listen
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !port_ok {
+        if !super::console::is_host_port(&self.listen) {
             p.push(
                 "http.listen",
                 format!("must be host:port (e.g. 0.0.0.0:9464), or empty to disable the endpoint, got {:?}", self.listen),

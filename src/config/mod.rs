@@ -12,6 +12,7 @@
 mod check;
 mod clickhouse;
 mod confidence;
+mod console;
 pub(crate) mod env;
 #[cfg(test)]
 mod env_tests;
@@ -32,6 +33,7 @@ mod tests;
 
 pub use clickhouse::ClickHouseConfig;
 pub(crate) use confidence::RuleConfidence;
+pub use console::ConsoleConfig;
 pub use env::{EnvOverride, Environment};
 pub use error::{ConfigError, Problem};
 pub use fakebts::FakeBtsConfig;
@@ -62,6 +64,7 @@ pub struct Config {
     pub clickhouse: ClickHouseConfig,
     pub http: HttpConfig,
     pub sink: SinkConfig,
+    pub console: ConsoleConfig,
 }
 
 /// A configuration as loaded, with the keys the environment set (never their values).
@@ -156,6 +159,7 @@ impl Config {
         self.clickhouse.check(&mut p);
         self.http.check(&mut p);
         self.sink.check(&mut p);
+        self.console.check(&mut p);
         p
     }
 }

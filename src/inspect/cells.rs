@@ -38,6 +38,29 @@ impl CellSites {
         self.inventory.get(key)
     }
 
+    /// How many cells the inventory holds.
+    pub fn count(&self) -> usize {
+        self.inventory.len()
+    }
+
+    /// Up to `max` cells inside a box (all cells when `bbox` is `None`), in key
+    /// order, and whether more were there.
+    pub(crate) fn within(
+        &self,
+        bbox: Option<&crate::inspect::BoundingBox>,
+        max: usize,
+    ) -> (Vec<&RegisteredCell>, bool) {
+        let mut v: Vec<&RegisteredCell> = self
+            .inventory
+            .iter()
+            .filter(|c| bbox.is_none_or(|b| b.contains(c.lat, c.lon)))
+            .collect();
+        v.sort_by_key(|c| c.key);
+        let more = v.len() > max;
+        v.truncate(max);
+        (v, more)
+    }
+
     /// Up to `max` cells within `radius_m` of a point, nearest first (ties by key).
     pub(crate) fn nearby(
         &self,

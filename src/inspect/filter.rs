@@ -150,6 +150,13 @@ impl CaseFilter {
 
     /// Whether the case (with its current status already applied) passes.
     pub(crate) fn matches(&self, case: &Case) -> bool {
+        self.matches_placed(case, &[])
+    }
+
+    /// [`CaseFilter::matches`] for a case also drawn at other places (`(lat, lon)`):
+    /// the console places SIM cases at their serving cells' sites, and a bounding
+    /// box then keeps a case when one of those places is inside it too.
+    pub(crate) fn matches_placed(&self, case: &Case, places: &[(f64, f64)]) -> bool {
         if !self.kinds.is_empty() && !self.kinds.contains(&case.kind) {
             return false;
         }
@@ -179,7 +186,8 @@ impl CaseFilter {
         if let Some(b) = &self.bbox {
             let at_location = case.location.is_some_and(|l| b.contains(l.lat, l.lon));
             let on_track = case.track.iter().any(|p| b.contains(p.lat, p.lon));
-            if !at_location && !on_track {
+            let at_place = places.iter().any(|&(lat, lon)| b.contains(lat, lon));
+            if !at_location && !on_track && !at_place {
                 return false;
             }
         }
@@ -189,16 +197,19 @@ impl CaseFilter {
     /// Filter, sort by `opened_at` then `case_id`, and apply the limit.
     pub(crate) fn apply(&self, cases: Vec<Case>) -> Vec<Case> {
         let mut out: Vec<Case> = cases.into_iter().filter(|c| self.matches(c)).collect();
-        out.sort_by(|a, b| {
-            a.opened_at
-                .cmp(&b.opened_at)
-                .then_with(|| a.case_id.cmp(&b.case_id))
-        });
+        out.sort_by(case_order);
         if let Some(n) = self.limit {
             out.truncate(n);
         }
         out
     }
+}
+
+/// The order of every case list: by `opened_at`, then `case_id`.
+pub(crate) fn case_order(a: &Case, b: &Case) -> std::cmp::Ordering {
+    a.opened_at
+        .cmp(&b.opened_at)
+        .then_with(|| a.case_id.cmp(&b.case_id))
 }
 
 #[cfg(test)]
@@ -304,6 +315,16 @@ mod tests {
             .len(),
             1
         );
+        let farm_box = CaseFilter {
+            bbox: Some(BoundingBox::parse("105.0,20.0,105.1,20.1").unwrap()),
+            ..Default::default()
+        };
+        assert!(
+            !farm_box.matches(&sim),
+            "a SIM case has no position of its own"
+        );
+        assert!(farm_box.matches_placed(&sim, &[(20.05, 105.05)]));
+        assert!(!farm_box.matches_placed(&sim, &[(21.0, 105.05)]));
         assert!(f(CaseFilter {
             statuses: vec![CaseStatus::Confirmed],
             ..Default::default()

@@ -15,6 +15,7 @@ pub mod geo;
 pub(crate) mod lifecycle;
 pub(crate) mod reasons;
 pub(crate) mod records;
+pub(crate) mod sims;
 pub mod store;
 pub mod table;
 pub mod time;

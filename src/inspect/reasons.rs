@@ -36,6 +36,10 @@ pub(crate) fn describe(code: &str) -> Option<&'static str> {
         "RAT_DOWNGRADE" => "phones forced down to 2G",
         "LU_REJECT" => "location updates rejected",
         "SMS_WHILE_CAMPED" => "SMS received while camped on the cell (blaster)",
+        "DISTINCT_REPORTERS" => "distinct phones that reported the transmitter in one window",
+        "LIFETIME_S" => "seconds between the first and the last report of the cell",
+        "BEYOND_REACH_SHARE" => "share of reports heard beyond the registered site's reach",
+        "LISTED_OFFSET_M" => "metres between the located and the registered site",
         _ => return None,
     })
 }

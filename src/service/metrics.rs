@@ -72,6 +72,8 @@ pub struct Metrics {
     pub ready: Arc<AtomicBool>,
     /// Where the HTTP endpoint listens once started (port 0 picks a free one).
     pub(crate) http_addr: Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
+    /// More routes served on the same endpoint (the binary's analyst console).
+    extra_routes: Option<Router>,
     registry: Arc<Registry>,
 }
 
@@ -168,8 +170,16 @@ impl Metrics {
             processed: Arc::new(AtomicU64::new(0)),
             ready: Arc::new(AtomicBool::new(false)),
             http_addr: Arc::default(),
+            extra_routes: None,
             registry: Arc::new(registry),
         }
+    }
+
+    /// Serve `routes` on the metrics endpoint too (`cellwatch run` hands it the
+    /// analyst console this way; the service knows nothing about them).
+    pub fn with_routes(mut self, routes: Router) -> Self {
+        self.extra_routes = Some(routes);
+        self
     }
 
     /// The Prometheus text exposition of every metric.
@@ -192,6 +202,7 @@ pub(crate) async fn serve(
     *metrics.http_addr.lock().expect("http addr lock") = Some(addr);
     let m1 = metrics.clone();
     let m2 = metrics.clone();
+    let extra = metrics.extra_routes.clone().unwrap_or_default();
     let app = Router::new()
         .route("/metrics", get(move || async move { m1.render() }))
         .route("/healthz", get(|| async { "ok" }))
@@ -204,7 +215,8 @@ pub(crate) async fn serve(
                     (StatusCode::SERVICE_UNAVAILABLE, "not ready")
                 }
             }),
-        );
+        )
+        .merge(extra);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

@@ -266,6 +266,34 @@ impl CaseStore for ClickHouseStore {
         }
         Ok(out)
     }
+
+    async fn fingerprint(&self) -> Result<String, InspectError> {
+        self.counts().await
+    }
+}
+
+impl ClickHouseStore {
+    /// Rows and highest version of `cases`, rows and latest change of `case_status_log`.
+    async fn counts(&self) -> Result<String, InspectError> {
+        let client = self.ch.db_client();
+        let (cases, version) = self
+            .timed(
+                client
+                    .query("SELECT count(), max(version) FROM cases")
+                    .fetch_one::<(u64, u64)>(),
+            )
+            .await?
+            .map_err(|e| self.query_error("count cases", e))?;
+        let (changes, latest) = self
+            .timed(
+                client
+                    .query("SELECT count(), max(changed_at) FROM case_status_log")
+                    .fetch_one::<(u64, i64)>(),
+            )
+            .await?
+            .map_err(|e| self.query_error("count case_status_log", e))?;
+        Ok(format!("{cases}:{version};{changes}:{latest}"))
+    }
 }
 
 /// An archived record as evidence; its source is `topic/partition/offset`.

@@ -157,4 +157,30 @@ impl CaseStore for FolderStore {
     ) -> Result<BTreeMap<String, Vec<EvidenceRecord>>, InspectError> {
         scan_replay_inputs(&self.dir, cases)
     }
+
+    /// Length and modification time of `cases.jsonl` and of the audit trail.
+    async fn fingerprint(&self) -> Result<String, InspectError> {
+        let mut out = String::new();
+        for path in [self.dir.join("cases.jsonl"), self.status_log_path()] {
+            match std::fs::metadata(&path) {
+                Ok(m) => {
+                    let mtime = m
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos());
+                    out.push_str(&format!("{}:{mtime};", m.len()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push_str("-;"),
+                Err(e) => {
+                    return Err(InspectError::read(
+                        &path,
+                        e,
+                        "check the folder's permissions",
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
 }

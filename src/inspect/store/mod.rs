@@ -41,6 +41,10 @@ pub trait CaseStore {
         &self,
         cases: &[Case],
     ) -> Result<BTreeMap<String, Vec<EvidenceRecord>>, InspectError>;
+
+    /// A cheap value that changes whenever cases or the audit trail change, so a
+    /// poller (the console's live index) reads the cases again only then.
+    async fn fingerprint(&self) -> Result<String, InspectError>;
 }
 
 /// Move a case to `to`, recording who did it, when and why. Refuses (and stores

@@ -6,18 +6,8 @@ use super::ReportInput;
 use crate::inspect::evidence::svg::render_timeline;
 use crate::inspect::export::LocatedCell;
 use crate::inspect::records::Activity;
-use std::collections::{BTreeMap, BTreeSet};
+use crate::inspect::sims as summary;
 use std::fmt::Write;
-
-#[derive(Default)]
-struct Member<'a> {
-    records: u64,
-    sms_out: u64,
-    devices: BTreeSet<&'a str>,
-    cells: BTreeSet<&'a str>,
-    first: Option<i64>,
-    last: Option<i64>,
-}
 
 pub(super) fn sim_sections(o: &mut String, input: &ReportInput<'_>) {
     let acts: Vec<Activity> = input.records.iter().filter_map(|r| r.activity()).collect();
@@ -32,29 +22,13 @@ pub(super) fn sim_sections(o: &mut String, input: &ReportInput<'_>) {
 /// Each SIM of the case (and any other SIM among the records): records, SMS sent,
 /// devices, cells and first/last record.
 fn members(o: &mut String, sims: &[String], acts: &[Activity]) {
-    let mut members: BTreeMap<&str, Member> = sims
-        .iter()
-        .map(|s| (s.as_str(), Member::default()))
-        .collect();
-    for a in acts {
-        let m = members.entry(a.sim.as_str()).or_default();
-        m.records += 1;
-        m.sms_out += a.sms_out;
-        if let Some(d) = &a.device {
-            m.devices.insert(d.as_str());
-        }
-        if let Some(cell) = &a.cell {
-            m.cells.insert(cell.as_str());
-        }
-        m.first = Some(m.first.map_or(a.ts, |f| f.min(a.ts)));
-        m.last = Some(m.last.map_or(a.ts, |l| l.max(a.ts)));
-    }
+    let members = summary::members(sims, acts);
     let _ = writeln!(o, "<h2>Members ({})</h2>", members.len());
     let rows: Vec<Vec<String>> = members
         .iter()
-        .map(|(sim, m)| {
+        .map(|m| {
             vec![
-                td_mono(sim),
+                td_mono(&m.sim),
                 td_num(&m.records.to_string()),
                 td_num(&m.sms_out.to_string()),
                 td_mono(
@@ -64,7 +38,7 @@ fn members(o: &mut String, sims: &[String], acts: &[Activity]) {
                         .collect::<Vec<_>>()
                         .join(" "),
                 ),
-                td_mono(&m.cells.iter().copied().collect::<Vec<_>>().join(" ")),
+                td_mono(&m.cells.join(" ")),
                 td_time(m.first),
                 td_time(m.last),
             ]
@@ -82,25 +56,17 @@ fn members(o: &mut String, sims: &[String], acts: &[Activity]) {
 
 /// The devices (IMEI pseudonyms) the SIMs were used in, most shared first.
 fn devices(o: &mut String, acts: &[Activity]) {
-    let mut devices: BTreeMap<&str, (BTreeSet<&str>, Option<&str>)> = BTreeMap::new();
-    for a in acts {
-        if let Some(d) = &a.device {
-            let e = devices.entry(d.as_str()).or_default();
-            e.0.insert(a.sim.as_str());
-            if let Some(t) = &a.imei_tac {
-                e.1 = Some(t.as_str());
-            }
-        }
-    }
+    let devices = summary::devices(acts);
     let _ = writeln!(o, "<h2>Devices ({})</h2>", devices.len());
-    let mut drows: Vec<(&str, usize, Option<&str>)> = devices
+    let rows: Vec<Vec<String>> = devices
         .iter()
-        .map(|(d, (s, t))| (*d, s.len(), *t))
-        .collect();
-    drows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let rows: Vec<Vec<String>> = drows
-        .iter()
-        .map(|(d, n, t)| vec![td_mono(d), td(t.unwrap_or("")), td_num(&n.to_string())])
+        .map(|d| {
+            vec![
+                td_mono(&d.device),
+                td(d.tac.as_deref().unwrap_or("")),
+                td_num(&d.sims.to_string()),
+            ]
+        })
         .collect();
     table(
         o,
@@ -113,26 +79,18 @@ fn devices(o: &mut String, acts: &[Activity]) {
 /// The cells that served the SIMs, with the registered site when the inventory has it.
 fn serving_cells(o: &mut String, acts: &[Activity], serving: &[LocatedCell]) {
     o.push_str("<h2>Serving cells</h2>\n");
-    let mut cells: BTreeMap<&str, (u64, BTreeSet<&str>)> = BTreeMap::new();
-    for a in acts {
-        if let Some(cell) = &a.cell {
-            let e = cells.entry(cell.as_str()).or_default();
-            e.0 += 1;
-            e.1.insert(a.sim.as_str());
-        }
-    }
-    let rows: Vec<Vec<String>> = cells
+    let rows: Vec<Vec<String>> = summary::cell_uses(acts)
         .iter()
-        .map(|(cell, (n, sims))| {
+        .map(|u| {
             let site = serving
                 .iter()
-                .find(|s| s.key.to_string() == *cell)
+                .find(|s| s.key.to_string() == u.cell)
                 .map(|s| format!("{:.5}, {:.5}", s.lat, s.lon))
                 .unwrap_or_else(|| "not in the inventory given".into());
             vec![
-                td_mono(cell),
-                td_num(&n.to_string()),
-                td_num(&sims.len().to_string()),
+                td_mono(&u.cell),
+                td_num(&u.records.to_string()),
+                td_num(&u.sims.to_string()),
                 td(&site),
             ]
         })
