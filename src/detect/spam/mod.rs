@@ -23,11 +23,15 @@
 
 pub(crate) mod allowlist;
 pub(crate) mod baseline;
+mod baselines;
 mod candidate;
 mod cases;
+mod contrary;
 mod evaluate;
 pub(crate) mod farm;
+mod farm_rules;
 pub(crate) mod ids;
+mod near_miss;
 mod record;
 pub(crate) mod rules;
 pub(crate) mod simhash;
@@ -40,10 +44,12 @@ pub use stats::SpamStats;
 use crate::config::{ConfigError, SpamConfig};
 use crate::detect::{CaseSink, Detector, Reference};
 use crate::model::{Case, Event, Feed, SmsVolume};
-use baseline::{BaselineParams, PopulationBaseline};
+use baseline::BaselineParams;
+use baselines::Baselines;
 use cases::SimCase;
 use farm::{FarmIndex, FarmParams};
 use ids::{fast_map, FastMap, OpIdx, Operators, SimKey};
+use near_miss::NearMisses;
 use record::RecordSpan;
 use rules::{confidences, FarmRules, SimRules, ALL_RULES};
 use state::{flag, SimTable, Specs};
@@ -59,7 +65,8 @@ pub struct SpamDetector {
     operators: Operators,
     sims: SimTable,
     cases: FastMap<u32, SimCase>,
-    baseline: PopulationBaseline,
+    baselines: Baselines,
+    near_misses: NearMisses,
     next_refit_ms: i64,
     farm: FarmIndex,
     next_sweep_ms: Option<i64>,
@@ -90,7 +97,7 @@ impl SpamDetector {
             open_score: config.farm_open_score,
             require_behaviour: config.require_behaviour,
         });
-        let baseline = PopulationBaseline::new(BaselineParams {
+        let baselines = Baselines::new(BaselineParams {
             min_samples: f64::from(config.baseline_min_samples),
             trim_quantile: config.baseline_trim_quantile,
             min_rate_per_hour: config.baseline_min_rate_per_hour,
@@ -106,7 +113,8 @@ impl SpamDetector {
             operators: Operators::default(),
             sims: SimTable::default(),
             cases: fast_map(),
-            baseline,
+            baselines,
+            near_misses: NearMisses::default(),
             next_refit_ms: i64::MIN,
             farm,
             next_sweep_ms: None,
@@ -128,14 +136,16 @@ impl SpamDetector {
             return;
         };
         let folded = record::fold(st, r, &specs, &span, &self.farm);
+        let op = st.key.op();
         let mut f = evaluate::sim_features(st, &specs, r, folded.gateway_tac);
         // Records come only for intervals with activity, so the medium-window sum is the
         // SIM's count over the whole medium window.
         let hours = f64::from(self.config.medium_window_secs) / 3600.0;
-        self.observe_population(f.out_medium, r.window_secs, hours);
+        let population = self.baselines.index(op, r.window_secs);
+        self.observe_population(population, f.out_medium, r.window_secs, hours);
         if folded.flags & flag::CASE_OPEN != 0 || self.may_open_case(&f) {
-            let fired = self.evaluate_rules(&mut f, hours);
-            self.apply_sim_rules(slot, span.end_ms, &fired, out);
+            let fired = self.evaluate_rules(population, &mut f, hours);
+            self.apply_sim_rules(slot, span.end_ms, &fired, &f, out);
         }
         self.consider_farm_candidate(slot, r, &span, &folded, &f, out);
     }
@@ -223,6 +233,11 @@ impl Detector for SpamDetector {
         let boundary = watermark_ms.div_euclid(step) * step;
         self.sweep(boundary - long_ms, out);
         self.next_sweep_ms = Some(boundary + step);
+    }
+
+    /// Near misses (`spam_near_miss`): SIMs held back by contrary evidence.
+    fn findings(&self) -> Vec<serde_json::Value> {
+        self.near_misses.findings()
     }
 
     fn finish(&mut self, out: &mut dyn CaseSink) {
