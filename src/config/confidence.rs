@@ -84,6 +84,11 @@ pub(crate) struct RuleConfidence {
     /// gateway TAC in one cell.
     #[serde(rename = "GATEWAY_TAC_CELL")]
     pub(crate) gateway_tac_cell: f64,
+    /// `SYNCHRONIZED_ONSET`: at least `spam.onset_min_sims` candidates of one operator,
+    /// without device, cell or content in their records, became heavy senders within
+    /// `spam.onset_window_secs` of each other.
+    #[serde(rename = "SYNCHRONIZED_ONSET")]
+    pub(crate) synchronized_onset: f64,
 }
 
 impl Default for RuleConfidence {
@@ -107,6 +112,7 @@ impl Default for RuleConfidence {
             sims_per_device: 0.6,
             template_campaign: 0.6,
             gateway_tac_cell: 0.5,
+            synchronized_onset: 0.9,
         }
     }
 }
@@ -120,7 +126,7 @@ impl RuleConfidence {
     }
 
     /// `(rule code, confidence)` of every rule, in declaration order.
-    pub(crate) fn by_code(&self) -> [(&'static str, f64); 18] {
+    pub(crate) fn by_code(&self) -> [(&'static str, f64); 19] {
         [
             ("SMS_RATE_5M", self.sms_rate_5m),
             ("SMS_RATE_1H", self.sms_rate_1h),
@@ -140,6 +146,7 @@ impl RuleConfidence {
             ("SIMS_PER_DEVICE", self.sims_per_device),
             ("TEMPLATE_CAMPAIGN", self.template_campaign),
             ("GATEWAY_TAC_CELL", self.gateway_tac_cell),
+            ("SYNCHRONIZED_ONSET", self.synchronized_onset),
         ]
     }
 }

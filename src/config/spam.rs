@@ -177,6 +177,30 @@ pub struct SpamConfig {
     /// model (learned `GATEWAY_TAC`): SIM boxes hold 8–64 SIMs, generators use ~50
     /// numbers per IMEI (docs/detection.md), no handset carries 8.
     pub(crate) gateway_learn_sims: u32,
+    /// A SIM whose records carry none of `device`, `imei_tac`, `cell` and
+    /// `content_fps` (so no device, cell or content link can ever find it) becomes a
+    /// farm candidate once it sends at least this many SMS in the medium window: far
+    /// above an ordinary subscriber, within a farm member's "low and slow" rate.
+    pub(crate) candidate_bare_min_sms: u32,
+    /// Such candidates of one operator whose first records began within this many
+    /// seconds of each other are linked by their common onset (`SYNCHRONIZED_ONSET`):
+    /// a farm's SIMs start together, legitimate heavy senders have a history. SIMs
+    /// first seen within this long of the feed's first record have no known onset.
+    pub(crate) onset_window_secs: u32,
+    /// ... and only when the SIM became a candidate within this many seconds of its
+    /// first record: a farm SIM sends from its first minutes; a SIM that texted
+    /// once by chance at that time and turned heavy hours later did not start then.
+    pub(crate) onset_heavy_within_secs: u32,
+    /// When the SIM's records carry `distinct_recipients` / `new_recipients`, the
+    /// onset link also needs one message per recipient (`distinct_ratio`) and at least
+    /// this share of new recipients: farms broadcast to strangers, while shops,
+    /// schools and TV voters that happen to start with a farm text known or few
+    /// numbers.
+    pub(crate) onset_min_new_share: f64,
+    /// Candidates with a common onset that link them (`SYNCHRONIZED_ONSET`); later
+    /// newcomers join the first. Farms hold tens of SIMs; a handful of legitimate
+    /// heavy senders starting within minutes of each other is ordinary.
+    pub(crate) onset_min_sims: u32,
     /// Members a group needs before it can become a `sim_farm` case.
     pub(crate) farm_min_members: u32,
     /// Share of a group's members (0..=1) needed for the farm's member-share rules
@@ -236,6 +260,11 @@ impl Default for SpamConfig {
             campaign_window_secs: 3_600,
             gateway_cell_min_sims: 3,
             gateway_learn_sims: 8,
+            candidate_bare_min_sms: 20,
+            onset_window_secs: 600,
+            onset_heavy_within_secs: 2_400,
+            onset_min_new_share: 0.5,
+            onset_min_sims: 10,
             farm_min_members: 3,
             farm_member_share: 0.6,
             farm_open_score: 0.9,
@@ -274,6 +303,7 @@ impl SpamConfig {
             ("spam.baseline_trim_quantile", self.baseline_trim_quantile),
             ("spam.population_tail_p", self.population_tail_p),
             ("spam.few_recipients_ratio", self.few_recipients_ratio),
+            ("spam.onset_min_new_share", self.onset_min_new_share),
             ("spam.farm_member_share", self.farm_member_share),
         ] {
             within(p, key, value, 0.0, 1.0);

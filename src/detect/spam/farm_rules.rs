@@ -15,6 +15,10 @@ pub(crate) struct FarmFeatures {
     pub(crate) campaign_members: u32,
     /// Most members sharing one gateway TAC in one cell.
     pub(crate) gateway_cell_members: u32,
+    /// Most members linked by a common onset.
+    pub(crate) onset_members: u32,
+    /// Members whose records carry `new_recipients`.
+    pub(crate) members_with_new: u32,
     pub(crate) new_medium: u64,
     pub(crate) distinct_medium: u64,
     /// Members with sending and no call over the long window.
@@ -32,6 +36,7 @@ pub(crate) struct FarmRules {
     pub(crate) sims_per_device: u32,
     pub(crate) campaign_min: u32,
     pub(crate) gateway_cell_min: u32,
+    pub(crate) onset_min: u32,
     pub(crate) new_ratio: f64,
     pub(crate) new_min: u64,
     /// Share of members needed for the member-share rules (no voice, young, gateway, cell).
@@ -45,6 +50,7 @@ impl FarmRules {
             sims_per_device: c.sims_per_device,
             campaign_min: c.campaign_min_sims,
             gateway_cell_min: c.gateway_cell_min_sims,
+            onset_min: c.onset_min_sims,
             new_ratio: c.new_recipient_ratio,
             new_min: u64::from(c.new_recipient_min),
             member_share: c.farm_member_share,
@@ -66,7 +72,7 @@ impl FarmRules {
 pub(crate) type FarmRuleFn = fn(&FarmRules, &FarmFeatures) -> Option<(f64, f64)>;
 
 /// The farm rules, each a small named unit, in the order of a case's reasons.
-pub(crate) const FARM_RULES: [(RuleId, FarmRuleFn); 9] = [
+pub(crate) const FARM_RULES: [(RuleId, FarmRuleFn); 10] = [
     (RuleId::NewRecipientRatio, farm_new_recipient_ratio),
     (RuleId::NoVoice, farm_no_voice),
     (RuleId::YoungUnverified, farm_young_unverified),
@@ -76,7 +82,13 @@ pub(crate) const FARM_RULES: [(RuleId, FarmRuleFn); 9] = [
     (RuleId::SimsPerDevice, sims_per_device),
     (RuleId::TemplateCampaign, template_campaign),
     (RuleId::GatewayTacCell, gateway_tac_cell),
+    (RuleId::SynchronizedOnset, synchronized_onset),
 ];
+
+/// `SYNCHRONIZED_ONSET`: members linked by a common onset ≥ `onset_min_sims`.
+fn synchronized_onset(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    (f.onset_members >= r.onset_min).then_some((f64::from(f.onset_members), f64::from(r.onset_min)))
+}
 
 /// `FARM_SIZE`: linked members ≥ `farm_min_members`.
 fn farm_size(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {

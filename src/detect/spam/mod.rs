@@ -70,6 +70,9 @@ pub struct SpamDetector {
     next_refit_ms: i64,
     farm: FarmIndex,
     next_sweep_ms: Option<i64>,
+    /// Start of the first record seen (seconds): SIMs first seen then were already
+    /// active, their onset is unknown.
+    feed_start_s: Option<u32>,
     stats: SpamStats,
     scratch: Vec<Case>,
 }
@@ -90,6 +93,7 @@ impl SpamDetector {
             rules: FarmRules::from_config(&config),
             fp_hamming: config.fp_hamming,
             campaign_window_s: config.campaign_window_secs,
+            onset_window_s: config.onset_window_secs,
             long_window_s: config.long_window_secs,
             gateway_learn_sims: config.gateway_learn_sims,
             configured_gateway_tacs: config.gateway_tac_values(),
@@ -118,6 +122,7 @@ impl SpamDetector {
             next_refit_ms: i64::MIN,
             farm,
             next_sweep_ms: None,
+            feed_start_s: None,
             stats: SpamStats::default(),
             scratch: Vec::new(),
             config,
@@ -129,6 +134,7 @@ impl SpamDetector {
     pub(crate) fn on_sms(&mut self, r: &SmsVolume, out: &mut dyn CaseSink) {
         self.stats.records += 1;
         let span = RecordSpan::of(r);
+        self.feed_start_s.get_or_insert(span.window_start_s);
         self.refresh_baseline(span.end_ms);
         let slot = self.sim_slot(r, span.window_start_s, out);
         let specs = self.specs;

@@ -33,9 +33,10 @@ pub(crate) enum RuleId {
     SimsPerDevice,
     TemplateCampaign,
     GatewayTacCell,
+    SynchronizedOnset,
 }
 
-pub(crate) const ALL_RULES: [RuleId; 18] = [
+pub(crate) const ALL_RULES: [RuleId; 19] = [
     RuleId::SmsRate5m,
     RuleId::SmsRate1h,
     RuleId::SmsRate24h,
@@ -54,6 +55,7 @@ pub(crate) const ALL_RULES: [RuleId; 18] = [
     RuleId::SimsPerDevice,
     RuleId::TemplateCampaign,
     RuleId::GatewayTacCell,
+    RuleId::SynchronizedOnset,
 ];
 
 impl RuleId {
@@ -78,6 +80,7 @@ impl RuleId {
             RuleId::SimsPerDevice => "SIMS_PER_DEVICE",
             RuleId::TemplateCampaign => "TEMPLATE_CAMPAIGN",
             RuleId::GatewayTacCell => "GATEWAY_TAC_CELL",
+            RuleId::SynchronizedOnset => "SYNCHRONIZED_ONSET",
         }
     }
 
@@ -100,8 +103,10 @@ impl RuleId {
         | RuleId::RateFarBeyond.bit();
 
     /// Link rules: what ties SIMs of a farm together.
-    pub(crate) const LINK_MASK: u32 =
-        RuleId::SimsPerDevice.bit() | RuleId::TemplateCampaign.bit() | RuleId::GatewayTacCell.bit();
+    pub(crate) const LINK_MASK: u32 = RuleId::SimsPerDevice.bit()
+        | RuleId::TemplateCampaign.bit()
+        | RuleId::GatewayTacCell.bit()
+        | RuleId::SynchronizedOnset.bit();
 }
 
 /// Confidence of one rule in the noisy-OR score, from `[spam.confidence]` (where
@@ -126,6 +131,7 @@ pub(crate) fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
         RuleId::SimsPerDevice => c.sims_per_device,
         RuleId::TemplateCampaign => c.template_campaign,
         RuleId::GatewayTacCell => c.gateway_tac_cell,
+        RuleId::SynchronizedOnset => c.synchronized_onset,
     }
 }
 
