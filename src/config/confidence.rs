@@ -30,6 +30,13 @@ pub(crate) struct RuleConfidence {
     /// above the population's median.
     #[serde(rename = "RATE_ROBUST_Z")]
     pub(crate) rate_robust_z: f64,
+    /// `RATE_FAR_BEYOND`: the SIM sent at least `spam.far_rate_1h` SMS in the medium
+    /// window and `spam.far_rate_24h` in the long window, far beyond its operator's
+    /// population (`spam.far_robust_z`). Enough on its own to open a case (it needs only
+    /// `sms_out`, so it holds on feeds that carry nothing else), unless evidence the
+    /// feed does carry contradicts it.
+    #[serde(rename = "RATE_FAR_BEYOND")]
+    pub(crate) rate_far_beyond: f64,
     /// `NEW_RECIPIENT_RATIO`: most recipients of the medium window are "no
     /// relationship" numbers (`spam.new_recipient_ratio`, `spam.new_recipient_min`);
     /// for a farm, over all its members.
@@ -77,6 +84,11 @@ pub(crate) struct RuleConfidence {
     /// gateway TAC in one cell.
     #[serde(rename = "GATEWAY_TAC_CELL")]
     pub(crate) gateway_tac_cell: f64,
+    /// `SYNCHRONIZED_ONSET`: at least `spam.onset_min_sims` candidates of one operator,
+    /// without device, cell or content in their records, became heavy senders within
+    /// `spam.onset_window_secs` of each other.
+    #[serde(rename = "SYNCHRONIZED_ONSET")]
+    pub(crate) synchronized_onset: f64,
 }
 
 impl Default for RuleConfidence {
@@ -87,6 +99,7 @@ impl Default for RuleConfidence {
             sms_rate_24h: 0.2,
             population_tail: 0.4,
             rate_robust_z: 0.3,
+            rate_far_beyond: 0.9,
             new_recipient_ratio: 0.6,
             distinct_ratio: 0.3,
             no_voice: 0.4,
@@ -99,6 +112,7 @@ impl Default for RuleConfidence {
             sims_per_device: 0.6,
             template_campaign: 0.6,
             gateway_tac_cell: 0.5,
+            synchronized_onset: 0.9,
         }
     }
 }
@@ -112,13 +126,14 @@ impl RuleConfidence {
     }
 
     /// `(rule code, confidence)` of every rule, in declaration order.
-    pub(crate) fn by_code(&self) -> [(&'static str, f64); 17] {
+    pub(crate) fn by_code(&self) -> [(&'static str, f64); 19] {
         [
             ("SMS_RATE_5M", self.sms_rate_5m),
             ("SMS_RATE_1H", self.sms_rate_1h),
             ("SMS_RATE_24H", self.sms_rate_24h),
             ("POPULATION_TAIL", self.population_tail),
             ("RATE_ROBUST_Z", self.rate_robust_z),
+            ("RATE_FAR_BEYOND", self.rate_far_beyond),
             ("NEW_RECIPIENT_RATIO", self.new_recipient_ratio),
             ("DISTINCT_RATIO", self.distinct_ratio),
             ("NO_VOICE", self.no_voice),
@@ -131,6 +146,7 @@ impl RuleConfidence {
             ("SIMS_PER_DEVICE", self.sims_per_device),
             ("TEMPLATE_CAMPAIGN", self.template_campaign),
             ("GATEWAY_TAC_CELL", self.gateway_tac_cell),
+            ("SYNCHRONIZED_ONSET", self.synchronized_onset),
         ]
     }
 }

@@ -46,6 +46,43 @@ pub struct SpamConfig {
     /// `RATE_ROBUST_Z`; 3.5 is the usual outlier cut of the modified z-score
     /// (Iglewicz & Hoaglin 1993).
     pub(crate) robust_z: f64,
+    /// SMS in the medium window (1 h) from which `RATE_FAR_BEYOND` may fire: beyond
+    /// what a legitimate sender keeps up for an hour (a TV voter, a school's or a
+    /// shop's burst, a phone's "send to all"), and hundreds of times an ordinary
+    /// subscriber's rate. With `far_rate_24h` and `far_robust_z` it is the one rule
+    /// that needs nothing but `sms_out`, so it holds on feeds that omit every optional
+    /// field.
+    pub(crate) far_rate_1h: u32,
+    /// SMS in the long window (24 h) `RATE_FAR_BEYOND` also needs: the rate has been
+    /// held longer than one burst to a contact book (`one_off_max_sms`).
+    pub(crate) far_rate_24h: u32,
+    /// Robust z-score of the hourly rate against the SIM's own operator's population
+    /// (one baseline per operator and reporting interval) that `RATE_FAR_BEYOND` also
+    /// needs once that baseline is trusted (`baseline_min_samples`). The robust z
+    /// (median and MAD of `ln(1 + rate)`) is used rather than the gamma tail because
+    /// it does not weaken when the population itself is heavy-tailed. 4, just past
+    /// the usual outlier cut of 3.5: the volume floors above carry the "far"; this
+    /// keeps a population whose ordinary subscribers all send that much from being
+    /// flagged wholesale.
+    pub(crate) far_robust_z: f64,
+    /// `distinct_recipients / sms_out` over the medium window below which a SIM's
+    /// volume is explained by few recipients (TV votes, M2M servers): the near-miss
+    /// reason `FEW_RECIPIENTS`, which keeps `RATE_FAR_BEYOND` from opening a case.
+    /// Evaluated only when the feed carries `distinct_recipients`.
+    pub(crate) few_recipients_ratio: f64,
+    /// A SIM that shows a subscriber's life (identity verified, older than
+    /// `young_sim_days`, calls, or replies of at least `reply_share` of what it sent)
+    /// and has sent at most this many SMS over the long window is held as a possible
+    /// one-off burst to its own contacts (a new-number announcement, an invitation):
+    /// near-miss reason `ONE_OFF_BURST`. A contact book holds a few hundred numbers;
+    /// a spammer passes this within the hour.
+    pub(crate) one_off_max_sms: u32,
+    /// `sms_in / sms_out` over the long window that counts as replies for
+    /// `one_off_max_sms` (a conversation, not a broadcast).
+    pub(crate) reply_share: f64,
+    /// Most near misses (SIMs held back by contrary evidence) kept for the findings;
+    /// later ones are counted only.
+    pub(crate) near_miss_max: u32,
     /// Share of distinct recipients that are "no relationship" numbers, over the medium
     /// window, that fires `NEW_RECIPIENT_RATIO` (Decree 91/2020 behaviour criterion;
     /// Greystar scores senders by the share of such recipients).
@@ -140,6 +177,30 @@ pub struct SpamConfig {
     /// model (learned `GATEWAY_TAC`): SIM boxes hold 8–64 SIMs, generators use ~50
     /// numbers per IMEI (docs/detection.md), no handset carries 8.
     pub(crate) gateway_learn_sims: u32,
+    /// A SIM whose records carry none of `device`, `imei_tac`, `cell` and
+    /// `content_fps` (so no device, cell or content link can ever find it) becomes a
+    /// farm candidate once it sends at least this many SMS in the medium window: far
+    /// above an ordinary subscriber, within a farm member's "low and slow" rate.
+    pub(crate) candidate_bare_min_sms: u32,
+    /// Such candidates of one operator whose first records began within this many
+    /// seconds of each other are linked by their common onset (`SYNCHRONIZED_ONSET`):
+    /// a farm's SIMs start together, legitimate heavy senders have a history. SIMs
+    /// first seen within this long of the feed's first record have no known onset.
+    pub(crate) onset_window_secs: u32,
+    /// ... and only when the SIM became a candidate within this many seconds of its
+    /// first record: a farm SIM sends from its first minutes; a SIM that texted
+    /// once by chance at that time and turned heavy hours later did not start then.
+    pub(crate) onset_heavy_within_secs: u32,
+    /// When the SIM's records carry `distinct_recipients` / `new_recipients`, the
+    /// onset link also needs one message per recipient (`distinct_ratio`) and at least
+    /// this share of new recipients: farms broadcast to strangers, while shops,
+    /// schools and TV voters that happen to start with a farm text known or few
+    /// numbers.
+    pub(crate) onset_min_new_share: f64,
+    /// Candidates with a common onset that link them (`SYNCHRONIZED_ONSET`); later
+    /// newcomers join the first. Farms hold tens of SIMs; a handful of legitimate
+    /// heavy senders starting within minutes of each other is ordinary.
+    pub(crate) onset_min_sims: u32,
     /// Members a group needs before it can become a `sim_farm` case.
     pub(crate) farm_min_members: u32,
     /// Share of a group's members (0..=1) needed for the farm's member-share rules
@@ -163,6 +224,13 @@ impl Default for SpamConfig {
             rate_24h: 100,
             population_tail_p: 1e-6,
             robust_z: 3.5,
+            far_rate_1h: 480,
+            far_rate_24h: 720,
+            far_robust_z: 4.0,
+            few_recipients_ratio: 0.5,
+            one_off_max_sms: 500,
+            reply_share: 0.1,
+            near_miss_max: 10_000,
             new_recipient_ratio: 0.8,
             new_recipient_min: 20,
             distinct_ratio: 0.9,
@@ -192,6 +260,11 @@ impl Default for SpamConfig {
             campaign_window_secs: 3_600,
             gateway_cell_min_sims: 3,
             gateway_learn_sims: 8,
+            candidate_bare_min_sms: 20,
+            onset_window_secs: 600,
+            onset_heavy_within_secs: 2_400,
+            onset_min_new_share: 0.5,
+            onset_min_sims: 10,
             farm_min_members: 3,
             farm_member_share: 0.6,
             farm_open_score: 0.9,
@@ -229,6 +302,8 @@ impl SpamConfig {
             ("spam.distinct_ratio", self.distinct_ratio),
             ("spam.baseline_trim_quantile", self.baseline_trim_quantile),
             ("spam.population_tail_p", self.population_tail_p),
+            ("spam.few_recipients_ratio", self.few_recipients_ratio),
+            ("spam.onset_min_new_share", self.onset_min_new_share),
             ("spam.farm_member_share", self.farm_member_share),
         ] {
             within(p, key, value, 0.0, 1.0);

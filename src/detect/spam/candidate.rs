@@ -6,7 +6,7 @@ use super::farm::MemberRecord;
 use super::ids::hash64;
 use super::record::{Folded, RecordSpan};
 use super::rules::SimFeatures;
-use super::state::flag;
+use super::state::{field, flag};
 use super::SpamDetector;
 use crate::config::SpamConfig;
 use crate::detect::CaseSink;
@@ -27,8 +27,9 @@ impl Markers {
             (f.age_days, f.kyc_verified),
             (Some(a), Some(false)) if a <= config.young_sim_days
         );
-        let no_voice =
-            f.voice_long == 0 && f.out_long >= u64::from(config.candidate_no_voice_min_sms);
+        let no_voice = f.carries(field::CALLS)
+            && f.voice_long == 0
+            && f.out_long >= u64::from(config.candidate_no_voice_min_sms);
         let count = u32::from(gateway)
             + u32::from(young_unverified)
             + u32::from(no_voice)
@@ -63,7 +64,10 @@ impl SpamDetector {
     ) {
         let markers = Markers::of(&self.config, f, folded.gateway_tac.is_some());
         let is_node = folded.flags & flag::FARM_NODE != 0;
-        if !is_node && markers.count < self.config.farm_candidate_markers {
+        // no device, cell or content: volume is all there is to go on
+        let bare = f.fields & (field::DEVICE | field::CELL | field::FPS) == 0;
+        let bare_heavy = bare && f.out_medium >= u64::from(self.config.candidate_bare_min_sms);
+        if !is_node && !bare_heavy && markers.count < self.config.farm_candidate_markers {
             return;
         }
         if folded.flags & flag::ALLOWLISTED != 0 {
@@ -80,6 +84,19 @@ impl SpamDetector {
             return;
         };
         st.set(flag::FARM_NODE, true);
+        // a SIM already there when the feed started says nothing about its start
+        let feed_start = self.feed_start_s.unwrap_or(span.window_start_s);
+        let c = &self.config;
+        // the behaviour fields the feed does carry must show a broadcast to new numbers
+        let broadcast = (!f.carries(field::DISTINCT)
+            || f.distinct_medium as f64 >= c.distinct_ratio * f.out_medium as f64)
+            && (!f.carries(field::NEW)
+                || f.new_medium as f64 >= c.onset_min_new_share * f.distinct_medium as f64);
+        let onset_s = (bare
+            && broadcast
+            && st.first_seen_s >= feed_start.saturating_add(c.onset_window_secs)
+            && span.t_s <= st.first_seen_s.saturating_add(c.onset_heavy_within_secs))
+        .then_some(st.first_seen_s);
         let key = st.key.clone();
         let device = r.device.as_deref().map(|d| hash64(&[d.as_bytes()]));
         let rec = MemberRecord {
@@ -95,6 +112,8 @@ impl SpamDetector {
             distinct_medium: f.distinct_medium,
             no_voice: markers.no_voice,
             young_unverified: markers.young_unverified,
+            has_new: f.carries(field::NEW),
+            onset_s,
         };
         self.farm.on_record(&rec, &mut self.scratch);
         for c in self.scratch.drain(..) {

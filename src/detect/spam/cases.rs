@@ -4,7 +4,8 @@
 //! the input ends. One incident, one case; a SIM idle for longer than the long window
 //! starts a new incident.
 
-use super::rules::{Fired, RuleId};
+use super::contrary::Contrary;
+use super::rules::{Fired, RuleId, SimFeatures};
 use super::state::{flag, SimState};
 use super::SpamDetector;
 use crate::detect::case_id::digest_id;
@@ -25,6 +26,14 @@ pub(crate) fn sim_case_id(
         prefix,
         &format!("{}|{}|{}|{}", kind.as_str(), operator, sim, hour),
     )
+}
+
+/// What the opening gate decided for a SIM without an open case.
+enum Gate {
+    Closed,
+    Open,
+    /// The rules would open a case, but the feed carries evidence against it.
+    Held(Contrary),
 }
 
 /// An open `spam_sim` case.
@@ -84,12 +93,14 @@ impl SimCase {
 
 impl SpamDetector {
     /// Act on one evaluation of a SIM's rules: update its open case, or open one when
-    /// the gate and the score are met (unless the SIM is allowlisted).
+    /// the gate and the score are met and no contrary evidence holds it back (unless
+    /// the SIM is allowlisted); a SIM held back is a near miss.
     pub(super) fn apply_sim_rules(
         &mut self,
         slot: u32,
         end_ms: i64,
         fired: &Fired,
+        f: &SimFeatures,
         out: &mut dyn CaseSink,
     ) {
         let score = fired.score(&self.confidence);
@@ -108,8 +119,13 @@ impl SpamDetector {
             }
             return;
         }
-        if !self.opens_case(fired, score) {
-            return;
+        match self.gate(fired, score, f) {
+            Gate::Closed => return,
+            Gate::Held(contrary) => {
+                self.hold(slot, end_ms, fired, score, contrary);
+                return;
+            }
+            Gate::Open => {}
         }
         if allowlisted {
             self.suppress_case(slot);
@@ -118,16 +134,45 @@ impl SpamDetector {
         self.open_case(slot, end_ms, fired, score, evidence, out);
     }
 
-    /// The opening gate: a volume rule and the behaviour rule fired (unless behaviour
-    /// is not required), and the score reaches `open_score`.
-    fn opens_case(&self, fired: &Fired, score: f64) -> bool {
+    /// The opening gate: the score reaches `open_score`, and either a volume rule and
+    /// the behaviour rule fired (unless behaviour is not required) or
+    /// `RATE_FAR_BEYOND` did; then the contrary evidence the feed carries may still
+    /// hold the case back.
+    fn gate(&self, fired: &Fired, score: f64, f: &SimFeatures) -> Gate {
+        if score < self.config.open_score {
+            return Gate::Closed;
+        }
         let volume = fired.mask & RuleId::VOLUME_MASK != 0;
         let behaviour = fired.has(RuleId::NewRecipientRatio);
-        let gate = !self.config.require_behaviour || (volume && behaviour);
-        if !gate || score < self.config.open_score {
-            return false;
+        let by_behaviour = !self.config.require_behaviour || (volume && behaviour);
+        let by_far = fired.has(RuleId::RateFarBeyond);
+        if !by_behaviour && !by_far {
+            return Gate::Closed;
         }
-        true
+        let contrary = Contrary::of(&self.config, f, fired);
+        if (by_behaviour && !contrary.holds_behaviour) || (by_far && !contrary.holds_far) {
+            return Gate::Open;
+        }
+        Gate::Held(contrary)
+    }
+
+    /// A SIM met the gate but contrary evidence held it back: a near miss.
+    fn hold(&mut self, slot: u32, end_ms: i64, fired: &Fired, score: f64, contrary: Contrary) {
+        let Some(st) = self.sims.get(slot) else {
+            return;
+        };
+        let operator = self.operators.name(st.key.op());
+        let mut reasons = fired.reasons();
+        reasons.extend(contrary.reasons);
+        let max = self.config.near_miss_max as usize;
+        self.near_misses.hold(
+            max,
+            (operator, st.key.sim()),
+            end_ms,
+            round4(score),
+            reasons,
+        );
+        self.stats.near_miss_holds += 1;
     }
 
     /// An allowlisted SIM met the opening gate: no case, counted once per incident.
@@ -157,6 +202,7 @@ impl SpamDetector {
         st.set(flag::CASE_OPEN, true);
         let operator = self.operators.name(st.key.op()).to_string();
         let sim = st.key.sim();
+        self.near_misses.forget(&operator, &sim);
         let case = Case {
             case_id: sim_case_id("spam", CaseKind::SpamSim, &operator, &sim, end_ms),
             kind: CaseKind::SpamSim,

@@ -42,6 +42,7 @@ pub(super) fn sim_features(
         gateway_tac,
         cell_streak: u32::from(st.cell_streak),
         max_fp_count: r.content_fps.iter().map(|f| f.n).max().unwrap_or(0),
+        fields: st.fields,
     }
 }
 
@@ -50,28 +51,40 @@ impl SpamDetector {
     /// population baseline, weighted by the share of the window the record covers; the
     /// first fit happens as soon as there are enough samples.
     #[inline]
-    pub(super) fn observe_population(&mut self, out_medium: u64, window_secs: u32, hours: f64) {
-        self.baseline.observe_weighted(
-            out_medium as f64 / hours,
-            f64::from(window_secs) / f64::from(self.config.medium_window_secs),
-        );
-        if self.baseline.fit().is_none()
-            && self.baseline.samples() >= f64::from(self.config.baseline_min_samples)
-        {
-            self.baseline.refit();
+    pub(super) fn observe_population(
+        &mut self,
+        population: usize,
+        out_medium: u64,
+        window_secs: u32,
+        hours: f64,
+    ) {
+        let weight = f64::from(window_secs) / f64::from(self.config.medium_window_secs);
+        let min = f64::from(self.config.baseline_min_samples);
+        let baseline = self.baselines.get_mut(population);
+        baseline.observe_weighted(out_medium as f64 / hours, weight);
+        if baseline.fit().is_none() && baseline.samples() >= min {
+            baseline.refit();
         }
     }
 
-    /// Whether a SIM without an open case could open one: its behaviour rule fires, or
-    /// behaviour is not required.
+    /// Whether a SIM without an open case could open one: its behaviour rule fires, its
+    /// volume reaches `RATE_FAR_BEYOND`'s, or behaviour is not required.
     #[inline]
     pub(super) fn may_open_case(&self, f: &SimFeatures) -> bool {
-        self.rules.new_recipient_ratio(f).is_some() || !self.config.require_behaviour
+        f.out_medium >= self.rules.far_rate_1h
+            || self.rules.new_recipient_ratio(f).is_some()
+            || !self.config.require_behaviour
     }
 
-    /// Complete the features with the population evidence and run every per-SIM rule.
-    pub(super) fn evaluate_rules(&self, f: &mut SimFeatures, hours: f64) -> Fired {
-        self.population_evidence(f, hours);
+    /// Complete the features with the evidence of the SIM's operator's population
+    /// (`population`, a baseline index) and run every per-SIM rule.
+    pub(super) fn evaluate_rules(
+        &self,
+        population: usize,
+        f: &mut SimFeatures,
+        hours: f64,
+    ) -> Fired {
+        self.population_evidence(population, f, hours);
         self.rules.evaluate(f)
     }
 
@@ -83,8 +96,8 @@ impl SpamDetector {
     /// above 10⁻³ (Poisson-like shapes ≈ the normal tail at 3σ, dispersed shapes
     /// heavier), so the rule cannot fire at its default 10⁻⁶ and the value is reported
     /// as 0. With a configured tail probability above 10⁻³ the tail is always computed.
-    fn population_evidence(&self, f: &mut SimFeatures, hours: f64) {
-        let Some(fit) = self.baseline.fit() else {
+    fn population_evidence(&self, population: usize, f: &mut SimFeatures, hours: f64) {
+        let Some(fit) = self.baselines.get(population).fit() else {
             return;
         };
         let count = f.out_medium;

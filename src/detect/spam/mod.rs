@@ -23,11 +23,15 @@
 
 pub(crate) mod allowlist;
 pub(crate) mod baseline;
+mod baselines;
 mod candidate;
 mod cases;
+mod contrary;
 mod evaluate;
 pub(crate) mod farm;
+mod farm_rules;
 pub(crate) mod ids;
+mod near_miss;
 mod record;
 pub(crate) mod rules;
 pub(crate) mod simhash;
@@ -40,10 +44,12 @@ pub use stats::SpamStats;
 use crate::config::{ConfigError, SpamConfig};
 use crate::detect::{CaseSink, Detector, Reference};
 use crate::model::{Case, Event, Feed, SmsVolume};
-use baseline::{BaselineParams, PopulationBaseline};
+use baseline::BaselineParams;
+use baselines::Baselines;
 use cases::SimCase;
 use farm::{FarmIndex, FarmParams};
 use ids::{fast_map, FastMap, OpIdx, Operators, SimKey};
+use near_miss::NearMisses;
 use record::RecordSpan;
 use rules::{confidences, FarmRules, SimRules, ALL_RULES};
 use state::{flag, SimTable, Specs};
@@ -59,10 +65,14 @@ pub struct SpamDetector {
     operators: Operators,
     sims: SimTable,
     cases: FastMap<u32, SimCase>,
-    baseline: PopulationBaseline,
+    baselines: Baselines,
+    near_misses: NearMisses,
     next_refit_ms: i64,
     farm: FarmIndex,
     next_sweep_ms: Option<i64>,
+    /// Start of the first record seen (seconds): SIMs first seen then were already
+    /// active, their onset is unknown.
+    feed_start_s: Option<u32>,
     stats: SpamStats,
     scratch: Vec<Case>,
 }
@@ -83,6 +93,7 @@ impl SpamDetector {
             rules: FarmRules::from_config(&config),
             fp_hamming: config.fp_hamming,
             campaign_window_s: config.campaign_window_secs,
+            onset_window_s: config.onset_window_secs,
             long_window_s: config.long_window_secs,
             gateway_learn_sims: config.gateway_learn_sims,
             configured_gateway_tacs: config.gateway_tac_values(),
@@ -90,7 +101,7 @@ impl SpamDetector {
             open_score: config.farm_open_score,
             require_behaviour: config.require_behaviour,
         });
-        let baseline = PopulationBaseline::new(BaselineParams {
+        let baselines = Baselines::new(BaselineParams {
             min_samples: f64::from(config.baseline_min_samples),
             trim_quantile: config.baseline_trim_quantile,
             min_rate_per_hour: config.baseline_min_rate_per_hour,
@@ -106,10 +117,12 @@ impl SpamDetector {
             operators: Operators::default(),
             sims: SimTable::default(),
             cases: fast_map(),
-            baseline,
+            baselines,
+            near_misses: NearMisses::default(),
             next_refit_ms: i64::MIN,
             farm,
             next_sweep_ms: None,
+            feed_start_s: None,
             stats: SpamStats::default(),
             scratch: Vec::new(),
             config,
@@ -121,6 +134,7 @@ impl SpamDetector {
     pub(crate) fn on_sms(&mut self, r: &SmsVolume, out: &mut dyn CaseSink) {
         self.stats.records += 1;
         let span = RecordSpan::of(r);
+        self.feed_start_s.get_or_insert(span.window_start_s);
         self.refresh_baseline(span.end_ms);
         let slot = self.sim_slot(r, span.window_start_s, out);
         let specs = self.specs;
@@ -128,14 +142,16 @@ impl SpamDetector {
             return;
         };
         let folded = record::fold(st, r, &specs, &span, &self.farm);
+        let op = st.key.op();
         let mut f = evaluate::sim_features(st, &specs, r, folded.gateway_tac);
         // Records come only for intervals with activity, so the medium-window sum is the
         // SIM's count over the whole medium window.
         let hours = f64::from(self.config.medium_window_secs) / 3600.0;
-        self.observe_population(f.out_medium, r.window_secs, hours);
+        let population = self.baselines.index(op, r.window_secs);
+        self.observe_population(population, f.out_medium, r.window_secs, hours);
         if folded.flags & flag::CASE_OPEN != 0 || self.may_open_case(&f) {
-            let fired = self.evaluate_rules(&mut f, hours);
-            self.apply_sim_rules(slot, span.end_ms, &fired, out);
+            let fired = self.evaluate_rules(population, &mut f, hours);
+            self.apply_sim_rules(slot, span.end_ms, &fired, &f, out);
         }
         self.consider_farm_candidate(slot, r, &span, &folded, &f, out);
     }
@@ -223,6 +239,11 @@ impl Detector for SpamDetector {
         let boundary = watermark_ms.div_euclid(step) * step;
         self.sweep(boundary - long_ms, out);
         self.next_sweep_ms = Some(boundary + step);
+    }
+
+    /// Near misses (`spam_near_miss`): SIMs held back by contrary evidence.
+    fn findings(&self) -> Vec<serde_json::Value> {
+        self.near_misses.findings()
     }
 
     fn finish(&mut self, out: &mut dyn CaseSink) {

@@ -4,7 +4,7 @@
 
 use super::farm::FarmIndex;
 use super::ids::{hash64, SimKey};
-use super::state::{flag, spread_add, spread_add_scalar, SimState, Specs, AGE_UNKNOWN};
+use super::state::{field, flag, spread_add, spread_add_scalar, SimState, Specs, AGE_UNKNOWN};
 use super::{secs_ceil, SpamDetector};
 use crate::detect::CaseSink;
 use crate::model::SmsVolume;
@@ -52,7 +52,7 @@ impl SpamDetector {
     pub(super) fn refresh_baseline(&mut self, end_ms: i64) {
         if end_ms >= self.next_refit_ms {
             let refresh_ms = i64::from(self.config.baseline_refresh_secs.max(1)) * 1000;
-            self.baseline.maybe_refresh(end_ms, 0);
+            self.baselines.refresh(end_ms);
             self.next_refit_ms = (end_ms.div_euclid(refresh_ms) + 1) * refresh_ms;
         }
     }
@@ -120,6 +120,7 @@ pub(super) fn fold(
     st.last_seen_s = st.last_seen_s.max(span.t_s);
     st.first_seen_s = st.first_seen_s.min(span.window_start_s);
     st.records = st.records.saturating_add(1);
+    st.fields |= field::of(r);
     if let Some(age) = r.sim_age_days {
         st.age_days = age.min(u32::from(AGE_UNKNOWN - 1)) as u16;
     }

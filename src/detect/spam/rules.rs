@@ -5,8 +5,11 @@
 //! contributes its confidence to a noisy-OR score (`1 − Π(1 − cᵢ)`): independent
 //! pieces of evidence each make the case likelier, none alone makes it certain.
 
+use super::state::field;
 use crate::config::{RuleConfidence, SpamConfig};
 use crate::model::{round4, Reason};
+
+pub(crate) use super::farm_rules::{FarmFeatures, FarmRules};
 
 /// Identifier of a rule; also its bit in a fired-rules mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -17,6 +20,7 @@ pub(crate) enum RuleId {
     SmsRate24h,
     PopulationTail,
     RateRobustZ,
+    RateFarBeyond,
     NewRecipientRatio,
     DistinctRatio,
     NoVoice,
@@ -29,14 +33,16 @@ pub(crate) enum RuleId {
     SimsPerDevice,
     TemplateCampaign,
     GatewayTacCell,
+    SynchronizedOnset,
 }
 
-pub(crate) const ALL_RULES: [RuleId; 17] = [
+pub(crate) const ALL_RULES: [RuleId; 19] = [
     RuleId::SmsRate5m,
     RuleId::SmsRate1h,
     RuleId::SmsRate24h,
     RuleId::PopulationTail,
     RuleId::RateRobustZ,
+    RuleId::RateFarBeyond,
     RuleId::NewRecipientRatio,
     RuleId::DistinctRatio,
     RuleId::NoVoice,
@@ -49,6 +55,7 @@ pub(crate) const ALL_RULES: [RuleId; 17] = [
     RuleId::SimsPerDevice,
     RuleId::TemplateCampaign,
     RuleId::GatewayTacCell,
+    RuleId::SynchronizedOnset,
 ];
 
 impl RuleId {
@@ -60,6 +67,7 @@ impl RuleId {
             RuleId::SmsRate24h => "SMS_RATE_24H",
             RuleId::PopulationTail => "POPULATION_TAIL",
             RuleId::RateRobustZ => "RATE_ROBUST_Z",
+            RuleId::RateFarBeyond => "RATE_FAR_BEYOND",
             RuleId::NewRecipientRatio => "NEW_RECIPIENT_RATIO",
             RuleId::DistinctRatio => "DISTINCT_RATIO",
             RuleId::NoVoice => "NO_VOICE",
@@ -72,6 +80,7 @@ impl RuleId {
             RuleId::SimsPerDevice => "SIMS_PER_DEVICE",
             RuleId::TemplateCampaign => "TEMPLATE_CAMPAIGN",
             RuleId::GatewayTacCell => "GATEWAY_TAC_CELL",
+            RuleId::SynchronizedOnset => "SYNCHRONIZED_ONSET",
         }
     }
 
@@ -90,11 +99,14 @@ impl RuleId {
         | RuleId::SmsRate1h.bit()
         | RuleId::SmsRate24h.bit()
         | RuleId::PopulationTail.bit()
-        | RuleId::RateRobustZ.bit();
+        | RuleId::RateRobustZ.bit()
+        | RuleId::RateFarBeyond.bit();
 
     /// Link rules: what ties SIMs of a farm together.
-    pub(crate) const LINK_MASK: u32 =
-        RuleId::SimsPerDevice.bit() | RuleId::TemplateCampaign.bit() | RuleId::GatewayTacCell.bit();
+    pub(crate) const LINK_MASK: u32 = RuleId::SimsPerDevice.bit()
+        | RuleId::TemplateCampaign.bit()
+        | RuleId::GatewayTacCell.bit()
+        | RuleId::SynchronizedOnset.bit();
 }
 
 /// Confidence of one rule in the noisy-OR score, from `[spam.confidence]` (where
@@ -106,6 +118,7 @@ pub(crate) fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
         RuleId::SmsRate24h => c.sms_rate_24h,
         RuleId::PopulationTail => c.population_tail,
         RuleId::RateRobustZ => c.rate_robust_z,
+        RuleId::RateFarBeyond => c.rate_far_beyond,
         RuleId::NewRecipientRatio => c.new_recipient_ratio,
         RuleId::DistinctRatio => c.distinct_ratio,
         RuleId::NoVoice => c.no_voice,
@@ -118,6 +131,7 @@ pub(crate) fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
         RuleId::SimsPerDevice => c.sims_per_device,
         RuleId::TemplateCampaign => c.template_campaign,
         RuleId::GatewayTacCell => c.gateway_tac_cell,
+        RuleId::SynchronizedOnset => c.synchronized_onset,
     }
 }
 
@@ -135,10 +149,10 @@ pub(crate) struct Fired {
 }
 
 /// One rule of a table: its code and the function measuring it (value, threshold).
-type RuleEntry<P, F> = (RuleId, fn(&P, &F) -> Option<(f64, f64)>);
+pub(crate) type RuleEntry<P, F> = (RuleId, fn(&P, &F) -> Option<(f64, f64)>);
 
 /// Run a rule table: every rule that fires is recorded with its value and threshold.
-fn fire<P, F>(table: &[RuleEntry<P, F>], params: &P, f: &F) -> Fired {
+pub(crate) fn fire<P, F>(table: &[RuleEntry<P, F>], params: &P, f: &F) -> Fired {
     let mut out = Fired::default();
     for (id, rule) in table {
         if let Some((value, threshold)) = rule(params, f) {
@@ -227,6 +241,17 @@ pub(crate) struct SimFeatures {
     pub(crate) cell_streak: u32,
     /// Largest count of one fingerprint in the record.
     pub(crate) max_fp_count: u32,
+    /// Optional fields the SIM's records carried (`state::field` bits): a rule whose
+    /// field is missing is not evaluated.
+    pub(crate) fields: u8,
+}
+
+impl SimFeatures {
+    /// Whether the SIM's records carried every field of `mask`.
+    #[inline]
+    pub(crate) fn carries(&self, mask: u8) -> bool {
+        self.fields & mask == mask
+    }
 }
 
 /// Thresholds of the per-SIM rules, from [`SpamConfig`].
@@ -237,6 +262,9 @@ pub(crate) struct SimRules {
     pub(crate) rate_24h: u64,
     pub(crate) tail_log10: f64,
     pub(crate) robust_z: f64,
+    pub(crate) far_rate_1h: u64,
+    pub(crate) far_rate_24h: u64,
+    pub(crate) far_robust_z: f64,
     pub(crate) new_ratio: f64,
     pub(crate) new_min: u64,
     pub(crate) distinct_ratio: f64,
@@ -257,6 +285,9 @@ impl SimRules {
             rate_24h: u64::from(c.rate_24h),
             tail_log10: -c.population_tail_p.max(1e-300).log10(),
             robust_z: c.robust_z,
+            far_rate_1h: u64::from(c.far_rate_1h),
+            far_rate_24h: u64::from(c.far_rate_24h),
+            far_robust_z: c.far_robust_z,
             new_ratio: c.new_recipient_ratio,
             new_min: u64::from(c.new_recipient_min),
             distinct_ratio: c.distinct_ratio,
@@ -286,12 +317,13 @@ impl SimRules {
 pub(crate) type SimRuleFn = fn(&SimRules, &SimFeatures) -> Option<(f64, f64)>;
 
 /// The per-SIM rules, each a small named unit, in the order of a case's reasons.
-pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 13] = [
+pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 14] = [
     (RuleId::SmsRate5m, sms_rate_5m),
     (RuleId::SmsRate1h, sms_rate_1h),
     (RuleId::SmsRate24h, sms_rate_24h),
     (RuleId::PopulationTail, population_tail),
     (RuleId::RateRobustZ, rate_robust_z),
+    (RuleId::RateFarBeyond, rate_far_beyond),
     (RuleId::NewRecipientRatio, new_recipient_ratio),
     (RuleId::DistinctRatio, distinct_ratio),
     (RuleId::NoVoice, no_voice),
@@ -339,16 +371,34 @@ fn rate_robust_z(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
         .map(|z| (z, r.robust_z))
 }
 
+/// `RATE_FAR_BEYOND`: SMS in the medium window ≥ `far_rate_1h`, held long enough
+/// that the long window has ≥ `far_rate_24h`, and (once the SIM's operator has a
+/// trusted baseline) a robust z-score of at least `far_robust_z`. Needs only `sms_out`:
+/// the one rule that may open a case on its own, for feeds that carry nothing else.
+fn rate_far_beyond(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    if f.out_medium < r.far_rate_1h || f.out_long < r.far_rate_24h {
+        return None;
+    }
+    if f.robust_z.is_some_and(|z| z < r.far_robust_z) {
+        return None;
+    }
+    Some((f.out_medium as f64, r.far_rate_1h as f64))
+}
+
 /// `NEW_RECIPIENT_RATIO`: `new / distinct` recipients over the medium window ≥
-/// `new_recipient_ratio`, with at least `new_recipient_min` new recipients.
+/// `new_recipient_ratio`, with at least `new_recipient_min` new recipients. Needs
+/// `new_recipients`.
 fn new_recipient_ratio(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    if !f.carries(field::NEW | field::DISTINCT) {
+        return None;
+    }
     new_share(f.new_medium, f.distinct_medium, r.new_min, r.new_ratio)
 }
 
 /// `new / distinct` when there are at least `min_new` new recipients and it reaches
 /// `ratio` (the per-SIM and the farm `NEW_RECIPIENT_RATIO`).
 #[inline]
-fn new_share(new: u64, distinct: u64, min_new: u64, ratio: f64) -> Option<(f64, f64)> {
+pub(crate) fn new_share(new: u64, distinct: u64, min_new: u64, ratio: f64) -> Option<(f64, f64)> {
     if new < min_new || distinct == 0 {
         return None;
     }
@@ -359,7 +409,7 @@ fn new_share(new: u64, distinct: u64, min_new: u64, ratio: f64) -> Option<(f64, 
 /// `DISTINCT_RATIO`: `distinct / sms_out` over the medium window ≥ `distinct_ratio`
 /// (one message per recipient), with at least `distinct_min_sms` SMS.
 fn distinct_ratio(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
-    if f.out_medium < r.distinct_min.max(1) {
+    if !f.carries(field::DISTINCT) || f.out_medium < r.distinct_min.max(1) {
         return None;
     }
     let ratio = f.distinct_medium as f64 / f.out_medium as f64;
@@ -369,7 +419,7 @@ fn distinct_ratio(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 /// `NO_VOICE`: no call made or received over the long window while sending at least
 /// `no_voice_min_sms` (value: the SMS sent).
 fn no_voice(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
-    if f.voice_long != 0 {
+    if !f.carries(field::CALLS) || f.voice_long != 0 {
         return None;
     }
     at_least(f.out_long, r.no_voice_min)
@@ -377,7 +427,7 @@ fn no_voice(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 
 /// `OUT_IN_ASYMMETRY`: `sms_out / (sms_in + 1)` over the long window ≥ `out_in_ratio`.
 fn out_in_asymmetry(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
-    if f.out_long < r.out_in_min {
+    if !f.carries(field::SMS_IN) || f.out_long < r.out_in_min {
         return None;
     }
     let ratio = f.out_long as f64 / (f.in_long as f64 + 1.0);
@@ -411,134 +461,6 @@ fn stationary(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 fn template_repeat(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
     (f.max_fp_count >= r.template_repeat)
         .then_some((f64::from(f.max_fp_count), f64::from(r.template_repeat)))
-}
-
-/// Aggregates of one candidate farm (a connected group of linked SIMs).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FarmFeatures {
-    pub(crate) members: u32,
-    /// Most distinct member SIMs seen on one device.
-    pub(crate) max_sims_per_device: u32,
-    /// Members linked by near-duplicate fingerprints in one cell and window.
-    pub(crate) campaign_members: u32,
-    /// Most members sharing one gateway TAC in one cell.
-    pub(crate) gateway_cell_members: u32,
-    pub(crate) new_medium: u64,
-    pub(crate) distinct_medium: u64,
-    /// Members with sending and no call over the long window.
-    pub(crate) no_voice_members: u32,
-    pub(crate) young_unverified_members: u32,
-    pub(crate) gateway_members: u32,
-    /// Members whose last cell is the group's most common cell.
-    pub(crate) same_cell_members: u32,
-}
-
-/// Thresholds of the farm rules.
-#[derive(Debug, Clone)]
-pub(crate) struct FarmRules {
-    pub(crate) min_members: u32,
-    pub(crate) sims_per_device: u32,
-    pub(crate) campaign_min: u32,
-    pub(crate) gateway_cell_min: u32,
-    pub(crate) new_ratio: f64,
-    pub(crate) new_min: u64,
-    /// Share of members needed for the member-share rules (no voice, young, gateway, cell).
-    pub(crate) member_share: f64,
-}
-
-impl FarmRules {
-    pub(crate) fn from_config(c: &SpamConfig) -> FarmRules {
-        FarmRules {
-            min_members: c.farm_min_members,
-            sims_per_device: c.sims_per_device,
-            campaign_min: c.campaign_min_sims,
-            gateway_cell_min: c.gateway_cell_min_sims,
-            new_ratio: c.new_recipient_ratio,
-            new_min: u64::from(c.new_recipient_min),
-            member_share: c.farm_member_share,
-        }
-    }
-
-    /// Evaluate every farm rule of [`FARM_RULES`].
-    pub(crate) fn evaluate(&self, f: &FarmFeatures) -> Fired {
-        fire(&FARM_RULES, self, f)
-    }
-
-    fn share(&self, k: u32, f: &FarmFeatures) -> Option<(f64, f64)> {
-        let share = f64::from(k) / f64::from(f.members.max(1));
-        (share >= self.member_share).then_some((share, self.member_share))
-    }
-}
-
-/// A farm rule: `Some((measured value, threshold))` when it fires.
-pub(crate) type FarmRuleFn = fn(&FarmRules, &FarmFeatures) -> Option<(f64, f64)>;
-
-/// The farm rules, each a small named unit, in the order of a case's reasons.
-pub(crate) const FARM_RULES: [(RuleId, FarmRuleFn); 9] = [
-    (RuleId::NewRecipientRatio, farm_new_recipient_ratio),
-    (RuleId::NoVoice, farm_no_voice),
-    (RuleId::YoungUnverified, farm_young_unverified),
-    (RuleId::GatewayTac, farm_gateway_tac),
-    (RuleId::Stationary, farm_one_cell),
-    (RuleId::FarmSize, farm_size),
-    (RuleId::SimsPerDevice, sims_per_device),
-    (RuleId::TemplateCampaign, template_campaign),
-    (RuleId::GatewayTacCell, gateway_tac_cell),
-];
-
-/// `FARM_SIZE`: linked members ≥ `farm_min_members`.
-fn farm_size(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    (f.members >= r.min_members).then_some((f64::from(f.members), f64::from(r.min_members)))
-}
-
-/// `SIMS_PER_DEVICE`: most distinct member SIMs on one device ≥ `sims_per_device`.
-fn sims_per_device(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    (f.max_sims_per_device >= r.sims_per_device).then_some((
-        f64::from(f.max_sims_per_device),
-        f64::from(r.sims_per_device),
-    ))
-}
-
-/// `TEMPLATE_CAMPAIGN`: members linked by near-duplicate fingerprints in one cell and
-/// window ≥ `campaign_min_sims`.
-fn template_campaign(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    (f.campaign_members >= r.campaign_min)
-        .then_some((f64::from(f.campaign_members), f64::from(r.campaign_min)))
-}
-
-/// `GATEWAY_TAC_CELL`: members sharing one gateway TAC in one cell ≥ `gateway_cell_min_sims`.
-fn gateway_tac_cell(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    (f.gateway_cell_members >= r.gateway_cell_min).then_some((
-        f64::from(f.gateway_cell_members),
-        f64::from(r.gateway_cell_min),
-    ))
-}
-
-/// `NEW_RECIPIENT_RATIO` of the whole group: Σ new / Σ distinct over the members'
-/// medium windows, with at least `new_recipient_min` new recipients in total — members
-/// may each stay below the per-SIM minimum (low and slow).
-fn farm_new_recipient_ratio(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    new_share(f.new_medium, f.distinct_medium, r.new_min, r.new_ratio)
-}
-
-/// `NO_VOICE`: share of members that sent without any call ≥ `farm_member_share`.
-fn farm_no_voice(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    r.share(f.no_voice_members, f)
-}
-
-/// `YOUNG_UNVERIFIED`: share of young unverified members ≥ `farm_member_share`.
-fn farm_young_unverified(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    r.share(f.young_unverified_members, f)
-}
-
-/// `GATEWAY_TAC`: share of members on gateway models ≥ `farm_member_share`.
-fn farm_gateway_tac(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    r.share(f.gateway_members, f)
-}
-
-/// `STATIONARY`: share of members in the group's most common cell ≥ `farm_member_share`.
-fn farm_one_cell(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
-    r.share(f.same_cell_members, f)
 }
 
 #[cfg(test)]
@@ -585,6 +507,7 @@ mod tests {
             age_days: Some(3),
             kyc_verified: Some(false),
             max_fp_count: 40,
+            fields: field::ALL,
             ..SimFeatures::default()
         };
         let fired = rules().evaluate(&f);
@@ -621,6 +544,7 @@ mod tests {
             out_medium: 300,
             distinct_medium: 1,
             new_medium: 1,
+            fields: field::ALL,
             ..SimFeatures::default()
         };
         assert!(!rules().evaluate(&tv).has(RuleId::NewRecipientRatio));
@@ -629,6 +553,7 @@ mod tests {
             out_medium: 12,
             distinct_medium: 8,
             new_medium: 8,
+            fields: field::ALL,
             ..SimFeatures::default()
         };
         assert!(!rules().evaluate(&fresh).has(RuleId::NewRecipientRatio));

@@ -55,6 +55,57 @@ pub(crate) mod flag {
     pub(crate) const FARM_NODE: u8 = 1 << 6;
 }
 
+/// Optional fields a SIM's records carried (docs/contract.md, "SMS-volume records"):
+/// a rule that needs a field is evaluated only when the SIM's records carry it, so an
+/// operator that does not send a field is never read as sending zeros.
+pub(crate) mod field {
+    /// `distinct_recipients`.
+    pub(crate) const DISTINCT: u8 = 1 << 0;
+    /// `new_recipients`.
+    pub(crate) const NEW: u8 = 1 << 1;
+    /// `calls_out` or `calls_in`.
+    pub(crate) const CALLS: u8 = 1 << 2;
+    /// `sms_in`.
+    pub(crate) const SMS_IN: u8 = 1 << 3;
+    /// `cell`.
+    pub(crate) const CELL: u8 = 1 << 4;
+    /// `content_fps` (non-empty).
+    pub(crate) const FPS: u8 = 1 << 5;
+    /// `device` or `imei_tac`.
+    pub(crate) const DEVICE: u8 = 1 << 6;
+    /// Every optional field above.
+    #[cfg(test)]
+    pub(crate) const ALL: u8 = (1 << 7) - 1;
+
+    /// The fields of one record.
+    #[inline]
+    pub(crate) fn of(r: &crate::model::SmsVolume) -> u8 {
+        let mut f = 0;
+        if r.distinct_recipients.is_some() {
+            f |= DISTINCT;
+        }
+        if r.new_recipients.is_some() {
+            f |= NEW;
+        }
+        if r.calls_out.is_some() || r.calls_in.is_some() {
+            f |= CALLS;
+        }
+        if r.sms_in.is_some() {
+            f |= SMS_IN;
+        }
+        if r.cell.is_some() {
+            f |= CELL;
+        }
+        if !r.content_fps.is_empty() {
+            f |= FPS;
+        }
+        if r.device.is_some() || r.imei_tac.is_some() {
+            f |= DEVICE;
+        }
+        f
+    }
+}
+
 /// Sentinel for an unknown SIM age.
 pub(crate) const AGE_UNKNOWN: u16 = u16::MAX;
 
@@ -84,6 +135,9 @@ pub(crate) struct SimState {
     /// Last reported SIM age in days, [`AGE_UNKNOWN`] if never reported.
     pub(crate) age_days: u16,
     pub(crate) flags: u8,
+    /// Optional fields the SIM's records carried ([`field`] bits), since the state
+    /// started.
+    pub(crate) fields: u8,
 }
 
 impl SimState {
@@ -100,6 +154,7 @@ impl SimState {
             cell_streak: 0,
             age_days: AGE_UNKNOWN,
             flags: if allowlisted { flag::ALLOWLISTED } else { 0 },
+            fields: 0,
         }
     }
 

@@ -20,6 +20,14 @@ pub struct SpamStats {
     pub(crate) restarted_sims: u64,
     /// `spam_sim` cases held back because the SIM is allowlisted.
     pub allowlist_suppressed: u64,
+    /// Records at which contrary evidence held back a case the rules would open.
+    pub(crate) near_miss_holds: u64,
+    /// SIMs held back so (near misses kept for the findings), and those not kept
+    /// because `near_miss_max` were.
+    pub(crate) near_misses: u64,
+    pub(crate) near_misses_dropped: u64,
+    /// Population baselines (one per operator and reporting interval).
+    pub(crate) baselines: u64,
     /// Allowlisted SIMs kept out of farm grouping although they showed risk markers.
     pub(crate) allowlist_farm_excluded: u64,
     pub spam_cases_opened: u64,
@@ -51,11 +59,19 @@ impl SpamDetector {
         s.farm_cases_updated = self.farm.counters.cases_updated;
         s.farm_cases_absorbed = self.farm.counters.cases_absorbed;
         s.learned_gateway_tacs = self.farm.learned_gateway_tacs();
+        s.near_misses = self.near_misses.len() as u64;
+        s.near_misses_dropped = self.near_misses.dropped;
+        s.baselines = self.baselines.len() as u64;
         s.state_bytes_per_sim = std::mem::size_of::<Option<SimState>>() as u64;
         // 512 bytes: the reasons, SIMs and id of an open case
         let case_bytes =
             self.cases.capacity() * (std::mem::size_of::<SimCase>() + 5) + self.cases.len() * 512;
-        let total = self.sims.memory_bytes() + case_bytes + self.farm.memory_bytes() + 4 * 1024;
+        // a baseline's histogram is ~1.6 kB; a near miss ~512 bytes with its reasons
+        let total = self.sims.memory_bytes()
+            + case_bytes
+            + self.farm.memory_bytes()
+            + self.baselines.len() * 2 * 1024
+            + self.near_misses.len() * 512;
         s.memory_bytes_per_sim = if self.sims.is_empty() {
             0.0
         } else {

@@ -433,3 +433,112 @@ fn memory_per_tracked_sim_is_within_budget() {
         s.memory_bytes_per_sim
     );
 }
+
+/// Only the contract's required fields: everything optional left out.
+fn bare(r: SmsVolume) -> SmsVolume {
+    SmsVolume {
+        operator: "45201".into(),
+        sms_in: None,
+        distinct_recipients: None,
+        new_recipients: None,
+        offnet_out: None,
+        calls_out: None,
+        calls_in: None,
+        device: None,
+        imei_tac: None,
+        cell: None,
+        sim_age_days: None,
+        kyc_verified: None,
+        content_fps: Vec::new(),
+        ..r
+    }
+}
+
+#[test]
+fn a_blatant_sender_on_a_feed_of_required_fields_is_flagged_by_rate_alone() {
+    let mut d = detector();
+    // 500 SMS an hour (about 42 per 5 min) for two hours, nothing but sms_out
+    let out = run(&mut d, 24, 300, |_, start| {
+        let mut r = bare(spammer(1, start));
+        r.sms_out = 42;
+        vec![r]
+    });
+    let case = out
+        .iter()
+        .find(|c| c.kind == CaseKind::SpamSim && c.sims == [sim_id(1)])
+        .expect("the blatant sender is flagged");
+    assert!(case.reasons.iter().any(|r| r.code == "RATE_FAR_BEYOND"));
+    // absent fields are never read as zeros
+    for code in [
+        "NO_VOICE",
+        "OUT_IN_ASYMMETRY",
+        "NEW_RECIPIENT_RATIO",
+        "DISTINCT_RATIO",
+    ] {
+        assert!(case.reasons.iter().all(|r| r.code != code), "{code}");
+    }
+}
+
+#[test]
+fn a_verified_subscriber_announcing_a_new_number_is_a_near_miss() {
+    let mut d = detector();
+    let out = run(&mut d, 6, 300, |s, start| {
+        if s > 2 {
+            return Vec::new();
+        }
+        let mut r = spammer(2, start);
+        r.sms_out = 100;
+        r.distinct_recipients = Some(100);
+        r.new_recipients = Some(97);
+        r.kyc_verified = Some(true);
+        vec![r]
+    });
+    assert!(out.iter().all(|c| !c.sims.contains(&sim_id(2))));
+    let f = d.findings();
+    let miss = f
+        .iter()
+        .find(|x| x["sim"] == sim_id(2))
+        .expect("a near miss");
+    assert_eq!(miss["kind"], "spam_near_miss");
+    let codes: Vec<&str> = miss["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"NEW_RECIPIENT_RATIO") && codes.contains(&"ONE_OFF_BURST"));
+}
+
+#[test]
+fn a_farm_on_a_feed_of_required_fields_is_one_case() {
+    let mut d = detector();
+    // 30 SIMs that all start 2 h into the feed, 8 SMS per 5 min each
+    let out = run(&mut d, 48, 300, |s, start| {
+        if s < 24 {
+            return Vec::new();
+        }
+        (0..30)
+            .map(|m| {
+                let mut r = bare(farm_member(m, start));
+                r.sms_out = 8;
+                r
+            })
+            .collect()
+    });
+    let farms: std::collections::BTreeSet<&str> = out
+        .iter()
+        .filter(|c| c.kind == CaseKind::SimFarm)
+        .map(|c| c.case_id.as_str())
+        .collect();
+    let st = d.stats();
+    assert_eq!(
+        farms.len(),
+        1,
+        "one case per farm: {} candidates, {} groups",
+        st.farm_candidates,
+        st.farm_groups
+    );
+    let last = out.iter().rfind(|c| c.kind == CaseKind::SimFarm).unwrap();
+    assert_eq!(last.sims.len(), 30);
+    assert!(last.reasons.iter().any(|r| r.code == "SYNCHRONIZED_ONSET"));
+}

@@ -8,6 +8,8 @@ use crate::detect::spam::rules::{FarmFeatures, Fired};
 pub(super) struct GroupEvaluation<'a> {
     pub(crate) fired: Fired,
     pub(crate) score: f64,
+    /// Live members whose records carry `new_recipients`.
+    pub(crate) members_with_new: u32,
     /// Records of the live members.
     pub(crate) evidence: u64,
     pub(crate) first_seen_s: u32,
@@ -32,6 +34,7 @@ impl<'a> GroupEvaluation<'a> {
         let mut feats = features(nodes, &members);
         feats.max_sims_per_device = g.max_sims_per_device;
         feats.gateway_cell_members = g.gateway_cell_members;
+        feats.onset_members = g.onset_members;
         let fired = params.rules.evaluate(&feats);
         let score = fired.score(&params.confidence);
         let evidence = member_records(nodes, &members);
@@ -53,6 +56,7 @@ impl<'a> GroupEvaluation<'a> {
         GroupEvaluation {
             fired,
             score,
+            members_with_new: feats.members_with_new,
             evidence,
             first_seen_s,
             last_seen_s,
@@ -75,6 +79,7 @@ fn features(nodes: &[Node], members: &[u32]) -> FarmFeatures {
         f.young_unverified_members += u32::from(n.young_unverified);
         f.gateway_members += u32::from(n.gateway);
         f.campaign_members += u32::from(n.campaign);
+        f.members_with_new += u32::from(n.has_new);
         if n.cell != 0 {
             cells.push(n.cell);
         }

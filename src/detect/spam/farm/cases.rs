@@ -31,7 +31,10 @@ impl FarmCase {
     ) -> Option<FarmCase> {
         let fired = eval.fired;
         let linked = fired.mask & RuleId::LINK_MASK != 0;
-        let behaves = !params.require_behaviour || fired.has(RuleId::NewRecipientRatio);
+        // the behaviour rule is required only when the members' feed can carry it
+        let behaves = !params.require_behaviour
+            || fired.has(RuleId::NewRecipientRatio)
+            || eval.members_with_new == 0;
         if !(linked && behaves && eval.score >= params.open_score) {
             return None;
         }

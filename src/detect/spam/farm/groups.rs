@@ -47,6 +47,7 @@ impl FarmIndex {
             cell: 0,
             no_voice: false,
             young_unverified: false,
+            has_new: false,
             gateway: false,
             campaign: false,
             last_fp: 0,
@@ -87,6 +88,7 @@ impl FarmIndex {
         g.members.extend(small_group.members);
         g.max_sims_per_device = g.max_sims_per_device.max(small_group.max_sims_per_device);
         g.gateway_cell_members = g.gateway_cell_members.max(small_group.gateway_cell_members);
+        g.onset_members = g.onset_members.max(small_group.onset_members);
         g.last_seen_s = g.last_seen_s.max(small_group.last_seen_s);
         g.changed = true;
         g.case = match (g.case.take(), small_group.case) {
@@ -128,11 +130,14 @@ impl FarmIndex {
             self.counters.groups_expired += 1;
         }
         let nodes = &self.nodes;
-        self.devices.retain(|_, d| {
-            d.nodes
-                .retain(|&m| nodes[m as usize].alive && nodes[m as usize].last_seen_s >= cutoff_s);
-            !d.nodes.is_empty()
-        });
+        for index in [&mut self.devices, &mut self.onsets] {
+            index.retain(|_, d| {
+                d.nodes.retain(|&m| {
+                    nodes[m as usize].alive && nodes[m as usize].last_seen_s >= cutoff_s
+                });
+                !d.nodes.is_empty()
+            });
+        }
         self.cells.retain(|_, c| c.last_seen_s >= cutoff_s);
         if self.dead_nodes > 1_024 && self.dead_nodes * 2 > self.nodes.len() {
             self.compact();
@@ -173,7 +178,7 @@ impl FarmIndex {
         for (i, n) in nodes.iter().enumerate() {
             self.node_of.insert(n.key.clone(), i as u32);
         }
-        for d in self.devices.values_mut() {
+        for d in self.devices.values_mut().chain(self.onsets.values_mut()) {
             d.nodes = d
                 .nodes
                 .iter()

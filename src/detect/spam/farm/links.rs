@@ -4,6 +4,7 @@
 //! the nodes the record's SIM must be united with.
 
 use super::{CellEntry, FarmIndex, FarmParams, MemberRecord, Node, MAX_CELL_FPS, MAX_DEVICE_SIMS};
+use crate::detect::spam::ids::hash64;
 use crate::detect::spam::simhash::hamming;
 
 impl FarmIndex {
@@ -40,6 +41,42 @@ impl FarmIndex {
             }
         }
         entry.nodes.len() as u32
+    }
+
+    /// Common onset: a bare candidate (no device, cell or content to link it by)
+    /// joins, by the start of its first record, the lists of its operator's two onset
+    /// slots (staggered by half a window,
+    /// so two SIMs starting within half a window share one); when a list reaches
+    /// `onset_min_sims` everyone is united, later newcomers join the first member.
+    /// Returns the largest list.
+    pub(super) fn link_by_onset(
+        &mut self,
+        node: u32,
+        rec: &MemberRecord<'_>,
+        onset: u32,
+        links: &mut Vec<u32>,
+    ) -> u32 {
+        let (long, t) = (self.params.long_window_s, rec.t_s);
+        let w = self.params.onset_window_s.max(2);
+        let min = self.params.rules.onset_min as usize;
+        let mut most = 0;
+        for (tag, slot) in [(0u8, onset / w), (1u8, (onset + w / 2) / w)] {
+            let key = hash64(&[rec.operator.as_bytes(), &[tag], &slot.to_le_bytes()]);
+            let nodes = &self.nodes;
+            let entry = self.onsets.entry(key).or_default();
+            entry.nodes.retain(|&m| nodes[m as usize].live_at(t, long));
+            if entry.nodes.len() < MAX_DEVICE_SIMS {
+                entry.nodes.push(node);
+            }
+            let n = entry.nodes.len();
+            if n == min {
+                links.extend(entry.nodes.iter().copied());
+            } else if n > min {
+                links.push(entry.nodes[0]);
+            }
+            most = most.max(n as u32);
+        }
+        most
     }
 
     /// The links of the record's cell `cell` (content, then gateway model); returns the

@@ -49,6 +49,7 @@ pub(crate) struct FarmParams {
     pub(crate) rules: FarmRules,
     pub(crate) fp_hamming: u32,
     pub(crate) campaign_window_s: u32,
+    pub(crate) onset_window_s: u32,
     pub(crate) long_window_s: u32,
     pub(crate) gateway_learn_sims: u32,
     pub(crate) configured_gateway_tacs: Vec<u32>,
@@ -72,6 +73,11 @@ pub(crate) struct MemberRecord<'a> {
     pub(crate) distinct_medium: u64,
     pub(crate) no_voice: bool,
     pub(crate) young_unverified: bool,
+    /// The SIM's records carry `new_recipients`.
+    pub(crate) has_new: bool,
+    /// When the SIM's records carry no device, cell or content (only its onset can
+    /// link it): the start of its first record, if it started after the feed did.
+    pub(crate) onset_s: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +94,7 @@ struct Node {
     cell: u64,
     no_voice: bool,
     young_unverified: bool,
+    has_new: bool,
     gateway: bool,
     campaign: bool,
     /// Last fingerprint stored for this SIM in its cell, and when.
@@ -100,6 +107,7 @@ struct Group {
     members: Vec<u32>,
     max_sims_per_device: u32,
     gateway_cell_members: u32,
+    onset_members: u32,
     last_seen_s: u32,
     last_eval_s: u32,
     changed: bool,
@@ -138,6 +146,8 @@ pub(crate) struct FarmIndex {
     node_of: FastMap<SimKey, u32>,
     groups: FastMap<u32, Group>,
     devices: FastMap<u64, DeviceEntry>,
+    /// Bare candidates by operator and onset slot (two staggered slottings).
+    onsets: FastMap<u64, DeviceEntry>,
     cells: FastMap<u64, CellEntry>,
     learned_gateway_tacs: FastMap<u32, u32>,
     dead_nodes: usize,
@@ -152,6 +162,7 @@ impl FarmIndex {
             node_of: fast_map(),
             groups: fast_map(),
             devices: fast_map(),
+            onsets: fast_map(),
             cells: fast_map(),
             learned_gateway_tacs: fast_map(),
             dead_nodes: 0,
@@ -186,9 +197,14 @@ impl FarmIndex {
     /// evaluate its group; returns the snapshots of farm cases opened or materially
     /// changed by it.
     pub(crate) fn on_record(&mut self, rec: &MemberRecord<'_>, out: &mut Vec<Case>) {
+        let fresh = self.nodes.len();
         let node = self.node_for(rec);
         let prev_cell = self.nodes[node as usize].note(rec);
         let mut links: Vec<u32> = Vec::new();
+        let onset = match rec.onset_s {
+            Some(s) if node as usize == fresh => self.link_by_onset(node, rec, s, &mut links),
+            _ => 0,
+        };
         let device_sims = match rec.device {
             Some(d) => self.link_by_device(node, d, rec, &mut links),
             None => 0,
@@ -209,6 +225,7 @@ impl FarmIndex {
             g.last_seen_s = g.last_seen_s.max(rec.t_s);
             g.max_sims_per_device = g.max_sims_per_device.max(device_sims);
             g.gateway_cell_members = g.gateway_cell_members.max(gateway_cell);
+            g.onset_members = g.onset_members.max(onset);
         }
         self.evaluate(root, rec.t_s, out);
     }
@@ -263,6 +280,7 @@ impl Node {
         self.distinct_medium = rec.distinct_medium.min(u64::from(u32::MAX)) as u32;
         self.no_voice = rec.no_voice;
         self.young_unverified = rec.young_unverified;
+        self.has_new = rec.has_new;
         if let Some(c) = rec.cell {
             self.cell = c;
         }
