@@ -17,7 +17,7 @@
 //! - tools, the other commands: [`simulate`], [`score`], [`pseudonymize`],
 //!   [`allowlist_admin`], [`inspect`] (queries, lifecycle, exports, evidence
 //!   packages), [`demo`] (a scenario through the service on an in-process Kafka,
-//!   then scored), [`bench`](mod@bench).
+//!   then scored), [`bench`](mod@bench), [`fuzz`] (the fuzz targets' entry points).
 //!
 //! `pub` items are the API: what the package's other crates use (the `cellwatch`
 //! binary in `src/main.rs` and `src/cli/`, the integration tests, the benches, the
@@ -73,3 +73,5 @@ pub mod inspect;
 pub mod demo;
 // `cellwatch bench`.
 pub mod bench;
+// Entry points of the fuzz targets and of their corpus replay test.
+pub mod fuzz;

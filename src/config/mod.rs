@@ -150,6 +150,7 @@ impl Config {
     fn problems(&self) -> Problems {
         let mut p = Problems::default();
         self.pipeline.check(&mut p);
+        self.inventory.check(&mut p);
         self.spam.check(&mut p);
         self.fakebts.check(&mut p);
         self.kafka.check(&mut p);
