@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fuzz cellwatch's input parsers with cargo-fuzz (libFuzzer), one target at a time:
 #
-#   scripts/fuzz.sh [--time SECONDS] [--jobs N] [TARGET...]
+#   scripts/fuzz.sh [--time SECONDS] [--no-cmin] [TARGET...]
 #
-#   TARGET     parse_record, inventory_csv, config_toml (default: all, one after the other)
+#   TARGET     parse_record, inventory_csv, config_toml, http_request (default: all, one
+#              after the other)
 #   --time     seconds per target (default 60; the release check is 1800 per target)
 #   --no-cmin  keep the grown corpus as it is (default: minimise it afterwards)
 #
@@ -19,7 +20,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all_targets=(parse_record inventory_csv config_toml)
+all_targets=(parse_record inventory_csv config_toml http_request)
 seconds=60
 cmin=1
 targets=()
@@ -50,6 +51,7 @@ max_len() {
   case "$1" in
     inventory_csv) echo 24576 ;;
     config_toml) echo 32768 ;;
+    http_request) echo 20480 ;;
     *) echo 8192 ;;
   esac
 }

@@ -12,7 +12,7 @@
 //!   [`ingest`], [`window`] (event time), [`validate`], [`inventory`] (registered
 //!   cells), [`detect`] (spam and fake-BTS detectors), [`pipeline`], [`cases`],
 //!   [`sink`] (ClickHouse).
-//! - runtime, the process around the core: [`alloc`], and the two drivers of the same
+//! - runtime, the process around the core: [`alloc`], [`kafka_failure`], and the two drivers of the same
 //!   pipeline, [`replay`] (JSON Lines files) and [`service`] (Kafka, `cellwatch run`).
 //! - tools, the other commands: [`simulate`], [`score`], [`pseudonymize`],
 //!   [`allowlist_admin`], [`inspect`] (queries, lifecycle, exports, evidence
@@ -53,6 +53,8 @@ pub mod sink;
 // Runtime.
 // The process's memory allocator.
 pub mod alloc;
+// Kafka failures that retrying cannot cure (login, TLS), shared by service and tools.
+pub mod kafka_failure;
 // `cellwatch replay`.
 pub mod replay;
 // `cellwatch run`.

@@ -1,6 +1,6 @@
 //! `[http]`: the metrics and health endpoint of the service.
 
-use super::check::Problems;
+use super::check::{at_least, Problems};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -11,12 +11,23 @@ pub struct HttpConfig {
     /// Listen address (`host:port`) of `/metrics`, `/healthz` and `/readyz`; empty
     /// disables the endpoint.
     pub listen: String,
+    /// Largest request head (request line and headers) in bytes; a larger one is
+    /// answered `431` and the connection closed. At least 8192.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more are answered `431`.
+    pub max_headers: usize,
+    /// Largest request body in bytes; a larger one is answered `413` before it is
+    /// read. The endpoints take no body, hence small.
+    pub max_body_bytes: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: "127.0.0.1:9464".into(),
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 16 * 1024,
         }
     }
 }
@@ -24,6 +35,14 @@ impl Default for HttpConfig {
 impl HttpConfig {
     /// Record what cannot work: `host:port` with a port number, or empty.
     pub(crate) fn check(&self, p: &mut Problems) {
+        at_least(
+            p,
+            "http.max_header_bytes",
+            self.max_header_bytes as u64,
+            8192,
+        );
+        at_least(p, "http.max_headers", self.max_headers as u64, 8);
+        at_least(p, "http.max_body_bytes", self.max_body_bytes as u64, 0);
         if self.listen.is_empty() {
             return;
         }

@@ -13,6 +13,10 @@ pub struct KafkaConfig {
     pub brokers: String,
     /// Consumer group of the detector workers.
     pub group_id: String,
+    /// How long a command waits at start for the brokers to answer before it stops
+    /// with an error, seconds. A refused login or a failed TLS handshake stops it at
+    /// once, whatever this says (librdkafka would retry them forever).
+    pub connect_timeout_secs: u64,
     pub topics: TopicsConfig,
     /// Settings passed to librdkafka as they are, for security and tuning (e.g.
     /// SASL/SCRAM over TLS below). Values are never logged; keys whose name contains
@@ -28,6 +32,7 @@ impl Default for KafkaConfig {
         KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             group_id: "cellwatch".into(),
+            connect_timeout_secs: 30,
             topics: TopicsConfig::default(),
             librdkafka: BTreeMap::new(),
         }
@@ -84,6 +89,12 @@ impl KafkaConfig {
     pub(crate) fn check(&self, p: &mut Problems) {
         not_empty(p, "kafka.brokers", &self.brokers);
         not_empty(p, "kafka.group_id", &self.group_id);
+        super::check::at_least(
+            p,
+            "kafka.connect_timeout_secs",
+            self.connect_timeout_secs,
+            1,
+        );
         self.topics.check(p);
         for name in self.librdkafka.keys() {
             if name.trim().is_empty() {

@@ -57,7 +57,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub inventory: InventoryConfig,
     pub spam: SpamConfig,
-    pub(crate) fakebts: FakeBtsConfig,
+    pub fakebts: FakeBtsConfig,
     pub kafka: KafkaConfig,
     pub clickhouse: ClickHouseConfig,
     pub http: HttpConfig,

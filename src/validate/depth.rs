@@ -63,4 +63,31 @@ mod tests {
         assert!(deeper_than(deep.as_bytes(), 32));
         assert!(!deeper_than(deep.as_bytes(), 10_001));
     }
+
+    #[test]
+    fn a_record_nested_too_deep_is_a_dead_letter_before_parsing() {
+        use crate::ingest::Origin;
+        use crate::model::{Feed, InvalidReason, TimeBounds};
+        use crate::validate::{Checked, SourceValidator};
+        let bounds = TimeBounds::at(1_800_000_000_000);
+        let mut v = SourceValidator::new(Feed::SmsVolume, bounds, 600_000).with_max_json_depth(4);
+        let deep = format!(
+            "{{\"sim\":{}1{}}}",
+            "[".repeat(200_000),
+            "]".repeat(200_000)
+        );
+        let origin = Origin::File {
+            file: "t".into(),
+            line: 1,
+        };
+        let Checked::Invalid(dead) = v.check(deep.as_bytes(), origin) else {
+            panic!("a deep record is refused");
+        };
+        assert_eq!(dead.reason, InvalidReason::MalformedJson);
+        assert!(
+            dead.error.contains("pipeline.max_json_depth"),
+            "{}",
+            dead.error
+        );
+    }
 }

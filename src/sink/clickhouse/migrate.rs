@@ -94,32 +94,45 @@ fn valid_identifier(name: &str) -> bool {
         && !name.as_bytes()[0].is_ascii_digit()
 }
 
+/// The statements `migrate` runs against a server of `server_version` (e.g.
+/// `26.1` or `18.16.1`) for `database`, each with its name: the database, then
+/// every table. `cellwatch migrate --print-ddl` prints them; the test suite runs
+/// the current server's against an embedded current ClickHouse (chDB).
+pub fn ddl(server_version: &str, database: &str) -> Result<Vec<(String, String)>, ClickHouseError> {
+    let features = ServerFeatures::from_version(server_version)?;
+    if !valid_identifier(database) {
+        return Err(ClickHouseError::Version(format!(
+            "database name {database:?} must be letters, digits and underscores"
+        )));
+    }
+    let mut statements = vec![(
+        "create database".to_string(),
+        format!("CREATE DATABASE IF NOT EXISTS {database}"),
+    )];
+    for (name, template) in MIGRATIONS {
+        statements.push((
+            format!("migration {name}"),
+            features.render(template, database).trim().to_string(),
+        ));
+    }
+    Ok(statements)
+}
+
 /// Create the database and every table (idempotent: `IF NOT EXISTS`).
 pub async fn migrate(ch: &ClickHouse) -> Result<MigrationReport, ClickHouseError> {
     let version = ch.version().await?;
     let features = ServerFeatures::from_version(&version)?;
     let db = &ch.config().database;
-    if !valid_identifier(db) {
-        return Err(ClickHouseError::Version(format!(
-            "database name {db:?} must be letters, digits and underscores"
-        )));
-    }
-    let run = |sql: String, what: String| async move {
+    let mut applied = Vec::new();
+    for (what, sql) in ddl(&version, db)? {
         ch.server_client()
             .query(&sql)
             .execute()
             .await
-            .map_err(|source| ClickHouseError::Query { what, source })
-    };
-    run(
-        format!("CREATE DATABASE IF NOT EXISTS {db}"),
-        "create database".into(),
-    )
-    .await?;
-    let mut applied = Vec::new();
-    for (name, template) in MIGRATIONS {
-        run(features.render(template, db), format!("migration {name}")).await?;
-        applied.push((*name).to_string());
+            .map_err(|source| ClickHouseError::of_query(ch.config(), &what, source))?;
+        if let Some(name) = what.strip_prefix("migration ") {
+            applied.push(name.to_string());
+        }
     }
     tracing::info!(server_version = %version, database = %db, migrations = applied.len(), "clickhouse migrated");
     Ok(MigrationReport {
