@@ -4,9 +4,12 @@
 #   scripts/test.sh [extra cargo test args...]
 #
 # 1. starts (installing on first use) the real Kafka broker and ClickHouse server on
-#    loopback via scripts/services.sh up, and exports CW_KAFKA_BROKERS / CW_CLICKHOUSE_URL;
+#    loopback via scripts/services.sh up, and exports its variables (CW_KAFKA_BROKERS,
+#    CW_CLICKHOUSE_URL, and the SASL_SSL listener's and ClickHouse user's settings);
 # 2. makes sure Debian's chromium is installed (scripts/ensure-chromium.sh) for the
-#    evidence-report test, which renders HTML in headless Chromium and never skips;
+#    evidence-report test, which renders HTML in headless Chromium and never skips,
+#    and chDB (PyPI's chdb-core, a current ClickHouse in-process; scripts/ensure-chdb.sh)
+#    for the test that runs the current server's schema (CW_CHDB_PYTHON);
 # 3. runs `cargo test` on the library, binary, integration tests and examples, builds
 #    the benchmarks, runs scripts/golden.sh (simulate + replay outputs equal the
 #    committed fingerprints), and exits non-zero if anything failed.
@@ -19,11 +22,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 services_env="$(scripts/services.sh up)"
 eval "$services_env"
-export CW_KAFKA_BROKERS CW_CLICKHOUSE_URL
 
 echo "[test] CW_KAFKA_BROKERS=$CW_KAFKA_BROKERS CW_CLICKHOUSE_URL=$CW_CLICKHOUSE_URL" >&2
 
 scripts/ensure-chromium.sh
+CW_CHDB_PYTHON="$(scripts/ensure-chdb.sh)"
+export CW_CHDB_PYTHON
 
 rc=0
 # Library, binary, integration tests and examples; benchmarks are compiled here
