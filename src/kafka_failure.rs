@@ -83,6 +83,8 @@ pub(crate) fn classify(error: &KafkaError, reason: &str) -> Option<FailureKind> 
     use RDKafkaErrorCode as C;
     let code = error.rdkafka_error_code()?;
     match code {
+        // A connection lost during the login is retried like any lost connection.
+        C::Authentication if reason.contains("transport failure") => None,
         C::Authentication | C::SaslAuthenticationFailed | C::UnsupportedSASLMechanism => {
             Some(FailureKind::Authentication)
         }
@@ -95,6 +97,27 @@ pub(crate) fn classify(error: &KafkaError, reason: &str) -> Option<FailureKind> 
         | C::GroupAuthorizationFailed
         | C::ClusterAuthorizationFailed => Some(FailureKind::Authorization),
         _ => None,
+    }
+}
+
+/// Classify an error line librdkafka logged: its authentication and TLS handshake
+/// failures (`FAIL` lines such as "SASL authentication error: …" or "SSL handshake
+/// failed: … certificate verify failed").
+/// A connection lost during the login is not a refused login.
+pub(crate) fn classify_log(message: &str) -> Option<FailureKind> {
+    let lost = message.contains("transport failure") || message.contains("Disconnected");
+    if lost {
+        None
+    } else if message.contains("SASL authentication error")
+        && (message.contains("Authentication failed") || message.contains("invalid credentials"))
+    {
+        Some(FailureKind::Authentication)
+    } else if message.contains("SSL handshake failed")
+        && (message.contains("certificate") || message.contains("verify"))
+    {
+        Some(FailureKind::Tls)
+    } else {
+        None
     }
 }
 
@@ -133,18 +156,7 @@ impl FailureWatch {
             reason
         };
         match classify(error, reason) {
-            Some(kind) => {
-                let mut fatal = self.fatal.lock().expect("failure lock");
-                if fatal.is_none() {
-                    tracing::error!(error = %error, reason, "kafka: giving up, retrying cannot help");
-                    *fatal = Some(KafkaFailure {
-                        kind,
-                        brokers: self.brokers.clone(),
-                        detail: one_line(reason, error),
-                    });
-                    self.notify.notify_one();
-                }
-            }
+            Some(kind) => self.set_fatal(kind, one_line(reason, error)),
             None => {
                 tracing::warn!(error = %error, reason, "kafka client error");
                 *self.last_transport.lock().expect("failure lock") = Some(one_line(reason, error));
@@ -168,6 +180,27 @@ impl FailureWatch {
             L::Emerg | L::Alert | L::Critical | L::Error | L::Warning
         ) {
             *self.last_log.lock().expect("failure lock") = Some(message.to_string());
+        }
+        // The error callback that carries the same failure can come late (it is
+        // served by a poll); the log line comes at once from librdkafka's thread.
+        if matches!(level, L::Emerg | L::Alert | L::Critical | L::Error) {
+            if let Some(kind) = classify_log(message) {
+                self.set_fatal(kind, message.to_string());
+            }
+        }
+    }
+
+    /// Record the first fatal failure and wake whoever waits.
+    fn set_fatal(&self, kind: FailureKind, detail: String) {
+        let mut fatal = self.fatal.lock().expect("failure lock");
+        if fatal.is_none() {
+            tracing::error!(reason = %detail, "kafka: giving up, retrying cannot help");
+            *fatal = Some(KafkaFailure {
+                kind,
+                brokers: self.brokers.clone(),
+                detail: detail.split_whitespace().collect::<Vec<_>>().join(" "),
+            });
+            self.notify.notify_one();
         }
     }
 
@@ -242,9 +275,16 @@ pub fn connect<C: ConsumerContext>(
 ) -> Result<(), KafkaFailure> {
     let deadline = Instant::now() + timeout;
     loop {
-        // Consumers get client errors through their poll, as bare codes.
-        while let Some(Err(e)) = consumer.poll(Duration::ZERO) {
-            watch.record(&e, "");
+        // Consumers get client errors, and librdkafka's log lines, through their
+        // poll: one event per call, so drain what is queued (with librdkafka's debug
+        // on, hundreds of lines may be ahead of the failure).
+        for _ in 0..2_000 {
+            if let Some(Err(e)) = consumer.poll(Duration::ZERO) {
+                watch.record(&e, "");
+            }
+            if watch.fatal().is_some() {
+                break;
+            }
         }
         if let Some(f) = watch.fatal() {
             return Err(f);
@@ -253,7 +293,7 @@ pub fn connect<C: ConsumerContext>(
         if left.is_zero() {
             return Err(watch.unreachable("no broker answered"));
         }
-        match consumer.fetch_metadata(None, left.min(Duration::from_millis(500))) {
+        match consumer.fetch_metadata(None, left.min(Duration::from_millis(200))) {
             Ok(_) => return Ok(()),
             Err(e) => tracing::debug!(error = %e, "kafka metadata request failed; trying again"),
         }
@@ -325,6 +365,36 @@ mod tests {
         ] {
             assert_eq!(classify(&global(code), "Connection refused"), None);
         }
+    }
+
+    #[test]
+    fn failures_logged_by_librdkafka_are_fatal_at_once() {
+        let watch = FailureWatch::new("127.0.0.1:19094");
+        let ssl = "sasl_ssl://127.0.0.1:19094/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified";
+        watch.note_log(RDKafkaLogLevel::Warning, "FAIL", ssl);
+        assert!(watch.fatal().is_none(), "warnings are not failures");
+        watch.note_log(
+            RDKafkaLogLevel::Error,
+            "FAIL",
+            "Connect to ipv4#127.0.0.1:19094 failed: Connection refused",
+        );
+        assert!(watch.fatal().is_none());
+        watch.note_log(RDKafkaLogLevel::Error, "FAIL", ssl);
+        let f = watch.fatal().expect("fatal");
+        assert_eq!(f.kind, FailureKind::Tls);
+        assert!(f.to_string().contains("certificate verify failed"));
+        assert_eq!(
+            classify_log("sasl_ssl://h:1/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"),
+            Some(FailureKind::Authentication)
+        );
+        // A connection lost during the login (seen with an idle coordinator
+        // connection) is not a refused login.
+        let lost = "[thrd:GroupCoordinator]: GroupCoordinator: SASL authentication error: SaslAuthenticateRequest failed: Local: Broker transport failure (after 0ms in state DOWN)";
+        assert_eq!(classify_log(lost), None);
+        assert_eq!(
+            classify(&global(RDKafkaErrorCode::Authentication), lost),
+            None
+        );
     }
 
     #[test]
