@@ -15,10 +15,23 @@
 # Typical use:  eval "$(scripts/services.sh up)"
 #
 # Ports (loopback only): Kafka PLAINTEXT 19092, KRaft controller 19093,
+#                        Kafka SASL_SSL 19094 (SCRAM-SHA-512 over TLS),
 #                        ClickHouse HTTP 18123, ClickHouse native TCP 19000.
 # State, data and logs:  ${CW_SERVICES_DIR:-<repo>/.services}/{kafka,clickhouse}/
+# Secrets (made on first use, kept in the state folder, mode 600): the broker's TLS
+#   CA and certificate (openssl) in kafka/tls/, the SCRAM user `cellwatch`'s
+#   password in kafka/tls/sasl.password, the ClickHouse user `cellwatch`'s password
+#   in clickhouse/cellwatch.password (users.xml holds its SHA-256 only). ClickHouse's
+#   `default` user keeps its empty password, loopback only, for the other tests.
 # Knobs: CW_SERVICES_DIR, CW_SERVICES_TIMEOUT (seconds per service, default 120),
-#        CW_KAFKA_HEAP (default "-Xms256m -Xmx768m"), JAVA_HOME (else `java` from PATH).
+#        CW_KAFKA_HEAP (default "-Xms256m -Xmx768m"), JAVA_HOME (else `java` from PATH),
+#        CW_SERVICES_KAFKA_PORT, CW_SERVICES_KAFKA_CONTROLLER_PORT,
+#        CW_SERVICES_KAFKA_SASL_PORT, CW_SERVICES_CH_HTTP_PORT, CW_SERVICES_CH_TCP_PORT
+#        (a second set of services beside the usual one, e.g. to try this script).
+#
+# An older setup (a broker without the SASL_SSL listener, a ClickHouse without the
+# `cellwatch` user) that this state folder started is upgraded by `up`: the broker is
+# restarted with the new listener, ClickHouse reloads its users file by itself.
 #
 # If a port is already served by a Kafka / ClickHouse that this state dir did not start
 # (e.g. another checkout's services), `up` checks that it answers and reuses it.
@@ -30,21 +43,30 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 state="${CW_SERVICES_DIR:-$repo/.services}"
 timeout_s="${CW_SERVICES_TIMEOUT:-120}"
 
-kafka_port=19092
-kafka_controller_port=19093
-ch_http_port=18123
-ch_tcp_port=19000
+kafka_port="${CW_SERVICES_KAFKA_PORT:-19092}"
+kafka_controller_port="${CW_SERVICES_KAFKA_CONTROLLER_PORT:-19093}"
+kafka_sasl_port="${CW_SERVICES_KAFKA_SASL_PORT:-19094}"
+ch_http_port="${CW_SERVICES_CH_HTTP_PORT:-18123}"
+ch_tcp_port="${CW_SERVICES_CH_TCP_PORT:-19000}"
+
+# The authenticated users (passwords are made on first use, see tls_setup / ch_user_setup).
+sasl_user=cellwatch
+sasl_mechanism=SCRAM-SHA-512
+ch_user=cellwatch
 
 kafka_dir="$state/kafka"
 kafka_libs="$kafka_dir/libs"
 kafka_pom="$repo/scripts/kafka/pom.xml"
 kafka_pidfile="$kafka_dir/kafka.pid"
 kafka_heap="${CW_KAFKA_HEAP:--Xms256m -Xmx768m}"
+tls_dir="$kafka_dir/tls"
+keystore_password=cellwatch-local-keystore
 
 ch_dir="$state/clickhouse"
 ch_pidfile="$ch_dir/clickhouse.pid"
 ch_bin=/usr/sbin/clickhouse-server
 ch_url="http://127.0.0.1:$ch_http_port"
+ch_password_file="$ch_dir/cellwatch.password"
 
 # The topics of the contract (docs/contract.md), 4 partitions each.
 # Format: name[:extra --config], one per line.
@@ -68,6 +90,15 @@ die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
 print_env() {
   printf 'export CW_KAFKA_BROKERS=127.0.0.1:%s\n' "$kafka_port"
   printf 'export CW_CLICKHOUSE_URL=http://127.0.0.1:%s\n' "$ch_http_port"
+  if [[ -s "$tls_dir/sasl.password" && -s "$ch_password_file" ]]; then
+    printf 'export CW_KAFKA_SASL_SSL_BROKERS=127.0.0.1:%s\n' "$kafka_sasl_port"
+    printf 'export CW_KAFKA_SASL_MECHANISMS=%s\n' "$sasl_mechanism"
+    printf 'export CW_KAFKA_SASL_USERNAME=%s\n' "$sasl_user"
+    printf 'export CW_KAFKA_SASL_PASSWORD=%s\n' "$(<"$tls_dir/sasl.password")"
+    printf 'export CW_KAFKA_SSL_CA_LOCATION=%s\n' "$tls_dir/ca.pem"
+    printf 'export CW_CLICKHOUSE_USER=%s\n' "$ch_user"
+    printf 'export CW_CLICKHOUSE_PASSWORD=%s\n' "$(<"$ch_password_file")"
+  fi
 }
 
 now_s() { date +%s; }
@@ -165,6 +196,7 @@ install_prereqs() {
   local pkgs=() j
   command -v curl >/dev/null 2>&1 || pkgs+=(curl)
   command -v setsid >/dev/null 2>&1 || pkgs+=(util-linux)
+  command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
   [[ -x "$ch_bin" ]] || pkgs+=(clickhouse-server clickhouse-client)
   j="$(java_bin)"
   if [[ -z "$j" ]] || (( $(java_major "$j") < 17 )); then
@@ -180,6 +212,69 @@ install_prereqs() {
   [[ -x "$ch_bin" ]] || die "$ch_bin missing after installing clickhouse-server"
   j="$(java_bin)"
   [[ -n "$j" ]] || die "no java after installing openjdk-17-jre-headless"
+}
+
+# ------------------------------------------------------------------ secrets
+
+# A random secret: 24 URL-safe characters.
+new_secret() { head -c 18 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n'; }
+
+# The broker's TLS material and the SCRAM password, made once per state folder: a local
+# CA (ca.pem, the file clients trust), the broker's key and certificate for 127.0.0.1 /
+# localhost signed by it, as a PKCS#12 keystore (broker.p12).
+tls_setup() {
+  if [[ -s "$tls_dir/broker.p12" && -s "$tls_dir/ca.pem" && -s "$tls_dir/sasl.password" ]]; then
+    return 0
+  fi
+  local tmp="$tls_dir.tmp" tlslog="$kafka_dir/logs/tls.log"
+  rm -rf "$tmp"
+  mkdir -p "$tmp" "$kafka_dir/logs"
+  chmod 700 "$tmp"
+  log "kafka: making a local CA and the broker's TLS certificate with openssl ($tls_dir)"
+  if ! (
+    set -e
+    cd "$tmp"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
+      -subj "/CN=cellwatch local test CA" -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=localhost" \
+      -keyout broker.key -out broker.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >san.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -sha256 -extfile san.ext -out broker.pem
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -passout "pass:$keystore_password" -out broker.p12
+    new_secret >sasl.password
+    chmod 644 ca.pem
+  ) >"$tlslog" 2>&1; then
+    tail_logs "$tlslog"
+    die "kafka: could not make the TLS certificates with openssl (see above)"
+  fi
+  rm -rf "$tls_dir"
+  mv "$tmp" "$tls_dir"
+}
+
+# The state folder of the process serving a port that this state folder did not start
+# (another checkout's services): found through the process's own config file, so its
+# secrets can be used. Prints nothing when it cannot be found.
+#   foreign_state kafka|clickhouse
+foreign_state() {
+  local f
+  if [[ "$1" == kafka ]]; then
+    for f in $(ps -eo args | grep -oE '[^ ]+/kafka/config/server\.properties' | sort -u); do
+      if grep -qs "PLAINTEXT://127.0.0.1:$kafka_port," "$f"; then
+        dirname "$(dirname "$(dirname "$f")")"
+        return 0
+      fi
+    done
+  else
+    for f in $(ps -eo args | grep -oE -- '--config-file=[^ ]+/clickhouse/config\.xml' | cut -d= -f2 | sort -u); do
+      if grep -qs "<http_port>$ch_http_port</http_port>" "$f"; then
+        dirname "$(dirname "$f")"
+        return 0
+      fi
+    done
+  fi
 }
 
 # ----------------------------------------------------------------------- Kafka
@@ -217,11 +312,21 @@ kafka_write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$kafka_controller_port
-listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$kafka_controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$kafka_controller_port,SASL_SSL://127.0.0.1:$kafka_sasl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port,SASL_SSL://127.0.0.1:$kafka_sasl_port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+# SASL_SSL: SCRAM-SHA-512 users (created with the admin API after start) over TLS with a
+# certificate from the local CA in $tls_dir. No client certificates.
+sasl.enabled.mechanisms=$sasl_mechanism
+listener.name.sasl_ssl.sasl.enabled.mechanisms=$sasl_mechanism
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls_dir/broker.p12
+ssl.keystore.password=$keystore_password
+ssl.key.password=$keystore_password
+ssl.client.auth=none
 log.dirs=$kafka_dir/data
 num.partitions=4
 default.replication.factor=1
@@ -321,17 +426,26 @@ kafka_format_storage() {
 }
 
 kafka_start() {
-  local pid
+  local pid other
   if pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
-    log "kafka: already running (pid $pid)"
-    return 0
+    if port_open "$kafka_sasl_port"; then
+      log "kafka: already running (pid $pid)"
+      return 0
+    fi
+    log "kafka: running without the SASL_SSL listener on 127.0.0.1:$kafka_sasl_port (an older setup): restarting it"
+    stop_pid kafka "$kafka_pidfile" kafka.Kafka
   fi
   kafka_fetch_jars
   kafka_write_config
   if port_open "$kafka_port"; then
     if KAFKA_TOOL_TIMEOUT=30 kafka_tool org.apache.kafka.tools.TopicCommand \
         --bootstrap-server "127.0.0.1:$kafka_port" --list >/dev/null 2>&1; then
-      log "kafka: reusing the broker already listening on 127.0.0.1:$kafka_port (not started from $state)"
+      other="$(foreign_state kafka)"
+      if ! port_open "$kafka_sasl_port" || [[ -z "$other" || ! -s "$other/kafka/tls/sasl.password" ]]; then
+        die "kafka: the broker on 127.0.0.1:$kafka_port was not started from $state and has no SASL_SSL listener on 127.0.0.1:$kafka_sasl_port, or its state folder (and so its CA and SCRAM password) cannot be found; stop it (scripts/services.sh down in its checkout) and retry"
+      fi
+      log "kafka: reusing the broker already listening on 127.0.0.1:$kafka_port (started from $other)"
+      tls_dir="$other/kafka/tls"
       kafka_foreign=1
       return 0
     fi
@@ -340,6 +454,10 @@ kafka_start() {
   if port_open "$kafka_controller_port"; then
     die "kafka: controller port 127.0.0.1:$kafka_controller_port is taken by another process; stop it and retry"
   fi
+  if port_open "$kafka_sasl_port"; then
+    die "kafka: SASL_SSL port 127.0.0.1:$kafka_sasl_port is taken by another process; stop it and retry"
+  fi
+  tls_setup
   kafka_format_storage
   log "kafka: starting broker on 127.0.0.1:$kafka_port (logs: $kafka_dir/logs)"
   # setsid: own session, so a Ctrl-C in the caller's terminal does not kill it.
@@ -383,6 +501,36 @@ kafka_wait_ready() {
     fi
     sleep 1
   done
+}
+
+# The SCRAM user `cellwatch` with the state folder's password, through the admin API
+# on the plaintext listener; once per KRaft storage (the marker lives in its data).
+kafka_scram_user() {
+  local marker="$kafka_dir/data/.scram-$sasl_user" scramlog="$kafka_dir/logs/scram.log" pw
+  ((kafka_foreign)) && return 0
+  [[ -f "$marker" && "$(<"$marker")" == "$(sha256sum <"$tls_dir/sasl.password")" ]] && return 0
+  log "kafka: creating the SCRAM user $sasl_user ($sasl_mechanism)"
+  pw="$(<"$tls_dir/sasl.password")"
+  if ! kafka_tool kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$kafka_port" \
+      --alter --entity-type users --entity-name "$sasl_user" \
+      --add-config "$sasl_mechanism=[iterations=4096,password=$pw]" >"$scramlog" 2>&1; then
+    tail_logs "$scramlog"
+    die "kafka: could not create the SCRAM user $sasl_user"
+  fi
+  sha256sum <"$tls_dir/sasl.password" >"$marker"
+}
+
+kafka_wait_sasl() {
+  local deadline
+  deadline=$(( $(now_s) + timeout_s ))
+  until port_open "$kafka_sasl_port"; do
+    if (( $(now_s) >= deadline )); then
+      tail_logs "$kafka_dir/logs/kafka.out" "$kafka_dir/logs/server.log"
+      die "kafka: SASL_SSL listener not open on 127.0.0.1:$kafka_sasl_port after ${timeout_s}s"
+    fi
+    sleep 0.5
+  done
+  log "kafka: SASL_SSL ($sasl_mechanism over TLS) on 127.0.0.1:$kafka_sasl_port, CA $tls_dir/ca.pem"
 }
 
 # Create the contract topics that do not exist yet, in parallel (one short-lived
@@ -454,9 +602,23 @@ ch_write_config() {
     <default_session_timeout>60</default_session_timeout>
 </yandex>
 EOF
-  cat >"$ch_dir/users.xml" <<'EOF'
+  ch_write_users
+}
+
+# users.xml: "default" (empty password, for the other tests) and "cellwatch" (the
+# state folder's password, stored as its SHA-256), both loopback only, DDL allowed.
+# A running server notices a changed file and reloads it by itself.
+ch_write_users() {
+  local sha tmp="$ch_dir/users.xml.tmp"
+  mkdir -p "$ch_dir"
+  if [[ ! -s "$ch_password_file" ]]; then
+    (umask 077; new_secret >"$ch_password_file")
+  fi
+  sha="$(tr -d '\n' <"$ch_password_file" | sha256sum | cut -d' ' -f1)"
+  cat >"$tmp" <<EOF
 <?xml version="1.0"?>
-<!-- Generated by scripts/services.sh: user "default", empty password, loopback only, DDL allowed. -->
+<!-- Generated by scripts/services.sh: users "default" (empty password) and "$ch_user"
+     (password in $ch_password_file), loopback only, DDL allowed. -->
 <yandex>
     <profiles>
         <default>
@@ -477,6 +639,15 @@ EOF
             <profile>default</profile>
             <quota>default</quota>
         </default>
+        <$ch_user>
+            <password_sha256_hex>$sha</password_sha256_hex>
+            <networks>
+                <ip>::1</ip>
+                <ip>127.0.0.1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </$ch_user>
     </users>
     <quotas>
         <default>
@@ -492,17 +663,50 @@ EOF
     </quotas>
 </yandex>
 EOF
+  if cmp -s "$tmp" "$ch_dir/users.xml"; then
+    rm -f "$tmp"
+  else
+    mv -f "$tmp" "$ch_dir/users.xml"
+  fi
+}
+
+# Query as the `cellwatch` user (password from the file, not on the command line).
+ch_query_user() {
+  local pw="$1" sql="$2"
+  printf 'user = "%s:%s"\n' "$ch_user" "$pw" |
+    curl -sS --fail --max-time 10 -K - "$ch_url/" --data-binary "$sql"
+}
+
+# Wait until the `cellwatch` user can log in (a running server reloads users.xml
+# within a few seconds of a change).
+ch_wait_user() {
+  local deadline pw
+  pw="$(<"$ch_password_file")"
+  deadline=$(( $(now_s) + timeout_s ))
+  until ch_query_user "$pw" 'SELECT 1' >/dev/null 2>&1; do
+    if (( $(now_s) >= deadline )); then
+      die "clickhouse: user $ch_user cannot log in to $ch_url after ${timeout_s}s (is $ch_dir/users.xml the server's users file?)"
+    fi
+    sleep 0.5
+  done
+  log "clickhouse: user $ch_user logs in with its password"
 }
 
 ch_start() {
-  local pid
+  local pid other
   if pid="$(live_pid "$ch_pidfile" clickhouse-server)"; then
     log "clickhouse: already running (pid $pid)"
+    ch_write_users
     return 0
   fi
   if port_open "$ch_http_port"; then
     if curl -sf --max-time 5 "$ch_url/ping" >/dev/null 2>&1; then
-      log "clickhouse: reusing the server already listening on $ch_url (not started from $state)"
+      other="$(foreign_state clickhouse)"
+      if [[ -z "$other" || ! -s "$other/clickhouse/cellwatch.password" ]]; then
+        die "clickhouse: the server on $ch_url was not started from $state and its state folder (with the $ch_user user's password) cannot be found; stop it (scripts/services.sh down in its checkout) and retry"
+      fi
+      log "clickhouse: reusing the server already listening on $ch_url (started from $other)"
+      ch_password_file="$other/clickhouse/cellwatch.password"
       ch_foreign=1
       return 0
     fi
@@ -571,7 +775,10 @@ cmd_up() {
   ch_start
   KAFKA_TOPICS=""
   kafka_wait_ready
+  kafka_wait_sasl
   ch_wait_ready
+  ch_wait_user
+  kafka_scram_user
   kafka_create_topics
   log "up in $(( $(now_s) - t0 ))s; state in $state"
   print_env >&3

@@ -4,10 +4,13 @@
 #   scripts/test.sh [extra cargo test args...]
 #
 # 1. starts (installing on first use) the real Kafka broker and ClickHouse server on
-#    loopback via scripts/services.sh up, and exports CW_KAFKA_BROKERS / CW_CLICKHOUSE_URL;
+#    loopback via scripts/services.sh up, and exports its variables (CW_KAFKA_BROKERS,
+#    CW_CLICKHOUSE_URL, and the SASL_SSL listener's and ClickHouse user's settings);
 # 2. makes sure Debian's chromium is installed (scripts/ensure-chromium.sh) for the
 #    evidence-report test and the analyst console's browser tests, which run headless
-#    Chromium and never skip;
+#    Chromium and never skip, and chDB (PyPI's chdb-core, a current ClickHouse
+#    in-process; scripts/ensure-chdb.sh) for the test that runs the current server's
+#    schema (CW_CHDB_PYTHON);
 # 3. runs `cargo test` on the library, binary, integration tests and examples, builds
 #    the benchmarks, runs scripts/golden.sh (simulate + replay outputs equal the
 #    committed fingerprints), runs the robustness matrix (every simulator variant x
@@ -22,11 +25,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 services_env="$(scripts/services.sh up)"
 eval "$services_env"
-export CW_KAFKA_BROKERS CW_CLICKHOUSE_URL
 
 echo "[test] CW_KAFKA_BROKERS=$CW_KAFKA_BROKERS CW_CLICKHOUSE_URL=$CW_CLICKHOUSE_URL" >&2
 
 scripts/ensure-chromium.sh
+CW_CHDB_PYTHON="$(scripts/ensure-chdb.sh)"
+export CW_CHDB_PYTHON
 
 rc=0
 # Library, binary, integration tests and examples; benchmarks are compiled here

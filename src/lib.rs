@@ -12,13 +12,13 @@
 //!   [`ingest`], [`window`] (event time), [`validate`], [`inventory`] (registered
 //!   cells), [`detect`] (spam and fake-BTS detectors), [`pipeline`], [`cases`],
 //!   [`sink`] (ClickHouse).
-//! - runtime, the process around the core: [`alloc`], and the two drivers of the same
+//! - runtime, the process around the core: [`alloc`], [`kafka_failure`], and the two drivers of the same
 //!   pipeline, [`replay`] (JSON Lines files) and [`service`] (Kafka, `cellwatch run`).
 //! - tools, the other commands: [`simulate`], [`score`], [`pseudonymize`],
 //!   [`allowlist_admin`], [`inspect`] (queries, lifecycle, exports, evidence
 //!   packages), [`console`] (the analyst console over the inspector's store),
 //!   [`demo`] (a scenario through the service on an in-process Kafka,
-//!   then scored), [`bench`](mod@bench).
+//!   then scored), [`bench`](mod@bench), [`fuzz`] (the fuzz targets' entry points).
 //!
 //! `pub` items are the API: what the package's other crates use (the `cellwatch`
 //! binary in `src/main.rs` and `src/cli/`, the integration tests, the benches, the
@@ -55,6 +55,8 @@ pub mod sink;
 // Runtime.
 // The process's memory allocator.
 pub mod alloc;
+// Kafka failures that retrying cannot cure (login, TLS), shared by service and tools.
+pub mod kafka_failure;
 // `cellwatch replay`.
 pub mod replay;
 // `cellwatch run`.
@@ -77,3 +79,5 @@ pub mod console;
 pub mod demo;
 // `cellwatch bench`.
 pub mod bench;
+// Entry points of the fuzz targets and of their corpus replay test.
+pub mod fuzz;

@@ -212,6 +212,87 @@ fn fake_bts_detection_bar_on_three_seeds() {
     }
 }
 
+/// `fakebts.max_case_identities`: a case lists at most that many identities, and one
+/// that hopped through more says how many (reason `IDENTITIES_UNLISTED`), never
+/// dropping them silently. The identity-hopping blaster of seed 1 uses several.
+#[test]
+fn a_case_lists_at_most_max_case_identities_and_says_how_many_it_saw() {
+    let full = run_seed(1, Config::default());
+    let mut capped = Config::default();
+    capped.fakebts.max_case_identities = 1;
+    let capped = run_seed(1, capped);
+    let hopping: Vec<&cellwatch::model::Case> = full
+        .cases
+        .iter()
+        .filter(|c| c.identities.len() > 1)
+        .collect();
+    assert!(
+        !hopping.is_empty(),
+        "seed 1 has an identity-hopping transmitter"
+    );
+    for c in &capped.cases {
+        assert!(c.identities.len() <= 1, "{c:?}");
+        let listed_in_full = full
+            .cases
+            .iter()
+            .find(|f| f.case_id == c.case_id)
+            .map_or(0, |f| f.identities.len());
+        let unlisted = c.reasons.iter().find(|r| r.code == "IDENTITIES_UNLISTED");
+        if listed_in_full > 1 {
+            let r = unlisted.unwrap_or_else(|| panic!("{} lacks IDENTITIES_UNLISTED", c.case_id));
+            assert_eq!((r.value, r.threshold), (listed_in_full as f64, 1.0));
+        } else {
+            assert!(unlisted.is_none(), "{c:?}");
+        }
+    }
+}
+
+/// The detector over seed 1's reports in event-time order, with `max_open_cases`.
+fn detect_capped(max_open_cases: usize) -> (Vec<cellwatch::model::Case>, u64, Truth) {
+    use cellwatch::detect::fakebts::FakeBtsDetector;
+    use cellwatch::detect::Detector;
+    let scenario::Scenario { dir, truth } = scenario::small(1);
+    let (inventory, _) = Inventory::load_csv(dir.path().join("cells.csv")).expect("cells.csv");
+    let mut reports = measurements(
+        &dir.path().join("measurements.jsonl"),
+        &TimeBounds::at(truth.end_ms + 86_400_000),
+    );
+    reports.sort_by_key(|m| m.ts_ms);
+    let mut cfg = Config::default().fakebts;
+    cfg.max_open_cases = max_open_cases;
+    let mut d = FakeBtsDetector::new(cfg, inventory).expect("detector");
+    let mut book = cellwatch::cases::CaseBook::new();
+    for m in reports {
+        let ts = m.ts_ms;
+        d.on_event(&Event::Measurement(m), &mut book);
+        d.on_watermark(ts - 60_000, &mut book);
+    }
+    d.finish(&mut book);
+    (book.into_sorted(), d.cases_closed_by_cap(), truth)
+}
+
+/// `fakebts.max_open_cases`: with room for one open case only, the longest-quiet one
+/// is closed (with its final snapshot) when another opens; every transmitter is still
+/// detected, nothing is dropped.
+#[test]
+fn at_the_open_case_cap_the_longest_quiet_case_is_closed_not_dropped() {
+    let (full, closed_full, truth) = detect_capped(10_000);
+    let (capped, closed, _) = detect_capped(1);
+    assert_eq!(closed_full, 0);
+    assert!(
+        closed > 0,
+        "seed 1 has transmitters with open cases at once"
+    );
+    let scores = score_bts(&truth, &capped);
+    assert_eq!(scores.detected, scores.transmitters_total, "{scores:?}");
+    assert!(
+        capped.len() >= full.len(),
+        "{} < {}",
+        capped.len(),
+        full.len()
+    );
+}
+
 /// Exploration on other seeds: `SEEDS=11,12 cargo test --release --test fakebts_quality -- --ignored --nocapture`.
 #[test]
 #[ignore]

@@ -263,7 +263,9 @@ fn the_topic_carries_the_same_entries_and_a_detector_honours_them() {
     ]);
     assert!(ok, "{err}");
 
-    let from_topic = read_topic(&brokers, &topic, Duration::from_secs(30)).unwrap();
+    let mut kafka = cellwatch::config::KafkaConfig::default();
+    kafka.brokers = brokers.clone();
+    let from_topic = read_topic(&kafka, &topic, Duration::from_secs(30)).unwrap();
     let from_file = Allowlist::load(&file).unwrap();
     let entries = |a: &Allowlist| a.entries().into_iter().cloned().collect::<Vec<_>>();
     assert_eq!(

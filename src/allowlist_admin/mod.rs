@@ -44,6 +44,8 @@ pub enum AllowlistAdminError {
     },
     #[error("kafka at {brokers}: {message}; check that the brokers run and --brokers is right")]
     Kafka { brokers: String, message: String },
+    #[error(transparent)]
+    KafkaFailure(#[from] crate::kafka_failure::KafkaFailure),
 }
 
 /// Check an entry before it is written anywhere: the SIM must be a pseudonym (a clear

@@ -2,11 +2,17 @@
 //! JSON, tombstone (null value) = removal. `allowlist add|remove --brokers` publish
 //! here; the service's workers read it from the beginning and hand each record to the
 //! detectors (`Allowlist::apply_update`).
+//!
+//! The clients use `[kafka]`'s brokers and `[kafka.librdkafka]` settings (SASL, TLS)
+//! and check the connection first: a refused login, a failed TLS handshake or brokers
+//! that do not answer within the timeout end the command with what to check
+//! (`kafka_failure`), instead of librdkafka's endless retries.
 
 use super::AllowlistAdminError;
+use crate::config::KafkaConfig;
 use crate::detect::spam::{AllowEntry, Allowlist};
+use crate::kafka_failure::{check_brokers, connect, FailureWatch, WatchedContext};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -27,28 +33,35 @@ fn kafka_err(brokers: &str, what: &str, e: impl std::fmt::Display) -> AllowlistA
     }
 }
 
-fn client_config(brokers: &str, timeout: Duration) -> ClientConfig {
+fn client_config(kafka: &KafkaConfig, timeout: Duration) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", brokers)
-        .set(
-            "socket.timeout.ms",
-            timeout.as_millis().max(1000).to_string(),
-        )
-        .set(
-            "message.timeout.ms",
-            timeout.as_millis().max(1000).to_string(),
-        );
+    c.set("bootstrap.servers", &kafka.brokers);
+    for (k, v) in &kafka.librdkafka {
+        c.set(k, v);
+    }
+    c.set(
+        "socket.timeout.ms",
+        timeout.as_millis().max(1000).to_string(),
+    )
+    .set(
+        "message.timeout.ms",
+        timeout.as_millis().max(1000).to_string(),
+    );
     c
 }
 
 /// Create the topic (compacted) if it does not exist yet.
 pub(crate) async fn ensure_topic(
-    brokers: &str,
+    kafka: &KafkaConfig,
+    watch: &std::sync::Arc<FailureWatch>,
     topic: &str,
     timeout: Duration,
 ) -> Result<(), AllowlistAdminError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(brokers, timeout)
-        .create()
+    let brokers = kafka.brokers.as_str();
+    let admin: AdminClient<WatchedContext> = client_config(kafka, timeout)
+        .create_with_context(WatchedContext {
+            watch: watch.clone(),
+        })
         .map_err(|e| kafka_err(brokers, "cannot create an admin client", e))?;
     let new = NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))
         .set("cleanup.policy", "compact");
@@ -77,16 +90,21 @@ pub(crate) async fn ensure_topic(
 /// Publish changes (`Some(entry)` = add/replace, `None` = removal of the key's SIM) and
 /// wait until the broker acknowledged every one.
 pub async fn publish(
-    brokers: &str,
+    kafka: &KafkaConfig,
     topic: &str,
     changes: &[(String, Option<AllowEntry>)],
     timeout: Duration,
 ) -> Result<(), AllowlistAdminError> {
-    ensure_topic(brokers, topic, timeout).await?;
-    let producer: FutureProducer = client_config(brokers, timeout)
+    let brokers = kafka.brokers.as_str();
+    let watch = FailureWatch::new(brokers);
+    check_brokers(client_config(kafka, timeout), watch.clone(), timeout).await?;
+    ensure_topic(kafka, &watch, topic, timeout).await?;
+    let producer: FutureProducer<WatchedContext> = client_config(kafka, timeout)
         .set("acks", "all")
         .set("enable.idempotence", "true")
-        .create()
+        .create_with_context(WatchedContext {
+            watch: watch.clone(),
+        })
         .map_err(|e| kafka_err(brokers, "cannot create a producer", e))?;
     for (sim, entry) in changes {
         let payload = match entry {
@@ -100,10 +118,11 @@ pub async fn publish(
         if let Some(p) = &payload {
             record = record.payload(p);
         }
-        producer
-            .send(record, timeout)
-            .await
-            .map_err(|(e, _)| kafka_err(brokers, "the broker did not acknowledge the change", e))?;
+        let sent = producer.send(record, timeout).await;
+        if let Some(failure) = watch.fatal() {
+            return Err(failure.into());
+        }
+        sent.map_err(|(e, _)| kafka_err(brokers, "the broker did not acknowledge the change", e))?;
     }
     tracing::info!(
         topic,
@@ -116,16 +135,21 @@ pub async fn publish(
 /// Read the whole topic (from the beginning to the current end) into an allowlist.
 /// A topic that does not exist yet is an empty allowlist.
 pub fn read_topic(
-    brokers: &str,
+    kafka: &KafkaConfig,
     topic: &str,
     timeout: Duration,
 ) -> Result<Allowlist, AllowlistAdminError> {
-    let consumer: BaseConsumer = client_config(brokers, timeout)
+    let brokers = kafka.brokers.as_str();
+    let watch = FailureWatch::new(brokers);
+    let consumer: BaseConsumer<WatchedContext> = client_config(kafka, timeout)
         .set("group.id", "cellwatch-allowlist-admin")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .create()
+        .create_with_context(WatchedContext {
+            watch: watch.clone(),
+        })
         .map_err(|e| kafka_err(brokers, "cannot create a consumer", e))?;
+    connect(&consumer, &watch, timeout)?;
     let md = consumer
         .fetch_metadata(Some(topic), timeout)
         .map_err(|e| kafka_err(brokers, "no metadata", e))?;

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use cellwatch::allowlist_admin::file::{AddOutcome, PendingEdit};
 use cellwatch::allowlist_admin::{self, AllowlistFile};
-use cellwatch::config::Config;
+use cellwatch::config::{Config, KafkaConfig};
 use cellwatch::detect::spam::AllowEntry;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,13 +21,14 @@ struct Target {
     /// The allowlist file (`.toml`, else plain text); defaults to [inventory] allowlist.
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
-    /// Also publish the change to the compacted topic on these Kafka brokers.
+    /// Also publish the change to the compacted topic on these Kafka brokers (SASL
+    /// and TLS settings from [kafka.librdkafka] in --config and the environment).
     #[arg(long, value_name = "HOST:PORT")]
     brokers: Option<String>,
     /// The allowlist topic.
     #[arg(long, default_value = allowlist_admin::TOPIC)]
     topic: String,
-    /// Configuration file (TOML) giving [inventory] allowlist.
+    /// Configuration file (TOML) giving [inventory] allowlist and [kafka.librdkafka].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Give up on Kafka after this many seconds.
@@ -69,6 +70,13 @@ enum AllowlistCommand {
 }
 
 impl Target {
+    /// `[kafka]` of the configuration, its brokers replaced by --brokers.
+    fn kafka(&self, brokers: &str) -> Result<KafkaConfig> {
+        let mut kafka = Config::load(self.config.as_deref())?.kafka;
+        kafka.brokers = brokers.to_string();
+        Ok(kafka)
+    }
+
     fn file(&self) -> Result<Option<AllowlistFile>> {
         let config = Config::load(self.config.as_deref())?;
         Ok(self
@@ -98,8 +106,9 @@ impl Target {
         change: (String, Option<AllowEntry>),
     ) -> Result<()> {
         if let Some(brokers) = &self.brokers {
+            let kafka = self.kafka(brokers)?;
             let published = runtime()?.block_on(allowlist_admin::publish(
-                brokers,
+                &kafka,
                 &self.topic,
                 &[change],
                 self.timeout(),
@@ -184,7 +193,7 @@ fn list(target: &Target, json: bool) -> Result<()> {
     let (source, list) = match (&target.brokers, target.file()?) {
         (Some(brokers), _) => (
             format!("topic {} on {brokers}", target.topic),
-            allowlist_admin::read_topic(brokers, &target.topic, target.timeout())?,
+            allowlist_admin::read_topic(&target.kafka(brokers)?, &target.topic, target.timeout())?,
         ),
         (None, Some(file)) => (file.path().display().to_string(), file.load()?),
         (None, None) => anyhow::bail!(

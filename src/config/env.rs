@@ -65,8 +65,8 @@ impl Environment {
         Ok(Environment { vars })
     }
 
-    /// Given variables (tests, tools); names without [`PREFIX`] are left out.
-    #[cfg(test)]
+    /// Given variables (tests, tools, the fuzz entry); names without [`PREFIX`] are
+    /// left out.
     pub(crate) fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Environment {

@@ -149,6 +149,17 @@ pub struct FakeBtsConfig {
     /// At most this many observations are kept per transmitter (a stationary one is
     /// located from all of them); at least 8. Default 1 000.
     pub(crate) max_observations: usize,
+    /// Most claimed identities a `fake_bts` case lists (the first ones seen). A
+    /// transmitter that hops through more carries the reason `IDENTITIES_UNLISTED`,
+    /// whose value is how many it used; a warning is logged. Bounds the size of a
+    /// case on the topic and in ClickHouse. At least 1. Default 256.
+    pub max_case_identities: usize,
+    /// Most `fake_bts` cases kept open in memory. When one more opens, the open case
+    /// whose transmitter was heard the longest ago is closed first, with its final
+    /// snapshot, as if it had gone quiet: nothing is dropped, and a warning is logged
+    /// and counted (metric `cellwatch_open_cases_closed_by_cap`). At least 1.
+    /// Default 10 000.
+    pub max_open_cases: usize,
     /// Observations are aggregated into square cells of this size (mean position and
     /// signal, count as weight) before a fit, metres; 0 fits every report. Default 25:
     /// within the GPS accuracy of phone reports (5–50 m) and below the shadowing
@@ -244,6 +255,8 @@ impl Default for FakeBtsConfig {
             locate_interval_secs: 60,
             track_window_secs: 180,
             max_observations: 1_000,
+            max_case_identities: 256,
+            max_open_cases: 10_000,
             locate_bin_m: 25.0,
             huber_k: 2.0,
             ta_sigma_m: 30.0,
@@ -399,6 +412,13 @@ impl FakeBtsConfig {
         );
         non_negative(p, "fakebts.max_speed_mps", self.max_speed_mps);
         at_least(p, "fakebts.track_window_secs", self.track_window_secs, 1);
+        at_least(
+            p,
+            "fakebts.max_case_identities",
+            self.max_case_identities as u64,
+            1,
+        );
+        at_least(p, "fakebts.max_open_cases", self.max_open_cases as u64, 1);
         at_least(
             p,
             "fakebts.max_observations",

@@ -18,6 +18,10 @@ pub struct KafkaConfig {
     /// then gets its partitions back at once instead of after the session timeout
     /// (30 s). Empty: dynamic membership.
     pub group_instance_id: String,
+    /// How long a command waits at start for the brokers to answer before it stops
+    /// with an error, seconds. A refused login or a failed TLS handshake stops it at
+    /// once, whatever this says (librdkafka would retry them forever).
+    pub connect_timeout_secs: u64,
     pub topics: TopicsConfig,
     /// Settings passed to librdkafka as they are, for security and tuning (e.g.
     /// SASL/SCRAM over TLS below). Values are never logged; keys whose name contains
@@ -34,6 +38,7 @@ impl Default for KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             group_id: "cellwatch".into(),
             group_instance_id: String::new(),
+            connect_timeout_secs: 30,
             topics: TopicsConfig::default(),
             librdkafka: BTreeMap::new(),
         }
@@ -90,6 +95,12 @@ impl KafkaConfig {
     pub(crate) fn check(&self, p: &mut Problems) {
         not_empty(p, "kafka.brokers", &self.brokers);
         not_empty(p, "kafka.group_id", &self.group_id);
+        super::check::at_least(
+            p,
+            "kafka.connect_timeout_secs",
+            self.connect_timeout_secs,
+            1,
+        );
         self.topics.check(p);
         for name in self.librdkafka.keys() {
             if name.trim().is_empty() {

@@ -59,7 +59,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub inventory: InventoryConfig,
     pub spam: SpamConfig,
-    pub(crate) fakebts: FakeBtsConfig,
+    pub fakebts: FakeBtsConfig,
     pub kafka: KafkaConfig,
     pub clickhouse: ClickHouseConfig,
     pub http: HttpConfig,
@@ -153,6 +153,7 @@ impl Config {
     fn problems(&self) -> Problems {
         let mut p = Problems::default();
         self.pipeline.check(&mut p);
+        self.inventory.check(&mut p);
         self.spam.check(&mut p);
         self.fakebts.check(&mut p);
         self.kafka.check(&mut p);

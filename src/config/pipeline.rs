@@ -16,6 +16,10 @@ pub struct PipelineConfig {
     /// Largest accepted record in bytes; longer lines are dead-lettered as `too_large`
     /// without being buffered whole. 1 MiB: a real record is under 4 KiB.
     pub(crate) max_record_bytes: usize,
+    /// Deepest accepted nesting of arrays and objects in a record; a deeper record
+    /// is dead-lettered as `malformed_json` before it is parsed. Contract records
+    /// nest 2 deep; unknown fields may hold anything up to this.
+    pub max_json_depth: usize,
     /// Event-time progress between two watermark notifications to the detectors
     /// (window closing, eviction), seconds.
     pub(crate) watermark_step_secs: u64,
@@ -44,6 +48,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             allowed_lateness_secs: 600,
             max_record_bytes: 1 << 20,
+            max_json_depth: 32,
             watermark_step_secs: 10,
             restore_window_secs: 87_000,
             idle_timeout_secs: 30,
@@ -78,6 +83,7 @@ impl PipelineConfig {
             self.max_record_bytes as u64,
             1,
         );
+        at_least(p, "pipeline.max_json_depth", self.max_json_depth as u64, 2);
         at_least(
             p,
             "pipeline.watermark_step_secs",

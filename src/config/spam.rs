@@ -127,6 +127,17 @@ pub struct SpamConfig {
     /// fired. Volume-only detectors collapse on legitimate bulk senders (23.8 %
     /// precision, docs/detection.md), so volume alone never opens a case.
     pub(crate) require_behaviour: bool,
+    /// Most `spam_sim` cases kept open in memory. When a case must open and this many
+    /// are open, the open case idle the longest (earliest last sighting) is closed
+    /// first, with its final snapshot, as if its SIM had gone idle: nothing is
+    /// dropped, and a warning is logged and counted (metric
+    /// `cellwatch_open_cases_closed_by_cap`). A case holds about 1 KiB.
+    pub max_open_cases: usize,
+    /// Most SIMs a `sim_farm` case lists. A larger farm lists its first SIMs (in
+    /// order of pseudonym) and carries the reason `FARM_MEMBERS_UNLISTED`, whose value
+    /// is how many members the farm is known to have; a warning is logged. Bounds the
+    /// size of a case on the topic and in ClickHouse.
+    pub max_farm_sims_listed: usize,
 
     /// Population samples needed before its baseline is trusted, in SIM-windows: each
     /// record weighs the share of the medium window it covers.
@@ -244,6 +255,8 @@ impl Default for SpamConfig {
             template_repeat: 4,
             open_score: 0.9,
             require_behaviour: true,
+            max_open_cases: 200_000,
+            max_farm_sims_listed: 1_000,
             baseline_min_samples: 200,
             baseline_trim_quantile: 0.95,
             baseline_min_rate_per_hour: 0.5,
@@ -285,6 +298,13 @@ impl SpamConfig {
     /// Record the combinations serde cannot check (keys named in full).
     pub(crate) fn check(&self, p: &mut Problems) {
         self.check_windows(p);
+        at_least(p, "spam.max_open_cases", self.max_open_cases as u64, 1);
+        at_least(
+            p,
+            "spam.max_farm_sims_listed",
+            self.max_farm_sims_listed as u64,
+            2,
+        );
         for tac in &self.gateway_tacs {
             if tac.len() != 8 || !tac.bytes().all(|b| b.is_ascii_digit()) {
                 p.push(

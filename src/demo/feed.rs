@@ -57,6 +57,7 @@ pub fn read_lines(path: &Path, feed: usize) -> std::io::Result<Vec<FeedLine>> {
     let mut last_ms = 0i64;
     let feeds = [Feed::SmsVolume, Feed::Measurements];
     let bounds = TimeBounds::from_wall_clock();
+    let depth = crate::config::PipelineConfig::default().max_json_depth;
     let mut reader = BufReader::new(std::fs::File::open(path)?);
     let mut buf = Vec::new();
     loop {
@@ -70,7 +71,7 @@ pub fn read_lines(path: &Path, feed: usize) -> std::io::Result<Vec<FeedLine>> {
         // The event time the pipeline will give the record; a refused line (a bad
         // timestamp too) keeps the previous valid line's, so it cannot stretch the
         // span or the pacing.
-        let parsed = parse_bytes(feeds[feed], &bounds, &buf).ok();
+        let parsed = parse_bytes(feeds[feed], &bounds, depth, &buf).ok();
         let valid = parsed.is_some();
         let (event_ms, key) = match serde_json::from_slice::<Peek>(&buf) {
             Ok(p) => {

@@ -63,6 +63,12 @@ pub trait Detector: Send {
         0
     }
 
+    /// Open cases closed early because the detector's cap on open cases was reached
+    /// (each with its final snapshot), for the service's metric.
+    fn cases_closed_by_cap(&self) -> u64 {
+        0
+    }
+
     /// Low-severity findings that are not cases (e.g. inventory discrepancies), one
     /// JSON object each, in a deterministic order.
     fn findings(&self) -> Vec<serde_json::Value> {

@@ -31,7 +31,8 @@ impl RunSetup {
         let cells = cells.or(config.inventory.csv.as_deref());
         let (inventory, inventory_report) = match cells {
             Some(path) => {
-                let (inv, report) = Inventory::load_csv(path).map_err(|e| e.to_string())?;
+                let (inv, report) =
+                    Inventory::load_csv_with(path, &config.inventory).map_err(|e| e.to_string())?;
                 if report.rejected_total > 0 {
                     tracing::warn!(path = %path.display(), rejected = report.rejected_total, "inventory rows rejected");
                 }

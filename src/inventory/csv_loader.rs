@@ -30,6 +30,7 @@
 //! insert) passing reused chunks of rows; see `benches/inventory_load.rs`.
 
 use super::cell::{truncate, RawCell};
+use super::csv_limit::{CsvLimits, RowLimit, RowLimitReader};
 use super::{Inventory, InventoryError, RegisteredCell};
 use csv::ByteRecord;
 use serde::Serialize;
@@ -128,10 +129,19 @@ const STANDARD_LAYOUT: Layout = Layout {
 };
 
 impl Inventory {
-    /// Load a CSV file into a new inventory.
+    /// Load a CSV file into a new inventory, with the default row limits.
     pub fn load_csv(path: impl AsRef<Path>) -> Result<(Inventory, LoadReport), InventoryError> {
+        Inventory::load_csv_with(path, &crate::config::InventoryConfig::default())
+    }
+
+    /// Load a CSV file into a new inventory with the row limits of `config`
+    /// (`max_row_bytes`, `max_field_bytes`).
+    pub fn load_csv_with(
+        path: impl AsRef<Path>,
+        config: &crate::config::InventoryConfig,
+    ) -> Result<(Inventory, LoadReport), InventoryError> {
         let mut inventory = Inventory::new();
-        let report = inventory.extend_from_csv_file(path)?;
+        let report = inventory.extend_from_csv_file(path, CsvLimits::of(config))?;
         Ok((inventory, report))
     }
 
@@ -139,6 +149,7 @@ impl Inventory {
     pub(crate) fn extend_from_csv_file(
         &mut self,
         path: impl AsRef<Path>,
+        limits: CsvLimits,
     ) -> Result<LoadReport, InventoryError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|source| InventoryError::Open {
@@ -150,7 +161,7 @@ impl Inventory {
             let estimate = (meta.len() / 60).min(50_000_000) as usize;
             self.reserve(estimate.saturating_sub(self.len()));
         }
-        self.extend_from_csv_reader(file, path)
+        self.extend_from_csv_reader(file, path, limits)
     }
 
     /// Load CSV from any reader; `path` only names the source in errors and logs.
@@ -158,6 +169,7 @@ impl Inventory {
         &mut self,
         reader: R,
         path: &Path,
+        limits: CsvLimits,
     ) -> Result<LoadReport, InventoryError> {
         let mut buffered = BufReader::with_capacity(1 << 16, reader);
         skip_bom(&mut buffered).map_err(|e| InventoryError::Read {
@@ -165,18 +177,20 @@ impl Inventory {
             line: 1,
             source: csv::Error::from(e),
         })?;
+        let limit = RowLimit::new(limits);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(1 << 16)
-            .from_reader(buffered);
+            .from_reader(RowLimitReader::new(buffered, limit.clone()));
         let mut report = LoadReport::default();
         let mut record = ByteRecord::new();
-        let Some(layout) = self.first_line(&mut rdr, &mut record, &mut report, path)? else {
+        let first = self.first_line(&mut rdr, &mut record, &mut report, path, &limit)?;
+        let Some(layout) = first else {
             tracing::warn!(path = %path.display(), "cell inventory file is empty");
             return Ok(report);
         };
-        self.load_rows(rdr, record, layout, &mut report)
+        self.load_rows(rdr, record, layout, &limit, &mut report)
             .map_err(|(source, line)| InventoryError::Read {
                 path: path.to_path_buf(),
                 line,
@@ -202,8 +216,14 @@ impl Inventory {
         record: &mut ByteRecord,
         report: &mut LoadReport,
         path: &Path,
+        limit: &RowLimit,
     ) -> Result<Option<Layout>, InventoryError> {
-        let layout = match rdr.read_byte_record(record) {
+        let read = rdr.read_byte_record(record);
+        let too_long = match read {
+            Ok(true) => limit.record_done(record, rdr.position().byte()),
+            _ => None,
+        };
+        let layout = match read {
             Err(source) => {
                 return Err(InventoryError::Read {
                     path: path.to_path_buf(),
@@ -212,6 +232,16 @@ impl Inventory {
                 })
             }
             Ok(false) => return Ok(None),
+            Ok(true) if too_long.is_some() && is_header(record) => {
+                return Err(InventoryError::Header {
+                    path: path.to_path_buf(),
+                    message: too_long.unwrap_or_default(),
+                })
+            }
+            Ok(true) if too_long.is_some() => {
+                self.take_row(Err(too_long.unwrap_or_default()), line_of(record), report);
+                STANDARD_LAYOUT
+            }
             Ok(true) if is_header(record) => {
                 report.header = true;
                 header_layout(record, report).map_err(|message| InventoryError::Header {
@@ -246,6 +276,7 @@ impl Inventory {
         mut rdr: csv::Reader<R>,
         mut record: ByteRecord,
         layout: Layout,
+        limit: &RowLimit,
         report: &mut LoadReport,
     ) -> Result<(), (csv::Error, u64)> {
         std::thread::scope(|scope| {
@@ -255,7 +286,13 @@ impl Inventory {
                 let mut chunk = Vec::with_capacity(CHUNK_ROWS);
                 loop {
                     match rdr.read_byte_record(&mut record) {
-                        Ok(true) => chunk.push((parse_row(&record, &layout), line_of(&record))),
+                        Ok(true) => {
+                            let row = match limit.record_done(&record, rdr.position().byte()) {
+                                Some(reason) => Err(reason),
+                                None => parse_row(&record, &layout),
+                            };
+                            chunk.push((row, line_of(&record)));
+                        }
                         Ok(false) => break,
                         Err(e) => return Err((e, line_of(&record) + 1)),
                     }

@@ -11,10 +11,13 @@
 //! (counted in [`LoadReport::duplicates_replaced`]).
 
 mod cell;
+pub(crate) mod csv_limit;
 pub(crate) mod csv_loader;
 mod error;
 pub(crate) mod topic;
 
+#[cfg(test)]
+mod csv_limit_tests;
 #[cfg(test)]
 mod tests;
 

@@ -12,7 +12,8 @@ const HEADER: &str =
 
 fn load(text: &str) -> Result<(Inventory, LoadReport), InventoryError> {
     let mut inv = Inventory::new();
-    let report = inv.extend_from_csv_reader(text.as_bytes(), Path::new("test.csv"))?;
+    let report =
+        inv.extend_from_csv_reader(text.as_bytes(), Path::new("test.csv"), Default::default())?;
     Ok((inv, report))
 }
 
@@ -317,7 +318,7 @@ proptest! {
         let mut buf = Vec::new();
         inv.write_csv(&mut buf).unwrap();
         let mut back = Inventory::new();
-        let report = back.extend_from_csv_reader(buf.as_slice(), Path::new("mem.csv")).unwrap();
+        let report = back.extend_from_csv_reader(buf.as_slice(), Path::new("mem.csv"), Default::default()).unwrap();
         prop_assert_eq!(report.rejected_total, 0, "{:?}", report.rejected);
         prop_assert_eq!(&back, &inv);
 

@@ -360,11 +360,13 @@ fn replay_source(
 ) -> Result<InputSummary, SourceError> {
     let name = path.display();
     let limit = config.pipeline.max_record_bytes;
-    let mut validator = SourceValidator::new(feed, bounds, config.pipeline.allowed_lateness_ms());
+    let depth = config.pipeline.max_json_depth;
+    let mut validator = SourceValidator::new(feed, bounds, config.pipeline.allowed_lateness_ms())
+        .with_max_json_depth(depth);
     let mut summary = InputSummary::new(feed, name.clone());
     let (producer, consumer) = parse_stage::channel();
     std::thread::scope(|scope| {
-        scope.spawn(move || parse_stage::run(feed, bounds, reader, limit, producer));
+        scope.spawn(move || parse_stage::run(feed, bounds, reader, limit, depth, producer));
         // Owned here: dropping it on an early return stops the parse thread (which
         // the scope then joins).
         let consumer = consumer;

@@ -99,6 +99,7 @@ pub(crate) fn run(
     bounds: TimeBounds,
     reader: Box<dyn BufRead + Send>,
     max_line_bytes: usize,
+    max_json_depth: usize,
     out: Producer,
 ) {
     let Producer { tx, spare } = out;
@@ -107,10 +108,12 @@ pub(crate) fn run(
     loop {
         let start = chunk.bytes.len();
         let parsed = match lines.append_line(&mut chunk.bytes) {
-            Ok(Some(Appended::Line)) => match parse_bytes(feed, &bounds, &chunk.bytes[start..]) {
-                Ok(event) => Parsed::Valid(event),
-                Err(e) => Parsed::Invalid(e),
-            },
+            Ok(Some(Appended::Line)) => {
+                match parse_bytes(feed, &bounds, max_json_depth, &chunk.bytes[start..]) {
+                    Ok(event) => Parsed::Valid(event),
+                    Err(e) => Parsed::Invalid(e),
+                }
+            }
             Ok(Some(Appended::TooLong { len })) => Parsed::TooLong { len },
             Ok(None) => break,
             Err(error) => {

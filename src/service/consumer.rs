@@ -4,6 +4,7 @@
 
 use super::metrics::{Metrics, PartitionLabel};
 use crate::config::KafkaConfig;
+use crate::kafka_failure::{FailureWatch, WatchedContext};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
@@ -19,17 +20,21 @@ pub(crate) enum AssignmentChange {
     Revoked(Vec<(String, i32)>),
 }
 
-/// Consumer context: records rebalances for the worker, exports consumer lag.
+/// Consumer context: records rebalances for the worker, exports consumer lag,
+/// reports client errors to the service's [`FailureWatch`] (a refused login or TLS
+/// handshake stops the service).
 pub(crate) struct WorkerContext {
     pub(crate) changes: Arc<Mutex<Vec<AssignmentChange>>>,
     metrics: Metrics,
+    failures: Arc<FailureWatch>,
 }
 
 impl WorkerContext {
-    pub(crate) fn new(metrics: Metrics) -> Self {
+    pub(crate) fn new(metrics: Metrics, failures: Arc<FailureWatch>) -> Self {
         WorkerContext {
             changes: Arc::default(),
             metrics,
+            failures,
         }
     }
 }
@@ -42,6 +47,14 @@ fn partitions(tpl: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
 }
 
 impl ClientContext for WorkerContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.failures.record(&error, reason);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.failures.note_log(level, fac, log_message);
+    }
+
     fn stats(&self, statistics: Statistics) {
         for (topic, t) in &statistics.topics {
             for (partition, p) in &t.partitions {
@@ -109,6 +122,7 @@ pub(crate) fn base_config(kafka: &KafkaConfig) -> ClientConfig {
 pub(crate) fn group_consumer(
     kafka: &KafkaConfig,
     metrics: Metrics,
+    failures: Arc<FailureWatch>,
 ) -> KafkaResult<StreamConsumer<WorkerContext>> {
     let mut c = base_config(kafka);
     c.set("group.id", &kafka.group_id)
@@ -122,7 +136,7 @@ pub(crate) fn group_consumer(
     if !kafka.group_instance_id.is_empty() {
         c.set("group.instance.id", &kafka.group_instance_id);
     }
-    c.create_with_context(WorkerContext::new(metrics))
+    c.create_with_context(WorkerContext::new(metrics, failures))
 }
 
 /// A consumer outside any group, for reading partitions by assignment.
@@ -136,12 +150,16 @@ pub(crate) fn plain_consumer(kafka: &KafkaConfig) -> KafkaResult<BaseConsumer> {
     c.create()
 }
 
-/// The producer of cases and dead letters: idempotent, all replicas acknowledge.
-pub(crate) fn producer(kafka: &KafkaConfig) -> KafkaResult<FutureProducer> {
+/// The producer of cases and dead letters: idempotent, all replicas acknowledge;
+/// its client errors go to the service's [`FailureWatch`].
+pub(crate) fn producer(
+    kafka: &KafkaConfig,
+    failures: Arc<FailureWatch>,
+) -> KafkaResult<FutureProducer<WatchedContext>> {
     let mut c = base_config(kafka);
     c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "20")
         .set("compression.type", "lz4");
-    c.create()
+    c.create_with_context(WatchedContext { watch: failures })
 }

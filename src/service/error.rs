@@ -10,6 +10,10 @@ pub enum ServiceError {
     Setup(String),
     #[error("flush task failed: {0}; offsets after its batch were not stored")]
     Flush(String),
+    #[error(transparent)]
+    ClickHouse(#[from] crate::sink::clickhouse::ClickHouseError),
+    #[error(transparent)]
+    KafkaFailure(#[from] crate::kafka_failure::KafkaFailure),
     #[error("cannot start the metrics endpoint on {listen}: {source}; change [http] listen")]
     Http {
         listen: String,

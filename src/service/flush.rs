@@ -18,13 +18,15 @@ use tokio::task::JoinHandle;
 
 /// (nothing is dropped). After `retry_max` failed attempts the service reports not
 /// ready; the main loop then pauses its partitions (back-pressure) until the flush
-/// is through. Returns the batch, whose offsets may then be stored.
+/// is through. Returns the batch, whose offsets may then be stored; or, when
+/// retrying cannot help (ClickHouse refuses cellwatch's login), the error that stops
+/// the service, the batch's offsets not stored (it is read again after a restart).
 fn spawn_flush(
     outputs: Arc<Outputs>,
     mut batch: Batch,
     cfg: SinkConfig,
     metrics: Metrics,
-) -> JoinHandle<Batch> {
+) -> JoinHandle<Result<Batch, ServiceError>> {
     tokio::spawn(async move {
         let mut attempt = 0u32;
         let mut backoff = Duration::from_millis(cfg.retry_backoff_ms.max(1));
@@ -40,7 +42,10 @@ fn spawn_flush(
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "batch flushed"
                     );
-                    return batch;
+                    return Ok(batch);
+                }
+                Err(SinkError::ClickHouse(e)) if e.is_fatal() => {
+                    return Err(ServiceError::ClickHouse(e));
                 }
                 Err(e) => {
                     attempt += 1;
@@ -63,7 +68,7 @@ fn spawn_flush(
 /// batch is full too. Batches are flushed, and their offsets stored, in order.
 pub(super) struct Flusher {
     outputs: Arc<Outputs>,
-    inflight: Option<JoinHandle<Batch>>,
+    inflight: Option<JoinHandle<Result<Batch, ServiceError>>>,
     /// Partitions paused while the sinks are unavailable.
     paused: Option<TopicPartitionList>,
     /// A flushed batch kept for reuse (its buffers keep their capacity).
@@ -99,7 +104,9 @@ impl Flusher {
 
     /// The in-flight flush's outcome, for [`Flusher::complete`]; call only while
     /// [`Flusher::busy`].
-    pub(super) async fn finished(&mut self) -> Result<Batch, tokio::task::JoinError> {
+    pub(super) async fn finished(
+        &mut self,
+    ) -> Result<Result<Batch, ServiceError>, tokio::task::JoinError> {
         self.inflight
             .as_mut()
             .expect("a flush is in flight (guarded by busy())")
@@ -125,14 +132,14 @@ impl Flusher {
     /// batch's offsets, count it acknowledged.
     pub(super) fn complete(
         &mut self,
-        done: Result<Batch, tokio::task::JoinError>,
+        done: Result<Result<Batch, ServiceError>, tokio::task::JoinError>,
         consumer: &StreamConsumer<WorkerContext>,
         worker: &mut Worker,
     ) -> Result<(), ServiceError> {
         self.inflight = None;
         // A failed flush task (a panic) must stop the service: storing the offsets of
         // a later batch would commit past records that never reached the sinks.
-        let mut batch = done.map_err(|e| ServiceError::Flush(e.to_string()))?;
+        let mut batch = done.map_err(|e| ServiceError::Flush(e.to_string()))??;
         if let Some(tpl) = self.paused.take() {
             let _ = consumer.resume(&tpl);
             tracing::info!("sinks are back: consumption resumed");

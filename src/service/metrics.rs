@@ -60,6 +60,8 @@ pub struct Metrics {
     pub(crate) consumer_lag: Family<PartitionLabel, Gauge>,
     pub(crate) watermark_delay_seconds: Family<FeedLabel, Gauge>,
     pub(crate) state_size: Family<DetectorLabel, Gauge>,
+    /// Open cases closed early by a detector's cap (`spam.max_open_cases`).
+    pub(crate) open_cases_closed_by_cap: Family<DetectorLabel, Gauge>,
     pub(crate) cases: Family<KindLabel, Counter>,
     pub(crate) sink_latency: Family<SinkLabel, Histogram>,
     pub(crate) sink_retries: Family<SinkLabel, Counter>,
@@ -122,6 +124,12 @@ impl Metrics {
             "Keys held in detector state",
             state_size.clone(),
         );
+        let open_cases_closed_by_cap = Family::<DetectorLabel, Gauge>::default();
+        registry.register(
+            "open_cases_closed_by_cap",
+            "Open cases closed early, with their final snapshot, because the detector's cap on open cases was reached",
+            open_cases_closed_by_cap.clone(),
+        );
         let cases = Family::<KindLabel, Counter>::default();
         registry.register(
             "cases_emitted",
@@ -161,6 +169,7 @@ impl Metrics {
             consumer_lag,
             watermark_delay_seconds,
             state_size,
+            open_cases_closed_by_cap,
             cases,
             sink_latency,
             sink_retries,
@@ -191,19 +200,12 @@ impl Metrics {
     }
 }
 
-/// Serve `/metrics`, `/healthz` and `/readyz` until `shutdown` resolves.
-pub(crate) async fn serve(
-    listen: &str,
-    metrics: Metrics,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<std::net::SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
-    *metrics.http_addr.lock().expect("http addr lock") = Some(addr);
+/// The routes of the endpoint: `/metrics`, `/healthz` and `/readyz`.
+pub(crate) fn router(metrics: Metrics) -> Router {
     let m1 = metrics.clone();
     let m2 = metrics.clone();
     let extra = metrics.extra_routes.clone().unwrap_or_default();
-    let app = Router::new()
+    Router::new()
         .route("/metrics", get(move || async move { m1.render() }))
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -216,15 +218,21 @@ pub(crate) async fn serve(
                 }
             }),
         )
-        .merge(extra);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "metrics endpoint failed");
-        }
-    });
+        .merge(extra)
+}
+
+/// Serve `/metrics`, `/healthz` and `/readyz` until `shutdown` resolves.
+pub(crate) async fn serve(
+    listen: &str,
+    limits: super::http_limits::HttpLimits,
+    metrics: Metrics,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    *metrics.http_addr.lock().expect("http addr lock") = Some(addr);
+    let app = router(metrics);
+    super::http_limits::spawn(listener, app, limits, shutdown);
     tracing::info!(%addr, "metrics endpoint listening");
     Ok(addr)
 }

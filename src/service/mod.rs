@@ -4,6 +4,7 @@
 pub(crate) mod consumer;
 mod error;
 mod flush;
+pub(crate) mod http_limits;
 mod idle;
 pub mod metrics;
 pub mod outputs;

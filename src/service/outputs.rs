@@ -6,6 +6,7 @@ use super::metrics::{KindLabel, Metrics, SinkLabel};
 use crate::cases::CaseBook;
 use crate::config::{SinkConfig, TopicsConfig};
 use crate::ingest::Origin;
+use crate::kafka_failure::WatchedContext;
 use crate::model::Case;
 use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow, RecordArchive};
 use crate::validate::DeadLetter;
@@ -113,7 +114,7 @@ impl crate::detect::CaseSink for Batch {
 /// The sinks of a running service.
 pub(crate) struct Outputs {
     pub(crate) store: BatchStore,
-    producer: FutureProducer,
+    producer: FutureProducer<WatchedContext>,
     topics: TopicsConfig,
     config: SinkConfig,
     metrics: Metrics,
@@ -122,7 +123,7 @@ pub(crate) struct Outputs {
 impl Outputs {
     pub(crate) fn new(
         store: BatchStore,
-        producer: FutureProducer,
+        producer: FutureProducer<WatchedContext>,
         topics: TopicsConfig,
         config: SinkConfig,
         metrics: Metrics,

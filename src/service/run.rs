@@ -17,6 +17,7 @@ use super::reference::{spawn_reference_reader, ReferenceUpdate};
 use super::report::ServiceReport;
 use super::worker::Worker;
 use crate::config::Config;
+use crate::kafka_failure::{check_brokers, FailureWatch};
 use crate::model::{Feed, TimeBounds};
 use futures_util::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
@@ -25,7 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -60,13 +61,14 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
     ]
     .into_iter()
     .collect();
-    let consumer = group_consumer(&config.kafka, metrics.clone())?;
+    let failures = check_connections(&config, &opts.store).await?;
+    let consumer = group_consumer(&config.kafka, metrics.clone(), failures.clone())?;
     let changes = consumer.context().changes.clone();
     let topic_names: Vec<&str> = feeds.keys().map(String::as_str).collect();
     consumer.subscribe(&topic_names)?;
     let outputs = Outputs::new(
         opts.store.clone(),
-        producer(&config.kafka)?,
+        producer(&config.kafka, failures.clone())?,
         topics.clone(),
         config.sink.clone(),
         metrics.clone(),
@@ -88,7 +90,13 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
     let mut service = ServiceLoop::new(worker, Flusher::new(outputs), &config);
     tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, "cellwatch service started");
     let outcome = match service
-        .consume(&consumer, &changes, &mut ref_rx, &mut opts.shutdown)
+        .consume(
+            &consumer,
+            &changes,
+            &mut ref_rx,
+            &mut opts.shutdown,
+            &failures,
+        )
         .await
     {
         Ok(()) => service.stop(&consumer).await,
@@ -115,6 +123,35 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
     Ok(report)
 }
 
+/// Before anything is consumed: the brokers answer and accept cellwatch's login
+/// (within `kafka.connect_timeout_secs`; a refused login or TLS handshake at once),
+/// and ClickHouse, when it is the store, accepts cellwatch's user. Returns the watch
+/// that the service's Kafka clients report to from then on.
+async fn check_connections(
+    config: &Config,
+    store: &BatchStore,
+) -> Result<Arc<FailureWatch>, ServiceError> {
+    let failures = FailureWatch::new(&config.kafka.brokers);
+    let mut probe = super::consumer::base_config(&config.kafka);
+    probe.set(
+        "group.id",
+        format!("{}-connect-check", config.kafka.group_id),
+    );
+    let timeout = Duration::from_secs(config.kafka.connect_timeout_secs.max(1));
+    check_brokers(probe, failures.clone(), timeout).await?;
+    if let BatchStore::ClickHouse(ch) = store {
+        match ch.version().await {
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            // Not reachable yet: flushes wait for it (back-pressure), as later on.
+            Err(e) => {
+                tracing::warn!(error = %e, "clickhouse not answering at start; batches wait for it")
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(failures)
+}
+
 /// Start the metrics endpoint (`[http] listen`, none when empty); it stops with
 /// the service.
 async fn serve_metrics(
@@ -126,7 +163,8 @@ async fn serve_metrics(
         return Ok(());
     }
     let mut rx = shutdown.clone();
-    super::metrics::serve(&config.http.listen, metrics.clone(), async move {
+    let limits = super::http_limits::HttpLimits::of(&config.http);
+    super::metrics::serve(&config.http.listen, limits, metrics.clone(), async move {
         let _ = rx.wait_for(|v| *v).await;
     })
     .await
@@ -177,6 +215,7 @@ impl ServiceLoop {
         changes: &Mutex<Vec<AssignmentChange>>,
         references: &mut mpsc::Receiver<ReferenceUpdate>,
         shutdown: &mut watch::Receiver<bool>,
+        failures: &FailureWatch,
     ) -> Result<(), ServiceError> {
         let mut tick = tokio::time::interval(self.policy.check_every());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -196,6 +235,7 @@ impl ServiceLoop {
             let can_consume = self.can_consume();
             tokio::select! {
                 _ = shutdown.changed() => {}
+                failure = failures.wait() => return Err(failure.into()),
                 update = references.recv() => {
                     if let Some(u) = update {
                         self.worker.apply_reference(u);
@@ -226,7 +266,8 @@ impl ServiceLoop {
                             }
                             self.consume_burst(m, &mut messages, changes);
                         }
-                        Some(Err(e)) => tracing::warn!(error = %e, "kafka consume error"),
+                        // A refused login or TLS handshake wakes `failures.wait()`.
+                        Some(Err(e)) => failures.record(&e, ""),
                         None => break,
                     }
                 }

@@ -136,10 +136,12 @@ impl Worker {
     ) -> Option<DeadLetter> {
         let feed = *self.feeds.get(topic)?;
         let (bounds, lateness) = (self.bounds, self.config.pipeline.allowed_lateness_ms());
-        let validator = self
-            .validators
-            .entry((feed, partition))
-            .or_insert_with(|| SourceValidator::new(feed, bounds, lateness).with_source(partition));
+        let depth = self.config.pipeline.max_json_depth;
+        let validator = self.validators.entry((feed, partition)).or_insert_with(|| {
+            SourceValidator::new(feed, bounds, lateness)
+                .with_source(partition)
+                .with_max_json_depth(depth)
+        });
         let origin = OriginRef::Kafka {
             topic,
             partition,
@@ -152,7 +154,7 @@ impl Worker {
             self.pipeline.on_dead_letter(&d);
             return Some(d);
         }
-        let parsed = parsed.unwrap_or_else(|| parse_bytes(feed, &bounds, payload));
+        let parsed = parsed.unwrap_or_else(|| parse_bytes(feed, &bounds, depth, payload));
         let checked = validator.admit(parsed, payload, origin);
         match archive.filter(|_| self.archive) {
             Some(archive) => self
@@ -242,6 +244,12 @@ impl Worker {
                     detector: d.name().into(),
                 })
                 .set(d.state_size() as i64);
+            self.metrics
+                .open_cases_closed_by_cap
+                .get_or_create(&DetectorLabel {
+                    detector: d.name().into(),
+                })
+                .set(d.cases_closed_by_cap() as i64);
         }
     }
 
@@ -255,6 +263,7 @@ impl Worker {
     ) -> Vec<Option<Result<Event, ValidationError>>> {
         let limit = self.config.pipeline.max_record_bytes;
         let bounds = self.bounds;
+        let depth = self.config.pipeline.max_json_depth;
         let jobs: Vec<Option<(Feed, &[u8])>> = msgs
             .iter()
             .map(|m| {
@@ -266,7 +275,7 @@ impl Worker {
         let parse =
             |jobs: &[Option<(Feed, &[u8])>]| -> Vec<Option<Result<Event, ValidationError>>> {
                 jobs.iter()
-                    .map(|j| j.map(|(feed, payload)| parse_bytes(feed, &bounds, payload)))
+                    .map(|j| j.map(|(feed, payload)| parse_bytes(feed, &bounds, depth, payload)))
                     .collect()
             };
         if jobs.len() < self.config.sink.parallel_parse_min.max(2) {

@@ -9,6 +9,8 @@ use crate::model::{parse_record_str, Event, Feed, InvalidReason, TimeBounds, Val
 use crate::window::{Admission, Watermark};
 use serde::Serialize;
 
+mod depth;
+
 /// A record refused by the pipeline, kept whole with the reason so nothing is lost.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {
@@ -70,6 +72,7 @@ pub struct SourceValidator {
     feed: Feed,
     source: i32,
     bounds: TimeBounds,
+    max_json_depth: usize,
     watermark: Watermark,
 }
 
@@ -86,8 +89,16 @@ impl SourceValidator {
             feed,
             source: 0,
             bounds,
+            max_json_depth: crate::config::PipelineConfig::default().max_json_depth,
             watermark: Watermark::new(allowed_lateness_ms),
         }
+    }
+
+    /// Refuse records nested deeper than `max` (`pipeline.max_json_depth`; the
+    /// default's otherwise).
+    pub fn with_max_json_depth(mut self, max: usize) -> Self {
+        self.max_json_depth = max;
+        self
     }
 
     /// Name the source within its feed (the Kafka partition); 0 by default.
@@ -117,7 +128,7 @@ impl SourceValidator {
     /// [`SourceValidator::check`] with a borrowed origin, copied only into a dead
     /// letter: a valid record costs no allocation here.
     pub fn check_ref(&mut self, bytes: &[u8], origin: OriginRef<'_>) -> Checked {
-        let parsed = parse_bytes(self.feed, &self.bounds, bytes);
+        let parsed = parse_bytes(self.feed, &self.bounds, self.max_json_depth, bytes);
         self.admit(parsed, bytes, origin)
     }
 
@@ -173,14 +184,22 @@ impl SourceValidator {
     }
 }
 
-/// The stateless half of validation: UTF-8, JSON shape and every contract rule of
-/// one record. Pure, so it can run on any thread; [`SourceValidator::admit`] then
-/// applies the source's watermark in order.
+/// The stateless half of validation: UTF-8, nesting depth (at most
+/// `max_json_depth`), JSON shape and every contract rule of one record. Pure, so it
+/// can run on any thread; [`SourceValidator::admit`] then applies the source's
+/// watermark in order.
 pub(crate) fn parse_bytes(
     feed: Feed,
     bounds: &TimeBounds,
+    max_json_depth: usize,
     bytes: &[u8],
 ) -> Result<Event, ValidationError> {
+    if depth::deeper_than(bytes, max_json_depth) {
+        return Err(ValidationError::record(
+            InvalidReason::MalformedJson,
+            format!("JSON nested deeper than {max_json_depth} levels (pipeline.max_json_depth)"),
+        ));
+    }
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Err(ValidationError::record(
             InvalidReason::InvalidUtf8,

@@ -37,6 +37,35 @@ pub fn clickhouse_url() -> String {
     service_var(CLICKHOUSE_VAR)
 }
 
+/// The authenticated, encrypted side of the test services (`scripts/services.sh up`
+/// exports it): a SASL_SSL listener (SCRAM over TLS, a CA made locally) on the same
+/// broker, and a ClickHouse user with a password.
+#[allow(dead_code)]
+pub struct Secured {
+    /// Bootstrap servers of the SASL_SSL listener.
+    pub sasl_brokers: String,
+    pub mechanism: String,
+    pub username: String,
+    pub password: String,
+    /// PEM file of the CA that signed the broker's certificate.
+    pub ca_location: String,
+    pub clickhouse_user: String,
+    pub clickhouse_password: String,
+}
+
+#[allow(dead_code)]
+pub fn secured() -> Secured {
+    Secured {
+        sasl_brokers: service_var("CW_KAFKA_SASL_SSL_BROKERS"),
+        mechanism: service_var("CW_KAFKA_SASL_MECHANISMS"),
+        username: service_var("CW_KAFKA_SASL_USERNAME"),
+        password: service_var("CW_KAFKA_SASL_PASSWORD"),
+        ca_location: service_var("CW_KAFKA_SSL_CA_LOCATION"),
+        clickhouse_user: service_var("CW_CLICKHOUSE_USER"),
+        clickhouse_password: service_var("CW_CLICKHOUSE_PASSWORD"),
+    }
+}
+
 /// A name no other test (in this or another process) uses: `{prefix}_{pid}_{nanos}`.
 ///
 /// For per-test Kafka topics, consumer groups and ClickHouse databases/tables.
@@ -60,6 +89,8 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 fn service_var(name: &str) -> String {
+    // The variables come as a set: when the plain ones are set but not this one (a
+    // shell that exported only those two), ask the script, which knows them all.
     if let Some(value) = non_empty_env(name) {
         return value;
     }

@@ -222,6 +222,7 @@ impl FakeBtsDetector {
                 self.stats.cases_opened += 1;
                 tracing::info!(case_points = a.points, reporters = a.reporters, cell = %m.cell, "fake bts case opened");
                 emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, true);
+                self.make_room(eid, out);
             }
         } else if new_identity {
             // The new identity is reported at once; the position is refreshed on the
@@ -400,6 +401,34 @@ impl FakeBtsDetector {
         }
     }
 
+    /// More than `fakebts.max_open_cases` open after the case of `opened` opened:
+    /// close the open case idle the longest (earliest last report; ties: the lowest
+    /// emitter id, so the choice depends on the input only) with its final snapshot, as
+    /// if its transmitter had gone quiet. Nothing is dropped; a warning is logged.
+    fn make_room(&mut self, opened: u64, out: &mut dyn CaseSink) {
+        let open = self.emitters.values().filter(|e| e.case.is_some()).count();
+        if open <= self.cfg.max_open_cases {
+            return;
+        }
+        let oldest = self
+            .emitters
+            .values()
+            .filter(|e| e.case.is_some() && e.id != opened)
+            .map(|e| (e.last_seen, e.id))
+            .min();
+        let Some((_, eid)) = oldest else { return };
+        self.retire_emitter(eid, out);
+        self.stats.cases_closed_by_cap += 1;
+        let n = self.stats.cases_closed_by_cap;
+        if n == 1 || n.is_power_of_two() {
+            tracing::warn!(
+                max_open_cases = self.cfg.max_open_cases,
+                closed_by_cap_total = n,
+                "fakebts.max_open_cases reached: the longest-idle open fake_bts case was closed with its final snapshot; raise fakebts.max_open_cases if this repeats"
+            );
+        }
+    }
+
     /// Final snapshot or inventory finding of an emitter, then forget it.
     fn retire_emitter(&mut self, eid: u64, out: &mut dyn CaseSink) {
         let Some(mut e) = self.emitters.remove(&eid) else {
@@ -520,6 +549,10 @@ impl Detector for FakeBtsDetector {
 
     fn state_size(&self) -> usize {
         self.identities.len()
+    }
+
+    fn cases_closed_by_cap(&self) -> u64 {
+        self.stats.cases_closed_by_cap
     }
 }
 

@@ -11,6 +11,9 @@ use crate::config::FakeBtsConfig;
 use crate::detect::CaseSink;
 use crate::model::{round3, Case, CaseKind, CaseStatus, ClaimedCell, Reason};
 
+/// The reason code of a transmitter with more identities than its case lists.
+pub(crate) const IDENTITIES_UNLISTED: &str = "IDENTITIES_UNLISTED";
+
 /// Whether a re-localised case changed enough to be worth a snapshot: it moved beyond
 /// the radius last reported, or its track grew by a snapshot interval.
 pub(super) fn material_change(e: &Emitter, cfg: &FakeBtsConfig) -> bool {
@@ -49,9 +52,21 @@ pub(super) fn emit_snapshot(
         case.best = now;
     }
     let best = case.best;
-    let reasons = reasons(e, &now, &best, cfg);
-    let identities: Vec<ClaimedCell> = e.identities.iter().map(|c| c.0).collect();
-    let n_identities = identities.len();
+    let mut reasons = reasons(e, &now, &best, cfg);
+    let n_identities = e.identities.len();
+    let identities: Vec<ClaimedCell> = e
+        .identities
+        .iter()
+        .take(cfg.max_case_identities)
+        .map(|c| c.0)
+        .collect();
+    if n_identities > cfg.max_case_identities {
+        reasons.push(Reason::new(
+            IDENTITIES_UNLISTED,
+            n_identities as f64,
+            cfg.max_case_identities as f64,
+        ));
+    }
     let Some(case) = e.case.as_mut() else { return };
     let snapshot = Case {
         case_id: case.case_id.clone(),
@@ -70,6 +85,15 @@ pub(super) fn emit_snapshot(
         reasons,
         evidence_count: reports,
     };
+    if n_identities > cfg.max_case_identities && case.emitted_identities <= cfg.max_case_identities
+    {
+        tracing::warn!(
+            case_id = %case.case_id,
+            identities = n_identities,
+            max_case_identities = cfg.max_case_identities,
+            "fake bts case lists its first fakebts.max_case_identities identities only; reason IDENTITIES_UNLISTED carries their number"
+        );
+    }
     case.last_emit_ms = last_seen;
     case.emitted_location = location;
     case.emitted_identities = n_identities;

@@ -12,6 +12,9 @@ pub(crate) struct FakeBtsStats {
     pub(crate) identities_tracked: usize,
     pub(crate) emitters_tracked: usize,
     pub(crate) cases_opened: u64,
+    /// Open cases closed early (with their final snapshot) because
+    /// `fakebts.max_open_cases` were open.
+    pub(crate) cases_closed_by_cap: u64,
     /// Snapshots emitted after the opening one.
     pub(crate) case_updates: u64,
     pub(crate) localisations: u64,

@@ -220,6 +220,9 @@ impl SpamDetector {
             reasons: fired.reasons(),
             evidence_count: evidence.records,
         };
+        if self.cases.len() >= self.config.max_open_cases {
+            self.make_room(out);
+        }
         tracing::debug!(case_id = %case.case_id, score = case.score, "spam sim case opened");
         out.emit(case.clone());
         self.stats.spam_cases_opened += 1;
@@ -232,6 +235,32 @@ impl SpamDetector {
                 emitted_evidence: evidence.records,
             },
         );
+    }
+
+    /// `spam.max_open_cases` are open: close the one idle the longest (earliest last
+    /// sighting; ties: the lowest slot, so the choice depends on the input only) with
+    /// its final snapshot. A scan of the open cases, paid only at the cap.
+    fn make_room(&mut self, out: &mut dyn CaseSink) {
+        let oldest = self
+            .cases
+            .iter()
+            .map(|(slot, sc)| (sc.case.last_seen, *slot))
+            .min();
+        let Some((_, slot)) = oldest else {
+            return;
+        };
+        let case_id = self.cases[&slot].case.case_id.clone();
+        self.close_case(slot, out);
+        self.stats.cases_closed_by_cap += 1;
+        let n = self.stats.cases_closed_by_cap;
+        if n == 1 || n.is_power_of_two() {
+            tracing::warn!(
+                max_open_cases = self.config.max_open_cases,
+                closed = %case_id,
+                closed_by_cap_total = n,
+                "spam.max_open_cases reached: the longest-idle open case was closed with its final snapshot to open a new one; raise spam.max_open_cases if this repeats"
+            );
+        }
     }
 
     /// End the incident of a SIM: emit the case's final snapshot if it moved since.

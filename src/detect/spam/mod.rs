@@ -100,6 +100,7 @@ impl SpamDetector {
             confidence,
             open_score: config.farm_open_score,
             require_behaviour: config.require_behaviour,
+            max_sims_listed: config.max_farm_sims_listed,
         });
         let baselines = Baselines::new(BaselineParams {
             min_samples: f64::from(config.baseline_min_samples),
@@ -189,6 +190,10 @@ impl Detector for SpamDetector {
     /// SIMs currently tracked.
     fn state_size(&self) -> usize {
         self.sims.len()
+    }
+
+    fn cases_closed_by_cap(&self) -> u64 {
+        self.stats.cases_closed_by_cap
     }
 
     fn on_event(&mut self, event: &Event, out: &mut dyn CaseSink) {

@@ -31,6 +31,9 @@ pub struct SpamStats {
     /// Allowlisted SIMs kept out of farm grouping although they showed risk markers.
     pub(crate) allowlist_farm_excluded: u64,
     pub spam_cases_opened: u64,
+    /// Open `spam_sim` cases closed early (with their final snapshot) because
+    /// `spam.max_open_cases` were open when another had to open.
+    pub cases_closed_by_cap: u64,
     pub(crate) spam_cases_updated: u64,
     pub farm_cases_opened: u64,
     pub(crate) farm_cases_updated: u64,

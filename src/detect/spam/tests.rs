@@ -542,3 +542,76 @@ fn a_farm_on_a_feed_of_required_fields_is_one_case() {
     assert_eq!(last.sims.len(), 30);
     assert!(last.reasons.iter().any(|r| r.code == "SYNCHRONIZED_ONSET"));
 }
+
+#[test]
+fn at_the_open_case_cap_the_longest_idle_case_is_closed_with_its_final_snapshot() {
+    let config = SpamConfig {
+        max_open_cases: 2,
+        ..SpamConfig::default()
+    };
+    let mut d = SpamDetector::new(config, Allowlist::empty()).unwrap();
+    // Three spammers start one after the other; the first stops after step 14.
+    let snaps = run(&mut d, 24, 600, |s, start| {
+        let mut v = Vec::new();
+        if (12..15).contains(&s) {
+            v.push(spammer(7_001, start));
+        }
+        if s >= 13 {
+            v.push(spammer(7_002, start));
+        }
+        if s >= 16 {
+            v.push(spammer(7_003, start));
+        }
+        v
+    });
+    let stats = d.stats();
+    assert_eq!(stats.spam_cases_opened, 3);
+    assert_eq!(stats.cases_closed_by_cap, 1, "the third case needed room");
+    assert!(d.cases.len() <= 2);
+    // Nothing dropped: all three cases reached the output, the one closed by the cap
+    // with its evidence up to its last record.
+    let cases = book(&snaps);
+    let sims: Vec<&str> = cases.iter().map(|c| c.sims[0].as_str()).collect();
+    assert_eq!(cases.len(), 3, "{sims:?}");
+    let first = cases.iter().find(|c| c.sims[0] == sim_id(7_001)).unwrap();
+    assert_eq!(first.last_seen, T0 + 15 * STEP);
+    assert_eq!(first.evidence_count, 3);
+    assert_eq!(d.cases_closed_by_cap(), 1);
+}
+
+#[test]
+fn a_farm_larger_than_the_listing_cap_lists_its_first_sims_and_says_how_many() {
+    let config = SpamConfig {
+        max_farm_sims_listed: 5,
+        ..SpamConfig::default()
+    };
+    let mut d = SpamDetector::new(config, Allowlist::empty()).unwrap();
+    let snaps = run(&mut d, 30, 600, |s, start| {
+        let members = if s >= 20 { 10 } else { 8 };
+        if s < 6 {
+            return vec![];
+        }
+        (0..members).map(|m| farm_member(m, start)).collect()
+    });
+    let cases = book(&snaps);
+    assert_eq!(cases.len(), 1, "{cases:#?}");
+    let c = &cases[0];
+    let mut all: Vec<String> = (0..10).map(|m| sim_id(800_000 + m)).collect();
+    all.sort();
+    assert_eq!(c.sims, all[..5].to_vec(), "the first SIMs by pseudonym");
+    let unlisted = c
+        .reasons
+        .iter()
+        .find(|r| r.code == "FARM_MEMBERS_UNLISTED")
+        .expect("the case says it lists only part of the farm");
+    assert_eq!((unlisted.value, unlisted.threshold), (10.0, 5.0));
+    // The growth from 8 to 10 members still produced a snapshot.
+    let values: Vec<f64> = snaps
+        .iter()
+        .filter_map(|s| s.reasons.iter().find(|r| r.code == "FARM_MEMBERS_UNLISTED"))
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(values.first(), Some(&8.0));
+    assert_eq!(values.last(), Some(&10.0));
+    assert!(snaps.iter().all(|s| s.sims.len() <= 5));
+}

@@ -76,9 +76,12 @@ impl ClickHouseStore {
         store
             .timed(store.ch.version())
             .await?
-            .map_err(|e| InspectError::Unreachable {
-                url: store.ch.config().url.clone(),
-                detail: crate::inspect::error::root_cause(&e),
+            .map_err(|e| match e {
+                ClickHouseError::Authentication { .. } => InspectError::ClickHouse(e),
+                e => InspectError::Unreachable {
+                    url: store.ch.config().url.clone(),
+                    detail: crate::inspect::error::root_cause(&e),
+                },
             })?;
         let tables: Vec<String> = store
             .timed(
@@ -122,10 +125,7 @@ impl ClickHouseStore {
                 detail: text.lines().next().unwrap_or_default().to_string(),
             };
         }
-        InspectError::ClickHouse(ClickHouseError::Query {
-            what: what.to_string(),
-            source: e,
-        })
+        InspectError::ClickHouse(ClickHouseError::of_query(self.ch.config(), what, e))
     }
 
     async fn fetch_log(

@@ -128,43 +128,66 @@ async fn set_aside_plain_dead_letters(
     Ok(Some(old))
 }
 
+/// The statements `migrate` runs against a server of `server_version` (e.g.
+/// `26.1` or `18.16.1`) for `database`, each with its name: the database, then
+/// every table. `cellwatch migrate --print-ddl` prints them; the test suite runs
+/// the current server's against an embedded current ClickHouse (chDB).
+pub fn ddl(server_version: &str, database: &str) -> Result<Vec<(String, String)>, ClickHouseError> {
+    let features = ServerFeatures::from_version(server_version)?;
+    if !valid_identifier(database) {
+        return Err(ClickHouseError::Version(format!(
+            "database name {database:?} must be letters, digits and underscores"
+        )));
+    }
+    let mut statements = vec![(
+        "create database".to_string(),
+        format!("CREATE DATABASE IF NOT EXISTS {database}"),
+    )];
+    for (name, template) in MIGRATIONS {
+        statements.push((
+            format!("migration {name}"),
+            features.render(template, database).trim().to_string(),
+        ));
+    }
+    Ok(statements)
+}
+
+/// Run one statement, naming it in the error.
+async fn execute(ch: &ClickHouse, sql: &str, what: &str) -> Result<(), ClickHouseError> {
+    ch.server_client()
+        .query(sql)
+        .execute()
+        .await
+        .map_err(|source| ClickHouseError::of_query(ch.config(), what, source))
+}
+
 /// Create the database and every table (idempotent: `IF NOT EXISTS`).
 pub async fn migrate(ch: &ClickHouse) -> Result<MigrationReport, ClickHouseError> {
     let version = ch.version().await?;
     let features = ServerFeatures::from_version(&version)?;
     let db = &ch.config().database;
-    if !valid_identifier(db) {
-        return Err(ClickHouseError::Version(format!(
-            "database name {db:?} must be letters, digits and underscores"
-        )));
-    }
-    let run = |sql: String, what: String| async move {
-        ch.server_client()
-            .query(&sql)
-            .execute()
-            .await
-            .map_err(|source| ClickHouseError::Query { what, source })
-    };
-    run(
-        format!("CREATE DATABASE IF NOT EXISTS {db}"),
-        "create database".into(),
-    )
-    .await?;
     let mut applied = Vec::new();
-    let old_dead_letters = set_aside_plain_dead_letters(ch, db).await?;
-    for (name, template) in MIGRATIONS {
-        run(features.render(template, db), format!("migration {name}")).await?;
-        applied.push((*name).to_string());
+    let mut old_dead_letters = None;
+    for (what, sql) in ddl(&version, db)? {
+        execute(ch, &sql, &what).await?;
+        if what == "create database" {
+            old_dead_letters = set_aside_plain_dead_letters(ch, db).await?;
+        }
+        if let Some(name) = what.strip_prefix("migration ") {
+            applied.push(name.to_string());
+        }
     }
     if let Some(old) = old_dead_letters {
-        run(
-            format!("INSERT INTO {db}.dead_letters SELECT * FROM {db}.{old}"),
-            "copy dead letters into the table keyed by origin".into(),
+        execute(
+            ch,
+            &format!("INSERT INTO {db}.dead_letters SELECT * FROM {db}.{old}"),
+            "copy dead letters into the table keyed by origin",
         )
         .await?;
-        run(
-            format!("DROP TABLE {db}.{old}"),
-            "drop the old dead letters".into(),
+        execute(
+            ch,
+            &format!("DROP TABLE {db}.{old}"),
+            "drop the old dead letters",
         )
         .await?;
         applied.push(

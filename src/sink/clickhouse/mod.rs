@@ -10,7 +10,7 @@ mod row;
 
 pub use archive::RecordArchive;
 pub(crate) use archive::RECORD_COLUMNS;
-pub use migrate::{migrate, MigrationReport};
+pub use migrate::{ddl, migrate, MigrationReport};
 pub use row::{CaseRow, DeadLetterRow, RecordRow};
 
 use crate::config::ClickHouseConfig;
@@ -36,6 +36,68 @@ pub enum ClickHouseError {
     },
     #[error("unparsable clickhouse version {0:?}")]
     Version(String),
+    #[error("clickhouse at {url} refused user {user:?} ({detail}); check [clickhouse] user and its password (set it with CELLWATCH_CLICKHOUSE_PASSWORD), and that the user exists on the server and may connect from this host")]
+    Authentication {
+        url: String,
+        user: String,
+        detail: String,
+    },
+}
+
+/// ClickHouse's error codes for a refused login: 192 UNKNOWN_USER, 193
+/// WRONG_PASSWORD, 194 REQUIRED_PASSWORD, 195 IP_ADDRESS_NOT_ALLOWED (servers up to
+/// 20.x), 516 AUTHENTICATION_FAILED (current servers).
+const LOGIN_REFUSED: [u32; 5] = [192, 193, 194, 195, 516];
+
+/// The code in a ClickHouse error text (`Code: 516. DB::Exception: …` or, from old
+/// servers, `Code: 193, e.displayText() = …`).
+pub(crate) fn error_code(text: &str) -> Option<u32> {
+    let rest = &text[text.find("Code: ")? + 6..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+impl ClickHouseError {
+    /// A failed call, classified: a refused login is [`ClickHouseError::Authentication`]
+    /// (never worth retrying), anything else a `Query` error about `what`.
+    pub(crate) fn of_query(
+        config: &ClickHouseConfig,
+        what: &str,
+        source: clickhouse::error::Error,
+    ) -> ClickHouseError {
+        match Self::refused_login(config, &source) {
+            Some(e) => e,
+            None => ClickHouseError::Query {
+                what: what.to_string(),
+                source,
+            },
+        }
+    }
+
+    /// [`ClickHouseError::Authentication`] when `source` is a refused login.
+    pub(crate) fn refused_login(
+        config: &ClickHouseConfig,
+        source: &clickhouse::error::Error,
+    ) -> Option<ClickHouseError> {
+        let text = source.to_string();
+        let code = error_code(&text).filter(|c| LOGIN_REFUSED.contains(c))?;
+        let first = text.lines().next().unwrap_or_default();
+        // The server's own words, cut before its stack trace; never the password
+        // (servers do not echo it).
+        let detail = first.split(", Stack trace").next().unwrap_or(first);
+        Some(ClickHouseError::Authentication {
+            url: config.url.clone(),
+            user: config.user.clone().unwrap_or_else(|| "default".into()),
+            detail: format!("code {code}: {}", detail.trim()),
+        })
+    }
+
+    /// Whether retrying cannot help: the server refuses cellwatch's login.
+    pub(crate) fn is_fatal(&self) -> bool {
+        matches!(self, ClickHouseError::Authentication { .. })
+    }
 }
 
 /// A connected ClickHouse client for cellwatch's database.
@@ -82,9 +144,13 @@ impl ClickHouse {
             .query("SELECT version()")
             .fetch_one::<String>()
             .await
-            .map_err(|source| ClickHouseError::Unreachable {
-                url: self.config.url.clone(),
-                source,
+            .map_err(|source| {
+                ClickHouseError::refused_login(&self.config, &source).unwrap_or_else(|| {
+                    ClickHouseError::Unreachable {
+                        url: self.config.url.clone(),
+                        source,
+                    }
+                })
             })
     }
 
@@ -101,10 +167,8 @@ impl ClickHouse {
         if rows.is_empty() {
             return Ok(());
         }
-        let q = |source| ClickHouseError::Query {
-            what: format!("insert into {table}"),
-            source,
-        };
+        let what = format!("insert into {table}");
+        let q = |source| ClickHouseError::of_query(&self.config, &what, source);
         let mut insert = self.db_client().insert::<T>(table).await.map_err(q)?;
         for r in rows {
             insert.write(r).await.map_err(q)?;
@@ -134,10 +198,7 @@ impl ClickHouse {
         if archive.is_empty() {
             return Ok(());
         }
-        let q = |source| ClickHouseError::Query {
-            what: "insert into records".into(),
-            source,
-        };
+        let q = |source| ClickHouseError::of_query(&self.config, "insert into records", source);
         let mut insert = self
             .db_client()
             .insert_formatted_with(format!(

@@ -7,13 +7,20 @@ use super::assessment::{member_records, members_last_seen, GroupEvaluation};
 use super::{FarmCounters, FarmIndex, FarmParams};
 use crate::detect::spam::cases::sim_case_id;
 use crate::detect::spam::rules::{Fired, RuleId};
-use crate::model::{round4, Case, CaseKind, CaseStatus};
+use crate::model::{round4, Case, CaseKind, CaseStatus, Reason};
+
+/// The reason code of a farm with more members than its case lists.
+pub(crate) const FARM_MEMBERS_UNLISTED: &str = "FARM_MEMBERS_UNLISTED";
 
 /// The open `sim_farm` case of a group.
 #[derive(Debug, Clone)]
 pub(super) struct FarmCase {
     case: Case,
     fired: Fired,
+    /// Members the farm is known to have: the listed SIMs, or more when the list
+    /// reached `max_sims_listed`.
+    members: usize,
+    max_listed: usize,
     emitted_members: usize,
     emitted_mask: u32,
     emitted_evidence: u64,
@@ -40,6 +47,9 @@ impl FarmCase {
         }
         let sims = eval.sims;
         let (first_sim, operator) = (sims[0].0.clone(), sims[0].1.to_string());
+        let members = sims.len();
+        let mut listed: Vec<String> = sims.into_iter().map(|s| s.0).collect();
+        listed.truncate(params.max_sims_listed);
         let opened_at = i64::from(t_s) * 1000;
         let case = Case {
             case_id: farm_case_id(&operator, &first_sim, opened_at),
@@ -50,7 +60,7 @@ impl FarmCase {
             last_seen: i64::from(eval.last_seen_s) * 1000,
             score: round4(eval.score),
             operator: Some(operator),
-            sims: sims.into_iter().map(|s| s.0).collect(),
+            sims: listed,
             claimed_cell: None,
             identities: Vec::new(),
             location: None,
@@ -58,16 +68,41 @@ impl FarmCase {
             reasons: fired.reasons(),
             evidence_count: eval.evidence,
         };
-        tracing::debug!(case_id = %case.case_id, members = case.sims.len(), "sim farm case opened");
-        out.push(case.clone());
-        counters.cases_opened += 1;
-        Some(FarmCase {
-            emitted_members: case.sims.len(),
+        let mut fc = FarmCase {
+            members,
+            max_listed: params.max_sims_listed,
+            emitted_members: members,
             emitted_mask: fired.mask,
             emitted_evidence: eval.evidence,
             case,
             fired,
-        })
+        };
+        fc.note_unlisted(0);
+        tracing::debug!(case_id = %fc.case.case_id, members, "sim farm case opened");
+        out.push(fc.case.clone());
+        counters.cases_opened += 1;
+        Some(fc)
+    }
+
+    /// Past `max_listed` members: the reason that says how many the farm has, and a
+    /// warning the first time (`before`: the members known before this evaluation).
+    fn note_unlisted(&mut self, before: usize) {
+        if self.members <= self.max_listed {
+            return;
+        }
+        if before <= self.max_listed {
+            tracing::warn!(
+                case_id = %self.case.case_id,
+                members = self.members,
+                max_farm_sims_listed = self.max_listed,
+                "sim farm case lists its first spam.max_farm_sims_listed SIMs only; reason FARM_MEMBERS_UNLISTED carries the member count"
+            );
+        }
+        self.case.reasons.push(Reason::new(
+            FARM_MEMBERS_UNLISTED,
+            self.members as f64,
+            self.max_listed as f64,
+        ));
     }
 
     /// Fold a later evaluation in; a snapshot goes to `out` when members or reasons
@@ -88,13 +123,17 @@ impl FarmCase {
         all.extend(eval.sims.into_iter().map(|s| s.0));
         all.sort_unstable();
         all.dedup();
+        let before = self.members;
+        self.members = self.members.max(all.len());
+        all.truncate(self.max_listed);
         case.sims = all;
         case.reasons = self.fired.reasons();
-        if case.sims.len() > self.emitted_members || self.fired.mask != self.emitted_mask {
-            self.emitted_members = case.sims.len();
+        self.note_unlisted(before);
+        if self.members > self.emitted_members || self.fired.mask != self.emitted_mask {
+            self.emitted_members = self.members;
             self.emitted_mask = self.fired.mask;
-            self.emitted_evidence = case.evidence_count;
-            out.push(case.clone());
+            self.emitted_evidence = self.case.evidence_count;
+            out.push(self.case.clone());
             counters.cases_updated += 1;
         }
     }

@@ -56,6 +56,8 @@ pub(crate) struct FarmParams {
     pub(crate) confidence: [f64; ALL_RULES.len()],
     pub(crate) open_score: f64,
     pub(crate) require_behaviour: bool,
+    /// Most SIMs a case lists (`spam.max_farm_sims_listed`).
+    pub(crate) max_sims_listed: usize,
 }
 
 /// One candidate SIM's record, as the grouping sees it.
