@@ -61,9 +61,12 @@ fn both_feeds_together_equal_each_feed_alone() {
     assert!(!dead.is_empty(), "the simulator plants invalid records");
     assert_eq!(lines(&both.join("dead_letter.jsonl")), dead, "dead letters");
 
+    // findings: the SMS input's (spam near misses), then the measurements'
+    let mut findings = lines(&sms.join("inventory_findings.jsonl"));
+    findings.extend(lines(&meas.join("inventory_findings.jsonl")));
     assert_eq!(
         lines(&both.join("inventory_findings.jsonl")),
-        lines(&meas.join("inventory_findings.jsonl")),
+        findings,
         "inventory findings"
     );
 
