@@ -26,7 +26,7 @@ fi
 {
     echo "# Detection quality per simulator variant"
     echo
-    echo "The robustness matrix of issue 11 (docs/simulator.md, \"The robustness matrix\"):"
+    echo "The robustness matrix (docs/simulator.md, \"The robustness matrix\"):"
     echo "each simulator variant at small scale, seeds 1-10, through \`cellwatch replay\`"
     echo "(default configuration) and \`cellwatch score\`. Each column is the worst cell of"
     echo "the variant. Regenerate with \`scripts/quality.sh\` (\`--heldout\` adds the"

@@ -1,4 +1,4 @@
-//! The robustness matrix (issue 11): every asserting variant of the simulator
+//! The robustness matrix: every asserting variant of the simulator
 //! (`scenarios/*.toml`) × seeds 1–10 at small scale, each through the real replay
 //! pipeline (`cellwatch::replay::run` on all three inputs) and `cellwatch::score`,
 //! with the targets asserted on every cell, per transmitter and per trap category.

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// The targets of issue 11, asserted on every cell (docs/simulator.md, "The
+/// The detection targets, asserted on every cell (docs/simulator.md, "The
 /// robustness matrix"). The p90 delay and the per-transmitter time to detect are the
 /// matrix's own reading of "p90 as well as median": the issue gives no p90 figure.
 pub mod target {
