@@ -54,19 +54,7 @@ fn check_schema(name: &str, v: &Value) {
 
 /// `cellwatch cases list --json --from DIR ARGS…`: the ids in the CLI's order.
 fn cli_ids(out: &Path, args: &[&str]) -> Vec<String> {
-    let o = Command::new(BIN)
-        .args(["cases", "list", "--json", "--from"])
-        .arg(out)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["case_id"].as_str().unwrap().to_string())
-        .collect()
+    cli_case_ids(out, args)
 }
 
 fn api_ids(v: &Value) -> Vec<String> {

@@ -14,27 +14,11 @@ use console_support::*;
 use serde_json::Value;
 use std::process::Command;
 
-fn ids_of(v: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["case_id"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
-
 /// `cellwatch cases list --from DIR --json ARGS…`, the ids sorted.
 fn cli_ids(out: &std::path::Path, args: &[&str]) -> Vec<String> {
-    let o = Command::new(BIN)
-        .args(["cases", "list", "--json", "--from"])
-        .arg(out)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    ids_of(&serde_json::from_slice(&o.stdout).unwrap())
+    let mut ids = cli_case_ids(out, args);
+    ids.sort();
+    ids
 }
 
 fn page_ids(b: &mut Browser) -> Vec<String> {

@@ -5,14 +5,20 @@
 //! (`content_fps`: an array of objects); the default allows 32.
 
 /// Whether `bytes` (any bytes; JSON or not) opens more than `max` nested arrays or
-/// objects at once, brackets inside strings not counted. A flat record (no bracket
-/// after the first `{`) is answered without a full scan.
+/// objects at once, brackets inside strings not counted. The depth never exceeds the
+/// number of opening brackets, so a record opening at most `max` of them (every
+/// record of the contract under the default) is answered by a vectorised count,
+/// without the byte-by-byte scan.
 pub(crate) fn deeper_than(bytes: &[u8], max: usize) -> bool {
-    let Some(first) = memchr::memchr2(b'{', b'[', bytes) else {
+    let mut openings = memchr::memchr2_iter(b'{', b'[', bytes);
+    let Some(first) = openings.next() else {
         return false;
     };
-    if memchr::memchr2(b'{', b'[', &bytes[first + 1..]).is_none() {
-        return max == 0;
+    if max == 0 {
+        return true;
+    }
+    if openings.nth(max - 1).is_none() {
+        return false;
     }
     let mut depth = 0usize;
     let mut in_string = false;

@@ -65,6 +65,22 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// `cellwatch cases list --json --from DIR ARGS…`: the case ids in the CLI's order.
+pub fn cli_case_ids(out: &Path, args: &[&str]) -> Vec<String> {
+    let stdout = run_ok(
+        Command::new(BIN)
+            .args(["cases", "list", "--json", "--from"])
+            .arg(out)
+            .args(args),
+    );
+    let list: serde_json::Value = serde_json::from_str(&stdout).expect("cases list --json");
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|c| c["case_id"].as_str().expect("case_id").to_string())
+        .collect()
+}
+
 /// The cases of the scenario's `cases.jsonl`.
 pub fn scenario_cases() -> Vec<serde_json::Value> {
     std::fs::read_to_string(scenario().join("out/cases.jsonl"))

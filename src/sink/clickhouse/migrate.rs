@@ -108,22 +108,19 @@ async fn set_aside_plain_dead_letters(
         .bind(db)
         .fetch_all()
         .await
-        .map_err(|source| ClickHouseError::Query {
-            what: "read the dead_letters engine".into(),
-            source,
+        .map_err(|source| {
+            ClickHouseError::of_query(ch.config(), "read the dead_letters engine", source)
         })?;
     if engine.first().map(String::as_str) != Some("MergeTree") {
         return Ok(None);
     }
     let old = "dead_letters_mergetree".to_string();
-    ch.server_client()
-        .query(&format!("RENAME TABLE {db}.dead_letters TO {db}.{old}"))
-        .execute()
-        .await
-        .map_err(|source| ClickHouseError::Query {
-            what: "set the plain dead_letters table aside".into(),
-            source,
-        })?;
+    execute(
+        ch,
+        &format!("RENAME TABLE {db}.dead_letters TO {db}.{old}"),
+        "set the plain dead_letters table aside",
+    )
+    .await?;
     tracing::info!(database = %db, "dead_letters: moving rows to the table keyed by origin");
     Ok(Some(old))
 }
