@@ -11,6 +11,10 @@
 #   scripts/services.sh status   say what runs; exit 0 only if both answer
 #   scripts/services.sh env      print the `export` lines
 #   scripts/services.sh purge    stop both and delete all their state (data, logs, jars)
+#   scripts/services.sh kafka-up / kafka-down
+#                                start (and wait for) / stop the broker alone, no topics,
+#                                no SCRAM user: for tests that restart a broker of their
+#                                own (with CW_SERVICES_DIR and CW_SERVICES_KAFKA_*_PORT)
 #
 # Typical use:  eval "$(scripts/services.sh up)"
 #
@@ -68,8 +72,9 @@ ch_bin=/usr/sbin/clickhouse-server
 ch_url="http://127.0.0.1:$ch_http_port"
 ch_password_file="$ch_dir/cellwatch.password"
 
-# The topics of the contract (docs/contract.md), 4 partitions each.
-# Format: name[:extra --config], one per line.
+# The topics of the contract (docs/contract.md), 4 partitions each, and the internal
+# topics of the staged topology (docs/streaming.md#topology), 1 partition each.
+# Format: name[:extra --config][@partitions], one per line.
 contract_topics=(
   "cw.sms-volume.v1"
   "cw.cell-measurements.v1"
@@ -77,6 +82,8 @@ contract_topics=(
   "cw.allowlist.v1:cleanup.policy=compact"
   "cw.cases.v1"
   "cw.dead-letter.v1"
+  "cellwatch.internal.sms-by-sim@1"
+  "cellwatch.internal.meas-by-cell@1"
 )
 topic_partitions=4
 
@@ -538,7 +545,13 @@ kafka_wait_sasl() {
 kafka_create_topics() {
   local spec name cfg args i failed=0
   local -a pids=() names=()
+  local parts
   for spec in "${contract_topics[@]}"; do
+    parts="$topic_partitions"
+    if [[ "$spec" == *@* ]]; then
+      parts="${spec##*@}"
+      spec="${spec%@*}"
+    fi
     name="${spec%%:*}"
     cfg=""
     [[ "$spec" == *:* ]] && cfg="${spec#*:}"
@@ -546,9 +559,9 @@ kafka_create_topics() {
       continue
     fi
     args=(--bootstrap-server "127.0.0.1:$kafka_port" --create --if-not-exists
-          --topic "$name" --partitions "$topic_partitions" --replication-factor 1)
+          --topic "$name" --partitions "$parts" --replication-factor 1)
     [[ -n "$cfg" ]] && args+=(--config "$cfg")
-    log "kafka: creating topic $name ($topic_partitions partitions${cfg:+, $cfg})"
+    log "kafka: creating topic $name ($parts partitions${cfg:+, $cfg})"
     kafka_tool org.apache.kafka.tools.TopicCommand "${args[@]}" \
       >"$kafka_dir/logs/create-$name.log" 2>&1 &
     pids+=("$!")
@@ -784,6 +797,21 @@ cmd_up() {
   print_env >&3
 }
 
+cmd_kafka_up() {
+  exec 3>&1 1>&2
+  with_lock
+  install_prereqs
+  kafka_start
+  kafka_wait_ready
+  log "kafka: up on 127.0.0.1:$kafka_port; state in $state"
+  printf 'export CW_KAFKA_BROKERS=127.0.0.1:%s\n' "$kafka_port" >&3
+}
+
+cmd_kafka_down() {
+  with_lock
+  stop_pid kafka "$kafka_pidfile" kafka.Kafka
+}
+
 cmd_down() {
   with_lock
   stop_pid kafka "$kafka_pidfile" kafka.Kafka
@@ -838,6 +866,8 @@ case "${1:-}" in
   status) cmd_status ;;
   env) print_env ;;
   purge) cmd_purge ;;
+  kafka-up) cmd_kafka_up ;;
+  kafka-down) cmd_kafka_down ;;
   -h | --help | help) usage ;;
   *) usage; exit 2 ;;
 esac

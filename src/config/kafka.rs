@@ -22,6 +22,17 @@ pub struct KafkaConfig {
     /// with an error, seconds. A refused login or a failed TLS handshake stops it at
     /// once, whatever this says (librdkafka would retry them forever).
     pub connect_timeout_secs: u64,
+    /// How `cellwatch run` divides its work. `single`: every instance validates and
+    /// detects on the feed partitions it owns (cross-key results are complete with one
+    /// instance only). `staged`: stage "ingest" (parse, validate, archive, dead
+    /// letters) scales with the feed partitions over every instance and re-keys valid
+    /// events to the internal topics; stage "detect" reads those and runs the
+    /// detectors, one task per internal partition (docs/streaming.md, "Topology").
+    pub topology: Topology,
+    /// Partitions of the internal topics when the service creates them (`staged`).
+    /// Keep 1: the detectors hold cross-key state (baselines, farms, transmitters),
+    /// so the detect stage must see every event; more partitions are refused.
+    pub internal_partitions: i32,
     pub topics: TopicsConfig,
     /// Settings passed to librdkafka as they are, for security and tuning (e.g.
     /// SASL/SCRAM over TLS below). Values are never logged; keys whose name contains
@@ -39,10 +50,23 @@ impl Default for KafkaConfig {
             group_id: "cellwatch".into(),
             group_instance_id: String::new(),
             connect_timeout_secs: 30,
+            topology: Topology::default(),
+            internal_partitions: 1,
             topics: TopicsConfig::default(),
             librdkafka: BTreeMap::new(),
         }
     }
+}
+
+/// How `cellwatch run` divides its work over instances (`[kafka] topology`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Topology {
+    /// One stage: each instance validates and detects on its own feed partitions.
+    #[default]
+    Single,
+    /// Two stages: ingest on the feed partitions, detect on the internal topics.
+    Staged,
 }
 
 /// Topic names; the defaults are the contract's (docs/contract.md).
@@ -61,6 +85,11 @@ pub struct TopicsConfig {
     pub cases: String,
     /// Dead letters: records refused by validation, with the reason (output).
     pub dead_letter: String,
+    /// Valid SMS-volume events re-keyed by operator and SIM, from stage ingest to
+    /// stage detect (internal, `topology = "staged"`).
+    pub internal_sms: String,
+    /// Valid measurements re-keyed by radio technology and claimed cell (internal).
+    pub internal_measurements: String,
 }
 
 impl Default for TopicsConfig {
@@ -72,6 +101,8 @@ impl Default for TopicsConfig {
             allowlist: "cw.allowlist.v1".into(),
             cases: "cw.cases.v1".into(),
             dead_letter: "cw.dead-letter.v1".into(),
+            internal_sms: "cellwatch.internal.sms-by-sim".into(),
+            internal_measurements: "cellwatch.internal.meas-by-cell".into(),
         }
     }
 }
@@ -102,6 +133,15 @@ impl KafkaConfig {
             1,
         );
         self.topics.check(p);
+        if self.internal_partitions != 1 {
+            p.push(
+                "kafka.internal_partitions",
+                format!(
+                    "must be 1 (the detect stage is one task today), got {}",
+                    self.internal_partitions
+                ),
+            );
+        }
         for name in self.librdkafka.keys() {
             if name.trim().is_empty() {
                 p.push("kafka.librdkafka", "setting names must not be empty");
@@ -112,7 +152,7 @@ impl KafkaConfig {
 
 impl TopicsConfig {
     /// `(key, topic)` of every topic, in declaration order.
-    pub(crate) fn by_key(&self) -> [(&'static str, &str); 6] {
+    pub(crate) fn by_key(&self) -> [(&'static str, &str); 8] {
         [
             ("sms_volume", &self.sms_volume),
             ("measurements", &self.measurements),
@@ -120,6 +160,8 @@ impl TopicsConfig {
             ("allowlist", &self.allowlist),
             ("cases", &self.cases),
             ("dead_letter", &self.dead_letter),
+            ("internal_sms", &self.internal_sms),
+            ("internal_measurements", &self.internal_measurements),
         ]
     }
 

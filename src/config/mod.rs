@@ -39,7 +39,7 @@ pub use error::{ConfigError, Problem};
 pub use fakebts::FakeBtsConfig;
 pub use http::HttpConfig;
 pub use inventory::InventoryConfig;
-pub use kafka::{KafkaConfig, TopicsConfig};
+pub use kafka::{KafkaConfig, TopicsConfig, Topology};
 pub(crate) use pipeline::EventOrder;
 pub use pipeline::PipelineConfig;
 pub use sink::SinkConfig;

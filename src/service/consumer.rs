@@ -25,14 +25,17 @@ pub(crate) enum AssignmentChange {
 /// handshake stops the service).
 pub(crate) struct WorkerContext {
     pub(crate) changes: Arc<Mutex<Vec<AssignmentChange>>>,
+    /// The consumer group, for the logs (the staged topology runs two).
+    group: String,
     metrics: Metrics,
     failures: Arc<FailureWatch>,
 }
 
 impl WorkerContext {
-    pub(crate) fn new(metrics: Metrics, failures: Arc<FailureWatch>) -> Self {
+    pub(crate) fn new(group: &str, metrics: Metrics, failures: Arc<FailureWatch>) -> Self {
         WorkerContext {
             changes: Arc::default(),
+            group: group.to_string(),
             metrics,
             failures,
         }
@@ -77,7 +80,7 @@ impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let parts = partitions(tpl);
-            tracing::info!(partitions = parts.len(), "partitions revoked");
+            tracing::info!(group = %self.group, partitions = parts.len(), "partitions revoked");
             self.changes
                 .lock()
                 .expect("rebalance lock")
@@ -95,7 +98,7 @@ impl ConsumerContext for WorkerContext {
                 if let Err(e) = consumer.pause(tpl) {
                     tracing::warn!(error = %e, "cannot pause newly assigned partitions");
                 }
-                tracing::info!(partitions = parts.len(), "partitions assigned");
+                tracing::info!(group = %self.group, partitions = parts.len(), "partitions assigned");
                 self.changes
                     .lock()
                     .expect("rebalance lock")
@@ -136,7 +139,7 @@ pub(crate) fn group_consumer(
     if !kafka.group_instance_id.is_empty() {
         c.set("group.instance.id", &kafka.group_instance_id);
     }
-    c.create_with_context(WorkerContext::new(metrics, failures))
+    c.create_with_context(WorkerContext::new(&kafka.group_id, metrics, failures))
 }
 
 /// A consumer outside any group, for reading partitions by assignment.

@@ -13,8 +13,9 @@
 //! replay's end releases.
 
 use super::consumer::WorkerContext;
+use super::outputs::Batch;
+use super::stage::Stage;
 use super::worker::Worker;
-use crate::detect::CaseSink;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use std::time::{Duration, Instant};
 
@@ -97,9 +98,13 @@ impl Idleness {
         &mut self,
         consumer: &StreamConsumer<WorkerContext>,
         worker: &mut Worker,
-        out: &mut dyn CaseSink,
+        out: &mut Batch,
     ) {
-        if !worker.live || self.checked_at.elapsed() < CHECK_EVERY {
+        // Stage detect hears of idleness from stage ingest's markers.
+        if !worker.live
+            || matches!(worker.stage, Stage::Detect(_))
+            || self.checked_at.elapsed() < CHECK_EVERY
+        {
             return;
         }
         self.checked_at = Instant::now();
@@ -114,6 +119,11 @@ impl Idleness {
                 Some(true) => {
                     tracing::debug!(topic = %a.topic, partition = a.partition, "partition idle");
                     worker.pipeline.set_idle(feed, a.partition, true, out);
+                    let next = a
+                        .next
+                        .or_else(|| worker.starts.get(&(a.topic.clone(), a.partition)).copied())
+                        .unwrap_or(0);
+                    worker.mark_idle(feed, a.partition, next, out);
                 }
                 Some(false) => {}
                 // The broker does not answer (a silent partition may be an outage):
@@ -124,7 +134,7 @@ impl Idleness {
                 }
             }
         }
-        if worker.pipeline.all_idle() {
+        if worker.pipeline.all_idle() && matches!(worker.stage, Stage::Whole) {
             worker.finish(out, "every partition idle");
         }
     }

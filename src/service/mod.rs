@@ -2,6 +2,7 @@
 //! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
 
 pub(crate) mod consumer;
+mod envelope;
 mod error;
 mod flush;
 pub(crate) mod http_limits;
@@ -12,6 +13,8 @@ mod rebuild;
 pub mod reference;
 mod report;
 mod run;
+mod stage;
+mod topology;
 mod worker;
 
 pub use error::ServiceError;

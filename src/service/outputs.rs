@@ -3,6 +3,7 @@
 //! every step has succeeded; steps already done are not repeated on retry.
 
 use super::metrics::{KindLabel, Metrics, SinkLabel};
+use super::stage::OutMessage;
 use crate::cases::CaseBook;
 use crate::config::{SinkConfig, TopicsConfig};
 use crate::ingest::Origin;
@@ -49,6 +50,8 @@ pub(crate) struct Batch {
     /// Valid records to archive (ClickHouse `records`), the evidence behind cases,
     /// RowBinary-encoded as they are consumed.
     pub(crate) archive: RecordArchive,
+    /// Messages for the internal topics (stage ingest), in the order produced.
+    pub(crate) envelopes: Vec<OutMessage>,
     /// Next offset to consume, per (topic, partition): stored after the flush.
     pub(crate) offsets: BTreeMap<(String, i32), i64>,
     pub(crate) records: usize,
@@ -61,13 +64,17 @@ struct Steps {
     records_stored: bool,
     cases_stored: bool,
     dead_stored: bool,
+    envelopes_produced: bool,
     cases_produced: bool,
     dead_produced: bool,
 }
 
 impl Batch {
     pub(crate) fn is_empty(&self) -> bool {
-        self.records == 0 && self.cases.is_empty() && self.dead.is_empty()
+        self.records == 0
+            && self.cases.is_empty()
+            && self.dead.is_empty()
+            && self.envelopes.is_empty()
     }
 
     pub(crate) fn note_record(&mut self, topic: &str, partition: i32, offset: i64) {
@@ -93,6 +100,7 @@ impl Batch {
         self.cases.clear();
         self.dead.clear();
         self.archive.clear();
+        self.envelopes.clear();
         self.offsets.clear();
         self.records = 0;
         self.started = None;
@@ -151,6 +159,10 @@ impl Outputs {
         if !batch.done.dead_stored {
             self.store_dead_letters(&batch.dead).await?;
             batch.done.dead_stored = true;
+        }
+        if !batch.done.envelopes_produced {
+            self.produce_envelopes(&batch.envelopes).await?;
+            batch.done.envelopes_produced = true;
         }
         if !batch.done.cases_produced {
             self.produce_cases(&cases).await?;
@@ -235,6 +247,61 @@ impl Outputs {
         self.produce_all(&self.topics.dead_letter, &payloads)
             .await?;
         self.observe("dead_letter_topic", t);
+        Ok(())
+    }
+
+    /// Hand the internal-topic messages to the producer strictly in order (a full
+    /// queue is waited out before the next message, never skipped), then wait for
+    /// every acknowledgement: stage detect relies on each source's events arriving
+    /// in offset order.
+    async fn produce_envelopes(&self, messages: &[OutMessage]) -> Result<(), SinkError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let t = Instant::now();
+        let mut acks = Vec::with_capacity(messages.len());
+        for m in messages {
+            loop {
+                let mut record = FutureRecord::to(&m.topic)
+                    .partition(m.partition)
+                    .payload(&m.payload);
+                if let Some(k) = &m.key {
+                    record = record.key(k);
+                }
+                match self.producer.send_result(record) {
+                    Ok(ack) => {
+                        acks.push(ack);
+                        break;
+                    }
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull,
+                        ),
+                        _,
+                    )) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    Err((e, _)) => {
+                        return Err(SinkError::Kafka {
+                            topic: m.topic.clone(),
+                            message: e.to_string(),
+                        })
+                    }
+                }
+            }
+        }
+        for ack in acks {
+            let failed = match ack.await {
+                Ok(Ok(_)) => None,
+                Ok(Err((e, _))) => Some(e.to_string()),
+                Err(_) => Some("delivery cancelled".to_string()),
+            };
+            if let Some(message) = failed {
+                return Err(SinkError::Kafka {
+                    topic: messages[0].topic.clone(),
+                    message,
+                });
+            }
+        }
+        self.observe("internal_topic", t);
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 
 use super::consumer::{plain_consumer, WorkerContext};
 use super::error::ServiceError;
+use super::stage::Stage;
 use super::worker::Worker;
 use crate::detect::CaseSink;
 use crate::model::Case;
@@ -58,9 +59,15 @@ impl Worker {
             return Ok(());
         }
         // Every assigned partition, empty or not, holds its feed's watermark back
-        // until it delivers or turns idle (see `Pipeline::set_idle`).
-        for (t, p) in &feed_parts {
-            self.pipeline.register_source(self.feeds[t], *p);
+        // until it delivers or turns idle (see `Pipeline::set_idle`); in stage
+        // detect, every partition of the feed topics upstream does.
+        if matches!(self.stage, Stage::Detect(_)) {
+            self.refresh_upstream(consumer)?;
+            self.reset_detect();
+        } else {
+            for (t, p) in &feed_parts {
+                self.pipeline.register_source(self.feeds[t], *p);
+            }
         }
         let ranges = self.ranges_to_reread(consumer, &feed_parts, ends)?;
         let mut rebuilt = 0u64;
@@ -84,6 +91,7 @@ impl Worker {
         self.report.rebuilds += 1;
         self.report.rebuilt_records += rebuilt;
         tracing::info!(
+            stage = self.stage.name(),
             partitions = feed_parts.len(),
             records = rebuilt,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -94,7 +102,7 @@ impl Worker {
 
     /// Fresh detectors and validators, with the latest reference data re-applied.
     fn reset_pipeline(&mut self) -> Result<(), ServiceError> {
-        self.pipeline = Self::new_pipeline(&self.config, self.cells.as_deref())?;
+        self.pipeline = Self::new_pipeline(&self.config, self.cells.as_deref(), &self.stage)?;
         self.validators.clear();
         for ((tag, key), value) in &self.references {
             self.pipeline.on_reference_update(

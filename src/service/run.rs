@@ -15,8 +15,10 @@ use super::metrics::Metrics;
 use super::outputs::{Batch, BatchStore, Outputs};
 use super::reference::{spawn_reference_reader, ReferenceUpdate};
 use super::report::ServiceReport;
+use super::stage::{DetectState, IngestState, Stage};
+use super::topology::{detect_kafka, ensure_internal_topics};
 use super::worker::Worker;
-use crate::config::Config;
+use crate::config::{Config, KafkaConfig, Topology};
 use crate::kafka_failure::{check_brokers, FailureWatch};
 use crate::model::{Feed, TimeBounds};
 use futures_util::{FutureExt, StreamExt};
@@ -50,57 +52,16 @@ const READER_STOP: Duration = Duration::from_secs(6);
 const GAUGES_EVERY: Duration = Duration::from_secs(1);
 
 /// Run the service until `shutdown` turns true.
-pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError> {
+pub async fn run(opts: ServiceOptions) -> Result<ServiceReport, ServiceError> {
     let config = opts.config.clone();
     let metrics = opts.metrics.clone();
     serve_metrics(&config, &metrics, &opts.shutdown).await?;
-    let topics = &config.kafka.topics;
-    let feeds: BTreeMap<String, Feed> = [
-        (topics.sms_volume.clone(), Feed::SmsVolume),
-        (topics.measurements.clone(), Feed::Measurements),
-    ]
-    .into_iter()
-    .collect();
     let failures = check_connections(&config, &opts.store).await?;
-    let consumer = group_consumer(&config.kafka, metrics.clone(), failures.clone())?;
-    let changes = consumer.context().changes.clone();
-    let topic_names: Vec<&str> = feeds.keys().map(String::as_str).collect();
-    consumer.subscribe(&topic_names)?;
-    let outputs = Outputs::new(
-        opts.store.clone(),
-        producer(&config.kafka, failures.clone())?,
-        topics.clone(),
-        config.sink.clone(),
-        metrics.clone(),
-    );
     let (ref_tx, mut ref_rx) = mpsc::channel::<ReferenceUpdate>(1024);
     let reference_reader = spawn_reference_reader(&config.kafka, ref_tx, opts.shutdown.clone())?;
-    let worker = Worker::new(
-        config.clone(),
-        opts.cells.clone().or_else(|| config.inventory.csv.clone()),
-        metrics.clone(),
-        opts.now_ms
-            .map(TimeBounds::at)
-            .unwrap_or_else(TimeBounds::from_wall_clock),
-        feeds,
-        config.sink.archive_records && matches!(opts.store, BatchStore::ClickHouse(_)),
-        opts.shutdown.clone(),
-    )?;
-    metrics.ready.store(true, Ordering::Relaxed);
-    let mut service = ServiceLoop::new(worker, Flusher::new(outputs), &config);
-    tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, "cellwatch service started");
-    let outcome = match service
-        .consume(
-            &consumer,
-            &changes,
-            &mut ref_rx,
-            &mut opts.shutdown,
-            &failures,
-        )
-        .await
-    {
-        Ok(()) => service.stop(&consumer).await,
-        Err(e) => Err(e),
+    let outcome = match config.kafka.topology {
+        Topology::Single => run_single(&opts, &failures, &mut ref_rx).await,
+        Topology::Staged => run_staged(&opts, &failures, &mut ref_rx).await,
     };
     // The reference reader ends when its receiver is gone (within one poll); wait
     // for it, so that no Kafka client outlives the service (the demo's in-process
@@ -120,6 +81,147 @@ pub async fn run(mut opts: ServiceOptions) -> Result<ServiceReport, ServiceError
         flushes = report.flushes,
         "cellwatch service stopped cleanly"
     );
+    Ok(report)
+}
+
+/// One consumer group's loop: its consumer, its rebalance notes, its worker.
+struct Part {
+    consumer: StreamConsumer<WorkerContext>,
+    changes: Arc<Mutex<Vec<AssignmentChange>>>,
+    service: ServiceLoop,
+}
+
+/// A loop over `feeds` (topic → feed) in the consumer group of `kafka`, doing the
+/// work of `stage`.
+fn part(
+    opts: &ServiceOptions,
+    kafka: &KafkaConfig,
+    failures: &Arc<FailureWatch>,
+    feeds: BTreeMap<String, Feed>,
+    stage: Stage,
+) -> Result<Part, ServiceError> {
+    let config = &opts.config;
+    let consumer = group_consumer(kafka, opts.metrics.clone(), failures.clone())?;
+    let changes = consumer.context().changes.clone();
+    let names: Vec<&str> = feeds.keys().map(String::as_str).collect();
+    consumer.subscribe(&names)?;
+    let outputs = Outputs::new(
+        opts.store.clone(),
+        producer(kafka, failures.clone())?,
+        config.kafka.topics.clone(),
+        config.sink.clone(),
+        opts.metrics.clone(),
+    );
+    let archive = config.sink.archive_records
+        && matches!(opts.store, BatchStore::ClickHouse(_))
+        && !matches!(stage, Stage::Detect(_));
+    let worker = Worker::new(
+        config.clone(),
+        opts.cells.clone().or_else(|| config.inventory.csv.clone()),
+        opts.metrics.clone(),
+        opts.now_ms
+            .map(TimeBounds::at)
+            .unwrap_or_else(TimeBounds::from_wall_clock),
+        feeds,
+        opts.shutdown.clone(),
+        stage,
+    )?
+    .with_archive(archive);
+    Ok(Part {
+        consumer,
+        changes,
+        service: ServiceLoop::new(worker, Flusher::new(outputs), config),
+    })
+}
+
+/// The feed topics and their feeds.
+fn feed_topics(config: &Config) -> BTreeMap<String, Feed> {
+    let topics = &config.kafka.topics;
+    [
+        (topics.sms_volume.clone(), Feed::SmsVolume),
+        (topics.measurements.clone(), Feed::Measurements),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// `topology = "single"`: one loop validates and detects on the feed partitions.
+async fn run_single(
+    opts: &ServiceOptions,
+    failures: &Arc<FailureWatch>,
+    references: &mut mpsc::Receiver<ReferenceUpdate>,
+) -> Result<ServiceReport, ServiceError> {
+    let config = &opts.config;
+    let mut p = part(
+        opts,
+        &config.kafka,
+        failures,
+        feed_topics(config),
+        Stage::Whole,
+    )?;
+    opts.metrics.ready.store(true, Ordering::Relaxed);
+    tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, "cellwatch service started");
+    let mut shutdown = opts.shutdown.clone();
+    p.service
+        .consume(&p.consumer, &p.changes, references, &mut shutdown, failures)
+        .await?;
+    p.service.stop(&p.consumer).await
+}
+
+/// `topology = "staged"`: stage ingest (feed partitions → internal topics) and stage
+/// detect (internal topics → detectors → cases), each in its own consumer group,
+/// side by side in this process.
+async fn run_staged(
+    opts: &ServiceOptions,
+    failures: &Arc<FailureWatch>,
+    references: &mut mpsc::Receiver<ReferenceUpdate>,
+) -> Result<ServiceReport, ServiceError> {
+    let config = &opts.config;
+    let internal = ensure_internal_topics(&config.kafka).await?;
+    let internal_feeds: BTreeMap<String, Feed> =
+        internal.iter().map(|(f, (t, _))| (t.clone(), *f)).collect();
+    let ingest_stage = Stage::Ingest(IngestState {
+        internal,
+        pending: Vec::new(),
+    });
+    let mut ingest = part(
+        opts,
+        &config.kafka,
+        failures,
+        feed_topics(config),
+        ingest_stage,
+    )?;
+    let detect_kafka = detect_kafka(&config.kafka);
+    let detect_stage = Stage::Detect(DetectState::default());
+    let mut detect = part(opts, &detect_kafka, failures, internal_feeds, detect_stage)?;
+    opts.metrics.ready.store(true, Ordering::Relaxed);
+    tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, detect_group = %detect_kafka.group_id, "cellwatch service started (staged: ingest + detect)");
+    // Stage ingest reads no reference data: its receiver never delivers.
+    let (_no_sender, mut no_references) = mpsc::channel::<ReferenceUpdate>(1);
+    let (mut stop_ingest, mut stop_detect) = (opts.shutdown.clone(), opts.shutdown.clone());
+    tokio::try_join!(
+        ingest.service.consume(
+            &ingest.consumer,
+            &ingest.changes,
+            &mut no_references,
+            &mut stop_ingest,
+            failures
+        ),
+        detect.service.consume(
+            &detect.consumer,
+            &detect.changes,
+            references,
+            &mut stop_detect,
+            failures
+        ),
+    )?;
+    let mut report = ingest.service.stop(&ingest.consumer).await?;
+    let d = detect.service.stop(&detect.consumer).await?;
+    report.flushes += d.flushes;
+    report.case_snapshots += d.case_snapshots;
+    report.finishes += d.finishes;
+    report.rebuilds += d.rebuilds;
+    report.rebuilt_records += d.rebuilt_records;
     Ok(report)
 }
 
@@ -365,7 +467,10 @@ impl ServiceLoop {
     /// waiting, the next owner goes on from the committed offsets, and snapshots of
     /// a partial state could show cases the whole stream does not have.
     fn finish_if_caught_up(&mut self, consumer: &StreamConsumer<WorkerContext>, why: &'static str) {
-        if !self.worker.live {
+        // Stage ingest has no detectors; stage detect emits its final snapshots only
+        // when every upstream source is idle (another instance's ingest may still be
+        // behind when this one stops).
+        if !self.worker.live || !matches!(self.worker.stage, Stage::Whole) {
             return;
         }
         if self.idleness.all_caught_up(consumer, &self.worker) {

@@ -8,6 +8,7 @@ use super::metrics::{DetectorLabel, FeedLabel, Metrics, TopicLabel, TopicReasonL
 use super::outputs::Batch;
 use super::reference::ReferenceUpdate;
 use super::report::ServiceReport;
+use super::stage::Stage;
 use crate::config::Config;
 use crate::detect::setup::RunSetup;
 use crate::detect::{CaseSink, Reference};
@@ -15,7 +16,7 @@ use crate::ingest::OriginRef;
 use crate::model::{Event, Feed, InvalidReason, TimeBounds, ValidationError};
 use crate::pipeline::Pipeline;
 use crate::sink::clickhouse::RecordArchive;
-use crate::validate::{parse_bytes, DeadLetter, SourceValidator};
+use crate::validate::{parse_bytes, Checked, DeadLetter, SourceValidator};
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::message::{BorrowedMessage, Message};
 use std::collections::BTreeMap;
@@ -50,6 +51,8 @@ pub(super) struct Worker {
     pub(super) starts: BTreeMap<(String, i32), i64>,
     /// Turns true on shutdown: a rebuild in progress stops early.
     pub(super) stop: tokio::sync::watch::Receiver<bool>,
+    /// The part of the work this worker does (the whole, or one stage).
+    pub(super) stage: Stage,
 }
 
 /// The kind of a reference key as stored in [`Worker::references`] (inventory
@@ -71,18 +74,19 @@ pub(super) fn reference_of_tag(tag: u8) -> Reference {
 
 impl Worker {
     /// A worker for the feed topics `feeds`, with detectors built from `config` and
-    /// the inventory `cells`; `archive` archives valid records.
+    /// the inventory `cells`, doing the work of `stage`.
     pub(super) fn new(
         config: Config,
         cells: Option<PathBuf>,
         metrics: Metrics,
         bounds: TimeBounds,
         feeds: BTreeMap<String, Feed>,
-        archive: bool,
         stop: tokio::sync::watch::Receiver<bool>,
+        stage: Stage,
     ) -> Result<Self, ServiceError> {
         Ok(Worker {
-            pipeline: Worker::new_pipeline(&config, cells.as_deref())?,
+            pipeline: Worker::new_pipeline(&config, cells.as_deref(), &stage)?,
+            stage,
             config,
             cells,
             metrics,
@@ -92,17 +96,29 @@ impl Worker {
             counters: BTreeMap::new(),
             references: BTreeMap::new(),
             report: ServiceReport::default(),
-            archive,
+            archive: false,
             live: false,
             starts: BTreeMap::new(),
             stop,
         })
     }
 
+    /// Archive the valid records (ClickHouse store with `sink.archive_records`).
+    pub(super) fn with_archive(mut self, archive: bool) -> Self {
+        self.archive = archive;
+        self
+    }
+
+    /// The pipeline of a stage: stage ingest has no detectors (its pipeline only
+    /// keeps which sources are idle).
     pub(super) fn new_pipeline(
         config: &Config,
         cells: Option<&std::path::Path>,
+        stage: &Stage,
     ) -> Result<Pipeline, ServiceError> {
+        if matches!(stage, Stage::Ingest(_)) {
+            return Ok(Pipeline::from_config(Vec::new(), &config.pipeline));
+        }
         let setup = RunSetup::build(config, cells).map_err(ServiceError::Setup)?;
         Ok(Pipeline::from_config(setup.detectors, &config.pipeline))
     }
@@ -135,6 +151,11 @@ impl Worker {
         archive: Option<&mut RecordArchive>,
     ) -> Option<DeadLetter> {
         let feed = *self.feeds.get(topic)?;
+        if matches!(self.stage, Stage::Detect(_)) {
+            self.apply_internal(payload, out);
+            return None;
+        }
+        let forward = archive.is_some();
         let (bounds, lateness) = (self.bounds, self.config.pipeline.allowed_lateness_ms());
         let depth = self.config.pipeline.max_json_depth;
         let validator = self.validators.entry((feed, partition)).or_insert_with(|| {
@@ -156,6 +177,28 @@ impl Worker {
         }
         let parsed = parsed.unwrap_or_else(|| parse_bytes(feed, &bounds, depth, payload));
         let checked = validator.admit(parsed, payload, origin);
+        if let Stage::Ingest(state) = &mut self.stage {
+            return match checked {
+                Checked::Valid(event) => {
+                    if forward {
+                        if let Some(archive) = archive.filter(|_| self.archive) {
+                            archive.push(&event, origin, payload);
+                        }
+                        let wm = validator.watermark_ms().unwrap_or(i64::MIN);
+                        state.forward(event, partition, offset, wm);
+                    }
+                    // Only which sources are idle is kept here (no detectors).
+                    if let Some(wm) = validator.watermark_ms() {
+                        self.pipeline.on_watermark(feed, partition, wm, out);
+                    }
+                    None
+                }
+                Checked::Invalid(dead) => {
+                    self.pipeline.on_dead_letter(&dead);
+                    Some(*dead)
+                }
+            };
+        }
         match archive.filter(|_| self.archive) {
             Some(archive) => self
                 .pipeline
@@ -177,7 +220,7 @@ impl Worker {
     /// does (held events released in order, then every detector's pending cases);
     /// the state is then spent: the next record rebuilds it first.
     pub(super) fn finish(&mut self, out: &mut dyn CaseSink, why: &'static str) {
-        if !self.live {
+        if !self.live || matches!(self.stage, Stage::Ingest(_)) {
             return;
         }
         self.pipeline.finish(out);
@@ -261,6 +304,9 @@ impl Worker {
         &self,
         msgs: &[BorrowedMessage<'_>],
     ) -> Vec<Option<Result<Event, ValidationError>>> {
+        if matches!(self.stage, Stage::Detect(_)) {
+            return msgs.iter().map(|_| None).collect();
+        }
         let limit = self.config.pipeline.max_record_bytes;
         let bounds = self.bounds;
         let depth = self.config.pipeline.max_json_depth;
@@ -319,6 +365,9 @@ impl Worker {
             Some(&mut archive),
         );
         batch.archive = archive;
+        if let Stage::Ingest(state) = &mut self.stage {
+            batch.envelopes.append(&mut state.pending);
+        }
         self.count(topic, dead.as_ref());
         let r = &mut self.report;
         r.records += 1;

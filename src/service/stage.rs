@@ -1,0 +1,234 @@
+//! The two stages of `[kafka] topology = "staged"`, as modes of the one worker:
+//! "ingest" validates the feed partitions it owns (dead letters, archive) and
+//! re-keys each valid event to an internal topic; "detect" reads the internal topics
+//! and runs the detectors, skipping what it has applied already (a tail that a
+//! restarted ingest produced again). Kept apart from [`super::worker`] so that the
+//! single-stage path stays as it was.
+
+use super::consumer::WorkerContext;
+use super::envelope::{detector_key, feed_of_tag, feed_tag, partition_of, Envelope};
+use super::error::ServiceError;
+use super::outputs::Batch;
+use super::worker::Worker;
+use crate::detect::CaseSink;
+use crate::model::{Event, Feed};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long the brokers may take to tell a topic's partitions.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which part of the work a worker does.
+pub(super) enum Stage {
+    /// Validate and detect (`topology = "single"`).
+    Whole,
+    Ingest(IngestState),
+    Detect(DetectState),
+}
+
+impl Stage {
+    /// For logs: `whole`, `ingest` or `detect`.
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Stage::Whole => "whole",
+            Stage::Ingest(_) => "ingest",
+            Stage::Detect(_) => "detect",
+        }
+    }
+}
+
+/// Where stage ingest sends each feed's events.
+pub(super) struct IngestState {
+    /// Internal topic and its partition count, per feed.
+    pub(super) internal: BTreeMap<Feed, (String, i32)>,
+    /// Envelopes of the records processed since the batch took the last ones.
+    pub(super) pending: Vec<OutMessage>,
+}
+
+/// One message for an internal topic.
+pub(crate) struct OutMessage {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) key: Option<String>,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// What stage detect has applied.
+#[derive(Default)]
+pub(super) struct DetectState {
+    /// The partitions of each feed topic upstream (all of them hold the watermark
+    /// until they deliver or turn idle).
+    pub(super) upstream: Vec<(Feed, i32)>,
+    /// Highest feed offset applied, per upstream source.
+    pub(super) applied: BTreeMap<(Feed, i32), i64>,
+    /// Internal messages that could not be read (another version).
+    pub(super) unreadable: u64,
+}
+
+impl IngestState {
+    /// Queue a valid event of feed partition `source` for its internal partition.
+    pub(super) fn forward(&mut self, event: Event, source: i32, offset: i64, watermark_ms: i64) {
+        let Some((topic, partitions)) = self.internal.get(&event.feed()) else {
+            return;
+        };
+        let key = detector_key(&event);
+        let partition = partition_of(&key, *partitions);
+        let payload = Envelope::Data {
+            source,
+            offset,
+            watermark_ms,
+            event,
+        }
+        .encode();
+        self.pending.push(OutMessage {
+            topic: topic.clone(),
+            partition,
+            key: Some(key),
+            payload,
+        });
+    }
+
+    /// Tell every internal partition of `feed` that `source` is idle (consumed to
+    /// `next` and silent).
+    pub(super) fn mark_idle(
+        &mut self,
+        feed: Feed,
+        source: i32,
+        next: i64,
+        watermark_ms: Option<i64>,
+    ) {
+        let Some((topic, partitions)) = self.internal.get(&feed) else {
+            return;
+        };
+        let payload = Envelope::Mark {
+            feed: feed_tag(feed),
+            source,
+            next,
+            watermark_ms,
+            idle: true,
+        }
+        .encode();
+        for partition in 0..*partitions {
+            self.pending.push(OutMessage {
+                topic: topic.clone(),
+                partition,
+                key: None,
+                payload: payload.clone(),
+            });
+        }
+    }
+}
+
+impl Worker {
+    /// Stage detect: apply one internal-topic message to the detectors. Events
+    /// already applied (offset at or below the source's last) are skipped; an idle
+    /// marker that leaves every source idle emits the final snapshots (when live,
+    /// never while rebuilding).
+    pub(super) fn apply_internal(&mut self, payload: &[u8], out: &mut dyn CaseSink) {
+        let Stage::Detect(state) = &mut self.stage else {
+            return;
+        };
+        let envelope = match Envelope::decode(payload) {
+            Ok(e) => e,
+            Err(e) => {
+                state.unreadable += 1;
+                tracing::warn!(error = %e, "internal-topic message skipped");
+                return;
+            }
+        };
+        match envelope {
+            Envelope::Data {
+                source,
+                offset,
+                watermark_ms,
+                event,
+            } => {
+                let feed = event.feed();
+                let last = state.applied.entry((feed, source)).or_insert(-1);
+                if offset <= *last {
+                    return;
+                }
+                *last = offset;
+                self.pipeline.on_event(event, out);
+                self.pipeline.on_watermark(feed, source, watermark_ms, out);
+            }
+            Envelope::Mark {
+                feed,
+                source,
+                next,
+                watermark_ms,
+                idle,
+            } => {
+                let feed = feed_of_tag(feed);
+                // Stale: this source has delivered beyond the marker since.
+                if state
+                    .applied
+                    .get(&(feed, source))
+                    .is_some_and(|a| *a >= next)
+                {
+                    return;
+                }
+                if let Some(wm) = watermark_ms {
+                    self.pipeline.on_watermark(feed, source, wm, out);
+                }
+                if idle {
+                    self.pipeline.set_idle(feed, source, true, out);
+                    if self.pipeline.all_idle() {
+                        self.finish(out, "every partition idle");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stage ingest: a feed partition is idle; tell stage detect.
+    pub(super) fn mark_idle(&mut self, feed: Feed, source: i32, next: i64, batch: &mut Batch) {
+        if let Stage::Ingest(state) = &mut self.stage {
+            let wm = self
+                .validators
+                .get(&(feed, source))
+                .and_then(|v| v.watermark_ms());
+            state.mark_idle(feed, source, next, wm);
+            batch.envelopes.append(&mut state.pending);
+        }
+    }
+
+    /// Stage detect: learn the partitions of the feed topics upstream (from the
+    /// brokers' metadata), each of which holds the watermark until it delivers or is
+    /// declared idle.
+    pub(super) fn refresh_upstream(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+    ) -> Result<(), ServiceError> {
+        let topics = &self.config.kafka.topics;
+        let feeds = [
+            (Feed::SmsVolume, topics.sms_volume.clone()),
+            (Feed::Measurements, topics.measurements.clone()),
+        ];
+        let mut upstream = Vec::new();
+        for (feed, topic) in feeds {
+            let md = consumer.fetch_metadata(Some(&topic), METADATA_TIMEOUT)?;
+            let n = md.topics().first().map_or(0, |t| t.partitions().len());
+            if n == 0 {
+                tracing::warn!(%topic, "feed topic missing: its partitions cannot hold the watermark; create the feed topics before starting");
+            }
+            upstream.extend((0..n as i32).map(|p| (feed, p)));
+        }
+        if let Stage::Detect(state) = &mut self.stage {
+            state.upstream = upstream;
+        }
+        Ok(())
+    }
+
+    /// Register every upstream source of stage detect (all partitions of the feed
+    /// topics) and forget what was applied: a rebuild starts over.
+    pub(super) fn reset_detect(&mut self) {
+        if let Stage::Detect(state) = &mut self.stage {
+            state.applied.clear();
+            for (feed, p) in &state.upstream {
+                self.pipeline.register_source(*feed, *p);
+            }
+        }
+    }
+}

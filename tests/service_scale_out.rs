@@ -1,0 +1,288 @@
+//! The staged topology (`[kafka] topology = "staged"`) with real `cellwatch run`
+//! processes on a real broker and ClickHouse: several instances in one group, started
+//! in random order on empty topics while a producer writes the scenario, must give
+//! exactly the replay's result (every final case as a whole, the cases topic, dead
+//! letters by origin counting raw rows, every valid record archived) — with an
+//! instance SIGKILLed and not restarted, with the broker restarted mid-stream, and
+//! with ClickHouse unreachable for 30 s. The fixture and comparisons are in `procs/`.
+
+mod common;
+mod procs;
+
+use procs::{assert_equals_the_replay, count, Fixture, Instance, Setup, PARTITIONS};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Which instance owns stage detect's partitions now: the last consumer-group event
+/// of the detect group in its log is an assignment of at least one partition.
+fn owns_detect(i: &Instance) -> bool {
+    let mut owns = false;
+    for line in i.log_text().lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let fields = &v["fields"];
+        let group = fields["group"].as_str().unwrap_or_default();
+        if !group.ends_with("-detect") {
+            continue;
+        }
+        match fields["message"].as_str() {
+            Some("partitions assigned") => owns = fields["partitions"].as_u64() > Some(0),
+            Some("partitions revoked") => owns = false,
+            _ => {}
+        }
+    }
+    owns
+}
+
+/// Wait until one of `instances` logs `what`; its index.
+fn wait_any(instances: &mut [Instance], what: &str, secs: u64) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(i) = instances.iter().position(|i| i.log_text().contains(what)) {
+            return i;
+        }
+        for i in instances.iter_mut() {
+            if let Ok(Some(status)) = i.child.try_wait() {
+                panic!("an instance exited ({status}):\n{}", i.log_text());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what:?} after {secs} s; logs:\n{}",
+            instances
+                .iter()
+                .map(|i| i.log_text())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Wait for the final snapshots, let them reach the sinks, stop every instance.
+fn finish(mut instances: Vec<Instance>) {
+    wait_any(&mut instances, "every partition idle", 240);
+    std::thread::sleep(Duration::from_secs(3));
+    for i in instances {
+        i.terminate(30);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_in_any_order_one_killed_give_the_replays_cases() {
+    let f = Fixture::setup(Setup::shared(31, PARTITIONS, true)).await;
+    let started = Instant::now();
+    let (producing, placement) = f.produce(30, None);
+    // A random start order, said in the output so a failure can be replayed.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as usize;
+    let mut names = vec!["a", "b", "c"];
+    let first = names.remove(nanos % 3);
+    let second = names.remove((nanos / 3) % 2);
+    let order = [first, second, names[0]];
+    eprintln!("start order {order:?}");
+    let mut instances: Vec<Instance> = Vec::new();
+    for (k, name) in order.iter().enumerate() {
+        instances.push(f.spawn_as(name, &format!("cw-scale-{name}")));
+        std::thread::sleep(Duration::from_millis(500 + 700 * ((nanos >> k) % 3) as u64));
+    }
+    // Mid-stream, after the group settled: kill the instance that runs detection.
+    std::thread::sleep(Duration::from_secs(10));
+    let archived = count(&f.ch, "SELECT count() FROM records").await;
+    assert!(archived > 0, "nothing archived before the kill");
+    let owner = instances
+        .iter()
+        .position(owns_detect)
+        .expect("one instance owns stage detect");
+    let victim = instances.remove(owner);
+    eprintln!(
+        "killing {} (stage detect) {:?} after the start",
+        victim.log.display(),
+        started.elapsed()
+    );
+    victim.kill();
+    let killed_at = Instant::now();
+    // A survivor takes detection over once the group notices (session timeout).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !instances.iter().any(owns_detect) {
+        assert!(
+            Instant::now() < deadline,
+            "no survivor took stage detect over"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let taken_over = killed_at.elapsed();
+    producing.join().unwrap();
+    finish(instances);
+    eprintln!(
+        "stage detect taken over {taken_over:?} after the kill; whole run {:?}",
+        started.elapsed()
+    );
+    assert_equals_the_replay(&f, &placement).await;
+}
+
+/// A TCP relay to ClickHouse that the test can close (connections refused, open
+/// ones cut) and open again on the same port: ClickHouse "away" for the instances,
+/// while the test itself keeps its direct connection.
+struct Relay {
+    port: u16,
+    target: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn open(port: u16, target: &str) -> Relay {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let to = target.to_string();
+        let task = tokio::spawn(async move {
+            // Dropped with the task: every relayed connection is cut.
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let to = to.clone();
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                while conns.try_join_next().is_some() {}
+            }
+        });
+        Relay {
+            port,
+            target: target.to_string(),
+            task: Some(task),
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
+    async fn reopen(&mut self) {
+        // The aborted task drops its listener at its next poll: retry the bind.
+        for _ in 0..50 {
+            if tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        *self = Relay::open(self.port, &self.target).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_away_for_30_s_changes_nothing() {
+    let direct = common::clickhouse_url();
+    let target = direct.trim_start_matches("http://").trim_end_matches('/');
+    let mut relay = Relay::open(0, target).await;
+    let mut setup = Setup::shared(32, PARTITIONS, true);
+    setup.service_clickhouse_url = Some(format!("http://127.0.0.1:{}", relay.port));
+    let f = Fixture::setup(setup).await;
+    let started = Instant::now();
+    let (producing, placement) = f.produce(30, None);
+    let a = f.spawn_as("a", "cw-chaway-a");
+    std::thread::sleep(Duration::from_secs(1));
+    let b = f.spawn_as("b", "cw-chaway-b");
+    std::thread::sleep(Duration::from_secs(10));
+    assert!(count(&f.ch, "SELECT count() FROM records").await > 0);
+    relay.close();
+    eprintln!("clickhouse away {:?} after the start", started.elapsed());
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    relay.reopen().await;
+    eprintln!("clickhouse back {:?} after the start", started.elapsed());
+    let retried = a.log_text().contains("flush failed, retrying")
+        || b.log_text().contains("flush failed, retrying");
+    assert!(retried, "the instances noticed the outage");
+    producing.join().unwrap();
+    finish(vec![a, b]);
+    eprintln!("whole run {:?}", started.elapsed());
+    assert_equals_the_replay(&f, &placement).await;
+}
+
+/// A broker of this test's own (`scripts/services.sh kafka-up` in a state folder and
+/// on ports of its own), so that restarting it disturbs no other test.
+struct OwnBroker {
+    dir: std::path::PathBuf,
+}
+
+const OWN_KAFKA_PORTS: [(&str, &str); 3] = [
+    ("CW_SERVICES_KAFKA_PORT", "29192"),
+    ("CW_SERVICES_KAFKA_CONTROLLER_PORT", "29193"),
+    ("CW_SERVICES_KAFKA_SASL_PORT", "29194"),
+];
+
+impl OwnBroker {
+    fn services(&self, what: &str) -> String {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+        let out = std::process::Command::new(script)
+            .arg(what)
+            .env("CW_SERVICES_DIR", &self.dir)
+            .envs(OWN_KAFKA_PORTS)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "services.sh {what} failed");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn up() -> (OwnBroker, String) {
+        let broker = OwnBroker {
+            dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".services-restart"),
+        };
+        let out = broker.services("kafka-up");
+        let brokers = out
+            .trim()
+            .strip_prefix("export CW_KAFKA_BROKERS=")
+            .expect("the broker's address")
+            .to_string();
+        (broker, brokers)
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.services("kafka-down");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restarted_mid_stream_changes_nothing() {
+    let (broker, brokers) = OwnBroker::up();
+    let mut setup = Setup::shared(33, PARTITIONS, true);
+    setup.brokers = brokers;
+    let f = Fixture::setup(setup).await;
+    let started = Instant::now();
+    let (producing, placement) = f.produce(30, None);
+    let a = f.spawn_as("a", "cw-brokerup-a");
+    std::thread::sleep(Duration::from_secs(1));
+    let b = f.spawn_as("b", "cw-brokerup-b");
+    std::thread::sleep(Duration::from_secs(10));
+    assert!(count(&f.ch, "SELECT count() FROM records").await > 0);
+    let down = Instant::now();
+    broker.services("kafka-down");
+    eprintln!("broker stopped in {:?}", down.elapsed());
+    let up = Instant::now();
+    broker.services("kafka-up");
+    eprintln!(
+        "broker up again in {:?}; away {:?}",
+        up.elapsed(),
+        down.elapsed()
+    );
+    producing.join().unwrap();
+    finish(vec![a, b]);
+    eprintln!("whole run {:?}", started.elapsed());
+    assert_equals_the_replay(&f, &placement).await;
+}
