@@ -184,7 +184,7 @@ async fn run_staged(
         internal,
         pending: Vec::new(),
     });
-    let mut ingest = part(
+    let ingest = part(
         opts,
         &config.kafka,
         failures,
@@ -196,26 +196,56 @@ async fn run_staged(
     let mut detect = part(opts, &detect_kafka, failures, internal_feeds, detect_stage)?;
     opts.metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, detect_group = %detect_kafka.group_id, "cellwatch service started (staged: ingest + detect)");
-    // Stage ingest reads no reference data: its receiver never delivers.
-    let (_no_sender, mut no_references) = mpsc::channel::<ReferenceUpdate>(1);
+    // The stages run side by side: ingest in a task of its own (a burst or a blocking
+    // broker call of one stage must not hold the other up), detect here.
     let (mut stop_ingest, mut stop_detect) = (opts.shutdown.clone(), opts.shutdown.clone());
-    tokio::try_join!(
-        ingest.service.consume(
-            &ingest.consumer,
-            &ingest.changes,
-            &mut no_references,
-            &mut stop_ingest,
-            failures
-        ),
-        detect.service.consume(
+    let ingest_failures = failures.clone();
+    let mut ingest_task = tokio::spawn(async move {
+        // Stage ingest reads no reference data: this receiver never delivers.
+        let (_no_sender, mut no_references) = mpsc::channel::<ReferenceUpdate>(1);
+        let mut p = ingest;
+        let r = p
+            .service
+            .consume(
+                &p.consumer,
+                &p.changes,
+                &mut no_references,
+                &mut stop_ingest,
+                &ingest_failures,
+            )
+            .await;
+        (p, r)
+    });
+    let joined = |e: tokio::task::JoinError| ServiceError::Flush(format!("stage ingest: {e}"));
+    let ingest = {
+        let detecting = detect.service.consume(
             &detect.consumer,
             &detect.changes,
             references,
             &mut stop_detect,
-            failures
-        ),
-    )?;
-    let mut report = ingest.service.stop(&ingest.consumer).await?;
+            failures,
+        );
+        tokio::pin!(detecting);
+        // Either stage failing stops the service; a clean end (shutdown) waits for both.
+        tokio::select! {
+            done = &mut ingest_task => {
+                let (p, r) = done.map_err(joined)?;
+                r?;
+                (&mut detecting).await?;
+                p
+            }
+            r = &mut detecting => {
+                r?;
+                let (p, r) = ingest_task.await.map_err(joined)?;
+                r?;
+                p
+            }
+        }
+    };
+    let Part {
+        consumer, service, ..
+    } = ingest;
+    let mut report = service.stop(&consumer).await?;
     let d = detect.service.stop(&detect.consumer).await?;
     report.flushes += d.flushes;
     report.case_snapshots += d.case_snapshots;
