@@ -46,15 +46,18 @@ pub struct SpamConfig {
     /// `RATE_ROBUST_Z`; 3.5 is the usual outlier cut of the modified z-score
     /// (Iglewicz & Hoaglin 1993).
     pub(crate) robust_z: f64,
-    /// SMS in the medium window (1 h) from which `RATE_FAR_BEYOND` may fire: beyond
-    /// what a legitimate sender keeps up for an hour (a TV voter, a school's or a
-    /// shop's burst, a phone's "send to all"), and hundreds of times an ordinary
-    /// subscriber's rate. With `far_rate_24h` and `far_robust_z` it is the one rule
-    /// that needs nothing but `sms_out`, so it holds on feeds that omit every optional
-    /// field.
+    /// Send rate, SMS per hour, from which `RATE_FAR_BEYOND` may fire, measured over
+    /// the part of the medium window (1 h) the SIM has been seen in (at least the
+    /// short window), so a SIM that started sending 20 minutes ago is judged on its
+    /// rate, not on a third of an hour's count: beyond what a legitimate sender keeps
+    /// up (a TV voter, a shop), and hundreds of times an ordinary subscriber's rate.
+    /// With `far_rate_24h` and `far_robust_z` it is the one rule that needs nothing
+    /// but `sms_out`, so it holds on feeds that omit every optional field.
     pub(crate) far_rate_1h: u32,
-    /// SMS in the long window (24 h) `RATE_FAR_BEYOND` also needs: the rate has been
-    /// held longer than one burst to a contact book (`one_off_max_sms`).
+    /// SMS in the long window (24 h) `RATE_FAR_BEYOND` also needs: more than one
+    /// message to every entry of a contact book (`one_off_max_sms`), the one thing
+    /// that tells a "send to all" (a new-number announcement, a school's notice) from
+    /// a spammer when the feed carries nothing but `sms_out`.
     pub(crate) far_rate_24h: u32,
     /// Robust z-score of the hourly rate against the SIM's own operator's population
     /// (one baseline per operator and reporting interval) that `RATE_FAR_BEYOND` also
@@ -65,6 +68,11 @@ pub struct SpamConfig {
     /// keeps a population whose ordinary subscribers all send that much from being
     /// flagged wholesale.
     pub(crate) far_robust_z: f64,
+    /// Share of the 5-minute buckets of the medium window, from the SIM's first record
+    /// there to its newest, in which it sent, that `RATE_FAR_BEYOND` also needs
+    /// (0..=1): the rate is held, as a spammer's is, not a school's or a shop's
+    /// notices with pauses between them. 0.6 leaves room for a spammer's pauses.
+    pub(crate) far_active_share: f64,
     /// `distinct_recipients / sms_out` over the medium window below which a SIM's
     /// volume is explained by few recipients (TV votes, M2M servers): the near-miss
     /// reason `FEW_RECIPIENTS`, which keeps `RATE_FAR_BEYOND` from opening a case.
@@ -139,8 +147,9 @@ pub struct SpamConfig {
     /// size of a case on the topic and in ClickHouse.
     pub max_farm_sims_listed: usize,
 
-    /// Population samples needed before its baseline is trusted, in SIM-windows: each
-    /// record weighs the share of the medium window it covers.
+    /// Population samples needed before its baseline is trusted: one per SIM and
+    /// medium window in which it reports, however many records it sends there (a SIM
+    /// reporting every minute weighs no more than one reporting hourly).
     pub(crate) baseline_min_samples: u32,
     /// Quantile above which senders are left out of the population fit (0..=1).
     pub(crate) baseline_trim_quantile: f64,
@@ -236,8 +245,9 @@ impl Default for SpamConfig {
             population_tail_p: 1e-6,
             robust_z: 3.5,
             far_rate_1h: 480,
-            far_rate_24h: 720,
+            far_rate_24h: 500,
             far_robust_z: 4.0,
+            far_active_share: 0.6,
             few_recipients_ratio: 0.5,
             one_off_max_sms: 500,
             reply_share: 0.1,
@@ -323,6 +333,7 @@ impl SpamConfig {
             ("spam.baseline_trim_quantile", self.baseline_trim_quantile),
             ("spam.population_tail_p", self.population_tail_p),
             ("spam.few_recipients_ratio", self.few_recipients_ratio),
+            ("spam.far_active_share", self.far_active_share),
             ("spam.onset_min_new_share", self.onset_min_new_share),
             ("spam.farm_member_share", self.farm_member_share),
         ] {

@@ -201,6 +201,22 @@ impl<const N: usize, C: Counter> BucketRing<N, C> {
         total
     }
 
+    /// How many of the last `buckets` buckets (clamped to `N`) ending with the bucket
+    /// of `now_ms` hold a count: how steadily the key was active.
+    pub(crate) fn active_last(&self, spec: &RingSpec<N>, now_ms: i64, buckets: usize) -> usize {
+        if self.head == 0 || buckets == 0 {
+            return 0;
+        }
+        let head = i64::from(self.head);
+        let now_bucket = spec.bucket_of(now_ms);
+        let k = buckets.min(N) as i64;
+        let lo = (now_bucket - k + 1).max(head - N as i64 + 1).max(1);
+        let hi = now_bucket.min(head);
+        (lo..=hi)
+            .filter(|&b| !self.counts[slot::<N>(b as u32)].is_zero())
+            .count()
+    }
+
     /// No retained bucket holds a count.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {

@@ -10,6 +10,12 @@
 //!   calls, replies: `IDENTITY_VERIFIED`, `SIM_AGE_DAYS`, `VOICE_CALLS`,
 //!   `REPLY_SHARE` say which) that has sent no more than one message to each entry of
 //!   a contact book (`one_off_max_sms`): a new-number announcement, an invitation.
+//!   Not checked when the SIM sits in a GSM gateway (`GATEWAY_TAC`): device evidence
+//!   the feed does carry is not outweighed by a pattern it cannot tell from spam.
+//! - `ESTABLISHED_SUBSCRIBER`: an old SIM (`sim_age_days` above `young_sim_days`) with
+//!   calls or replies: its volume alone (`RATE_FAR_BEYOND`) opens no case, whatever
+//!   the count (a school's notices, a shop's busy hour); the behaviour gate (new
+//!   recipients, where the feed carries them) still can.
 //!
 //! A SIM held back by any of them is a *near miss* (`near_miss.rs`): the reasons list
 //! both the rules that fired and the evidence that held the case back.
@@ -49,7 +55,8 @@ impl Contrary {
                 out.push("FEW_RECIPIENTS", share, c.few_recipients_ratio);
             }
         }
-        if f.out_long <= u64::from(c.one_off_max_sms) {
+        // a gateway device is no subscriber's phone: its SIM's burst is not one
+        if f.out_long <= u64::from(c.one_off_max_sms) && !fired.has(RuleId::GatewayTac) {
             let before = out.reasons.len();
             life_signs(c, f, &mut out);
             if out.reasons.len() > before {
@@ -62,6 +69,14 @@ impl Contrary {
                 );
             }
         }
+        if let Some(age) = established(c, f).filter(|_| !fired.has(RuleId::GatewayTac)) {
+            out.holds_far = true;
+            out.push(
+                "ESTABLISHED_SUBSCRIBER",
+                f64::from(age),
+                f64::from(c.young_sim_days),
+            );
+        }
         if !fired.has(RuleId::RateFarBeyond) {
             out.holds_far = true;
         }
@@ -72,6 +87,18 @@ impl Contrary {
         self.reasons
             .push(Reason::new(code, round4(value), round4(threshold)));
     }
+}
+
+/// The SIM's age when it is an established subscriber's: older than
+/// `young_sim_days` and with calls or replies over the long window (each only when the
+/// feed carries its fields).
+fn established(c: &SpamConfig, f: &SimFeatures) -> Option<u32> {
+    let age = f.age_days.filter(|a| *a > c.young_sim_days)?;
+    let voice = f.carries(field::CALLS) && f.voice_long > 0;
+    let replies = f.carries(field::SMS_IN)
+        && f.out_long > 0
+        && f.in_long as f64 >= c.reply_share * f.out_long as f64;
+    (voice || replies).then_some(age)
 }
 
 /// A subscriber's life in the features: identity verified, an old SIM, calls,
@@ -148,5 +175,39 @@ mod tests {
         let k = Contrary::of(&c, &tv, &fired(&[RuleId::RateFarBeyond]));
         assert!(k.holds_far);
         assert_eq!(k.reasons[0].code, "FEW_RECIPIENTS");
+    }
+
+    #[test]
+    fn an_established_subscriber_is_held_from_volume_alone_and_a_gateway_is_not() {
+        let c = SpamConfig::default();
+        // a school on a feed without new_recipients: old SIM, parents call back
+        let school = SimFeatures {
+            out_medium: 711,
+            out_long: 712,
+            voice_long: 2,
+            age_days: Some(900),
+            fields: field::CALLS | field::DISTINCT,
+            distinct_medium: 700,
+            ..SimFeatures::default()
+        };
+        let k = Contrary::of(&c, &school, &fired(&[RuleId::RateFarBeyond]));
+        assert!(k.holds_far && !k.holds_behaviour);
+        assert_eq!(k.reasons[0].code, "ESTABLISHED_SUBSCRIBER");
+        // a young SIM, or one without calls, is not established
+        let young = SimFeatures {
+            age_days: Some(4),
+            ..school
+        };
+        assert!(!Contrary::of(&c, &young, &fired(&[RuleId::RateFarBeyond])).holds_far);
+        // a verified burst to a contact book is no longer one-off in a gateway
+        let gw = SimFeatures {
+            out_medium: 300,
+            out_long: 300,
+            kyc_verified: Some(true),
+            ..SimFeatures::default()
+        };
+        let both = fired(&[RuleId::RateFarBeyond, RuleId::GatewayTac]);
+        assert!(!Contrary::of(&c, &gw, &both).holds_far);
+        assert!(Contrary::of(&c, &gw, &fired(&[RuleId::RateFarBeyond])).holds_far);
     }
 }

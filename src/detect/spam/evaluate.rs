@@ -22,6 +22,12 @@ pub(super) fn sim_features(
         .medium
         .sum_last(&specs.medium, now_ms, specs.short_buckets);
     let long = st.long.sum(&specs.long, now_ms);
+    // the part of the medium window the SIM has been seen in, at least the short window
+    let bucket_s = (specs.medium.bucket_ms() / 1000).max(1) as u32;
+    let seen_s = st
+        .last_seen_s
+        .saturating_sub(st.first_seen_s)
+        .clamp(bucket_s * specs.short_buckets as u32, bucket_s * 12);
     let aux = st.aux.sum(&specs.aux, now_ms);
     let age = (st.age_days != AGE_UNKNOWN).then_some(u32::from(st.age_days));
     let kyc = st
@@ -31,12 +37,15 @@ pub(super) fn sim_features(
         out_short: short[0],
         out_medium: medium[0],
         out_long: long,
+        rate_seen_per_hour: medium[0] as f64 * 3600.0 / f64::from(seen_s.max(1)),
         distinct_medium: medium[1],
         new_medium: medium[2],
         voice_long: aux[0],
         in_long: aux[1],
         tail_log10: None,
         robust_z: None,
+        rate_seen_z: None,
+        active_share: 0.0,
         age_days: age,
         kyc_verified: kyc,
         gateway_tac,
@@ -46,22 +55,39 @@ pub(super) fn sim_features(
     }
 }
 
+/// Share of the medium-window buckets from the SIM's first record (within the window)
+/// to its newest in which it sent: 1 for a SIM sending all the time, low for bursts.
+#[inline]
+pub(super) fn active_share(st: &SimState, specs: &Specs) -> f64 {
+    let now_ms = i64::from(st.last_seen_s) * 1000;
+    let spec = &specs.medium;
+    let first = spec.bucket_of(i64::from(st.first_seen_s) * 1000 + 1);
+    let seen = (spec.bucket_of(now_ms) - first + 1).clamp(1, 12) as usize;
+    st.medium.active_last(spec, now_ms, seen) as f64 / seen as f64
+}
+
 impl SpamDetector {
     /// Feed the SIM's hourly rate over the medium window (`hours` long) to the
-    /// population baseline, weighted by the share of the window the record covers; the
-    /// first fit happens as soon as there are enough samples.
+    /// population baseline: one sample per SIM and medium window in which it reports
+    /// (`sample`), however many records it sends there, so SIMs that report every
+    /// minute because they send all the time (spammers, a farm) weigh no more than
+    /// the subscribers who text now and then. Weighting by records let a busy farm
+    /// become the population on a feed of 60 s records. The first fit happens as
+    /// soon as there are enough samples.
     #[inline]
     pub(super) fn observe_population(
         &mut self,
         population: usize,
         out_medium: u64,
-        window_secs: u32,
+        sample: bool,
         hours: f64,
     ) {
-        let weight = f64::from(window_secs) / f64::from(self.config.medium_window_secs);
+        if !sample {
+            return;
+        }
         let min = f64::from(self.config.baseline_min_samples);
         let baseline = self.baselines.get_mut(population);
-        baseline.observe_weighted(out_medium as f64 / hours, weight);
+        baseline.observe_weighted(out_medium as f64 / hours, 1.0);
         if baseline.fit().is_none() && baseline.samples() >= min {
             baseline.refit();
         }
@@ -71,7 +97,7 @@ impl SpamDetector {
     /// volume reaches `RATE_FAR_BEYOND`'s, or behaviour is not required.
     #[inline]
     pub(super) fn may_open_case(&self, f: &SimFeatures) -> bool {
-        f.out_medium >= self.rules.far_rate_1h
+        super::rules::far_volume(&self.rules, f)
             || self.rules.new_recipient_ratio(f).is_some()
             || !self.config.require_behaviour
     }
@@ -114,5 +140,6 @@ impl SpamDetector {
             0.0
         });
         f.robust_z = Some(fit.robust_z(count as f64 / hours));
+        f.rate_seen_z = Some(fit.robust_z(f.rate_seen_per_hour));
     }
 }

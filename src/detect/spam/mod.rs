@@ -142,6 +142,9 @@ impl SpamDetector {
         let Some(st) = self.sims.get_mut(slot) else {
             return;
         };
+        // the SIM's first record in this medium window: its population sample
+        let period = self.config.medium_window_secs.max(1);
+        let sample = st.records == 0 || st.last_seen_s / period != span.t_s / period;
         let folded = record::fold(st, r, &specs, &span, &self.farm);
         let op = st.key.op();
         let mut f = evaluate::sim_features(st, &specs, r, folded.gateway_tac);
@@ -149,8 +152,11 @@ impl SpamDetector {
         // SIM's count over the whole medium window.
         let hours = f64::from(self.config.medium_window_secs) / 3600.0;
         let population = self.baselines.index(op, r.window_secs);
-        self.observe_population(population, f.out_medium, r.window_secs, hours);
+        self.observe_population(population, f.out_medium, sample, hours);
         if folded.flags & flag::CASE_OPEN != 0 || self.may_open_case(&f) {
+            if let Some(st) = self.sims.get(slot) {
+                f.active_share = evaluate::active_share(st, &specs);
+            }
             let fired = self.evaluate_rules(population, &mut f, hours);
             self.apply_sim_rules(slot, span.end_ms, &fired, &f, out);
         }

@@ -228,6 +228,10 @@ pub(crate) struct SimFeatures {
     pub(crate) out_short: u64,
     pub(crate) out_medium: u64,
     pub(crate) out_long: u64,
+    /// Hourly send rate over the part of the medium window the SIM has been seen in
+    /// (at least the short window): a SIM that started 20 minutes ago and sent 400 is
+    /// sending 1 200 an hour, not 400.
+    pub(crate) rate_seen_per_hour: f64,
     pub(crate) distinct_medium: u64,
     pub(crate) new_medium: u64,
     pub(crate) voice_long: u64,
@@ -235,6 +239,12 @@ pub(crate) struct SimFeatures {
     /// `−log10` of the population tail probability of the medium-window count, if computed.
     pub(crate) tail_log10: Option<f64>,
     pub(crate) robust_z: Option<f64>,
+    /// Robust z-score of `rate_seen_per_hour` against the operator's population, if
+    /// its baseline is trusted.
+    pub(crate) rate_seen_z: Option<f64>,
+    /// Share of the medium-window buckets since the SIM was first seen in which it
+    /// sent (filled in only when it may open a case): how steadily it sends.
+    pub(crate) active_share: f64,
     pub(crate) age_days: Option<u32>,
     pub(crate) kyc_verified: Option<bool>,
     pub(crate) gateway_tac: Option<u32>,
@@ -265,6 +275,7 @@ pub(crate) struct SimRules {
     pub(crate) far_rate_1h: u64,
     pub(crate) far_rate_24h: u64,
     pub(crate) far_robust_z: f64,
+    pub(crate) far_active_share: f64,
     pub(crate) new_ratio: f64,
     pub(crate) new_min: u64,
     pub(crate) distinct_ratio: f64,
@@ -288,6 +299,7 @@ impl SimRules {
             far_rate_1h: u64::from(c.far_rate_1h),
             far_rate_24h: u64::from(c.far_rate_24h),
             far_robust_z: c.far_robust_z,
+            far_active_share: c.far_active_share,
             new_ratio: c.new_recipient_ratio,
             new_min: u64::from(c.new_recipient_min),
             distinct_ratio: c.distinct_ratio,
@@ -371,18 +383,29 @@ fn rate_robust_z(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
         .map(|z| (z, r.robust_z))
 }
 
-/// `RATE_FAR_BEYOND`: SMS in the medium window ≥ `far_rate_1h`, held long enough
-/// that the long window has ≥ `far_rate_24h`, and (once the SIM's operator has a
-/// trusted baseline) a robust z-score of at least `far_robust_z`. Needs only `sms_out`:
-/// the one rule that may open a case on its own, for feeds that carry nothing else.
+/// `RATE_FAR_BEYOND`: an hourly rate over the time the SIM has been seen (at most the
+/// medium window) ≥ `far_rate_1h`, more SMS in the long window than one burst to a
+/// contact book (≥ `far_rate_24h`), held: sent in at least `far_active_share` of the
+/// medium-window buckets since the SIM was first seen (a school's or a shop's
+/// bursts come with pauses), and (once the SIM's operator has a trusted baseline for
+/// its reporting interval) a robust z-score of that rate of at least `far_robust_z`.
+/// Needs only `sms_out`: the one rule that may open a case on its own, for feeds that
+/// carry nothing else (value: the rate, SMS per hour).
 fn rate_far_beyond(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
-    if f.out_medium < r.far_rate_1h || f.out_long < r.far_rate_24h {
+    if !far_volume(r, f) || f.active_share < r.far_active_share {
         return None;
     }
-    if f.robust_z.is_some_and(|z| z < r.far_robust_z) {
+    if f.rate_seen_z.is_some_and(|z| z < r.far_robust_z) {
         return None;
     }
-    Some((f.out_medium as f64, r.far_rate_1h as f64))
+    Some((f.rate_seen_per_hour, r.far_rate_1h as f64))
+}
+
+/// The volume part of `RATE_FAR_BEYOND` (also the gate that lets a SIM without the
+/// behaviour fields be evaluated at all).
+#[inline]
+pub(crate) fn far_volume(r: &SimRules, f: &SimFeatures) -> bool {
+    f.out_long >= r.far_rate_24h && f.rate_seen_per_hour >= r.far_rate_1h as f64
 }
 
 /// `NEW_RECIPIENT_RATIO`: `new / distinct` recipients over the medium window ≥

@@ -615,3 +615,48 @@ fn a_farm_larger_than_the_listing_cap_lists_its_first_sims_and_says_how_many() {
     assert_eq!(values.last(), Some(&10.0));
     assert!(snaps.iter().all(|s| s.sims.len() <= 5));
 }
+
+#[test]
+fn senders_reporting_every_minute_do_not_become_the_population() {
+    let mut d = detector();
+    // 60 s records with nothing but sms_out: 400 subscribers text now and then, 40
+    // heavy senders (240 an hour) report every minute, one spammer sends 15 a minute
+    let at = |start: i64, m: i64| start + m * 60_000;
+    let rec = |r: SmsVolume, t: i64, n: u32| SmsVolume {
+        window_start_ms: t,
+        window_secs: 60,
+        sms_out: n,
+        ..bare(r)
+    };
+    let out = run(&mut d, 12, 0, |s, start| {
+        let mut v = Vec::new();
+        for m in 0..5i64 {
+            let t = at(start, m);
+            for i in 0..400u32 {
+                if (i64::from(i) + s * 5 + m) % 15 == 0 {
+                    v.push(rec(normal(i, t), t, 1));
+                }
+            }
+            for i in 1000..1040u32 {
+                v.push(rec(normal(i, t), t, 4));
+            }
+            v.push(rec(spammer(1, t), t, 15));
+        }
+        v
+    });
+    let case = out
+        .iter()
+        .find(|c| c.kind == CaseKind::SpamSim && c.sims == [sim_id(1)])
+        .expect("the spammer is flagged within the hour");
+    assert!(case.reasons.iter().any(|r| r.code == "RATE_FAR_BEYOND"));
+    // judged on its rate since first seen: past a contact book's 500 in the 34th minute
+    assert!(
+        case.opened_at <= T0 + 40 * 60_000,
+        "opened {} min in",
+        (case.opened_at - T0) / 60_000
+    );
+    assert!(
+        out.iter().all(|c| c.sims == [sim_id(1)]),
+        "only the spammer is flagged"
+    );
+}
