@@ -13,9 +13,10 @@
 #    schema (CW_CHDB_PYTHON);
 # 3. runs `cargo test` on the library, binary, integration tests and examples, builds
 #    the benchmarks, runs scripts/golden.sh (simulate + replay outputs equal the
-#    committed fingerprints), runs the robustness matrix (every simulator variant x
-#    seeds 1-10, optimised: tests/robustness_matrix.rs), and exits non-zero if
-#    anything failed.
+#    committed fingerprints), runs the robustness matrix's asserting test (the spam
+#    targets on the variants that meet them, seeds 1-10, optimised:
+#    tests/robustness_matrix.rs; the whole matrix is still ignored), and exits
+#    non-zero if anything failed.
 #
 # The services are left running afterwards (fast re-runs); stop them with
 # `scripts/services.sh down`.

@@ -4,8 +4,10 @@
 //! with the targets asserted on every cell, per transmitter and per trap category.
 //! Every failing cell is listed with every target it misses before the test fails.
 //!
-//! Ignored for now: today's detectors miss targets on most variants (QUALITY.md has
-//! the table); `--include-ignored` runs it (scripts/quality.sh does).
+//! The whole matrix is ignored for now: today's detectors miss targets on most
+//! variants (QUALITY.md has the table); `--include-ignored` runs it
+//! (scripts/quality.sh does). The spam targets of the variants that meet them on
+//! every seed (`SPAM_ASSERTED_VARIANTS`) are asserted by a test that is not ignored.
 //!
 //! Optimised code only: scripts/test.sh runs it as
 //! `cargo test --profile golden --test robustness_matrix` (the build scripts/golden.sh
@@ -34,6 +36,18 @@ const ASSERTED_VARIANTS: [&str; 11] = [
     "farm_spread",
     "ramp_campaign",
     "lookalikes_sms",
+    "lookalikes_radio",
+];
+/// Variants whose every asserted seed meets the spam targets today (QUALITY.md): their
+/// spam targets are asserted by the README's test command while the whole matrix is
+/// not yet.
+const SPAM_ASSERTED_VARIANTS: [&str; 7] = [
+    "baseline",
+    "imsi_catcher",
+    "cloning_blaster",
+    "two_blasters",
+    "static_clone",
+    "ramp_campaign",
     "lookalikes_radio",
 ];
 const HELD_OUT_VARIANTS: [&str; 2] = ["combined", "feeds_alt"];
@@ -109,6 +123,34 @@ fn every_variant_and_seed_meets_the_targets() {
         failing.is_empty(),
         "{} of {asserted} asserted cells miss a target:\n{}",
         failing.len(),
+        failing.join("\n")
+    );
+}
+
+#[test]
+fn spam_targets_hold_where_they_are_met_today() {
+    assert!(
+        !cfg!(debug_assertions),
+        "the robustness matrix runs on optimised code: cargo test --profile golden --test robustness_matrix"
+    );
+    let cells = SPAM_ASSERTED_VARIANTS
+        .iter()
+        .flat_map(|v| ASSERTED_SEEDS.iter().map(move |&s| Cell::new(v, s, true)))
+        .collect();
+    let results = run_matrix(Plan { cells });
+    let failing: Vec<String> = results
+        .iter()
+        .filter_map(|r| {
+            let f = matrix::check_spam(&r.score);
+            (!f.is_empty())
+                .then(|| format!("{} seed {}: {}", r.cell.variant, r.cell.seed, f.join("; ")))
+        })
+        .collect();
+    assert!(
+        failing.is_empty(),
+        "{} of {} cells miss a spam target:\n{}",
+        failing.len(),
+        results.len(),
         failing.join("\n")
     );
 }

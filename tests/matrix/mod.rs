@@ -147,6 +147,14 @@ fn at_most(out: &mut Vec<String>, what: &str, v: Option<f64>, max: f64) {
 
 /// Every target a cell misses.
 pub fn check(r: &ScoreReport) -> Vec<String> {
+    let mut out = check_spam(r);
+    out.extend(check_bts(r));
+    out
+}
+
+/// The spam targets a cell misses (precision, recall per kind, farm cases, delays,
+/// false positives per trap category).
+pub fn check_spam(r: &ScoreReport) -> Vec<String> {
     let mut out = Vec::new();
     let s = &r.sims;
     at_least(
@@ -192,6 +200,12 @@ pub fn check(r: &ScoreReport) -> Vec<String> {
             out.push(format!("{n} false positive(s) among {kind} SIMs"));
         }
     }
+    out
+}
+
+/// The fake-BTS targets a cell misses.
+pub fn check_bts(r: &ScoreReport) -> Vec<String> {
+    let mut out = Vec::new();
     let b = &r.bts;
     for (category, n) in &b.false_cases_by_category {
         out.push(format!("{n} false fake_bts case(s) on {category} cells"));
