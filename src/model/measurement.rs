@@ -88,33 +88,35 @@ impl CellMeasurement {
     }
 }
 
-#[derive(Deserialize)]
-struct RawMeasurement<'a> {
+/// A measurement line as JSON gives it, before the contract's checks: what serde and
+/// the fast scanner ([`super::measurement_scan`]) both build.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawMeasurement<'a> {
     #[serde(borrow)]
-    source: Option<Text<'a>>,
+    pub(super) source: Option<Text<'a>>,
     #[serde(borrow)]
-    reporter: Option<Text<'a>>,
-    ts: Option<RawTs>,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    accuracy_m: Option<f64>,
+    pub(super) reporter: Option<Text<'a>>,
+    pub(super) ts: Option<RawTs>,
+    pub(super) lat: Option<f64>,
+    pub(super) lon: Option<f64>,
+    pub(super) accuracy_m: Option<f64>,
     #[serde(borrow)]
-    rat: Option<Text<'a>>,
-    mcc: Option<i64>,
-    mnc: Option<i64>,
-    lac: Option<i64>,
-    cid: Option<i64>,
-    arfcn: Option<i64>,
-    pci: Option<i64>,
-    signal_dbm: Option<f64>,
-    ta: Option<i64>,
-    neighbors: Option<i64>,
+    pub(super) rat: Option<Text<'a>>,
+    pub(super) mcc: Option<i64>,
+    pub(super) mnc: Option<i64>,
+    pub(super) lac: Option<i64>,
+    pub(super) cid: Option<i64>,
+    pub(super) arfcn: Option<i64>,
+    pub(super) pci: Option<i64>,
+    pub(super) signal_dbm: Option<f64>,
+    pub(super) ta: Option<i64>,
+    pub(super) neighbors: Option<i64>,
     #[serde(borrow)]
-    cipher: Option<Text<'a>>,
+    pub(super) cipher: Option<Text<'a>>,
     #[serde(borrow)]
-    event: Option<Text<'a>>,
+    pub(super) event: Option<Text<'a>>,
     #[serde(borrow)]
-    sms_sender: Option<Text<'a>>,
+    pub(super) sms_sender: Option<Text<'a>>,
 }
 
 /// Physical ranges accepted for the numeric fields (inclusive).
@@ -164,7 +166,10 @@ impl CellMeasurement {
         text: &str,
         bounds: &TimeBounds,
     ) -> Result<CellMeasurement, ValidationError> {
-        let raw: RawMeasurement = super::error::deserialize_object_str(text)?;
+        let raw: RawMeasurement = match super::measurement_scan::scan(text) {
+            Some(raw) => raw,
+            None => super::error::deserialize_object_str(text)?,
+        };
         Self::from_raw(raw, bounds)
     }
 

@@ -7,7 +7,9 @@
 mod case;
 mod cell;
 mod error;
+mod json_scan;
 mod measurement;
+mod measurement_scan;
 mod names;
 mod order;
 mod pseudonym;

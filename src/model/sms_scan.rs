@@ -6,10 +6,8 @@
 //! refusal. Parsing is the largest cost of a replay, and serde's generic field
 //! matching about half of it.
 
+use super::json_scan::Scanner;
 use super::sms_raw::{RawFp, RawSms};
-use super::text::Text;
-use super::timestamp::{parse_timestamp_str, RawTs};
-use std::borrow::Cow;
 
 /// The raw record of `text`, or `None` when serde must decide.
 pub(crate) fn scan(text: &str) -> Option<RawSms<'_>> {
@@ -21,126 +19,7 @@ pub(crate) fn scan(text: &str) -> Option<RawSms<'_>> {
     (s.i == text.len()).then_some(raw)
 }
 
-struct Scanner<'a> {
-    text: &'a str,
-    i: usize,
-}
-
 impl<'a> Scanner<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.bytes().get(self.i).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let b = self.peek()?;
-        self.i += 1;
-        Some(b)
-    }
-
-    fn eat(&mut self, b: u8) -> Option<()> {
-        (self.next()? == b).then_some(())
-    }
-
-    /// JSON whitespace, as serde_json skips it.
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.i += 1;
-        }
-    }
-
-    /// A string without escapes or control characters, borrowed.
-    fn string(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
-        let start = self.i;
-        let len = memchr::memchr(b'"', &self.bytes()[start..])?;
-        let body = &self.bytes()[start..start + len];
-        if body.iter().any(|&b| b == b'\\' || b < 0x20) {
-            return None;
-        }
-        self.i = start + len + 1;
-        // Both ends are ASCII quotes, so the slice is on character boundaries.
-        self.text.get(start..start + len)
-    }
-
-    /// `null` (consumed) or not.
-    fn null(&mut self) -> bool {
-        if self.bytes()[self.i..].starts_with(b"null") {
-            self.i += 4;
-            return true;
-        }
-        false
-    }
-
-    /// An integer of at most 18 digits, without a fraction or exponent.
-    fn int(&mut self) -> Option<i64> {
-        let negative = self.peek()? == b'-';
-        if negative {
-            self.i += 1;
-        }
-        let start = self.i;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
-        }
-        let digits = &self.bytes()[start..self.i];
-        // "-0", leading zeros, fractions, exponents and huge values: serde's call
-        let plain = !digits.is_empty()
-            && digits.len() <= 18
-            && !(digits[0] == b'0' && (digits.len() > 1 || negative))
-            && !matches!(self.peek(), Some(b'.' | b'e' | b'E'));
-        if !plain {
-            return None;
-        }
-        let v = digits
-            .iter()
-            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
-        Some(if negative { -v } else { v })
-    }
-
-    fn opt_int(&mut self) -> Option<Option<i64>> {
-        if self.null() {
-            return Some(None);
-        }
-        self.int().map(Some)
-    }
-
-    fn opt_text(&mut self) -> Option<Option<Text<'a>>> {
-        if self.null() {
-            return Some(None);
-        }
-        self.string().map(|s| Some(Text(Cow::Borrowed(s))))
-    }
-
-    fn opt_bool(&mut self) -> Option<Option<bool>> {
-        let rest = &self.bytes()[self.i..];
-        let (v, n) = if rest.starts_with(b"true") {
-            (Some(true), 4)
-        } else if rest.starts_with(b"false") {
-            (Some(false), 5)
-        } else if rest.starts_with(b"null") {
-            (None, 4)
-        } else {
-            return None;
-        };
-        self.i += n;
-        Some(v)
-    }
-
-    /// Integer milliseconds or an RFC 3339 string that parses.
-    fn opt_ts(&mut self) -> Option<Option<RawTs>> {
-        if self.null() {
-            return Some(None);
-        }
-        if self.peek()? == b'"' {
-            let s = self.string()?;
-            return parse_timestamp_str(s).map(|ms| Some(RawTs(ms)));
-        }
-        self.int().map(|ms| Some(RawTs(ms)))
-    }
-
     fn opt_fps(&mut self) -> Option<Option<Vec<RawFp<'a>>>> {
         if self.null() {
             return Some(None);
@@ -179,35 +58,6 @@ impl<'a> Scanner<'a> {
             _ => None,
         })?;
         Some(fp)
-    }
-
-    /// The members of an object whose `{` was just read, up to its `}`: `member` reads
-    /// one value and returns its key's bit (`None` gives up); a repeated key gives up.
-    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<u32>) -> Option<()> {
-        let mut seen = 0u32;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-            return Some(());
-        }
-        loop {
-            self.ws();
-            let key = self.string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            let bit = member(self, key)?;
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
-            self.ws();
-            match self.next()? {
-                b',' => {}
-                b'}' => return Some(()),
-                _ => return None,
-            }
-        }
     }
 
     /// Read the value of `key` into `raw`; the key's bit, or `None` to give up.

@@ -44,9 +44,93 @@ impl TimeBounds {
 
 /// Parse an RFC 3339 string into epoch milliseconds.
 pub(crate) fn parse_timestamp_str(s: &str) -> Option<i64> {
+    if let Some(ms) = parse_common_rfc3339(s.as_bytes()) {
+        return Some(ms);
+    }
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.timestamp_millis())
+}
+
+/// The common shape `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` with every part in range
+/// (no leap second), read without chrono's general parser: `None` for anything else,
+/// which chrono then reads or refuses. Every SMS-volume line carries one.
+fn parse_common_rfc3339(b: &[u8]) -> Option<i64> {
+    fn num(b: &[u8]) -> Option<i64> {
+        b.iter().try_fold(0i64, |acc, &d| {
+            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+        })
+    }
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
+    let (hour, minute, second) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0;
+    if b[i] == b'.' {
+        let digits = b[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        let first3 = &b[i + 1..i + 1 + digits.min(3)];
+        millis = num(first3)? * [100, 10, 1][first3.len() - 1];
+        i += 1 + digits;
+    }
+    let offset_secs = match &b[i..] {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (oh, om) = (num(&[*h1, *h2])?, num(&[*m1, *m2])?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let secs = oh * 3600 + om * 60;
+            if *sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_secs;
+    Some(secs * 1000 + millis)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// A timestamp as it arrives: already converted to milliseconds.
@@ -106,6 +190,66 @@ mod tests {
             parse_timestamp_str("2026-11-28T00:00:00Z")
         );
         assert_eq!(parse_timestamp_str("yesterday"), None);
+        assert_eq!(
+            parse_common_rfc3339(b"2026-11-08T07:00:00.000+07:00"),
+            parse_timestamp_str("2026-11-08T00:00:00Z")
+        );
+    }
+
+    fn chrono_ms(s: &str) -> Option<i64> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.timestamp_millis())
+    }
+
+    #[test]
+    fn leaves_the_unusual_to_chrono() {
+        for s in [
+            "2026-11-08t07:00:00Z",
+            "2026-11-08 07:00:00Z",
+            "2026-11-08T07:00:00z",
+            "2016-12-31T23:59:60Z",
+            "2026-11-08T07:00:00.1234567890Z",
+            "2026-11-08T07:00:00.Z",
+            "2026-11-08T07:00:00+0700",
+            "2026-11-08T07:00:00+24:00",
+            "2026-02-29T00:00:00Z",
+            "+2026-11-08T07:00:00Z",
+        ] {
+            assert_eq!(parse_common_rfc3339(s.as_bytes()), None, "{s}");
+            assert_eq!(parse_timestamp_str(s), chrono_ms(s), "{s}");
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Whenever the fast path answers, chrono gives the same instant.
+        #[test]
+        fn agrees_with_chrono(
+            y in prop_oneof![0u32..10_000, 1995u32..2035],
+            mo in 0u32..14, d in 0u32..33, h in 0u32..26, mi in 0u32..62, se in 0u32..62,
+            frac in prop_oneof![Just(String::new()), "\\.[0-9]{0,11}"],
+            off in prop_oneof![Just("Z".to_string()), "[+-][0-2][0-9]:[0-6][0-9]", Just("+07:00".to_string())],
+            sep in prop_oneof![8 => Just('T'), 1 => Just('t'), 1 => Just(' ')],
+        ) {
+            let s = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{se:02}{frac}{off}");
+            if let Some(fast) = parse_common_rfc3339(s.as_bytes()) {
+                prop_assert_eq!(Some(fast), chrono_ms(&s), "{}", s);
+            }
+            prop_assert_eq!(parse_timestamp_str(&s), chrono_ms(&s), "{}", s);
+        }
+
+        #[test]
+        fn agrees_with_chrono_on_damaged_strings(cut in 0usize..29, byte in any::<u8>()) {
+            let mut b = b"2026-11-08T07:00:00.000+07:00".to_vec();
+            b[cut] = byte;
+            if let Ok(s) = std::str::from_utf8(&b) {
+                prop_assert_eq!(parse_timestamp_str(s), chrono_ms(s), "{}", s);
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::identity::claimed_cell;
 use super::locate::{
     bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
 };
+use super::reported::Reported;
 use super::rules::{ReportCheck, Rule, RULE_COUNT};
 use super::signature::Signature;
 use super::track::Kalman;
@@ -96,10 +97,7 @@ pub(crate) struct Emitter {
     /// Reporter (hashed) → last event time it reported this emitter, and the last
     /// time it reported a reject or downgrade (`i64::MIN`: never).
     reporters: HashMap<u64, (i64, i64)>,
-    pub(super) observations: VecDeque<Observation>,
-    /// Per observation, the index in `identities` of the identity it reported
-    /// (`u16::MAX` past 65 534): an unlinked identity takes its reports with it.
-    pub(super) observation_identity: VecDeque<u16>,
+    pub(super) observations: VecDeque<Reported>,
     /// Extent of the reporter positions, local metres (min x, min y, max x, max y).
     bbox: [f64; 4],
     /// Last event time the identity was heard on another channel (DUPLICATE_IDENTITY).
@@ -141,7 +139,6 @@ impl Emitter {
             thresholds: [0.0; RULE_COUNT],
             reporters: HashMap::new(),
             observations: VecDeque::new(),
-            observation_identity: VecDeque::new(),
             bbox: [
                 f64::INFINITY,
                 f64::INFINITY,
@@ -171,13 +168,14 @@ impl Emitter {
         let recent = self.observations.iter().rev().take(ANCHOR_REPORTS);
         let max_rss = recent
             .clone()
-            .filter(|o| o.rss_dbm.is_finite())
-            .map(|o| o.rss_dbm)
+            .map(Reported::rss_dbm)
+            .filter(|r| r.is_finite())
             .fold(f64::NEG_INFINITY, f64::max);
         let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
         for o in recent {
-            let w = if o.rss_dbm.is_finite() && max_rss.is_finite() {
-                10f64.powf((o.rss_dbm - max_rss) / model_db_per_decade)
+            let rss = o.rss_dbm();
+            let w = if rss.is_finite() && max_rss.is_finite() {
+                10f64.powf((rss - max_rss) / model_db_per_decade)
             } else {
                 0.1
             };
@@ -298,16 +296,15 @@ impl Emitter {
             self.bbox[2].max(x),
             self.bbox[3].max(y),
         ];
-        self.observations.push_back(Observation::of_report(m, x, y));
         let index = self.identities.iter().position(|(c, _)| *c == claimed);
         if let Some(slot) = index.and_then(|i| self.on_air.get_mut(i)) {
             slot.0 = slot.0.max(m.ts_ms);
         }
-        self.observation_identity
-            .push_back(index.map_or(u16::MAX, |i| u16::try_from(i).unwrap_or(u16::MAX)));
+        let mut report = Reported::of_report(m, x, y);
+        report.identity = index.map_or(u16::MAX, |i| u16::try_from(i).unwrap_or(u16::MAX));
+        self.observations.push_back(report);
         while self.observations.len() > cfg.max_observations.max(8) {
             self.observations.pop_front();
-            self.observation_identity.pop_front();
         }
     }
 
@@ -434,7 +431,12 @@ impl Emitter {
         self.reports_since_locate = 0;
         // all observations, binned (work bounded by the footprint), warm-started
         // from the previous fix
-        let all = bin_observations(self.observations.make_contiguous(), cfg.locate_bin_m);
+        let all: Vec<Observation> = self
+            .observations
+            .iter()
+            .map(Reported::observation)
+            .collect();
+        let all = bin_observations(&all, cfg.locate_bin_m);
         let Some(fix_all) = multilaterate_from(&all, solver, self.fix.map(|f| (f.x, f.y))) else {
             return;
         };
@@ -443,8 +445,8 @@ impl Emitter {
         let recent: Vec<Observation> = self
             .observations
             .iter()
-            .filter(|o| o.ts_ms > recent_from && o.rss_dbm.is_finite())
-            .copied()
+            .filter(|o| o.ts_ms > recent_from && o.rss_dbm().is_finite())
+            .map(Reported::observation)
             .collect();
         if recent.len() >= 4 {
             let warm = self.short_fixes.back().map(|f| (f.x, f.y));
@@ -568,9 +570,8 @@ impl Emitter {
     pub(crate) fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.identities.capacity() * std::mem::size_of::<(ClaimedCell, i64)>()
-            + self.reporters.capacity() * (std::mem::size_of::<(u64, i64)>() + 1)
-            + self.observations.capacity() * std::mem::size_of::<Observation>()
-            + self.observation_identity.capacity() * 2
+            + self.reporters.capacity() * (std::mem::size_of::<(u64, (i64, i64))>() + 1)
+            + self.observations.capacity() * std::mem::size_of::<Reported>()
             + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
             + self.track.capacity() * std::mem::size_of::<(i64, f64, f64)>()
     }

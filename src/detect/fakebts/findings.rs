@@ -9,6 +9,7 @@ use super::geometry::distance_m;
 use super::identity::{cell_key, IdKey, IdentityState};
 use super::index::CellIndex;
 use super::locate::{multilaterate, Observation, SolverParams};
+use super::reported::Reported;
 use crate::config::FakeBtsConfig;
 use crate::model::{round3, round6, Location, Rat, Reason};
 use serde::Serialize;
@@ -135,7 +136,7 @@ pub(super) fn misplaced_cell(
     {
         return None;
     }
-    let obs: Vec<_> = p.observations.iter().copied().collect();
+    let obs: Vec<_> = p.observations.iter().map(Reported::observation).collect();
     let fix = multilaterate(&obs, solver)?;
     *localisations += 1;
     let radius = fix.radius_m(cfg.min_radius_m);

@@ -4,7 +4,7 @@
 //! of all its reports, from which the inventory-discrepancy finding locates it.
 
 use super::geometry::LocalFrame;
-use super::locate::Observation;
+use super::reported::Reported;
 use super::rules::Neighbourhood;
 use crate::model::{CellKey, CellMeasurement, ClaimedCell, Rat};
 use std::collections::{HashSet, VecDeque};
@@ -108,7 +108,7 @@ impl IdentityState {
 #[derive(Debug, Clone)]
 pub(crate) struct Profile {
     pub(crate) frame: LocalFrame,
-    pub(crate) observations: VecDeque<Observation>,
+    pub(crate) observations: VecDeque<Reported>,
     pub(crate) reporters: HashSet<u64>,
     pub(crate) reports: u64,
     /// Reports beyond reach or off their timing advance.
@@ -142,7 +142,7 @@ impl Profile {
             return;
         }
         let (x, y) = self.frame.to_xy(m.lat, m.lon);
-        self.observations.push_back(Observation::of_report(m, x, y));
+        self.observations.push_back(Reported::of_report(m, x, y));
         while self.observations.len() > MAX_PROFILE_OBSERVATIONS {
             self.observations.pop_front();
         }
@@ -150,7 +150,7 @@ impl Profile {
 
     fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + self.observations.capacity() * std::mem::size_of::<Observation>()
+            + self.observations.capacity() * std::mem::size_of::<Reported>()
             + self.reporters.capacity() * 9
     }
 }

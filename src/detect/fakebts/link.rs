@@ -4,7 +4,7 @@
 
 use super::emitter::Emitter;
 use super::identity::claimed_cell;
-use super::locate::Observation;
+use super::reported::Reported;
 use super::rules::{ReportCheck, Rule};
 use crate::model::{CellMeasurement, ClaimedCell};
 
@@ -87,14 +87,14 @@ impl Emitter {
                 let j = self.identities.iter().position(|(c, _)| c == cell)?;
                 Some(u16::try_from(j).unwrap_or(u16::MAX))
             };
-            let kept: Vec<(Observation, u16)> = self
+            self.observations = self
                 .observations
                 .iter()
-                .zip(&self.observation_identity)
-                .filter_map(|(o, &i)| renumber(i).map(|j| (*o, j)))
+                .filter_map(|o| {
+                    let identity = renumber(o.identity)?;
+                    Some(Reported { identity, ..*o })
+                })
                 .collect();
-            self.observations = kept.iter().map(|k| k.0).collect();
-            self.observation_identity = kept.iter().map(|k| k.1).collect();
             self.fix = None;
             self.kalman = None;
             self.short_fixes.clear();

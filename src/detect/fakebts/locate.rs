@@ -435,13 +435,14 @@ fn p0_for(obs: &[Observation], model: &PathLoss, x: f64, y: f64) -> f64 {
 /// uncertainty).
 const CONVERGED_M: f64 = 1.0;
 
-/// Levenberg–Marquardt from one start; returns the final parameters and cost.
+/// Levenberg–Marquardt from one start; returns the final parameters and their
+/// evaluation (with the normal matrix, which the fix's covariance reuses).
 fn refine(
     obs: &[Observation],
     p: &SolverParams,
     start: (f64, f64),
     prior: (f64, f64),
-) -> ([f64; 3], f64) {
+) -> ([f64; 3], Eval) {
     let mut theta = [start.0, start.1, p0_for(obs, &p.model, start.0, start.1)];
     let mut cur = evaluate(obs, p, theta, prior, true);
     let mut lambda = 1e-3;
@@ -470,7 +471,7 @@ fn refine(
             }
         }
     }
-    (theta, cur.cost)
+    (theta, cur)
 }
 
 /// Robust multilateration. Needs at least three reports; starts from the weighted
@@ -530,15 +531,15 @@ pub(crate) fn multilaterate_from(
             4
         }
     };
-    let mut best: Option<([f64; 3], f64)> = None;
+    let mut best: Option<([f64; 3], Eval)> = None;
     for s in &starts[..n_starts] {
-        let (theta, cost) = refine(obs, p, *s, centroid);
-        if best.is_none_or(|(_, c)| cost < c) {
-            best = Some((theta, cost));
+        let (theta, fin) = refine(obs, p, *s, centroid);
+        if best.as_ref().is_none_or(|(_, b)| fin.cost < b.cost) {
+            best = Some((theta, fin));
         }
     }
-    let (theta, _) = best?;
-    let fin = evaluate(obs, p, theta, centroid, true);
+    // the best start's last evaluation is the one at its parameters: reused, not redone
+    let (theta, fin) = best?;
     let inv = invert3(fin.a)?;
     let dof = (total - 3.0).max(1.0);
     let scale = (fin.chi2 / dof).max(1.0);

@@ -1,0 +1,221 @@
+//! The primitives of the fast scanners for the common shape of a record line
+//! ([`super::sms_scan`], [`super::measurement_scan`]): one flat JSON object with known
+//! keys, unescaped strings, plain numbers, booleans and nulls. Every reader answers
+//! `None` for anything it is not certain to read exactly as serde would (escapes,
+//! exponents, long numbers, `-0`, leading zeros), and the caller then hands the whole
+//! line to serde, which reads it or words the refusal.
+
+use super::text::Text;
+use super::timestamp::{parse_timestamp_str, RawTs};
+use std::borrow::Cow;
+
+pub(super) struct Scanner<'a> {
+    pub(super) text: &'a str,
+    pub(super) i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub(super) fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    pub(super) fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.i).copied()
+    }
+
+    pub(super) fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.i += 1;
+        Some(b)
+    }
+
+    pub(super) fn eat(&mut self, b: u8) -> Option<()> {
+        (self.next()? == b).then_some(())
+    }
+
+    /// JSON whitespace, as serde_json skips it.
+    pub(super) fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// A string without escapes or control characters, borrowed.
+    pub(super) fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let len = memchr::memchr(b'"', &self.bytes()[start..])?;
+        let body = &self.bytes()[start..start + len];
+        if body.iter().any(|&b| b == b'\\' || b < 0x20) {
+            return None;
+        }
+        self.i = start + len + 1;
+        // Both ends are ASCII quotes, so the slice is on character boundaries.
+        self.text.get(start..start + len)
+    }
+
+    /// `null` (consumed) or not.
+    pub(super) fn null(&mut self) -> bool {
+        if self.bytes()[self.i..].starts_with(b"null") {
+            self.i += 4;
+            return true;
+        }
+        false
+    }
+
+    /// An integer of at most 18 digits, without a fraction or exponent.
+    pub(super) fn int(&mut self) -> Option<i64> {
+        let negative = self.peek()? == b'-';
+        if negative {
+            self.i += 1;
+        }
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        let digits = &self.bytes()[start..self.i];
+        // "-0", leading zeros, fractions, exponents and huge values: serde's call
+        let plain = !digits.is_empty()
+            && digits.len() <= 18
+            && !(digits[0] == b'0' && (digits.len() > 1 || negative))
+            && !matches!(self.peek(), Some(b'.' | b'e' | b'E'));
+        if !plain {
+            return None;
+        }
+        let v = digits
+            .iter()
+            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+        Some(if negative { -v } else { v })
+    }
+
+    pub(super) fn opt_int(&mut self) -> Option<Option<i64>> {
+        if self.null() {
+            return Some(None);
+        }
+        self.int().map(Some)
+    }
+
+    /// A number of at most 15 digits without an exponent, as serde_json reads it into
+    /// an `f64`: an integer converts exactly, a decimal fraction is its digits (below
+    /// 2^53, so exact) divided by an exact power of ten, one correctly rounded
+    /// operation, which is serde_json's own computation for such numbers.
+    pub(super) fn float(&mut self) -> Option<f64> {
+        const POW10: [f64; 16] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        ];
+        let negative = self.peek()? == b'-';
+        if negative {
+            self.i += 1;
+        }
+        let start = self.i;
+        self.digits();
+        let int_len = self.i - start;
+        let mut frac_len = 0;
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            let frac_start = self.i;
+            self.digits();
+            frac_len = self.i - frac_start;
+            if frac_len == 0 {
+                return None;
+            }
+        }
+        let bytes = &self.bytes()[start..self.i];
+        // leading zeros, exponents, `-0` and long numbers: serde's call
+        let plain = int_len > 0
+            && int_len + frac_len <= 15
+            && !(bytes[0] == b'0' && int_len > 1)
+            && !matches!(self.peek(), Some(b'e' | b'E'));
+        if !plain {
+            return None;
+        }
+        let significand = bytes
+            .iter()
+            .filter(|&&b| b != b'.')
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+        if negative && significand == 0 {
+            return None;
+        }
+        let v = significand as f64 / POW10[frac_len];
+        Some(if negative { -v } else { v })
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    pub(super) fn opt_float(&mut self) -> Option<Option<f64>> {
+        if self.null() {
+            return Some(None);
+        }
+        self.float().map(Some)
+    }
+
+    pub(super) fn opt_text(&mut self) -> Option<Option<Text<'a>>> {
+        if self.null() {
+            return Some(None);
+        }
+        self.string().map(|s| Some(Text(Cow::Borrowed(s))))
+    }
+
+    pub(super) fn opt_bool(&mut self) -> Option<Option<bool>> {
+        let rest = &self.bytes()[self.i..];
+        let (v, n) = if rest.starts_with(b"true") {
+            (Some(true), 4)
+        } else if rest.starts_with(b"false") {
+            (Some(false), 5)
+        } else if rest.starts_with(b"null") {
+            (None, 4)
+        } else {
+            return None;
+        };
+        self.i += n;
+        Some(v)
+    }
+
+    /// Integer milliseconds or an RFC 3339 string that parses.
+    pub(super) fn opt_ts(&mut self) -> Option<Option<RawTs>> {
+        if self.null() {
+            return Some(None);
+        }
+        if self.peek()? == b'"' {
+            let s = self.string()?;
+            return parse_timestamp_str(s).map(|ms| Some(RawTs(ms)));
+        }
+        self.int().map(|ms| Some(RawTs(ms)))
+    }
+
+    /// The members of an object whose `{` was just read, up to its `}`: `member` reads
+    /// one value and returns its key's bit (`None` gives up); a repeated key gives up.
+    pub(super) fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str) -> Option<u32>,
+    ) -> Option<()> {
+        let mut seen = 0u32;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            let bit = member(self, key)?;
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            self.ws();
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+}
