@@ -1,7 +1,8 @@
 //! The canonical order of events: event time, then the contract's natural key, then
 //! (only for two records sharing a natural key) their full content. Every stage of the
 //! pipeline delivers what it holds in this order, so the order records arrived in
-//! (partitions, files, redeliveries) never reaches a detector.
+//! (partitions, files, redeliveries) never reaches a detector, and two records with
+//! one natural key are always next to each other (the pipeline keeps the first).
 
 use super::Event;
 use std::cmp::Ordering;
@@ -17,7 +18,23 @@ impl Event {
 
     /// Order of two events of the same event time.
     pub fn tie_cmp(&self, other: &Event) -> Ordering {
-        let by_key = match (self, other) {
+        self.key_cmp(other).then_with(|| {
+            let a = serde_json::to_string(self).unwrap_or_default();
+            let b = serde_json::to_string(other).unwrap_or_default();
+            a.cmp(&b)
+        })
+    }
+
+    /// Whether two events are the same record by the contract's natural key (SMS:
+    /// operator, SIM, window start and length; measurement: reporter, time and the
+    /// cell reported): a redelivery, or a second version of one record.
+    pub fn same_natural_key(&self, other: &Event) -> bool {
+        self.event_time_ms() == other.event_time_ms() && self.key_cmp(other) == Ordering::Equal
+    }
+
+    /// Order of two events of the same event time by their natural key alone.
+    fn key_cmp(&self, other: &Event) -> Ordering {
+        match (self, other) {
             (Event::Sms(x), Event::Sms(y)) => (
                 &x.operator,
                 &x.sim,
@@ -30,12 +47,7 @@ impl Event {
             }
             (Event::Sms(_), Event::Measurement(_)) => Ordering::Less,
             (Event::Measurement(_), Event::Sms(_)) => Ordering::Greater,
-        };
-        by_key.then_with(|| {
-            let a = serde_json::to_string(self).unwrap_or_default();
-            let b = serde_json::to_string(other).unwrap_or_default();
-            a.cmp(&b)
-        })
+        }
     }
 }
 

@@ -87,6 +87,7 @@ impl PipelineStats {
         self.valid += other.valid;
         self.invalid += other.invalid;
         self.late += other.late;
+        self.duplicates += other.duplicates;
         for (reason, n) in other.invalid_by_reason {
             *self.invalid_by_reason.entry(reason).or_default() += n;
         }
@@ -96,6 +97,8 @@ impl PipelineStats {
             f.valid += s.valid;
             f.invalid += s.invalid;
             f.late += s.late;
+            f.duplicates += s.duplicates;
+            f.conflicting_duplicates += s.conflicting_duplicates;
             f.watermark_ms = f.watermark_ms.max(s.watermark_ms);
         }
     }

@@ -32,6 +32,8 @@ pub struct ReplaySummary {
     pub invalid: u64,
     pub invalid_by_reason: BTreeMap<InvalidReason, u64>,
     pub late: u64,
+    /// Valid records dropped before the detectors as repeats of a natural key.
+    pub duplicates: u64,
     pub(crate) cases: usize,
     pub(crate) cases_by_kind: BTreeMap<&'static str, u64>,
     pub(crate) detectors: Vec<&'static str>,
@@ -70,6 +72,7 @@ impl ReplaySummary {
             invalid: stats.invalid,
             invalid_by_reason: stats.invalid_by_reason.clone(),
             late: stats.late,
+            duplicates: stats.duplicates,
             cases: cases.len(),
             cases_by_kind,
             detectors,
