@@ -15,6 +15,9 @@ use crate::service::metrics::{router, Metrics};
 use crate::validate::{Checked, SourceValidator};
 use std::path::Path;
 
+mod console;
+pub use console::{console_request, PASSWORD as CONSOLE_PASSWORD};
+
 /// One raw record through the validation stage of both feeds: a typed event or a
 /// dead letter that serialises, never a panic.
 pub fn record(data: &[u8]) {
@@ -89,8 +92,8 @@ thread_local! {
 /// Any bytes as what a client sends on one connection to the service's HTTP endpoint
 /// (`/metrics`, `/healthz`, `/readyz` behind the request limits), then closes its
 /// side: the server ends the connection within a bounded time, and everything it
-/// answers is HTTP/1.x responses, none a server error (500). The analyst console's
-/// request handling is not on this branch; the metrics endpoint is the HTTP server here.
+/// answers is HTTP/1.x responses, none a server error (500). The analyst console has
+/// its own target, [`console_request`].
 pub fn http_request(data: &[u8]) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     HTTP.with(|(runtime, app)| {
@@ -115,20 +118,91 @@ pub fn http_request(data: &[u8]) {
     });
 }
 
-/// Every response in `answer` starts with an HTTP/1.x status line (hyper answers a
-/// 1.0 request in 1.0); none is a 500.
+/// `answer` is a sequence of HTTP/1.x responses (hyper answers a 1.0 request in
+/// 1.0), none a 500: each head is read, its body skipped by its length (none after a
+/// `HEAD`, seen as the next response starting right after the head); a chunked body
+/// or an HTTP/1.0 body without a length (an event stream) ends the check, as does a
+/// body cut short.
 fn check_http_answer(answer: &[u8]) {
-    if answer.is_empty() {
-        return;
+    let mut pos = 0;
+    while pos < answer.len() {
+        let rest = &answer[pos..];
+        assert!(
+            rest.starts_with(b"HTTP/1.1 ") || rest.starts_with(b"HTTP/1.0 "),
+            "not an HTTP response at byte {pos}: {:?}",
+            String::from_utf8_lossy(&rest[..rest.len().min(64)])
+        );
+        assert!(!rest[9..].starts_with(b"500"), "server error: {:?}", {
+            let end = rest.iter().position(|&b| b == b'\r').unwrap_or(rest.len());
+            String::from_utf8_lossy(&rest[..end])
+        });
+        let Some(head_len) = rest.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return;
+        };
+        let head = String::from_utf8_lossy(&rest[..head_len]).to_ascii_lowercase();
+        let header = |name: &str| {
+            head.split("\r\n")
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+        };
+        if header("transfer-encoding:").is_some_and(|v| v.contains("chunked")) {
+            return;
+        }
+        let length = header("content-length:").and_then(|v| v.parse::<usize>().ok());
+        // An HTTP/1.0 answer without a length (an event stream) ends with the connection.
+        if length.is_none() && rest.starts_with(b"HTTP/1.0 ") {
+            return;
+        }
+        let body = length.unwrap_or(0);
+        let after_head = pos + head_len + 4;
+        let starts_response = |at: usize| answer[at.min(answer.len())..].starts_with(b"HTTP/1.");
+        let end = after_head + body;
+        pos = if end <= answer.len() && (end == answer.len() || starts_response(end)) {
+            end
+        } else if starts_response(after_head) {
+            after_head
+        } else if end > answer.len() {
+            return;
+        } else {
+            end
+        };
     }
-    let status_line = |b: &[u8]| b.starts_with(b"HTTP/1.1 ") || b.starts_with(b"HTTP/1.0 ");
-    assert!(
-        status_line(answer),
-        "not an HTTP response: {:?}",
-        String::from_utf8_lossy(&answer[..answer.len().min(64)])
-    );
-    let text = String::from_utf8_lossy(answer);
-    for line in text.split("\r\n").filter(|l| status_line(l.as_bytes())) {
-        assert!(!line[9..].starts_with("500"), "server error: {line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_http_answer;
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi";
+
+    #[test]
+    fn answers_are_read_one_response_after_the_other() {
+        check_http_answer(b"");
+        check_http_answer(&[OK, OK, b"HTTP/1.0 404 Not Found\r\n\r\n"].concat());
+        // after a HEAD: a length but no body
+        check_http_answer(
+            &[
+                b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n".as_slice(),
+                OK,
+            ]
+            .concat(),
+        );
+        // an event stream answered in HTTP/1.0: no length, it ends with the connection
+        check_http_answer(
+            b"HTTP/1.0 200 OK\r\ncontent-type: text/event-stream\r\n\r\nevent: hello\n",
+        );
+        // a body that quotes a status line is a body
+        check_http_answer(b"HTTP/1.1 400 Bad\r\ncontent-length: 12\r\n\r\nHTTP/1.1 500");
+    }
+
+    #[test]
+    #[should_panic(expected = "server error")]
+    fn a_500_right_after_a_body_is_found() {
+        check_http_answer(&[OK, b"HTTP/1.1 500 Internal Server Error\r\n\r\n"].concat());
+    }
+
+    #[test]
+    #[should_panic(expected = "not an HTTP response")]
+    fn bytes_that_are_no_response_are_refused() {
+        check_http_answer(&[OK, b"garbage"].concat());
     }
 }

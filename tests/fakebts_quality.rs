@@ -268,7 +268,7 @@ fn detect_capped(max_open_cases: usize) -> (Vec<cellwatch::model::Case>, u64, Tr
         d.on_watermark(ts - 60_000, &mut book);
     }
     d.finish(&mut book);
-    (book.into_sorted(), d.cases_closed_by_cap(), truth)
+    (book.into_sorted(), d.cases_closed_by_cap()[0].1, truth)
 }
 
 /// `fakebts.max_open_cases`: with room for one open case only, the longest-quiet one

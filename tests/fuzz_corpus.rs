@@ -49,3 +49,8 @@ fn config_toml_corpus() {
 fn http_request_corpus() {
     replay("http_request", cellwatch::fuzz::http_request);
 }
+
+#[test]
+fn console_request_corpus() {
+    replay("console_request", cellwatch::fuzz::console_request);
+}

@@ -141,6 +141,13 @@ pub struct SpamConfig {
     /// dropped, and a warning is logged and counted (metric
     /// `cellwatch_open_cases_closed_by_cap`). A case holds about 1 KiB.
     pub max_open_cases: usize,
+    /// Most `sim_farm` cases kept open in memory, apart from `max_open_cases`. When a
+    /// farm case must open and this many are open, the open farm case whose group was
+    /// idle the longest is closed first with its final snapshot (its SIMs stay
+    /// candidates: the group may open a new case later); a warning is logged and
+    /// counted (metric `cellwatch_open_cases_closed_by_cap{detector="farm"}`). A case
+    /// holds about 1 KiB plus 20 bytes per SIM listed.
+    pub max_open_farm_cases: usize,
     /// Most SIMs a `sim_farm` case lists. A larger farm lists its first SIMs (in
     /// order of pseudonym) and carries the reason `FARM_MEMBERS_UNLISTED`, whose value
     /// is how many members the farm is known to have; a warning is logged. Bounds the
@@ -266,6 +273,7 @@ impl Default for SpamConfig {
             open_score: 0.9,
             require_behaviour: true,
             max_open_cases: 200_000,
+            max_open_farm_cases: 20_000,
             max_farm_sims_listed: 1_000,
             baseline_min_samples: 200,
             baseline_trim_quantile: 0.95,
@@ -309,6 +317,12 @@ impl SpamConfig {
     pub(crate) fn check(&self, p: &mut Problems) {
         self.check_windows(p);
         at_least(p, "spam.max_open_cases", self.max_open_cases as u64, 1);
+        at_least(
+            p,
+            "spam.max_open_farm_cases",
+            self.max_open_farm_cases as u64,
+            1,
+        );
         at_least(
             p,
             "spam.max_farm_sims_listed",

@@ -38,6 +38,12 @@ pub struct ConsoleOptions {
 /// The console's routes with their state; starts the live index's poller. Call it
 /// inside a tokio runtime.
 pub fn router(opts: ConsoleOptions) -> Result<Router, ConsoleError> {
+    Ok(routes(start(opts)?))
+}
+
+/// The console's state, with the live index's poller started (the fuzz target keeps
+/// the state to log its sessions in and to look at the index).
+pub(crate) fn start(opts: ConsoleOptions) -> Result<api::State, ConsoleError> {
     let sites = match &opts.cells {
         Some(p) => Some(Arc::new(CellSites::load(p).map_err(ConsoleError::Cells)?)),
         None => None,
@@ -63,7 +69,13 @@ pub fn router(opts: ConsoleOptions) -> Result<Router, ConsoleError> {
         Duration::from_millis(opts.config.poll_ms),
         opts.shutdown,
     ));
-    Ok(Router::new()
+    Ok(state)
+}
+
+/// The routes over `state`, behind the request limits and the visitor's session.
+pub(crate) fn routes(state: api::State) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
         .route("/", get(assets::index))
         .route("/assets/{*path}", get(assets::file))
         .route("/api/session", get(api::auth::session))
@@ -78,10 +90,10 @@ pub fn router(opts: ConsoleOptions) -> Result<Router, ConsoleError> {
         .route("/api/cases/{id}/package", get(api::evidence::package))
         .route("/api/cells", get(api::cells::list))
         .route("/api/events", get(api::events::events))
-        .layer(DefaultBodyLimit::max(opts.config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(from_fn_with_state(state.clone(), limits::visitor))
         .layer(from_fn_with_state(state.clone(), limits::limit_and_protect))
-        .with_state(state))
+        .with_state(state)
 }
 
 /// Bind the console's listener.

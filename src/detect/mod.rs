@@ -63,10 +63,11 @@ pub trait Detector: Send {
         0
     }
 
-    /// Open cases closed early because the detector's cap on open cases was reached
-    /// (each with its final snapshot), for the service's metric.
-    fn cases_closed_by_cap(&self) -> u64 {
-        0
+    /// Open cases closed early because a cap on open cases was reached (each with
+    /// its final snapshot), for the service's metric: one count per cap, with the
+    /// metric's `detector` label (the spam detector has two: `spam` and `farm`).
+    fn cases_closed_by_cap(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
     }
 
     /// Low-severity findings that are not cases (e.g. inventory discrepancies), one

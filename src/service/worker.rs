@@ -287,12 +287,14 @@ impl Worker {
                     detector: d.name().into(),
                 })
                 .set(d.state_size() as i64);
-            self.metrics
-                .open_cases_closed_by_cap
-                .get_or_create(&DetectorLabel {
-                    detector: d.name().into(),
-                })
-                .set(d.cases_closed_by_cap() as i64);
+            for (detector, closed) in d.cases_closed_by_cap() {
+                self.metrics
+                    .open_cases_closed_by_cap
+                    .get_or_create(&DetectorLabel {
+                        detector: detector.into(),
+                    })
+                    .set(closed as i64);
+            }
         }
     }
 

@@ -129,7 +129,8 @@ impl Auth {
             }
             None => {
                 self.note_failure(name);
-                tracing::warn!(user = %name, "console login refused: wrong user name or password");
+                // The name is the client's: escaped, so a line break cannot forge a log line.
+                tracing::warn!(user = %name.escape_debug(), "console login refused: wrong user name or password");
                 Err(LoginRefusal::Wrong)
             }
         }

@@ -551,8 +551,8 @@ impl Detector for FakeBtsDetector {
         self.identities.len()
     }
 
-    fn cases_closed_by_cap(&self) -> u64 {
-        self.stats.cases_closed_by_cap
+    fn cases_closed_by_cap(&self) -> Vec<(&'static str, u64)> {
+        vec![("fakebts", self.stats.cases_closed_by_cap)]
     }
 }
 

@@ -101,6 +101,7 @@ impl SpamDetector {
             open_score: config.farm_open_score,
             require_behaviour: config.require_behaviour,
             max_sims_listed: config.max_farm_sims_listed,
+            max_open_cases: config.max_open_farm_cases,
         });
         let baselines = Baselines::new(BaselineParams {
             min_samples: f64::from(config.baseline_min_samples),
@@ -198,8 +199,11 @@ impl Detector for SpamDetector {
         self.sims.len()
     }
 
-    fn cases_closed_by_cap(&self) -> u64 {
-        self.stats.cases_closed_by_cap
+    fn cases_closed_by_cap(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("spam", self.stats.cases_closed_by_cap),
+            ("farm", self.farm.counters.cases_closed_by_cap),
+        ]
     }
 
     fn on_event(&mut self, event: &Event, out: &mut dyn CaseSink) {

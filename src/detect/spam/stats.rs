@@ -37,6 +37,9 @@ pub struct SpamStats {
     pub(crate) spam_cases_updated: u64,
     pub farm_cases_opened: u64,
     pub(crate) farm_cases_updated: u64,
+    /// Open `sim_farm` cases closed early (with their final snapshot) because
+    /// `spam.max_open_farm_cases` were open when another had to open.
+    pub farm_cases_closed_by_cap: u64,
     /// Farm cases merged into another when their groups joined.
     pub(crate) farm_cases_absorbed: u64,
     /// SIMs indexed for farm grouping.
@@ -61,6 +64,7 @@ impl SpamDetector {
         s.farm_cases_opened = self.farm.counters.cases_opened;
         s.farm_cases_updated = self.farm.counters.cases_updated;
         s.farm_cases_absorbed = self.farm.counters.cases_absorbed;
+        s.farm_cases_closed_by_cap = self.farm.counters.cases_closed_by_cap;
         s.learned_gateway_tacs = self.farm.learned_gateway_tacs();
         s.near_misses = self.near_misses.len() as u64;
         s.near_misses_dropped = self.near_misses.dropped;

@@ -149,6 +149,18 @@ impl FarmCase {
         }
     }
 
+    pub(super) fn case_id(&self) -> &str {
+        &self.case.case_id
+    }
+
+    /// The last snapshot of a case closed while its group lives on (the cap on open
+    /// cases): as at the end of the input, with the members' `evidence` and last
+    /// sighting, if the evidence moved.
+    pub(super) fn closing_snapshot(mut self, evidence: u64, last_seen_s: u32) -> Option<Case> {
+        self.case.last_seen = self.case.last_seen.max(i64::from(last_seen_s) * 1000);
+        self.final_snapshot(evidence)
+    }
+
     /// The last snapshot of an expired group's case, if its members' `evidence` moved.
     pub(super) fn final_snapshot(mut self, evidence: u64) -> Option<Case> {
         self.case.evidence_count = self.case.evidence_count.max(evidence);

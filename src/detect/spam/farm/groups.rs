@@ -94,6 +94,7 @@ impl FarmIndex {
         g.case = match (g.case.take(), small_group.case) {
             (Some(x), Some(y)) => {
                 self.counters.cases_absorbed += 1;
+                self.open_cases -= 1;
                 Some(FarmCase::opened_first(x, y))
             }
             (x, y) => x.or(y),
@@ -114,6 +115,7 @@ impl FarmIndex {
         for r in dead_roots {
             let g = self.groups.remove(&r).expect("root listed above");
             if let Some(fc) = g.case {
+                self.open_cases -= 1;
                 let evidence = member_records(&self.nodes, &g.members);
                 out.extend(fc.final_snapshot(evidence));
             }

@@ -25,6 +25,10 @@
 //! (its last snapshot, a subset of the survivor, stays as it was handed over; the
 //! contract has no "merged into" status to retire it with) and is counted in
 //! `farm_cases_absorbed`.
+//!
+//! At most `spam.max_open_farm_cases` cases are open: one that must open past it
+//! first closes the open case whose group was idle the longest, with its final
+//! snapshot (a warning, and the `farm` count of the cap metric).
 
 mod assessment;
 mod cases;
@@ -58,6 +62,8 @@ pub(crate) struct FarmParams {
     pub(crate) require_behaviour: bool,
     /// Most SIMs a case lists (`spam.max_farm_sims_listed`).
     pub(crate) max_sims_listed: usize,
+    /// Most cases open at once (`spam.max_open_farm_cases`).
+    pub(crate) max_open_cases: usize,
 }
 
 /// One candidate SIM's record, as the grouping sees it.
@@ -139,6 +145,8 @@ pub(crate) struct FarmCounters {
     pub(crate) cases_updated: u64,
     pub(crate) cases_absorbed: u64,
     pub(crate) groups_expired: u64,
+    /// Open cases closed early because `spam.max_open_farm_cases` were open.
+    pub(crate) cases_closed_by_cap: u64,
 }
 
 /// All candidates, their links and groups.
@@ -153,6 +161,8 @@ pub(crate) struct FarmIndex {
     cells: FastMap<u64, CellEntry>,
     learned_gateway_tacs: FastMap<u32, u32>,
     dead_nodes: usize,
+    /// Groups with an open case.
+    open_cases: usize,
     pub(crate) counters: FarmCounters,
 }
 
@@ -168,6 +178,7 @@ impl FarmIndex {
             cells: fast_map(),
             learned_gateway_tacs: fast_map(),
             dead_nodes: 0,
+            open_cases: 0,
             counters: FarmCounters::default(),
         }
     }
@@ -175,6 +186,12 @@ impl FarmIndex {
     /// Live candidate SIMs.
     pub(crate) fn nodes(&self) -> usize {
         self.nodes.len() - self.dead_nodes
+    }
+
+    /// Groups with an open case.
+    #[cfg(test)]
+    pub(crate) fn open_cases(&self) -> usize {
+        self.open_cases
     }
 
     pub(crate) fn groups(&self) -> usize {
