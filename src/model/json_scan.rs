@@ -15,6 +15,19 @@ pub(super) struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    /// A whole line that is one object and nothing else (whitespace after it aside),
+    /// each member read by `member` as in [`Scanner::members`]; `None` gives up.
+    pub(super) fn whole_object(
+        text: &'a str,
+        member: impl FnMut(&mut Self, &'a str) -> Option<u32>,
+    ) -> Option<()> {
+        let mut s = Scanner { text, i: 0 };
+        s.eat(b'{')?;
+        s.members(member)?;
+        s.ws();
+        (s.i == text.len()).then_some(())
+    }
+
     pub(super) fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
@@ -217,5 +230,31 @@ impl<'a> Scanner<'a> {
                 _ => return None,
             }
         }
+    }
+}
+
+/// What the scanners' property tests share: generated object lines.
+#[cfg(test)]
+pub(super) mod test_lines {
+    use proptest::prelude::*;
+
+    /// Whitespace as producers put it around keys and values.
+    pub(crate) fn spacing() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => Just(""),
+            1 => Just(" "),
+            1 => Just("\n\t "),
+            1 => Just("\r"),
+        ]
+        .prop_map(str::to_string)
+    }
+
+    /// One object line of `(key, value, spacing)` members, then `tail`.
+    pub(crate) fn object_line(fields: &[(String, String, String)], tail: &str) -> String {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v, sp)| format!("{sp}\"{k}\"{sp}:{sp}{v}{sp}"))
+            .collect();
+        format!("{{{}}}{tail}", body.join(","))
     }
 }

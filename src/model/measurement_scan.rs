@@ -12,12 +12,9 @@ use super::measurement::RawMeasurement;
 
 /// The raw record of `text`, or `None` when serde must decide.
 pub(super) fn scan(text: &str) -> Option<RawMeasurement<'_>> {
-    let mut s = Scanner { text, i: 0 };
-    s.eat(b'{')?;
     let mut raw = RawMeasurement::default();
-    s.members(|s, key| field(s, key, &mut raw))?;
-    s.ws();
-    (s.i == text.len()).then_some(raw)
+    Scanner::whole_object(text, |s, key| field(s, key, &mut raw))?;
+    Some(raw)
 }
 
 /// Read the value of `key` into `raw`; the key's bit, or `None` to give up.
@@ -106,6 +103,7 @@ fn field<'a>(s: &mut Scanner<'a>, key: &str, raw: &mut RawMeasurement<'a>) -> Op
 
 #[cfg(test)]
 mod tests {
+    use super::super::json_scan::test_lines::{object_line, spacing};
     use super::*;
     use crate::model::error::deserialize_object_str;
     use crate::model::{parse_record, parse_record_str, Feed, TimeBounds};
@@ -249,16 +247,6 @@ mod tests {
         .prop_map(str::to_string)
     }
 
-    fn spacing() -> impl Strategy<Value = String> {
-        prop_oneof![
-            4 => Just(""),
-            1 => Just(" "),
-            1 => Just("\n\t "),
-            1 => Just("\r"),
-        ]
-        .prop_map(str::to_string)
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
@@ -267,11 +255,7 @@ mod tests {
             fields in proptest::collection::vec((key(), value(), spacing()), 0..20),
             tail in prop_oneof![Just(""), Just("\n"), Just(" x"), Just("}")],
         ) {
-            let body: Vec<String> = fields
-                .iter()
-                .map(|(k, v, sp)| format!("{sp}\"{k}\"{sp}:{sp}{v}{sp}"))
-                .collect();
-            let line = format!("{{{}}}{tail}", body.join(","));
+            let line = object_line(&fields, tail);
             agrees(&line)?;
             same_outcome(&line)?;
         }

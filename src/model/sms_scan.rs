@@ -11,12 +11,9 @@ use super::sms_raw::{RawFp, RawSms};
 
 /// The raw record of `text`, or `None` when serde must decide.
 pub(crate) fn scan(text: &str) -> Option<RawSms<'_>> {
-    let mut s = Scanner { text, i: 0 };
-    s.eat(b'{')?;
     let mut raw = RawSms::default();
-    s.members(|s, key| s.field(key, &mut raw))?;
-    s.ws();
-    (s.i == text.len()).then_some(raw)
+    Scanner::whole_object(text, |s, key| s.field(key, &mut raw))?;
+    Some(raw)
 }
 
 impl<'a> Scanner<'a> {
@@ -139,6 +136,7 @@ impl<'a> Scanner<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::json_scan::test_lines::{object_line, spacing};
     use super::*;
     use crate::model::error::deserialize_object_str;
     use proptest::prelude::*;
@@ -242,16 +240,6 @@ mod tests {
         .prop_map(str::to_string)
     }
 
-    fn spacing() -> impl Strategy<Value = String> {
-        prop_oneof![
-            4 => Just(""),
-            1 => Just(" "),
-            1 => Just("\n\t "),
-            1 => Just("\r"),
-        ]
-        .prop_map(str::to_string)
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
@@ -260,11 +248,7 @@ mod tests {
             fields in proptest::collection::vec((key(), value(), spacing()), 0..12),
             tail in prop_oneof![Just(""), Just("\n"), Just(" x"), Just("}")],
         ) {
-            let body: Vec<String> = fields
-                .iter()
-                .map(|(k, v, sp)| format!("{sp}\"{k}\"{sp}:{sp}{v}{sp}"))
-                .collect();
-            let line = format!("{{{}}}{tail}", body.join(","));
+            let line = object_line(&fields, tail);
             agrees(&line)?;
         }
 
