@@ -19,7 +19,7 @@ impl CaseBook {
     }
 
     /// Merge one snapshot; returns the merged case.
-    pub(crate) fn upsert(&mut self, case: Case) -> &Case {
+    pub fn upsert(&mut self, case: Case) -> &Case {
         self.updates += 1;
         match self.cases.entry(case.case_id.clone()) {
             Entry::Occupied(known) => {
