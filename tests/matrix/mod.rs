@@ -281,6 +281,17 @@ fn max_of(v: impl Iterator<Item = Option<f64>>, digits: usize) -> String {
         .map_or("-".into(), |x| format!("{x:.digits$}"))
 }
 
+/// A count per cell as `worst (sum over the cells)`, or just `0`.
+fn worst_and_total(per_cell: &[usize]) -> String {
+    let worst = per_cell.iter().copied().max().unwrap_or(0);
+    let total: usize = per_cell.iter().sum();
+    if total == worst {
+        worst.to_string()
+    } else {
+        format!("{worst} ({total})")
+    }
+}
+
 /// One table row: the worst figure of each column over the cells of a variant.
 fn row(variant: &str, cells: &[&CellResult]) -> String {
     let sims = || cells.iter().map(|c| &c.score.sims);
@@ -288,11 +299,19 @@ fn row(variant: &str, cells: &[&CellResult]) -> String {
     let kind = |k: &'static str| {
         min_of(sims().filter_map(move |s| s.recall_by_kind.get(k).map(|r| r.recall)))
     };
-    let trap_fp: usize = sims()
-        .flat_map(|s| s.false_positives_by_kind.iter())
-        .filter(|(k, _)| k.as_str() != "ordinary")
-        .map(|(_, n)| n)
-        .sum();
+    // Counts per cell: the worst cell, and in brackets the sum over the cells (a sum
+    // alone read as a worst cell disagreed with the per-seed lines below the table).
+    let trap_fp_per_cell: Vec<usize> = sims()
+        .map(|s| {
+            s.false_positives_by_kind
+                .iter()
+                .filter(|(k, _)| k.as_str() != "ordinary")
+                .map(|(_, n)| n)
+                .sum()
+        })
+        .collect();
+    let trap_fp = worst_and_total(&trap_fp_per_cell);
+    let false_bts = worst_and_total(&bts().map(|b| b.false_fake_bts_cases).collect::<Vec<_>>());
     let found: usize = bts().map(|b| b.detected).sum();
     let total: usize = bts().map(|b| b.transmitters_total).sum();
     let per_tx = |imsi: bool| {
@@ -306,7 +325,7 @@ fn row(variant: &str, cells: &[&CellResult]) -> String {
     };
     let failing = cells.iter().filter(|c| !c.failures.is_empty()).count();
     format!(
-        "| {variant} | {failing}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {trap_fp} | {found}/{total} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {variant} | {failing}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {trap_fp} | {found}/{total} | {false_bts} | {} | {} | {} | {} | {} | {} |",
         cells.len(),
         min_of(sims().map(|s| s.precision)),
         min_of(sims().map(|s| s.recall)),
@@ -317,7 +336,6 @@ fn row(variant: &str, cells: &[&CellResult]) -> String {
         sims().flat_map(|s| s.farm_cases_per_farm.iter().copied()).max().map_or("-".into(), |n| n.to_string()),
         max_of(sims().map(|s| s.median_delay_min), 1),
         max_of(sims().map(|s| s.p90_delay_min), 1),
-        bts().map(|b| b.false_fake_bts_cases).sum::<usize>(),
         max_of(bts().map(|b| b.cases_per_transmitter), 2),
         max_of(bts().flat_map(|b| b.per_transmitter.iter()).filter(|t| !t.moving).map(|t| t.localisation_error_m), 0),
         max_of(bts().flat_map(|b| b.per_transmitter.iter()).filter(|t| t.moving).map(|t| t.track_error_m), 0),
@@ -343,7 +361,7 @@ pub fn markdown(results: &[CellResult]) -> String {
         }
         let seeds: std::collections::BTreeSet<u64> = mine.iter().map(|r| r.cell.seed).collect();
         out.push_str(&format!("### {title}: seeds {seeds:?}\n\n"));
-        out.push_str("Worst cell of each variant (lowest recall, highest delay...).\n\n");
+        out.push_str("Worst cell of each variant (lowest recall, highest delay...). Counts (trap SIM false positives, false fake-BTS cases) are the worst cell's, with the sum over the variant's cells in brackets when it differs; \"fake BTS found\" sums over the cells.\n\n");
         out.push_str("| variant | failing cells | precision | recall | blatant | ramp | farm SIMs | farm-member (farm case) | farm cases per farm | median delay min | p90 delay min | trap SIM FPs | fake BTS found | false BTS cases | cases per transmitter | static error m | track error m | time to detect min | IMSI catcher min | wall ms |\n");
         out.push_str(
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
