@@ -18,6 +18,9 @@ pub(crate) mod targets {
     pub(crate) const KAFKA_RECORDS_PER_SEC: f64 = 300_000.0;
     /// State per tracked SIM (10 million SIMs in ≤ 3 GB leaves some headroom).
     pub(crate) const BYTES_PER_SIM: f64 = 256.0;
+    /// State per tracked cell identity of the fake-BTS detector (issue 13), by its
+    /// accounting and by RSS growth.
+    pub(crate) const BYTES_PER_IDENTITY: f64 = 2_000.0;
     /// p99 case latency at the paced rate, seconds.
     pub(crate) const P99_CASE_LATENCY_S: f64 = 2.0;
     /// Throughput at the largest size over throughput at the smallest: at least this
@@ -198,14 +201,26 @@ fn sim_state_row(s: &mut String, st: &SimStateReport) {
 
 /// State per tracked cell identity.
 fn identity_state_row(s: &mut String, id: &IdentityStateReport) {
+    let p = &id.detector_bytes_by_part;
     let _ = writeln!(
         s,
-        "| state per tracked cell identity | {} measurements into the fake-BTS detector | {:.0} bytes/identity (detector's accounting), RSS growth {:.0} bytes/identity; {} identities, {} candidate transmitters | — | — | |",
+        "| state per tracked cell identity | {} measurements into the fake-BTS detector | {:.0} bytes/identity (detector's accounting: transmitters' reports {:.0}, their reporters {:.0}, transmitters {:.0}, misplaced-cell profiles {:.0}, identities {:.0}), RSS growth {:.0} bytes/identity; {} identities, {} candidate transmitters | ≤ {} bytes by both | {} | |",
         thousands(id.measurements as f64),
         id.detector_bytes_per_identity,
+        p.observations,
+        p.reporters,
+        p.emitters,
+        p.profiles,
+        p.identities,
         id.rss_bytes_per_identity,
         thousands(id.identities_tracked as f64),
         id.emitters_tracked,
+        thousands(targets::BYTES_PER_IDENTITY),
+        at_most(
+            id.rss_bytes_per_identity
+                .max(id.detector_bytes_per_identity),
+            targets::BYTES_PER_IDENTITY
+        ),
     );
 }
 
@@ -379,6 +394,7 @@ mod tests {
                 rss_after: Rss::default(),
                 rss_bytes_per_identity: 1_000.0,
                 detector_bytes_per_identity: 800.0,
+                detector_bytes_by_part: Default::default(),
                 seconds: 1.0,
                 cases: 2,
             }),

@@ -12,6 +12,7 @@
 use super::memory::{self, Rss};
 use crate::config::Config;
 use crate::detect::fakebts::index::{CellIndex, Site};
+use crate::detect::fakebts::stats::StateParts;
 use crate::detect::fakebts::FakeBtsDetector;
 use crate::detect::spam::{Allowlist, SpamDetector};
 use crate::detect::{CaseSink, Detector};
@@ -138,6 +139,9 @@ pub struct IdentityStateReport {
     pub(crate) rss_after: Rss,
     pub(crate) rss_bytes_per_identity: f64,
     pub(crate) detector_bytes_per_identity: f64,
+    /// The detector's accounting by part, bytes per identity.
+    #[serde(default)]
+    pub(crate) detector_bytes_by_part: StateParts,
     pub(crate) seconds: f64,
     pub(crate) cases: u64,
 }
@@ -213,6 +217,7 @@ pub fn child_identities(
         rss_bytes_per_identity: rss_after.current.saturating_sub(rss_before.current) as f64
             / ids as f64,
         detector_bytes_per_identity: stats.state_bytes_per_identity,
+        detector_bytes_by_part: stats.state_parts,
         seconds,
         cases: out.0,
     })

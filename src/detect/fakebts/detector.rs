@@ -15,7 +15,7 @@ use super::locate::SolverParams;
 use super::rules::{check_neighbourhood, check_report, Neighbourhood, ReportCheck, Rule};
 use super::signature::Signature;
 use super::snapshot::{emit_snapshot, material_change};
-use super::stats::FakeBtsStats;
+use super::stats::{FakeBtsStats, StateParts};
 use crate::config::{ConfigError, FakeBtsConfig};
 use crate::detect::{CaseSink, Detector};
 use crate::inventory::{Inventory, InventoryChange, InventoryError};
@@ -113,20 +113,33 @@ impl FakeBtsDetector {
         s.identities_tracked = self.identities.len();
         s.emitters_tracked = self.emitters.len();
         s.inventory_findings = self.findings.len();
-        let bytes: usize = self
-            .identities
-            .values()
-            .map(IdentityState::state_bytes)
-            .sum::<usize>()
-            + self
-                .emitters
-                .values()
-                .map(Emitter::state_bytes)
-                .sum::<usize>();
+        let (mut ids, mut profiles) = (0usize, 0usize);
+        for id in self.identities.values() {
+            let p = id.profile_bytes();
+            profiles += p;
+            ids += id.state_bytes() - p;
+        }
+        let (mut emitters, mut observations, mut reporters) = (0usize, 0usize, 0usize);
+        for e in self.emitters.values() {
+            let (o, r) = e.state_parts();
+            observations += o;
+            reporters += r;
+            emitters += e.state_bytes() - o - r;
+        }
+        let n = self.identities.len().max(1) as f64;
+        let per = |b: usize| (b as f64 / n).round();
+        s.state_parts = StateParts {
+            identities: per(ids),
+            profiles: per(profiles),
+            emitters: per(emitters),
+            observations: per(observations),
+            reporters: per(reporters),
+        };
+        let bytes = ids + profiles + emitters + observations + reporters;
         s.state_bytes_per_identity = if self.identities.is_empty() {
             0.0
         } else {
-            (bytes as f64 / self.identities.len() as f64).round()
+            (bytes as f64 / n).round()
         };
         s
     }
@@ -218,7 +231,7 @@ impl FakeBtsDetector {
                 e.localise(m.ts_ms, &self.cfg, &self.solver);
                 self.stats.localisations += 1;
                 let first = e.identities.first().map_or(claimed_cell(m), |c| c.0);
-                e.case = Some(CaseState::open(&first, m.ts_ms, a));
+                e.case = Some(Box::new(CaseState::open(&first, m.ts_ms, a)));
                 self.stats.cases_opened += 1;
                 tracing::info!(case_points = a.points, reporters = a.reporters, cell = %m.cell, "fake bts case opened");
                 emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, true);

@@ -9,6 +9,7 @@ use super::locate::{
     bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
 };
 use super::reported::Reported;
+use super::reporters::Reporters;
 use super::rules::{ReportCheck, Rule, RULE_COUNT};
 use super::signature::Signature;
 use super::track::Kalman;
@@ -16,7 +17,7 @@ use crate::config::FakeBtsConfig;
 use crate::detect::case_id::digest_id;
 use crate::model::{round3, round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
 use crate::window::{BucketRing, RingSpec};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Buckets of the evidence window (6 × 5 min with the default 30 min).
 pub(crate) const EVIDENCE_BUCKETS: usize = 6;
@@ -94,23 +95,24 @@ pub(crate) struct Emitter {
     value_sums: [f64; RULE_COUNT],
     value_n: [u32; RULE_COUNT],
     thresholds: [f32; RULE_COUNT],
-    /// Reporter (hashed) → last event time it reported this emitter, and the last
-    /// time it reported a reject or downgrade (`i64::MIN`: never).
-    reporters: HashMap<u64, (i64, i64)>,
+    /// Reporters with the last event time each reported this emitter, and the last
+    /// time each reported a reject or downgrade.
+    reporters: Reporters,
     pub(super) observations: VecDeque<Reported>,
     /// Extent of the reporter positions, local metres (min x, min y, max x, max y).
     bbox: [f64; 4],
     /// Last event time the identity was heard on another channel (DUPLICATE_IDENTITY).
     pub(crate) duplicate_seen_ms: Option<i64>,
     pub(crate) fix: Option<Fix>,
-    pub(super) kalman: Option<Kalman>,
+    pub(super) kalman: Option<Box<Kalman>>,
     pub(super) short_fixes: VecDeque<Fix>,
     pub(crate) moving: bool,
     /// Filtered positions over time (local frame), one per localisation.
     pub(super) track: Vec<(i64, f64, f64)>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
-    pub(crate) case: Option<CaseState>,
+    /// Boxed, like the filter: most candidate transmitters never open a case.
+    pub(crate) case: Option<Box<CaseState>>,
 }
 
 /// Most observations kept for the short-window fixes' moving test.
@@ -137,7 +139,7 @@ impl Emitter {
             value_sums: [0.0; RULE_COUNT],
             value_n: [0; RULE_COUNT],
             thresholds: [0.0; RULE_COUNT],
-            reporters: HashMap::new(),
+            reporters: Reporters::new(m.ts_ms),
             observations: VecDeque::new(),
             bbox: [
                 f64::INFINITY,
@@ -279,16 +281,9 @@ impl Emitter {
         }
         amount[REPORTS] = 1;
         self.counts.add(spec, m.ts_ms, amount);
-        if self.reporters.len() < MAX_REPORTERS || self.reporters.contains_key(&reporter) {
-            let e = self
-                .reporters
-                .entry(reporter)
-                .or_insert((m.ts_ms, i64::MIN));
-            e.0 = e.0.max(m.ts_ms);
-            if check.has(Rule::LuReject) || check.has(Rule::RatDowngrade) {
-                e.1 = e.1.max(m.ts_ms);
-            }
-        }
+        let rejected = check.has(Rule::LuReject) || check.has(Rule::RatDowngrade);
+        self.reporters
+            .note(reporter, m.ts_ms, rejected, MAX_REPORTERS);
         let (x, y) = self.frame.to_xy(m.lat, m.lon);
         self.bbox = [
             self.bbox[0].min(x),
@@ -310,22 +305,13 @@ impl Emitter {
 
     /// Distinct reporters heard in the window ending at `now_ms`.
     pub(crate) fn reporters_in_window(&self, now_ms: i64, window_ms: i64) -> usize {
-        self.reporters
-            .values()
-            .filter(|&&(t, _)| t > now_ms - window_ms)
-            .count()
+        self.reporters.heard_after(now_ms - window_ms)
     }
 
     /// Over the long horizon ending at `now_ms`: (phones rejected or downgraded, all
     /// phones heard).
     pub(crate) fn rejected_phones(&self, now_ms: i64, horizon_ms: i64) -> (usize, usize) {
-        let from = now_ms - horizon_ms;
-        self.reporters
-            .values()
-            .filter(|&&(t, _)| t > from)
-            .fold((0, 0), |(r, n), &(_, rej)| {
-                (r + usize::from(rej > from), n + 1)
-            })
+        self.reporters.rejected_after(now_ms - horizon_ms)
     }
 
     pub(crate) fn reporters_total(&self) -> usize {
@@ -455,14 +441,14 @@ impl Emitter {
                 match &mut self.kalman {
                     Some(k) => k.update(short.ts_ms, short.x, short.y, r),
                     None => {
-                        self.kalman = Some(Kalman::new(
+                        self.kalman = Some(Box::new(Kalman::new(
                             short.ts_ms,
                             short.x,
                             short.y,
                             r,
                             cfg.track_accel_noise,
                             cfg.max_speed_mps / 2.0,
-                        ))
+                        )))
                     }
                 }
                 if let Some(k) = &self.kalman {
@@ -570,10 +556,28 @@ impl Emitter {
     pub(crate) fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.identities.capacity() * std::mem::size_of::<(ClaimedCell, i64)>()
-            + self.reporters.capacity() * (std::mem::size_of::<(u64, (i64, i64))>() + 1)
+            + self.reporters.heap_bytes()
             + self.observations.capacity() * std::mem::size_of::<Reported>()
             + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
             + self.track.capacity() * std::mem::size_of::<(i64, f64, f64)>()
+            + self.own_radio.capacity() * std::mem::size_of::<(Option<u32>, Option<u16>)>()
+            + self.refused.capacity() * std::mem::size_of::<ClaimedCell>()
+            + self.on_air.capacity() * std::mem::size_of::<(i64, u32)>()
+            + self
+                .kalman
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<Kalman>())
+            + self.case.as_ref().map_or(0, |c| {
+                std::mem::size_of::<CaseState>() + c.case_id.capacity()
+            })
+    }
+
+    /// Of [`Emitter::state_bytes`]: the kept reports, and the reporters.
+    pub(crate) fn state_parts(&self) -> (usize, usize) {
+        (
+            self.observations.capacity() * std::mem::size_of::<Reported>(),
+            self.reporters.heap_bytes(),
+        )
     }
 }
 

@@ -5,9 +5,10 @@
 
 use super::geometry::LocalFrame;
 use super::reported::Reported;
+use super::reporters::Distinct;
 use super::rules::Neighbourhood;
 use crate::model::{CellKey, CellMeasurement, ClaimedCell, Rat};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// Key of an identity.
 pub(crate) type IdKey = (Rat, CellKey);
@@ -98,9 +99,12 @@ impl IdentityState {
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.emitters.capacity() * 8
-            + self.profile.as_ref().map_or(0, |p| p.state_bytes())
+        std::mem::size_of::<Self>() + self.emitters.capacity() * 8 + self.profile_bytes()
+    }
+
+    /// Of [`IdentityState::state_bytes`]: the profile's.
+    pub(crate) fn profile_bytes(&self) -> usize {
+        self.profile.as_ref().map_or(0, |p| p.state_bytes())
     }
 }
 
@@ -109,7 +113,7 @@ impl IdentityState {
 pub(crate) struct Profile {
     pub(crate) frame: LocalFrame,
     pub(crate) observations: VecDeque<Reported>,
-    pub(crate) reporters: HashSet<u64>,
+    pub(crate) reporters: Distinct,
     pub(crate) reports: u64,
     /// Reports beyond reach or off their timing advance.
     pub(crate) misplaced_reports: u64,
@@ -124,7 +128,7 @@ impl Profile {
         Profile {
             frame: LocalFrame::new(m.lat, m.lon),
             observations: VecDeque::new(),
-            reporters: HashSet::new(),
+            reporters: Distinct::default(),
             reports: 0,
             misplaced_reports: 0,
         }
@@ -135,9 +139,7 @@ impl Profile {
         if misplaced {
             self.misplaced_reports += 1;
         }
-        if self.reporters.len() < MAX_PROFILE_REPORTERS {
-            self.reporters.insert(reporter);
-        }
+        self.reporters.insert(reporter, MAX_PROFILE_REPORTERS);
         if m.signal_dbm.is_none() {
             return;
         }
@@ -151,7 +153,7 @@ impl Profile {
     fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.observations.capacity() * std::mem::size_of::<Reported>()
-            + self.reporters.capacity() * 9
+            + self.reporters.heap_bytes()
     }
 }
 

@@ -10,7 +10,8 @@
 //!   unlinking) identities on it — a blaster hopping or cloning real cells;
 //! - [`locate`] / `track.rs`: signal-weighted centroid, robust multilateration on the
 //!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
-//! - `reported.rs`: a report kept for localisation, compactly;
+//! - `reported.rs` / `reporters.rs`: a report kept for localisation, and the phones
+//!   that reported a transmitter, compactly;
 //! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
 //! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
 //! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
@@ -24,6 +25,7 @@ pub(crate) mod index;
 pub(crate) mod link;
 pub mod locate;
 pub(crate) mod reported;
+pub(crate) mod reporters;
 pub(crate) mod rules;
 pub(crate) mod signature;
 pub(crate) mod snapshot;

@@ -23,4 +23,22 @@ pub(crate) struct FakeBtsStats {
     /// Mean bytes of state per tracked identity (identity evidence plus candidate
     /// transmitters, spread over identities).
     pub(crate) state_bytes_per_identity: f64,
+    /// The same bytes per tracked identity, by part.
+    pub(crate) state_parts: StateParts,
+}
+
+/// Bytes of state per tracked identity, by part (they add up to
+/// `state_bytes_per_identity`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct StateParts {
+    /// Identity evidence, without profiles.
+    pub(crate) identities: f64,
+    /// Profiles of misplaced registered cells (their reports and reporters).
+    pub(crate) profiles: f64,
+    /// Candidate transmitters, without their reports and reporters.
+    pub(crate) emitters: f64,
+    /// Reports kept by the transmitters for localisation.
+    pub(crate) observations: f64,
+    /// The transmitters' reporters.
+    pub(crate) reporters: f64,
 }

@@ -1,0 +1,222 @@
+//! The phones that reported a transmitter (or a misplaced registered cell), compactly.
+//!
+//! A transmitter needs, per reporter, when it last reported it and when it last
+//! reported a reject or downgrade: the evidence counts distinct reporters in the
+//! window, the IMSI-catcher rule distinct rejected phones over its horizon, and an
+//! inventory finding all reporters ever. A `HashMap<u64, (i64, i64)>` spent 25 bytes
+//! an entry (plus the table's empty slots) on that; [`Reporters`] keeps a sorted
+//! `Vec` of 12-byte entries: the reporter's hash folded to 32 bits and both times as
+//! 32-bit millisecond offsets from a base that moves forward when event time outruns
+//! them (24 days either side). Two reporters of one transmitter share a 32-bit key
+//! with probability ≈ n² / 2³³ (under 1 % at the cap of 8,192 reporters, 10⁻⁶ at a
+//! typical hundred): they then count as one.
+//!
+//! [`Distinct`] is the same idea for a set whose only question is its size (the
+//! reporters of a misplaced cell's profile): sorted 32-bit keys, 4 bytes each.
+
+/// Offset meaning "never" (reject time of a phone never rejected).
+const NEVER: i32 = i32::MIN;
+/// Offset of a time so old that the base has moved past it (older than any window).
+const LONG_AGO: i32 = i32::MIN + 1;
+/// The base moves when an offset would exceed this (≈ 12 days).
+const REBASE_AT: i64 = (i32::MAX / 2) as i64;
+
+/// A reporter's 64-bit hash folded to the 32 bits kept.
+#[inline]
+pub(crate) fn key32(reporter: u64) -> u32 {
+    (reporter ^ (reporter >> 32)) as u32
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: u32,
+    /// Last report, ms after the base.
+    last: i32,
+    /// Last reject or downgrade, ms after the base ([`NEVER`]: none).
+    reject: i32,
+}
+
+/// Distinct reporters with their last report and last reject, at most `cap`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reporters {
+    base_ms: i64,
+    entries: Vec<Entry>,
+}
+
+impl Reporters {
+    /// Empty, offsets counted from `base_ms` (the first report's event time).
+    pub(crate) fn new(base_ms: i64) -> Self {
+        Reporters {
+            base_ms,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Offset of `ts_ms`; moves the base forward first when `ts_ms` is too far ahead.
+    fn offset(&mut self, ts_ms: i64) -> i32 {
+        if ts_ms - self.base_ms > REBASE_AT {
+            self.rebase(ts_ms);
+        }
+        i32::try_from(ts_ms - self.base_ms).unwrap_or(LONG_AGO)
+    }
+
+    fn rebase(&mut self, now_ms: i64) {
+        let shift = now_ms - self.base_ms;
+        let keep = |t: i32| -> i32 {
+            if t == NEVER {
+                NEVER
+            } else {
+                i32::try_from(i64::from(t) - shift)
+                    .unwrap_or(LONG_AGO)
+                    .max(LONG_AGO)
+            }
+        };
+        for e in &mut self.entries {
+            e.last = keep(e.last);
+            e.reject = keep(e.reject);
+        }
+        self.base_ms = now_ms;
+    }
+
+    /// Offset of the window start `from_ms` (exclusive): times after it count.
+    fn bound(&self, from_ms: i64) -> i64 {
+        from_ms - self.base_ms
+    }
+
+    /// A report by `reporter` at `ts_ms`, a reject or downgrade when `rejected`; a
+    /// reporter not yet known is remembered only while fewer than `cap` are.
+    pub(crate) fn note(&mut self, reporter: u64, ts_ms: i64, rejected: bool, cap: usize) {
+        let at = self.offset(ts_ms);
+        let key = key32(reporter);
+        let i = match self.entries.binary_search_by_key(&key, |e| e.key) {
+            Ok(i) => i,
+            Err(i) if self.entries.len() < cap => {
+                self.entries.insert(
+                    i,
+                    Entry {
+                        key,
+                        last: at,
+                        reject: NEVER,
+                    },
+                );
+                i
+            }
+            Err(_) => return,
+        };
+        let e = &mut self.entries[i];
+        e.last = e.last.max(at);
+        if rejected {
+            e.reject = e.reject.max(at);
+        }
+    }
+
+    /// Reporters heard after `from_ms`.
+    pub(crate) fn heard_after(&self, from_ms: i64) -> usize {
+        let from = self.bound(from_ms);
+        self.entries
+            .iter()
+            .filter(|e| i64::from(e.last) > from)
+            .count()
+    }
+
+    /// Over the time after `from_ms`: (reporters that reported a reject or downgrade,
+    /// all reporters heard).
+    pub(crate) fn rejected_after(&self, from_ms: i64) -> (usize, usize) {
+        let from = self.bound(from_ms);
+        self.entries
+            .iter()
+            .filter(|e| i64::from(e.last) > from)
+            .fold((0, 0), |(r, n), e| {
+                (
+                    r + usize::from(e.reject != NEVER && i64::from(e.reject) > from),
+                    n + 1,
+                )
+            })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+}
+
+/// A set of reporters whose size is all that is asked, at most `cap`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Distinct(Vec<u32>);
+
+impl Distinct {
+    pub(crate) fn insert(&mut self, reporter: u64, cap: usize) {
+        let key = key32(reporter);
+        if let Err(i) = self.0.binary_search(&key) {
+            if self.0.len() < cap {
+                self.0.insert(i, key);
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<u32>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_reporters_in_windows_and_rejects() {
+        let mut r = Reporters::new(1_000);
+        r.note(7, 1_000, false, 10);
+        r.note(8, 5_000, true, 10);
+        r.note(7, 9_000, false, 10);
+        r.note(9, 2_000, false, 10);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.heard_after(999), 3);
+        assert_eq!(r.heard_after(2_000), 2); // 9's last report is not after 2 000
+        assert_eq!(r.heard_after(5_000), 1);
+        assert_eq!(r.rejected_after(0), (1, 3));
+        assert_eq!(r.rejected_after(5_000), (0, 1));
+        // the cap keeps known reporters and refuses new ones
+        r.note(10, 9_500, false, 3);
+        assert_eq!(r.len(), 3);
+        r.note(8, 9_600, false, 3);
+        assert_eq!(r.heard_after(9_550), 1);
+    }
+
+    #[test]
+    fn times_survive_a_rebase_weeks_later() {
+        let day = 86_400_000i64;
+        let mut r = Reporters::new(0);
+        r.note(1, 0, true, 10);
+        r.note(2, 10 * day, false, 10);
+        r.note(3, 30 * day, false, 10); // past the 24-day range: the base moves
+        assert_eq!(r.heard_after(30 * day - 1), 1);
+        assert_eq!(r.heard_after(10 * day - 1), 2);
+        assert_eq!(r.heard_after(-1), 3);
+        assert_eq!(r.rejected_after(-1), (1, 3));
+        assert_eq!(r.rejected_after(10 * day - 1), (0, 2));
+        r.note(1, 31 * day, false, 10);
+        assert_eq!(r.heard_after(30 * day), 1);
+    }
+
+    #[test]
+    fn distinct_counts_each_reporter_once() {
+        let mut d = Distinct::default();
+        for x in [5u64, 3, 5, 9, 3, 1 << 40] {
+            d.insert(x, 4);
+        }
+        assert_eq!(d.len(), 4);
+        d.insert(77, 4);
+        assert_eq!(d.len(), 4);
+        assert!(d.heap_bytes() >= 16);
+    }
+}
