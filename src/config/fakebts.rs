@@ -146,9 +146,15 @@ pub struct FakeBtsConfig {
     pub(crate) locate_interval_secs: u64,
     /// Observations of the short window used for tracking, seconds. Default 180.
     pub(crate) track_window_secs: u64,
-    /// At most this many observations are kept per transmitter (a stationary one is
-    /// located from all of them); at least 8. Default 1 000.
+    /// At most this many reports are kept per transmitter, the most recent (a
+    /// stationary one is located from all of them, binned by `locate_bin_m`); at
+    /// least 8. Bounds the memory per transmitter (40 bytes a report). Default 400.
     pub(crate) max_observations: usize,
+    /// At most this many reports (with a signal) are kept per registered cell heard out
+    /// of place, to locate it for a `misplaced_cell` inventory finding (the most recent
+    /// ones; the finding needs the site within `finding_min_offset_m`, not metres); at
+    /// least 8. Default 100.
+    pub(crate) max_profile_observations: usize,
     /// Most claimed identities a `fake_bts` case lists (the first ones seen). A
     /// transmitter that hops through more carries the reason `IDENTITIES_UNLISTED`,
     /// whose value is how many it used; a warning is logged. Bounds the size of a
@@ -254,7 +260,8 @@ impl Default for FakeBtsConfig {
             max_speed_mps: 20.0,
             locate_interval_secs: 60,
             track_window_secs: 180,
-            max_observations: 1_000,
+            max_observations: 400,
+            max_profile_observations: 100,
             max_case_identities: 256,
             max_open_cases: 10_000,
             locate_bin_m: 25.0,
@@ -423,6 +430,12 @@ impl FakeBtsConfig {
             p,
             "fakebts.max_observations",
             self.max_observations as u64,
+            8,
+        );
+        at_least(
+            p,
+            "fakebts.max_profile_observations",
+            self.max_profile_observations as u64,
             8,
         );
         non_negative(p, "fakebts.locate_bin_m", self.locate_bin_m);

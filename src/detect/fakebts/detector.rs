@@ -167,7 +167,12 @@ impl FakeBtsDetector {
             // The normal path: a registered cell heard where and how it should be.
             if let Some(p) = id.profile.as_mut() {
                 if on_registered_channel && clean_broadcast {
-                    p.add(m, reporter_hash(&m.reporter), false);
+                    p.add(
+                        m,
+                        reporter_hash(&m.reporter),
+                        false,
+                        self.cfg.max_profile_observations,
+                    );
                 }
             }
             mark_duplicates(id, &mut self.emitters, m, site.as_ref());
@@ -183,7 +188,7 @@ impl FakeBtsDetector {
                 id.profile = Some(Box::new(Profile::new(m)));
             }
             if let Some(p) = id.profile.as_mut() {
-                p.add(m, reporter, misplaced);
+                p.add(m, reporter, misplaced, self.cfg.max_profile_observations);
             }
         }
         // only a report off the registered channel (or with none to compare) can be the

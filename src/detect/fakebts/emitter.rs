@@ -119,8 +119,9 @@ pub(crate) struct Emitter {
 const MAX_SHORT_FIXES: usize = 64;
 /// Recent reports whose centroid anchors association.
 const ANCHOR_REPORTS: usize = 12;
-/// Most distinct reporters remembered per emitter.
-const MAX_REPORTERS: usize = 8_192;
+/// Most distinct reporters remembered per emitter; at the cap, those not heard within
+/// the evidence window or the IMSI-catcher horizon make room (12 bytes each).
+const MAX_REPORTERS: usize = 2_048;
 
 impl Emitter {
     pub(crate) fn new(id: u64, m: &CellMeasurement, signature: Signature) -> Self {
@@ -282,8 +283,9 @@ impl Emitter {
         amount[REPORTS] = 1;
         self.counts.add(spec, m.ts_ms, amount);
         let rejected = check.has(Rule::LuReject) || check.has(Rule::RatDowngrade);
+        let horizon_ms = cfg.evidence_window_ms().max(cfg.catcher_horizon_ms());
         self.reporters
-            .note(reporter, m.ts_ms, rejected, MAX_REPORTERS);
+            .note(reporter, m.ts_ms, rejected, MAX_REPORTERS, horizon_ms);
         let (x, y) = self.frame.to_xy(m.lat, m.lon);
         self.bbox = [
             self.bbox[0].min(x),
@@ -297,10 +299,7 @@ impl Emitter {
         }
         let mut report = Reported::of_report(m, x, y);
         report.identity = index.map_or(u16::MAX, |i| u16::try_from(i).unwrap_or(u16::MAX));
-        self.observations.push_back(report);
-        while self.observations.len() > cfg.max_observations.max(8) {
-            self.observations.pop_front();
-        }
+        keep_bounded(&mut self.observations, report, cfg.max_observations.max(8));
     }
 
     /// Distinct reporters heard in the window ending at `now_ms`.
@@ -315,7 +314,7 @@ impl Emitter {
     }
 
     pub(crate) fn reporters_total(&self) -> usize {
-        self.reporters.len()
+        self.reporters.total()
     }
 
     /// Spatial spread of the reporters, metres (diagonal of their bounding box).
@@ -579,6 +578,19 @@ impl Emitter {
             self.reporters.heap_bytes(),
         )
     }
+}
+
+/// Append `item`, dropping the oldest when `cap` are kept; the buffer grows by
+/// doubling up to exactly `cap` (a plain `VecDeque` would round 1,000 up to 1,024).
+pub(crate) fn keep_bounded<T>(buf: &mut VecDeque<T>, item: T, cap: usize) {
+    while buf.len() >= cap.max(1) {
+        buf.pop_front();
+    }
+    if buf.len() == buf.capacity() {
+        let want = (buf.capacity() * 2).clamp(8, cap.max(1));
+        buf.reserve_exact(want.saturating_sub(buf.len()));
+    }
+    buf.push_back(item);
 }
 
 /// Covariance floored at `min_sigma_m` on each axis (a fix is never better than that).

@@ -3,6 +3,7 @@
 //! registered cell that is heard where its inventory row says it cannot be — a profile
 //! of all its reports, from which the inventory-discrepancy finding locates it.
 
+use super::emitter::keep_bounded;
 use super::geometry::LocalFrame;
 use super::reported::Reported;
 use super::reporters::Distinct;
@@ -119,8 +120,6 @@ pub(crate) struct Profile {
     pub(crate) misplaced_reports: u64,
 }
 
-/// Most observations kept per profile.
-const MAX_PROFILE_OBSERVATIONS: usize = 400;
 const MAX_PROFILE_REPORTERS: usize = 4_096;
 
 impl Profile {
@@ -134,7 +133,8 @@ impl Profile {
         }
     }
 
-    pub(crate) fn add(&mut self, m: &CellMeasurement, reporter: u64, misplaced: bool) {
+    /// A report; at most `cap` with a signal are kept (`fakebts.max_profile_observations`).
+    pub(crate) fn add(&mut self, m: &CellMeasurement, reporter: u64, misplaced: bool, cap: usize) {
         self.reports += 1;
         if misplaced {
             self.misplaced_reports += 1;
@@ -144,10 +144,7 @@ impl Profile {
             return;
         }
         let (x, y) = self.frame.to_xy(m.lat, m.lon);
-        self.observations.push_back(Reported::of_report(m, x, y));
-        while self.observations.len() > MAX_PROFILE_OBSERVATIONS {
-            self.observations.pop_front();
-        }
+        keep_bounded(&mut self.observations, Reported::of_report(m, x, y), cap);
     }
 
     fn state_bytes(&self) -> usize {

@@ -36,11 +36,15 @@ struct Entry {
     reject: i32,
 }
 
-/// Distinct reporters with their last report and last reject, at most `cap`.
+/// Distinct reporters with their last report and last reject, at most `cap`
+/// remembered.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reporters {
     base_ms: i64,
     entries: Vec<Entry>,
+    /// Reporters dropped at the cap, last heard before every window (counted by
+    /// [`Reporters::total`]; one that comes back is counted again).
+    forgotten: u32,
 }
 
 impl Reporters {
@@ -49,6 +53,7 @@ impl Reporters {
         Reporters {
             base_ms,
             entries: Vec::new(),
+            forgotten: 0,
         }
     }
 
@@ -83,12 +88,26 @@ impl Reporters {
         from_ms - self.base_ms
     }
 
-    /// A report by `reporter` at `ts_ms`, a reject or downgrade when `rejected`; a
-    /// reporter not yet known is remembered only while fewer than `cap` are.
-    pub(crate) fn note(&mut self, reporter: u64, ts_ms: i64, rejected: bool, cap: usize) {
+    /// A report by `reporter` at `ts_ms`, a reject or downgrade when `rejected`. At
+    /// `cap` reporters, those last heard `horizon_ms` or longer before `ts_ms` (outside
+    /// every window asked about) make room for a new one; when none is, the new
+    /// reporter is not remembered.
+    pub(crate) fn note(
+        &mut self,
+        reporter: u64,
+        ts_ms: i64,
+        rejected: bool,
+        cap: usize,
+        horizon_ms: i64,
+    ) {
         let at = self.offset(ts_ms);
         let key = key32(reporter);
-        let i = match self.entries.binary_search_by_key(&key, |e| e.key) {
+        let mut found = self.entries.binary_search_by_key(&key, |e| e.key);
+        if found.is_err() && self.entries.len() >= cap {
+            self.forget_before(ts_ms - horizon_ms);
+            found = self.entries.binary_search_by_key(&key, |e| e.key);
+        }
+        let i = match found {
             Ok(i) => i,
             Err(i) if self.entries.len() < cap => {
                 self.entries.insert(
@@ -108,6 +127,17 @@ impl Reporters {
         if rejected {
             e.reject = e.reject.max(at);
         }
+    }
+
+    /// Drop the reporters last heard at or before `until_ms`.
+    fn forget_before(&mut self, until_ms: i64) {
+        let until = self.bound(until_ms);
+        let before = self.entries.len();
+        self.entries.retain(|e| i64::from(e.last) > until);
+        let dropped = before - self.entries.len();
+        self.forgotten = self
+            .forgotten
+            .saturating_add(u32::try_from(dropped).unwrap_or(u32::MAX));
     }
 
     /// Reporters heard after `from_ms`.
@@ -134,8 +164,9 @@ impl Reporters {
             })
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+    /// Distinct reporters ever: those remembered and those forgotten at the cap.
+    pub(crate) fn total(&self) -> usize {
+        self.entries.len() + self.forgotten as usize
     }
 
     /// Heap bytes held.
@@ -172,39 +203,46 @@ impl Distinct {
 mod tests {
     use super::*;
 
+    const H: i64 = 100_000;
+
     #[test]
     fn counts_reporters_in_windows_and_rejects() {
         let mut r = Reporters::new(1_000);
-        r.note(7, 1_000, false, 10);
-        r.note(8, 5_000, true, 10);
-        r.note(7, 9_000, false, 10);
-        r.note(9, 2_000, false, 10);
-        assert_eq!(r.len(), 3);
+        r.note(7, 1_000, false, 10, H);
+        r.note(8, 5_000, true, 10, H);
+        r.note(7, 9_000, false, 10, H);
+        r.note(9, 2_000, false, 10, H);
+        assert_eq!(r.total(), 3);
         assert_eq!(r.heard_after(999), 3);
         assert_eq!(r.heard_after(2_000), 2); // 9's last report is not after 2 000
         assert_eq!(r.heard_after(5_000), 1);
         assert_eq!(r.rejected_after(0), (1, 3));
         assert_eq!(r.rejected_after(5_000), (0, 1));
-        // the cap keeps known reporters and refuses new ones
-        r.note(10, 9_500, false, 3);
-        assert_eq!(r.len(), 3);
-        r.note(8, 9_600, false, 3);
+        // the cap keeps known reporters and refuses new ones while all are recent
+        r.note(10, 9_500, false, 3, H);
+        assert_eq!(r.total(), 3);
+        r.note(8, 9_600, false, 3, H);
         assert_eq!(r.heard_after(9_550), 1);
+        // a horizon later, the ones not heard since make room, and still count
+        r.note(11, 9_000 + H, false, 3, H);
+        assert_eq!(r.total(), 4);
+        assert_eq!(r.heard_after(9_000), 2); // 7 and 9 forgotten, 8 and 11 kept
+        assert_eq!(r.heard_after(9_000 + H - 1), 1);
     }
 
     #[test]
     fn times_survive_a_rebase_weeks_later() {
         let day = 86_400_000i64;
         let mut r = Reporters::new(0);
-        r.note(1, 0, true, 10);
-        r.note(2, 10 * day, false, 10);
-        r.note(3, 30 * day, false, 10); // past the 24-day range: the base moves
+        r.note(1, 0, true, 10, H);
+        r.note(2, 10 * day, false, 10, H);
+        r.note(3, 30 * day, false, 10, H); // past the 24-day range: the base moves
         assert_eq!(r.heard_after(30 * day - 1), 1);
         assert_eq!(r.heard_after(10 * day - 1), 2);
         assert_eq!(r.heard_after(-1), 3);
         assert_eq!(r.rejected_after(-1), (1, 3));
         assert_eq!(r.rejected_after(10 * day - 1), (0, 2));
-        r.note(1, 31 * day, false, 10);
+        r.note(1, 31 * day, false, 10, H);
         assert_eq!(r.heard_after(30 * day), 1);
     }
 
