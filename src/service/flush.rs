@@ -7,6 +7,7 @@ use super::consumer::WorkerContext;
 use super::error::ServiceError;
 use super::metrics::Metrics;
 use super::outputs::{Batch, Outputs, SinkError};
+use super::stage_time::Step;
 use super::worker::Worker;
 use crate::config::SinkConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -27,6 +28,7 @@ fn spawn_flush(
     cfg: SinkConfig,
     metrics: Metrics,
 ) -> JoinHandle<Result<Batch, ServiceError>> {
+    let flush_started = Instant::now();
     tokio::spawn(async move {
         let mut attempt = 0u32;
         let mut backoff = Duration::from_millis(cfg.retry_backoff_ms.max(1));
@@ -34,6 +36,9 @@ fn spawn_flush(
             let started = Instant::now();
             match outputs.flush(&mut batch).await {
                 Ok(()) => {
+                    metrics
+                        .stages
+                        .add(Step::FlushInFlight, flush_started.elapsed());
                     tracing::debug!(
                         records = batch.records,
                         archived = batch.archive.rows(),

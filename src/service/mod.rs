@@ -14,6 +14,7 @@ pub mod reference;
 mod report;
 mod run;
 mod stage;
+pub mod stage_time;
 mod topology;
 mod worker;
 

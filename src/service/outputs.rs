@@ -4,12 +4,13 @@
 
 use super::metrics::{KindLabel, Metrics, SinkLabel};
 use super::stage::OutMessage;
+use super::stage_time::Step;
 use crate::cases::CaseBook;
 use crate::config::{SinkConfig, TopicsConfig};
 use crate::ingest::Origin;
 use crate::kafka_failure::WatchedContext;
 use crate::model::Case;
-use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow, RecordArchive};
+use crate::sink::clickhouse::{CaseRow, ClickHouse, ClickHouseError, DeadLetterRow, RecordArchive};
 use crate::validate::DeadLetter;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::BTreeMap;
@@ -147,7 +148,9 @@ impl Outputs {
 
     /// One attempt at flushing every pending step of the batch.
     pub(crate) async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
+        let t = Instant::now();
         let cases: Vec<Case> = batch.cases.values().cloned().collect();
+        self.metrics.stages.lap(Step::EncodeCases, t);
         if !batch.done.records_stored {
             self.store_records(&batch.archive).await?;
             batch.done.records_stored = true;
@@ -181,6 +184,7 @@ impl Outputs {
             let t = Instant::now();
             ch.insert_archive(archive).await?;
             self.observe("record_archive", t);
+            self.metrics.stages.lap(Step::InsertRecords, t);
         }
         Ok(())
     }
@@ -188,7 +192,12 @@ impl Outputs {
     async fn store_cases(&self, cases: &[Case]) -> Result<(), SinkError> {
         let t = Instant::now();
         match &self.store {
-            BatchStore::ClickHouse(ch) => ch.insert_cases(cases).await?,
+            BatchStore::ClickHouse(ch) => {
+                let rows: Vec<CaseRow> = cases.iter().map(CaseRow::from_case).collect();
+                let encoded = self.metrics.stages.lap(Step::EncodeCases, t);
+                ch.insert_rows("cases", &rows).await?;
+                self.metrics.stages.lap(Step::InsertCases, encoded);
+            }
             BatchStore::Memory(m) => {
                 let mut book = m.book.lock().expect("case book lock");
                 for c in cases {
@@ -208,8 +217,10 @@ impl Outputs {
             let t = Instant::now();
             let now = chrono::Utc::now().timestamp_millis();
             let rows: Vec<DeadLetterRow> = dead.iter().map(|d| dead_row(d, now)).collect();
+            let encoded = self.metrics.stages.lap(Step::EncodeCases, t);
             ch.insert_dead_letters(&rows).await?;
             self.observe("dead_letter_store", t);
+            self.metrics.stages.lap(Step::InsertDeadLetters, encoded);
         }
         Ok(())
     }
@@ -225,8 +236,10 @@ impl Outputs {
                 )
             })
             .collect();
+        let encoded = self.metrics.stages.lap(Step::EncodeCases, t);
         self.produce_all(&self.topics.cases, &payloads).await?;
         self.observe("cases_topic", t);
+        self.metrics.stages.lap(Step::ProduceTopics, encoded);
         for c in cases {
             self.metrics
                 .cases
@@ -244,9 +257,11 @@ impl Outputs {
             .iter()
             .map(|d| (dead_key(d), serde_json::to_string(d).unwrap_or_default()))
             .collect();
+        let encoded = self.metrics.stages.lap(Step::EncodeCases, t);
         self.produce_all(&self.topics.dead_letter, &payloads)
             .await?;
         self.observe("dead_letter_topic", t);
+        self.metrics.stages.lap(Step::ProduceTopics, encoded);
         Ok(())
     }
 
@@ -302,6 +317,7 @@ impl Outputs {
             }
         }
         self.observe("internal_topic", t);
+        self.metrics.stages.lap(Step::ProduceEnvelopes, t);
         Ok(())
     }
 
