@@ -24,6 +24,10 @@ pub(crate) enum SinkError {
     ClickHouse(#[from] ClickHouseError),
     #[error("kafka delivery to {topic} failed: {message}")]
     Kafka { topic: String, message: String },
+    /// The flush of an earlier batch failed for good: this one's ordered steps
+    /// must not run (the service is stopping).
+    #[error("an earlier batch's flush failed")]
+    Abandoned,
 }
 
 /// Batch store of the demo without ClickHouse: keeps the final snapshot of every case
@@ -146,15 +150,29 @@ impl Outputs {
         }
     }
 
-    /// One attempt at flushing every pending step of the batch.
-    pub(crate) async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
-        let t = Instant::now();
-        let cases: Vec<Case> = batch.cases.values().cloned().collect();
-        self.metrics.stages.lap(Step::EncodeCases, t);
+    /// One attempt at flushing every pending step of the batch. The archive goes
+    /// first and may overlap an earlier batch's flush (its rows are idempotent by
+    /// origin and unordered); every other step waits until `previous` (the earlier
+    /// batch's flush) says it is through, so cases and dead letters reach their
+    /// table and topics in batch order.
+    pub(crate) async fn flush(
+        &self,
+        batch: &mut Batch,
+        previous: &mut Option<tokio::sync::watch::Receiver<bool>>,
+    ) -> Result<(), SinkError> {
         if !batch.done.records_stored {
             self.store_records(&batch.archive).await?;
             batch.done.records_stored = true;
         }
+        if let Some(prev) = previous {
+            if prev.wait_for(|through| *through).await.is_err() {
+                return Err(SinkError::Abandoned);
+            }
+        }
+        *previous = None;
+        let t = Instant::now();
+        let cases: Vec<Case> = batch.cases.values().cloned().collect();
+        self.metrics.stages.lap(Step::EncodeCases, t);
         if !batch.done.cases_stored {
             self.store_cases(&cases).await?;
             batch.done.cases_stored = true;
@@ -331,7 +349,7 @@ impl Outputs {
     pub(crate) fn count_retry(&self, err: &SinkError) {
         let sink = match err {
             SinkError::ClickHouse(_) => "clickhouse",
-            SinkError::Kafka { .. } => "kafka",
+            SinkError::Kafka { .. } | SinkError::Abandoned => "kafka",
         };
         self.metrics
             .sink_retries

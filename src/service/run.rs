@@ -131,7 +131,11 @@ fn part(
     Ok(Part {
         consumer,
         changes,
-        service: ServiceLoop::new(worker, Flusher::new(outputs), config),
+        service: ServiceLoop::new(
+            worker,
+            Flusher::new(outputs, config.sink.max_flushes_in_flight),
+            config,
+        ),
     })
 }
 
@@ -375,7 +379,7 @@ impl ServiceLoop {
                         self.worker.apply_reference(u);
                     }
                 }
-                done = self.flusher.finished(), if self.flusher.busy() => {
+                done = self.flusher.finished(), if self.flusher.in_flight() => {
                     let woke = self.waited(turn, can_consume);
                     self.flusher.complete(done, consumer, &mut self.worker)?;
                     if self.batch.records >= self.batch_max || self.flush_due() {
@@ -587,14 +591,11 @@ impl ServiceLoop {
             }
         }
         let polled = Instant::now();
-        let parsed = self.worker.parse_burst(&msgs);
-        let now = Instant::now();
-        for (m, p) in msgs.iter().zip(parsed) {
+        for m in &msgs {
             self.idleness
-                .seen(m.topic(), m.partition(), m.offset(), now);
-            self.worker.consume_one(&mut self.batch, m, p);
+                .seen(m.topic(), m.partition(), m.offset(), polled);
         }
-        self.worker.account_burst(mark, polled, now);
+        self.worker.take_burst(&mut self.batch, &msgs, mark, polled);
         self.worker
             .metrics
             .processed

@@ -30,7 +30,7 @@ pub(super) struct Worker {
     pub(super) config: Config,
     pub(super) cells: Option<PathBuf>,
     pub(super) metrics: Metrics,
-    bounds: TimeBounds,
+    pub(super) bounds: TimeBounds,
     pub(super) pipeline: Pipeline,
     /// One validator per source, keyed by feed and partition (found without
     /// allocating a key per record).
@@ -172,7 +172,7 @@ impl Worker {
     }
 
     /// [`Worker::process`] with the record's stateless parse already done (on
-    /// another thread, see [`Worker::parse_burst`]); `None` parses here.
+    /// another thread, see [`Worker::take_burst`]); `None` parses here.
     #[allow(clippy::too_many_arguments)]
     fn process_parsed(
         &mut self,
@@ -335,57 +335,6 @@ impl Worker {
         }
     }
 
-    /// Parse the records of a burst (the stateless half of validation), on two
-    /// threads when the burst is large enough to pay for a thread: the calling one
-    /// and a scoped helper. `None` for records [`Worker::process_parsed`] handles
-    /// itself (not a feed topic, too large).
-    pub(super) fn parse_burst(
-        &self,
-        msgs: &[BorrowedMessage<'_>],
-    ) -> Vec<Option<Result<Event, ValidationError>>> {
-        if matches!(self.stage, Stage::Detect(_)) {
-            return msgs.iter().map(|_| None).collect();
-        }
-        let limit = self.config.pipeline.max_record_bytes;
-        let bounds = self.bounds;
-        let depth = self.config.pipeline.max_json_depth;
-        let jobs: Vec<Option<(Feed, &[u8])>> = msgs
-            .iter()
-            .map(|m| {
-                let payload = m.payload().unwrap_or(&[]);
-                let feed = self.feed_of(m.topic())?;
-                (payload.len() <= limit).then_some((feed, payload))
-            })
-            .collect();
-        let parse =
-            |jobs: &[Option<(Feed, &[u8])>]| -> Vec<Option<Result<Event, ValidationError>>> {
-                jobs.iter()
-                    .map(|j| j.map(|(feed, payload)| parse_bytes(feed, &bounds, depth, payload)))
-                    .collect()
-            };
-        if jobs.len() < self.config.sink.parallel_parse_min.max(2) {
-            return parse(&jobs);
-        }
-        let (first, second) = jobs.split_at(jobs.len() / 2);
-        let clock = &self.metrics.stages;
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(|| {
-                let t = Instant::now();
-                let parsed = parse(second);
-                clock.add(Step::ParseHelper, t.elapsed());
-                parsed
-            });
-            let mut out = parse(first);
-            match helper.join() {
-                Ok(rest) => out.extend(rest),
-                // A panic while parsing: parse that half here (it panics again, as
-                // the sequential code would).
-                Err(_) => out.extend(parse(second)),
-            }
-            out
-        })
-    }
-
     /// Mark the start of a burst's accounting.
     pub(super) fn burst_mark(&self) -> BurstMark {
         BurstMark {
@@ -397,13 +346,13 @@ impl Worker {
     }
 
     /// Account a burst begun at `mark` whose records were taken from the consumer
-    /// by `polled` and parsed by `parsed`: the rest, until now, is admission,
-    /// ordering, detection and archive encoding (the pipeline's and the sampled
-    /// encoder's own clocks tell those apart).
-    pub(super) fn account_burst(&self, mark: BurstMark, polled: Instant, parsed: Instant) {
+    /// by `polled`, the loop having waited `parse_wait` for their parse: the rest,
+    /// until now, is admission, ordering, detection and archive encoding (the
+    /// pipeline's and the sampled encoder's own clocks tell those apart).
+    pub(super) fn account_burst(&self, mark: BurstMark, polled: Instant, parse_wait: Duration) {
         let clock = &self.metrics.stages;
         clock.add(Step::Poll, polled.saturating_duration_since(mark.at));
-        clock.add(Step::Parse, parsed.saturating_duration_since(polled));
+        clock.add(Step::Parse, parse_wait);
         let now = Instant::now();
         let order = self
             .pipeline
@@ -416,7 +365,9 @@ impl Worker {
             .detect
             .saturating_sub(mark.pipeline.detect);
         let encode = self.encode_time.saturating_sub(mark.encode);
-        let processing = now.saturating_duration_since(parsed);
+        let processing = now
+            .saturating_duration_since(polled)
+            .saturating_sub(parse_wait);
         clock.add(Step::Order, order);
         clock.add(Step::Detect, detect);
         clock.add(Step::EncodeRecords, encode);
@@ -428,7 +379,7 @@ impl Worker {
     }
 
     /// Take one consumed record into `batch`: its offset, its cases, its archived
-    /// bytes or its dead letter; `parsed` as from [`Worker::parse_burst`].
+    /// bytes or its dead letter; `parsed` as from [`Worker::take_burst`].
     pub(super) fn consume_one(
         &mut self,
         batch: &mut Batch,
