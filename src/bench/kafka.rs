@@ -14,6 +14,7 @@
 mod backlog;
 mod env;
 mod produce;
+mod stages;
 
 pub(crate) use backlog::{backlog, BacklogRun};
 pub(crate) use produce::{load_lines, Produced};

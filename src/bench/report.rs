@@ -123,6 +123,9 @@ pub fn markdown(r: &BenchReport) -> String {
     for p in &r.paced {
         paced_rows(&mut s, p);
     }
+    if let Some(b) = r.backlog.as_ref().filter(|b| !b.stages.is_empty()) {
+        stage_table(&mut s, b);
+    }
     if !r.errors.is_empty() {
         let _ = writeln!(s, "\nNot measured:\n");
         for e in &r.errors {
@@ -222,6 +225,33 @@ fn identity_state_row(s: &mut String, id: &IdentityStateReport) {
             targets::BYTES_PER_IDENTITY
         ),
     );
+}
+
+/// Where the backlog's drain spent its time, stage by stage.
+fn stage_table(s: &mut String, b: &BacklogRun) {
+    let _ = writeln!(
+        s,
+        "\n**Kafka → detectors → ClickHouse, where the time went** ({} records drained in {:.2} s; the loop thread's stages add up to the wall time, the parse helper and the flush steps run beside it):\n",
+        thousands(b.records as f64),
+        b.seconds
+    );
+    let _ = writeln!(
+        s,
+        "| thread | stage | seconds | share of wall | µs per record |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|");
+    for st in b.stages.iter().filter(|st| st.seconds > 0.0005) {
+        let _ = writeln!(
+            s,
+            "| {} | {}{} | {:.2} | {:.1} % | {:.2} |",
+            st.thread,
+            st.stage,
+            if st.wait { " (waiting)" } else { "" },
+            st.seconds,
+            100.0 * st.share,
+            st.micros_per_record
+        );
+    }
 }
 
 /// The Kafka backlog run and its producer.
@@ -419,6 +449,7 @@ mod tests {
                 load_before: load,
                 load_after: load,
                 archive_records: true,
+                stages: Vec::new(),
             }),
             paced: vec![PacedRun {
                 scale: "medium".into(),

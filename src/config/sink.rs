@@ -46,6 +46,13 @@ pub struct SinkConfig {
     /// the service thread. Default 512 (a thread costs tens of µs, parsing 512
     /// records ~1 ms).
     pub(crate) parallel_parse_min: usize,
+    /// Batches being flushed at once, at least 1. Default 2: the archive insert of
+    /// the next batch overlaps the current one (ClickHouse takes a large insert in
+    /// about the time the service fills the next batch), so consumption waits for
+    /// ClickHouse less; the other steps (cases, dead letters, the topics) still run
+    /// one batch after the other, and offsets are stored in batch order. Each batch
+    /// in flight keeps its memory (~35 MB at `batch_max_records`).
+    pub max_flushes_in_flight: usize,
 }
 
 impl Default for SinkConfig {
@@ -61,6 +68,7 @@ impl Default for SinkConfig {
             archive_records: true,
             consume_burst: 4096,
             parallel_parse_min: 512,
+            max_flushes_in_flight: 2,
         }
     }
 }
@@ -96,5 +104,11 @@ impl SinkConfig {
             );
         }
         at_least(p, "sink.consume_burst", self.consume_burst as u64, 1);
+        at_least(
+            p,
+            "sink.max_flushes_in_flight",
+            self.max_flushes_in_flight as u64,
+            1,
+        );
     }
 }

@@ -17,6 +17,7 @@ use crate::validate::{Checked, DeadLetter, SourceValidator};
 use order::HoldQueue;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 /// Counters of one run, per feed and in total.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -103,6 +104,16 @@ pub struct Pipeline {
     order: EventOrder,
     held: BTreeMap<Feed, HoldQueue>,
     pub stats: PipelineStats,
+    /// Time spent ordering and detecting (per released step, or per event in arrival
+    /// order), for the service's per-stage breakdown.
+    pub(crate) timing: PipelineTiming,
+}
+
+/// Where the pipeline's time went: sorting released steps, and the detectors.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PipelineTiming {
+    pub(crate) order: std::time::Duration,
+    pub(crate) detect: std::time::Duration,
 }
 
 /// At most this many watermark steps are walked one by one; a larger jump (days
@@ -120,6 +131,7 @@ impl Pipeline {
             order: EventOrder::default(),
             held: BTreeMap::new(),
             stats: PipelineStats::default(),
+            timing: PipelineTiming::default(),
         }
     }
 
@@ -157,7 +169,11 @@ impl Pipeline {
                     .or_insert_with(|| HoldQueue::new(step))
                     .push(event)
             }
-            EventOrder::Arrival => self.deliver(&event, out),
+            EventOrder::Arrival => {
+                let t = Instant::now();
+                self.deliver(&event, out);
+                self.timing.detect += t.elapsed();
+            }
         }
     }
 
@@ -335,7 +351,14 @@ impl Pipeline {
         out: &mut dyn CaseSink,
         mut take: impl FnMut(&mut HoldQueue) -> Option<order::Ready>,
     ) {
-        while let Some(ready) = self.held.get_mut(&feed).and_then(&mut take) {
+        loop {
+            let t = Instant::now();
+            let Some(ready) = self.held.get_mut(&feed).and_then(&mut take) else {
+                self.timing.order += t.elapsed();
+                break;
+            };
+            let sorted = Instant::now();
+            self.timing.order += sorted - t;
             let mut previous: Option<&Event> = None;
             for event in ready.iter() {
                 // Canonical order puts records of one natural key next to each other:
@@ -349,6 +372,7 @@ impl Pipeline {
                 self.deliver(event, out);
                 previous = Some(event);
             }
+            self.timing.detect += sorted.elapsed();
             if let Some(q) = self.held.get_mut(&feed) {
                 q.recycle(ready);
             }
@@ -356,6 +380,7 @@ impl Pipeline {
     }
 
     fn notify(&mut self, feed: Feed, watermark: i64, out: &mut dyn CaseSink) {
+        let t = Instant::now();
         self.notified.insert(feed, watermark);
         let min_all = self.notified.values().copied().min().unwrap_or(watermark);
         for d in self.detectors.iter_mut() {
@@ -365,6 +390,7 @@ impl Pipeline {
                 None => d.on_watermark(min_all, out),
             }
         }
+        self.timing.detect += t.elapsed();
     }
 
     /// Declare a source of `feed` (an assigned partition, empty or not) before it has

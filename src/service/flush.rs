@@ -1,5 +1,7 @@
-//! Flushing: batches go to the sinks in the background, one at a time and in order,
-//! retried until they succeed; only then are their offsets stored. Kept apart from
+//! Flushing: batches go to the sinks in the background, up to
+//! `sink.max_flushes_in_flight` at a time (their archive inserts overlap, every
+//! other step in batch order), retried until they succeed; only then, and in batch
+//! order, are their offsets stored. Kept apart from
 //! the consumer loop because this is where at-least-once delivery and back-pressure
 //! are decided.
 
@@ -7,13 +9,16 @@ use super::consumer::WorkerContext;
 use super::error::ServiceError;
 use super::metrics::Metrics;
 use super::outputs::{Batch, Outputs, SinkError};
+use super::stage_time::Step;
 use super::worker::Worker;
 use crate::config::SinkConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// (nothing is dropped). After `retry_max` failed attempts the service reports not
@@ -21,19 +26,28 @@ use tokio::task::JoinHandle;
 /// is through. Returns the batch, whose offsets may then be stored; or, when
 /// retrying cannot help (ClickHouse refuses cellwatch's login), the error that stops
 /// the service, the batch's offsets not stored (it is read again after a restart).
+/// `previous` is the earlier batch's flush (true once through); `through` tells the
+/// next one.
 fn spawn_flush(
     outputs: Arc<Outputs>,
     mut batch: Batch,
     cfg: SinkConfig,
     metrics: Metrics,
+    mut previous: Option<watch::Receiver<bool>>,
+    through: watch::Sender<bool>,
 ) -> JoinHandle<Result<Batch, ServiceError>> {
+    let flush_started = Instant::now();
     tokio::spawn(async move {
         let mut attempt = 0u32;
         let mut backoff = Duration::from_millis(cfg.retry_backoff_ms.max(1));
         loop {
             let started = Instant::now();
-            match outputs.flush(&mut batch).await {
+            match outputs.flush(&mut batch, &mut previous).await {
                 Ok(()) => {
+                    let _ = through.send(true);
+                    metrics
+                        .stages
+                        .add(Step::FlushInFlight, flush_started.elapsed());
                     tracing::debug!(
                         records = batch.records,
                         archived = batch.archive.rows(),
@@ -46,6 +60,11 @@ fn spawn_flush(
                 }
                 Err(SinkError::ClickHouse(e)) if e.is_fatal() => {
                     return Err(ServiceError::ClickHouse(e));
+                }
+                Err(SinkError::Abandoned) => {
+                    return Err(ServiceError::Flush(
+                        "an earlier batch's flush failed".into(),
+                    ));
                 }
                 Err(e) => {
                     attempt += 1;
@@ -63,80 +82,96 @@ fn spawn_flush(
     })
 }
 
-/// The sinks' side of the loop: at most one batch is being flushed while the next
-/// one fills, so consuming and processing wait for ClickHouse only when the next
-/// batch is full too. Batches are flushed, and their offsets stored, in order.
+/// The sinks' side of the loop: up to `sink.max_flushes_in_flight` batches are being
+/// flushed while the next one fills, so consuming and processing wait for ClickHouse
+/// only when that many are in flight and the next batch is full too. Batches are
+/// completed, and their offsets stored, in order.
 pub(super) struct Flusher {
     outputs: Arc<Outputs>,
-    inflight: Option<JoinHandle<Result<Batch, ServiceError>>>,
+    /// Flushes in flight, oldest first.
+    inflight: VecDeque<JoinHandle<Result<Batch, ServiceError>>>,
+    max_in_flight: usize,
+    /// Turns true when the newest flush is through (the next one's ordered steps
+    /// wait for it).
+    newest: Option<watch::Receiver<bool>>,
     /// Partitions paused while the sinks are unavailable.
     paused: Option<TopicPartitionList>,
-    /// A flushed batch kept for reuse (its buffers keep their capacity).
-    spare: Option<Batch>,
+    /// Flushed batches kept for reuse (their buffers keep their capacity).
+    spare: Vec<Batch>,
 }
 
 impl Flusher {
-    pub(super) fn new(outputs: Outputs) -> Self {
+    pub(super) fn new(outputs: Outputs, max_in_flight: usize) -> Self {
         Flusher {
             outputs: Arc::new(outputs),
-            inflight: None,
+            inflight: VecDeque::new(),
+            max_in_flight: max_in_flight.max(1),
+            newest: None,
             paused: None,
-            spare: None,
+            spare: Vec::new(),
         }
     }
 
+    /// No room for another flush: `sink.max_flushes_in_flight` are in flight.
     pub(super) fn busy(&self) -> bool {
-        self.inflight.is_some()
+        self.inflight.len() >= self.max_in_flight
+    }
+
+    /// At least one flush is in flight.
+    pub(super) fn in_flight(&self) -> bool {
+        !self.inflight.is_empty()
     }
 
     /// Start flushing `batch` in the background; `batch` becomes an empty one.
     pub(super) fn start(&mut self, batch: &mut Batch, worker: &Worker) {
-        debug_assert!(self.inflight.is_none(), "one flush at a time");
-        let next = self.spare.take().unwrap_or_default();
+        debug_assert!(!self.busy(), "at most max_flushes_in_flight");
+        let next = self.spare.pop().unwrap_or_default();
         let full = std::mem::replace(batch, next);
-        self.inflight = Some(spawn_flush(
+        let (through, newest) = watch::channel(false);
+        let previous = self.newest.replace(newest);
+        self.inflight.push_back(spawn_flush(
             self.outputs.clone(),
             full,
             worker.config.sink.clone(),
             worker.metrics.clone(),
+            previous,
+            through,
         ));
     }
 
-    /// The in-flight flush's outcome, for [`Flusher::complete`]; call only while
-    /// [`Flusher::busy`].
+    /// The oldest in-flight flush's outcome, for [`Flusher::complete`]; call only
+    /// while [`Flusher::in_flight`].
     pub(super) async fn finished(
         &mut self,
     ) -> Result<Result<Batch, ServiceError>, tokio::task::JoinError> {
         self.inflight
-            .as_mut()
-            .expect("a flush is in flight (guarded by busy())")
+            .front_mut()
+            .expect("a flush is in flight (guarded by in_flight())")
             .await
     }
 
-    /// Wait for the in-flight flush, if any, and complete it.
+    /// Wait for every in-flight flush, oldest first, and complete them.
     async fn wait(
         &mut self,
         consumer: &StreamConsumer<WorkerContext>,
         worker: &mut Worker,
     ) -> Result<(), ServiceError> {
-        match self.inflight.as_mut() {
-            Some(h) => {
-                let done = h.await;
-                self.complete(done, consumer, worker)
-            }
-            None => Ok(()),
+        while let Some(h) = self.inflight.front_mut() {
+            let done = h.await;
+            self.complete(done, consumer, worker)?;
         }
+        Ok(())
     }
 
-    /// The in-flight flush finished: resume consumption if it was paused, store the
-    /// batch's offsets, count it acknowledged.
+    /// The oldest in-flight flush finished: resume consumption if it was paused,
+    /// store the batch's offsets, count it acknowledged.
     pub(super) fn complete(
         &mut self,
         done: Result<Result<Batch, ServiceError>, tokio::task::JoinError>,
         consumer: &StreamConsumer<WorkerContext>,
         worker: &mut Worker,
     ) -> Result<(), ServiceError> {
-        self.inflight = None;
+        self.inflight.pop_front();
         // A failed flush task (a panic) must stop the service: storing the offsets of
         // a later batch would commit past records that never reached the sinks.
         let mut batch = done.map_err(|e| ServiceError::Flush(e.to_string()))??;
@@ -167,7 +202,9 @@ impl Flusher {
         worker.report.flushes += 1;
         worker.report.case_snapshots += batch.cases.len() as u64;
         batch.reset();
-        self.spare = Some(batch);
+        if self.spare.len() < self.max_in_flight {
+            self.spare.push(batch);
+        }
         Ok(())
     }
 
@@ -179,7 +216,7 @@ impl Flusher {
         consumer: &StreamConsumer<WorkerContext>,
         worker: &Worker,
     ) {
-        if self.inflight.is_none()
+        if self.inflight.is_empty()
             || self.paused.is_some()
             || worker.metrics.ready.load(Ordering::Relaxed)
         {
@@ -196,7 +233,7 @@ impl Flusher {
         }
     }
 
-    /// Wait for the in-flight flush, then flush `batch` and wait for it too: after
+    /// Wait for the in-flight flushes, then flush `batch` and wait for it too: after
     /// this everything consumed is acknowledged (rebalance, shutdown).
     pub(super) async fn drain(
         &mut self,

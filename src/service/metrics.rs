@@ -67,6 +67,8 @@ pub struct Metrics {
     pub(crate) sink_retries: Family<SinkLabel, Counter>,
     pub(crate) rebuilt_records: Counter,
     pub(crate) offsets_stored: Counter,
+    /// Seconds per stage of the service path (`stage_seconds_total`).
+    pub stages: super::stage_time::StageClock,
     /// Records fully processed and acknowledged (the demo paces its producer on it).
     pub acknowledged: Arc<AtomicU64>,
     /// Records taken from Kafka and run through the detectors.
@@ -162,7 +164,9 @@ impl Metrics {
             "Offsets stored for commit after the sinks acknowledged",
             offsets_stored.clone(),
         );
+        let stages = super::stage_time::StageClock::register(&mut registry);
         Metrics {
+            stages,
             received,
             valid,
             invalid,

@@ -1,6 +1,7 @@
 //! The streaming service (`cellwatch run`, and `cellwatch demo` on the mock
 //! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
 
+mod burst;
 pub(crate) mod consumer;
 mod envelope;
 mod error;
@@ -14,6 +15,7 @@ pub mod reference;
 mod report;
 mod run;
 mod stage;
+pub mod stage_time;
 mod topology;
 mod worker;
 

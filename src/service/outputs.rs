@@ -4,12 +4,13 @@
 
 use super::metrics::{KindLabel, Metrics, SinkLabel};
 use super::stage::OutMessage;
+use super::stage_time::Step;
 use crate::cases::CaseBook;
 use crate::config::{SinkConfig, TopicsConfig};
 use crate::ingest::Origin;
 use crate::kafka_failure::WatchedContext;
 use crate::model::Case;
-use crate::sink::clickhouse::{ClickHouse, ClickHouseError, DeadLetterRow, RecordArchive};
+use crate::sink::clickhouse::{CaseRow, ClickHouse, ClickHouseError, DeadLetterRow, RecordArchive};
 use crate::validate::DeadLetter;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::BTreeMap;
@@ -23,6 +24,10 @@ pub(crate) enum SinkError {
     ClickHouse(#[from] ClickHouseError),
     #[error("kafka delivery to {topic} failed: {message}")]
     Kafka { topic: String, message: String },
+    /// The flush of an earlier batch failed for good: this one's ordered steps
+    /// must not run (the service is stopping).
+    #[error("an earlier batch's flush failed")]
+    Abandoned,
 }
 
 /// Batch store of the demo without ClickHouse: keeps the final snapshot of every case
@@ -145,13 +150,29 @@ impl Outputs {
         }
     }
 
-    /// One attempt at flushing every pending step of the batch.
-    pub(crate) async fn flush(&self, batch: &mut Batch) -> Result<(), SinkError> {
-        let cases: Vec<Case> = batch.cases.values().cloned().collect();
+    /// One attempt at flushing every pending step of the batch. The archive goes
+    /// first and may overlap an earlier batch's flush (its rows are idempotent by
+    /// origin and unordered); every other step waits until `previous` (the earlier
+    /// batch's flush) says it is through, so cases and dead letters reach their
+    /// table and topics in batch order.
+    pub(crate) async fn flush(
+        &self,
+        batch: &mut Batch,
+        previous: &mut Option<tokio::sync::watch::Receiver<bool>>,
+    ) -> Result<(), SinkError> {
         if !batch.done.records_stored {
             self.store_records(&batch.archive).await?;
             batch.done.records_stored = true;
         }
+        if let Some(prev) = previous {
+            if prev.wait_for(|through| *through).await.is_err() {
+                return Err(SinkError::Abandoned);
+            }
+        }
+        *previous = None;
+        let t = Instant::now();
+        let cases: Vec<Case> = batch.cases.values().cloned().collect();
+        self.metrics.stages.lap(Step::EncodeCases, t);
         if !batch.done.cases_stored {
             self.store_cases(&cases).await?;
             batch.done.cases_stored = true;
@@ -181,6 +202,7 @@ impl Outputs {
             let t = Instant::now();
             ch.insert_archive(archive).await?;
             self.observe("record_archive", t);
+            self.metrics.stages.lap(Step::InsertRecords, t);
         }
         Ok(())
     }
@@ -188,7 +210,12 @@ impl Outputs {
     async fn store_cases(&self, cases: &[Case]) -> Result<(), SinkError> {
         let t = Instant::now();
         match &self.store {
-            BatchStore::ClickHouse(ch) => ch.insert_cases(cases).await?,
+            BatchStore::ClickHouse(ch) => {
+                let rows: Vec<CaseRow> = cases.iter().map(CaseRow::from_case).collect();
+                let encoded = self.metrics.stages.lap(Step::EncodeCases, t);
+                ch.insert_rows("cases", &rows).await?;
+                self.metrics.stages.lap(Step::InsertCases, encoded);
+            }
             BatchStore::Memory(m) => {
                 let mut book = m.book.lock().expect("case book lock");
                 for c in cases {
@@ -208,8 +235,10 @@ impl Outputs {
             let t = Instant::now();
             let now = chrono::Utc::now().timestamp_millis();
             let rows: Vec<DeadLetterRow> = dead.iter().map(|d| dead_row(d, now)).collect();
+            let encoded = self.metrics.stages.lap(Step::EncodeCases, t);
             ch.insert_dead_letters(&rows).await?;
             self.observe("dead_letter_store", t);
+            self.metrics.stages.lap(Step::InsertDeadLetters, encoded);
         }
         Ok(())
     }
@@ -225,8 +254,10 @@ impl Outputs {
                 )
             })
             .collect();
+        let encoded = self.metrics.stages.lap(Step::EncodeCases, t);
         self.produce_all(&self.topics.cases, &payloads).await?;
         self.observe("cases_topic", t);
+        self.metrics.stages.lap(Step::ProduceTopics, encoded);
         for c in cases {
             self.metrics
                 .cases
@@ -244,9 +275,11 @@ impl Outputs {
             .iter()
             .map(|d| (dead_key(d), serde_json::to_string(d).unwrap_or_default()))
             .collect();
+        let encoded = self.metrics.stages.lap(Step::EncodeCases, t);
         self.produce_all(&self.topics.dead_letter, &payloads)
             .await?;
         self.observe("dead_letter_topic", t);
+        self.metrics.stages.lap(Step::ProduceTopics, encoded);
         Ok(())
     }
 
@@ -302,6 +335,7 @@ impl Outputs {
             }
         }
         self.observe("internal_topic", t);
+        self.metrics.stages.lap(Step::ProduceEnvelopes, t);
         Ok(())
     }
 
@@ -315,7 +349,7 @@ impl Outputs {
     pub(crate) fn count_retry(&self, err: &SinkError) {
         let sink = match err {
             SinkError::ClickHouse(_) => "clickhouse",
-            SinkError::Kafka { .. } => "kafka",
+            SinkError::Kafka { .. } | SinkError::Abandoned => "kafka",
         };
         self.metrics
             .sink_retries

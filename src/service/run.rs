@@ -16,6 +16,7 @@ use super::outputs::{Batch, BatchStore, Outputs};
 use super::reference::{spawn_reference_reader, ReferenceUpdate};
 use super::report::ServiceReport;
 use super::stage::{DetectState, IngestState, Stage};
+use super::stage_time::Step;
 use super::topology::{detect_kafka, ensure_internal_topics};
 use super::worker::Worker;
 use crate::config::{Config, KafkaConfig, Topology};
@@ -130,7 +131,11 @@ fn part(
     Ok(Part {
         consumer,
         changes,
-        service: ServiceLoop::new(worker, Flusher::new(outputs), config),
+        service: ServiceLoop::new(
+            worker,
+            Flusher::new(outputs, config.sink.max_flushes_in_flight),
+            config,
+        ),
     })
 }
 
@@ -365,6 +370,7 @@ impl ServiceLoop {
             }
             self.flusher.pause_if_unavailable(consumer, &self.worker);
             let can_consume = self.can_consume();
+            let turn = Instant::now();
             tokio::select! {
                 _ = shutdown.changed() => {}
                 failure = failures.wait() => return Err(failure.into()),
@@ -373,14 +379,21 @@ impl ServiceLoop {
                         self.worker.apply_reference(u);
                     }
                 }
-                done = self.flusher.finished(), if self.flusher.busy() => {
+                done = self.flusher.finished(), if self.flusher.in_flight() => {
+                    let woke = self.waited(turn, can_consume);
                     self.flusher.complete(done, consumer, &mut self.worker)?;
                     if self.batch.records >= self.batch_max || self.flush_due() {
                         self.flusher.start(&mut self.batch, &self.worker);
                     }
+                    self.worker.metrics.stages.lap(Step::OffsetStore, woke);
                 }
-                _ = tick.tick() => self.on_tick(consumer),
+                _ = tick.tick() => {
+                    let woke = self.waited(turn, can_consume);
+                    self.on_tick(consumer);
+                    self.worker.metrics.stages.lap(Step::LoopOther, woke);
+                }
                 msg = messages.next(), if can_consume => {
+                    self.waited(turn, can_consume);
                     match msg {
                         Some(Ok(m)) => {
                             // A rebalance served by this very poll: act on it before
@@ -522,6 +535,17 @@ impl ServiceLoop {
             || !self.worker.metrics.ready.load(Ordering::Relaxed)
     }
 
+    /// Account the wait of one turn of the loop that began at `turn`: for records,
+    /// or for the flush in flight when the batch was full. Returns now.
+    fn waited(&self, turn: Instant, could_consume: bool) -> Instant {
+        let step = if could_consume {
+            Step::FetchWait
+        } else {
+            Step::BackpressureWait
+        };
+        self.worker.metrics.stages.lap(step, turn)
+    }
+
     fn flush_due(&self) -> bool {
         self.policy.due(&self.batch, self.last_record)
     }
@@ -548,6 +572,7 @@ impl ServiceLoop {
         messages: &mut MessageStream<'c, WorkerContext>,
         changes: &Mutex<Vec<AssignmentChange>>,
     ) {
+        let mark = self.worker.burst_mark();
         let room = self
             .burst
             .min(self.batch_max.saturating_sub(self.batch.records))
@@ -565,13 +590,12 @@ impl ServiceLoop {
                 Some(None) | None => break,
             }
         }
-        let parsed = self.worker.parse_burst(&msgs);
-        let now = Instant::now();
-        for (m, p) in msgs.iter().zip(parsed) {
+        let polled = Instant::now();
+        for m in &msgs {
             self.idleness
-                .seen(m.topic(), m.partition(), m.offset(), now);
-            self.worker.consume_one(&mut self.batch, m, p);
+                .seen(m.topic(), m.partition(), m.offset(), polled);
         }
+        self.worker.take_burst(&mut self.batch, &msgs, mark, polled);
         self.worker
             .metrics
             .processed

@@ -9,18 +9,20 @@ use super::outputs::Batch;
 use super::reference::ReferenceUpdate;
 use super::report::ServiceReport;
 use super::stage::Stage;
+use super::stage_time::{thread_cpu, Step, ENCODE_SAMPLE};
 use crate::config::Config;
 use crate::detect::setup::RunSetup;
 use crate::detect::{CaseSink, Reference};
 use crate::ingest::OriginRef;
 use crate::model::{Event, Feed, InvalidReason, TimeBounds, ValidationError};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, PipelineTiming};
 use crate::sink::clickhouse::RecordArchive;
 use crate::validate::{parse_bytes, Checked, DeadLetter, SourceValidator};
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::message::{BorrowedMessage, Message};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// The consumer side of the service: the pipeline and what it needs to take records
 /// of the assigned partitions.
@@ -28,7 +30,7 @@ pub(super) struct Worker {
     pub(super) config: Config,
     pub(super) cells: Option<PathBuf>,
     pub(super) metrics: Metrics,
-    bounds: TimeBounds,
+    pub(super) bounds: TimeBounds,
     pub(super) pipeline: Pipeline,
     /// One validator per source, keyed by feed and partition (found without
     /// allocating a key per record).
@@ -53,6 +55,36 @@ pub(super) struct Worker {
     pub(super) stop: tokio::sync::watch::Receiver<bool>,
     /// The part of the work this worker does (the whole, or one stage).
     pub(super) stage: Stage,
+    /// Archive rows encoded so far, and the sampled time of encoding them
+    /// ([`super::stage_time::ENCODE_SAMPLE`]).
+    encoded: u32,
+    encode_time: Duration,
+}
+
+/// Where a burst started, for [`Worker::account_burst`].
+pub(super) struct BurstMark {
+    at: Instant,
+    cpu: Duration,
+    pipeline: PipelineTiming,
+    encode: Duration,
+}
+
+/// Append an archive row, timing one row in [`ENCODE_SAMPLE`] (scaled).
+fn push_sampled(
+    archive: &mut RecordArchive,
+    (encoded, time): (&mut u32, &mut Duration),
+    event: &Event,
+    origin: OriginRef<'_>,
+    payload: &[u8],
+) {
+    *encoded = encoded.wrapping_add(1);
+    if *encoded % ENCODE_SAMPLE != 0 {
+        archive.push(event, origin, payload);
+        return;
+    }
+    let t = Instant::now();
+    archive.push(event, origin, payload);
+    *time += t.elapsed() * ENCODE_SAMPLE;
 }
 
 /// The kind of a reference key as stored in [`Worker::references`] (inventory
@@ -100,6 +132,8 @@ impl Worker {
             live: false,
             starts: BTreeMap::new(),
             stop,
+            encoded: 0,
+            encode_time: Duration::ZERO,
         })
     }
 
@@ -138,7 +172,7 @@ impl Worker {
     }
 
     /// [`Worker::process`] with the record's stateless parse already done (on
-    /// another thread, see [`Worker::parse_burst`]); `None` parses here.
+    /// another thread, see [`Worker::take_burst`]); `None` parses here.
     #[allow(clippy::too_many_arguments)]
     fn process_parsed(
         &mut self,
@@ -182,7 +216,8 @@ impl Worker {
                 Checked::Valid(event) => {
                     if forward {
                         if let Some(archive) = archive.filter(|_| self.archive) {
-                            archive.push(&event, origin, payload);
+                            let sample = (&mut self.encoded, &mut self.encode_time);
+                            push_sampled(archive, sample, &event, origin, payload);
                         }
                         let wm = validator.watermark_ms().unwrap_or(i64::MIN);
                         state.forward(event, partition, offset, wm);
@@ -200,11 +235,13 @@ impl Worker {
             };
         }
         match archive.filter(|_| self.archive) {
-            Some(archive) => self
-                .pipeline
-                .on_checked(validator, checked, out, &mut |event| {
-                    archive.push(event, origin, payload)
-                }),
+            Some(archive) => {
+                let (encoded, time) = (&mut self.encoded, &mut self.encode_time);
+                self.pipeline
+                    .on_checked(validator, checked, out, &mut |event| {
+                        push_sampled(archive, (&mut *encoded, &mut *time), event, origin, payload)
+                    })
+            }
             None => self
                 .pipeline
                 .on_checked(validator, checked, out, &mut |_| {}),
@@ -298,53 +335,51 @@ impl Worker {
         }
     }
 
-    /// Parse the records of a burst (the stateless half of validation), on two
-    /// threads when the burst is large enough to pay for a thread: the calling one
-    /// and a scoped helper. `None` for records [`Worker::process_parsed`] handles
-    /// itself (not a feed topic, too large).
-    pub(super) fn parse_burst(
-        &self,
-        msgs: &[BorrowedMessage<'_>],
-    ) -> Vec<Option<Result<Event, ValidationError>>> {
-        if matches!(self.stage, Stage::Detect(_)) {
-            return msgs.iter().map(|_| None).collect();
+    /// Mark the start of a burst's accounting.
+    pub(super) fn burst_mark(&self) -> BurstMark {
+        BurstMark {
+            at: Instant::now(),
+            cpu: thread_cpu(),
+            pipeline: self.pipeline.timing,
+            encode: self.encode_time,
         }
-        let limit = self.config.pipeline.max_record_bytes;
-        let bounds = self.bounds;
-        let depth = self.config.pipeline.max_json_depth;
-        let jobs: Vec<Option<(Feed, &[u8])>> = msgs
-            .iter()
-            .map(|m| {
-                let payload = m.payload().unwrap_or(&[]);
-                let feed = self.feed_of(m.topic())?;
-                (payload.len() <= limit).then_some((feed, payload))
-            })
-            .collect();
-        let parse =
-            |jobs: &[Option<(Feed, &[u8])>]| -> Vec<Option<Result<Event, ValidationError>>> {
-                jobs.iter()
-                    .map(|j| j.map(|(feed, payload)| parse_bytes(feed, &bounds, depth, payload)))
-                    .collect()
-            };
-        if jobs.len() < self.config.sink.parallel_parse_min.max(2) {
-            return parse(&jobs);
-        }
-        let (first, second) = jobs.split_at(jobs.len() / 2);
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(|| parse(second));
-            let mut out = parse(first);
-            match helper.join() {
-                Ok(rest) => out.extend(rest),
-                // A panic while parsing: parse that half here (it panics again, as
-                // the sequential code would).
-                Err(_) => out.extend(parse(second)),
-            }
-            out
-        })
+    }
+
+    /// Account a burst begun at `mark` whose records were taken from the consumer
+    /// by `polled`, the loop having waited `parse_wait` for their parse: the rest,
+    /// until now, is admission, ordering, detection and archive encoding (the
+    /// pipeline's and the sampled encoder's own clocks tell those apart).
+    pub(super) fn account_burst(&self, mark: BurstMark, polled: Instant, parse_wait: Duration) {
+        let clock = &self.metrics.stages;
+        clock.add(Step::Poll, polled.saturating_duration_since(mark.at));
+        clock.add(Step::Parse, parse_wait);
+        let now = Instant::now();
+        let order = self
+            .pipeline
+            .timing
+            .order
+            .saturating_sub(mark.pipeline.order);
+        let detect = self
+            .pipeline
+            .timing
+            .detect
+            .saturating_sub(mark.pipeline.detect);
+        let encode = self.encode_time.saturating_sub(mark.encode);
+        let processing = now
+            .saturating_duration_since(polled)
+            .saturating_sub(parse_wait);
+        clock.add(Step::Order, order);
+        clock.add(Step::Detect, detect);
+        clock.add(Step::EncodeRecords, encode);
+        clock.add(
+            Step::Admit,
+            processing.saturating_sub(order + detect + encode),
+        );
+        clock.add(Step::BurstCpu, thread_cpu().saturating_sub(mark.cpu));
     }
 
     /// Take one consumed record into `batch`: its offset, its cases, its archived
-    /// bytes or its dead letter; `parsed` as from [`Worker::parse_burst`].
+    /// bytes or its dead letter; `parsed` as from [`Worker::take_burst`].
     pub(super) fn consume_one(
         &mut self,
         batch: &mut Batch,

@@ -4,12 +4,14 @@
 
 use super::env::{start_service, RunEnv};
 use super::produce::{produce, Pacing, Produced};
+use super::stages::{breakdown, StageTime};
 use super::{Percentiles, Services};
 use crate::bench::machine::{cpu_seconds_of, Load};
 use crate::bench::scenario::Scenario;
 use crate::config::Config;
 use crate::demo::feed::FeedLine;
 use crate::service::metrics::Metrics;
+use crate::service::stage_time::Step;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -41,6 +43,8 @@ pub(crate) struct BacklogRun {
     pub(crate) load_before: Load,
     pub(crate) load_after: Load,
     pub(crate) archive_records: bool,
+    /// Where the drain's time went, stage by stage (the service's stage clock).
+    pub(crate) stages: Vec<StageTime>,
 }
 
 /// Produce the whole scenario into fresh topics, then measure how fast the service
@@ -92,6 +96,9 @@ struct Drain {
     samples: Vec<f64>,
     /// Acknowledged records when the drain ended.
     acknowledged: u64,
+    /// The stage clock at the first record and at the end.
+    stages_at_first: Vec<(Step, f64)>,
+    stages_at_end: Vec<(Step, f64)>,
 }
 
 /// Watch the service's counters (every 50 ms) until `total` records are
@@ -101,6 +108,8 @@ async fn drain(metrics: &Metrics, total: u64, deadline: Instant) -> Drain {
         first: None,
         samples: Vec::new(),
         acknowledged: 0,
+        stages_at_first: metrics.stages.snapshot(),
+        stages_at_end: Vec::new(),
     };
     let mut last = (Instant::now(), 0u64);
     loop {
@@ -110,6 +119,7 @@ async fn drain(metrics: &Metrics, total: u64, deadline: Instant) -> Drain {
         d.acknowledged = acked;
         if d.first.is_none() && processed > 0 {
             d.first = Some(Instant::now());
+            d.stages_at_first = metrics.stages.snapshot();
             last = (Instant::now(), acked);
         }
         if d.first.is_some() && last.0.elapsed() >= Duration::from_secs(1) {
@@ -118,6 +128,7 @@ async fn drain(metrics: &Metrics, total: u64, deadline: Instant) -> Drain {
             last = (Instant::now(), acked);
         }
         if acked >= total || Instant::now() > deadline {
+            d.stages_at_end = metrics.stages.snapshot();
             return d;
         }
     }
@@ -186,5 +197,11 @@ async fn backlog_in(
         load_before,
         load_after,
         archive_records: env.config.sink.archive_records,
+        stages: breakdown(
+            &drained.stages_at_first,
+            &drained.stages_at_end,
+            seconds,
+            total,
+        ),
     })
 }
