@@ -279,10 +279,13 @@ fn service_runs_over_sasl_ssl_and_writes_with_the_clickhouse_password() {
         format!(
             "[kafka]\ngroup_id = \"{}\"\n[kafka.topics]\nsms_volume = \"{sms}\"\nmeasurements = \"{meas}\"\n\
              cases = \"{cases_topic}\"\ndead_letter = \"{dlq}\"\ninventory = \"{}\"\nallowlist = \"{}\"\n\
+             internal_sms = \"{}\"\ninternal_measurements = \"{}\"\n\
              [http]\nlisten = \"\"\n[sink]\nflush_interval_ms = 200\n",
             common::unique_name("cw-sec-group"),
             common::unique_name("cw-sec-inv"),
             common::unique_name("cw-sec-allow"),
+            common::unique_name("cw-sec-isms"),
+            common::unique_name("cw-sec-imeas"),
         ),
     )
     .unwrap();

@@ -1,6 +1,7 @@
 //! The streaming service (`cellwatch run`, and `cellwatch demo` on the mock
 //! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
 
+mod caught_up;
 pub(crate) mod consumer;
 mod envelope;
 mod error;

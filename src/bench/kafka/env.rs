@@ -45,6 +45,8 @@ impl RunEnv {
         t.dead_letter = unique("cw-bench-dlq");
         t.inventory = unique("cw-bench-inv");
         t.allowlist = unique("cw-bench-allow");
+        t.internal_sms = unique("cw-bench-isms");
+        t.internal_measurements = unique("cw-bench-imeas");
         config.http.listen = "127.0.0.1:0".into();
         config.clickhouse = ClickHouseConfig {
             url: services.clickhouse_url.clone(),
