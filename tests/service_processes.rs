@@ -103,7 +103,13 @@ async fn partitions_that_stay_empty_do_not_change_the_result() {
     let (producing, placement) = f.produce(20, Some(PARTITIONS));
     a.wait_log("detector state rebuilt", 60);
     producing.join().unwrap();
-    a.wait_log("every partition idle", 120);
+    let produced = a.started.elapsed();
+    let quiescent = a.wait_log("every partition idle", 120);
+    eprintln!(
+        "quiescent {:?} after the last record was produced (idle timeout {} s)",
+        quiescent.saturating_sub(produced),
+        procs::IDLE_SECS
+    );
     std::thread::sleep(Duration::from_secs(2));
     a.terminate(15);
     let empty = placement

@@ -61,7 +61,13 @@ fn wait_any(instances: &mut [Instance], what: &str, secs: u64) -> usize {
 
 /// Wait for the final snapshots, let them reach the sinks, stop every instance.
 fn finish(mut instances: Vec<Instance>) {
+    let produced = std::time::Instant::now();
     wait_any(&mut instances, "every partition idle", 240);
+    eprintln!(
+        "quiescent {:?} after the last record was produced (idle timeout {} s)",
+        produced.elapsed(),
+        procs::IDLE_SECS
+    );
     std::thread::sleep(Duration::from_secs(3));
     for i in instances {
         i.terminate(30);
