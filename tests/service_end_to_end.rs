@@ -55,6 +55,9 @@ async fn setup(seed: u64, clickhouse_url: &str) -> Setup {
     t.dead_letter = common::unique_name("cw-e2e-dlq");
     t.inventory = common::unique_name("cw-e2e-inv");
     t.allowlist = common::unique_name("cw-e2e-allow");
+    // The default topology (staged) with internal topics of this test's own.
+    t.internal_sms = common::unique_name("cw-e2e-isms");
+    t.internal_measurements = common::unique_name("cw-e2e-imeas");
     config.http.listen = "127.0.0.1:0".into();
     config.sink.flush_interval_ms = 200;
     config.sink.batch_max_records = 5_000;

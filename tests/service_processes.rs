@@ -103,7 +103,13 @@ async fn partitions_that_stay_empty_do_not_change_the_result() {
     let (producing, placement) = f.produce(20, Some(PARTITIONS));
     a.wait_log("detector state rebuilt", 60);
     producing.join().unwrap();
-    a.wait_log("every partition idle", 120);
+    let produced = a.started.elapsed();
+    let quiescent = a.wait_log("every partition idle", 120);
+    eprintln!(
+        "quiescent {:?} after the last record was produced (idle timeout {} s)",
+        quiescent.saturating_sub(produced),
+        procs::IDLE_SECS
+    );
     std::thread::sleep(Duration::from_secs(2));
     a.terminate(15);
     let empty = placement
@@ -114,4 +120,31 @@ async fn partitions_that_stay_empty_do_not_change_the_result() {
         .count();
     assert_eq!(empty, 0, "the last partition of each feed stayed empty");
     assert_equals_the_replay(&f, &placement).await;
+}
+
+/// `topology = "single"` with two instances in one group: an instance that is
+/// assigned only part of the feed partitions says once that its cases will differ
+/// from one instance's and that `staged` is the topology for several instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_topology_warns_when_another_instance_joins() {
+    let f = Fixture::new(24, PARTITIONS).await;
+    let mut a = f.spawn_as("a", "cw-single-a");
+    a.wait_log("detector state rebuilt", 60);
+    let b = f.spawn_as("b", "cw-single-b");
+    let warning =
+        r#"topology = \"single\" and this instance owns only some of the feed partitions"#;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !(a.log_text().contains(warning) || b.log_text().contains(warning)) {
+        assert!(
+            Instant::now() < deadline,
+            "no warning about the partial assignment:\n{}\n---\n{}",
+            a.log_text(),
+            b.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let warnings = a.log_text().matches(warning).count() + b.log_text().matches(warning).count();
+    a.terminate(15);
+    b.terminate(15);
+    assert!(warnings >= 1);
 }

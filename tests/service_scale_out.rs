@@ -61,7 +61,13 @@ fn wait_any(instances: &mut [Instance], what: &str, secs: u64) -> usize {
 
 /// Wait for the final snapshots, let them reach the sinks, stop every instance.
 fn finish(mut instances: Vec<Instance>) {
+    let produced = std::time::Instant::now();
     wait_any(&mut instances, "every partition idle", 240);
+    eprintln!(
+        "quiescent {:?} after the last record was produced (idle timeout {} s)",
+        produced.elapsed(),
+        procs::IDLE_SECS
+    );
     std::thread::sleep(Duration::from_secs(3));
     for i in instances {
         i.terminate(30);
@@ -284,5 +290,65 @@ async fn broker_restarted_mid_stream_changes_nothing() {
     producing.join().unwrap();
     finish(vec![a, b]);
     eprintln!("whole run {:?}", started.elapsed());
+    assert_equals_the_replay(&f, &placement).await;
+}
+
+/// SIGTERM once the input is in, long before the instances would find it idle: the
+/// instance running stage detect reads its internal partition to the end and emits
+/// the final snapshots (stage ingest of every instance having committed every feed
+/// partition), so the result is the replay's without waiting for quiescence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_after_the_input_emits_the_replays_final_snapshots() {
+    let f = Fixture::setup(Setup::shared(34, PARTITIONS, true)).await;
+    let toml = std::fs::read_to_string(&f.config).unwrap().replace(
+        &format!("idle_timeout_secs = {}", procs::IDLE_SECS),
+        "idle_timeout_secs = 3600",
+    );
+    std::fs::write(&f.config, toml).unwrap();
+    let valid = procs::replay(&f).2;
+    let started = Instant::now();
+    let (producing, placement) = f.produce(15, None);
+    let mut instances = vec![
+        f.spawn_as("a", "cw-sigterm-a"),
+        f.spawn_as("b", "cw-sigterm-b"),
+    ];
+    producing.join().unwrap();
+    // Every valid record archived: stage ingest is through the input.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count(&f.ch, "SELECT count() FROM records FINAL").await < valid {
+        assert!(Instant::now() < deadline, "not every record archived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let owner = loop {
+        if let Some(i) = instances.iter().position(owns_detect) {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "no instance owns stage detect");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let detect = instances.remove(owner);
+    let other = instances.remove(0);
+    let other_stop = other.terminate(30);
+    let log = detect.log.clone();
+    let stop = detect.terminate(30);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let finished = text
+        .lines()
+        .filter(|l| l.contains("final snapshots emitted"))
+        .collect::<Vec<_>>();
+    assert!(
+        finished
+            .iter()
+            .any(|l| l.contains(r#""reason":"shutdown""#)),
+        "the detect instance emitted its final snapshots at SIGTERM:\n{text}"
+    );
+    assert!(
+        !text.contains("every partition idle"),
+        "quiescence was not what ended the run"
+    );
+    eprintln!(
+        "SIGTERM to exit: other instance {other_stop:?}, detect instance {stop:?}; whole run {:?}",
+        started.elapsed()
+    );
     assert_equals_the_replay(&f, &placement).await;
 }

@@ -258,7 +258,7 @@ fn stage_table(s: &mut String, b: &BacklogRun) {
 fn backlog_rows(s: &mut String, b: &BacklogRun) {
     let _ = writeln!(
         s,
-        "| Kafka → detectors → ClickHouse | {} scenario backlog, {} records in 4 partitions{} | **{} records/s** ({:.2} s; per-second p50 {}, max {}; {} flushes; CPU: service {:.1} s, ClickHouse {:.1} s, broker {:.1} s) | ≥ {} records/s | {} | {:.2} → {:.2} |",
+        "| Kafka → detectors → ClickHouse | {} scenario backlog, {} records in 4 partitions, topology `single`{} | **{} records/s** ({:.2} s; per-second p50 {}, max {}; {} flushes; CPU: service {:.1} s, ClickHouse {:.1} s, broker {:.1} s) | ≥ {} records/s | {} | {:.2} → {:.2} |",
         b.scale,
         thousands(b.records as f64),
         if b.archive_records {

@@ -22,12 +22,14 @@ pub struct KafkaConfig {
     /// with an error, seconds. A refused login or a failed TLS handshake stops it at
     /// once, whatever this says (librdkafka would retry them forever).
     pub connect_timeout_secs: u64,
-    /// How `cellwatch run` divides its work. `single`: every instance validates and
-    /// detects on the feed partitions it owns (cross-key results are complete with one
-    /// instance only). `staged`: stage "ingest" (parse, validate, archive, dead
-    /// letters) scales with the feed partitions over every instance and re-keys valid
-    /// events to the internal topics; stage "detect" reads those and runs the
-    /// detectors, one task per internal partition (docs/streaming.md, "Topology").
+    /// How `cellwatch run` divides its work. `staged` (the default): stage "ingest"
+    /// (parse, validate, archive, dead letters) scales with the feed partitions over
+    /// every instance and re-keys valid events to the internal topics; stage "detect"
+    /// reads those and runs the detectors, one task per internal partition: any number
+    /// of instances give one instance's cases (docs/streaming.md, "Topology").
+    /// `single`: every instance validates and detects on the feed partitions it owns,
+    /// without internal topics; faster with one instance, but with several the
+    /// cross-key results (farms, baselines, transmitters) differ (a warning says so).
     pub topology: Topology,
     /// Partitions of the internal topics when the service creates them (`staged`).
     /// Keep 1: the detectors hold cross-key state (baselines, farms, transmitters),
@@ -63,9 +65,9 @@ impl Default for KafkaConfig {
 #[serde(rename_all = "snake_case")]
 pub enum Topology {
     /// One stage: each instance validates and detects on its own feed partitions.
-    #[default]
     Single,
     /// Two stages: ingest on the feed partitions, detect on the internal topics.
+    #[default]
     Staged,
 }
 

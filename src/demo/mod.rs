@@ -118,6 +118,11 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
     ] {
         mock.create_topic(topic, PARTITIONS, 1)?;
     }
+    // The staged topology's internal topics (one partition each): the mock cluster
+    // takes no admin requests, so the service finds them created.
+    for topic in [&t.internal_sms, &t.internal_measurements] {
+        mock.create_topic(topic, 1, 1)?;
+    }
     let (store, store_name) = batch_store(&opts).await;
     let metrics = Metrics::new();
     let (stop_tx, service_task) = start_service(&config, &scenario, &store, &metrics);

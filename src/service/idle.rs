@@ -11,21 +11,30 @@
 //! as a live feed's partitions never pause for longer than the timeout, idleness
 //! happens only when the input has ended, and then releases exactly what the
 //! replay's end releases.
+//!
+//! The high watermarks are asked of the brokers off the loop thread (a loaded broker
+//! may take seconds to answer, and the loop must go on consuming meanwhile). A query
+//! takes a snapshot of each silent partition (its position and when it last
+//! delivered); its answer is applied on the loop, in the order queries were made (one
+//! at a time), and only to partitions that delivered nothing since the snapshot and
+//! under the same assignment: a partition's position was then its position when the
+//! brokers told its high watermark, so "caught up" means the same as if the loop had
+//! waited for the answer.
 
+use super::caught_up::{off_loop, time_left, Position, ANSWER_WITHIN};
 use super::consumer::WorkerContext;
 use super::outputs::Batch;
 use super::stage::Stage;
 use super::worker::Worker;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 
 /// How often silent partitions are checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
-/// How long the broker may take to tell a partition's high watermark (the loop
-/// waits meanwhile, so this stays short).
-const WATERMARKS_TIMEOUT: Duration = Duration::from_millis(500);
-/// After the broker did not answer, the next check waits this much longer.
-const BROKER_BACKOFF: Duration = Duration::from_secs(9);
+/// After the brokers did not answer, the next check waits this much longer.
+const BROKER_BACKOFF: Duration = Duration::from_secs(2);
 
 /// One assigned partition: when it last delivered a record (or was assigned), and
 /// the next offset to consume once it has delivered one.
@@ -36,11 +45,30 @@ struct Activity {
     next: Option<i64>,
 }
 
+/// A silent partition as it was when its high watermark was asked for, and whether
+/// it was consumed to its end (`None`: the brokers did not tell).
+struct Answer {
+    topic: String,
+    partition: i32,
+    at: Instant,
+    caught_up: Option<bool>,
+}
+
+/// The answers to one query, for the assignment `generation`.
+pub(super) struct Answers {
+    generation: u64,
+    answers: Vec<Answer>,
+}
+
 /// The activity of every assigned partition.
 pub(super) struct Idleness {
     timeout: Duration,
     parts: Vec<Activity>,
     checked_at: Instant,
+    /// Counts assignments (and rebuilds): answers to an older one are dropped.
+    generation: u64,
+    /// The query in flight, at most one.
+    query: Option<JoinHandle<Answers>>,
 }
 
 impl Idleness {
@@ -49,12 +77,15 @@ impl Idleness {
             timeout,
             parts: Vec::new(),
             checked_at: Instant::now(),
+            generation: 0,
+            query: None,
         }
     }
 
     /// A new assignment (or a rebuild): every partition starts active now.
     pub(super) fn reset(&mut self, assigned: &[(String, i32)]) {
         let now = Instant::now();
+        self.generation += 1;
         self.parts = assigned
             .iter()
             .map(|(topic, partition)| Activity {
@@ -78,60 +109,109 @@ impl Idleness {
         }
     }
 
-    /// Whether every feed partition has been consumed to its end: the final
-    /// snapshots are then those of everything there is (see `Worker::finish`).
-    pub(super) fn all_caught_up(
-        &self,
-        consumer: &StreamConsumer<WorkerContext>,
-        worker: &Worker,
-    ) -> bool {
+    /// The next offset to consume of every assigned partition of a feed (or internal)
+    /// topic: the last consumed + 1, else where consumption started (its committed
+    /// offset), else unknown (from its low watermark).
+    pub(super) fn positions(&self, worker: &Worker) -> Vec<Position> {
         self.parts
             .iter()
             .filter(|a| worker.feed_of(&a.topic).is_some())
-            .all(|a| caught_up(consumer, a, worker) == Some(true))
+            .map(|a| (a.topic.clone(), a.partition, position(a, worker)))
+            .collect()
     }
 
-    /// Declare idle the partitions that are silent and consumed to their end; when
-    /// all are, emit the final snapshots into `out` (once: the worker is then no
-    /// longer live, and its next record rebuilds the state first).
-    pub(super) fn check(
-        &mut self,
-        consumer: &StreamConsumer<WorkerContext>,
-        worker: &mut Worker,
-        out: &mut Batch,
-    ) {
+    /// Whether a query is in flight (its answer is awaited with [`Idleness::answers`]).
+    pub(super) fn querying(&self) -> bool {
+        self.query.is_some()
+    }
+
+    /// The answers of the query in flight; call only while [`Idleness::querying`].
+    pub(super) async fn answers(&mut self) -> Option<Answers> {
+        let query = self.query.as_mut()?;
+        let done = query.await;
+        self.query = None;
+        done.ok()
+    }
+
+    /// Wait for the query in flight, if any (at a stop: no Kafka client outlives the
+    /// service); its answers are dropped.
+    pub(super) async fn settle(&mut self) {
+        let _ = self.answers().await;
+    }
+
+    /// Ask the brokers, off the loop, whether the partitions silent for the timeout
+    /// are consumed to their end (when due, and none is asked already).
+    pub(super) fn check(&mut self, consumer: &Arc<StreamConsumer<WorkerContext>>, worker: &Worker) {
         // Stage detect hears of idleness from stage ingest's markers.
         if !worker.live
             || matches!(worker.stage, Stage::Detect(_))
+            || self.query.is_some()
             || self.checked_at.elapsed() < CHECK_EVERY
         {
             return;
         }
         self.checked_at = Instant::now();
-        for a in &self.parts {
+        let silent: Vec<(Position, Instant)> = self
+            .parts
+            .iter()
+            .filter(|a| a.at.elapsed() >= self.timeout)
+            .filter(|a| {
+                worker
+                    .feed_of(&a.topic)
+                    .is_some_and(|feed| !worker.pipeline.is_idle(feed, a.partition))
+            })
+            .map(|a| ((a.topic.clone(), a.partition, position(a, worker)), a.at))
+            .collect();
+        if silent.is_empty() {
+            return;
+        }
+        let (consumer, generation) = (consumer.clone(), self.generation);
+        self.query = Some(tokio::spawn(async move {
+            let answers = off_loop(move || Ok(ask(&consumer, silent)))
+                .await
+                .unwrap_or_default();
+            Answers {
+                generation,
+                answers,
+            }
+        }));
+    }
+
+    /// Apply a query's answers: declare idle the partitions found consumed to their
+    /// end that delivered nothing since; when all are, emit the final snapshots into
+    /// `out` (once: the worker is then no longer live, and its next record rebuilds
+    /// the state first).
+    pub(super) fn apply(&mut self, answers: Option<Answers>, worker: &mut Worker, out: &mut Batch) {
+        let Some(Answers {
+            generation,
+            answers,
+        }) = answers
+        else {
+            return;
+        };
+        if generation != self.generation || !worker.live {
+            return;
+        }
+        for answer in answers {
+            let Some(a) = self.parts.iter().find(|a| {
+                a.partition == answer.partition && a.topic == answer.topic && a.at == answer.at
+            }) else {
+                continue;
+            };
             let Some(feed) = worker.feed_of(&a.topic) else {
                 continue;
             };
-            if a.at.elapsed() < self.timeout || worker.pipeline.is_idle(feed, a.partition) {
-                continue;
-            }
-            match caught_up(consumer, a, worker) {
-                Some(true) => {
+            match answer.caught_up {
+                Some(true) if !worker.pipeline.is_idle(feed, a.partition) => {
                     tracing::debug!(topic = %a.topic, partition = a.partition, "partition idle");
                     worker.pipeline.set_idle(feed, a.partition, true, out);
-                    let next = a
-                        .next
-                        .or_else(|| worker.starts.get(&(a.topic.clone(), a.partition)).copied())
-                        .unwrap_or(0);
+                    let next = position(a, worker).unwrap_or(0);
                     worker.mark_idle(feed, a.partition, next, out);
                 }
-                Some(false) => {}
-                // The broker does not answer (a silent partition may be an outage):
-                // nothing is declared idle, and the loop is not held up again soon.
-                None => {
-                    self.checked_at = Instant::now() + BROKER_BACKOFF;
-                    return;
-                }
+                Some(_) => {}
+                // The brokers do not answer (a silent partition may be an outage):
+                // nothing is declared idle, and the next check waits a little.
+                None => self.checked_at = Instant::now() + BROKER_BACKOFF,
             }
         }
         if worker.pipeline.all_idle() && matches!(worker.stage, Stage::Whole) {
@@ -140,19 +220,32 @@ impl Idleness {
     }
 }
 
-/// Whether the worker has consumed a partition to its high watermark; `None` when
-/// the broker did not tell.
-fn caught_up(
-    consumer: &StreamConsumer<WorkerContext>,
-    a: &Activity,
-    worker: &Worker,
-) -> Option<bool> {
-    let (low, high) = consumer
-        .fetch_watermarks(&a.topic, a.partition, WATERMARKS_TIMEOUT)
-        .ok()?;
-    let position = a
-        .next
+/// The next offset to consume of a partition, as far as this worker knows.
+fn position(a: &Activity, worker: &Worker) -> Option<i64> {
+    a.next
         .or_else(|| worker.starts.get(&(a.topic.clone(), a.partition)).copied())
-        .unwrap_or(low);
-    Some(high <= low || position >= high)
+}
+
+/// Whether each silent partition was consumed to its high watermark; after the first
+/// that the brokers do not tell, the others are not asked.
+fn ask(consumer: &StreamConsumer<WorkerContext>, silent: Vec<(Position, Instant)>) -> Vec<Answer> {
+    let deadline = Instant::now() + ANSWER_WITHIN;
+    let mut answers = Vec::with_capacity(silent.len());
+    for ((topic, partition, next), at) in silent {
+        let caught_up = time_left(deadline)
+            .ok()
+            .and_then(|left| consumer.fetch_watermarks(&topic, partition, left).ok())
+            .map(|(low, high)| high <= low || next.unwrap_or(low) >= high);
+        let unknown = caught_up.is_none();
+        answers.push(Answer {
+            topic,
+            partition,
+            at,
+            caught_up,
+        });
+        if unknown {
+            break;
+        }
+    }
+    answers
 }

@@ -28,10 +28,12 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
+
+mod finals;
 
 /// How to run the service.
 pub struct ServiceOptions {
@@ -85,9 +87,12 @@ pub async fn run(opts: ServiceOptions) -> Result<ServiceReport, ServiceError> {
     Ok(report)
 }
 
+/// A group consumer, shared with the broker queries made off the loop thread.
+type GroupConsumer = Arc<StreamConsumer<WorkerContext>>;
+
 /// One consumer group's loop: its consumer, its rebalance notes, its worker.
 struct Part {
-    consumer: StreamConsumer<WorkerContext>,
+    consumer: GroupConsumer,
     changes: Arc<Mutex<Vec<AssignmentChange>>>,
     service: ServiceLoop,
 }
@@ -102,7 +107,11 @@ fn part(
     stage: Stage,
 ) -> Result<Part, ServiceError> {
     let config = &opts.config;
-    let consumer = group_consumer(kafka, opts.metrics.clone(), failures.clone())?;
+    let consumer = Arc::new(group_consumer(
+        kafka,
+        opts.metrics.clone(),
+        failures.clone(),
+    )?);
     let changes = consumer.context().changes.clone();
     let names: Vec<&str> = feeds.keys().map(String::as_str).collect();
     consumer.subscribe(&names)?;
@@ -199,6 +208,11 @@ async fn run_staged(
     let detect_kafka = detect_kafka(&config.kafka);
     let detect_stage = Stage::Detect(DetectState::default());
     let mut detect = part(opts, &detect_kafka, failures, internal_feeds, detect_stage)?;
+    detect.service.upstream = Some(ingest.consumer.clone());
+    // `processed` and `acknowledged` count feed records (what the demo paces on):
+    // stage detect's envelopes are not counted again.
+    detect.service.worker.metrics.processed = Arc::default();
+    detect.service.worker.metrics.acknowledged = Arc::default();
     opts.metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, detect_group = %detect_kafka.group_id, "cellwatch service started (staged: ingest + detect)");
     // The stages run side by side: ingest in a task of its own (a burst or a blocking
@@ -326,6 +340,11 @@ struct ServiceLoop {
     gauges_at: Instant,
     assigned: Vec<(String, i32)>,
     idleness: Idleness,
+    /// Stage detect: stage ingest's consumer in this process, whose group's committed
+    /// offsets tell what ingest has done (see [`caught_up`](super::caught_up)).
+    upstream: Option<GroupConsumer>,
+    /// `topology = "single"`: whether the warning about a partial assignment was given.
+    warned_partial: Arc<AtomicBool>,
 }
 
 impl ServiceLoop {
@@ -341,6 +360,8 @@ impl ServiceLoop {
             gauges_at: Instant::now(),
             assigned: Vec::new(),
             idleness: Idleness::new(config.pipeline.idle_timeout()),
+            upstream: None,
+            warned_partial: Arc::default(),
         }
     }
 
@@ -348,7 +369,7 @@ impl ServiceLoop {
     /// on rebalances, reference updates, finished flushes and the clock.
     async fn consume(
         &mut self,
-        consumer: &StreamConsumer<WorkerContext>,
+        consumer: &GroupConsumer,
         changes: &Mutex<Vec<AssignmentChange>>,
         references: &mut mpsc::Receiver<ReferenceUpdate>,
         shutdown: &mut watch::Receiver<bool>,
@@ -392,6 +413,11 @@ impl ServiceLoop {
                     self.on_tick(consumer);
                     self.worker.metrics.stages.lap(Step::LoopOther, woke);
                 }
+                answers = self.idleness.answers(), if self.idleness.querying() => {
+                    let woke = self.waited(turn, can_consume);
+                    self.idleness.apply(answers, &mut self.worker, &mut self.batch);
+                    self.worker.metrics.stages.lap(Step::LoopOther, woke);
+                }
                 msg = messages.next(), if can_consume => {
                     self.waited(turn, can_consume);
                     match msg {
@@ -426,14 +452,15 @@ impl ServiceLoop {
     async fn apply_changes(
         &mut self,
         pending: Vec<AssignmentChange>,
-        consumer: &StreamConsumer<WorkerContext>,
+        consumer: &GroupConsumer,
     ) -> Result<(), ServiceError> {
         for change in pending {
             match change {
                 AssignmentChange::Revoked(parts) => {
                     // Flush what the revoked partitions produced, final snapshots
                     // included, before they go.
-                    self.finish_if_caught_up(consumer, "partitions revoked");
+                    self.finish_if_caught_up(consumer, "partitions revoked", false)
+                        .await;
                     self.flusher
                         .drain(&mut self.batch, consumer, &mut self.worker)
                         .await?;
@@ -454,6 +481,14 @@ impl ServiceLoop {
                         }
                     }
                     self.rebuild_and_resume(consumer, &BTreeMap::new())?;
+                    if matches!(self.worker.stage, Stage::Whole) {
+                        super::topology::warn_if_partial(
+                            consumer,
+                            &self.worker,
+                            &self.assigned,
+                            &self.warned_partial,
+                        );
+                    }
                 }
             }
         }
@@ -465,7 +500,7 @@ impl ServiceLoop {
     /// interrupted the rebuild: the loop is about to stop.
     fn rebuild_and_resume(
         &mut self,
-        consumer: &StreamConsumer<WorkerContext>,
+        consumer: &GroupConsumer,
         ends: &BTreeMap<(String, i32), i64>,
     ) -> Result<(), ServiceError> {
         self.worker.rebuild(consumer, &self.assigned, ends)?;
@@ -485,7 +520,7 @@ impl ServiceLoop {
     /// restart would, before it is processed.
     async fn revive(
         &mut self,
-        consumer: &StreamConsumer<WorkerContext>,
+        consumer: &GroupConsumer,
         first: &BorrowedMessage<'_>,
     ) -> Result<(), ServiceError> {
         self.flusher
@@ -503,27 +538,6 @@ impl ServiceLoop {
         );
         tracing::info!("records after quiescence: rebuilding the state first");
         self.rebuild_and_resume(consumer, &ends)
-    }
-
-    /// Emit the final snapshots when every partition has been consumed to its end:
-    /// they are then the replay's for everything there is. With records still
-    /// waiting, the next owner goes on from the committed offsets, and snapshots of
-    /// a partial state could show cases the whole stream does not have.
-    fn finish_if_caught_up(&mut self, consumer: &StreamConsumer<WorkerContext>, why: &'static str) {
-        // Stage ingest has no detectors; stage detect emits its final snapshots only
-        // when every upstream source is idle (another instance's ingest may still be
-        // behind when this one stops).
-        if !self.worker.live || !matches!(self.worker.stage, Stage::Whole) {
-            return;
-        }
-        if self.idleness.all_caught_up(consumer, &self.worker) {
-            self.worker.finish(&mut self.batch, why);
-        } else {
-            tracing::info!(
-                reason = why,
-                "records still waiting: no final snapshots (the next start goes on)"
-            );
-        }
     }
 
     /// A full batch waits for the in-flight flush (back-pressure), unless the sinks
@@ -552,9 +566,8 @@ impl ServiceLoop {
 
     /// Refresh the gauges when due, look for idle partitions, and start a flush the
     /// policy asks for.
-    fn on_tick(&mut self, consumer: &StreamConsumer<WorkerContext>) {
-        self.idleness
-            .check(consumer, &mut self.worker, &mut self.batch);
+    fn on_tick(&mut self, consumer: &GroupConsumer) {
+        self.idleness.check(consumer, &self.worker);
         if self.gauges_at.elapsed() >= GAUGES_EVERY {
             self.gauges_at = Instant::now();
             self.worker.update_gauges();
@@ -609,11 +622,9 @@ impl ServiceLoop {
 
     /// Drain: emit the final snapshots, flush what was consumed, store its offsets and
     /// commit synchronously.
-    async fn stop(
-        mut self,
-        consumer: &StreamConsumer<WorkerContext>,
-    ) -> Result<ServiceReport, ServiceError> {
-        self.finish_if_caught_up(consumer, "shutdown");
+    async fn stop(mut self, consumer: &GroupConsumer) -> Result<ServiceReport, ServiceError> {
+        self.idleness.settle().await;
+        self.finish_if_caught_up(consumer, "shutdown", true).await;
         self.flusher
             .drain(&mut self.batch, consumer, &mut self.worker)
             .await?;

@@ -1,17 +1,23 @@
 //! The internal topics of `[kafka] topology = "staged"`: created when missing (with
 //! `[kafka] internal_partitions`), checked when present, and the consumer-group
-//! settings of stage detect. Kept apart because it is the only place the service
-//! administers topics.
+//! settings of stage detect, and the warning that `single` with several instances
+//! gives other cases than one instance. Kept apart because it is the only place the
+//! service administers topics.
 
-use super::consumer::base_config;
+use super::caught_up::{off_loop, time_left, ANSWER_WITHIN};
+use super::consumer::{base_config, WorkerContext};
 use super::error::ServiceError;
+use super::worker::Worker;
 use crate::config::KafkaConfig;
 use crate::model::Feed;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::types::RDKafkaErrorCode;
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -28,27 +34,58 @@ pub(super) async fn ensure_internal_topics(
             kafka.topics.internal_measurements.clone(),
         ),
     ];
-    let new: Vec<NewTopic> = wanted
+    // Asked first with a consumer-type client (it never has topics auto-created):
+    // only the missing topics are created (a cluster may not take admin requests).
+    let probe: BaseConsumer = base_config(kafka).create()?;
+    let partitions = |topic: &str| -> Result<i32, ServiceError> {
+        let md = probe.fetch_metadata(Some(topic), ADMIN_TIMEOUT)?;
+        Ok(md.topics().first().map_or(0, |t| t.partitions().len()) as i32)
+    };
+    let mut missing = Vec::new();
+    for (_, topic) in &wanted {
+        if partitions(topic)? == 0 {
+            missing.push(topic.clone());
+        }
+    }
+    let new: Vec<NewTopic> = missing
         .iter()
-        .map(|(_, t)| NewTopic::new(t, kafka.internal_partitions, TopicReplication::Fixed(-1)))
+        .map(|t| NewTopic::new(t, kafka.internal_partitions, TopicReplication::Fixed(-1)))
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
-    for result in admin.create_topics(&new, &opts).await? {
-        match result {
-            Ok(topic) => tracing::info!(%topic, partitions = kafka.internal_partitions, "internal topic created"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => {
-                return Err(ServiceError::Setup(format!(
-                    "cannot create the internal topic {topic}: {code}; create it with {} partition(s) (scripts/services.sh up does)",
-                    kafka.internal_partitions
-                )))
+    // A topic that cannot be created may exist all the same (created by an operator,
+    // or a cluster that does not take admin requests): the metadata below decides.
+    let mut not_created: BTreeMap<String, String> = BTreeMap::new();
+    if !new.is_empty() {
+        match admin.create_topics(&new, &opts).await {
+            Ok(results) => {
+                for result in results {
+                    match result {
+                        Ok(topic) => {
+                            tracing::info!(%topic, partitions = kafka.internal_partitions, "internal topic created")
+                        }
+                        Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                        Err((topic, code)) => {
+                            not_created.insert(topic, code.to_string());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for (_, topic) in &wanted {
+                    not_created.insert(topic.clone(), e.to_string());
+                }
             }
         }
     }
     let mut out = BTreeMap::new();
     for (feed, topic) in wanted {
-        let md = admin.inner().fetch_metadata(Some(&topic), ADMIN_TIMEOUT)?;
-        let n = md.topics().first().map_or(0, |t| t.partitions().len()) as i32;
+        let n = partitions(&topic)?;
+        if let (0, Some(why)) = (n, not_created.get(&topic)) {
+            return Err(ServiceError::Setup(format!(
+                "cannot create the internal topic {topic}: {why}; create it with {} partition(s) (scripts/services.sh up does)",
+                kafka.internal_partitions
+            )));
+        }
         if n != 1 {
             return Err(ServiceError::Setup(format!(
                 "internal topic {topic} has {n} partitions; the detect stage needs exactly 1 (delete the topic and let the service create it)"
@@ -68,4 +105,52 @@ pub(super) fn detect_kafka(kafka: &KafkaConfig) -> KafkaConfig {
         k.group_instance_id = format!("{}-detect", kafka.group_instance_id);
     }
     k
+}
+
+/// `topology = "single"`: when this instance was assigned only some of the feed
+/// topics' partitions (another instance joined the group), warn once that the cases
+/// will differ from one instance's. The brokers are asked off the loop thread.
+pub(super) fn warn_if_partial(
+    consumer: &Arc<StreamConsumer<WorkerContext>>,
+    worker: &Worker,
+    assigned: &[(String, i32)],
+    warned: &Arc<AtomicBool>,
+) {
+    if warned.load(Ordering::Relaxed) {
+        return;
+    }
+    let topics: Vec<String> = worker.feeds.keys().cloned().collect();
+    let mine: BTreeSet<(String, i32)> = assigned
+        .iter()
+        .filter(|(t, _)| worker.feeds.contains_key(t))
+        .cloned()
+        .collect();
+    let (consumer, warned) = (consumer.clone(), warned.clone());
+    tokio::spawn(async move {
+        let all = off_loop(move || {
+            let deadline = Instant::now() + ANSWER_WITHIN;
+            let mut all = BTreeSet::new();
+            for topic in topics {
+                let md = consumer
+                    .fetch_metadata(Some(&topic), time_left(deadline)?)
+                    .map_err(|e| e.to_string())?;
+                let n = md.topics().first().map_or(0, |t| t.partitions().len());
+                all.extend((0..n as i32).map(|p| (topic.clone(), p)));
+            }
+            Ok(all)
+        })
+        .await;
+        if let Ok(all) = all {
+            if mine.len() < all.len()
+                && mine.is_subset(&all)
+                && !warned.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    assigned = mine.len(),
+                    partitions = all.len(),
+                    "topology = \"single\" and this instance owns only some of the feed partitions (another instance joined the group): its cases will differ from one instance's; set [kafka] topology = \"staged\" in every instance"
+                );
+            }
+        }
+    });
 }

@@ -45,6 +45,12 @@ impl RunEnv {
         t.dead_letter = unique("cw-bench-dlq");
         t.inventory = unique("cw-bench-inv");
         t.allowlist = unique("cw-bench-allow");
+        t.internal_sms = unique("cw-bench-isms");
+        t.internal_measurements = unique("cw-bench-imeas");
+        // The per-instance figure is the single topology's: in the staged one the
+        // service's counters follow stage ingest, so "drained" would not include
+        // detection (a staged scaling run is not part of the bench yet).
+        config.kafka.topology = crate::config::Topology::Single;
         config.http.listen = "127.0.0.1:0".into();
         config.clickhouse = ClickHouseConfig {
             url: services.clickhouse_url.clone(),
