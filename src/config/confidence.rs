@@ -89,6 +89,10 @@ pub(crate) struct RuleConfidence {
     /// `spam.onset_window_secs` of each other.
     #[serde(rename = "SYNCHRONIZED_ONSET")]
     pub(crate) synchronized_onset: f64,
+    /// `FARM_SITES`: sites (device and template in a cell) at several cells joined as one farm
+    /// (same operator, same template, common start within `spam.farm_site_onset_secs`).
+    #[serde(rename = "FARM_SITES")]
+    pub(crate) farm_sites: f64,
 }
 
 impl Default for RuleConfidence {
@@ -113,6 +117,7 @@ impl Default for RuleConfidence {
             template_campaign: 0.6,
             gateway_tac_cell: 0.5,
             synchronized_onset: 0.9,
+            farm_sites: 0.6,
         }
     }
 }
@@ -126,7 +131,7 @@ impl RuleConfidence {
     }
 
     /// `(rule code, confidence)` of every rule, in declaration order.
-    pub(crate) fn by_code(&self) -> [(&'static str, f64); 19] {
+    pub(crate) fn by_code(&self) -> [(&'static str, f64); 20] {
         [
             ("SMS_RATE_5M", self.sms_rate_5m),
             ("SMS_RATE_1H", self.sms_rate_1h),
@@ -147,6 +152,7 @@ impl RuleConfidence {
             ("TEMPLATE_CAMPAIGN", self.template_campaign),
             ("GATEWAY_TAC_CELL", self.gateway_tac_cell),
             ("SYNCHRONIZED_ONSET", self.synchronized_onset),
+            ("FARM_SITES", self.farm_sites),
         ]
     }
 }

@@ -228,6 +228,16 @@ pub struct SpamConfig {
     /// newcomers join the first. Farms hold tens of SIMs; a handful of legitimate
     /// heavy senders starting within minutes of each other is ordinary.
     pub(crate) onset_min_sims: u32,
+    /// One farm at several sites (`FARM_SITES`): a site (a group tied by hardware,
+    /// `SIMS_PER_DEVICE` or `GATEWAY_TAC_CELL`, and by one template in its cell,
+    /// `TEMPLATE_CAMPAIGN`) without a case joins the open farm case of another site
+    /// of the same operator when a member's fingerprint lies within `fp_hamming` bits
+    /// of a case member's and their first records began within this many seconds of
+    /// each other: the gateways of one farm start together and send one template,
+    /// whatever cell they stand in. 0 turns the link off. Independent spammers share
+    /// no device, and a phone shared by spam SIMs scattered over cells shows no
+    /// template campaign in a cell, so a campaign of them is never merged into a farm.
+    pub(crate) farm_site_onset_secs: u32,
     /// Members a group needs before it can become a `sim_farm` case.
     pub(crate) farm_min_members: u32,
     /// Share of a group's members (0..=1) needed for the farm's member-share rules
@@ -296,6 +306,7 @@ impl Default for SpamConfig {
             onset_heavy_within_secs: 2_400,
             onset_min_new_share: 0.5,
             onset_min_sims: 10,
+            farm_site_onset_secs: 1_800,
             farm_min_members: 3,
             farm_member_share: 0.6,
             farm_open_score: 0.9,

@@ -49,6 +49,7 @@ pub(crate) fn describe(code: &str) -> Option<&'static str> {
         "VOICE_CALLS" => "sign of a real subscriber: voice calls made or received",
         "REPLY_SHARE" => "sign of a real subscriber: share of messages answered",
         "SYNCHRONIZED_ONSET" => "SIMs that started sending within minutes of each other",
+        "FARM_SITES" => "gateways at several cells joined as one farm: same template, same start (value: sites)",
         "FARM_MEMBERS_UNLISTED" => "the farm has more SIMs than the case lists (value: all members)",
         "KNOWN_CELL_FAR_FROM_SITE" => "a registered cell heard far from its site, next to the phone (cloned identity; km)",
         "REJECTS_EVERY_PHONE" => "phones rejected or forced down to 2G by an identity implausible for the area (IMSI catcher)",

@@ -27,6 +27,8 @@ pub(crate) struct FarmFeatures {
     pub(crate) gateway_members: u32,
     /// Members whose last cell is the group's most common cell.
     pub(crate) same_cell_members: u32,
+    /// Device-linked groups (sites) joined into this one by `FARM_SITES` (1: none).
+    pub(crate) sites: u32,
 }
 
 /// Thresholds of the farm rules.
@@ -72,7 +74,7 @@ impl FarmRules {
 pub(crate) type FarmRuleFn = fn(&FarmRules, &FarmFeatures) -> Option<(f64, f64)>;
 
 /// The farm rules, each a small named unit, in the order of a case's reasons.
-pub(crate) const FARM_RULES: [(RuleId, FarmRuleFn); 10] = [
+pub(crate) const FARM_RULES: [(RuleId, FarmRuleFn); 11] = [
     (RuleId::NewRecipientRatio, farm_new_recipient_ratio),
     (RuleId::NoVoice, farm_no_voice),
     (RuleId::YoungUnverified, farm_young_unverified),
@@ -83,7 +85,17 @@ pub(crate) const FARM_RULES: [(RuleId, FarmRuleFn); 10] = [
     (RuleId::TemplateCampaign, template_campaign),
     (RuleId::GatewayTacCell, gateway_tac_cell),
     (RuleId::SynchronizedOnset, synchronized_onset),
+    (RuleId::FarmSites, farm_sites),
 ];
+
+/// Sites (groups tied by device and by a template in their cell) one farm needs for `FARM_SITES`.
+pub(crate) const FARM_SITES_MIN: u32 = 2;
+
+/// `FARM_SITES`: sites at several cells joined as one farm (value: the
+/// groups joined, threshold 2); see [`crate::config::SpamConfig::farm_site_onset_secs`].
+fn farm_sites(_: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {
+    (f.sites >= FARM_SITES_MIN).then_some((f64::from(f.sites), f64::from(FARM_SITES_MIN)))
+}
 
 /// `SYNCHRONIZED_ONSET`: members linked by a common onset ≥ `onset_min_sims`.
 fn synchronized_onset(r: &FarmRules, f: &FarmFeatures) -> Option<(f64, f64)> {

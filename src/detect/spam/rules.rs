@@ -34,9 +34,10 @@ pub(crate) enum RuleId {
     TemplateCampaign,
     GatewayTacCell,
     SynchronizedOnset,
+    FarmSites,
 }
 
-pub(crate) const ALL_RULES: [RuleId; 19] = [
+pub(crate) const ALL_RULES: [RuleId; 20] = [
     RuleId::SmsRate5m,
     RuleId::SmsRate1h,
     RuleId::SmsRate24h,
@@ -56,6 +57,7 @@ pub(crate) const ALL_RULES: [RuleId; 19] = [
     RuleId::TemplateCampaign,
     RuleId::GatewayTacCell,
     RuleId::SynchronizedOnset,
+    RuleId::FarmSites,
 ];
 
 impl RuleId {
@@ -81,6 +83,7 @@ impl RuleId {
             RuleId::TemplateCampaign => "TEMPLATE_CAMPAIGN",
             RuleId::GatewayTacCell => "GATEWAY_TAC_CELL",
             RuleId::SynchronizedOnset => "SYNCHRONIZED_ONSET",
+            RuleId::FarmSites => "FARM_SITES",
         }
     }
 
@@ -132,6 +135,7 @@ pub(crate) fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
         RuleId::TemplateCampaign => c.template_campaign,
         RuleId::GatewayTacCell => c.gateway_tac_cell,
         RuleId::SynchronizedOnset => c.synchronized_onset,
+        RuleId::FarmSites => c.farm_sites,
     }
 }
 

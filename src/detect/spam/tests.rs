@@ -321,7 +321,19 @@ fn farm_groups_that_unite_keep_the_case_opened_first() {
         }
         v
     };
-    let mut d = detector();
+    // the two groups send one template from starts 20 minutes apart: with the
+    // sites link on, the second would join the first's case instead of opening one
+    let no_sites = || {
+        SpamDetector::new(
+            SpamConfig {
+                farm_site_onset_secs: 0,
+                ..SpamConfig::default()
+            },
+            Allowlist::empty(),
+        )
+        .expect("valid config")
+    };
+    let mut d = no_sites();
     let snaps = run(&mut d, 24, 300, records);
     let opened: Vec<&Case> = {
         let mut seen = std::collections::BTreeSet::new();
@@ -354,10 +366,9 @@ fn farm_groups_that_unite_keep_the_case_opened_first() {
     assert!(absorbed.sims.iter().all(|s| survivor.sims.contains(s)));
 
     // deterministic: the same input gives the same cases
-    let mut d2 = detector();
+    let mut d2 = no_sites();
     assert_eq!(book(&run(&mut d2, 24, 300, records)), cases);
 }
-
 #[test]
 fn idle_sims_are_evicted_and_start_afresh() {
     let mut d = detector();
@@ -735,3 +746,6 @@ fn senders_reporting_every_minute_do_not_become_the_population() {
         "only the spammer is flagged"
     );
 }
+
+#[path = "tests_sites.rs"]
+mod sites;

@@ -35,6 +35,7 @@ impl<'a> GroupEvaluation<'a> {
         feats.max_sims_per_device = g.max_sims_per_device;
         feats.gateway_cell_members = g.gateway_cell_members;
         feats.onset_members = g.onset_members;
+        feats.sites = g.sites;
         let fired = params.rules.evaluate(&feats);
         let score = fired.score(&params.confidence);
         let evidence = member_records(nodes, &members);

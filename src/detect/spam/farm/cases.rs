@@ -149,6 +149,11 @@ impl FarmCase {
         }
     }
 
+    /// The case as last folded (its operator and first sighting for `FARM_SITES`).
+    pub(super) fn case(&self) -> &Case {
+        &self.case
+    }
+
     pub(super) fn case_id(&self) -> &str {
         &self.case.case_id
     }

@@ -10,8 +10,9 @@ impl FarmIndex {
     /// Evaluate the group of `root` if it is large enough and due, and open or update
     /// its case. Re-evaluation follows structure changes; otherwise at most once a
     /// minute (no case yet) or every 15 minutes (open case: only new reasons can
-    /// change it).
-    pub(super) fn evaluate(&mut self, root: u32, t_s: u32, out: &mut Vec<Case>) {
+    /// change it). A site (`sites.rs`) without a case first looks for the open
+    /// case of another site of its farm to join.
+    pub(super) fn evaluate(&mut self, mut root: u32, t_s: u32, out: &mut Vec<Case>) {
         let Some(g) = self.groups.get(&root) else {
             return;
         };
@@ -22,6 +23,14 @@ impl FarmIndex {
         if !g.changed && t_s < g.last_eval_s.saturating_add(interval) {
             return;
         }
+        if g.case.is_none() && self.is_site(g) {
+            if let Some(united) = self.join_sites(root) {
+                root = united;
+            }
+        }
+        let Some(g) = self.groups.get(&root) else {
+            return;
+        };
         let eval = GroupEvaluation::of(&self.nodes, &self.params, g, t_s);
         let g = self.groups.get_mut(&root).expect("group checked above");
         g.changed = false;
@@ -40,6 +49,7 @@ impl FarmIndex {
         }
         out.append(&mut opened);
         self.open_cases += 1;
+        self.site_cases.push(root);
         if let Some(g) = self.groups.get_mut(&root) {
             g.case = Some(fc);
         }

@@ -89,6 +89,7 @@ impl FarmIndex {
         g.max_sims_per_device = g.max_sims_per_device.max(small_group.max_sims_per_device);
         g.gateway_cell_members = g.gateway_cell_members.max(small_group.gateway_cell_members);
         g.onset_members = g.onset_members.max(small_group.onset_members);
+        g.sites = g.sites.max(small_group.sites);
         g.last_seen_s = g.last_seen_s.max(small_group.last_seen_s);
         g.changed = true;
         g.case = match (g.case.take(), small_group.case) {
@@ -188,6 +189,12 @@ impl FarmIndex {
                 .filter(|&m| m != u32::MAX)
                 .collect();
         }
+        self.site_cases = self
+            .site_cases
+            .iter()
+            .map(|&m| remap[m as usize])
+            .filter(|&m| m != u32::MAX)
+            .collect();
         for c in self.cells.values_mut() {
             c.fps = c
                 .fps

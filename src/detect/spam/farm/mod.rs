@@ -35,6 +35,7 @@ mod cases;
 mod evaluate;
 mod groups;
 mod links;
+mod sites;
 
 use super::ids::{fast_map, FastMap, SimKey};
 use super::rules::{FarmRules, ALL_RULES};
@@ -54,6 +55,8 @@ pub(crate) struct FarmParams {
     pub(crate) fp_hamming: u32,
     pub(crate) campaign_window_s: u32,
     pub(crate) onset_window_s: u32,
+    /// `spam.farm_site_onset_secs` (0: sites are never joined).
+    pub(crate) site_onset_s: u32,
     pub(crate) long_window_s: u32,
     pub(crate) gateway_learn_sims: u32,
     pub(crate) configured_gateway_tacs: Vec<u32>,
@@ -116,6 +119,8 @@ struct Group {
     max_sims_per_device: u32,
     gateway_cell_members: u32,
     onset_members: u32,
+    /// Device-linked groups joined into this one as sites of one farm (0 or 1: none).
+    sites: u32,
     last_seen_s: u32,
     last_eval_s: u32,
     changed: bool,
@@ -159,6 +164,9 @@ pub(crate) struct FarmIndex {
     /// Bare candidates by operator and onset slot (two staggered slottings).
     onsets: FastMap<u64, DeviceEntry>,
     cells: FastMap<u64, CellEntry>,
+    /// A member of each group that opened a case (sites a later
+    /// site may join, see `sites.rs`).
+    site_cases: Vec<u32>,
     learned_gateway_tacs: FastMap<u32, u32>,
     dead_nodes: usize,
     /// Groups with an open case.
@@ -176,6 +184,7 @@ impl FarmIndex {
             devices: fast_map(),
             onsets: fast_map(),
             cells: fast_map(),
+            site_cases: Vec::new(),
             learned_gateway_tacs: fast_map(),
             dead_nodes: 0,
             open_cases: 0,
