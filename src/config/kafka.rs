@@ -16,16 +16,8 @@ pub struct KafkaConfig {
     /// Static group membership (`group.instance.id`): a name unique to this instance
     /// and kept across its restarts (e.g. the host or pod name). A restarted instance
     /// then gets its partitions back at once instead of after the session timeout
-    /// (`session_timeout_secs`). Empty: dynamic membership.
+    /// (30 s). Empty: dynamic membership.
     pub group_instance_id: String,
-    /// How long the group waits for a member that stopped heartbeating before its
-    /// partitions (and stage detect, if it ran it) go to the others, seconds
-    /// (librdkafka's `session.timeout.ms`): the failover time of an instance that is
-    /// killed and not restarted. Heartbeats run on librdkafka's own thread, so a busy
-    /// instance is not evicted. Must lie within the brokers'
-    /// `group.min.session.timeout.ms` and `group.max.session.timeout.ms` (6 s and
-    /// 30 min by default).
-    pub session_timeout_secs: u64,
     /// How long a command waits at start for the brokers to answer before it stops
     /// with an error, seconds. A refused login or a failed TLS handshake stops it at
     /// once, whatever this says (librdkafka would retry them forever).
@@ -59,7 +51,6 @@ impl Default for KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             group_id: "cellwatch".into(),
             group_instance_id: String::new(),
-            session_timeout_secs: 10,
             connect_timeout_secs: 30,
             topology: Topology::default(),
             internal_partitions: 1,
@@ -142,12 +133,6 @@ impl KafkaConfig {
             "kafka.connect_timeout_secs",
             self.connect_timeout_secs,
             1,
-        );
-        super::check::at_least(
-            p,
-            "kafka.session_timeout_secs",
-            self.session_timeout_secs,
-            6,
         );
         self.topics.check(p);
         if self.internal_partitions != 1 {

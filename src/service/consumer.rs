@@ -135,10 +135,7 @@ pub(crate) fn group_consumer(
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .set("statistics.interval.ms", "5000")
-        .set(
-            "session.timeout.ms",
-            (kafka.session_timeout_secs * 1000).to_string(),
-        );
+        .set("session.timeout.ms", "30000");
     if !kafka.group_instance_id.is_empty() {
         c.set("group.instance.id", &kafka.group_instance_id);
     }
