@@ -15,6 +15,7 @@
 
 mod common;
 mod procs;
+mod scenario;
 
 use cellwatch::cases::CaseBook;
 use cellwatch::config::{ClickHouseConfig, Config};
@@ -22,14 +23,12 @@ use cellwatch::detect::setup::RunSetup;
 use cellwatch::ingest::Origin;
 use cellwatch::model::{Case, Feed, TimeBounds};
 use cellwatch::pipeline::Pipeline;
-use cellwatch::simulate::{write_scenario, Scale, SimConfig};
 use cellwatch::sink::clickhouse::{migrate, ClickHouse};
 use cellwatch::validate::SourceValidator;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io::BufRead;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// Random batchings tried per scenario.
 const TRIALS: u64 = 3;
@@ -61,26 +60,6 @@ fn emitted_snapshots(dir: &Path) -> Vec<Case> {
     }
     pipeline.finish(&mut out);
     out
-}
-
-/// `cellwatch replay` on the same files: the cases it writes.
-fn replayed_cases(dir: &Path) -> Vec<Case> {
-    let out = dir.join("replay");
-    let status = Command::new(procs::BIN)
-        .args(["replay", "--sms-volume"])
-        .arg(dir.join("sms_volume.jsonl"))
-        .arg("--measurements")
-        .arg(dir.join("measurements.jsonl"))
-        .arg("--cells")
-        .arg(dir.join("cells.csv"))
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("replay runs");
-    assert!(status.success(), "replay failed");
-    cellwatch::cases::read_jsonl(&out.join("cases.jsonl")).expect("replay cases")
 }
 
 /// Split `snapshots` into random consecutive batches, each merged per case (the
@@ -149,17 +128,9 @@ fn assert_same_cases(got: &[Case], want: &[Case], what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clickhouse_final_equals_the_replay_merge_for_any_batching_and_redelivery() {
     for seed in [1_u64, 7] {
-        let dir = tempfile::tempdir().expect("temp dir");
-        write_scenario(
-            &SimConfig {
-                seed,
-                scale: Scale::Small,
-            },
-            dir.path(),
-        )
-        .expect("scenario written");
+        let dir = scenario::small(seed).dir;
         let snapshots = emitted_snapshots(dir.path());
-        let replayed = replayed_cases(dir.path());
+        let (replayed, _, _) = procs::replay_files(dir.path(), &dir.path().join("replay"));
         assert!(
             snapshots.len() > replayed.len() && !replayed.is_empty(),
             "seed {seed}: the property needs cases with several snapshots ({} snapshots, {} cases)",

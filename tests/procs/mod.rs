@@ -362,16 +362,24 @@ impl Instance {
 
 /// The replay of the same files (wall-clock time bound, as `cellwatch run`).
 pub fn replay(f: &Fixture) -> (Vec<Case>, Vec<serde_json::Value>, u64) {
-    let out = f.dir.path().join("replay");
+    replay_files(&f.scenario, &f.dir.path().join("replay"))
+}
+
+/// `cellwatch replay` of a scenario folder's files into `out`: its cases, dead letters
+/// and valid-record count.
+pub fn replay_files(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+) -> (Vec<Case>, Vec<serde_json::Value>, u64) {
     let status = Command::new(BIN)
         .args(["replay", "--sms-volume"])
-        .arg(f.scenario.join("sms_volume.jsonl"))
+        .arg(scenario.join("sms_volume.jsonl"))
         .arg("--measurements")
-        .arg(f.scenario.join("measurements.jsonl"))
+        .arg(scenario.join("measurements.jsonl"))
         .arg("--cells")
-        .arg(f.scenario.join("cells.csv"))
+        .arg(scenario.join("cells.csv"))
         .arg("--out")
-        .arg(&out)
+        .arg(out)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
