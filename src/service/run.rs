@@ -181,11 +181,12 @@ async fn run_single(
         .service
         .consume(&p.consumer, &p.changes, references, &mut shutdown, failures)
         .await;
+    let clean = consumed.is_ok();
     let outcome = match consumed {
         Ok(()) => p.service.stop(&p.consumer).await,
         Err(e) => Err(e),
     };
-    close::close_consumer(p.consumer, &config.kafka.group_id).await;
+    close::close_consumer(p.consumer, &config.kafka.group_id, clean).await;
     outcome
 }
 
@@ -298,10 +299,11 @@ async fn run_staged(
             (ingest.map(|p| p.consumer), Err(e))
         }
     };
+    let clean = outcome.is_ok();
     if let Some(consumer) = ingest_consumer {
-        close::close_consumer(consumer, &config.kafka.group_id).await;
+        close::close_consumer(consumer, &config.kafka.group_id, clean).await;
     }
-    close::close_consumer(detect_consumer, &detect_kafka.group_id).await;
+    close::close_consumer(detect_consumer, &detect_kafka.group_id, clean).await;
     outcome
 }
 
