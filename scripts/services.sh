@@ -126,6 +126,17 @@ live_pid() {
   printf '%s\n' "$pid"
 }
 
+# Whether the pid file names a live process that is still this script's own copy:
+# a daemon started with `… &` is a forked shell until it execs the server, which on
+# a loaded machine can take a moment after the first readiness check.
+just_forked() {
+  local pid
+  [[ -s "$1" ]] || return 1
+  pid="$(<"$1")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "services.sh"
+}
+
 # Print the last lines of each given log file (that exists) to stderr.
 tail_logs() {
   local f
@@ -490,6 +501,7 @@ kafka_wait_ready() {
     if ((kafka_foreign)); then
       pid="not ours"
     elif ! pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
+      if just_forked "$kafka_pidfile"; then sleep 0.2; continue; fi
       tail_logs "$kafka_dir/logs/kafka.out" "$kafka_dir/logs/server.log"
       die "kafka: broker process exited during startup (see logs above)"
     fi
@@ -750,6 +762,7 @@ ch_wait_ready() {
     if ((ch_foreign)); then
       pid="not ours"
     elif ! pid="$(live_pid "$ch_pidfile" clickhouse-server)"; then
+      if just_forked "$ch_pidfile"; then sleep 0.2; continue; fi
       tail_logs "$ch_dir/log/stdout.log" "$ch_dir/log/clickhouse-server.err.log"
       die "clickhouse: server process exited during startup (see logs above)"
     fi

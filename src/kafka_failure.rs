@@ -31,6 +31,11 @@ pub enum FailureKind {
     Authorization,
     /// No broker answered within the connect timeout.
     Unreachable,
+    /// librdkafka raised a fatal error: the client cannot go on (a static group
+    /// member fenced by another with the same `group.instance.id`, an idempotent
+    /// producer's sequence lost). Only a new client can: the service exits non-zero
+    /// so that its supervisor restarts it, rather than stay up without consuming.
+    Fatal,
 }
 
 /// A Kafka failure that retrying cannot cure, with what to check.
@@ -69,6 +74,13 @@ impl KafkaFailure {
                 "check [kafka] brokers (host:port), that the brokers run and are reachable \
                  from here, and that security.protocol matches the listener",
             ),
+            FailureKind::Fatal => (
+                "ended a client with a fatal error",
+                "restart the instance (a supervisor does it); if the reason says \
+                 \"fenced\", give each instance its own [kafka] group_instance_id, and \
+                 note that a broker away for longer than the group's session timeout \
+                 (30 s) fences the instances it had",
+            ),
         };
         format!(
             "kafka at {} {what} ({}); {check}",
@@ -96,6 +108,7 @@ pub(crate) fn classify(error: &KafkaError, reason: &str) -> Option<FailureKind> 
         C::TopicAuthorizationFailed
         | C::GroupAuthorizationFailed
         | C::ClusterAuthorizationFailed => Some(FailureKind::Authorization),
+        C::Fatal => Some(FailureKind::Fatal),
         _ => None,
     }
 }
@@ -184,7 +197,14 @@ impl FailureWatch {
         // The error callback that carries the same failure can come late (it is
         // served by a poll); the log line comes at once from librdkafka's thread.
         if matches!(level, L::Emerg | L::Alert | L::Critical | L::Error) {
-            if let Some(kind) = classify_log(message) {
+            // librdkafka logs its fatal errors (a fenced static member, …) under
+            // the facility FATAL.
+            let kind = if facility == "FATAL" {
+                Some(FailureKind::Fatal)
+            } else {
+                classify_log(message)
+            };
+            if let Some(kind) = kind {
                 self.set_fatal(kind, message.to_string());
             }
         }
@@ -394,6 +414,27 @@ mod tests {
         assert_eq!(
             classify(&global(RDKafkaErrorCode::Authentication), lost),
             None
+        );
+    }
+
+    #[test]
+    fn a_fatal_client_error_stops_the_service_and_says_why() {
+        let watch = FailureWatch::new("127.0.0.1:19092");
+        let fenced = "[thrd:main]: Fatal error: Broker: Static consumer fenced by other consumer with same group.instance.id: OffsetCommit failed: Broker: Static consumer fenced by other consumer with same group.instance.id";
+        watch.note_log(
+            RDKafkaLogLevel::Error,
+            "FAIL",
+            "[thrd:main]: something else failed",
+        );
+        assert!(watch.fatal().is_none());
+        watch.note_log(RDKafkaLogLevel::Error, "FATAL", fenced);
+        let f = watch.fatal().expect("fatal");
+        assert_eq!(f.kind, FailureKind::Fatal);
+        assert!(f.to_string().contains("group_instance_id"));
+        assert!(f.to_string().contains("fenced by other consumer"));
+        assert_eq!(
+            classify(&global(RDKafkaErrorCode::Fatal), fenced),
+            Some(FailureKind::Fatal)
         );
     }
 

@@ -219,24 +219,33 @@ async fn clickhouse_away_for_30_s_changes_nothing() {
 }
 
 /// A broker of this test's own (`scripts/services.sh kafka-up` in a state folder and
-/// on ports of its own), so that restarting it disturbs no other test.
+/// on ports of its own, free when it starts), so that restarting it disturbs no other
+/// test nor another checkout's run of this one.
 struct OwnBroker {
     dir: std::path::PathBuf,
+    /// Broker, controller and SASL listener ports, kept over the restart.
+    ports: [u16; 3],
 }
 
-const OWN_KAFKA_PORTS: [(&str, &str); 3] = [
-    ("CW_SERVICES_KAFKA_PORT", "29192"),
-    ("CW_SERVICES_KAFKA_CONTROLLER_PORT", "29193"),
-    ("CW_SERVICES_KAFKA_SASL_PORT", "29194"),
-];
+/// Ports the system hands out as free now (bound together, then released).
+fn free_ports() -> [u16; 3] {
+    let listeners: Vec<std::net::TcpListener> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let port = |i: usize| listeners[i].local_addr().unwrap().port();
+    [port(0), port(1), port(2)]
+}
 
 impl OwnBroker {
     fn services(&self, what: &str) -> String {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+        let [kafka, controller, sasl] = self.ports.map(|p| p.to_string());
         let out = std::process::Command::new(script)
             .arg(what)
             .env("CW_SERVICES_DIR", &self.dir)
-            .envs(OWN_KAFKA_PORTS)
+            .env("CW_SERVICES_KAFKA_PORT", kafka)
+            .env("CW_SERVICES_KAFKA_CONTROLLER_PORT", controller)
+            .env("CW_SERVICES_KAFKA_SASL_PORT", sasl)
             .stderr(std::process::Stdio::inherit())
             .output()
             .unwrap();
@@ -247,7 +256,10 @@ impl OwnBroker {
     fn up() -> (OwnBroker, String) {
         let broker = OwnBroker {
             dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".services-restart"),
+            ports: free_ports(),
         };
+        // A fresh cluster each run (the jars stay): its metadata names the ports.
+        let _ = std::fs::remove_dir_all(broker.dir.join("kafka/data"));
         let out = broker.services("kafka-up");
         let brokers = out
             .trim()

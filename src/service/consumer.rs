@@ -11,6 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, Stre
 use rdkafka::error::KafkaResult;
 use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What a rebalance told us; the worker acts on it between two records.
@@ -25,6 +26,9 @@ pub(crate) enum AssignmentChange {
 /// handshake stops the service).
 pub(crate) struct WorkerContext {
     pub(crate) changes: Arc<Mutex<Vec<AssignmentChange>>>,
+    /// Between a revocation (or the subscription) and the next assignment: a close
+    /// now could block (see `run/close.rs`).
+    awaiting_assignment: AtomicBool,
     /// The consumer group, for the logs (the staged topology runs two).
     group: String,
     metrics: Metrics,
@@ -35,10 +39,17 @@ impl WorkerContext {
     pub(crate) fn new(group: &str, metrics: Metrics, failures: Arc<FailureWatch>) -> Self {
         WorkerContext {
             changes: Arc::default(),
+            awaiting_assignment: AtomicBool::new(true),
             group: group.to_string(),
             metrics,
             failures,
         }
+    }
+
+    /// Whether the group owes this consumer an assignment: subscribed or revoked,
+    /// and not assigned since.
+    pub(crate) fn awaiting_assignment(&self) -> bool {
+        self.awaiting_assignment.load(Ordering::Acquire)
     }
 }
 
@@ -81,6 +92,7 @@ impl ConsumerContext for WorkerContext {
         if let Rebalance::Revoke(tpl) = rebalance {
             let parts = partitions(tpl);
             tracing::info!(group = %self.group, partitions = parts.len(), "partitions revoked");
+            self.awaiting_assignment.store(true, Ordering::Release);
             self.changes
                 .lock()
                 .expect("rebalance lock")
@@ -99,6 +111,7 @@ impl ConsumerContext for WorkerContext {
                     tracing::warn!(error = %e, "cannot pause newly assigned partitions");
                 }
                 tracing::info!(group = %self.group, partitions = parts.len(), "partitions assigned");
+                self.awaiting_assignment.store(false, Ordering::Release);
                 self.changes
                     .lock()
                     .expect("rebalance lock")

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
+mod close;
 mod finals;
 
 /// How to run the service.
@@ -176,10 +177,17 @@ async fn run_single(
     opts.metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, "cellwatch service started");
     let mut shutdown = opts.shutdown.clone();
-    p.service
+    let consumed = p
+        .service
         .consume(&p.consumer, &p.changes, references, &mut shutdown, failures)
-        .await?;
-    p.service.stop(&p.consumer).await
+        .await;
+    let clean = consumed.is_ok();
+    let outcome = match consumed {
+        Ok(()) => p.service.stop(&p.consumer).await,
+        Err(e) => Err(e),
+    };
+    close::close_consumer(p.consumer, &config.kafka.group_id, clean).await;
+    outcome
 }
 
 /// `topology = "staged"`: stage ingest (feed partitions → internal topics) and stage
@@ -236,7 +244,8 @@ async fn run_staged(
         (p, r)
     });
     let joined = |e: tokio::task::JoinError| ServiceError::Flush(format!("stage ingest: {e}"));
-    let ingest = {
+    // Either stage failing stops the service; a clean end (shutdown) waits for both.
+    let ended: Result<Part, (Option<Part>, ServiceError)> = {
         let detecting = detect.service.consume(
             &detect.consumer,
             &detect.changes,
@@ -245,27 +254,69 @@ async fn run_staged(
             failures,
         );
         tokio::pin!(detecting);
-        // Either stage failing stops the service; a clean end (shutdown) waits for both.
         tokio::select! {
-            done = &mut ingest_task => {
-                let (p, r) = done.map_err(joined)?;
-                r?;
-                (&mut detecting).await?;
-                p
-            }
-            r = &mut detecting => {
-                r?;
-                let (p, r) = ingest_task.await.map_err(joined)?;
-                r?;
-                p
-            }
+            done = &mut ingest_task => match done {
+                Err(e) => Err((None, joined(e))),
+                Ok((p, Err(e))) => Err((Some(p), e)),
+                Ok((p, Ok(()))) => match (&mut detecting).await {
+                    Ok(()) => Ok(p),
+                    Err(e) => Err((Some(p), e)),
+                },
+            },
+            r = &mut detecting => match r {
+                Err(e) => {
+                    // Not awaited: the service is failing, the process ends.
+                    ingest_task.abort();
+                    Err((None, e))
+                }
+                Ok(()) => match ingest_task.await {
+                    Err(e) => Err((None, joined(e))),
+                    Ok((p, Err(e))) => Err((Some(p), e)),
+                    Ok((p, Ok(()))) => Ok(p),
+                },
+            },
         }
     };
     let Part {
-        consumer, service, ..
-    } = ingest;
-    let mut report = service.stop(&consumer).await?;
-    let d = detect.service.stop(&detect.consumer).await?;
+        consumer: detect_consumer,
+        service: detect_service,
+        ..
+    } = detect;
+    let (ingest_consumer, outcome) = match ended {
+        Ok(ingest) => {
+            let stopped = stop_stages(
+                ingest.service,
+                &ingest.consumer,
+                detect_service,
+                &detect_consumer,
+            )
+            .await;
+            (Some(ingest.consumer), stopped)
+        }
+        Err((ingest, e)) => {
+            // Holds a reference to stage ingest's consumer: gone before it closes.
+            drop(detect_service);
+            (ingest.map(|p| p.consumer), Err(e))
+        }
+    };
+    let clean = outcome.is_ok();
+    if let Some(consumer) = ingest_consumer {
+        close::close_consumer(consumer, &config.kafka.group_id, clean).await;
+    }
+    close::close_consumer(detect_consumer, &detect_kafka.group_id, clean).await;
+    outcome
+}
+
+/// Both stages' clean stop (ingest first: its last offsets are what stage detect's
+/// final check waits for); one report.
+async fn stop_stages(
+    ingest: ServiceLoop,
+    ingest_consumer: &GroupConsumer,
+    detect: ServiceLoop,
+    detect_consumer: &GroupConsumer,
+) -> Result<ServiceReport, ServiceError> {
+    let mut report = ingest.stop(ingest_consumer).await?;
+    let d = detect.stop(detect_consumer).await?;
     report.flushes += d.flushes;
     report.case_snapshots += d.case_snapshots;
     report.finishes += d.finishes;
@@ -631,7 +682,6 @@ impl ServiceLoop {
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
             tracing::debug!(error = %e, "final commit had nothing to commit");
         }
-        consumer.unsubscribe();
         Ok(self.worker.report)
     }
 }
