@@ -6,6 +6,8 @@
 //! - `backlog()` (`kafka/backlog.rs`): everything produced first, then the
 //!   service started; throughput = records / time from its first consumed record
 //!   until every record is acknowledged (stored in ClickHouse, offsets stored).
+//! - `scaling()` (`kafka/scaling.rs`): the staged topology with 1 and 2 instances
+//!   on the same backlog, timed by the groups' committed offsets.
 //! - `paced` (this file): the service running, the scenario produced at a fixed
 //!   rate; consumer lag (produced − acknowledged) sampled every 100 ms, and the
 //!   wall time from the production of each case's crossing record to the case
@@ -14,10 +16,12 @@
 mod backlog;
 mod env;
 mod produce;
+mod scaling;
 mod stages;
 
 pub(crate) use backlog::{backlog, BacklogRun};
 pub(crate) use produce::{load_lines, Produced};
+pub(crate) use scaling::{scaling, ScalingRun};
 
 use super::machine::Load;
 use super::scenario::Scenario;

@@ -60,6 +60,9 @@ pub struct Parts {
     pub(crate) state: bool,
     pub backlog: bool,
     pub paced: bool,
+    /// The staged topology with 1 and 2 instances (not in the default set: it
+    /// drains the backlog twice more).
+    pub scaling: bool,
 }
 
 impl Default for Parts {
@@ -69,19 +72,28 @@ impl Default for Parts {
             state: true,
             backlog: true,
             paced: true,
+            scaling: false,
         }
+    }
+}
+
+impl Parts {
+    /// Whether a measurement needs the real Kafka broker and ClickHouse server.
+    pub fn kafka(&self) -> bool {
+        self.backlog || self.paced || self.scaling
     }
 }
 
 impl std::str::FromStr for Parts {
     type Err = String;
-    /// A comma-separated subset of `replay,state,backlog,paced`.
+    /// A comma-separated subset of `replay,state,backlog,paced,scaling`.
     fn from_str(s: &str) -> Result<Parts, String> {
         let mut p = Parts {
             replay: false,
             state: false,
             backlog: false,
             paced: false,
+            scaling: false,
         };
         for part in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
             match part {
@@ -89,9 +101,10 @@ impl std::str::FromStr for Parts {
                 "state" => p.state = true,
                 "backlog" => p.backlog = true,
                 "paced" => p.paced = true,
+                "scaling" => p.scaling = true,
                 other => {
                     return Err(format!(
-                        "unknown measurement {other:?}: expected replay, state, backlog or paced"
+                        "unknown measurement {other:?}: expected replay, state, backlog, paced or scaling"
                     ))
                 }
             }
@@ -112,6 +125,7 @@ pub struct BenchReport {
     pub(crate) identity_state: Option<state::IdentityStateReport>,
     pub(crate) backlog: Option<kafka::BacklogRun>,
     pub(crate) paced: Vec<kafka::PacedRun>,
+    pub(crate) scaling: Vec<kafka::ScalingRun>,
     /// Measurements that could not be taken, and why.
     pub errors: Vec<String>,
     pub(crate) elapsed_seconds: f64,
@@ -130,6 +144,7 @@ pub fn run(opts: &BenchOptions) -> BenchReport {
         identity_state: None,
         backlog: None,
         paced: Vec::new(),
+        scaling: Vec::new(),
         errors: Vec::new(),
         elapsed_seconds: 0.0,
     };
@@ -145,7 +160,7 @@ pub fn run(opts: &BenchOptions) -> BenchReport {
     } else {
         Vec::new()
     };
-    let kafka = opts.services.is_some() && (opts.parts.backlog || opts.parts.paced);
+    let kafka = opts.services.is_some() && opts.parts.kafka();
     if kafka && !scales.contains(&opts.kafka_scale) {
         scales.push(opts.kafka_scale);
     }
@@ -261,6 +276,16 @@ fn kafka_measurements(
             match kafka::backlog(services, &opts.config, scenario, &lines).await {
                 Ok(r) => report.backlog = Some(r),
                 Err(e) => report.errors.push(format!("kafka backlog: {e}")),
+            }
+        }
+        if opts.parts.scaling {
+            for instances in [1, 2] {
+                match kafka::scaling(services, &opts.config, scenario, &lines, instances).await {
+                    Ok(r) => report.scaling.push(r),
+                    Err(e) => report
+                        .errors
+                        .push(format!("kafka scaling ({instances} instances): {e}")),
+                }
             }
         }
         if !opts.parts.paced {

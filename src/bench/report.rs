@@ -2,7 +2,7 @@
 //! with its target and verdict. [`write_into`] replaces only the generated section of
 //! BENCHMARKS.md (between markers), so the hand-written analysis around it stays.
 
-use super::kafka::{BacklogRun, PacedRun, Percentiles};
+use super::kafka::{BacklogRun, PacedRun, Percentiles, ScalingRun};
 use super::replay::ReplayRun;
 use super::state::{IdentityStateReport, SimStateReport};
 use super::BenchReport;
@@ -125,6 +125,9 @@ pub fn markdown(r: &BenchReport) -> String {
     }
     if let Some(b) = r.backlog.as_ref().filter(|b| !b.stages.is_empty()) {
         stage_table(&mut s, b);
+    }
+    if !r.scaling.is_empty() {
+        scaling_table(&mut s, &r.scaling);
     }
     if !r.errors.is_empty() {
         let _ = writeln!(s, "\nNot measured:\n");
@@ -250,6 +253,51 @@ fn stage_table(s: &mut String, b: &BacklogRun) {
             st.seconds,
             100.0 * st.share,
             st.micros_per_record
+        );
+    }
+}
+
+/// The staged topology with 1, 2… instances on the same backlog.
+fn scaling_table(s: &mut String, runs: &[ScalingRun]) {
+    let _ = writeln!(
+        s,
+        "\n**Scaling, topology `staged`** (the {} scenario's {} records produced first into 4 + 4 partitions; N instances in one process on this machine, one group member each; seconds from their start until stage ingest, then stage detect, committed their input to its end, read from the brokers):\n",
+        runs[0].scale,
+        thousands(runs[0].records as f64)
+    );
+    let _ = writeln!(
+        s,
+        "| instances | ingest done s | detection done s | records/s (whole path) | CPU s: service / ClickHouse / broker | cases | load before → after |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let mut alone = None;
+    for r in runs {
+        let _ = writeln!(
+            s,
+            "| {} | {:.2} | {:.2} | {} | {:.1} / {:.1} / {:.1} | {} | {:.2} → {:.2} |",
+            r.instances,
+            r.ingest_seconds,
+            r.detect_seconds,
+            thousands(r.records_per_sec),
+            r.cpu_seconds,
+            r.clickhouse_cpu_seconds,
+            r.kafka_cpu_seconds,
+            r.case_rows,
+            r.load_before.0,
+            r.load_after.0,
+        );
+        if let (Some(secs), Some(cpu)) = (r.detect_alone_seconds, r.detect_alone_cpu_seconds) {
+            alone = Some((r.records, secs, cpu));
+        }
+    }
+    if let Some((records, secs, cpu)) = alone {
+        let _ = writeln!(
+            s,
+            "\nStage detect alone (its group's offsets deleted, one instance started again on the full internal topics, ingest having nothing left): {:.2} s, **{} records/s** for the one detect task, {:.1} s of CPU ({:.2} µs per record).",
+            secs,
+            thousands(records as f64 / secs.max(1e-9)),
+            cpu,
+            cpu * 1e6 / (records as f64).max(1.0)
         );
     }
 }
@@ -470,9 +518,43 @@ mod tests {
                 load_before: load,
                 load_after: load,
             }],
+            scaling: Vec::new(),
             errors: vec!["kafka paced (Arrival): no broker\nat all".into()],
             elapsed_seconds: 100.0,
         }
+    }
+
+    #[test]
+    fn the_scaling_runs_get_a_table_of_their_own() {
+        let mut r = sample_report();
+        let b = r.backlog.clone().expect("backlog");
+        let run = |instances, detect_seconds: f64| ScalingRun {
+            scale: "medium".into(),
+            instances,
+            records: 1_000_000,
+            produced: b.produced.clone(),
+            ingest_seconds: detect_seconds - 2.0,
+            detect_seconds,
+            records_per_sec: 1_000_000.0 / detect_seconds,
+            detect_alone_seconds: (instances == 1).then_some(4.0),
+            detect_alone_cpu_seconds: (instances == 1).then_some(3.0),
+            cpu_seconds: 20.0,
+            clickhouse_cpu_seconds: 5.0,
+            kafka_cpu_seconds: 2.0,
+            case_rows: 276,
+            load_before: b.load_before,
+            load_after: b.load_after,
+        };
+        r.scaling = vec![run(1, 20.0), run(2, 12.5)];
+        let md = markdown(&r);
+        assert!(md.contains("**Scaling, topology `staged`**"));
+        assert!(md.contains("| 1 | 18.00 | 20.00 | 50,000 |"), "{md}");
+        assert!(md.contains("| 2 | 10.50 | 12.50 | 80,000 |"), "{md}");
+        assert!(
+            md.contains("4.00 s, **250,000 records/s** for the one detect task, 3.0 s of CPU (3.00 µs per record)"),
+            "{md}"
+        );
+        assert!(!markdown(&sample_report()).contains("Scaling, topology"));
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 50_000.0)]
     rate: f64,
     /// Which measurements to take: a comma-separated subset of
-    /// replay,state,backlog,paced.
+    /// replay,state,backlog,paced,scaling (scaling: the staged topology with 1 and 2
+    /// instances; not in the default set).
     #[arg(long, default_value = "replay,state,backlog,paced")]
     only: String,
     /// Markdown file whose generated section gets the results.
@@ -130,7 +131,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
         .clickhouse_url
         .or_else(|| from_env("CW_CLICKHOUSE_URL"));
     let parts: bench::Parts = args.only.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    let wants_kafka = !args.no_kafka && (parts.backlog || parts.paced);
+    let wants_kafka = !args.no_kafka && parts.kafka();
     let services = match (wants_kafka, brokers, clickhouse_url) {
         (false, _, _) => None,
         (true, Some(brokers), Some(clickhouse_url)) => Some(Services {

@@ -34,7 +34,19 @@ fn unique(prefix: &str) -> String {
 }
 
 impl RunEnv {
+    /// A run of the `single` topology: the per-instance figure (in the staged one
+    /// the service's counters follow stage ingest, so "acknowledged" would not
+    /// include detection; the scaling runs time the staged topology by its
+    /// groups' committed offsets instead).
     pub(crate) async fn create(services: &Services, base: &Config) -> Result<RunEnv, String> {
+        Self::create_with(services, base, crate::config::Topology::Single).await
+    }
+
+    pub(crate) async fn create_with(
+        services: &Services,
+        base: &Config,
+        topology: crate::config::Topology,
+    ) -> Result<RunEnv, String> {
         let mut config = base.clone();
         config.kafka.brokers = services.brokers.clone();
         config.kafka.group_id = unique("cw-bench-group");
@@ -47,10 +59,7 @@ impl RunEnv {
         t.allowlist = unique("cw-bench-allow");
         t.internal_sms = unique("cw-bench-isms");
         t.internal_measurements = unique("cw-bench-imeas");
-        // The per-instance figure is the single topology's: in the staged one the
-        // service's counters follow stage ingest, so "drained" would not include
-        // detection (a staged scaling run is not part of the bench yet).
-        config.kafka.topology = crate::config::Topology::Single;
+        config.kafka.topology = topology;
         config.http.listen = "127.0.0.1:0".into();
         config.clickhouse = ClickHouseConfig {
             url: services.clickhouse_url.clone(),
@@ -98,6 +107,8 @@ impl RunEnv {
                 t.dead_letter.as_str(),
                 t.inventory.as_str(),
                 t.allowlist.as_str(),
+                t.internal_sms.as_str(),
+                t.internal_measurements.as_str(),
             ];
             if let Err(e) = admin.delete_topics(&names, &AdminOptions::new()).await {
                 tracing::warn!(error = %e, "bench topics not deleted");
