@@ -288,9 +288,22 @@ pub(crate) mod tests {
         // keys that share prefixes, are prefixes of each other, hold NUL bytes, or
         // are longer than the packed bytes; several events per time
         let strings = [
-            "", "a", "a\0", "a\0b", "ab", "abc", "4520", "45201", "45202", "452010000",
-            "0123456789abcdef", "0123456789abcdef0", "0123456789abcdef1", "0123456789abcdeg",
-            "ffff", "\u{7f}x",
+            "",
+            "a",
+            "a\0",
+            "a\0b",
+            "ab",
+            "abc",
+            "4520",
+            "45201",
+            "45202",
+            "452010000",
+            "0123456789abcdef",
+            "0123456789abcdef0",
+            "0123456789abcdef1",
+            "0123456789abcdeg",
+            "ffff",
+            "\u{7f}x",
         ];
         let mut events = Vec::new();
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
