@@ -24,15 +24,18 @@ pub(crate) struct Ready {
 /// What the sort compares first, next to the event's index: its time and the first
 /// bytes of its natural key as integers, so most comparisons read neither the event
 /// nor its strings (the full canonical comparison decides only ties of both).
+/// 32 bytes, built for each sort and freed when the bucket is given back (spare
+/// buckets keep only their events' capacity).
 #[derive(Clone, Copy)]
 struct SortKey {
     t: i64,
+    /// The prefix's high and low halves (a `u128` would align the key to 16 bytes).
+    prefix: [u64; 2],
+    index: u32,
     /// SMS before measurements, as [`Event::tie_cmp`] orders them.
     kind: u8,
     /// Whether `prefix` orders as the natural key does (see [`key_prefix`]).
     exact: bool,
-    prefix: u128,
-    index: u32,
 }
 
 /// Up to `N` bytes of `s` big-endian from bit `shift` up (zero-padded), or `None` when
@@ -80,12 +83,13 @@ impl Ready {
         self.order
             .extend(self.events.iter().enumerate().map(|(i, (t, e))| {
                 let prefix = key_prefix(e);
+                let p = prefix.unwrap_or(0);
                 SortKey {
                     t: *t,
+                    prefix: [(p >> 64) as u64, p as u64],
+                    index: i as u32,
                     kind: u8::from(matches!(e, Event::Measurement(_))),
                     exact: prefix.is_some(),
-                    prefix: prefix.unwrap_or(0),
-                    index: i as u32,
                 }
             }));
         let events = &self.events;
@@ -118,7 +122,7 @@ impl Ready {
 
     fn clear(&mut self) {
         self.events.clear();
-        self.order.clear();
+        self.order = Vec::new();
     }
 }
 
