@@ -1,11 +1,15 @@
-//! Memory of a process from `/proc/<pid>/status`: resident set now (`VmRSS`) and its
-//! peak (`VmHWM`), in bytes.
+//! Memory of a process from `/proc/<pid>/status`: resident set now (`VmRSS`), its
+//! peak (`VmHWM`) and the anonymous part of it (`RssAnon`: the heap and stacks, not the
+//! binary's code pages, which count in `VmRSS` from the first time they run), in bytes.
 
 /// Resident memory figures of a process, bytes.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub(crate) struct Rss {
     pub(crate) current: u64,
     pub(crate) peak: u64,
+    /// Of `current`, anonymous memory.
+    #[serde(default)]
+    pub(crate) anon: u64,
 }
 
 /// This process's memory.
@@ -24,6 +28,7 @@ fn parse(status: &str) -> Rss {
     Rss {
         current: field("VmRSS:"),
         peak: field("VmHWM:"),
+        anon: field("RssAnon:"),
     }
 }
 
@@ -33,12 +38,13 @@ mod tests {
 
     #[test]
     fn reads_status_lines() {
-        let r = parse("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n");
+        let r = parse("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nRssAnon:\t 512 kB\n");
         assert_eq!(
             r,
             Rss {
                 current: 1 << 20,
-                peak: 2 << 20
+                peak: 2 << 20,
+                anon: 1 << 19,
             }
         );
         assert!(own().current > 0);

@@ -210,7 +210,7 @@ fn identity_state_row(s: &mut String, id: &IdentityStateReport) {
     let p = &id.detector_bytes_by_part;
     let _ = writeln!(
         s,
-        "| state per tracked cell identity | {} measurements into the fake-BTS detector | {:.0} bytes/identity (detector's accounting: transmitters' reports {:.0}, their reporters {:.0}, transmitters {:.0}, misplaced-cell profiles {:.0}, identities {:.0}), RSS growth {:.0} bytes/identity; {} identities, {} candidate transmitters | ≤ {} bytes by both | {} | |",
+        "| state per tracked cell identity | {} measurements into the fake-BTS detector | {:.0} bytes/identity (detector's accounting: transmitters' reports {:.0}, their reporters {:.0}, transmitters {:.0}, misplaced-cell profiles {:.0}, identities {:.0}), RSS growth {:.0} bytes/identity ({:.0} of it heap, the rest code pages first run after the baseline); {} identities, {} candidate transmitters | ≤ {} bytes by both | {} | |",
         thousands(id.measurements as f64),
         id.detector_bytes_per_identity,
         p.observations,
@@ -219,6 +219,7 @@ fn identity_state_row(s: &mut String, id: &IdentityStateReport) {
         p.profiles,
         p.identities,
         id.rss_bytes_per_identity,
+        id.rss_anon_bytes_per_identity,
         thousands(id.identities_tracked as f64),
         id.emitters_tracked,
         thousands(targets::BYTES_PER_IDENTITY),
@@ -471,6 +472,7 @@ mod tests {
                 rss_before: Rss::default(),
                 rss_after: Rss::default(),
                 rss_bytes_per_identity: 1_000.0,
+                rss_anon_bytes_per_identity: 900.0,
                 detector_bytes_per_identity: 800.0,
                 detector_bytes_by_part: Default::default(),
                 seconds: 1.0,

@@ -138,6 +138,10 @@ pub struct IdentityStateReport {
     pub(crate) rss_before: Rss,
     pub(crate) rss_after: Rss,
     pub(crate) rss_bytes_per_identity: f64,
+    /// The anonymous part of the RSS growth (heap), without the code pages that first
+    /// ran after the baseline.
+    #[serde(default)]
+    pub(crate) rss_anon_bytes_per_identity: f64,
     pub(crate) detector_bytes_per_identity: f64,
     /// The detector's accounting by part, bytes per identity.
     #[serde(default)]
@@ -218,6 +222,8 @@ pub fn child_identities(
         rss_before,
         rss_after,
         rss_bytes_per_identity: rss_after.current.saturating_sub(rss_before.current) as f64
+            / ids as f64,
+        rss_anon_bytes_per_identity: rss_after.anon.saturating_sub(rss_before.anon) as f64
             / ids as f64,
         detector_bytes_per_identity: stats.state_bytes_per_identity,
         detector_bytes_by_part: stats.state_parts,

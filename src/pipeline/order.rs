@@ -17,8 +17,56 @@ pub(crate) fn canonical(ta: i64, a: &Event, tb: i64, b: &Event) -> Ordering {
 #[derive(Default)]
 pub(crate) struct Ready {
     events: Vec<(i64, Event)>,
-    order: Vec<u32>,
+    order: Vec<SortKey>,
     min_t: i64,
+}
+
+/// What the sort compares first, next to the event's index: its time and the first
+/// bytes of its natural key as integers, so most comparisons read neither the event
+/// nor its strings (the full canonical comparison decides only ties of both).
+/// 32 bytes, built for each sort and freed when the bucket is given back (spare
+/// buckets keep only their events' capacity).
+#[derive(Clone, Copy)]
+struct SortKey {
+    t: i64,
+    /// The prefix's high and low halves (a `u128` would align the key to 16 bytes).
+    prefix: [u64; 2],
+    index: u32,
+    /// SMS before measurements, as [`Event::tie_cmp`] orders them.
+    kind: u8,
+    /// Whether `prefix` orders as the natural key does (see [`key_prefix`]).
+    exact: bool,
+}
+
+/// Up to `N` bytes of `s` big-endian from bit `shift` up (zero-padded), or `None` when
+/// one of them is a NUL byte: a NUL would compare equal to the padding.
+fn pack<const N: usize>(s: &[u8]) -> Option<u128> {
+    let mut v = 0u128;
+    for i in 0..N {
+        let b = s.get(i).copied().unwrap_or(0);
+        if b == 0 && i < s.len() {
+            return None;
+        }
+        v = (v << 8) | u128::from(b);
+    }
+    Some(v)
+}
+
+/// The natural key's first bytes as one integer whose order agrees with
+/// [`Event::tie_cmp`]'s wherever two prefixes differ: a measurement's reporter (its
+/// first 16 bytes), an SMS record's operator (when it has at most 8 bytes, so that
+/// equal prefixes mean equal operators) then its SIM's first 8 bytes. `None` when
+/// the key does not fit that shape (the sort then compares the events themselves).
+fn key_prefix(event: &Event) -> Option<u128> {
+    match event {
+        Event::Measurement(m) => pack::<16>(m.reporter.as_bytes()),
+        Event::Sms(r) if r.operator.len() <= 8 => {
+            let op = pack::<8>(r.operator.as_bytes())?;
+            let sim = pack::<8>(r.sim.as_bytes())?;
+            Some((op << 64) | sim)
+        }
+        Event::Sms(_) => None,
+    }
 }
 
 impl Ready {
@@ -29,21 +77,43 @@ impl Ready {
         self.events.push((t, event));
     }
 
-    /// Sort (indices only: events never move once held).
+    /// Sort (keys and indices only: events never move once held).
     fn sort(&mut self) {
         self.order.clear();
-        self.order.extend(0..self.events.len() as u32);
+        self.order
+            .extend(self.events.iter().enumerate().map(|(i, (t, e))| {
+                let prefix = key_prefix(e);
+                let p = prefix.unwrap_or(0);
+                SortKey {
+                    t: *t,
+                    prefix: [(p >> 64) as u64, p as u64],
+                    index: i as u32,
+                    kind: u8::from(matches!(e, Event::Measurement(_))),
+                    exact: prefix.is_some(),
+                }
+            }));
         let events = &self.events;
-        self.order.sort_unstable_by(|&a, &b| {
-            let (ta, ea) = &events[a as usize];
-            let (tb, eb) = &events[b as usize];
-            canonical(*ta, ea, *tb, eb)
+        self.order.sort_unstable_by(|a, b| {
+            a.t.cmp(&b.t)
+                .then(a.kind.cmp(&b.kind))
+                .then_with(|| {
+                    if a.exact && b.exact {
+                        a.prefix.cmp(&b.prefix)
+                    } else {
+                        Ordering::Equal
+                    }
+                })
+                .then_with(|| {
+                    let (ta, ea) = &events[a.index as usize];
+                    let (tb, eb) = &events[b.index as usize];
+                    canonical(*ta, ea, *tb, eb)
+                })
         });
     }
 
     /// The events in canonical order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Event> + '_ {
-        self.order.iter().map(|&i| &self.events[i as usize].1)
+        self.order.iter().map(|k| &self.events[k.index as usize].1)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -52,7 +122,7 @@ impl Ready {
 
     fn clear(&mut self) {
         self.events.clear();
-        self.order.clear();
+        self.order = Vec::new();
     }
 }
 
@@ -193,6 +263,79 @@ pub(crate) mod tests {
             q.recycle(r);
         }
         out
+    }
+
+    fn sms(operator: &str, sim: &str, window_start_ms: i64, sms_out: u32) -> Event {
+        Event::Sms(crate::model::SmsVolume {
+            operator: operator.into(),
+            sim: sim.into(),
+            window_start_ms,
+            window_secs: 300,
+            sms_out,
+            sms_in: None,
+            distinct_recipients: None,
+            new_recipients: None,
+            offnet_out: None,
+            calls_out: None,
+            calls_in: None,
+            device: None,
+            imei_tac: None,
+            cell: None,
+            sim_age_days: None,
+            kyc_verified: None,
+            content_fps: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn the_integer_sort_keys_give_the_canonical_order() {
+        // keys that share prefixes, are prefixes of each other, hold NUL bytes, or
+        // are longer than the packed bytes; several events per time
+        let strings = [
+            "",
+            "a",
+            "a\0",
+            "a\0b",
+            "ab",
+            "abc",
+            "4520",
+            "45201",
+            "45202",
+            "452010000",
+            "0123456789abcdef",
+            "0123456789abcdef0",
+            "0123456789abcdef1",
+            "0123456789abcdeg",
+            "ffff",
+            "\u{7f}x",
+        ];
+        let mut events = Vec::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..600u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let a = strings[(x % strings.len() as u64) as usize];
+            let b = strings[((x >> 8) % strings.len() as u64) as usize];
+            let t = ((x >> 16) % 3) as i64;
+            events.push(if x >> 40 & 1 == 0 {
+                m(a, t * 1000)
+            } else {
+                sms(a, b, t * 1000 - 300_000, i % 3)
+            });
+        }
+        let mut expected = events.clone();
+        expected.sort_by(|a, b| a.canonical_cmp(b));
+        let mut ready = Ready::default();
+        for e in events {
+            ready.push(e.event_time_ms(), e);
+        }
+        ready.sort();
+        let got: Vec<Event> = ready.iter().cloned().collect();
+        assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            assert_eq!(g.canonical_cmp(e), Ordering::Equal, "{g:?} vs {e:?}");
+        }
     }
 
     #[test]

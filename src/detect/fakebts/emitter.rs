@@ -10,6 +10,7 @@ use super::locate::{
 };
 use super::reported::Reported;
 use super::reporters::Reporters;
+use super::rule_values::RuleValues;
 use super::rules::{ReportCheck, Rule, RULE_COUNT};
 use super::signature::Signature;
 use super::track::Kalman;
@@ -92,9 +93,8 @@ pub(crate) struct Emitter {
     pub(crate) last_seen: i64,
     pub(crate) reports: u64,
     counts: BucketRing<EVIDENCE_BUCKETS, RuleCounts>,
-    value_sums: [f64; RULE_COUNT],
-    value_n: [u32; RULE_COUNT],
-    thresholds: [f32; RULE_COUNT],
+    /// Mean value and last threshold of each rule that fired.
+    values: RuleValues,
     /// Reporters with the last event time each reported this emitter, and the last
     /// time each reported a reject or downgrade.
     reporters: Reporters,
@@ -137,9 +137,7 @@ impl Emitter {
             last_seen: m.ts_ms,
             reports: 0,
             counts: BucketRing::new(),
-            value_sums: [0.0; RULE_COUNT],
-            value_n: [0; RULE_COUNT],
-            thresholds: [0.0; RULE_COUNT],
+            values: RuleValues::default(),
             reporters: Reporters::new(m.ts_ms),
             observations: VecDeque::new(),
             bbox: [
@@ -275,9 +273,7 @@ impl Emitter {
             if check.has(rule) {
                 let i = rule as usize;
                 amount[i] = 1;
-                self.value_sums[i] += f64::from(check.values[i]);
-                self.value_n[i] = self.value_n[i].saturating_add(1);
-                self.thresholds[i] = check.thresholds[i];
+                self.values.add(i, check.values[i], check.thresholds[i]);
             }
         }
         amount[REPORTS] = 1;
@@ -400,12 +396,8 @@ impl Emitter {
                 (round3(share), cfg.min_rule_fraction)
             }
             _ => {
-                let mean = if self.value_n[i] > 0 {
-                    self.value_sums[i] / f64::from(self.value_n[i])
-                } else {
-                    0.0
-                };
-                (round3(mean), f64::from(self.thresholds[i]))
+                let (mean, threshold) = self.values.mean_and_threshold(i);
+                (round3(mean), f64::from(threshold))
             }
         }
     }
@@ -556,6 +548,7 @@ impl Emitter {
         std::mem::size_of::<Self>()
             + self.identities.capacity() * std::mem::size_of::<(ClaimedCell, i64)>()
             + self.reporters.heap_bytes()
+            + self.values.heap_bytes()
             + self.observations.capacity() * std::mem::size_of::<Reported>()
             + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
             + self.track.capacity() * std::mem::size_of::<(i64, f64, f64)>()

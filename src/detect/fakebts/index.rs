@@ -11,6 +11,11 @@ use rstar::primitives::GeomWithData;
 use rstar::RTree;
 use std::collections::HashMap;
 
+/// The index's and the detector's maps, looked up once or more per report: foldhash
+/// instead of SipHash (keys are small integers; no untrusted key chooses a bucket that
+/// matters), still seeded per process like `std`'s.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// What the detector needs of one registered cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Site {
@@ -45,22 +50,22 @@ type Entry = GeomWithData<[f64; 3], CellKey>;
 /// Spatial index of the registered cells.
 #[derive(Debug, Default)]
 pub(crate) struct CellIndex {
-    by_key: HashMap<CellKey, Site>,
+    by_key: FastMap<CellKey, Site>,
     /// `(mcc, mnc, cid)` → LACs under which that cell id is registered.
-    by_cid: HashMap<(u16, u16, u64), Vec<u32>>,
+    by_cid: FastMap<(u16, u16, u64), Vec<u32>>,
     tree: RTree<Entry>,
 }
 
 impl CellIndex {
     /// Build from a set of sites in one bulk load (O(n log n)).
     pub(crate) fn from_sites(sites: impl IntoIterator<Item = Site>) -> Self {
-        let mut by_key = HashMap::new();
+        let mut by_key = FastMap::default();
         for s in sites {
             if s.lat.is_finite() && s.lon.is_finite() {
                 by_key.insert(s.key, s);
             }
         }
-        let mut by_cid: HashMap<(u16, u16, u64), Vec<u32>> = HashMap::new();
+        let mut by_cid: FastMap<(u16, u16, u64), Vec<u32>> = FastMap::default();
         let mut entries = Vec::with_capacity(by_key.len());
         for s in by_key.values() {
             by_cid

@@ -11,7 +11,8 @@
 //! - [`locate`] / `track.rs`: signal-weighted centroid, robust multilateration on the
 //!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
 //! - `reported.rs` / `reporters.rs`: a report kept for localisation, and the phones
-//!   that reported a transmitter, compactly;
+//!   that reported a transmitter, compactly; `rule_values.rs`: the mean value of each
+//!   rule a transmitter fired, for its case;
 //! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
 //! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
 //! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
@@ -26,6 +27,7 @@ pub(crate) mod link;
 pub mod locate;
 pub(crate) mod reported;
 pub(crate) mod reporters;
+pub(crate) mod rule_values;
 pub(crate) mod rules;
 pub(crate) mod signature;
 pub(crate) mod snapshot;

@@ -5,17 +5,20 @@
 //! window, the IMSI-catcher rule distinct rejected phones over its horizon, and an
 //! inventory finding all reporters ever. A `HashMap<u64, (i64, i64)>` spent 25 bytes
 //! an entry (plus the table's empty slots) on that; [`Reporters`] keeps a sorted
-//! `Vec` of 12-byte entries: the reporter's hash folded to 32 bits and both times as
-//! 32-bit millisecond offsets from a base that moves forward when event time outruns
-//! them (24 days either side). Two reporters of one transmitter share a 32-bit key
-//! with probability ≈ n² / 2³³ (under 1 % at the cap of 8,192 reporters, 10⁻⁶ at a
-//! typical hundred): they then count as one.
+//! `Vec` of 8-byte entries, the reporter's hash folded to 32 bits and its last report
+//! as a 32-bit millisecond offset from a base that moves forward when event time
+//! outruns it (24 days either side), and the few phones that reported a reject or
+//! downgrade in a second sorted `Vec` of the same shape. Two reporters of one
+//! transmitter share a 32-bit key with probability ≈ n² / 2³³ (under 1 % at the cap
+//! of 8,192 reporters, 10⁻⁶ at a typical hundred): they then count as one.
 //!
 //! [`Distinct`] is the same idea for a set whose only question is its size (the
 //! reporters of a misplaced cell's profile): sorted 32-bit keys, 4 bytes each.
+//!
+//! Both grow by a quarter when full rather than doubling: an insertion into a
+//! sorted `Vec` moves its tail anyway, and doubling left a quarter of the capacity
+//! unused on average.
 
-/// Offset meaning "never" (reject time of a phone never rejected).
-const NEVER: i32 = i32::MIN;
 /// Offset of a time so old that the base has moved past it (older than any window).
 const LONG_AGO: i32 = i32::MIN + 1;
 /// The base moves when an offset would exceed this (≈ 12 days).
@@ -27,13 +30,21 @@ pub(crate) fn key32(reporter: u64) -> u32 {
     (reporter ^ (reporter >> 32)) as u32
 }
 
+/// A reporter and a time: its last report in [`Reporters::entries`], its last reject
+/// or downgrade in [`Reporters::rejects`].
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     key: u32,
-    /// Last report, ms after the base.
-    last: i32,
-    /// Last reject or downgrade, ms after the base ([`NEVER`]: none).
-    reject: i32,
+    /// ms after the base.
+    at: i32,
+}
+
+/// Insert `item` at `i` of a sorted `Vec`, growing it by a quarter when full.
+fn insert_sorted<T>(v: &mut Vec<T>, i: usize, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(4));
+    }
+    v.insert(i, item);
 }
 
 /// Distinct reporters with their last report and last reject, at most `cap`
@@ -41,7 +52,11 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reporters {
     base_ms: i64,
+    /// Every reporter remembered, by key, with its last report.
     entries: Vec<Entry>,
+    /// The reporters of `entries` that reported a reject or downgrade, by key, with
+    /// the last one (never later than their last report).
+    rejects: Vec<Entry>,
     /// Reporters dropped at the cap, last heard before every window (counted by
     /// [`Reporters::total`]; one that comes back is counted again).
     forgotten: u32,
@@ -53,6 +68,7 @@ impl Reporters {
         Reporters {
             base_ms,
             entries: Vec::new(),
+            rejects: Vec::new(),
             forgotten: 0,
         }
     }
@@ -68,17 +84,12 @@ impl Reporters {
     fn rebase(&mut self, now_ms: i64) {
         let shift = now_ms - self.base_ms;
         let keep = |t: i32| -> i32 {
-            if t == NEVER {
-                NEVER
-            } else {
-                i32::try_from(i64::from(t) - shift)
-                    .unwrap_or(LONG_AGO)
-                    .max(LONG_AGO)
-            }
+            i32::try_from(i64::from(t) - shift)
+                .unwrap_or(LONG_AGO)
+                .max(LONG_AGO)
         };
-        for e in &mut self.entries {
-            e.last = keep(e.last);
-            e.reject = keep(e.reject);
+        for e in self.entries.iter_mut().chain(self.rejects.iter_mut()) {
+            e.at = keep(e.at);
         }
         self.base_ms = now_ms;
     }
@@ -107,25 +118,18 @@ impl Reporters {
             self.forget_before(ts_ms - horizon_ms);
             found = self.entries.binary_search_by_key(&key, |e| e.key);
         }
-        let i = match found {
-            Ok(i) => i,
+        match found {
+            Ok(i) => self.entries[i].at = self.entries[i].at.max(at),
             Err(i) if self.entries.len() < cap => {
-                self.entries.insert(
-                    i,
-                    Entry {
-                        key,
-                        last: at,
-                        reject: NEVER,
-                    },
-                );
-                i
+                insert_sorted(&mut self.entries, i, Entry { key, at });
             }
             Err(_) => return,
-        };
-        let e = &mut self.entries[i];
-        e.last = e.last.max(at);
+        }
         if rejected {
-            e.reject = e.reject.max(at);
+            match self.rejects.binary_search_by_key(&key, |e| e.key) {
+                Ok(i) => self.rejects[i].at = self.rejects[i].at.max(at),
+                Err(i) => insert_sorted(&mut self.rejects, i, Entry { key, at }),
+            }
         }
     }
 
@@ -133,8 +137,11 @@ impl Reporters {
     fn forget_before(&mut self, until_ms: i64) {
         let until = self.bound(until_ms);
         let before = self.entries.len();
-        self.entries.retain(|e| i64::from(e.last) > until);
+        self.entries.retain(|e| i64::from(e.at) > until);
         let dropped = before - self.entries.len();
+        let entries = &self.entries;
+        self.rejects
+            .retain(|r| entries.binary_search_by_key(&r.key, |e| e.key).is_ok());
         self.forgotten = self
             .forgotten
             .saturating_add(u32::try_from(dropped).unwrap_or(u32::MAX));
@@ -145,23 +152,22 @@ impl Reporters {
         let from = self.bound(from_ms);
         self.entries
             .iter()
-            .filter(|e| i64::from(e.last) > from)
+            .filter(|e| i64::from(e.at) > from)
             .count()
     }
 
     /// Over the time after `from_ms`: (reporters that reported a reject or downgrade,
     /// all reporters heard).
     pub(crate) fn rejected_after(&self, from_ms: i64) -> (usize, usize) {
+        // a reject is never later than its reporter's last report, so a reject in
+        // the window is a rejected reporter heard in it
         let from = self.bound(from_ms);
-        self.entries
+        let rejected = self
+            .rejects
             .iter()
-            .filter(|e| i64::from(e.last) > from)
-            .fold((0, 0), |(r, n), e| {
-                (
-                    r + usize::from(e.reject != NEVER && i64::from(e.reject) > from),
-                    n + 1,
-                )
-            })
+            .filter(|e| i64::from(e.at) > from)
+            .count();
+        (rejected, self.heard_after(from_ms))
     }
 
     /// Distinct reporters ever: those remembered and those forgotten at the cap.
@@ -171,7 +177,7 @@ impl Reporters {
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>()
+        (self.entries.capacity() + self.rejects.capacity()) * std::mem::size_of::<Entry>()
     }
 }
 
@@ -184,7 +190,7 @@ impl Distinct {
         let key = key32(reporter);
         if let Err(i) = self.0.binary_search(&key) {
             if self.0.len() < cap {
-                self.0.insert(i, key);
+                insert_sorted(&mut self.0, i, key);
             }
         }
     }
