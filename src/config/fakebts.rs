@@ -101,7 +101,11 @@ pub struct FakeBtsConfig {
     /// Horizon over which the phones a transmitter rejected or downgraded are counted,
     /// seconds. Default 10 800 (3 h: a low-power IMSI catcher rejects each phone once,
     /// after which the phone bars the location area, so it is reported about once a
-    /// quarter of an hour).
+    /// quarter of an hour). Over the same horizon every phone that heard a forged
+    /// identity (ARFCN_INCONSISTENT or DUPLICATE_IDENTITY holding) counts towards
+    /// `min_reporters`, and a candidate transmitter with forged signs or rejects waits
+    /// this long (not `idle_evict_secs`) for its next phone: a low-power clone is
+    /// heard by one passer-by every hour or so.
     pub(crate) catcher_horizon_secs: u64,
     /// REJECTS_EVERY_PHONE needs at least this many distinct phones rejected or
     /// downgraded over the horizon, by an identity whose LAC or PLMN no registered cell
@@ -144,7 +148,9 @@ pub struct FakeBtsConfig {
     /// Localisation runs at most once per this much event time per transmitter, s.
     /// Default 60.
     pub(crate) locate_interval_secs: u64,
-    /// Observations of the short window used for tracking, seconds. Default 180.
+    /// Observations of the short window used for tracking, seconds; a moving
+    /// transmitter's position is extrapolated at most this far past its last fix.
+    /// Default 180.
     pub(crate) track_window_secs: u64,
     /// At most this many reports are kept per transmitter, the most recent (a
     /// stationary one is located from all of them, binned by `locate_bin_m`); at
@@ -191,13 +197,16 @@ pub struct FakeBtsConfig {
     pub(crate) min_radius_m: f64,
     /// Kalman acceleration noise spectral density, m²/s³. Default 0.5 (city driving).
     pub(crate) track_accel_noise: f64,
-    /// A transmitter is treated as moving once its track spans more than this, metres.
-    /// Default 800.
+    /// A transmitter is treated as moving once two recent short-window fixes lie more
+    /// than this from the whole-window fix, beyond their combined uncertainty; a fix
+    /// whose own ≈ 95 % radius exceeds this cannot show it (a few reports from one or
+    /// two places fit anywhere along a line), metres. Default 800.
     pub(crate) moving_min_displacement_m: f64,
     /// Minimum event time between two case snapshots caused by the track alone, s.
     /// Default 300.
     pub(crate) snapshot_interval_secs: u64,
-    /// Idle candidate transmitters are dropped after this much event time, seconds.
+    /// Idle candidate transmitters are dropped after this much event time, seconds
+    /// (those with forged signs or rejects after `catcher_horizon_secs` if longer).
     /// Default 3 600.
     pub(crate) idle_evict_secs: u64,
     /// A transmitter with an open case is kept this long without reports before its
