@@ -76,6 +76,8 @@ pub struct FakeBtsConfig {
     /// evidence window. Default 0.2: a rogue cell downgrades, rejects or messages a
     /// good part of the phones it catches; a legacy cell missing from the inventory
     /// sees a circuit-switched fallback now and then (a few per cent of its reports).
+    /// RAT_DOWNGRADE and LU_REJECT also need `min_reporters` distinct phones with one
+    /// in the window (one phone's fallback among a handful of reports is a share too).
     pub(crate) min_event_fraction: f64,
     /// Points needed to open a case. Default 6: one sign that the identity itself is
     /// forged plus one independent corroboration.
@@ -90,8 +92,8 @@ pub struct FakeBtsConfig {
     /// event time, seconds. Default 3 600.
     pub(crate) duplicate_window_secs: u64,
     /// Distinct reporting devices needed before a case opens (single-device noise is
-    /// not a case; docs/detection.md: "requiring several independent reporters").
-    /// Default 2.
+    /// not a case; docs/detection.md: "requiring several independent reporters"), and
+    /// for RAT_DOWNGRADE or LU_REJECT to hold. Default 2.
     pub(crate) min_reporters: usize,
     /// Evidence window: rule counts are summed over this much event time, seconds.
     /// Default 1 800 (30 min, six buckets of 5 min).

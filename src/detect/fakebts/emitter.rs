@@ -367,6 +367,8 @@ impl Emitter {
             reports_in_window: n,
             ..Assessment::default()
         };
+        // phones rejected or downgraded within the evidence window, when asked
+        let mut window_rejected: Option<usize> = None;
         for rule in Rule::ALL {
             let c = sums[rule as usize];
             let evaluated = sums[RULE_COUNT + rule as usize];
@@ -384,7 +386,19 @@ impl Emitter {
                         && rejected_phones as f64 >= cfg.catcher_min_share * horizon_phones as f64
                 }
                 // a rogue cell provokes its events in a share of the phones it holds;
-                // a real cell missing from the inventory sees the odd CS fallback
+                // a real cell missing from the inventory sees the odd CS fallback, and
+                // one phone's fallback among a handful of reports is a share too: a
+                // reject or downgrade needs `min_reporters` phones with one in the
+                // window (counted only when the share and the count allow it)
+                Rule::LuReject | Rule::RatDowngrade => {
+                    c >= cfg.min_reporters.max(1) as u64
+                        && (c as f64) >= cfg.min_event_fraction * n as f64
+                        && *window_rejected.get_or_insert_with(|| {
+                            self.reporters
+                                .rejected_after(now_ms - cfg.evidence_window_ms())
+                                .0
+                        }) >= cfg.min_reporters
+                }
                 r if r.is_event() => c >= 1 && (c as f64) >= cfg.min_event_fraction * n as f64,
                 // a share of the reports that could evaluate it (absent fields are
                 // not read as "did not fire")

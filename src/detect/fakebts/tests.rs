@@ -386,3 +386,40 @@ fn absent_fields_are_not_evaluated_and_do_not_dilute_shares() {
         }
     }
 }
+
+/// An unregistered GSM cell in a LAC of the area, without ciphering (a legacy cell
+/// missing from the inventory), heard by four phones five minutes apart;
+/// `downgraded` of them had a downgrade to 2G on it.
+fn null_cipher_cell(downgraded: &[u32]) -> Vec<CellMeasurement> {
+    (0..4u32)
+        .map(|p| {
+            let mut m = report(
+                p,
+                i64::from(p) * 300,
+                300.0 + 40.0 * f64::from(p),
+                500.0,
+                key(14_203, 9_998),
+                75,
+            );
+            m.cipher = Some("A5/0".into());
+            m.signal_dbm = Some(-85.0);
+            m.ta = Some(1);
+            if downgraded.contains(&p) {
+                m.event = MeasurementEvent::RatDowngrade;
+            }
+            m
+        })
+        .collect()
+}
+
+#[test]
+fn one_phone_downgraded_on_a_cell_without_ciphering_is_not_a_case() {
+    // one downgrade in three or four reports is a share above min_event_fraction,
+    // but one phone's fallback
+    assert!(run(&mut null_cipher_cell(&[2])).is_empty());
+    // two phones downgraded within the evidence window: the event holds
+    let cases = run(&mut null_cipher_cell(&[2, 3]));
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(reason(f[0], "RAT_DOWNGRADE").is_some(), "{:#?}", f[0]);
+}
