@@ -76,6 +76,8 @@ pub struct FakeBtsConfig {
     /// evidence window. Default 0.2: a rogue cell downgrades, rejects or messages a
     /// good part of the phones it catches; a legacy cell missing from the inventory
     /// sees a circuit-switched fallback now and then (a few per cent of its reports).
+    /// RAT_DOWNGRADE and LU_REJECT also need `min_reporters` distinct phones with one
+    /// in the window (one phone's fallback among a handful of reports is a share too).
     pub(crate) min_event_fraction: f64,
     /// Points needed to open a case. Default 6: one sign that the identity itself is
     /// forged plus one independent corroboration.
@@ -90,8 +92,8 @@ pub struct FakeBtsConfig {
     /// event time, seconds. Default 3 600.
     pub(crate) duplicate_window_secs: u64,
     /// Distinct reporting devices needed before a case opens (single-device noise is
-    /// not a case; docs/detection.md: "requiring several independent reporters").
-    /// Default 2.
+    /// not a case; docs/detection.md: "requiring several independent reporters"), and
+    /// for RAT_DOWNGRADE or LU_REJECT to hold. Default 2.
     pub(crate) min_reporters: usize,
     /// Evidence window: rule counts are summed over this much event time, seconds.
     /// Default 1 800 (30 min, six buckets of 5 min).
@@ -101,7 +103,11 @@ pub struct FakeBtsConfig {
     /// Horizon over which the phones a transmitter rejected or downgraded are counted,
     /// seconds. Default 10 800 (3 h: a low-power IMSI catcher rejects each phone once,
     /// after which the phone bars the location area, so it is reported about once a
-    /// quarter of an hour).
+    /// quarter of an hour). Over the same horizon every phone that heard a forged
+    /// identity (ARFCN_INCONSISTENT or DUPLICATE_IDENTITY holding) counts towards
+    /// `min_reporters`, and a candidate transmitter with forged signs or rejects waits
+    /// this long (not `idle_evict_secs`) for its next phone: a low-power clone is
+    /// heard by one passer-by every hour or so.
     pub(crate) catcher_horizon_secs: u64,
     /// REJECTS_EVERY_PHONE needs at least this many distinct phones rejected or
     /// downgraded over the horizon, by an identity whose LAC or PLMN no registered cell
@@ -144,7 +150,9 @@ pub struct FakeBtsConfig {
     /// Localisation runs at most once per this much event time per transmitter, s.
     /// Default 60.
     pub(crate) locate_interval_secs: u64,
-    /// Observations of the short window used for tracking, seconds. Default 180.
+    /// Observations of the short window used for tracking, seconds; a moving
+    /// transmitter's position is extrapolated at most this far past its last fix.
+    /// Default 180.
     pub(crate) track_window_secs: u64,
     /// At most this many reports are kept per transmitter, the most recent (a
     /// stationary one is located from all of them, binned by `locate_bin_m`); at
@@ -191,13 +199,16 @@ pub struct FakeBtsConfig {
     pub(crate) min_radius_m: f64,
     /// Kalman acceleration noise spectral density, m²/s³. Default 0.5 (city driving).
     pub(crate) track_accel_noise: f64,
-    /// A transmitter is treated as moving once its track spans more than this, metres.
-    /// Default 800.
+    /// A transmitter is treated as moving once two recent short-window fixes lie more
+    /// than this from the whole-window fix, beyond their combined uncertainty; a fix
+    /// whose own ≈ 95 % radius exceeds this cannot show it (a few reports from one or
+    /// two places fit anywhere along a line), metres. Default 800.
     pub(crate) moving_min_displacement_m: f64,
     /// Minimum event time between two case snapshots caused by the track alone, s.
     /// Default 300.
     pub(crate) snapshot_interval_secs: u64,
-    /// Idle candidate transmitters are dropped after this much event time, seconds.
+    /// Idle candidate transmitters are dropped after this much event time, seconds
+    /// (those with forged signs or rejects after `catcher_horizon_secs` if longer).
     /// Default 3 600.
     pub(crate) idle_evict_secs: u64,
     /// A transmitter with an open case is kept this long without reports before its

@@ -203,6 +203,19 @@ pub fn check_spam(r: &ScoreReport) -> Vec<String> {
     out
 }
 
+/// The fake-BTS targets of finding a cell misses: a transmitter not found, a false
+/// case (a subset of [`check_bts`]).
+pub fn check_bts_found(r: &ScoreReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for (category, n) in &r.bts.false_cases_by_category {
+        out.push(format!("{n} false fake_bts case(s) on {category} cells"));
+    }
+    for t in r.bts.per_transmitter.iter().filter(|t| !t.detected) {
+        out.push(format!("{} ({}) not found", t.id, t.kind));
+    }
+    out
+}
+
 /// The fake-BTS targets a cell misses.
 pub fn check_bts(r: &ScoreReport) -> Vec<String> {
     let mut out = Vec::new();

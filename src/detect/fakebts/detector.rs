@@ -393,6 +393,10 @@ impl FakeBtsDetector {
         self.last_maintenance_ms = Some(watermark_ms);
         let idle_before = watermark_ms - self.cfg.idle_evict_ms();
         let case_idle_before = watermark_ms - self.cfg.case_idle_evict_ms();
+        // a candidate with forged signs waits for its next phone over the catcher
+        // horizon (a low-power transmitter is heard once an hour or two)
+        let forged_idle_before =
+            watermark_ms - self.cfg.idle_evict_ms().max(self.cfg.catcher_horizon_ms());
         let idle: Vec<u64> = self
             .emitters
             .values()
@@ -400,6 +404,8 @@ impl FakeBtsDetector {
                 e.last_seen
                     < if e.case.is_some() {
                         case_idle_before
+                    } else if e.forged_seen() {
+                        forged_idle_before
                     } else {
                         idle_before
                     }

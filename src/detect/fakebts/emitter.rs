@@ -29,6 +29,11 @@ pub(crate) type RuleCounts = [u16; 2 * RULE_COUNT + 1];
 const REPORTS: usize = 2 * RULE_COUNT;
 pub(crate) type EvidenceSpec = RingSpec<EVIDENCE_BUCKETS>;
 
+/// Rules that show the identity itself forged (a registered identity broadcast off
+/// its channel, or on two channels at once): their witnesses count over the
+/// IMSI-catcher horizon ([`Assessment::crosses`]).
+const IDENTITY_FORGED: u16 = Rule::ArfcnInconsistent.bit() | Rule::DuplicateIdentity.bit();
+
 /// The score of an emitter at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct Assessment {
@@ -52,9 +57,15 @@ pub(crate) struct Assessment {
 impl Assessment {
     pub(crate) fn crosses(&self, cfg: &FakeBtsConfig) -> bool {
         // the long-horizon rule counts its own phones (an IMSI catcher is heard by one
-        // phone every quarter of an hour)
+        // phone every quarter of an hour); a forged identity (a registered cell's
+        // identity on a foreign channel, or on two channels at once) is a property of
+        // the broadcast, not of one moment's radio, so the phones that heard it over
+        // the same horizon are independent witnesses too (a low-power clone is heard
+        // by one phone every half hour or so)
         let phones = if self.holds & Rule::RejectsEveryPhone.bit() != 0 {
             self.reporters.max(self.rejected_phones)
+        } else if self.holds & IDENTITY_FORGED != 0 {
+            self.reporters.max(self.horizon_phones)
         } else {
             self.reporters
         };
@@ -298,6 +309,18 @@ impl Emitter {
         keep_bounded(&mut self.observations, report, cfg.max_observations.max(8));
     }
 
+    /// Whether any report of this emitter showed a forged broadcast
+    /// ([`Rule::is_rogue`]) or a reject or downgrade: such an emitter without a case
+    /// is kept over the IMSI-catcher horizon, not just `idle_evict_secs`, so the
+    /// phones of a low-power transmitter heard an hour or two apart are still counted
+    /// together ([`Assessment::crosses`]).
+    pub(crate) fn forged_seen(&self) -> bool {
+        Rule::ALL
+            .into_iter()
+            .filter(|r| r.is_rogue() || matches!(r, Rule::LuReject | Rule::RatDowngrade))
+            .any(|r| self.value_n[r as usize] > 0)
+    }
+
     /// Distinct reporters heard in the window ending at `now_ms`.
     pub(crate) fn reporters_in_window(&self, now_ms: i64, window_ms: i64) -> usize {
         self.reporters.heard_after(now_ms - window_ms)
@@ -340,6 +363,8 @@ impl Emitter {
             reports_in_window: n,
             ..Assessment::default()
         };
+        // phones rejected or downgraded within the evidence window, when asked
+        let mut window_rejected: Option<usize> = None;
         for rule in Rule::ALL {
             let c = sums[rule as usize];
             let evaluated = sums[RULE_COUNT + rule as usize];
@@ -357,7 +382,19 @@ impl Emitter {
                         && rejected_phones as f64 >= cfg.catcher_min_share * horizon_phones as f64
                 }
                 // a rogue cell provokes its events in a share of the phones it holds;
-                // a real cell missing from the inventory sees the odd CS fallback
+                // a real cell missing from the inventory sees the odd CS fallback, and
+                // one phone's fallback among a handful of reports is a share too: a
+                // reject or downgrade needs `min_reporters` phones with one in the
+                // window (counted only when the share and the count allow it)
+                Rule::LuReject | Rule::RatDowngrade => {
+                    c >= cfg.min_reporters.max(1) as u64
+                        && (c as f64) >= cfg.min_event_fraction * n as f64
+                        && *window_rejected.get_or_insert_with(|| {
+                            self.reporters
+                                .rejected_after(now_ms - cfg.evidence_window_ms())
+                                .0
+                        }) >= cfg.min_reporters
+                }
                 r if r.is_event() => c >= 1 && (c as f64) >= cfg.min_event_fraction * n as f64,
                 // a share of the reports that could evaluate it (absent fields are
                 // not read as "did not fire")
@@ -460,12 +497,15 @@ impl Emitter {
     /// Moving when at least two recent short-window fixes sit, beyond their combined
     /// uncertainty (χ², 2 dof, 99.9 %), more than the minimum displacement away from
     /// the fix over the whole window.
-    fn stationary_hypothesis_fails(&self, all: &Fix, cfg: &FakeBtsConfig) -> bool {
+    pub(super) fn stationary_hypothesis_fails(&self, all: &Fix, cfg: &FakeBtsConfig) -> bool {
         let from = self.last_seen - cfg.evidence_window_ms();
         let outliers = self
             .short_fixes
             .iter()
             .filter(|f| f.ts_ms > from)
+            // a fix less precise than the displacement it would show cannot show it
+            // (a few reports from one or two places fit anywhere along a line)
+            .filter(|f| f.radius_m(0.0) <= cfg.moving_min_displacement_m)
             .filter(|f| {
                 let dx = f.x - all.x;
                 let dy = f.y - all.y;
@@ -492,7 +532,10 @@ impl Emitter {
     pub(crate) fn location(&self, cfg: &FakeBtsConfig) -> Option<Location> {
         let (x, y, radius) = match (&self.kalman, self.moving, &self.fix) {
             (Some(k), true, _) => {
-                let p = k.predicted(self.last_seen);
+                // the filter's velocity is extrapolated over one track window at most:
+                // without fixes since, the last filtered position is the best guess
+                let horizon = k.ts_ms().saturating_add(cfg.track_window_ms());
+                let p = k.predicted(self.last_seen.min(horizon));
                 let (x, y) = p.position();
                 (
                     x,

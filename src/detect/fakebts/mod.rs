@@ -34,6 +34,8 @@ pub(crate) mod snapshot;
 pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lowpower;
 pub(crate) mod track;
 
 pub use detector::FakeBtsDetector;

@@ -9,12 +9,12 @@ use super::FakeBtsDetector;
 use crate::config::FakeBtsConfig;
 use crate::model::{Case, CellKey, CellMeasurement, MeasurementEvent, Rat};
 
-const T0: i64 = 1_800_000_000_000;
-const LAT: f64 = 21.03;
-const LON: f64 = 105.85;
+pub(super) const T0: i64 = 1_800_000_000_000;
+pub(super) const LAT: f64 = 21.03;
+pub(super) const LON: f64 = 105.85;
 /// Metres per degree of latitude / of longitude at `LAT`.
-const M_LAT: f64 = 110_574.0;
-const M_LON: f64 = 103_900.0;
+pub(super) const M_LAT: f64 = 110_574.0;
+pub(super) const M_LON: f64 = 103_900.0;
 
 fn key(lac: u32, cid: u64) -> CellKey {
     CellKey {
@@ -40,7 +40,7 @@ fn site(k: CellKey, dx: f64, dy: f64, arfcn: u32) -> Site {
 }
 
 /// A grid of registered GSM cells (LAC 14 203) every 2 km over ±10 km.
-fn city() -> Vec<Site> {
+pub(super) fn city() -> Vec<Site> {
     let mut v = Vec::new();
     let mut cid = 1_000;
     for i in -5..=5 {
@@ -58,7 +58,14 @@ fn city() -> Vec<Site> {
 }
 
 /// A report of `k` by `reporter` at `(dx, dy)` metres, `ts_s` seconds after T0.
-fn report(reporter: u32, ts_s: i64, dx: f64, dy: f64, k: CellKey, arfcn: u32) -> CellMeasurement {
+pub(super) fn report(
+    reporter: u32,
+    ts_s: i64,
+    dx: f64,
+    dy: f64,
+    k: CellKey,
+    arfcn: u32,
+) -> CellMeasurement {
     CellMeasurement {
         source: "app".into(),
         reporter: format!("phone-{reporter:04}"),
@@ -79,7 +86,7 @@ fn report(reporter: u32, ts_s: i64, dx: f64, dy: f64, k: CellKey, arfcn: u32) ->
     }
 }
 
-fn run(reports: &mut [CellMeasurement]) -> Vec<Case> {
+pub(super) fn run(reports: &mut [CellMeasurement]) -> Vec<Case> {
     reports.sort_by_key(|m| m.ts_ms);
     let mut d =
         FakeBtsDetector::with_index(FakeBtsConfig::default(), CellIndex::from_sites(city()))
@@ -98,7 +105,7 @@ fn run(reports: &mut [CellMeasurement]) -> Vec<Case> {
 }
 
 /// Latest snapshot per case id.
-fn finals(cases: &[Case]) -> Vec<&Case> {
+pub(super) fn finals(cases: &[Case]) -> Vec<&Case> {
     let mut ids: Vec<&str> = cases.iter().map(|c| c.case_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -107,7 +114,7 @@ fn finals(cases: &[Case]) -> Vec<&Case> {
         .collect()
 }
 
-fn reason<'a>(c: &'a Case, code: &str) -> Option<&'a crate::model::Reason> {
+pub(super) fn reason<'a>(c: &'a Case, code: &str) -> Option<&'a crate::model::Reason> {
     c.reasons.iter().find(|r| r.code == code)
 }
 
@@ -378,4 +385,41 @@ fn absent_fields_are_not_evaluated_and_do_not_dilute_shares() {
             assert_eq!(c.evaluated & r.bit(), 0, "{r:?} evaluated without {field}");
         }
     }
+}
+
+/// An unregistered GSM cell in a LAC of the area, without ciphering (a legacy cell
+/// missing from the inventory), heard by four phones five minutes apart;
+/// `downgraded` of them had a downgrade to 2G on it.
+fn null_cipher_cell(downgraded: &[u32]) -> Vec<CellMeasurement> {
+    (0..4u32)
+        .map(|p| {
+            let mut m = report(
+                p,
+                i64::from(p) * 300,
+                300.0 + 40.0 * f64::from(p),
+                500.0,
+                key(14_203, 9_998),
+                75,
+            );
+            m.cipher = Some("A5/0".into());
+            m.signal_dbm = Some(-85.0);
+            m.ta = Some(1);
+            if downgraded.contains(&p) {
+                m.event = MeasurementEvent::RatDowngrade;
+            }
+            m
+        })
+        .collect()
+}
+
+#[test]
+fn one_phone_downgraded_on_a_cell_without_ciphering_is_not_a_case() {
+    // one downgrade in three or four reports is a share above min_event_fraction,
+    // but one phone's fallback
+    assert!(run(&mut null_cipher_cell(&[2])).is_empty());
+    // two phones downgraded within the evidence window: the event holds
+    let cases = run(&mut null_cipher_cell(&[2, 3]));
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(reason(f[0], "RAT_DOWNGRADE").is_some(), "{:#?}", f[0]);
 }

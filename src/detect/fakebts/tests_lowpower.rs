@@ -1,0 +1,177 @@
+//! Detector-level tests of the low-power clone: a registered cell's identity
+//! broadcast off its channel by a 30 dBm transmitter that one phone hears every hour
+//! or so (its witnesses count over the IMSI-catcher horizon and its candidate waits
+//! that long), and that a few reports from one or two places never make it "moving".
+
+use super::tests::{city, finals, reason, report, run, LAT, LON, M_LAT, M_LON, T0};
+use crate::model::{CellMeasurement, Rat};
+
+/// The city's cell at the origin (index 60 of the grid): registered channel 61.
+fn cloned() -> (crate::model::CellKey, u32) {
+    let s = city()[60];
+    assert_eq!((s.lat, s.lon, s.rat), (LAT, LON, Rat::Gsm));
+    (s.key, s.arfcn.unwrap())
+}
+
+/// A report of the clone at `(dx, dy)` by `phone`, `ts_s` after T0: the identity on
+/// channel 99, two neighbours, A5/1, timing advance 0 (the transmitter is next to
+/// the phone, 1.4 km from the site), signal on the path-loss model of a 30 dBm
+/// transmitter at `(tx, ty)`.
+fn clone_report(
+    phone: u32,
+    ts_s: i64,
+    (dx, dy): (f64, f64),
+    (tx, ty): (f64, f64),
+) -> CellMeasurement {
+    let (k, _) = cloned();
+    let mut m = report(phone, ts_s, dx, dy, k, 99);
+    let d = (dx - tx).hypot(dy - ty).max(10.0);
+    m.signal_dbm = Some((30.0 - 78.0 - 32.0 * (d / 100.0).log10()) as f32);
+    m.neighbors = Some(2);
+    m.ta = Some(0);
+    m
+}
+
+const TX: (f64, f64) = (1_000.0, 1_000.0);
+
+#[test]
+fn a_low_power_clone_heard_by_one_phone_an_hour_is_one_case() {
+    // three phones, 70 minutes apart: more than the evidence window and more than
+    // idle_evict_secs, within the catcher horizon (3 h)
+    let mut v = vec![
+        clone_report(1, 0, (1_100.0, 950.0), TX),
+        clone_report(2, 70 * 60, (900.0, 1_080.0), TX),
+        clone_report(3, 140 * 60, (1_050.0, 1_150.0), TX),
+    ];
+    let cases = run(&mut v);
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let c = f[0];
+    assert!(reason(c, "ARFCN_INCONSISTENT").is_some(), "{c:#?}");
+    // opened at the second phone, not before
+    assert_eq!(c.opened_at, T0 + 70 * 60 * 1000, "{c:#?}");
+}
+
+#[test]
+fn one_phone_or_phones_beyond_the_horizon_do_not_make_a_low_power_case() {
+    // the same phone twice
+    let mut one = vec![
+        clone_report(1, 0, (1_100.0, 950.0), TX),
+        clone_report(1, 70 * 60, (900.0, 1_080.0), TX),
+    ];
+    assert!(run(&mut one).is_empty());
+    // two phones four hours apart (beyond catcher_horizon_secs)
+    let mut apart = vec![
+        clone_report(1, 0, (1_100.0, 950.0), TX),
+        clone_report(2, 4 * 3_600, (900.0, 1_080.0), TX),
+    ];
+    assert!(run(&mut apart).is_empty());
+}
+
+#[test]
+fn a_static_clone_reported_from_a_few_places_is_not_moving() {
+    // mostly one probe a minute at a fixed spot 400 m away (a short window of its
+    // reports fits anywhere along a line), now and then a phone elsewhere around
+    let mut v = Vec::new();
+    let spots = [
+        (600.0, 1_000.0),
+        (1_300.0, 700.0),
+        (1_000.0, 1_350.0),
+        (800.0, 750.0),
+    ];
+    for minute in 0..180i64 {
+        v.push(clone_report(1, minute * 60, (1_400.0, 1_000.0), TX));
+        if minute % 7 == 0 {
+            let s = spots[(minute / 7) as usize % spots.len()];
+            v.push(clone_report(
+                10 + (minute / 7) as u32,
+                minute * 60 + 20,
+                s,
+                TX,
+            ));
+        }
+    }
+    let cases = run(&mut v);
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let c = f[0];
+    assert!(
+        c.track.is_empty(),
+        "a stationary transmitter has no track: {c:#?}"
+    );
+    let loc = c.location.expect("located");
+    let (x, y) = ((loc.lon - LON) * M_LON, (loc.lat - LAT) * M_LAT);
+    assert!(
+        (x - TX.0).hypot(y - TX.1) < 300.0,
+        "at {x:.0},{y:.0}: {loc:?}"
+    );
+}
+
+/// An emitter heard at the origin, as the localisation leaves it.
+fn emitter() -> super::emitter::Emitter {
+    use super::signature::Signature;
+    let (k, _) = cloned();
+    let m = report(1, 0, 0.0, 0.0, k, 99);
+    let sig = Signature {
+        rat: Rat::Gsm,
+        mcc: 452,
+        mnc: 4,
+        arfcn: Some(99),
+        pci: Some(7),
+        null_cipher: false,
+        few_neighbours: false,
+    };
+    super::emitter::Emitter::new(1, &m, sig)
+}
+
+fn fix(ts_s: i64, x: f64, y: f64, sigma_m: f64) -> super::locate::Fix {
+    super::locate::Fix {
+        x,
+        y,
+        p0_dbm: 0.0,
+        cov: [[sigma_m * sigma_m, 0.0], [0.0, 25.0]],
+        rms_db: 0.0,
+        n: 4,
+        ts_ms: T0 + ts_s * 1000,
+    }
+}
+
+#[test]
+fn imprecise_short_window_fixes_cannot_show_movement() {
+    let cfg = crate::config::FakeBtsConfig::default();
+    let mut e = emitter();
+    e.last_seen = T0 + 600_000;
+    let all = fix(300, 0.0, 0.0, 30.0);
+    // two fixes 2 km off, thin ellipses (σ 2 km along x, 5 m across): a line of
+    // reports from one or two places; the χ² test alone passes them
+    e.short_fixes.push_back(fix(400, 0.0, 2_000.0, 2_000.0));
+    e.short_fixes.push_back(fix(500, 0.0, 2_100.0, 2_000.0));
+    assert!(!e.stationary_hypothesis_fails(&all, &cfg));
+    // the same displacement from precise fixes is movement
+    e.short_fixes.clear();
+    e.short_fixes.push_back(fix(400, 0.0, 2_000.0, 60.0));
+    e.short_fixes.push_back(fix(500, 0.0, 2_100.0, 60.0));
+    assert!(e.stationary_hypothesis_fails(&all, &cfg));
+}
+
+#[test]
+fn a_moving_position_is_not_extrapolated_past_one_track_window() {
+    use super::track::Kalman;
+    let cfg = crate::config::FakeBtsConfig::default();
+    let mut e = emitter();
+    let r = [[50.0f64 * 50.0, 0.0], [0.0, 50.0 * 50.0]];
+    // 10 m/s eastwards for ten minutes, then silence of the tracker for an hour
+    let mut k = Kalman::new(T0, 0.0, 0.0, r, cfg.track_accel_noise, 10.0);
+    for minute in 1..=10i64 {
+        k.update(T0 + minute * 60_000, minute as f64 * 600.0, 0.0, r);
+    }
+    e.kalman = Some(Box::new(k));
+    e.moving = true;
+    e.last_seen = T0 + 70 * 60_000;
+    let loc = e.location(&cfg).expect("a location");
+    let (x, y) = e.frame.to_xy(loc.lat, loc.lon);
+    // at most one track window (180 s at ~10 m/s) beyond the last fix at 6 km,
+    // not 36 km down the road
+    assert!(x < 6_000.0 + 10.0 * 200.0 + 300.0, "x {x:.0} y {y:.0}");
+    assert!(loc.radius_m < 5_000.0, "{loc:?}");
+}
