@@ -318,7 +318,7 @@ impl Emitter {
         Rule::ALL
             .into_iter()
             .filter(|r| r.is_rogue() || matches!(r, Rule::LuReject | Rule::RatDowngrade))
-            .any(|r| self.value_n[r as usize] > 0)
+            .any(|r| self.values.fired(r as usize))
     }
 
     /// Distinct reporters heard in the window ending at `now_ms`.

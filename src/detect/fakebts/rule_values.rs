@@ -52,6 +52,11 @@ impl RuleValues {
         s.threshold = threshold;
     }
 
+    /// Whether `rule` fired at least once.
+    pub(crate) fn fired(&self, rule: usize) -> bool {
+        self.present & (1u32 << rule) != 0
+    }
+
     /// The mean of `rule`'s values and its last threshold; `(0, 0)` when it never fired.
     pub(crate) fn mean_and_threshold(&self, rule: usize) -> (f64, f32) {
         if self.present & (1u32 << rule) == 0 {
