@@ -213,11 +213,25 @@ pub struct SpamConfig {
     /// seconds of each other are linked by their common onset (`SYNCHRONIZED_ONSET`):
     /// a farm's SIMs start together, legitimate heavy senders have a history. SIMs
     /// first seen within this long of the feed's first record have no known onset.
+    /// A record tells a SIM's onset only to within its interval, so the slots are at
+    /// least two of the record's intervals wide (30 min on a feed of 900 s records).
     pub(crate) onset_window_secs: u32,
     /// ... and only when the SIM became a candidate within this many seconds of its
-    /// first record: a farm SIM sends from its first minutes; a SIM that texted
-    /// once by chance at that time and turned heavy hours later did not start then.
+    /// first record (plus the record's interval: counts arrive at a record's end): a
+    /// farm SIM sends from its first minutes; a SIM that texted once by chance at
+    /// that time and turned heavy hours later did not start then.
     pub(crate) onset_heavy_within_secs: u32,
+    /// ... and only once the SIM has kept sending for at least this many seconds
+    /// since its first record, in at least `far_active_share` of the medium window's
+    /// buckets since then: a farm SIM sends for hours, while a new SIM announcing
+    /// itself, a school notice or a vote is a burst of minutes. Joining on onset alone
+    /// (the only link a feed of required fields allows) needs that steadiness; on a
+    /// feed of 900 s records it is the SIM's second record. When the slot's SIMs are
+    /// united, those that went quiet (no record within the record's interval or the
+    /// short window) are left out, and a latecomer to a slot already united joins
+    /// only after twice this long, still sending: the farm is found by its founders,
+    /// a legitimate sender that starts with it must prove more.
+    pub(crate) onset_hold_secs: u32,
     /// When the SIM's records carry `distinct_recipients` / `new_recipients`, the
     /// onset link also needs one message per recipient (`distinct_ratio`) and at least
     /// this share of new recipients: farms broadcast to strangers, while shops,
@@ -304,6 +318,7 @@ impl Default for SpamConfig {
             candidate_bare_min_sms: 20,
             onset_window_secs: 600,
             onset_heavy_within_secs: 2_400,
+            onset_hold_secs: 1_200,
             onset_min_new_share: 0.5,
             onset_min_sims: 10,
             farm_site_onset_secs: 1_800,

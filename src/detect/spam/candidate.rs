@@ -2,11 +2,12 @@
 //! unverified, no voice, many new or distinct recipients) is handed to farm grouping
 //! ([`super::farm`]) with every later record; allowlisted SIMs are kept out.
 
+use super::evaluate::active_share;
 use super::farm::MemberRecord;
 use super::ids::hash64;
 use super::record::{Folded, RecordSpan};
 use super::rules::SimFeatures;
-use super::state::{field, flag};
+use super::state::{field, flag, SimState, Specs};
 use super::SpamDetector;
 use crate::config::SpamConfig;
 use crate::detect::CaseSink;
@@ -92,11 +93,21 @@ impl SpamDetector {
             || f.distinct_medium as f64 >= c.distinct_ratio * f.out_medium as f64)
             && (!f.carries(field::NEW)
                 || f.new_medium as f64 >= c.onset_min_new_share * f.distinct_medium as f64);
-        let onset_s = (bare
-            && broadcast
-            && st.first_seen_s >= feed_start.saturating_add(c.onset_window_secs)
-            && span.t_s <= st.first_seen_s.saturating_add(c.onset_heavy_within_secs))
-        .then_some(st.first_seen_s);
+        // a record tells its counts only at its end: the first heavy records get one
+        // more interval than `onset_heavy_within_secs`, and a latecomer to a farm
+        // (see `FarmIndex::link_by_onset`) the time to prove its steadiness
+        let window_s = span.t_s.saturating_sub(span.window_start_s);
+        let since_s = span.t_s.saturating_sub(st.first_seen_s);
+        let within = c.onset_heavy_within_secs.saturating_add(window_s);
+        let hold = c.onset_hold_secs;
+        let known_onset =
+            bare && broadcast && st.first_seen_s >= feed_start.saturating_add(c.onset_window_secs);
+        let founder = known_onset && since_s <= within && steady(st, &self.specs, since_s, hold, c);
+        let onset_proven = known_onset
+            && since_s <= within.saturating_add(hold.saturating_mul(2))
+            && f.out_short > 0
+            && steady(st, &self.specs, since_s, hold.saturating_mul(2), c);
+        let onset_s = (founder || onset_proven).then_some(st.first_seen_s);
         let key = st.key.clone();
         let device = r.device.as_deref().map(|d| hash64(&[d.as_bytes()]));
         let rec = MemberRecord {
@@ -114,10 +125,21 @@ impl SpamDetector {
             young_unverified: markers.young_unverified,
             has_new: f.carries(field::NEW),
             onset_s,
+            window_s,
+            onset_proven,
         };
         self.farm.on_record(&rec, &mut self.scratch);
         for c in self.scratch.drain(..) {
             out.emit(c);
         }
     }
+}
+
+/// Whether a SIM has kept sending since its first record (`since_s` ago): seen for at
+/// least `hold_s`, sending in at least `far_active_share` of the medium window's
+/// buckets since its first record. A burst (a new SIM greeting its contacts, a vote)
+/// is not, however heavy; a farm SIM is within its first half hour.
+#[inline]
+fn steady(st: &SimState, specs: &Specs, since_s: u32, hold_s: u32, c: &SpamConfig) -> bool {
+    since_s >= hold_s && active_share(st, specs) >= c.far_active_share
 }

@@ -94,6 +94,7 @@ impl SpamDetector {
             fp_hamming: config.fp_hamming,
             campaign_window_s: config.campaign_window_secs,
             onset_window_s: config.onset_window_secs,
+            recent_s: config.short_window_secs,
             site_onset_s: config.farm_site_onset_secs,
             long_window_s: config.long_window_secs,
             gateway_learn_sims: config.gateway_learn_sims,

@@ -604,3 +604,6 @@ mod sites;
 
 #[path = "tests_caps.rs"]
 mod caps;
+
+#[path = "tests_onset.rs"]
+mod onset;

@@ -98,3 +98,22 @@ fn sites_with_another_template_or_start_or_the_link_off_stay_apart() {
     });
     assert_eq!(opened(&snaps).len(), 2);
 }
+
+#[test]
+fn a_site_tied_by_hardware_in_one_cell_joins_before_its_template_campaign_forms() {
+    // the second site's SIMs send the farm's template a few bits apart each way: no
+    // three of them are within `fp_hamming` of each other (no template campaign in
+    // its cell yet), while each is close to the first site's; its device ties them
+    let mut d = detector();
+    let mut sites = two_sites(0, 0);
+    let snaps = run(&mut d, 24, 300, |s, start| {
+        let mut v = sites(s, start);
+        for (m, r) in v.iter_mut().skip(4).enumerate() {
+            r.content_fps[0].fp = 0x5555_aaaa_0f0f_f0f0 ^ (0xf << (8 * m + 16));
+        }
+        v
+    });
+    assert_eq!(opened(&snaps).len(), 1, "{:#?}", opened(&snaps));
+    let cases = book(&snaps);
+    assert_eq!(cases[0].sims.len(), 8);
+}

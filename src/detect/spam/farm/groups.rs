@@ -50,6 +50,7 @@ impl FarmIndex {
             has_new: false,
             gateway: false,
             campaign: false,
+            onset: false,
             last_fp: 0,
             last_fp_s: 0,
         });

@@ -45,38 +45,81 @@ impl FarmIndex {
 
     /// Common onset: a bare candidate (no device, cell or content to link it by)
     /// joins, by the start of its first record, the lists of its operator's two onset
-    /// slots (staggered by half a window,
-    /// so two SIMs starting within half a window share one); when a list reaches
-    /// `onset_min_sims` everyone is united, later newcomers join the first member.
-    /// Returns the largest list.
+    /// slots (`onset_window_secs` wide, at least two of the record's intervals;
+    /// staggered by half a slot, so two SIMs starting within half a slot, or in
+    /// adjacent intervals, share one); when `onset_min_sims` of a list are still
+    /// sending (reported within the record's interval or the short window) they are
+    /// united, and those gone quiet (a burst that ended) leave the list to try again
+    /// as latecomers. A latecomer to a united list joins its first member once its
+    /// steadiness is proven (`rec.onset_proven`): the farm is found by its founders,
+    /// and a legitimate sender that happens to start with it must show more. Returns
+    /// the largest list, `None` when the SIM must wait (it tries again at its next
+    /// records).
     pub(super) fn link_by_onset(
         &mut self,
         node: u32,
         rec: &MemberRecord<'_>,
         onset: u32,
         links: &mut Vec<u32>,
-    ) -> u32 {
+    ) -> Option<u32> {
         let (long, t) = (self.params.long_window_s, rec.t_s);
-        let w = self.params.onset_window_s.max(2);
+        // a first record's start tells the onset to within its interval: SIMs of
+        // one start fall in adjacent intervals, which a slot of two intervals joins
+        let w = self
+            .params
+            .onset_window_s
+            .max(rec.window_s.saturating_mul(2))
+            .max(2);
         let min = self.params.rules.onset_min as usize;
+        let keys = [(0u8, onset / w), (1u8, (onset + w / 2) / w)].map(|(tag, slot)| {
+            hash64(&[
+                rec.operator.as_bytes(),
+                &[tag],
+                &w.to_le_bytes(),
+                &slot.to_le_bytes(),
+            ])
+        });
+        let nodes = &self.nodes;
+        let mut formed = false;
+        for key in keys {
+            if let Some(entry) = self.onsets.get_mut(&key) {
+                entry.nodes.retain(|&m| nodes[m as usize].live_at(t, long));
+                formed |= entry.formed;
+            }
+        }
+        if formed && !rec.onset_proven {
+            return None;
+        }
+        // still sending: reported within the record's interval or the short window
+        let recent = rec.window_s.max(self.params.recent_s);
         let mut most = 0;
-        for (tag, slot) in [(0u8, onset / w), (1u8, (onset + w / 2) / w)] {
-            let key = hash64(&[rec.operator.as_bytes(), &[tag], &slot.to_le_bytes()]);
-            let nodes = &self.nodes;
+        for key in keys {
             let entry = self.onsets.entry(key).or_default();
-            entry.nodes.retain(|&m| nodes[m as usize].live_at(t, long));
-            if entry.nodes.len() < MAX_DEVICE_SIMS {
+            if !entry.nodes.contains(&node) && entry.nodes.len() < MAX_DEVICE_SIMS {
                 entry.nodes.push(node);
             }
-            let n = entry.nodes.len();
-            if n == min {
-                links.extend(entry.nodes.iter().copied());
-            } else if n > min {
+            most = most.max(entry.nodes.len() as u32);
+            if entry.formed {
                 links.push(entry.nodes[0]);
+                continue;
             }
-            most = most.max(n as u32);
+            let nodes = &mut self.nodes;
+            let is_recent = |m: u32| nodes[m as usize].last_seen_s.saturating_add(recent) > t;
+            if entry.nodes.iter().filter(|&&m| is_recent(m)).count() < min {
+                continue;
+            }
+            // united: a SIM that went quiet since it was listed (a burst that ended)
+            // leaves the slot and may come back as a latecomer, proven steady
+            let (keep, quiet): (Vec<u32>, Vec<u32>) =
+                entry.nodes.iter().partition(|&&m| is_recent(m));
+            for m in quiet {
+                nodes[m as usize].onset = false;
+            }
+            links.extend(keep.iter().copied());
+            entry.nodes = keep;
+            entry.formed = true;
         }
-        most
+        Some(most)
     }
 
     /// The links of the record's cell `cell` (content, then gateway model); returns the

@@ -55,6 +55,9 @@ pub(crate) struct FarmParams {
     pub(crate) fp_hamming: u32,
     pub(crate) campaign_window_s: u32,
     pub(crate) onset_window_s: u32,
+    /// `spam.short_window_secs`: an onset slot's SIMs that reported within this long
+    /// (or the record's interval) are still sending when the slot is united.
+    pub(crate) recent_s: u32,
     /// `spam.farm_site_onset_secs` (0: sites are never joined).
     pub(crate) site_onset_s: u32,
     pub(crate) long_window_s: u32,
@@ -89,6 +92,11 @@ pub(crate) struct MemberRecord<'a> {
     /// When the SIM's records carry no device, cell or content (only its onset can
     /// link it): the start of its first record, if it started after the feed did.
     pub(crate) onset_s: Option<u32>,
+    /// The record's interval, seconds: an onset is known to within one interval.
+    pub(crate) window_s: u32,
+    /// The SIM has kept sending for twice `onset_hold_secs` and still does: what
+    /// a latecomer to an onset farm must show (see `link_by_onset`).
+    pub(crate) onset_proven: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +116,8 @@ struct Node {
     has_new: bool,
     gateway: bool,
     campaign: bool,
+    /// Linked by its onset already (a bare candidate joins its onset slots once).
+    onset: bool,
     /// Last fingerprint stored for this SIM in its cell, and when.
     last_fp: u64,
     last_fp_s: u32,
@@ -130,6 +140,8 @@ struct Group {
 #[derive(Debug, Default)]
 struct DeviceEntry {
     nodes: Vec<u32>,
+    /// (Onset slots) the slot's SIMs were united: every SIM listed is linked.
+    formed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -225,12 +237,15 @@ impl FarmIndex {
     /// evaluate its group; returns the snapshots of farm cases opened or materially
     /// changed by it.
     pub(crate) fn on_record(&mut self, rec: &MemberRecord<'_>, out: &mut Vec<Case>) {
-        let fresh = self.nodes.len();
         let node = self.node_for(rec);
         let prev_cell = self.nodes[node as usize].note(rec);
         let mut links: Vec<u32> = Vec::new();
         let onset = match rec.onset_s {
-            Some(s) if node as usize == fresh => self.link_by_onset(node, rec, s, &mut links),
+            Some(s) if !self.nodes[node as usize].onset => {
+                let joined = self.link_by_onset(node, rec, s, &mut links);
+                self.nodes[node as usize].onset = joined.is_some();
+                joined.unwrap_or(0)
+            }
             _ => 0,
         };
         let device_sims = match rec.device {

@@ -25,24 +25,43 @@ use crate::detect::spam::simhash::hamming;
 const MAX_SITE_FPS: usize = 64;
 
 impl FarmIndex {
-    /// Whether a group is a site: tied by hardware (`SIMS_PER_DEVICE` or
-    /// `GATEWAY_TAC_CELL` would fire on it) and by content in its cell
-    /// (`TEMPLATE_CAMPAIGN` would).
+    /// Whether a group is a site, a farm's gateways in one cell: tied by one
+    /// template in its cell (`TEMPLATE_CAMPAIGN` would fire on it), or by hardware
+    /// (`SIMS_PER_DEVICE` or `GATEWAY_TAC_CELL` would) with every member that
+    /// reported a cell in the same one (at least `campaign_min_sims` of them). Either
+    /// holds from a site's first minute, whichever of its links formed first: sites
+    /// of one farm starting together would otherwise open their cases before they
+    /// are sites, one case each. A phone shared by spam SIMs scattered over cells is
+    /// neither.
     pub(super) fn is_site(&self, g: &Group) -> bool {
         let r = &self.params.rules;
+        let min = r.campaign_min as usize;
+        let live = || {
+            g.members
+                .iter()
+                .map(|&m| &self.nodes[m as usize])
+                .filter(|n| n.alive)
+        };
+        if live().filter(|n| n.campaign).count() >= min {
+            return true;
+        }
         let hardware = g.max_sims_per_device >= r.sims_per_device
             || g.gateway_cell_members >= r.gateway_cell_min;
-        hardware && {
-            let campaign = g
-                .members
-                .iter()
-                .filter(|&&m| {
-                    let n = &self.nodes[m as usize];
-                    n.alive && n.campaign
-                })
-                .count();
-            campaign >= r.campaign_min as usize
+        if !hardware {
+            return false;
         }
+        let mut cells = live().map(|n| n.cell).filter(|&c| c != 0);
+        let Some(first) = cells.next() else {
+            return false;
+        };
+        let mut n = 1;
+        for c in cells {
+            if c != first {
+                return false;
+            }
+            n += 1;
+        }
+        n >= min
     }
 
     /// Join the site of `root` (no case yet) to every open case whose group is a

@@ -1,0 +1,120 @@
+//! Unit tests of the common-onset link on a feed of required fields at 900 s records
+//! (farm/links.rs `link_by_onset`, candidate.rs): a farm whose SIMs' first records
+//! fall in adjacent intervals is one case, and a burst that started with it and
+//! ended is left out. Kept apart from tests.rs for its length.
+
+use super::*;
+
+/// A bare record of SIM `i` for the 900 s interval starting at `start`.
+fn bare_900(i: u32, start: i64, n: u32) -> SmsVolume {
+    SmsVolume {
+        window_secs: 900,
+        sms_out: n,
+        ..bare(normal(i, start))
+    }
+}
+
+/// Feed 900 s records: `per_interval(k, start)` for intervals `k` of 0..`intervals`,
+/// with a watermark after each; returns every snapshot.
+fn run_900(
+    d: &mut SpamDetector,
+    intervals: i64,
+    mut per_interval: impl FnMut(i64, i64) -> Vec<SmsVolume>,
+) -> Vec<Case> {
+    let mut out = Vec::new();
+    for k in 0..intervals {
+        let start = T0 + k * 900_000;
+        // ordinary subscribers: a few SMS now and then, seen from the feed's start
+        for i in 0..300u32 {
+            if (i64::from(i) + k) % 4 == 0 {
+                d.on_event(&Event::Sms(bare_900(i, start, 1 + i % 3)), &mut out);
+            }
+        }
+        for r in per_interval(k, start) {
+            d.on_event(&Event::Sms(r), &mut out);
+        }
+        d.on_watermark(start + 900_000 - 60_000, &mut out);
+    }
+    d.finish(&mut out);
+    out
+}
+
+fn farm_cases(out: &[Case]) -> Vec<Case> {
+    book(out)
+        .into_iter()
+        .filter(|c| c.kind == CaseKind::SimFarm)
+        .collect()
+}
+
+#[test]
+fn a_farm_whose_sims_start_in_adjacent_intervals_is_one_case() {
+    let mut d = detector();
+    // 20 SIMs send from interval 4, 12 more (a skipped first step) from interval 5
+    let out = run_900(&mut d, 16, |k, start| {
+        let mut v = Vec::new();
+        if k >= 4 {
+            v.extend((0..20).map(|m| bare_900(5_000 + m, start, 24)));
+        }
+        if k >= 5 {
+            v.extend((20..32).map(|m| bare_900(5_000 + m, start, 24)));
+        }
+        v
+    });
+    let farms = farm_cases(&out);
+    assert_eq!(farms.len(), 1, "one case per farm: {farms:#?}");
+    assert_eq!(farms[0].sims.len(), 32);
+    assert!(farms[0]
+        .reasons
+        .iter()
+        .any(|r| r.code == "SYNCHRONIZED_ONSET"));
+}
+
+/// The slot of two intervals that unites a farm's late starters also reaches a burst
+/// one interval before the farm: it went quiet by the time the slot's SIMs are
+/// united, so it is left out.
+#[test]
+fn a_burst_that_started_with_a_farm_and_ended_is_left_out() {
+    let mut d = detector();
+    let out = run_900(&mut d, 16, |k, start| {
+        let mut v = Vec::new();
+        // a new SIM greets its contacts in the interval before the farm starts and
+        // the one it starts in, then goes quiet
+        if k == 3 {
+            v.push(bare_900(9_000, start, 30));
+        }
+        if k == 4 {
+            v.push(bare_900(9_000, start, 20));
+        }
+        if k >= 4 {
+            v.extend((0..15).map(|m| bare_900(5_000 + m, start, 24)));
+        }
+        v
+    });
+    let farms = farm_cases(&out);
+    assert_eq!(farms.len(), 1, "{farms:#?}");
+    assert_eq!(farms[0].sims.len(), 15);
+    assert!(
+        !farms[0].sims.contains(&sim_id(9_000)),
+        "the burst is no member"
+    );
+}
+
+#[test]
+fn a_farm_sim_joins_on_onset_only_once_it_has_kept_sending() {
+    let mut d = detector();
+    // 12 SIMs start together; the case cannot open at their first record (steadiness
+    // is unknown until `onset_hold_secs` after it), but at their second
+    let out = run_900(&mut d, 10, |k, start| {
+        if k < 4 {
+            return Vec::new();
+        }
+        (0..12).map(|m| bare_900(5_000 + m, start, 30)).collect()
+    });
+    let farms = farm_cases(&out);
+    assert_eq!(farms.len(), 1, "{farms:#?}");
+    assert_eq!(
+        farms[0].opened_at,
+        T0 + 6 * 900_000,
+        "at the second record's end"
+    );
+}
