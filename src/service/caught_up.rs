@@ -9,7 +9,7 @@
 //! the service loop's.
 
 use super::consumer::WorkerContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// How long the brokers may take to answer all the requests of one question (off the
 /// loop thread, so it may be generous: a loaded broker answers late, not never; but
 /// bounded, so that a stop never waits long for it).
-pub(super) const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+pub(crate) const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 /// The time left before `deadline` for the next request; an error once it is over.
 pub(super) fn time_left(deadline: Instant) -> Result<Duration, String> {
@@ -33,13 +33,13 @@ pub(super) fn time_left(deadline: Instant) -> Result<Duration, String> {
 
 /// Records not consumed yet: how many partitions hold them, and how many.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Backlog {
-    pub(super) partitions: usize,
-    pub(super) records: i64,
+pub(crate) struct Backlog {
+    pub(crate) partitions: usize,
+    pub(crate) records: i64,
 }
 
 impl Backlog {
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.partitions == 0
     }
 
@@ -95,36 +95,45 @@ pub(super) async fn upstream_backlog(
     topics: Vec<String>,
 ) -> Result<Backlog, String> {
     off_loop(move || {
-        let deadline = Instant::now() + ANSWER_WITHIN;
-        let mut tpl = TopicPartitionList::new();
-        for topic in &topics {
-            let md = reader
-                .fetch_metadata(Some(topic), time_left(deadline)?)
-                .map_err(|e| format!("partitions of {topic}: {e}"))?;
-            let n = md.topics().first().map_or(0, |t| t.partitions().len());
-            for p in 0..n as i32 {
-                tpl.add_partition(topic, p);
-            }
-        }
-        let committed = reader
-            .committed_offsets(tpl, time_left(deadline)?)
-            .map_err(|e| format!("stage ingest's committed offsets: {e}"))?;
-        let mut backlog = Backlog::default();
-        for e in committed.elements() {
-            let (low, high) = reader
-                .fetch_watermarks(e.topic(), e.partition(), time_left(deadline)?)
-                .map_err(|err| {
-                    format!("high watermark of {}/{}: {err}", e.topic(), e.partition())
-                })?;
-            let at = match e.offset() {
-                Offset::Offset(o) => o,
-                _ => low,
-            };
-            backlog.add(at, low, high);
-        }
-        Ok(backlog)
+        committed_backlog(&*reader, &topics, Instant::now() + ANSWER_WITHIN)
+            .map_err(|e| format!("stage ingest: {e}"))
     })
     .await
+}
+
+/// What the group of `reader` (its `group.id`; `reader` need not be a member) has
+/// not committed yet of `topics`, by every partition the brokers know, empty ones
+/// included; every request answered before `deadline`. Blocking.
+pub(crate) fn committed_backlog<X: ConsumerContext, R: Consumer<X>>(
+    reader: &R,
+    topics: &[String],
+    deadline: Instant,
+) -> Result<Backlog, String> {
+    let mut tpl = TopicPartitionList::new();
+    for topic in topics {
+        let md = reader
+            .fetch_metadata(Some(topic), time_left(deadline)?)
+            .map_err(|e| format!("partitions of {topic}: {e}"))?;
+        let n = md.topics().first().map_or(0, |t| t.partitions().len());
+        for p in 0..n as i32 {
+            tpl.add_partition(topic, p);
+        }
+    }
+    let committed = reader
+        .committed_offsets(tpl, time_left(deadline)?)
+        .map_err(|e| format!("committed offsets: {e}"))?;
+    let mut backlog = Backlog::default();
+    for e in committed.elements() {
+        let (low, high) = reader
+            .fetch_watermarks(e.topic(), e.partition(), time_left(deadline)?)
+            .map_err(|err| format!("high watermark of {}/{}: {err}", e.topic(), e.partition()))?;
+        let at = match e.offset() {
+            Offset::Offset(o) => o,
+            _ => low,
+        };
+        backlog.add(at, low, high);
+    }
+    Ok(backlog)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! cluster): Kafka consumer group → the shared pipeline → ClickHouse / topics.
 
 mod burst;
-mod caught_up;
+pub(crate) mod caught_up;
 pub(crate) mod consumer;
 mod envelope;
 mod error;

@@ -181,12 +181,11 @@ async fn run_single(
         .service
         .consume(&p.consumer, &p.changes, references, &mut shutdown, failures)
         .await;
-    let clean = consumed.is_ok();
     let outcome = match consumed {
         Ok(()) => p.service.stop(&p.consumer).await,
         Err(e) => Err(e),
     };
-    close::close_consumer(p.consumer, &config.kafka.group_id, clean).await;
+    close::close_consumer(p.consumer, &config.kafka.group_id, outcome.is_ok()).await;
     outcome
 }
 

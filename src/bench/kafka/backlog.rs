@@ -2,23 +2,19 @@
 //! the service started; throughput = records / time from its first consumed record
 //! until every record is acknowledged (stored in ClickHouse, offsets stored).
 
-use super::env::{start_service, RunEnv};
-use super::produce::{produce, Pacing, Produced};
+use super::env::{start_service, CpuMeter, RunEnv};
+use super::produce::{produce_backlog, Produced};
 use super::stages::{breakdown, StageTime};
 use super::{Percentiles, Services};
-use crate::bench::machine::{cpu_seconds_of, Load};
+use crate::bench::machine::Load;
 use crate::bench::scenario::Scenario;
 use crate::config::Config;
 use crate::demo::feed::FeedLine;
 use crate::service::metrics::Metrics;
 use crate::service::stage_time::Step;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-/// Command-line markers of the server processes whose CPU time is reported.
-const CLICKHOUSE_PROCESS: &str = "clickhouse-server";
-const KAFKA_PROCESS: &str = "kafka.Kafka";
 
 /// Backlog throughput of Kafka → detectors → ClickHouse.
 #[derive(Debug, Clone, Serialize)]
@@ -59,33 +55,6 @@ pub(crate) async fn backlog(
     let result = backlog_in(&env, scenario, lines).await;
     env.remove().await;
     result
-}
-
-/// CPU seconds used since the meter started: by this process, the ClickHouse
-/// server and the Kafka broker.
-struct CpuMeter {
-    own: f64,
-    clickhouse: f64,
-    kafka: f64,
-}
-
-impl CpuMeter {
-    fn start() -> CpuMeter {
-        CpuMeter {
-            own: crate::bench::replay::cpu_seconds(),
-            clickhouse: cpu_seconds_of(CLICKHOUSE_PROCESS),
-            kafka: cpu_seconds_of(KAFKA_PROCESS),
-        }
-    }
-
-    /// `(own, clickhouse, kafka)` CPU seconds since the start.
-    fn used(&self) -> (f64, f64, f64) {
-        (
-            crate::bench::replay::cpu_seconds() - self.own,
-            cpu_seconds_of(CLICKHOUSE_PROCESS) - self.clickhouse,
-            cpu_seconds_of(KAFKA_PROCESS) - self.kafka,
-        )
-    }
 }
 
 /// How the service drained the backlog.
@@ -140,17 +109,7 @@ async fn backlog_in(
     lines: &[FeedLine],
 ) -> Result<BacklogRun, String> {
     let total = lines.len() as u64;
-    let counter = AtomicU64::new(0);
-    let pacing = Pacing {
-        rate: None,
-        linger_ms: 20,
-        t0: Instant::now(),
-        sent: None,
-        counter: &counter,
-    };
-    let produced = tokio::task::block_in_place(|| {
-        produce(&env.services.brokers, &env.topics(), lines, &pacing)
-    })?;
+    let produced = produce_backlog(&env.services.brokers, &env.topics(), lines)?;
     tracing::info!(
         records = total,
         rate = produced.records_per_sec as u64,

@@ -4,6 +4,7 @@
 //! process on them.
 
 use super::Services;
+use crate::bench::machine::cpu_seconds_of;
 use crate::bench::scenario::Scenario;
 use crate::config::{ClickHouseConfig, Config};
 use crate::service::metrics::Metrics;
@@ -154,10 +155,15 @@ pub(super) struct Running {
 }
 
 pub(super) fn start_service(env: &RunEnv, scenario: &Scenario) -> Running {
+    start_service_with(env, scenario, env.config.clone())
+}
+
+/// [`start_service`] with `config` instead of the run's own.
+pub(super) fn start_service_with(env: &RunEnv, scenario: &Scenario, config: Config) -> Running {
     let metrics = Metrics::new();
     let (stop, rx) = tokio::sync::watch::channel(false);
     let handle = tokio::spawn(service::run(ServiceOptions {
-        config: env.config.clone(),
+        config,
         cells: Some(scenario.cells()),
         store: BatchStore::ClickHouse(Box::new(env.ch.clone())),
         metrics: metrics.clone(),
@@ -178,5 +184,36 @@ impl Running {
             .await
             .map_err(|e| format!("service task failed: {e}"))?
             .map_err(|e| format!("service failed: {e}"))
+    }
+}
+
+/// Command-line markers of the server processes whose CPU time is reported.
+const CLICKHOUSE_PROCESS: &str = "clickhouse-server";
+const KAFKA_PROCESS: &str = "kafka.Kafka";
+
+/// CPU seconds used since the meter started: by this process, the ClickHouse
+/// server and the Kafka broker.
+pub(super) struct CpuMeter {
+    own: f64,
+    clickhouse: f64,
+    kafka: f64,
+}
+
+impl CpuMeter {
+    pub(super) fn start() -> CpuMeter {
+        CpuMeter {
+            own: crate::bench::replay::cpu_seconds(),
+            clickhouse: cpu_seconds_of(CLICKHOUSE_PROCESS),
+            kafka: cpu_seconds_of(KAFKA_PROCESS),
+        }
+    }
+
+    /// `(own, clickhouse, kafka)` CPU seconds since the start.
+    pub(super) fn used(&self) -> (f64, f64, f64) {
+        (
+            crate::bench::replay::cpu_seconds() - self.own,
+            cpu_seconds_of(CLICKHOUSE_PROCESS) - self.clickhouse,
+            cpu_seconds_of(KAFKA_PROCESS) - self.kafka,
+        )
     }
 }

@@ -38,6 +38,24 @@ pub(super) struct Pacing<'a> {
     pub(crate) counter: &'a AtomicU64,
 }
 
+/// The whole of `lines` as fast as possible (a backlog for the service to drain),
+/// without blocking the async runtime's other tasks.
+pub(super) fn produce_backlog(
+    brokers: &str,
+    topics: &[String; 2],
+    lines: &[FeedLine],
+) -> Result<Produced, String> {
+    let counter = AtomicU64::new(0);
+    let pacing = Pacing {
+        rate: None,
+        linger_ms: 20,
+        t0: Instant::now(),
+        sent: None,
+        counter: &counter,
+    };
+    tokio::task::block_in_place(|| produce(brokers, topics, lines, &pacing))
+}
+
 /// Produce `lines` into `topics` (SMS volume, measurements) at the given pace.
 pub(super) fn produce(
     brokers: &str,

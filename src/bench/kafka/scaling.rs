@@ -9,26 +9,21 @@
 //! times stage detect alone on the full internal topics: the rate of the one
 //! detect task when ingest runs on other machines.
 
-use super::env::{bench_now_ms, RunEnv};
-use super::produce::{produce, Pacing, Produced};
+use super::env::{start_service_with, CpuMeter, RunEnv, Running};
+use super::produce::{produce_backlog, Produced};
 use super::Services;
-use crate::bench::machine::{cpu_seconds_of, Load};
+use crate::bench::machine::Load;
 use crate::bench::scenario::Scenario;
 use crate::config::{Config, Topology};
 use crate::demo::feed::FeedLine;
-use crate::service::metrics::Metrics;
-use crate::service::outputs::BatchStore;
-use crate::service::{self, ServiceOptions};
+use crate::service::caught_up::{committed_backlog, ANSWER_WITHIN};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::ClientConfig;
 use serde::Serialize;
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// How long one broker query may take.
-const QUERY: Duration = Duration::from_secs(10);
 
 /// One staged run with `instances` service instances.
 #[derive(Debug, Clone, Serialize)]
@@ -78,32 +73,14 @@ async fn scaling_in(
     instances: usize,
 ) -> Result<ScalingRun, String> {
     let records = lines.len() as u64;
-    let counter = AtomicU64::new(0);
-    let pacing = Pacing {
-        rate: None,
-        linger_ms: 20,
-        t0: Instant::now(),
-        sent: None,
-        counter: &counter,
-    };
-    let produced = tokio::task::block_in_place(|| {
-        produce(&env.services.brokers, &env.topics(), lines, &pacing)
-    })?;
+    let produced = produce_backlog(&env.services.brokers, &env.topics(), lines)?;
     let load_before = Load::now();
-    let cpu = (
-        crate::bench::replay::cpu_seconds(),
-        cpu_seconds_of("clickhouse-server"),
-        cpu_seconds_of("kafka.Kafka"),
-    );
+    let cpu = CpuMeter::start();
     let started = Instant::now();
     let running = start_instances(env, scenario, instances, &env.config);
     let deadline = started + Duration::from_secs(180 + records / 2_000);
     let times = wait_until_done(&env.config, deadline).await;
-    let (own, ch, kafka) = (
-        crate::bench::replay::cpu_seconds() - cpu.0,
-        cpu_seconds_of("clickhouse-server") - cpu.1,
-        cpu_seconds_of("kafka.Kafka") - cpu.2,
-    );
+    let (own, ch, kafka) = cpu.used();
     let load_after = Load::now();
     stop_instances(running).await?;
     let (ingest, detect) = times?;
@@ -173,53 +150,36 @@ async fn detect_alone(
     Ok((detect.duration_since(started).as_secs_f64(), cpu))
 }
 
-/// Instances of the service running in this process, and what stops them.
-type Instances = (
-    tokio::sync::watch::Sender<bool>,
-    Vec<tokio::task::JoinHandle<Result<service::ServiceReport, service::ServiceError>>>,
-);
-
 /// Start `n` instances on `config` (one consumer-group member each; dynamic
 /// membership, so that a stopped instance leaves its groups at once).
-fn start_instances(env: &RunEnv, scenario: &Scenario, n: usize, config: &Config) -> Instances {
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handles = (0..n)
-        .map(|_| {
-            let mut config = config.clone();
-            config.kafka.group_instance_id.clear();
-            tokio::spawn(service::run(ServiceOptions {
-                config,
-                cells: Some(scenario.cells()),
-                store: BatchStore::ClickHouse(Box::new(env.ch.clone())),
-                metrics: Metrics::new(),
-                shutdown: rx.clone(),
-                now_ms: Some(bench_now_ms()),
-            }))
-        })
-        .collect();
-    (stop, handles)
+fn start_instances(env: &RunEnv, scenario: &Scenario, n: usize, config: &Config) -> Vec<Running> {
+    let mut config = config.clone();
+    config.kafka.group_instance_id.clear();
+    (0..n)
+        .map(|_| start_service_with(env, scenario, config.clone()))
+        .collect()
 }
 
-async fn stop_instances((stop, handles): Instances) -> Result<(), String> {
-    let _ = stop.send(true);
-    for h in handles {
-        match h.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(format!("an instance failed: {e}")),
-            Err(e) => return Err(format!("an instance's task failed: {e}")),
-        }
+async fn stop_instances(running: Vec<Running>) -> Result<(), String> {
+    for r in running {
+        r.stop().await?;
     }
     Ok(())
 }
 
 /// Poll the brokers (every 200 ms) until stage ingest's group has committed the
 /// feed topics to their end, then stage detect's group the internal topics; the
-/// two instants.
+/// two instants. A question the brokers do not answer in time counts as not done.
 async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant, Instant), String> {
     let t = &config.kafka.topics;
-    let feeds = [t.sms_volume.clone(), t.measurements.clone()];
-    let internal = [t.internal_sms.clone(), t.internal_measurements.clone()];
-    let detect_group = format!("{}-detect", config.kafka.group_id);
+    let ingest = (
+        progress_reader(config, &config.kafka.group_id)?,
+        vec![t.sms_volume.clone(), t.measurements.clone()],
+    );
+    let detect = (
+        progress_reader(config, &format!("{}-detect", config.kafka.group_id))?,
+        vec![t.internal_sms.clone(), t.internal_measurements.clone()],
+    );
     let mut ingest_done = None;
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -233,15 +193,18 @@ async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant,
                 }
             ));
         }
-        let (group, topics) = match ingest_done {
-            None => (config.kafka.group_id.clone(), feeds.clone()),
-            Some(_) => (detect_group.clone(), internal.clone()),
+        let (reader, topics) = if ingest_done.is_none() {
+            &ingest
+        } else {
+            &detect
         };
-        let brokers = config.kafka.brokers.clone();
-        let at_end =
-            tokio::task::spawn_blocking(move || committed_to_end(&brokers, &group, &topics))
-                .await
-                .map_err(|e| e.to_string())??;
+        let (reader, topics) = (reader.clone(), topics.clone());
+        let at_end = tokio::task::spawn_blocking(move || {
+            committed_backlog(&*reader, &topics, Instant::now() + ANSWER_WITHIN)
+                .is_ok_and(|b| b.is_empty())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         match (at_end, ingest_done) {
             (true, None) => ingest_done = Some(Instant::now()),
             (true, Some(ingest)) => return Ok((ingest, Instant::now())),
@@ -250,39 +213,13 @@ async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant,
     }
 }
 
-/// Whether `group` has committed every partition of `topics` at its high
-/// watermark (topics not created yet count as not done).
-fn committed_to_end(brokers: &str, group: &str, topics: &[String]) -> Result<bool, String> {
-    let reader: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+/// A client that reads `group`'s committed offsets without joining it.
+fn progress_reader(config: &Config, group: &str) -> Result<Arc<BaseConsumer>, String> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &config.kafka.brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
-        .map_err(|e| format!("cannot create the progress reader: {e}"))?;
-    let mut tpl = TopicPartitionList::new();
-    let mut ends = Vec::new();
-    for topic in topics {
-        let Ok(meta) = reader.fetch_metadata(Some(topic), QUERY) else {
-            return Ok(false);
-        };
-        let Some(m) = meta.topics().first().filter(|m| !m.partitions().is_empty()) else {
-            return Ok(false);
-        };
-        for p in m.partitions() {
-            let Ok((_, high)) = reader.fetch_watermarks(topic, p.id(), QUERY) else {
-                return Ok(false);
-            };
-            tpl.add_partition(topic, p.id());
-            ends.push((topic.clone(), p.id(), high));
-        }
-    }
-    let Ok(committed) = reader.committed_offsets(tpl, QUERY) else {
-        return Ok(false);
-    };
-    Ok(ends.iter().all(|(topic, partition, high)| {
-        *high == 0
-            || committed
-                .find_partition(topic, *partition)
-                .is_some_and(|e| matches!(e.offset(), Offset::Offset(o) if o >= *high))
-    }))
+        .map(Arc::new)
+        .map_err(|e| format!("cannot create the progress reader: {e}"))
 }

@@ -7,7 +7,7 @@ use super::farm::MemberRecord;
 use super::ids::hash64;
 use super::record::{Folded, RecordSpan};
 use super::rules::SimFeatures;
-use super::state::{field, flag, SimState, Specs};
+use super::state::{field, flag};
 use super::SpamDetector;
 use crate::config::SpamConfig;
 use crate::detect::CaseSink;
@@ -102,11 +102,19 @@ impl SpamDetector {
         let hold = c.onset_hold_secs;
         let known_onset =
             bare && broadcast && st.first_seen_s >= feed_start.saturating_add(c.onset_window_secs);
-        let founder = known_onset && since_s <= within && steady(st, &self.specs, since_s, hold, c);
-        let onset_proven = known_onset
+        // steady: seen for the hold (twice it for a latecomer) and sending in at
+        // least `far_active_share` of the medium window's buckets since its first
+        // record; a burst (a new SIM greeting its contacts, a vote) is not, however
+        // heavy, while a farm SIM is within its first half hour
+        let founder_due = known_onset && since_s <= within && since_s >= hold;
+        let latecomer_due = known_onset
             && since_s <= within.saturating_add(hold.saturating_mul(2))
             && f.out_short > 0
-            && steady(st, &self.specs, since_s, hold.saturating_mul(2), c);
+            && since_s >= hold.saturating_mul(2);
+        let steady =
+            (founder_due || latecomer_due) && active_share(st, &self.specs) >= c.far_active_share;
+        let founder = founder_due && steady;
+        let onset_proven = latecomer_due && steady;
         let onset_s = (founder || onset_proven).then_some(st.first_seen_s);
         let key = st.key.clone();
         let device = r.device.as_deref().map(|d| hash64(&[d.as_bytes()]));
@@ -133,13 +141,4 @@ impl SpamDetector {
             out.emit(c);
         }
     }
-}
-
-/// Whether a SIM has kept sending since its first record (`since_s` ago): seen for at
-/// least `hold_s`, sending in at least `far_active_share` of the medium window's
-/// buckets since its first record. A burst (a new SIM greeting its contacts, a vote)
-/// is not, however heavy; a farm SIM is within its first half hour.
-#[inline]
-fn steady(st: &SimState, specs: &Specs, since_s: u32, hold_s: u32, c: &SpamConfig) -> bool {
-    since_s >= hold_s && active_share(st, specs) >= c.far_active_share
 }

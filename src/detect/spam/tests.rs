@@ -255,17 +255,19 @@ fn allowlisted_bulk_sender_is_suppressed_and_counted() {
     );
 }
 
+/// A farm of 8 members from step 6; two more join at step 20.
+fn growing_farm(s: i64, start: i64) -> Vec<SmsVolume> {
+    let members = if s >= 20 { 10 } else { 8 };
+    if s < 6 {
+        return vec![];
+    }
+    (0..members).map(|m| farm_member(m, start)).collect()
+}
+
 #[test]
 fn low_and_slow_farm_is_one_growing_case() {
     let mut d = detector();
-    let snaps = run(&mut d, 30, 600, |s, start| {
-        // 8 members from step 6, two more join at step 20
-        let members = if s >= 20 { 10 } else { 8 };
-        if s < 6 {
-            return vec![];
-        }
-        (0..members).map(|m| farm_member(m, start)).collect()
-    });
+    let snaps = run(&mut d, 30, 600, growing_farm);
     let cases = book(&snaps);
     assert!(
         cases.iter().all(|c| c.kind == CaseKind::SimFarm),

@@ -121,13 +121,7 @@ fn a_farm_larger_than_the_listing_cap_lists_its_first_sims_and_says_how_many() {
         ..SpamConfig::default()
     };
     let mut d = SpamDetector::new(config, Allowlist::empty()).unwrap();
-    let snaps = run(&mut d, 30, 600, |s, start| {
-        let members = if s >= 20 { 10 } else { 8 };
-        if s < 6 {
-            return vec![];
-        }
-        (0..members).map(|m| farm_member(m, start)).collect()
-    });
+    let snaps = run(&mut d, 30, 600, growing_farm);
     let cases = book(&snaps);
     assert_eq!(cases.len(), 1, "{cases:#?}");
     let c = &cases[0];

@@ -164,12 +164,7 @@ impl FarmIndex {
             .collect();
         old_groups.sort_unstable_by_key(|(r, _)| *r);
         for (_, mut g) in old_groups {
-            g.members = g
-                .members
-                .iter()
-                .map(|&m| remap[m as usize])
-                .filter(|&m| m != u32::MAX)
-                .collect();
+            g.members = remapped(&g.members, &remap);
             let Some(&root) = g.members.first() else {
                 continue;
             };
@@ -183,19 +178,9 @@ impl FarmIndex {
             self.node_of.insert(n.key.clone(), i as u32);
         }
         for d in self.devices.values_mut().chain(self.onsets.values_mut()) {
-            d.nodes = d
-                .nodes
-                .iter()
-                .map(|&m| remap[m as usize])
-                .filter(|&m| m != u32::MAX)
-                .collect();
+            d.nodes = remapped(&d.nodes, &remap);
         }
-        self.site_cases = self
-            .site_cases
-            .iter()
-            .map(|&m| remap[m as usize])
-            .filter(|&m| m != u32::MAX)
-            .collect();
+        self.site_cases = remapped(&self.site_cases, &remap);
         for c in self.cells.values_mut() {
             c.fps = c
                 .fps
@@ -213,4 +198,14 @@ impl FarmIndex {
         self.nodes = nodes;
         self.dead_nodes = 0;
     }
+}
+
+/// `nodes` under their new numbers after a compaction (`remap[old]`, `u32::MAX`
+/// for a node that is gone), the gone ones left out.
+fn remapped(nodes: &[u32], remap: &[u32]) -> Vec<u32> {
+    nodes
+        .iter()
+        .map(|&m| remap[m as usize])
+        .filter(|&m| m != u32::MAX)
+        .collect()
 }
