@@ -49,6 +49,24 @@ impl Rat {
     }
 }
 
+impl Rat {
+    /// The technology a feed names: the contract's names in any letter case, and the
+    /// generation and radio names apps and probe exports use for them (`2G`, `3G`,
+    /// `WCDMA`, `4G`, `5G`). `None` for anything else.
+    pub(crate) fn from_feed(text: &str) -> Option<Rat> {
+        if let Ok(rat) = text.parse() {
+            return Some(rat);
+        }
+        match text.trim().to_ascii_uppercase().as_str() {
+            "GSM" | "2G" => Some(Rat::Gsm),
+            "UMTS" | "3G" | "WCDMA" => Some(Rat::Umts),
+            "LTE" | "4G" => Some(Rat::Lte),
+            "NR" | "5G" => Some(Rat::Nr),
+            _ => None,
+        }
+    }
+}
+
 impl FromStr for Rat {
     type Err = UnknownName;
 

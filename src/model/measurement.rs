@@ -4,7 +4,7 @@
 use super::cell::{CellKey, Rat};
 use super::error::{deserialize_object, required, ValidationError};
 use super::names::{name_list, parse_name, UnknownName};
-use super::pseudonym::check_pseudonym;
+use super::pseudonym::pseudonym;
 use super::text::Text;
 use super::timestamp::{RawTs, TimeBounds};
 use super::InvalidReason;
@@ -102,14 +102,22 @@ pub(super) struct RawMeasurement<'a> {
     pub(super) accuracy_m: Option<f64>,
     #[serde(borrow)]
     pub(super) rat: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) mcc: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) mnc: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) lac: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) cid: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) arfcn: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) pci: Option<i64>,
     pub(super) signal_dbm: Option<f64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) ta: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) neighbors: Option<i64>,
     #[serde(borrow)]
     pub(super) cipher: Option<Text<'a>>,
@@ -185,8 +193,7 @@ impl CellMeasurement {
                 format!("must be 1..=32 characters, got {}", source.len()),
             ));
         }
-        let reporter = required("reporter", raw.reporter)?;
-        check_pseudonym("reporter", &reporter)?;
+        let reporter = pseudonym("reporter", required("reporter", raw.reporter)?)?;
         let ts_ms = bounds.check("ts", required("ts", raw.ts)?.0)?;
         let lat = in_range_f("lat", required("lat", raw.lat)?, (-90.0, 90.0))?;
         let lon = in_range_f("lon", required("lon", raw.lon)?, (-180.0, 180.0))?;
@@ -202,7 +209,8 @@ impl CellMeasurement {
             raw.cipher,
             16,
             "must be 1..=16 characters, e.g. A5/1, EEA2",
-        )?;
+        )?
+        .map(upper_case);
         let event = match raw.event {
             Some(e) => event(&e)?,
             None => MeasurementEvent::Camped,
@@ -215,7 +223,7 @@ impl CellMeasurement {
         )?;
         Ok(CellMeasurement {
             source: source.into_owned(),
-            reporter: reporter.into_owned(),
+            reporter,
             ts_ms,
             lat,
             lon,
@@ -260,11 +268,14 @@ fn identity(
     cid: Option<i64>,
 ) -> Result<(Rat, CellKey), ValidationError> {
     let rat_s = required("rat", rat)?;
-    let rat: Rat = rat_s.parse().map_err(|_| {
+    let rat = Rat::from_feed(&rat_s).ok_or_else(|| {
         ValidationError::new(
             InvalidReason::OutOfRange,
             "rat",
-            format!("must be one of {}", name_list(&Rat::ALL, Rat::as_str, ", ")),
+            format!(
+                "must be one of {} (any letter case; 2G, 3G, WCDMA, 4G, 5G also read)",
+                name_list(&Rat::ALL, Rat::as_str, ", ")
+            ),
         )
     })?;
     let mcc = in_range_i("mcc", required("mcc", mcc)?, (0, 999))?;
@@ -278,6 +289,16 @@ fn identity(
         cid: cid as u64,
     };
     Ok((rat, key))
+}
+
+/// Cipher names in the contract's spelling (`a5/0` is `A5/0`), so the null-cipher
+/// check and the evidence see one name; allocates only for lower-case input.
+fn upper_case(text: String) -> String {
+    if text.bytes().any(|b| b.is_ascii_lowercase()) {
+        text.to_ascii_uppercase()
+    } else {
+        text
+    }
 }
 
 /// An optional text of 1..=`max` bytes.
@@ -295,17 +316,20 @@ fn short_text(
     }
 }
 
+/// The event, its name in any letter case (`REJECT` is `reject`).
 fn event(e: &str) -> Result<MeasurementEvent, ValidationError> {
-    e.parse().map_err(|_| {
-        ValidationError::new(
-            InvalidReason::OutOfRange,
-            "event",
-            format!(
-                "must be one of {}",
-                name_list(&MeasurementEvent::ALL, MeasurementEvent::as_str, ", ")
-            ),
-        )
-    })
+    e.parse()
+        .or_else(|_| e.to_ascii_lowercase().parse())
+        .map_err(|_| {
+            ValidationError::new(
+                InvalidReason::OutOfRange,
+                "event",
+                format!(
+                    "must be one of {}",
+                    name_list(&MeasurementEvent::ALL, MeasurementEvent::as_str, ", ")
+                ),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -322,6 +346,26 @@ mod tests {
         let m = parse(&format!("{OK}}}")).unwrap();
         assert_eq!(m.event, MeasurementEvent::Camped);
         assert_eq!(m.cell.to_string(), "452-4-10231-5501");
+    }
+
+    #[test]
+    fn other_feeds_spellings_are_read() {
+        for (given, rat) in [
+            ("lte", Rat::Lte),
+            ("4G", Rat::Lte),
+            ("WCDMA", Rat::Umts),
+            ("gsm", Rat::Gsm),
+            ("5g", Rat::Nr),
+        ] {
+            let line = OK.replace(r#""GSM""#, &format!("{given:?}"));
+            assert_eq!(parse(&format!("{line}}}")).unwrap().rat, rat, "{given}");
+        }
+        let line = OK.replace("00112233445566778899", "00112233445566778899AABB");
+        let m = parse(&format!(r#"{line},"event":"REJECT","cipher":"a5/0"}}"#)).unwrap();
+        assert_eq!(m.event, MeasurementEvent::Reject);
+        assert!(m.null_cipher());
+        assert_eq!(m.reporter, "00112233445566778899aabb");
+        assert!(parse(&format!("{}}}", OK.replace(r#""GSM""#, r#""6G""#))).is_err());
     }
 
     #[test]

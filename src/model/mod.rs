@@ -8,6 +8,7 @@ mod case;
 mod cell;
 mod error;
 mod json_scan;
+mod lenient;
 mod measurement;
 mod measurement_scan;
 mod names;

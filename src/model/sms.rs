@@ -2,7 +2,7 @@
 
 use super::cell::CellKey;
 use super::error::{required, ValidationError};
-use super::pseudonym::check_pseudonym;
+use super::pseudonym::pseudonym;
 use super::sms_raw::{RawFp, RawSms};
 use super::text::Text;
 use super::timestamp::TimeBounds;
@@ -93,8 +93,7 @@ impl SmsVolume {
 
     fn from_raw(raw: RawSms<'_>, bounds: &TimeBounds) -> Result<SmsVolume, ValidationError> {
         let operator = short_string("operator", required("operator", raw.operator)?, 32)?;
-        let sim = required("sim", raw.sim)?;
-        check_pseudonym("sim", &sim)?;
+        let sim = pseudonym("sim", required("sim", raw.sim)?)?;
         let window_start_ms = bounds.check(
             "window_start",
             required("window_start", raw.window_start)?.0,
@@ -119,7 +118,7 @@ impl SmsVolume {
             .unwrap_or_default();
         Ok(SmsVolume {
             operator,
-            sim: sim.into_owned(),
+            sim,
             window_start_ms,
             window_secs,
             sms_out,
@@ -196,8 +195,7 @@ fn check_recipients(
 }
 
 fn device(d: Text<'_>) -> Result<String, ValidationError> {
-    check_pseudonym("device", &d)?;
-    Ok(d.into_owned())
+    pseudonym("device", d)
 }
 
 /// The Type Allocation Code: exactly 8 decimal digits.

@@ -10,6 +10,7 @@ use serde::Deserialize;
 pub(crate) struct RawFp<'a> {
     #[serde(borrow)]
     pub(crate) fp: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) n: Option<i64>,
 }
 
@@ -21,13 +22,21 @@ pub(crate) struct RawSms<'a> {
     #[serde(borrow)]
     pub(crate) sim: Option<Text<'a>>,
     pub(crate) window_start: Option<RawTs>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) window_secs: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) sms_out: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) sms_in: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) distinct_recipients: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) new_recipients: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) offnet_out: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) calls_out: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) calls_in: Option<i64>,
     #[serde(borrow)]
     pub(crate) device: Option<Text<'a>>,
@@ -35,6 +44,7 @@ pub(crate) struct RawSms<'a> {
     pub(crate) imei_tac: Option<Text<'a>>,
     #[serde(borrow)]
     pub(crate) cell: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) sim_age_days: Option<i64>,
     pub(crate) kyc_verified: Option<bool>,
     #[serde(borrow)]

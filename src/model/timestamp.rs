@@ -156,11 +156,14 @@ impl<'de> serde::Deserialize<'de> for RawTs {
                     ))
                 })
             }
-            fn visit_f64<E: de::Error>(self, _v: f64) -> Result<RawTs, E> {
-                Err(E::custom(super::error::CustomReason::encode(
-                    InvalidReason::BadTimestamp,
-                    "timestamp must be integer milliseconds, not a fraction",
-                )))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawTs, E> {
+                // `1793502000000.0` is integer milliseconds written as a float.
+                super::lenient::integral(v).map(RawTs).ok_or_else(|| {
+                    E::custom(super::error::CustomReason::encode(
+                        InvalidReason::BadTimestamp,
+                        "timestamp must be integer milliseconds, not a fraction",
+                    ))
+                })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawTs, E> {
                 parse_timestamp_str(v).map(RawTs).ok_or_else(|| {

@@ -206,5 +206,49 @@ pub(crate) fn parse_bytes(
             "record is not valid UTF-8",
         ));
     };
-    parse_record_str(feed, text, bounds)
+    parse_record_str(feed, without_bom(text), bounds)
+}
+
+/// The record without a leading UTF-8 byte-order mark: Windows tools write one at the
+/// start of a file (and some producers before every message); it is not part of the JSON.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMS: &str = r#"{"operator":"45204","sim":"9F86D081884C7D65","window_start":1793502000000.0,"window_secs":300.0,"sms_out":5.0,"sms_in":null}"#;
+
+    fn parse(bytes: &[u8]) -> Result<Event, ValidationError> {
+        parse_bytes(
+            Feed::SmsVolume,
+            &TimeBounds::at(1_795_824_000_000),
+            64,
+            bytes,
+        )
+    }
+
+    #[test]
+    fn other_producers_habits_are_read() {
+        // upper-case hex, integers written as floats, and a byte-order mark
+        let with_bom = format!("\u{feff}{SMS}");
+        for line in [SMS, with_bom.as_str()] {
+            let Event::Sms(sms) = parse(line.as_bytes()).unwrap() else {
+                panic!("not an SMS record")
+            };
+            assert_eq!(sms.sim, "9f86d081884c7d65");
+            assert_eq!((sms.sms_out, sms.window_secs), (5, 300));
+            assert_eq!(sms.window_start_ms, 1_793_502_000_000);
+        }
+    }
+
+    #[test]
+    fn fractions_stay_refused() {
+        let e = parse(SMS.replace("5.0", "5.5").as_bytes()).unwrap_err();
+        assert_eq!(e.reason, InvalidReason::WrongType);
+        let e = parse(SMS.replace("000.0", "000.5").as_bytes()).unwrap_err();
+        assert_eq!(e.reason, InvalidReason::BadTimestamp);
+    }
 }
