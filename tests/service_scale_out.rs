@@ -34,6 +34,23 @@ fn owns_detect(i: &Instance) -> bool {
     owns
 }
 
+/// Stage ingest's rebuilds in `i`'s log: (partitions resumed from the checkpoint
+/// committed with their offsets, records read again).
+fn ingest_rebuilds(i: &Instance) -> (u64, u64) {
+    let (mut resumed, mut records) = (0, 0);
+    for line in i.log_text().lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let fields = &v["fields"];
+        if fields["message"] == "detector state rebuilt" && fields["stage"] == "ingest" {
+            resumed += fields["resumed_from_checkpoint"].as_u64().unwrap_or(0);
+            records += fields["records"].as_u64().unwrap_or(0);
+        }
+    }
+    (resumed, records)
+}
+
 /// Wait until one of `instances` logs `what`; its index.
 fn wait_any(instances: &mut [Instance], what: &str, secs: u64) -> usize {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -125,10 +142,20 @@ async fn three_instances_in_any_order_one_killed_give_the_replays_cases() {
     }
     let taken_over = killed_at.elapsed();
     producing.join().unwrap();
+    // The survivors took the victim's feed partitions over from the checkpoints
+    // committed with the offsets, without re-reading the feed.
+    let (resumed, reread): (u64, u64) = instances
+        .iter()
+        .map(ingest_rebuilds)
+        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
     finish(instances);
     eprintln!(
-        "stage detect taken over {taken_over:?} after the kill; whole run {:?}",
+        "stage detect taken over {taken_over:?} after the kill; whole run {:?}; stage ingest: {resumed} partition rebuilds resumed from checkpoints, {reread} feed records read again",
         started.elapsed()
+    );
+    assert!(
+        resumed > 0,
+        "no ingest partition resumed from a committed checkpoint"
     );
     assert_equals_the_replay(&f, &placement).await;
 }

@@ -126,7 +126,8 @@ impl Flusher {
     pub(super) fn start(&mut self, batch: &mut Batch, worker: &Worker) {
         debug_assert!(!self.busy(), "at most max_flushes_in_flight");
         let next = self.spare.pop().unwrap_or_default();
-        let full = std::mem::replace(batch, next);
+        let mut full = std::mem::replace(batch, next);
+        worker.checkpoint(&mut full);
         let (through, newest) = watch::channel(false);
         let previous = self.newest.replace(newest);
         self.inflight.push_back(spawn_flush(
@@ -181,8 +182,12 @@ impl Flusher {
         }
         worker.metrics.ready.store(true, Ordering::Relaxed);
         let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), next) in &batch.offsets {
-            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+        for (key, next) in &batch.offsets {
+            let mut stored = tpl.add_partition(&key.0, key.1);
+            let _ = stored.set_offset(Offset::Offset(*next));
+            if let Some(max_event_ms) = batch.checkpoints.get(key) {
+                stored.set_metadata(super::checkpoint::encode(*max_event_ms));
+            }
         }
         if tpl.count() > 0 {
             match consumer.store_offsets(&tpl) {

@@ -3,6 +3,7 @@
 
 mod burst;
 pub(crate) mod caught_up;
+mod checkpoint;
 pub(crate) mod consumer;
 mod envelope;
 mod error;

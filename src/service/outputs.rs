@@ -59,6 +59,9 @@ pub(crate) struct Batch {
     pub(crate) envelopes: Vec<OutMessage>,
     /// Next offset to consume, per (topic, partition): stored after the flush.
     pub(crate) offsets: BTreeMap<(String, i32), i64>,
+    /// Stage ingest: each partition's highest admitted event time after the batch's
+    /// last record, committed with its offset ([`super::checkpoint`]).
+    pub(crate) checkpoints: BTreeMap<(String, i32), i64>,
     pub(crate) records: usize,
     pub(crate) started: Option<Instant>,
     done: Steps,
@@ -107,6 +110,7 @@ impl Batch {
         self.archive.clear();
         self.envelopes.clear();
         self.offsets.clear();
+        self.checkpoints.clear();
         self.records = 0;
         self.started = None;
         self.done = Steps::default();

@@ -69,7 +69,7 @@ impl Worker {
                 self.pipeline.register_source(self.feeds[t], *p);
             }
         }
-        let ranges = self.ranges_to_reread(consumer, &feed_parts, ends)?;
+        let (ranges, resumed) = self.ranges_to_reread(consumer, &feed_parts, ends)?;
         let mut rebuilt = 0u64;
         if !ranges.is_empty() {
             let reader = plain_consumer(&self.config.kafka)?;
@@ -93,6 +93,7 @@ impl Worker {
         tracing::info!(
             stage = self.stage.name(),
             partitions = feed_parts.len(),
+            resumed_from_checkpoint = resumed,
             records = rebuilt,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "detector state rebuilt"
@@ -115,14 +116,16 @@ impl Worker {
     }
 
     /// For each partition with a committed offset: the offsets from the first record
-    /// of the restore window up to the committed one, or up to its entry in `ends`
-    /// (skipped when empty). Records the start positions for idleness checks.
+    /// of the restore window (from the committed offset where stage ingest resumes
+    /// from a checkpoint) up to the committed one, or up to its entry in `ends`
+    /// (skipped when empty), and how many partitions resumed from a checkpoint.
+    /// Records the start positions for idleness checks.
     fn ranges_to_reread(
         &mut self,
         consumer: &StreamConsumer<WorkerContext>,
         feed_parts: &[(String, i32)],
         ends: &BTreeMap<(String, i32), i64>,
-    ) -> Result<Vec<Range>, ServiceError> {
+    ) -> Result<(Vec<Range>, usize), ServiceError> {
         let mut tpl = TopicPartitionList::new();
         for (t, p) in feed_parts {
             tpl.add_partition(t, *p);
@@ -136,6 +139,7 @@ impl Worker {
         }
         let starts = consumer.offsets_for_times(ts_tpl, REQUEST_TIMEOUT)?;
         let mut ranges = Vec::new();
+        let mut resumed = 0;
         self.starts.clear();
         for e in committed.elements() {
             let key = (e.topic().to_string(), e.partition());
@@ -145,12 +149,21 @@ impl Worker {
                 _ => continue,
             };
             self.starts.insert(key, end);
-            let start = match starts
-                .find_partition(e.topic(), e.partition())
-                .map(|s| s.offset())
-            {
-                Some(Offset::Offset(s)) => s,
-                _ => end,
+            let start = match (
+                self.resume(e.topic(), e.partition(), e.metadata()),
+                e.offset(),
+            ) {
+                (true, Offset::Offset(committed)) => {
+                    resumed += 1;
+                    committed
+                }
+                _ => match starts
+                    .find_partition(e.topic(), e.partition())
+                    .map(|s| s.offset())
+                {
+                    Some(Offset::Offset(s)) => s,
+                    _ => end,
+                },
             };
             if start < end {
                 ranges.push(Range {
@@ -161,7 +174,29 @@ impl Worker {
                 });
             }
         }
-        Ok(ranges)
+        Ok((ranges, resumed))
+    }
+
+    /// Stage ingest: resume a partition's validator from the checkpoint committed with
+    /// its offset ([`super::checkpoint`]), so only records after the committed offset
+    /// (up to `ends`) are read again. False when there is none: re-read the window.
+    fn resume(&mut self, topic: &str, partition: i32, metadata: &str) -> bool {
+        if !matches!(self.stage, Stage::Ingest(_)) {
+            return false;
+        }
+        let (Some(feed), Some(max_event_ms)) = (
+            self.feeds.get(topic).copied(),
+            super::checkpoint::decode(metadata),
+        ) else {
+            return false;
+        };
+        let validator = self.validator(feed, partition);
+        validator.resume_at(max_event_ms);
+        if let Some(wm) = validator.watermark_ms() {
+            self.pipeline
+                .on_watermark(feed, partition, wm, &mut Discard);
+        }
+        true
     }
 
     /// Read every range to its end through the detectors, discarding what they emit;

@@ -79,7 +79,14 @@ pub(super) async fn ensure_internal_topics(
     }
     let mut out = BTreeMap::new();
     for (feed, topic) in wanted {
-        let n = partitions(&topic)?;
+        let mut n = partitions(&topic)?;
+        // A topic just created may not be in the brokers' metadata yet (seen under
+        // load): wait for it rather than call it a topic without partitions.
+        let since = Instant::now();
+        while n == 0 && missing.contains(&topic) && since.elapsed() < ADMIN_TIMEOUT {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            n = partitions(&topic)?;
+        }
         if let (0, Some(why)) = (n, not_created.get(&topic)) {
             return Err(ServiceError::Setup(format!(
                 "cannot create the internal topic {topic}: {why}; create it with {} partition(s) (scripts/services.sh up does)",

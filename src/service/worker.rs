@@ -70,6 +70,23 @@ pub(super) struct BurstMark {
 }
 
 /// Append an archive row, timing one row in [`ENCODE_SAMPLE`] (scaled).
+/// The validator of one feed partition in `validators`, made on its first use.
+fn source_validator<'a>(
+    validators: &'a mut BTreeMap<(Feed, i32), SourceValidator>,
+    config: &Config,
+    bounds: TimeBounds,
+    feed: Feed,
+    partition: i32,
+) -> &'a mut SourceValidator {
+    let lateness = config.pipeline.allowed_lateness_ms();
+    let depth = config.pipeline.max_json_depth;
+    validators.entry((feed, partition)).or_insert_with(|| {
+        SourceValidator::new(feed, bounds, lateness)
+            .with_source(partition)
+            .with_max_json_depth(depth)
+    })
+}
+
 fn push_sampled(
     archive: &mut RecordArchive,
     (encoded, time): (&mut u32, &mut Duration),
@@ -190,13 +207,9 @@ impl Worker {
             return None;
         }
         let forward = archive.is_some();
-        let (bounds, lateness) = (self.bounds, self.config.pipeline.allowed_lateness_ms());
-        let depth = self.config.pipeline.max_json_depth;
-        let validator = self.validators.entry((feed, partition)).or_insert_with(|| {
-            SourceValidator::new(feed, bounds, lateness)
-                .with_source(partition)
-                .with_max_json_depth(depth)
-        });
+        let (bounds, depth) = (self.bounds, self.config.pipeline.max_json_depth);
+        let validator =
+            source_validator(&mut self.validators, &self.config, bounds, feed, partition);
         let origin = OriginRef::Kafka {
             topic,
             partition,
@@ -245,6 +258,38 @@ impl Worker {
             None => self
                 .pipeline
                 .on_checked(validator, checked, out, &mut |_| {}),
+        }
+    }
+
+    /// The validator of one feed partition, made on its first record.
+    pub(super) fn validator(&mut self, feed: Feed, partition: i32) -> &mut SourceValidator {
+        source_validator(
+            &mut self.validators,
+            &self.config,
+            self.bounds,
+            feed,
+            partition,
+        )
+    }
+
+    /// Stage ingest: note each partition's highest admitted event time in `batch`,
+    /// which holds every record consumed since the last one was sealed, so the value
+    /// is the state right after the batch's last record of that partition.
+    pub(super) fn checkpoint(&self, batch: &mut Batch) {
+        if !matches!(self.stage, Stage::Ingest(_)) {
+            return;
+        }
+        for (topic, partition) in batch.offsets.keys() {
+            let Some(feed) = self.feeds.get(topic) else {
+                continue;
+            };
+            if let Some(ms) = self
+                .validators
+                .get(&(*feed, *partition))
+                .and_then(SourceValidator::max_event_ms)
+            {
+                batch.checkpoints.insert((topic.clone(), *partition), ms);
+            }
         }
     }
 

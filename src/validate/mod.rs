@@ -120,6 +120,16 @@ impl SourceValidator {
         self.watermark.current()
     }
 
+    /// Highest event time admitted on time so far (what a checkpoint stores).
+    pub(crate) fn max_event_ms(&self) -> Option<i64> {
+        self.watermark.max_event_ms()
+    }
+
+    /// Continue from a checkpoint's highest admitted event time.
+    pub(crate) fn resume_at(&mut self, max_event_ms: i64) {
+        self.watermark.resume_at(max_event_ms);
+    }
+
     /// Validate one record's bytes.
     pub fn check(&mut self, bytes: &[u8], origin: Origin) -> Checked {
         self.check_ref(bytes, OriginRef::from(&origin))

@@ -84,9 +84,17 @@ impl Watermark {
     }
 
     /// Highest event time admitted so far.
-    #[cfg(test)]
     pub(crate) fn max_event_ms(&self) -> Option<i64> {
         self.max_event_ms
+    }
+
+    /// Continue from a checkpoint: as if records up to `max_event_ms` had been
+    /// admitted (a new owner of a Kafka partition, [`crate::service`]).
+    pub(crate) fn resume_at(&mut self, max_event_ms: i64) {
+        self.max_event_ms = Some(
+            self.max_event_ms
+                .map_or(max_event_ms, |m| m.max(max_event_ms)),
+        );
     }
 
     #[cfg(test)]
