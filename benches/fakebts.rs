@@ -174,7 +174,7 @@ fn hopping_reports(n: usize) -> Vec<CellMeasurement> {
             let lon = tx_lon + (next() - 0.5) * 0.03;
             CellMeasurement {
                 source: "app".into(),
-                reporter: format!("r{}", i % 400),
+                reporter: format!("r{}", i % 400).into(),
                 ts_ms: 1_700_000_000_000 + t,
                 lat,
                 lon,

@@ -164,7 +164,7 @@ fn rss_bytes() -> Option<u64> {
 fn ordinary_record(i: u64, start_ms: i64) -> SmsVolume {
     SmsVolume {
         operator: ["45201", "45202", "45204"][(i % 3) as usize].into(),
-        sim: format!("{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        sim: format!("{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).into(),
         window_start_ms: start_ms,
         window_secs: 300,
         sms_out: 1 + (i % 3) as u32,
@@ -174,7 +174,7 @@ fn ordinary_record(i: u64, start_ms: i64) -> SmsVolume {
         offnet_out: Some(0),
         calls_out: Some(1),
         calls_in: Some(1),
-        device: Some(format!("{:032x}", i ^ 0xdead_beef)),
+        device: Some(format!("{:032x}", i ^ 0xdead_beef).into()),
         imei_tac: Some(35_332_510),
         cell: Some(CellKey {
             mcc: 452,

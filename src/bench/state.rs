@@ -78,8 +78,8 @@ pub fn child_sims(
         let window_start_ms = (end_ms / 300_000) * 300_000 - 300_000;
         let sms_out = (h % 4) as u32;
         let record = SmsVolume {
-            operator: operators[(h % 3) as usize].to_string(),
-            sim: format!("{:016x}", mix64(sim_ix ^ 0x5151)),
+            operator: operators[(h % 3) as usize].into(),
+            sim: format!("{:016x}", mix64(sim_ix ^ 0x5151)).into(),
             window_start_ms,
             window_secs: 300,
             sms_out,
@@ -89,7 +89,7 @@ pub fn child_sims(
             offnet_out: Some(sms_out / 2),
             calls_out: Some(((h >> 16) % 3) as u32),
             calls_in: Some(((h >> 20) % 3) as u32),
-            device: Some(format!("{:016x}", mix64(sim_ix ^ 0xdede))),
+            device: Some(format!("{:016x}", mix64(sim_ix ^ 0xdede)).into()),
             imei_tac: Some(35_000_000 + ((h >> 24) % 5_000) as u32),
             cell: Some(CellKey {
                 mcc: 452,

@@ -265,7 +265,7 @@ fn scan_file(
         };
         let t = event.event_time_ms();
         let (hits, key): (&[usize], String) = match &event {
-            Event::Sms(r) => match wanted.by_sim.get(&r.sim) {
+            Event::Sms(r) => match wanted.by_sim.get(r.sim.as_str()) {
                 Some(h) => (h, format!("{}|{}|{}", r.operator, r.sim, r.window_start_ms)),
                 None => continue,
             },

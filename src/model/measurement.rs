@@ -7,7 +7,7 @@ use super::names::{name_list, parse_name, UnknownName};
 use super::pseudonym::pseudonym;
 use super::text::Text;
 use super::timestamp::{RawTs, TimeBounds};
-use super::InvalidReason;
+use super::{InvalidReason, Pseudonym, ShortName};
 use serde::{Deserialize, Serialize};
 
 /// What happened to the reporting device on this cell.
@@ -60,8 +60,8 @@ impl std::fmt::Display for MeasurementEvent {
 /// A validated cell-measurement report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellMeasurement {
-    pub source: String,
-    pub reporter: String,
+    pub source: ShortName,
+    pub reporter: Pseudonym,
     pub ts_ms: i64,
     pub lat: f64,
     pub lon: f64,
@@ -73,7 +73,7 @@ pub struct CellMeasurement {
     pub signal_dbm: Option<f32>,
     pub ta: Option<u16>,
     pub neighbors: Option<u16>,
-    pub cipher: Option<String>,
+    pub cipher: Option<ShortName>,
     pub event: MeasurementEvent,
     pub sms_sender: Option<String>,
 }
@@ -222,7 +222,7 @@ impl CellMeasurement {
             "must be 1..=64 characters",
         )?;
         Ok(CellMeasurement {
-            source: source.into_owned(),
+            source: ShortName::from(&*source),
             reporter,
             ts_ms,
             lat,
@@ -292,27 +292,24 @@ fn identity(
 }
 
 /// Cipher names in the contract's spelling (`a5/0` is `A5/0`), so the null-cipher
-/// check and the evidence see one name; allocates only for lower-case input.
-fn upper_case(text: String) -> String {
-    if text.bytes().any(|b| b.is_ascii_lowercase()) {
-        text.to_ascii_uppercase()
-    } else {
-        text
-    }
+/// check and the evidence see one name.
+fn upper_case(mut text: ShortName) -> ShortName {
+    text.make_ascii_uppercase();
+    text
 }
 
 /// An optional text of 1..=`max` bytes.
-fn short_text(
+fn short_text<T: for<'s> From<&'s str>>(
     field: &str,
     v: Option<Text<'_>>,
     max: usize,
     rule: &'static str,
-) -> Result<Option<String>, ValidationError> {
+) -> Result<Option<T>, ValidationError> {
     match v {
         Some(t) if t.is_empty() || t.len() > max => {
             Err(ValidationError::new(InvalidReason::OutOfRange, field, rule))
         }
-        t => Ok(t.map(Text::into_owned)),
+        t => Ok(t.map(|t| T::from(&*t))),
     }
 }
 

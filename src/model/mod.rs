@@ -34,6 +34,19 @@ pub use sms::{ContentFingerprint, SmsVolume};
 pub(crate) use timestamp::parse_timestamp_str;
 pub use timestamp::TimeBounds;
 
+/// A pseudonym of a person's identifier (SIM, device, reporter): lower-case hex of
+/// 16..=128 characters. Kept inline up to 64 bytes (HMAC-SHA256 hex), so parsing a
+/// record allocates nothing for it and comparing two is a compare of bytes in place;
+/// a longer one (valid by the contract) goes to the heap. Derefs to `&str`, prints,
+/// orders, hashes and serializes as the string.
+pub type Pseudonym = smallstr::SmallString<[u8; 64]>;
+
+/// A short text field of a record (`operator`, `source`, `cipher`: at most 32
+/// characters by the contract, usually a few): inline up to 16 bytes, longer ones on
+/// the heap; the same behaviour as [`Pseudonym`]. 32 bytes, so records stay small
+/// (every record is moved from parse to hold queue to release).
+pub type ShortName = smallstr::SmallString<[u8; 16]>;
+
 /// Which feed a record came from; decides how it is parsed and which detector sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

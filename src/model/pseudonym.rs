@@ -5,7 +5,7 @@
 //! output, key and comparison sees one spelling.
 
 use super::text::Text;
-use super::{InvalidReason, ValidationError};
+use super::{InvalidReason, Pseudonym, ValidationError};
 
 /// Minimum length of a pseudonym in hex characters (docs/contract.md: at least 16).
 pub(crate) const MIN_PSEUDONYM_HEX: usize = 16;
@@ -43,15 +43,16 @@ pub(crate) fn check_pseudonym(field: &str, value: &str) -> Result<(), Validation
 }
 
 /// A pseudonym field of a feed record: hex of either case, returned in lower case
-/// (allocating only when the input had upper-case digits).
-pub(crate) fn pseudonym(field: &str, value: Text<'_>) -> Result<String, ValidationError> {
+/// (inline up to 64 bytes: no allocation for an HMAC-SHA256 pseudonym).
+pub(crate) fn pseudonym(field: &str, value: Text<'_>) -> Result<Pseudonym, ValidationError> {
     if value.bytes().any(|b| b.is_ascii_uppercase()) {
-        let lower = value.to_ascii_lowercase();
+        let mut lower = Pseudonym::from(&*value);
+        lower.make_ascii_lowercase();
         check_pseudonym(field, &lower)?;
         return Ok(lower);
     }
     check_pseudonym(field, &value)?;
-    Ok(value.into_owned())
+    Ok(Pseudonym::from(&*value))
 }
 
 #[cfg(test)]

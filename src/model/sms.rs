@@ -6,7 +6,7 @@ use super::pseudonym::pseudonym;
 use super::sms_raw::{RawFp, RawSms};
 use super::text::Text;
 use super::timestamp::TimeBounds;
-use super::InvalidReason;
+use super::{InvalidReason, Pseudonym, ShortName};
 use serde::{Deserialize, Serialize};
 
 /// One content fingerprint: a 64-bit SimHash of a message body and how many were sent.
@@ -19,8 +19,8 @@ pub struct ContentFingerprint {
 /// A validated SMS-volume record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SmsVolume {
-    pub operator: String,
-    pub sim: String,
+    pub operator: ShortName,
+    pub sim: Pseudonym,
     pub window_start_ms: i64,
     pub window_secs: u32,
     pub sms_out: u32,
@@ -30,7 +30,7 @@ pub struct SmsVolume {
     pub offnet_out: Option<u32>,
     pub calls_out: Option<u32>,
     pub calls_in: Option<u32>,
-    pub device: Option<String>,
+    pub device: Option<Pseudonym>,
     pub imei_tac: Option<u32>,
     pub cell: Option<CellKey>,
     pub sim_age_days: Option<u32>,
@@ -64,7 +64,7 @@ fn opt_count(field: &str, v: Option<i64>) -> Result<Option<u32>, ValidationError
     v.map(|v| count(field, v)).transpose()
 }
 
-fn short_string(field: &str, v: Text<'_>, max: usize) -> Result<String, ValidationError> {
+fn short_string(field: &str, v: Text<'_>, max: usize) -> Result<ShortName, ValidationError> {
     if v.is_empty() || v.len() > max {
         return Err(ValidationError::new(
             InvalidReason::OutOfRange,
@@ -72,7 +72,7 @@ fn short_string(field: &str, v: Text<'_>, max: usize) -> Result<String, Validati
             format!("must be 1..={max} characters, got {}", v.len()),
         ));
     }
-    Ok(v.into_owned())
+    Ok(ShortName::from(&*v))
 }
 
 impl SmsVolume {
@@ -194,7 +194,7 @@ fn check_recipients(
     Ok(())
 }
 
-fn device(d: Text<'_>) -> Result<String, ValidationError> {
+fn device(d: Text<'_>) -> Result<Pseudonym, ValidationError> {
     pseudonym("device", d)
 }
 
@@ -268,6 +268,45 @@ mod tests {
         assert_eq!(r.imei_tac, Some(35332510));
         assert_eq!(r.content_fps[0].fp, 0x00ff00ff00ff00ff);
         assert_eq!(r.cell.unwrap().cid, 2001);
+    }
+
+    #[test]
+    fn pseudonyms_and_names_of_any_valid_length_are_kept_whole() {
+        // 64 hex (HMAC-SHA256) fits inline, 128 (the contract's bound) and an
+        // operator longer than 16 go to the heap: both are kept, compared and
+        // serialized as the strings they are.
+        for (sim, operator) in [
+            ("ab".repeat(32), "45204".to_string()),
+            ("0f".repeat(64), "x".repeat(32)),
+        ] {
+            let line = format!(
+                r#"{{"operator":"{operator}","sim":"{sim}","window_start":1764288000000,"window_secs":300,"sms_out":1,"device":"{sim}"}}"#
+            );
+            let r = parse(&line).unwrap();
+            assert_eq!(r.sim, sim.as_str());
+            assert_eq!(r.operator, operator.as_str());
+            assert_eq!(r.device.as_deref(), Some(sim.as_str()));
+            let json = serde_json::to_value(&r).unwrap();
+            assert_eq!(json["sim"], sim.as_str());
+            let back: SmsVolume = serde_json::from_value(json).unwrap();
+            assert_eq!(back, r);
+        }
+        let a = parse(&format!(
+            r#"{{"operator":"45204","sim":"{}","window_start":1764288000000,"window_secs":300,"sms_out":1}}"#,
+            "f".repeat(65)
+        ))
+        .unwrap();
+        let b = parse(&format!(
+            r#"{{"operator":"45204","sim":"{}","window_start":1764288000000,"window_secs":300,"sms_out":1}}"#,
+            "f".repeat(64)
+        ))
+        .unwrap();
+        assert_eq!(a.sim.cmp(&b.sim), a.sim.as_str().cmp(b.sim.as_str()));
+        assert!(parse(&format!(
+            r#"{{"operator":"45204","sim":"{}","window_start":1764288000000,"window_secs":300,"sms_out":1}}"#,
+            "f".repeat(129)
+        ))
+        .is_err());
     }
 
     #[test]

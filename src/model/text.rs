@@ -15,12 +15,6 @@ use std::ops::Deref;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 
-impl<'a> Text<'a> {
-    pub(crate) fn into_owned(self) -> String {
-        self.0.into_owned()
-    }
-}
-
 impl Deref for Text<'_> {
     type Target = str;
     fn deref(&self) -> &str {

@@ -68,7 +68,7 @@ pub(super) fn report(
 ) -> CellMeasurement {
     CellMeasurement {
         source: "app".into(),
-        reporter: format!("phone-{reporter:04}"),
+        reporter: format!("phone-{reporter:04}").into(),
         ts_ms: T0 + ts_s * 1000,
         lat: LAT + dy / M_LAT,
         lon: LON + dx / M_LON,

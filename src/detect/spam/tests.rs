@@ -18,7 +18,7 @@ fn dev_id(i: u32) -> String {
 fn normal(i: u32, start: i64) -> SmsVolume {
     SmsVolume {
         operator: "45204".into(),
-        sim: sim_id(i),
+        sim: sim_id(i).into(),
         window_start_ms: start,
         window_secs: 300,
         sms_out: 1 + i % 3,
@@ -28,7 +28,7 @@ fn normal(i: u32, start: i64) -> SmsVolume {
         offnet_out: Some(0),
         calls_out: Some(u32::from(i % 2 == 0)),
         calls_in: Some(1),
-        device: Some(dev_id(i)),
+        device: Some(dev_id(i).into()),
         imei_tac: Some(35_332_510),
         cell: Some(CellKey {
             mcc: 452,
@@ -75,7 +75,7 @@ fn farm_member(m: u32, start: i64) -> SmsVolume {
         new_recipients: Some(1),
         calls_out: Some(0),
         calls_in: Some(0),
-        device: Some(dev_id(900_000 + m % 2)),
+        device: Some(dev_id(900_000 + m % 2).into()),
         imei_tac: Some(86_291_002),
         cell: Some(CellKey {
             mcc: 452,
@@ -299,7 +299,7 @@ fn low_and_slow_farm_is_one_growing_case() {
 /// the groups stay apart until a SIM of group 0 rotates onto group 1's device.
 fn split_farm_member(group: u32, m: u32, device_group: u32, start: i64) -> SmsVolume {
     let mut r = farm_member(group * 100 + m, start);
-    r.device = Some(dev_id(910_000 + device_group));
+    r.device = Some(dev_id(910_000 + device_group).into());
     r.imei_tac = Some(35_800_104);
     r.cell = Some(CellKey {
         mcc: 452,

@@ -47,7 +47,7 @@ fn member_of_farm(farm: u32, m: u32, start: i64) -> SmsVolume {
         0xfedc_ba98_7654_3210,
     ];
     let mut r = farm_member(m, start);
-    r.device = Some(dev_id(910_000 + farm * 10 + m % 2));
+    r.device = Some(dev_id(910_000 + farm * 10 + m % 2).into());
     r.cell = Some(CellKey {
         mcc: 452,
         mnc: 4,
@@ -102,7 +102,7 @@ fn at_the_open_farm_case_cap_the_longest_idle_farm_case_is_closed_with_its_final
     let mut free = detector();
     let uncapped = farms(&three_farms(&mut free));
     assert_eq!(free.stats().farm_cases_closed_by_cap, 0);
-    let first_sim = member_of_farm(0, 0, T0).sim;
+    let first_sim = member_of_farm(0, 0, T0).sim.to_string();
     let first = |cases: &[Case]| {
         cases
             .iter()

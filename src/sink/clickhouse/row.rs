@@ -152,7 +152,7 @@ impl RecordRow {
     ) -> RecordRow {
         use crate::model::Event;
         let (record_key, event_time) = match event {
-            Event::Sms(r) => (r.sim.clone(), r.window_start_ms),
+            Event::Sms(r) => (r.sim.to_string(), r.window_start_ms),
             Event::Measurement(m) => (m.cell.to_string(), m.ts_ms),
         };
         let (topic, partition, offset) = match origin {
