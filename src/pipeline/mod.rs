@@ -227,17 +227,30 @@ impl Pipeline {
     ) -> Option<DeadLetter> {
         match checked {
             Checked::Valid(event) => {
-                observe(&event);
-                self.on_event(event, out);
-                if let Some(wm) = validator.watermark_ms() {
-                    self.on_watermark(validator.feed(), validator.source(), wm, out);
-                }
+                self.on_admitted(validator, event, out, observe);
                 None
             }
             Checked::Invalid(dead) => {
                 self.on_dead_letter(&dead);
                 Some(*dead)
             }
+        }
+    }
+
+    /// An event its validator admitted (on time): to the detectors or the hold
+    /// queue, then the source's watermark.
+    #[inline]
+    pub(crate) fn on_admitted(
+        &mut self,
+        validator: &SourceValidator,
+        event: Event,
+        out: &mut dyn CaseSink,
+        observe: &mut dyn FnMut(&Event),
+    ) {
+        observe(&event);
+        self.on_event(event, out);
+        if let Some(wm) = validator.watermark_ms() {
+            self.on_watermark(validator.feed(), validator.source(), wm, out);
         }
     }
 

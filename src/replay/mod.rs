@@ -393,10 +393,17 @@ fn replay_source(
                         pipeline.on_dead_letter(&d);
                         Some(d)
                     }
-                    Parsed::Valid(event) => {
-                        let checked = validator.admit(Ok(event), bytes, origin);
-                        pipeline.on_checked(&validator, checked, book, &mut |_| {})
-                    }
+                    // admitted by reference: the event moves once, to the hold queue
+                    Parsed::Valid(event) => match validator.admit_valid(&event, bytes, origin) {
+                        None => {
+                            pipeline.on_admitted(&validator, event, book, &mut |_| {});
+                            None
+                        }
+                        Some(d) => {
+                            pipeline.on_dead_letter(&d);
+                            Some(d)
+                        }
+                    },
                     Parsed::Invalid(err) => {
                         let checked = validator.admit(Err(err), bytes, origin);
                         pipeline.on_checked(&validator, checked, book, &mut |_| {})

@@ -154,21 +154,41 @@ impl SourceValidator {
         bytes: &[u8],
         origin: OriginRef<'_>,
     ) -> Checked {
+        match parsed {
+            Ok(event) => match self.admit_valid(&event, bytes, origin) {
+                None => Checked::Valid(event),
+                Some(dead) => Checked::Invalid(Box::new(dead)),
+            },
+            Err(err) => Checked::Invalid(Box::new(DeadLetter::new(
+                self.feed,
+                origin.to_origin(),
+                err,
+                bytes,
+                bytes.len() as u64,
+            ))),
+        }
+    }
+
+    /// [`SourceValidator::admit`] of a parsed event, taken by reference so a caller
+    /// that has it in place moves it once, straight to the pipeline: `None` when it
+    /// is on time, else the dead letter of a late record.
+    pub(crate) fn admit_valid(
+        &mut self,
+        event: &Event,
+        bytes: &[u8],
+        origin: OriginRef<'_>,
+    ) -> Option<DeadLetter> {
         let dead = |feed, err| {
-            Checked::Invalid(Box::new(DeadLetter::new(
+            Some(DeadLetter::new(
                 feed,
                 origin.to_origin(),
                 err,
                 bytes,
                 bytes.len() as u64,
-            )))
-        };
-        let event = match parsed {
-            Ok(e) => e,
-            Err(err) => return dead(self.feed, err),
+            ))
         };
         match self.watermark.observe(event.event_time_ms()) {
-            Admission::OnTime => Checked::Valid(event),
+            Admission::OnTime => None,
             Admission::Late {
                 watermark_ms,
                 lateness_ms,
