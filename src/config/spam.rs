@@ -224,20 +224,36 @@ pub struct SpamConfig {
     /// ... and only once the SIM has kept sending for at least this many seconds
     /// since its first record, in at least `far_active_share` of the medium window's
     /// buckets since then: a farm SIM sends for hours, while a new SIM announcing
-    /// itself, a school notice or a vote is a burst of minutes. Joining on onset alone
-    /// (the only link a feed of required fields allows) needs that steadiness; on a
-    /// feed of 900 s records it is the SIM's second record. When the slot's SIMs are
-    /// united, those that went quiet (no record within the record's interval or the
-    /// short window) are left out, and a latecomer to a slot already united joins
-    /// only after twice this long, still sending: the farm is found by its founders,
-    /// a legitimate sender that starts with it must prove more.
+    /// itself, a school notice or a vote is a burst of minutes. On a feed of 300 s
+    /// records that is the SIM's second record; on one of 900 s records its first
+    /// (one record cannot show a pause). When the slot's SIMs are united, those that
+    /// went quiet (no record within the record's interval or the short window) and
+    /// those that began a whole interval before the others are left out, and so are
+    /// those at another pace (`onset_rate_spread`).
     pub(crate) onset_hold_secs: u32,
+    /// A latecomer to a slot already united joins only once it has kept sending this
+    /// long since its first record, and still does: the farm is found by its
+    /// founders, a legitimate sender that starts after it must prove more (a new
+    /// subscriber's first two busy records pass `onset_hold_secs`, not this).
+    pub(crate) onset_late_hold_secs: u32,
     /// When the SIM's records carry `distinct_recipients` / `new_recipients`, the
     /// onset link also needs one message per recipient (`distinct_ratio`) and at least
     /// this share of new recipients: farms broadcast to strangers, while shops,
     /// schools and TV voters that happen to start with a farm text known or few
     /// numbers.
     pub(crate) onset_min_new_share: f64,
+    /// When an onset slot's SIMs are united, only those sending within this factor
+    /// of the slot's median pace (SMS per hour over the short window, either way)
+    /// are linked, and a latecomer joins only within it: one farm's SIMs run one
+    /// program at one pace, while a new number announced to a contact book, a school
+    /// notice or a vote that starts with a farm sends at many times its rate, and a
+    /// new subscriber's few texts at a fraction of it. 0 turns the check off.
+    pub(crate) onset_rate_spread: f64,
+    /// A proven latecomer (see `onset_late_hold_secs`) joins a united onset slot of its
+    /// operator whose farm started up to this many seconds before the SIM's first
+    /// record, not only the slot of its own start: a farm's SIMs that are switched on
+    /// in batches or skip their first steps start minutes after the others.
+    pub(crate) onset_late_join_secs: u32,
     /// Candidates with a common onset that link them (`SYNCHRONIZED_ONSET`); later
     /// newcomers join the first. Farms hold tens of SIMs; a handful of legitimate
     /// heavy senders starting within minutes of each other is ordinary.
@@ -318,9 +334,12 @@ impl Default for SpamConfig {
             candidate_bare_min_sms: 20,
             onset_window_secs: 600,
             onset_heavy_within_secs: 2_400,
-            onset_hold_secs: 1_200,
+            onset_hold_secs: 600,
+            onset_late_hold_secs: 2_400,
             onset_min_new_share: 0.5,
             onset_min_sims: 10,
+            onset_rate_spread: 3.0,
+            onset_late_join_secs: 1_800,
             farm_site_onset_secs: 1_800,
             farm_min_members: 3,
             farm_member_share: 0.6,
@@ -378,6 +397,17 @@ impl SpamConfig {
             ("spam.farm_member_share", self.farm_member_share),
         ] {
             within(p, key, value, 0.0, 1.0);
+        }
+        if !(self.onset_rate_spread == 0.0 || self.onset_rate_spread >= 1.0)
+            || !self.onset_rate_spread.is_finite()
+        {
+            p.push(
+                "spam.onset_rate_spread",
+                format!(
+                    "must be 0 (off) or at least 1 (a factor), got {}",
+                    self.onset_rate_spread
+                ),
+            );
         }
         self.confidence.check(p);
         if self.fp_hamming > 64 {

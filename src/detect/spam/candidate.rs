@@ -99,18 +99,18 @@ impl SpamDetector {
         let window_s = span.t_s.saturating_sub(span.window_start_s);
         let since_s = span.t_s.saturating_sub(st.first_seen_s);
         let within = c.onset_heavy_within_secs.saturating_add(window_s);
-        let hold = c.onset_hold_secs;
+        let (hold, late_hold) = (c.onset_hold_secs, c.onset_late_hold_secs);
         let known_onset =
             bare && broadcast && st.first_seen_s >= feed_start.saturating_add(c.onset_window_secs);
-        // steady: seen for the hold (twice it for a latecomer) and sending in at
+        // steady: seen for the hold (`onset_late_hold_secs` for a latecomer) and sending in at
         // least `far_active_share` of the medium window's buckets since its first
         // record; a burst (a new SIM greeting its contacts, a vote) is not, however
         // heavy, while a farm SIM is within its first half hour
         let founder_due = known_onset && since_s <= within && since_s >= hold;
         let latecomer_due = known_onset
-            && since_s <= within.saturating_add(hold.saturating_mul(2))
+            && since_s <= within.saturating_add(late_hold)
             && f.out_short > 0
-            && since_s >= hold.saturating_mul(2);
+            && since_s >= late_hold;
         let steady =
             (founder_due || latecomer_due) && active_share(st, &self.specs) >= c.far_active_share;
         let founder = founder_due && steady;
@@ -129,6 +129,9 @@ impl SpamDetector {
             fps: &r.content_fps,
             new_medium: f.new_medium,
             distinct_medium: f.distinct_medium,
+            // its pace now: one record tells little on a feed of 60 s records, and
+            // a burst that is ending shows here before it shows in an hour's count
+            rate_per_hour: f.out_short as f64 * 3600.0 / f64::from(c.short_window_secs.max(1)),
             no_voice: markers.no_voice,
             young_unverified: markers.young_unverified,
             has_new: f.carries(field::NEW),

@@ -95,6 +95,8 @@ impl SpamDetector {
             campaign_window_s: config.campaign_window_secs,
             onset_window_s: config.onset_window_secs,
             recent_s: config.short_window_secs,
+            onset_rate_spread: config.onset_rate_spread,
+            onset_late_join_s: config.onset_late_join_secs,
             site_onset_s: config.farm_site_onset_secs,
             long_window_s: config.long_window_secs,
             gateway_learn_sims: config.gateway_learn_sims,

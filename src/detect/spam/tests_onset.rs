@@ -1,7 +1,9 @@
 //! Unit tests of the common-onset link on a feed of required fields at 900 s records
 //! (farm/links.rs `link_by_onset`, candidate.rs): a farm whose SIMs' first records
-//! fall in adjacent intervals is one case, and a burst that started with it and
-//! ended is left out. Kept apart from tests.rs for its length.
+//! fall in adjacent intervals is one case; a burst that started with it and ended, a
+//! steady sender that started before it and one at many times its pace are left
+//! out; a latecomer joins the farm that started last. Kept apart from tests.rs for
+//! its length.
 
 use super::*;
 
@@ -101,20 +103,110 @@ fn a_burst_that_started_with_a_farm_and_ended_is_left_out() {
 
 #[test]
 fn a_farm_sim_joins_on_onset_only_once_it_has_kept_sending() {
-    let mut d = detector();
-    // 12 SIMs start together; the case cannot open at their first record (steadiness
-    // is unknown until `onset_hold_secs` after it), but at their second
-    let out = run_900(&mut d, 10, |k, start| {
+    let twelve = |k: i64, start: i64| -> Vec<SmsVolume> {
         if k < 4 {
             return Vec::new();
         }
         (0..12).map(|m| bare_900(5_000 + m, start, 30)).collect()
-    });
-    let farms = farm_cases(&out);
+    };
+    // with a hold of 20 minutes the case cannot open at the SIMs' first record
+    // (steadiness is unknown until `onset_hold_secs` after it), but at their second
+    let config = SpamConfig {
+        onset_hold_secs: 1_200,
+        ..SpamConfig::default()
+    };
+    let mut d = SpamDetector::new(config, Allowlist::empty()).expect("valid");
+    let farms = farm_cases(&run_900(&mut d, 10, twelve));
     assert_eq!(farms.len(), 1, "{farms:#?}");
     assert_eq!(
         farms[0].opened_at,
         T0 + 6 * 900_000,
         "at the second record's end"
     );
+    // the default hold (10 minutes) is shorter than one record here: the first
+    let farms = farm_cases(&run_900(&mut detector(), 10, twelve));
+    assert_eq!(
+        farms[0].opened_at,
+        T0 + 5 * 900_000,
+        "at the first record's end"
+    );
+}
+
+/// A shop that opened one interval before a farm and sends at the farm's pace is
+/// steady too; it was there before the farm started, so it is left out.
+#[test]
+fn a_steady_sender_that_started_before_the_farm_is_left_out() {
+    let mut d = detector();
+    let out = run_900(&mut d, 16, |k, start| {
+        let mut v = Vec::new();
+        if k >= 3 {
+            v.push(bare_900(9_000, start, 24));
+        }
+        if k >= 4 {
+            v.extend((0..15).map(|m| bare_900(5_000 + m, start, 24)));
+        }
+        v
+    });
+    let farms = farm_cases(&out);
+    assert_eq!(farms.len(), 1, "{farms:#?}");
+    assert_eq!(farms[0].sims.len(), 15);
+    assert!(
+        !farms[0].sims.contains(&sim_id(9_000)),
+        "the shop is no member"
+    );
+}
+
+/// A contact book announced, or a school notice, in the farm's first interval and
+/// the next: steady over two records, but at many times the farm's pace.
+#[test]
+fn a_sender_at_many_times_the_farms_pace_is_left_out() {
+    let mut d = detector();
+    let out = run_900(&mut d, 16, |k, start| {
+        let mut v = Vec::new();
+        if k == 4 || k == 5 {
+            v.push(bare_900(9_000, start, 200));
+        }
+        if k >= 4 {
+            v.extend((0..15).map(|m| bare_900(5_000 + m, start, 24)));
+        }
+        v
+    });
+    let farms = farm_cases(&out);
+    assert_eq!(farms.len(), 1, "{farms:#?}");
+    assert_eq!(farms[0].sims.len(), 15);
+    assert!(
+        !farms[0].sims.contains(&sim_id(9_000)),
+        "the burst is no member"
+    );
+}
+
+/// Two farms of one operator that start 30 minutes apart stay two cases, and a SIM
+/// that starts 15 minutes after the second joins that one (the farm that started
+/// last), once it has kept sending for `onset_late_hold_secs`.
+#[test]
+fn a_latecomer_joins_the_farm_that_started_last() {
+    let mut d = detector();
+    let out = run_900(&mut d, 20, |k, start| {
+        let mut v = Vec::new();
+        if k >= 4 {
+            v.extend((0..12).map(|m| bare_900(5_000 + m, start, 24)));
+        }
+        if k >= 6 {
+            v.extend((0..12).map(|m| bare_900(6_000 + m, start, 60)));
+        }
+        if k >= 7 {
+            v.push(bare_900(6_100, start, 60));
+        }
+        v
+    });
+    let farms = farm_cases(&out);
+    assert_eq!(farms.len(), 2, "{farms:#?}");
+    let (first, second) = if farms[0].sims.contains(&sim_id(5_000)) {
+        (&farms[0], &farms[1])
+    } else {
+        (&farms[1], &farms[0])
+    };
+    assert_eq!(first.sims.len(), 12, "{first:#?}");
+    assert_eq!(second.sims.len(), 13, "{second:#?}");
+    assert!(second.sims.contains(&sim_id(6_100)));
 }

@@ -51,6 +51,8 @@ impl FarmIndex {
             gateway: false,
             campaign: false,
             onset: false,
+            onset_s: 0,
+            rate_per_hour: 0.0,
             last_fp: 0,
             last_fp_s: 0,
         });

@@ -48,13 +48,14 @@ impl FarmIndex {
     /// slots (`onset_window_secs` wide, at least two of the record's intervals;
     /// staggered by half a slot, so two SIMs starting within half a slot, or in
     /// adjacent intervals, share one); when `onset_min_sims` of a list are still
-    /// sending (reported within the record's interval or the short window) they are
-    /// united, and those gone quiet (a burst that ended) leave the list to try again
-    /// as latecomers. A latecomer to a united list joins its first member once its
-    /// steadiness is proven (`rec.onset_proven`): the farm is found by its founders,
-    /// and a legitimate sender that happens to start with it must show more. Returns
-    /// the largest list, `None` when the SIM must wait (it tries again at its next
-    /// records).
+    /// sending (reported within the record's interval or the short window), did not
+    /// start before the others and send at the others' pace they are united (see
+    /// [`FarmIndex::unite_onset_slot`]). A latecomer joins a united list's first member
+    /// once its steadiness is proven (`rec.onset_proven`), at the farm's pace, when the
+    /// farm started at most `onset_late_join_secs` before it: the farm is found by its
+    /// founders, and a legitimate sender that happens to start with it must show more.
+    /// Returns the largest list once the SIM is linked, `None` while it is not (it
+    /// tries again at its next records, while `consider_farm_candidate` lets it).
     pub(super) fn link_by_onset(
         &mut self,
         node: u32,
@@ -70,15 +71,7 @@ impl FarmIndex {
             .onset_window_s
             .max(rec.window_s.saturating_mul(2))
             .max(2);
-        let min = self.params.rules.onset_min as usize;
-        let keys = [(0u8, onset / w), (1u8, (onset + w / 2) / w)].map(|(tag, slot)| {
-            hash64(&[
-                rec.operator.as_bytes(),
-                &[tag],
-                &w.to_le_bytes(),
-                &slot.to_le_bytes(),
-            ])
-        });
+        let keys = [0u8, 1].map(|tag| onset_key(rec.operator, tag, w, onset));
         let nodes = &self.nodes;
         let mut formed = false;
         for key in keys {
@@ -90,36 +83,138 @@ impl FarmIndex {
         if formed && !rec.onset_proven {
             return None;
         }
-        // still sending: reported within the record's interval or the short window
+        self.nodes[node as usize].onset_s = onset;
         let recent = rec.window_s.max(self.params.recent_s);
+        let linked_before = links.len();
         let mut most = 0;
+        if rec.onset_proven {
+            most = self.join_started_farms(node, rec, onset, w, links);
+        }
         for key in keys {
             let entry = self.onsets.entry(key).or_default();
+            if entry.formed {
+                continue;
+            }
             if !entry.nodes.contains(&node) && entry.nodes.len() < MAX_DEVICE_SIMS {
                 entry.nodes.push(node);
             }
             most = most.max(entry.nodes.len() as u32);
-            if entry.formed {
-                links.push(entry.nodes[0]);
-                continue;
+            if let Some(n) = self.unite_onset_slot(key, t, recent, links) {
+                most = most.max(n);
             }
-            let nodes = &mut self.nodes;
-            let is_recent = |m: u32| nodes[m as usize].last_seen_s.saturating_add(recent) > t;
-            if entry.nodes.iter().filter(|&&m| is_recent(m)).count() < min {
-                continue;
-            }
-            // united: a SIM that went quiet since it was listed (a burst that ended)
-            // leaves the slot and may come back as a latecomer, proven steady
-            let (keep, quiet): (Vec<u32>, Vec<u32>) =
-                entry.nodes.iter().partition(|&&m| is_recent(m));
-            for m in quiet {
-                nodes[m as usize].onset = false;
-            }
-            links.extend(keep.iter().copied());
-            entry.nodes = keep;
-            entry.formed = true;
         }
-        Some(most)
+        // not linked yet: listed, and tries again at its next records while it may
+        (links.len() > linked_before).then_some(most)
+    }
+
+    /// A proven latecomer: link it to the united onset slot of its operator whose
+    /// farm started last before its onset, at most `onset_late_join_secs` before it
+    /// (and not after it by a record's interval or more), when it sends at that
+    /// farm's pace. Only the latest: two farms of one operator that start minutes
+    /// apart stay two. Returns the size of the slot joined.
+    fn join_started_farms(
+        &mut self,
+        node: u32,
+        rec: &MemberRecord<'_>,
+        onset: u32,
+        w: u32,
+        links: &mut Vec<u32>,
+    ) -> u32 {
+        let recent = rec.window_s.max(self.params.recent_s);
+        let late = self.params.onset_late_join_s;
+        let spread = self.params.onset_rate_spread;
+        let step = (w / 2).max(1);
+        // (start, key) of the farm that started last
+        let mut best: Option<(u32, u64)> = None;
+        let mut d = 0;
+        while d <= late.saturating_add(w) {
+            for tag in [0u8, 1] {
+                let key = onset_key(rec.operator, tag, w, onset.saturating_sub(d));
+                let Some(entry) = self.onsets.get(&key) else {
+                    continue;
+                };
+                let fits = entry.formed
+                    && !entry.nodes.is_empty()
+                    && !early(onset, entry.start_s, recent)
+                    && onset <= entry.start_s.saturating_add(late)
+                    && same_pace(rec.rate_per_hour, f64::from(entry.rate_per_hour), spread);
+                if fits && best.is_none_or(|(start, _)| entry.start_s > start) {
+                    best = Some((entry.start_s, key));
+                }
+            }
+            d += step;
+        }
+        let Some(entry) = best.and_then(|(_, key)| self.onsets.get_mut(&key)) else {
+            return 0;
+        };
+        links.push(entry.nodes[0]);
+        if !entry.nodes.contains(&node) && entry.nodes.len() < MAX_DEVICE_SIMS {
+            entry.nodes.push(node);
+        }
+        entry.nodes.len() as u32
+    }
+
+    /// Unite the onset slot `key` when `onset_min_sims` of its SIMs are still
+    /// sending at `t` (reported within `recent` seconds), did not start before the
+    /// slot's farm (the median onset of those still sending; a record tells an onset
+    /// to within its interval, so only a whole `recent` earlier counts) and send
+    /// within `onset_rate_spread` of the median rate of those. Those that went quiet
+    /// (a burst that ended) leave the slot and may come back as latecomers, proven
+    /// steady; those that started earlier or at another pace leave it for good.
+    /// Returns the SIMs united.
+    fn unite_onset_slot(
+        &mut self,
+        key: u64,
+        t: u32,
+        recent: u32,
+        links: &mut Vec<u32>,
+    ) -> Option<u32> {
+        let min = self.params.rules.onset_min as usize;
+        let spread = self.params.onset_rate_spread;
+        let entry = self.onsets.get_mut(&key)?;
+        let nodes = &mut self.nodes;
+        let is_recent = |m: u32| nodes[m as usize].last_seen_s.saturating_add(recent) > t;
+        if entry.nodes.iter().filter(|&&m| is_recent(m)).count() < min {
+            return None;
+        }
+        let start = median_of(
+            entry
+                .nodes
+                .iter()
+                .filter(|&&m| is_recent(m))
+                .map(|&m| nodes[m as usize].onset_s),
+        )?;
+        let on_time = |m: u32| is_recent(m) && !early(nodes[m as usize].onset_s, start, recent);
+        let rate = median_of(
+            entry
+                .nodes
+                .iter()
+                .filter(|&&m| on_time(m))
+                .map(|&m| nodes[m as usize].rate_per_hour.max(0.0) as u32),
+        )?;
+        let in_farm = |m: u32| {
+            on_time(m)
+                && same_pace(
+                    f64::from(nodes[m as usize].rate_per_hour),
+                    f64::from(rate),
+                    spread,
+                )
+        };
+        if entry.nodes.iter().filter(|&&m| in_farm(m)).count() < min {
+            return None;
+        }
+        let (keep, out): (Vec<u32>, Vec<u32>) = entry.nodes.iter().partition(|&&m| in_farm(m));
+        let quiet: Vec<u32> = out.into_iter().filter(|&m| !is_recent(m)).collect();
+        for m in quiet {
+            nodes[m as usize].onset = false;
+        }
+        links.extend(keep.iter().copied());
+        let united = keep.len() as u32;
+        entry.nodes = keep;
+        entry.start_s = start;
+        entry.rate_per_hour = rate as f32;
+        entry.formed = true;
+        Some(united)
     }
 
     /// The links of the record's cell `cell` (content, then gateway model); returns the
@@ -237,4 +332,40 @@ impl CellEntry {
         }
         gateway_cell
     }
+}
+
+/// The key of an operator's onset slot of width `w` containing `at`, in the slotting
+/// `tag` (0, or 1: staggered by half a slot).
+fn onset_key(operator: &str, tag: u8, w: u32, at: u32) -> u64 {
+    let slot = (at + u32::from(tag) * (w / 2)) / w;
+    hash64(&[
+        operator.as_bytes(),
+        &[tag],
+        &w.to_le_bytes(),
+        &slot.to_le_bytes(),
+    ])
+}
+
+/// Whether a SIM whose first record began at `onset` was there before a farm that
+/// started at `start`: a whole record's interval (or the short window), `recent`,
+/// earlier.
+#[inline]
+fn early(onset: u32, start: u32, recent: u32) -> bool {
+    onset.saturating_add(recent) <= start
+}
+
+/// Whether `rate` lies within a factor `spread` of `median`, either way (0: no check).
+#[inline]
+fn same_pace(rate: f64, median: f64, spread: f64) -> bool {
+    spread == 0.0 || (rate <= median * spread && rate * spread >= median)
+}
+
+/// The median (upper for an even count) of `values`, `None` when there are none.
+fn median_of(values: impl Iterator<Item = u32>) -> Option<u32> {
+    let mut v: Vec<u32> = values.collect();
+    if v.is_empty() {
+        return None;
+    }
+    let mid = v.len() / 2;
+    Some(*v.select_nth_unstable(mid).1)
 }

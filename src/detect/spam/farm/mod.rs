@@ -58,6 +58,10 @@ pub(crate) struct FarmParams {
     /// `spam.short_window_secs`: an onset slot's SIMs that reported within this long
     /// (or the record's interval) are still sending when the slot is united.
     pub(crate) recent_s: u32,
+    /// `spam.onset_rate_spread` (0: off).
+    pub(crate) onset_rate_spread: f64,
+    /// `spam.onset_late_join_secs`.
+    pub(crate) onset_late_join_s: u32,
     /// `spam.farm_site_onset_secs` (0: sites are never joined).
     pub(crate) site_onset_s: u32,
     pub(crate) long_window_s: u32,
@@ -85,6 +89,8 @@ pub(crate) struct MemberRecord<'a> {
     pub(crate) fps: &'a [ContentFingerprint],
     pub(crate) new_medium: u64,
     pub(crate) distinct_medium: u64,
+    /// SMS per hour over the short window: the SIM's pace now.
+    pub(crate) rate_per_hour: f64,
     pub(crate) no_voice: bool,
     pub(crate) young_unverified: bool,
     /// The SIM's records carry `new_recipients`.
@@ -94,7 +100,7 @@ pub(crate) struct MemberRecord<'a> {
     pub(crate) onset_s: Option<u32>,
     /// The record's interval, seconds: an onset is known to within one interval.
     pub(crate) window_s: u32,
-    /// The SIM has kept sending for twice `onset_hold_secs` and still does: what
+    /// The SIM has kept sending for `onset_late_hold_secs` and still does: what
     /// a latecomer to an onset farm must show (see `link_by_onset`).
     pub(crate) onset_proven: bool,
 }
@@ -118,6 +124,10 @@ struct Node {
     campaign: bool,
     /// Linked by its onset already (a bare candidate joins its onset slots once).
     onset: bool,
+    /// (Bare candidates) the start of the SIM's first record, its onset.
+    onset_s: u32,
+    /// SMS per hour over the short window at its last record: its pace.
+    rate_per_hour: f32,
     /// Last fingerprint stored for this SIM in its cell, and when.
     last_fp: u64,
     last_fp_s: u32,
@@ -142,6 +152,12 @@ struct DeviceEntry {
     nodes: Vec<u32>,
     /// (Onset slots) the slot's SIMs were united: every SIM listed is linked.
     formed: bool,
+    /// (Onset slots, once united) the farm's start: the median onset of the SIMs
+    /// united. A SIM that began a whole record's interval (or the short window)
+    /// before it was there before the farm started and is not linked.
+    start_s: u32,
+    /// (Onset slots, once united) the median rate of the SIMs united, SMS per hour.
+    rate_per_hour: f32,
 }
 
 #[derive(Debug, Default)]
@@ -324,6 +340,7 @@ impl Node {
         self.no_voice = rec.no_voice;
         self.young_unverified = rec.young_unverified;
         self.has_new = rec.has_new;
+        self.rate_per_hour = rec.rate_per_hour as f32;
         if let Some(c) = rec.cell {
             self.cell = c;
         }
