@@ -120,6 +120,21 @@ pub struct FakeBtsConfig {
     /// the horizon. A legitimate cell accepts nearly every phone (roaming rejects are a
     /// few per cent); a catcher rejects all of them. Default 0.8.
     pub(crate) catcher_min_share: f64,
+    /// Independent sign families (docs/detection.md, "Independent signs": an
+    /// implausible identity, a foreign channel, a transmitter next to the phone while the
+    /// site is far, every phone rejected or downgraded) that open a case while fewer
+    /// than `min_reporters` phones heard it; the identity family is always required.
+    /// Default 3: a low-power catcher or clone is heard by one passer-by every quarter
+    /// of an hour to two hours, and a report wrong in three unrelated ways is not one
+    /// faulty phone or one stale inventory row. 5 or more turns this off.
+    pub(crate) single_phone_min_signs: usize,
+    /// A sign counts towards `single_phone_min_signs` when its rule fired on at least
+    /// this share of the transmitter's reports in the window that could evaluate it
+    /// (consistent evidence), and the reject/downgrade sign when at least this share of
+    /// the phones heard over `catcher_horizon_secs` were rejected or downgraded.
+    /// Default 0.8: a LAC unused around a few of the places a new cell is heard from is
+    /// the edge of its LAC area, and a cell that accepts most phones is no catcher.
+    pub(crate) single_phone_min_share: f64,
 
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
@@ -263,6 +278,8 @@ impl Default for FakeBtsConfig {
             catcher_horizon_secs: 10_800,
             catcher_min_phones: 2,
             catcher_min_share: 0.8,
+            single_phone_min_signs: 3,
+            single_phone_min_share: 0.8,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,
             association_footprint_reports: 48,
@@ -341,6 +358,19 @@ impl FakeBtsConfig {
             "fakebts.catcher_min_phones",
             self.catcher_min_phones as u64,
             1,
+        );
+        at_least(
+            p,
+            "fakebts.single_phone_min_signs",
+            self.single_phone_min_signs as u64,
+            1,
+        );
+        within(
+            p,
+            "fakebts.single_phone_min_share",
+            self.single_phone_min_share,
+            0.0,
+            1.0,
         );
         within(
             p,

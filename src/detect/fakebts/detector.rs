@@ -14,6 +14,7 @@ use super::index::{CellIndex, FastMap, Site};
 use super::locate::SolverParams;
 use super::rules::{check_neighbourhood, check_report, Neighbourhood, ReportCheck, Rule};
 use super::signature::Signature;
+use super::signs;
 use super::snapshot::{emit_snapshot, material_change};
 use super::stats::{FakeBtsStats, StateParts};
 use crate::config::{ConfigError, FakeBtsConfig};
@@ -234,7 +235,14 @@ impl FakeBtsDetector {
         let new_identity = e.identities.len() > identities_before;
         if e.case.is_none() {
             let a = e.assess(m.ts_ms, &self.spec, &self.cfg);
-            if a.crosses(&self.cfg) {
+            // enough phones, or (a low-power catcher heard by one passer-by) enough
+            // independent signs in the reports there are
+            let opening = if a.crosses(&self.cfg) {
+                Some(a)
+            } else {
+                signs::opens_on_signs(&a, &self.cfg)
+            };
+            if let Some(a) = opening {
                 e.localise(m.ts_ms, &self.cfg, &self.solver);
                 self.stats.localisations += 1;
                 let first = e.identities.first().map_or(claimed_cell(m), |c| c.0);

@@ -13,6 +13,7 @@
 //! - `reported.rs` / `reporters.rs`: a report kept for localisation, and the phones
 //!   that reported a transmitter, compactly; `rule_values.rs`: the mean value of each
 //!   rule a transmitter fired, for its case;
+//! - `signs.rs`: independent sign families that let one phone open a case;
 //! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
 //! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
 //! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
@@ -30,6 +31,7 @@ pub(crate) mod reporters;
 pub(crate) mod rule_values;
 pub(crate) mod rules;
 pub(crate) mod signature;
+pub(crate) mod signs;
 pub(crate) mod snapshot;
 pub(crate) mod stats;
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! that long), and that a few reports from one or two places never make it "moving".
 
 use super::tests::{city, finals, reason, report, run, LAT, LON, M_LAT, M_LON, T0};
-use crate::model::{CellMeasurement, Rat};
+use crate::model::{CellKey, CellMeasurement, MeasurementEvent, Rat};
 
 /// The city's cell at the origin (index 60 of the grid): registered channel 61.
 fn cloned() -> (crate::model::CellKey, u32) {
@@ -105,6 +105,103 @@ fn a_static_clone_reported_from_a_few_places_is_not_moving() {
         (x - TX.0).hypot(y - TX.1) < 300.0,
         "at {x:.0},{y:.0}: {loc:?}"
     );
+}
+
+/// The real cell of [`cloned`] heard where and how it should be, by `phone` next to
+/// its site, `ts_s` after T0.
+fn real_cell_report(phone: u32, ts_s: i64) -> CellMeasurement {
+    let (k, arfcn) = cloned();
+    let mut m = report(phone, ts_s, 200.0, -100.0, k, arfcn);
+    m.signal_dbm = Some(-60.0);
+    m
+}
+
+#[test]
+fn a_low_power_clone_heard_once_beside_the_real_cell_opens_at_its_first_phone() {
+    // the real cell is on air on its own channel (other phones hear it), and one
+    // passer-by hears its identity on channel 99 from a transmitter next to it, 1.4 km
+    // from the site: identity, channel and placement signs from one report
+    let mut v = vec![
+        real_cell_report(50, 0),
+        real_cell_report(51, 60),
+        clone_report(1, 300, (1_100.0, 950.0), TX),
+        real_cell_report(52, 900),
+    ];
+    let cases = run(&mut v);
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let c = f[0];
+    assert_eq!(c.opened_at, T0 + 300 * 1000, "{c:#?}");
+    for code in [
+        "ARFCN_INCONSISTENT",
+        "DUPLICATE_IDENTITY",
+        "TA_INCONSISTENT",
+    ] {
+        assert!(reason(c, code).is_some(), "{code}: {c:#?}");
+    }
+    assert_eq!(reason(c, "DISTINCT_REPORTERS").map(|r| r.value), Some(1.0));
+    // without the real cell on air (a stale channel in the inventory?) one phone is
+    // not enough: identity and placement only
+    let mut alone = vec![clone_report(1, 300, (1_100.0, 950.0), TX)];
+    assert!(run(&mut alone).is_empty());
+}
+
+/// A catcher's report: unknown cell id in LAC 19 999 (no cell of the city), channel
+/// 99 (none of the city's 60–79), two neighbours, no cipher field, a reject.
+fn catcher_report(phone: u32, ts_s: i64, dx: f64, dy: f64) -> CellMeasurement {
+    let k = CellKey {
+        mcc: 452,
+        mnc: 4,
+        lac: 19_999,
+        cid: 777,
+    };
+    let mut m = report(phone, ts_s, dx, dy, k, 99);
+    m.signal_dbm = Some(-80.0);
+    m.neighbors = Some(2);
+    m.cipher = None;
+    m.event = MeasurementEvent::Reject;
+    m
+}
+
+#[test]
+fn an_imsi_catcher_rejecting_its_first_phone_on_a_foreign_channel_is_a_case_at_once() {
+    let mut v = vec![
+        catcher_report(1, 600, 300.0, 250.0),
+        catcher_report(2, 1_800, 150.0, 420.0),
+    ];
+    let cases = run(&mut v);
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let c = f[0];
+    assert_eq!(c.opened_at, T0 + 600 * 1000, "{c:#?}");
+    let first = cases.first().expect("an opening snapshot");
+    assert_eq!(
+        reason(first, "DISTINCT_REPORTERS").map(|r| r.value),
+        Some(1.0)
+    );
+    for code in ["LAC_INCONSISTENT", "ARFCN_UNUSED_NEARBY", "LU_REJECT"] {
+        assert!(reason(first, code).is_some(), "{code}: {first:#?}");
+    }
+    // the second phone makes REJECTS_EVERY_PHONE hold
+    assert_eq!(reason(c, "REJECTS_EVERY_PHONE").map(|r| r.value), Some(2.0));
+}
+
+#[test]
+fn a_cell_in_an_unused_lac_that_accepts_most_phones_is_not_a_case() {
+    // the same broadcast, but nine phones in ten camp normally: one reject is
+    // roaming life, not a catcher turning every phone away
+    let mut v: Vec<CellMeasurement> = (0..10u32)
+        .map(|p| {
+            let mut m = catcher_report(p, 600 + i64::from(p) * 120, 300.0, 250.0 + f64::from(p));
+            m.cipher = Some("A5/1".into());
+            m.neighbors = Some(6);
+            if p != 4 {
+                m.event = MeasurementEvent::Camped;
+            }
+            m
+        })
+        .collect();
+    assert!(run(&mut v).is_empty());
 }
 
 /// An emitter heard at the origin, as the localisation leaves it.
