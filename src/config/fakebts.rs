@@ -214,6 +214,15 @@ pub struct FakeBtsConfig {
     pub(crate) min_radius_m: f64,
     /// Kalman acceleration noise spectral density, m²/s³. Default 0.5 (city driving).
     pub(crate) track_accel_noise: f64,
+    /// A short-window fix feeds the track only when its reports come from at least
+    /// this many places `track_place_m` apart: a position, a distance and a power
+    /// are three unknowns, and one or two phones (each reporting a few times from
+    /// where it stands) give a ring, not a point. The track coasts across such
+    /// stretches instead. Default 3.
+    pub(crate) track_min_places: usize,
+    /// Distance between two reporter positions that counts them as two places for
+    /// `track_min_places`, metres. Default 100.
+    pub(crate) track_place_m: f64,
     /// A transmitter is treated as moving once two recent short-window fixes lie more
     /// than this from the whole-window fix, beyond their combined uncertainty; a fix
     /// whose own ≈ 95 % radius exceeds this cannot show it (a few reports from one or
@@ -299,6 +308,8 @@ impl Default for FakeBtsConfig {
             prior_sigma_m: 3_000.0,
             min_radius_m: 30.0,
             track_accel_noise: 0.5,
+            track_min_places: 3,
+            track_place_m: 100.0,
             moving_min_displacement_m: 800.0,
             snapshot_interval_secs: 300,
             idle_evict_secs: 3_600,
@@ -486,6 +497,7 @@ impl FakeBtsConfig {
         positive(p, "fakebts.prior_sigma_m", self.prior_sigma_m);
         non_negative(p, "fakebts.min_radius_m", self.min_radius_m);
         non_negative(p, "fakebts.track_accel_noise", self.track_accel_noise);
+        non_negative(p, "fakebts.track_place_m", self.track_place_m);
         non_negative(
             p,
             "fakebts.moving_min_displacement_m",

@@ -5,6 +5,7 @@
 //! watermarks. Case snapshots are built in [`super::snapshot`], inventory findings
 //! decided in [`super::findings`].
 
+use super::cipher::CipherConflicts;
 use super::emitter::CaseState;
 use super::emitter::{Emitter, EvidenceSpec};
 use super::findings::{self, FindingKind, InventoryFinding};
@@ -39,6 +40,8 @@ pub struct FakeBtsDetector {
     suspicious: Vec<u64>,
     next_emitter: u64,
     findings: BTreeMap<(FindingKind, String), InventoryFinding>,
+    /// Registered identities heard unciphered in place, and when heard ciphered.
+    ciphers: CipherConflicts,
     stats: FakeBtsStats,
     last_maintenance_ms: Option<i64>,
 }
@@ -90,6 +93,7 @@ impl FakeBtsDetector {
             suspicious: Vec::new(),
             next_emitter: 1,
             findings: BTreeMap::new(),
+            ciphers: CipherConflicts::default(),
             stats: FakeBtsStats::default(),
             last_maintenance_ms: None,
         })
@@ -163,6 +167,17 @@ impl FakeBtsDetector {
             (Some(a), Some(b)) => a == b,
             _ => true,
         });
+        // heard ciphered and unciphered on its own channel: the unciphered side is forged
+        let cipher_duplicate = if check.registered
+            && on_registered_channel
+            && m.cipher.is_some()
+            && !check.has(Rule::NullCipher)
+        {
+            self.ciphers
+                .note(key, m, &mut check, self.cfg.duplicate_window_ms())
+        } else {
+            None
+        };
         let clean_broadcast = !m.null_cipher()
             && m.neighbors
                 .is_none_or(|n| n > self.cfg.max_neighbours_suspicious);
@@ -200,7 +215,8 @@ impl FakeBtsDetector {
         let duplicate_at = m
             .arfcn
             .and_then(|a| id.other_channel_seen(a))
-            .filter(|_| forged_side);
+            .filter(|_| forged_side)
+            .or(cipher_duplicate);
         let signature = Signature::of(m, &check);
         let (eid, linked) = self.select_emitter(key, m, &check, signature);
         if linked {
@@ -334,6 +350,10 @@ impl FakeBtsDetector {
             return (eid, false);
         }
         let mut linked = false;
+        let first_heard = self
+            .identities
+            .get(&key)
+            .map_or(m.ts_ms, |id| id.first_seen);
         if signature.suspicious() {
             for eid in &self.suspicious {
                 let Some(e) = self.emitters.get(eid) else {
@@ -341,7 +361,12 @@ impl FakeBtsDetector {
                 };
                 if m.ts_ms - e.last_seen > cfg.link_gap_ms()
                     || !e.signature.linkable(&signature)
-                    || !e.may_take(m, check, cfg.link_gap_ms())
+                    || !e.may_take(
+                        m,
+                        check,
+                        cfg.link_gap_ms(),
+                        (first_heard, cfg.link_coexist_ms()),
+                    )
                 {
                     continue;
                 }
@@ -423,6 +448,8 @@ impl FakeBtsDetector {
         for eid in idle {
             self.retire_emitter(eid, out);
         }
+        self.ciphers
+            .evict(watermark_ms - self.cfg.duplicate_window_ms());
         let idle_ids: Vec<IdKey> = self
             .identities
             .iter()

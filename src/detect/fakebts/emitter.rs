@@ -13,7 +13,7 @@ use super::reporters::Reporters;
 use super::rule_values::RuleValues;
 use super::rules::{ReportCheck, Rule, RULE_COUNT};
 use super::signature::Signature;
-use super::track::Kalman;
+use super::track::{smoothed_track, Kalman, TrackFix};
 use crate::config::FakeBtsConfig;
 use crate::detect::case_id::digest_id;
 use crate::model::{round3, round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
@@ -120,6 +120,9 @@ pub(crate) struct Emitter {
     pub(crate) moving: bool,
     /// Filtered positions over time (local frame), one per localisation.
     pub(super) track: Vec<(i64, f64, f64)>,
+    /// The fixes fed to the filter (aligned with `track`): the case's track is
+    /// smoothed over them ([`smoothed_track`]).
+    pub(super) track_fixes: Vec<TrackFix>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
     /// Boxed, like the filter: most candidate transmitters never open a case.
@@ -163,6 +166,7 @@ impl Emitter {
             short_fixes: VecDeque::new(),
             moving: false,
             track: Vec::new(),
+            track_fixes: Vec::new(),
             last_locate_ms: None,
             reports_since_locate: 0,
             case: None,
@@ -462,7 +466,7 @@ impl Emitter {
             .filter(|o| o.ts_ms > recent_from && o.rss_dbm().is_finite())
             .map(Reported::observation)
             .collect();
-        if recent.len() >= 4 {
+        if recent.len() >= 4 && places_at_least(&recent, cfg.track_place_m, cfg.track_min_places) {
             let warm = self.short_fixes.back().map(|f| (f.x, f.y));
             if let Some(short) = multilaterate_from(&recent, solver, warm) {
                 let r = inflate(short.cov, cfg.min_radius_m);
@@ -482,6 +486,7 @@ impl Emitter {
                 if let Some(k) = &self.kalman {
                     let (x, y) = k.position();
                     self.track.push((k.ts_ms(), x, y));
+                    self.track_fixes.push((short.ts_ms, short.x, short.y, r));
                 }
                 self.short_fixes.push_back(short);
                 while self.short_fixes.len() > MAX_SHORT_FIXES {
@@ -564,22 +569,27 @@ impl Emitter {
         })
     }
 
-    /// The filtered track in WGS84 (empty unless the emitter moves).
-    pub(crate) fn track_points(&self) -> Vec<TrackPoint> {
+    /// The track in WGS84, smoothed over all its fixes (empty unless the emitter
+    /// moves); its last point is the filtered position.
+    pub(crate) fn track_points(&self, cfg: &FakeBtsConfig) -> Vec<TrackPoint> {
         if !self.moving {
             return Vec::new();
         }
-        self.track
-            .iter()
-            .map(|&(ts, x, y)| {
-                let (lat, lon) = self.frame.to_lat_lon(x, y);
-                TrackPoint {
-                    ts,
-                    lat: round6(lat),
-                    lon: round6(lon),
-                }
-            })
-            .collect()
+        smoothed_track(
+            &self.track_fixes,
+            cfg.track_accel_noise,
+            cfg.max_speed_mps / 2.0,
+        )
+        .iter()
+        .map(|&(ts, x, y)| {
+            let (lat, lon) = self.frame.to_lat_lon(x, y);
+            TrackPoint {
+                ts,
+                lat: round6(lat),
+                lon: round6(lon),
+            }
+        })
+        .collect()
     }
 
     pub(crate) fn track_last_ms(&self) -> Option<i64> {
@@ -595,6 +605,7 @@ impl Emitter {
             + self.observations.capacity() * std::mem::size_of::<Reported>()
             + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
             + self.track.capacity() * std::mem::size_of::<(i64, f64, f64)>()
+            + self.track_fixes.capacity() * std::mem::size_of::<TrackFix>()
             + self.own_radio.capacity() * std::mem::size_of::<(Option<u32>, Option<u16>)>()
             + self.refused.capacity() * std::mem::size_of::<ClaimedCell>()
             + self.on_air.capacity() * std::mem::size_of::<(i64, u32)>()
@@ -627,6 +638,23 @@ pub(crate) fn keep_bounded<T>(buf: &mut VecDeque<T>, item: T, cap: usize) {
         buf.reserve_exact(want.saturating_sub(buf.len()));
     }
     buf.push_back(item);
+}
+
+/// Whether the observations come from at least `min` places `place_m` apart.
+fn places_at_least(obs: &[Observation], place_m: f64, min: usize) -> bool {
+    let mut places: Vec<(f64, f64)> = Vec::with_capacity(min);
+    for o in obs {
+        if places.len() >= min {
+            break;
+        }
+        if places
+            .iter()
+            .all(|&(x, y)| (o.x - x).hypot(o.y - y) >= place_m)
+        {
+            places.push((o.x, o.y));
+        }
+    }
+    places.len() >= min
 }
 
 /// Covariance floored at `min_sigma_m` on each axis (a fix is never better than that).

@@ -17,9 +17,17 @@ impl Emitter {
     /// Whether a report of another identity (its check `check`) can be this
     /// transmitter's next identity, as far as the radio tells: not one found on air
     /// beside it before; a copy of a registered cell (its own channel) may come from
-    /// any radio that is not an established static cell; any other broadcast keeps one of the transmitter's own channel and
-    /// PCI/BSIC pairs (unknown fields agree).
-    pub(crate) fn may_take(&self, m: &CellMeasurement, check: &ReportCheck, young_ms: i64) -> bool {
+    /// any radio that is not an established static cell; any other broadcast is first
+    /// heard within the coexistence grace (`on_air`: when its identity was first heard,
+    /// and the grace) and keeps one of the transmitter's own channel and PCI/BSIC
+    /// pairs (unknown fields agree; a transmitter heard only with copies has none).
+    pub(crate) fn may_take(
+        &self,
+        m: &CellMeasurement,
+        check: &ReportCheck,
+        young_ms: i64,
+        on_air: (i64, i64),
+    ) -> bool {
         fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
             match (a, b) {
                 (Some(a), Some(b)) => a == b,
@@ -37,11 +45,20 @@ impl Emitter {
                 || self.moving
                 || self.last_seen - self.first_seen <= young_ms;
         }
-        self.own_radio.is_empty()
-            || self
-                .own_radio
-                .iter()
-                .any(|&(a, p)| agree(a, m.arfcn) && agree(p, m.pci))
+        // an identity of its own is new when the transmitter takes it: one already on
+        // air for longer than the coexistence grace is another transmitter's (a
+        // blaster that only clones has no channel of its own to compare)
+        let (first_heard, coexist_ms) = on_air;
+        if first_heard + coexist_ms < m.ts_ms {
+            return false;
+        }
+        // a transmitter heard only with copies has no radio of its own to compare: an
+        // invented identity is not linked to it (a stationary fake coming on air, or
+        // another blaster's invented identity, as a cloning blaster changes identity
+        // nearby looks the same from here)
+        self.own_radio
+            .iter()
+            .any(|&(a, p)| agree(a, m.arfcn) && agree(p, m.pci))
     }
 
     /// A report of `cell` at `ts_ms`: the identities linked after `cell`, first heard
@@ -99,6 +116,7 @@ impl Emitter {
             self.kalman = None;
             self.short_fixes.clear();
             self.track.clear();
+            self.track_fixes.clear();
             self.moving = false;
             for c in &detached {
                 if self.refused.len() < 16 {

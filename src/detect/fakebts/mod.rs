@@ -14,10 +14,13 @@
 //!   that reported a transmitter, compactly; `rule_values.rs`: the mean value of each
 //!   rule a transmitter fired, for its case;
 //! - `signs.rs`: independent sign families that let one phone open a case;
+//! - `cipher.rs`: a registered identity heard ciphered and unciphered on its channel
+//!   (a clone of a nearby cell that turns ciphering off);
 //! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
 //! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
 //! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
 
+pub(crate) mod cipher;
 pub(crate) mod detector;
 pub(crate) mod emitter;
 pub(crate) mod findings;
@@ -36,6 +39,8 @@ pub(crate) mod snapshot;
 pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_clone;
 #[cfg(test)]
 mod tests_lowpower;
 pub(crate) mod track;

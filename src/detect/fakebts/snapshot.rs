@@ -43,7 +43,7 @@ pub(super) fn emit_snapshot(
 ) {
     let now = e.assess(e.last_seen, spec, cfg);
     let location = e.location(cfg);
-    let track = e.track_points();
+    let track = e.track_points(cfg);
     let track_last = e.track_last_ms();
     let reports = e.reports;
     let (first_seen, last_seen) = (e.first_seen, e.last_seen);

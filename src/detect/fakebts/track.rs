@@ -151,6 +151,104 @@ impl Kalman {
     }
 }
 
+/// One position measurement fed to the filter: event time, local position, covariance.
+pub(crate) type TrackFix = (i64, f64, f64, [[f64; 2]; 2]);
+
+/// The smoothed track through `fixes` (in time order): the same constant-velocity
+/// filter run forward, then a Rauch–Tung–Striebel pass backward, so each point uses
+/// the fixes after it as well as those before. The last point is the filtered one (no
+/// later fix exists); earlier ones no longer carry a wrong velocity forward through a
+/// stretch of sparse reports. One point per fix, O(fixes).
+pub(crate) fn smoothed_track(
+    fixes: &[TrackFix],
+    q: f64,
+    initial_speed_sigma: f64,
+) -> Vec<(i64, f64, f64)> {
+    let Some(&(t0, x0, y0, r0)) = fixes.first() else {
+        return Vec::new();
+    };
+    let mut k = Kalman::new(t0, x0, y0, r0, q, initial_speed_sigma);
+    // per step: predicted state and covariance (before the fix), filtered ones after
+    let mut steps: Vec<Step> = Vec::with_capacity(fixes.len());
+    steps.push((k.s, k.p, k.s, k.p, 0.0));
+    for &(ts, x, y, r) in &fixes[1..] {
+        let ts = ts.max(k.ts_ms);
+        let dt = (ts - k.ts_ms) as f64 / 1000.0;
+        k.predict(ts);
+        let (s_pred, p_pred) = (k.s, k.p);
+        k.update(ts, x, y, r);
+        steps.push((s_pred, p_pred, k.s, k.p, dt));
+    }
+    let n = steps.len();
+    let mut smoothed = vec![[0.0; 4]; n];
+    smoothed[n - 1] = steps[n - 1].2;
+    for i in (0..n - 1).rev() {
+        let (_, _, s_f, p_f, _) = steps[i];
+        let (s_p, p_p, _, _, dt) = steps[i + 1];
+        let f = [
+            [1.0, 0.0, dt, 0.0],
+            [0.0, 1.0, 0.0, dt],
+            [0.0, 0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        let Some(p_inv) = inv4(&p_p) else {
+            smoothed[i] = s_f;
+            continue;
+        };
+        // C = P_f Fᵀ P_p⁻¹
+        let c = mul4(&mul4_t(&p_f, &f), &p_inv);
+        let d: Vec<f64> = (0..4).map(|j| smoothed[i + 1][j] - s_p[j]).collect();
+        for j in 0..4 {
+            smoothed[i][j] = s_f[j] + (0..4).map(|l| c[j][l] * d[l]).sum::<f64>();
+        }
+    }
+    let mut ts = i64::MIN;
+    fixes
+        .iter()
+        .zip(smoothed)
+        .map(|(f, s)| {
+            ts = ts.max(f.0);
+            (ts, s[0], s[1])
+        })
+        .collect()
+}
+
+/// One filter step: predicted state and covariance, filtered state and covariance, and
+/// the time since the previous step, s.
+type Step = ([f64; 4], [[f64; 4]; 4], [f64; 4], [[f64; 4]; 4], f64);
+
+/// Inverse of a 4 × 4 matrix by Gauss–Jordan elimination with partial pivoting.
+fn inv4(m: &[[f64; 4]; 4]) -> Option<[[f64; 4]; 4]> {
+    let mut a = *m;
+    let mut inv = [[0.0; 4]; 4];
+    for i in 0..4 {
+        inv[i][i] = 1.0;
+    }
+    for col in 0..4 {
+        let pivot = (col..4).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 || !a[pivot][col].is_finite() {
+            return None;
+        }
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let d = a[col][col];
+        for j in 0..4 {
+            a[col][j] /= d;
+            inv[col][j] /= d;
+        }
+        for row in 0..4 {
+            if row != col {
+                let f = a[row][col];
+                for j in 0..4 {
+                    a[row][j] -= f * a[col][j];
+                    inv[row][j] -= f * inv[col][j];
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
 fn mul4(a: &[[f64; 4]; 4], b: &[[f64; 4]; 4]) -> [[f64; 4]; 4] {
     let mut c = [[0.0; 4]; 4];
     for i in 0..4 {
@@ -238,5 +336,50 @@ mod tests {
         let (x, y) = kf.position();
         assert!(x.hypot(y) < 120.0, "x {x} y {y} v {:?}", kf.velocity());
         assert!(kf.innovation_d2(5_000.0, 0.0, r) > 100.0);
+    }
+
+    #[test]
+    fn smoothing_uses_later_fixes_and_keeps_the_last_one_filtered() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let noise = Normal::new(0.0, 200.0).unwrap();
+        let r = [[200.0f64.powi(2), 0.0], [0.0, 200.0f64.powi(2)]];
+        let truth = |t: i64| (8.0 * t as f64 / 1000.0, 0.0);
+        let fixes: Vec<TrackFix> = (0..40)
+            .map(|step| {
+                let t = step * 60_000;
+                let (x, y) = truth(t);
+                (t, x + noise.sample(&mut rng), y + noise.sample(&mut rng), r)
+            })
+            .collect();
+        let smoothed = smoothed_track(&fixes, 0.5, 10.0);
+        assert_eq!(smoothed.len(), fixes.len());
+        let mut kf = Kalman::new(fixes[0].0, fixes[0].1, fixes[0].2, r, 0.5, 10.0);
+        let mut filtered = vec![kf.position()];
+        for f in &fixes[1..] {
+            kf.update(f.0, f.1, f.2, f.3);
+            filtered.push(kf.position());
+        }
+        let err = |p: &[(f64, f64)]| -> f64 {
+            let mut e: Vec<f64> = p
+                .iter()
+                .zip(&fixes)
+                .map(|(&(x, y), f)| {
+                    let (tx, ty) = truth(f.0);
+                    (x - tx).hypot(y - ty)
+                })
+                .collect();
+            e.sort_by(f64::total_cmp);
+            e[e.len() / 2]
+        };
+        let s: Vec<(f64, f64)> = smoothed.iter().map(|&(_, x, y)| (x, y)).collect();
+        assert!(
+            err(&s) < 0.8 * err(&filtered),
+            "smoothed {} filtered {}",
+            err(&s),
+            err(&filtered)
+        );
+        let last = smoothed.last().unwrap();
+        assert!((last.1 - filtered.last().unwrap().0).abs() < 1e-6);
+        assert!(smoothed_track(&[], 0.5, 10.0).is_empty());
     }
 }
