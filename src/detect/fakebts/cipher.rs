@@ -68,10 +68,7 @@ impl CipherConflicts {
         let ciphered = h
             .ciphered_ms
             .filter(|&t| (m.ts_ms - t).abs() <= window_ms)?;
-        check.fired |= Rule::NullCipher.bit();
-        check.evaluated |= Rule::NullCipher.bit();
-        check.values[Rule::NullCipher as usize] = 1.0;
-        check.thresholds[Rule::NullCipher as usize] = 1.0;
+        check.set(Rule::NullCipher, 1.0, 1.0);
         Some(ciphered)
     }
 

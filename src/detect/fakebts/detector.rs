@@ -332,7 +332,9 @@ impl FakeBtsDetector {
             by_anchor.min(by_footprint)
         };
         let mut best: Option<(f64, u64)> = None;
-        if let Some(id) = self.identities.get(&key) {
+        let identity = self.identities.get(&key);
+        let first_heard = identity.map_or(m.ts_ms, |id| id.first_seen);
+        if let Some(id) = identity {
             for eid in &id.emitters {
                 let Some(e) = self.emitters.get(eid) else {
                     continue;
@@ -350,10 +352,6 @@ impl FakeBtsDetector {
             return (eid, false);
         }
         let mut linked = false;
-        let first_heard = self
-            .identities
-            .get(&key)
-            .map_or(m.ts_ms, |id| id.first_seen);
         if signature.suspicious() {
             for eid in &self.suspicious {
                 let Some(e) = self.emitters.get(eid) else {

@@ -118,10 +118,8 @@ pub(crate) struct Emitter {
     pub(super) kalman: Option<Box<Kalman>>,
     pub(super) short_fixes: VecDeque<Fix>,
     pub(crate) moving: bool,
-    /// Filtered positions over time (local frame), one per localisation.
-    pub(super) track: Vec<(i64, f64, f64)>,
-    /// The fixes fed to the filter (aligned with `track`): the case's track is
-    /// smoothed over them ([`smoothed_track`]).
+    /// The fixes fed to the filter, one per localisation of a moving emitter: the
+    /// case's track is smoothed over them ([`smoothed_track`]).
     pub(super) track_fixes: Vec<TrackFix>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
@@ -165,7 +163,6 @@ impl Emitter {
             kalman: None,
             short_fixes: VecDeque::new(),
             moving: false,
-            track: Vec::new(),
             track_fixes: Vec::new(),
             last_locate_ms: None,
             reports_since_locate: 0,
@@ -483,11 +480,7 @@ impl Emitter {
                         )))
                     }
                 }
-                if let Some(k) = &self.kalman {
-                    let (x, y) = k.position();
-                    self.track.push((k.ts_ms(), x, y));
-                    self.track_fixes.push((short.ts_ms, short.x, short.y, r));
-                }
+                self.track_fixes.push((short.ts_ms, short.x, short.y, r));
                 self.short_fixes.push_back(short);
                 while self.short_fixes.len() > MAX_SHORT_FIXES {
                     self.short_fixes.pop_front();
@@ -592,8 +585,10 @@ impl Emitter {
         .collect()
     }
 
+    /// Event time of the track's last point: the filter's, which moves only when a
+    /// fix is fed to it.
     pub(crate) fn track_last_ms(&self) -> Option<i64> {
-        self.track.last().map(|t| t.0)
+        self.kalman.as_ref().map(|k| k.ts_ms())
     }
 
     /// Approximate heap and inline bytes held by this emitter.
@@ -604,7 +599,6 @@ impl Emitter {
             + self.values.heap_bytes()
             + self.observations.capacity() * std::mem::size_of::<Reported>()
             + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
-            + self.track.capacity() * std::mem::size_of::<(i64, f64, f64)>()
             + self.track_fixes.capacity() * std::mem::size_of::<TrackFix>()
             + self.own_radio.capacity() * std::mem::size_of::<(Option<u32>, Option<u16>)>()
             + self.refused.capacity() * std::mem::size_of::<ClaimedCell>()

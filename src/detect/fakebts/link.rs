@@ -115,7 +115,6 @@ impl Emitter {
             self.fix = None;
             self.kalman = None;
             self.short_fixes.clear();
-            self.track.clear();
             self.track_fixes.clear();
             self.moving = false;
             for c in &detached {

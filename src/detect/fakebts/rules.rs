@@ -233,7 +233,7 @@ impl ReportCheck {
     }
 
     #[inline]
-    fn set(&mut self, rule: Rule, value: f64, threshold: f64) {
+    pub(crate) fn set(&mut self, rule: Rule, value: f64, threshold: f64) {
         self.evaluated |= rule.bit();
         self.fired |= rule.bit();
         self.values[rule as usize] = value as f32;

@@ -82,10 +82,12 @@ fn family_bits(a: &Assessment, cfg: &FakeBtsConfig) -> u8 {
     bits
 }
 
-/// How many independent sign families hold in `a` (0 when the identity family does
-/// not: without it no number of other signs counts).
-pub(crate) fn families(a: &Assessment, cfg: &FakeBtsConfig) -> usize {
-    let bits = family_bits(a, cfg);
+/// Bit of the protocol family (the last of [`FAMILIES`]) in [`family_bits`].
+const PROTOCOL_BIT: u8 = 1 << 3;
+
+/// How many independent sign families hold in `bits` (0 when the identity family,
+/// bit 0, does not: without it no number of other signs counts).
+fn counted(bits: u8) -> usize {
     if bits & 1 == 0 {
         return 0;
     }
@@ -97,14 +99,15 @@ pub(crate) fn families(a: &Assessment, cfg: &FakeBtsConfig) -> usize {
 /// (so the case lists them), or `None` when too few families hold.
 pub(crate) fn opens_on_signs(a: &Assessment, cfg: &FakeBtsConfig) -> Option<Assessment> {
     // with `min_reporters` phones the ordinary threshold decides
-    if a.reporters == 0
-        || a.reporters >= cfg.min_reporters
-        || families(a, cfg) < cfg.single_phone_min_signs
-    {
+    if a.reporters == 0 || a.reporters >= cfg.min_reporters {
+        return None;
+    }
+    let bits = family_bits(a, cfg);
+    if counted(bits) < cfg.single_phone_min_signs {
         return None;
     }
     let mut opened = *a;
-    if turns_phones_away(a, cfg) {
+    if bits & PROTOCOL_BIT != 0 {
         for rule in [Rule::LuReject, Rule::RatDowngrade] {
             if a.counts[rule as usize] >= 1 && opened.holds & rule.bit() == 0 {
                 opened.holds |= rule.bit();
@@ -118,6 +121,10 @@ pub(crate) fn opens_on_signs(a: &Assessment, cfg: &FakeBtsConfig) -> Option<Asse
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn families(a: &Assessment, cfg: &FakeBtsConfig) -> usize {
+        counted(family_bits(a, cfg))
+    }
 
     /// One phone's `reports` reports: `state` rules fired (and were evaluated) on
     /// every one, `events` happened on one; `rejected` phones of `phones` over the horizon.

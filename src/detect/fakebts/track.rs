@@ -197,7 +197,7 @@ pub(crate) fn smoothed_track(
         };
         // C = P_f Fᵀ P_p⁻¹
         let c = mul4(&mul4_t(&p_f, &f), &p_inv);
-        let d: Vec<f64> = (0..4).map(|j| smoothed[i + 1][j] - s_p[j]).collect();
+        let d: [f64; 4] = std::array::from_fn(|j| smoothed[i + 1][j] - s_p[j]);
         for j in 0..4 {
             smoothed[i][j] = s_f[j] + (0..4).map(|l| c[j][l] * d[l]).sum::<f64>();
         }

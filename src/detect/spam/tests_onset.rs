@@ -132,15 +132,14 @@ fn a_farm_sim_joins_on_onset_only_once_it_has_kept_sending() {
     );
 }
 
-/// A shop that opened one interval before a farm and sends at the farm's pace is
-/// steady too; it was there before the farm started, so it is left out.
-#[test]
-fn a_steady_sender_that_started_before_the_farm_is_left_out() {
+/// A farm of 15 SIMs at 24 SMS per record from interval 4, and SIM 9 000 sending
+/// `outsider(k)` in interval `k`: one farm case of the 15, without the outsider.
+fn assert_left_out_of_the_farm(outsider: impl Fn(i64) -> Option<u32>, what: &str) {
     let mut d = detector();
     let out = run_900(&mut d, 16, |k, start| {
         let mut v = Vec::new();
-        if k >= 3 {
-            v.push(bare_900(9_000, start, 24));
+        if let Some(n) = outsider(k) {
+            v.push(bare_900(9_000, start, n));
         }
         if k >= 4 {
             v.extend((0..15).map(|m| bare_900(5_000 + m, start, 24)));
@@ -150,33 +149,23 @@ fn a_steady_sender_that_started_before_the_farm_is_left_out() {
     let farms = farm_cases(&out);
     assert_eq!(farms.len(), 1, "{farms:#?}");
     assert_eq!(farms[0].sims.len(), 15);
-    assert!(
-        !farms[0].sims.contains(&sim_id(9_000)),
-        "the shop is no member"
-    );
+    assert!(!farms[0].sims.contains(&sim_id(9_000)), "{what}");
+}
+
+/// A shop that opened one interval before a farm and sends at the farm's pace is
+/// steady too; it was there before the farm started, so it is left out.
+#[test]
+fn a_steady_sender_that_started_before_the_farm_is_left_out() {
+    assert_left_out_of_the_farm(|k| (k >= 3).then_some(24), "the shop is no member");
 }
 
 /// A contact book announced, or a school notice, in the farm's first interval and
 /// the next: steady over two records, but at many times the farm's pace.
 #[test]
 fn a_sender_at_many_times_the_farms_pace_is_left_out() {
-    let mut d = detector();
-    let out = run_900(&mut d, 16, |k, start| {
-        let mut v = Vec::new();
-        if k == 4 || k == 5 {
-            v.push(bare_900(9_000, start, 200));
-        }
-        if k >= 4 {
-            v.extend((0..15).map(|m| bare_900(5_000 + m, start, 24)));
-        }
-        v
-    });
-    let farms = farm_cases(&out);
-    assert_eq!(farms.len(), 1, "{farms:#?}");
-    assert_eq!(farms[0].sims.len(), 15);
-    assert!(
-        !farms[0].sims.contains(&sim_id(9_000)),
-        "the burst is no member"
+    assert_left_out_of_the_farm(
+        |k| (k == 4 || k == 5).then_some(200),
+        "the burst is no member",
     );
 }
 
