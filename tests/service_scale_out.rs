@@ -12,26 +12,55 @@ mod procs;
 use procs::{assert_equals_the_replay, count, Fixture, Instance, Setup, PARTITIONS};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Which instance owns stage detect's partitions now: the last consumer-group event
-/// of the detect group in its log is an assignment of at least one partition.
+/// Whether `i` runs a part of stage detect now: its last detect-group event is an
+/// assignment of at least one partition.
 fn owns_detect(i: &Instance) -> bool {
-    let mut owns = false;
+    detect_partitions(i) > 0
+}
+
+/// How many internal partitions the detect group has given `instances` (the last
+/// detect-group assignment in each log, if not revoked since).
+fn detect_partitions_owned(instances: &[Instance]) -> u64 {
+    instances.iter().map(detect_partitions).sum()
+}
+
+/// The internal partitions `i` owns in the detect group now.
+fn detect_partitions(i: &Instance) -> u64 {
+    let mut owned = 0;
     for line in i.log_text().lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
         let fields = &v["fields"];
-        let group = fields["group"].as_str().unwrap_or_default();
-        if !group.ends_with("-detect") {
+        if !fields["group"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("-detect")
+        {
             continue;
         }
         match fields["message"].as_str() {
-            Some("partitions assigned") => owns = fields["partitions"].as_u64() > Some(0),
-            Some("partitions revoked") => owns = false,
+            Some("partitions assigned") => owned = fields["partitions"].as_u64().unwrap_or(0),
+            Some("partitions revoked") => owned = 0,
             _ => {}
         }
     }
-    owns
+    owned
+}
+
+/// How many internal partitions `i`'s last rebuild of stage detect covered.
+fn detect_rebuilt(i: &Instance) -> u64 {
+    let mut partitions = 0;
+    for line in i.log_text().lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let fields = &v["fields"];
+        if fields["message"] == "detector state rebuilt" && fields["stage"] == "detect" {
+            partitions = fields["partitions"].as_u64().unwrap_or(0);
+        }
+    }
+    partitions
 }
 
 /// Stage ingest's rebuilds in `i`'s log: (partitions resumed from the checkpoint
@@ -81,10 +110,23 @@ fn finish(instances: Vec<Instance>) {
     finish_after_idle(instances, procs::IDLE_SECS)
 }
 
-/// [`finish`] for instances whose idle timeout is `idle_secs`.
+/// [`finish`] for instances whose idle timeout is `idle_secs`: every instance that
+/// runs a part of stage detect (the group spreads its two internal partitions over
+/// two members) reaches quiescence on its own.
 fn finish_after_idle(mut instances: Vec<Instance>, idle_secs: u64) {
     let produced = std::time::Instant::now();
     wait_any(&mut instances, "every partition idle", 240);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while instances
+        .iter()
+        .any(|i| owns_detect(i) && !i.log_text().contains("every partition idle"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "an instance running stage detect never became quiescent"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     eprintln!(
         "quiescent {:?} after the last record was produced (idle timeout {idle_secs} s)",
         produced.elapsed(),
@@ -115,8 +157,17 @@ async fn three_instances_in_any_order_one_killed_give_the_replays_cases() {
         instances.push(f.spawn_as(name, &format!("cw-scale-{name}")));
         std::thread::sleep(Duration::from_millis(500 + 700 * ((nanos >> k) % 3) as u64));
     }
-    // Mid-stream, after the group settled: kill the instance that runs detection.
+    // Mid-stream, after the group settled: stage detect's two internal partitions
+    // (SMS, measurements) run on two different instances; kill one of them.
     std::thread::sleep(Duration::from_secs(10));
+    let settle = Instant::now() + Duration::from_secs(60);
+    while instances.iter().filter(|i| owns_detect(i)).count() < 2 {
+        assert!(
+            Instant::now() < settle,
+            "stage detect did not spread over two instances"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let archived = count(&f.ch, "SELECT count() FROM records").await;
     assert!(archived > 0, "nothing archived before the kill");
     let owner = instances
@@ -125,15 +176,16 @@ async fn three_instances_in_any_order_one_killed_give_the_replays_cases() {
         .expect("one instance owns stage detect");
     let victim = instances.remove(owner);
     eprintln!(
-        "killing {} (stage detect) {:?} after the start",
+        "killing {} (a part of stage detect) {:?} after the start",
         victim.log.display(),
         started.elapsed()
     );
     victim.kill();
     let killed_at = Instant::now();
-    // A survivor takes detection over once the group notices (session timeout).
+    // A survivor takes the victim's part of detection over once the group notices
+    // (session timeout): both internal partitions are owned again.
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !instances.iter().any(owns_detect) {
+    while detect_partitions_owned(&instances) < 2 {
         assert!(
             Instant::now() < deadline,
             "no survivor took stage detect over"
@@ -364,7 +416,7 @@ async fn sigterm_after_the_input_emits_the_replays_final_snapshots() {
     let valid = procs::replay(&f).2;
     let started = Instant::now();
     let (producing, placement) = f.produce(15, None);
-    let mut instances = vec![
+    let instances = vec![
         f.spawn_as("a", "cw-sigterm-a"),
         f.spawn_as("b", "cw-sigterm-b"),
     ];
@@ -375,35 +427,51 @@ async fn sigterm_after_the_input_emits_the_replays_final_snapshots() {
         assert!(Instant::now() < deadline, "not every record archived");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let owner = loop {
-        if let Some(i) = instances.iter().position(owns_detect) {
-            break i;
-        }
-        assert!(Instant::now() < deadline, "no instance owns stage detect");
+    // Both internal partitions owned: with two instances, one each.
+    while detect_partitions_owned(&instances) < 2 {
+        assert!(Instant::now() < deadline, "stage detect is not fully owned");
         std::thread::sleep(Duration::from_millis(100));
-    };
-    let detect = instances.remove(owner);
-    let other = instances.remove(0);
-    let other_stop = other.terminate(30);
-    let log = detect.log.clone();
-    let stop = detect.terminate(30);
-    let text = std::fs::read_to_string(&log).unwrap();
-    let finished = text
-        .lines()
-        .filter(|l| l.contains("final snapshots emitted"))
-        .collect::<Vec<_>>();
+    }
+    // One instance first: its part of stage detect either emits its final snapshots
+    // (the whole input accounted for) or says what still waits and leaves the part
+    // to the other, which then owns both internal partitions and, at its own SIGTERM,
+    // emits the final snapshots of both.
+    let mut instances = instances;
+    let last = instances.pop().unwrap();
+    let first = instances.pop().unwrap();
+    let first_log = first.log.clone();
+    let first_stop = first.terminate(30);
+    let text = std::fs::read_to_string(&first_log).unwrap();
     assert!(
-        finished
-            .iter()
-            .any(|l| l.contains(r#""reason":"shutdown""#)),
-        "the detect instance emitted its final snapshots at SIGTERM:\n{text}"
+        text.lines().any(|l| l.contains(r#""reason":"shutdown""#)
+            && (l.contains("final snapshots emitted") || l.contains("records still waiting"))),
+        "the first instance's part of stage detect at SIGTERM:\n{text}"
     );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while detect_partitions(&last) < 2 || detect_rebuilt(&last) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the last instance did not take stage detect whole"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let last_log = last.log.clone();
+    let last_stop = last.terminate(30);
+    let text = std::fs::read_to_string(&last_log).unwrap();
     assert!(
-        !text.contains("every partition idle"),
-        "quiescence was not what ended the run"
+        text.lines()
+            .any(|l| l.contains("final snapshots emitted") && l.contains(r#""reason":"shutdown""#)),
+        "the last instance emitted its final snapshots at SIGTERM:\n{text}"
     );
+    for log in [&first_log, &last_log] {
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(
+            !text.contains("every partition idle"),
+            "quiescence was not what ended the run"
+        );
+    }
     eprintln!(
-        "SIGTERM to exit: other instance {other_stop:?}, detect instance {stop:?}; whole run {:?}",
+        "SIGTERM to exit: first instance {first_stop:?}, last instance {last_stop:?}; whole run {:?}",
         started.elapsed()
     );
     assert_equals_the_replay(&f, &placement).await;

@@ -94,6 +94,9 @@ pub(super) async fn upstream_backlog(
     reader: Arc<StreamConsumer<WorkerContext>>,
     topics: Vec<String>,
 ) -> Result<Backlog, String> {
+    if topics.is_empty() {
+        return Ok(Backlog::default());
+    }
     off_loop(move || {
         committed_backlog(&*reader, &topics, Instant::now() + ANSWER_WITHIN)
             .map_err(|e| format!("stage ingest: {e}"))

@@ -55,6 +55,10 @@ impl Worker {
             .cloned()
             .collect();
         if feed_parts.is_empty() {
+            if let Stage::Detect(state) = &mut self.stage {
+                state.upstream.clear();
+                state.applied.clear();
+            }
             self.live = true;
             return Ok(());
         }
@@ -62,7 +66,8 @@ impl Worker {
         // until it delivers or turns idle (see `Pipeline::set_idle`); in stage
         // detect, every partition of the feed topics upstream does.
         if matches!(self.stage, Stage::Detect(_)) {
-            self.refresh_upstream(consumer)?;
+            let owned = feed_parts.iter().map(|(t, _)| self.feeds[t]).collect();
+            self.refresh_upstream(consumer, &owned)?;
             self.reset_detect();
         } else {
             for (t, p) in &feed_parts {
@@ -90,9 +95,14 @@ impl Worker {
         self.metrics.rebuilt_records.inc_by(rebuilt);
         self.report.rebuilds += 1;
         self.report.rebuilt_records += rebuilt;
+        let feeds: Vec<&str> = feed_parts
+            .iter()
+            .map(|(t, _)| self.feeds[t].name())
+            .collect();
         tracing::info!(
             stage = self.stage.name(),
             partitions = feed_parts.len(),
+            feeds = ?feeds,
             resumed_from_checkpoint = resumed,
             records = rebuilt,
             elapsed_ms = started.elapsed().as_millis() as u64,

@@ -13,7 +13,7 @@ use super::worker::Worker;
 use crate::detect::CaseSink;
 use crate::model::{Event, Feed};
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// How long the brokers may take to tell a topic's partitions.
@@ -194,12 +194,15 @@ impl Worker {
         }
     }
 
-    /// Stage detect: learn the partitions of the feed topics upstream (from the
-    /// brokers' metadata), each of which holds the watermark until it delivers or is
-    /// declared idle.
+    /// Stage detect: learn the partitions of the feed topics upstream of the
+    /// internal partitions this task owns (from the brokers' metadata), each of which
+    /// holds the watermark until it delivers or is declared idle. A task that owns
+    /// only one feed's internal partition (the detect group spreads the two over its
+    /// members) waits for that feed only.
     pub(super) fn refresh_upstream(
         &mut self,
         consumer: &StreamConsumer<WorkerContext>,
+        owned: &BTreeSet<Feed>,
     ) -> Result<(), ServiceError> {
         let topics = &self.config.kafka.topics;
         let feeds = [
@@ -207,7 +210,7 @@ impl Worker {
             (Feed::Measurements, topics.measurements.clone()),
         ];
         let mut upstream = Vec::new();
-        for (feed, topic) in feeds {
+        for (feed, topic) in feeds.into_iter().filter(|(f, _)| owned.contains(f)) {
             let md = consumer.fetch_metadata(Some(&topic), METADATA_TIMEOUT)?;
             let n = md.topics().first().map_or(0, |t| t.partitions().len());
             if n == 0 {
@@ -221,8 +224,17 @@ impl Worker {
         Ok(())
     }
 
+    /// Stage detect: the feeds whose upstream partitions hold this task's watermark
+    /// (those of the internal partitions it owns).
+    pub(super) fn upstream_feeds(&self) -> BTreeSet<Feed> {
+        match &self.stage {
+            Stage::Detect(state) => state.upstream.iter().map(|(f, _)| *f).collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+
     /// Register every upstream source of stage detect (all partitions of the feed
-    /// topics) and forget what was applied: a rebuild starts over.
+    /// topics it owns) and forget what was applied: a rebuild starts over.
     pub(super) fn reset_detect(&mut self) {
         if let Stage::Detect(state) = &mut self.stage {
             state.applied.clear();

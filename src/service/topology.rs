@@ -104,9 +104,17 @@ pub(super) async fn ensure_internal_topics(
 }
 
 /// The Kafka settings of stage detect: its own consumer group (and static
-/// membership name), so a rebalance of one stage does not disturb the other.
+/// membership name), so a rebalance of one stage does not disturb the other, and the
+/// round-robin assignor, so that with two or more members the SMS and the
+/// measurement internal partitions (one each) go to different instances: the spam
+/// and the fake-BTS detectors are independent and then run on two machines. (The
+/// range assignor, librdkafka's first default, would give both to one member.) A
+/// `partition.assignment.strategy` in `[kafka.librdkafka]` wins.
 pub(super) fn detect_kafka(kafka: &KafkaConfig) -> KafkaConfig {
     let mut k = kafka.clone();
+    k.librdkafka
+        .entry("partition.assignment.strategy".into())
+        .or_insert_with(|| "roundrobin".into());
     k.group_id = format!("{}-detect", kafka.group_id);
     if !kafka.group_instance_id.is_empty() {
         k.group_instance_id = format!("{}-detect", kafka.group_instance_id);

@@ -36,7 +36,12 @@ impl ServiceLoop {
         let started = Instant::now();
         let mut waiting = match &self.upstream {
             Some(reader) => {
-                let topics = feed_topics(&self.worker.config).into_keys().collect();
+                let owned = self.worker.upstream_feeds();
+                let topics = feed_topics(&self.worker.config)
+                    .into_iter()
+                    .filter(|(_, feed)| owned.contains(feed))
+                    .map(|(topic, _)| topic)
+                    .collect();
                 upstream_backlog(reader.clone(), topics)
                     .await
                     .map(|b| ("stage ingest", b))
