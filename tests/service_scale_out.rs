@@ -24,22 +24,22 @@ fn detect_partitions_owned(instances: &[Instance]) -> u64 {
     instances.iter().map(detect_partitions).sum()
 }
 
+/// The `fields` of each JSON line of `i`'s log, in order.
+fn log_fields(i: &Instance) -> Vec<serde_json::Value> {
+    i.log_text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|mut v| v["fields"].take())
+        .collect()
+}
+
 /// The internal partitions `i` owns in the detect group now.
 fn detect_partitions(i: &Instance) -> u64 {
     let mut owned = 0;
-    for line in i.log_text().lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let fields = &v["fields"];
-        if !fields["group"]
-            .as_str()
-            .unwrap_or_default()
-            .ends_with("-detect")
-        {
-            continue;
-        }
+    for fields in log_fields(i) {
+        let group = fields["group"].as_str().unwrap_or_default();
         match fields["message"].as_str() {
+            _ if !group.ends_with("-detect") => {}
             Some("partitions assigned") => owned = fields["partitions"].as_u64().unwrap_or(0),
             Some("partitions revoked") => owned = 0,
             _ => {}
@@ -48,35 +48,30 @@ fn detect_partitions(i: &Instance) -> u64 {
     owned
 }
 
-/// How many internal partitions `i`'s last rebuild of stage detect covered.
-fn detect_rebuilt(i: &Instance) -> u64 {
-    let mut partitions = 0;
-    for line in i.log_text().lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let fields = &v["fields"];
-        if fields["message"] == "detector state rebuilt" && fields["stage"] == "detect" {
-            partitions = fields["partitions"].as_u64().unwrap_or(0);
+/// The rebuilds of `stage` in `i`'s log: (partitions of the last one, partitions
+/// resumed from the checkpoint committed with their offsets, records read again —
+/// both summed over all of them).
+fn rebuilds(i: &Instance, stage: &str) -> (u64, u64, u64) {
+    let (mut last, mut resumed, mut records) = (0, 0, 0);
+    for fields in log_fields(i) {
+        if fields["message"] == "detector state rebuilt" && fields["stage"] == stage {
+            last = fields["partitions"].as_u64().unwrap_or(0);
+            resumed += fields["resumed_from_checkpoint"].as_u64().unwrap_or(0);
+            records += fields["records"].as_u64().unwrap_or(0);
         }
     }
-    partitions
+    (last, resumed, records)
+}
+
+/// How many internal partitions `i`'s last rebuild of stage detect covered.
+fn detect_rebuilt(i: &Instance) -> u64 {
+    rebuilds(i, "detect").0
 }
 
 /// Stage ingest's rebuilds in `i`'s log: (partitions resumed from the checkpoint
 /// committed with their offsets, records read again).
 fn ingest_rebuilds(i: &Instance) -> (u64, u64) {
-    let (mut resumed, mut records) = (0, 0);
-    for line in i.log_text().lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let fields = &v["fields"];
-        if fields["message"] == "detector state rebuilt" && fields["stage"] == "ingest" {
-            resumed += fields["resumed_from_checkpoint"].as_u64().unwrap_or(0);
-            records += fields["records"].as_u64().unwrap_or(0);
-        }
-    }
+    let (_, resumed, records) = rebuilds(i, "ingest");
     (resumed, records)
 }
 
