@@ -30,7 +30,7 @@ fi
     echo "each simulator variant at small scale, seeds 1-10, through \`cellwatch replay\`"
     echo "(default configuration) and \`cellwatch score\`. Each column is the worst cell of"
     echo "the variant. Regenerate with \`scripts/quality.sh\` (\`--heldout\` adds the"
-    echo "held-out seeds 101-103 and variants \`combined\`, \`feeds_alt\`)."
+    echo "held-out seeds 101-103 and variants \`combined\`, \`feeds_alt\`, \`reports_bare\`)."
     echo
     echo "Generated $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)."
     echo

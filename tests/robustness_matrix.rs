@@ -17,7 +17,7 @@
 //! makes); `test = false` in Cargo.toml keeps it out of the debug `cargo test --tests`.
 //!
 //! Held out (never asserted; look at them only after tuning, as a check on
-//! over-fitting): the variants `combined` and `feeds_alt`, and seeds 101–103 of every
+//! over-fitting): the variants `combined`, `feeds_alt` and `reports_bare`, and seeds 101–103 of every
 //! variant. `CW_MATRIX_HELDOUT=1` adds them to the run and the report.
 //!
 //! Other knobs: `CW_MATRIX_SEEDS=1,2` and `CW_MATRIX_VARIANTS=imsi_catcher,...` narrow
@@ -57,7 +57,7 @@ const SPAM_ASSERTED_VARIANTS: [&str; 8] = [
 /// Of those, variants whose every asserted seed finds every transmitter with no false
 /// fake-BTS case today (QUALITY.md): asserted on the same run.
 const BTS_FOUND_VARIANTS: [&str; 4] = ["baseline", "imsi_catcher", "static_clone", "ramp_campaign"];
-const HELD_OUT_VARIANTS: [&str; 2] = ["combined", "feeds_alt"];
+const HELD_OUT_VARIANTS: [&str; 3] = ["combined", "feeds_alt", "reports_bare"];
 const ASSERTED_SEEDS: [u64; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const HELD_OUT_SEEDS: [u64; 3] = [101, 102, 103];
 

@@ -99,7 +99,7 @@ pub fn write_scenario_with(
         cfg.seed,
     ));
     sims.configure(&knobs.feeds, &knobs.sims, &city, span, &pseudo, cfg.seed);
-    reporters.configure(&knobs.cells, fakes.len(), cfg.seed);
+    reporters.configure(&knobs.cells, &knobs.reports, fakes.len(), cfg.seed);
     let mut world = World {
         city,
         fakes,

@@ -1,5 +1,5 @@
 //! The scenario knobs: everything a scenario may vary besides its seed and scale —
-//! the operators' feed profiles, extra attackers, extra SIM populations and the
+//! the operators' feed profiles, the reporting devices' report profiles, extra attackers, extra SIM populations and the
 //! network's legitimate oddities. docs/simulator.md documents every knob, what it
 //! models and why.
 //!
@@ -12,12 +12,14 @@ mod attackers;
 mod cells;
 mod feeds;
 mod population;
+mod reports;
 pub mod variants;
 
 pub use attackers::{Attackers, CloningBlaster, ImsiCatcher, StaticClone};
 pub use cells::CellKnobs;
 pub use feeds::{FeedProfile, Feeds, SmsField, TextOffset};
 pub use population::{ExtraFarm, LookalikeGroup, LookalikeKind, RampCampaign, SimKnobs};
+pub use reports::{ReportField, ReportProfile, Reports};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -34,6 +36,8 @@ pub struct Knobs {
     pub sims: SimKnobs,
     /// Legitimate cells and phones that look odd.
     pub cells: CellKnobs,
+    /// Which optional fields each kind of reporting device sends.
+    pub reports: Reports,
 }
 
 /// Why knobs could not be loaded.

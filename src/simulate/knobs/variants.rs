@@ -46,6 +46,7 @@ pub const VARIANTS: &[Variant] = &[
     variant!("lookalikes_radio"),
     variant!("combined"),
     variant!("feeds_alt"),
+    variant!("reports_bare"),
 ];
 
 /// The variant called `name`.

@@ -13,7 +13,7 @@ mod serving;
 
 use super::city::{population_point, to_latlon, City, OPERATORS};
 use super::fakes::Transmitter;
-use super::knobs::CellKnobs;
+use super::knobs::{CellKnobs, ReportField, ReportProfile, Reports};
 use super::output::{Delivery, FeedWriter};
 use super::pseudonym::Pseudonymizer;
 use super::radio::RadioConfig;
@@ -79,6 +79,39 @@ pub(crate) struct Reporters {
     overshoot_probability: f64,
     /// Per transmitter: phones it caught so far (paces `max_captures`).
     captures: Vec<u32>,
+    /// Which optional fields each kind of device sends (the `reports` knobs).
+    profiles: Reports,
+}
+
+/// `line` as a device of `profile` sends it: without the fields it leaves out.
+fn shape<'a>(line: &MeasurementLine<'a>, profile: &ReportProfile) -> MeasurementLine<'a> {
+    let mut l = line.clone();
+    let keep = |f| profile.sends(f);
+    if !keep(ReportField::AccuracyM) {
+        l.accuracy_m = None;
+    }
+    if !keep(ReportField::Arfcn) {
+        l.arfcn = None;
+    }
+    if !keep(ReportField::Pci) {
+        l.pci = None;
+    }
+    if !keep(ReportField::SignalDbm) {
+        l.signal_dbm = None;
+    }
+    if !keep(ReportField::Ta) {
+        l.ta = None;
+    }
+    if !keep(ReportField::Neighbors) {
+        l.neighbors = None;
+    }
+    if !keep(ReportField::Cipher) {
+        l.cipher = None;
+    }
+    if !keep(ReportField::SmsSender) {
+        l.sms_sender = None;
+    }
+    l
 }
 
 /// Source, mobility, report interval (s) and GPS accuracy (m) of a new reporter:
@@ -169,13 +202,22 @@ impl Reporters {
             in_extra: false,
             overshoot_probability: 0.0,
             captures: vec![0; DEFAULT_TRANSMITTERS],
+            profiles: Reports::default(),
         }
     }
 
-    /// Apply the `cells` knobs (2G-only phones, overshoot) and make room for
+    /// Apply the `cells` knobs (2G-only phones, overshoot) and the `reports` knobs
+    /// (which fields each kind of device sends), and make room for
     /// `transmitters` rogue transmitters; knob-driven draws come from streams of
     /// `seed`.
-    pub(crate) fn configure(&mut self, knobs: &CellKnobs, transmitters: usize, seed: u64) {
+    pub(crate) fn configure(
+        &mut self,
+        knobs: &CellKnobs,
+        reports: &Reports,
+        transmitters: usize,
+        seed: u64,
+    ) {
+        self.profiles = reports.clone();
         self.extra_rng = stream(seed, "reporters/extra");
         if knobs.gsm_overshoot_share > 0.0 {
             self.overshoot_probability = knobs.overshoot_report_probability;
@@ -210,6 +252,13 @@ impl Reporters {
         t: i64,
         late_eligible: bool,
     ) -> Result<(), SimulateError> {
+        let shaped;
+        let line = if self.profiles.sends_everything() {
+            line
+        } else {
+            shaped = shape(line, self.profiles.of_source(line.source));
+            &shaped
+        };
         if self.in_extra {
             out.push_extra(line, t, Delivery::OnTime)
         } else {
