@@ -194,9 +194,12 @@ pub struct SpamConfig {
     pub(crate) fp_hamming: u32,
     /// Candidate SIMs in one cell, within the campaign window, sending near-duplicate
     /// fingerprints that link them (`TEMPLATE_CAMPAIGN`; Jiang et al. 2013: related
-    /// spam numbers share pattern, location and time window).
+    /// spam numbers share pattern, location and time window). Also the SIMs (any
+    /// cell) whose broadcasts of one template make a `spam_sim` case's
+    /// `TEMPLATE_CAMPAIGN`, which no one-off burst to a contact book shows.
     pub(crate) campaign_min_sims: u32,
-    /// Time window of a campaign in one cell (event time, seconds).
+    /// Time window of a campaign in one cell, and of the templates of broadcasting
+    /// SIMs remembered for `spam_sim` cases (event time, seconds).
     pub(crate) campaign_window_secs: u32,
     /// Candidate SIMs with a gateway TAC in one cell that link them (`GATEWAY_TAC_CELL`).
     pub(crate) gateway_cell_min_sims: u32,

@@ -6,7 +6,7 @@
 
 use super::contrary::Contrary;
 use super::rules::{Fired, RuleId, SimFeatures};
-use super::state::{flag, SimState};
+use super::state::{field, flag, SimState};
 use super::SpamDetector;
 use crate::detect::case_id::digest_id;
 use crate::detect::CaseSink;
@@ -28,6 +28,19 @@ pub(crate) fn sim_case_id(
     )
 }
 
+/// Whether the fired rules show a broadcast: one message per recipient, or most to
+/// numbers the SIM never texted (each only where the feed carries its fields).
+#[inline]
+fn broadcast(fired: &Fired) -> bool {
+    fired.has(RuleId::NewRecipientRatio) || fired.has(RuleId::DistinctRatio)
+}
+
+/// Event time in whole seconds.
+#[inline]
+fn secs(ms: i64) -> u32 {
+    (ms.max(0) / 1000).min(i64::from(u32::MAX)) as u32
+}
+
 /// What the opening gate decided for a SIM without an open case.
 enum Gate {
     Closed,
@@ -43,6 +56,8 @@ pub(super) struct SimCase {
     fired: Fired,
     emitted_mask: u32,
     emitted_evidence: u64,
+    /// When its template was last written to the shared templates (seconds).
+    noted_s: u32,
 }
 
 /// The SIM's evidence at one record, as a case reports it.
@@ -103,7 +118,9 @@ impl SpamDetector {
         f: &SimFeatures,
         out: &mut dyn CaseSink,
     ) {
-        let score = fired.score(&self.confidence);
+        let t_s = secs(end_ms);
+        let mut fired = *fired;
+        let mut score = fired.score(&self.confidence);
         let Some(st) = self.sims.get(slot) else {
             return;
         };
@@ -113,12 +130,23 @@ impl SpamDetector {
             let Some(sc) = self.cases.get_mut(&slot) else {
                 return;
             };
-            if sc.update(fired, score, evidence) {
+            // keep the SIM's template known to later broadcasters while it sends
+            let due = t_s >= sc.noted_s.saturating_add(self.config.short_window_secs);
+            if let (true, Some(fp)) = (due && broadcast(&fired), f.top_fp) {
+                sc.noted_s = t_s;
+                self.templates.note(fp, slot, t_s, self.config.fp_hamming);
+            }
+            if sc.update(&fired, score, evidence) {
                 out.emit(sc.case.clone());
                 self.stats.spam_cases_updated += 1;
             }
             return;
         }
+        if score >= self.config.open_score {
+            self.campaign_template(slot, t_s, &mut fired, f);
+            score = fired.score(&self.confidence);
+        }
+        let fired = &fired;
         match self.gate(fired, score, f) {
             Gate::Closed => return,
             Gate::Held(contrary) => {
@@ -135,7 +163,8 @@ impl SpamDetector {
     }
 
     /// The opening gate: the score reaches `open_score`, and either a volume rule and
-    /// the behaviour rule fired (unless behaviour is not required) or
+    /// the behaviour rule fired (unless behaviour is not required; on a feed without
+    /// `new_recipients`, `DISTINCT_RATIO` with `TEMPLATE_CAMPAIGN` stands for it) or
     /// `RATE_FAR_BEYOND` did; then the contrary evidence the feed carries may still
     /// hold the case back.
     fn gate(&self, fired: &Fired, score: f64, f: &SimFeatures) -> Gate {
@@ -143,7 +172,12 @@ impl SpamDetector {
             return Gate::Closed;
         }
         let volume = fired.mask & RuleId::VOLUME_MASK != 0;
-        let behaviour = fired.has(RuleId::NewRecipientRatio);
+        // where the feed does not carry `new_recipients`, one message per recipient
+        // of a template other broadcasters send shows the broadcast instead
+        let campaign = !f.carries(field::NEW)
+            && fired.has(RuleId::DistinctRatio)
+            && fired.has(RuleId::TemplateCampaign);
+        let behaviour = fired.has(RuleId::NewRecipientRatio) || campaign;
         let by_behaviour = !self.config.require_behaviour || (volume && behaviour);
         let by_far = fired.has(RuleId::RateFarBeyond);
         if !by_behaviour && !by_far {
@@ -154,6 +188,26 @@ impl SpamDetector {
             return Gate::Open;
         }
         Gate::Held(contrary)
+    }
+
+    /// A broadcast whose template other broadcasting SIMs sent within the campaign
+    /// window (`templates.rs`) fires `TEMPLATE_CAMPAIGN` (value: the SIMs, this one
+    /// included); the SIM's template is remembered for later broadcasters either way.
+    fn campaign_template(&mut self, slot: u32, t_s: u32, fired: &mut Fired, f: &SimFeatures) {
+        let Some(fp) = f.top_fp.filter(|_| broadcast(fired)) else {
+            return;
+        };
+        let c = &self.config;
+        let since = t_s.saturating_sub(c.campaign_window_secs);
+        let sims = self.templates.others(fp, slot, since, c.fp_hamming) + 1;
+        self.templates.note(fp, slot, t_s, c.fp_hamming);
+        if sims >= c.campaign_min_sims {
+            fired.push(
+                RuleId::TemplateCampaign,
+                f64::from(sims),
+                f64::from(c.campaign_min_sims),
+            );
+        }
     }
 
     /// A SIM met the gate but contrary evidence held it back: a near miss.
@@ -233,6 +287,7 @@ impl SpamDetector {
                 fired: *fired,
                 emitted_mask: fired.mask,
                 emitted_evidence: evidence.records,
+                noted_s: secs(end_ms),
             },
         );
     }

@@ -10,8 +10,10 @@
 //!   calls, replies: `IDENTITY_VERIFIED`, `SIM_AGE_DAYS`, `VOICE_CALLS`,
 //!   `REPLY_SHARE` say which) that has sent no more than one message to each entry of
 //!   a contact book (`one_off_max_sms`): a new-number announcement, an invitation.
-//!   Not checked when the SIM sits in a GSM gateway (`GATEWAY_TAC`): device evidence
-//!   the feed does carry is not outweighed by a pattern it cannot tell from spam.
+//!   Not checked when the SIM sits in a GSM gateway (`GATEWAY_TAC`) or sends the
+//!   template other broadcasting SIMs send (`TEMPLATE_CAMPAIGN`, `templates.rs`):
+//!   device or content evidence the feed does carry is not outweighed by a pattern it
+//!   cannot tell from spam.
 //! - `ESTABLISHED_SUBSCRIBER`: an old SIM (`sim_age_days` above `young_sim_days`) with
 //!   calls or replies: its volume alone (`RATE_FAR_BEYOND`) opens no case, whatever
 //!   the count (a school's notices, a shop's busy hour); the behaviour gate (new
@@ -55,8 +57,10 @@ impl Contrary {
                 out.push("FEW_RECIPIENTS", share, c.few_recipients_ratio);
             }
         }
-        // a gateway device is no subscriber's phone: its SIM's burst is not one
-        if f.out_long <= u64::from(c.one_off_max_sms) && !fired.has(RuleId::GatewayTac) {
+        // a gateway device is no subscriber's phone, and a campaign's template no
+        // subscriber's own words: the burst is not one
+        let not_one_off = fired.has(RuleId::GatewayTac) || fired.has(RuleId::TemplateCampaign);
+        if f.out_long <= u64::from(c.one_off_max_sms) && !not_one_off {
             let before = out.reasons.len();
             life_signs(c, f, &mut out);
             if out.reasons.len() > before {

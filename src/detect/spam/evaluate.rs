@@ -30,6 +30,7 @@ pub(super) fn sim_features(
         .clamp(bucket_s * specs.short_buckets as u32, bucket_s * 12);
     let aux = st.aux.sum(&specs.aux, now_ms);
     let age = (st.age_days != AGE_UNKNOWN).then_some(u32::from(st.age_days));
+    let top = r.content_fps.iter().max_by_key(|f| f.n);
     let kyc = st
         .has(flag::KYC_KNOWN)
         .then_some(st.has(flag::KYC_VERIFIED));
@@ -50,7 +51,8 @@ pub(super) fn sim_features(
         kyc_verified: kyc,
         gateway_tac,
         cell_streak: u32::from(st.cell_streak),
-        max_fp_count: r.content_fps.iter().map(|f| f.n).max().unwrap_or(0),
+        max_fp_count: top.map_or(0, |f| f.n),
+        top_fp: top.map(|f| f.fp),
         fields: st.fields,
     }
 }
@@ -93,12 +95,14 @@ impl SpamDetector {
         }
     }
 
-    /// Whether a SIM without an open case could open one: its behaviour rule fires, its
-    /// volume reaches `RATE_FAR_BEYOND`'s, or behaviour is not required.
+    /// Whether a SIM without an open case could open one: its behaviour rule (or, on a
+    /// feed without `new_recipients`, a broadcast of a template) fires, its volume
+    /// reaches `RATE_FAR_BEYOND`'s, or behaviour is not required.
     #[inline]
     pub(super) fn may_open_case(&self, f: &SimFeatures) -> bool {
         super::rules::far_volume(&self.rules, f)
             || self.rules.new_recipient_ratio(f).is_some()
+            || self.rules.template_broadcast(f)
             || !self.config.require_behaviour
     }
 

@@ -37,6 +37,7 @@ pub(crate) mod rules;
 pub(crate) mod simhash;
 pub(crate) mod state;
 mod stats;
+mod templates;
 
 pub use allowlist::{AllowEntry, Allowlist, AllowlistError};
 pub use stats::SpamStats;
@@ -67,6 +68,7 @@ pub struct SpamDetector {
     cases: FastMap<u32, SimCase>,
     baselines: Baselines,
     near_misses: NearMisses,
+    templates: templates::SharedTemplates,
     next_refit_ms: i64,
     farm: FarmIndex,
     next_sweep_ms: Option<i64>,
@@ -125,6 +127,7 @@ impl SpamDetector {
             cases: fast_map(),
             baselines,
             near_misses: NearMisses::default(),
+            templates: templates::SharedTemplates::default(),
             next_refit_ms: i64::MIN,
             farm,
             next_sweep_ms: None,

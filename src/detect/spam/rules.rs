@@ -255,6 +255,8 @@ pub(crate) struct SimFeatures {
     pub(crate) cell_streak: u32,
     /// Largest count of one fingerprint in the record.
     pub(crate) max_fp_count: u32,
+    /// That fingerprint (the record's main template), when the record carries any.
+    pub(crate) top_fp: Option<u64>,
     /// Optional fields the SIM's records carried (`state::field` bits): a rule whose
     /// field is missing is not evaluated.
     pub(crate) fields: u8,
@@ -326,6 +328,13 @@ impl SimRules {
     #[inline]
     pub(crate) fn new_recipient_ratio(&self, f: &SimFeatures) -> Option<(f64, f64)> {
         new_recipient_ratio(self, f)
+    }
+
+    /// Whether a SIM on a feed without `new_recipients` broadcasts a template (one
+    /// message per recipient, `DISTINCT_RATIO`): the stand-in behaviour evidence, once
+    /// other broadcasters share the template (`TEMPLATE_CAMPAIGN`).
+    pub(crate) fn template_broadcast(&self, f: &SimFeatures) -> bool {
+        !f.carries(field::NEW) && f.top_fp.is_some() && distinct_ratio(self, f).is_some()
     }
 }
 

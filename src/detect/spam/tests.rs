@@ -609,3 +609,6 @@ mod caps;
 
 #[path = "tests_onset.rs"]
 mod onset;
+
+#[path = "tests_campaign.rs"]
+mod campaign;
