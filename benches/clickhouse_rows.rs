@@ -45,14 +45,14 @@ fn record_rows(c: &mut Criterion) {
     let mut group = c.benchmark_group("clickhouse_rows");
     group.throughput(Throughput::Elements(ROWS as u64));
     for (name, event, line) in events() {
-        let mut archive = RecordArchive::with_capacity(ROWS * 512);
+        let mut archive = RecordArchive::default();
         group.bench_function(format!("record_archive_push/{name}"), |b| {
             b.iter(|| {
                 archive.clear();
                 for _ in 0..ROWS {
                     archive.push(black_box(&event), OriginRef::from(&origin), line.as_bytes());
                 }
-                black_box(archive.bytes().len())
+                black_box(archive.byte_len())
             })
         });
         let mut rows = Vec::with_capacity(ROWS);

@@ -126,9 +126,14 @@ async fn record_archive_round_trips_as_record_rows() {
     });
     migrate(&ch).await.expect("migrate");
     let bounds = TimeBounds::at(1_793_581_200_000 + 86_400_000);
-    let mut archive = RecordArchive::default();
+    // Small chunks: the 1 000 rows span a hundred of them, the last one unsealed
+    // (copied into the body), the others shared.
+    let mut archive = RecordArchive::with_chunk_bytes(4096);
     let mut expected = Vec::new();
     for i in 0..1_000i64 {
+        if i == 500 {
+            archive.seal();
+        }
         let (feed, line) = if i % 3 == 0 {
             (Feed::Measurements, MEASUREMENT_LINE)
         } else {

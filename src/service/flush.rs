@@ -128,6 +128,8 @@ impl Flusher {
         let next = self.spare.pop().unwrap_or_default();
         let mut full = std::mem::replace(batch, next);
         worker.checkpoint(&mut full);
+        // The archive's last chunk is shared with the insert too, not copied.
+        full.archive.seal();
         let (through, newest) = watch::channel(false);
         let previous = self.newest.replace(newest);
         self.inflight.push_back(spawn_flush(

@@ -1,8 +1,11 @@
-//! The `records` archive as one growing RowBinary buffer: each valid record is
-//! encoded straight from the consumed bytes into it (no row struct, no `String` per
-//! field), and a flush sends the buffer as the body of one `INSERT … FORMAT
-//! RowBinary`. The buffer is cleared, not freed, so steady-state archiving does not
-//! allocate per record.
+//! The `records` archive as a list of RowBinary chunks: each valid record is
+//! encoded straight from the consumed bytes into the current chunk (no row struct,
+//! no `String` per field), and a flush sends the chunks as the body of one
+//! `INSERT … FORMAT RowBinary`. Chunks are fixed-size (`CHUNK_BYTES`), so a growing
+//! batch never reallocates and copies its archive, and sealed chunks go to the HTTP
+//! body as they are (shared, not copied). After the insert the chunks come back,
+//! are cleared and kept, so steady-state archiving neither allocates nor touches
+//! fresh memory per record.
 //!
 //! Column order and types are those of `schemas/clickhouse/004_records.sql` and of
 //! [`super::RecordRow`] (`tests/clickhouse_sink.rs` inserts both against the server
@@ -10,16 +13,49 @@
 
 use crate::ingest::OriginRef;
 use crate::model::{CellKey, Event};
+use bytes::Bytes;
+use std::sync::Arc;
 
 /// The columns an archive buffer fills, in order.
 pub(crate) const RECORD_COLUMNS: &str =
     "feed, record_key, event_time, topic, partition, offset, record";
 
-/// Archive rows of one batch, RowBinary-encoded.
-#[derive(Debug, Default)]
+/// Bytes of one archive chunk: large enough that sending a chunk costs nothing per
+/// row, small enough that a half-empty last chunk wastes little.
+pub(crate) const CHUNK_BYTES: usize = 1 << 20;
+
+/// A row's bytes beyond its record and topic, at most: the feed name, the record
+/// key (a pseudonym or `MCC-MNC-LAC-CID`), four varint lengths and 20 fixed bytes.
+const ROW_OVERHEAD: usize = 128;
+
+/// A sealed chunk, shared between the archive and an insert's HTTP body.
+#[derive(Debug, Clone)]
+struct Chunk(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Archive rows of one batch, RowBinary-encoded, in chunks.
+#[derive(Debug)]
 pub struct RecordArchive {
-    bytes: Vec<u8>,
+    /// Full chunks, in row order.
+    sealed: Vec<Chunk>,
+    /// The chunk being filled (after `sealed`).
+    current: Vec<u8>,
+    /// Cleared chunks kept for reuse.
+    spare: Vec<Vec<u8>>,
+    chunk_bytes: usize,
+    bytes: usize,
     rows: usize,
+}
+
+impl Default for RecordArchive {
+    fn default() -> Self {
+        Self::with_chunk_bytes(CHUNK_BYTES)
+    }
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -76,17 +112,52 @@ fn put_cell_key(out: &mut Vec<u8>, cell: &CellKey) {
 }
 
 impl RecordArchive {
-    pub fn with_capacity(bytes: usize) -> Self {
+    /// An empty archive whose chunks hold `chunk_bytes` bytes (at least 1 KiB; a
+    /// row larger than a chunk gets a chunk of its own). Allocates nothing yet.
+    pub fn with_chunk_bytes(chunk_bytes: usize) -> Self {
         RecordArchive {
-            bytes: Vec::with_capacity(bytes),
+            sealed: Vec::new(),
+            current: Vec::new(),
+            spare: Vec::new(),
+            chunk_bytes: chunk_bytes.max(1024),
+            bytes: 0,
             rows: 0,
         }
+    }
+
+    /// The chunk a row of `need` bytes at most goes to: the current one, or a
+    /// fresh (or spare) one when the current one has no room for it.
+    fn room_for(&mut self, need: usize) -> &mut Vec<u8> {
+        if self.current.capacity() - self.current.len() < need {
+            if !self.current.is_empty() {
+                self.seal();
+            }
+            if self.current.capacity() == 0 {
+                self.current = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(self.chunk_bytes));
+            }
+            self.current.reserve(need);
+        }
+        &mut self.current
     }
 
     /// Append the row of a valid event and its original bytes (the same values as
     /// [`super::RecordRow::from_event`]).
     pub fn push(&mut self, event: &Event, origin: OriginRef<'_>, raw: &[u8]) {
-        let out = &mut self.bytes;
+        let (topic, partition, offset) = match origin {
+            OriginRef::Kafka {
+                topic,
+                partition,
+                offset,
+            } => (topic, partition, offset),
+            OriginRef::File { file, line } => (file, -1, line as i64),
+        };
+        // Invalid UTF-8 is replaced (at most 3 bytes for each bad byte).
+        let raw_max = raw.len() * 3;
+        let out = self.room_for(raw_max + topic.len() + ROW_OVERHEAD);
+        let before = out.len();
         put_str(out, event.feed().name().as_bytes());
         let event_time = match event {
             Event::Sms(r) => {
@@ -99,14 +170,6 @@ impl RecordArchive {
             }
         };
         out.extend_from_slice(&event_time.to_le_bytes());
-        let (topic, partition, offset) = match origin {
-            OriginRef::Kafka {
-                topic,
-                partition,
-                offset,
-            } => (topic, partition, offset),
-            OriginRef::File { file, line } => (file, -1, line as i64),
-        };
         put_str(out, topic.as_bytes());
         out.extend_from_slice(&partition.to_le_bytes());
         out.extend_from_slice(&offset.to_le_bytes());
@@ -114,6 +177,7 @@ impl RecordArchive {
             Ok(_) => put_str(out, raw),
             Err(_) => put_str(out, String::from_utf8_lossy(raw).as_bytes()),
         }
+        self.bytes += out.len() - before;
         self.rows += 1;
     }
 
@@ -125,14 +189,41 @@ impl RecordArchive {
         self.rows == 0
     }
 
-    /// The encoded rows.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+    /// Bytes of the encoded rows.
+    pub fn byte_len(&self) -> usize {
+        self.bytes
     }
 
-    /// Forget the rows, keep the buffer.
+    /// Seal the chunk being filled, so that [`RecordArchive::body`] shares every
+    /// chunk instead of copying the last one (the service seals a batch's archive
+    /// when its flush starts).
+    pub fn seal(&mut self) {
+        if !self.current.is_empty() {
+            let full = std::mem::take(&mut self.current);
+            self.sealed.push(Chunk(Arc::new(full)));
+        }
+    }
+
+    /// The encoded rows as the pieces of an HTTP body, in order: the sealed chunks
+    /// shared (no copy), the unsealed rest copied.
+    pub(crate) fn body(&self) -> impl Iterator<Item = Bytes> + '_ {
+        let rest = (!self.current.is_empty()).then(|| Bytes::copy_from_slice(&self.current));
+        self.sealed
+            .iter()
+            .map(|c| Bytes::from_owner(c.clone()))
+            .chain(rest)
+    }
+
+    /// Forget the rows, keep the chunks (those no insert holds any more).
     pub fn clear(&mut self) {
-        self.bytes.clear();
+        for Chunk(shared) in self.sealed.drain(..) {
+            if let Ok(mut chunk) = Arc::try_unwrap(shared) {
+                chunk.clear();
+                self.spare.push(chunk);
+            }
+        }
+        self.current.clear();
+        self.bytes = 0;
         self.rows = 0;
     }
 }
@@ -159,6 +250,11 @@ mod tests {
 
     const SMS: &str = r#"{"operator":"45202","sim":"dfe69e35e3d34a46eb0adc4766cef09e","window_start":1793581200000,"window_secs":60,"sms_out":1,"sms_in":0,"distinct_recipients":1,"new_recipients":0,"offnet_out":0,"calls_out":0,"calls_in":0,"device":"96ed31ce3684361dd30949f1e06c2a9b","imei_tac":"35332510","cell":"452-2-12009-14017","sim_age_days":923,"kyc_verified":true,"content_fps":[{"fp":"9575a2388040e97a","n":1}]}"#;
     const MEAS: &str = r#"{"source":"probe","reporter":"0cba7b2afff34ba05f1f49202dfb8b07","ts":1793581201000,"lat":20.974521,"lon":105.865814,"accuracy_m":4.2,"rat":"LTE","mcc":452,"mnc":2,"lac":12204,"cid":103929857,"arfcn":1450,"pci":101,"signal_dbm":-84.9,"ta":32,"neighbors":4,"cipher":"EEA1","event":"camped"}"#;
+
+    /// The whole body an insert sends.
+    fn joined(archive: &RecordArchive) -> Vec<u8> {
+        archive.body().flat_map(|b| b.to_vec()).collect()
+    }
 
     /// Minimal RowBinary reader of the archive's columns.
     struct Reader<'a>(&'a [u8]);
@@ -204,7 +300,7 @@ mod tests {
     #[test]
     fn archive_rows_decode_to_the_row_struct() {
         let bounds = TimeBounds::at(1_793_581_200_000 + 86_400_000);
-        let mut archive = RecordArchive::with_capacity(16);
+        let mut archive = RecordArchive::with_chunk_bytes(16);
         let mut expected = Vec::new();
         for (i, (feed, line)) in [(Feed::SmsVolume, SMS), (Feed::Measurements, MEAS)]
             .into_iter()
@@ -220,13 +316,69 @@ mod tests {
             expected.push(RecordRow::from_event(&event, &origin, line.as_bytes()));
         }
         assert_eq!(archive.rows(), 2);
-        let mut r = Reader(archive.bytes());
+        let body = joined(&archive);
+        assert_eq!(body.len(), archive.byte_len());
+        let mut r = Reader(&body);
         let got = vec![r.row(), r.row()];
         assert!(r.0.is_empty(), "trailing bytes");
         assert_eq!(got, expected);
         assert_eq!(got[1].record_key, "452-2-12204-103929857");
         archive.clear();
-        assert!(archive.is_empty() && archive.bytes().is_empty());
+        assert!(archive.is_empty() && archive.byte_len() == 0 && joined(&archive).is_empty());
+    }
+
+    /// Rows spread over many small chunks make the same body as one large chunk;
+    /// sealed chunks are shared with the body, and come back for reuse once the
+    /// body is dropped.
+    #[test]
+    fn chunks_concatenate_and_are_reused() {
+        let bounds = TimeBounds::at(1_793_581_200_000 + 86_400_000);
+        let events: Vec<(Event, &str)> = [(Feed::SmsVolume, SMS), (Feed::Measurements, MEAS)]
+            .into_iter()
+            .map(|(feed, line)| (parse_record(feed, line.as_bytes(), &bounds).unwrap(), line))
+            .collect();
+        let mut small = RecordArchive::with_chunk_bytes(2048);
+        let mut large = RecordArchive::with_chunk_bytes(1 << 20);
+        for i in 0..200i64 {
+            let (event, line) = &events[(i % 2) as usize];
+            let origin = Origin::Kafka {
+                topic: "t".into(),
+                partition: 1,
+                offset: i,
+            };
+            small.push(event, OriginRef::from(&origin), line.as_bytes());
+            large.push(event, OriginRef::from(&origin), line.as_bytes());
+        }
+        assert!(small.sealed.len() > 10, "{} chunks", small.sealed.len());
+        assert!(small.sealed.iter().all(|c| c.0.len() <= 2048));
+        assert_eq!(joined(&small), joined(&large));
+        assert_eq!(small.byte_len(), large.byte_len());
+        small.seal();
+        let chunks = small.sealed.len();
+        let body: Vec<Bytes> = small.body().collect();
+        assert_eq!(body.len(), chunks, "all sealed: nothing copied");
+        assert_eq!(body[0].as_ptr(), small.sealed[0].0.as_ptr(), "shared, not copied");
+        // Still held by the body: not reused.
+        small.clear();
+        assert!(small.spare.is_empty());
+        drop(body);
+        let mut again = RecordArchive::with_chunk_bytes(2048);
+        for i in 0..200i64 {
+            let (event, line) = &events[(i % 2) as usize];
+            let origin = Origin::Kafka {
+                topic: "t".into(),
+                partition: 1,
+                offset: i,
+            };
+            again.push(event, OriginRef::from(&origin), line.as_bytes());
+        }
+        again.seal();
+        let body: Vec<Bytes> = again.body().collect();
+        drop(body);
+        let chunks = again.sealed.len();
+        again.clear();
+        assert_eq!(again.spare.len(), chunks, "every chunk back for reuse");
+        assert!(again.spare.iter().all(|c| c.is_empty() && c.capacity() >= 2048));
     }
 
     #[test]

@@ -16,9 +16,6 @@ pub use row::{CaseRow, DeadLetterRow, RecordRow};
 use crate::config::ClickHouseConfig;
 use crate::model::{Case, CaseKind, Feed, EVIDENCE_LOOKBACK_MS};
 
-/// Size of the chunks an archive insert streams to the server.
-const ARCHIVE_CHUNK_BYTES: usize = 1 << 20;
-
 /// Errors talking to ClickHouse; each says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum ClickHouseError {
@@ -193,22 +190,18 @@ impl ClickHouse {
     }
 
     /// Archive a batch of RowBinary-encoded records in one insert (the service's
-    /// path: no row struct per record).
+    /// path: no row struct per record; sealed chunks are sent without a copy).
     pub async fn insert_archive(&self, archive: &RecordArchive) -> Result<(), ClickHouseError> {
         if archive.is_empty() {
             return Ok(());
         }
         let q = |source| ClickHouseError::of_query(&self.config, "insert into records", source);
-        let mut insert = self
-            .db_client()
-            .insert_formatted_with(format!(
-                "INSERT INTO records ({RECORD_COLUMNS}) FORMAT RowBinary"
-            ))
-            .buffered_with_capacity(ARCHIVE_CHUNK_BYTES);
-        let mut data = archive.bytes();
-        while !data.is_empty() {
-            let n = insert.write(data).await.map_err(q)?;
-            data = &data[n..];
+        let mut insert = self.db_client().insert_formatted_with(format!(
+            "INSERT INTO records ({RECORD_COLUMNS}) FORMAT RowBinary"
+        ));
+        // The archive's chunks go to the body as they are (no copy).
+        for chunk in archive.body() {
+            insert.send(chunk).await.map_err(q)?;
         }
         insert.end().await.map_err(q)
     }
