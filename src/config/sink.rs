@@ -22,6 +22,9 @@ pub struct SinkConfig {
     /// A batch holding new case snapshots is flushed once it is this old,
     /// milliseconds, so that cases are queryable within the case-latency target
     /// (p99 ≤ 2 s) without making every insert small; at most `flush_interval_ms`.
+    /// Not while the service drains a backlog (its last burst took a full
+    /// `consume_burst`): then the cases wait for the backlog anyway, and the batch
+    /// is flushed when full or `flush_interval_ms` old, so inserts stay large.
     /// Default 200.
     pub(crate) case_flush_ms: u64,
     /// Attempts of one flush before the service reports not-ready and pauses

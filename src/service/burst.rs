@@ -58,6 +58,7 @@ impl Worker {
         mark: BurstMark,
         polled: Instant,
     ) {
+        batch.behind = msgs.len() >= self.config.sink.consume_burst.max(1);
         let jobs = self.jobs(msgs);
         let (bounds, depth) = (self.bounds, self.config.pipeline.max_json_depth);
         let mut parse_wait = Duration::ZERO;

@@ -266,7 +266,8 @@ fn log_flush_error(e: &SinkError, attempt: u32) {
 pub(super) struct FlushPolicy {
     /// Flush a batch this old.
     every: Duration,
-    /// Flush a batch holding case snapshots this old.
+    /// Flush a batch holding case snapshots this old, unless the consumer is
+    /// draining a backlog ([`Batch::behind`]).
     cases_after: Duration,
     /// Flush whatever is pending once nothing was consumed for this long.
     idle_after: Duration,
@@ -288,7 +289,10 @@ impl FlushPolicy {
     }
 
     /// Whether `batch` should be flushed now; `last_record` is when the last record
-    /// was consumed.
+    /// was consumed. Case snapshots make a batch due early only while the consumer
+    /// keeps up: while it drains a backlog, the cases wait for the backlog anyway,
+    /// and flushing every `case_flush_ms` would make the archive inserts small
+    /// (more parts, more merging, more CPU for ClickHouse per row).
     pub(super) fn due(&self, batch: &Batch, last_record: Instant) -> bool {
         let Some(started) = batch.started else {
             // Nothing consumed, but case snapshots or dead letters may be pending.
@@ -296,7 +300,49 @@ impl FlushPolicy {
         };
         let age = started.elapsed();
         age >= self.every
-            || (!batch.cases.is_empty() && age >= self.cases_after)
+            || (!batch.cases.is_empty() && !batch.behind && age >= self.cases_after)
             || last_record.elapsed() >= self.idle_after
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::CaseSink;
+
+    /// A batch that started `age` ago, one record consumed just now, one case.
+    fn batch_with_a_case(age: Duration, behind: bool) -> Batch {
+        let mut batch = Batch::default();
+        batch.note_record("t", 0, 1);
+        batch.started = Some(Instant::now() - age);
+        batch.behind = behind;
+        batch.emit(
+            serde_json::from_value(serde_json::json!({
+                "case_id": "spam-1", "kind": "spam_sim", "opened_at": 1,
+                "first_seen": 1, "last_seen": 1, "score": 1.0,
+                "reasons": [], "evidence_count": 1,
+            }))
+            .expect("a valid case"),
+        );
+        batch
+    }
+
+    #[test]
+    fn cases_flush_early_only_while_the_consumer_keeps_up() {
+        let policy = FlushPolicy::from_config(&SinkConfig::default());
+        let now = Instant::now();
+        // Keeping up: a 300 ms old batch with a case is due (case_flush_ms 200).
+        assert!(policy.due(&batch_with_a_case(Duration::from_millis(300), false), now));
+        // Draining a backlog: it waits for the interval (1 s) or a full batch.
+        assert!(!policy.due(&batch_with_a_case(Duration::from_millis(300), true), now));
+        assert!(policy.due(&batch_with_a_case(Duration::from_millis(1_100), true), now));
+        // Without cases, neither is due before the interval.
+        let mut quiet = batch_with_a_case(Duration::from_millis(300), false);
+        quiet.cases.clear();
+        assert!(!policy.due(&quiet, now));
+        // A reset batch keeps up again.
+        let mut reused = batch_with_a_case(Duration::from_millis(300), true);
+        reused.reset();
+        assert!(!reused.behind);
     }
 }

@@ -64,6 +64,10 @@ pub(crate) struct Batch {
     pub(crate) checkpoints: BTreeMap<(String, i32), i64>,
     pub(crate) records: usize,
     pub(crate) started: Option<Instant>,
+    /// The batch's latest burst was a full one (`sink.consume_burst` records
+    /// already waiting): the consumer is draining a backlog, so case snapshots
+    /// wait for a full-sized batch instead of `sink.case_flush_ms`.
+    pub(crate) behind: bool,
     done: Steps,
 }
 
@@ -113,6 +117,7 @@ impl Batch {
         self.checkpoints.clear();
         self.records = 0;
         self.started = None;
+        self.behind = false;
         self.done = Steps::default();
     }
 }

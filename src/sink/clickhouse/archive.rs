@@ -357,7 +357,11 @@ mod tests {
         let chunks = small.sealed.len();
         let body: Vec<Bytes> = small.body().collect();
         assert_eq!(body.len(), chunks, "all sealed: nothing copied");
-        assert_eq!(body[0].as_ptr(), small.sealed[0].0.as_ptr(), "shared, not copied");
+        assert_eq!(
+            body[0].as_ptr(),
+            small.sealed[0].0.as_ptr(),
+            "shared, not copied"
+        );
         // Still held by the body: not reused.
         small.clear();
         assert!(small.spare.is_empty());
@@ -378,7 +382,10 @@ mod tests {
         let chunks = again.sealed.len();
         again.clear();
         assert_eq!(again.spare.len(), chunks, "every chunk back for reuse");
-        assert!(again.spare.iter().all(|c| c.is_empty() && c.capacity() >= 2048));
+        assert!(again
+            .spare
+            .iter()
+            .all(|c| c.is_empty() && c.capacity() >= 2048));
     }
 
     #[test]
