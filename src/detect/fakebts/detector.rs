@@ -5,8 +5,8 @@
 //! watermarks. Case snapshots are built in [`super::snapshot`], inventory findings
 //! decided in [`super::findings`].
 
+use super::absorb::Explained;
 use super::cipher::CipherConflicts;
-use super::emitter::CaseState;
 use super::emitter::{Emitter, EvidenceSpec};
 use super::findings::{self, FindingKind, InventoryFinding};
 use super::geometry::PathLoss;
@@ -16,7 +16,7 @@ use super::locate::SolverParams;
 use super::rules::{check_neighbourhood, check_report, Neighbourhood, ReportCheck, Rule};
 use super::signature::Signature;
 use super::signs;
-use super::snapshot::{emit_snapshot, material_change};
+use super::snapshot::{emit_snapshot, material_change, CaseState};
 use super::stats::{FakeBtsStats, StateParts};
 use crate::config::{ConfigError, FakeBtsConfig};
 use crate::detect::{CaseSink, Detector};
@@ -26,23 +26,23 @@ use std::collections::BTreeMap;
 
 /// Detects rogue base stations and SMS blasters in cell-measurement reports.
 pub struct FakeBtsDetector {
-    cfg: FakeBtsConfig,
-    solver: SolverParams,
-    spec: EvidenceSpec,
+    pub(super) cfg: FakeBtsConfig,
+    pub(super) solver: SolverParams,
+    pub(super) spec: EvidenceSpec,
     pub(super) index: CellIndex,
     /// The registered cells as loaded and updated (the index mirrors it).
     inventory: Inventory,
-    identities: FastMap<IdKey, IdentityState>,
+    pub(super) identities: FastMap<IdKey, IdentityState>,
     /// Boxed: a B-tree node holds 11 values and is often half full, so inline
     /// transmitters (≈ 1.1 kB each) left ≈ 0.5 kB of node per transmitter unused.
-    emitters: BTreeMap<u64, Box<Emitter>>,
+    pub(super) emitters: BTreeMap<u64, Box<Emitter>>,
     /// Emitters with a forged-looking signature: the only candidates for linking.
-    suspicious: Vec<u64>,
+    pub(super) suspicious: Vec<u64>,
     next_emitter: u64,
     findings: BTreeMap<(FindingKind, String), InventoryFinding>,
     /// Registered identities heard unciphered in place, and when heard ciphered.
     ciphers: CipherConflicts,
-    stats: FakeBtsStats,
+    pub(super) stats: FakeBtsStats,
     last_maintenance_ms: Option<i64>,
 }
 
@@ -259,6 +259,15 @@ impl FakeBtsDetector {
                 signs::opens_on_signs(&a, &self.cfg)
             };
             if let Some(a) = opening {
+                // a transmitter that already has a case takes the candidate over
+                match self.explained_by_case(eid) {
+                    Explained::By(into) => return self.absorb_into(eid, into, m.ts_ms, out),
+                    Explained::Wait => return,
+                    Explained::No => {}
+                }
+                let Some(e) = self.emitters.get_mut(&eid) else {
+                    return;
+                };
                 e.localise(m.ts_ms, &self.cfg, &self.solver);
                 self.stats.localisations += 1;
                 let first = e.identities.first().map_or(claimed_cell(m), |c| c.0);
@@ -339,7 +348,7 @@ impl FakeBtsDetector {
                 let Some(e) = self.emitters.get(eid) else {
                     continue;
                 };
-                if !e.signature.compatible(&signature) {
+                if !e.signature.compatible(&signature) && !e.own_radio_of(&signature) {
                     continue;
                 }
                 let d = excess(e);

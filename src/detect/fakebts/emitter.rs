@@ -13,9 +13,9 @@ use super::reporters::Reporters;
 use super::rule_values::RuleValues;
 use super::rules::{ReportCheck, Rule, RULE_COUNT};
 use super::signature::Signature;
+use super::snapshot::CaseState;
 use super::track::{smoothed_track, Kalman, TrackFix};
 use crate::config::FakeBtsConfig;
-use crate::detect::case_id::digest_id;
 use crate::model::{round3, round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
 use crate::window::{BucketRing, RingSpec};
 use std::collections::VecDeque;
@@ -295,12 +295,7 @@ impl Emitter {
         self.reporters
             .note(reporter, m.ts_ms, rejected, MAX_REPORTERS, horizon_ms);
         let (x, y) = self.frame.to_xy(m.lat, m.lon);
-        self.bbox = [
-            self.bbox[0].min(x),
-            self.bbox[1].min(y),
-            self.bbox[2].max(x),
-            self.bbox[3].max(y),
-        ];
+        self.widen_bbox(x, y);
         let index = self.identities.iter().position(|(c, _)| *c == claimed);
         if let Some(slot) = index.and_then(|i| self.on_air.get_mut(i)) {
             slot.0 = slot.0.max(m.ts_ms);
@@ -308,6 +303,16 @@ impl Emitter {
         let mut report = Reported::of_report(m, x, y);
         report.identity = index.map_or(u16::MAX, |i| u16::try_from(i).unwrap_or(u16::MAX));
         keep_bounded(&mut self.observations, report, cfg.max_observations.max(8));
+    }
+
+    /// Widen the extent of the reporter positions to local `(x, y)`.
+    pub(super) fn widen_bbox(&mut self, x: f64, y: f64) {
+        self.bbox = [
+            self.bbox[0].min(x),
+            self.bbox[1].min(y),
+            self.bbox[2].max(x),
+            self.bbox[3].max(y),
+        ];
     }
 
     /// Whether any report of this emitter showed a forged broadcast
@@ -658,52 +663,4 @@ fn inflate(cov: [[f64; 2]; 2], min_sigma_m: f64) -> [[f64; 2]; 2] {
         [cov[0][0].max(m2), cov[0][1]],
         [cov[1][0], cov[1][1].max(m2)],
     ]
-}
-
-/// The case an emitter has opened.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct CaseState {
-    pub(crate) case_id: String,
-    pub(crate) opened_at: i64,
-    pub(crate) last_emit_ms: i64,
-    pub(crate) emitted_location: Option<Location>,
-    pub(crate) emitted_identities: usize,
-    pub(crate) emitted_track_ms: Option<i64>,
-    /// Evidence count at the last snapshot.
-    pub(crate) emitted_reports: u64,
-    /// The strongest assessment so far (its reasons stay in the case).
-    pub(crate) best: Assessment,
-}
-
-impl CaseState {
-    /// A case opened at `ts_ms` by the assessment `a`, its first identity `first`.
-    pub(crate) fn open(first: &ClaimedCell, ts_ms: i64, a: Assessment) -> CaseState {
-        CaseState {
-            case_id: case_id(first, ts_ms),
-            opened_at: ts_ms,
-            last_emit_ms: ts_ms,
-            emitted_location: None,
-            emitted_identities: 0,
-            emitted_track_ms: None,
-            emitted_reports: 0,
-            best: a,
-        }
-    }
-}
-
-/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
-/// minute in which the evidence crossed the threshold.
-pub(crate) fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
-    digest_id(
-        "fbts",
-        &format!(
-            "{}-{}-{}-{}-{}@{}",
-            first.rat.as_str(),
-            first.mcc,
-            first.mnc,
-            first.lac,
-            first.cid,
-            opened_at_ms.div_euclid(60_000)
-        ),
-    )
 }

@@ -2,10 +2,11 @@
 //! next one (a blaster hopping or cloning real cells), and unlinking an identity that
 //! turns out to be on air beside an older one (another transmitter).
 
-use super::emitter::Emitter;
+use super::emitter::{keep_bounded, Emitter};
 use super::identity::claimed_cell;
 use super::reported::Reported;
 use super::rules::{ReportCheck, Rule};
+use super::signature::Signature;
 use crate::model::{CellMeasurement, ClaimedCell};
 
 /// A newer identity heard at most this long before a report of an older one is on
@@ -124,5 +125,76 @@ impl Emitter {
             }
         }
         detached
+    }
+}
+
+impl Emitter {
+    /// Whether a broadcast with this signature is one of this transmitter's own
+    /// radios (an identity it took with another channel than its first one).
+    pub(crate) fn own_radio_of(&self, s: &Signature) -> bool {
+        self.signature.linkable(s) && self.own_radio.contains(&(s.arfcn, s.pci))
+    }
+
+    /// Take over `other`, a candidate found to be this transmitter (see
+    /// [`super::absorb`]): its identities (appended in their order of first use), its
+    /// own channels, its reports for localisation (moved into this frame, merged in
+    /// event-time order, the newest `max_observations` kept), its time span and its
+    /// duplicate sighting. Its windowed rule counts and reporters are not added: this
+    /// transmitter's case keeps its own assessment.
+    pub(crate) fn absorb(&mut self, other: &Emitter, max_observations: usize) {
+        let mut index = Vec::with_capacity(other.identities.len());
+        for (k, &(cell, first)) in other.identities.iter().enumerate() {
+            let i = match self.identities.iter().position(|(c, _)| *c == cell) {
+                Some(i) => {
+                    if let Some(slot) = self.on_air.get_mut(i) {
+                        slot.0 = slot.0.max(other.on_air.get(k).map_or(first, |s| s.0));
+                    }
+                    i
+                }
+                None => {
+                    self.identities.push((cell, first));
+                    self.on_air
+                        .push(other.on_air.get(k).copied().unwrap_or((first, 0)));
+                    self.identities.len() - 1
+                }
+            };
+            index.push(u16::try_from(i).unwrap_or(u16::MAX));
+        }
+        for radio in &other.own_radio {
+            if self.own_radio.len() < 8 && !self.own_radio.contains(radio) {
+                self.own_radio.push(*radio);
+            }
+        }
+        let moved = other.observations.iter().map(|o| {
+            let (lat, lon) = other.frame.to_lat_lon(o.x, o.y);
+            let (x, y) = self.frame.to_xy(lat, lon);
+            let identity = index
+                .get(usize::from(o.identity))
+                .copied()
+                .unwrap_or(u16::MAX);
+            Reported {
+                x,
+                y,
+                identity,
+                ..*o
+            }
+        });
+        let mut all: Vec<Reported> = self.observations.drain(..).chain(moved).collect();
+        all.sort_by_key(|o| o.ts_ms);
+        let cap = max_observations.max(8);
+        let skip = all.len().saturating_sub(cap);
+        for o in all.into_iter().skip(skip) {
+            self.widen_bbox(o.x, o.y);
+            keep_bounded(&mut self.observations, o, cap);
+        }
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.reports += other.reports;
+        self.reports_since_locate = self
+            .reports_since_locate
+            .saturating_add(other.reports_since_locate.max(1));
+        if let Some(t) = other.duplicate_seen_ms {
+            self.duplicate_seen_ms = Some(self.duplicate_seen_ms.map_or(t, |d| d.max(t)));
+        }
     }
 }

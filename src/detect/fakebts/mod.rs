@@ -17,9 +17,12 @@
 //! - `cipher.rs`: a registered identity heard ciphered and unciphered on its channel
 //!   (a clone of a nearby cell that turns ciphering off);
 //! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
+//! - `absorb.rs`: a candidate about to open a case that a transmitter with a case
+//!   already explains is taken over by it (one transmitter, one case);
 //! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
 //! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
 
+mod absorb;
 pub(crate) mod cipher;
 pub(crate) mod detector;
 pub(crate) mod emitter;

@@ -8,8 +8,9 @@ use super::geometry::distance_m;
 use super::rules::Rule;
 use super::stats::FakeBtsStats;
 use crate::config::FakeBtsConfig;
+use crate::detect::case_id::digest_id;
 use crate::detect::CaseSink;
-use crate::model::{round3, Case, CaseKind, CaseStatus, ClaimedCell, Reason};
+use crate::model::{round3, Case, CaseKind, CaseStatus, ClaimedCell, Location, Reason};
 
 /// The reason code of a transmitter with more identities than its case lists.
 pub(crate) const IDENTITIES_UNLISTED: &str = "IDENTITIES_UNLISTED";
@@ -126,4 +127,52 @@ fn reasons(e: &Emitter, now: &Assessment, best: &Assessment, cfg: &FakeBtsConfig
         cfg.min_reporters as f64,
     ));
     reasons
+}
+
+/// The case an emitter has opened.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CaseState {
+    pub(crate) case_id: String,
+    pub(crate) opened_at: i64,
+    pub(crate) last_emit_ms: i64,
+    pub(crate) emitted_location: Option<Location>,
+    pub(crate) emitted_identities: usize,
+    pub(crate) emitted_track_ms: Option<i64>,
+    /// Evidence count at the last snapshot.
+    pub(crate) emitted_reports: u64,
+    /// The strongest assessment so far (its reasons stay in the case).
+    pub(crate) best: Assessment,
+}
+
+impl CaseState {
+    /// A case opened at `ts_ms` by the assessment `a`, its first identity `first`.
+    pub(crate) fn open(first: &ClaimedCell, ts_ms: i64, a: Assessment) -> CaseState {
+        CaseState {
+            case_id: case_id(first, ts_ms),
+            opened_at: ts_ms,
+            last_emit_ms: ts_ms,
+            emitted_location: None,
+            emitted_identities: 0,
+            emitted_track_ms: None,
+            emitted_reports: 0,
+            best: a,
+        }
+    }
+}
+
+/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
+/// minute in which the evidence crossed the threshold.
+pub(crate) fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
+    digest_id(
+        "fbts",
+        &format!(
+            "{}-{}-{}-{}-{}@{}",
+            first.rat.as_str(),
+            first.mcc,
+            first.mnc,
+            first.lac,
+            first.cid,
+            opened_at_ms.div_euclid(60_000)
+        ),
+    )
 }

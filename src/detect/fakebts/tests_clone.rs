@@ -1,6 +1,7 @@
 //! Detector-level tests of the static clone that copies a nearby real cell whole (its
 //! identity, channel and neighbour count) but broadcasts without ciphering, and of
-//! linking: a transmitter heard only with copies does not take an invented identity.
+//! linking: a transmitter heard only with copies does not take an invented identity
+//! at once, but its case absorbs one that took over when its copies went quiet.
 
 use super::emitter::Emitter;
 use super::rules::check_report;
@@ -122,4 +123,72 @@ fn a_transmitter_heard_only_with_copies_does_not_take_an_invented_identity() {
     // an identity on air for longer than the coexistence grace is another's
     let long_ago = m.ts_ms - cfg.link_coexist_ms() - 1_000;
     assert!(!e.may_take(&m, &c, cfg.link_gap_ms(), (long_ago, cfg.link_coexist_ms())));
+}
+
+/// A blaster standing 8 km east of `city()[60]`'s site, heard every 5 s by a phone
+/// 2.2 km west or east of it in turn (phones 4.4 km apart: farther than the
+/// association radius), unciphered, no neighbours: a copy of `city()[60]` from 0 s,
+/// of `city()[61]` from 300 s, and from `invent_at` s an invented identity on channel
+/// 77, until 1,200 s; `copies_until` s: when the copies stop.
+fn blaster(invent_at: i64, invent_dx: f64, copies_until: i64) -> Vec<CellMeasurement> {
+    let sites = city();
+    let invented = CellKey {
+        mcc: 452,
+        mnc: 4,
+        lac: 14_203,
+        cid: 999_999,
+    };
+    let mut v = Vec::new();
+    let mut heard = |p: u32, t: i64, key: CellKey, arfcn: u32, dx: f64| {
+        let side = if p % 2 == 0 { -2_200.0 } else { 2_200.0 };
+        let mut m = report(
+            p % 40,
+            t,
+            8_000.0 + dx + side,
+            50.0 * f64::from(p % 7),
+            key,
+            arfcn,
+        );
+        m.cipher = Some("A5/0".into());
+        m.neighbors = Some(0);
+        m.ta = Some(1);
+        m.signal_dbm = Some(-60.0);
+        if p % 3 == 0 {
+            m.event = MeasurementEvent::RatDowngrade;
+        }
+        v.push(m);
+    };
+    for p in 0..240u32 {
+        let t = i64::from(p) * 5;
+        if t < copies_until {
+            let s = if t < 300 { sites[60] } else { sites[61] };
+            heard(p, t, s.key, s.arfcn.unwrap(), 0.0);
+        }
+        if t >= invent_at {
+            heard(p + 1, t + 2, invented, 77, invent_dx);
+        }
+    }
+    v
+}
+
+#[test]
+fn a_blaster_heard_from_both_sides_that_invents_an_identity_is_one_case() {
+    let mut v = blaster(600, 0.0, 600);
+    let cases = run(&mut v);
+    let finals = finals(&cases);
+    assert_eq!(finals.len(), 1, "{finals:#?}");
+    assert_eq!(finals[0].identities.len(), 3, "{:?}", finals[0].identities);
+}
+
+#[test]
+fn a_fake_coming_on_air_beside_a_broadcasting_blaster_is_a_case_of_its_own() {
+    // the copies go on while the new identity is heard 1 km away: two transmitters
+    let mut v = blaster(600, 1_000.0, 1_200);
+    let cases = run(&mut v);
+    let finals = finals(&cases);
+    assert_eq!(finals.len(), 2, "{finals:#?}");
+    assert!(
+        finals.iter().all(|c| c.identities.len() <= 2),
+        "{finals:#?}"
+    );
 }
