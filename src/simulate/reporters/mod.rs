@@ -79,6 +79,9 @@ pub(crate) struct Reporters {
     overshoot_probability: f64,
     /// Per transmitter: phones it caught so far (paces `max_captures`).
     captures: Vec<u32>,
+    /// Per transmitter: event time of the first report a phone it captured wrote
+    /// (truth's `first_heard_ms`).
+    first_heard: Vec<Option<i64>>,
 }
 
 /// Source, mobility, report interval (s) and GPS accuracy (m) of a new reporter:
@@ -169,6 +172,7 @@ impl Reporters {
             in_extra: false,
             overshoot_probability: 0.0,
             captures: vec![0; DEFAULT_TRANSMITTERS],
+            first_heard: vec![None; DEFAULT_TRANSMITTERS],
         }
     }
 
@@ -181,6 +185,7 @@ impl Reporters {
             self.overshoot_probability = knobs.overshoot_report_probability;
         }
         self.captures = vec![0; transmitters.max(DEFAULT_TRANSMITTERS)];
+        self.first_heard = vec![None; transmitters.max(DEFAULT_TRANSMITTERS)];
         let mut rng = stream(seed, "reporters/gsm_only");
         for r in &mut self.reporters {
             r.fake_state
@@ -189,6 +194,12 @@ impl Reporters {
                 r.gsm_only = rng.random_bool(knobs.gsm_only_reporters);
             }
         }
+    }
+
+    /// Per transmitter (in the order of the list `step` gets): event time of the
+    /// first report written by a phone it captured, `None` if no phone reported it.
+    pub(crate) fn first_heard(&self) -> &[Option<i64>] {
+        &self.first_heard
     }
 
     /// Run `f` with the knob-driven stream as `self.rng` (and `in_extra` set).
