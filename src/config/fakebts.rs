@@ -217,7 +217,7 @@ pub struct FakeBtsConfig {
     /// the posterior's (docs/detection.md, "Localisation"): with a handful of phones
     /// (a low-power transmitter, an IMSI catcher that rejects each phone once) the
     /// optimum is only one point of the region the evidence allows. 0 turns it off.
-    /// Default 40 (the grid costs 1 681 evaluations of the cost per localisation).
+    /// Default 40 (the grid costs 289 evaluations of the cost per localisation).
     pub locate_posterior_max_reports: usize,
     /// Kalman acceleration noise spectral density, m²/s³. Default 0.5 (city driving).
     pub(crate) track_accel_noise: f64,

@@ -11,7 +11,7 @@
 use super::locate::{evaluate, largest_eigenvalue, p0_for, Fix, Observation, SolverParams};
 
 /// Points per side of the posterior grid (odd: the fix itself is a grid point).
-const GRID_SIDE: usize = 41;
+const GRID_SIDE: usize = 17;
 
 /// Posterior mean and covariance of the position under the fit's cost (the power at
 /// 1 m profiled out at each point, tempered by the fit's `scale` as its covariance
