@@ -61,14 +61,7 @@ const BTS_FOUND_VARIANTS: [&str; 8] = SPAM_ASSERTED_VARIANTS;
 /// Of those, variants whose every asserted seed meets every fake-BTS target today
 /// (localisation, cases per transmitter, time to detect from first report too):
 /// asserted on the same run.
-const BTS_ALL_VARIANTS: [&str; 6] = [
-    "baseline",
-    "imsi_catcher",
-    "static_clone",
-    "farm_spread",
-    "ramp_campaign",
-    "lookalikes_radio",
-];
+const BTS_ALL_VARIANTS: [&str; 4] = ["baseline", "imsi_catcher", "farm_spread", "ramp_campaign"];
 const HELD_OUT_VARIANTS: [&str; 2] = ["combined", "feeds_alt"];
 const ASSERTED_SEEDS: [u64; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const HELD_OUT_SEEDS: [u64; 3] = [101, 102, 103];
