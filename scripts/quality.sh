@@ -32,6 +32,12 @@ fi
     echo "the variant. Regenerate with \`scripts/quality.sh\` (\`--heldout\` adds the"
     echo "held-out seeds 101-103 and variants \`combined\`, \`feeds_alt\`, \`reports_bare\`)."
     echo
+    echo "Time to detect (\"time to detect min\", \"IMSI catcher min\") counts from each"
+    echo "transmitter's first report in the feed (truth.json \`first_heard_ms\`): the"
+    echo "detector's own latency, which the targets assert. \"from on-air min\" counts from"
+    echo "when it went on air (\`active_from_ms\`), waiting for a phone to come within reach"
+    echo "included; it is shown, not asserted (docs/simulator.md, \"The robustness matrix\")."
+    echo
     echo "Generated $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)."
     echo
     cat "$table"

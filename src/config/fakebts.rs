@@ -212,6 +212,13 @@ pub struct FakeBtsConfig {
     pub(crate) prior_sigma_m: f64,
     /// Smallest reported uncertainty radius, metres. Default 30.
     pub(crate) min_radius_m: f64,
+    /// Up to this many reports, a transmitter's position is the posterior mean of the
+    /// fit's cost over a grid around the least-squares optimum, and its uncertainty
+    /// the posterior's (docs/detection.md, "Localisation"): with a handful of phones
+    /// (a low-power transmitter, an IMSI catcher that rejects each phone once) the
+    /// optimum is only one point of the region the evidence allows. 0 turns it off.
+    /// Default 40 (the grid costs 289 evaluations of the cost per localisation).
+    pub locate_posterior_max_reports: usize,
     /// Kalman acceleration noise spectral density, m²/s³. Default 0.5 (city driving).
     pub(crate) track_accel_noise: f64,
     /// A short-window fix feeds the track only when its reports come from at least
@@ -307,6 +314,7 @@ impl Default for FakeBtsConfig {
             locate_rss_sigma_db: 12.0,
             prior_sigma_m: 3_000.0,
             min_radius_m: 30.0,
+            locate_posterior_max_reports: 40,
             track_accel_noise: 0.5,
             track_min_places: 3,
             track_place_m: 100.0,

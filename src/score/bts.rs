@@ -7,8 +7,13 @@
 //! activity (with `TIME_SLACK_MS` slack); a case matching several goes to the one
 //! sharing most identities. A case matching none is a false `fake_bts` case.
 //!
-//! Per detected transmitter: time to detect = earliest `opened_at` of its cases minus
-//! `active_from_ms` (minutes, floored at 0); localisation error = distance from the
+//! Per detected transmitter, two times to detect (minutes, floored at 0) from the
+//! earliest `opened_at` of its cases: *from on-air*, minus `active_from_ms` (what the
+//! regulator lives with: it includes the wait for any phone to report the
+//! transmitter), and *from first report*, minus `first_heard_ms` (the detector's own
+//! latency: no detector can act before the feed carries a report of it). A truth file
+//! without `first_heard_ms` (written before the field existed) counts both from
+//! on-air and says so (`first_heard_missing`). Localisation error = distance from the
 //! final `location` of its main case (the one with most evidence) to the true position
 //! at that case's `last_seen` (the truth track interpolated, clamped to its ends).
 //!
@@ -45,7 +50,14 @@ pub struct TransmitterScore {
     pub identities_total: usize,
     /// Of its identities, how many its main case lists.
     pub identities_in_main_case: usize,
+    /// From on-air (`active_from_ms`) to the first case, minutes.
     pub time_to_detect_min: Option<f64>,
+    /// From the first report of it in the feed (`first_heard_ms`, or on-air when the
+    /// truth file lacks it) to the first case, minutes: the detector's own latency.
+    pub time_from_first_report_min: Option<f64>,
+    /// From on-air to the first report of it in the feed, minutes (`None` when the
+    /// truth file does not say).
+    pub first_report_after_on_air_min: Option<f64>,
     pub localisation_error_m: Option<f64>,
     /// Whether it moves (its true track has more than one position).
     pub moving: bool,
@@ -63,9 +75,15 @@ pub struct BtsScores {
     /// Matched cases beyond one per detected transmitter (fragmentation).
     pub extra_cases: usize,
     pub median_localisation_error_m: Option<f64>,
+    /// Time to detect from on-air: median and 90th percentile (nearest rank), min.
     pub median_time_to_detect_min: Option<f64>,
-    /// 90th percentile (nearest rank) of the time to detect, minutes.
     pub p90_time_to_detect_min: Option<f64>,
+    /// Time to detect from the first report: median and 90th percentile, min.
+    pub median_time_from_first_report_min: Option<f64>,
+    pub p90_time_from_first_report_min: Option<f64>,
+    /// Transmitters whose truth has no `first_heard_ms` (an older truth file): their
+    /// time from first report is counted from on-air.
+    pub first_heard_missing: usize,
     /// Matched cases per detected transmitter, on average (1.0 is the goal).
     pub cases_per_transmitter: Option<f64>,
     /// Median localisation error over the static transmitters.
@@ -155,6 +173,8 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
     let mut per = Vec::new();
     let mut errors = Vec::new();
     let mut delays = Vec::new();
+    let mut first_delays = Vec::new();
+    let mut first_heard_missing = 0;
     let mut extra = 0;
     for (i, t) in truth.transmitters.iter().enumerate() {
         let list = matched.get(&i).map(Vec::as_slice).unwrap_or(&[]);
@@ -162,11 +182,14 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
             .iter()
             .max_by_key(|c| (c.evidence_count, std::cmp::Reverse(c.opened_at)))
             .copied();
-        let ttd = list
-            .iter()
-            .map(|c| c.opened_at)
-            .min()
-            .map(|o| ((o - t.active_from_ms).max(0) as f64 / 60_000.0 * 100.0).round() / 100.0);
+        let opened = list.iter().map(|c| c.opened_at).min();
+        let ttd = opened.map(|o| minutes(o - t.active_from_ms));
+        let first_heard = t.first_heard_ms.unwrap_or(t.active_from_ms);
+        first_heard_missing += usize::from(t.first_heard_ms.is_none());
+        let from_first = opened.map(|o| minutes(o - first_heard));
+        if let Some(d) = from_first {
+            first_delays.push(d);
+        }
         let err = main.and_then(|c| {
             let loc: &Location = c.location.as_ref()?;
             let (lat, lon) = truth_position(t, c.last_seen)?;
@@ -193,6 +216,8 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
             identities_total: t.identities.len(),
             identities_in_main_case: main.map_or(0, |c| shared_identities(c, t)),
             time_to_detect_min: ttd,
+            time_from_first_report_min: from_first,
+            first_report_after_on_air_min: t.first_heard_ms.map(|f| minutes(f - t.active_from_ms)),
             localisation_error_m: err,
             moving,
             track_error_m: track_error,
@@ -207,6 +232,8 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
     let track_errors = per.iter().filter_map(|p| p.track_error_m).collect();
     let mut sorted_delays = delays.clone();
     sorted_delays.sort_by(f64::total_cmp);
+    let mut sorted_first = first_delays.clone();
+    sorted_first.sort_by(f64::total_cmp);
     BtsScores {
         transmitters_total: truth.transmitters.len(),
         detected,
@@ -216,6 +243,9 @@ pub fn score_bts(truth: &Truth, cases: &[Case]) -> BtsScores {
         median_localisation_error_m: median(errors),
         median_time_to_detect_min: median(delays),
         p90_time_to_detect_min: nearest_rank(&sorted_delays, 0.9),
+        median_time_from_first_report_min: median(first_delays),
+        p90_time_from_first_report_min: nearest_rank(&sorted_first, 0.9),
+        first_heard_missing,
         cases_per_transmitter: (detected > 0).then(|| {
             let matched_cases: usize = per.iter().map(|p| p.cases).sum();
             ((matched_cases as f64 / detected as f64) * 100.0).round() / 100.0
@@ -246,8 +276,16 @@ impl BtsScores {
             .iter()
             .map(|p| format!("{} {}", p.id, p.cases))
             .collect();
+        let fallback = if self.first_heard_missing > 0 {
+            format!(
+                " ({} transmitter(s) without first_heard_ms in the truth: counted from on-air)",
+                self.first_heard_missing
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "bts: detected {}/{}, false fake_bts cases {}{}, cases per transmitter {} [{}], median localisation error {} (static {}, along track {}), time to detect median {} p90 {}",
+            "bts: detected {}/{}, false fake_bts cases {}{}, cases per transmitter {} [{}], median localisation error {} (static {}, along track {}), time to detect from first report median {} p90 {}{fallback}, from on-air median {} p90 {}",
             self.detected,
             self.transmitters_total,
             self.false_fake_bts_cases,
@@ -257,10 +295,17 @@ impl BtsScores {
             opt(self.median_localisation_error_m, "m"),
             opt(self.median_static_error_m, "m"),
             opt(self.median_track_error_m, "m"),
+            opt(self.median_time_from_first_report_min, "min"),
+            opt(self.p90_time_from_first_report_min, "min"),
             opt(self.median_time_to_detect_min, "min"),
             opt(self.p90_time_to_detect_min, "min"),
         )
     }
+}
+
+/// A span of milliseconds as minutes (two decimals), floored at 0.
+fn minutes(ms: i64) -> f64 {
+    (ms.max(0) as f64 / 60_000.0 * 100.0).round() / 100.0
 }
 
 /// Whether a transmitter moves: its true track has more than one position.
@@ -431,6 +476,7 @@ mod tests {
             }],
             active_from_ms: 0,
             active_to_ms: 600_000,
+            first_heard_ms: None,
             eirp_dbm: 47.0,
             track: vec![
                 TrackPoint {
@@ -543,6 +589,34 @@ mod tests {
             "{}",
             s.one_line()
         );
+    }
+
+    #[test]
+    fn time_to_detect_from_on_air_and_from_first_report() {
+        let mut t = truth();
+        let cases = [case("a", vec![cell(1, 1)], 300_000, 400_000, 21.005)];
+        // an older truth file: no first report, both figures count from on-air
+        let old = score_bts(&t, &cases);
+        assert_eq!(old.first_heard_missing, 1);
+        assert_eq!(old.median_time_from_first_report_min, Some(5.0));
+        assert_eq!(old.per_transmitter[0].first_report_after_on_air_min, None);
+        assert!(old.one_line().contains("counted from on-air"));
+        // first heard 4 min after on-air: the detector took 1 min
+        t.transmitters[0].first_heard_ms = Some(240_000);
+        let s = score_bts(&t, &cases);
+        let p = &s.per_transmitter[0];
+        assert_eq!(p.time_to_detect_min, Some(5.0));
+        assert_eq!(p.time_from_first_report_min, Some(1.0));
+        assert_eq!(p.first_report_after_on_air_min, Some(4.0));
+        assert_eq!(
+            (
+                s.median_time_to_detect_min,
+                s.median_time_from_first_report_min
+            ),
+            (Some(5.0), Some(1.0))
+        );
+        assert_eq!(s.first_heard_missing, 0);
+        assert!(!s.one_line().contains("counted from on-air"));
     }
 
     #[test]

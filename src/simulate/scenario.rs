@@ -211,7 +211,12 @@ fn scenario_truth(
         spam_sims: sims.spam,
         farms: sims.farms,
         legit_heavy: sims.heavy,
-        transmitters: world.fakes.iter().map(Transmitter::truth).collect(),
+        transmitters: world
+            .fakes
+            .iter()
+            .zip(world.reporters.first_heard())
+            .map(|(f, &first_heard)| f.truth(first_heard))
+            .collect(),
         missing_cells: world.city.missing_cells(),
         misplaced_cells: world.city.misplaced_cells(),
         malformed_lines: per_feed(|f| f.malformed),

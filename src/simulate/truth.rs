@@ -109,8 +109,17 @@ pub struct TruthTransmitter {
     /// Every distinct identity broadcast, in order of first use.
     pub identities: Vec<ClaimedCell>,
     pub identity_changes: Vec<TruthIdentityChange>,
+    /// When it went on air (its first broadcast), epoch milliseconds.
     pub active_from_ms: i64,
     pub active_to_ms: i64,
+    /// Event time of the first report in `measurements.jsonl` that this transmitter
+    /// caused: a phone it captured reporting its broadcast identity (reports of a
+    /// real cell whose identity it copies do not count). Every such report is written
+    /// as a valid record, never held back as late. Absent when no phone reported it,
+    /// and in truth files written before the field existed (`cellwatch score` then
+    /// counts from `active_from_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_heard_ms: Option<i64>,
     pub(crate) eirp_dbm: f64,
     /// True position every 60 s while active.
     pub track: Vec<TrackPoint>,

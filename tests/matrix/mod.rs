@@ -26,7 +26,9 @@ pub mod target {
     pub const CASES_PER_TRANSMITTER: f64 = 1.5;
     pub const STATIC_ERROR_M: f64 = 150.0;
     pub const TRACK_ERROR_M: f64 = 300.0;
-    /// Median over a cell's transmitters, IMSI catchers aside.
+    /// Median over a cell's transmitters, IMSI catchers aside. Both time-to-detect
+    /// bounds hold the time from the transmitter's first report in the feed (the
+    /// detector's own latency; docs/simulator.md says why), not from on-air.
     pub const MEDIAN_TIME_TO_DETECT_MIN: f64 = 3.0;
     /// Every transmitter, IMSI catchers included (the matrix's p90 reading).
     pub const TIME_TO_DETECT_MIN: f64 = 20.0;
@@ -233,7 +235,7 @@ pub fn check_bts(r: &ScoreReport) -> Vec<String> {
         .per_transmitter
         .iter()
         .filter(|t| t.kind != "imsi_catcher")
-        .filter_map(|t| t.time_to_detect_min)
+        .filter_map(|t| t.time_from_first_report_min)
         .collect();
     at_most(
         &mut out,
@@ -248,8 +250,8 @@ pub fn check_bts(r: &ScoreReport) -> Vec<String> {
         }
         at_most(
             &mut out,
-            &format!("{} time to detect min", t.id),
-            t.time_to_detect_min,
+            &format!("{} time to detect from first report min", t.id),
+            t.time_from_first_report_min,
             target::TIME_TO_DETECT_MIN,
         );
         if t.moving {
@@ -332,13 +334,19 @@ fn row(variant: &str, cells: &[&CellResult]) -> String {
             bts()
                 .flat_map(|b| b.per_transmitter.iter())
                 .filter(|t| (t.kind == "imsi_catcher") == imsi)
-                .map(|t| t.time_to_detect_min),
+                .map(|t| t.time_from_first_report_min),
             1,
         )
     };
+    let on_air = max_of(
+        bts()
+            .flat_map(|b| b.per_transmitter.iter())
+            .map(|t| t.time_to_detect_min),
+        1,
+    );
     let failing = cells.iter().filter(|c| !c.failures.is_empty()).count();
     format!(
-        "| {variant} | {failing}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {trap_fp} | {found}/{total} | {false_bts} | {} | {} | {} | {} | {} | {} |",
+        "| {variant} | {failing}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {trap_fp} | {found}/{total} | {false_bts} | {} | {} | {} | {} | {} | {on_air} | {} |",
         cells.len(),
         min_of(sims().map(|s| s.precision)),
         min_of(sims().map(|s| s.recall)),
@@ -375,9 +383,9 @@ pub fn markdown(results: &[CellResult]) -> String {
         let seeds: std::collections::BTreeSet<u64> = mine.iter().map(|r| r.cell.seed).collect();
         out.push_str(&format!("### {title}: seeds {seeds:?}\n\n"));
         out.push_str("Worst cell of each variant (lowest recall, highest delay...). Counts (trap SIM false positives, false fake-BTS cases) are the worst cell's, with the sum over the variant's cells in brackets when it differs; \"fake BTS found\" sums over the cells.\n\n");
-        out.push_str("| variant | failing cells | precision | recall | blatant | ramp | farm SIMs | farm-member (farm case) | farm cases per farm | median delay min | p90 delay min | trap SIM FPs | fake BTS found | false BTS cases | cases per transmitter | static error m | track error m | time to detect min | IMSI catcher min | wall ms |\n");
+        out.push_str("| variant | failing cells | precision | recall | blatant | ramp | farm SIMs | farm-member (farm case) | farm cases per farm | median delay min | p90 delay min | trap SIM FPs | fake BTS found | false BTS cases | cases per transmitter | static error m | track error m | time to detect min | IMSI catcher min | from on-air min | wall ms |\n");
         out.push_str(
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         let mut variants: Vec<&str> = Vec::new();
         for r in &mine {

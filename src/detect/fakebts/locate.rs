@@ -5,6 +5,8 @@
 //! Timing advance, where reported, adds a range interval per observation (GSM steps
 //! of 553.5 m, LTE 78 m): a residual only when the candidate position is outside it.
 //!
+//! With few reports the fix is the posterior mean over a grid instead (`posterior.rs`).
+//!
 //! Work is linear in the number of observations: a fixed number of Levenberg–Marquardt
 //! iterations from a fixed number of starting points, each pass O(observations).
 //! Observations may be spatial bins ([`bin_observations`], weight = reports), which
@@ -179,6 +181,9 @@ pub struct SolverParams {
     pub(crate) max_iterations: usize,
     /// Smallest reported uncertainty radius, metres.
     pub(crate) min_radius_m: f64,
+    /// Up to this many reports (total weight), the fix is the posterior mean over a
+    /// grid (`posterior.rs`); 0 never.
+    pub(crate) posterior_max_reports: f64,
 }
 
 impl SolverParams {
@@ -194,6 +199,7 @@ impl SolverParams {
             prior_sigma_m: cfg.prior_sigma_m,
             max_iterations: 40,
             min_radius_m: cfg.min_radius_m,
+            posterior_max_reports: cfg.locate_posterior_max_reports as f64,
         }
     }
 }
@@ -253,15 +259,15 @@ pub fn weighted_centroid(obs: &[Observation], model: &PathLoss) -> Option<(f64, 
 
 const LN10: f64 = std::f64::consts::LN_10;
 
-struct Eval {
-    cost: f64,
+pub(super) struct Eval {
+    pub(super) cost: f64,
     /// Normal matrix and gradient of the weighted, linearised problem (x, y, p0).
     a: [[f64; 3]; 3],
     g: [f64; 3],
     chi2: f64,
 }
 
-fn evaluate(
+pub(super) fn evaluate(
     obs: &[Observation],
     p: &SolverParams,
     theta: [f64; 3],
@@ -415,7 +421,7 @@ fn invert3(a: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
 }
 
 /// Best power at 1 m for a fixed position: mean of `rss + 10 n log10 d`.
-fn p0_for(obs: &[Observation], model: &PathLoss, x: f64, y: f64) -> f64 {
+pub(super) fn p0_for(obs: &[Observation], model: &PathLoss, x: f64, y: f64) -> f64 {
     let h2 = model.min_distance_m * model.min_distance_m;
     let half_k = 0.5 * model.db_per_decade() / LN10;
     let (mut s, mut n) = (0.0, 0.0);
@@ -553,7 +559,7 @@ pub(crate) fn multilaterate_from(
         let e = o.rss_dbm - (theta[2] - half_k * d2.ln());
         sq += o.weight * e * e + o.rss_ss;
     }
-    Some(Fix {
+    let mut fix = Fix {
         x: theta[0],
         y: theta[1],
         p0_dbm: theta[2],
@@ -564,7 +570,15 @@ pub(crate) fn multilaterate_from(
         rms_db: (sq / total).sqrt(),
         n: total.round() as usize,
         ts_ms: obs[0].ts_ms + (sum_ts / total).round() as i64,
-    })
+    };
+    if total <= p.posterior_max_reports {
+        if let Some((x, y, cov)) =
+            super::posterior::posterior_on_grid(obs, p, &fix, centroid, scale)
+        {
+            (fix.x, fix.y, fix.cov) = (x, y, cov);
+        }
+    }
+    Some(fix)
 }
 
 #[cfg(test)]
@@ -588,6 +602,7 @@ mod tests {
             prior_sigma_m: 5_000.0,
             max_iterations: 40,
             min_radius_m: 25.0,
+            posterior_max_reports: 0.0,
         }
     }
 

@@ -10,6 +10,7 @@
 //!   unlinking) identities on it — a blaster hopping or cloning real cells;
 //! - [`locate`] / `track.rs`: signal-weighted centroid, robust multilateration on the
 //!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
+//!   (`posterior.rs`: the posterior mean over a grid when few phones heard it);
 //! - `reported.rs` / `reporters.rs`: a report kept for localisation, and the phones
 //!   that reported a transmitter, compactly; `rule_values.rs`: the mean value of each
 //!   rule a transmitter fired, for its case;
@@ -32,6 +33,7 @@ pub(crate) mod identity;
 pub(crate) mod index;
 pub(crate) mod link;
 pub mod locate;
+mod posterior;
 pub(crate) mod reported;
 pub(crate) mod reporters;
 pub(crate) mod rule_values;

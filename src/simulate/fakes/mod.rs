@@ -90,7 +90,8 @@ impl Transmitter {
         self.broadcasts[i.saturating_sub(1)]
     }
 
-    pub(crate) fn truth(&self) -> TruthTransmitter {
+    /// Its truth record; `first_heard_ms` is what the reporters saw of it.
+    pub(crate) fn truth(&self, first_heard_ms: Option<i64>) -> TruthTransmitter {
         let mut identities: Vec<ClaimedCell> = Vec::new();
         for b in &self.broadcasts {
             if !identities.contains(&b.cell) {
@@ -123,6 +124,7 @@ impl Transmitter {
                 .collect(),
             active_from_ms: self.active_from_ms,
             active_to_ms: self.active_to_ms,
+            first_heard_ms,
             eirp_dbm: self.eirp_dbm,
             track,
         }

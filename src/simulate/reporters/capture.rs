@@ -264,6 +264,8 @@ impl Reporters {
             event: Some(event),
             sms_sender: sender,
         };
+        let first = &mut self.first_heard[c.index];
+        *first = Some(first.map_or(t, |f| f.min(t)));
         self.write(out, &line, t, false)
     }
 }

@@ -81,6 +81,9 @@ pub(crate) struct Reporters {
     captures: Vec<u32>,
     /// Which optional fields each kind of device sends (the `reports` knobs).
     profiles: Reports,
+    /// Per transmitter: event time of the first report a phone it captured wrote
+    /// (truth's `first_heard_ms`).
+    first_heard: Vec<Option<i64>>,
 }
 
 /// `line` as a device of `profile` sends it: without the fields it leaves out.
@@ -203,6 +206,7 @@ impl Reporters {
             overshoot_probability: 0.0,
             captures: vec![0; DEFAULT_TRANSMITTERS],
             profiles: Reports::default(),
+            first_heard: vec![None; DEFAULT_TRANSMITTERS],
         }
     }
 
@@ -223,6 +227,7 @@ impl Reporters {
             self.overshoot_probability = knobs.overshoot_report_probability;
         }
         self.captures = vec![0; transmitters.max(DEFAULT_TRANSMITTERS)];
+        self.first_heard = vec![None; transmitters.max(DEFAULT_TRANSMITTERS)];
         let mut rng = stream(seed, "reporters/gsm_only");
         for r in &mut self.reporters {
             r.fake_state
@@ -231,6 +236,12 @@ impl Reporters {
                 r.gsm_only = rng.random_bool(knobs.gsm_only_reporters);
             }
         }
+    }
+
+    /// Per transmitter (in the order of the list `step` gets): event time of the
+    /// first report written by a phone it captured, `None` if no phone reported it.
+    pub(crate) fn first_heard(&self) -> &[Option<i64>] {
+        &self.first_heard
     }
 
     /// Run `f` with the knob-driven stream as `self.rng` (and `in_extra` set).
