@@ -19,6 +19,7 @@
 use super::detector::FakeBtsDetector;
 use super::emitter::Emitter;
 use super::identity::cell_key;
+use super::signature::agree;
 use super::snapshot::emit_snapshot;
 use crate::detect::CaseSink;
 
@@ -62,13 +63,12 @@ impl FakeBtsDetector {
         let Some(n) = self.emitters.get(&nid) else {
             return Explained::No;
         };
-        let Some(first) = n.observations.front() else {
+        let Some(at) = first_heard_at(n) else {
             return Explained::No;
         };
         if !n.signature.suspicious() {
             return Explained::No;
         }
-        let (lat, lon) = n.frame.to_lat_lon(first.x, first.y);
         let cfg = &self.cfg;
         let mut wait = false;
         let mut best: Option<(u8, i64, u64)> = None;
@@ -84,13 +84,7 @@ impl FakeBtsDetector {
             {
                 continue;
             }
-            let near = e.footprint_distance(
-                first.ts_ms,
-                lat,
-                lon,
-                cfg.association_footprint_reports,
-                cfg.max_speed_mps,
-            );
+            let near = self.beyond_footprint(e, at);
             let same = n.identities.iter().any(|(c, _)| e.has_identity(c));
             let rank = if same {
                 if e.last_seen + cfg.link_gap_ms() < n.first_seen
@@ -149,6 +143,18 @@ impl FakeBtsDetector {
         last
     }
 
+    /// How far `at` (time, lat, lon) is from where `e` was heard recently (its
+    /// footprint, allowing for travel since), metres.
+    fn beyond_footprint(&self, e: &Emitter, (ts_ms, lat, lon): (i64, f64, f64)) -> f64 {
+        e.footprint_distance(
+            ts_ms,
+            lat,
+            lon,
+            self.cfg.association_footprint_reports,
+            self.cfg.max_speed_mps,
+        )
+    }
+
     /// Whether a transmitter other than `n` came on air where `e` was heard between
     /// `e` going quiet and `hold` after: which of them took over is then unknown.
     fn another_came_on_air(&self, e: &Emitter, n: &Emitter, quiet_since: i64, hold: i64) -> bool {
@@ -166,18 +172,8 @@ impl FakeBtsDetector {
             {
                 return false;
             }
-            let Some(first) = x.observations.front() else {
-                return false;
-            };
-            let (lat, lon) = x.frame.to_lat_lon(first.x, first.y);
-            let near = e.footprint_distance(
-                first.ts_ms,
-                lat,
-                lon,
-                cfg.association_footprint_reports,
-                cfg.max_speed_mps,
-            );
-            near <= cfg.association_radius_m
+            first_heard_at(x)
+                .is_some_and(|at| self.beyond_footprint(e, at) <= cfg.association_radius_m)
         })
     }
 
@@ -247,15 +243,16 @@ fn refuses(a: &Emitter, b: &Emitter) -> bool {
 /// cells (a cloning blaster copies each cell's channel), or a channel and PCI/BSIC of
 /// their own in common (unknown fields agree).
 fn radio_agrees(e: &Emitter, n: &Emitter) -> bool {
-    fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
-        match (a, b) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        }
-    }
     e.own_radio.is_empty()
         || n.own_radio.is_empty()
         || e.own_radio
             .iter()
             .any(|&(a, p)| n.own_radio.iter().any(|&(b, q)| agree(a, b) && agree(p, q)))
+}
+
+/// When and where `x` was first heard (its oldest kept report): time, lat, lon.
+fn first_heard_at(x: &Emitter) -> Option<(i64, f64, f64)> {
+    let first = x.observations.front()?;
+    let (lat, lon) = x.frame.to_lat_lon(first.x, first.y);
+    Some((first.ts_ms, lat, lon))
 }

@@ -6,7 +6,7 @@ use super::emitter::{keep_bounded, Emitter};
 use super::identity::claimed_cell;
 use super::reported::Reported;
 use super::rules::{ReportCheck, Rule};
-use super::signature::Signature;
+use super::signature::{agree, Signature};
 use crate::model::{CellMeasurement, ClaimedCell};
 
 /// A newer identity heard at most this long before a report of an older one is on
@@ -29,12 +29,6 @@ impl Emitter {
         young_ms: i64,
         on_air: (i64, i64),
     ) -> bool {
-        fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
-        }
         if self.refused.contains(&claimed_cell(m)) {
             return false;
         }

@@ -107,14 +107,20 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn few_phones_give_the_middle_of_what_they_allow_and_an_honest_radius() {
-        // the detector's solver (default configuration), with and without the grid
+    /// The detector's solver (default configuration) with the grid, and the same
+    /// without it (least squares alone).
+    fn with_and_without_grid() -> (SolverParams, SolverParams) {
         let post = SolverParams::from_config(&FakeBtsConfig::default());
         let lsq = SolverParams {
             posterior_max_reports: 0.0,
             ..post
         };
+        (post, lsq)
+    }
+
+    #[test]
+    fn few_phones_give_the_middle_of_what_they_allow_and_an_honest_radius() {
+        let (post, lsq) = with_and_without_grid();
         let (mut e_lsq, mut e_post, mut covered) = (Vec::new(), Vec::new(), 0);
         for seed in 0..40 {
             let obs = few_phones(500 + seed, 3 + (seed as usize % 5));
@@ -196,11 +202,7 @@ mod tests {
 
     #[test]
     fn the_simulated_low_power_transmitter_is_placed_within_its_honest_radius() {
-        let post = SolverParams::from_config(&FakeBtsConfig::default());
-        let lsq = SolverParams {
-            posterior_max_reports: 0.0,
-            ..post
-        };
+        let (post, lsq) = with_and_without_grid();
         for reports in SIMULATED_LOW_POWER {
             let b = as_reports_arrive(reports, &post);
             let a = as_reports_arrive(reports, &lsq);

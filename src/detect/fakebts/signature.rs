@@ -5,6 +5,15 @@
 use super::rules::{ReportCheck, Rule};
 use crate::model::CellMeasurement;
 
+/// Two optional fields agree unless both are known and differ (an absent field is
+/// unknown, never a disagreement).
+pub(super) fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
 /// What a transmitter's broadcasts look like beyond its identity: used to tell
 /// whether two identities can come from the same radio (a blaster keeps its channel,
 /// BSIC/PCI, PLMN and its missing encryption when it hops LAC/CID).
@@ -42,12 +51,6 @@ impl Signature {
 
     /// Same radio as far as the reports can tell (unknown fields do not disagree).
     pub(crate) fn compatible(&self, other: &Signature) -> bool {
-        fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
-        }
         self.rat == other.rat
             && self.mcc == other.mcc
             && self.mnc == other.mnc

@@ -32,13 +32,6 @@ pub struct ReportProfile {
     pub omit: Vec<ReportField>,
 }
 
-impl ReportProfile {
-    /// Whether this kind of device sends `field`.
-    pub(crate) fn sends(&self, field: ReportField) -> bool {
-        !self.omit.contains(&field)
-    }
-}
-
 /// The report profile of each kind of reporting device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,12 +52,5 @@ impl Reports {
             "app" => &self.app,
             _ => &self.mdt,
         }
-    }
-
-    /// Whether every kind of device sends every field (the default scenario).
-    pub(crate) fn sends_everything(&self) -> bool {
-        [&self.probe, &self.app, &self.mdt]
-            .iter()
-            .all(|p| p.omit.is_empty())
     }
 }

@@ -89,30 +89,17 @@ pub(crate) struct Reporters {
 /// `line` as a device of `profile` sends it: without the fields it leaves out.
 fn shape<'a>(line: &MeasurementLine<'a>, profile: &ReportProfile) -> MeasurementLine<'a> {
     let mut l = line.clone();
-    let keep = |f| profile.sends(f);
-    if !keep(ReportField::AccuracyM) {
-        l.accuracy_m = None;
-    }
-    if !keep(ReportField::Arfcn) {
-        l.arfcn = None;
-    }
-    if !keep(ReportField::Pci) {
-        l.pci = None;
-    }
-    if !keep(ReportField::SignalDbm) {
-        l.signal_dbm = None;
-    }
-    if !keep(ReportField::Ta) {
-        l.ta = None;
-    }
-    if !keep(ReportField::Neighbors) {
-        l.neighbors = None;
-    }
-    if !keep(ReportField::Cipher) {
-        l.cipher = None;
-    }
-    if !keep(ReportField::SmsSender) {
-        l.sms_sender = None;
+    for field in &profile.omit {
+        match field {
+            ReportField::AccuracyM => l.accuracy_m = None,
+            ReportField::Arfcn => l.arfcn = None,
+            ReportField::Pci => l.pci = None,
+            ReportField::SignalDbm => l.signal_dbm = None,
+            ReportField::Ta => l.ta = None,
+            ReportField::Neighbors => l.neighbors = None,
+            ReportField::Cipher => l.cipher = None,
+            ReportField::SmsSender => l.sms_sender = None,
+        }
     }
     l
 }
@@ -263,11 +250,12 @@ impl Reporters {
         t: i64,
         late_eligible: bool,
     ) -> Result<(), SimulateError> {
+        let profile = self.profiles.of_source(line.source);
         let shaped;
-        let line = if self.profiles.sends_everything() {
+        let line = if profile.omit.is_empty() {
             line
         } else {
-            shaped = shape(line, self.profiles.of_source(line.source));
+            shaped = shape(line, profile);
             &shaped
         };
         if self.in_extra {

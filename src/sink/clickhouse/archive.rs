@@ -327,6 +327,19 @@ mod tests {
         assert!(archive.is_empty() && archive.byte_len() == 0 && joined(&archive).is_empty());
     }
 
+    /// 200 rows alternating between `events`, at offsets 0..200 of partition 1.
+    fn push_rows(archive: &mut RecordArchive, events: &[(Event, &str)]) {
+        for i in 0..200i64 {
+            let (event, line) = &events[(i % 2) as usize];
+            let origin = Origin::Kafka {
+                topic: "t".into(),
+                partition: 1,
+                offset: i,
+            };
+            archive.push(event, OriginRef::from(&origin), line.as_bytes());
+        }
+    }
+
     /// Rows spread over many small chunks make the same body as one large chunk;
     /// sealed chunks are shared with the body, and come back for reuse once the
     /// body is dropped.
@@ -339,16 +352,8 @@ mod tests {
             .collect();
         let mut small = RecordArchive::with_chunk_bytes(2048);
         let mut large = RecordArchive::with_chunk_bytes(1 << 20);
-        for i in 0..200i64 {
-            let (event, line) = &events[(i % 2) as usize];
-            let origin = Origin::Kafka {
-                topic: "t".into(),
-                partition: 1,
-                offset: i,
-            };
-            small.push(event, OriginRef::from(&origin), line.as_bytes());
-            large.push(event, OriginRef::from(&origin), line.as_bytes());
-        }
+        push_rows(&mut small, &events);
+        push_rows(&mut large, &events);
         assert!(small.sealed.len() > 10, "{} chunks", small.sealed.len());
         assert!(small.sealed.iter().all(|c| c.0.len() <= 2048));
         assert_eq!(joined(&small), joined(&large));
@@ -367,15 +372,7 @@ mod tests {
         assert!(small.spare.is_empty());
         drop(body);
         let mut again = RecordArchive::with_chunk_bytes(2048);
-        for i in 0..200i64 {
-            let (event, line) = &events[(i % 2) as usize];
-            let origin = Origin::Kafka {
-                topic: "t".into(),
-                partition: 1,
-                offset: i,
-            };
-            again.push(event, OriginRef::from(&origin), line.as_bytes());
-        }
+        push_rows(&mut again, &events);
         again.seal();
         let body: Vec<Bytes> = again.body().collect();
         drop(body);
