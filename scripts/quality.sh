@@ -30,7 +30,7 @@ fi
     echo "each simulator variant at small scale, seeds 1-10, through \`cellwatch replay\`"
     echo "(default configuration) and \`cellwatch score\`. Each column is the worst cell of"
     echo "the variant. Regenerate with \`scripts/quality.sh\` (\`--heldout\` adds the"
-    echo "held-out seeds 101-103 and variants \`combined\`, \`feeds_alt\`, \`reports_bare\`)."
+    echo "held-out seeds 101-103 and variants \`combined\`, \`feeds_alt\`, \`reports_bare\`, \`unseen_mix\`)."
     echo
     echo "Time to detect (\"time to detect min\", \"IMSI catcher min\") counts from each"
     echo "transmitter's first report in the feed (truth.json \`first_heard_ms\`): the"

@@ -18,8 +18,8 @@
 //! makes); `test = false` in Cargo.toml keeps it out of the debug `cargo test --tests`.
 //!
 //! Held out (never asserted; look at them only after tuning, as a check on
-//! over-fitting): the variants `combined`, `feeds_alt` and `reports_bare`, and seeds 101–103 of every
-//! variant. `CW_MATRIX_HELDOUT=1` adds them to the run and the report.
+//! over-fitting): the variants `combined`, `feeds_alt`, `reports_bare` and `unseen_mix`, and seeds
+//! 101–103 of every variant. `CW_MATRIX_HELDOUT=1` adds them to the run and the report.
 //!
 //! Other knobs: `CW_MATRIX_SEEDS=1,2` and `CW_MATRIX_VARIANTS=imsi_catcher,...` narrow
 //! the run; `CW_QUALITY_OUT=FILE` writes the per-variant table (scripts/quality.sh
@@ -62,7 +62,7 @@ const BTS_FOUND_VARIANTS: [&str; 8] = SPAM_ASSERTED_VARIANTS;
 /// (localisation, cases per transmitter, time to detect from first report too):
 /// asserted on the same run.
 const BTS_ALL_VARIANTS: [&str; 4] = ["baseline", "imsi_catcher", "farm_spread", "ramp_campaign"];
-const HELD_OUT_VARIANTS: [&str; 3] = ["combined", "feeds_alt", "reports_bare"];
+const HELD_OUT_VARIANTS: [&str; 4] = ["combined", "feeds_alt", "reports_bare", "unseen_mix"];
 const ASSERTED_SEEDS: [u64; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const HELD_OUT_SEEDS: [u64; 3] = [101, 102, 103];
 

@@ -47,6 +47,7 @@ pub const VARIANTS: &[Variant] = &[
     variant!("combined"),
     variant!("feeds_alt"),
     variant!("reports_bare"),
+    variant!("unseen_mix"),
 ];
 
 /// The variant called `name`.
