@@ -31,7 +31,8 @@ pub(crate) struct RuleConfidence {
     #[serde(rename = "RATE_ROBUST_Z")]
     pub(crate) rate_robust_z: f64,
     /// `RATE_FAR_BEYOND`: the SIM sent at least `spam.far_rate_1h` SMS in the medium
-    /// window and `spam.far_rate_24h` in the long window, far beyond its operator's
+    /// window and (where its records lack `sim_age_days` and `kyc_verified`)
+    /// `spam.far_rate_24h` in the long window, far beyond its operator's
     /// population (`spam.far_robust_z`). Enough on its own to open a case (it needs only
     /// `sms_out`, so it holds on feeds that carry nothing else), unless evidence the
     /// feed does carry contradicts it.

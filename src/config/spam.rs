@@ -54,10 +54,13 @@ pub struct SpamConfig {
     /// With `far_rate_24h` and `far_robust_z` it is the one rule that needs nothing
     /// but `sms_out`, so it holds on feeds that omit every optional field.
     pub(crate) far_rate_1h: u32,
-    /// SMS in the long window (24 h) `RATE_FAR_BEYOND` also needs: more than one
-    /// message to every entry of a contact book (`one_off_max_sms`), the one thing
-    /// that tells a "send to all" (a new-number announcement, a school's notice) from
-    /// a spammer when the feed carries nothing but `sms_out`.
+    /// SMS in the long window (24 h) `RATE_FAR_BEYOND` also needs where the SIM's
+    /// records do not carry `sim_age_days` and `kyc_verified`: more than one message
+    /// to every entry of a contact book (`one_off_max_sms`), the one thing that tells
+    /// a "send to all" (a new-number announcement, a school's notice) from a spammer
+    /// when the feed carries nothing but `sms_out`. Where it carries them,
+    /// `ONE_OFF_BURST` judges the burst by the SIM's life instead. A SIM below it is a
+    /// near miss `WITHIN_CONTACT_BOOK`.
     pub(crate) far_rate_24h: u32,
     /// Robust z-score of the hourly rate against the SIM's own operator's population
     /// (one baseline per operator and reporting interval) that `RATE_FAR_BEYOND` also

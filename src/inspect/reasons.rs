@@ -44,6 +44,7 @@ pub(crate) fn describe(code: &str) -> Option<&'static str> {
         "KNOWN_RECIPIENTS" => "held back: mostly recipients the SIM messaged before",
         "FEW_RECIPIENTS" => "held back: the volume goes to few distinct numbers",
         "ONE_OFF_BURST" => "held back: a one-off burst from a SIM with a subscriber's life (e.g. a new-number announcement)",
+        "WITHIN_CONTACT_BOOK" => "not yet: a rate far beyond, but no more SMS than one contact book and no identity fields to tell a \"send to all\" apart",
         "IDENTITY_VERIFIED" => "sign of a real subscriber: identity verified",
         "SIM_AGE_DAYS" => "sign of a real subscriber: SIM older than the threshold (days)",
         "VOICE_CALLS" => "sign of a real subscriber: voice calls made or received",

@@ -19,6 +19,11 @@
 //!   the count (a school's notices, a shop's busy hour); the behaviour gate (new
 //!   recipients, where the feed carries them) still can.
 //!
+//! - `WITHIN_CONTACT_BOOK`: no evidence against, but none for either: a rate far
+//!   beyond and held (`RATE_FAR_BEYOND` but for its count) from a SIM that has sent
+//!   no more than one contact book's worth, on a feed without `sim_age_days` and
+//!   `kyc_verified`, where a "send to all" cannot be told apart until it ends.
+//!
 //! A SIM held back by any of them is a *near miss* (`near_miss.rs`): the reasons list
 //! both the rules that fired and the evidence that held the case back.
 
@@ -84,6 +89,19 @@ impl Contrary {
         if !fired.has(RuleId::RateFarBeyond) {
             out.holds_far = true;
         }
+        out
+    }
+
+    /// `WITHIN_CONTACT_BOOK`: `RATE_FAR_BEYOND` would fire but the SIM has sent no
+    /// more than a contact book (`sent` of `floor`) and its feed does not carry what
+    /// tells a subscriber's "send to all" apart (`sim_age_days`, `kyc_verified`).
+    pub(crate) fn within_contact_book(sent: u64, floor: u32) -> Contrary {
+        let mut out = Contrary {
+            holds_behaviour: true,
+            holds_far: true,
+            reasons: Vec::new(),
+        };
+        out.push("WITHIN_CONTACT_BOOK", sent as f64, f64::from(floor));
         out
     }
 

@@ -95,12 +95,13 @@ impl SpamDetector {
         }
     }
 
-    /// Whether a SIM without an open case could open one: its behaviour rule (or, on a
-    /// feed without `new_recipients`, a broadcast of a template) fires, its volume
-    /// reaches `RATE_FAR_BEYOND`'s, or behaviour is not required.
+    /// Whether a SIM without an open case could open one (or be a near miss): its
+    /// behaviour rule (or, on a feed without `new_recipients`, a broadcast of a
+    /// template) fires, its rate reaches `RATE_FAR_BEYOND`'s, or behaviour is not
+    /// required.
     #[inline]
     pub(super) fn may_open_case(&self, f: &SimFeatures) -> bool {
-        super::rules::far_volume(&self.rules, f)
+        super::rules::far_rate(&self.rules, f)
             || self.rules.new_recipient_ratio(f).is_some()
             || self.rules.template_broadcast(f)
             || !self.config.require_behaviour

@@ -268,6 +268,13 @@ impl SimFeatures {
     pub(crate) fn carries(&self, mask: u8) -> bool {
         self.fields & mask == mask
     }
+
+    /// Whether the SIM's records carried `sim_age_days` and `kyc_verified`: what tells
+    /// a subscriber's one-off burst from a spammer's (`ONE_OFF_BURST`).
+    #[inline]
+    pub(crate) fn carries_identity(&self) -> bool {
+        self.age_days.is_some() && self.kyc_verified.is_some()
+    }
 }
 
 /// Thresholds of the per-SIM rules, from [`SpamConfig`].
@@ -397,28 +404,52 @@ fn rate_robust_z(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 }
 
 /// `RATE_FAR_BEYOND`: an hourly rate over the time the SIM has been seen (at most the
-/// medium window) ≥ `far_rate_1h`, more SMS in the long window than one burst to a
-/// contact book (≥ `far_rate_24h`), held: sent in at least `far_active_share` of the
+/// medium window) ≥ `far_rate_1h`, held: sent in at least `far_active_share` of the
 /// medium-window buckets since the SIM was first seen (a school's or a shop's
-/// bursts come with pauses), and (once the SIM's operator has a trusted baseline for
-/// its reporting interval) a robust z-score of that rate of at least `far_robust_z`.
+/// bursts come with pauses), (once the SIM's operator has a trusted baseline for
+/// its reporting interval) a robust z-score of that rate of at least `far_robust_z`,
+/// and past one contact book where the feed needs that ([`past_contact_book`]).
 /// Needs only `sms_out`: the one rule that may open a case on its own, for feeds that
 /// carry nothing else (value: the rate, SMS per hour).
 fn rate_far_beyond(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
-    if !far_volume(r, f) || f.active_share < r.far_active_share {
-        return None;
-    }
-    if f.rate_seen_z.is_some_and(|z| z < r.far_robust_z) {
-        return None;
-    }
-    Some((f.rate_seen_per_hour, r.far_rate_1h as f64))
+    (far_held(r, f) && past_contact_book(r, f))
+        .then_some((f.rate_seen_per_hour, r.far_rate_1h as f64))
 }
 
-/// The volume part of `RATE_FAR_BEYOND` (also the gate that lets a SIM without the
+/// `RATE_FAR_BEYOND` but for the contact book: the rate is far beyond and held, but
+/// the SIM has sent no more than one "send to all" and its feed cannot show whether
+/// it is a subscriber's (the near-miss reason `WITHIN_CONTACT_BOOK`).
+#[inline]
+pub(crate) fn far_within_contact_book(r: &SimRules, f: &SimFeatures) -> bool {
+    far_held(r, f) && !past_contact_book(r, f)
+}
+
+/// The rate part of `RATE_FAR_BEYOND`: far beyond, held, and beyond the operator's
+/// own population once its baseline is trusted.
+#[inline]
+fn far_held(r: &SimRules, f: &SimFeatures) -> bool {
+    far_rate(r, f)
+        && f.active_share >= r.far_active_share
+        && !f.rate_seen_z.is_some_and(|z| z < r.far_robust_z)
+}
+
+/// The send rate of `RATE_FAR_BEYOND` (also the gate that lets a SIM without the
 /// behaviour fields be evaluated at all).
 #[inline]
-pub(crate) fn far_volume(r: &SimRules, f: &SimFeatures) -> bool {
-    f.out_long >= r.far_rate_24h && f.rate_seen_per_hour >= r.far_rate_1h as f64
+pub(crate) fn far_rate(r: &SimRules, f: &SimFeatures) -> bool {
+    f.rate_seen_per_hour >= r.far_rate_1h as f64
+}
+
+/// Whether the SIM has sent more than one message to every entry of a contact book
+/// over the long window (≥ `far_rate_24h`), or need not have: a "send to all" (a
+/// new-number announcement) is told from a spammer by the subscriber's life it shows
+/// (`ONE_OFF_BURST`, contrary.rs: identity verified, an old SIM), so where the SIM's
+/// records carry `sim_age_days` and `kyc_verified` that check judges it and the count
+/// is not waited for. Only where the feed cannot carry them does the count stand in
+/// for it: such a SIM is flagged once it has sent more than a contact book holds.
+#[inline]
+pub(crate) fn past_contact_book(r: &SimRules, f: &SimFeatures) -> bool {
+    f.out_long >= r.far_rate_24h || f.carries_identity()
 }
 
 /// `NEW_RECIPIENT_RATIO`: `new / distinct` recipients over the medium window ≥

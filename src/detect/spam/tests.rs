@@ -612,3 +612,6 @@ mod onset;
 
 #[path = "tests_campaign.rs"]
 mod campaign;
+
+#[path = "tests_contact_book.rs"]
+mod contact_book;
