@@ -274,6 +274,21 @@ pub(super) fn evaluate(
     prior: (f64, f64),
     want_normal: bool,
 ) -> Eval {
+    evaluate_with(obs, p, theta, prior, want_normal, |_, d2| d2.ln())
+}
+
+/// [`evaluate`] with `ln(d²)` of observation `i` given by `ln_d2(i, d²)`: the
+/// posterior grid has them from the power fit at the same point
+/// ([`p0_from_ln`]), so each is computed once there (the same value either way).
+#[inline(always)]
+pub(super) fn evaluate_with(
+    obs: &[Observation],
+    p: &SolverParams,
+    theta: [f64; 3],
+    prior: (f64, f64),
+    want_normal: bool,
+    ln_d2: impl Fn(usize, f64) -> f64,
+) -> Eval {
     let m = &p.model;
     let k = m.db_per_decade() / LN10;
     // predicted rss = p0 − 10 n log10(d) = p0 − half_k · ln(d²): one ln per observation
@@ -312,11 +327,11 @@ pub(super) fn evaluate(
             a[2][2] += nw * j[2] * j[2];
         }
     };
-    for o in obs {
+    for (i, o) in obs.iter().enumerate() {
         let dx = theta[0] - o.x;
         let dy = theta[1] - o.y;
         let d2 = dx * dx + dy * dy + h2;
-        let pred = theta[2] - half_k * d2.ln();
+        let pred = theta[2] - half_k * ln_d2(i, d2);
         // position error seen through the model's slope: k·σ_pos/d, squared
         let pos_term2 = k * k * o.pos_sigma_m * o.pos_sigma_m / d2;
         let s2 = sigma2 + pos_term2;
@@ -428,6 +443,36 @@ pub(super) fn p0_for(obs: &[Observation], model: &PathLoss, x: f64, y: f64) -> f
     for o in obs {
         let d2 = (x - o.x).powi(2) + (y - o.y).powi(2) + h2;
         s += o.weight * (o.rss_dbm + half_k * d2.ln());
+        n += o.weight;
+    }
+    if n > 0.0 {
+        s / n
+    } else {
+        0.0
+    }
+}
+
+/// [`p0_for`] at `(x, y)`, keeping each observation's `ln(d²)` in `ln_d2` for
+/// [`evaluate_with`] at the same point: the same power, computed with the same
+/// operations (`powi(2)` is one multiplication), and one logarithm per observation
+/// instead of two.
+pub(super) fn p0_from_ln(
+    obs: &[Observation],
+    model: &PathLoss,
+    x: f64,
+    y: f64,
+    ln_d2: &mut Vec<f64>,
+) -> f64 {
+    let h2 = model.min_distance_m * model.min_distance_m;
+    let half_k = 0.5 * model.db_per_decade() / LN10;
+    let (mut s, mut n) = (0.0, 0.0);
+    ln_d2.clear();
+    for o in obs {
+        let dx = x - o.x;
+        let dy = y - o.y;
+        let l = (dx * dx + dy * dy + h2).ln();
+        ln_d2.push(l);
+        s += o.weight * (o.rss_dbm + half_k * l);
         n += o.weight;
     }
     if n > 0.0 {
@@ -671,6 +716,33 @@ mod tests {
             with_ta[10],
             plain[10]
         );
+    }
+
+    #[test]
+    fn the_grid_s_shared_logarithms_give_the_same_power_and_cost() {
+        let p = params();
+        let obs: Vec<_> = synth(7, 40, (120.0, -80.0), 900.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| if i % 3 == 0 { o.with_ta(2, 553.5) } else { o })
+            .collect();
+        let mut ln_d2 = Vec::new();
+        for (x, y) in [
+            (0.0, 0.0),
+            (120.5, -80.25),
+            (-3000.0, 4000.0),
+            (obs[0].x, obs[0].y),
+        ] {
+            let p0 = p0_for(&obs, &p.model, x, y);
+            assert_eq!(
+                p0.to_bits(),
+                p0_from_ln(&obs, &p.model, x, y, &mut ln_d2).to_bits()
+            );
+            let a = evaluate(&obs, &p, [x, y, p0], (10.0, 20.0), false);
+            let b = evaluate_with(&obs, &p, [x, y, p0], (10.0, 20.0), false, |i, _| ln_d2[i]);
+            assert_eq!(a.cost.to_bits(), b.cost.to_bits());
+            assert_eq!(a.chi2.to_bits(), b.chi2.to_bits());
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! middle of what the evidence allows, and the posterior covariance is as wide as
 //! that region: one phone never gives a 50 m circle.
 
-use super::locate::{evaluate, largest_eigenvalue, p0_for, Fix, Observation, SolverParams};
+use super::locate::{
+    evaluate_with, largest_eigenvalue, p0_from_ln, Fix, Observation, SolverParams,
+};
 
 /// Points per side of the posterior grid (odd: the fix itself is a grid point).
 const GRID_SIDE: usize = 17;
@@ -34,12 +36,13 @@ pub(super) fn posterior_on_grid(
     let step = 2.0 * half / (GRID_SIDE - 1) as f64;
     let mut costs = [0.0f64; GRID_SIDE * GRID_SIDE];
     let mut least = f64::INFINITY;
+    let mut ln_d2 = Vec::with_capacity(obs.len());
     for i in 0..GRID_SIDE {
         for j in 0..GRID_SIDE {
             let x = fix.x - half + i as f64 * step;
             let y = fix.y - half + j as f64 * step;
-            let p0 = p0_for(obs, &p.model, x, y);
-            let c = evaluate(obs, p, [x, y, p0], prior, false).cost / scale;
+            let p0 = p0_from_ln(obs, &p.model, x, y, &mut ln_d2);
+            let c = evaluate_with(obs, p, [x, y, p0], prior, false, |k, _| ln_d2[k]).cost / scale;
             costs[i * GRID_SIDE + j] = c;
             least = least.min(c);
         }
