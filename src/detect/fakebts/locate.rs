@@ -257,7 +257,7 @@ pub fn weighted_centroid(obs: &[Observation], model: &PathLoss) -> Option<(f64, 
     (sw > 0.0).then(|| (sx / sw, sy / sw))
 }
 
-const LN10: f64 = std::f64::consts::LN_10;
+pub(super) const LN10: f64 = std::f64::consts::LN_10;
 
 pub(super) struct Eval {
     pub(super) cost: f64,
@@ -267,21 +267,10 @@ pub(super) struct Eval {
     chi2: f64,
 }
 
+/// The cost (and, `want_normal`, the normal equations) at `theta`; `ln_d2(i, d²)` is
+/// observation `i`'s `ln(d²)`: `d².ln()`, or in the posterior grid the value its
+/// power fit at the same point computed (`posterior::p0_from_ln`): one logarithm there.
 pub(super) fn evaluate(
-    obs: &[Observation],
-    p: &SolverParams,
-    theta: [f64; 3],
-    prior: (f64, f64),
-    want_normal: bool,
-) -> Eval {
-    evaluate_with(obs, p, theta, prior, want_normal, |_, d2| d2.ln())
-}
-
-/// [`evaluate`] with `ln(d²)` of observation `i` given by `ln_d2(i, d²)`: the
-/// posterior grid has them from the power fit at the same point
-/// ([`p0_from_ln`]), so each is computed once there (the same value either way).
-#[inline(always)]
-pub(super) fn evaluate_with(
     obs: &[Observation],
     p: &SolverParams,
     theta: [f64; 3],
@@ -452,36 +441,6 @@ pub(super) fn p0_for(obs: &[Observation], model: &PathLoss, x: f64, y: f64) -> f
     }
 }
 
-/// [`p0_for`] at `(x, y)`, keeping each observation's `ln(d²)` in `ln_d2` for
-/// [`evaluate_with`] at the same point: the same power, computed with the same
-/// operations (`powi(2)` is one multiplication), and one logarithm per observation
-/// instead of two.
-pub(super) fn p0_from_ln(
-    obs: &[Observation],
-    model: &PathLoss,
-    x: f64,
-    y: f64,
-    ln_d2: &mut Vec<f64>,
-) -> f64 {
-    let h2 = model.min_distance_m * model.min_distance_m;
-    let half_k = 0.5 * model.db_per_decade() / LN10;
-    let (mut s, mut n) = (0.0, 0.0);
-    ln_d2.clear();
-    for o in obs {
-        let dx = x - o.x;
-        let dy = y - o.y;
-        let l = (dx * dx + dy * dy + h2).ln();
-        ln_d2.push(l);
-        s += o.weight * (o.rss_dbm + half_k * l);
-        n += o.weight;
-    }
-    if n > 0.0 {
-        s / n
-    } else {
-        0.0
-    }
-}
-
 /// A step shorter than this ends the iterations, metres (far below any fix's
 /// uncertainty).
 const CONVERGED_M: f64 = 1.0;
@@ -494,8 +453,9 @@ fn refine(
     start: (f64, f64),
     prior: (f64, f64),
 ) -> ([f64; 3], Eval) {
+    let ln = |_: usize, d2: f64| d2.ln();
     let mut theta = [start.0, start.1, p0_for(obs, &p.model, start.0, start.1)];
-    let mut cur = evaluate(obs, p, theta, prior, true);
+    let mut cur = evaluate(obs, p, theta, prior, true, ln);
     let mut lambda = 1e-3;
     for _ in 0..p.max_iterations {
         let mut damped = cur.a;
@@ -507,7 +467,7 @@ fn refine(
             continue;
         };
         let cand = [theta[0] + step[0], theta[1] + step[1], theta[2] + step[2]];
-        let next = evaluate(obs, p, cand, prior, true);
+        let next = evaluate(obs, p, cand, prior, true, ln);
         if next.cost.is_finite() && next.cost <= cur.cost {
             theta = cand;
             cur = next;
@@ -716,33 +676,6 @@ mod tests {
             with_ta[10],
             plain[10]
         );
-    }
-
-    #[test]
-    fn the_grid_s_shared_logarithms_give_the_same_power_and_cost() {
-        let p = params();
-        let obs: Vec<_> = synth(7, 40, (120.0, -80.0), 900.0)
-            .into_iter()
-            .enumerate()
-            .map(|(i, o)| if i % 3 == 0 { o.with_ta(2, 553.5) } else { o })
-            .collect();
-        let mut ln_d2 = Vec::new();
-        for (x, y) in [
-            (0.0, 0.0),
-            (120.5, -80.25),
-            (-3000.0, 4000.0),
-            (obs[0].x, obs[0].y),
-        ] {
-            let p0 = p0_for(&obs, &p.model, x, y);
-            assert_eq!(
-                p0.to_bits(),
-                p0_from_ln(&obs, &p.model, x, y, &mut ln_d2).to_bits()
-            );
-            let a = evaluate(&obs, &p, [x, y, p0], (10.0, 20.0), false);
-            let b = evaluate_with(&obs, &p, [x, y, p0], (10.0, 20.0), false, |i, _| ln_d2[i]);
-            assert_eq!(a.cost.to_bits(), b.cost.to_bits());
-            assert_eq!(a.chi2.to_bits(), b.chi2.to_bits());
-        }
     }
 
     #[test]
