@@ -9,6 +9,21 @@ use super::text::Text;
 use super::timestamp::{parse_timestamp_str, RawTs};
 use std::borrow::Cow;
 
+/// Whether one of the eight bytes of `word` is a quote, a backslash or below 0x20
+/// (exact: no such byte is missed; a word it flags is read byte by byte anyway).
+#[inline]
+fn special_byte(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // nonzero exactly when a byte of `v` is zero
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    // nonzero exactly when a byte of `word` is below 0x20
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    quote | backslash | control != 0
+}
+
 pub(super) struct Scanner<'a> {
     pub(super) text: &'a str,
     pub(super) i: usize,
@@ -53,18 +68,33 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string without escapes or control characters, borrowed.
+    /// A string without escapes or control characters, borrowed. One pass: eight
+    /// bytes at a time while none of them is a quote, a backslash or a control
+    /// character ([`special_byte`]), then byte by byte to the closing quote (keys and
+    /// most values are short: a call of `memchr` and a second pass over the body for
+    /// escapes cost more than the string).
     pub(super) fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        let len = memchr::memchr(b'"', &self.bytes()[start..])?;
-        let body = &self.bytes()[start..start + len];
-        if body.iter().any(|&b| b == b'\\' || b < 0x20) {
-            return None;
+        let bytes = self.bytes();
+        let mut j = start;
+        while let Some(word) = bytes.get(j..j + 8) {
+            let word = u64::from_le_bytes(word.try_into().ok()?);
+            if special_byte(word) {
+                break;
+            }
+            j += 8;
         }
-        self.i = start + len + 1;
+        loop {
+            match *bytes.get(j)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => j += 1,
+            }
+        }
+        self.i = j + 1;
         // Both ends are ASCII quotes, so the slice is on character boundaries.
-        self.text.get(start..start + len)
+        self.text.get(start..j)
     }
 
     /// `null` (consumed) or not.
@@ -234,6 +264,52 @@ impl<'a> Scanner<'a> {
 }
 
 /// What the scanners' property tests share: generated object lines.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_byte_finds_every_quote_backslash_and_control_byte() {
+        let plain = *b"0123abcd";
+        assert!(!special_byte(u64::from_le_bytes(plain)));
+        let others = [0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'];
+        assert!(!special_byte(u64::from_le_bytes(others)));
+        for at in 0..8 {
+            for b in (0u8..0x20).chain([b'"', b'\\']) {
+                let mut w = plain;
+                w[at] = b;
+                assert!(special_byte(u64::from_le_bytes(w)), "{b:#x} at {at}");
+                // beside bytes that borrow in the subtraction
+                let mut w = [0xffu8; 8];
+                w[at] = b;
+                assert!(special_byte(u64::from_le_bytes(w)), "{b:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn strings_end_at_the_first_quote_and_escapes_give_up() {
+        let read = |t: &str| {
+            let mut s = Scanner { text: t, i: 0 };
+            s.string().map(|v| (v.to_string(), s.i))
+        };
+        assert_eq!(read("\"\""), Some((String::new(), 2)));
+        assert_eq!(read("\"abc\","), Some(("abc".into(), 5)));
+        let long = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert_eq!(read(&format!("\"{long}\"}}")), Some((long.into(), 66)));
+        let utf8 = "h\u{e9}llo w\u{f6}rld \u{1f4e1}";
+        assert_eq!(
+            read(&format!("\"{utf8}\"")),
+            Some((utf8.into(), utf8.len() + 2))
+        );
+        assert_eq!(read("\"0123456789abc\\\"d\""), None);
+        assert_eq!(read("\"0123456789\tabc\""), None);
+        assert_eq!(read("\"01234567890123456789"), None);
+        assert_eq!(read("\"0123456"), None);
+        assert_eq!(read("x\"\""), None);
+    }
+}
+
 #[cfg(test)]
 pub(super) mod test_lines {
     use proptest::prelude::*;

@@ -7,7 +7,7 @@ use super::names::{name_list, parse_name, UnknownName};
 use super::pseudonym::pseudonym;
 use super::text::Text;
 use super::timestamp::{RawTs, TimeBounds};
-use super::{InvalidReason, Pseudonym, ShortName};
+use super::{Event, InvalidReason, Pseudonym, ShortName};
 use serde::{Deserialize, Serialize};
 
 /// What happened to the reporting device on this cell.
@@ -166,25 +166,29 @@ impl CellMeasurement {
         bounds: &TimeBounds,
     ) -> Result<CellMeasurement, ValidationError> {
         let raw: RawMeasurement = deserialize_object(bytes)?;
-        Self::from_raw(raw, bounds)
+        Self::from_raw(raw, bounds, std::convert::identity)
     }
 
-    /// [`CellMeasurement::parse`] of a line already known to be UTF-8.
-    pub(crate) fn parse_str(
+    /// [`CellMeasurement::parse`] of a line already known to be UTF-8, as an
+    /// [`Event`] built where the caller keeps it (no copy on the way out).
+    pub(crate) fn parse_event_str(
         text: &str,
         bounds: &TimeBounds,
-    ) -> Result<CellMeasurement, ValidationError> {
+    ) -> Result<Event, ValidationError> {
         let raw: RawMeasurement = match super::measurement_scan::scan(text) {
             Some(raw) => raw,
             None => super::error::deserialize_object_str(text)?,
         };
-        Self::from_raw(raw, bounds)
+        Self::from_raw(raw, bounds, Event::Measurement)
     }
 
-    fn from_raw(
+    /// The checked report of `raw`, handed to `wrap` as the result is built.
+    #[inline]
+    fn from_raw<T>(
         raw: RawMeasurement<'_>,
         bounds: &TimeBounds,
-    ) -> Result<CellMeasurement, ValidationError> {
+        wrap: impl FnOnce(CellMeasurement) -> T,
+    ) -> Result<T, ValidationError> {
         let source = required("source", raw.source)?;
         if source.is_empty() || source.len() > 32 {
             return Err(ValidationError::new(
@@ -221,7 +225,7 @@ impl CellMeasurement {
             64,
             "must be 1..=64 characters",
         )?;
-        Ok(CellMeasurement {
+        Ok(wrap(CellMeasurement {
             source: ShortName::from(&*source),
             reporter,
             ts_ms,
@@ -238,7 +242,7 @@ impl CellMeasurement {
             cipher,
             event,
             sms_sender,
-        })
+        }))
     }
 }
 

@@ -126,7 +126,7 @@ pub(crate) fn parse_record_str(
     bounds: &TimeBounds,
 ) -> Result<Event, ValidationError> {
     match feed {
-        Feed::SmsVolume => SmsVolume::parse_str(text, bounds).map(Event::Sms),
-        Feed::Measurements => CellMeasurement::parse_str(text, bounds).map(Event::Measurement),
+        Feed::SmsVolume => SmsVolume::parse_event_str(text, bounds),
+        Feed::Measurements => CellMeasurement::parse_event_str(text, bounds),
     }
 }

@@ -45,6 +45,14 @@ pub(crate) fn check_pseudonym(field: &str, value: &str) -> Result<(), Validation
 /// A pseudonym field of a feed record: hex of either case, returned in lower case
 /// (inline up to 64 bytes: no allocation for an HMAC-SHA256 pseudonym).
 pub(crate) fn pseudonym(field: &str, value: Text<'_>) -> Result<Pseudonym, ValidationError> {
+    // nearly every record: lower-case hex of a valid length, checked in one pass
+    if (MIN_PSEUDONYM_HEX..=MAX_PSEUDONYM_HEX).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Ok(Pseudonym::from(&*value));
+    }
     if value.bytes().any(|b| b.is_ascii_uppercase()) {
         let mut lower = Pseudonym::from(&*value);
         lower.make_ascii_lowercase();

@@ -159,6 +159,9 @@ impl Pipeline {
     }
 
     /// Take one validated event: held for canonical order, or delivered now.
+    // Inlined into the replay's admit loop: the event is then copied once, from
+    // its parse chunk into the hold queue, instead of once per call layer.
+    #[inline(always)]
     pub(crate) fn on_event(&mut self, event: Event, out: &mut dyn CaseSink) {
         self.stats.count_valid(event.feed());
         match self.order {
@@ -248,6 +251,18 @@ impl Pipeline {
         observe: &mut dyn FnMut(&Event),
     ) {
         observe(&event);
+        self.on_admitted_event(validator, event, out);
+    }
+
+    /// [`Pipeline::on_admitted`] without an observer (the replay's): inlined with the
+    /// hold queue's push, so the event is copied once, into the queue.
+    #[inline(always)]
+    pub(crate) fn on_admitted_event(
+        &mut self,
+        validator: &SourceValidator,
+        event: Event,
+        out: &mut dyn CaseSink,
+    ) {
         self.on_event(event, out);
         if let Some(wm) = validator.watermark_ms() {
             self.on_watermark(validator.feed(), validator.source(), wm, out);

@@ -70,6 +70,7 @@ fn key_prefix(event: &Event) -> Option<u128> {
 }
 
 impl Ready {
+    #[inline(always)]
     fn push(&mut self, t: i64, event: Event) {
         if self.events.is_empty() || t < self.min_t {
             self.min_t = t;
@@ -151,6 +152,7 @@ impl HoldQueue {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn push(&mut self, event: Event) {
         let t = event.event_time_ms();
         // ceil(t / step): a bucket ends at a multiple of the step, where releases happen

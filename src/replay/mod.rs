@@ -16,7 +16,6 @@ use crate::ingest::OriginRef;
 use crate::model::{Feed, TimeBounds};
 use crate::pipeline::{Lane, Pipeline};
 use crate::validate::{DeadLetter, SourceValidator};
-use parse_stage::Parsed;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -381,34 +380,28 @@ fn replay_source(
                     })
                 }
             };
-            for (bytes, parsed) in chunk.drain() {
+            let parse_stage::Chunk { bytes, lines } = &mut chunk;
+            for line in lines.drain(..) {
                 summary.lines += 1;
                 let origin = OriginRef::File {
                     file: &name,
                     line: summary.lines,
                 };
-                let dead = match parsed {
-                    Parsed::TooLong { len } => {
-                        let d = validator.too_large(bytes, len, limit, origin.to_origin());
-                        pipeline.on_dead_letter(&d);
-                        Some(d)
-                    }
+                let raw = &bytes[line.range];
+                let dead = match line.parsed {
                     // admitted by reference: the event moves once, to the hold queue
-                    Parsed::Valid(event) => match validator.admit_valid(&event, bytes, origin) {
+                    Ok(event) => match validator.admit_valid(&event, raw, origin) {
                         None => {
-                            pipeline.on_admitted(&validator, event, book, &mut |_| {});
+                            pipeline.on_admitted_event(&validator, event, book);
                             None
                         }
-                        Some(d) => {
-                            pipeline.on_dead_letter(&d);
-                            Some(d)
-                        }
+                        Some(d) => Some(d),
                     },
-                    Parsed::Invalid(err) => {
-                        let checked = validator.admit(Err(err), bytes, origin);
-                        pipeline.on_checked(&validator, checked, book, &mut |_| {})
-                    }
+                    Err(err) => Some(validator.refuse(err, raw, line.raw_len, origin)),
                 };
+                if let Some(d) = &dead {
+                    pipeline.on_dead_letter(d);
+                }
                 if let Some(d) = dead {
                     write_dead_letter(dead_out, &d).map_err(SourceError::DeadLetters)?;
                 }

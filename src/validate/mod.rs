@@ -209,12 +209,28 @@ impl SourceValidator {
 
     /// A record longer than the line limit: refused without being parsed.
     pub fn too_large(&self, head: &[u8], len: u64, limit: usize, origin: Origin) -> DeadLetter {
-        let err = ValidationError::record(
-            InvalidReason::TooLarge,
-            format!("record of {len} bytes exceeds the limit of {limit} bytes"),
-        );
-        DeadLetter::new(self.feed, origin, err, head, len)
+        DeadLetter::new(self.feed, origin, too_large(len, limit), head, len)
     }
+
+    /// The dead letter of a record that [`parse_bytes`] refused (or that was too
+    /// long to parse), `raw_len` bytes long of which `bytes` are kept.
+    pub(crate) fn refuse(
+        &self,
+        err: ValidationError,
+        bytes: &[u8],
+        raw_len: u64,
+        origin: OriginRef<'_>,
+    ) -> DeadLetter {
+        DeadLetter::new(self.feed, origin.to_origin(), err, bytes, raw_len)
+    }
+}
+
+/// Why a record of `len` bytes is refused unparsed under a limit of `limit` bytes.
+pub(crate) fn too_large(len: u64, limit: usize) -> ValidationError {
+    ValidationError::record(
+        InvalidReason::TooLarge,
+        format!("record of {len} bytes exceeds the limit of {limit} bytes"),
+    )
 }
 
 /// The stateless half of validation: UTF-8, nesting depth (at most

@@ -257,7 +257,7 @@ pub fn weighted_centroid(obs: &[Observation], model: &PathLoss) -> Option<(f64, 
     (sw > 0.0).then(|| (sx / sw, sy / sw))
 }
 
-const LN10: f64 = std::f64::consts::LN_10;
+pub(super) const LN10: f64 = std::f64::consts::LN_10;
 
 pub(super) struct Eval {
     pub(super) cost: f64,
@@ -267,12 +267,16 @@ pub(super) struct Eval {
     chi2: f64,
 }
 
+/// The cost (and, `want_normal`, the normal equations) at `theta`; `ln_d2(i, d²)` is
+/// observation `i`'s `ln(d²)`: `d².ln()`, or in the posterior grid the value its
+/// power fit at the same point computed (`posterior::p0_from_ln`): one logarithm there.
 pub(super) fn evaluate(
     obs: &[Observation],
     p: &SolverParams,
     theta: [f64; 3],
     prior: (f64, f64),
     want_normal: bool,
+    ln_d2: impl Fn(usize, f64) -> f64,
 ) -> Eval {
     let m = &p.model;
     let k = m.db_per_decade() / LN10;
@@ -312,11 +316,11 @@ pub(super) fn evaluate(
             a[2][2] += nw * j[2] * j[2];
         }
     };
-    for o in obs {
+    for (i, o) in obs.iter().enumerate() {
         let dx = theta[0] - o.x;
         let dy = theta[1] - o.y;
         let d2 = dx * dx + dy * dy + h2;
-        let pred = theta[2] - half_k * d2.ln();
+        let pred = theta[2] - half_k * ln_d2(i, d2);
         // position error seen through the model's slope: k·σ_pos/d, squared
         let pos_term2 = k * k * o.pos_sigma_m * o.pos_sigma_m / d2;
         let s2 = sigma2 + pos_term2;
@@ -449,8 +453,9 @@ fn refine(
     start: (f64, f64),
     prior: (f64, f64),
 ) -> ([f64; 3], Eval) {
+    let ln = |_: usize, d2: f64| d2.ln();
     let mut theta = [start.0, start.1, p0_for(obs, &p.model, start.0, start.1)];
-    let mut cur = evaluate(obs, p, theta, prior, true);
+    let mut cur = evaluate(obs, p, theta, prior, true, ln);
     let mut lambda = 1e-3;
     for _ in 0..p.max_iterations {
         let mut damped = cur.a;
@@ -462,7 +467,7 @@ fn refine(
             continue;
         };
         let cand = [theta[0] + step[0], theta[1] + step[1], theta[2] + step[2]];
-        let next = evaluate(obs, p, cand, prior, true);
+        let next = evaluate(obs, p, cand, prior, true, ln);
         if next.cost.is_finite() && next.cost <= cur.cost {
             theta = cand;
             cur = next;
