@@ -18,7 +18,7 @@
 
 use super::detector::FakeBtsDetector;
 use super::emitter::Emitter;
-use super::identity::cell_key;
+use super::identity::{cell_key, same_identity};
 use super::signature::agree;
 use super::snapshot::emit_snapshot;
 use crate::detect::CaseSink;
@@ -66,7 +66,9 @@ impl FakeBtsDetector {
         let Some(at) = first_heard_at(n) else {
             return Explained::No;
         };
-        if !n.signature.suspicious() {
+        // a candidate opens a case on forged signs: one whose flags are unknown (heard
+        // only without cipher or neighbours) may be a forged broadcast's
+        if !n.signature.may_be_forged() {
             return Explained::No;
         }
         let cfg = &self.cfg;
@@ -101,7 +103,6 @@ impl FakeBtsDetector {
                 };
                 if gap < -HANDOVER_SLACK_MS
                     || gap > hold
-                    || !(e.moving || e.identities.len() >= 2)
                     || near > cfg.association_radius_m
                     || !radio_agrees(e, n)
                     || self.another_came_on_air(e, n, quiet_since, hold)
@@ -236,7 +237,9 @@ fn telling_silence(e: &Emitter, ts_ms: i64) -> Option<i64> {
 
 /// Whether `a` refuses one of `b`'s identities (found on air beside its own).
 fn refuses(a: &Emitter, b: &Emitter) -> bool {
-    b.identities.iter().any(|(c, _)| a.refused.contains(c))
+    b.identities
+        .iter()
+        .any(|(c, _)| a.refused.iter().any(|r| same_identity(r, c)))
 }
 
 /// Whether `n` can be `e`'s radio: one of them heard only with copies of registered

@@ -242,7 +242,13 @@ impl FakeBtsDetector {
             return;
         };
         let identities_before = e.identities.len();
-        e.add_report(m, check, reporter, &self.spec, &self.cfg);
+        if e.add_report(m, check, reporter, &self.spec, &self.cfg) {
+            // a candidate started on reports without cipher or neighbours that a report
+            // now shows forged-looking: a candidate for linking from now on
+            if !self.suspicious.contains(&eid) {
+                self.suspicious.push(eid);
+            }
+        }
         if let Some(t) = duplicate_at {
             if m.ts_ms - t <= self.cfg.duplicate_window_ms() {
                 e.duplicate_seen_ms = Some(e.duplicate_seen_ms.map_or(t, |d| d.max(t)));
@@ -272,6 +278,11 @@ impl FakeBtsDetector {
                 self.stats.localisations += 1;
                 let first = e.identities.first().map_or(claimed_cell(m), |c| c.0);
                 e.case = Some(Box::new(CaseState::open(&first, m.ts_ms, a)));
+                // its case says it is forged: with its flags unknown, it may link
+                // identities from now on
+                if e.signature.may_be_forged() && !self.suspicious.contains(&eid) {
+                    self.suspicious.push(eid);
+                }
                 self.stats.cases_opened += 1;
                 tracing::info!(case_points = a.points, reporters = a.reporters, cell = %m.cell, "fake bts case opened");
                 emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, true);
@@ -361,7 +372,7 @@ impl FakeBtsDetector {
             return (eid, false);
         }
         let mut linked = false;
-        if signature.suspicious() {
+        if signature.may_link(check) {
             for eid in &self.suspicious {
                 let Some(e) = self.emitters.get(eid) else {
                     continue;

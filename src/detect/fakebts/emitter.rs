@@ -4,7 +4,7 @@
 //! position estimates and track, and the state of its case once one is open.
 
 use super::geometry::{LocalFrame, PathLoss};
-use super::identity::claimed_cell;
+use super::identity::{claimed_cell, same_identity};
 use super::locate::{
     bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
 };
@@ -170,9 +170,22 @@ impl Emitter {
         }
     }
 
-    /// Whether this emitter already carries `cell`.
+    /// Whether this emitter already carries `cell` ([`same_identity`]).
     pub(crate) fn has_identity(&self, cell: &ClaimedCell) -> bool {
-        self.identities.iter().any(|(c, _)| c == cell)
+        self.identity_index(cell).is_some()
+    }
+
+    /// Where this emitter lists `cell`: the identity itself, else the same identity
+    /// on a channel one of them does not know ([`same_identity`]).
+    pub(crate) fn identity_index(&self, cell: &ClaimedCell) -> Option<usize> {
+        self.identities
+            .iter()
+            .position(|(c, _)| c == cell)
+            .or_else(|| {
+                self.identities
+                    .iter()
+                    .position(|(c, _)| same_identity(c, cell))
+            })
     }
 
     /// Where the emitter is heard now, local metres: the signal-weighted centroid of
@@ -254,7 +267,8 @@ impl Emitter {
         }
     }
 
-    /// Attribute one anomalous report to this emitter.
+    /// Attribute one anomalous report to this emitter (its signature learns the
+    /// fields the report carries). Returns whether the emitter became forged-looking.
     pub(crate) fn add_report(
         &mut self,
         m: &CellMeasurement,
@@ -262,15 +276,27 @@ impl Emitter {
         reporter: u64,
         spec: &EvidenceSpec,
         cfg: &FakeBtsConfig,
-    ) {
+    ) -> bool {
         let claimed = claimed_cell(m);
         let copied = check.registered && !check.has(Rule::ArfcnInconsistent);
-        if !self.has_identity(&claimed) {
-            self.identities.push((claimed, m.ts_ms));
-            self.on_air.push((m.ts_ms, 0));
-        }
+        let index = match self.identity_index(&claimed) {
+            Some(i) => {
+                // the channel of an identity first heard without one
+                let listed = &mut self.identities[i].0;
+                listed.arfcn = listed.arfcn.or(claimed.arfcn);
+                i
+            }
+            None => {
+                self.identities.push((claimed, m.ts_ms));
+                self.on_air.push((m.ts_ms, 0));
+                self.identities.len() - 1
+            }
+        };
+        let became_suspicious = self.signature.learn(&Signature::of(m, check));
+        // a report without channel and PCI/BSIC tells nothing of the radio
         let radio = (m.arfcn, m.pci);
-        if !copied && self.own_radio.len() < 8 && !self.own_radio.contains(&radio) {
+        let told = radio.0.is_some() || radio.1.is_some();
+        if told && !copied && self.own_radio.len() < 8 && !self.own_radio.contains(&radio) {
             self.own_radio.push(radio);
         }
         self.first_seen = self.first_seen.min(m.ts_ms);
@@ -296,13 +322,13 @@ impl Emitter {
             .note(reporter, m.ts_ms, rejected, MAX_REPORTERS, horizon_ms);
         let (x, y) = self.frame.to_xy(m.lat, m.lon);
         self.widen_bbox(x, y);
-        let index = self.identities.iter().position(|(c, _)| *c == claimed);
-        if let Some(slot) = index.and_then(|i| self.on_air.get_mut(i)) {
+        if let Some(slot) = self.on_air.get_mut(index) {
             slot.0 = slot.0.max(m.ts_ms);
         }
         let mut report = Reported::of_report(m, x, y);
-        report.identity = index.map_or(u16::MAX, |i| u16::try_from(i).unwrap_or(u16::MAX));
+        report.identity = u16::try_from(index).unwrap_or(u16::MAX);
         keep_bounded(&mut self.observations, report, cfg.max_observations.max(8));
+        became_suspicious
     }
 
     /// Widen the extent of the reporter positions to local `(x, y)`.

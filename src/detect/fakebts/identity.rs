@@ -26,6 +26,18 @@ pub(crate) fn claimed_cell(m: &CellMeasurement) -> ClaimedCell {
     }
 }
 
+/// Whether two claimed identities are the same: the same technology and
+/// `MCC-MNC-LAC-CID`, and the same channel when both are known (a report without
+/// `arfcn` claims the identity on an unknown channel, not another identity).
+pub(crate) fn same_identity(a: &ClaimedCell, b: &ClaimedCell) -> bool {
+    a.rat == b.rat
+        && a.mcc == b.mcc
+        && a.mnc == b.mnc
+        && a.lac == b.lac
+        && a.cid == b.cid
+        && super::signature::agree(a.arfcn, b.arfcn)
+}
+
 /// The inventory key of a claimed identity.
 pub(crate) fn cell_key(c: &ClaimedCell) -> CellKey {
     CellKey {

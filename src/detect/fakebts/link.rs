@@ -3,7 +3,7 @@
 //! turns out to be on air beside an older one (another transmitter).
 
 use super::emitter::{keep_bounded, Emitter};
-use super::identity::claimed_cell;
+use super::identity::{claimed_cell, same_identity};
 use super::reported::Reported;
 use super::rules::{ReportCheck, Rule};
 use super::signature::{agree, Signature};
@@ -21,7 +21,9 @@ impl Emitter {
     /// any radio that is not an established static cell; any other broadcast is first
     /// heard within the coexistence grace (`on_air`: when its identity was first heard,
     /// and the grace) and keeps one of the transmitter's own channel and PCI/BSIC
-    /// pairs (unknown fields agree; a transmitter heard only with copies has none).
+    /// pairs (unknown fields agree; a transmitter heard only with copies has none; a
+    /// report without either is taken only by a transmitter that may change identity,
+    /// as a copy).
     pub(crate) fn may_take(
         &self,
         m: &CellMeasurement,
@@ -29,16 +31,25 @@ impl Emitter {
         young_ms: i64,
         on_air: (i64, i64),
     ) -> bool {
-        if self.refused.contains(&claimed_cell(m)) {
+        let claimed = claimed_cell(m);
+        if self.refused.iter().any(|c| same_identity(c, &claimed)) {
             return false;
         }
+        // a static rogue cell keeps its identity: a clone links to a transmitter
+        // already seen changing identity or moving, or on air for less than the link
+        // gap (a blaster's first identity). A report that shows neither a forged
+        // broadcast (its cipher or neighbours absent) nor the radio (no channel, no
+        // PCI/BSIC) is weaker evidence: only a transmitter seen changing identity or
+        // moving takes it (a young stationary fake took an IMSI catcher's identity
+        // heard by an app nearby, then every blaster identity passing by).
+        let changed = self.identities.len() >= 2 || self.moving;
+        let shows_forged = check.has(Rule::NullCipher) || check.has(Rule::NoNeighbours);
+        let young = shows_forged && self.last_seen - self.first_seen <= young_ms;
         if check.registered && !check.has(Rule::ArfcnInconsistent) {
-            // a static rogue cell keeps its identity: a clone links to a transmitter
-            // already seen changing identity or moving, or on air for less than the
-            // link gap (a blaster's first identity)
-            return self.identities.len() >= 2
-                || self.moving
-                || self.last_seen - self.first_seen <= young_ms;
+            return changed || young;
+        }
+        if m.arfcn.is_none() && m.pci.is_none() && !changed {
+            return false;
         }
         // an identity of its own is new when the transmitter takes it: one already on
         // air for longer than the coexistence grace is another transmitter's (a
@@ -66,7 +77,7 @@ impl Emitter {
         ts_ms: i64,
         grace_ms: i64,
     ) -> Vec<ClaimedCell> {
-        let Some(i) = self.identities.iter().position(|(c, _)| c == cell) else {
+        let Some(i) = self.identity_index(cell) else {
             return Vec::new();
         };
         // A newer identity on air for longer than the grace and heard within the last
@@ -136,10 +147,13 @@ impl Emitter {
     /// duplicate sighting. Its windowed rule counts and reporters are not added: this
     /// transmitter's case keeps its own assessment.
     pub(crate) fn absorb(&mut self, other: &Emitter, max_observations: usize) {
+        self.signature.learn(&other.signature);
         let mut index = Vec::with_capacity(other.identities.len());
         for (k, &(cell, first)) in other.identities.iter().enumerate() {
-            let i = match self.identities.iter().position(|(c, _)| *c == cell) {
+            let i = match self.identity_index(&cell) {
                 Some(i) => {
+                    let listed = &mut self.identities[i].0;
+                    listed.arfcn = listed.arfcn.or(cell.arfcn);
                     if let Some(slot) = self.on_air.get_mut(i) {
                         slot.0 = slot.0.max(other.on_air.get(k).map_or(first, |s| s.0));
                     }

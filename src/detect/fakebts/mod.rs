@@ -45,6 +45,8 @@ pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bare;
+#[cfg(test)]
 mod tests_clone;
 #[cfg(test)]
 mod tests_lowpower;

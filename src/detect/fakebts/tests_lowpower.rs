@@ -215,8 +215,8 @@ fn emitter() -> super::emitter::Emitter {
         mnc: 4,
         arfcn: Some(99),
         pci: Some(7),
-        null_cipher: false,
-        few_neighbours: false,
+        null_cipher: super::signature::Flag::No,
+        few_neighbours: super::signature::Flag::No,
     };
     super::emitter::Emitter::new(1, &m, sig)
 }
