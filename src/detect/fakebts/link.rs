@@ -33,12 +33,17 @@ impl Emitter {
             return false;
         }
         if check.registered && !check.has(Rule::ArfcnInconsistent) {
-            // a static rogue cell keeps its identity: a clone links to a transmitter
-            // already seen changing identity or moving, or on air for less than the
-            // link gap (a blaster's first identity)
-            return self.identities.len() >= 2
-                || self.moving
-                || self.last_seen - self.first_seen <= young_ms;
+            // a copy heard where its cell is (not beyond its reach, far from its site
+            // or against its timing advance) is the cell itself or a static fake
+            // beside it, not a blaster that cloned it: a blaster clones distant cells,
+            // and one cloning a cell nearby is found by its case's handover
+            // (absorb.rs). A static rogue cell keeps its identity: a clone links to a
+            // transmitter already seen changing identity or moving, or on air for less
+            // than the link gap (a blaster's first identity)
+            return heard_away_from_its_site(check)
+                && (self.identities.len() >= 2
+                    || self.moving
+                    || self.last_seen - self.first_seen <= young_ms);
         }
         // an identity of its own is new when the transmitter takes it: one already on
         // air for longer than the coexistence grace is another transmitter's (a
@@ -191,4 +196,12 @@ impl Emitter {
             self.duplicate_seen_ms = Some(self.duplicate_seen_ms.map_or(t, |d| d.max(t)));
         }
     }
+}
+
+/// Whether a report of a registered cell places it away from its registered site:
+/// beyond its reach, far from the site, or against its timing advance.
+fn heard_away_from_its_site(check: &ReportCheck) -> bool {
+    check.has(Rule::BeyondReach)
+        || check.has(Rule::KnownCellFarFromSite)
+        || check.has(Rule::TaInconsistent)
 }

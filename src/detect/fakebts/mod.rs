@@ -33,6 +33,7 @@ pub(crate) mod identity;
 pub(crate) mod index;
 pub(crate) mod link;
 pub mod locate;
+
 mod posterior;
 pub(crate) mod reported;
 pub(crate) mod reporters;
@@ -44,6 +45,8 @@ pub(crate) mod snapshot;
 pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_beside;
 #[cfg(test)]
 mod tests_clone;
 #[cfg(test)]
