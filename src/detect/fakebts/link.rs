@@ -46,7 +46,12 @@ impl Emitter {
         let shows_forged = check.has(Rule::NullCipher) || check.has(Rule::NoNeighbours);
         let young = shows_forged && self.last_seen - self.first_seen <= young_ms;
         if check.registered && !check.has(Rule::ArfcnInconsistent) {
-            return changed || young;
+            // a copy heard where its cell is (not beyond its reach, far from its site
+            // or against its timing advance) is the cell itself or a static fake
+            // beside it, not a blaster that cloned it: a blaster clones distant cells,
+            // and one cloning a cell nearby is found by its case's handover
+            // (absorb.rs)
+            return heard_away_from_its_site(check) && (changed || young);
         }
         if m.arfcn.is_none() && m.pci.is_none() && !changed {
             return false;
@@ -205,4 +210,12 @@ impl Emitter {
             self.duplicate_seen_ms = Some(self.duplicate_seen_ms.map_or(t, |d| d.max(t)));
         }
     }
+}
+
+/// Whether a report of a registered cell places it away from its registered site:
+/// beyond its reach, far from the site, or against its timing advance.
+fn heard_away_from_its_site(check: &ReportCheck) -> bool {
+    check.has(Rule::BeyondReach)
+        || check.has(Rule::KnownCellFarFromSite)
+        || check.has(Rule::TaInconsistent)
 }

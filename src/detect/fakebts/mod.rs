@@ -33,6 +33,7 @@ pub(crate) mod identity;
 pub(crate) mod index;
 pub(crate) mod link;
 pub mod locate;
+
 mod posterior;
 pub(crate) mod reported;
 pub(crate) mod reporters;
@@ -46,6 +47,8 @@ pub(crate) mod stats;
 mod tests;
 #[cfg(test)]
 mod tests_bare;
+#[cfg(test)]
+mod tests_beside;
 #[cfg(test)]
 mod tests_clone;
 #[cfg(test)]

@@ -130,7 +130,7 @@ fn a_transmitter_heard_only_with_copies_does_not_take_an_invented_identity() {
 /// association radius), unciphered, no neighbours: a copy of `city()[60]` from 0 s,
 /// of `city()[61]` from 300 s, and from `invent_at` s an invented identity on channel
 /// 77, until 1,200 s; `copies_until` s: when the copies stop.
-fn blaster(invent_at: i64, invent_dx: f64, copies_until: i64) -> Vec<CellMeasurement> {
+pub(super) fn blaster(invent_at: i64, invent_dx: f64, copies_until: i64) -> Vec<CellMeasurement> {
     let sites = city();
     let invented = CellKey {
         mcc: 452,
