@@ -266,11 +266,17 @@ impl Detector for FeedLog {
         Some(self.0)
     }
     fn on_event(&mut self, _event: &Event, _out: &mut dyn CaseSink) {
-        self.1.lock().unwrap().push(format!("{}:event", self.0.name()));
+        self.1
+            .lock()
+            .unwrap()
+            .push(format!("{}:event", self.0.name()));
     }
     fn on_watermark(&mut self, _watermark_ms: i64, _out: &mut dyn CaseSink) {}
     fn finish(&mut self, _out: &mut dyn CaseSink) {
-        self.1.lock().unwrap().push(format!("{}:finish", self.0.name()));
+        self.1
+            .lock()
+            .unwrap()
+            .push(format!("{}:finish", self.0.name()));
     }
 }
 
@@ -292,7 +298,11 @@ fn one_feed_starts_over_or_finishes_while_the_other_keeps_its_state() {
     p.on_event(m("x", 100), &mut Nothing);
     assert_eq!(p.held_events(), 1);
     p.adopt_feed(Feed::Measurements, &mut make(&new));
-    assert_eq!(p.held_events(), 0, "the feed that starts over holds nothing");
+    assert_eq!(
+        p.held_events(),
+        0,
+        "the feed that starts over holds nothing"
+    );
     assert!(!p.watermarks.contains_key(&(Feed::Measurements, 0)));
     assert!(p.watermarks.contains_key(&(Feed::SmsVolume, 0)));
     p.finish_feed(Feed::SmsVolume, &mut Nothing);

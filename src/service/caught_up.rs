@@ -8,9 +8,9 @@
 //! these are blocking broker requests: they run on tokio's blocking threads, never on
 //! the service loop's.
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use super::consumer::Questions;
+use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long the brokers may take to answer all the requests of one question (off the
@@ -68,7 +68,7 @@ pub(super) async fn off_loop<T: Send + 'static>(
 /// What is still to read of `positions` (each partition's next offset against its
 /// high watermark, asked with `consumer`, a [`super::consumer::question_client`]).
 pub(super) async fn own_backlog(
-    consumer: Arc<BaseConsumer>,
+    consumer: Questions,
     positions: Vec<Position>,
 ) -> Result<Backlog, String> {
     off_loop(move || {
@@ -90,7 +90,7 @@ pub(super) async fn own_backlog(
 /// [`super::consumer::question_client`] of stage ingest's group (the group's committed
 /// offsets are the coordinator's, whichever instance committed them).
 pub(super) async fn upstream_backlog(
-    reader: Arc<BaseConsumer>,
+    reader: Questions,
     topics: Vec<String>,
 ) -> Result<Backlog, String> {
     if topics.is_empty() {

@@ -22,11 +22,12 @@
 //! waited for the answer.
 
 use super::caught_up::{off_loop, time_left, Position, ANSWER_WITHIN};
+use super::consumer::Questions;
 use super::outputs::Batch;
 use super::stage::Stage;
 use super::worker::Worker;
+use crate::kafka_failure::WatchedContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
@@ -165,7 +166,7 @@ impl Idleness {
     /// Ask the brokers, off the loop (with `consumer`, a
     /// [`super::consumer::question_client`]), whether the partitions silent for the
     /// timeout are consumed to their end (when due, and none is asked already).
-    pub(super) fn check(&mut self, consumer: &Arc<BaseConsumer>, worker: &Worker) {
+    pub(super) fn check(&mut self, consumer: &Questions, worker: &Worker) {
         // Stage detect hears of idleness from stage ingest's markers.
         if !worker.live
             || matches!(worker.stage, Stage::Detect(_))
@@ -252,7 +253,7 @@ fn position(a: &Activity, worker: &Worker) -> Option<i64> {
 
 /// Whether each silent partition was consumed to its high watermark; after the first
 /// that the brokers do not tell, the others are not asked.
-fn ask(consumer: &BaseConsumer, silent: Vec<(Position, Instant)>) -> Vec<Answer> {
+fn ask(consumer: &BaseConsumer<WatchedContext>, silent: Vec<(Position, Instant)>) -> Vec<Answer> {
     let deadline = Instant::now() + ANSWER_WITHIN;
     let mut answers = Vec::with_capacity(silent.len());
     for ((topic, partition, next), at) in silent {

@@ -7,7 +7,10 @@
 //! processing is in [`super::worker`], flushing in [`super::flush`], the state
 //! rebuild in [`super::rebuild`].
 
-use super::consumer::{group_consumer, producer, question_client, AssignmentChange, WorkerContext};
+use super::consumer::{
+    group_consumer, producer, question_client, serve_questions, AssignmentChange, Questions,
+    WorkerContext,
+};
 use super::error::ServiceError;
 use super::flush::{FlushPolicy, Flusher};
 use super::idle::Idleness;
@@ -23,7 +26,7 @@ use crate::config::{Config, KafkaConfig, Topology};
 use crate::kafka_failure::{check_brokers, FailureWatch};
 use crate::model::{Feed, TimeBounds};
 use futures_util::{FutureExt, StreamExt};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, MessageStream, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
@@ -146,7 +149,7 @@ fn part(
             worker,
             Flusher::new(outputs, config.sink.max_flushes_in_flight),
             config,
-            Arc::new(question_client(kafka, &kafka.group_id)?),
+            question_client(kafka, &kafka.group_id, failures.clone())?,
         ),
     })
 }
@@ -217,10 +220,11 @@ async fn run_staged(
     let detect_kafka = detect_kafka(&config.kafka);
     let detect_stage = Stage::Detect(DetectState::default());
     let mut detect = part(opts, &detect_kafka, failures, internal_feeds, detect_stage)?;
-    detect.service.upstream = Some(Arc::new(question_client(
+    detect.service.upstream = Some(question_client(
         &config.kafka,
         &config.kafka.group_id,
-    )?));
+        failures.clone(),
+    )?);
     // `processed` and `acknowledged` count feed records (what the demo paces on):
     // stage detect's envelopes are not counted again.
     detect.service.worker.metrics.processed = Arc::default();
@@ -397,21 +401,16 @@ struct ServiceLoop {
     idleness: Idleness,
     /// Stage detect: a question client of stage ingest's group, whose committed
     /// offsets tell what ingest has done (see [`caught_up`](super::caught_up)).
-    upstream: Option<Arc<BaseConsumer>>,
+    upstream: Option<Questions>,
     /// Asks the brokers this loop's questions (high watermarks) without waiting
     /// behind its consumer's fetches (see [`question_client`]).
-    questions: Arc<BaseConsumer>,
+    questions: Questions,
     /// `topology = "single"`: whether the warning about a partial assignment was given.
     warned_partial: Arc<AtomicBool>,
 }
 
 impl ServiceLoop {
-    fn new(
-        worker: Worker,
-        flusher: Flusher,
-        config: &Config,
-        questions: Arc<BaseConsumer>,
-    ) -> Self {
+    fn new(worker: Worker, flusher: Flusher, config: &Config, questions: Questions) -> Self {
         ServiceLoop {
             worker,
             flusher,
@@ -583,6 +582,10 @@ impl ServiceLoop {
     /// Refresh the gauges when due, look for idle partitions, and start a flush the
     /// policy asks for.
     fn on_tick(&mut self) {
+        serve_questions(&self.questions);
+        if let Some(upstream) = &self.upstream {
+            serve_questions(upstream);
+        }
         self.idleness.check(&self.questions, &self.worker);
         if self.gauges_at.elapsed() >= GAUGES_EVERY {
             self.gauges_at = Instant::now();

@@ -6,12 +6,12 @@
 use super::{feed_topics, GroupConsumer, ServiceLoop};
 use crate::model::Feed;
 use crate::service::caught_up::{own_backlog, upstream_backlog, Backlog, Position};
+use crate::service::consumer::Questions;
 use crate::service::stage::Stage;
 use futures_util::StreamExt;
-use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long stage detect may take at SIGTERM to account for the whole input: ask
@@ -161,8 +161,8 @@ impl ServiceLoop {
 /// What [`ask`] asks the brokers: stage ingest's group and the feed topics upstream
 /// (stage detect), this consumer's partitions and their positions.
 struct Question {
-    upstream: Option<(Arc<BaseConsumer>, Vec<String>)>,
-    questions: Arc<BaseConsumer>,
+    upstream: Option<(Questions, Vec<String>)>,
+    questions: Questions,
     positions: Vec<Position>,
     stage: &'static str,
 }
