@@ -1,8 +1,10 @@
 //! State rebuild: detector state lives in memory, so on every new assignment the
 //! worker starts from fresh detectors and re-reads the recent history of its
 //! partitions (from `now − restore window` up to the committed offsets), without
-//! emitting cases again. Kept apart from the consumer loop because it reads Kafka
-//! by offsets and timestamps outside the consumer group.
+//! emitting cases again (stage detect, after a cooperative rebalance: only the feeds
+//! whose task moved to it, the others keeping their state). Kept apart from the
+//! consumer loop because it reads Kafka by offsets and timestamps outside the
+//! consumer group.
 
 use super::consumer::{plain_consumer, WorkerContext};
 use super::error::ServiceError;
