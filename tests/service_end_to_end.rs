@@ -16,7 +16,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +33,20 @@ struct Setup {
     ch: ClickHouse,
 }
 
+/// The service's log on the test's output when `RUST_LOG` is set (e.g.
+/// `RUST_LOG=cellwatch=info cargo test --test service_end_to_end -- --nocapture`):
+/// the order of rebalances, rebuilds, stops and final snapshots when a run differs.
+fn logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 async fn setup(seed: u64, clickhouse_url: &str) -> Setup {
+    logs();
     let brokers = common::kafka_brokers();
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("scenario");
@@ -168,6 +181,69 @@ async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Stage detect's progress on its internal topics (one partition each): the
+/// offsets its group has committed in all, and how many partitions it has not
+/// committed to their end yet. Its offsets are committed only after what it read
+/// is in the sinks.
+async fn detect_progress(s: &Setup) -> (i64, usize) {
+    let kafka = &s.config.kafka;
+    let brokers = kafka.brokers.clone();
+    let group = format!("{}-detect", kafka.group_id);
+    let topics = [
+        kafka.topics.internal_sms.clone(),
+        kafka.topics.internal_measurements.clone(),
+    ];
+    tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let timeout = Duration::from_secs(10);
+        let mut tpl = TopicPartitionList::new();
+        for t in &topics {
+            tpl.add_partition(t, 0);
+        }
+        let committed = c.committed_offsets(tpl, timeout).unwrap();
+        let (mut done, mut behind) = (0, 0);
+        for e in committed.elements() {
+            let (_, high) = c.fetch_watermarks(e.topic(), 0, timeout).unwrap();
+            let at = match e.offset() {
+                Offset::Offset(o) => o,
+                _ => 0,
+            };
+            done += at;
+            behind += usize::from(at < high);
+        }
+        (done, behind)
+    })
+    .await
+    .unwrap()
+}
+
+/// Wait until stage detect has committed something (`to_end` false) or its
+/// internal partitions to their end (`to_end`). Stage detect runs behind stage
+/// ingest (in a debug build on a loaded machine, by 20 000 – 25 000 envelopes when
+/// ingest has acknowledged every record), and a stop only reads on for 10 s: a stop
+/// before detect is through leaves the final snapshots to the next start ("records
+/// still waiting" in the log), so a test that compares the cases after a stop waits
+/// for this first.
+async fn wait_for_detect(s: &Setup, secs: u64, to_end: bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (committed, behind) = detect_progress(s).await;
+        if committed > 0 && (!to_end || behind == 0) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for stage detect (committed {committed}, {behind} partitions behind)"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The final cases by id with their members: with canonical event-time ordering
 /// they do not depend on how partitions interleave, restarts or outages.
 type CaseView = std::collections::BTreeMap<String, Vec<String>>;
@@ -258,6 +334,7 @@ async fn service_delivers_cases_and_dead_letters_at_least_once() {
         metrics.acknowledged.load(Ordering::Relaxed) >= s.total
     })
     .await;
+    wait_for_detect(&s, 300, true).await;
     stop.send(true).unwrap();
     let report = handle.await.unwrap().unwrap();
     assert_eq!(
@@ -268,6 +345,7 @@ async fn service_delivers_cases_and_dead_letters_at_least_once() {
         report.invalid > 0,
         "the scenario exercises the dead-letter path"
     );
+    assert!(report.finishes >= 1, "final snapshots emitted: {report:?}");
 
     // ClickHouse: one row per case after FINAL, the same cases as the replay.
     let stored = s.ch.fetch_cases().await.unwrap();
@@ -337,9 +415,11 @@ async fn restart_rebuilds_state_without_duplicates_or_loss() {
         first.acknowledged.load(Ordering::Relaxed) >= s.total / 2
     })
     .await;
+    // Something for the second start to rebuild: stage detect has committed offsets.
+    wait_for_detect(&s, 300, false).await;
     stop.send(true).unwrap();
     let r1 = handle.await.unwrap().unwrap();
-    assert!(r1.records < s.total, "stopped midway");
+    assert!(r1.records < s.total, "stopped midway: {r1:?}");
 
     let second = Metrics::new();
     let (stop, handle) = start(&s, &second, BatchStore::ClickHouse(Box::new(s.ch.clone())));
@@ -347,6 +427,7 @@ async fn restart_rebuilds_state_without_duplicates_or_loss() {
         r1.records + second.acknowledged.load(Ordering::Relaxed) >= s.total
     })
     .await;
+    wait_for_detect(&s, 300, true).await;
     stop.send(true).unwrap();
     let r2 = handle.await.unwrap().unwrap();
     assert!(
@@ -358,6 +439,7 @@ async fn restart_rebuilds_state_without_duplicates_or_loss() {
         s.total,
         "committed offsets resume exactly after the acknowledged records"
     );
+    assert!(r2.finishes >= 1, "final snapshots emitted: {r2:?}");
 
     let stored = s.ch.fetch_cases().await.unwrap();
     let ids: BTreeSet<String> = stored.iter().map(|c| c.case_id.clone()).collect();
@@ -450,9 +532,11 @@ async fn clickhouse_outage_pauses_consumption_and_loses_nothing() {
     })
     .await;
     assert!(metrics.ready.load(Ordering::Relaxed));
+    wait_for_detect(&s, 300, true).await;
     stop.send(true).unwrap();
     let report = handle.await.unwrap().unwrap();
     assert_eq!(report.records, s.total);
+    assert!(report.finishes >= 1, "final snapshots emitted: {report:?}");
     let stored = s.ch.fetch_cases().await.unwrap();
     let ids: BTreeSet<String> = stored.iter().map(|c| c.case_id.clone()).collect();
     assert_eq!(ids.len(), stored.len());

@@ -33,19 +33,46 @@ fn log_fields(i: &Instance) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The internal partitions `i` owns in the detect group now.
+/// The internal partitions `i` owns in the detect group now. Stage detect's
+/// cooperative assignor logs only what moves (the eager protocol revokes all and
+/// assigns the whole set, which adds up the same).
 fn detect_partitions(i: &Instance) -> u64 {
-    let mut owned = 0;
+    let mut owned = 0u64;
     for fields in log_fields(i) {
         let group = fields["group"].as_str().unwrap_or_default();
+        let n = fields["partitions"].as_u64().unwrap_or(0);
         match fields["message"].as_str() {
             _ if !group.ends_with("-detect") => {}
-            Some("partitions assigned") => owned = fields["partitions"].as_u64().unwrap_or(0),
-            Some("partitions revoked") => owned = 0,
+            Some("partitions assigned") => owned += n,
+            Some("partitions revoked") => owned = owned.saturating_sub(n),
             _ => {}
         }
     }
     owned
+}
+
+/// Whether `i`'s stage detect has rebuilt what it was last assigned.
+fn detect_settled(i: &Instance) -> bool {
+    let mut pending = false;
+    for fields in log_fields(i) {
+        let group = fields["group"].as_str().unwrap_or_default();
+        match fields["message"].as_str() {
+            Some("partitions assigned") if group.ends_with("-detect") => {
+                pending |= fields["partitions"].as_u64().unwrap_or(0) > 0
+            }
+            Some("detector state rebuilt") if fields["stage"] == "detect" => pending = false,
+            _ => {}
+        }
+    }
+    !pending
+}
+
+/// How many times `i`'s stage detect rebuilt state.
+fn detect_rebuild_count(i: &Instance) -> usize {
+    log_fields(i)
+        .iter()
+        .filter(|f| f["message"] == "detector state rebuilt" && f["stage"] == "detect")
+        .count()
 }
 
 /// The rebuilds of `stage` in `i`'s log: (partitions of the last one, partitions
@@ -61,11 +88,6 @@ fn rebuilds(i: &Instance, stage: &str) -> (u64, u64, u64) {
         }
     }
     (last, resumed, records)
-}
-
-/// How many internal partitions `i`'s last rebuild of stage detect covered.
-fn detect_rebuilt(i: &Instance) -> u64 {
-    rebuilds(i, "detect").0
 }
 
 /// Stage ingest's rebuilds in `i`'s log: (partitions resumed from the checkpoint
@@ -443,7 +465,7 @@ async fn sigterm_after_the_input_emits_the_replays_final_snapshots() {
         "the first instance's part of stage detect at SIGTERM:\n{text}"
     );
     let deadline = Instant::now() + Duration::from_secs(90);
-    while detect_partitions(&last) < 2 || detect_rebuilt(&last) < 2 {
+    while detect_partitions(&last) < 2 || !detect_settled(&last) {
         assert!(
             Instant::now() < deadline,
             "the last instance did not take stage detect whole"
@@ -467,6 +489,61 @@ async fn sigterm_after_the_input_emits_the_replays_final_snapshots() {
     }
     eprintln!(
         "SIGTERM to exit: first instance {first_stop:?}, last instance {last_stop:?}; whole run {:?}",
+        started.elapsed()
+    );
+    assert_equals_the_replay(&f, &placement).await;
+}
+
+/// A second instance joining takes one of stage detect's two tasks over; the first
+/// keeps the other with its state (the cooperative assignor moves only what it
+/// must), so it rebuilds nothing, and the cases are still the replay's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_instance_moves_one_detect_task_and_the_other_keeps_its_state() {
+    let f = Fixture::setup(Setup::shared(35, PARTITIONS, true)).await;
+    let started = Instant::now();
+    let (producing, placement) = f.produce(30, None);
+    let a = f.spawn_as("a", "cw-keep-a");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while detect_partitions(&a) < 2 || !detect_settled(&a) {
+        assert!(Instant::now() < deadline, "a never ran both detect tasks");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Some input through a's detectors before the second instance joins.
+    std::thread::sleep(Duration::from_secs(5));
+    let before = detect_rebuild_count(&a);
+    let b = f.spawn_as("b", "cw-keep-b");
+    let joined = Instant::now();
+    while detect_partitions(&b) < 1
+        || !detect_settled(&b)
+        || detect_partitions(&a) != 1
+        || !detect_settled(&a)
+    {
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(60),
+            "the detect tasks did not spread over both instances:\n{}\n---\n{}",
+            a.log_text(),
+            b.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let spread = joined.elapsed();
+    assert_eq!(
+        detect_rebuild_count(&a),
+        before,
+        "the task that stayed on a was rebuilt:\n{}",
+        a.log_text()
+    );
+    assert!(
+        a.log_text().contains("the others keep their state"),
+        "a kept its other task:\n{}",
+        a.log_text()
+    );
+    let (b_partitions, _, b_records) = rebuilds(&b, "detect");
+    assert_eq!(b_partitions, 1, "b rebuilt the task that moved, only it");
+    producing.join().unwrap();
+    finish(vec![a, b]);
+    eprintln!(
+        "second instance joined: tasks spread {spread:?} later, b re-read {b_records} envelopes, a none; whole run {:?}",
         started.elapsed()
     );
     assert_equals_the_replay(&f, &placement).await;

@@ -462,6 +462,35 @@ impl Pipeline {
         self.idle.remove(&(feed, source));
     }
 
+    /// Take `feed`'s detectors from `fresh` (built from the same configuration, so
+    /// with the same detectors in the same order) and forget the feed's sources,
+    /// held events and watermarks: the feed starts over while the other feed's state
+    /// stays as it is (stage detect keeps the task that stays on the instance and
+    /// rebuilds only the one that moved to it, or forgets the one that moved away).
+    pub(crate) fn adopt_feed(&mut self, feed: Feed, fresh: &mut Pipeline) {
+        debug_assert_eq!(self.detector_names(), fresh.detector_names());
+        for (mine, theirs) in self.detectors.iter_mut().zip(fresh.detectors.iter_mut()) {
+            if mine.feed() == Some(feed) {
+                std::mem::swap(mine, theirs);
+            }
+        }
+        self.watermarks.retain(|(f, _), _| *f != feed);
+        self.idle.retain(|(f, _)| *f != feed);
+        self.notified.remove(&feed);
+        self.held.remove(&feed);
+    }
+
+    /// [`Pipeline::finish`] for one feed: its held events released in order, then
+    /// its detectors emit what is pending; the other feed's state is untouched.
+    pub(crate) fn finish_feed(&mut self, feed: Feed, out: &mut dyn CaseSink) {
+        self.release(feed, out, HoldQueue::take_next);
+        for d in self.detectors.iter_mut() {
+            if d.feed() == Some(feed) {
+                d.finish(out);
+            }
+        }
+    }
+
     /// Pass a reference-data update (inventory or allowlist topic) to every detector.
     pub(crate) fn on_reference_update(
         &mut self,

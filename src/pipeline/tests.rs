@@ -254,3 +254,60 @@ proptest! {
         }
     }
 }
+
+/// Notes `<feed>:<what>` for the events and the finish of one feed.
+struct FeedLog(Feed, Arc<Mutex<Vec<String>>>);
+
+impl Detector for FeedLog {
+    fn name(&self) -> &'static str {
+        "feed-log"
+    }
+    fn feed(&self) -> Option<Feed> {
+        Some(self.0)
+    }
+    fn on_event(&mut self, _event: &Event, _out: &mut dyn CaseSink) {
+        self.1
+            .lock()
+            .unwrap()
+            .push(format!("{}:event", self.0.name()));
+    }
+    fn on_watermark(&mut self, _watermark_ms: i64, _out: &mut dyn CaseSink) {}
+    fn finish(&mut self, _out: &mut dyn CaseSink) {
+        self.1
+            .lock()
+            .unwrap()
+            .push(format!("{}:finish", self.0.name()));
+    }
+}
+
+#[test]
+fn one_feed_starts_over_or_finishes_while_the_other_keeps_its_state() {
+    let make = |log: &Arc<Mutex<Vec<String>>>| {
+        Pipeline::new(
+            vec![
+                Box::new(FeedLog(Feed::SmsVolume, log.clone())),
+                Box::new(FeedLog(Feed::Measurements, log.clone())),
+            ],
+            10,
+        )
+    };
+    let (old, new) = (Arc::default(), Arc::default());
+    let mut p = make(&old);
+    p.register_source(Feed::SmsVolume, 0);
+    p.register_source(Feed::Measurements, 0);
+    p.on_event(m("x", 100), &mut Nothing);
+    assert_eq!(p.held_events(), 1);
+    p.adopt_feed(Feed::Measurements, &mut make(&new));
+    assert_eq!(
+        p.held_events(),
+        0,
+        "the feed that starts over holds nothing"
+    );
+    assert!(!p.watermarks.contains_key(&(Feed::Measurements, 0)));
+    assert!(p.watermarks.contains_key(&(Feed::SmsVolume, 0)));
+    p.finish_feed(Feed::SmsVolume, &mut Nothing);
+    p.finish_feed(Feed::Measurements, &mut Nothing);
+    // The SMS detector kept is the old one; the measurement detector is the fresh one.
+    assert_eq!(*old.lock().unwrap(), vec!["sms_volume:finish"]);
+    assert_eq!(*new.lock().unwrap(), vec!["measurements:finish"]);
+}

@@ -8,10 +8,9 @@
 //! these are blocking broker requests: they run on tokio's blocking threads, never on
 //! the service loop's.
 
-use super::consumer::WorkerContext;
-use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+use super::consumer::Questions;
+use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long the brokers may take to answer all the requests of one question (off the
@@ -66,10 +65,10 @@ pub(super) async fn off_loop<T: Send + 'static>(
         .map_err(|e| format!("broker request task failed: {e}"))?
 }
 
-/// What this consumer still has to read of `positions` (each partition's next
-/// offset against its high watermark).
+/// What is still to read of `positions` (each partition's next offset against its
+/// high watermark, asked with `consumer`, a [`super::consumer::question_client`]).
 pub(super) async fn own_backlog(
-    consumer: Arc<StreamConsumer<WorkerContext>>,
+    consumer: Questions,
     positions: Vec<Position>,
 ) -> Result<Backlog, String> {
     off_loop(move || {
@@ -87,11 +86,11 @@ pub(super) async fn own_backlog(
 }
 
 /// What stage ingest's group has not committed yet of the feed `topics`: every
-/// partition the brokers know, empty ones included. `reader` is stage ingest's
-/// consumer in this process (the group's committed offsets are the coordinator's,
-/// whichever instance committed them).
+/// partition the brokers know, empty ones included. `reader` is a
+/// [`super::consumer::question_client`] of stage ingest's group (the group's committed
+/// offsets are the coordinator's, whichever instance committed them).
 pub(super) async fn upstream_backlog(
-    reader: Arc<StreamConsumer<WorkerContext>>,
+    reader: Questions,
     topics: Vec<String>,
 ) -> Result<Backlog, String> {
     if topics.is_empty() {

@@ -22,12 +22,12 @@
 //! waited for the answer.
 
 use super::caught_up::{off_loop, time_left, Position, ANSWER_WITHIN};
-use super::consumer::WorkerContext;
+use super::consumer::Questions;
 use super::outputs::Batch;
 use super::stage::Stage;
 use super::worker::Worker;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use std::sync::Arc;
+use crate::kafka_failure::WatchedContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
@@ -97,6 +97,30 @@ impl Idleness {
             .collect();
     }
 
+    /// Partitions added to the assignment (a cooperative rebalance): they start
+    /// active now; the others keep their activity and positions.
+    pub(super) fn add(&mut self, parts: &[(String, i32)]) {
+        let now = Instant::now();
+        self.generation += 1;
+        self.parts
+            .extend(parts.iter().map(|(topic, partition)| Activity {
+                topic: topic.clone(),
+                partition: *partition,
+                at: now,
+                next: None,
+            }));
+    }
+
+    /// Only `assigned` stays (a cooperative rebalance revoked the others).
+    pub(super) fn keep(&mut self, assigned: &[(String, i32)]) {
+        self.generation += 1;
+        self.parts.retain(|a| {
+            assigned
+                .iter()
+                .any(|(t, p)| *p == a.partition && *t == a.topic)
+        });
+    }
+
     /// The record at `offset` of (topic, partition) was consumed `now`.
     pub(super) fn seen(&mut self, topic: &str, partition: i32, offset: i64, now: Instant) {
         if let Some(a) = self
@@ -139,9 +163,10 @@ impl Idleness {
         let _ = self.answers().await;
     }
 
-    /// Ask the brokers, off the loop, whether the partitions silent for the timeout
-    /// are consumed to their end (when due, and none is asked already).
-    pub(super) fn check(&mut self, consumer: &Arc<StreamConsumer<WorkerContext>>, worker: &Worker) {
+    /// Ask the brokers, off the loop (with `consumer`, a
+    /// [`super::consumer::question_client`]), whether the partitions silent for the
+    /// timeout are consumed to their end (when due, and none is asked already).
+    pub(super) fn check(&mut self, consumer: &Questions, worker: &Worker) {
         // Stage detect hears of idleness from stage ingest's markers.
         if !worker.live
             || matches!(worker.stage, Stage::Detect(_))
@@ -228,7 +253,7 @@ fn position(a: &Activity, worker: &Worker) -> Option<i64> {
 
 /// Whether each silent partition was consumed to its high watermark; after the first
 /// that the brokers do not tell, the others are not asked.
-fn ask(consumer: &StreamConsumer<WorkerContext>, silent: Vec<(Position, Instant)>) -> Vec<Answer> {
+fn ask(consumer: &BaseConsumer<WatchedContext>, silent: Vec<(Position, Instant)>) -> Vec<Answer> {
     let deadline = Instant::now() + ANSWER_WITHIN;
     let mut answers = Vec::with_capacity(silent.len());
     for ((topic, partition, next), at) in silent {

@@ -1,19 +1,22 @@
 //! State rebuild: detector state lives in memory, so on every new assignment the
 //! worker starts from fresh detectors and re-reads the recent history of its
 //! partitions (from `now − restore window` up to the committed offsets), without
-//! emitting cases again. Kept apart from the consumer loop because it reads Kafka
-//! by offsets and timestamps outside the consumer group.
+//! emitting cases again (stage detect, after a cooperative rebalance: only the feeds
+//! whose task moved to it, the others keeping their state). Kept apart from the
+//! consumer loop because it reads Kafka by offsets and timestamps outside the
+//! consumer group.
 
 use super::consumer::{plain_consumer, WorkerContext};
 use super::error::ServiceError;
 use super::stage::Stage;
 use super::worker::Worker;
 use crate::detect::CaseSink;
-use crate::model::Case;
+use crate::model::{Case, Feed};
+use crate::pipeline::Pipeline;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// Discards what detectors emit while state is being rebuilt: those cases came from
@@ -74,55 +77,134 @@ impl Worker {
                 self.pipeline.register_source(self.feeds[t], *p);
             }
         }
+        self.starts.clear();
         let (ranges, resumed) = self.ranges_to_reread(consumer, &feed_parts, ends)?;
-        let mut rebuilt = 0u64;
-        if !ranges.is_empty() {
-            let reader = plain_consumer(&self.config.kafka)?;
-            let mut assign = TopicPartitionList::new();
-            for r in &ranges {
-                assign.add_partition_offset(&r.topic, r.partition, Offset::Offset(r.start))?;
-            }
-            reader.assign(&assign)?;
-            match self.read_ranges(&reader, &ranges)? {
-                Some(n) => rebuilt = n,
-                None => {
-                    tracing::info!("state rebuild interrupted by shutdown");
-                    return Ok(());
-                }
+        let Some(rebuilt) = self.reread(&ranges)? else {
+            return Ok(());
+        };
+        self.rebuilt(&feed_parts, resumed, 0, rebuilt, started);
+        Ok(())
+    }
+
+    /// Stage detect after a cooperative rebalance moved `moved` to this worker while
+    /// it keeps its other partitions (`assigned` is everything it owns now): only the
+    /// feeds of `moved` start over (fresh detectors, their internal partition's
+    /// history re-read); the kept feeds' state stays as it is, with nothing re-read.
+    /// Leaves the worker [`Worker::live`] unless a shutdown interrupted it.
+    pub(super) fn rebuild_moved(
+        &mut self,
+        consumer: &StreamConsumer<WorkerContext>,
+        moved: &[(String, i32)],
+        assigned: &[(String, i32)],
+    ) -> Result<(), ServiceError> {
+        let started = Instant::now();
+        let feeds_of = |parts: &[(String, i32)]| -> BTreeSet<Feed> {
+            parts
+                .iter()
+                .filter_map(|(t, _)| self.feeds.get(t).copied())
+                .collect()
+        };
+        let (fresh, owned) = (feeds_of(moved), feeds_of(assigned));
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        // Not live meanwhile: an idle marker read again must not finish the state.
+        self.live = false;
+        self.forget_feeds(&fresh)?;
+        self.refresh_upstream(consumer, &owned)?;
+        if let Stage::Detect(state) = &self.stage {
+            for (feed, p) in state.upstream.iter().filter(|(f, _)| fresh.contains(f)) {
+                self.pipeline.register_source(*feed, *p);
             }
         }
+        let (ranges, _) = self.ranges_to_reread(consumer, moved, &BTreeMap::new())?;
+        let Some(rebuilt) = self.reread(&ranges)? else {
+            return Ok(());
+        };
+        let kept = assigned.len().saturating_sub(moved.len());
+        self.rebuilt(moved, 0, kept, rebuilt, started);
+        Ok(())
+    }
+
+    /// Stage detect: start the detectors of `feeds` over (fresh ones, with the latest
+    /// reference data) and forget what was applied from their sources; the other
+    /// feeds' state is kept. For a task that moved away, or one about to be rebuilt.
+    pub(super) fn forget_feeds(&mut self, feeds: &BTreeSet<Feed>) -> Result<(), ServiceError> {
+        let mut fresh = self.fresh_pipeline()?;
+        for feed in feeds {
+            self.pipeline.adopt_feed(*feed, &mut fresh);
+        }
+        if let Stage::Detect(state) = &mut self.stage {
+            state.applied.retain(|(f, _), _| !feeds.contains(f));
+            state.upstream.retain(|(f, _)| !feeds.contains(f));
+        }
+        Ok(())
+    }
+
+    /// Read `ranges` through the detectors, discarding what they emit: the records
+    /// read, `None` when a shutdown interrupted it.
+    fn reread(&mut self, ranges: &[Range]) -> Result<Option<u64>, ServiceError> {
+        if ranges.is_empty() {
+            return Ok(Some(0));
+        }
+        let reader = plain_consumer(&self.config.kafka)?;
+        let mut assign = TopicPartitionList::new();
+        for r in ranges {
+            assign.add_partition_offset(&r.topic, r.partition, Offset::Offset(r.start))?;
+        }
+        reader.assign(&assign)?;
+        let read = self.read_ranges(&reader, ranges)?;
+        if read.is_none() {
+            tracing::info!("state rebuild interrupted by shutdown");
+        }
+        Ok(read)
+    }
+
+    /// A rebuild of `parts` is through: live again, counted and logged (`kept`: the
+    /// partitions whose state was kept as it was).
+    fn rebuilt(
+        &mut self,
+        parts: &[(String, i32)],
+        resumed: usize,
+        kept: usize,
+        records: u64,
+        started: Instant,
+    ) {
         self.live = true;
-        self.metrics.rebuilt_records.inc_by(rebuilt);
+        self.metrics.rebuilt_records.inc_by(records);
         self.report.rebuilds += 1;
-        self.report.rebuilt_records += rebuilt;
-        let feeds: Vec<&str> = feed_parts
-            .iter()
-            .map(|(t, _)| self.feeds[t].name())
-            .collect();
+        self.report.rebuilt_records += records;
+        let feeds: Vec<&str> = parts.iter().map(|(t, _)| self.feeds[t].name()).collect();
         tracing::info!(
             stage = self.stage.name(),
-            partitions = feed_parts.len(),
+            partitions = parts.len(),
             feeds = ?feeds,
+            kept,
             resumed_from_checkpoint = resumed,
-            records = rebuilt,
+            records,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "detector state rebuilt"
         );
-        Ok(())
     }
 
     /// Fresh detectors and validators, with the latest reference data re-applied.
     fn reset_pipeline(&mut self) -> Result<(), ServiceError> {
-        self.pipeline = Self::new_pipeline(&self.config, self.cells.as_deref(), &self.stage)?;
+        self.pipeline = self.fresh_pipeline()?;
         self.validators.clear();
+        Ok(())
+    }
+
+    /// A pipeline of fresh detectors with the latest value of every reference key.
+    fn fresh_pipeline(&self) -> Result<Pipeline, ServiceError> {
+        let mut pipeline = Self::new_pipeline(&self.config, self.cells.as_deref(), &self.stage)?;
         for ((tag, key), value) in &self.references {
-            self.pipeline.on_reference_update(
+            pipeline.on_reference_update(
                 super::worker::reference_of_tag(*tag),
                 key,
                 value.as_deref(),
             );
         }
-        Ok(())
+        Ok(pipeline)
     }
 
     /// For each partition with a committed offset: the offsets from the first record
@@ -150,7 +232,6 @@ impl Worker {
         let starts = consumer.offsets_for_times(ts_tpl, REQUEST_TIMEOUT)?;
         let mut ranges = Vec::new();
         let mut resumed = 0;
-        self.starts.clear();
         for e in committed.elements() {
             let key = (e.topic().to_string(), e.partition());
             let end = match (ends.get(&key), e.offset()) {

@@ -7,7 +7,10 @@
 //! processing is in [`super::worker`], flushing in [`super::flush`], the state
 //! rebuild in [`super::rebuild`].
 
-use super::consumer::{group_consumer, producer, AssignmentChange, WorkerContext};
+use super::consumer::{
+    group_consumer, producer, question_client, serve_questions, AssignmentChange, Questions,
+    WorkerContext,
+};
 use super::error::ServiceError;
 use super::flush::{FlushPolicy, Flusher};
 use super::idle::Idleness;
@@ -33,6 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
+mod changes;
 mod close;
 mod finals;
 
@@ -145,6 +149,7 @@ fn part(
             worker,
             Flusher::new(outputs, config.sink.max_flushes_in_flight),
             config,
+            question_client(kafka, &kafka.group_id, failures.clone())?,
         ),
     })
 }
@@ -215,7 +220,11 @@ async fn run_staged(
     let detect_kafka = detect_kafka(&config.kafka);
     let detect_stage = Stage::Detect(DetectState::default());
     let mut detect = part(opts, &detect_kafka, failures, internal_feeds, detect_stage)?;
-    detect.service.upstream = Some(ingest.consumer.clone());
+    detect.service.upstream = Some(question_client(
+        &config.kafka,
+        &config.kafka.group_id,
+        failures.clone(),
+    )?);
     // `processed` and `acknowledged` count feed records (what the demo paces on):
     // stage detect's envelopes are not counted again.
     detect.service.worker.metrics.processed = Arc::default();
@@ -390,15 +399,18 @@ struct ServiceLoop {
     gauges_at: Instant,
     assigned: Vec<(String, i32)>,
     idleness: Idleness,
-    /// Stage detect: stage ingest's consumer in this process, whose group's committed
+    /// Stage detect: a question client of stage ingest's group, whose committed
     /// offsets tell what ingest has done (see [`caught_up`](super::caught_up)).
-    upstream: Option<GroupConsumer>,
+    upstream: Option<Questions>,
+    /// Asks the brokers this loop's questions (high watermarks) without waiting
+    /// behind its consumer's fetches (see [`question_client`]).
+    questions: Questions,
     /// `topology = "single"`: whether the warning about a partial assignment was given.
     warned_partial: Arc<AtomicBool>,
 }
 
 impl ServiceLoop {
-    fn new(worker: Worker, flusher: Flusher, config: &Config) -> Self {
+    fn new(worker: Worker, flusher: Flusher, config: &Config, questions: Questions) -> Self {
         ServiceLoop {
             worker,
             flusher,
@@ -411,6 +423,7 @@ impl ServiceLoop {
             assigned: Vec::new(),
             idleness: Idleness::new(config.pipeline.idle_timeout()),
             upstream: None,
+            questions,
             warned_partial: Arc::default(),
         }
     }
@@ -460,7 +473,7 @@ impl ServiceLoop {
                 }
                 _ = tick.tick() => {
                     let woke = self.waited(turn, can_consume);
-                    self.on_tick(consumer);
+                    self.on_tick();
                     self.worker.metrics.stages.lap(Step::LoopOther, woke);
                 }
                 answers = self.idleness.answers(), if self.idleness.querying() => {
@@ -490,54 +503,6 @@ impl ServiceLoop {
                         // A refused login or TLS handshake wakes `failures.wait()`.
                         Some(Err(e)) => failures.record(&e, ""),
                         None => break,
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A rebalance happened: flush everything consumed so far, forget revoked
-    /// partitions, rebuild the detector state for the new assignment.
-    async fn apply_changes(
-        &mut self,
-        pending: Vec<AssignmentChange>,
-        consumer: &GroupConsumer,
-    ) -> Result<(), ServiceError> {
-        for change in pending {
-            match change {
-                AssignmentChange::Revoked(parts) => {
-                    // Flush what the revoked partitions produced, final snapshots
-                    // included, before they go.
-                    self.finish_if_caught_up(consumer, "partitions revoked", false)
-                        .await;
-                    self.flusher
-                        .drain(&mut self.batch, consumer, &mut self.worker)
-                        .await?;
-                    self.assigned.retain(|p| !parts.contains(p));
-                    for (t, p) in parts {
-                        if let Some(feed) = self.worker.feed_of(&t) {
-                            self.worker.pipeline.remove_source(feed, p);
-                        }
-                    }
-                }
-                AssignmentChange::Assigned(parts) => {
-                    self.flusher
-                        .drain(&mut self.batch, consumer, &mut self.worker)
-                        .await?;
-                    for p in parts {
-                        if !self.assigned.contains(&p) {
-                            self.assigned.push(p);
-                        }
-                    }
-                    self.rebuild_and_resume(consumer, &BTreeMap::new())?;
-                    if matches!(self.worker.stage, Stage::Whole) {
-                        super::topology::warn_if_partial(
-                            consumer,
-                            &self.worker,
-                            &self.assigned,
-                            &self.warned_partial,
-                        );
                     }
                 }
             }
@@ -616,8 +581,12 @@ impl ServiceLoop {
 
     /// Refresh the gauges when due, look for idle partitions, and start a flush the
     /// policy asks for.
-    fn on_tick(&mut self, consumer: &GroupConsumer) {
-        self.idleness.check(consumer, &self.worker);
+    fn on_tick(&mut self) {
+        serve_questions(&self.questions);
+        if let Some(upstream) = &self.upstream {
+            serve_questions(upstream);
+        }
+        self.idleness.check(&self.questions, &self.worker);
         if self.gauges_at.elapsed() >= GAUGES_EVERY {
             self.gauges_at = Instant::now();
             self.worker.update_gauges();
@@ -674,7 +643,8 @@ impl ServiceLoop {
     /// commit synchronously.
     async fn stop(mut self, consumer: &GroupConsumer) -> Result<ServiceReport, ServiceError> {
         self.idleness.settle().await;
-        self.finish_if_caught_up(consumer, "shutdown", true).await;
+        self.finish_if_caught_up(consumer, "shutdown", true, None)
+            .await;
         self.flusher
             .drain(&mut self.batch, consumer, &mut self.worker)
             .await?;

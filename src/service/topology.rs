@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Stage detect's assignor unless `[kafka.librdkafka]` names one.
+pub(crate) const DETECT_ASSIGNOR: &str = "cooperative-sticky";
+
 /// The internal topic of each feed and its partition count, creating the topics
 /// that do not exist yet (broker's default replication).
 pub(super) async fn ensure_internal_topics(
@@ -105,16 +108,18 @@ pub(super) async fn ensure_internal_topics(
 
 /// The Kafka settings of stage detect: its own consumer group (and static
 /// membership name), so a rebalance of one stage does not disturb the other, and the
-/// round-robin assignor, so that with two or more members the SMS and the
-/// measurement internal partitions (one each) go to different instances: the spam
-/// and the fake-BTS detectors are independent and then run on two machines. (The
-/// range assignor, librdkafka's first default, would give both to one member.) A
-/// `partition.assignment.strategy` in `[kafka.librdkafka]` wins.
+/// cooperative sticky assignor: with two or more members the SMS and the
+/// measurement internal partitions (one each) go to different instances (the spam
+/// and the fake-BTS detectors are independent and then run on two machines; the
+/// range assignor, librdkafka's first default, would give both to one member), and a
+/// rebalance moves only what it must, so a task that stays keeps its state instead
+/// of being rebuilt (see `run/changes.rs`). A `partition.assignment.strategy` in
+/// `[kafka.librdkafka]` wins.
 pub(super) fn detect_kafka(kafka: &KafkaConfig) -> KafkaConfig {
     let mut k = kafka.clone();
     k.librdkafka
         .entry("partition.assignment.strategy".into())
-        .or_insert_with(|| "roundrobin".into());
+        .or_insert_with(|| DETECT_ASSIGNOR.into());
     k.group_id = format!("{}-detect", kafka.group_id);
     if !kafka.group_instance_id.is_empty() {
         k.group_instance_id = format!("{}-detect", kafka.group_instance_id);

@@ -311,6 +311,26 @@ impl Worker {
         tracing::info!(reason = why, "final snapshots emitted");
     }
 
+    /// Stage detect, a cooperative rebalance moving the tasks of `feeds` away while
+    /// this worker keeps the others: [`Worker::finish`] for those feeds only (the
+    /// worker stays live for the others; the finished feeds are then forgotten).
+    pub(super) fn finish_feeds(
+        &mut self,
+        out: &mut dyn CaseSink,
+        feeds: &std::collections::BTreeSet<Feed>,
+        why: &'static str,
+    ) {
+        if !self.live || !matches!(self.stage, Stage::Detect(_)) {
+            return;
+        }
+        for feed in feeds {
+            self.pipeline.finish_feed(*feed, out);
+        }
+        self.report.finishes += 1;
+        let feeds: Vec<&str> = feeds.iter().map(|f| f.name()).collect();
+        tracing::info!(reason = why, feeds = ?feeds, "final snapshots emitted");
+    }
+
     /// Pass a reference-topic update to the detectors, and keep it for a rebuild.
     pub(super) fn apply_reference(&mut self, update: ReferenceUpdate) {
         self.pipeline

@@ -4,60 +4,62 @@
 //! where the loop waits for the brokers' answers (without blocking its thread).
 
 use super::{feed_topics, GroupConsumer, ServiceLoop};
-use crate::service::caught_up::{own_backlog, upstream_backlog, Backlog};
+use crate::model::Feed;
+use crate::service::caught_up::{own_backlog, upstream_backlog, Backlog, Position};
+use crate::service::consumer::Questions;
 use crate::service::stage::Stage;
 use futures_util::StreamExt;
 use rdkafka::message::Message;
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long stage detect reads on at SIGTERM to reach the end of its internal
-/// partitions, once stage ingest has committed every feed partition to its end.
-const READ_TO_END: Duration = Duration::from_secs(10);
+/// How long stage detect may take at SIGTERM to account for the whole input: ask
+/// the brokers (again, when a loaded broker answered late) and read its internal
+/// partitions on to their end once stage ingest has committed every feed partition
+/// to its end. With the last answer's own bound (`caught_up::ANSWER_WITHIN`) it
+/// stays well inside the 30 s a stop may take.
+const ACCOUNT_WITHIN: Duration = Duration::from_secs(15);
 
 impl ServiceLoop {
     /// Emit the final snapshots when the whole input is accounted for: they are then
     /// the replay's for everything there is. Single stage: every assigned feed
     /// partition consumed to its end. Stage detect: every feed partition committed to
     /// its end by stage ingest, then every owned internal partition consumed to its
-    /// end (at SIGTERM, `read_on` reads on for up to [`READ_TO_END`] to get there).
+    /// end (at SIGTERM, `read_on` reads on, asking the brokers again when they answer
+    /// late, for up to [`ACCOUNT_WITHIN`] to get there).
     /// With records still waiting, the next owner goes on from the committed offsets,
     /// and snapshots of a partial state could show cases the whole stream does not have.
+    /// `scope`: only the tasks of these feeds (stage detect, a cooperative rebalance
+    /// moving them away while the worker keeps the others), else all.
     pub(super) async fn finish_if_caught_up(
         &mut self,
         consumer: &GroupConsumer,
         why: &'static str,
         read_on: bool,
+        scope: Option<&BTreeSet<Feed>>,
     ) {
         // Stage ingest has no detectors.
         if !self.worker.live || matches!(self.worker.stage, Stage::Ingest(_)) {
             return;
         }
         let started = Instant::now();
-        let mut waiting = match &self.upstream {
-            Some(reader) => {
-                let owned = self.worker.upstream_feeds();
-                let topics = feed_topics(&self.worker.config)
-                    .into_iter()
-                    .filter(|(_, feed)| owned.contains(feed))
-                    .map(|(topic, _)| topic)
-                    .collect();
-                upstream_backlog(reader.clone(), topics)
-                    .await
-                    .map(|b| ("stage ingest", b))
+        let deadline = started + ACCOUNT_WITHIN;
+        let mut waiting = loop {
+            match ask(self.question(scope)).await {
+                // At SIGTERM a loaded broker that answered late is asked again.
+                Err(e) if read_on && Instant::now() < deadline => {
+                    tracing::info!(error = %e, "the brokers answered late: asking again");
+                }
+                asked => break asked,
             }
-            None => Ok(("", Backlog::default())),
         };
-        if matches!(waiting, Ok((_, b)) if b.is_empty()) {
-            let mut own =
-                own_backlog(consumer.clone(), self.idleness.positions(&self.worker)).await;
-            // Only stage detect reads on: its input is complete once ingest has
-            // committed every feed partition (the single stage stops where it is).
-            let detect = matches!(self.worker.stage, Stage::Detect(_));
-            if read_on && detect && matches!(own, Ok(b) if !b.is_empty()) {
-                own = self.read_to_end(consumer).await;
-            }
-            waiting = own.map(|b| (self.worker.stage.name(), b));
+        // Only stage detect reads on: its input is complete once ingest has
+        // committed every feed partition (the single stage stops where it is).
+        let detect = matches!(self.worker.stage, Stage::Detect(_));
+        let own = self.worker.stage.name();
+        if read_on && detect && matches!(waiting, Ok((at, b)) if at == own && !b.is_empty()) {
+            waiting = self.read_to_end(consumer, deadline).await.map(|b| (own, b));
         }
         match waiting {
             Ok((_, b)) if b.is_empty() => {
@@ -67,7 +69,10 @@ impl ServiceLoop {
                     checked_ms = started.elapsed().as_millis() as u64,
                     "whole input accounted for"
                 );
-                self.worker.finish(&mut self.batch, why);
+                match scope {
+                    Some(feeds) => self.worker.finish_feeds(&mut self.batch, feeds, why),
+                    None => self.worker.finish(&mut self.batch, why),
+                }
             }
             Ok((at, b)) => tracing::info!(
                 reason = why,
@@ -86,15 +91,50 @@ impl ServiceLoop {
         }
     }
 
+    /// The question "what is still waiting?" for [`ask`], with what it needs (only
+    /// `scope`'s feeds when given).
+    fn question(&self, scope: Option<&BTreeSet<Feed>>) -> Question {
+        let in_scope = |feed: &Feed| scope.is_none_or(|s| s.contains(feed));
+        let upstream = self.upstream.as_ref().map(|reader| {
+            let owned = self.worker.upstream_feeds();
+            let topics = feed_topics(&self.worker.config)
+                .into_iter()
+                .filter(|(_, feed)| owned.contains(feed) && in_scope(feed))
+                .map(|(topic, _)| topic)
+                .collect();
+            (reader.clone(), topics)
+        });
+        let mut positions = self.idleness.positions(&self.worker);
+        positions.retain(|(t, _, _)| self.worker.feed_of(t).is_some_and(|f| in_scope(&f)));
+        Question {
+            upstream,
+            questions: self.questions.clone(),
+            positions,
+            stage: self.worker.stage.name(),
+        }
+    }
+
     /// Stage detect at SIGTERM, stage ingest being done: consume the internal
-    /// partitions on to their end (for at most [`READ_TO_END`]); what is left.
-    async fn read_to_end(&mut self, consumer: &GroupConsumer) -> Result<Backlog, String> {
-        let deadline = Instant::now() + READ_TO_END;
+    /// partitions on to their end (until `deadline`, asking the brokers again when
+    /// they answer late); what is left.
+    async fn read_to_end(
+        &mut self,
+        consumer: &GroupConsumer,
+        deadline: Instant,
+    ) -> Result<Backlog, String> {
         let mut messages = consumer.stream();
         let no_changes = Mutex::new(Vec::new());
         loop {
-            let backlog =
-                own_backlog(consumer.clone(), self.idleness.positions(&self.worker)).await?;
+            let positions = self.idleness.positions(&self.worker);
+            let asked = own_backlog(self.questions.clone(), positions).await;
+            let backlog = match asked {
+                Ok(b) => b,
+                Err(e) if Instant::now() < deadline => {
+                    tracing::info!(error = %e, "the brokers answered late: asking again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if backlog.is_empty() || Instant::now() >= deadline {
                 return Ok(backlog);
             }
@@ -116,4 +156,26 @@ impl ServiceLoop {
             }
         }
     }
+}
+
+/// What [`ask`] asks the brokers: stage ingest's group and the feed topics upstream
+/// (stage detect), this consumer's partitions and their positions.
+struct Question {
+    upstream: Option<(Questions, Vec<String>)>,
+    questions: Questions,
+    positions: Vec<Position>,
+    stage: &'static str,
+}
+
+/// What is still waiting, and where: stage ingest's group not through the feed
+/// partitions upstream, else this consumer's own partitions not consumed to their end.
+async fn ask(q: Question) -> Result<(&'static str, Backlog), String> {
+    if let Some((reader, topics)) = q.upstream {
+        let upstream = upstream_backlog(reader, topics).await?;
+        if !upstream.is_empty() {
+            return Ok(("stage ingest", upstream));
+        }
+    }
+    let own = own_backlog(q.questions, q.positions).await?;
+    Ok((q.stage, own))
 }

@@ -1,0 +1,150 @@
+//! Acting on a rebalance of a loop's consumer group. With the eager protocol (stage
+//! ingest, `topology = "single"`) every partition is revoked and the new assignment
+//! is rebuilt whole. With the cooperative one (stage detect's `cooperative-sticky`
+//! assignor) a rebalance revokes and assigns only the partitions that move: a detect
+//! task that stays on this instance keeps its state, and only a task that moved here
+//! is rebuilt from its internal partition. Kept apart from the loop because this is
+//! where the state's lifetime across rebalances is decided.
+
+use super::{GroupConsumer, ServiceLoop};
+use crate::model::Feed;
+use crate::service::consumer::AssignmentChange;
+use crate::service::error::ServiceError;
+use crate::service::stage::Stage;
+use rdkafka::consumer::{Consumer, RebalanceProtocol};
+use rdkafka::TopicPartitionList;
+use std::collections::{BTreeMap, BTreeSet};
+
+impl ServiceLoop {
+    /// A rebalance happened: flush everything consumed so far, forget what was
+    /// revoked, rebuild the state of what was assigned (only what moved, with the
+    /// cooperative protocol in stage detect).
+    pub(super) async fn apply_changes(
+        &mut self,
+        pending: Vec<AssignmentChange>,
+        consumer: &GroupConsumer,
+    ) -> Result<(), ServiceError> {
+        let incremental = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let detect = matches!(self.worker.stage, Stage::Detect(_));
+        for change in pending {
+            match change {
+                AssignmentChange::Revoked(parts) => {
+                    let keeps = self.assigned.iter().any(|p| !parts.contains(p));
+                    if incremental && keeps && detect {
+                        self.revoke_some(parts, consumer).await?;
+                    } else {
+                        self.revoke(parts, consumer).await?;
+                        // Cooperative, other stages: what stays is rebuilt, as the
+                        // eager protocol's next assignment would.
+                        if incremental && keeps {
+                            self.rebuild_and_resume(consumer, &BTreeMap::new())?;
+                        }
+                    }
+                }
+                AssignmentChange::Assigned(parts) => {
+                    let moved: Vec<(String, i32)> = parts
+                        .into_iter()
+                        .filter(|p| !self.assigned.contains(p))
+                        .collect();
+                    // A cooperative rebalance that gives this member nothing new.
+                    if incremental && moved.is_empty() {
+                        continue;
+                    }
+                    let keeps = !self.assigned.is_empty();
+                    self.flusher
+                        .drain(&mut self.batch, consumer, &mut self.worker)
+                        .await?;
+                    self.assigned.extend(moved.iter().cloned());
+                    if incremental && keeps && detect && self.worker.live {
+                        self.rebuild_moved_and_resume(consumer, &moved)?;
+                    } else {
+                        self.rebuild_and_resume(consumer, &BTreeMap::new())?;
+                    }
+                    if matches!(self.worker.stage, Stage::Whole) {
+                        crate::service::topology::warn_if_partial(
+                            consumer,
+                            &self.worker,
+                            &self.assigned,
+                            &self.warned_partial,
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every partition goes (eager protocol), or all that are left: the final
+    /// snapshots when caught up, what was consumed flushed, the sources forgotten.
+    async fn revoke(
+        &mut self,
+        parts: Vec<(String, i32)>,
+        consumer: &GroupConsumer,
+    ) -> Result<(), ServiceError> {
+        // Flush what the revoked partitions produced, final snapshots included,
+        // before they go.
+        self.finish_if_caught_up(consumer, "partitions revoked", false, None)
+            .await;
+        self.flusher
+            .drain(&mut self.batch, consumer, &mut self.worker)
+            .await?;
+        self.assigned.retain(|p| !parts.contains(p));
+        for (t, p) in parts {
+            if let Some(feed) = self.worker.feed_of(&t) {
+                self.worker.pipeline.remove_source(feed, p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stage detect, cooperative: the tasks of `parts` move away while this worker
+    /// keeps its others. Their final snapshots when caught up (theirs only), what was
+    /// consumed flushed, their state forgotten; the kept tasks go on untouched.
+    async fn revoke_some(
+        &mut self,
+        parts: Vec<(String, i32)>,
+        consumer: &GroupConsumer,
+    ) -> Result<(), ServiceError> {
+        let feeds: BTreeSet<Feed> = parts
+            .iter()
+            .filter_map(|(t, _)| self.worker.feed_of(t))
+            .collect();
+        self.finish_if_caught_up(consumer, "partitions revoked", false, Some(&feeds))
+            .await;
+        self.flusher
+            .drain(&mut self.batch, consumer, &mut self.worker)
+            .await?;
+        self.assigned.retain(|p| !parts.contains(p));
+        self.idleness.keep(&self.assigned);
+        self.worker.forget_feeds(&feeds)?;
+        let kept: Vec<&str> = self
+            .assigned
+            .iter()
+            .filter_map(|(t, _)| self.worker.feed_of(t).map(|f| f.name()))
+            .collect();
+        tracing::info!(stage = self.worker.stage.name(), moved = parts.len(), kept = ?kept, "detect task moved away; the others keep their state");
+        Ok(())
+    }
+
+    /// Stage detect, cooperative: rebuild only the tasks of `moved` (newly assigned,
+    /// already in `self.assigned`), then resume them (paused when assigned).
+    fn rebuild_moved_and_resume(
+        &mut self,
+        consumer: &GroupConsumer,
+        moved: &[(String, i32)],
+    ) -> Result<(), ServiceError> {
+        self.worker.rebuild_moved(consumer, moved, &self.assigned)?;
+        self.idleness.add(moved);
+        if self.worker.live {
+            let mut tpl = TopicPartitionList::new();
+            for (t, p) in moved {
+                tpl.add_partition(t, *p);
+            }
+            consumer.resume(&tpl)?;
+        }
+        Ok(())
+    }
+}
