@@ -105,11 +105,19 @@ fn command(args: &[&str], env: &[(String, String)]) -> Command {
     cmd
 }
 
-/// Wait for `child` at most `limit` (then kill it: the run counts as failed).
-fn finish(what: &str, mut child: Child, started: Instant, limit: Duration) -> Run {
+/// A running child whose stdout and stderr are read while it runs: with debug
+/// logging a service writes more than a pipe holds, and a child nobody reads from
+/// blocks on its next log line (the SASL service test did, and consumed nothing).
+struct Running {
+    child: Child,
+    output: std::thread::JoinHandle<(String, String)>,
+}
+
+fn spawn(cmd: &mut Command) -> Running {
+    let mut child = cmd.spawn().expect("run the cellwatch binary");
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
+    let output = std::thread::spawn(move || {
         let (mut o, mut e) = (String::new(), String::new());
         let t = std::thread::spawn(move || {
             let _ = err.read_to_string(&mut e);
@@ -118,6 +126,15 @@ fn finish(what: &str, mut child: Child, started: Instant, limit: Duration) -> Ru
         let _ = out.read_to_string(&mut o);
         (o, t.join().unwrap())
     });
+    Running { child, output }
+}
+
+/// Wait for the child at most `limit` (then kill it: the run counts as failed).
+fn finish(what: &str, running: Running, started: Instant, limit: Duration) -> Run {
+    let Running {
+        mut child,
+        output: reader,
+    } = running;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break Some(s);
@@ -142,9 +159,7 @@ fn finish(what: &str, mut child: Child, started: Instant, limit: Duration) -> Ru
 
 fn run(what: &str, args: &[&str], env: &[(String, String)]) -> Run {
     let started = Instant::now();
-    let child = command(args, env)
-        .spawn()
-        .expect("run the cellwatch binary");
+    let child = spawn(&mut command(args, env));
     finish(what, child, started, FAIL_WITHIN * 2)
 }
 
@@ -304,9 +319,10 @@ fn service_runs_over_sasl_ssl_and_writes_with_the_clickhouse_password() {
     let lines = sms_lines(3);
     produce_over_sasl(&s, &sms, &lines);
     let started = Instant::now();
-    let child = command(&["run", "--config", config.to_str().unwrap()], &env)
-        .spawn()
-        .unwrap();
+    let child = spawn(&mut command(
+        &["run", "--config", config.to_str().unwrap()],
+        &env,
+    ));
     let ch = clickhouse_as(&s, &db);
     // Every record reaches ClickHouse: archived, or a dead letter (the feed's
     // out-of-order records arrive late).
@@ -324,7 +340,7 @@ fn service_runs_over_sasl_ssl_and_writes_with_the_clickhouse_password() {
         std::thread::sleep(Duration::from_millis(300));
     }
     // SIGTERM: drain, commit, exit 0.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.child.id() as i32, libc::SIGTERM) };
     let service = finish(
         "run over SASL_SSL",
         child,

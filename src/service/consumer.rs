@@ -209,6 +209,9 @@ pub(crate) fn producer(
     failures: Arc<FailureWatch>,
 ) -> KafkaResult<FutureProducer<WatchedContext>> {
     let mut c = base_config(kafka);
+    // a consumer-only property (stage detect's assignor) would make librdkafka warn
+    // at every start that the producer ignores it
+    c.remove("partition.assignment.strategy");
     c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "20")
