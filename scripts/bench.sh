@@ -9,7 +9,8 @@
 # The criterion micro-benchmarks of the hot paths run separately: `cargo bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/services.sh up
-eval "$(scripts/services.sh env)"
+# `up` prints the export lines (passwords of the local services included) on
+# stdout: evaluated, never shown
+eval "$(scripts/services.sh up)"
 cargo build --release --locked
 exec ./target/release/cellwatch bench "$@"
