@@ -263,7 +263,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// What the scanners' property tests share: generated object lines.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +309,7 @@ mod tests {
     }
 }
 
+/// What the scanners' property tests share: generated object lines.
 #[cfg(test)]
 pub(super) mod test_lines {
     use proptest::prelude::*;

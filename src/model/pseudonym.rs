@@ -15,10 +15,7 @@ pub(crate) const MAX_PSEUDONYM_HEX: usize = 128;
 /// Refuse anything that is not lower-case hex of 16..=128 characters, so a clear
 /// MSISDN, IMSI or IMEI (digits, at most 15) is refused as "identifier not pseudonymized".
 pub(crate) fn check_pseudonym(field: &str, value: &str) -> Result<(), ValidationError> {
-    let lower = value
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if lower && (MIN_PSEUDONYM_HEX..=MAX_PSEUDONYM_HEX).contains(&value.len()) {
+    if is_pseudonym(value) {
         return Ok(());
     }
     let problem = if value.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -42,15 +39,20 @@ pub(crate) fn check_pseudonym(field: &str, value: &str) -> Result<(), Validation
     ))
 }
 
+/// Lower-case hex of 16..=128 characters: a pseudonym as the contract spells it.
+#[inline]
+fn is_pseudonym(value: &str) -> bool {
+    (MIN_PSEUDONYM_HEX..=MAX_PSEUDONYM_HEX).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// A pseudonym field of a feed record: hex of either case, returned in lower case
 /// (inline up to 64 bytes: no allocation for an HMAC-SHA256 pseudonym).
 pub(crate) fn pseudonym(field: &str, value: Text<'_>) -> Result<Pseudonym, ValidationError> {
     // nearly every record: lower-case hex of a valid length, checked in one pass
-    if (MIN_PSEUDONYM_HEX..=MAX_PSEUDONYM_HEX).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if is_pseudonym(&value) {
         return Ok(Pseudonym::from(&*value));
     }
     if value.bytes().any(|b| b.is_ascii_uppercase()) {

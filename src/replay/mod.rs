@@ -399,10 +399,8 @@ fn replay_source(
                     },
                     Err(err) => Some(validator.refuse(err, raw, line.raw_len, origin)),
                 };
-                if let Some(d) = &dead {
-                    pipeline.on_dead_letter(d);
-                }
                 if let Some(d) = dead {
+                    pipeline.on_dead_letter(&d);
                     write_dead_letter(dead_out, &d).map_err(SourceError::DeadLetters)?;
                 }
             }

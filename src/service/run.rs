@@ -520,9 +520,19 @@ impl ServiceLoop {
     ) -> Result<(), ServiceError> {
         self.worker.rebuild(consumer, &self.assigned, ends)?;
         self.idleness.reset(&self.assigned);
+        self.resume_if_live(consumer, &self.assigned)
+    }
+
+    /// Resume `parts` (paused when assigned) once the state is rebuilt: not when a
+    /// shutdown interrupted the rebuild.
+    fn resume_if_live(
+        &self,
+        consumer: &GroupConsumer,
+        parts: &[(String, i32)],
+    ) -> Result<(), ServiceError> {
         if self.worker.live {
             let mut tpl = TopicPartitionList::new();
-            for (t, p) in &self.assigned {
+            for (t, p) in parts {
                 tpl.add_partition(t, *p);
             }
             consumer.resume(&tpl)?;

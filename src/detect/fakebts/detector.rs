@@ -2,14 +2,14 @@
 //! route anomalous reports to candidate transmitters (linking hopping identities by
 //! place, time and radio signature); open a case when a transmitter's additive score
 //! crosses the threshold with enough independent reporters; localise and track it on
-//! watermarks. Case snapshots are built in [`super::snapshot`], inventory findings
-//! decided in [`super::findings`].
+//! watermarks. Which transmitter a report belongs to is decided in
+//! [`super::select`], case snapshots are built in [`super::snapshot`], inventory
+//! findings decided in [`super::findings`].
 
 use super::absorb::Explained;
 use super::cipher::CipherConflicts;
 use super::emitter::{Emitter, EvidenceSpec};
 use super::findings::{self, FindingKind, InventoryFinding};
-use super::geometry::PathLoss;
 use super::identity::{cell_key, claimed_cell, IdKey, IdentityState, Profile};
 use super::index::{CellIndex, FastMap, Site};
 use super::locate::SolverParams;
@@ -38,7 +38,7 @@ pub struct FakeBtsDetector {
     pub(super) emitters: BTreeMap<u64, Box<Emitter>>,
     /// Emitters with a forged-looking signature: the only candidates for linking.
     pub(super) suspicious: Vec<u64>,
-    next_emitter: u64,
+    pub(super) next_emitter: u64,
     findings: BTreeMap<(FindingKind, String), InventoryFinding>,
     /// Registered identities heard unciphered in place, and when heard ciphered.
     ciphers: CipherConflicts,
@@ -245,9 +245,7 @@ impl FakeBtsDetector {
         if e.add_report(m, check, reporter, &self.spec, &self.cfg) {
             // a candidate started on reports without cipher or neighbours that a report
             // now shows forged-looking: a candidate for linking from now on
-            if !self.suspicious.contains(&eid) {
-                self.suspicious.push(eid);
-            }
+            enlist(&mut self.suspicious, eid);
         }
         if let Some(t) = duplicate_at {
             if m.ts_ms - t <= self.cfg.duplicate_window_ms() {
@@ -280,8 +278,8 @@ impl FakeBtsDetector {
                 e.case = Some(Box::new(CaseState::open(&first, m.ts_ms, a)));
                 // its case says it is forged: with its flags unknown, it may link
                 // identities from now on
-                if e.signature.may_be_forged() && !self.suspicious.contains(&eid) {
-                    self.suspicious.push(eid);
+                if e.signature.may_be_forged() {
+                    enlist(&mut self.suspicious, eid);
                 }
                 self.stats.cases_opened += 1;
                 tracing::info!(case_points = a.points, reporters = a.reporters, cell = %m.cell, "fake bts case opened");
@@ -302,118 +300,6 @@ impl FakeBtsDetector {
             }
             emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, false);
         }
-    }
-
-    /// A report of an identity its emitter carried before later ones: those heard for
-    /// longer than `link_coexist_secs` are on air beside it, another transmitter's.
-    fn detach_coexisting(&mut self, eid: u64, m: &CellMeasurement) {
-        let Some(e) = self.emitters.get_mut(&eid) else {
-            return;
-        };
-        if e.identities.len() < 2 {
-            return;
-        }
-        let detached = e.detach_coexisting(&claimed_cell(m), m.ts_ms, self.cfg.link_coexist_ms());
-        for cell in detached {
-            tracing::debug!(emitter = eid, cell = %cell_key(&cell), "identity on air beside an older one: unlinked");
-            if let Some(id) = self.identities.get_mut(&(cell.rat, cell_key(&cell))) {
-                id.emitters.retain(|&x| x != eid);
-            }
-        }
-    }
-
-    /// The emitter this report belongs to: one already carrying its identity near the
-    /// reporter, else (forged-looking broadcasts only) a recent compatible transmitter
-    /// nearby that changed identity, else a new one. Returns `(id, linked)`.
-    fn select_emitter(
-        &mut self,
-        key: IdKey,
-        m: &CellMeasurement,
-        check: &ReportCheck,
-        signature: Signature,
-    ) -> (u64, bool) {
-        let dbd = PathLoss::from_config(&self.cfg).db_per_decade();
-        let cfg = &self.cfg;
-        // Radio continuity with an emitter: how far beyond its reach the report is
-        // (≤ 0 joins). Reach around the anchor widens with the distance it is heard
-        // at; the footprint test accepts a report near any of its recent reporters.
-        let excess = |e: &Emitter| {
-            let gap_s = (m.ts_ms - e.last_seen).max(0) as f64 / 1000.0;
-            let heard = cfg.association_spread_factor * e.heard_radius(dbd);
-            let reach = cfg.association_radius_m.max(heard) + cfg.max_speed_mps * gap_s;
-            let by_anchor = e.distance_to(m.lat, m.lon, dbd) - reach;
-            let by_footprint = e.footprint_distance(
-                m.ts_ms,
-                m.lat,
-                m.lon,
-                cfg.association_footprint_reports,
-                cfg.max_speed_mps,
-            ) - cfg.association_radius_m;
-            by_anchor.min(by_footprint)
-        };
-        let mut best: Option<(f64, u64)> = None;
-        let identity = self.identities.get(&key);
-        let first_heard = identity.map_or(m.ts_ms, |id| id.first_seen);
-        if let Some(id) = identity {
-            for eid in &id.emitters {
-                let Some(e) = self.emitters.get(eid) else {
-                    continue;
-                };
-                if !e.signature.compatible(&signature) && !e.own_radio_of(&signature) {
-                    continue;
-                }
-                let d = excess(e);
-                if d <= 0.0 && best.is_none_or(|b| d < b.0) {
-                    best = Some((d, *eid));
-                }
-            }
-        }
-        if let Some((_, eid)) = best {
-            return (eid, false);
-        }
-        let mut linked = false;
-        if signature.may_link(check) {
-            for eid in &self.suspicious {
-                let Some(e) = self.emitters.get(eid) else {
-                    continue;
-                };
-                if m.ts_ms - e.last_seen > cfg.link_gap_ms()
-                    || !e.signature.linkable(&signature)
-                    || !e.may_take(
-                        m,
-                        check,
-                        cfg.link_gap_ms(),
-                        (first_heard, cfg.link_coexist_ms()),
-                    )
-                {
-                    continue;
-                }
-                let d = excess(e);
-                if d <= 0.0 && best.is_none_or(|b| d < b.0) {
-                    best = Some((d, *eid));
-                }
-            }
-            linked = best.is_some();
-        }
-        let eid = match best {
-            Some((_, eid)) => eid,
-            None => {
-                let eid = self.next_emitter;
-                self.next_emitter += 1;
-                self.emitters
-                    .insert(eid, Box::new(Emitter::new(eid, m, signature)));
-                if signature.suspicious() {
-                    self.suspicious.push(eid);
-                }
-                eid
-            }
-        };
-        if let Some(id) = self.identities.get_mut(&key) {
-            if !id.emitters.contains(&eid) {
-                id.emitters.push(eid);
-            }
-        }
-        (eid, linked)
     }
 
     /// Event time advanced: localise transmitters with cases, emit material changes,
@@ -695,4 +581,11 @@ fn reporter_hash(reporter: &str) -> u64 {
 #[inline]
 fn grid_cell(lat: f64, lon: f64) -> (i32, i32) {
     ((lat * 50.0).floor() as i32, (lon * 50.0).floor() as i32)
+}
+
+/// Add `eid` to the candidates for linking (`FakeBtsDetector::suspicious`) once.
+fn enlist(suspicious: &mut Vec<u64>, eid: u64) {
+    if !suspicious.contains(&eid) {
+        suspicious.push(eid);
+    }
 }

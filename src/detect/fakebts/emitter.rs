@@ -279,19 +279,7 @@ impl Emitter {
     ) -> bool {
         let claimed = claimed_cell(m);
         let copied = check.registered && !check.has(Rule::ArfcnInconsistent);
-        let index = match self.identity_index(&claimed) {
-            Some(i) => {
-                // the channel of an identity first heard without one
-                let listed = &mut self.identities[i].0;
-                listed.arfcn = listed.arfcn.or(claimed.arfcn);
-                i
-            }
-            None => {
-                self.identities.push((claimed, m.ts_ms));
-                self.on_air.push((m.ts_ms, 0));
-                self.identities.len() - 1
-            }
-        };
+        let index = self.take_identity(claimed, m.ts_ms, (m.ts_ms, 0));
         let became_suspicious = self.signature.learn(&Signature::of(m, check));
         // a report without channel and PCI/BSIC tells nothing of the radio
         let radio = (m.arfcn, m.pci);
@@ -322,13 +310,36 @@ impl Emitter {
             .note(reporter, m.ts_ms, rejected, MAX_REPORTERS, horizon_ms);
         let (x, y) = self.frame.to_xy(m.lat, m.lon);
         self.widen_bbox(x, y);
-        if let Some(slot) = self.on_air.get_mut(index) {
-            slot.0 = slot.0.max(m.ts_ms);
-        }
         let mut report = Reported::of_report(m, x, y);
         report.identity = u16::try_from(index).unwrap_or(u16::MAX);
         keep_bounded(&mut self.observations, report, cfg.max_observations.max(8));
         became_suspicious
+    }
+
+    /// Where this emitter lists `cell` (first heard at `first_ms`; `on_air` its last
+    /// hearing and coexistence count), listing it when new: a listed identity learns
+    /// the channel it was first heard without, and when it was last heard.
+    pub(super) fn take_identity(
+        &mut self,
+        cell: ClaimedCell,
+        first_ms: i64,
+        on_air: (i64, u32),
+    ) -> usize {
+        match self.identity_index(&cell) {
+            Some(i) => {
+                let listed = &mut self.identities[i].0;
+                listed.arfcn = listed.arfcn.or(cell.arfcn);
+                if let Some(slot) = self.on_air.get_mut(i) {
+                    slot.0 = slot.0.max(on_air.0);
+                }
+                i
+            }
+            None => {
+                self.identities.push((cell, first_ms));
+                self.on_air.push(on_air);
+                self.identities.len() - 1
+            }
+        }
     }
 
     /// Widen the extent of the reporter positions to local `(x, y)`.

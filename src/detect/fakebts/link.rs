@@ -155,22 +155,8 @@ impl Emitter {
         self.signature.learn(&other.signature);
         let mut index = Vec::with_capacity(other.identities.len());
         for (k, &(cell, first)) in other.identities.iter().enumerate() {
-            let i = match self.identity_index(&cell) {
-                Some(i) => {
-                    let listed = &mut self.identities[i].0;
-                    listed.arfcn = listed.arfcn.or(cell.arfcn);
-                    if let Some(slot) = self.on_air.get_mut(i) {
-                        slot.0 = slot.0.max(other.on_air.get(k).map_or(first, |s| s.0));
-                    }
-                    i
-                }
-                None => {
-                    self.identities.push((cell, first));
-                    self.on_air
-                        .push(other.on_air.get(k).copied().unwrap_or((first, 0)));
-                    self.identities.len() - 1
-                }
-            };
+            let on_air = other.on_air.get(k).copied().unwrap_or((first, 0));
+            let i = self.take_identity(cell, first, on_air);
             index.push(u16::try_from(i).unwrap_or(u16::MAX));
         }
         for radio in &other.own_radio {

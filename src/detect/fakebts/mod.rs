@@ -39,6 +39,7 @@ pub(crate) mod reported;
 pub(crate) mod reporters;
 pub(crate) mod rule_values;
 pub(crate) mod rules;
+pub(crate) mod select;
 pub(crate) mod signature;
 pub(crate) mod signs;
 pub(crate) mod snapshot;

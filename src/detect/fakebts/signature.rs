@@ -107,9 +107,12 @@ impl Signature {
     /// carried the field). A transmitter whose case opened on other forged signs and
     /// whose flags are unknown is one, and so is a candidate about to open one.
     pub(crate) fn may_be_forged(&self) -> bool {
-        self.suspicious()
-            || self.null_cipher == Flag::Unknown
-            || self.few_neighbours == Flag::Unknown
+        self.suspicious() || self.some_unknown()
+    }
+
+    /// A broadcast flag no report told yet.
+    fn some_unknown(&self) -> bool {
+        self.null_cipher == Flag::Unknown || self.few_neighbours == Flag::Unknown
     }
 
     /// Whether a report with this signature (its check `check`) may be a forged
@@ -122,8 +125,7 @@ impl Signature {
         if self.suspicious() {
             return true;
         }
-        let unknown = self.null_cipher == Flag::Unknown || self.few_neighbours == Flag::Unknown;
-        unknown
+        self.some_unknown()
             && (!check.registered
                 || check.has(Rule::ArfcnInconsistent)
                 || check.has(Rule::KnownCellFarFromSite))

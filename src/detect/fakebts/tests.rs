@@ -114,6 +114,17 @@ pub(super) fn finals(cases: &[Case]) -> Vec<&Case> {
         .collect()
 }
 
+/// The one final case of `finals` (a failure lists the identities of each).
+pub(super) fn single_case<'a>(finals: &[&'a Case]) -> &'a Case {
+    assert_eq!(
+        finals.len(),
+        1,
+        "{:#?}",
+        finals.iter().map(|c| &c.identities).collect::<Vec<_>>()
+    );
+    finals[0]
+}
+
 pub(super) fn reason<'a>(c: &'a Case, code: &str) -> Option<&'a crate::model::Reason> {
     c.reasons.iter().find(|r| r.code == code)
 }
@@ -243,14 +254,7 @@ fn cloning_blaster(minutes: i64) -> (Vec<CellMeasurement>, usize) {
 fn a_blaster_cloning_distant_cells_is_one_case_with_a_track() {
     let (mut v, identities) = cloning_blaster(40);
     let cases = run(&mut v);
-    let f = finals(&cases);
-    assert_eq!(
-        f.len(),
-        1,
-        "{:#?}",
-        f.iter().map(|c| &c.identities).collect::<Vec<_>>()
-    );
-    let c = f[0];
+    let c = single_case(&finals(&cases));
     assert_eq!(c.identities.len(), identities, "{c:#?}");
     let far = reason(c, "KNOWN_CELL_FAR_FROM_SITE").expect("far reason");
     assert!(far.value > 4.0, "{far:?}");

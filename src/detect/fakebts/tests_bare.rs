@@ -7,7 +7,7 @@
 use super::index::CellIndex;
 use super::rules::{check_report, ReportCheck};
 use super::signature::{Flag, Signature};
-use super::tests::{city, finals, reason, report, run, LAT, LON, M_LAT, M_LON};
+use super::tests::{city, finals, reason, report, run, single_case, LAT, LON, M_LAT, M_LON};
 use super::FakeBtsDetector;
 use crate::config::FakeBtsConfig;
 use crate::model::{CellKey, CellMeasurement, MeasurementEvent};
@@ -72,14 +72,7 @@ fn hopping_blaster(minutes: i64) -> (Vec<CellMeasurement>, usize) {
 fn a_blaster_heard_by_probes_with_a5_0_and_by_apps_without_cipher_is_one_case() {
     let (mut v, identities) = hopping_blaster(40);
     let cases = run(&mut v);
-    let f = finals(&cases);
-    assert_eq!(
-        f.len(),
-        1,
-        "{:#?}",
-        f.iter().map(|c| &c.identities).collect::<Vec<_>>()
-    );
-    let c = f[0];
+    let c = single_case(&finals(&cases));
     assert_eq!(c.identities.len(), identities, "{c:#?}");
     // the null cipher the probes saw is kept, its share over the reports that had a
     // cipher: all of them

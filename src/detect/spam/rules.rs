@@ -448,7 +448,7 @@ pub(crate) fn far_rate(r: &SimRules, f: &SimFeatures) -> bool {
 /// is not waited for. Only where the feed cannot carry them does the count stand in
 /// for it: such a SIM is flagged once it has sent more than a contact book holds.
 #[inline]
-pub(crate) fn past_contact_book(r: &SimRules, f: &SimFeatures) -> bool {
+fn past_contact_book(r: &SimRules, f: &SimFeatures) -> bool {
     f.out_long >= r.far_rate_24h || f.carries_identity()
 }
 

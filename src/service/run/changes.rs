@@ -12,7 +12,6 @@ use crate::service::consumer::AssignmentChange;
 use crate::service::error::ServiceError;
 use crate::service::stage::Stage;
 use rdkafka::consumer::{Consumer, RebalanceProtocol};
-use rdkafka::TopicPartitionList;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl ServiceLoop {
@@ -84,14 +83,7 @@ impl ServiceLoop {
         parts: Vec<(String, i32)>,
         consumer: &GroupConsumer,
     ) -> Result<(), ServiceError> {
-        // Flush what the revoked partitions produced, final snapshots included,
-        // before they go.
-        self.finish_if_caught_up(consumer, "partitions revoked", false, None)
-            .await;
-        self.flusher
-            .drain(&mut self.batch, consumer, &mut self.worker)
-            .await?;
-        self.assigned.retain(|p| !parts.contains(p));
+        self.let_go(&parts, consumer, None).await?;
         for (t, p) in parts {
             if let Some(feed) = self.worker.feed_of(&t) {
                 self.worker.pipeline.remove_source(feed, p);
@@ -112,12 +104,7 @@ impl ServiceLoop {
             .iter()
             .filter_map(|(t, _)| self.worker.feed_of(t))
             .collect();
-        self.finish_if_caught_up(consumer, "partitions revoked", false, Some(&feeds))
-            .await;
-        self.flusher
-            .drain(&mut self.batch, consumer, &mut self.worker)
-            .await?;
-        self.assigned.retain(|p| !parts.contains(p));
+        self.let_go(&parts, consumer, Some(&feeds)).await?;
         self.idleness.keep(&self.assigned);
         self.worker.forget_feeds(&feeds)?;
         let kept: Vec<&str> = self
@@ -126,6 +113,24 @@ impl ServiceLoop {
             .filter_map(|(t, _)| self.worker.feed_of(t).map(|f| f.name()))
             .collect();
         tracing::info!(stage = self.worker.stage.name(), moved = parts.len(), kept = ?kept, "detect task moved away; the others keep their state");
+        Ok(())
+    }
+
+    /// Partitions leaving: what they produced flushed before they go, final snapshots
+    /// included when caught up (of `scope`'s tasks only, when given), and they leave
+    /// the assignment.
+    async fn let_go(
+        &mut self,
+        parts: &[(String, i32)],
+        consumer: &GroupConsumer,
+        scope: Option<&BTreeSet<Feed>>,
+    ) -> Result<(), ServiceError> {
+        self.finish_if_caught_up(consumer, "partitions revoked", false, scope)
+            .await;
+        self.flusher
+            .drain(&mut self.batch, consumer, &mut self.worker)
+            .await?;
+        self.assigned.retain(|p| !parts.contains(p));
         Ok(())
     }
 
@@ -138,13 +143,6 @@ impl ServiceLoop {
     ) -> Result<(), ServiceError> {
         self.worker.rebuild_moved(consumer, moved, &self.assigned)?;
         self.idleness.add(moved);
-        if self.worker.live {
-            let mut tpl = TopicPartitionList::new();
-            for (t, p) in moved {
-                tpl.add_partition(t, *p);
-            }
-            consumer.resume(&tpl)?;
-        }
-        Ok(())
+        self.resume_if_live(consumer, moved)
     }
 }
