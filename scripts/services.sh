@@ -126,15 +126,18 @@ live_pid() {
   printf '%s\n' "$pid"
 }
 
-# Whether the pid file names a live process that is still this script's own copy:
-# a daemon started with `… &` is a forked shell until it execs the server, which on
-# a loaded machine can take a moment after the first readiness check.
-just_forked() {
+# Whether the pid file names a live process while we wait for the daemon we have
+# just started (its pid, written seconds ago: no stale file). Its command line is
+# not proof of anything then: a daemon started with `… &` is a forked copy of this
+# script until it execs setsid, nohup and the server, and while a loaded machine
+# runs those execs /proc/<pid>/cmdline can read as none of them (seen: a live pid
+# whose command line matched neither the server nor this script, so the start was
+# reported as a crash with empty logs). Only a process that is gone has exited.
+starting() {
   local pid
   [[ -s "$1" ]] || return 1
   pid="$(<"$1")"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "services.sh"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
 }
 
 # Print the last lines of each given log file (that exists) to stderr.
@@ -501,9 +504,10 @@ kafka_wait_ready() {
     if ((kafka_foreign)); then
       pid="not ours"
     elif ! pid="$(live_pid "$kafka_pidfile" kafka.Kafka)"; then
-      if just_forked "$kafka_pidfile"; then sleep 0.2; continue; fi
-      tail_logs "$kafka_dir/logs/kafka.out" "$kafka_dir/logs/server.log"
-      die "kafka: broker process exited during startup (see logs above)"
+      if starting "$kafka_pidfile"; then pid="$(<"$kafka_pidfile")"; else
+        tail_logs "$kafka_dir/logs/kafka.out" "$kafka_dir/logs/server.log"
+        die "kafka: broker process exited during startup (see logs above)"
+      fi
     fi
     if port_open "$kafka_port"; then
       # A real metadata round trip, not just an open socket.
@@ -762,9 +766,10 @@ ch_wait_ready() {
     if ((ch_foreign)); then
       pid="not ours"
     elif ! pid="$(live_pid "$ch_pidfile" clickhouse-server)"; then
-      if just_forked "$ch_pidfile"; then sleep 0.2; continue; fi
-      tail_logs "$ch_dir/log/stdout.log" "$ch_dir/log/clickhouse-server.err.log"
-      die "clickhouse: server process exited during startup (see logs above)"
+      if starting "$ch_pidfile"; then pid="$(<"$ch_pidfile")"; else
+        tail_logs "$ch_dir/log/stdout.log" "$ch_dir/log/clickhouse-server.err.log"
+        die "clickhouse: server process exited during startup (see logs above)"
+      fi
     fi
     if curl -sf --max-time 2 "$ch_url/ping" >/dev/null 2>&1 \
         && v="$(ch_query 'SELECT version()' 2>/dev/null)"; then

@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 /// stays well inside the 30 s a stop may take.
 const ACCOUNT_WITHIN: Duration = Duration::from_secs(15);
 
+/// The pause before asking again: a broker that fails at once (down, refusing
+/// connections) is not asked in a tight loop that floods the log for 15 s.
+const ASK_AGAIN_AFTER: Duration = Duration::from_millis(250);
+
 impl ServiceLoop {
     /// Emit the final snapshots when the whole input is accounted for: they are then
     /// the replay's for everything there is. Single stage: every assigned feed
@@ -50,6 +54,7 @@ impl ServiceLoop {
                 // At SIGTERM a loaded broker that answered late is asked again.
                 Err(e) if read_on && Instant::now() < deadline => {
                     tracing::info!(error = %e, "the brokers answered late: asking again");
+                    tokio::time::sleep(ASK_AGAIN_AFTER).await;
                 }
                 asked => break asked,
             }
@@ -131,6 +136,7 @@ impl ServiceLoop {
                 Ok(b) => b,
                 Err(e) if Instant::now() < deadline => {
                     tracing::info!(error = %e, "the brokers answered late: asking again");
+                    tokio::time::sleep(ASK_AGAIN_AFTER).await;
                     continue;
                 }
                 Err(e) => return Err(e),
