@@ -133,6 +133,18 @@ pub(crate) fn base_config(kafka: &KafkaConfig) -> ClientConfig {
     c
 }
 
+/// The fetch settings of every consumer that reads records (the group consumers,
+/// the readers of state restore and reference topics); `[kafka.librdkafka]` keeps
+/// the last word on each.
+fn fetch_settings(c: &mut ClientConfig, kafka: &KafkaConfig) {
+    let backoff = kafka.fetch_queue_backoff_ms.to_string();
+    for (key, value) in [("fetch.queue.backoff.ms", backoff.as_str())] {
+        if !kafka.librdkafka.contains_key(key) {
+            c.set(key, value);
+        }
+    }
+}
+
 /// The group consumer: offsets are stored by the worker only after the sinks
 /// acknowledged, and committed automatically from the store (and on revoke).
 pub(crate) fn group_consumer(
@@ -141,6 +153,7 @@ pub(crate) fn group_consumer(
     failures: Arc<FailureWatch>,
 ) -> KafkaResult<StreamConsumer<WorkerContext>> {
     let mut c = base_config(kafka);
+    fetch_settings(&mut c, kafka);
     c.set("group.id", &kafka.group_id)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
@@ -194,6 +207,7 @@ pub(crate) fn serve_questions(questions: &Questions) {
 /// A consumer outside any group, for reading partitions by assignment.
 pub(crate) fn plain_consumer(kafka: &KafkaConfig) -> KafkaResult<BaseConsumer> {
     let mut c = base_config(kafka);
+    fetch_settings(&mut c, kafka);
     c.set("group.id", format!("{}-reader", kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
