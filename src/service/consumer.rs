@@ -232,3 +232,23 @@ pub(crate) fn producer(
         .set("compression.type", "lz4");
     c.create_with_context(WatchedContext { watch: failures })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fetch_backoff_is_cellwatchs_unless_librdkafka_entries_name_it() {
+        let mut kafka = KafkaConfig::default();
+        let mut c = base_config(&kafka);
+        fetch_settings(&mut c, &kafka);
+        assert_eq!(c.get("fetch.queue.backoff.ms"), Some("20"));
+        kafka.fetch_queue_backoff_ms = 5;
+        kafka
+            .librdkafka
+            .insert("fetch.queue.backoff.ms".into(), "250".into());
+        let mut c = base_config(&kafka);
+        fetch_settings(&mut c, &kafka);
+        assert_eq!(c.get("fetch.queue.backoff.ms"), Some("250"));
+    }
+}
