@@ -235,7 +235,7 @@ fn identity_state_row(s: &mut String, id: &IdentityStateReport) {
 fn stage_table(s: &mut String, b: &BacklogRun) {
     let _ = writeln!(
         s,
-        "\n**Kafka → detectors → ClickHouse, where the time went** ({} records drained in {:.2} s; the loop thread's stages add up to the wall time, the parse helper and the flush steps run beside it):\n",
+        "\n**Kafka → detectors → ClickHouse, where the time went** ({} records drained in {:.2} s; the loop thread's stages add up to the wall time, the parse helper and the flush steps run beside it; `tail_wait`: after the last record, the loop waiting for the last flushes):\n",
         thousands(b.records as f64),
         b.seconds
     );

@@ -76,6 +76,11 @@ fn a_value_out_of_range_names_the_key() {
         e.contains("fakebts.misplaced_min_fraction must be within 0..=1"),
         "{e}"
     );
+    let e = error("[kafka]\nfetch_queue_backoff_ms = 300001\n", &[]);
+    assert!(
+        e.contains("kafka.fetch_queue_backoff_ms must be at most 300000"),
+        "{e}"
+    );
 }
 
 #[test]

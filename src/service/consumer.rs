@@ -133,6 +133,18 @@ pub(crate) fn base_config(kafka: &KafkaConfig) -> ClientConfig {
     c
 }
 
+/// The fetch settings of every consumer that reads records (the group consumers,
+/// the readers of state restore and reference topics); `[kafka.librdkafka]` keeps
+/// the last word on each.
+fn fetch_settings(c: &mut ClientConfig, kafka: &KafkaConfig) {
+    let backoff = kafka.fetch_queue_backoff_ms.to_string();
+    for (key, value) in [("fetch.queue.backoff.ms", backoff.as_str())] {
+        if !kafka.librdkafka.contains_key(key) {
+            c.set(key, value);
+        }
+    }
+}
+
 /// The group consumer: offsets are stored by the worker only after the sinks
 /// acknowledged, and committed automatically from the store (and on revoke).
 pub(crate) fn group_consumer(
@@ -141,6 +153,7 @@ pub(crate) fn group_consumer(
     failures: Arc<FailureWatch>,
 ) -> KafkaResult<StreamConsumer<WorkerContext>> {
     let mut c = base_config(kafka);
+    fetch_settings(&mut c, kafka);
     c.set("group.id", &kafka.group_id)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
@@ -194,6 +207,7 @@ pub(crate) fn serve_questions(questions: &Questions) {
 /// A consumer outside any group, for reading partitions by assignment.
 pub(crate) fn plain_consumer(kafka: &KafkaConfig) -> KafkaResult<BaseConsumer> {
     let mut c = base_config(kafka);
+    fetch_settings(&mut c, kafka);
     c.set("group.id", format!("{}-reader", kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -217,4 +231,24 @@ pub(crate) fn producer(
         .set("linger.ms", "20")
         .set("compression.type", "lz4");
     c.create_with_context(WatchedContext { watch: failures })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fetch_backoff_is_cellwatchs_unless_librdkafka_entries_name_it() {
+        let mut kafka = KafkaConfig::default();
+        let mut c = base_config(&kafka);
+        fetch_settings(&mut c, &kafka);
+        assert_eq!(c.get("fetch.queue.backoff.ms"), Some("20"));
+        kafka.fetch_queue_backoff_ms = 5;
+        kafka
+            .librdkafka
+            .insert("fetch.queue.backoff.ms".into(), "250".into());
+        let mut c = base_config(&kafka);
+        fetch_settings(&mut c, &kafka);
+        assert_eq!(c.get("fetch.queue.backoff.ms"), Some("250"));
+    }
 }

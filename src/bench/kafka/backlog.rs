@@ -65,8 +65,10 @@ struct Drain {
     samples: Vec<f64>,
     /// Acknowledged records when the drain ended.
     acknowledged: u64,
-    /// The stage clock at the first record and at the end.
+    /// The stage clock at the first record, when the last record had been
+    /// consumed, and at the end.
     stages_at_first: Vec<(Step, f64)>,
+    stages_at_last: Option<Vec<(Step, f64)>>,
     stages_at_end: Vec<(Step, f64)>,
 }
 
@@ -78,6 +80,7 @@ async fn drain(metrics: &Metrics, total: u64, deadline: Instant) -> Drain {
         samples: Vec::new(),
         acknowledged: 0,
         stages_at_first: metrics.stages.snapshot(),
+        stages_at_last: None,
         stages_at_end: Vec::new(),
     };
     let mut last = (Instant::now(), 0u64);
@@ -90,6 +93,9 @@ async fn drain(metrics: &Metrics, total: u64, deadline: Instant) -> Drain {
             d.first = Some(Instant::now());
             d.stages_at_first = metrics.stages.snapshot();
             last = (Instant::now(), acked);
+        }
+        if d.stages_at_last.is_none() && processed >= total {
+            d.stages_at_last = Some(metrics.stages.snapshot());
         }
         if d.first.is_some() && last.0.elapsed() >= Duration::from_secs(1) {
             d.samples
@@ -159,6 +165,7 @@ async fn backlog_in(
         stages: breakdown(
             &drained.stages_at_first,
             &drained.stages_at_end,
+            drained.stages_at_last.as_deref(),
             seconds,
             total,
         ),

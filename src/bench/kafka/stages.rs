@@ -22,10 +22,14 @@ pub(crate) struct StageTime {
 
 /// The stages' time between two snapshots of the clock, over a drain of
 /// `records` in `wall` seconds; the loop's unaccounted remainder (reference
-/// updates, stop requests) is added as `loop/unaccounted`.
+/// updates, stop requests) is added as `loop/unaccounted`. With `last`, the clock
+/// when the last record had been consumed, the loop's `fetch_wait` after it is
+/// split off as `loop/tail_wait`: the loop waiting for the last flushes, not for
+/// records.
 pub(crate) fn breakdown(
     before: &[(Step, f64)],
     after: &[(Step, f64)],
+    last: Option<&[(Step, f64)]>,
     wall: f64,
     records: u64,
 ) -> Vec<StageTime> {
@@ -50,6 +54,16 @@ pub(crate) fn breakdown(
         .map(|(r, _)| r.seconds)
         .sum();
     rows.push(row("loop", "unaccounted", false, (wall - on_loop).max(0.0)));
+    let tail = last
+        .and_then(|l| l.iter().find(|(s, _)| *s == Step::FetchWait))
+        .zip(after.iter().find(|(s, _)| *s == Step::FetchWait))
+        .map(|((_, at_last), (_, at_end))| (at_end - at_last).max(0.0));
+    if let Some(tail) = tail {
+        if let Some(r) = rows.iter_mut().find(|r| r.stage == Step::FetchWait.name()) {
+            *r = row("loop", r.stage, true, r.seconds - tail);
+        }
+        rows.push(row("loop", "tail_wait", true, tail));
+    }
     rows
 }
 
@@ -64,10 +78,22 @@ mod tests {
             .iter()
             .map(|s| (*s, if *s == Step::Detect { 3.0 } else { 1.5 }))
             .collect();
-        let rows = breakdown(&before, &after, 10.0, 1_000_000);
+        let rows = breakdown(&before, &after, None, 10.0, 1_000_000);
         let detect = rows.iter().find(|r| r.stage == "detect").expect("detect");
         assert_eq!((detect.seconds, detect.share), (2.0, 0.2));
         assert!((detect.micros_per_record - 2.0).abs() < 1e-9);
+        let loop_total: f64 = rows
+            .iter()
+            .filter(|r| r.thread == "loop" && r.stage != "burst_cpu")
+            .map(|r| r.seconds)
+            .sum();
+        assert!((loop_total - 10.0).abs() < 1e-9, "{loop_total}");
+        // The fetch wait after the last record is the tail, not a wait for records.
+        let last: Vec<(Step, f64)> = Step::ALL.iter().map(|s| (*s, 1.25)).collect();
+        let rows = breakdown(&before, &after, Some(&last), 10.0, 1_000_000);
+        let secs = |stage: &str| rows.iter().find(|r| r.stage == stage).map(|r| r.seconds);
+        assert_eq!(secs("fetch_wait"), Some(0.25));
+        assert_eq!(secs("tail_wait"), Some(0.25));
         let loop_total: f64 = rows
             .iter()
             .filter(|r| r.thread == "loop" && r.stage != "burst_cpu")
