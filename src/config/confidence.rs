@@ -94,6 +94,12 @@ pub(crate) struct RuleConfidence {
     /// (same operator, same template, common start within `spam.farm_site_onset_secs`).
     #[serde(rename = "FARM_SITES")]
     pub(crate) farm_sites: f64,
+    /// `RATE_HELD_HOURS`: the SIM sent at least `spam.held_rate_1h` SMS in each of
+    /// `spam.held_hours` full hours and in the last hour, steadily, far beyond its
+    /// operator's population (`spam.far_robust_z`). Enough on its own to open a case
+    /// (it needs only `sms_out`), unless evidence the feed does carry contradicts it.
+    #[serde(rename = "RATE_HELD_HOURS")]
+    pub(crate) rate_held_hours: f64,
 }
 
 impl Default for RuleConfidence {
@@ -119,6 +125,7 @@ impl Default for RuleConfidence {
             gateway_tac_cell: 0.5,
             synchronized_onset: 0.9,
             farm_sites: 0.6,
+            rate_held_hours: 0.9,
         }
     }
 }
@@ -132,7 +139,7 @@ impl RuleConfidence {
     }
 
     /// `(rule code, confidence)` of every rule, in declaration order.
-    pub(crate) fn by_code(&self) -> [(&'static str, f64); 20] {
+    pub(crate) fn by_code(&self) -> [(&'static str, f64); 21] {
         [
             ("SMS_RATE_5M", self.sms_rate_5m),
             ("SMS_RATE_1H", self.sms_rate_1h),
@@ -154,6 +161,7 @@ impl RuleConfidence {
             ("GATEWAY_TAC_CELL", self.gateway_tac_cell),
             ("SYNCHRONIZED_ONSET", self.synchronized_onset),
             ("FARM_SITES", self.farm_sites),
+            ("RATE_HELD_HOURS", self.rate_held_hours),
         ]
     }
 }

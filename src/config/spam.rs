@@ -76,6 +76,19 @@ pub struct SpamConfig {
     /// (0..=1): the rate is held, as a spammer's is, not a school's or a shop's
     /// notices with pauses between them. 0.6 leaves room for a spammer's pauses.
     pub(crate) far_active_share: f64,
+    /// Send rate, SMS per hour, that `RATE_HELD_HOURS` needs in each of
+    /// `held_hours` full hours (buckets of the long window) and over the last hour
+    /// (the medium window): a pace held for hours, which a subscriber's one-off burst
+    /// (minutes), a TV vote (the hour or two of a show) and a school's notices (bursts
+    /// with pauses) do not keep up. 250 is half `far_rate_1h`, 2.5 times the 100 SMS a
+    /// day one network publishes as its limit every hour, and above the 100–220 an
+    /// hour a busy shop texting its customers sends.
+    pub(crate) held_rate_1h: u32,
+    /// Consecutive full hours (buckets of the long window, before the current one) at
+    /// `held_rate_1h` or more that fire `RATE_HELD_HOURS`: 3, longer than a TV show's
+    /// vote; with the last hour the SIM has kept the pace for 3–4 hours (750 SMS or
+    /// more, past a contact book). At most the long window's buckets less one.
+    pub(crate) held_hours: u32,
     /// `distinct_recipients / sms_out` over the medium window below which a SIM's
     /// volume is explained by few recipients (TV votes, M2M servers): the near-miss
     /// reason `FEW_RECIPIENTS`, which keeps `RATE_FAR_BEYOND` from opening a case.
@@ -301,6 +314,8 @@ impl Default for SpamConfig {
             far_rate_24h: 500,
             far_robust_z: 4.0,
             far_active_share: 0.6,
+            held_rate_1h: 250,
+            held_hours: 3,
             few_recipients_ratio: 0.5,
             one_off_max_sms: 500,
             reply_share: 0.1,
@@ -380,6 +395,16 @@ impl SpamConfig {
             self.max_farm_sims_listed as u64,
             2,
         );
+        at_least(p, "spam.held_hours", u64::from(self.held_hours), 1);
+        if self.held_hours > 23 {
+            p.push(
+                "spam.held_hours",
+                format!(
+                    "must be within 1..=23 (full hours of the long window's 24 buckets), got {}",
+                    self.held_hours
+                ),
+            );
+        }
         for tac in &self.gateway_tacs {
             if tac.len() != 8 || !tac.bytes().all(|b| b.is_ascii_digit()) {
                 p.push(

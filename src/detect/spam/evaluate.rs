@@ -47,6 +47,9 @@ pub(super) fn sim_features(
         robust_z: None,
         rate_seen_z: None,
         active_share: 0.0,
+        held_hours: 0,
+        held_min_per_hour: 0.0,
+        held_z: None,
         age_days: age,
         kyc_verified: kyc,
         gateway_tac,
@@ -66,6 +69,34 @@ pub(super) fn active_share(st: &SimState, specs: &Specs) -> f64 {
     let first = spec.bucket_of(i64::from(st.first_seen_s) * 1000 + 1);
     let seen = (spec.bucket_of(now_ms) - first + 1).clamp(1, 12) as usize;
     st.medium.active_last(spec, now_ms, seen) as f64 / seen as f64
+}
+
+/// How long the SIM has kept `RATE_HELD_HOURS`'s pace: the full buckets of the long
+/// window, back from the one before the bucket of its newest record, in which it sent
+/// at least `rate_per_hour` (at most `max` of them), and the smallest hourly rate
+/// among them (0 when there are none).
+#[inline]
+pub(super) fn held_hours(st: &SimState, specs: &Specs, rate_per_hour: u64, max: u32) -> (u32, f64) {
+    let now_ms = i64::from(st.last_seen_s) * 1000;
+    let bucket_ms = specs.long.bucket_ms();
+    let per_bucket = (rate_per_hour as f64 * bucket_ms as f64 / 3_600_000.0).ceil() as u64;
+    let mut held = 0;
+    let mut least = u64::MAX;
+    while held < max {
+        let at = now_ms - (i64::from(held) + 1) * bucket_ms;
+        let sent = st.long.sum_last(&specs.long, at, 1);
+        if sent < per_bucket.max(1) {
+            break;
+        }
+        least = least.min(sent);
+        held += 1;
+    }
+    let per_hour = if held == 0 {
+        0.0
+    } else {
+        least as f64 * 3_600_000.0 / bucket_ms as f64
+    };
+    (held, per_hour)
 }
 
 impl SpamDetector {
@@ -102,6 +133,7 @@ impl SpamDetector {
     #[inline]
     pub(super) fn may_open_case(&self, f: &SimFeatures) -> bool {
         super::rules::far_rate(&self.rules, f)
+            || super::rules::held_pace(&self.rules, f)
             || self.rules.new_recipient_ratio(f).is_some()
             || self.rules.template_broadcast(f)
             || !self.config.require_behaviour
@@ -146,5 +178,6 @@ impl SpamDetector {
         });
         f.robust_z = Some(fit.robust_z(count as f64 / hours));
         f.rate_seen_z = Some(fit.robust_z(f.rate_seen_per_hour));
+        f.held_z = (f.held_hours > 0).then(|| fit.robust_z(f.held_min_per_hour));
     }
 }

@@ -164,6 +164,11 @@ impl SpamDetector {
         if folded.flags & flag::CASE_OPEN != 0 || self.may_open_case(&f) {
             if let Some(st) = self.sims.get(slot) {
                 f.active_share = evaluate::active_share(st, &specs);
+                if rules::held_pace(&self.rules, &f) {
+                    // every full bucket of the long window before the current one
+                    (f.held_hours, f.held_min_per_hour) =
+                        evaluate::held_hours(st, &specs, self.rules.held_rate_1h, 23);
+                }
             }
             let fired = self.evaluate_rules(population, &mut f, hours);
             self.apply_sim_rules(slot, span.end_ms, &fired, &f, out);

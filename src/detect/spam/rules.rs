@@ -35,9 +35,10 @@ pub(crate) enum RuleId {
     GatewayTacCell,
     SynchronizedOnset,
     FarmSites,
+    RateHeldHours,
 }
 
-pub(crate) const ALL_RULES: [RuleId; 20] = [
+pub(crate) const ALL_RULES: [RuleId; 21] = [
     RuleId::SmsRate5m,
     RuleId::SmsRate1h,
     RuleId::SmsRate24h,
@@ -58,6 +59,7 @@ pub(crate) const ALL_RULES: [RuleId; 20] = [
     RuleId::GatewayTacCell,
     RuleId::SynchronizedOnset,
     RuleId::FarmSites,
+    RuleId::RateHeldHours,
 ];
 
 impl RuleId {
@@ -84,6 +86,7 @@ impl RuleId {
             RuleId::GatewayTacCell => "GATEWAY_TAC_CELL",
             RuleId::SynchronizedOnset => "SYNCHRONIZED_ONSET",
             RuleId::FarmSites => "FARM_SITES",
+            RuleId::RateHeldHours => "RATE_HELD_HOURS",
         }
     }
 
@@ -103,7 +106,11 @@ impl RuleId {
         | RuleId::SmsRate24h.bit()
         | RuleId::PopulationTail.bit()
         | RuleId::RateRobustZ.bit()
-        | RuleId::RateFarBeyond.bit();
+        | RuleId::RateFarBeyond.bit()
+        | RuleId::RateHeldHours.bit();
+
+    /// Rules that may open a case on their own, from `sms_out` alone.
+    pub(crate) const ALONE_MASK: u32 = RuleId::RateFarBeyond.bit() | RuleId::RateHeldHours.bit();
 
     /// Link rules: what ties SIMs of a farm together.
     pub(crate) const LINK_MASK: u32 = RuleId::SimsPerDevice.bit()
@@ -136,6 +143,7 @@ pub(crate) fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
         RuleId::GatewayTacCell => c.gateway_tac_cell,
         RuleId::SynchronizedOnset => c.synchronized_onset,
         RuleId::FarmSites => c.farm_sites,
+        RuleId::RateHeldHours => c.rate_held_hours,
     }
 }
 
@@ -249,6 +257,14 @@ pub(crate) struct SimFeatures {
     /// Share of the medium-window buckets since the SIM was first seen in which it
     /// sent (filled in only when it may open a case): how steadily it sends.
     pub(crate) active_share: f64,
+    /// Consecutive full hours (long-window buckets before the current one) in which
+    /// the SIM sent at `held_rate_1h` or more (filled in only when it may open a case).
+    pub(crate) held_hours: u32,
+    /// The smallest hourly rate among those hours (0 when there are none).
+    pub(crate) held_min_per_hour: f64,
+    /// Robust z-score of `held_min_per_hour` against the operator's population, if
+    /// its baseline is trusted and the SIM held a pace at all.
+    pub(crate) held_z: Option<f64>,
     pub(crate) age_days: Option<u32>,
     pub(crate) kyc_verified: Option<bool>,
     pub(crate) gateway_tac: Option<u32>,
@@ -289,6 +305,10 @@ pub(crate) struct SimRules {
     pub(crate) far_rate_24h: u64,
     pub(crate) far_robust_z: f64,
     pub(crate) far_active_share: f64,
+    pub(crate) held_rate_1h: u64,
+    /// `held_rate_1h` over the medium window (its count at that pace).
+    pub(crate) held_medium_min: u64,
+    pub(crate) held_hours: u32,
     pub(crate) new_ratio: f64,
     pub(crate) new_min: u64,
     pub(crate) distinct_ratio: f64,
@@ -313,6 +333,10 @@ impl SimRules {
             far_rate_24h: u64::from(c.far_rate_24h),
             far_robust_z: c.far_robust_z,
             far_active_share: c.far_active_share,
+            held_rate_1h: u64::from(c.held_rate_1h),
+            held_medium_min: (u64::from(c.held_rate_1h) * u64::from(c.medium_window_secs))
+                .div_ceil(3_600),
+            held_hours: c.held_hours,
             new_ratio: c.new_recipient_ratio,
             new_min: u64::from(c.new_recipient_min),
             distinct_ratio: c.distinct_ratio,
@@ -349,7 +373,7 @@ impl SimRules {
 pub(crate) type SimRuleFn = fn(&SimRules, &SimFeatures) -> Option<(f64, f64)>;
 
 /// The per-SIM rules, each a small named unit, in the order of a case's reasons.
-pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 14] = [
+pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 15] = [
     (RuleId::SmsRate5m, sms_rate_5m),
     (RuleId::SmsRate1h, sms_rate_1h),
     (RuleId::SmsRate24h, sms_rate_24h),
@@ -364,6 +388,7 @@ pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 14] = [
     (RuleId::GatewayTac, gateway_tac),
     (RuleId::Stationary, stationary),
     (RuleId::TemplateRepeat, template_repeat),
+    (RuleId::RateHeldHours, rate_held_hours),
 ];
 
 #[inline]
@@ -414,6 +439,30 @@ fn rate_robust_z(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 fn rate_far_beyond(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
     (far_held(r, f) && past_contact_book(r, f))
         .then_some((f.rate_seen_per_hour, r.far_rate_1h as f64))
+}
+
+/// `RATE_HELD_HOURS`: at least `held_rate_1h` SMS per hour in each of the last
+/// `held_hours` full hours (long-window buckets before the current one) and over the
+/// last hour (the medium window), sent in at least `far_active_share` of the medium
+/// window's buckets since the SIM was first seen, and (once the operator's baseline
+/// for the SIM's reporting interval is trusted) the smallest of those hours' rates at
+/// a robust z of at least `far_robust_z`. A pace kept up for hours is what tells a
+/// spammer that ramps up slowly or settles under `far_rate_1h` from a subscriber's
+/// burst, a TV vote or a school's notices; it needs only `sms_out` and may open a
+/// case on its own, like `RATE_FAR_BEYOND` (value: the hours held).
+fn rate_held_hours(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    let held = f.held_hours >= r.held_hours
+        && f.out_medium >= r.held_medium_min
+        && f.active_share >= r.far_active_share
+        && !f.held_z.is_some_and(|z| z < r.far_robust_z);
+    held.then_some((f64::from(f.held_hours), f64::from(r.held_hours)))
+}
+
+/// Whether a SIM's last hour reaches `RATE_HELD_HOURS`'s pace (the gate that lets a
+/// SIM without the behaviour fields be evaluated for it).
+#[inline]
+pub(crate) fn held_pace(r: &SimRules, f: &SimFeatures) -> bool {
+    f.out_medium >= r.held_medium_min
 }
 
 /// `RATE_FAR_BEYOND` but for the contact book: the rate is far beyond and held, but

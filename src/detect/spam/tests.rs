@@ -615,3 +615,6 @@ mod campaign;
 
 #[path = "tests_contact_book.rs"]
 mod contact_book;
+
+#[path = "tests_held.rs"]
+mod held;
