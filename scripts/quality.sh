@@ -4,7 +4,8 @@
 # today's detectors, as a per-variant table and the list of cells missing a target.
 #
 #   scripts/quality.sh             # asserted cells only
-#   scripts/quality.sh --heldout   # also the held-out seeds and variants (after tuning)
+#   scripts/quality.sh --heldout   # also the held-out seeds and variants (after tuning),
+#                                  # and the outside scenarios (scripts/outside/run.sh)
 #
 # Writes QUALITY.md even when cells miss targets (the test then fails; that is the
 # point of the table). Uses the optimised build scripts/golden.sh makes.
@@ -14,11 +15,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 heldout=0
 if [[ "${1:-}" == "--heldout" ]]; then heldout=1; fi
 table="$(mktemp)"
-trap 'rm -f "$table"' EXIT
+outside="$(mktemp)"
+trap 'rm -f "$table" "$outside"' EXIT
 rc=0
 CW_QUALITY_OUT="$table" CW_MATRIX_HELDOUT="$heldout" \
     cargo test --profile golden --test robustness_matrix -- --include-ignored --nocapture \
     >/dev/null || rc=$?
+if ((heldout)); then
+    CELLWATCH=target/golden/cellwatch scripts/outside/run.sh 1 2 3 >"$outside"
+fi
 if [[ ! -s "$table" ]]; then
     echo "quality: the matrix wrote no table (exit $rc); run the command above to see why" >&2
     exit 1
@@ -41,5 +46,16 @@ fi
     echo "Generated $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)."
     echo
     cat "$table"
+    if ((heldout)); then
+        echo
+        echo "### Outside scenarios (not asserted): seeds {1, 2, 3}"
+        echo
+        echo '`scripts/outside/run.sh 1 2 3`: an SMS and a radio scenario from two small Python'
+        echo 'generators written from the contract alone (docs/simulator.md, "Outside scenarios").'
+        echo
+        echo '```'
+        cat "$outside"
+        echo '```'
+    fi
 } >QUALITY.md
 echo "quality: wrote QUALITY.md (matrix exit $rc: $([[ $rc == 0 ]] && echo 'every asserted cell meets the targets' || echo 'some cells miss targets, listed in the file'))"
