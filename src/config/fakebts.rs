@@ -166,8 +166,9 @@ pub struct FakeBtsConfig {
     /// Default 60.
     pub(crate) locate_interval_secs: u64,
     /// Observations of the short window used for tracking, seconds; a moving
-    /// transmitter's position is extrapolated at most this far past its last fix.
-    /// Default 180.
+    /// transmitter's position is extrapolated at most this far past its last fix, and
+    /// two displaced short-window fixes confirm movement only this far apart (closer,
+    /// their windows share most reports). Default 180.
     pub(crate) track_window_secs: u64,
     /// At most this many reports are kept per transmitter, the most recent (a
     /// stationary one is located from all of them, binned by `locate_bin_m`); at
@@ -230,10 +231,12 @@ pub struct FakeBtsConfig {
     /// Distance between two reporter positions that counts them as two places for
     /// `track_min_places`, metres. Default 100.
     pub(crate) track_place_m: f64,
-    /// A transmitter is treated as moving once two recent short-window fixes lie more
-    /// than this from the whole-window fix, beyond their combined uncertainty; a fix
-    /// whose own ≈ 95 % radius exceeds this cannot show it (a few reports from one or
-    /// two places fit anywhere along a line), metres. Default 800.
+    /// A transmitter is treated as moving once two recent short-window fixes,
+    /// `track_window_secs` apart, lie more than this from the whole-window fix, beyond
+    /// their combined uncertainty (two such fixes at any interval let identity linking
+    /// treat it as possibly moving); a fix whose own ≈ 95 % radius exceeds this cannot
+    /// show it (a few reports from one or two places fit anywhere along a line),
+    /// metres. Default 800.
     pub(crate) moving_min_displacement_m: f64,
     /// Minimum event time between two case snapshots caused by the track alone, s.
     /// Default 300.

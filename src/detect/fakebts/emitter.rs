@@ -8,6 +8,7 @@ use super::identity::{claimed_cell, same_identity};
 use super::locate::{
     bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
 };
+use super::moving::{displacement, Displacement};
 use super::reported::Reported;
 use super::reporters::Reporters;
 use super::rule_values::RuleValues;
@@ -117,7 +118,12 @@ pub(crate) struct Emitter {
     pub(crate) fix: Option<Fix>,
     pub(super) kalman: Option<Box<Kalman>>,
     pub(super) short_fixes: VecDeque<Fix>,
+    /// Moving: independent short-window fixes showed it away from its whole-window
+    /// fix ([`Displacement::confirmed`]); its case shows a track.
     pub(crate) moving: bool,
+    /// Two short-window fixes showed it away, maybe one excursion seen twice
+    /// ([`Displacement::seen`]): linking treats it as possibly moving.
+    pub(crate) displaced: bool,
     /// The fixes fed to the filter, one per localisation of a moving emitter: the
     /// case's track is smoothed over them ([`smoothed_track`]).
     pub(super) track_fixes: Vec<TrackFix>,
@@ -163,6 +169,7 @@ impl Emitter {
             kalman: None,
             short_fixes: VecDeque::new(),
             moving: false,
+            displaced: false,
             track_fixes: Vec::new(),
             last_locate_ms: None,
             reports_since_locate: 0,
@@ -530,40 +537,20 @@ impl Emitter {
             }
         }
         if !self.moving {
-            self.moving = self.stationary_hypothesis_fails(&fix_all, cfg);
+            let d = self.stationary_hypothesis_fails(&fix_all, cfg);
+            self.displaced |= d.seen;
+            self.moving = d.confirmed;
         }
     }
 
-    /// Moving when at least two recent short-window fixes sit, beyond their combined
-    /// uncertainty (χ², 2 dof, 99.9 %), more than the minimum displacement away from
-    /// the fix over the whole window.
-    pub(super) fn stationary_hypothesis_fails(&self, all: &Fix, cfg: &FakeBtsConfig) -> bool {
-        let from = self.last_seen - cfg.evidence_window_ms();
-        let outliers = self
-            .short_fixes
-            .iter()
-            .filter(|f| f.ts_ms > from)
-            // a fix less precise than the displacement it would show cannot show it
-            // (a few reports from one or two places fit anywhere along a line)
-            .filter(|f| f.radius_m(0.0) <= cfg.moving_min_displacement_m)
-            .filter(|f| {
-                let dx = f.x - all.x;
-                let dy = f.y - all.y;
-                let dist = dx.hypot(dy);
-                let c = [
-                    [f.cov[0][0] + all.cov[0][0], f.cov[0][1] + all.cov[0][1]],
-                    [f.cov[1][0] + all.cov[1][0], f.cov[1][1] + all.cov[1][1]],
-                ];
-                let det = c[0][0] * c[1][1] - c[0][1] * c[1][0];
-                let d2 = if det > 0.0 {
-                    (dx * (c[1][1] * dx - c[0][1] * dy) + dy * (-c[1][0] * dx + c[0][0] * dy)) / det
-                } else {
-                    0.0
-                };
-                dist > cfg.moving_min_displacement_m && d2 > 13.8
-            })
-            .count();
-        outliers >= 2
+    /// How far the short-window fixes refute a stationary transmitter
+    /// ([`displacement`]).
+    pub(super) fn stationary_hypothesis_fails(
+        &self,
+        all: &Fix,
+        cfg: &FakeBtsConfig,
+    ) -> Displacement {
+        displacement(&self.short_fixes, self.last_seen, all, cfg)
     }
 
     /// Current best position estimate at the last report, with its uncertainty: the

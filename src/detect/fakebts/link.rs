@@ -42,7 +42,7 @@ impl Emitter {
         // PCI/BSIC) is weaker evidence: only a transmitter seen changing identity or
         // moving takes it (a young stationary fake took an IMSI catcher's identity
         // heard by an app nearby, then every blaster identity passing by).
-        let changed = self.identities.len() >= 2 || self.moving;
+        let changed = self.identities.len() >= 2 || self.displaced;
         let shows_forged = check.has(Rule::NullCipher) || check.has(Rule::NoNeighbours);
         let young = shows_forged && self.last_seen - self.first_seen <= young_ms;
         if check.registered && !check.has(Rule::ArfcnInconsistent) {
@@ -128,6 +128,7 @@ impl Emitter {
             self.short_fixes.clear();
             self.track_fixes.clear();
             self.moving = false;
+            self.displaced = false;
             for c in &detached {
                 if self.refused.len() < 16 {
                     self.refused.push(*c);

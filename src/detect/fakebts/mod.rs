@@ -10,6 +10,7 @@
 //!   unlinking) identities on it — a blaster hopping or cloning real cells;
 //! - [`locate`] / `track.rs`: signal-weighted centroid, robust multilateration on the
 //!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
+//!   (`moving.rs`: whether the short-window fixes show the transmitter moving);
 //!   (`posterior.rs`: the posterior mean over a grid when few phones heard it);
 //! - `reported.rs` / `reporters.rs`: a report kept for localisation, and the phones
 //!   that reported a transmitter, compactly; `rule_values.rs`: the mean value of each
@@ -33,6 +34,7 @@ pub(crate) mod identity;
 pub(crate) mod index;
 pub(crate) mod link;
 pub mod locate;
+pub(crate) mod moving;
 
 mod posterior;
 pub(crate) mod reported;
@@ -54,6 +56,8 @@ mod tests_beside;
 mod tests_clone;
 #[cfg(test)]
 mod tests_lowpower;
+#[cfg(test)]
+mod tests_stationary;
 pub(crate) mod track;
 
 pub use detector::FakeBtsDetector;

@@ -243,12 +243,12 @@ fn imprecise_short_window_fixes_cannot_show_movement() {
     // reports from one or two places; the χ² test alone passes them
     e.short_fixes.push_back(fix(400, 0.0, 2_000.0, 2_000.0));
     e.short_fixes.push_back(fix(500, 0.0, 2_100.0, 2_000.0));
-    assert!(!e.stationary_hypothesis_fails(&all, &cfg));
+    assert!(!e.stationary_hypothesis_fails(&all, &cfg).seen);
     // the same displacement from precise fixes is movement
     e.short_fixes.clear();
     e.short_fixes.push_back(fix(400, 0.0, 2_000.0, 60.0));
-    e.short_fixes.push_back(fix(500, 0.0, 2_100.0, 60.0));
-    assert!(e.stationary_hypothesis_fails(&all, &cfg));
+    e.short_fixes.push_back(fix(600, 0.0, 2_100.0, 60.0));
+    assert!(e.stationary_hypothesis_fails(&all, &cfg).confirmed);
 }
 
 #[test]
