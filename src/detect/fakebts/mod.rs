@@ -57,6 +57,8 @@ mod tests_beside;
 mod tests_clone;
 #[cfg(test)]
 mod tests_lowpower;
+#[cfg(test)]
+mod tests_split;
 pub(crate) mod track;
 
 pub use detector::FakeBtsDetector;
