@@ -152,10 +152,9 @@ pub struct FakeBtsConfig {
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
     pub(crate) link_gap_secs: u64,
-    /// A linked identity is unlinked when the transmitter's older identity is still
-    /// heard this long after the new one appeared (two transmitters side by side, not
-    /// one that changed identity), seconds. Default 120 (a blaster's captured phones
-    /// report the old identity for a few seconds after a change).
+    /// An invented identity already on air for longer than this before a transmitter
+    /// would take it is another transmitter's, not its next identity, seconds.
+    /// Default 120.
     pub(crate) link_coexist_secs: u64,
     /// A linked identity is unlinked (with its reports, a candidate of its own) when
     /// the transmitter's older identity is still heard, by a few reports, more than
