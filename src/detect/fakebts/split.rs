@@ -67,7 +67,9 @@ impl FakeBtsDetector {
 
     /// The transmitter with a case that the split-off candidate `nid` took over
     /// from: one that may have changed to its identities (same technology, network
-    /// and encryption, a radio that agrees, none of them refused), went quiet at
+    /// and encryption, a radio that agrees, none of them refused; an identity with a
+    /// radio of its own never goes to a transmitter heard only with copies, as in
+    /// [`Emitter::may_take`]), went quiet at
     /// most `link_gap_secs` before it came on air and not after, and was heard within
     /// the association radius of where it came on air; of several, the one quiet for
     /// the shortest time, then the lowest id. An identity unlinked from one blaster
@@ -88,6 +90,7 @@ impl FakeBtsDetector {
                 || refuses(e, n)
                 || refuses(n, e)
                 || !radio_agrees(e, n)
+                || (e.own_radio.is_empty() && !n.own_radio.is_empty())
             {
                 continue;
             }
