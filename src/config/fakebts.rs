@@ -152,11 +152,18 @@ pub struct FakeBtsConfig {
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
     pub(crate) link_gap_secs: u64,
-    /// A linked identity is unlinked when the transmitter's older identity is still
-    /// heard this long after the new one appeared (two transmitters side by side, not
-    /// one that changed identity), seconds. Default 120 (a blaster's captured phones
-    /// report the old identity for a few seconds after a change).
+    /// An invented identity already on air for longer than this before a transmitter
+    /// would take it is another transmitter's, not its next identity, seconds.
+    /// Default 120.
     pub(crate) link_coexist_secs: u64,
+    /// A linked identity is unlinked (with its reports, a candidate of its own) when
+    /// the transmitter's older identity is still heard, by a few reports, more than
+    /// this long after the new one appeared: two transmitters side by side, not one
+    /// that changed identity, seconds. Default 45 (a blaster's captured phones report
+    /// the old identity for up to about half a minute after a change; two cloning
+    /// blasters on the road at once take each other's next identities, and every
+    /// minute more mixes their tracks).
+    pub(crate) unlink_after_secs: u64,
     /// Speed allowed for a moving transmitter when widening the association radius
     /// over a gap, m/s. Default 20 (a car in a city).
     pub(crate) max_speed_mps: f64,
@@ -304,6 +311,7 @@ impl Default for FakeBtsConfig {
             association_footprint_reports: 48,
             link_gap_secs: 900,
             link_coexist_secs: 120,
+            unlink_after_secs: 45,
             max_speed_mps: 20.0,
             locate_interval_secs: 60,
             track_window_secs: 180,
@@ -537,6 +545,9 @@ impl FakeBtsConfig {
     }
     pub(crate) fn link_coexist_ms(&self) -> i64 {
         secs_ms(self.link_coexist_secs)
+    }
+    pub(crate) fn unlink_after_ms(&self) -> i64 {
+        secs_ms(self.unlink_after_secs)
     }
     pub(crate) fn link_gap_ms(&self) -> i64 {
         secs_ms(self.link_gap_secs)

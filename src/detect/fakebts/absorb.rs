@@ -236,7 +236,7 @@ fn telling_silence(e: &Emitter, ts_ms: i64) -> Option<i64> {
 }
 
 /// Whether `a` refuses one of `b`'s identities (found on air beside its own).
-fn refuses(a: &Emitter, b: &Emitter) -> bool {
+pub(super) fn refuses(a: &Emitter, b: &Emitter) -> bool {
     b.identities
         .iter()
         .any(|(c, _)| a.refused.iter().any(|r| same_identity(r, c)))
@@ -245,7 +245,7 @@ fn refuses(a: &Emitter, b: &Emitter) -> bool {
 /// Whether `n` can be `e`'s radio: one of them heard only with copies of registered
 /// cells (a cloning blaster copies each cell's channel), or a channel and PCI/BSIC of
 /// their own in common (unknown fields agree).
-fn radio_agrees(e: &Emitter, n: &Emitter) -> bool {
+pub(super) fn radio_agrees(e: &Emitter, n: &Emitter) -> bool {
     e.own_radio.is_empty()
         || n.own_radio.is_empty()
         || e.own_radio
@@ -254,7 +254,7 @@ fn radio_agrees(e: &Emitter, n: &Emitter) -> bool {
 }
 
 /// When and where `x` was first heard (its oldest kept report): time, lat, lon.
-fn first_heard_at(x: &Emitter) -> Option<(i64, f64, f64)> {
+pub(super) fn first_heard_at(x: &Emitter) -> Option<(i64, f64, f64)> {
     let first = x.observations.front()?;
     let (lat, lon) = x.frame.to_lat_lon(first.x, first.y);
     Some((first.ts_ms, lat, lon))

@@ -222,7 +222,7 @@ impl FakeBtsDetector {
         if linked {
             tracing::debug!(emitter = eid, cell = %m.cell, "identity linked to a known transmitter");
         } else {
-            self.detach_coexisting(eid, m);
+            self.detach_coexisting(eid, m, out);
         }
         self.attribute_report(eid, m, &check, reporter, duplicate_at, out);
     }

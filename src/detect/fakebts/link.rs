@@ -7,6 +7,7 @@ use super::identity::{claimed_cell, same_identity};
 use super::reported::Reported;
 use super::rules::{ReportCheck, Rule};
 use super::signature::{agree, Signature};
+use super::track::refilter;
 use crate::model::{CellMeasurement, ClaimedCell};
 
 /// A newer identity heard at most this long before a report of an older one is on
@@ -75,68 +76,130 @@ impl Emitter {
     /// A report of `cell` at `ts_ms`: the identities linked after `cell`, first heard
     /// more than `grace_ms` before and repeatedly heard beside it, were not its
     /// successors but another transmitter's. They are removed (and refused from now
-    /// on) and returned.
+    /// on) and returned with their reports; the track is rewound to before the first
+    /// of them came on air (its later fixes mixed the two transmitters).
     pub(crate) fn detach_coexisting(
         &mut self,
         cell: &ClaimedCell,
         ts_ms: i64,
         grace_ms: i64,
-    ) -> Vec<ClaimedCell> {
+        track: (f64, f64),
+    ) -> Detached {
         let Some(i) = self.identity_index(cell) else {
-            return Vec::new();
+            return Detached::default();
         };
         // A newer identity on air for longer than the grace and heard within the last
         // ON_AIR_MS: the older one is heard beside it. A blaster going back to an old
         // identity does so once, after the newer one went quiet; two transmitters side
         // by side alternate all the time, so a few such reports decide.
-        let mut detached = Vec::new();
+        let mut out = Detached::default();
         for j in i + 1..self.identities.len() {
             let (cell, first) = self.identities[j];
             let on_air = &mut self.on_air[j];
             if first + grace_ms < ts_ms && on_air.0 + ON_AIR_MS >= ts_ms {
                 on_air.1 += 1;
                 if on_air.1 >= COEXIST_REPORTS {
-                    detached.push(cell);
+                    out.cells.push((cell, first));
                 }
             }
         }
-        if !detached.is_empty() {
-            // their reports leave with them; the position and track start afresh
-            let old: Vec<ClaimedCell> = self.identities.iter().map(|(c, _)| *c).collect();
-            let keep: Vec<bool> = old.iter().map(|c| !detached.contains(c)).collect();
-            let mut k = keep.iter();
-            self.on_air.retain(|_| *k.next().unwrap_or(&true));
-            self.identities.retain(|(c, _)| !detached.contains(c));
-            let renumber = |i: u16| -> Option<u16> {
-                let cell = old.get(usize::from(i))?;
-                if detached.contains(cell) {
-                    return None;
+        if out.cells.is_empty() {
+            return out;
+        }
+        let detached: Vec<ClaimedCell> = out.cells.iter().map(|(c, _)| *c).collect();
+        let old: Vec<ClaimedCell> = self.identities.iter().map(|(c, _)| *c).collect();
+        let keep: Vec<bool> = old.iter().map(|c| !detached.contains(c)).collect();
+        let mut k = keep.iter();
+        self.on_air.retain(|_| *k.next().unwrap_or(&true));
+        self.identities.retain(|(c, _)| !detached.contains(c));
+        let renumber = |i: u16| -> Option<u16> {
+            let cell = old.get(usize::from(i))?;
+            if detached.contains(cell) {
+                return None;
+            }
+            let j = self.identities.iter().position(|(c, _)| c == cell)?;
+            Some(u16::try_from(j).unwrap_or(u16::MAX))
+        };
+        let mut kept = std::collections::VecDeque::with_capacity(self.observations.len());
+        for o in &self.observations {
+            match renumber(o.identity) {
+                Some(identity) => kept.push_back(Reported { identity, ..*o }),
+                None => {
+                    let cell = old.get(usize::from(o.identity));
+                    let j = detached.iter().position(|c| Some(c) == cell);
+                    let identity = j.map_or(u16::MAX, |j| u16::try_from(j).unwrap_or(u16::MAX));
+                    out.reports.push(Reported { identity, ..*o });
                 }
-                let j = self.identities.iter().position(|(c, _)| c == cell)?;
-                Some(u16::try_from(j).unwrap_or(u16::MAX))
-            };
-            self.observations = self
-                .observations
-                .iter()
-                .filter_map(|o| {
-                    let identity = renumber(o.identity)?;
-                    Some(Reported { identity, ..*o })
-                })
-                .collect();
-            self.fix = None;
-            self.kalman = None;
-            self.short_fixes.clear();
-            self.track_fixes.clear();
+            }
+        }
+        self.observations = kept;
+        let since = out.cells.iter().map(|(_, f)| *f).min().unwrap_or(ts_ms);
+        self.rewind_track(since, track);
+        for c in &detached {
+            if self.refused.len() < 16 {
+                self.refused.push(*c);
+            }
+        }
+        out
+    }
+
+    /// Forget the fixes from `since` on (they mixed another transmitter's reports)
+    /// and run the filter again over those before (`track`: its acceleration noise
+    /// and initial speed σ); without any left, position and track start afresh.
+    fn rewind_track(&mut self, since: i64, (q, speed_sigma): (f64, f64)) {
+        self.fix = None;
+        self.track_fixes.retain(|f| f.0 < since);
+        self.short_fixes.retain(|f| f.ts_ms < since);
+        self.kalman = refilter(&self.track_fixes, q, speed_sigma).map(Box::new);
+        if self.kalman.is_none() {
             self.moving = false;
             self.displaced = false;
-            for c in &detached {
-                if self.refused.len() < 16 {
-                    self.refused.push(*c);
-                }
-            }
         }
-        detached
     }
+}
+
+impl Emitter {
+    /// A candidate of its own for what `from` split off (`detached`, see
+    /// [`Emitter::detach_coexisting`]), started at report `m` in `from`'s frame: its
+    /// identities and reports, the radio `from` heard on their channels, no rule
+    /// counts (its case, if any, rests on its reports from now on).
+    pub(crate) fn split_from(
+        id: u64,
+        from: &Emitter,
+        m: &CellMeasurement,
+        detached: &Detached,
+        max_observations: usize,
+    ) -> Emitter {
+        let mut n = Emitter::new(id, m, from.signature);
+        n.frame = from.frame;
+        for &(cell, first) in &detached.cells {
+            n.take_identity(cell, first, (first, 0));
+        }
+        n.own_radio = from
+            .own_radio
+            .iter()
+            .filter(|(a, _)| detached.cells.iter().any(|(c, _)| agree(*a, c.arfcn)))
+            .copied()
+            .collect();
+        if let (Some(first), Some(last)) = (detached.reports.first(), detached.reports.last()) {
+            n.first_seen = first.ts_ms;
+            n.last_seen = last.ts_ms;
+        }
+        for o in &detached.reports {
+            n.widen_bbox(o.x, o.y);
+            keep_bounded(&mut n.observations, *o, max_observations.max(8));
+        }
+        n.reports = detached.reports.len() as u64;
+        n
+    }
+}
+
+/// What [`Emitter::detach_coexisting`] split off: identities (with when each was
+/// first heard) and their reports, numbered in that order.
+#[derive(Debug, Default)]
+pub(crate) struct Detached {
+    pub(crate) cells: Vec<(ClaimedCell, i64)>,
+    pub(crate) reports: Vec<Reported>,
 }
 
 impl Emitter {
@@ -144,6 +207,21 @@ impl Emitter {
     /// radios (an identity it took with another channel than its first one).
     pub(crate) fn own_radio_of(&self, s: &Signature) -> bool {
         self.signature.linkable(s) && self.own_radio.contains(&(s.arfcn, s.pci))
+    }
+
+    /// Whether a broadcast of `cell` with this signature is one of the copies this
+    /// transmitter, heard only with copies, already carries: the same identity on the
+    /// same channel, with its encryption (a transmitter with a radio of its own keeps
+    /// linking a copy report by report: its own identities are never unlinked by a
+    /// copy it took by mistake). A cloning blaster's copies each bring the cloned cell's channel
+    /// and PCI/BSIC, which its first signature does not know; without this each of
+    /// their reports was linked afresh, so a report of an older identity heard beside
+    /// a newer one never unlinked it ([`Emitter::detach_coexisting`]).
+    pub(crate) fn carries_copy(&self, cell: &ClaimedCell, s: &Signature) -> bool {
+        self.own_radio.is_empty()
+            && cell.arfcn.is_some()
+            && self.signature.linkable(s)
+            && self.identities.iter().any(|(c, _)| c == cell)
     }
 
     /// Take over `other`, a candidate found to be this transmitter (see

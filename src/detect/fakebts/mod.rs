@@ -19,6 +19,8 @@
 //! - `cipher.rs`: a registered identity heard ciphered and unciphered on its channel
 //!   (a clone of a nearby cell that turns ciphering off);
 //! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
+//! - `split.rs`: an identity found on air beside an older one of its transmitter
+//!   leaves with its reports, to the transmitter that went quiet when it came on air;
 //! - `absorb.rs`: a candidate about to open a case that a transmitter with a case
 //!   already explains is taken over by it (one transmitter, one case);
 //! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
@@ -45,6 +47,7 @@ pub(crate) mod select;
 pub(crate) mod signature;
 pub(crate) mod signs;
 pub(crate) mod snapshot;
+mod split;
 pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
@@ -56,6 +59,8 @@ mod tests_beside;
 mod tests_clone;
 #[cfg(test)]
 mod tests_lowpower;
+#[cfg(test)]
+mod tests_split;
 #[cfg(test)]
 mod tests_stationary;
 pub(crate) mod track;

@@ -7,30 +7,12 @@
 use super::detector::FakeBtsDetector;
 use super::emitter::Emitter;
 use super::geometry::PathLoss;
-use super::identity::{cell_key, claimed_cell, IdKey};
+use super::identity::{claimed_cell, IdKey};
 use super::rules::ReportCheck;
 use super::signature::Signature;
 use crate::model::CellMeasurement;
 
 impl FakeBtsDetector {
-    /// A report of an identity its emitter carried before later ones: those heard for
-    /// longer than `link_coexist_secs` are on air beside it, another transmitter's.
-    pub(super) fn detach_coexisting(&mut self, eid: u64, m: &CellMeasurement) {
-        let Some(e) = self.emitters.get_mut(&eid) else {
-            return;
-        };
-        if e.identities.len() < 2 {
-            return;
-        }
-        let detached = e.detach_coexisting(&claimed_cell(m), m.ts_ms, self.cfg.link_coexist_ms());
-        for cell in detached {
-            tracing::debug!(emitter = eid, cell = %cell_key(&cell), "identity on air beside an older one: unlinked");
-            if let Some(id) = self.identities.get_mut(&(cell.rat, cell_key(&cell))) {
-                id.emitters.retain(|&x| x != eid);
-            }
-        }
-    }
-
     /// The emitter this report belongs to: one already carrying its identity near the
     /// reporter, else (forged-looking broadcasts only) a recent compatible transmitter
     /// nearby that changed identity, else a new one. Returns `(id, linked)`.
@@ -61,6 +43,7 @@ impl FakeBtsDetector {
             by_anchor.min(by_footprint)
         };
         let mut best: Option<(f64, u64)> = None;
+        let claimed = claimed_cell(m);
         let identity = self.identities.get(&key);
         let first_heard = identity.map_or(m.ts_ms, |id| id.first_seen);
         if let Some(id) = identity {
@@ -68,7 +51,10 @@ impl FakeBtsDetector {
                 let Some(e) = self.emitters.get(eid) else {
                     continue;
                 };
-                if !e.signature.compatible(&signature) && !e.own_radio_of(&signature) {
+                if !e.signature.compatible(&signature)
+                    && !e.own_radio_of(&signature)
+                    && !e.carries_copy(&claimed, &signature)
+                {
                     continue;
                 }
                 let d = excess(e);

@@ -213,6 +213,17 @@ pub(crate) fn smoothed_track(
         .collect()
 }
 
+/// The filter run over `fixes` (in time order) from the first: where it stands
+/// after the last (`None` without fixes).
+pub(crate) fn refilter(fixes: &[TrackFix], q: f64, initial_speed_sigma: f64) -> Option<Kalman> {
+    let (&(t0, x0, y0, r0), rest) = fixes.split_first()?;
+    let mut k = Kalman::new(t0, x0, y0, r0, q, initial_speed_sigma);
+    for &(ts, x, y, r) in rest {
+        k.update(ts, x, y, r);
+    }
+    Some(k)
+}
+
 /// One filter step: predicted state and covariance, filtered state and covariance, and
 /// the time since the previous step, s.
 type Step = ([f64; 4], [[f64; 4]; 4], [f64; 4], [[f64; 4]; 4], f64);
