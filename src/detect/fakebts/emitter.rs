@@ -371,6 +371,13 @@ impl Emitter {
             .any(|r| self.values.fired(r as usize))
     }
 
+    /// Heard only with copies of registered cells, one of them far from its site with
+    /// the transmitter evidently near the phone (`KNOWN_CELL_FAR_FROM_SITE`): a
+    /// cloning blaster, whatever its reporters tell of its cipher.
+    pub(crate) fn clones_far(&self) -> bool {
+        self.own_radio.is_empty() && self.values.fired(Rule::KnownCellFarFromSite as usize)
+    }
+
     /// Distinct reporters heard in the window ending at `now_ms`.
     pub(crate) fn reporters_in_window(&self, now_ms: i64, window_ms: i64) -> usize {
         self.reporters.heard_after(now_ms - window_ms)

@@ -52,7 +52,10 @@ impl Emitter {
             // beside it, not a blaster that cloned it: a blaster clones distant cells,
             // and one cloning a cell nearby is found by its case's handover
             // (absorb.rs)
-            return heard_away_from_its_site(check) && (changed || young);
+            // a cloning blaster takes its next distant copy however long it held the
+            // last one: its phones may not report the cipher or neighbours that make
+            // a report show a forged broadcast (apps, MDT)
+            return heard_away_from_its_site(check) && (changed || young || self.clones_far());
         }
         if m.arfcn.is_none() && m.pci.is_none() && !changed {
             return false;

@@ -3,7 +3,8 @@
 //! stationary fake copying it beside the real one is a case of its own).
 
 use super::emitter::{Emitter, EvidenceSpec};
-use super::rules::check_report;
+use super::index::Site;
+use super::rules::{check_report, Rule};
 use super::signature::Signature;
 use super::tests::{city, finals, report, run};
 use super::tests_clone::blaster;
@@ -125,4 +126,49 @@ fn a_copy_heard_where_its_cell_is_is_not_a_blasters_next_identity() {
         cfg.link_gap_ms(),
         (near.ts_ms, cfg.link_coexist_ms())
     ));
+}
+
+/// A cloning blaster whose phones report neither cipher nor neighbours (MDT), on an
+/// operator whose inventory has no channels: heard with a copy of `city()[60]` 8 km
+/// from its site for longer than the link gap, it takes the next distant copy
+/// (`Emitter::clones_far`); a transmitter never heard far from a copied cell's site
+/// does not.
+#[test]
+fn a_cloning_blaster_without_reported_cipher_takes_its_next_copy_after_the_link_gap() {
+    let cfg = FakeBtsConfig::default();
+    let spec = EvidenceSpec::covering(cfg.evidence_window_ms()).unwrap();
+    let sites: Vec<_> = city()
+        .into_iter()
+        .map(|s| Site { arfcn: None, ..s })
+        .collect();
+    let mdt = |reporter: u32, ts_s: i64, site: &Site, dx: f64| {
+        let mut m = report(reporter, ts_s, 8_000.0 + dx, 0.0, site.key, 77);
+        m.cipher = None;
+        m.neighbors = None;
+        m.ta = Some(1);
+        m.signal_dbm = Some(-55.0);
+        m
+    };
+    let first = mdt(1, 0, &sites[60], 0.0);
+    let check = check_report(&first, Some(&sites[60]), &cfg);
+    assert!(check.has(Rule::KnownCellFarFromSite), "{check:?}");
+    let mut e = Emitter::new(1, &first, Signature::of(&first, &check));
+    e.add_report(&first, &check, 1, &spec, &cfg);
+    let held = mdt(2, 1_200, &sites[60], 300.0);
+    e.add_report(
+        &held,
+        &check_report(&held, Some(&sites[60]), &cfg),
+        2,
+        &spec,
+        &cfg,
+    );
+    let next = mdt(3, 1_260, &sites[61], 400.0);
+    let c = check_report(&next, Some(&sites[61]), &cfg);
+    let on_air = (next.ts_ms, cfg.link_coexist_ms());
+    assert!(e.clones_far());
+    assert!(e.may_take(&next, &c, cfg.link_gap_ms(), on_air));
+    // a copy heard where its cell is (at its site): the cell itself, never taken
+    let near = report(4, 1_260, 300.0, 2_000.0, sites[61].key, 77);
+    let c_near = check_report(&near, Some(&sites[61]), &cfg);
+    assert!(!e.may_take(&near, &c_near, cfg.link_gap_ms(), on_air));
 }
