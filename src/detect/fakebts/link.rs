@@ -52,10 +52,13 @@ impl Emitter {
             // beside it, not a blaster that cloned it: a blaster clones distant cells,
             // and one cloning a cell nearby is found by its case's handover
             // (absorb.rs)
-            // a cloning blaster takes its next distant copy however long it held the
-            // last one: its phones may not report the cipher or neighbours that make
-            // a report show a forged broadcast (apps, MDT)
-            return heard_away_from_its_site(check) && (changed || young || self.clones_far());
+            // a cloning blaster takes its next distant copy (beyond the cell's reach,
+            // not merely against its timing advance: a static clone stands within it)
+            // however long it held the last one: its phones may not report the cipher
+            // or neighbours that make a report show a forged broadcast (apps, MDT)
+            let distant = check.has(Rule::BeyondReach) || check.has(Rule::KnownCellFarFromSite);
+            return heard_away_from_its_site(check)
+                && (changed || young || (distant && self.clones_far()));
         }
         if m.arfcn.is_none() && m.pci.is_none() && !changed {
             return false;
