@@ -41,6 +41,7 @@ pub(crate) fn describe(code: &str) -> Option<&'static str> {
         "BEYOND_REACH_SHARE" => "share of reports heard beyond the registered site's reach",
         "LISTED_OFFSET_M" => "metres between the located and the registered site",
         "RATE_FAR_BEYOND" => "sending rate far beyond the SIM's own operator's population, held for hours",
+        "RATE_HELD_HOURS" => "a pace far beyond the SIM's own operator's population kept up hour after hour (value: full hours)",
         "KNOWN_RECIPIENTS" => "held back: mostly recipients the SIM messaged before",
         "FEW_RECIPIENTS" => "held back: the volume goes to few distinct numbers",
         "ONE_OFF_BURST" => "held back: a one-off burst from a SIM with a subscriber's life (e.g. a new-number announcement)",
@@ -57,4 +58,29 @@ pub(crate) fn describe(code: &str) -> Option<&'static str> {
         "IDENTITIES_UNLISTED" => "the transmitter used more identities than the case lists (value: all identities)",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    /// Every rule a case can carry is explained to the inspector (the console and
+    /// the evidence report print the description next to the code).
+    #[test]
+    fn every_rule_code_has_a_description() {
+        for r in crate::detect::spam::rules::ALL_RULES {
+            assert!(
+                describe(r.code()).is_some(),
+                "{} has no description",
+                r.code()
+            );
+        }
+        for r in crate::detect::fakebts::rules::Rule::ALL {
+            assert!(
+                describe(r.code()).is_some(),
+                "{} has no description",
+                r.code()
+            );
+        }
+    }
 }
