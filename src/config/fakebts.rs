@@ -558,6 +558,11 @@ impl FakeBtsConfig {
     pub(crate) fn track_window_ms(&self) -> i64 {
         secs_ms(self.track_window_secs)
     }
+    /// The tracking filter's acceleration noise and the σ of its initial speed (half
+    /// the fastest plausible transmitter).
+    pub(crate) fn track_filter(&self) -> (f64, f64) {
+        (self.track_accel_noise, self.max_speed_mps / 2.0)
+    }
     pub(crate) fn snapshot_interval_ms(&self) -> i64 {
         secs_ms(self.snapshot_interval_secs)
     }

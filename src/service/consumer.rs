@@ -137,11 +137,9 @@ pub(crate) fn base_config(kafka: &KafkaConfig) -> ClientConfig {
 /// the readers of state restore and reference topics); `[kafka.librdkafka]` keeps
 /// the last word on each.
 fn fetch_settings(c: &mut ClientConfig, kafka: &KafkaConfig) {
-    let backoff = kafka.fetch_queue_backoff_ms.to_string();
-    for (key, value) in [("fetch.queue.backoff.ms", backoff.as_str())] {
-        if !kafka.librdkafka.contains_key(key) {
-            c.set(key, value);
-        }
+    const BACKOFF: &str = "fetch.queue.backoff.ms";
+    if !kafka.librdkafka.contains_key(BACKOFF) {
+        c.set(BACKOFF, kafka.fetch_queue_backoff_ms.to_string());
     }
 }
 

@@ -86,6 +86,11 @@ impl<const N: usize> RingSpec<N> {
         self.bucket_ms
     }
 
+    /// How many buckets the window holds.
+    pub(crate) const fn len(&self) -> usize {
+        N
+    }
+
     /// The bucket holding event time `ts_ms`: `⌈ts / w⌉ − 1` (buckets are `(k·w, (k+1)·w]`).
     #[inline]
     pub(crate) fn bucket_of(&self, ts_ms: i64) -> i64 {

@@ -54,6 +54,27 @@ pub(super) enum Explained {
 }
 
 impl FakeBtsDetector {
+    /// The transmitters with a case that candidate `n` (id `nid`) could be: forged
+    /// looking (`suspicious`), of the same technology, network and encryption, none
+    /// refusing the other's identities. What a case handover
+    /// ([`Self::handed_over_to`]) and an absorption ([`Self::explained_by_case`]) both
+    /// start from.
+    pub(super) fn case_peers<'a>(
+        &'a self,
+        nid: u64,
+        n: &'a Emitter,
+    ) -> impl Iterator<Item = (u64, &'a Emitter)> + 'a {
+        self.suspicious.iter().filter_map(move |&eid| {
+            let e = self.emitters.get(&eid)?;
+            let peer = eid != nid
+                && e.case.is_some()
+                && e.signature.linkable(&n.signature)
+                && !refuses(e, n)
+                && !refuses(n, e);
+            peer.then_some((eid, e.as_ref()))
+        })
+    }
+
     /// Whether the candidate `nid` (no case yet) is a transmitter that already has an
     /// open case: the same forged identity heard at about the same time within reach,
     /// or a new identity that took over when that transmitter's went quiet. Of
@@ -74,18 +95,7 @@ impl FakeBtsDetector {
         let cfg = &self.cfg;
         let mut wait = false;
         let mut best: Option<(u8, i64, u64)> = None;
-        for &eid in &self.suspicious {
-            let Some(e) = self.emitters.get(&eid) else {
-                continue;
-            };
-            if eid == nid
-                || e.case.is_none()
-                || !e.signature.linkable(&n.signature)
-                || refuses(e, n)
-                || refuses(n, e)
-            {
-                continue;
-            }
+        for (eid, e) in self.case_peers(nid, n) {
             let near = self.beyond_footprint(e, at);
             let same = n.identities.iter().any(|(c, _)| e.has_identity(c));
             let rank = if same {

@@ -526,13 +526,14 @@ impl Emitter {
                 match &mut self.kalman {
                     Some(k) => k.update(short.ts_ms, short.x, short.y, r),
                     None => {
+                        let (q, speed_sigma) = cfg.track_filter();
                         self.kalman = Some(Box::new(Kalman::new(
                             short.ts_ms,
                             short.x,
                             short.y,
                             r,
-                            cfg.track_accel_noise,
-                            cfg.max_speed_mps / 2.0,
+                            q,
+                            speed_sigma,
                         )))
                     }
                 }
@@ -604,21 +605,18 @@ impl Emitter {
         if !self.moving {
             return Vec::new();
         }
-        smoothed_track(
-            &self.track_fixes,
-            cfg.track_accel_noise,
-            cfg.max_speed_mps / 2.0,
-        )
-        .iter()
-        .map(|&(ts, x, y)| {
-            let (lat, lon) = self.frame.to_lat_lon(x, y);
-            TrackPoint {
-                ts,
-                lat: round6(lat),
-                lon: round6(lon),
-            }
-        })
-        .collect()
+        let (q, speed_sigma) = cfg.track_filter();
+        smoothed_track(&self.track_fixes, q, speed_sigma)
+            .iter()
+            .map(|&(ts, x, y)| {
+                let (lat, lon) = self.frame.to_lat_lon(x, y);
+                TrackPoint {
+                    ts,
+                    lat: round6(lat),
+                    lon: round6(lon),
+                }
+            })
+            .collect()
     }
 
     /// Event time of the track's last point: the filter's, which moves only when a

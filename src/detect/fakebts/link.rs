@@ -113,29 +113,40 @@ impl Emitter {
             return out;
         }
         let detached: Vec<ClaimedCell> = out.cells.iter().map(|(c, _)| *c).collect();
-        let old: Vec<ClaimedCell> = self.identities.iter().map(|(c, _)| *c).collect();
-        let keep: Vec<bool> = old.iter().map(|c| !detached.contains(c)).collect();
-        let mut k = keep.iter();
-        self.on_air.retain(|_| *k.next().unwrap_or(&true));
+        // each listed identity's new number: among those kept (Ok) or those detached
+        // (Err), worked out once for all the reports
+        let number = |j: usize| u16::try_from(j).unwrap_or(u16::MAX);
+        let mut kept_count = 0;
+        let slots: Vec<Result<u16, u16>> = self
+            .identities
+            .iter()
+            .map(|(c, _)| match detached.iter().position(|d| d == c) {
+                Some(j) => Err(number(j)),
+                None => {
+                    kept_count += 1;
+                    Ok(number(kept_count - 1))
+                }
+            })
+            .collect();
+        let mut listed = slots.iter();
+        self.on_air
+            .retain(|_| listed.next().is_none_or(|slot| slot.is_ok()));
         self.identities.retain(|(c, _)| !detached.contains(c));
-        let renumber = |i: u16| -> Option<u16> {
-            let cell = old.get(usize::from(i))?;
-            if detached.contains(cell) {
-                return None;
-            }
-            let j = self.identities.iter().position(|(c, _)| c == cell)?;
-            Some(u16::try_from(j).unwrap_or(u16::MAX))
-        };
         let mut kept = std::collections::VecDeque::with_capacity(self.observations.len());
         for o in &self.observations {
-            match renumber(o.identity) {
-                Some(identity) => kept.push_back(Reported { identity, ..*o }),
-                None => {
-                    let cell = old.get(usize::from(o.identity));
-                    let j = detached.iter().position(|c| Some(c) == cell);
-                    let identity = j.map_or(u16::MAX, |j| u16::try_from(j).unwrap_or(u16::MAX));
-                    out.reports.push(Reported { identity, ..*o });
-                }
+            match slots.get(usize::from(o.identity)) {
+                Some(Ok(identity)) => kept.push_back(Reported {
+                    identity: *identity,
+                    ..*o
+                }),
+                Some(Err(identity)) => out.reports.push(Reported {
+                    identity: *identity,
+                    ..*o
+                }),
+                None => out.reports.push(Reported {
+                    identity: u16::MAX,
+                    ..*o
+                }),
             }
         }
         self.observations = kept;

@@ -6,7 +6,7 @@
 //! apart from `select.rs` (which decides a report's transmitter) because this undoes
 //! a decision made there.
 
-use super::absorb::{first_heard_at, radio_agrees, refuses, Explained};
+use super::absorb::{first_heard_at, radio_agrees, Explained};
 use super::detector::FakeBtsDetector;
 use super::emitter::Emitter;
 use super::identity::{cell_key, claimed_cell};
@@ -35,9 +35,12 @@ impl FakeBtsDetector {
         if e.identities.len() < 2 {
             return;
         }
-        let track = (self.cfg.track_accel_noise, self.cfg.max_speed_mps / 2.0);
-        let detached =
-            e.detach_coexisting(&claimed_cell(m), m.ts_ms, self.cfg.unlink_after_ms(), track);
+        let detached = e.detach_coexisting(
+            &claimed_cell(m),
+            m.ts_ms,
+            self.cfg.unlink_after_ms(),
+            self.cfg.track_filter(),
+        );
         if detached.cells.is_empty() {
             return;
         }
@@ -80,18 +83,8 @@ impl FakeBtsDetector {
         let (at_ms, lat, lon) = first_heard_at(n)?;
         let cfg = &self.cfg;
         let mut best: Option<(i64, u64)> = None;
-        for &eid in &self.suspicious {
-            let Some(e) = self.emitters.get(&eid) else {
-                continue;
-            };
-            if eid == nid
-                || e.case.is_none()
-                || !e.signature.linkable(&n.signature)
-                || refuses(e, n)
-                || refuses(n, e)
-                || !radio_agrees(e, n)
-                || (e.own_radio.is_empty() && !n.own_radio.is_empty())
-            {
+        for (eid, e) in self.case_peers(nid, n) {
+            if !radio_agrees(e, n) || (e.own_radio.is_empty() && !n.own_radio.is_empty()) {
                 continue;
             }
             let gap = at_ms - e.last_seen;

@@ -179,7 +179,7 @@ impl SpamDetector {
             && fired.has(RuleId::TemplateCampaign);
         let behaviour = fired.has(RuleId::NewRecipientRatio) || campaign;
         let by_behaviour = !self.config.require_behaviour || (volume && behaviour);
-        let by_far = fired.mask & RuleId::ALONE_MASK != 0;
+        let by_far = fired.opens_alone();
         if !by_behaviour && !by_far {
             return self.within_contact_book(f);
         }

@@ -86,7 +86,7 @@ impl Contrary {
                 f64::from(c.young_sim_days),
             );
         }
-        if fired.mask & RuleId::ALONE_MASK == 0 {
+        if !fired.opens_alone() {
             out.holds_far = true;
         }
         out

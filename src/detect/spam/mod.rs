@@ -166,8 +166,9 @@ impl SpamDetector {
                 f.active_share = evaluate::active_share(st, &specs);
                 if rules::held_pace(&self.rules, &f) {
                     // every full bucket of the long window before the current one
+                    let full = (specs.long.len() - 1) as u32;
                     (f.held_hours, f.held_min_per_hour) =
-                        evaluate::held_hours(st, &specs, self.rules.held_rate_1h, 23);
+                        evaluate::held_hours(st, &specs, self.rules.held_rate_1h, full);
                 }
             }
             let fired = self.evaluate_rules(population, &mut f, hours);

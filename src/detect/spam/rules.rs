@@ -188,6 +188,12 @@ impl Fired {
         self.mask & rule.bit() != 0
     }
 
+    /// Whether a rule that may open a case on its own fired ([`RuleId::ALONE_MASK`]).
+    #[inline]
+    pub(crate) fn opens_alone(&self) -> bool {
+        self.mask & RuleId::ALONE_MASK != 0
+    }
+
     #[cfg(test)]
     pub(crate) fn value(&self, rule: RuleId) -> f64 {
         self.value[rule as usize]
@@ -452,7 +458,7 @@ fn rate_far_beyond(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 /// case on its own, like `RATE_FAR_BEYOND` (value: the hours held).
 fn rate_held_hours(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
     let held = f.held_hours >= r.held_hours
-        && f.out_medium >= r.held_medium_min
+        && held_pace(r, f)
         && f.active_share >= r.far_active_share
         && !f.held_z.is_some_and(|z| z < r.far_robust_z);
     held.then_some((f64::from(f.held_hours), f64::from(r.held_hours)))
