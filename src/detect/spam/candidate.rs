@@ -2,7 +2,7 @@
 //! unverified, no voice, many new or distinct recipients) is handed to farm grouping
 //! ([`super::farm`]) with every later record; allowlisted SIMs are kept out.
 
-use super::evaluate::active_share;
+use super::evaluate::{active_share, pace_per_hour};
 use super::farm::MemberRecord;
 use super::ids::hash64;
 use super::record::{Folded, RecordSpan};
@@ -131,7 +131,7 @@ impl SpamDetector {
             distinct_medium: f.distinct_medium,
             // its pace now: one record tells little on a feed of 60 s records, and
             // a burst that is ending shows here before it shows in an hour's count
-            rate_per_hour: f.out_short as f64 * 3600.0 / f64::from(c.short_window_secs.max(1)),
+            rate_per_hour: pace_per_hour(st, &self.specs),
             no_voice: markers.no_voice,
             young_unverified: markers.young_unverified,
             has_new: f.carries(field::NEW),

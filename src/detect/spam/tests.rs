@@ -618,3 +618,6 @@ mod contact_book;
 
 #[path = "tests_held.rs"]
 mod held;
+
+#[path = "tests_pace.rs"]
+mod pace;
