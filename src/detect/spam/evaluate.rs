@@ -22,12 +22,19 @@ pub(super) fn sim_features(
         .medium
         .sum_last(&specs.medium, now_ms, specs.short_buckets);
     let long = st.long.sum(&specs.long, now_ms);
-    // the part of the medium window the SIM has been seen in, at least the short window
-    let bucket_s = (specs.medium.bucket_ms() / 1000).max(1) as u32;
+    // the part of the medium window the SIM has been seen in, at least the short
+    // window; the window reaches back to its oldest bucket's start, so on a feed of
+    // records shorter than a bucket (the newest only partly elapsed) it covers less
+    // than its width and a count over it is not diluted by the unfinished bucket
+    let bucket_ms = specs.medium.bucket_ms();
+    let bucket_s = (bucket_ms / 1000).max(1) as u32;
+    let oldest = specs.medium.bucket_of(now_ms) + 1 - specs.medium.len() as i64;
+    let covered_s = ((now_ms - oldest * bucket_ms) / 1000).max(1) as u32;
     let seen_s = st
         .last_seen_s
         .saturating_sub(st.first_seen_s)
-        .clamp(bucket_s * specs.short_buckets as u32, bucket_s * 12);
+        .min(covered_s)
+        .max(bucket_s * specs.short_buckets as u32);
     let aux = st.aux.sum(&specs.aux, now_ms);
     let age = (st.age_days != AGE_UNKNOWN).then_some(u32::from(st.age_days));
     let top = r.content_fps.iter().max_by_key(|f| f.n);

@@ -1,7 +1,7 @@
 //! Unit tests of rates read from a bucket that is only partly elapsed: on a feed of
 //! 60 s records the newest 5-minute bucket holds one to five minutes of counts, and a
 //! rate must be divided by the time the counts cover, not by whole buckets
-//! (evaluate.rs `pace_per_hour`). The common-onset link compares the
+//! (evaluate.rs `pace_per_hour`, `sim_features`). The common-onset link compares the
 //! pace of a farm's SIMs (candidate.rs): a school that starts its burst in the same
 //! minute as a farm, at ten times its pace, is no member.
 
@@ -61,6 +61,34 @@ fn a_pace_read_one_minute_into_a_bucket_is_per_hour_of_what_it_covers() {
     }
     let (pace, _) = pace_and_rate(&d, 2, &last);
     assert!((pace - 120.0).abs() < 1e-6, "{pace}");
+}
+
+#[test]
+fn an_hourly_rate_on_60_s_records_is_not_diluted_by_the_unfinished_bucket() {
+    let mut d = detector();
+    let mut out = Vec::new();
+    // 8 SMS a minute (480 an hour) for 91 minutes: the last record ends one minute
+    // into a bucket, so the medium window holds 56 minutes of counts
+    let mut last = bare_60(3, B0, 8);
+    for k in 0..91 {
+        last = bare_60(3, B0 + k * MIN, 8);
+        d.on_event(&Event::Sms(last.clone()), &mut out);
+    }
+    let (_, rate) = pace_and_rate(&d, 3, &last);
+    assert!((rate - 480.0).abs() < 1e-6, "480 an hour, not 448: {rate}");
+    // on 300 s records ending on a bucket's edge nothing changes
+    let mut d = detector();
+    let mut last = bare(spammer(4, B0));
+    for k in 0..20 {
+        last = SmsVolume {
+            sms_out: 40,
+            ..bare(normal(4, B0 + k * STEP))
+        };
+        d.on_event(&Event::Sms(last.clone()), &mut out);
+    }
+    let (pace, rate) = pace_and_rate(&d, 4, &last);
+    assert!((pace - 480.0).abs() < 1e-6, "{pace}");
+    assert!((rate - 480.0).abs() < 1e-6, "{rate}");
 }
 
 /// A farm of 20 SIMs on a feed of 60 s records with required fields only, sending 10
