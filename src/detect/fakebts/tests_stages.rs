@@ -1,0 +1,177 @@
+//! The proof that the split into stages is exact: stage A run as N separate tasks
+//! (each report to task `route_key mod N`), their forwards merged in canonical order
+//! before each watermark reaches stage B, gives exactly the cases (every snapshot, in
+//! order) and findings of the detector running both stages as one task, on a
+//! simulated scenario through the real pipeline.
+
+use super::forward::Forward;
+use super::identities::IdentityStage;
+use super::index::{CellIndex, Site};
+use super::transmitters::Transmitters;
+use super::FakeBtsDetector;
+use crate::config::Config;
+use crate::detect::stage::{canonical_cmp, Emit, Message, Stage};
+use crate::detect::{CaseSink, Detector};
+use crate::ingest::Origin;
+use crate::inventory::Inventory;
+use crate::model::{Case, CaseKind, Event, Feed, TimeBounds};
+use crate::pipeline::Pipeline;
+use crate::simulate::{write_scenario_with, Knobs, Scale, SimConfig, Truth};
+use crate::validate::SourceValidator;
+use std::sync::{Arc, Mutex};
+
+/// Stage A as `n` tasks and stage B fed with their merged forwards.
+struct Sharded {
+    tasks: Vec<IdentityStage>,
+    /// Forwards of each task since the last watermark, in the order produced.
+    pending: Vec<Vec<Forward>>,
+    b: Transmitters,
+    /// Reports each task was given, and forwards stage B received.
+    counts: Arc<Mutex<(Vec<u64>, u64)>>,
+}
+
+impl Sharded {
+    fn new(n: usize, config: &Config, inventory: &Inventory) -> Self {
+        let index = || CellIndex::from_sites(inventory.iter_sorted().map(Site::from));
+        Sharded {
+            tasks: (0..n)
+                .map(|_| IdentityStage::new(config.fakebts.clone(), index()))
+                .collect(),
+            pending: vec![Vec::new(); n],
+            b: Transmitters::new(config.fakebts.clone(), &index()),
+            counts: Arc::new(Mutex::new((vec![0; n], 0))),
+        }
+    }
+
+    /// Stage B takes every pending forward, in canonical order: the tasks' lists are
+    /// each in order; a stable sort of their concatenation is their merge.
+    fn drain(&mut self, out: &mut dyn CaseSink) {
+        let mut merged: Vec<Forward> = self.pending.iter_mut().flat_map(std::mem::take).collect();
+        merged.sort_by(canonical_cmp);
+        self.counts.lock().unwrap().1 += merged.len() as u64;
+        for f in &merged {
+            self.b.on_forward(f, out);
+        }
+    }
+}
+
+impl Detector for Sharded {
+    fn name(&self) -> &'static str {
+        "fake_bts"
+    }
+
+    fn feed(&self) -> Option<Feed> {
+        Some(Feed::Measurements)
+    }
+
+    fn on_event(&mut self, event: &Event, _out: &mut dyn CaseSink) {
+        let k = (event.route_key() % self.tasks.len() as u64) as usize;
+        self.counts.lock().unwrap().0[k] += 1;
+        let mut none: Vec<Case> = Vec::new();
+        let mut emit = Emit::new(&mut none, &mut self.pending[k]);
+        self.tasks[k].on_message(event, &mut emit);
+        assert!(none.is_empty(), "stage A emits no case");
+    }
+
+    /// Every task hears the watermark (each forwards what it has first); stage B's
+    /// watermark is the minimum over the tasks, the same here.
+    fn on_watermark(&mut self, watermark_ms: i64, out: &mut dyn CaseSink) {
+        self.drain(out);
+        let mut none: Vec<Case> = Vec::new();
+        for (task, pending) in self.tasks.iter_mut().zip(self.pending.iter_mut()) {
+            task.on_watermark(watermark_ms, &mut Emit::new(&mut none, pending));
+        }
+        self.drain(out);
+        self.b.advance(watermark_ms, out);
+    }
+
+    fn finish(&mut self, out: &mut dyn CaseSink) {
+        self.drain(out);
+        self.b.finish_all(out);
+        for task in &mut self.tasks {
+            task.finish_all();
+        }
+    }
+
+    fn findings(&self) -> Vec<serde_json::Value> {
+        self.tasks
+            .iter()
+            .flat_map(Stage::findings)
+            .chain(Stage::findings(&self.b))
+            .collect()
+    }
+}
+
+/// Every snapshot a detector emits, in order, and its findings (sorted), over the
+/// scenario's measurements through the replay's pipeline.
+fn run(
+    detector: Box<dyn Detector>,
+    dir: &std::path::Path,
+    now_ms: i64,
+) -> (Vec<Case>, Vec<String>) {
+    let config = Config::default();
+    let mut pipeline = Pipeline::from_config(vec![detector], &config.pipeline);
+    let mut validator = SourceValidator::new(
+        Feed::Measurements,
+        TimeBounds::at(now_ms),
+        config.pipeline.allowed_lateness_ms(),
+    );
+    // bytes: the scenario has malformed lines (not UTF-8 among them), dead letters here
+    let bytes = std::fs::read(dir.join("measurements.jsonl")).expect("measurements");
+    let mut cases: Vec<Case> = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let origin = Origin::File {
+            file: "measurements.jsonl".into(),
+            line: i as u64 + 1,
+        };
+        let _ = pipeline.process(&mut validator, line, origin, &mut cases);
+    }
+    pipeline.finish(&mut cases);
+    let mut findings: Vec<String> = pipeline.detectors()[0]
+        .findings()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    findings.sort();
+    (cases, findings)
+}
+
+#[test]
+fn stage_a_on_n_tasks_gives_the_one_task_cases_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let knobs = Knobs::variant("two_blasters").expect("a known variant");
+    let sim = SimConfig {
+        seed: 3,
+        scale: Scale::Small,
+    };
+    write_scenario_with(&sim, &knobs, dir.path()).expect("scenario written");
+    let truth = Truth::load(dir.path().join("truth.json")).expect("truth");
+    let config = Config::default();
+    let (inventory, _) =
+        Inventory::load_csv_with(dir.path().join("cells.csv"), &config.inventory).expect("cells");
+    let one = FakeBtsDetector::new(config.fakebts.clone(), inventory.clone()).expect("valid");
+    let (want, want_findings) = run(Box::new(one), dir.path(), truth.end_ms);
+    let opened = want.iter().filter(|c| c.kind == CaseKind::FakeBts).count();
+    assert!(opened >= 2, "the scenario's blasters make cases: {opened}");
+    for n in [1usize, 3, 4] {
+        let sharded = Sharded::new(n, &config, &inventory);
+        let counts = sharded.counts.clone();
+        let (got, got_findings) = run(Box::new(sharded), dir.path(), truth.end_ms);
+        let (per_task, forwarded) = counts.lock().unwrap().clone();
+        assert!(
+            per_task.iter().all(|&c| c > 0),
+            "every task has reports: {per_task:?}"
+        );
+        let reports: u64 = per_task.iter().sum();
+        assert!(
+            forwarded > 0 && forwarded < reports,
+            "{forwarded} of {reports}"
+        );
+        assert_eq!(got.len(), want.len(), "{n} tasks: as many snapshots");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "{n} tasks");
+        }
+        assert!(!want_findings.is_empty());
+        assert_eq!(got_findings, want_findings, "{n} tasks: the same findings");
+    }
+}
