@@ -1,9 +1,10 @@
 //! What crosses from the fake-BTS detector's per-identity stage
 //! ([`super::identities::IdentityStage`], stage A, keyed by claimed identity) to its
 //! transmitter stage ([`super::transmitters::Transmitters`], stage B, one task):
-//! every anomalous report with what stage A decided about it, and a compact marker
-//! for a normal report of an identity that was anomalous within the horizon (a
-//! transmitter carrying it off the registered channel has then duplicated it).
+//! every anomalous report with what stage A decided about it, and a marker for a
+//! normal report (with a channel) of an identity that had an anomalous report off its
+//! registered channel within the horizon (a transmitter carrying it on another
+//! channel has then duplicated it).
 //!
 //! One report gives at most one forward, and a forward orders exactly as the report
 //! it came from ([`Event::tie_cmp`]): merged from any number of stage-A tasks in
@@ -20,7 +21,8 @@ use std::cmp::Ordering;
 pub(crate) enum Forward {
     /// An anomalous report: stage B routes it to a transmitter.
     Anomaly(Box<Anomaly>),
-    /// A normal report (with a channel) of an identity anomalous within the horizon.
+    /// A normal report (with a channel) of an identity recently anomalous off its
+    /// registered channel.
     Marker(Box<Marker>),
 }
 

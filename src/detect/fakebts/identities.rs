@@ -13,10 +13,14 @@
 //! that map). So an identity is forgotten once quiet for `idle_evict_secs` and, if it
 //! was ever anomalous, once its last anomaly is older than the horizon
 //! ([`IdentityStage::horizon_ms`]: the longest any transmitter waits for its next
-//! report, `max(case_idle_evict_secs, catcher_horizon_secs, idle_evict_secs)`), and
-//! markers are sent over that horizon too. A transmitter refreshed by other
-//! identities for longer than that (a hopping blaster with a case for hours) no
-//! longer hears of a normal report of an identity it used beyond the horizon.
+//! report, `max(case_idle_evict_secs, catcher_horizon_secs, idle_evict_secs)`).
+//! Markers are sent over that horizon after an anomalous report off the registered
+//! channel (or without a channel): only from such a report does a transmitter carry
+//! the identity on another channel, the case `mark_duplicates` acts on (a noisy
+//! anomaly of a registered cell on its own channel sends no markers). A transmitter
+//! refreshed by other identities for longer than the horizon (a hopping blaster with
+//! a case for hours) no longer hears of a normal report of an identity it used
+//! beyond it.
 
 use super::cipher::CipherConflicts;
 use super::findings::{self, FindingKind, InventoryFinding};
@@ -122,7 +126,9 @@ impl IdentityStage {
                 }
             }
             // a transmitter carrying it off this channel has duplicated it
-            let recent = id.last_anomaly_ms.is_some_and(|t| m.ts_ms - t <= horizon);
+            let recent = id
+                .last_off_channel_ms
+                .is_some_and(|t| m.ts_ms - t <= horizon);
             return (recent && m.arfcn.is_some()).then(|| {
                 Forward::Marker(Box::new(Marker {
                     m: m.clone(),
@@ -152,6 +158,12 @@ impl IdentityStage {
             .filter(|_| forged_side)
             .or(cipher_duplicate);
         id.last_anomaly_ms = Some(id.last_anomaly_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
+        // a transmitter takes it on another channel than the registered one only from
+        // such a report (or one without a channel, which agrees with any)
+        if forged_side || m.arfcn.is_none() {
+            id.last_off_channel_ms =
+                Some(id.last_off_channel_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
+        }
         Some(Forward::Anomaly(Box::new(Anomaly {
             m: m.clone(),
             check,

@@ -64,6 +64,10 @@ pub(crate) struct IdentityState {
     /// Event time of its last anomalous report (what stage B was last sent of it:
     /// `super::forward`), `None` if none since it was first heard.
     pub(crate) last_anomaly_ms: Option<i64>,
+    /// Event time of its last anomalous report off its registered channel (or with
+    /// no channel to compare): only then can a transmitter carry it on another
+    /// channel, which a normal report shows duplicated (a marker to stage B).
+    pub(crate) last_off_channel_ms: Option<i64>,
     /// All reports of a registered identity on its registered channel, kept once it
     /// was heard beyond its reach or off its timing advance.
     pub(crate) profile: Option<Box<Profile>>,
@@ -78,6 +82,7 @@ impl IdentityState {
             channels: [(u32::MAX, i64::MIN); CHANNEL_SLOTS],
             neighbourhood: None,
             last_anomaly_ms: None,
+            last_off_channel_ms: None,
             profile: None,
         }
     }
