@@ -2,7 +2,8 @@
 //! (each report to task `route_key mod N`), their forwards merged in canonical order
 //! before each watermark reaches stage B, gives exactly the cases (every snapshot, in
 //! order) and findings of the detector running both stages as one task, on a
-//! simulated scenario through the real pipeline.
+//! simulated scenario through the real pipeline; and that a normal report reaches
+//! stage B as a marker when a transmitter carries its identity on another channel.
 
 use super::forward::Forward;
 use super::identities::IdentityStage;
@@ -174,4 +175,49 @@ fn stage_a_on_n_tasks_gives_the_one_task_cases_exactly() {
         assert!(!want_findings.is_empty());
         assert_eq!(got_findings, want_findings, "{n} tasks: the same findings");
     }
+}
+
+/// A blaster copying a registered cell off its channel, then the real cell heard
+/// normally on its own: the normal report reaches stage B as a marker and flags the
+/// blaster's transmitter as having duplicated the identity at that report's time.
+#[test]
+fn a_normal_report_after_a_copy_off_channel_marks_the_copy_duplicated() {
+    use super::tests::{city, report, T0};
+    use crate::config::FakeBtsConfig;
+    let real = city()[60];
+    let registered = real.arfcn.expect("a channel");
+    let mut d =
+        FakeBtsDetector::with_index(FakeBtsConfig::default(), CellIndex::from_sites(city()))
+            .expect("valid");
+    let mut out: Vec<Case> = Vec::new();
+    for p in 0..5u32 {
+        let mut m = report(
+            p,
+            i64::from(p) * 10,
+            8_000.0,
+            0.0,
+            real.key,
+            registered + 30,
+        );
+        m.cipher = Some("A5/0".into());
+        m.neighbors = Some(0);
+        d.on_measurement(&m, &mut out);
+    }
+    let copy = |d: &FakeBtsDetector| {
+        let e = d
+            .transmitters
+            .emitters
+            .values()
+            .next()
+            .expect("a transmitter");
+        (d.transmitters.emitters.len(), e.duplicate_seen_ms)
+    };
+    assert_eq!(
+        copy(&d),
+        (1, None),
+        "one transmitter, nothing heard on another channel"
+    );
+    let normal = report(9, 100, 50.0, 0.0, real.key, registered);
+    d.on_measurement(&normal, &mut out);
+    assert_eq!(copy(&d), (1, Some(T0 + 100_000)));
 }
