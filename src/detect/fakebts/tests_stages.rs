@@ -221,3 +221,34 @@ fn a_normal_report_after_a_copy_off_channel_marks_the_copy_duplicated() {
     d.on_measurement(&normal, &mut out);
     assert_eq!(copy(&d), (1, Some(T0 + 100_000)));
 }
+
+/// Stage B's `flush` emits the snapshot each open case's retirement would, on
+/// copies: twice in a row the same, and the end of input then emits it again.
+#[test]
+fn flush_emits_the_final_snapshots_without_changing_state() {
+    use super::tests::cloning_blaster;
+    use crate::config::FakeBtsConfig;
+    let (mut v, _) = cloning_blaster(40);
+    v.sort_by_key(|m| m.ts_ms);
+    let mut d = FakeBtsDetector::with_index(
+        FakeBtsConfig::default(),
+        CellIndex::from_sites(super::tests::city()),
+    )
+    .expect("valid");
+    let mut out: Vec<Case> = Vec::new();
+    for m in &v {
+        d.on_measurement(m, &mut out);
+    }
+    let flush = |d: &mut FakeBtsDetector| {
+        let (mut cases, mut none): (Vec<Case>, Vec<crate::detect::stage::Never>) =
+            (Vec::new(), Vec::new());
+        Stage::flush(&mut d.transmitters, &mut Emit::new(&mut cases, &mut none));
+        cases
+    };
+    let first = flush(&mut d);
+    assert!(!first.is_empty(), "the blaster has a case");
+    assert_eq!(flush(&mut d), first, "flush changes nothing");
+    let mut finals: Vec<Case> = Vec::new();
+    d.finish_all(&mut finals);
+    assert_eq!(finals, first);
+}
