@@ -16,11 +16,11 @@
 //!   a minute; a stationary fake beside a broadcasting blaster is heard beside it). While such
 //!   a handover is still undecided the candidate's case waits, at most that long.
 
-use super::detector::FakeBtsDetector;
 use super::emitter::Emitter;
 use super::identity::{cell_key, same_identity};
 use super::signature::agree;
 use super::snapshot::emit_snapshot;
+use super::transmitters::Transmitters;
 use crate::detect::CaseSink;
 
 /// The shortest silence of a transmitter's previous identity that tells it changed
@@ -53,7 +53,7 @@ pub(super) enum Explained {
     By(u64),
 }
 
-impl FakeBtsDetector {
+impl Transmitters {
     /// The transmitters with a case that candidate `n` (id `nid`) could be: forged
     /// looking (`suspicious`), of the same technology, network and encryption, none
     /// refusing the other's identities. What a case handover

@@ -1,8 +1,9 @@
 //! Inventory discrepancies: legitimate-looking cells that the inventory lacks, and
 //! registered cells heard where their row says they cannot be. They are not fake base
 //! stations — a low-severity list analysts use to correct the inventory
-//! (`OUT/inventory_findings.jsonl` in replay). The detector asks here, when it retires
-//! a transmitter without a case or forgets an identity, whether it makes a finding.
+//! (`OUT/inventory_findings.jsonl` in replay). Stage B asks here when it retires a
+//! transmitter without a case, stage A when it forgets an identity, whether it makes a
+//! finding.
 
 use super::emitter::{Emitter, EvidenceSpec};
 use super::geometry::distance_m;
@@ -11,7 +12,7 @@ use super::index::CellIndex;
 use super::locate::{multilaterate, Observation, SolverParams};
 use super::reported::Reported;
 use crate::config::FakeBtsConfig;
-use crate::model::{round3, round6, Location, Rat, Reason};
+use crate::model::{round3, round6, CellKey, Location, Rat, Reason};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -66,7 +67,7 @@ impl InventoryFinding {}
 /// (the fix made is counted in `localisations`).
 pub(super) fn missing_cell(
     e: &mut Emitter,
-    index: &CellIndex,
+    registered: &dyn Fn(&CellKey) -> bool,
     spec: &EvidenceSpec,
     cfg: &FakeBtsConfig,
     solver: &SolverParams,
@@ -74,7 +75,7 @@ pub(super) fn missing_cell(
 ) -> Option<InventoryFinding> {
     let (first, _) = e.identities.first().copied()?;
     if e.signature.suspicious()
-        || index.get(&cell_key(&first)).is_some()
+        || registered(&cell_key(&first))
         || e.reporters_total() < cfg.finding_min_reporters
         || e.reports < cfg.finding_min_reports
     {

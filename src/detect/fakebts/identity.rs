@@ -1,5 +1,5 @@
 //! Per broadcast identity (`RAT + MCC-MNC-LAC-CID`) evidence: how often and where it
-//! was heard, on which channels, which candidate transmitters carry it, and — for a
+//! was heard, on which channels, when it was last anomalous, and — for a
 //! registered cell that is heard where its inventory row says it cannot be — a profile
 //! of all its reports, from which the inventory-discrepancy finding locates it.
 
@@ -61,8 +61,13 @@ pub(crate) struct IdentityState {
     channels: [(u32, i64); CHANNEL_SLOTS],
     /// Neighbourhood verdict cached for a ≈ 2 km grid square of the reporter.
     pub(crate) neighbourhood: Option<((i32, i32), Neighbourhood)>,
-    /// Candidate transmitters carrying this identity.
-    pub(crate) emitters: Vec<u64>,
+    /// Event time of its last anomalous report (what stage B was last sent of it:
+    /// `super::forward`), `None` if none since it was first heard.
+    pub(crate) last_anomaly_ms: Option<i64>,
+    /// Event time of its last anomalous report off its registered channel (or with
+    /// no channel to compare): only then can a transmitter carry it on another
+    /// channel, which a normal report shows duplicated (a marker to stage B).
+    pub(crate) last_off_channel_ms: Option<i64>,
     /// All reports of a registered identity on its registered channel, kept once it
     /// was heard beyond its reach or off its timing advance.
     pub(crate) profile: Option<Box<Profile>>,
@@ -76,7 +81,8 @@ impl IdentityState {
             reports: 0,
             channels: [(u32::MAX, i64::MIN); CHANNEL_SLOTS],
             neighbourhood: None,
-            emitters: Vec::new(),
+            last_anomaly_ms: None,
+            last_off_channel_ms: None,
             profile: None,
         }
     }
@@ -112,7 +118,7 @@ impl IdentityState {
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.emitters.capacity() * 8 + self.profile_bytes()
+        std::mem::size_of::<Self>() + self.profile_bytes()
     }
 
     /// Of [`IdentityState::state_bytes`]: the profile's.

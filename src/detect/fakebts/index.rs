@@ -91,6 +91,11 @@ impl CellIndex {
         self.by_key.len()
     }
 
+    /// The registered cells' keys, in no particular order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &CellKey> + '_ {
+        self.by_key.keys()
+    }
+
     #[inline]
     pub(crate) fn get(&self, key: &CellKey) -> Option<&Site> {
         self.by_key.get(key)

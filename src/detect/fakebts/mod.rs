@@ -24,14 +24,20 @@
 //! - `absorb.rs`: a candidate about to open a case that a transmitter with a case
 //!   already explains is taken over by it (one transmitter, one case);
 //! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
-//! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] tying it together.
+//! - `identities.rs` / `transmitters.rs`: the detector's two stages, per claimed
+//!   identity (stage A: rules, identity evidence) and per transmitter (stage B: the
+//!   rest), and `forward.rs`, what crosses from A to B;
+//! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] running both
+//!   stages in sequence.
 
 mod absorb;
 pub(crate) mod cipher;
 pub(crate) mod detector;
 pub(crate) mod emitter;
 pub(crate) mod findings;
+pub(crate) mod forward;
 pub mod geometry;
+pub(crate) mod identities;
 pub(crate) mod identity;
 pub(crate) mod index;
 pub(crate) mod link;
@@ -62,7 +68,10 @@ mod tests_lowpower;
 #[cfg(test)]
 mod tests_split;
 #[cfg(test)]
+mod tests_stages;
+#[cfg(test)]
 mod tests_stationary;
 pub(crate) mod track;
+pub(crate) mod transmitters;
 
 pub use detector::FakeBtsDetector;

@@ -200,7 +200,7 @@ pub(crate) const ANOMALY_MASK: u16 = Rule::CellNotRegistered.bit()
 const CONFIGURATION_MASK: u16 = Rule::NoNeighbours.bit() | Rule::NullCipher.bit();
 
 /// Outcome of the per-report rules.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ReportCheck {
     /// Bit per [`Rule`] that fired.
     pub(crate) fired: u16,

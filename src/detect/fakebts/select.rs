@@ -4,15 +4,15 @@
 //! shows on air beside it. Kept apart from the detector's report path because this is
 //! where one transmitter's identities are decided.
 
-use super::detector::FakeBtsDetector;
 use super::emitter::Emitter;
 use super::geometry::PathLoss;
 use super::identity::{claimed_cell, IdKey};
 use super::rules::ReportCheck;
 use super::signature::Signature;
+use super::transmitters::Transmitters;
 use crate::model::CellMeasurement;
 
-impl FakeBtsDetector {
+impl Transmitters {
     /// The emitter this report belongs to: one already carrying its identity near the
     /// reporter, else (forged-looking broadcasts only) a recent compatible transmitter
     /// nearby that changed identity, else a new one. Returns `(id, linked)`.

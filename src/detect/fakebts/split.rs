@@ -7,9 +7,9 @@
 //! a decision made there.
 
 use super::absorb::{first_heard_at, radio_agrees, Explained};
-use super::detector::FakeBtsDetector;
 use super::emitter::Emitter;
 use super::identity::{cell_key, claimed_cell};
+use super::transmitters::Transmitters;
 use crate::detect::CaseSink;
 use crate::model::CellMeasurement;
 
@@ -17,7 +17,7 @@ use crate::model::CellMeasurement;
 /// at most this much still count as a handover (phones report a moment late), ms.
 const SLACK_MS: i64 = 5_000;
 
-impl FakeBtsDetector {
+impl Transmitters {
     /// A report of an identity its emitter carried before later ones: those heard for
     /// longer than `unlink_after_secs` are on air beside it, another transmitter's.
     /// They leave with their reports as a candidate of its own, which the transmitter

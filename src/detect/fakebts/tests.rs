@@ -202,7 +202,7 @@ fn a_new_cell_missing_from_the_inventory_rejecting_a_few_phones_is_not_a_case() 
 /// A blaster driving east at 10 m/s, cloning registered cells at least 6 km away
 /// (their channel and neighbour count copied) every 10 minutes, no ciphering; a
 /// few captured phones a minute within 1 km, timing advance 0–1, strong signal.
-fn cloning_blaster(minutes: i64) -> (Vec<CellMeasurement>, usize) {
+pub(super) fn cloning_blaster(minutes: i64) -> (Vec<CellMeasurement>, usize) {
     let sites = city();
     let mut v = Vec::new();
     let mut identities = 0;
