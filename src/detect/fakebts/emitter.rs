@@ -17,7 +17,7 @@ use super::signature::Signature;
 use super::snapshot::CaseState;
 use super::track::{smoothed_track, Kalman, TrackFix};
 use crate::config::FakeBtsConfig;
-use crate::model::{round3, round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
+use crate::model::{round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
 use crate::window::{BucketRing, RingSpec};
 use std::collections::VecDeque;
 
@@ -106,7 +106,7 @@ pub(crate) struct Emitter {
     pub(crate) reports: u64,
     counts: BucketRing<EVIDENCE_BUCKETS, RuleCounts>,
     /// Mean value and last threshold of each rule that fired.
-    values: RuleValues,
+    pub(super) values: RuleValues,
     /// Reporters with the last event time each reported this emitter, and the last
     /// time each reported a reject or downgrade.
     reporters: Reporters,
@@ -433,10 +433,15 @@ impl Emitter {
                     .is_some_and(|t| now_ms - t <= cfg.duplicate_window_ms()),
                 // an identity implausible for the area (LAC or PLMN of no cell around)
                 // that rejects the phones it is heard by; Rule::ALL lists both before
+                // (or a registered identity heard unciphered in place whose phones
+                // were nearly all forced down: judged per identity, cipher.rs)
                 Rule::RejectsEveryPhone => {
-                    a.holds & (Rule::LacInconsistent.bit() | Rule::PlmnInconsistent.bit()) != 0
-                        && rejected_phones >= cfg.catcher_min_phones
-                        && rejected_phones as f64 >= cfg.catcher_min_share * horizon_phones as f64
+                    c >= 1
+                        || a.holds & (Rule::LacInconsistent.bit() | Rule::PlmnInconsistent.bit())
+                            != 0
+                            && rejected_phones >= cfg.catcher_min_phones
+                            && rejected_phones as f64
+                                >= cfg.catcher_min_share * horizon_phones as f64
                 }
                 // a rogue cell provokes its events in a share of the phones it holds;
                 // a real cell missing from the inventory sees the odd CS fallback, and
@@ -467,33 +472,6 @@ impl Emitter {
             }
         }
         a
-    }
-
-    /// The measured value a case reports for a rule that holds, and its threshold.
-    pub(crate) fn reason_value(
-        &self,
-        rule: Rule,
-        a: &Assessment,
-        cfg: &FakeBtsConfig,
-    ) -> (f64, f64) {
-        let i = rule as usize;
-        match rule {
-            Rule::DuplicateIdentity => (1.0, 1.0),
-            Rule::RejectsEveryPhone => (a.rejected_phones as f64, cfg.catcher_min_phones as f64),
-            r if r.is_event() => (a.counts[i] as f64, 1.0),
-            r if r.reports_share() => {
-                let share = if a.evaluated[i] > 0 {
-                    a.counts[i] as f64 / a.evaluated[i] as f64
-                } else {
-                    0.0
-                };
-                (round3(share), cfg.min_rule_fraction)
-            }
-            _ => {
-                let (mean, threshold) = self.values.mean_and_threshold(i);
-                (round3(mean), f64::from(threshold))
-            }
-        }
     }
 
     /// Re-estimate position (and track, when moving) from the observations.
