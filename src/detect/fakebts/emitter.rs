@@ -48,6 +48,9 @@ pub(crate) struct Assessment {
     /// heard over it (`REJECTS_EVERY_PHONE`).
     pub(crate) rejected_phones: usize,
     pub(crate) horizon_phones: usize,
+    /// Distinct phones its identity forced down over the horizon, when judged per
+    /// identity (`cipher.rs`).
+    pub(crate) forced_phones: usize,
     pub(crate) reports_in_window: u64,
     /// Per rule: reports it fired on in the window.
     pub(crate) counts: [u64; RULE_COUNT],
@@ -64,7 +67,9 @@ impl Assessment {
         // the same horizon are independent witnesses too (a low-power clone is heard
         // by one phone every half hour or so)
         let phones = if self.holds & Rule::RejectsEveryPhone.bit() != 0 {
-            self.reporters.max(self.rejected_phones)
+            self.reporters
+                .max(self.rejected_phones)
+                .max(self.forced_phones)
         } else if self.holds & IDENTITY_FORGED != 0 {
             self.reporters.max(self.horizon_phones)
         } else {
@@ -129,6 +134,9 @@ pub(crate) struct Emitter {
     pub(super) track_fixes: Vec<TrackFix>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
+    /// The most phones its identity forced down, as its reports said
+    /// (`REJECTS_EVERY_PHONE` judged per identity, `cipher.rs`).
+    forced_phones: u16,
     /// Boxed, like the filter: most candidate transmitters never open a case.
     pub(crate) case: Option<Box<CaseState>>,
 }
@@ -172,6 +180,7 @@ impl Emitter {
             displaced: false,
             track_fixes: Vec::new(),
             last_locate_ms: None,
+            forced_phones: 0,
             reports_since_locate: 0,
             case: None,
         }
@@ -311,6 +320,10 @@ impl Emitter {
         }
         amount[REPORTS] = 1;
         self.counts.add(spec, m.ts_ms, amount);
+        if check.has(Rule::RejectsEveryPhone) {
+            let forced = check.values[Rule::RejectsEveryPhone as usize];
+            self.forced_phones = self.forced_phones.max(forced as u16);
+        }
         let rejected = check.has(Rule::LuReject) || check.has(Rule::RatDowngrade);
         let horizon_ms = cfg.evidence_window_ms().max(cfg.catcher_horizon_ms());
         self.reporters
@@ -417,6 +430,7 @@ impl Emitter {
             reporters: self.reporters_in_window(now_ms, cfg.evidence_window_ms()),
             rejected_phones,
             horizon_phones,
+            forced_phones: usize::from(self.forced_phones),
             reports_in_window: n,
             ..Assessment::default()
         };

@@ -191,9 +191,8 @@ impl Emitter {
             // judged per identity on its reports (cipher.rs): the phones it forced
             // down, against `forced_min_phones`
             Rule::RejectsEveryPhone if a.counts[i] > 0 => {
-                let (mean, threshold) = self.values.mean_and_threshold(i);
-                let phones = (a.rejected_phones as f64).max(mean.round());
-                (phones, f64::from(threshold))
+                let phones = a.rejected_phones.max(a.forced_phones);
+                (phones as f64, cfg.forced_min_phones as f64)
             }
             Rule::RejectsEveryPhone => (a.rejected_phones as f64, cfg.catcher_min_phones as f64),
             r if r.is_event() => (a.counts[i] as f64, 1.0),

@@ -99,10 +99,10 @@ fn a_clone_forcing_every_phone_down_on_an_inventory_without_channels_is_a_case()
     assert!(forced.value >= 3.0, "{forced:?}");
     assert_eq!(forced.threshold, 3.0);
     assert!(reason(c, "NULL_CIPHER").is_some(), "{:?}", c.reasons);
-    // opened at the fourth phone: the third makes the identity's verdict, the fourth
-    // is its transmitter's second phone
+    // opened at the third phone's first report: the identity's phones are its
+    // transmitter's witnesses
     let opened = cases.iter().map(|c| c.opened_at).min().unwrap();
-    assert!(opened <= T0 + (1_200 + 3 * 600 + 80) * 1000);
+    assert_eq!(opened, T0 + (1_200 + 2 * 600) * 1000);
     let loc = c.location.unwrap();
     let (x, y) = ((loc.lon - LON) * M_LON, (loc.lat - LAT) * M_LAT);
     assert!(
