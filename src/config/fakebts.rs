@@ -120,6 +120,16 @@ pub struct FakeBtsConfig {
     /// the horizon. A legitimate cell accepts nearly every phone (roaming rejects are a
     /// few per cent); a catcher rejects all of them. Default 0.8.
     pub(crate) catcher_min_share: f64,
+    /// A registered identity heard in place and without ciphering (a legacy cell's
+    /// configuration, otherwise not counted) holds REJECTS_EVERY_PHONE when at least
+    /// this many distinct phones heard on it in place were downgraded or rejected over
+    /// `catcher_horizon_secs`, and they are at least `catcher_min_share` of the phones
+    /// heard on it in place then (docs/detection.md, "Legacy 2G configuration"): a clone
+    /// of a cell nearby with ciphering off forces every phone it catches down to 2G,
+    /// while a real legacy cell serves 2G-only phones and the odd circuit-switched
+    /// fallback (in the matrix at most a third of such a cell's phones). Default 3:
+    /// more phones than a catcher needs, since the identity itself is plausible.
+    pub(crate) forced_min_phones: usize,
     /// Independent sign families (docs/detection.md, "Independent signs": an
     /// implausible identity, a foreign channel, a transmitter next to the phone while the
     /// site is far, every phone rejected or downgraded) that open a case while fewer
@@ -304,6 +314,7 @@ impl Default for FakeBtsConfig {
             catcher_horizon_secs: 10_800,
             catcher_min_phones: 2,
             catcher_min_share: 0.8,
+            forced_min_phones: 3,
             single_phone_min_signs: 3,
             single_phone_min_share: 0.8,
             association_radius_m: 4_000.0,
@@ -387,6 +398,12 @@ impl FakeBtsConfig {
             p,
             "fakebts.catcher_min_phones",
             self.catcher_min_phones as u64,
+            1,
+        );
+        at_least(
+            p,
+            "fakebts.forced_min_phones",
+            self.forced_min_phones as u64,
             1,
         );
         at_least(

@@ -54,7 +54,7 @@ pub(crate) fn describe(code: &str) -> Option<&'static str> {
         "FARM_SITES" => "gateways at several cells joined as one farm: same template, same start (value: sites)",
         "FARM_MEMBERS_UNLISTED" => "the farm has more SIMs than the case lists (value: all members)",
         "KNOWN_CELL_FAR_FROM_SITE" => "a registered cell heard far from its site, next to the phone (cloned identity; km)",
-        "REJECTS_EVERY_PHONE" => "phones rejected or forced down to 2G by an identity implausible for the area (IMSI catcher)",
+        "REJECTS_EVERY_PHONE" => "phones rejected or forced down to 2G by an identity implausible for the area (IMSI catcher), or by a registered identity heard without ciphering (a clone of a nearby cell)",
         "IDENTITIES_UNLISTED" => "the transmitter used more identities than the case lists (value: all identities)",
         _ => return None,
     })

@@ -17,7 +17,7 @@ use super::signature::Signature;
 use super::snapshot::CaseState;
 use super::track::{smoothed_track, Kalman, TrackFix};
 use crate::config::FakeBtsConfig;
-use crate::model::{round3, round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
+use crate::model::{round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
 use crate::window::{BucketRing, RingSpec};
 use std::collections::VecDeque;
 
@@ -48,6 +48,9 @@ pub(crate) struct Assessment {
     /// heard over it (`REJECTS_EVERY_PHONE`).
     pub(crate) rejected_phones: usize,
     pub(crate) horizon_phones: usize,
+    /// Distinct phones its identity forced down over the horizon, when judged per
+    /// identity (`cipher.rs`).
+    pub(crate) forced_phones: usize,
     pub(crate) reports_in_window: u64,
     /// Per rule: reports it fired on in the window.
     pub(crate) counts: [u64; RULE_COUNT],
@@ -64,7 +67,9 @@ impl Assessment {
         // the same horizon are independent witnesses too (a low-power clone is heard
         // by one phone every half hour or so)
         let phones = if self.holds & Rule::RejectsEveryPhone.bit() != 0 {
-            self.reporters.max(self.rejected_phones)
+            self.reporters
+                .max(self.rejected_phones)
+                .max(self.forced_phones)
         } else if self.holds & IDENTITY_FORGED != 0 {
             self.reporters.max(self.horizon_phones)
         } else {
@@ -106,7 +111,7 @@ pub(crate) struct Emitter {
     pub(crate) reports: u64,
     counts: BucketRing<EVIDENCE_BUCKETS, RuleCounts>,
     /// Mean value and last threshold of each rule that fired.
-    values: RuleValues,
+    pub(super) values: RuleValues,
     /// Reporters with the last event time each reported this emitter, and the last
     /// time each reported a reject or downgrade.
     reporters: Reporters,
@@ -129,6 +134,9 @@ pub(crate) struct Emitter {
     pub(super) track_fixes: Vec<TrackFix>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
+    /// The most phones its identity forced down, as its reports said
+    /// (`REJECTS_EVERY_PHONE` judged per identity, `cipher.rs`).
+    forced_phones: u16,
     /// Boxed, like the filter: most candidate transmitters never open a case.
     pub(crate) case: Option<Box<CaseState>>,
 }
@@ -172,6 +180,7 @@ impl Emitter {
             displaced: false,
             track_fixes: Vec::new(),
             last_locate_ms: None,
+            forced_phones: 0,
             reports_since_locate: 0,
             case: None,
         }
@@ -311,6 +320,10 @@ impl Emitter {
         }
         amount[REPORTS] = 1;
         self.counts.add(spec, m.ts_ms, amount);
+        if check.has(Rule::RejectsEveryPhone) {
+            let forced = check.values[Rule::RejectsEveryPhone as usize];
+            self.forced_phones = self.forced_phones.max(forced as u16);
+        }
         let rejected = check.has(Rule::LuReject) || check.has(Rule::RatDowngrade);
         let horizon_ms = cfg.evidence_window_ms().max(cfg.catcher_horizon_ms());
         self.reporters
@@ -417,6 +430,7 @@ impl Emitter {
             reporters: self.reporters_in_window(now_ms, cfg.evidence_window_ms()),
             rejected_phones,
             horizon_phones,
+            forced_phones: usize::from(self.forced_phones),
             reports_in_window: n,
             ..Assessment::default()
         };
@@ -433,10 +447,15 @@ impl Emitter {
                     .is_some_and(|t| now_ms - t <= cfg.duplicate_window_ms()),
                 // an identity implausible for the area (LAC or PLMN of no cell around)
                 // that rejects the phones it is heard by; Rule::ALL lists both before
+                // (or a registered identity heard unciphered in place whose phones
+                // were nearly all forced down: judged per identity, cipher.rs)
                 Rule::RejectsEveryPhone => {
-                    a.holds & (Rule::LacInconsistent.bit() | Rule::PlmnInconsistent.bit()) != 0
-                        && rejected_phones >= cfg.catcher_min_phones
-                        && rejected_phones as f64 >= cfg.catcher_min_share * horizon_phones as f64
+                    c >= 1
+                        || a.holds & (Rule::LacInconsistent.bit() | Rule::PlmnInconsistent.bit())
+                            != 0
+                            && rejected_phones >= cfg.catcher_min_phones
+                            && rejected_phones as f64
+                                >= cfg.catcher_min_share * horizon_phones as f64
                 }
                 // a rogue cell provokes its events in a share of the phones it holds;
                 // a real cell missing from the inventory sees the odd CS fallback, and
@@ -467,33 +486,6 @@ impl Emitter {
             }
         }
         a
-    }
-
-    /// The measured value a case reports for a rule that holds, and its threshold.
-    pub(crate) fn reason_value(
-        &self,
-        rule: Rule,
-        a: &Assessment,
-        cfg: &FakeBtsConfig,
-    ) -> (f64, f64) {
-        let i = rule as usize;
-        match rule {
-            Rule::DuplicateIdentity => (1.0, 1.0),
-            Rule::RejectsEveryPhone => (a.rejected_phones as f64, cfg.catcher_min_phones as f64),
-            r if r.is_event() => (a.counts[i] as f64, 1.0),
-            r if r.reports_share() => {
-                let share = if a.evaluated[i] > 0 {
-                    a.counts[i] as f64 / a.evaluated[i] as f64
-                } else {
-                    0.0
-                };
-                (round3(share), cfg.min_rule_fraction)
-            }
-            _ => {
-                let (mean, threshold) = self.values.mean_and_threshold(i);
-                (round3(mean), f64::from(threshold))
-            }
-        }
     }
 
     /// Re-estimate position (and track, when moving) from the observations.

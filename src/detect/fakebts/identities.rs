@@ -100,16 +100,14 @@ impl IdentityStage {
             _ => true,
         });
         // heard ciphered and unciphered on its own channel: the unciphered side is forged
-        let cipher_duplicate = if check.registered
-            && on_registered_channel
-            && m.cipher.is_some()
-            && !check.has(Rule::NullCipher)
-        {
-            self.ciphers
-                .note(key, m, &mut check, self.cfg.duplicate_window_ms())
-        } else {
-            None
-        };
+        // (or forcing every phone down: cipher.rs)
+        let cipher_duplicate =
+            if check.registered && on_registered_channel && !check.has(Rule::NullCipher) {
+                let reporter = || reporter_hash(&m.reporter);
+                self.ciphers.note(key, m, reporter, &mut check, &self.cfg)
+            } else {
+                None
+            };
         let clean_broadcast = !m.null_cipher()
             && m.neighbors
                 .is_none_or(|n| n > self.cfg.max_neighbours_suspicious);
@@ -186,8 +184,13 @@ impl IdentityStage {
         self.last_maintenance_ms = Some(watermark_ms);
         let idle_before = watermark_ms - self.cfg.idle_evict_ms();
         let anomaly_before = watermark_ms - self.horizon_ms();
-        self.ciphers
-            .evict(watermark_ms - self.cfg.duplicate_window_ms());
+        self.ciphers.evict(
+            watermark_ms
+                - self
+                    .cfg
+                    .duplicate_window_ms()
+                    .max(self.cfg.catcher_horizon_ms()),
+        );
         let idle_ids: Vec<IdKey> = self
             .identities
             .iter()

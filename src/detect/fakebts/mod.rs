@@ -16,8 +16,9 @@
 //!   that reported a transmitter, compactly; `rule_values.rs`: the mean value of each
 //!   rule a transmitter fired, for its case;
 //! - `signs.rs`: independent sign families that let one phone open a case;
-//! - `cipher.rs`: a registered identity heard ciphered and unciphered on its channel
-//!   (a clone of a nearby cell that turns ciphering off);
+//! - `cipher.rs`: a registered identity heard unciphered in place: ciphered by other
+//!   phones at the same time, or forcing nearly every phone down to 2G (a clone of a
+//!   nearby cell that turns ciphering off, on its channel or with none listed);
 //! - `snapshot.rs`: a transmitter's `fake_bts` case (id, state, snapshots);
 //! - `split.rs`: an identity found on air beside an older one of its transmitter
 //!   leaves with its reports, to the transmitter that went quiet when it came on air;
@@ -63,6 +64,8 @@ mod tests_bare;
 mod tests_beside;
 #[cfg(test)]
 mod tests_clone;
+#[cfg(test)]
+mod tests_forced;
 #[cfg(test)]
 mod tests_lowpower;
 #[cfg(test)]

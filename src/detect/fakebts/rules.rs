@@ -43,7 +43,9 @@ pub(crate) enum Rule {
     /// give): a known cell heard N km from its site.
     KnownCellFarFromSite,
     /// The transmitter rejected (or downgraded) nearly every phone it was heard by,
-    /// counted over the long horizon (judged per transmitter, not per report).
+    /// counted over the long horizon: judged per transmitter for an implausible
+    /// identity, per identity for a registered one heard unciphered in place
+    /// ([`super::cipher`], which sets it on the reports of the phones it forced down).
     RejectsEveryPhone,
 }
 
@@ -180,7 +182,7 @@ impl Rule {
 }
 
 /// Rules that route a report to a candidate transmitter: the state of the serving
-/// cell. Protocol events (downgrade, reject, SMS) on an otherwise normal cell are
+/// cell (`REJECTS_EVERY_PHONE` only where set on a report, by [`super::cipher`]). Protocol events (downgrade, reject, SMS) on an otherwise normal cell are
 /// ordinary network life (CS fallback, roaming rejects, OTPs) and only corroborate.
 pub(crate) const ANOMALY_MASK: u16 = Rule::CellNotRegistered.bit()
     | Rule::BeyondReach.bit()
@@ -192,7 +194,8 @@ pub(crate) const ANOMALY_MASK: u16 = Rule::CellNotRegistered.bit()
     | Rule::ArfcnInconsistent.bit()
     | Rule::NoNeighbours.bit()
     | Rule::NullCipher.bit()
-    | Rule::KnownCellFarFromSite.bit();
+    | Rule::KnownCellFarFromSite.bit()
+    | Rule::RejectsEveryPhone.bit();
 
 /// Signs of the broadcast configuration (no ciphering, few neighbours). Legacy 2G
 /// cells run that way too: on a registered identity heard where and on the channel

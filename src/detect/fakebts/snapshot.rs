@@ -176,3 +176,38 @@ pub(crate) fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
         ),
     )
 }
+
+impl Emitter {
+    /// The measured value a case reports for a rule that holds, and its threshold.
+    pub(crate) fn reason_value(
+        &self,
+        rule: Rule,
+        a: &Assessment,
+        cfg: &FakeBtsConfig,
+    ) -> (f64, f64) {
+        let i = rule as usize;
+        match rule {
+            Rule::DuplicateIdentity => (1.0, 1.0),
+            // judged per identity on its reports (cipher.rs): the phones it forced
+            // down, against `forced_min_phones`
+            Rule::RejectsEveryPhone if a.counts[i] > 0 => {
+                let phones = a.rejected_phones.max(a.forced_phones);
+                (phones as f64, cfg.forced_min_phones as f64)
+            }
+            Rule::RejectsEveryPhone => (a.rejected_phones as f64, cfg.catcher_min_phones as f64),
+            r if r.is_event() => (a.counts[i] as f64, 1.0),
+            r if r.reports_share() => {
+                let share = if a.evaluated[i] > 0 {
+                    a.counts[i] as f64 / a.evaluated[i] as f64
+                } else {
+                    0.0
+                };
+                (round3(share), cfg.min_rule_fraction)
+            }
+            _ => {
+                let (mean, threshold) = self.values.mean_and_threshold(i);
+                (round3(mean), f64::from(threshold))
+            }
+        }
+    }
+}

@@ -185,3 +185,69 @@ fn refiltering_is_the_filter_run_over_the_fixes() {
     assert_eq!(refilter(&fixes, 0.5, 10.0), Some(k));
     assert!(refilter(&[], 0.5, 10.0).is_none());
 }
+
+/// A candidate split off at `t` seconds, heard once near where the blaster of
+/// [`copy`] went quiet: of a registered cell's copy, or of an invented identity.
+fn candidate(nid: u64, t: i64, key: CellKey, arfcn: u32, registered: bool) -> Emitter {
+    let cfg = FakeBtsConfig::default();
+    let s = city();
+    let m = copy(7, t, 8_000.0, 0.0, key, arfcn);
+    let site = s.iter().find(|x| x.key == key).filter(|_| registered);
+    let check = check_report(&m, site, &cfg);
+    let spec = EvidenceSpec::covering(cfg.evidence_window_ms()).unwrap();
+    let mut n = Emitter::new(nid, &m, Signature::of(&m, &check));
+    n.add_report(&m, &check, 7, &spec, &cfg);
+    n
+}
+
+#[test]
+fn an_unlinked_identity_with_a_radio_of_its_own_is_never_handed_to_a_copies_only_blaster() {
+    use super::detector::FakeBtsDetector;
+    use super::index::CellIndex;
+    let s = city();
+    let mut d =
+        FakeBtsDetector::with_index(FakeBtsConfig::default(), CellIndex::from_sites(s.clone()))
+            .unwrap();
+    let mut out = Vec::new();
+    // a cloning blaster 8 km east of the origin, heard only with copies of city()[60]
+    for k in 0..60u32 {
+        let m = copy(
+            k % 20,
+            i64::from(k) * 5,
+            8_000.0,
+            0.0,
+            s[60].key,
+            s[60].arfcn.unwrap(),
+        );
+        d.on_measurement(&m, &mut out);
+    }
+    let blaster: Vec<u64> = d
+        .transmitters
+        .emitters
+        .values()
+        .filter(|e| e.case.is_some())
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(blaster.len(), 1, "the blaster has a case");
+    assert!(d.transmitters.emitters[&blaster[0]].own_radio.is_empty());
+    // 10 s after it went quiet, where it was: the next copy takes over from it…
+    let (a, b) = (900, 901);
+    let next = candidate(a, 305, s[61].key, s[61].arfcn.unwrap(), true);
+    assert!(next.own_radio.is_empty());
+    // …an invented identity on a channel of its own does not: it is another
+    // transmitter's (before commit 6874a90, a hopping blaster's identities went to a
+    // cloning blaster's case this way)
+    let invented = CellKey {
+        lac: 14_203,
+        cid: 999_999,
+        ..s[61].key
+    };
+    let other = candidate(b, 305, invented, 77, false);
+    assert!(!other.own_radio.is_empty());
+    for (nid, n) in [(a, next), (b, other)] {
+        d.transmitters.emitters.insert(nid, Box::new(n));
+        d.transmitters.suspicious.push(nid);
+    }
+    assert_eq!(d.transmitters.handed_over_to(a), Some(blaster[0]));
+    assert_eq!(d.transmitters.handed_over_to(b), None);
+}
