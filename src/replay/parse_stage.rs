@@ -14,8 +14,12 @@ use std::sync::mpsc::{Receiver, SyncSender};
 /// Lines per chunk: large enough to make the hand-over cost negligible, small enough
 /// to keep both threads busy.
 const CHUNK_LINES: usize = 1024;
-/// Chunks in flight between the two threads.
-const CHUNKS_IN_FLIGHT: usize = 32;
+/// Chunks in flight between the two threads: enough for the parser to run on
+/// through a detector burst (with 4 it stalled behind the eviction sweep), few
+/// enough to bound the memory they hold (a chunk of parsed measurement lines is
+/// ≈ 0.5 MB with its bytes). 32 raised the medium replay's peak RSS to 94 MB; at
+/// 16 it is ≈ 66 MB with the same CPU (A/B, 2026-12-06).
+const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// One parsed line. The outcome is exactly what [`parse_bytes`] returns, so the
 /// event is built in its place here and moved once more only, into the hold queue

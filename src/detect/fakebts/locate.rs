@@ -184,6 +184,12 @@ pub struct SolverParams {
     /// Up to this many reports (total weight), the fix is the posterior mean over a
     /// grid (`posterior.rs`); 0 never.
     pub(crate) posterior_max_reports: f64,
+    /// Points a side of the posterior grid's coarse pass (`posterior.rs`).
+    pub(crate) posterior_coarse_side: usize,
+    /// Times the posterior grid's step is halved after the coarse pass.
+    pub(crate) posterior_refine_levels: usize,
+    /// Log-weight below the coarse pass's peak under which the grid is not refined.
+    pub(crate) posterior_refine_margin: f64,
 }
 
 impl SolverParams {
@@ -200,6 +206,9 @@ impl SolverParams {
             max_iterations: 40,
             min_radius_m: cfg.min_radius_m,
             posterior_max_reports: cfg.locate_posterior_max_reports as f64,
+            posterior_coarse_side: cfg.locate_posterior_coarse_side,
+            posterior_refine_levels: cfg.locate_posterior_refine_levels,
+            posterior_refine_margin: cfg.locate_posterior_refine_margin,
         }
     }
 }
@@ -608,6 +617,9 @@ mod tests {
             max_iterations: 40,
             min_radius_m: 25.0,
             posterior_max_reports: 0.0,
+            posterior_coarse_side: 17,
+            posterior_refine_levels: 1,
+            posterior_refine_margin: 24.0,
         }
     }
 

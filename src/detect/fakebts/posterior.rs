@@ -11,21 +11,22 @@
 use super::geometry::PathLoss;
 use super::locate::{evaluate, largest_eigenvalue, Fix, Observation, SolverParams, LN10};
 
-/// Points per side of the posterior grid (odd: the fix itself is a grid point). The
-/// grid spans every reporter (its half-width is the farthest one's distance), so
-/// 33 points give a step of a sixteenth of that: 60–80 m for a low-power transmitter
-/// heard 1–1.3 km away. With 17 (130–160 m, as coarse as the 150 m wanted) the mean of a
-/// region a few hundred metres across rested on a handful of grid points and moved
-/// with where they fell (static_clone seed 9: 151 m, 105 m on the finer grid; over
-/// 60 matrix cells the low-power clone's median error 54 → 42 m). The work is
-/// 1 089 cost evaluations per fix of at most `locate_posterior_max_reports`.
-const GRID_SIDE: usize = 33;
-
 /// Posterior mean and covariance of the position under the fit's cost (the power at
 /// 1 m profiled out at each point, tempered by the fit's `scale` as its covariance
 /// is), over a square grid centred on `fix` wide enough to hold every reporter and
 /// three standard deviations of the fit. `None` when the grid carries no mass.
-/// O(`GRID_SIDE`² × observations).
+///
+/// The grid has `(posterior_coarse_side − 1) · 2^posterior_refine_levels + 1` points
+/// a side (33 by default: a step of a sixteenth of the farthest reporter's distance,
+/// 60–80 m for a low-power transmitter heard 1–1.3 km away; at 17 the mean of a
+/// region a few hundred metres across rested on a handful of points and moved with
+/// where they fell). It is evaluated coarse to fine: the coarse points first (17 × 17
+/// by default), then at each level the points halfway between the last level's, only
+/// where one of those around it has a log-weight within `posterior_refine_margin` of
+/// the largest so far. Elsewhere the posterior weighs less than e^−margin of its peak
+/// and the point counts as zero; with a margin past the exponent's range (≈ 745) the
+/// mean is bit for bit the full grid's. The sums run over the full grid in its order
+/// either way.
 pub(super) fn posterior_on_grid(
     obs: &[Observation],
     p: &SolverParams,
@@ -39,27 +40,22 @@ pub(super) fn posterior_on_grid(
         .map(|o| (o.x - fix.x).hypot(o.y - fix.y) + 2.0 * o.pos_sigma_m)
         .fold(0.0, f64::max);
     let half = (3.0 * sd).max(reach).max(4.0 * p.min_radius_m);
-    let step = 2.0 * half / (GRID_SIDE - 1) as f64;
-    let mut costs = [0.0f64; GRID_SIDE * GRID_SIDE];
-    let mut least = f64::INFINITY;
-    let mut ln_d2 = Vec::with_capacity(obs.len());
-    for i in 0..GRID_SIDE {
-        for j in 0..GRID_SIDE {
-            let x = fix.x - half + i as f64 * step;
-            let y = fix.y - half + j as f64 * step;
-            let p0 = p0_from_ln(obs, &p.model, x, y, &mut ln_d2);
-            let c = evaluate(obs, p, [x, y, p0], prior, false, |k, _| ln_d2[k]).cost / scale;
-            costs[i * GRID_SIDE + j] = c;
-            least = least.min(c);
-        }
-    }
-    if !least.is_finite() {
-        return None;
-    }
+    let side = ((p.posterior_coarse_side.max(2) - 1) << p.posterior_refine_levels) + 1;
+    let step = 2.0 * half / (side - 1) as f64;
+    let costs = grid_costs(
+        obs,
+        p,
+        (fix.x - half, fix.y - half),
+        step,
+        side,
+        prior,
+        scale,
+    )?;
+    let least = costs.iter().copied().fold(f64::INFINITY, f64::min);
     let (mut sw, mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for i in 0..GRID_SIDE {
-        for j in 0..GRID_SIDE {
-            let w = (least - costs[i * GRID_SIDE + j]).exp();
+    for i in 0..side {
+        for j in 0..side {
+            let w = (least - costs[i * side + j]).exp();
             let x = -half + i as f64 * step;
             let y = -half + j as f64 * step;
             sw += w;
@@ -85,6 +81,73 @@ pub(super) fn posterior_on_grid(
             [cxy, syy / sw - my * my + cell],
         ],
     ))
+}
+
+/// The tempered cost (minus the log-weight) at each point of the `side` × `side`
+/// grid from `origin` by `step` (row `i` along x), coarse to fine as
+/// [`posterior_on_grid`] says; `+∞` at the points left out. `None` when no coarse
+/// point has a finite cost.
+fn grid_costs(
+    obs: &[Observation],
+    p: &SolverParams,
+    origin: (f64, f64),
+    step: f64,
+    side: usize,
+    prior: (f64, f64),
+    scale: f64,
+) -> Option<Vec<f64>> {
+    let mut ln_d2 = Vec::with_capacity(obs.len());
+    let mut cost_at = |i: usize, j: usize| {
+        let x = origin.0 + i as f64 * step;
+        let y = origin.1 + j as f64 * step;
+        let p0 = p0_from_ln(obs, &p.model, x, y, &mut ln_d2);
+        evaluate(obs, p, [x, y, p0], prior, false, |k, _| ln_d2[k]).cost / scale
+    };
+    let mut costs = vec![f64::INFINITY; side * side];
+    let mut least = f64::INFINITY;
+    let mut stride = 1 << p.posterior_refine_levels;
+    for i in (0..side).step_by(stride) {
+        for j in (0..side).step_by(stride) {
+            let c = cost_at(i, j);
+            costs[i * side + j] = c;
+            least = least.min(c);
+        }
+    }
+    if !least.is_finite() {
+        return None;
+    }
+    while stride > 1 {
+        let (coarse, h) = (stride, stride / 2);
+        let bar = least + p.posterior_refine_margin;
+        // the coarser level's points around index k: k itself, or one on each side
+        let around = |k: usize| {
+            if k % coarse == 0 {
+                (k, k)
+            } else {
+                (k - h, k + h)
+            }
+        };
+        for i in (0..side).step_by(h) {
+            let (i0, i1) = around(i);
+            for j in (0..side).step_by(h) {
+                if i % coarse == 0 && j % coarse == 0 {
+                    continue;
+                }
+                let (j0, j1) = around(j);
+                let near = [(i0, j0), (i0, j1), (i1, j0), (i1, j1)]
+                    .iter()
+                    .map(|&(a, b)| costs[a * side + b])
+                    .fold(f64::INFINITY, f64::min);
+                if near <= bar {
+                    let c = cost_at(i, j);
+                    costs[i * side + j] = c;
+                    least = least.min(c);
+                }
+            }
+        }
+        stride = h;
+    }
+    Some(costs)
 }
 
 /// `locate::p0_for` at `(x, y)`, keeping each observation's `ln(d²)` in `ln_d2` for
@@ -176,6 +239,43 @@ mod tests {
             let b = evaluate(&obs, &p, [x, y, p0], (10.0, 20.0), false, |i, _| ln_d2[i]);
             assert_eq!(a.cost.to_bits(), b.cost.to_bits());
         }
+    }
+
+    #[test]
+    fn the_grid_refined_where_the_mass_is_gives_the_full_grid_s_posterior() {
+        let (post, _) = with_and_without_grid();
+        let full = SolverParams {
+            posterior_refine_margin: 800.0,
+            ..post
+        };
+        let coarse = SolverParams {
+            posterior_refine_levels: 0,
+            ..post
+        };
+        let (mut far_coarse, mut n) = (0, 0);
+        for seed in 0..40 {
+            let obs = few_phones(900 + seed, 3 + (seed as usize % 30));
+            let Some(fix) = multilaterate(
+                &obs,
+                &SolverParams {
+                    posterior_max_reports: 0.0,
+                    ..post
+                },
+            ) else {
+                continue;
+            };
+            let at = |p: &SolverParams| posterior_on_grid(&obs, p, &fix, (0.0, 0.0), 1.0).unwrap();
+            let (a, b, c) = (at(&post), at(&full), at(&coarse));
+            assert!(
+                (a.0 - b.0).hypot(a.1 - b.1) < 0.01,
+                "refined {a:?} full {b:?}"
+            );
+            assert!((a.2[0][0] - b.2[0][0]).abs() <= 1e-6 * b.2[0][0]);
+            // the coarse grid alone is another estimate: the refinement is not idle
+            far_coarse += usize::from((c.0 - b.0).hypot(c.1 - b.1) > 0.5);
+            n += 1;
+        }
+        assert!(n >= 30 && far_coarse >= n / 2, "{far_coarse} of {n}");
     }
 
     #[test]
