@@ -226,6 +226,14 @@ impl Emitter {
         self.signature.linkable(s) && self.own_radio.contains(&(s.arfcn, s.pci))
     }
 
+    /// Whether report `m` is on one of this transmitter's own radios, its channel and
+    /// PCI/BSIC both known and equal (unknown fields do not agree here: only the
+    /// radio itself tells that a transmitter quiet for longer than the link gap is
+    /// back, see `select_emitter`).
+    pub(crate) fn own_radio_exactly(&self, m: &CellMeasurement) -> bool {
+        m.arfcn.is_some() && m.pci.is_some() && self.own_radio.contains(&(m.arfcn, m.pci))
+    }
+
     /// Whether a broadcast of `cell` with this signature is one of the copies this
     /// transmitter, heard only with copies, already carries: the same identity on the
     /// same channel, with its encryption (a transmitter with a radio of its own keeps

@@ -72,7 +72,16 @@ impl Transmitters {
                 let Some(e) = self.emitters.get(eid) else {
                     continue;
                 };
-                if m.ts_ms - e.last_seen > cfg.link_gap_ms()
+                // a transmitter with a case keeps its radio: an invented identity on
+                // its own channel and PCI/BSIC (both known) continues its case over
+                // any gap its case stays open for (a blaster that went quiet, or
+                // cloned cells for a while, then invents an identity again)
+                let gap_ms = if e.case.is_some() && e.own_radio_exactly(m) && !check.registered {
+                    cfg.case_idle_evict_ms()
+                } else {
+                    cfg.link_gap_ms()
+                };
+                if m.ts_ms - e.last_seen > gap_ms
                     || !e.signature.linkable(&signature)
                     || !e.may_take(
                         m,

@@ -1,7 +1,8 @@
 //! Detector-level tests of the static clone that copies a nearby real cell whole (its
 //! identity, channel and neighbour count) but broadcasts without ciphering, and of
 //! linking: a transmitter heard only with copies does not take an invented identity
-//! at once, but its case absorbs one that took over when its copies went quiet.
+//! at once, but its case absorbs one that took over when its copies went quiet; a
+//! transmitter with a case back on its own radio after a pause continues its case.
 
 use super::emitter::Emitter;
 use super::rules::check_report;
@@ -191,4 +192,70 @@ fn a_fake_coming_on_air_beside_a_broadcasting_blaster_is_a_case_of_its_own() {
         finals.iter().all(|c| c.identities.len() <= 2),
         "{finals:#?}"
     );
+}
+
+/// A blaster 8 km east of the origin on channel 77 (PCI/BSIC 7 as `report` sets it)
+/// inventing `14 203-999 990` for 300 s, quiet for half an hour (longer than the link
+/// gap), then 1 km further east inventing `14 203-999 991` on channel 77 with
+/// PCI/BSIC `pci_after` for 300 s; heard every 5 s from both sides, unciphered.
+fn blaster_back_after_a_pause(pci_after: u16) -> Vec<CellMeasurement> {
+    let invented = |cid| CellKey {
+        mcc: 452,
+        mnc: 4,
+        lac: 14_203,
+        cid,
+    };
+    let mut v = Vec::new();
+    for p in 0..120u32 {
+        let (t, key, dx, pci) = if p < 60 {
+            (i64::from(p) * 5, invented(999_990), 0.0, 7)
+        } else {
+            (
+                2_100 + i64::from(p) * 5,
+                invented(999_991),
+                1_000.0,
+                pci_after,
+            )
+        };
+        let side = if p % 2 == 0 { -2_200.0 } else { 2_200.0 };
+        let mut m = report(
+            p % 40,
+            t,
+            8_000.0 + dx + side,
+            50.0 * f64::from(p % 7),
+            key,
+            77,
+        );
+        m.pci = Some(pci);
+        m.cipher = Some("A5/0".into());
+        m.neighbors = Some(0);
+        m.ta = Some(1);
+        m.signal_dbm = Some(-60.0);
+        if p % 3 == 0 {
+            m.event = MeasurementEvent::RatDowngrade;
+        }
+        v.push(m);
+    }
+    v
+}
+
+#[test]
+fn a_blaster_back_on_its_own_radio_after_a_pause_continues_its_case() {
+    let cfg = FakeBtsConfig::default();
+    // the pause is longer than the link gap, shorter than a case stays open
+    assert!(1_800_000 > cfg.link_gap_ms() && 1_800_000 < cfg.case_idle_evict_ms());
+    let mut v = blaster_back_after_a_pause(7);
+    let cases = run(&mut v);
+    let finals = finals(&cases);
+    assert_eq!(finals.len(), 1, "{finals:#?}");
+    assert_eq!(finals[0].identities.len(), 2, "{:?}", finals[0].identities);
+}
+
+#[test]
+fn another_radio_after_the_link_gap_is_a_case_of_its_own() {
+    // same channel, another PCI/BSIC: another transmitter, not the blaster back
+    let mut v = blaster_back_after_a_pause(9);
+    let cases = run(&mut v);
+    let finals = finals(&cases);
+    assert_eq!(finals.len(), 2, "{finals:#?}");
 }
