@@ -98,6 +98,13 @@ impl<const N: usize> RingSpec<N> {
         ts_ms.saturating_sub(1).div_euclid(self.bucket_ms)
     }
 
+    /// Where the last `n` buckets up to the one holding `now_ms` begin (exclusive:
+    /// the end of the bucket before them), `(bucket_of(now) + 1 − n) · w`.
+    #[inline]
+    pub(crate) fn start_of_last(&self, now_ms: i64, n: usize) -> i64 {
+        (self.bucket_of(now_ms) + 1 - n as i64) * self.bucket_ms
+    }
+
     /// The last millisecond of bucket `k` (its inclusive end), `(k + 1) · w`.
     #[cfg(test)]
     pub(crate) fn bucket_end_ms(&self, bucket: i64) -> i64 {

@@ -224,8 +224,7 @@ impl IdentityStage {
 
     /// End of input: the findings of every identity, which is forgotten.
     pub(crate) fn finish_all(&mut self) {
-        let keys: Vec<IdKey> = self.identities.keys().copied().collect();
-        let mut keys = keys;
+        let mut keys: Vec<IdKey> = self.identities.keys().copied().collect();
         keys.sort();
         for key in keys {
             if let Some(state) = self.identities.remove(&key) {

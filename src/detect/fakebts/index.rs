@@ -30,6 +30,15 @@ pub(crate) struct Site {
     pub(crate) eirp_dbm: Option<f32>,
 }
 
+impl Site {
+    /// Whether the cell has coordinates the index can place: only such cells are
+    /// indexed, and only they count as registered.
+    #[inline]
+    pub(crate) fn is_placed(&self) -> bool {
+        self.lat.is_finite() && self.lon.is_finite()
+    }
+}
+
 impl From<&RegisteredCell> for Site {
     fn from(cell: &RegisteredCell) -> Self {
         Site {
@@ -61,7 +70,7 @@ impl CellIndex {
     pub(crate) fn from_sites(sites: impl IntoIterator<Item = Site>) -> Self {
         let mut by_key = FastMap::default();
         for s in sites {
-            if s.lat.is_finite() && s.lon.is_finite() {
+            if s.is_placed() {
                 by_key.insert(s.key, s);
             }
         }
@@ -108,7 +117,7 @@ impl CellIndex {
 
     /// Insert or replace one cell.
     pub(crate) fn upsert(&mut self, site: Site) {
-        if !(site.lat.is_finite() && site.lon.is_finite()) {
+        if !site.is_placed() {
             self.remove(&site.key);
             return;
         }

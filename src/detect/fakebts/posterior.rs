@@ -42,7 +42,7 @@ pub(super) fn posterior_on_grid(
     let half = (3.0 * sd).max(reach).max(4.0 * p.min_radius_m);
     let side = ((p.posterior_coarse_side.max(2) - 1) << p.posterior_refine_levels) + 1;
     let step = 2.0 * half / (side - 1) as f64;
-    let costs = grid_costs(
+    let (costs, least) = grid_costs(
         obs,
         p,
         (fix.x - half, fix.y - half),
@@ -51,7 +51,6 @@ pub(super) fn posterior_on_grid(
         prior,
         scale,
     )?;
-    let least = costs.iter().copied().fold(f64::INFINITY, f64::min);
     let (mut sw, mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for i in 0..side {
         for j in 0..side {
@@ -85,8 +84,8 @@ pub(super) fn posterior_on_grid(
 
 /// The tempered cost (minus the log-weight) at each point of the `side` × `side`
 /// grid from `origin` by `step` (row `i` along x), coarse to fine as
-/// [`posterior_on_grid`] says; `+∞` at the points left out. `None` when no coarse
-/// point has a finite cost.
+/// [`posterior_on_grid`] says; `+∞` at the points left out; with the least of them.
+/// `None` when no coarse point has a finite cost.
 fn grid_costs(
     obs: &[Observation],
     p: &SolverParams,
@@ -95,7 +94,7 @@ fn grid_costs(
     side: usize,
     prior: (f64, f64),
     scale: f64,
-) -> Option<Vec<f64>> {
+) -> Option<(Vec<f64>, f64)> {
     let mut ln_d2 = Vec::with_capacity(obs.len());
     let mut cost_at = |i: usize, j: usize| {
         let x = origin.0 + i as f64 * step;
@@ -147,7 +146,7 @@ fn grid_costs(
         }
         stride = h;
     }
-    Some(costs)
+    Some((costs, least))
 }
 
 /// `locate::p0_for` at `(x, y)`, keeping each observation's `ln(d²)` in `ln_d2` for

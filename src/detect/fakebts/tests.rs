@@ -86,11 +86,27 @@ pub(super) fn report(
     }
 }
 
+/// A blaster's broadcast as phone `p` hears it: unciphered, no neighbours, timing
+/// advance 1, −60 dBm, and every third phone forced down to 2G.
+pub(super) fn blaster_broadcast(m: &mut CellMeasurement, p: u32) {
+    m.cipher = Some("A5/0".into());
+    m.neighbors = Some(0);
+    m.ta = Some(1);
+    m.signal_dbm = Some(-60.0);
+    if p % 3 == 0 {
+        m.event = MeasurementEvent::RatDowngrade;
+    }
+}
+
 pub(super) fn run(reports: &mut [CellMeasurement]) -> Vec<Case> {
+    run_over(city(), reports)
+}
+
+/// [`run`] over the registered cells `sites`.
+pub(super) fn run_over(sites: Vec<Site>, reports: &mut [CellMeasurement]) -> Vec<Case> {
     reports.sort_by_key(|m| m.ts_ms);
-    let mut d =
-        FakeBtsDetector::with_index(FakeBtsConfig::default(), CellIndex::from_sites(city()))
-            .unwrap();
+    let mut d = FakeBtsDetector::with_index(FakeBtsConfig::default(), CellIndex::from_sites(sites))
+        .unwrap();
     let mut out = Vec::new();
     let mut last_wm = T0;
     for m in reports.iter() {

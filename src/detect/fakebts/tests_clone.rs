@@ -7,7 +7,7 @@
 use super::emitter::Emitter;
 use super::rules::check_report;
 use super::signature::Signature;
-use super::tests::{city, finals, reason, report, run, LAT, LON, M_LAT, M_LON};
+use super::tests::{blaster_broadcast, city, finals, reason, report, run, LAT, LON, M_LAT, M_LON};
 use crate::config::FakeBtsConfig;
 use crate::model::{CellKey, CellMeasurement, MeasurementEvent};
 
@@ -150,13 +150,7 @@ pub(super) fn blaster(invent_at: i64, invent_dx: f64, copies_until: i64) -> Vec<
             key,
             arfcn,
         );
-        m.cipher = Some("A5/0".into());
-        m.neighbors = Some(0);
-        m.ta = Some(1);
-        m.signal_dbm = Some(-60.0);
-        if p % 3 == 0 {
-            m.event = MeasurementEvent::RatDowngrade;
-        }
+        blaster_broadcast(&mut m, p);
         v.push(m);
     };
     for p in 0..240u32 {
@@ -227,13 +221,7 @@ fn blaster_back_after_a_pause(pci_after: u16) -> Vec<CellMeasurement> {
             77,
         );
         m.pci = Some(pci);
-        m.cipher = Some("A5/0".into());
-        m.neighbors = Some(0);
-        m.ta = Some(1);
-        m.signal_dbm = Some(-60.0);
-        if p % 3 == 0 {
-            m.event = MeasurementEvent::RatDowngrade;
-        }
+        blaster_broadcast(&mut m, p);
         v.push(m);
     }
     v

@@ -4,10 +4,8 @@
 //! without ciphering, reached by 2G-only phones and the odd circuit-switched fallback,
 //! is not, nor a clone heard by fewer than `forced_min_phones` phones.
 
-use super::detector::FakeBtsDetector;
-use super::index::{CellIndex, Site};
-use super::tests::{city, finals, reason, report, LAT, LON, M_LAT, M_LON, T0};
-use crate::config::FakeBtsConfig;
+use super::index::Site;
+use super::tests::{city, finals, reason, report, run_over, LAT, LON, M_LAT, M_LON, T0};
 use crate::model::{Case, CellMeasurement, MeasurementEvent};
 
 /// `city()` with no channel in the inventory (an operator that sends no `arfcn`
@@ -20,20 +18,7 @@ fn city_without_channels() -> Vec<Site> {
 }
 
 fn run_without_channels(reports: &mut [CellMeasurement]) -> Vec<Case> {
-    reports.sort_by_key(|m| m.ts_ms);
-    let sites = CellIndex::from_sites(city_without_channels());
-    let mut d = FakeBtsDetector::with_index(FakeBtsConfig::default(), sites).unwrap();
-    let mut out = Vec::new();
-    let mut last_wm = T0;
-    for m in reports.iter() {
-        if m.ts_ms - last_wm >= 10_000 {
-            last_wm = m.ts_ms;
-            d.advance(m.ts_ms, &mut out);
-        }
-        d.on_measurement(m, &mut out);
-    }
-    d.finish_all(&mut out);
-    out
+    run_over(city_without_channels(), reports)
 }
 
 /// Where `city()[60]`'s site is, local metres.

@@ -7,23 +7,17 @@ use super::emitter::{Emitter, EvidenceSpec};
 use super::identity::claimed_cell;
 use super::rules::check_report;
 use super::signature::Signature;
-use super::tests::{city, finals, report, run, T0};
+use super::tests::{blaster_broadcast, city, finals, report, run, T0};
 use super::track::{refilter, Kalman, TrackFix};
 use crate::config::FakeBtsConfig;
-use crate::model::{CellKey, CellMeasurement, MeasurementEvent};
+use crate::model::{CellKey, CellMeasurement};
 
 /// A cloning blaster's report of `key` on `arfcn` at `t` seconds, heard by phone
 /// `p` around `(x, y)` (local metres), unciphered without neighbours.
 fn copy(p: u32, t: i64, x: f64, y: f64, key: CellKey, arfcn: u32) -> CellMeasurement {
     let side = if p % 2 == 0 { -1_500.0 } else { 1_500.0 };
     let mut m = report(p, t, x + side, y + 40.0 * f64::from(p % 5), key, arfcn);
-    m.cipher = Some("A5/0".into());
-    m.neighbors = Some(0);
-    m.ta = Some(1);
-    m.signal_dbm = Some(-60.0);
-    if p % 3 == 0 {
-        m.event = MeasurementEvent::RatDowngrade;
-    }
+    blaster_broadcast(&mut m, p);
     m
 }
 

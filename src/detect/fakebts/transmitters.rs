@@ -394,8 +394,9 @@ impl Stage for Transmitters {
             return;
         }
         if let Some(cell_key) = CellKey::parse(key.trim()) {
-            let site = row.get(&cell_key).map(Site::from);
-            let registered = site.is_some_and(|s| s.lat.is_finite() && s.lon.is_finite());
+            let registered = row
+                .get(&cell_key)
+                .is_some_and(|c| Site::from(c).is_placed());
             self.set_registered(cell_key, registered);
         }
     }

@@ -26,10 +26,9 @@ pub(super) fn sim_features(
     // window; the window reaches back to its oldest bucket's start, so on a feed of
     // records shorter than a bucket (the newest only partly elapsed) it covers less
     // than its width and a count over it is not diluted by the unfinished bucket
-    let bucket_ms = specs.medium.bucket_ms();
-    let bucket_s = (bucket_ms / 1000).max(1) as u32;
-    let oldest = specs.medium.bucket_of(now_ms) + 1 - specs.medium.len() as i64;
-    let covered_s = ((now_ms - oldest * bucket_ms) / 1000).max(1) as u32;
+    let bucket_s = (specs.medium.bucket_ms() / 1000).max(1) as u32;
+    let window_start_ms = specs.medium.start_of_last(now_ms, specs.medium.len());
+    let covered_s = ((now_ms - window_start_ms) / 1000).max(1) as u32;
     let seen_s = st
         .last_seen_s
         .saturating_sub(st.first_seen_s)
@@ -89,12 +88,14 @@ pub(super) fn active_share(st: &SimState, specs: &Specs) -> f64 {
 pub(super) fn pace_per_hour(st: &SimState, specs: &Specs) -> f64 {
     let now_ms = i64::from(st.last_seen_s) * 1000;
     let spec = &specs.medium;
-    let w = spec.bucket_ms();
-    let now_bucket = spec.bucket_of(now_ms);
-    // buckets are (k·w, (k+1)·w]: the newest is whole when `now` is its end
-    let partial = now_ms < (now_bucket + 1) * w;
+    // buckets are (k·w, (k+1)·w]: the newest is whole when `now` is its end, which
+    // is where the last 0 buckets begin
+    let newest_end_ms = spec.start_of_last(now_ms, 0);
+    let partial = now_ms < newest_end_ms;
     let n = specs.short_buckets + usize::from(partial);
-    let from_ms = ((now_bucket + 1 - n as i64) * w).max(i64::from(st.first_seen_s) * 1000);
+    let from_ms = spec
+        .start_of_last(now_ms, n)
+        .max(i64::from(st.first_seen_s) * 1000);
     let sent = st.medium.sum_last(spec, now_ms, n)[0];
     sent as f64 * 3_600_000.0 / (now_ms - from_ms).max(1) as f64
 }
