@@ -132,6 +132,7 @@ impl SpamDetector {
             // its pace now: one record tells little on a feed of 60 s records, and
             // a burst that is ending shows here before it shows in an hour's count
             rate_per_hour: pace_per_hour(st, &self.specs),
+            rate_seen_per_hour: f.rate_seen_per_hour,
             no_voice: markers.no_voice,
             young_unverified: markers.young_unverified,
             has_new: f.carries(field::NEW),

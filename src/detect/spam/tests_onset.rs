@@ -199,3 +199,19 @@ fn a_latecomer_joins_the_farm_that_started_last() {
     assert_eq!(second.sims.len(), 13, "{second:#?}");
     assert!(second.sims.contains(&sim_id(6_100)));
 }
+
+/// A contact book announced in the farm's first interval whose sending then slows to
+/// the farm's pace for three more records before it ends: steady, and at the farm's
+/// pace when it has proven that as a latecomer, but over the time since its first
+/// record it sent many times as much, so it is no member.
+#[test]
+fn a_burst_that_slows_to_the_farms_pace_is_left_out() {
+    assert_left_out_of_the_farm(
+        |k| match k {
+            4 => Some(300),
+            5..=7 => Some(24),
+            _ => None,
+        },
+        "the announcement is no member",
+    );
+}

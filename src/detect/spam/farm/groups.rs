@@ -53,6 +53,7 @@ impl FarmIndex {
             onset: false,
             onset_s: 0,
             rate_per_hour: 0.0,
+            rate_seen_per_hour: 0.0,
             last_fp: 0,
             last_fp_s: 0,
         });

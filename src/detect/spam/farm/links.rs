@@ -137,7 +137,12 @@ impl FarmIndex {
                     && !entry.nodes.is_empty()
                     && !early(onset, entry.start_s, recent)
                     && onset <= entry.start_s.saturating_add(late)
-                    && same_pace(rec.rate_per_hour, f64::from(entry.rate_per_hour), spread);
+                    && kept_pace(
+                        rec.rate_per_hour,
+                        rec.rate_seen_per_hour,
+                        f64::from(entry.rate_per_hour),
+                        spread,
+                    );
                 if fits && best.is_none_or(|(start, _)| entry.start_s > start) {
                     best = Some((entry.start_s, key));
                 }
@@ -193,9 +198,11 @@ impl FarmIndex {
                 .map(|&m| nodes[m as usize].rate_per_hour.max(0.0) as u32),
         )?;
         let in_farm = |m: u32| {
+            let n = &nodes[m as usize];
             on_time(m)
-                && same_pace(
-                    f64::from(nodes[m as usize].rate_per_hour),
+                && kept_pace(
+                    f64::from(n.rate_per_hour),
+                    f64::from(n.rate_seen_per_hour),
                     f64::from(rate),
                     spread,
                 )
@@ -358,6 +365,14 @@ fn early(onset: u32, start: u32, recent: u32) -> bool {
 #[inline]
 fn same_pace(rate: f64, median: f64, spread: f64) -> bool {
     spread == 0.0 || (rate <= median * spread && rate * spread >= median)
+}
+
+/// Whether a SIM sends at the farm's pace `median` (within `spread`) now (`pace`)
+/// and over the time since its first record (`kept`): one farm's SIMs run one program
+/// from their start, while a contact book announced at many times a farm's rate that
+/// slows down as the farm forms matches its pace now but not the pace it kept.
+fn kept_pace(pace: f64, kept: f64, median: f64, spread: f64) -> bool {
+    same_pace(pace, median, spread) && same_pace(kept, median, spread)
 }
 
 /// The median (upper for an even count) of `values`, `None` when there are none.

@@ -91,6 +91,10 @@ pub(crate) struct MemberRecord<'a> {
     pub(crate) distinct_medium: u64,
     /// SMS per hour over the short window: the SIM's pace now.
     pub(crate) rate_per_hour: f64,
+    /// SMS per hour over the time since its first record (at most the medium
+    /// window): the pace it kept, which a burst that slowed down does not share with
+    /// a farm.
+    pub(crate) rate_seen_per_hour: f64,
     pub(crate) no_voice: bool,
     pub(crate) young_unverified: bool,
     /// The SIM's records carry `new_recipients`.
@@ -128,6 +132,9 @@ struct Node {
     onset_s: u32,
     /// SMS per hour over the short window at its last record: its pace.
     rate_per_hour: f32,
+    /// SMS per hour since its first record (at most the medium window) at its last
+    /// record: the pace it kept.
+    rate_seen_per_hour: f32,
     /// Last fingerprint stored for this SIM in its cell, and when.
     last_fp: u64,
     last_fp_s: u32,
@@ -341,6 +348,7 @@ impl Node {
         self.young_unverified = rec.young_unverified;
         self.has_new = rec.has_new;
         self.rate_per_hour = rec.rate_per_hour as f32;
+        self.rate_seen_per_hour = rec.rate_seen_per_hour as f32;
         if let Some(c) = rec.cell {
             self.cell = c;
         }
