@@ -2,8 +2,9 @@
 //! (farm/links.rs `link_by_onset`, candidate.rs): a farm whose SIMs' first records
 //! fall in adjacent intervals is one case; a burst that started with it and ended, a
 //! steady sender that started before it and one at many times its pace are left
-//! out; a latecomer joins the farm that started last. Kept apart from tests.rs for
-//! its length.
+//! out; a latecomer joins the farm that started last; a burst that slows to the
+//! farm's pace is no founder or latecomer (it did not keep that pace since its first
+//! record). Kept apart from tests.rs for its length.
 
 use super::*;
 
@@ -214,4 +215,50 @@ fn a_burst_that_slows_to_the_farms_pace_is_left_out() {
         },
         "the announcement is no member",
     );
+}
+
+/// On a feed of 300 s records: a "send to all" of 300 SMS in the farm's first
+/// interval that then sends at the farm's pace (8 a record) until the slot is united
+/// has the farm's pace now but not since its first record, so it is no founder.
+#[test]
+fn a_founder_must_have_kept_the_farms_pace_since_its_first_record() {
+    let mut d = detector();
+    let mut out = Vec::new();
+    for k in 0..30i64 {
+        let start = T0 + k * 300_000;
+        for i in 0..300u32 {
+            if (i64::from(i) + k) % 6 == 0 {
+                d.on_event(&Event::Sms(bare(normal(i, start))), &mut out);
+            }
+        }
+        let mut v = Vec::new();
+        match k {
+            6 => v.push(bare(SmsVolume {
+                sms_out: 300,
+                ..normal(9_000, start)
+            })),
+            7..=10 => v.push(bare(SmsVolume {
+                sms_out: 8,
+                ..normal(9_000, start)
+            })),
+            _ => {}
+        }
+        if k >= 6 {
+            v.extend((0..15).map(|m| {
+                bare(SmsVolume {
+                    sms_out: 8,
+                    ..normal(5_000 + m, start)
+                })
+            }));
+        }
+        for r in v {
+            d.on_event(&Event::Sms(r), &mut out);
+        }
+        d.on_watermark(start + 300_000 - 20_000, &mut out);
+    }
+    d.finish(&mut out);
+    let farms = farm_cases(&out);
+    assert_eq!(farms.len(), 1, "{farms:#?}");
+    assert_eq!(farms[0].sims.len(), 15, "{:?}", farms[0].sims);
+    assert!(!farms[0].sims.contains(&sim_id(9_000)));
 }
