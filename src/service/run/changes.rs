@@ -60,7 +60,9 @@ impl ServiceLoop {
                     if incremental && keeps && detect && self.worker.live {
                         // Kept partitions of a feed that starts over are read
                         // again up to their committed offsets: commit first.
-                        commit_now(consumer);
+                        if self.worker.runs_stage_a() {
+                            commit_now(consumer);
+                        }
                         self.rebuild_moved_and_resume(consumer, &moved)?;
                     } else {
                         self.rebuild_and_resume(consumer, &BTreeMap::new())?;
