@@ -5,8 +5,8 @@
 //! (stage A, per claimed identity, spread over the instances' stage detect), stage B
 //! on the transmitters topic in one of them. The result must be exactly the replay's
 //! (every final case as a whole, the cases topic, dead letters by origin, every valid
-//! record archived) — also with an instance running a part of stage detect SIGKILLed
-//! mid-stream and not restarted. The fixture and comparisons are in `procs/`.
+//! record archived) — also with the instance running stage B SIGKILLed mid-stream
+//! and not restarted. The fixture and comparisons are in `procs/`.
 
 mod common;
 mod procs;
@@ -37,6 +37,26 @@ fn detect_partitions(i: &Instance) -> u64 {
             _ if !group.ends_with("-detect") => {}
             Some("partitions assigned") => owned += n,
             Some("partitions revoked") => owned = owned.saturating_sub(n),
+            _ => {}
+        }
+    }
+    owned
+}
+
+/// Whether `i` runs stage B now (its last transmitters-group event assigned it).
+fn owns_stage_b(i: &Instance) -> bool {
+    let mut owned = false;
+    for fields in log_fields(i) {
+        if !fields["group"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("-transmitters")
+        {
+            continue;
+        }
+        match fields["message"].as_str() {
+            Some("partitions assigned") => owned = fields["partitions"].as_u64() > Some(0),
+            Some("partitions revoked") => owned = false,
             _ => {}
         }
     }
@@ -132,18 +152,32 @@ async fn stage_a_on_three_partitions_over_three_instances_gives_the_replays_case
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_instance_killed_mid_stream_changes_nothing() {
+async fn the_instance_running_stage_b_killed_mid_stream_changes_nothing() {
     let (f, mut instances, producing, placement) = three(37).await;
     wait_detect_spread(&instances, 2, 90);
-    let victim = instances
-        .iter()
-        .position(|i| detect_partitions(i) > 0)
-        .expect("an instance runs a part of stage detect");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let victim = loop {
+        if let Some(v) = instances.iter().position(owns_stage_b) {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no instance runs stage B");
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let victim = instances.remove(victim);
-    eprintln!("killing {} mid-stream", victim.log.display());
+    eprintln!(
+        "killing {} (stage B, {} detect partitions) mid-stream",
+        victim.log.display(),
+        detect_partitions(&victim)
+    );
     victim.kill();
-    // The survivors take its part over once the group notices (session timeout).
+    // The survivors take its part over once the groups notice (session timeout);
+    // stage B rebuilds from the transmitters topic.
     wait_detect_spread(&instances, 1, 120);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !instances.iter().any(owns_stage_b) {
+        assert!(Instant::now() < deadline, "no survivor took stage B over");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     producing.join().unwrap();
     finish(instances);
     assert_equals_the_replay(&f, &placement).await;
