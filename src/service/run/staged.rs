@@ -105,15 +105,33 @@ pub(super) async fn run_staged(
     // The stages run side by side: ingest (and stage B) in tasks of their own (a
     // burst or a blocking broker call of one stage must not hold the other up),
     // detect here.
-    let mut ingest_task = spawn_loop(ingest, opts, failures, None);
-    let (mut b_task, b_reader) = match transmitters {
+    let ingest_task = spawn_loop(ingest, opts, failures, None);
+    let (b_task, b_reader) = match transmitters {
         Some((p, rx, reader)) => (Some(spawn_loop(p, opts, failures, Some(rx))), Some(reader)),
         None => (None, None),
     };
+    let ended = side_by_side(&mut detect, references, opts, failures, ingest_task, b_task).await;
+    end_stages(config, detect, &detect_kafka.group_id, ended, b_reader).await
+}
+
+/// What [`side_by_side`] gives: the parts of stages ingest and B when all ended
+/// cleanly, else those that could be recovered and the error.
+type Joined = Result<(Part, Option<Part>), (Vec<Part>, ServiceError)>;
+
+/// Run stage detect here while stage ingest (and stage B) run in their tasks, until
+/// all end (shutdown) or one fails.
+async fn side_by_side(
+    detect: &mut Part,
+    references: &mut mpsc::Receiver<ReferenceUpdate>,
+    opts: &ServiceOptions,
+    failures: &Arc<FailureWatch>,
+    mut ingest_task: StageTask,
+    mut b_task: Option<StageTask>,
+) -> Joined {
     let joined = |e: tokio::task::JoinError| ServiceError::Flush(format!("stage task: {e}"));
     let mut stop_detect = opts.shutdown.clone();
     // Either stage failing stops the service; a clean end (shutdown) waits for all.
-    let ended: Result<(Part, Option<Part>), (Vec<Part>, ServiceError)> = {
+    {
         let detecting = detect.service.consume(
             &detect.consumer,
             &detect.changes,
@@ -137,13 +155,23 @@ pub(super) async fn run_staged(
             }
         };
         match first {
-            Ended::Detect(Err(e)) | Ended::Ingest(Ok((_, Err(e)))) | Ended::B(Ok((_, Err(e)))) => {
-                // Not awaited: the service is failing, the process ends.
+            // Not awaited: the service is failing, the process ends.
+            Ended::Detect(Err(e)) => {
                 ingest_task.abort();
                 if let Some(t) = &b_task {
                     t.abort();
                 }
                 Err((Vec::new(), e))
+            }
+            Ended::Ingest(Ok((p, Err(e)))) => {
+                if let Some(t) = &b_task {
+                    t.abort();
+                }
+                Err((vec![p], e))
+            }
+            Ended::B(Ok((b, Err(e)))) => {
+                ingest_task.abort();
+                Err((vec![b], e))
             }
             Ended::Ingest(Err(e)) | Ended::B(Err(e)) => Err((Vec::new(), joined(e))),
             Ended::Detect(Ok(())) => {
@@ -175,7 +203,18 @@ pub(super) async fn run_staged(
                 },
             },
         }
-    };
+    }
+}
+
+/// The clean stop of every stage (ingest, detect, then stage B, which reads what
+/// stage detect produced on its way out), or the failure; the consumers closed.
+async fn end_stages(
+    config: &crate::config::Config,
+    detect: Part,
+    detect_group: &str,
+    ended: Joined,
+    b_reader: Option<JoinHandle<()>>,
+) -> Result<ServiceReport, ServiceError> {
     let Part {
         consumer: detect_consumer,
         service: detect_service,
@@ -223,7 +262,7 @@ pub(super) async fn run_staged(
     for (consumer, group) in others {
         close::close_consumer(consumer, &group, clean).await;
     }
-    close::close_consumer(detect_consumer, &detect_kafka.group_id, clean).await;
+    close::close_consumer(detect_consumer, detect_group, clean).await;
     if let Some(reader) = b_reader {
         if tokio::time::timeout(READER_STOP, reader).await.is_err() {
             tracing::warn!("stage B's reference reader still busy at stop; left behind");
