@@ -73,7 +73,9 @@ ch_url="http://127.0.0.1:$ch_http_port"
 ch_password_file="$ch_dir/cellwatch.password"
 
 # The topics of the contract (docs/contract.md), 4 partitions each, and the internal
-# topics of the staged topology (docs/streaming.md#topology), 1 partition each.
+# topics of the staged topology (docs/streaming.md#topology), 1 partition each
+# (meas-by-cell has `[kafka] measurement_partitions` partitions, 1 by default; the
+# transmitters topic is read only when that is above 1).
 # Format: name[:extra --config][@partitions], one per line.
 contract_topics=(
   "cw.sms-volume.v1"
@@ -84,6 +86,7 @@ contract_topics=(
   "cw.dead-letter.v1"
   "cellwatch.internal.sms-by-sim@1"
   "cellwatch.internal.meas-by-cell@1"
+  "cellwatch.internal.meas-transmitters@1"
 )
 topic_partitions=4
 

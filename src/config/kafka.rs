@@ -31,10 +31,19 @@ pub struct KafkaConfig {
     /// without internal topics; faster with one instance, but with several the
     /// cross-key results (farms, baselines, transmitters) differ (a warning says so).
     pub topology: Topology,
-    /// Partitions of the internal topics when the service creates them (`staged`).
-    /// Keep 1: the detectors hold cross-key state (baselines, farms, transmitters),
-    /// so the detect stage must see every event; more partitions are refused.
+    /// Partitions of the SMS internal topic when the service creates it (`staged`).
+    /// Keep 1: the spam detector holds cross-key state (baselines, farms), so its
+    /// detect task must see every event; more partitions are refused.
     pub internal_partitions: i32,
+    /// Partitions of the measurements internal topic (`[kafka.topics]
+    /// internal_measurements`), 1 to 256. Default 1: stage detect runs the whole
+    /// fake-BTS detector in one task. EXPERIMENTAL above 1: the detector's
+    /// per-identity stage A runs as one task per partition (on every instance of the
+    /// detect group), forwarding to its transmitter stage B, one task reading
+    /// `[kafka.topics] internal_transmitters` (docs/streaming.md, "The fake-BTS
+    /// detector over N partitions"). Raise it to spread measurement detection over
+    /// instances; the topic must have exactly this many partitions.
+    pub measurement_partitions: i32,
     /// How long a consumer waits before it fetches a partition again once its local
     /// queue is full (librdkafka's `fetch.queue.backoff.ms`), milliseconds, 0 to
     /// 300 000. Default 20. The queue is full at `queued.min.messages` records
@@ -66,6 +75,7 @@ impl Default for KafkaConfig {
             connect_timeout_secs: 30,
             topology: Topology::default(),
             internal_partitions: 1,
+            measurement_partitions: 1,
             fetch_queue_backoff_ms: 20,
             topics: TopicsConfig::default(),
             librdkafka: BTreeMap::new(),
@@ -105,6 +115,10 @@ pub struct TopicsConfig {
     pub internal_sms: String,
     /// Valid measurements re-keyed by radio technology and claimed cell (internal).
     pub internal_measurements: String,
+    /// What the fake-BTS detector's per-identity stage A forwards to its transmitter
+    /// stage B (internal, 1 partition; used when `[kafka] measurement_partitions` is
+    /// above 1).
+    pub internal_transmitters: String,
 }
 
 impl Default for TopicsConfig {
@@ -118,6 +132,7 @@ impl Default for TopicsConfig {
             dead_letter: "cw.dead-letter.v1".into(),
             internal_sms: "cellwatch.internal.sms-by-sim".into(),
             internal_measurements: "cellwatch.internal.meas-by-cell".into(),
+            internal_transmitters: "cellwatch.internal.meas-transmitters".into(),
         }
     }
 }
@@ -161,9 +176,15 @@ impl KafkaConfig {
             p.push(
                 "kafka.internal_partitions",
                 format!(
-                    "must be 1 (the detect stage is one task today), got {}",
+                    "must be 1 (the spam detector is one task today), got {}",
                     self.internal_partitions
                 ),
+            );
+        }
+        if !(1..=256).contains(&self.measurement_partitions) {
+            p.push(
+                "kafka.measurement_partitions",
+                format!("must be 1 to 256, got {}", self.measurement_partitions),
             );
         }
         for name in self.librdkafka.keys() {
@@ -176,7 +197,7 @@ impl KafkaConfig {
 
 impl TopicsConfig {
     /// `(key, topic)` of every topic, in declaration order.
-    pub(crate) fn by_key(&self) -> [(&'static str, &str); 8] {
+    pub(crate) fn by_key(&self) -> [(&'static str, &str); 9] {
         [
             ("sms_volume", &self.sms_volume),
             ("measurements", &self.measurements),
@@ -186,6 +207,7 @@ impl TopicsConfig {
             ("dead_letter", &self.dead_letter),
             ("internal_sms", &self.internal_sms),
             ("internal_measurements", &self.internal_measurements),
+            ("internal_transmitters", &self.internal_transmitters),
         ]
     }
 

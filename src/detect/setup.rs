@@ -28,6 +28,27 @@ impl RunSetup {
     /// Load the inventory (`cells`, else `[inventory] csv`) and the allowlist, and
     /// build every detector; an invalid detector section is refused.
     pub fn build(config: &Config, cells: Option<&Path>) -> Result<RunSetup, String> {
+        let (spam, fakebts, inventory_report) = Self::parts(config, cells)?;
+        Ok(RunSetup {
+            detectors: vec![Box::new(spam), Box::new(fakebts)],
+            inventory_report,
+        })
+    }
+
+    /// The spam detector and the fake-BTS detector apart (the service runs the
+    /// latter's two stages in separate tasks when measurements are partitioned).
+    pub(crate) fn build_split(
+        config: &Config,
+        cells: Option<&Path>,
+    ) -> Result<(SpamDetector, FakeBtsDetector), String> {
+        let (spam, fakebts, _) = Self::parts(config, cells)?;
+        Ok((spam, fakebts))
+    }
+
+    fn parts(
+        config: &Config,
+        cells: Option<&Path>,
+    ) -> Result<(SpamDetector, FakeBtsDetector, Option<LoadReport>), String> {
         let cells = cells.or(config.inventory.csv.as_deref());
         let (inventory, inventory_report) = match cells {
             Some(path) => {
@@ -45,13 +66,10 @@ impl RunSetup {
             None => Allowlist::empty(),
         };
         let spam = SpamDetector::new(config.spam.clone(), allowlist).map_err(|e| e.to_string())?;
-        let detectors: Vec<Box<dyn Detector>> = vec![
-            Box::new(spam),
-            Box::new(fakebts_detector(config, &inventory)?),
-        ];
-        Ok(RunSetup {
-            detectors,
+        Ok((
+            spam,
+            fakebts_detector(config, &inventory)?,
             inventory_report,
-        })
+        ))
     }
 }

@@ -167,9 +167,9 @@ impl Idleness {
     /// [`super::consumer::question_client`]), whether the partitions silent for the
     /// timeout are consumed to their end (when due, and none is asked already).
     pub(super) fn check(&mut self, consumer: &Questions, worker: &Worker) {
-        // Stage detect hears of idleness from stage ingest's markers.
+        // Stages detect and transmitters hear of idleness from markers upstream.
         if !worker.live
-            || matches!(worker.stage, Stage::Detect(_))
+            || matches!(worker.stage, Stage::Detect(_) | Stage::Transmitters(_))
             || self.query.is_some()
             || self.checked_at.elapsed() < CHECK_EVERY
         {

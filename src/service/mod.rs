@@ -8,6 +8,7 @@ pub(crate) mod consumer;
 mod envelope;
 mod error;
 mod flush;
+mod hop;
 pub(crate) mod http_limits;
 mod idle;
 pub mod metrics;
@@ -19,8 +20,12 @@ mod run;
 mod stage;
 pub mod stage_time;
 mod topology;
+mod transmitters;
 mod worker;
 
 pub use error::ServiceError;
 pub use report::ServiceReport;
 pub use run::{run, ServiceOptions};
+
+#[cfg(test)]
+mod split_tests;

@@ -60,6 +60,7 @@ impl Worker {
         if feed_parts.is_empty() {
             if let Stage::Detect(state) = &mut self.stage {
                 state.upstream.clear();
+                state.owned.clear();
                 state.applied.clear();
             }
             self.live = true;
@@ -69,8 +70,7 @@ impl Worker {
         // until it delivers or turns idle (see `Pipeline::set_idle`); in stage
         // detect, every partition of the feed topics upstream does.
         if matches!(self.stage, Stage::Detect(_)) {
-            let owned = feed_parts.iter().map(|(t, _)| self.feeds[t]).collect();
-            self.refresh_upstream(consumer, &owned)?;
+            self.refresh_upstream(consumer, &feed_parts)?;
             self.reset_detect();
         } else {
             for (t, p) in &feed_parts {
@@ -104,20 +104,27 @@ impl Worker {
                 .filter_map(|(t, _)| self.feeds.get(t).copied())
                 .collect()
         };
-        let (fresh, owned) = (feeds_of(moved), feeds_of(assigned));
+        let fresh = feeds_of(moved);
         if fresh.is_empty() {
             return Ok(());
         }
         // Not live meanwhile: an idle marker read again must not finish the state.
         self.live = false;
         self.forget_feeds(&fresh)?;
-        self.refresh_upstream(consumer, &owned)?;
+        self.refresh_upstream(consumer, assigned)?;
         if let Stage::Detect(state) = &self.stage {
-            for (feed, p) in state.upstream.iter().filter(|(f, _)| fresh.contains(f)) {
-                self.pipeline.register_source(*feed, *p);
+            for (feed, p) in state.sources(&fresh) {
+                self.pipeline.register_source(feed, p);
             }
         }
-        let (ranges, _) = self.ranges_to_reread(consumer, moved, &BTreeMap::new())?;
+        // Every owned partition of a feed that starts over is read again (with
+        // `measurement_partitions` above 1 a task may own several, kept ones too).
+        let reread: Vec<(String, i32)> = assigned
+            .iter()
+            .filter(|(t, _)| self.feeds.get(t).is_some_and(|f| fresh.contains(f)))
+            .cloned()
+            .collect();
+        let (ranges, _) = self.ranges_to_reread(consumer, &reread, &BTreeMap::new())?;
         let Some(rebuilt) = self.reread(&ranges)? else {
             return Ok(());
         };
@@ -137,7 +144,9 @@ impl Worker {
         if let Stage::Detect(state) = &mut self.stage {
             state.applied.retain(|(f, _), _| !feeds.contains(f));
             state.upstream.retain(|(f, _)| !feeds.contains(f));
+            state.owned.retain(|(f, _)| !feeds.contains(f));
         }
+        self.take_forwarded();
         Ok(())
     }
 
@@ -171,6 +180,8 @@ impl Worker {
         started: Instant,
     ) {
         self.live = true;
+        // What stage A forwarded while rebuilding was produced before.
+        self.take_forwarded();
         self.metrics.rebuilt_records.inc_by(records);
         self.report.rebuilds += 1;
         self.report.rebuilt_records += records;
@@ -191,6 +202,17 @@ impl Worker {
     fn reset_pipeline(&mut self) -> Result<(), ServiceError> {
         self.pipeline = self.fresh_pipeline()?;
         self.validators.clear();
+        if let Stage::Transmitters(task) = &mut self.stage {
+            let mut fresh = Self::new_transmitters(&self.config, self.cells.as_deref())?;
+            for ((tag, key), value) in &self.references {
+                fresh.on_reference_update(
+                    super::worker::reference_of_tag(*tag),
+                    key,
+                    value.as_deref(),
+                );
+            }
+            **task = fresh;
+        }
         Ok(())
     }
 

@@ -18,9 +18,8 @@ use super::metrics::Metrics;
 use super::outputs::{Batch, BatchStore, Outputs};
 use super::reference::{spawn_reference_reader, ReferenceUpdate};
 use super::report::ServiceReport;
-use super::stage::{DetectState, IngestState, Stage};
+use super::stage::Stage;
 use super::stage_time::Step;
-use super::topology::{detect_kafka, ensure_internal_topics};
 use super::worker::Worker;
 use crate::config::{Config, KafkaConfig, Topology};
 use crate::kafka_failure::{check_brokers, FailureWatch};
@@ -39,6 +38,7 @@ use tokio::sync::{mpsc, watch};
 mod changes;
 mod close;
 mod finals;
+mod staged;
 
 /// How to run the service.
 pub struct ServiceOptions {
@@ -69,7 +69,7 @@ pub async fn run(opts: ServiceOptions) -> Result<ServiceReport, ServiceError> {
     let reference_reader = spawn_reference_reader(&config.kafka, ref_tx, opts.shutdown.clone())?;
     let outcome = match config.kafka.topology {
         Topology::Single => run_single(&opts, &failures, &mut ref_rx).await,
-        Topology::Staged => run_staged(&opts, &failures, &mut ref_rx).await,
+        Topology::Staged => staged::run_staged(&opts, &failures, &mut ref_rx).await,
     };
     // The reference reader ends when its receiver is gone (within one poll); wait
     // for it, so that no Kafka client outlives the service (the demo's in-process
@@ -129,7 +129,7 @@ fn part(
     );
     let archive = config.sink.archive_records
         && matches!(opts.store, BatchStore::ClickHouse(_))
-        && !matches!(stage, Stage::Detect(_));
+        && matches!(stage, Stage::Whole | Stage::Ingest(_));
     let worker = Worker::new(
         config.clone(),
         opts.cells.clone().or_else(|| config.inventory.csv.clone()),
@@ -192,145 +192,6 @@ async fn run_single(
     };
     close::close_consumer(p.consumer, &config.kafka.group_id, outcome.is_ok()).await;
     outcome
-}
-
-/// `topology = "staged"`: stage ingest (feed partitions → internal topics) and stage
-/// detect (internal topics → detectors → cases), each in its own consumer group,
-/// side by side in this process.
-async fn run_staged(
-    opts: &ServiceOptions,
-    failures: &Arc<FailureWatch>,
-    references: &mut mpsc::Receiver<ReferenceUpdate>,
-) -> Result<ServiceReport, ServiceError> {
-    let config = &opts.config;
-    let internal = ensure_internal_topics(&config.kafka).await?;
-    let internal_feeds: BTreeMap<String, Feed> =
-        internal.iter().map(|(f, (t, _))| (t.clone(), *f)).collect();
-    let ingest_stage = Stage::Ingest(IngestState {
-        internal,
-        pending: Vec::new(),
-    });
-    let ingest = part(
-        opts,
-        &config.kafka,
-        failures,
-        feed_topics(config),
-        ingest_stage,
-    )?;
-    let detect_kafka = detect_kafka(&config.kafka);
-    let detect_stage = Stage::Detect(DetectState::default());
-    let mut detect = part(opts, &detect_kafka, failures, internal_feeds, detect_stage)?;
-    detect.service.upstream = Some(question_client(
-        &config.kafka,
-        &config.kafka.group_id,
-        failures.clone(),
-    )?);
-    // `processed` and `acknowledged` count feed records (what the demo paces on):
-    // stage detect's envelopes are not counted again.
-    detect.service.worker.metrics.processed = Arc::default();
-    detect.service.worker.metrics.acknowledged = Arc::default();
-    opts.metrics.ready.store(true, Ordering::Relaxed);
-    tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, detect_group = %detect_kafka.group_id, "cellwatch service started (staged: ingest + detect)");
-    // The stages run side by side: ingest in a task of its own (a burst or a blocking
-    // broker call of one stage must not hold the other up), detect here.
-    let (mut stop_ingest, mut stop_detect) = (opts.shutdown.clone(), opts.shutdown.clone());
-    let ingest_failures = failures.clone();
-    let mut ingest_task = tokio::spawn(async move {
-        // Stage ingest reads no reference data: this receiver never delivers.
-        let (_no_sender, mut no_references) = mpsc::channel::<ReferenceUpdate>(1);
-        let mut p = ingest;
-        let r = p
-            .service
-            .consume(
-                &p.consumer,
-                &p.changes,
-                &mut no_references,
-                &mut stop_ingest,
-                &ingest_failures,
-            )
-            .await;
-        (p, r)
-    });
-    let joined = |e: tokio::task::JoinError| ServiceError::Flush(format!("stage ingest: {e}"));
-    // Either stage failing stops the service; a clean end (shutdown) waits for both.
-    let ended: Result<Part, (Option<Part>, ServiceError)> = {
-        let detecting = detect.service.consume(
-            &detect.consumer,
-            &detect.changes,
-            references,
-            &mut stop_detect,
-            failures,
-        );
-        tokio::pin!(detecting);
-        tokio::select! {
-            done = &mut ingest_task => match done {
-                Err(e) => Err((None, joined(e))),
-                Ok((p, Err(e))) => Err((Some(p), e)),
-                Ok((p, Ok(()))) => match (&mut detecting).await {
-                    Ok(()) => Ok(p),
-                    Err(e) => Err((Some(p), e)),
-                },
-            },
-            r = &mut detecting => match r {
-                Err(e) => {
-                    // Not awaited: the service is failing, the process ends.
-                    ingest_task.abort();
-                    Err((None, e))
-                }
-                Ok(()) => match ingest_task.await {
-                    Err(e) => Err((None, joined(e))),
-                    Ok((p, Err(e))) => Err((Some(p), e)),
-                    Ok((p, Ok(()))) => Ok(p),
-                },
-            },
-        }
-    };
-    let Part {
-        consumer: detect_consumer,
-        service: detect_service,
-        ..
-    } = detect;
-    let (ingest_consumer, outcome) = match ended {
-        Ok(ingest) => {
-            let stopped = stop_stages(
-                ingest.service,
-                &ingest.consumer,
-                detect_service,
-                &detect_consumer,
-            )
-            .await;
-            (Some(ingest.consumer), stopped)
-        }
-        Err((ingest, e)) => {
-            // Holds a reference to stage ingest's consumer: gone before it closes.
-            drop(detect_service);
-            (ingest.map(|p| p.consumer), Err(e))
-        }
-    };
-    let clean = outcome.is_ok();
-    if let Some(consumer) = ingest_consumer {
-        close::close_consumer(consumer, &config.kafka.group_id, clean).await;
-    }
-    close::close_consumer(detect_consumer, &detect_kafka.group_id, clean).await;
-    outcome
-}
-
-/// Both stages' clean stop (ingest first: its last offsets are what stage detect's
-/// final check waits for); one report.
-async fn stop_stages(
-    ingest: ServiceLoop,
-    ingest_consumer: &GroupConsumer,
-    detect: ServiceLoop,
-    detect_consumer: &GroupConsumer,
-) -> Result<ServiceReport, ServiceError> {
-    let mut report = ingest.stop(ingest_consumer).await?;
-    let d = detect.stop(detect_consumer).await?;
-    report.flushes += d.flushes;
-    report.case_snapshots += d.case_snapshots;
-    report.finishes += d.finishes;
-    report.rebuilds += d.rebuilds;
-    report.rebuilt_records += d.rebuilt_records;
-    Ok(report)
 }
 
 /// Before anything is consumed: the brokers answer and accept cellwatch's login

@@ -8,7 +8,9 @@
 use super::consumer::WorkerContext;
 use super::envelope::{detector_key, feed_of_tag, feed_tag, partition_of, Envelope};
 use super::error::ServiceError;
+use super::hop::{Hop, Outbox, Produced};
 use super::outputs::Batch;
+use super::transmitters::TransmitterTask;
 use super::worker::Worker;
 use crate::detect::CaseSink;
 use crate::model::{Event, Feed};
@@ -25,6 +27,8 @@ pub(super) enum Stage {
     Whole,
     Ingest(IngestState),
     Detect(DetectState),
+    /// Stage B of the fake-BTS detector (`measurement_partitions` above 1).
+    Transmitters(Box<TransmitterTask>),
 }
 
 impl Stage {
@@ -34,6 +38,7 @@ impl Stage {
             Stage::Whole => "whole",
             Stage::Ingest(_) => "ingest",
             Stage::Detect(_) => "detect",
+            Stage::Transmitters(_) => "transmitters",
         }
     }
 }
@@ -44,6 +49,11 @@ pub(super) struct IngestState {
     pub(super) internal: BTreeMap<Feed, (String, i32)>,
     /// Envelopes of the records processed since the batch took the last ones.
     pub(super) pending: Vec<OutMessage>,
+    /// `[pipeline] watermark_step_ms`: with several internal partitions, a source's
+    /// watermark is broadcast to every partition each time it passes a step.
+    pub(super) step_ms: i64,
+    /// The last step broadcast per source.
+    pub(super) marked: BTreeMap<(Feed, i32), i64>,
 }
 
 /// One message for an internal topic.
@@ -60,20 +70,58 @@ pub(super) struct DetectState {
     /// The partitions of each feed topic upstream (all of them hold the watermark
     /// until they deliver or turn idle).
     pub(super) upstream: Vec<(Feed, i32)>,
-    /// Highest feed offset applied, per upstream source.
+    /// The internal partitions this task owns.
+    pub(super) owned: Vec<(Feed, i32)>,
+    /// Highest feed offset applied, per source: an upstream partition as seen
+    /// through one internal partition ([`source_id`]).
     pub(super) applied: BTreeMap<(Feed, i32), i64>,
+    /// `measurement_partitions` above 1: the fake-BTS detector's stage A runs here
+    /// and puts what it forwards in this outbox, for `internal_transmitters`.
+    pub(super) split: Option<SplitA>,
     /// Internal messages that could not be read (another version).
     pub(super) unreadable: u64,
 }
 
+/// Stage A of the fake-BTS detector in stage detect: its outbox and where to send it.
+pub(super) struct SplitA {
+    pub(super) outbox: Outbox,
+    pub(super) topic: String,
+}
+
+/// The pipeline source of upstream partition `source` as seen through internal
+/// partition `internal`: each internal partition carries its own share of a
+/// source's events with that source's watermark, so a task owning several internal
+/// partitions holds one watermark per pair (with one partition, the source itself).
+pub(super) fn source_id(internal: i32, source: i32) -> i32 {
+    (internal << 16) | (source & 0xffff)
+}
+
+impl DetectState {
+    /// Every pipeline source of `feeds`' owned internal partitions.
+    pub(super) fn sources(&self, feeds: &BTreeSet<Feed>) -> Vec<(Feed, i32)> {
+        let mut out = Vec::new();
+        for (feed, internal) in self.owned.iter().filter(|(f, _)| feeds.contains(f)) {
+            for (_, p) in self.upstream.iter().filter(|(f, _)| f == feed) {
+                out.push((*feed, source_id(*internal, *p)));
+            }
+        }
+        out
+    }
+}
+
 impl IngestState {
-    /// Queue a valid event of feed partition `source` for its internal partition.
+    /// Queue a valid event of feed partition `source` for its internal partition;
+    /// with several internal partitions, the source's watermark to the others each
+    /// time it passes a step (so that each partition's watermark advances even when
+    /// it gets no event of that source).
     pub(super) fn forward(&mut self, event: Event, source: i32, offset: i64, watermark_ms: i64) {
-        let Some((topic, partitions)) = self.internal.get(&event.feed()) else {
+        let feed = event.feed();
+        let Some((topic, partitions)) = self.internal.get(&feed) else {
             return;
         };
+        let (topic, partitions) = (topic.clone(), *partitions);
         let key = detector_key(&event);
-        let partition = partition_of(&key, *partitions);
+        let partition = partition_of(&key, partitions);
         let payload = Envelope::Data {
             source,
             offset,
@@ -87,6 +135,30 @@ impl IngestState {
             key: Some(key),
             payload,
         });
+        if partitions < 2 || watermark_ms == i64::MIN {
+            return;
+        }
+        let step = watermark_ms.div_euclid(self.step_ms.max(1));
+        if self.marked.get(&(feed, source)).is_some_and(|s| *s >= step) {
+            return;
+        }
+        self.marked.insert((feed, source), step);
+        let mark = Envelope::Mark {
+            feed: feed_tag(feed),
+            source,
+            next: offset + 1,
+            watermark_ms: Some(watermark_ms),
+            idle: false,
+        }
+        .encode();
+        for p in (0..partitions).filter(|p| *p != partition) {
+            self.pending.push(OutMessage {
+                topic: topic.clone(),
+                partition: p,
+                key: None,
+                payload: mark.clone(),
+            });
+        }
     }
 
     /// Tell every internal partition of `feed` that `source` is idle (consumed to
@@ -125,7 +197,7 @@ impl Worker {
     /// already applied (offset at or below the source's last) are skipped; an idle
     /// marker that leaves every source idle emits the final snapshots (when live,
     /// never while rebuilding).
-    pub(super) fn apply_internal(&mut self, payload: &[u8], out: &mut dyn CaseSink) {
+    pub(super) fn apply_internal(&mut self, internal: i32, payload: &[u8], out: &mut dyn CaseSink) {
         let Stage::Detect(state) = &mut self.stage else {
             return;
         };
@@ -145,6 +217,7 @@ impl Worker {
                 event,
             } => {
                 let feed = event.feed();
+                let source = source_id(internal, source);
                 let last = state.applied.entry((feed, source)).or_insert(-1);
                 if offset <= *last {
                     return;
@@ -161,6 +234,7 @@ impl Worker {
                 idle,
             } => {
                 let feed = feed_of_tag(feed);
+                let source = source_id(internal, source);
                 // Stale: this source has delivered beyond the marker since.
                 if state
                     .applied
@@ -182,6 +256,63 @@ impl Worker {
         }
     }
 
+    /// Stage detect running the fake-BTS detector's stage A (measurements over
+    /// several partitions).
+    pub(super) fn runs_stage_a(&self) -> bool {
+        matches!(
+            self.stage,
+            Stage::Detect(DetectState { split: Some(_), .. })
+        )
+    }
+
+    /// Stage detect with the fake-BTS detector's stage A: what it forwarded since the
+    /// last call, as messages of the transmitters topic (a step or the end for each
+    /// owned measurements partition).
+    pub(super) fn take_forwarded(&mut self) -> Vec<OutMessage> {
+        let Stage::Detect(DetectState {
+            split: Some(split),
+            owned,
+            ..
+        }) = &self.stage
+        else {
+            return Vec::new();
+        };
+        let produced = std::mem::take(&mut *split.outbox.lock().expect("outbox lock"));
+        let mine: Vec<i32> = owned
+            .iter()
+            .filter(|(f, _)| *f == Feed::Measurements)
+            .map(|(_, p)| *p)
+            .collect();
+        let mut out = Vec::with_capacity(produced.len());
+        let mut push = |hop: Hop| {
+            out.push(OutMessage {
+                topic: split.topic.clone(),
+                partition: 0,
+                key: None,
+                payload: hop.encode(),
+            })
+        };
+        for p in produced {
+            match p {
+                Produced::Forward(f) => push(Hop::Forward(f)),
+                Produced::Step(watermark_ms) => {
+                    for &partition in &mine {
+                        push(Hop::Step {
+                            partition,
+                            watermark_ms,
+                        });
+                    }
+                }
+                Produced::Finished => {
+                    for &partition in &mine {
+                        push(Hop::Finished { partition });
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Stage ingest: a feed partition is idle; tell stage detect.
     pub(super) fn mark_idle(&mut self, feed: Feed, source: i32, next: i64, batch: &mut Batch) {
         if let Stage::Ingest(state) = &mut self.stage {
@@ -195,15 +326,20 @@ impl Worker {
     }
 
     /// Stage detect: learn the partitions of the feed topics upstream of the
-    /// internal partitions this task owns (from the brokers' metadata), each of which
-    /// holds the watermark until it delivers or is declared idle. A task that owns
-    /// only one feed's internal partition (the detect group spreads the two over its
-    /// members) waits for that feed only.
+    /// internal partitions `parts` this task owns (from the brokers' metadata), each
+    /// of which holds the watermark until it delivers or is declared idle. A task
+    /// that owns only one feed's internal partitions (the detect group spreads them
+    /// over its members) waits for that feed only.
     pub(super) fn refresh_upstream(
         &mut self,
         consumer: &StreamConsumer<WorkerContext>,
-        owned: &BTreeSet<Feed>,
+        parts: &[(String, i32)],
     ) -> Result<(), ServiceError> {
+        let owned_parts: Vec<(Feed, i32)> = parts
+            .iter()
+            .filter_map(|(t, p)| self.feeds.get(t).map(|f| (*f, *p)))
+            .collect();
+        let owned: BTreeSet<Feed> = owned_parts.iter().map(|(f, _)| *f).collect();
         let topics = &self.config.kafka.topics;
         let feeds = [
             (Feed::SmsVolume, topics.sms_volume.clone()),
@@ -220,6 +356,7 @@ impl Worker {
         }
         if let Stage::Detect(state) = &mut self.stage {
             state.upstream = upstream;
+            state.owned = owned_parts;
         }
         Ok(())
     }
@@ -238,8 +375,9 @@ impl Worker {
     pub(super) fn reset_detect(&mut self) {
         if let Stage::Detect(state) = &mut self.stage {
             state.applied.clear();
-            for (feed, p) in &state.upstream {
-                self.pipeline.register_source(*feed, *p);
+            let feeds = state.owned.iter().map(|(f, _)| *f).collect();
+            for (feed, p) in state.sources(&feeds) {
+                self.pipeline.register_source(feed, p);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The internal topics of `[kafka] topology = "staged"`: created when missing (with
-//! `[kafka] internal_partitions`), checked when present, and the consumer-group
-//! settings of stage detect, and the warning that `single` with several instances
+//! `[kafka] internal_partitions` and `measurement_partitions`), checked when
+//! present, and the consumer-group settings of stage detect and of the fake-BTS
+//! detector's stage B, and the warning that `single` with several instances
 //! gives other cases than one instance. Kept apart because it is the only place the
 //! service administers topics.
 
@@ -24,19 +25,33 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Stage detect's assignor unless `[kafka.librdkafka]` names one.
 pub(crate) const DETECT_ASSIGNOR: &str = "cooperative-sticky";
 
-/// The internal topic of each feed and its partition count, creating the topics
-/// that do not exist yet (broker's default replication).
+/// The internal topics of `topology = "staged"`.
+pub(super) struct InternalTopics {
+    /// Per feed: the internal topic and its partition count.
+    pub(super) by_feed: BTreeMap<Feed, (String, i32)>,
+    /// Stage A → stage B of the fake-BTS detector, when measurements are split
+    /// (`[kafka] measurement_partitions` above 1).
+    pub(super) transmitters: Option<String>,
+}
+
+/// The internal topics, creating those that do not exist yet (broker's default
+/// replication) with their configured partition counts, and checking the counts of
+/// those that do.
 pub(super) async fn ensure_internal_topics(
     kafka: &KafkaConfig,
-) -> Result<BTreeMap<Feed, (String, i32)>, ServiceError> {
-    let admin: AdminClient<DefaultClientContext> = base_config(kafka).create()?;
-    let wanted = [
-        (Feed::SmsVolume, kafka.topics.internal_sms.clone()),
+) -> Result<InternalTopics, ServiceError> {
+    let split = kafka.measurement_partitions > 1;
+    let mut wanted = vec![
+        (kafka.topics.internal_sms.clone(), kafka.internal_partitions),
         (
-            Feed::Measurements,
             kafka.topics.internal_measurements.clone(),
+            kafka.measurement_partitions,
         ),
     ];
+    if split {
+        wanted.push((kafka.topics.internal_transmitters.clone(), 1));
+    }
+    let admin: AdminClient<DefaultClientContext> = base_config(kafka).create()?;
     // Asked first with a consumer-type client (it never has topics auto-created):
     // only the missing topics are created (a cluster may not take admin requests).
     let probe: BaseConsumer = base_config(kafka).create()?;
@@ -45,65 +60,76 @@ pub(super) async fn ensure_internal_topics(
         Ok(md.topics().first().map_or(0, |t| t.partitions().len()) as i32)
     };
     let mut missing = Vec::new();
-    for (_, topic) in &wanted {
+    for (topic, n) in &wanted {
         if partitions(topic)? == 0 {
-            missing.push(topic.clone());
+            missing.push((topic.clone(), *n));
         }
     }
-    let new: Vec<NewTopic> = missing
-        .iter()
-        .map(|t| NewTopic::new(t, kafka.internal_partitions, TopicReplication::Fixed(-1)))
-        .collect();
-    let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
-    // A topic that cannot be created may exist all the same (created by an operator,
-    // or a cluster that does not take admin requests): the metadata below decides.
-    let mut not_created: BTreeMap<String, String> = BTreeMap::new();
-    if !new.is_empty() {
-        match admin.create_topics(&new, &opts).await {
-            Ok(results) => {
-                for result in results {
-                    match result {
-                        Ok(topic) => {
-                            tracing::info!(%topic, partitions = kafka.internal_partitions, "internal topic created")
-                        }
-                        Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                        Err((topic, code)) => {
-                            not_created.insert(topic, code.to_string());
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                for (_, topic) in &wanted {
-                    not_created.insert(topic.clone(), e.to_string());
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (feed, topic) in wanted {
-        let mut n = partitions(&topic)?;
+    let not_created = create(&admin, &missing).await;
+    for (topic, want) in &wanted {
+        let mut n = partitions(topic)?;
         // A topic just created may not be in the brokers' metadata yet (seen under
         // load): wait for it rather than call it a topic without partitions.
         let since = Instant::now();
-        while n == 0 && missing.contains(&topic) && since.elapsed() < ADMIN_TIMEOUT {
+        while n == 0 && missing.iter().any(|(t, _)| t == topic) && since.elapsed() < ADMIN_TIMEOUT {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            n = partitions(&topic)?;
+            n = partitions(topic)?;
         }
-        if let (0, Some(why)) = (n, not_created.get(&topic)) {
+        if let (0, Some(why)) = (n, not_created.get(topic)) {
             return Err(ServiceError::Setup(format!(
-                "cannot create the internal topic {topic}: {why}; create it with {} partition(s) (scripts/services.sh up does)",
-                kafka.internal_partitions
+                "cannot create the internal topic {topic}: {why}; create it with {want} partition(s) (scripts/services.sh up does)"
             )));
         }
-        if n != 1 {
+        if n != *want {
             return Err(ServiceError::Setup(format!(
-                "internal topic {topic} has {n} partitions; the detect stage needs exactly 1 (delete the topic and let the service create it)"
+                "internal topic {topic} has {n} partitions; the configuration says {want} ([kafka] internal_partitions for SMS, measurement_partitions for measurements, 1 for the transmitters topic): delete the topic and let the service create it"
             )));
         }
-        out.insert(feed, (topic, n));
     }
-    Ok(out)
+    let mut by_feed = BTreeMap::new();
+    by_feed.insert(Feed::SmsVolume, wanted[0].clone());
+    by_feed.insert(Feed::Measurements, wanted[1].clone());
+    Ok(InternalTopics {
+        by_feed,
+        transmitters: split.then(|| kafka.topics.internal_transmitters.clone()),
+    })
+}
+
+/// Create `missing` (topic, partitions); what could not be created, with why.
+async fn create(
+    admin: &AdminClient<DefaultClientContext>,
+    missing: &[(String, i32)],
+) -> BTreeMap<String, String> {
+    let mut not_created: BTreeMap<String, String> = BTreeMap::new();
+    if missing.is_empty() {
+        return not_created;
+    }
+    let new: Vec<NewTopic> = missing
+        .iter()
+        .map(|(t, n)| NewTopic::new(t, *n, TopicReplication::Fixed(-1)))
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    // A topic that cannot be created may exist all the same (created by an operator,
+    // or a cluster that does not take admin requests): the metadata decides.
+    match admin.create_topics(&new, &opts).await {
+        Ok(results) => {
+            for result in results {
+                match result {
+                    Ok(topic) => tracing::info!(%topic, "internal topic created"),
+                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                    Err((topic, code)) => {
+                        not_created.insert(topic, code.to_string());
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            for (topic, _) in missing {
+                not_created.insert(topic.clone(), e.to_string());
+            }
+        }
+    }
+    not_created
 }
 
 /// The Kafka settings of stage detect: its own consumer group (and static
@@ -123,6 +149,18 @@ pub(super) fn detect_kafka(kafka: &KafkaConfig) -> KafkaConfig {
     k.group_id = format!("{}-detect", kafka.group_id);
     if !kafka.group_instance_id.is_empty() {
         k.group_instance_id = format!("{}-detect", kafka.group_instance_id);
+    }
+    k
+}
+
+/// The Kafka settings of the fake-BTS detector's stage B (`measurement_partitions`
+/// above 1): a consumer group of its own (one member owns its one partition, the
+/// others stand by), with its own static membership name.
+pub(super) fn transmitters_kafka(kafka: &KafkaConfig) -> KafkaConfig {
+    let mut k = kafka.clone();
+    k.group_id = format!("{}-transmitters", kafka.group_id);
+    if !kafka.group_instance_id.is_empty() {
+        k.group_instance_id = format!("{}-transmitters", kafka.group_instance_id);
     }
     k
 }

@@ -8,7 +8,7 @@ use super::metrics::{DetectorLabel, FeedLabel, Metrics, TopicLabel, TopicReasonL
 use super::outputs::Batch;
 use super::reference::ReferenceUpdate;
 use super::report::ServiceReport;
-use super::stage::Stage;
+use super::stage::{DetectState, Stage};
 use super::stage_time::{thread_cpu, Step, ENCODE_SAMPLE};
 use crate::config::Config;
 use crate::detect::setup::RunSetup;
@@ -167,8 +167,18 @@ impl Worker {
         cells: Option<&std::path::Path>,
         stage: &Stage,
     ) -> Result<Pipeline, ServiceError> {
-        if matches!(stage, Stage::Ingest(_)) {
-            return Ok(Pipeline::from_config(Vec::new(), &config.pipeline));
+        match stage {
+            Stage::Ingest(_) | Stage::Transmitters(_) => {
+                return Ok(Pipeline::from_config(Vec::new(), &config.pipeline));
+            }
+            Stage::Detect(DetectState {
+                split: Some(split), ..
+            }) => {
+                let detectors = super::hop::split_detectors(config, cells, split.outbox.clone())
+                    .map_err(ServiceError::Setup)?;
+                return Ok(Pipeline::from_config(detectors, &config.pipeline));
+            }
+            _ => {}
         }
         let setup = RunSetup::build(config, cells).map_err(ServiceError::Setup)?;
         Ok(Pipeline::from_config(setup.detectors, &config.pipeline))
@@ -202,9 +212,16 @@ impl Worker {
         archive: Option<&mut RecordArchive>,
     ) -> Option<DeadLetter> {
         let feed = *self.feeds.get(topic)?;
-        if matches!(self.stage, Stage::Detect(_)) {
-            self.apply_internal(payload, out);
-            return None;
+        match self.stage {
+            Stage::Detect(_) => {
+                self.apply_internal(partition, payload, out);
+                return None;
+            }
+            Stage::Transmitters(_) => {
+                self.apply_hop(payload, out);
+                return None;
+            }
+            _ => {}
         }
         let forward = archive.is_some();
         let (bounds, depth) = (self.bounds, self.config.pipeline.max_json_depth);
@@ -302,7 +319,8 @@ impl Worker {
     /// does (held events released in order, then every detector's pending cases);
     /// the state is then spent: the next record rebuilds it first.
     pub(super) fn finish(&mut self, out: &mut dyn CaseSink, why: &'static str) {
-        if !self.live || matches!(self.stage, Stage::Ingest(_)) {
+        // Stage B finishes when every stage-A partition has (`apply_hop`).
+        if !self.live || matches!(self.stage, Stage::Ingest(_) | Stage::Transmitters(_)) {
             return;
         }
         self.pipeline.finish(out);
@@ -335,6 +353,9 @@ impl Worker {
     pub(super) fn apply_reference(&mut self, update: ReferenceUpdate) {
         self.pipeline
             .on_reference_update(update.kind, &update.key, update.value.as_deref());
+        if let Stage::Transmitters(task) = &mut self.stage {
+            task.on_reference_update(update.kind, &update.key, update.value.as_deref());
+        }
         self.references
             .insert((reference_tag(update.kind), update.key), update.value);
     }
@@ -381,6 +402,14 @@ impl Worker {
                     })
                     .set((now - wm) / 1000);
             }
+        }
+        if let Stage::Transmitters(task) = &self.stage {
+            self.metrics
+                .state_size
+                .get_or_create(&DetectorLabel {
+                    detector: "fake_bts_transmitters".into(),
+                })
+                .set(task.state_size() as i64);
         }
         for d in self.pipeline.detectors() {
             self.metrics
@@ -467,8 +496,12 @@ impl Worker {
             Some(&mut archive),
         );
         batch.archive = archive;
-        if let Stage::Ingest(state) = &mut self.stage {
-            batch.envelopes.append(&mut state.pending);
+        match &mut self.stage {
+            Stage::Ingest(state) => batch.envelopes.append(&mut state.pending),
+            Stage::Detect(DetectState { split: Some(_), .. }) => {
+                batch.envelopes.append(&mut self.take_forwarded())
+            }
+            _ => {}
         }
         self.count(topic, dead.as_ref());
         let r = &mut self.report;

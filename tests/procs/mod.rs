@@ -71,6 +71,9 @@ pub struct Setup {
     /// Where the instances reach ClickHouse (a relay the test can close), when not
     /// `clickhouse_url`.
     pub service_clickhouse_url: Option<String>,
+    /// `[kafka] measurement_partitions` (above 1: the fake-BTS detector's stage A
+    /// on that many partitions, stage B on a transmitters topic of its own).
+    pub measurement_partitions: i32,
 }
 
 impl Setup {
@@ -83,6 +86,7 @@ impl Setup {
             brokers: common::kafka_brokers(),
             clickhouse_url: common::clickhouse_url(),
             service_clickhouse_url: None,
+            measurement_partitions: 1,
         }
     }
 }
@@ -143,9 +147,11 @@ brokers = "{brokers}"
 group_id = "{group}"
 group_instance_id = "cw-proc-instance-a"
 topology = "{topology}"
+measurement_partitions = {mparts}
 [kafka.topics]
 internal_sms = "{isms}"
 internal_measurements = "{imeas}"
+internal_transmitters = "{itx}"
 sms_volume = "{sms}"
 measurements = "{meas}"
 cases = "{cases}"
@@ -176,6 +182,8 @@ batch_max_records = 5000
             topology = if s.staged { "staged" } else { "single" },
             isms = common::unique_name("cw-proc-isms"),
             imeas = common::unique_name("cw-proc-imeas"),
+            itx = common::unique_name("cw-proc-itx"),
+            mparts = s.measurement_partitions,
         );
         std::fs::write(&config, toml).unwrap();
         Fixture {

@@ -4,7 +4,8 @@
 //! than from any instance, so that rebalances and re-read tails cannot fool them:
 //! stage ingest done (its group committed every feed partition to its end) and
 //! detection done (stage detect's group committed the internal topics to their
-//! end after that). Offsets are committed about once a second, so both times
+//! end after that, and with `measurement_partitions` above 1 the fake-BTS
+//! detector's stage B its transmitters topic). Offsets are committed about once a second, so both times
 //! include up to a second of commit delay. With one instance, a second phase
 //! times stage detect alone on the full internal topics: the rate of the one
 //! detect task when ingest runs on other machines.
@@ -126,12 +127,17 @@ async fn detect_alone(
     records: u64,
 ) -> Result<(f64, f64), String> {
     let detect_group = format!("{}-detect", env.config.kafka.group_id);
+    let b_group = format!("{}-transmitters", env.config.kafka.group_id);
+    let mut groups = vec![detect_group.as_str()];
+    if env.config.kafka.measurement_partitions > 1 {
+        groups.push(b_group.as_str());
+    }
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &env.config.kafka.brokers)
         .create()
         .map_err(|e| format!("cannot reach kafka: {e}"))?;
     for r in admin
-        .delete_groups(&[detect_group.as_str()], &AdminOptions::new())
+        .delete_groups(&groups, &AdminOptions::new())
         .await
         .map_err(|e| format!("cannot delete group {detect_group}: {e}"))?
     {
@@ -180,7 +186,16 @@ async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant,
         progress_reader(config, &format!("{}-detect", config.kafka.group_id))?,
         vec![t.internal_sms.clone(), t.internal_measurements.clone()],
     );
+    // With the fake-BTS detector split (`measurement_partitions` above 1),
+    // detection is done once its stage B has committed the transmitters topic too.
+    let b = (config.kafka.measurement_partitions > 1)
+        .then(|| {
+            progress_reader(config, &format!("{}-transmitters", config.kafka.group_id))
+                .map(|r| (r, vec![t.internal_transmitters.clone()]))
+        })
+        .transpose()?;
     let mut ingest_done = None;
+    let mut detect_done = false;
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if Instant::now() > deadline {
@@ -193,10 +208,11 @@ async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant,
                 }
             ));
         }
-        let (reader, topics) = if ingest_done.is_none() {
-            &ingest
-        } else {
-            &detect
+        let (reader, topics) = match (&ingest_done, detect_done, &b) {
+            (None, _, _) => &ingest,
+            (Some(_), false, _) => &detect,
+            (Some(_), true, Some(b)) => b,
+            (Some(_), true, None) => &detect,
         };
         let (reader, topics) = (reader.clone(), topics.clone());
         let at_end = tokio::task::spawn_blocking(move || {
@@ -207,7 +223,10 @@ async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant,
         .map_err(|e| e.to_string())?;
         match (at_end, ingest_done) {
             (true, None) => ingest_done = Some(Instant::now()),
-            (true, Some(ingest)) => return Ok((ingest, Instant::now())),
+            (true, Some(ingest)) if detect_done || b.is_none() => {
+                return Ok((ingest, Instant::now()))
+            }
+            (true, Some(_)) => detect_done = true,
             (false, _) => {}
         }
     }

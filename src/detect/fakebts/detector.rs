@@ -68,6 +68,11 @@ impl FakeBtsDetector {
         })
     }
 
+    /// The two stages, to run apart (the service's stage A tasks and stage B task).
+    pub(crate) fn into_stages(self) -> (IdentityStage, Transmitters) {
+        (self.identities, self.transmitters)
+    }
+
     /// Stage B learns whether `key` is in stage A's index now.
     fn sync_registered(&mut self, key: CellKey) {
         let registered = self.identities.index.get(&key).is_some();

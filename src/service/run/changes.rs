@@ -11,7 +11,7 @@ use crate::model::Feed;
 use crate::service::consumer::AssignmentChange;
 use crate::service::error::ServiceError;
 use crate::service::stage::Stage;
-use rdkafka::consumer::{Consumer, RebalanceProtocol};
+use rdkafka::consumer::{CommitMode, Consumer, RebalanceProtocol};
 use std::collections::{BTreeMap, BTreeSet};
 
 impl ServiceLoop {
@@ -58,6 +58,11 @@ impl ServiceLoop {
                         .await?;
                     self.assigned.extend(moved.iter().cloned());
                     if incremental && keeps && detect && self.worker.live {
+                        // Kept partitions of a feed that starts over are read
+                        // again up to their committed offsets: commit first.
+                        if self.worker.runs_stage_a() {
+                            commit_now(consumer);
+                        }
                         self.rebuild_moved_and_resume(consumer, &moved)?;
                     } else {
                         self.rebuild_and_resume(consumer, &BTreeMap::new())?;
@@ -107,6 +112,19 @@ impl ServiceLoop {
         self.let_go(&parts, consumer, Some(&feeds)).await?;
         self.idleness.keep(&self.assigned);
         self.worker.forget_feeds(&feeds)?;
+        // Measurements over several partitions: the partitions this task keeps of a
+        // feed that started over are read again (their offsets committed first, so
+        // the re-read ends where consumption goes on).
+        let stays: Vec<(String, i32)> = self
+            .assigned
+            .iter()
+            .filter(|(t, _)| self.worker.feed_of(t).is_some_and(|f| feeds.contains(&f)))
+            .cloned()
+            .collect();
+        if !stays.is_empty() {
+            commit_now(consumer);
+            self.rebuild_moved_and_resume(consumer, &stays)?;
+        }
         let kept: Vec<&str> = self
             .assigned
             .iter()
@@ -144,5 +162,12 @@ impl ServiceLoop {
         self.worker.rebuild_moved(consumer, moved, &self.assigned)?;
         self.idleness.add(moved);
         self.resume_if_live(consumer, moved)
+    }
+}
+
+/// Commit the stored offsets now (everything consumed has been flushed).
+fn commit_now(consumer: &GroupConsumer) {
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %e, "nothing to commit before the rebuild");
     }
 }

@@ -43,10 +43,33 @@ impl ServiceLoop {
         read_on: bool,
         scope: Option<&BTreeSet<Feed>>,
     ) {
-        // Stage ingest has no detectors.
-        if !self.worker.live || matches!(self.worker.stage, Stage::Ingest(_)) {
+        // Stage ingest has no detectors; stage B of the fake-BTS detector finishes
+        // when stage A's tasks have (their markers).
+        if !self.worker.live
+            || matches!(self.worker.stage, Stage::Ingest(_) | Stage::Transmitters(_))
+        {
             return;
         }
+        // Stage A of the fake-BTS detector (measurements over several partitions)
+        // finishes only at quiescence, when every task does: here, SMS only.
+        let sms_only: BTreeSet<Feed>;
+        let scope = if self.worker.runs_stage_a() {
+            sms_only = scope.map_or_else(
+                || BTreeSet::from([Feed::SmsVolume]),
+                |s| {
+                    s.iter()
+                        .copied()
+                        .filter(|f| *f != Feed::Measurements)
+                        .collect()
+                },
+            );
+            if sms_only.is_empty() {
+                return;
+            }
+            Some(&sms_only)
+        } else {
+            scope
+        };
         let started = Instant::now();
         let deadline = started + ACCOUNT_WITHIN;
         let mut waiting = loop {
