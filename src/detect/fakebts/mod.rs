@@ -69,6 +69,8 @@ mod tests_forced;
 #[cfg(test)]
 mod tests_lowpower;
 #[cfg(test)]
+mod tests_refit;
+#[cfg(test)]
 mod tests_split;
 #[cfg(test)]
 mod tests_stages;
