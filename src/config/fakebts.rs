@@ -198,7 +198,7 @@ pub struct FakeBtsConfig {
     pub(crate) track_window_secs: u64,
     /// At most this many reports are kept per transmitter, the most recent (a
     /// stationary one is located from all of them, binned by `locate_bin_m`); at
-    /// least 8. Bounds the memory per transmitter (36 bytes a report). Default 400.
+    /// least 8. Bounds the memory per transmitter (24 bytes a report). Default 400.
     pub(crate) max_observations: usize,
     /// At most this many reports (with a signal) are kept per registered cell heard out
     /// of place, to locate it for a `misplaced_cell` inventory finding (the most recent

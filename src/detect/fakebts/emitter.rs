@@ -227,8 +227,8 @@ impl Emitter {
             } else {
                 0.1
             };
-            sx += w * o.x;
-            sy += w * o.y;
+            sx += w * o.x();
+            sy += w * o.y();
             sw += w;
         }
         (sw > 0.0).then(|| (sx / sw, sy / sw))
@@ -242,7 +242,7 @@ impl Emitter {
         };
         let (mut first, mut second) = (0.0f64, 0.0f64);
         for o in self.observations.iter().rev().take(4 * ANCHOR_REPORTS) {
-            let d = (o.x - ax).hypot(o.y - ay);
+            let d = (o.x() - ax).hypot(o.y() - ay);
             if d > first {
                 second = first;
                 first = d;
@@ -274,8 +274,8 @@ impl Emitter {
             .rev()
             .take(reports)
             .map(|o| {
-                let age_s = (ts_ms - o.ts_ms).max(0) as f64 / 1000.0;
-                (x - o.x).hypot(y - o.y) - max_speed_mps * age_s
+                let age_s = (ts_ms - o.ts_ms()).max(0) as f64 / 1000.0;
+                (x - o.x()).hypot(y - o.y()) - max_speed_mps * age_s
             })
             .fold(f64::INFINITY, f64::min)
     }
@@ -511,7 +511,7 @@ impl Emitter {
         let recent: Vec<Observation> = self
             .observations
             .iter()
-            .filter(|o| o.ts_ms > recent_from && o.rss_dbm().is_finite())
+            .filter(|o| o.ts_ms() > recent_from && o.rss_dbm().is_finite())
             .map(Reported::observation)
             .collect();
         if recent.len() >= 4 && places_at_least(&recent, cfg.track_place_m, cfg.track_min_places) {
@@ -627,7 +627,7 @@ impl Emitter {
                     .iter()
                     .rev()
                     .take(ANCHOR_REPORTS)
-                    .map(|o| (o.x - x).hypot(o.y - y))
+                    .map(|o| (o.x() - x).hypot(o.y() - y))
                     .fold(0.0, f64::max);
                 (x, y, spread + cfg.association_radius_m / 4.0)
             }
