@@ -5,9 +5,7 @@
 
 use super::geometry::{LocalFrame, PathLoss};
 use super::identity::{claimed_cell, same_identity};
-use super::locate::{
-    bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
-};
+use super::locate::{largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams};
 use super::moving::{displacement, Displacement};
 use super::reported::Reported;
 use super::reporters::Reporters;
@@ -134,10 +132,10 @@ pub(crate) struct Emitter {
     pub(super) track_fixes: Vec<TrackFix>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
-    /// `reports` when `fix` was last fitted over all kept reports (`refit_due`).
-    reports_at_fit: u64,
-    /// The next localisation refits `fix` whatever changed (`refit_next`).
-    refit_forced: bool,
+    /// `reports` when `fix` was last fitted over all kept reports (`refit.rs`).
+    pub(super) reports_at_fit: u64,
+    /// The next localisation refits `fix` whatever changed (`refit.rs`).
+    pub(super) refit_forced: bool,
     /// The most phones its identity forced down, as its reports said
     /// (`REJECTS_EVERY_PHONE` judged per identity, `cipher.rs`).
     forced_phones: u16,
@@ -544,52 +542,6 @@ impl Emitter {
             self.displaced |= d.seen;
             self.moving = d.confirmed;
         }
-    }
-
-    /// Fit the fix over all kept reports (binned: work bounded by the footprint),
-    /// warm-started from the previous fix; kept as `fix` when there is one.
-    fn fit_all(&mut self, cfg: &FakeBtsConfig, solver: &SolverParams) -> Option<Fix> {
-        let all: Vec<Observation> = self
-            .observations
-            .iter()
-            .map(Reported::observation)
-            .collect();
-        let all = bin_observations(&all, cfg.locate_bin_m);
-        let warm = self.fix.map(|f| (f.x, f.y));
-        let fix = multilaterate_from(&all, solver, warm)?;
-        self.fix = Some(fix);
-        self.reports_at_fit = self.reports;
-        self.refit_forced = false;
-        Some(fix)
-    }
-
-    /// Before a final snapshot: a fix that a localisation kept while reports arrived
-    /// (`locate_refit_share`) is refitted over every kept report, without feeding the
-    /// track; a localisation still due does both.
-    /// Returns whether it fitted.
-    pub(crate) fn settle_fix(&mut self, cfg: &FakeBtsConfig, solver: &SolverParams) -> bool {
-        if self.reports_since_locate > 0 {
-            self.refit_next();
-            self.localise(self.last_seen, cfg, solver);
-            true
-        } else if self.fix.is_some() && self.reports_at_fit != self.reports {
-            self.fit_all(cfg, solver);
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Have the next localisation refit the whole-window fix whatever changed.
-    pub(crate) fn refit_next(&mut self) {
-        self.refit_forced = true;
-    }
-
-    /// Whether the whole-window fix is to be refitted: the reports heard since its
-    /// fit (linked ones included) are at least `share` of those kept.
-    fn refit_due(&self, share: f64) -> bool {
-        let new = self.reports.saturating_sub(self.reports_at_fit);
-        self.refit_forced || new as f64 >= share * self.observations.len() as f64
     }
 
     /// How far the short-window fixes refute a stationary transmitter

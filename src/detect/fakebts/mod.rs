@@ -46,6 +46,7 @@ pub mod locate;
 pub(crate) mod moving;
 
 mod posterior;
+pub(crate) mod refit;
 pub(crate) mod reported;
 pub(crate) mod reporters;
 pub(crate) mod rule_values;
