@@ -233,10 +233,10 @@ fn telling_silence(e: &Emitter, ts_ms: i64) -> Option<i64> {
         .observations
         .iter()
         .rev()
-        .filter(|o| o.ts_ms <= ts_ms + HANDOVER_SLACK_MS)
+        .filter(|o| o.ts_ms() <= ts_ms + HANDOVER_SLACK_MS)
         .take(HANDOVER_REPORTS);
-    let last = recent.next()?.ts_ms;
-    let (count, first) = recent.fold((1i64, last), |(c, _), o| (c + 1, o.ts_ms));
+    let last = recent.next()?.ts_ms();
+    let (count, first) = recent.fold((1i64, last), |(c, _), o| (c + 1, o.ts_ms()));
     if count < HANDOVER_REPORTS as i64 {
         return None;
     }
@@ -266,6 +266,6 @@ pub(super) fn radio_agrees(e: &Emitter, n: &Emitter) -> bool {
 /// When and where `x` was first heard (its oldest kept report): time, lat, lon.
 pub(super) fn first_heard_at(x: &Emitter) -> Option<(i64, f64, f64)> {
     let first = x.observations.front()?;
-    let (lat, lon) = x.frame.to_lat_lon(first.x, first.y);
-    Some((first.ts_ms, lat, lon))
+    let (lat, lon) = x.frame.to_lat_lon(first.x(), first.y());
+    Some((first.ts_ms(), lat, lon))
 }

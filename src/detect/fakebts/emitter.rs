@@ -5,9 +5,7 @@
 
 use super::geometry::{LocalFrame, PathLoss};
 use super::identity::{claimed_cell, same_identity};
-use super::locate::{
-    bin_observations, largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams,
-};
+use super::locate::{largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams};
 use super::moving::{displacement, Displacement};
 use super::reported::Reported;
 use super::reporters::Reporters;
@@ -134,6 +132,10 @@ pub(crate) struct Emitter {
     pub(super) track_fixes: Vec<TrackFix>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
+    /// `reports` when `fix` was last fitted over all kept reports (`refit.rs`).
+    pub(super) reports_at_fit: u64,
+    /// The next localisation refits `fix` whatever changed (`refit.rs`).
+    pub(super) refit_forced: bool,
     /// The most phones its identity forced down, as its reports said
     /// (`REJECTS_EVERY_PHONE` judged per identity, `cipher.rs`).
     forced_phones: u16,
@@ -182,6 +184,8 @@ impl Emitter {
             last_locate_ms: None,
             forced_phones: 0,
             reports_since_locate: 0,
+            reports_at_fit: 0,
+            refit_forced: false,
             case: None,
         }
     }
@@ -221,8 +225,8 @@ impl Emitter {
             } else {
                 0.1
             };
-            sx += w * o.x;
-            sy += w * o.y;
+            sx += w * o.x();
+            sy += w * o.y();
             sw += w;
         }
         (sw > 0.0).then(|| (sx / sw, sy / sw))
@@ -236,7 +240,7 @@ impl Emitter {
         };
         let (mut first, mut second) = (0.0f64, 0.0f64);
         for o in self.observations.iter().rev().take(4 * ANCHOR_REPORTS) {
-            let d = (o.x - ax).hypot(o.y - ay);
+            let d = (o.x() - ax).hypot(o.y() - ay);
             if d > first {
                 second = first;
                 first = d;
@@ -268,8 +272,8 @@ impl Emitter {
             .rev()
             .take(reports)
             .map(|o| {
-                let age_s = (ts_ms - o.ts_ms).max(0) as f64 / 1000.0;
-                (x - o.x).hypot(y - o.y) - max_speed_mps * age_s
+                let age_s = (ts_ms - o.ts_ms()).max(0) as f64 / 1000.0;
+                (x - o.x()).hypot(y - o.y()) - max_speed_mps * age_s
             })
             .fold(f64::INFINITY, f64::min)
     }
@@ -494,21 +498,18 @@ impl Emitter {
         self.reports_since_locate = 0;
         // all observations, binned (work bounded by the footprint), warm-started
         // from the previous fix
-        let all: Vec<Observation> = self
-            .observations
-            .iter()
-            .map(Reported::observation)
-            .collect();
-        let all = bin_observations(&all, cfg.locate_bin_m);
-        let Some(fix_all) = multilaterate_from(&all, solver, self.fix.map(|f| (f.x, f.y))) else {
-            return;
+        let fix_all = match self.fix {
+            Some(f) if !self.refit_due(cfg.locate_refit_share) => f,
+            _ => match self.fit_all(cfg, solver) {
+                Some(f) => f,
+                None => return,
+            },
         };
-        self.fix = Some(fix_all);
         let recent_from = self.last_seen - cfg.track_window_ms();
         let recent: Vec<Observation> = self
             .observations
             .iter()
-            .filter(|o| o.ts_ms > recent_from && o.rss_dbm().is_finite())
+            .filter(|o| o.ts_ms() > recent_from && o.rss_dbm().is_finite())
             .map(Reported::observation)
             .collect();
         if recent.len() >= 4 && places_at_least(&recent, cfg.track_place_m, cfg.track_min_places) {
@@ -578,7 +579,7 @@ impl Emitter {
                     .iter()
                     .rev()
                     .take(ANCHOR_REPORTS)
-                    .map(|o| (o.x - x).hypot(o.y - y))
+                    .map(|o| (o.x() - x).hypot(o.y() - y))
                     .fold(0.0, f64::max);
                 (x, y, spread + cfg.association_radius_m / 4.0)
             }

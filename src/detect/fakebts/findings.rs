@@ -85,6 +85,7 @@ pub(super) fn missing_cell(
     if a.rogue_points > 0.0 {
         return None;
     }
+    e.refit_next();
     e.localise(e.last_seen, cfg, solver);
     *localisations += 1;
     let estimated = e.location(cfg)?;

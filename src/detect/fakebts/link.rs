@@ -199,11 +199,11 @@ impl Emitter {
             .copied()
             .collect();
         if let (Some(first), Some(last)) = (detached.reports.first(), detached.reports.last()) {
-            n.first_seen = first.ts_ms;
-            n.last_seen = last.ts_ms;
+            n.first_seen = first.ts_ms();
+            n.last_seen = last.ts_ms();
         }
         for o in &detached.reports {
-            n.widen_bbox(o.x, o.y);
+            n.widen_bbox(o.x(), o.y());
             keep_bounded(&mut n.observations, *o, max_observations.max(8));
         }
         n.reports = detached.reports.len() as u64;
@@ -269,25 +269,20 @@ impl Emitter {
             }
         }
         let moved = other.observations.iter().map(|o| {
-            let (lat, lon) = other.frame.to_lat_lon(o.x, o.y);
+            let (lat, lon) = other.frame.to_lat_lon(o.x(), o.y());
             let (x, y) = self.frame.to_xy(lat, lon);
             let identity = index
                 .get(usize::from(o.identity))
                 .copied()
                 .unwrap_or(u16::MAX);
-            Reported {
-                x,
-                y,
-                identity,
-                ..*o
-            }
+            o.at(x, y).with_identity(identity)
         });
         let mut all: Vec<Reported> = self.observations.drain(..).chain(moved).collect();
-        all.sort_by_key(|o| o.ts_ms);
+        all.sort_by_key(|o| o.ts_ms());
         let cap = max_observations.max(8);
         let skip = all.len().saturating_sub(cap);
         for o in all.into_iter().skip(skip) {
-            self.widen_bbox(o.x, o.y);
+            self.widen_bbox(o.x(), o.y());
             keep_bounded(&mut self.observations, o, cap);
         }
         self.first_seen = self.first_seen.min(other.first_seen);

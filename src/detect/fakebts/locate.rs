@@ -453,7 +453,6 @@ pub(super) fn p0_for(obs: &[Observation], model: &PathLoss, x: f64, y: f64) -> f
 /// A step shorter than this ends the iterations, metres (far below any fix's
 /// uncertainty).
 const CONVERGED_M: f64 = 1.0;
-
 /// Levenberg–Marquardt from one start; returns the final parameters and their
 /// evaluation (with the normal matrix, which the fix's covariance reuses).
 fn refine(

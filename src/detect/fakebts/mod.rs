@@ -46,6 +46,7 @@ pub mod locate;
 pub(crate) mod moving;
 
 mod posterior;
+pub(crate) mod refit;
 pub(crate) mod reported;
 pub(crate) mod reporters;
 pub(crate) mod rule_values;
@@ -68,6 +69,8 @@ mod tests_clone;
 mod tests_forced;
 #[cfg(test)]
 mod tests_lowpower;
+#[cfg(test)]
+mod tests_refit;
 #[cfg(test)]
 mod tests_split;
 #[cfg(test)]

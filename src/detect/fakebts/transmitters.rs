@@ -306,8 +306,7 @@ impl Transmitters {
             }
         }
         if e.case.is_some() {
-            if e.reports_since_locate > 0 {
-                e.localise(e.last_seen, &self.cfg, &self.solver);
+            if e.settle_fix(&self.cfg, &self.solver) {
                 self.stats.localisations += 1;
             }
             emit_snapshot(&mut e, &self.cfg, &self.spec, out, &mut self.stats, false);
@@ -342,9 +341,7 @@ impl Transmitters {
         let mut stats = FakeBtsStats::default();
         for e in self.emitters.values().filter(|e| e.case.is_some()) {
             let mut e = e.clone();
-            if e.reports_since_locate > 0 {
-                e.localise(e.last_seen, &self.cfg, &self.solver);
-            }
+            e.settle_fix(&self.cfg, &self.solver);
             emit_snapshot(&mut e, &self.cfg, &self.spec, out, &mut stats, false);
         }
     }
