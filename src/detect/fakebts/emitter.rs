@@ -485,6 +485,7 @@ impl Emitter {
                 }
             }
         }
+        a.rogue_points += Rule::far_clone_event_points(a.holds, cfg);
         a
     }
 
