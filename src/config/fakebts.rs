@@ -156,19 +156,6 @@ pub struct FakeBtsConfig {
     /// min). Default 2 (with `single_phone_min_signs` 3: the first rejected phone opens
     /// the case); 1 counts the reject once like any other sign.
     pub(crate) single_phone_lac_reject_signs: usize,
-    /// On a registered identity heard from a transmitter next to the phone far from
-    /// its site (KNOWN_CELL_FAR_FROM_SITE holds), the protocol events that hold
-    /// (RAT_DOWNGRADE, LU_REJECT, SMS_WHILE_CAMPED) count as forged points too: a real
-    /// cell listed at the wrong place does not turn its phones down or message them,
-    /// and where phones report no cipher or neighbours and the inventory no channel
-    /// they are the only sign of a cloning blaster. Default true.
-    pub(crate) far_clone_events_forged: bool,
-    /// A cloning blaster with a case (heard only with copies of registered cells, one
-    /// heard far from its site from nearby) takes its next copy heard far from its
-    /// site from nearby over any gap its case stays open for (`case_idle_evict_secs`),
-    /// not only `link_gap_secs`: it stops for minutes at a time and, where only apps
-    /// and MDT hear it, a phone comes every few minutes. Default true.
-    pub(crate) far_clone_continues: bool,
 
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
@@ -357,8 +344,6 @@ impl Default for FakeBtsConfig {
             single_phone_min_signs: 3,
             single_phone_min_share: 0.8,
             single_phone_lac_reject_signs: 2,
-            far_clone_events_forged: true,
-            far_clone_continues: true,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,
             association_footprint_reports: 48,

@@ -485,7 +485,6 @@ impl Emitter {
                 }
             }
         }
-        a.rogue_points += Rule::far_clone_event_points(a.holds, cfg);
         a
     }
 

@@ -65,8 +65,6 @@ mod tests_beside;
 #[cfg(test)]
 mod tests_clone;
 #[cfg(test)]
-mod tests_farclone;
-#[cfg(test)]
 mod tests_forced;
 #[cfg(test)]
 mod tests_lowpower;

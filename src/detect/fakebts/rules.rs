@@ -136,24 +136,6 @@ impl Rule {
         )
     }
 
-    /// Points of the protocol events that hold in `holds` and count as forged because
-    /// `KNOWN_CELL_FAR_FROM_SITE` holds too (`fakebts.far_clone_events_forged`): a
-    /// registered identity heard from a transmitter next to the phone kilometres from
-    /// its site is a clone or a row at the wrong place, and a real cell listed at the
-    /// wrong place does not downgrade, reject or message the phones it holds. Where
-    /// the phones report no cipher or neighbours (apps, MDT) and the inventory no
-    /// channel, that is the only sign of the forgery.
-    pub(crate) fn far_clone_event_points(holds: u16, cfg: &FakeBtsConfig) -> f64 {
-        if !cfg.far_clone_events_forged || holds & Rule::KnownCellFarFromSite.bit() == 0 {
-            return 0.0;
-        }
-        [Rule::RatDowngrade, Rule::LuReject, Rule::SmsWhileCamped]
-            .into_iter()
-            .filter(|r| holds & r.bit() != 0)
-            .map(|r| r.weight(cfg))
-            .sum()
-    }
-
     /// Event rules hold for a transmitter as soon as they happened once; state rules
     /// need a share of its reports.
     pub(crate) fn is_event(self) -> bool {
@@ -550,21 +532,6 @@ mod tests {
         lac: 14203,
         cid: 400_001,
     };
-
-    #[test]
-    fn events_count_as_forged_only_on_a_known_cell_far_from_its_site() {
-        let cfg = FakeBtsConfig::default();
-        let events = Rule::RatDowngrade.bit() | Rule::SmsWhileCamped.bit();
-        assert_eq!(Rule::far_clone_event_points(events, &cfg), 0.0);
-        let far = events | Rule::KnownCellFarFromSite.bit() | Rule::BeyondReach.bit();
-        let w = cfg.weights.rat_downgrade + cfg.weights.sms_while_camped;
-        assert_eq!(Rule::far_clone_event_points(far, &cfg), w);
-        let off = FakeBtsConfig {
-            far_clone_events_forged: false,
-            ..FakeBtsConfig::default()
-        };
-        assert_eq!(Rule::far_clone_event_points(far, &off), 0.0);
-    }
 
     #[test]
     fn an_absent_channel_is_unknown_not_a_match() {

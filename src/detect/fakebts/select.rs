@@ -7,7 +7,7 @@
 use super::emitter::Emitter;
 use super::geometry::PathLoss;
 use super::identity::{claimed_cell, IdKey};
-use super::rules::{ReportCheck, Rule};
+use super::rules::ReportCheck;
 use super::signature::Signature;
 use super::transmitters::Transmitters;
 use crate::model::CellMeasurement;
@@ -75,15 +75,8 @@ impl Transmitters {
                 // a transmitter with a case keeps its radio: an invented identity on
                 // its own channel and PCI/BSIC (both known) continues its case over
                 // any gap its case stays open for (a blaster that went quiet, or
-                // cloned cells for a while, then invents an identity again); a
-                // cloning blaster with a case (heard only with copies, one far from
-                // its site) likewise takes its next copy heard far from its site from
-                // nearby: it stops for minutes and its phones come seldom
-                let continues = e.own_radio_exactly(m) && !check.registered
-                    || cfg.far_clone_continues
-                        && e.clones_far()
-                        && check.has(Rule::KnownCellFarFromSite);
-                let gap_ms = if e.case.is_some() && continues {
+                // cloned cells for a while, then invents an identity again)
+                let gap_ms = if e.case.is_some() && e.own_radio_exactly(m) && !check.registered {
                     cfg.case_idle_evict_ms()
                 } else {
                     cfg.link_gap_ms()
