@@ -145,6 +145,17 @@ pub struct FakeBtsConfig {
     /// Default 0.8: a LAC unused around a few of the places a new cell is heard from is
     /// the edge of its LAC area, and a cell that accepts most phones is no catcher.
     pub(crate) single_phone_min_share: f64,
+    /// Sign families the reject sign counts for when the transmitter refused location
+    /// updates into a location area its network does not have around: the identity
+    /// sign is `LAC_INCONSISTENT` and a `reject` (not a downgrade) came on at least
+    /// `min_event_fraction` of its reports, every phone heard turned away. A phone
+    /// entering a LAC it does not know makes a location update; the network accepts
+    /// one into its own LAC, a catcher rejects it to harvest the IMSI. So a report
+    /// with an invented LAC and a reject carries the catcher's whole signature, and one
+    /// passer-by every quarter of an hour cannot wait for a second phone (target 20
+    /// min). Default 2 (with `single_phone_min_signs` 3: the first rejected phone opens
+    /// the case); 1 counts the reject once like any other sign.
+    pub(crate) single_phone_lac_reject_signs: usize,
 
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
@@ -341,6 +352,7 @@ impl Default for FakeBtsConfig {
             forced_min_phones: 3,
             single_phone_min_signs: 3,
             single_phone_min_share: 0.8,
+            single_phone_lac_reject_signs: 2,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,
             association_footprint_reports: 48,
@@ -439,6 +451,13 @@ impl FakeBtsConfig {
             "fakebts.single_phone_min_signs",
             self.single_phone_min_signs as u64,
             1,
+        );
+        within(
+            p,
+            "fakebts.single_phone_lac_reject_signs",
+            self.single_phone_lac_reject_signs as f64,
+            1.0,
+            3.0,
         );
         within(
             p,

@@ -28,7 +28,7 @@ use super::forward::{Anomaly, Forward, Marker};
 use super::identity::{IdKey, IdentityState, Profile};
 use super::index::{CellIndex, FastMap, Site};
 use super::locate::SolverParams;
-use super::rules::{check_neighbourhood, check_report, Neighbourhood, Rule};
+use super::rules::{check_neighbourhood, check_report, Neighbourhood, RowChannel, Rule};
 use super::stats::FakeBtsStats;
 use crate::config::FakeBtsConfig;
 use crate::detect::stage::{Emit, Stage};
@@ -95,14 +95,14 @@ impl IdentityStage {
             .entry(key)
             .or_insert_with(|| IdentityState::new(m.ts_ms));
         id.touch(m);
-        let on_registered_channel = site.is_some_and(|s| match (m.arfcn, s.arfcn) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        });
-        // heard ciphered and unciphered on its own channel: the unciphered side is forged
-        // (or forcing every phone down: cipher.rs)
+        // Same, Other or Unknown (a report or row without a channel): unknown is
+        // not a match, and each use below says how it treats it
+        let channel = RowChannel::of(m, site.as_ref());
+        // heard ciphered and unciphered on its own channel (or with none to compare):
+        // the unciphered side is forged, or forcing every phone down (cipher.rs decides
+        // from the identity's own reports)
         let cipher_duplicate =
-            if check.registered && on_registered_channel && !check.has(Rule::NullCipher) {
+            if check.registered && channel.may_be_registered() && !check.has(Rule::NullCipher) {
                 let reporter = || reporter_hash(&m.reporter);
                 self.ciphers.note(key, m, reporter, &mut check, &self.cfg)
             } else {
@@ -114,7 +114,7 @@ impl IdentityStage {
         if !check.anomalous() {
             // The normal path: a registered cell heard where and how it should be.
             if let Some(p) = id.profile.as_mut() {
-                if on_registered_channel && clean_broadcast {
+                if channel.may_be_registered() && clean_broadcast {
                     p.add(
                         m,
                         reporter_hash(&m.reporter),
@@ -138,7 +138,7 @@ impl IdentityStage {
         let reporter = reporter_hash(&m.reporter);
         if site.is_none() {
             neighbourhood_verdict(id, m, &self.index, &self.cfg).apply(m, &mut check);
-        } else if on_registered_channel && clean_broadcast {
+        } else if channel.may_be_registered() && clean_broadcast {
             let misplaced = check.has(Rule::BeyondReach) || check.has(Rule::TaInconsistent);
             if misplaced && id.profile.is_none() {
                 id.profile = Some(Box::new(Profile::new(m)));
@@ -149,7 +149,7 @@ impl IdentityStage {
         }
         // only a report off the registered channel (or with none to compare) can be the
         // forged side of a duplicated identity
-        let forged_side = !on_registered_channel || site.is_none_or(|s| s.arfcn.is_none());
+        let forged_side = channel != RowChannel::Same;
         let duplicate_at = m
             .arfcn
             .and_then(|a| id.other_channel_seen(a))
@@ -157,8 +157,8 @@ impl IdentityStage {
             .or(cipher_duplicate);
         id.last_anomaly_ms = Some(id.last_anomaly_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
         // a transmitter takes it on another channel than the registered one only from
-        // such a report (or one without a channel, which agrees with any)
-        if forged_side || m.arfcn.is_none() {
+        // such a report (one without a channel agrees with any)
+        if forged_side {
             id.last_off_channel_ms =
                 Some(id.last_off_channel_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
         }

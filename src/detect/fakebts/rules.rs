@@ -316,6 +316,39 @@ pub(crate) fn check_report(
     c
 }
 
+/// A report's channel against its identity's inventory row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowChannel {
+    /// Both carry a channel and they agree.
+    Same,
+    /// Both carry a channel and they differ (`ARFCN_INCONSISTENT`).
+    Other,
+    /// The report or the row carries none (an app's report, an operator whose
+    /// inventory has no `arfcn` column), or the identity is not in the inventory:
+    /// not a match and not a mismatch. Each caller says how it treats it.
+    Unknown,
+}
+
+impl RowChannel {
+    #[inline]
+    pub(crate) fn of(m: &CellMeasurement, site: Option<&Site>) -> Self {
+        match (m.arfcn, site.and_then(|s| s.arfcn)) {
+            (Some(a), Some(b)) if a == b => RowChannel::Same,
+            (Some(_), Some(_)) => RowChannel::Other,
+            _ => RowChannel::Unknown,
+        }
+    }
+
+    /// Not known to be off the registered channel: the legacy configuration may hold
+    /// (no ciphering is then judged by [`super::cipher`] from the identity's own
+    /// reports, whether the channel agrees or is unknown), and a report without a
+    /// channel is no evidence against the row's placement.
+    #[inline]
+    pub(crate) fn may_be_registered(self) -> bool {
+        self != RowChannel::Other
+    }
+}
+
 /// The rules comparing a report of a registered identity with its row: reach
 /// (CellGuard), channel, signal and timing advance against the path-loss model, and
 /// whether together they say the transmitter is near the reporter while the site is
@@ -499,6 +532,23 @@ mod tests {
         lac: 14203,
         cid: 400_001,
     };
+
+    #[test]
+    fn an_absent_channel_is_unknown_not_a_match() {
+        let s = site(KEY, 21.03, 105.85);
+        let mut m = report(21.03, 105.85, KEY);
+        assert_eq!(RowChannel::of(&m, Some(&s)), RowChannel::Same);
+        m.arfcn = Some(1651);
+        assert_eq!(RowChannel::of(&m, Some(&s)), RowChannel::Other);
+        assert!(!RowChannel::Other.may_be_registered());
+        m.arfcn = None;
+        assert_eq!(RowChannel::of(&m, Some(&s)), RowChannel::Unknown);
+        let bare = Site { arfcn: None, ..s };
+        m.arfcn = Some(1650);
+        assert_eq!(RowChannel::of(&m, Some(&bare)), RowChannel::Unknown);
+        assert_eq!(RowChannel::of(&m, None), RowChannel::Unknown);
+        assert!(RowChannel::Unknown.may_be_registered());
+    }
 
     #[test]
     fn normal_report_near_its_site_fires_nothing() {

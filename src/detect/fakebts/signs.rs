@@ -85,13 +85,32 @@ fn family_bits(a: &Assessment, cfg: &FakeBtsConfig) -> u8 {
 /// Bit of the protocol family (the last of [`FAMILIES`]) in [`family_bits`].
 const PROTOCOL_BIT: u8 = 1 << 3;
 
+/// Whether the transmitter refused location updates into a location area its network
+/// does not have around: `LAC_INCONSISTENT` is a consistent sign, the protocol family
+/// holds (in `bits`) and `reject`s (downgrades are CS fallback, ordinary) came on at
+/// least `min_event_fraction` of the window's reports. A phone entering an unknown
+/// LAC makes a location update that its network accepts and a catcher rejects.
+fn refuses_unknown_area(a: &Assessment, bits: u8, cfg: &FakeBtsConfig) -> bool {
+    let rejects = a.counts[Rule::LuReject as usize];
+    bits & PROTOCOL_BIT != 0
+        && rejects >= 1
+        && rejects as f64 >= cfg.min_event_fraction * a.reports_in_window as f64
+        && consistent(a, Rule::LacInconsistent, cfg)
+}
+
 /// How many independent sign families hold in `bits` (0 when the identity family,
-/// bit 0, does not: without it no number of other signs counts).
-fn counted(bits: u8) -> usize {
+/// bit 0, does not: without it no number of other signs counts); the protocol family
+/// counts `single_phone_lac_reject_signs` when `refused` ([`refuses_unknown_area`]).
+fn counted(bits: u8, refused: bool, cfg: &FakeBtsConfig) -> usize {
     if bits & 1 == 0 {
         return 0;
     }
-    bits.count_ones() as usize
+    let extra = if refused {
+        cfg.single_phone_lac_reject_signs.saturating_sub(1)
+    } else {
+        0
+    };
+    bits.count_ones() as usize + extra
 }
 
 /// The assessment that opens a case on independent signs when `a` does not cross the
@@ -103,7 +122,8 @@ pub(crate) fn opens_on_signs(a: &Assessment, cfg: &FakeBtsConfig) -> Option<Asse
         return None;
     }
     let bits = family_bits(a, cfg);
-    if counted(bits) < cfg.single_phone_min_signs {
+    let refused = refuses_unknown_area(a, bits, cfg);
+    if counted(bits, refused, cfg) < cfg.single_phone_min_signs {
         return None;
     }
     let mut opened = *a;
@@ -123,7 +143,8 @@ mod tests {
     use super::*;
 
     fn families(a: &Assessment, cfg: &FakeBtsConfig) -> usize {
-        counted(family_bits(a, cfg))
+        let bits = family_bits(a, cfg);
+        counted(bits, refuses_unknown_area(a, bits, cfg), cfg)
     }
 
     /// One phone's `reports` reports: `state` rules fired (and were evaluated) on
@@ -160,10 +181,68 @@ mod tests {
             1,
             1,
         );
-        assert_eq!(families(&a, &cfg), 3);
+        // identity, channel, and a location update into an unknown LAC refused (2)
+        assert_eq!(families(&a, &cfg), 4);
         let opened = opens_on_signs(&a, &cfg).expect("opens");
         assert!(opened.holds & Rule::LuReject.bit() != 0);
         assert_eq!(opened.points, a.points + cfg.weights.lu_reject);
+    }
+
+    #[test]
+    fn a_reject_into_an_unknown_lac_is_the_catchers_whole_signature() {
+        let cfg = FakeBtsConfig::default();
+        // an app's report (no channel, cipher or neighbours): an unknown cell id in a
+        // LAC its network does not use around, the phone rejected
+        let a = assessment(
+            &[Rule::CellNotRegistered, Rule::LacInconsistent],
+            &[Rule::LuReject],
+            1,
+            1,
+        );
+        assert_eq!(families(&a, &cfg), 3);
+        let opened = opens_on_signs(&a, &cfg).expect("opens on the first phone");
+        assert!(opened.holds & Rule::LuReject.bit() != 0);
+        // 1 counts the reject once: the second phone decides
+        let once = FakeBtsConfig {
+            single_phone_lac_reject_signs: 1,
+            ..FakeBtsConfig::default()
+        };
+        assert_eq!(families(&a, &once), 2);
+        assert!(opens_on_signs(&a, &once).is_none());
+    }
+
+    #[test]
+    fn a_downgrade_a_foreign_network_or_an_accepting_cell_is_no_refused_area() {
+        let cfg = FakeBtsConfig::default();
+        // a downgrade (CS fallback) on a cell in an unknown LAC
+        let down = assessment(
+            &[Rule::CellNotRegistered, Rule::LacInconsistent],
+            &[Rule::RatDowngrade],
+            1,
+            1,
+        );
+        assert_eq!(families(&down, &cfg), 2);
+        assert!(opens_on_signs(&down, &cfg).is_none());
+        // a foreign network's cell (no cell of its PLMN around) rejecting a roamer
+        let roam = assessment(
+            &[Rule::CellNotRegistered, Rule::PlmnInconsistent],
+            &[Rule::LuReject],
+            1,
+            1,
+        );
+        assert_eq!(families(&roam, &cfg), 2);
+        assert!(opens_on_signs(&roam, &cfg).is_none());
+        // a new cell in a LAC missing from the inventory that accepted four phones
+        // before rejecting one: not every phone turned away
+        let mut new_lac = assessment(
+            &[Rule::CellNotRegistered, Rule::LacInconsistent],
+            &[Rule::LuReject],
+            1,
+            1,
+        );
+        new_lac.horizon_phones = 5;
+        assert_eq!(families(&new_lac, &cfg), 1);
+        assert!(opens_on_signs(&new_lac, &cfg).is_none());
     }
 
     #[test]

@@ -104,9 +104,17 @@ pub(super) fn run(reports: &mut [CellMeasurement]) -> Vec<Case> {
 
 /// [`run`] over the registered cells `sites`.
 pub(super) fn run_over(sites: Vec<Site>, reports: &mut [CellMeasurement]) -> Vec<Case> {
+    run_with(FakeBtsConfig::default(), sites, reports)
+}
+
+/// [`run_over`] with the configuration `cfg`.
+pub(super) fn run_with(
+    cfg: FakeBtsConfig,
+    sites: Vec<Site>,
+    reports: &mut [CellMeasurement],
+) -> Vec<Case> {
     reports.sort_by_key(|m| m.ts_ms);
-    let mut d = FakeBtsDetector::with_index(FakeBtsConfig::default(), CellIndex::from_sites(sites))
-        .unwrap();
+    let mut d = FakeBtsDetector::with_index(cfg, CellIndex::from_sites(sites)).unwrap();
     let mut out = Vec::new();
     let mut last_wm = T0;
     for m in reports.iter() {
@@ -177,13 +185,26 @@ fn imsi_catcher_opens_one_case_from_a_few_rejected_phones() {
     let phones = reason(c, "REJECTS_EVERY_PHONE").expect("rejects reason");
     assert!(phones.value >= 2.0, "{c:#?}");
     assert!(reason(c, "LAC_INCONSISTENT").is_some(), "{c:#?}");
-    // opened at the second phone, not the tenth
-    assert!(c.opened_at <= T0 + (600 + 900) * 1000, "{c:#?}");
+    // opened at the first phone: a reject into a LAC no cell around uses
+    assert!(c.opened_at <= T0 + 600 * 1000, "{c:#?}");
 }
 
 #[test]
-fn one_rejected_phone_or_one_phone_rejected_ten_times_is_not_a_catcher() {
-    assert!(run(&mut catcher_reports(1, 900)).is_empty());
+fn one_rejected_phone_opens_only_while_the_refused_area_counts_twice() {
+    // the refusal (a reject into a LAC no cell of the network uses around) is the
+    // catcher's whole signature: the first phone opens the case, and says it is one
+    let cases = run(&mut catcher_reports(1, 900));
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let phones = reason(f[0], "DISTINCT_REPORTERS").expect("reporters reason");
+    assert_eq!(phones.value, 1.0, "{:#?}", f[0]);
+    assert!(reason(f[0], "LU_REJECT").is_some(), "{:#?}", f[0]);
+    // counted once, one rejected phone or one phone rejected ten times is no catcher
+    let once = || FakeBtsConfig {
+        single_phone_lac_reject_signs: 1,
+        ..FakeBtsConfig::default()
+    };
+    assert!(run_with(once(), city(), &mut catcher_reports(1, 900)).is_empty());
     let mut one: Vec<CellMeasurement> = catcher_reports(10, 900)
         .into_iter()
         .map(|mut m| {
@@ -191,7 +212,7 @@ fn one_rejected_phone_or_one_phone_rejected_ten_times_is_not_a_catcher() {
             m
         })
         .collect();
-    assert!(run(&mut one).is_empty());
+    assert!(run_with(once(), city(), &mut one).is_empty());
 }
 
 #[test]
