@@ -75,13 +75,13 @@ impl SpamDetector {
             // counted once per SIM state; the flag keeps it out of later counts
             if !is_node {
                 self.stats.allowlist_farm_excluded += 1;
-                if let Some(st) = self.sims.get_mut(slot) {
+                if let Some(st) = self.stage_a.sims.get_mut(slot) {
                     st.set(flag::FARM_NODE, true);
                 }
             }
             return;
         }
-        let Some(st) = self.sims.get_mut(slot) else {
+        let Some(st) = self.stage_a.sims.get_mut(slot) else {
             return;
         };
         st.set(flag::FARM_NODE, true);
@@ -111,8 +111,8 @@ impl SpamDetector {
             && since_s <= within.saturating_add(late_hold)
             && f.out_short > 0
             && since_s >= late_hold;
-        let steady =
-            (founder_due || latecomer_due) && active_share(st, &self.specs) >= c.far_active_share;
+        let steady = (founder_due || latecomer_due)
+            && active_share(st, &self.stage_a.specs) >= c.far_active_share;
         let founder = founder_due && steady;
         let onset_proven = latecomer_due && steady;
         let onset_s = (founder || onset_proven).then_some(st.first_seen_s);
@@ -131,7 +131,7 @@ impl SpamDetector {
             distinct_medium: f.distinct_medium,
             // its pace now: one record tells little on a feed of 60 s records, and
             // a burst that is ending shows here before it shows in an hour's count
-            rate_per_hour: pace_per_hour(st, &self.specs),
+            rate_per_hour: pace_per_hour(st, &self.stage_a.specs),
             rate_seen_per_hour: f.rate_seen_per_hour,
             no_voice: markers.no_voice,
             young_unverified: markers.young_unverified,
