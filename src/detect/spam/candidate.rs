@@ -50,6 +50,22 @@ impl Markers {
     }
 }
 
+/// Whether the SIM's features make it a farm candidate at this record: enough weak
+/// risk markers (`gateway`: its device is a gateway model), or a heavy sender on a
+/// feed without device, cell or content.
+#[inline]
+pub(super) fn qualifies(config: &SpamConfig, f: &SimFeatures, gateway: bool) -> bool {
+    let markers = Markers::of(config, f, gateway);
+    markers.count >= config.farm_candidate_markers || bare_heavy(config, f)
+}
+
+/// No device, cell or content (volume is all there is to go on), and a heavy sender.
+#[inline]
+fn bare_heavy(config: &SpamConfig, f: &SimFeatures) -> bool {
+    f.fields & (field::DEVICE | field::CELL | field::FPS) == 0
+        && f.out_medium >= u64::from(config.candidate_bare_min_sms)
+}
+
 impl SpamDetector {
     /// Index the SIM for farm grouping when it is a candidate already or shows enough
     /// markers now; emits the farm cases the record opened or changed.
@@ -67,10 +83,14 @@ impl SpamDetector {
         let is_node = folded.flags & flag::FARM_NODE != 0;
         // no device, cell or content: volume is all there is to go on
         let bare = f.fields & (field::DEVICE | field::CELL | field::FPS) == 0;
-        let bare_heavy = bare && f.out_medium >= u64::from(self.config.candidate_bare_min_sms);
+        let bare_heavy = bare_heavy(&self.config, f);
         if !is_node && !bare_heavy && markers.count < self.config.farm_candidate_markers {
             return;
         }
+        debug_assert!(
+            folded.flags & flag::FORWARDED != 0,
+            "a farm candidate's record is one stage A forwards"
+        );
         if folded.flags & flag::ALLOWLISTED != 0 {
             // counted once per SIM state; the flag keeps it out of later counts
             if !is_node {

@@ -20,6 +20,12 @@
 //! refits follow the records' timestamps, never the wall clock. A record for a SIM idle
 //! for longer than the long window starts a fresh state whether or not the sweep has
 //! already evicted it, so results do not depend on how input is batched.
+//!
+//! The per-SIM part (step 1, the population-sample decision and the features) is
+//! stage A, [`sims::SimStage`], on the way to running it as tasks of its own
+//! (docs/streaming.md, "The spam detector's two stages"): it marks each SIM whose
+//! records the cross-SIM part reads (`flag::FORWARDED`), and debug builds check that
+//! the rest never acts on a record of another SIM.
 
 pub(crate) mod allowlist;
 pub(crate) mod baseline;
@@ -55,7 +61,7 @@ use near_miss::NearMisses;
 use record::RecordSpan;
 use rules::{confidences, FarmRules, SimRules, ALL_RULES};
 use sims::SimStage;
-use state::{flag, Specs};
+use state::{field, flag, Specs};
 
 /// The spam-SIM and SIM-farm detector.
 pub struct SpamDetector {
@@ -149,13 +155,27 @@ impl SpamDetector {
         let Some(a) = self.stage_a.fold(slot, r, &span, &self.farm) else {
             return;
         };
-        let (folded, mut f) = (a.folded, a.features);
+        let (mut folded, mut f) = (a.folded, a.features);
+        let may_open = self.may_open_case(&f);
+        // what stage A can decide alone: the gateway marker is granted to every SIM
+        // that reported a device (stage B learns which TACs are gateways)
+        let candidate = candidate::qualifies(&self.config, &f, f.fields & field::DEVICE != 0);
+        folded.flags = self.stage_a.note_forwarded(slot, may_open || candidate);
+        if folded.flags & flag::FORWARDED != 0 {
+            self.stats.records_forwarded += 1;
+        } else if a.sample {
+            self.stats.samples_forwarded += 1;
+        }
         // Records come only for intervals with activity, so the medium-window sum is the
         // SIM's count over the whole medium window.
         let hours = f64::from(self.config.medium_window_secs) / 3600.0;
         let population = self.baselines.index(a.op, r.window_secs);
         self.observe_population(population, f.out_medium, a.sample, hours);
-        if folded.flags & flag::CASE_OPEN != 0 || self.may_open_case(&f) {
+        if folded.flags & flag::CASE_OPEN != 0 || may_open {
+            debug_assert!(
+                folded.flags & flag::FORWARDED != 0,
+                "a record the rules read is one stage A forwards"
+            );
             self.stage_a.measure_for_rules(slot, &self.rules, &mut f);
             let fired = self.evaluate_rules(population, &mut f, hours);
             self.apply_sim_rules(slot, span.end_ms, &fired, &f, out);
@@ -272,3 +292,6 @@ fn secs_ceil(ms: i64) -> u32 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_stages;

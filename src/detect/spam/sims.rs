@@ -101,6 +101,21 @@ impl SimStage {
         })
     }
 
+    /// Set the SIM's forwarded bit when it is `hot` at this record (it stays set
+    /// until the state restarts or is evicted); the state's flags after that.
+    #[inline]
+    pub(super) fn note_forwarded(&mut self, slot: u32, hot: bool) -> u8 {
+        match self.sims.get_mut(slot) {
+            Some(st) => {
+                if hot {
+                    st.set(flag::FORWARDED, true);
+                }
+                st.flags
+            }
+            None => 0,
+        }
+    }
+
     /// The features only the rules read, measured for a SIM that may open or update
     /// a case: its active share and, when its pace is held, for how long.
     #[inline]

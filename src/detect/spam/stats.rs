@@ -11,6 +11,12 @@ use serde::Serialize;
 pub struct SpamStats {
     /// SMS-volume records processed.
     pub(crate) records: u64,
+    /// Records stage A would forward to stage B whole (docs/streaming.md, "The spam
+    /// detector's two stages"): every record of a SIM from the first at which it
+    /// could open a case or looked like a farm candidate.
+    pub(crate) records_forwarded: u64,
+    /// Records of other SIMs that stage A would forward as a population sample only.
+    pub(crate) samples_forwarded: u64,
     /// SIMs currently tracked.
     pub tracked_sims: u64,
     /// SIM states evicted after being idle longer than the long window.
