@@ -125,8 +125,11 @@ impl SpamDetector {
             rules: SimRules::from_config(&config),
             stage_a: SimStage::new(
                 specs,
-                config.long_window_secs,
-                config.medium_window_secs,
+                (
+                    config.long_window_secs,
+                    config.medium_window_secs,
+                    config.baseline_refresh_secs,
+                ),
                 allowlist,
             ),
             confidence,
@@ -150,6 +153,11 @@ impl SpamDetector {
         self.stats.records += 1;
         let span = RecordSpan::of(r);
         self.feed_start_s.get_or_insert(span.window_start_s);
+        let tick = self.stage_a.refit_tick(span.end_ms);
+        debug_assert!(
+            tick || span.end_ms < self.next_refit_ms,
+            "a refit happens at a record stage A forwards"
+        );
         self.refresh_baseline(span.end_ms);
         let slot = self.sim_slot(r, span.window_start_s, out);
         let Some(a) = self.stage_a.fold(slot, r, &span, &self.farm) else {
@@ -165,6 +173,8 @@ impl SpamDetector {
             self.stats.records_forwarded += 1;
         } else if a.sample {
             self.stats.samples_forwarded += 1;
+        } else if tick {
+            self.stats.ticks_forwarded += 1;
         }
         // Records come only for intervals with activity, so the medium-window sum is the
         // SIM's count over the whole medium window.

@@ -25,6 +25,10 @@ pub(super) struct SimStage {
     pub(super) allowlist: Allowlist,
     pub(super) operators: Operators,
     pub(super) sims: SimTable,
+    /// The population baselines' refit period, ms.
+    refresh_ms: i64,
+    /// The next refit boundary of this task's records (`i64::MIN`: none seen yet).
+    next_refit_ms: i64,
 }
 
 /// What stage A found at one record of one SIM.
@@ -40,7 +44,11 @@ pub(super) struct SimRecord {
 }
 
 impl SimStage {
-    pub(super) fn new(specs: Specs, long_s: u32, medium_s: u32, allowlist: Allowlist) -> Self {
+    pub(super) fn new(
+        specs: Specs,
+        (long_s, medium_s, refresh_s): (u32, u32, u32),
+        allowlist: Allowlist,
+    ) -> Self {
         SimStage {
             specs,
             long_s,
@@ -48,7 +56,24 @@ impl SimStage {
             allowlist,
             operators: Operators::default(),
             sims: SimTable::default(),
+            refresh_ms: i64::from(refresh_s.max(1)) * 1000,
+            next_refit_ms: i64::MIN,
         }
+    }
+
+    /// Whether a record ending at `end_ms` is this task's first past a refit
+    /// boundary of the population baselines: stage A forwards it (a refit tick at
+    /// least), so that stage B, which refits at the first record past a boundary,
+    /// sees that record whichever task had it. Records come in event-time order (the
+    /// end of their interval), so the first of all past a boundary is the earliest
+    /// of the tasks' firsts.
+    #[inline]
+    pub(super) fn refit_tick(&mut self, end_ms: i64) -> bool {
+        if end_ms < self.next_refit_ms {
+            return false;
+        }
+        self.next_refit_ms = (end_ms.div_euclid(self.refresh_ms) + 1) * self.refresh_ms;
+        true
     }
 
     /// The slot of the record's SIM (a new state if it had none), and whether its

@@ -17,6 +17,9 @@ pub struct SpamStats {
     pub(crate) records_forwarded: u64,
     /// Records of other SIMs that stage A would forward as a population sample only.
     pub(crate) samples_forwarded: u64,
+    /// Records of other SIMs, not samples, that stage A would forward as a refit
+    /// tick only (its first past a refit boundary).
+    pub(crate) ticks_forwarded: u64,
     /// SIMs currently tracked.
     pub tracked_sims: u64,
     /// SIM states evicted after being idle longer than the long window.

@@ -94,15 +94,18 @@ fn the_cross_sim_part_reads_only_forwarded_records() {
         );
         let pct = |n: u64| 100.0 * n as f64 / s.records as f64;
         eprintln!(
-            "{variant}: {} records; forwarded whole {} ({:.1} %), as a sample only {} ({:.1} %)",
+            "{variant}: {} records; forwarded whole {} ({:.1} %), as a sample only {} ({:.1} %), \
+             as a refit tick only {}",
             s.records,
             s.records_forwarded,
             pct(s.records_forwarded),
             s.samples_forwarded,
             pct(s.samples_forwarded),
+            s.ticks_forwarded,
         );
         assert!(
-            s.records_forwarded > 0 && s.records_forwarded + s.samples_forwarded < s.records,
+            s.records_forwarded > 0
+                && s.records_forwarded + s.samples_forwarded + s.ticks_forwarded < s.records,
             "{variant}: stage A keeps some records to itself: {s:?}"
         );
     }
