@@ -50,6 +50,22 @@ impl Markers {
     }
 }
 
+/// Whether the SIM's features make it a farm candidate at this record: enough weak
+/// risk markers (`gateway`: its device is a gateway model), or a heavy sender on a
+/// feed without device, cell or content.
+#[inline]
+pub(super) fn qualifies(config: &SpamConfig, f: &SimFeatures, gateway: bool) -> bool {
+    let markers = Markers::of(config, f, gateway);
+    markers.count >= config.farm_candidate_markers || bare_heavy(config, f)
+}
+
+/// No device, cell or content (volume is all there is to go on), and a heavy sender.
+#[inline]
+fn bare_heavy(config: &SpamConfig, f: &SimFeatures) -> bool {
+    f.fields & (field::DEVICE | field::CELL | field::FPS) == 0
+        && f.out_medium >= u64::from(config.candidate_bare_min_sms)
+}
+
 impl SpamDetector {
     /// Index the SIM for farm grouping when it is a candidate already or shows enough
     /// markers now; emits the farm cases the record opened or changed.
@@ -67,21 +83,25 @@ impl SpamDetector {
         let is_node = folded.flags & flag::FARM_NODE != 0;
         // no device, cell or content: volume is all there is to go on
         let bare = f.fields & (field::DEVICE | field::CELL | field::FPS) == 0;
-        let bare_heavy = bare && f.out_medium >= u64::from(self.config.candidate_bare_min_sms);
+        let bare_heavy = bare_heavy(&self.config, f);
         if !is_node && !bare_heavy && markers.count < self.config.farm_candidate_markers {
             return;
         }
+        debug_assert!(
+            folded.flags & flag::FORWARDED != 0,
+            "a farm candidate's record is one stage A forwards"
+        );
         if folded.flags & flag::ALLOWLISTED != 0 {
             // counted once per SIM state; the flag keeps it out of later counts
             if !is_node {
                 self.stats.allowlist_farm_excluded += 1;
-                if let Some(st) = self.sims.get_mut(slot) {
+                if let Some(st) = self.stage_a.sims.get_mut(slot) {
                     st.set(flag::FARM_NODE, true);
                 }
             }
             return;
         }
-        let Some(st) = self.sims.get_mut(slot) else {
+        let Some(st) = self.stage_a.sims.get_mut(slot) else {
             return;
         };
         st.set(flag::FARM_NODE, true);
@@ -111,8 +131,8 @@ impl SpamDetector {
             && since_s <= within.saturating_add(late_hold)
             && f.out_short > 0
             && since_s >= late_hold;
-        let steady =
-            (founder_due || latecomer_due) && active_share(st, &self.specs) >= c.far_active_share;
+        let steady = (founder_due || latecomer_due)
+            && active_share(st, &self.stage_a.specs) >= c.far_active_share;
         let founder = founder_due && steady;
         let onset_proven = latecomer_due && steady;
         let onset_s = (founder || onset_proven).then_some(st.first_seen_s);
@@ -131,7 +151,7 @@ impl SpamDetector {
             distinct_medium: f.distinct_medium,
             // its pace now: one record tells little on a feed of 60 s records, and
             // a burst that is ending shows here before it shows in an hour's count
-            rate_per_hour: pace_per_hour(st, &self.specs),
+            rate_per_hour: pace_per_hour(st, &self.stage_a.specs),
             rate_seen_per_hour: f.rate_seen_per_hour,
             no_voice: markers.no_voice,
             young_unverified: markers.young_unverified,

@@ -121,7 +121,7 @@ impl SpamDetector {
         let t_s = secs(end_ms);
         let mut fired = *fired;
         let mut score = fired.score(&self.confidence);
-        let Some(st) = self.sims.get(slot) else {
+        let Some(st) = self.stage_a.sims.get(slot) else {
             return;
         };
         let evidence = Evidence::of(st);
@@ -226,10 +226,10 @@ impl SpamDetector {
 
     /// A SIM met the gate but contrary evidence held it back: a near miss.
     fn hold(&mut self, slot: u32, end_ms: i64, fired: &Fired, score: f64, contrary: Contrary) {
-        let Some(st) = self.sims.get(slot) else {
+        let Some(st) = self.stage_a.sims.get(slot) else {
             return;
         };
-        let operator = self.operators.name(st.key.op());
+        let operator = self.stage_a.operators.name(st.key.op());
         let mut reasons = fired.reasons();
         reasons.extend(contrary.reasons);
         let max = self.config.near_miss_max as usize;
@@ -245,7 +245,7 @@ impl SpamDetector {
 
     /// An allowlisted SIM met the opening gate: no case, counted once per incident.
     fn suppress_case(&mut self, slot: u32) {
-        let Some(st) = self.sims.get_mut(slot) else {
+        let Some(st) = self.stage_a.sims.get_mut(slot) else {
             return;
         };
         if !st.has(flag::SUPPRESSED) {
@@ -264,11 +264,11 @@ impl SpamDetector {
         evidence: Evidence,
         out: &mut dyn CaseSink,
     ) {
-        let Some(st) = self.sims.get_mut(slot) else {
+        let Some(st) = self.stage_a.sims.get_mut(slot) else {
             return;
         };
         st.set(flag::CASE_OPEN, true);
-        let operator = self.operators.name(st.key.op()).to_string();
+        let operator = self.stage_a.operators.name(st.key.op()).to_string();
         let sim = st.key.sim();
         self.near_misses.forget(&operator, &sim);
         let case = Case {
@@ -335,14 +335,14 @@ impl SpamDetector {
     /// End the incident of a SIM: emit the case's final snapshot if it moved since.
     pub(super) fn close_case(&mut self, slot: u32, out: &mut dyn CaseSink) {
         if let Some(mut sc) = self.cases.remove(&slot) {
-            if let Some(st) = self.sims.get(slot) {
+            if let Some(st) = self.stage_a.sims.get(slot) {
                 sc.catch_up(st);
             }
             if sc.evidence_moved() {
                 out.emit(sc.case);
             }
         }
-        if let Some(st) = self.sims.get_mut(slot) {
+        if let Some(st) = self.stage_a.sims.get_mut(slot) {
             st.set(flag::CASE_OPEN, false);
         }
     }
@@ -353,7 +353,7 @@ impl SpamDetector {
         let mut slots: Vec<u32> = self.cases.keys().copied().collect();
         slots.sort_unstable();
         for slot in slots {
-            let Some(st) = self.sims.get(slot) else {
+            let Some(st) = self.stage_a.sims.get(slot) else {
                 continue;
             };
             if let Some(sc) = self.cases.get_mut(&slot) {

@@ -20,6 +20,12 @@
 //! refits follow the records' timestamps, never the wall clock. A record for a SIM idle
 //! for longer than the long window starts a fresh state whether or not the sweep has
 //! already evicted it, so results do not depend on how input is batched.
+//!
+//! The per-SIM part (step 1, the population-sample decision and the features) is
+//! stage A, [`sims::SimStage`], on the way to running it as tasks of its own
+//! (docs/streaming.md, "The spam detector's two stages"): it marks each SIM whose
+//! records the cross-SIM part reads (`flag::FORWARDED`), and debug builds check that
+//! the rest never acts on a record of another SIM.
 
 pub(crate) mod allowlist;
 pub(crate) mod baseline;
@@ -35,6 +41,7 @@ mod near_miss;
 mod record;
 pub(crate) mod rules;
 pub(crate) mod simhash;
+mod sims;
 pub(crate) mod state;
 mod stats;
 mod templates;
@@ -49,22 +56,20 @@ use baseline::BaselineParams;
 use baselines::Baselines;
 use cases::SimCase;
 use farm::{FarmIndex, FarmParams};
-use ids::{fast_map, FastMap, OpIdx, Operators, SimKey};
+use ids::{fast_map, FastMap};
 use near_miss::NearMisses;
 use record::RecordSpan;
 use rules::{confidences, FarmRules, SimRules, ALL_RULES};
-use state::{flag, SimTable, Specs};
+use sims::SimStage;
+use state::{field, flag, Specs};
 
 /// The spam-SIM and SIM-farm detector.
 pub struct SpamDetector {
     config: SpamConfig,
-    specs: Specs,
-    long_s: u32,
+    /// Stage A: per SIM (windows, features, population samples).
+    stage_a: SimStage,
     rules: SimRules,
     confidence: [f64; ALL_RULES.len()],
-    allowlist: Allowlist,
-    operators: Operators,
-    sims: SimTable,
     cases: FastMap<u32, SimCase>,
     baselines: Baselines,
     near_misses: NearMisses,
@@ -118,12 +123,16 @@ impl SpamDetector {
         });
         Ok(SpamDetector {
             rules: SimRules::from_config(&config),
-            long_s: config.long_window_secs,
-            specs,
+            stage_a: SimStage::new(
+                specs,
+                (
+                    config.long_window_secs,
+                    config.medium_window_secs,
+                    config.baseline_refresh_secs,
+                ),
+                allowlist,
+            ),
             confidence,
-            allowlist,
-            operators: Operators::default(),
-            sims: SimTable::default(),
             cases: fast_map(),
             baselines,
             near_misses: NearMisses::default(),
@@ -144,33 +153,40 @@ impl SpamDetector {
         self.stats.records += 1;
         let span = RecordSpan::of(r);
         self.feed_start_s.get_or_insert(span.window_start_s);
+        let tick = self.stage_a.refit_tick(span.end_ms);
+        debug_assert!(
+            tick || span.end_ms < self.next_refit_ms,
+            "a refit happens at a record stage A forwards"
+        );
         self.refresh_baseline(span.end_ms);
         let slot = self.sim_slot(r, span.window_start_s, out);
-        let specs = self.specs;
-        let Some(st) = self.sims.get_mut(slot) else {
+        let Some(a) = self.stage_a.fold(slot, r, &span, &self.farm) else {
             return;
         };
-        // the SIM's first record in this medium window: its population sample
-        let period = self.config.medium_window_secs.max(1);
-        let sample = st.records == 0 || st.last_seen_s / period != span.t_s / period;
-        let folded = record::fold(st, r, &specs, &span, &self.farm);
-        let op = st.key.op();
-        let mut f = evaluate::sim_features(st, &specs, r, folded.gateway_tac);
+        let (mut folded, mut f) = (a.folded, a.features);
+        let may_open = self.may_open_case(&f);
+        // what stage A can decide alone: the gateway marker is granted to every SIM
+        // that reported a device (stage B learns which TACs are gateways)
+        let candidate = candidate::qualifies(&self.config, &f, f.fields & field::DEVICE != 0);
+        folded.flags = self.stage_a.note_forwarded(slot, may_open || candidate);
+        if folded.flags & flag::FORWARDED != 0 {
+            self.stats.records_forwarded += 1;
+        } else if a.sample {
+            self.stats.samples_forwarded += 1;
+        } else if tick {
+            self.stats.ticks_forwarded += 1;
+        }
         // Records come only for intervals with activity, so the medium-window sum is the
         // SIM's count over the whole medium window.
         let hours = f64::from(self.config.medium_window_secs) / 3600.0;
-        let population = self.baselines.index(op, r.window_secs);
-        self.observe_population(population, f.out_medium, sample, hours);
-        if folded.flags & flag::CASE_OPEN != 0 || self.may_open_case(&f) {
-            if let Some(st) = self.sims.get(slot) {
-                f.active_share = evaluate::active_share(st, &specs);
-                if rules::held_pace(&self.rules, &f) {
-                    // every full bucket of the long window before the current one
-                    let full = (specs.long.len() - 1) as u32;
-                    (f.held_hours, f.held_min_per_hour) =
-                        evaluate::held_hours(st, &specs, self.rules.held_rate_1h, full);
-                }
-            }
+        let population = self.baselines.index(a.op, r.window_secs);
+        self.observe_population(population, f.out_medium, a.sample, hours);
+        if folded.flags & flag::CASE_OPEN != 0 || may_open {
+            debug_assert!(
+                folded.flags & flag::FORWARDED != 0,
+                "a record the rules read is one stage A forwards"
+            );
+            self.stage_a.measure_for_rules(slot, &self.rules, &mut f);
             let fired = self.evaluate_rules(population, &mut f, hours);
             self.apply_sim_rules(slot, span.end_ms, &fired, &f, out);
         }
@@ -180,10 +196,13 @@ impl SpamDetector {
     /// Evict SIMs idle since before `cutoff_ms`, and expire farm groups likewise.
     fn sweep(&mut self, cutoff_ms: i64, out: &mut dyn CaseSink) {
         let cutoff_s = secs_ceil(cutoff_ms);
-        let idle = self.sims.slots_where(|st| st.last_seen_s < cutoff_s);
+        let idle = self
+            .stage_a
+            .sims
+            .slots_where(|st| st.last_seen_s < cutoff_s);
         for slot in idle {
             self.close_case(slot, out);
-            self.sims.remove(slot);
+            self.stage_a.sims.remove(slot);
             self.stats.evicted_sims += 1;
         }
         self.farm.sweep(cutoff_s, &mut self.scratch);
@@ -191,7 +210,7 @@ impl SpamDetector {
             out.emit(c);
         }
         tracing::debug!(
-            tracked = self.sims.len(),
+            tracked = self.stage_a.sims.len(),
             evicted = self.stats.evicted_sims,
             "spam state swept"
         );
@@ -209,7 +228,7 @@ impl Detector for SpamDetector {
 
     /// SIMs currently tracked.
     fn state_size(&self) -> usize {
-        self.sims.len()
+        self.stage_a.sims.len()
     }
 
     fn cases_closed_by_cap(&self) -> Vec<(&'static str, u64)> {
@@ -231,32 +250,14 @@ impl Detector for SpamDetector {
         if kind != Reference::Allowlist {
             return;
         }
-        if let Err(e) = self.allowlist.apply_update(key, value) {
+        if let Err(e) = self.stage_a.apply_allowlist_update(key, value) {
             tracing::warn!(error = %e, "allowlist update ignored");
-            return;
-        }
-        let mut op: OpIdx = 0;
-        loop {
-            let name = self.operators.name(op);
-            if name.is_empty() {
-                break;
-            }
-            let allowed = self.allowlist.contains(name, key);
-            if let Some(slot) = self.sims.find(&SimKey::new(op, key)) {
-                if let Some(st) = self.sims.get_mut(slot) {
-                    st.set(flag::ALLOWLISTED, allowed);
-                }
-            }
-            match op.checked_add(1) {
-                Some(next) => op = next,
-                None => break,
-            }
         }
     }
 
     fn on_watermark(&mut self, watermark_ms: i64, out: &mut dyn CaseSink) {
         let step = i64::from(self.config.eviction_sweep_secs.max(1)) * 1000;
-        let long_ms = i64::from(self.long_s) * 1000;
+        let long_ms = i64::from(self.stage_a.long_s) * 1000;
         let next = *self
             .next_sweep_ms
             .get_or_insert((watermark_ms.div_euclid(step) + 1) * step);
@@ -301,3 +302,6 @@ fn secs_ceil(ms: i64) -> u32 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_stages;

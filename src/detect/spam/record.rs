@@ -3,7 +3,7 @@
 //! windows and note what it says about the SIM, its cell and its device.
 
 use super::farm::FarmIndex;
-use super::ids::{hash64, SimKey};
+use super::ids::hash64;
 use super::state::{field, flag, spread_add, spread_add_scalar, SimState, Specs, AGE_UNKNOWN};
 use super::{secs_ceil, SpamDetector};
 use crate::detect::CaseSink;
@@ -65,24 +65,12 @@ impl SpamDetector {
         window_start_s: u32,
         out: &mut dyn CaseSink,
     ) -> u32 {
-        let op = self.operators.intern(&r.operator);
-        let key = SimKey::new(op, &r.sim);
-        let allowlist = &self.allowlist;
-        let (slot, _created) = self.sims.find_or_insert(key, |k| {
-            SimState::new(k, window_start_s, allowlist.contains(&r.operator, &r.sim))
-        });
-        let long_s = self.long_s;
-        let stale = self
-            .sims
-            .get(slot)
-            .is_some_and(|st| st.last_seen_s.saturating_add(long_s) < window_start_s);
+        let (slot, stale) = self.stage_a.slot(r, window_start_s);
         if stale {
             // idle longer than the long window: the incident is over, start afresh
             self.close_case(slot, out);
             self.stats.restarted_sims += 1;
-            let st = self.sims.get_mut(slot).expect("slot just found");
-            let allow = st.has(flag::ALLOWLISTED);
-            *st = SimState::new(st.key.clone(), window_start_s, allow);
+            self.stage_a.restart(slot, window_start_s);
         }
         slot
     }

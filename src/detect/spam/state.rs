@@ -53,6 +53,10 @@ pub(crate) mod flag {
     pub(crate) const SUPPRESSED: u8 = 1 << 5;
     /// The SIM is indexed for farm grouping.
     pub(crate) const FARM_NODE: u8 = 1 << 6;
+    /// Stage A's "hot" bit (`sims.rs`): since the state began, the SIM could open a
+    /// case or showed a farm candidate's markers at some record, so every record of
+    /// it from then on is one stage B reads.
+    pub(crate) const FORWARDED: u8 = 1 << 7;
 }
 
 /// Optional fields a SIM's records carried (docs/contract.md, "SMS-volume records"):

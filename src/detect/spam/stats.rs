@@ -11,6 +11,15 @@ use serde::Serialize;
 pub struct SpamStats {
     /// SMS-volume records processed.
     pub(crate) records: u64,
+    /// Records stage A would forward to stage B whole (docs/streaming.md, "The spam
+    /// detector's two stages"): every record of a SIM from the first at which it
+    /// could open a case or looked like a farm candidate.
+    pub(crate) records_forwarded: u64,
+    /// Records of other SIMs that stage A would forward as a population sample only.
+    pub(crate) samples_forwarded: u64,
+    /// Records of other SIMs, not samples, that stage A would forward as a refit
+    /// tick only (its first past a refit boundary).
+    pub(crate) ticks_forwarded: u64,
     /// SIMs currently tracked.
     pub tracked_sims: u64,
     /// SIM states evicted after being idle longer than the long window.
@@ -58,7 +67,7 @@ impl SpamDetector {
     /// Counters and memory figures now.
     pub fn stats(&self) -> SpamStats {
         let mut s = self.stats.clone();
-        s.tracked_sims = self.sims.len() as u64;
+        s.tracked_sims = self.stage_a.sims.len() as u64;
         s.farm_candidates = self.farm.nodes() as u64;
         s.farm_groups = self.farm.groups() as u64;
         s.farm_cases_opened = self.farm.counters.cases_opened;
@@ -74,15 +83,15 @@ impl SpamDetector {
         let case_bytes =
             self.cases.capacity() * (std::mem::size_of::<SimCase>() + 5) + self.cases.len() * 512;
         // a baseline's histogram is ~1.6 kB; a near miss ~512 bytes with its reasons
-        let total = self.sims.memory_bytes()
+        let total = self.stage_a.sims.memory_bytes()
             + case_bytes
             + self.farm.memory_bytes()
             + self.baselines.len() * 2 * 1024
             + self.near_misses.len() * 512;
-        s.memory_bytes_per_sim = if self.sims.is_empty() {
+        s.memory_bytes_per_sim = if self.stage_a.sims.is_empty() {
             0.0
         } else {
-            total as f64 / self.sims.len() as f64
+            total as f64 / self.stage_a.sims.len() as f64
         };
         s
     }

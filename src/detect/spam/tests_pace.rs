@@ -24,14 +24,15 @@ fn bare_60(i: u32, start: i64, n: u32) -> SmsVolume {
 
 /// The pace and the features of SIM `i` (operator 45201) as the detector sees them now.
 fn pace_and_rate(d: &SpamDetector, i: u32, last: &SmsVolume) -> (f64, f64) {
-    let op = d.operators.get("45201").expect("operator seen");
+    let op = d.stage_a.operators.get("45201").expect("operator seen");
     let slot = d
+        .stage_a
         .sims
         .find(&SimKey::new(op, &sim_id(i)))
         .expect("SIM tracked");
-    let st = d.sims.get(slot).expect("state");
-    let f = sim_features(st, &d.specs, last, None);
-    (pace_per_hour(st, &d.specs), f.rate_seen_per_hour)
+    let st = d.stage_a.sims.get(slot).expect("state");
+    let f = sim_features(st, &d.stage_a.specs, last, None);
+    (pace_per_hour(st, &d.stage_a.specs), f.rate_seen_per_hour)
 }
 
 #[test]
