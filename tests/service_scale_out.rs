@@ -9,7 +9,10 @@
 mod common;
 mod procs;
 
-use procs::{assert_equals_the_replay, count, Fixture, Instance, Setup, PARTITIONS};
+use procs::{
+    assert_equals_the_replay, count, detect_partitions, log_fields, Fixture, Instance, Setup,
+    PARTITIONS,
+};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Whether `i` runs a part of stage detect now: its last detect-group event is an
@@ -22,33 +25,6 @@ fn owns_detect(i: &Instance) -> bool {
 /// detect-group assignment in each log, if not revoked since).
 fn detect_partitions_owned(instances: &[Instance]) -> u64 {
     instances.iter().map(detect_partitions).sum()
-}
-
-/// The `fields` of each JSON line of `i`'s log, in order.
-fn log_fields(i: &Instance) -> Vec<serde_json::Value> {
-    i.log_text()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .map(|mut v| v["fields"].take())
-        .collect()
-}
-
-/// The internal partitions `i` owns in the detect group now. Stage detect's
-/// cooperative assignor logs only what moves (the eager protocol revokes all and
-/// assigns the whole set, which adds up the same).
-fn detect_partitions(i: &Instance) -> u64 {
-    let mut owned = 0u64;
-    for fields in log_fields(i) {
-        let group = fields["group"].as_str().unwrap_or_default();
-        let n = fields["partitions"].as_u64().unwrap_or(0);
-        match fields["message"].as_str() {
-            _ if !group.ends_with("-detect") => {}
-            Some("partitions assigned") => owned += n,
-            Some("partitions revoked") => owned = owned.saturating_sub(n),
-            _ => {}
-        }
-    }
-    owned
 }
 
 /// Whether `i`'s stage detect has rebuilt what it was last assigned.

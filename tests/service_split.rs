@@ -11,37 +11,13 @@
 mod common;
 mod procs;
 
-use procs::{assert_equals_the_replay, Fixture, Instance, Setup, PARTITIONS};
+use procs::{
+    assert_equals_the_replay, detect_partitions, log_fields, Fixture, Instance, Setup, PARTITIONS,
+};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Partitions of the measurements internal topic.
 const MEASUREMENT_PARTITIONS: i32 = 3;
-
-/// The `fields` of each JSON line of `i`'s log, in order.
-fn log_fields(i: &Instance) -> Vec<serde_json::Value> {
-    i.log_text()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .map(|mut v| v["fields"].take())
-        .collect()
-}
-
-/// The internal partitions `i` owns in the detect group now (the cooperative
-/// assignor logs only what moves).
-fn detect_partitions(i: &Instance) -> u64 {
-    let mut owned = 0u64;
-    for fields in log_fields(i) {
-        let group = fields["group"].as_str().unwrap_or_default();
-        let n = fields["partitions"].as_u64().unwrap_or(0);
-        match fields["message"].as_str() {
-            _ if !group.ends_with("-detect") => {}
-            Some("partitions assigned") => owned += n,
-            Some("partitions revoked") => owned = owned.saturating_sub(n),
-            _ => {}
-        }
-    }
-    owned
-}
 
 /// Whether `i` runs stage B now (its last transmitters-group event assigned it).
 fn owns_stage_b(i: &Instance) -> bool {

@@ -549,3 +549,30 @@ pub async fn assert_equals_the_replay(f: &Fixture, placement: &Placement) {
         .unwrap();
     assert_eq!(count(&f.ch, "SELECT count() FROM records").await, valid);
 }
+
+/// The `fields` of each JSON line of `i`'s log, in order.
+pub fn log_fields(i: &Instance) -> Vec<serde_json::Value> {
+    i.log_text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|mut v| v["fields"].take())
+        .collect()
+}
+
+/// The internal partitions `i` owns in the detect group now. Stage detect's
+/// cooperative assignor logs only what moves (the eager protocol revokes all and
+/// assigns the whole set, which adds up the same).
+pub fn detect_partitions(i: &Instance) -> u64 {
+    let mut owned = 0u64;
+    for fields in log_fields(i) {
+        let group = fields["group"].as_str().unwrap_or_default();
+        let n = fields["partitions"].as_u64().unwrap_or(0);
+        match fields["message"].as_str() {
+            _ if !group.ends_with("-detect") => {}
+            Some("partitions assigned") => owned += n,
+            Some("partitions revoked") => owned = owned.saturating_sub(n),
+            _ => {}
+        }
+    }
+    owned
+}
