@@ -59,6 +59,9 @@ pub mod alloc;
 pub mod kafka_failure;
 // `cellwatch replay`.
 pub mod replay;
+// Lib tests' shared scenario and pipeline helpers.
+#[cfg(test)]
+mod test_support;
 // `cellwatch run`.
 pub mod service;
 

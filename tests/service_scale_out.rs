@@ -10,8 +10,8 @@ mod common;
 mod procs;
 
 use procs::{
-    assert_equals_the_replay, count, detect_partitions, log_fields, Fixture, Instance, Setup,
-    PARTITIONS,
+    assert_equals_the_replay, count, detect_partitions, log_fields, wait_any, Fixture, Instance,
+    Setup, PARTITIONS,
 };
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -71,31 +71,6 @@ fn rebuilds(i: &Instance, stage: &str) -> (u64, u64, u64) {
 fn ingest_rebuilds(i: &Instance) -> (u64, u64) {
     let (_, resumed, records) = rebuilds(i, "ingest");
     (resumed, records)
-}
-
-/// Wait until one of `instances` logs `what`; its index.
-fn wait_any(instances: &mut [Instance], what: &str, secs: u64) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(i) = instances.iter().position(|i| i.log_text().contains(what)) {
-            return i;
-        }
-        for i in instances.iter_mut() {
-            if let Ok(Some(status)) = i.child.try_wait() {
-                panic!("an instance exited ({status}):\n{}", i.log_text());
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {what:?} after {secs} s; logs:\n{}",
-            instances
-                .iter()
-                .map(|i| i.log_text())
-                .collect::<Vec<_>>()
-                .join("\n---\n")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Wait for the final snapshots, let them reach the sinks, stop every instance.

@@ -12,7 +12,8 @@ mod common;
 mod procs;
 
 use procs::{
-    assert_equals_the_replay, detect_partitions, log_fields, Fixture, Instance, Setup, PARTITIONS,
+    assert_equals_the_replay, detect_partitions, log_fields, wait_any, Fixture, Instance, Setup,
+    PARTITIONS,
 };
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -60,24 +61,9 @@ fn wait_detect_spread(instances: &[Instance], spread: usize, secs: u64) {
 
 /// Wait for stage B's final snapshots (every stage-A partition finished), let them
 /// reach the sinks, stop every instance.
-fn finish(instances: Vec<Instance>) {
+fn finish(mut instances: Vec<Instance>) {
     let produced = Instant::now();
-    let deadline = produced + Duration::from_secs(240);
-    while !instances
-        .iter()
-        .any(|i| i.log_text().contains("every stage-A partition finished"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "stage B never finished; logs:\n{}",
-            instances
-                .iter()
-                .map(|i| i.log_text())
-                .collect::<Vec<_>>()
-                .join("\n---\n")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_any(&mut instances, "every stage-A partition finished", 240);
     eprintln!(
         "stage B finished {:?} after the last record was produced",
         produced.elapsed()

@@ -15,7 +15,7 @@ use crate::detect::setup::RunSetup;
 use crate::ingest::OriginRef;
 use crate::model::{Case, CaseKind, Feed, TimeBounds};
 use crate::pipeline::Pipeline;
-use crate::simulate::{write_scenario_with, Knobs, Scale, SimConfig, Truth};
+use crate::test_support::{feed_file, small_scenario};
 use crate::validate::{parse_bytes, Checked, SourceValidator};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -63,6 +63,22 @@ fn ingest(dir: &Path, config: &Config, now_ms: i64) -> BTreeMap<i32, Vec<Vec<u8>
     out
 }
 
+/// A worker of `stage` reading measurements from `topic`.
+fn worker(config: &Config, cells: &Path, topic: &str, stage: Stage) -> Worker {
+    let feeds = BTreeMap::from([(topic.to_string(), Feed::Measurements)]);
+    let (_, stop) = tokio::sync::watch::channel(false);
+    Worker::new(
+        config.clone(),
+        Some(cells.to_path_buf()),
+        Metrics::default(),
+        TimeBounds::at(0),
+        feeds,
+        stop,
+        stage,
+    )
+    .expect("worker")
+}
+
 /// A stage-detect worker running stage A on `owned` measurements partitions.
 fn stage_a(config: &Config, cells: &Path, owned: &[i32]) -> Worker {
     let stage = Stage::Detect(DetectState {
@@ -74,18 +90,7 @@ fn stage_a(config: &Config, cells: &Path, owned: &[i32]) -> Worker {
         owned: owned.iter().map(|p| (Feed::Measurements, *p)).collect(),
         ..DetectState::default()
     });
-    let feeds = BTreeMap::from([("meas".to_string(), Feed::Measurements)]);
-    let (_, stop) = tokio::sync::watch::channel(false);
-    let mut w = Worker::new(
-        config.clone(),
-        Some(cells.to_path_buf()),
-        Metrics::default(),
-        TimeBounds::at(0),
-        feeds,
-        stop,
-        stage,
-    )
-    .expect("worker");
+    let mut w = worker(config, cells, "meas", stage);
     w.reset_detect();
     w.live = true;
     w
@@ -131,18 +136,7 @@ fn run_stage_a(
 /// Stage B's worker over the log: every snapshot it emits, in order.
 fn run_stage_b(config: &Config, cells: &Path, log: &[Vec<u8>]) -> Vec<Case> {
     let task = Worker::new_transmitters(config, Some(cells)).expect("stage B");
-    let feeds = BTreeMap::from([("tx".to_string(), Feed::Measurements)]);
-    let (_, stop) = tokio::sync::watch::channel(false);
-    let mut w = Worker::new(
-        config.clone(),
-        Some(cells.to_path_buf()),
-        Metrics::default(),
-        TimeBounds::at(0),
-        feeds,
-        stop,
-        Stage::Transmitters(Box::new(task)),
-    )
-    .expect("worker");
+    let mut w = worker(config, cells, "tx", Stage::Transmitters(Box::new(task)));
     w.live = true;
     let mut cases: Vec<Case> = Vec::new();
     for payload in log {
@@ -156,34 +150,18 @@ fn run_stage_b(config: &Config, cells: &Path, log: &[Vec<u8>]) -> Vec<Case> {
 fn one_process(dir: &Path, config: &Config, now_ms: i64) -> Vec<Case> {
     let (_, fakebts) = RunSetup::build_split(config, Some(&dir.join("cells.csv"))).expect("setup");
     let mut pipeline = Pipeline::from_config(vec![Box::new(fakebts)], &config.pipeline);
-    let mut validator = SourceValidator::new(
+    feed_file(
+        &mut pipeline,
         Feed::Measurements,
-        TimeBounds::at(now_ms),
+        &dir.join("measurements.jsonl"),
+        now_ms,
         config.pipeline.allowed_lateness_ms(),
-    );
-    let bytes = std::fs::read(dir.join("measurements.jsonl")).expect("measurements");
-    let mut cases: Vec<Case> = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let origin = crate::ingest::Origin::File {
-            file: "measurements.jsonl".into(),
-            line: i as u64 + 1,
-        };
-        let _ = pipeline.process(&mut validator, line, origin, &mut cases);
-    }
-    pipeline.finish(&mut cases);
-    cases
+    )
 }
 
 #[test]
 fn stage_a_on_three_partitions_and_stage_b_give_one_process_snapshots() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let knobs = Knobs::variant("two_blasters").expect("a known variant");
-    let sim = SimConfig {
-        seed: 3,
-        scale: Scale::Small,
-    };
-    write_scenario_with(&sim, &knobs, dir.path()).expect("scenario written");
-    let truth = Truth::load(dir.path().join("truth.json")).expect("truth");
+    let (dir, truth) = small_scenario("two_blasters", 3);
     let mut config = Config::default();
     config.kafka.measurement_partitions = PARTITIONS;
     let cells = dir.path().join("cells.csv");

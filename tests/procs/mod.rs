@@ -576,3 +576,28 @@ pub fn detect_partitions(i: &Instance) -> u64 {
     }
     owned
 }
+
+/// Wait until one of `instances` logs `what`; its index.
+pub fn wait_any(instances: &mut [Instance], what: &str, secs: u64) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(i) = instances.iter().position(|i| i.log_text().contains(what)) {
+            return i;
+        }
+        for i in instances.iter_mut() {
+            if let Ok(Some(status)) = i.child.try_wait() {
+                panic!("an instance exited ({status}):\n{}", i.log_text());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what:?} after {secs} s; logs:\n{}",
+            instances
+                .iter()
+                .map(|i| i.log_text())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -35,6 +35,21 @@ fn add(e: &mut Emitter, m: &CellMeasurement, cfg: &FakeBtsConfig) {
     e.add_report(m, &check, u64::from(m.ts_ms as u32), &spec, cfg);
 }
 
+/// A transmitter heard in 100 ring reports, localised at `T_END`.
+fn localised_over_100(cfg: &FakeBtsConfig, solver: &SolverParams) -> Emitter {
+    let first = ring_report(0, 0);
+    let mut e = Emitter::new(
+        1,
+        &first,
+        Signature::of(&first, &check_report(&first, None, cfg)),
+    );
+    for i in 0..100 {
+        add(&mut e, &ring_report(i, i64::from(i) * 10), cfg);
+    }
+    e.localise(T_END, cfg, solver);
+    e
+}
+
 #[test]
 fn a_fix_is_kept_until_enough_new_reports_arrive_and_settled_at_the_end() {
     let cfg = FakeBtsConfig {
@@ -42,16 +57,7 @@ fn a_fix_is_kept_until_enough_new_reports_arrive_and_settled_at_the_end() {
         ..FakeBtsConfig::default()
     };
     let solver = SolverParams::from_config(&cfg);
-    let first = ring_report(0, 0);
-    let mut e = Emitter::new(
-        1,
-        &first,
-        Signature::of(&first, &check_report(&first, None, &cfg)),
-    );
-    for i in 0..100 {
-        add(&mut e, &ring_report(i, i64::from(i) * 10), &cfg);
-    }
-    e.localise(T_END, &cfg, &solver);
+    let mut e = localised_over_100(&cfg, &solver);
     let fitted = e.fix.expect("100 reports around it fit");
     assert!(fitted.x.hypot(fitted.y) < 300.0, "{fitted:?}");
     // 9 new reports of 109 kept: below 10 %, the fix is kept as it was
@@ -84,16 +90,7 @@ fn a_share_of_zero_refits_at_every_localisation() {
         ..FakeBtsConfig::default()
     };
     let solver = SolverParams::from_config(&cfg);
-    let first = ring_report(0, 0);
-    let mut e = Emitter::new(
-        1,
-        &first,
-        Signature::of(&first, &check_report(&first, None, &cfg)),
-    );
-    for i in 0..100 {
-        add(&mut e, &ring_report(i, i64::from(i) * 10), &cfg);
-    }
-    e.localise(T_END, &cfg, &solver);
+    let mut e = localised_over_100(&cfg, &solver);
     let fitted = e.fix.unwrap();
     add(&mut e, &ring_report(100, 1_000), &cfg);
     e.localise(T_END + 60_000, &cfg, &solver);

@@ -13,12 +13,10 @@ use super::FakeBtsDetector;
 use crate::config::Config;
 use crate::detect::stage::{canonical_cmp, Emit, Message, Stage};
 use crate::detect::{CaseSink, Detector};
-use crate::ingest::Origin;
 use crate::inventory::Inventory;
-use crate::model::{Case, CaseKind, Event, Feed, TimeBounds};
+use crate::model::{Case, CaseKind, Event, Feed};
 use crate::pipeline::Pipeline;
-use crate::simulate::{write_scenario_with, Knobs, Scale, SimConfig, Truth};
-use crate::validate::SourceValidator;
+use crate::test_support::{feed_file, small_scenario};
 use std::sync::{Arc, Mutex};
 
 /// Stage A as `n` tasks and stage B fed with their merged forwards.
@@ -112,22 +110,13 @@ fn run(
 ) -> (Vec<Case>, Vec<String>) {
     let config = Config::default();
     let mut pipeline = Pipeline::from_config(vec![detector], &config.pipeline);
-    let mut validator = SourceValidator::new(
+    let cases = feed_file(
+        &mut pipeline,
         Feed::Measurements,
-        TimeBounds::at(now_ms),
+        &dir.join("measurements.jsonl"),
+        now_ms,
         config.pipeline.allowed_lateness_ms(),
     );
-    // bytes: the scenario has malformed lines (not UTF-8 among them), dead letters here
-    let bytes = std::fs::read(dir.join("measurements.jsonl")).expect("measurements");
-    let mut cases: Vec<Case> = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let origin = Origin::File {
-            file: "measurements.jsonl".into(),
-            line: i as u64 + 1,
-        };
-        let _ = pipeline.process(&mut validator, line, origin, &mut cases);
-    }
-    pipeline.finish(&mut cases);
     let mut findings: Vec<String> = pipeline.detectors()[0]
         .findings()
         .iter()
@@ -139,14 +128,7 @@ fn run(
 
 #[test]
 fn stage_a_on_n_tasks_gives_the_one_task_cases_exactly() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let knobs = Knobs::variant("two_blasters").expect("a known variant");
-    let sim = SimConfig {
-        seed: 3,
-        scale: Scale::Small,
-    };
-    write_scenario_with(&sim, &knobs, dir.path()).expect("scenario written");
-    let truth = Truth::load(dir.path().join("truth.json")).expect("truth");
+    let (dir, truth) = small_scenario("two_blasters", 3);
     let config = Config::default();
     let (inventory, _) =
         Inventory::load_csv_with(dir.path().join("cells.csv"), &config.inventory).expect("cells");

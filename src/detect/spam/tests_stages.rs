@@ -13,12 +13,10 @@ use super::{Allowlist, SpamDetector};
 use crate::config::Config;
 use crate::detect::stage::Message;
 use crate::detect::{CaseSink, Detector};
-use crate::ingest::Origin;
 use crate::model::SmsVolume;
-use crate::model::{Case, CaseKind, Event, Feed, TimeBounds};
+use crate::model::{Case, CaseKind, Event, Feed};
 use crate::pipeline::Pipeline;
-use crate::simulate::{write_scenario_with, Knobs, Scale, SimConfig, Truth};
-use crate::validate::SourceValidator;
+use crate::test_support::{feed_file, small_scenario};
 use std::sync::{Arc, Mutex};
 
 /// The detector, handing its counters out at the end of input.
@@ -58,14 +56,7 @@ impl Detector for Probe {
 /// The cases and counters of the detector over a simulated scenario's SMS-volume
 /// records, through the replay's pipeline.
 fn run(variant: &str, seed: u64) -> (Vec<Case>, SpamStats, Vec<SmsVolume>) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let knobs = Knobs::variant(variant).expect("a known variant");
-    let sim = SimConfig {
-        seed,
-        scale: Scale::Small,
-    };
-    write_scenario_with(&sim, &knobs, dir.path()).expect("scenario written");
-    let truth = Truth::load(dir.path().join("truth.json")).expect("truth");
+    let (dir, truth) = small_scenario(variant, seed);
     let config = Config::default();
     let stats = Arc::new(Mutex::new(None));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -75,21 +66,13 @@ fn run(variant: &str, seed: u64) -> (Vec<Case>, SpamStats, Vec<SmsVolume>) {
         seen: seen.clone(),
     };
     let mut pipeline = Pipeline::from_config(vec![Box::new(probe)], &config.pipeline);
-    let mut validator = SourceValidator::new(
+    let cases = feed_file(
+        &mut pipeline,
         Feed::SmsVolume,
-        TimeBounds::at(truth.end_ms),
+        &dir.path().join("sms_volume.jsonl"),
+        truth.end_ms,
         config.pipeline.allowed_lateness_ms(),
     );
-    let bytes = std::fs::read(dir.path().join("sms_volume.jsonl")).expect("records");
-    let mut cases: Vec<Case> = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let origin = Origin::File {
-            file: "sms_volume.jsonl".into(),
-            line: i as u64 + 1,
-        };
-        let _ = pipeline.process(&mut validator, line, origin, &mut cases);
-    }
-    pipeline.finish(&mut cases);
     let stats = stats.lock().unwrap().take().expect("finished");
     let seen = std::mem::take(&mut *seen.lock().unwrap());
     (cases, stats, seen)
