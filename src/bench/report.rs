@@ -208,9 +208,12 @@ fn sim_state_row(s: &mut String, st: &SimStateReport) {
 /// State per tracked cell identity.
 fn identity_state_row(s: &mut String, id: &IdentityStateReport) {
     let p = &id.detector_bytes_by_part;
+    let per_id = |after: u64, before: u64| {
+        after.saturating_sub(before) as f64 / id.identities_tracked.max(1) as f64
+    };
     let _ = writeln!(
         s,
-        "| state per tracked cell identity | {} measurements into the fake-BTS detector | {:.0} bytes/identity (detector's accounting: transmitters' reports {:.0}, their reporters {:.0}, transmitters {:.0}, misplaced-cell profiles {:.0}, identities {:.0}), RSS growth {:.0} bytes/identity ({:.0} of it heap, the rest code pages first run after the baseline); {} identities, {} candidate transmitters | ≤ {} bytes by both | {} | |",
+        "| state per tracked cell identity | {} measurements into the fake-BTS detector | {:.0} bytes/identity (detector's accounting: transmitters' reports {:.0}, their reporters {:.0}, transmitters {:.0}, misplaced-cell profiles {:.0}, identities {:.0}), RSS growth {:.0} bytes/identity with the binary's code resident before the baseline ({:.0} of it heap; the allocator's blocks grew {:.0}, its committed pages {:.0}); {} identities, {} candidate transmitters | ≤ {} bytes by both | {} | |",
         thousands(id.measurements as f64),
         id.detector_bytes_per_identity,
         p.observations,
@@ -220,6 +223,8 @@ fn identity_state_row(s: &mut String, id: &IdentityStateReport) {
         p.identities,
         id.rss_bytes_per_identity,
         id.rss_anon_bytes_per_identity,
+        per_id(id.heap_after.in_blocks, id.heap_before.in_blocks),
+        per_id(id.heap_after.committed, id.heap_before.committed),
         thousands(id.identities_tracked as f64),
         id.emitters_tracked,
         thousands(targets::BYTES_PER_IDENTITY),
@@ -474,6 +479,8 @@ mod tests {
                 rss_bytes_per_identity: 1_000.0,
                 rss_anon_bytes_per_identity: 900.0,
                 detector_bytes_per_identity: 800.0,
+                heap_before: Default::default(),
+                heap_after: Default::default(),
                 detector_bytes_by_part: Default::default(),
                 seconds: 1.0,
                 cases: 2,

@@ -62,6 +62,8 @@ pub fn child_sims(
     let mut detector =
         SpamDetector::new(config.spam.clone(), Allowlist::empty()).map_err(|e| e.to_string())?;
     let mut out = CountCases::default();
+    // the code is the binary's, not state: resident before the baseline
+    memory::files_resident();
     let rss_before = memory::own();
     let started = Instant::now();
     let total = sims * records_per_sim.max(1);
@@ -143,6 +145,11 @@ pub struct IdentityStateReport {
     #[serde(default)]
     pub(crate) rss_anon_bytes_per_identity: f64,
     pub(crate) detector_bytes_per_identity: f64,
+    /// The allocator's view before and after: bytes in blocks, bytes committed.
+    #[serde(default)]
+    pub(crate) heap_before: memory::HeapUse,
+    #[serde(default)]
+    pub(crate) heap_after: memory::HeapUse,
     /// The detector's accounting by part, bytes per identity.
     #[serde(default)]
     pub(crate) detector_bytes_by_part: StateParts,
@@ -185,6 +192,10 @@ pub fn child_identities(
     // the reader's buffer (256 KiB, touched by its first fill) is the bench's, not
     // the detector's: resident before the baseline is taken
     reader.fill_buf().map_err(|e| e.to_string())?;
+    // and so is the code (the binary's and the libraries' pages, ≈ 1 MB first run
+    // after the baseline otherwise: the parser, the detector, localisation)
+    memory::files_resident();
+    let heap_before = memory::heap_use();
     let rss_before = memory::own();
     let started = Instant::now();
     let mut count = 0u64;
@@ -213,6 +224,7 @@ pub fn child_identities(
     }
     let seconds = started.elapsed().as_secs_f64();
     let rss_after = memory::own();
+    let heap_after = memory::heap_use();
     let stats = detector.stats();
     let ids = stats.identities_tracked.max(1);
     Ok(IdentityStateReport {
@@ -226,6 +238,8 @@ pub fn child_identities(
         rss_anon_bytes_per_identity: rss_after.anon.saturating_sub(rss_before.anon) as f64
             / ids as f64,
         detector_bytes_per_identity: stats.state_bytes_per_identity,
+        heap_before,
+        heap_after,
         detector_bytes_by_part: stats.state_parts,
         seconds,
         cases: out.0,

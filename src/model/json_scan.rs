@@ -113,21 +113,17 @@ impl<'a> Scanner<'a> {
             self.i += 1;
         }
         let start = self.i;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
-        }
-        let digits = &self.bytes()[start..self.i];
+        let (len, v) = self.digits();
         // "-0", leading zeros, fractions, exponents and huge values: serde's call
-        let plain = !digits.is_empty()
-            && digits.len() <= 18
-            && !(digits[0] == b'0' && (digits.len() > 1 || negative))
+        let plain = len > 0
+            && len <= 18
+            && !(self.bytes()[start] == b'0' && (len > 1 || negative))
             && !matches!(self.peek(), Some(b'.' | b'e' | b'E'));
         if !plain {
             return None;
         }
-        let v = digits
-            .iter()
-            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+        // at most 18 digits: below 10^18 < 2^63, no wrap happened
+        let v = v as i64;
         Some(if negative { -v } else { v })
     }
 
@@ -146,36 +142,43 @@ impl<'a> Scanner<'a> {
         const POW10: [f64; 16] = [
             1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
         ];
+        const POW10_INT: [u64; 20] = {
+            let mut p = [1u64; 20];
+            let mut k = 1;
+            while k < 20 {
+                p[k] = p[k - 1] * 10;
+                k += 1;
+            }
+            p
+        };
         let negative = self.peek()? == b'-';
         if negative {
             self.i += 1;
         }
         let start = self.i;
-        self.digits();
-        let int_len = self.i - start;
-        let mut frac_len = 0;
+        let (int_len, int_value) = self.digits();
+        let (mut frac_len, mut significand) = (0, int_value);
         if self.peek() == Some(b'.') {
             self.i += 1;
-            let frac_start = self.i;
-            self.digits();
-            frac_len = self.i - frac_start;
+            let frac_value;
+            (frac_len, frac_value) = self.digits();
             if frac_len == 0 {
                 return None;
             }
+            // at most 15 digits in all (checked below) cannot wrap; longer ones are
+            // refused whatever this computed
+            significand = significand
+                .wrapping_mul(POW10_INT[frac_len.min(19)])
+                .wrapping_add(frac_value);
         }
-        let bytes = &self.bytes()[start..self.i];
         // leading zeros, exponents, `-0` and long numbers: serde's call
         let plain = int_len > 0
             && int_len + frac_len <= 15
-            && !(bytes[0] == b'0' && int_len > 1)
+            && !(self.bytes()[start] == b'0' && int_len > 1)
             && !matches!(self.peek(), Some(b'e' | b'E'));
         if !plain {
             return None;
         }
-        let significand = bytes
-            .iter()
-            .filter(|&&b| b != b'.')
-            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
         if negative && significand == 0 {
             return None;
         }
@@ -183,10 +186,24 @@ impl<'a> Scanner<'a> {
         Some(if negative { -v } else { v })
     }
 
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
+    /// The ASCII digits from here: how many, and their value (wrapped past 19 digits;
+    /// every caller refuses that many), in one pass.
+    #[inline]
+    fn digits(&mut self) -> (usize, u64) {
+        let bytes = self.bytes();
+        let start = self.i;
+        let mut j = start;
+        let mut v = 0u64;
+        while let Some(&b) = bytes.get(j) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+            j += 1;
         }
+        self.i = j;
+        (j - start, v)
     }
 
     pub(super) fn opt_float(&mut self) -> Option<Option<f64>> {
