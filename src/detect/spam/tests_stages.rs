@@ -181,13 +181,8 @@ fn ticks_of(
         config.long_window_secs,
     )
     .expect("valid windows");
-    let windows = (
-        config.long_window_secs,
-        config.medium_window_secs,
-        config.baseline_refresh_secs,
-    );
     let mut tasks: Vec<SimStage> = (0..n)
-        .map(|_| SimStage::new(specs, windows, Allowlist::empty()))
+        .map(|_| SimStage::new(config, specs, Allowlist::empty()))
         .collect();
     let (mut ticks, mut others) = (Vec::new(), Vec::new());
     for (i, &(end, key)) in records.iter().enumerate() {
