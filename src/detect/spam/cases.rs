@@ -326,6 +326,22 @@ impl CrossSim {
         }
     }
 
+    /// The snapshots [`CrossSim::flush_cases`] would emit, in the same order, with
+    /// nothing marked as emitted.
+    pub(super) fn peek_cases(&self, out: &mut dyn CaseSink) {
+        let mut open: Vec<(&SimKey, &SimCase)> = self.cases.iter().collect();
+        open.sort_unstable_by(|(_, a), (_, b)| a.names().cmp(&b.names()));
+        for (key, sc) in open {
+            let mut sc = sc.clone();
+            if let Some(m) = self.marked.get(key) {
+                sc.catch_up(m.records, m.last_seen_s);
+            }
+            if sc.evidence_moved() {
+                out.emit(sc.case);
+            }
+        }
+    }
+
     /// End of input: a last snapshot of every open case whose evidence moved, in
     /// (operator, SIM) order.
     pub(super) fn flush_cases(&mut self, out: &mut dyn CaseSink) {

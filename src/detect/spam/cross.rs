@@ -1,5 +1,5 @@
 //! Stage B of the spam detector (docs/streaming.md, "The spam detector's two
-//! stages"): the cross-SIM part. It reads only what stage A forwards ([`Forward`]):
+//! stages"): the cross-SIM part. It reads only what stage A forwards (the record and a [`Found`]):
 //! population samples feed the baselines (refit at the first record past each
 //! boundary), and every record of a hot SIM runs the rules (`evaluate.rs`), opens and
 //! updates `spam_sim` cases (`cases.rs`), notes near misses and shared templates, and
@@ -11,14 +11,17 @@ use super::baseline::BaselineParams;
 use super::baselines::Baselines;
 use super::cases::SimCase;
 use super::farm::{FarmIndex, FarmParams};
-use super::forward::Forward;
+use super::forward::Found;
+use super::forward::SimForward;
 use super::ids::{fast_map, FastMap, Operators, SimKey};
 use super::near_miss::NearMisses;
 use super::rules::{confidences, FarmRules, SimRules, ALL_RULES};
 use super::state::flag;
 use super::stats::SpamStats;
 use super::templates::SharedTemplates;
+use super::SweepClock;
 use crate::config::SpamConfig;
+use crate::detect::stage::{Emit, Never, Stage};
 use crate::detect::CaseSink;
 use crate::model::{Case, SmsVolume};
 
@@ -72,6 +75,7 @@ pub(super) struct CrossSim {
     pub(super) feed_start_s: Option<u32>,
     pub(super) stats: SpamStats,
     pub(super) scratch: Vec<Case>,
+    sweep: SweepClock,
 }
 
 impl CrossSim {
@@ -116,6 +120,7 @@ impl CrossSim {
             feed_start_s: None,
             stats: SpamStats::default(),
             scratch: Vec::new(),
+            sweep: SweepClock::new(config),
             config: config.clone(),
         }
     }
@@ -123,8 +128,8 @@ impl CrossSim {
     /// Act on one message of stage A: refit the baselines at the first record past a
     /// boundary, end the incident of a restarted SIM, take the population sample, and
     /// for a hot SIM run the rules and farm grouping.
-    pub(super) fn on_forward(&mut self, fwd: &Forward, out: &mut dyn CaseSink) {
-        let (r, span) = (fwd.record, &fwd.span);
+    pub(super) fn on_forward(&mut self, r: &SmsVolume, fwd: &Found, out: &mut dyn CaseSink) {
+        let span = &fwd.span;
         self.feed_start_s.get_or_insert(span.window_start_s);
         self.refresh_baseline(span.end_ms);
         let op = self.operators.intern(&r.operator);
@@ -223,10 +228,13 @@ impl CrossSim {
         self.marked.remove(key);
     }
 
-    /// The incidents of the SIMs idle since before `cutoff_s` end (stage A evicts
-    /// their states by the same rule), in (operator, SIM) order; farm groups expire
-    /// likewise.
-    pub(super) fn sweep(&mut self, cutoff_s: u32, out: &mut dyn CaseSink) {
+    /// When a sweep is due, the incidents of the SIMs idle longer than the long window
+    /// end (stage A evicts their states by the same rule), in (operator, SIM) order;
+    /// farm groups expire likewise.
+    pub(super) fn on_watermark(&mut self, watermark_ms: i64, out: &mut dyn CaseSink) {
+        let Some(cutoff_s) = self.sweep.due(watermark_ms) else {
+            return;
+        };
         let mut idle: Vec<(String, String, SimKey)> = self
             .marked
             .iter()
@@ -256,5 +264,42 @@ impl CrossSim {
     pub(super) fn marked_bytes(&self) -> usize {
         self.marked.capacity() * (std::mem::size_of::<(SimKey, Marked)>() + 1)
             + self.marked.keys().map(SimKey::heap_bytes).sum::<usize>()
+    }
+}
+
+impl Stage for CrossSim {
+    type In = SimForward;
+    type Out = Never;
+
+    fn name(&self) -> &'static str {
+        "spam_cross_sim"
+    }
+
+    fn on_message(&mut self, message: &SimForward, out: &mut Emit<'_, Never>) {
+        self.on_forward(&message.record, &message.found, out.cases());
+    }
+
+    fn on_watermark(&mut self, watermark_ms: i64, out: &mut Emit<'_, Never>) {
+        CrossSim::on_watermark(self, watermark_ms, out.cases());
+    }
+
+    /// The snapshots the end of input would emit (open cases whose evidence moved),
+    /// with nothing marked as emitted.
+    fn flush(&mut self, out: &mut Emit<'_, Never>) {
+        self.peek_cases(out.cases());
+        self.farm.peek_snapshots(&mut self.scratch);
+        for c in self.scratch.drain(..) {
+            out.case(c);
+        }
+    }
+
+    /// Hot SIMs stage B marked.
+    fn state_size(&self) -> usize {
+        self.marked.len()
+    }
+
+    /// Near misses (`spam_near_miss`): SIMs held back by contrary evidence.
+    fn findings(&self) -> Vec<serde_json::Value> {
+        self.near_misses.findings()
     }
 }

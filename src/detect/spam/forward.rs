@@ -15,15 +15,29 @@
 //!
 //! Stage B keys what it keeps per SIM by (operator, SIM) itself; nothing of stage A's
 //! slot numbers or flags but the allowlist and forwarded bits crosses.
+//!
+//! A forward orders exactly as its record ([`Event::tie_cmp`]): merged from any
+//! number of stage-A tasks in canonical order, stage B sees the very sequence one
+//! task gives it (`tests_split.rs`).
 
 use super::record::RecordSpan;
 use super::rules::SimFeatures;
-use crate::model::SmsVolume;
+use crate::detect::stage::Message;
+use crate::model::{stable_hash, Event, SmsVolume};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
 
-/// One message of stage A to stage B, about one record.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Forward<'a> {
-    pub(super) record: &'a SmsVolume,
+/// One message of stage A to stage B: the record and what stage A found at it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SimForward {
+    pub(super) record: SmsVolume,
+    pub(super) found: Found,
+}
+
+/// What stage A found at one record that stage B reads (in process, stage B takes it
+/// beside the record it already has).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct Found {
     pub(super) span: RecordSpan,
     /// The record is the SIM's population sample (its first in this medium window).
     pub(super) sample: bool,
@@ -36,8 +50,8 @@ pub(super) struct Forward<'a> {
 }
 
 /// What stage B reads of a hot SIM at one record.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Hot {
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct Hot {
     /// The SIM's measurements after the record: population evidence and the gateway
     /// verdict not filled in; `active_share` and, when the pace is held, the held
     /// hours measured.
@@ -59,4 +73,25 @@ pub(super) struct Hot {
     /// The last TAC the SIM's state saw (0: none), for a record that carries none:
     /// stage B decides whether it is a gateway model.
     pub(super) last_tac: u32,
+}
+
+impl Message for SimForward {
+    /// The record's end, as [`Event::event_time_ms`].
+    fn event_time_ms(&self) -> i64 {
+        self.found.span.end_ms
+    }
+
+    /// As [`Event::tie_cmp`] of the records: the natural key, then (never for two
+    /// delivered records, which the pipeline deduplicates by it) the whole record.
+    fn tie_cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (&self.record, &other.record);
+        (&a.operator, &a.sim, a.window_start_ms, a.window_secs)
+            .cmp(&(&b.operator, &b.sim, b.window_start_ms, b.window_secs))
+            .then_with(|| Event::Sms(a.clone()).tie_cmp(&Event::Sms(b.clone())))
+    }
+
+    /// By operator and SIM, as the record (stage B runs as one task today).
+    fn route_key(&self) -> u64 {
+        stable_hash(&[self.record.operator.as_bytes(), self.record.sim.as_bytes()])
+    }
 }

@@ -24,7 +24,7 @@
 //! Two stages (docs/streaming.md, "The spam detector's two stages"): the per-SIM part
 //! (step 1, the population-sample decision, the features, whether the SIM is hot) is
 //! stage A, [`sims::SimStage`]; it hands stage B, [`cross::CrossSim`] (steps 2 to 5),
-//! a [`forward::Forward`] for the records B reads. Stage B keeps what it needs per
+//! what it found at the records B reads ([`forward::SimForward`] between tasks). Stage B keeps what it needs per
 //! SIM itself, keyed by (operator, SIM), and never reads stage A's state.
 
 pub(crate) mod allowlist;
@@ -64,8 +64,41 @@ pub struct SpamDetector {
     stage_a: SimStage,
     /// Stage B: across SIMs (baselines, rules, cases, near misses, farms).
     stage_b: CrossSim,
-    /// The next eviction sweep (event time, ms).
-    next_sweep_ms: Option<i64>,
+}
+
+/// When a stage sweeps idle SIMs: once per `eviction_sweep_secs` step of the
+/// watermark, at the last step boundary it passed; each stage keeps its own clock and
+/// both get the same cutoffs from the same watermarks.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SweepClock {
+    step_ms: i64,
+    long_ms: i64,
+    next_ms: Option<i64>,
+}
+
+impl SweepClock {
+    fn new(config: &SpamConfig) -> Self {
+        SweepClock {
+            step_ms: i64::from(config.eviction_sweep_secs.max(1)) * 1000,
+            long_ms: i64::from(config.long_window_secs) * 1000,
+            next_ms: None,
+        }
+    }
+
+    /// The cutoff (seconds) of a sweep due at this watermark: SIMs last seen before
+    /// it are idle longer than the long window.
+    fn due(&mut self, watermark_ms: i64) -> Option<u32> {
+        let step = self.step_ms;
+        let next = *self
+            .next_ms
+            .get_or_insert((watermark_ms.div_euclid(step) + 1) * step);
+        if watermark_ms < next {
+            return None;
+        }
+        let boundary = watermark_ms.div_euclid(step) * step;
+        self.next_ms = Some(boundary + step);
+        Some(secs_ceil(boundary - self.long_ms))
+    }
 }
 
 impl SpamDetector {
@@ -82,7 +115,6 @@ impl SpamDetector {
         Ok(SpamDetector {
             stage_a: SimStage::new(&config, specs, allowlist),
             stage_b: CrossSim::new(&config),
-            next_sweep_ms: None,
         })
     }
 
@@ -95,21 +127,8 @@ impl SpamDetector {
             "stage B never needs a record stage A keeps"
         );
         if let Some(fwd) = fwd {
-            self.stage_b.on_forward(&fwd, out);
+            self.stage_b.on_forward(r, &fwd, out);
         }
-    }
-
-    /// Evict SIMs idle since before `cutoff_ms` (stage A) and end their incidents
-    /// (stage B, which expires farm groups likewise).
-    fn sweep(&mut self, cutoff_ms: i64, out: &mut dyn CaseSink) {
-        let cutoff_s = secs_ceil(cutoff_ms);
-        self.stage_a.sweep(cutoff_s);
-        self.stage_b.sweep(cutoff_s, out);
-        tracing::debug!(
-            tracked = self.stage_a.sims.len(),
-            evicted = self.stage_a.counters.evicted_sims,
-            "spam state swept"
-        );
     }
 }
 
@@ -151,19 +170,11 @@ impl Detector for SpamDetector {
         }
     }
 
+    /// Stage A evicts the SIMs idle longer than the long window, stage B ends their
+    /// incidents and expires farm groups likewise.
     fn on_watermark(&mut self, watermark_ms: i64, out: &mut dyn CaseSink) {
-        let step = i64::from(self.stage_b.config.eviction_sweep_secs.max(1)) * 1000;
-        let long_ms = i64::from(self.stage_a.long_s) * 1000;
-        let next = *self
-            .next_sweep_ms
-            .get_or_insert((watermark_ms.div_euclid(step) + 1) * step);
-        if watermark_ms < next {
-            return;
-        }
-        // sweep once, at the last boundary the watermark passed
-        let boundary = watermark_ms.div_euclid(step) * step;
-        self.sweep(boundary - long_ms, out);
-        self.next_sweep_ms = Some(boundary + step);
+        self.stage_a.on_watermark(watermark_ms);
+        self.stage_b.on_watermark(watermark_ms, out);
     }
 
     /// Near misses (`spam_near_miss`): SIMs held back by contrary evidence.
@@ -197,3 +208,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_stages;
+
+#[cfg(test)]
+mod tests_split;

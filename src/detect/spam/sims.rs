@@ -3,18 +3,22 @@
 //! [`SimTable`], folds each record into them, decides whether the record is the SIM's
 //! population sample for its medium window, measures the SIM's features, decides
 //! whether the SIM is hot and evicts idle SIMs' windows. It reads nothing of the
-//! cross-SIM part: what that part reads crosses as a [`Forward`].
+//! cross-SIM part: what that part reads crosses as a [`Found`] with the record.
 
 use super::allowlist::{Allowlist, AllowlistError};
 use super::candidate;
 use super::evaluate;
-use super::forward::{Forward, Hot};
+use super::forward::SimForward;
+use super::forward::{Found, Hot};
 use super::ids::{OpIdx, Operators, SimKey};
 use super::record::{self, RecordSpan};
 use super::rules::{self, SimRules};
 use super::state::{field, flag, SimState, SimTable, Specs};
+use super::SweepClock;
 use crate::config::SpamConfig;
-use crate::model::SmsVolume;
+use crate::detect::stage::{Emit, Stage};
+use crate::detect::Reference;
+use crate::model::{Event, SmsVolume};
 
 /// The per-SIM state of the spam detector.
 pub(super) struct SimStage {
@@ -37,6 +41,7 @@ pub(super) struct SimStage {
     /// What the hot decision and the rules' measurements read.
     config: SpamConfig,
     rules: SimRules,
+    sweep: SweepClock,
     pub(super) counters: Counters,
 }
 
@@ -67,6 +72,7 @@ impl SimStage {
             last_tac: Vec::new(),
             rules: SimRules::from_config(config),
             config: config.clone(),
+            sweep: SweepClock::new(config),
             counters: Counters::default(),
         }
     }
@@ -74,7 +80,7 @@ impl SimStage {
     /// Fold one record into its SIM's state and say what stage B is to receive of
     /// it, if anything.
     #[inline]
-    pub(super) fn on_record<'r>(&mut self, r: &'r SmsVolume) -> Option<Forward<'r>> {
+    pub(super) fn on_record(&mut self, r: &SmsVolume) -> Option<Found> {
         self.counters.records += 1;
         let span = RecordSpan::of(r);
         let tick = self.refit_tick(span.end_ms);
@@ -137,8 +143,7 @@ impl SimStage {
         } else {
             return None;
         }
-        Some(Forward {
-            record: r,
+        Some(Found {
             span,
             sample,
             out_medium: f.out_medium,
@@ -147,13 +152,21 @@ impl SimStage {
         })
     }
 
-    /// Evict the SIMs idle since before `cutoff_s` (stage B ends their incidents by
-    /// the same rule).
-    pub(super) fn sweep(&mut self, cutoff_s: u32) {
+    /// Evict the SIMs idle longer than the long window when a sweep is due (stage B
+    /// ends their incidents by the same rule).
+    pub(super) fn on_watermark(&mut self, watermark_ms: i64) {
+        let Some(cutoff_s) = self.sweep.due(watermark_ms) else {
+            return;
+        };
         for slot in self.sims.slots_where(|st| st.last_seen_s < cutoff_s) {
             self.sims.remove(slot);
             self.counters.evicted_sims += 1;
         }
+        tracing::debug!(
+            tracked = self.sims.len(),
+            evicted = self.counters.evicted_sims,
+            "spam state swept"
+        );
     }
 
     /// Whether a record ending at `end_ms` is this task's first past a refit
@@ -235,5 +248,46 @@ impl SimStage {
             }
         }
         Ok(())
+    }
+}
+
+impl Stage for SimStage {
+    type In = Event;
+    type Out = SimForward;
+
+    fn name(&self) -> &'static str {
+        "spam_sims"
+    }
+
+    fn on_message(&mut self, message: &Event, out: &mut Emit<'_, SimForward>) {
+        if let Event::Sms(r) = message {
+            if let Some(found) = self.on_record(r) {
+                out.forward(SimForward {
+                    record: r.clone(),
+                    found,
+                });
+            }
+        }
+    }
+
+    fn on_watermark(&mut self, watermark_ms: i64, _out: &mut Emit<'_, SimForward>) {
+        SimStage::on_watermark(self, watermark_ms);
+    }
+
+    /// `cw.allowlist.v1` updates: the allowlist, and the cached flag of the SIM.
+    fn on_reference_update(&mut self, kind: Reference, key: &str, value: Option<&[u8]>) {
+        if kind != Reference::Allowlist {
+            return;
+        }
+        if let Err(e) = self.apply_allowlist_update(key, value) {
+            tracing::warn!(error = %e, "allowlist update ignored");
+        }
+    }
+
+    /// Nothing pending: a forward is sent with its record.
+    fn flush(&mut self, _out: &mut Emit<'_, SimForward>) {}
+
+    fn state_size(&self) -> usize {
+        self.sims.len()
     }
 }
