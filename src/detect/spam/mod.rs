@@ -24,8 +24,9 @@
 //! Two stages (docs/streaming.md, "The spam detector's two stages"): the per-SIM part
 //! (step 1, the population-sample decision, the features, whether the SIM is hot) is
 //! stage A, [`sims::SimStage`]; it hands stage B, [`cross::CrossSim`] (steps 2 to 5),
-//! what it found at the records B reads ([`forward::SimForward`] between tasks). Stage B keeps what it needs per
-//! SIM itself, keyed by (operator, SIM), and never reads stage A's state.
+//! what it found at the records B reads ([`forward::SimForward`] between tasks).
+//! Stage B keeps what it needs per SIM itself, keyed by (operator, SIM), and never
+//! reads stage A's state.
 
 pub(crate) mod allowlist;
 pub(crate) mod baseline;
