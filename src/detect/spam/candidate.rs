@@ -2,13 +2,13 @@
 //! unverified, no voice, many new or distinct recipients) is handed to farm grouping
 //! ([`super::farm`]) with every later record; allowlisted SIMs are kept out.
 
-use super::evaluate::{active_share, pace_per_hour};
+use super::cross::{mark, CrossSim, Evidence};
 use super::farm::MemberRecord;
-use super::ids::hash64;
-use super::record::{Folded, RecordSpan};
+use super::forward::Hot;
+use super::ids::{hash64, SimKey};
+use super::record::RecordSpan;
 use super::rules::SimFeatures;
 use super::state::{field, flag};
-use super::SpamDetector;
 use crate::config::SpamConfig;
 use crate::detect::CaseSink;
 use crate::model::SmsVolume;
@@ -66,45 +66,43 @@ fn bare_heavy(config: &SpamConfig, f: &SimFeatures) -> bool {
         && f.out_medium >= u64::from(config.candidate_bare_min_sms)
 }
 
-impl SpamDetector {
+impl CrossSim {
     /// Index the SIM for farm grouping when it is a candidate already or shows enough
-    /// markers now; emits the farm cases the record opened or changed.
+    /// markers now (the gateway marker with stage B's verdict, `f.gateway_tac`);
+    /// emits the farm cases the record opened or changed.
     #[inline]
     pub(super) fn consider_farm_candidate(
         &mut self,
-        slot: u32,
+        key: &SimKey,
         r: &SmsVolume,
         span: &RecordSpan,
-        folded: &Folded,
+        hot: &Hot,
         f: &SimFeatures,
         out: &mut dyn CaseSink,
     ) {
-        let markers = Markers::of(&self.config, f, folded.gateway_tac.is_some());
-        let is_node = folded.flags & flag::FARM_NODE != 0;
+        let markers = Markers::of(&self.config, f, f.gateway_tac.is_some());
+        let is_node = self.marks(key) & mark::FARM_NODE != 0;
         // no device, cell or content: volume is all there is to go on
         let bare = f.fields & (field::DEVICE | field::CELL | field::FPS) == 0;
         let bare_heavy = bare_heavy(&self.config, f);
         if !is_node && !bare_heavy && markers.count < self.config.farm_candidate_markers {
             return;
         }
-        debug_assert!(
-            folded.flags & flag::FORWARDED != 0,
-            "a farm candidate's record is one stage A forwards"
-        );
-        if folded.flags & flag::ALLOWLISTED != 0 {
-            // counted once per SIM state; the flag keeps it out of later counts
+        let evidence = Evidence {
+            records: u64::from(hot.records),
+            first_seen_ms: i64::from(hot.first_seen_s) * 1000,
+            last_seen_ms: i64::from(hot.last_seen_s) * 1000,
+        };
+        if hot.flags & flag::ALLOWLISTED != 0 {
+            // counted once per SIM state; the mark keeps it out of later counts
             if !is_node {
                 self.stats.allowlist_farm_excluded += 1;
-                if let Some(st) = self.stage_a.sims.get_mut(slot) {
-                    st.set(flag::FARM_NODE, true);
-                }
+                self.set_mark(key, &evidence, mark::FARM_NODE, true);
             }
             return;
         }
-        let Some(st) = self.stage_a.sims.get_mut(slot) else {
-            return;
-        };
-        st.set(flag::FARM_NODE, true);
+        self.set_mark(key, &evidence, mark::FARM_NODE, true);
+        let first_seen_s = hot.first_seen_s;
         // a SIM already there when the feed started says nothing about its start
         let feed_start = self.feed_start_s.unwrap_or(span.window_start_s);
         let c = &self.config;
@@ -117,11 +115,11 @@ impl SpamDetector {
         // more interval than `onset_heavy_within_secs`, and a latecomer to a farm
         // (see `FarmIndex::link_by_onset`) the time to prove its steadiness
         let window_s = span.t_s.saturating_sub(span.window_start_s);
-        let since_s = span.t_s.saturating_sub(st.first_seen_s);
+        let since_s = span.t_s.saturating_sub(first_seen_s);
         let within = c.onset_heavy_within_secs.saturating_add(window_s);
         let (hold, late_hold) = (c.onset_hold_secs, c.onset_late_hold_secs);
         let known_onset =
-            bare && broadcast && st.first_seen_s >= feed_start.saturating_add(c.onset_window_secs);
+            bare && broadcast && first_seen_s >= feed_start.saturating_add(c.onset_window_secs);
         // steady: seen for the hold (`onset_late_hold_secs` for a latecomer) and sending in at
         // least `far_active_share` of the medium window's buckets since its first
         // record; a burst (a new SIM greeting its contacts, a vote) is not, however
@@ -131,27 +129,25 @@ impl SpamDetector {
             && since_s <= within.saturating_add(late_hold)
             && f.out_short > 0
             && since_s >= late_hold;
-        let steady = (founder_due || latecomer_due)
-            && active_share(st, &self.stage_a.specs) >= c.far_active_share;
+        let steady = (founder_due || latecomer_due) && f.active_share >= c.far_active_share;
         let founder = founder_due && steady;
         let onset_proven = latecomer_due && steady;
-        let onset_s = (founder || onset_proven).then_some(st.first_seen_s);
-        let key = st.key.clone();
+        let onset_s = (founder || onset_proven).then_some(first_seen_s);
         let device = r.device.as_deref().map(|d| hash64(&[d.as_bytes()]));
         let rec = MemberRecord {
-            key: &key,
+            key,
             operator: &r.operator,
             t_s: span.t_s,
             window_start_s: span.window_start_s,
             device,
             tac: r.imei_tac,
-            cell: folded.cell_hash,
+            cell: hot.cell_hash,
             fps: &r.content_fps,
             new_medium: f.new_medium,
             distinct_medium: f.distinct_medium,
             // its pace now: one record tells little on a feed of 60 s records, and
             // a burst that is ending shows here before it shows in an hour's count
-            rate_per_hour: pace_per_hour(st, &self.stage_a.specs),
+            rate_per_hour: hot.pace_per_hour,
             rate_seen_per_hour: f.rate_seen_per_hour,
             no_voice: markers.no_voice,
             young_unverified: markers.young_unverified,

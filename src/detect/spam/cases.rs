@@ -2,15 +2,16 @@
 //! evaluation passes the behaviour gate and the score, is re-emitted when new rules
 //! fire, and gets a final snapshot (if its evidence moved) when the SIM goes idle or
 //! the input ends. One incident, one case; a SIM idle for longer than the long window
-//! starts a new incident.
+//! starts a new incident. Stage B's (`cross.rs`): cases are keyed by (operator, SIM).
 
 use super::contrary::Contrary;
+use super::cross::{mark, CrossSim, Evidence};
+use super::ids::SimKey;
 use super::rules::{Fired, RuleId, SimFeatures};
-use super::state::{field, flag, SimState};
-use super::SpamDetector;
+use super::state::field;
 use crate::detect::case_id::digest_id;
 use crate::detect::CaseSink;
-use crate::model::{round4, Case, CaseKind, CaseStatus};
+use crate::model::{round4, Case, CaseKind, CaseStatus, SmsVolume};
 
 /// Deterministic case id of a SIM case (`spam_sim`, `sim_farm`): `PREFIX-` + the first
 /// 16 hex characters of SHA-256 over `kind|operator|sim|hour of opened_at`.
@@ -60,23 +61,9 @@ pub(super) struct SimCase {
     noted_s: u32,
 }
 
-/// The SIM's evidence at one record, as a case reports it.
-#[derive(Debug, Clone, Copy)]
-struct Evidence {
-    records: u64,
-    first_seen_ms: i64,
-    last_seen_ms: i64,
-}
-
-impl Evidence {
-    fn of(st: &SimState) -> Evidence {
-        Evidence {
-            records: u64::from(st.records),
-            first_seen_ms: i64::from(st.first_seen_s) * 1000,
-            last_seen_ms: i64::from(st.last_seen_s) * 1000,
-        }
-    }
-}
+/// A SIM at one record, as stage B knows it: its key, the record (operator and SIM
+/// by name), its evidence and whether it is allowlisted.
+pub(super) type SimAt<'a> = (&'a SimKey, &'a SmsVolume, Evidence, bool);
 
 impl SimCase {
     /// Fold a later evaluation in; true when it fired new rules (a snapshot is due).
@@ -94,10 +81,16 @@ impl SimCase {
         true
     }
 
-    /// Bring the evidence count and last sighting up to the SIM's state.
-    fn catch_up(&mut self, st: &SimState) {
-        self.case.evidence_count = u64::from(st.records);
-        self.case.last_seen = self.case.last_seen.max(i64::from(st.last_seen_s) * 1000);
+    /// Bring the evidence count and last sighting up to the SIM's last record.
+    fn catch_up(&mut self, records: u32, last_seen_s: u32) {
+        self.case.evidence_count = u64::from(records);
+        self.case.last_seen = self.case.last_seen.max(i64::from(last_seen_s) * 1000);
+    }
+
+    /// The case's operator and SIM: the order of snapshots emitted together.
+    fn names(&self) -> (&str, &str) {
+        let sim = self.case.sims.first().map_or("", String::as_str);
+        (self.case.operator.as_deref().unwrap_or(""), sim)
     }
 
     /// Whether the evidence moved since the last snapshot.
@@ -106,13 +99,13 @@ impl SimCase {
     }
 }
 
-impl SpamDetector {
+impl CrossSim {
     /// Act on one evaluation of a SIM's rules: update its open case, or open one when
     /// the gate and the score are met and no contrary evidence holds it back (unless
     /// the SIM is allowlisted); a SIM held back is a near miss.
     pub(super) fn apply_sim_rules(
         &mut self,
-        slot: u32,
+        sim: SimAt,
         end_ms: i64,
         fired: &Fired,
         f: &SimFeatures,
@@ -121,20 +114,16 @@ impl SpamDetector {
         let t_s = secs(end_ms);
         let mut fired = *fired;
         let mut score = fired.score(&self.confidence);
-        let Some(st) = self.stage_a.sims.get(slot) else {
-            return;
-        };
-        let evidence = Evidence::of(st);
-        let (case_open, allowlisted) = (st.has(flag::CASE_OPEN), st.has(flag::ALLOWLISTED));
-        if case_open {
-            let Some(sc) = self.cases.get_mut(&slot) else {
+        let (key, r, evidence, allowlisted) = sim;
+        if self.marks(key) & mark::CASE_OPEN != 0 {
+            let Some(sc) = self.cases.get_mut(key) else {
                 return;
             };
             // keep the SIM's template known to later broadcasters while it sends
             let due = t_s >= sc.noted_s.saturating_add(self.config.short_window_secs);
             if let (true, Some(fp)) = (due && broadcast(&fired), f.top_fp) {
                 sc.noted_s = t_s;
-                self.templates.note(fp, slot, t_s, self.config.fp_hamming);
+                self.templates.note(fp, key, t_s, self.config.fp_hamming);
             }
             if sc.update(&fired, score, evidence) {
                 out.emit(sc.case.clone());
@@ -143,23 +132,23 @@ impl SpamDetector {
             return;
         }
         if score >= self.config.open_score {
-            self.campaign_template(slot, t_s, &mut fired, f);
+            self.campaign_template(key, t_s, &mut fired, f);
             score = fired.score(&self.confidence);
         }
         let fired = &fired;
         match self.gate(fired, score, f) {
             Gate::Closed => return,
             Gate::Held(contrary) => {
-                self.hold(slot, end_ms, fired, score, contrary);
+                self.hold(r, end_ms, fired, score, contrary);
                 return;
             }
             Gate::Open => {}
         }
         if allowlisted {
-            self.suppress_case(slot);
+            self.suppress_case(key, r, &evidence);
             return;
         }
-        self.open_case(slot, end_ms, fired, score, evidence, out);
+        self.open_case(sim, end_ms, fired, score, out);
     }
 
     /// The opening gate: the score reaches `open_score`, and either a volume rule and
@@ -207,14 +196,14 @@ impl SpamDetector {
     /// A broadcast whose template other broadcasting SIMs sent within the campaign
     /// window (`templates.rs`) fires `TEMPLATE_CAMPAIGN` (value: the SIMs, this one
     /// included); the SIM's template is remembered for later broadcasters either way.
-    fn campaign_template(&mut self, slot: u32, t_s: u32, fired: &mut Fired, f: &SimFeatures) {
+    fn campaign_template(&mut self, key: &SimKey, t_s: u32, fired: &mut Fired, f: &SimFeatures) {
         let Some(fp) = f.top_fp.filter(|_| broadcast(fired)) else {
             return;
         };
         let c = &self.config;
         let since = t_s.saturating_sub(c.campaign_window_secs);
-        let sims = self.templates.others(fp, slot, since, c.fp_hamming) + 1;
-        self.templates.note(fp, slot, t_s, c.fp_hamming);
+        let sims = self.templates.others(fp, key, since, c.fp_hamming) + 1;
+        self.templates.note(fp, key, t_s, c.fp_hamming);
         if sims >= c.campaign_min_sims {
             fired.push(
                 RuleId::TemplateCampaign,
@@ -225,17 +214,13 @@ impl SpamDetector {
     }
 
     /// A SIM met the gate but contrary evidence held it back: a near miss.
-    fn hold(&mut self, slot: u32, end_ms: i64, fired: &Fired, score: f64, contrary: Contrary) {
-        let Some(st) = self.stage_a.sims.get(slot) else {
-            return;
-        };
-        let operator = self.stage_a.operators.name(st.key.op());
+    fn hold(&mut self, r: &SmsVolume, end_ms: i64, fired: &Fired, score: f64, contrary: Contrary) {
         let mut reasons = fired.reasons();
         reasons.extend(contrary.reasons);
         let max = self.config.near_miss_max as usize;
         self.near_misses.hold(
             max,
-            (operator, st.key.sim()),
+            (&r.operator, r.sim.to_string()),
             end_ms,
             round4(score),
             reasons,
@@ -244,32 +229,25 @@ impl SpamDetector {
     }
 
     /// An allowlisted SIM met the opening gate: no case, counted once per incident.
-    fn suppress_case(&mut self, slot: u32) {
-        let Some(st) = self.stage_a.sims.get_mut(slot) else {
-            return;
-        };
-        if !st.has(flag::SUPPRESSED) {
-            st.set(flag::SUPPRESSED, true);
+    fn suppress_case(&mut self, key: &SimKey, r: &SmsVolume, evidence: &Evidence) {
+        if self.marks(key) & mark::SUPPRESSED == 0 {
+            self.set_mark(key, evidence, mark::SUPPRESSED, true);
             self.stats.allowlist_suppressed += 1;
-            tracing::debug!(sim = %st.key.sim(), "spam case suppressed by the allowlist");
+            tracing::debug!(sim = %r.sim, "spam case suppressed by the allowlist");
         }
     }
 
     fn open_case(
         &mut self,
-        slot: u32,
+        (key, r, evidence, _): SimAt,
         end_ms: i64,
         fired: &Fired,
         score: f64,
-        evidence: Evidence,
         out: &mut dyn CaseSink,
     ) {
-        let Some(st) = self.stage_a.sims.get_mut(slot) else {
-            return;
-        };
-        st.set(flag::CASE_OPEN, true);
-        let operator = self.stage_a.operators.name(st.key.op()).to_string();
-        let sim = st.key.sim();
+        self.set_mark(key, &evidence, mark::CASE_OPEN, true);
+        let operator = r.operator.to_string();
+        let sim = r.sim.to_string();
         self.near_misses.forget(&operator, &sim);
         let case = Case {
             case_id: sim_case_id("spam", CaseKind::SpamSim, &operator, &sim, end_ms),
@@ -295,7 +273,7 @@ impl SpamDetector {
         out.emit(case.clone());
         self.stats.spam_cases_opened += 1;
         self.cases.insert(
-            slot,
+            key.clone(),
             SimCase {
                 case,
                 fired: *fired,
@@ -307,19 +285,21 @@ impl SpamDetector {
     }
 
     /// `spam.max_open_cases` are open: close the one idle the longest (earliest last
-    /// sighting; ties: the lowest slot, so the choice depends on the input only) with
-    /// its final snapshot. A scan of the open cases, paid only at the cap.
+    /// sighting; ties: the lowest (operator, SIM), so the choice depends on the input
+    /// only) with its final snapshot. A scan of the open cases, paid only at the cap.
     fn make_room(&mut self, out: &mut dyn CaseSink) {
         let oldest = self
             .cases
             .iter()
-            .map(|(slot, sc)| (sc.case.last_seen, *slot))
-            .min();
-        let Some((_, slot)) = oldest else {
+            .min_by(|(_, a), (_, b)| {
+                (a.case.last_seen, a.names()).cmp(&(b.case.last_seen, b.names()))
+            })
+            .map(|(key, _)| key.clone());
+        let Some(key) = oldest else {
             return;
         };
-        let case_id = self.cases[&slot].case.case_id.clone();
-        self.close_case(slot, out);
+        let case_id = self.cases[&key].case.case_id.clone();
+        self.close_case(&key, out);
         self.stats.cases_closed_by_cap += 1;
         let n = self.stats.cases_closed_by_cap;
         if n == 1 || n.is_power_of_two() {
@@ -332,36 +312,48 @@ impl SpamDetector {
         }
     }
 
-    /// End the incident of a SIM: emit the case's final snapshot if it moved since.
-    pub(super) fn close_case(&mut self, slot: u32, out: &mut dyn CaseSink) {
-        if let Some(mut sc) = self.cases.remove(&slot) {
-            if let Some(st) = self.stage_a.sims.get(slot) {
-                sc.catch_up(st);
+    /// Close the SIM's case: its final snapshot if it moved since.
+    pub(super) fn close_case(&mut self, key: &SimKey, out: &mut dyn CaseSink) {
+        let Some(mut sc) = self.cases.remove(key) else {
+            return;
+        };
+        if let Some(m) = self.marked.get_mut(key) {
+            sc.catch_up(m.records, m.last_seen_s);
+            m.marks &= !mark::CASE_OPEN;
+        }
+        if sc.evidence_moved() {
+            out.emit(sc.case);
+        }
+    }
+
+    /// The snapshots [`CrossSim::flush_cases`] would emit, in the same order, with
+    /// nothing marked as emitted.
+    pub(super) fn peek_cases(&self, out: &mut dyn CaseSink) {
+        let mut open: Vec<(&SimKey, &SimCase)> = self.cases.iter().collect();
+        open.sort_unstable_by(|(_, a), (_, b)| a.names().cmp(&b.names()));
+        for (key, sc) in open {
+            let mut sc = sc.clone();
+            if let Some(m) = self.marked.get(key) {
+                sc.catch_up(m.records, m.last_seen_s);
             }
             if sc.evidence_moved() {
                 out.emit(sc.case);
             }
         }
-        if let Some(st) = self.stage_a.sims.get_mut(slot) {
-            st.set(flag::CASE_OPEN, false);
-        }
     }
 
-    /// End of input: a last snapshot of every open case whose evidence moved, in slot
-    /// order.
+    /// End of input: a last snapshot of every open case whose evidence moved, in
+    /// (operator, SIM) order.
     pub(super) fn flush_cases(&mut self, out: &mut dyn CaseSink) {
-        let mut slots: Vec<u32> = self.cases.keys().copied().collect();
-        slots.sort_unstable();
-        for slot in slots {
-            let Some(st) = self.stage_a.sims.get(slot) else {
-                continue;
-            };
-            if let Some(sc) = self.cases.get_mut(&slot) {
-                sc.catch_up(st);
-                if sc.evidence_moved() {
-                    sc.emitted_evidence = sc.case.evidence_count;
-                    out.emit(sc.case.clone());
-                }
+        let mut open: Vec<(&SimKey, &mut SimCase)> = self.cases.iter_mut().collect();
+        open.sort_unstable_by(|(_, a), (_, b)| a.names().cmp(&b.names()));
+        for (key, sc) in open {
+            if let Some(m) = self.marked.get(key) {
+                sc.catch_up(m.records, m.last_seen_s);
+            }
+            if sc.evidence_moved() {
+                sc.emitted_evidence = sc.case.evidence_count;
+                out.emit(sc.case.clone());
             }
         }
     }

@@ -2,13 +2,14 @@
 //! ([`SimFeatures`]), the population baseline that scores the SIM's volume, and the
 //! gate that keeps the rules from running for SIMs that cannot open a case.
 
-use super::rules::{Fired, SimFeatures};
+use super::cross::CrossSim;
+use super::rules::{Fired, SimFeatures, SimRules};
 use super::state::{flag, SimState, Specs, AGE_UNKNOWN};
-use super::SpamDetector;
+use crate::config::SpamConfig;
 use crate::model::SmsVolume;
 
 /// The SIM's measurements at its newest event time (population evidence not yet
-/// filled in, see [`SpamDetector::evaluate_rules`]).
+/// filled in, see [`CrossSim::evaluate_rules`]).
 #[inline]
 pub(super) fn sim_features(
     st: &SimState,
@@ -128,7 +129,20 @@ pub(super) fn held_hours(st: &SimState, specs: &Specs, rate_per_hour: u64, max: 
     (held, per_hour)
 }
 
-impl SpamDetector {
+/// Whether a SIM without an open case could open one (or be a near miss): its
+/// behaviour rule (or, on a feed without `new_recipients`, a broadcast of a
+/// template) fires, its rate reaches `RATE_FAR_BEYOND`'s, or behaviour is not
+/// required.
+#[inline]
+pub(super) fn may_open_case(rules: &SimRules, config: &SpamConfig, f: &SimFeatures) -> bool {
+    super::rules::far_rate(rules, f)
+        || super::rules::held_pace(rules, f)
+        || rules.new_recipient_ratio(f).is_some()
+        || rules.template_broadcast(f)
+        || !config.require_behaviour
+}
+
+impl CrossSim {
     /// Feed the SIM's hourly rate over the medium window (`hours` long) to the
     /// population baseline: one sample per SIM and medium window in which it reports
     /// (`sample`), however many records it sends there, so SIMs that report every
@@ -153,19 +167,6 @@ impl SpamDetector {
         if baseline.fit().is_none() && baseline.samples() >= min {
             baseline.refit();
         }
-    }
-
-    /// Whether a SIM without an open case could open one (or be a near miss): its
-    /// behaviour rule (or, on a feed without `new_recipients`, a broadcast of a
-    /// template) fires, its rate reaches `RATE_FAR_BEYOND`'s, or behaviour is not
-    /// required.
-    #[inline]
-    pub(super) fn may_open_case(&self, f: &SimFeatures) -> bool {
-        super::rules::far_rate(&self.rules, f)
-            || super::rules::held_pace(&self.rules, f)
-            || self.rules.new_recipient_ratio(f).is_some()
-            || self.rules.template_broadcast(f)
-            || !self.config.require_behaviour
     }
 
     /// Complete the features with the evidence of the SIM's operator's population

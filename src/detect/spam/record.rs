@@ -1,16 +1,13 @@
-//! Folding one SMS-volume record into its SIM's state: find the state (or start one,
-//! or start afresh after a long idle gap), spread the record's counts over the SIM's
-//! windows and note what it says about the SIM, its cell and its device.
+//! Folding one SMS-volume record into its SIM's state (stage A): spread the record's
+//! counts over the SIM's windows and note what it says about the SIM and its cell.
 
-use super::farm::FarmIndex;
 use super::ids::hash64;
+use super::secs_ceil;
 use super::state::{field, flag, spread_add, spread_add_scalar, SimState, Specs, AGE_UNKNOWN};
-use super::{secs_ceil, SpamDetector};
-use crate::detect::CaseSink;
 use crate::model::SmsVolume;
 
 /// The interval a record reports, in event time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(super) struct RecordSpan {
     pub(crate) start_ms: i64,
     pub(crate) end_ms: i64,
@@ -34,58 +31,17 @@ impl RecordSpan {
     }
 }
 
-/// What folding a record left for the rules and for farm grouping.
+/// What folding a record left for farm grouping.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Folded {
     /// 64-bit digest of the record's serving cell, if it names one.
     pub(crate) cell_hash: Option<u64>,
-    /// The device model when it is a gateway: the record's TAC, or 0 when the record
-    /// has none and the last one reported was a gateway.
-    pub(crate) gateway_tac: Option<u32>,
-    /// The state's flags after the record.
-    pub(crate) flags: u8,
-}
-
-impl SpamDetector {
-    /// Refit the population baseline when event time crosses a refresh boundary.
-    #[inline]
-    pub(super) fn refresh_baseline(&mut self, end_ms: i64) {
-        if end_ms >= self.next_refit_ms {
-            let refresh_ms = i64::from(self.config.baseline_refresh_secs.max(1)) * 1000;
-            self.baselines.refresh(end_ms);
-            self.next_refit_ms = (end_ms.div_euclid(refresh_ms) + 1) * refresh_ms;
-        }
-    }
-
-    /// The slot of the record's SIM: its state, a new one, or a fresh one when the SIM
-    /// was idle for longer than the long window (its case is closed first).
-    pub(super) fn sim_slot(
-        &mut self,
-        r: &SmsVolume,
-        window_start_s: u32,
-        out: &mut dyn CaseSink,
-    ) -> u32 {
-        let (slot, stale) = self.stage_a.slot(r, window_start_s);
-        if stale {
-            // idle longer than the long window: the incident is over, start afresh
-            self.close_case(slot, out);
-            self.stats.restarted_sims += 1;
-            self.stage_a.restart(slot, window_start_s);
-        }
-        slot
-    }
 }
 
 /// Add the record's counts to the SIM's windows and note its age, identity check, cell
-/// and device.
+/// (the last TAC is kept beside the table, `sims.rs`).
 #[inline]
-pub(super) fn fold(
-    st: &mut SimState,
-    r: &SmsVolume,
-    specs: &Specs,
-    span: &RecordSpan,
-    farm: &FarmIndex,
-) -> Folded {
+pub(super) fn fold(st: &mut SimState, r: &SmsVolume, specs: &Specs, span: &RecordSpan) -> Folded {
     let (start_ms, end_ms) = (span.start_ms, span.end_ms);
     let distinct = r.distinct_recipients.unwrap_or(0);
     let new = r.new_recipients.unwrap_or(0);
@@ -116,12 +72,8 @@ pub(super) fn fold(
         st.set(flag::KYC_KNOWN, true);
         st.set(flag::KYC_VERIFIED, k);
     }
-    let cell_hash = note_cell(st, r);
-    let gateway_tac = note_device(st, r, farm);
     Folded {
-        cell_hash,
-        gateway_tac,
-        flags: st.flags,
+        cell_hash: note_cell(st, r),
     }
 }
 
@@ -149,18 +101,4 @@ fn note_cell(st: &mut SimState, r: &SmsVolume) -> Option<u64> {
         st.cell = c;
     }
     cell_hash
-}
-
-/// The device model when it is a gateway: from the record's TAC, else the last one
-/// reported (reason value 0 then: "not in this record").
-#[inline]
-fn note_device(st: &mut SimState, r: &SmsVolume, farm: &FarmIndex) -> Option<u32> {
-    match r.imei_tac {
-        Some(tac) => {
-            let g = farm.is_gateway_tac(tac);
-            st.set(flag::GATEWAY_TAC, g);
-            g.then_some(tac)
-        }
-        None => st.has(flag::GATEWAY_TAC).then_some(0),
-    }
 }

@@ -1,19 +1,24 @@
 //! Stage A of the spam detector (docs/streaming.md, "The spam detector's two stages"):
 //! the per-SIM part, keyed by operator and SIM. It keeps every SIM's windows in the
 //! [`SimTable`], folds each record into them, decides whether the record is the SIM's
-//! population sample for its medium window, measures the SIM's features and evicts
-//! idle SIMs' windows. It reads nothing of the cross-SIM part but the gateway-TAC
-//! verdict of the farm index (see the section for what remains before it runs as
-//! tasks of its own).
+//! population sample for its medium window, measures the SIM's features, decides
+//! whether the SIM is hot and evicts idle SIMs' windows. It reads nothing of the
+//! cross-SIM part: what that part reads crosses as a [`Found`] with the record.
 
 use super::allowlist::{Allowlist, AllowlistError};
+use super::candidate;
 use super::evaluate;
-use super::farm::FarmIndex;
+use super::forward::SimForward;
+use super::forward::{Found, Hot};
 use super::ids::{OpIdx, Operators, SimKey};
-use super::record::{self, Folded, RecordSpan};
-use super::rules::{self, SimFeatures, SimRules};
-use super::state::{flag, SimState, SimTable, Specs};
-use crate::model::SmsVolume;
+use super::record::{self, RecordSpan};
+use super::rules::{self, SimRules};
+use super::state::{field, flag, SimState, SimTable, Specs};
+use super::SweepClock;
+use crate::config::SpamConfig;
+use crate::detect::stage::{Emit, Stage};
+use crate::detect::Reference;
+use crate::model::{Event, SmsVolume};
 
 /// The per-SIM state of the spam detector.
 pub(super) struct SimStage {
@@ -29,36 +34,139 @@ pub(super) struct SimStage {
     refresh_ms: i64,
     /// The next refit boundary of this task's records (`i64::MIN`: none seen yet).
     next_refit_ms: i64,
+    /// The last TAC each slot's SIM reported since its state began (0: none), a
+    /// column beside the table (4 bytes a SIM; `SimState` has no room left): stage B,
+    /// which learns the gateway models, judges it for a record without one.
+    last_tac: Vec<u32>,
+    /// What the hot decision and the rules' measurements read.
+    config: SpamConfig,
+    rules: SimRules,
+    sweep: SweepClock,
+    pub(super) counters: Counters,
 }
 
-/// What stage A found at one record of one SIM.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct SimRecord {
-    /// The SIM's operator (index into stage A's operators).
-    pub(super) op: OpIdx,
-    /// The record is the SIM's first in this medium window: its population sample.
-    pub(super) sample: bool,
-    pub(super) folded: Folded,
-    /// The SIM's measurements after the record, population evidence not filled in.
-    pub(super) features: SimFeatures,
+/// What stage A counted.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Counters {
+    pub(super) records: u64,
+    /// Records forwarded whole (of hot SIMs), as a population sample only, as a
+    /// refit tick only.
+    pub(super) records_forwarded: u64,
+    pub(super) samples_forwarded: u64,
+    pub(super) ticks_forwarded: u64,
+    pub(super) restarted_sims: u64,
+    pub(super) evicted_sims: u64,
 }
 
 impl SimStage {
-    pub(super) fn new(
-        specs: Specs,
-        (long_s, medium_s, refresh_s): (u32, u32, u32),
-        allowlist: Allowlist,
-    ) -> Self {
+    pub(super) fn new(config: &SpamConfig, specs: Specs, allowlist: Allowlist) -> Self {
         SimStage {
             specs,
-            long_s,
-            medium_s,
+            long_s: config.long_window_secs,
+            medium_s: config.medium_window_secs,
             allowlist,
             operators: Operators::default(),
             sims: SimTable::default(),
-            refresh_ms: i64::from(refresh_s.max(1)) * 1000,
+            refresh_ms: i64::from(config.baseline_refresh_secs.max(1)) * 1000,
             next_refit_ms: i64::MIN,
+            last_tac: Vec::new(),
+            rules: SimRules::from_config(config),
+            config: config.clone(),
+            sweep: SweepClock::new(config),
+            counters: Counters::default(),
         }
+    }
+
+    /// Fold one record into its SIM's state and say what stage B is to receive of
+    /// it, if anything.
+    #[inline]
+    pub(super) fn on_record(&mut self, r: &SmsVolume) -> Option<Found> {
+        self.counters.records += 1;
+        let span = RecordSpan::of(r);
+        let tick = self.refit_tick(span.end_ms);
+        let (slot, stale) = self.slot(r, span.window_start_s);
+        let mut restarted = false;
+        if stale {
+            // idle longer than the long window: the incident is over, start afresh
+            restarted = self
+                .sims
+                .get(slot)
+                .is_some_and(|st| st.has(flag::FORWARDED));
+            self.counters.restarted_sims += 1;
+            self.restart(slot, span.window_start_s);
+        }
+        let specs = self.specs;
+        let st = self.sims.get_mut(slot)?;
+        // the SIM's first record in this medium window: its population sample
+        let period = self.medium_s.max(1);
+        let sample = st.records == 0 || st.last_seen_s / period != span.t_s / period;
+        let folded = record::fold(st, r, &specs, &span);
+        let mut f = evaluate::sim_features(st, &specs, r, None);
+        let may_open = evaluate::may_open_case(&self.rules, &self.config, &f);
+        // what stage A can decide alone: the gateway marker is granted to every SIM
+        // that reported a device (stage B learns which TACs are gateways)
+        let candidate = candidate::qualifies(&self.config, &f, f.fields & field::DEVICE != 0);
+        if may_open || candidate {
+            st.set(flag::FORWARDED, true);
+        }
+        let tac = &mut self.last_tac[slot as usize];
+        if let Some(t) = r.imei_tac {
+            *tac = t;
+        }
+        let hot = st.has(flag::FORWARDED).then(|| {
+            f.active_share = evaluate::active_share(st, &specs);
+            if rules::held_pace(&self.rules, &f) {
+                // every full bucket of the long window before the current one
+                let full = (specs.long.len() - 1) as u32;
+                (f.held_hours, f.held_min_per_hour) =
+                    evaluate::held_hours(st, &specs, self.rules.held_rate_1h, full);
+            }
+            Hot {
+                features: f,
+                may_open,
+                cell_hash: folded.cell_hash,
+                flags: st.flags,
+                records: st.records,
+                first_seen_s: st.first_seen_s,
+                last_seen_s: st.last_seen_s,
+                pace_per_hour: evaluate::pace_per_hour(st, &specs),
+                last_tac: *tac,
+            }
+        });
+        let c = &mut self.counters;
+        if hot.is_some() {
+            c.records_forwarded += 1;
+        } else if sample {
+            c.samples_forwarded += 1;
+        } else if tick {
+            c.ticks_forwarded += 1;
+        } else {
+            return None;
+        }
+        Some(Found {
+            span,
+            sample,
+            out_medium: f.out_medium,
+            restarted,
+            hot,
+        })
+    }
+
+    /// Evict the SIMs idle longer than the long window when a sweep is due (stage B
+    /// ends their incidents by the same rule).
+    pub(super) fn on_watermark(&mut self, watermark_ms: i64) {
+        let Some(cutoff_s) = self.sweep.due(watermark_ms) else {
+            return;
+        };
+        for slot in self.sims.slots_where(|st| st.last_seen_s < cutoff_s) {
+            self.sims.remove(slot);
+            self.counters.evicted_sims += 1;
+        }
+        tracing::debug!(
+            tracked = self.sims.len(),
+            evicted = self.counters.evicted_sims,
+            "spam state swept"
+        );
     }
 
     /// Whether a record ending at `end_ms` is this task's first past a refit
@@ -79,13 +187,20 @@ impl SimStage {
     /// The slot of the record's SIM (a new state if it had none), and whether its
     /// state is stale: idle for longer than the long window, so the record starts a
     /// new incident ([`SimStage::restart`] after the incident's case is closed).
-    pub(super) fn slot(&mut self, r: &SmsVolume, window_start_s: u32) -> (u32, bool) {
+    fn slot(&mut self, r: &SmsVolume, window_start_s: u32) -> (u32, bool) {
         let op = self.operators.intern(&r.operator);
         let key = SimKey::new(op, &r.sim);
         let allowlist = &self.allowlist;
-        let (slot, _created) = self.sims.find_or_insert(key, |k| {
+        let (slot, created) = self.sims.find_or_insert(key, |k| {
             SimState::new(k, window_start_s, allowlist.contains(&r.operator, &r.sim))
         });
+        let i = slot as usize;
+        if i >= self.last_tac.len() {
+            self.last_tac.resize(i + 1, 0);
+        }
+        if created {
+            self.last_tac[i] = 0;
+        }
         let long_s = self.long_s;
         let stale = self
             .sims
@@ -95,66 +210,16 @@ impl SimStage {
     }
 
     /// Start the SIM's state afresh at `window_start_s` (its allowlist flag kept).
-    pub(super) fn restart(&mut self, slot: u32, window_start_s: u32) {
+    fn restart(&mut self, slot: u32, window_start_s: u32) {
         let st = self.sims.get_mut(slot).expect("slot just found");
         let allow = st.has(flag::ALLOWLISTED);
         *st = SimState::new(st.key.clone(), window_start_s, allow);
+        self.last_tac[slot as usize] = 0;
     }
 
-    /// Fold the record into the SIM's windows and measure the SIM; `None` when the
-    /// slot holds no state.
-    #[inline]
-    pub(super) fn fold(
-        &mut self,
-        slot: u32,
-        r: &SmsVolume,
-        span: &RecordSpan,
-        farm: &FarmIndex,
-    ) -> Option<SimRecord> {
-        let specs = self.specs;
-        let st = self.sims.get_mut(slot)?;
-        // the SIM's first record in this medium window: its population sample
-        let period = self.medium_s.max(1);
-        let sample = st.records == 0 || st.last_seen_s / period != span.t_s / period;
-        let folded = record::fold(st, r, &specs, span, farm);
-        let features = evaluate::sim_features(st, &specs, r, folded.gateway_tac);
-        Some(SimRecord {
-            op: st.key.op(),
-            sample,
-            folded,
-            features,
-        })
-    }
-
-    /// Set the SIM's forwarded bit when it is `hot` at this record (it stays set
-    /// until the state restarts or is evicted); the state's flags after that.
-    #[inline]
-    pub(super) fn note_forwarded(&mut self, slot: u32, hot: bool) -> u8 {
-        match self.sims.get_mut(slot) {
-            Some(st) => {
-                if hot {
-                    st.set(flag::FORWARDED, true);
-                }
-                st.flags
-            }
-            None => 0,
-        }
-    }
-
-    /// The features only the rules read, measured for a SIM that may open or update
-    /// a case: its active share and, when its pace is held, for how long.
-    #[inline]
-    pub(super) fn measure_for_rules(&self, slot: u32, rules: &SimRules, f: &mut SimFeatures) {
-        let specs = &self.specs;
-        if let Some(st) = self.sims.get(slot) {
-            f.active_share = evaluate::active_share(st, specs);
-            if rules::held_pace(rules, f) {
-                // every full bucket of the long window before the current one
-                let full = (specs.long.len() - 1) as u32;
-                (f.held_hours, f.held_min_per_hour) =
-                    evaluate::held_hours(st, specs, rules.held_rate_1h, full);
-            }
-        }
+    /// Bytes of the table and the TAC column.
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.sims.memory_bytes() + self.last_tac.capacity() * 4
     }
 
     /// Apply a `cw.allowlist.v1` update and refresh the cached flag of every tracked
@@ -183,5 +248,46 @@ impl SimStage {
             }
         }
         Ok(())
+    }
+}
+
+impl Stage for SimStage {
+    type In = Event;
+    type Out = SimForward;
+
+    fn name(&self) -> &'static str {
+        "spam_sims"
+    }
+
+    fn on_message(&mut self, message: &Event, out: &mut Emit<'_, SimForward>) {
+        if let Event::Sms(r) = message {
+            if let Some(found) = self.on_record(r) {
+                out.forward(SimForward {
+                    record: r.clone(),
+                    found,
+                });
+            }
+        }
+    }
+
+    fn on_watermark(&mut self, watermark_ms: i64, _out: &mut Emit<'_, SimForward>) {
+        SimStage::on_watermark(self, watermark_ms);
+    }
+
+    /// `cw.allowlist.v1` updates: the allowlist, and the cached flag of the SIM.
+    fn on_reference_update(&mut self, kind: Reference, key: &str, value: Option<&[u8]>) {
+        if kind != Reference::Allowlist {
+            return;
+        }
+        if let Err(e) = self.apply_allowlist_update(key, value) {
+            tracing::warn!(error = %e, "allowlist update ignored");
+        }
+    }
+
+    /// Nothing pending: a forward is sent with its record.
+    fn flush(&mut self, _out: &mut Emit<'_, SimForward>) {}
+
+    fn state_size(&self) -> usize {
+        self.sims.len()
     }
 }

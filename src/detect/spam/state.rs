@@ -45,14 +45,8 @@ pub(crate) mod flag {
     pub(crate) const KYC_KNOWN: u8 = 1 << 1;
     /// Last reported `kyc_verified` value.
     pub(crate) const KYC_VERIFIED: u8 = 1 << 2;
-    /// The last device reported has a gateway TAC.
-    pub(crate) const GATEWAY_TAC: u8 = 1 << 3;
-    /// A `spam_sim` case is open for the current incident (details in the case map).
-    pub(crate) const CASE_OPEN: u8 = 1 << 4;
-    /// A case was held back by the allowlist in this incident (counted once).
-    pub(crate) const SUPPRESSED: u8 = 1 << 5;
-    /// The SIM is indexed for farm grouping.
-    pub(crate) const FARM_NODE: u8 = 1 << 6;
+    // bits 3 to 6 are free: which TACs are gateways, open cases, suppressions and
+    // farm nodes are stage B's (`cross.rs`)
     /// Stage A's "hot" bit (`sims.rs`): since the state began, the SIM could open a
     /// case or showed a farm candidate's markers at some record, so every record of
     /// it from then on is one stage B reads.

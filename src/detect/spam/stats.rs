@@ -2,6 +2,7 @@
 //! the service's metrics and the benchmarks.
 
 use super::cases::SimCase;
+use super::ids::SimKey;
 use super::state::SimState;
 use super::SpamDetector;
 use serde::Serialize;
@@ -22,6 +23,10 @@ pub struct SpamStats {
     pub(crate) ticks_forwarded: u64,
     /// SIMs currently tracked.
     pub tracked_sims: u64,
+    /// Hot SIMs stage B marks (open case, suppressed, farm node), and the bytes of
+    /// its map of them.
+    pub(crate) marked_sims: u64,
+    pub(crate) stage_b_marked_bytes: u64,
     /// SIM states evicted after being idle longer than the long window.
     pub evicted_sims: u64,
     /// States restarted because a record came after an idle gap longer than the long
@@ -66,32 +71,43 @@ pub struct SpamStats {
 impl SpamDetector {
     /// Counters and memory figures now.
     pub fn stats(&self) -> SpamStats {
-        let mut s = self.stats.clone();
-        s.tracked_sims = self.stage_a.sims.len() as u64;
-        s.farm_candidates = self.farm.nodes() as u64;
-        s.farm_groups = self.farm.groups() as u64;
-        s.farm_cases_opened = self.farm.counters.cases_opened;
-        s.farm_cases_updated = self.farm.counters.cases_updated;
-        s.farm_cases_absorbed = self.farm.counters.cases_absorbed;
-        s.farm_cases_closed_by_cap = self.farm.counters.cases_closed_by_cap;
-        s.learned_gateway_tacs = self.farm.learned_gateway_tacs();
-        s.near_misses = self.near_misses.len() as u64;
-        s.near_misses_dropped = self.near_misses.dropped;
-        s.baselines = self.baselines.len() as u64;
+        let (a, b) = (&self.stage_a, &self.stage_b);
+        let mut s = b.stats.clone();
+        let c = a.counters;
+        s.records = c.records;
+        s.records_forwarded = c.records_forwarded;
+        s.samples_forwarded = c.samples_forwarded;
+        s.ticks_forwarded = c.ticks_forwarded;
+        s.restarted_sims = c.restarted_sims;
+        s.evicted_sims = c.evicted_sims;
+        s.tracked_sims = a.sims.len() as u64;
+        s.marked_sims = b.marked.len() as u64;
+        s.farm_candidates = b.farm.nodes() as u64;
+        s.farm_groups = b.farm.groups() as u64;
+        s.farm_cases_opened = b.farm.counters.cases_opened;
+        s.farm_cases_updated = b.farm.counters.cases_updated;
+        s.farm_cases_absorbed = b.farm.counters.cases_absorbed;
+        s.farm_cases_closed_by_cap = b.farm.counters.cases_closed_by_cap;
+        s.learned_gateway_tacs = b.farm.learned_gateway_tacs();
+        s.near_misses = b.near_misses.len() as u64;
+        s.near_misses_dropped = b.near_misses.dropped;
+        s.baselines = b.baselines.len() as u64;
         s.state_bytes_per_sim = std::mem::size_of::<Option<SimState>>() as u64;
         // 512 bytes: the reasons, SIMs and id of an open case
-        let case_bytes =
-            self.cases.capacity() * (std::mem::size_of::<SimCase>() + 5) + self.cases.len() * 512;
+        let case_bytes = b.cases.capacity() * (std::mem::size_of::<(SimKey, SimCase)>() + 1)
+            + b.cases.len() * 512;
+        s.stage_b_marked_bytes = b.marked_bytes() as u64;
         // a baseline's histogram is ~1.6 kB; a near miss ~512 bytes with its reasons
-        let total = self.stage_a.sims.memory_bytes()
+        let total = a.memory_bytes()
+            + b.marked_bytes()
             + case_bytes
-            + self.farm.memory_bytes()
-            + self.baselines.len() * 2 * 1024
-            + self.near_misses.len() * 512;
-        s.memory_bytes_per_sim = if self.stage_a.sims.is_empty() {
+            + b.farm.memory_bytes()
+            + b.baselines.len() * 2 * 1024
+            + b.near_misses.len() * 512;
+        s.memory_bytes_per_sim = if a.sims.is_empty() {
             0.0
         } else {
-            total as f64 / self.stage_a.sims.len() as f64
+            total as f64 / a.sims.len() as f64
         };
         s
     }

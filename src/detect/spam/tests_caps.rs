@@ -27,7 +27,7 @@ fn at_the_open_case_cap_the_longest_idle_case_is_closed_with_its_final_snapshot(
     let stats = d.stats();
     assert_eq!(stats.spam_cases_opened, 3);
     assert_eq!(stats.cases_closed_by_cap, 1, "the third case needed room");
-    assert!(d.cases.len() <= 2);
+    assert!(d.stage_b.cases.len() <= 2);
     // Nothing dropped: all three cases reached the output, the one closed by the cap
     // with its evidence up to its last record.
     let cases = book(&snaps);
@@ -88,7 +88,7 @@ fn at_the_open_farm_case_cap_the_longest_idle_farm_case_is_closed_with_its_final
         "the third farm case needed room"
     );
     assert_eq!(d.cases_closed_by_cap(), [("spam", 0), ("farm", 1)]);
-    assert_eq!(d.farm.open_cases(), 2);
+    assert_eq!(d.stage_b.farm.open_cases(), 2);
     // Nothing dropped: all three farms reached the output, the one closed by the cap
     // (the first, idle since step 14) as it is without the cap.
     let farms = |snaps: &[Case]| -> Vec<Case> {

@@ -1,10 +1,9 @@
 //! The ground for the spam detector's split into stages (docs/streaming.md, "The spam
-//! detector's two stages"): on simulated scenarios through the replay's pipeline, the
-//! cross-SIM part reads only records stage A would forward (the detector's debug
-//! assertions check it at every record: rules run and farm candidacy only for a SIM
-//! whose forwarded bit is set), and stage A keeps some records to itself; and that
-//! stage A's refit ticks, from any number of tasks, make stage B refit at the records
-//! one task refits at.
+//! detector's two stages"): on simulated scenarios through the replay's pipeline,
+//! stage A keeps some records to itself (and the detector's debug check holds at
+//! every record: every record of a SIM stage B marked is forwarded); and stage A's
+//! refit ticks, from any number of tasks, make stage B refit at the records one task
+//! refits at. The stages apart: `tests_split.rs`.
 
 use super::sims::SimStage;
 use super::state::Specs;
@@ -92,13 +91,16 @@ fn the_cross_sim_part_reads_only_forwarded_records() {
         let pct = |n: u64| 100.0 * n as f64 / s.records as f64;
         eprintln!(
             "{variant}: {} records; forwarded whole {} ({:.1} %), as a sample only {} ({:.1} %), \
-             as a refit tick only {}",
+             as a refit tick only {}; stage A tracks {} SIMs, stage B marks {} ({} bytes)",
             s.records,
             s.records_forwarded,
             pct(s.records_forwarded),
             s.samples_forwarded,
             pct(s.samples_forwarded),
             s.ticks_forwarded,
+            s.tracked_sims,
+            s.marked_sims,
+            s.stage_b_marked_bytes,
         );
         assert!(
             s.records_forwarded > 0
@@ -181,13 +183,8 @@ fn ticks_of(
         config.long_window_secs,
     )
     .expect("valid windows");
-    let windows = (
-        config.long_window_secs,
-        config.medium_window_secs,
-        config.baseline_refresh_secs,
-    );
     let mut tasks: Vec<SimStage> = (0..n)
-        .map(|_| SimStage::new(specs, windows, Allowlist::empty()))
+        .map(|_| SimStage::new(config, specs, Allowlist::empty()))
         .collect();
     let (mut ticks, mut others) = (Vec::new(), Vec::new());
     for (i, &(end, key)) in records.iter().enumerate() {

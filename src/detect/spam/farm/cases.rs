@@ -177,6 +177,16 @@ impl FarmIndex {
     /// Emit the final snapshot of every open farm case whose evidence moved since its
     /// last snapshot (end of input).
     pub(crate) fn flush(&mut self, out: &mut Vec<Case>) {
+        self.snapshots(out, true);
+    }
+
+    /// The snapshots [`FarmIndex::flush`] would emit, in the same order, with nothing
+    /// marked as emitted (a stage's flush: state unchanged).
+    pub(crate) fn peek_snapshots(&mut self, out: &mut Vec<Case>) {
+        self.snapshots(out, false);
+    }
+
+    fn snapshots(&mut self, out: &mut Vec<Case>, mark: bool) {
         let mut roots: Vec<u32> = self.groups.keys().copied().collect();
         roots.sort_unstable();
         for r in roots {
@@ -184,12 +194,18 @@ impl FarmIndex {
             let evidence = member_records(&self.nodes, members);
             let last_seen = members_last_seen(&self.nodes, members).unwrap_or(0);
             if let Some(fc) = self.groups.get_mut(&r).and_then(|g| g.case.as_mut()) {
-                let case = &mut fc.case;
+                let mut case = fc.case.clone();
                 case.evidence_count = case.evidence_count.max(evidence);
                 case.last_seen = case.last_seen.max(i64::from(last_seen) * 1000);
-                if case.evidence_count != fc.emitted_evidence {
-                    fc.emitted_evidence = case.evidence_count;
-                    out.push(case.clone());
+                let moved = case.evidence_count != fc.emitted_evidence;
+                if mark {
+                    fc.case = case.clone();
+                    if moved {
+                        fc.emitted_evidence = case.evidence_count;
+                    }
+                }
+                if moved {
+                    out.push(case);
                 }
             }
         }
