@@ -59,7 +59,8 @@ pub(super) async fn run_staged(
     references: &mut mpsc::Receiver<ReferenceUpdate>,
 ) -> Result<ServiceReport, ServiceError> {
     let config = &opts.config;
-    let internal = ensure_internal_topics(&config.kafka).await?;
+    let internal =
+        ensure_internal_topics(&config.kafka, config.pipeline.restore_window_secs).await?;
     let internal_feeds: BTreeMap<String, Feed> = internal
         .by_feed
         .iter()
