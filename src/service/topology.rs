@@ -134,9 +134,10 @@ fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want
         .iter()
         .map(|i| format!("kafka-topics.sh --bootstrap-server <brokers> --delete --topic {i}"))
         .collect();
+    // Offsets first: the brokers drop a deleted topic's offsets from the groups, and
+    // then the command would find no such topic.
     let mut steps = vec![
         "stop every instance".to_string(),
-        deletes.join(" and "),
         format!(
             "kafka-consumer-groups.sh --bootstrap-server <brokers> --delete-offsets --group {group}-detect --topic {}",
             internal[0]
@@ -147,6 +148,7 @@ fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want
             "kafka-consumer-groups.sh --bootstrap-server <brokers> --delete --group {group}-transmitters"
         ));
     }
+    steps.push(deletes.join(" and "));
     steps.push(format!(
         "kafka-consumer-groups.sh --bootstrap-server <brokers> --reset-offsets --group {group} --topic {feed} --by-duration PT{restore_secs}S --execute (the restore window: stage ingest re-reads it into the new topic)"
     ));
