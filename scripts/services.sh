@@ -74,8 +74,9 @@ ch_password_file="$ch_dir/cellwatch.password"
 
 # The topics of the contract (docs/contract.md), 4 partitions each, and the internal
 # topics of the staged topology (docs/streaming.md#topology), 1 partition each
-# (meas-by-cell has `[kafka] measurement_partitions` partitions, 1 by default; the
-# transmitters topic is read only when that is above 1).
+# (meas-by-cell must have `[kafka] measurement_partitions` partitions, 1 by default:
+# with N there, write @N below before the first start, as the service refuses a topic
+# with another count; the transmitters topic is read only when that is above 1).
 # Format: name[:extra --config][@partitions], one per line.
 contract_topics=(
   "cw.sms-volume.v1"

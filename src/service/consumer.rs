@@ -53,6 +53,12 @@ impl WorkerContext {
     }
 }
 
+/// For the logs: `topic/partition` of each, comma-separated.
+fn listed(parts: &[(String, i32)]) -> String {
+    let named: Vec<String> = parts.iter().map(|(t, p)| format!("{t}/{p}")).collect();
+    named.join(",")
+}
+
 fn partitions(tpl: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
     tpl.elements()
         .iter()
@@ -91,7 +97,7 @@ impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let parts = partitions(tpl);
-            tracing::info!(group = %self.group, partitions = parts.len(), "partitions revoked");
+            tracing::info!(group = %self.group, partitions = parts.len(), which = %listed(&parts), "partitions revoked");
             self.awaiting_assignment.store(true, Ordering::Release);
             self.changes
                 .lock()
@@ -110,7 +116,7 @@ impl ConsumerContext for WorkerContext {
                 if let Err(e) = consumer.pause(tpl) {
                     tracing::warn!(error = %e, "cannot pause newly assigned partitions");
                 }
-                tracing::info!(group = %self.group, partitions = parts.len(), "partitions assigned");
+                tracing::info!(group = %self.group, partitions = parts.len(), which = %listed(&parts), "partitions assigned");
                 self.awaiting_assignment.store(false, Ordering::Release);
                 self.changes
                     .lock()

@@ -97,11 +97,21 @@ impl Idleness {
             .collect();
     }
 
-    /// Partitions added to the assignment (a cooperative rebalance): they start
-    /// active now; the others keep their activity and positions.
+    /// Partitions added to the assignment (a cooperative rebalance), or kept ones
+    /// whose state was rebuilt (stage A's measurements task starting over): they
+    /// start active now, consumed from where the rebuild ended; the others keep their
+    /// activity and positions. A kept partition is replaced, not listed twice: its
+    /// second entry was never updated by [`Idleness::seen`], so its position stayed
+    /// at the rebuild's end and a stop found tens of thousands of records "still
+    /// waiting" that had long been consumed (stage A's final snapshots never came).
     pub(super) fn add(&mut self, parts: &[(String, i32)]) {
         let now = Instant::now();
         self.generation += 1;
+        self.parts.retain(|a| {
+            !parts
+                .iter()
+                .any(|(t, p)| *p == a.partition && *t == a.topic)
+        });
         self.parts
             .extend(parts.iter().map(|(topic, partition)| Activity {
                 topic: topic.clone(),
@@ -273,4 +283,24 @@ fn ask(consumer: &BaseConsumer<WatchedContext>, silent: Vec<(Position, Instant)>
         }
     }
     answers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rebuilt_kept_partition_is_listed_once_and_follows_consumption() {
+        let mut idle = Idleness::new(Duration::from_secs(30));
+        let (a, b) = (("meas".to_string(), 0), ("meas".to_string(), 2));
+        idle.reset(&[a.clone(), b.clone()]);
+        idle.seen("meas", 2, 10, Instant::now());
+        // Partition 0 moves away, 2 stays and its feed's state is rebuilt.
+        idle.keep(std::slice::from_ref(&b));
+        idle.add(std::slice::from_ref(&b));
+        assert_eq!(idle.parts.len(), 1);
+        assert_eq!(idle.parts[0].next, None, "from where the rebuild ended");
+        idle.seen("meas", 2, 500, Instant::now());
+        assert_eq!(idle.parts[0].next, Some(501));
+    }
 }

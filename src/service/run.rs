@@ -98,6 +98,8 @@ type GroupConsumer = Arc<StreamConsumer<WorkerContext>>;
 /// One consumer group's loop: its consumer, its rebalance notes, its worker.
 struct Part {
     consumer: GroupConsumer,
+    /// Its consumer group (for the logs of its close).
+    group: String,
     changes: Arc<Mutex<Vec<AssignmentChange>>>,
     service: ServiceLoop,
 }
@@ -144,6 +146,7 @@ fn part(
     .with_archive(archive);
     Ok(Part {
         consumer,
+        group: kafka.group_id.clone(),
         changes,
         service: ServiceLoop::new(
             worker,
@@ -190,7 +193,7 @@ async fn run_single(
         Ok(()) => p.service.stop(&p.consumer).await,
         Err(e) => Err(e),
     };
-    close::close_consumer(p.consumer, &config.kafka.group_id, outcome.is_ok()).await;
+    close::close_consumer(p.consumer, &p.group, outcome.is_ok()).await;
     outcome
 }
 

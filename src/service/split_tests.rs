@@ -191,3 +191,102 @@ fn stage_a_on_three_partitions_and_stage_b_give_one_process_snapshots() {
         );
     }
 }
+
+/// The transmitters log of stage A fed everything but the idle markers (a SIGTERM
+/// once the input is accounted for, long before quiescence), each worker then
+/// finished as the stop path does: its held reports forwarded and its partitions'
+/// `Finished` markers, which give stage B its final snapshots.
+fn run_stage_a_then_finish(
+    config: &Config,
+    cells: &Path,
+    by_partition: &BTreeMap<i32, Vec<Vec<u8>>>,
+) -> Vec<Vec<u8>> {
+    let mut log = Vec::new();
+    let mut none: Vec<Case> = Vec::new();
+    for owned in [vec![1], vec![0, 2]] {
+        let mut w = stage_a(config, cells, &owned);
+        for p in &owned {
+            let msgs = &by_partition[p];
+            for payload in &msgs[..msgs.len() - 1] {
+                w.apply_internal(*p, payload, &mut none);
+            }
+            log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+        }
+        assert!(w.live, "not quiescent without the idle markers");
+        w.finish(&mut none, "shutdown");
+        log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+    }
+    assert!(none.is_empty(), "stage A emits no case");
+    log
+}
+
+#[test]
+fn stage_a_finished_at_sigterm_gives_stage_b_the_final_snapshots() {
+    let (dir, truth) = small_scenario("two_blasters", 3);
+    let mut config = Config::default();
+    config.kafka.measurement_partitions = PARTITIONS;
+    let cells = dir.path().join("cells.csv");
+    let want = one_process(dir.path(), &config, truth.end_ms);
+    let by_partition = ingest(dir.path(), &config, truth.end_ms);
+    let log = run_stage_a_then_finish(&config, &cells, &by_partition);
+    assert_eq!(run_stage_b(&config, &cells, &log), want);
+    // Without stage A's finish, stage B never finishes (its run asserts it does).
+    let unfinished: Vec<Vec<u8>> = log
+        .iter()
+        .filter(|m| {
+            !matches!(
+                super::hop::Hop::decode(m),
+                Ok(super::hop::Hop::Finished { .. })
+            )
+        })
+        .cloned()
+        .collect();
+    let task = Worker::new_transmitters(&config, Some(&cells)).expect("stage B");
+    let mut b = worker(&config, &cells, "tx", Stage::Transmitters(Box::new(task)));
+    b.live = true;
+    let mut cases: Vec<Case> = Vec::new();
+    for payload in &unfinished {
+        b.apply_hop(payload, &mut cases);
+    }
+    assert!(
+        b.live,
+        "no final snapshots without every stage-A task's end"
+    );
+    assert_eq!(b.unfinished_stage_a(), Some(vec![0, 1, 2]));
+}
+
+/// Partitions revoked from a stage-A worker leave nothing behind: a later stop
+/// finishes no state of theirs, and no `Finished` marker goes to stage B for
+/// partitions the worker no longer owns (their new owner is still running them).
+#[test]
+fn revoked_stage_a_partitions_leave_nothing_to_finish() {
+    let (dir, truth) = small_scenario("two_blasters", 3);
+    let mut config = Config::default();
+    config.kafka.measurement_partitions = PARTITIONS;
+    let cells = dir.path().join("cells.csv");
+    let by_partition = ingest(dir.path(), &config, truth.end_ms);
+    let mut w = stage_a(&config, &cells, &[0, 2]);
+    let mut none: Vec<Case> = Vec::new();
+    for p in [0, 2] {
+        let msgs = &by_partition[&p];
+        for payload in &msgs[..msgs.len() / 2] {
+            w.apply_internal(p, payload, &mut none);
+        }
+    }
+    assert!(
+        w.pipeline.held_events() > 0,
+        "reports held before the revocation"
+    );
+    w.take_forwarded();
+    w.release(&[("meas".to_string(), 0), ("meas".to_string(), 2)])
+        .expect("release");
+    assert_eq!(w.pipeline.held_events(), 0, "the revoked reports forgotten");
+    w.finish(&mut none, "shutdown");
+    let after: Vec<Vec<u8>> = w.take_forwarded().into_iter().map(|m| m.payload).collect();
+    assert!(
+        after.is_empty(),
+        "{} messages for stage B from partitions no longer owned",
+        after.len()
+    );
+    assert!(none.is_empty());
+}

@@ -256,6 +256,26 @@ impl Worker {
         }
     }
 
+    /// Partitions revoked from this worker: their sources no longer hold a feed's
+    /// watermark. Stage detect's pipeline sources are pairs (internal partition,
+    /// upstream partition) ([`source_id`]), so there the feeds of `parts` are
+    /// forgotten whole (detectors, sources, what was applied and owned): left behind,
+    /// their state would be finished at the next stop as if it were still this
+    /// worker's, and stage A would tell stage B that partitions it no longer owns
+    /// had finished.
+    pub(super) fn release(&mut self, parts: &[(String, i32)]) -> Result<(), ServiceError> {
+        let feeds: BTreeSet<Feed> = parts.iter().filter_map(|(t, _)| self.feed_of(t)).collect();
+        if matches!(self.stage, Stage::Detect(_)) {
+            return self.forget_feeds(&feeds);
+        }
+        for (t, p) in parts {
+            if let Some(feed) = self.feed_of(t) {
+                self.pipeline.remove_source(feed, *p);
+            }
+        }
+        Ok(())
+    }
+
     /// Stage detect running the fake-BTS detector's stage A (measurements over
     /// several partitions).
     pub(super) fn runs_stage_a(&self) -> bool {

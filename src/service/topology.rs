@@ -39,6 +39,7 @@ pub(super) struct InternalTopics {
 /// those that do.
 pub(super) async fn ensure_internal_topics(
     kafka: &KafkaConfig,
+    restore_window_secs: u64,
 ) -> Result<InternalTopics, ServiceError> {
     let split = kafka.measurement_partitions > 1;
     let mut wanted = vec![
@@ -81,8 +82,12 @@ pub(super) async fn ensure_internal_topics(
             )));
         }
         if n != *want {
-            return Err(ServiceError::Setup(format!(
-                "internal topic {topic} has {n} partitions; the configuration says {want} ([kafka] internal_partitions for SMS, measurement_partitions for measurements, 1 for the transmitters topic): delete the topic and let the service create it"
+            return Err(ServiceError::Setup(wrong_count(
+                kafka,
+                restore_window_secs,
+                topic,
+                n,
+                *want,
             )));
         }
     }
@@ -93,6 +98,72 @@ pub(super) async fn ensure_internal_topics(
         by_feed,
         transmitters: split.then(|| kafka.topics.internal_transmitters.clone()),
     })
+}
+
+/// Why an internal topic with `n` partitions where the configuration says `want` is
+/// refused, and how to fix it. Adding partitions would move keys (claimed cells,
+/// SIMs) to other partitions while their history stays in the old ones, so a stage-A
+/// task would rebuild an identity from part of its reports and the cases would
+/// silently differ from the replay's: the topic is made again instead, and stage
+/// ingest re-reads the restore window of its feed into it (archive rows, dead
+/// letters and cases are idempotent, so nothing is doubled).
+fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want: i32) -> String {
+    let t = &kafka.topics;
+    let sms = topic == t.internal_sms;
+    let (setting, feed, internal) = if sms {
+        (
+            "[kafka] internal_partitions",
+            &t.sms_volume,
+            vec![&t.internal_sms],
+        )
+    } else if topic == t.internal_measurements {
+        (
+            "[kafka] measurement_partitions",
+            &t.measurements,
+            vec![&t.internal_measurements, &t.internal_transmitters],
+        )
+    } else {
+        (
+            "1 for the transmitters topic",
+            &t.measurements,
+            vec![&t.internal_measurements, &t.internal_transmitters],
+        )
+    };
+    let group = &kafka.group_id;
+    let deletes: Vec<String> = internal
+        .iter()
+        .map(|i| format!("kafka-topics.sh --bootstrap-server <brokers> --delete --topic {i}"))
+        .collect();
+    // Offsets first: the brokers drop a deleted topic's offsets from the groups, and
+    // then the command would find no such topic.
+    let mut steps = vec![
+        "stop every instance".to_string(),
+        format!(
+            "kafka-consumer-groups.sh --bootstrap-server <brokers> --delete-offsets --group {group}-detect --topic {}",
+            internal[0]
+        ),
+    ];
+    if !sms {
+        steps.push(format!(
+            "kafka-consumer-groups.sh --bootstrap-server <brokers> --delete --group {group}-transmitters"
+        ));
+    }
+    steps.push(deletes.join(" and "));
+    steps.push(format!(
+        "kafka-consumer-groups.sh --bootstrap-server <brokers> --reset-offsets --group {group} --topic {feed} --by-duration PT{restore_secs}S --execute (the restore window: stage ingest re-reads it into the new topic)"
+    ));
+    steps.push(
+        "start the instances: the service creates the topics with the configured count".into(),
+    );
+    let numbered: Vec<String> = steps
+        .iter()
+        .enumerate()
+        .map(|(k, s)| format!("{}. {s}", k + 1))
+        .collect();
+    format!(
+        "internal topic {topic} has {n} partitions; the configuration says {want} ({setting}). Partitions are not added in place: keys would move away from their history and the cases would differ. To change the count: {}",
+        numbered.join("; ")
+    )
 }
 
 /// Create `missing` (topic, partitions); what could not be created, with why.

@@ -164,6 +164,15 @@ impl TransmitterTask {
         self.b.finish_all(out);
     }
 
+    /// The stage-A partitions that have not finished.
+    pub(crate) fn unfinished(&self) -> Vec<i32> {
+        self.upstream
+            .iter()
+            .filter(|(_, u)| !u.finished)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
     /// Transmitters tracked (the open-state gauge).
     pub(crate) fn state_size(&self) -> usize {
         self.b.state_size()
@@ -184,6 +193,16 @@ impl Worker {
             config.kafka.measurement_partitions,
             config.pipeline.watermark_step_ms(),
         ))
+    }
+
+    /// Stage B: the stage-A partitions it still waits for (empty once it has emitted
+    /// its final snapshots); `None` for other stages.
+    pub(super) fn unfinished_stage_a(&self) -> Option<Vec<i32>> {
+        match &self.stage {
+            Stage::Transmitters(_) if !self.live => Some(Vec::new()),
+            Stage::Transmitters(task) => Some(task.unfinished()),
+            _ => None,
+        }
     }
 
     /// Stage B: apply one message of the transmitters topic. The final snapshots,

@@ -219,6 +219,7 @@ batch_max_records = 5000
             child,
             log,
             started: Instant::now(),
+            id: instance_id.to_string(),
         }
     }
 
@@ -288,6 +289,8 @@ pub struct Instance {
     pub child: Child,
     pub log: PathBuf,
     pub started: Instant,
+    /// Its `group_instance_id` (a restart with the same one gets its partitions back).
+    pub id: String,
 }
 
 /// A test that fails leaves no process behind.
@@ -333,16 +336,27 @@ impl Instance {
     }
 
     /// SIGTERM; the process must exit cleanly within `secs`.
-    pub fn terminate(mut self, secs: u64) -> Duration {
-        let asked = Instant::now();
-        // Errors logged before the stop (an outage the test made) are not its concern.
-        let before = self.log_text().len();
+    pub fn terminate(self, secs: u64) -> Duration {
+        let asked = self.sigterm();
+        self.wait_stopped(asked, secs)
+    }
+
+    /// Send SIGTERM: when, and how much log there was before (errors logged before
+    /// the stop, an outage the test made, are not its concern).
+    fn sigterm(&self) -> (Instant, usize) {
+        let asked = (Instant::now(), self.log_text().len());
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .unwrap()
             .success());
+        asked
+    }
+
+    /// After [`Instance::sigterm`]: the process must exit cleanly within `secs`,
+    /// without an ERROR line; how long it took.
+    fn wait_stopped(mut self, (asked, before): (Instant, usize), secs: u64) -> Duration {
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 assert!(
@@ -366,6 +380,22 @@ impl Instance {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// SIGTERM to every instance at once; each must exit cleanly within `secs`. How
+/// long each took.
+pub fn terminate_all(instances: Vec<Instance>, secs: u64) -> Vec<Duration> {
+    let asked: Vec<(Instance, (Instant, usize))> = instances
+        .into_iter()
+        .map(|i| {
+            let a = i.sigterm();
+            (i, a)
+        })
+        .collect();
+    asked
+        .into_iter()
+        .map(|(i, a)| i.wait_stopped(a, secs))
+        .collect()
 }
 
 /// The replay of the same files (wall-clock time bound, as `cellwatch run`).

@@ -89,12 +89,7 @@ impl ServiceLoop {
         consumer: &GroupConsumer,
     ) -> Result<(), ServiceError> {
         self.let_go(&parts, consumer, None).await?;
-        for (t, p) in parts {
-            if let Some(feed) = self.worker.feed_of(&t) {
-                self.worker.pipeline.remove_source(feed, p);
-            }
-        }
-        Ok(())
+        self.worker.release(&parts)
     }
 
     /// Stage detect, cooperative: the tasks of `parts` move away while this worker

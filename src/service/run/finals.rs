@@ -25,6 +25,21 @@ const ACCOUNT_WITHIN: Duration = Duration::from_secs(15);
 /// connections) is not asked in a tight loop that floods the log for 15 s.
 const ASK_AGAIN_AFTER: Duration = Duration::from_millis(250);
 
+/// How long stage detect asks again at SIGTERM while stage ingest's group has not
+/// committed every feed partition to its end: when every instance is stopped at
+/// once, the others' ingest commits its last offsets at its own stop, a moment
+/// after this one asks (seen: one of two instances stopped together found 7,428
+/// records of 2 partitions uncommitted and emitted nothing, so stage B waited for
+/// its stage-A tasks in vain). A stop in the middle of a stream takes this much
+/// longer.
+const INGEST_SETTLES_WITHIN: Duration = Duration::from_secs(3);
+
+/// How long stage B reads on at SIGTERM for the `Finished` markers of the stage-A
+/// tasks (stopped at the same time, each after its own stage detect's stop, which
+/// takes up to [`ACCOUNT_WITHIN`]). With stage detect's own bound it stays inside
+/// the 30 s a stop may take.
+const B_WAITS_WITHIN: Duration = Duration::from_secs(10);
+
 impl ServiceLoop {
     /// Emit the final snapshots when the whole input is accounted for: they are then
     /// the replay's for everything there is. Single stage: every assigned feed
@@ -43,33 +58,19 @@ impl ServiceLoop {
         read_on: bool,
         scope: Option<&BTreeSet<Feed>>,
     ) {
-        // Stage ingest has no detectors; stage B of the fake-BTS detector finishes
-        // when stage A's tasks have (their markers).
-        if !self.worker.live
-            || matches!(self.worker.stage, Stage::Ingest(_) | Stage::Transmitters(_))
-        {
+        if !self.worker.live || matches!(self.worker.stage, Stage::Ingest(_)) {
             return;
         }
-        // Stage A of the fake-BTS detector (measurements over several partitions)
-        // finishes only at quiescence, when every task does: here, SMS only.
-        let sms_only: BTreeSet<Feed>;
-        let scope = if self.worker.runs_stage_a() {
-            sms_only = scope.map_or_else(
-                || BTreeSet::from([Feed::SmsVolume]),
-                |s| {
-                    s.iter()
-                        .copied()
-                        .filter(|f| *f != Feed::Measurements)
-                        .collect()
-                },
-            );
-            if sms_only.is_empty() {
-                return;
+        // Stage B of the fake-BTS detector finishes when every stage-A task has (their
+        // markers): at SIGTERM it reads on for them; on a revocation its next owner
+        // gets them.
+        if matches!(self.worker.stage, Stage::Transmitters(_)) {
+            // A standby (it owns no partition) has nothing to finish.
+            if read_on && !self.assigned.is_empty() {
+                self.finish_transmitters(consumer, why).await;
             }
-            Some(&sms_only)
-        } else {
-            scope
-        };
+            return;
+        }
         let started = Instant::now();
         let deadline = started + ACCOUNT_WITHIN;
         let mut waiting = loop {
@@ -78,6 +79,11 @@ impl ServiceLoop {
                 Err(e) if read_on && Instant::now() < deadline => {
                     tracing::info!(error = %e, "the brokers answered late: asking again");
                     tokio::time::sleep(ASK_AGAIN_AFTER).await;
+                }
+                // Instances stopped together: the others' stage ingest commits its
+                // last offsets at its own stop (or within the auto-commit second).
+                Ok(("stage ingest", _)) if read_on && started.elapsed() < INGEST_SETTLES_WITHIN => {
+                    tokio::time::sleep(ASK_AGAIN_AFTER * 2).await;
                 }
                 asked => break asked,
             }
@@ -101,6 +107,9 @@ impl ServiceLoop {
                     Some(feeds) => self.worker.finish_feeds(&mut self.batch, feeds, why),
                     None => self.worker.finish(&mut self.batch, why),
                 }
+                // Stage A's last forwards and its `Finished` markers, for stage B.
+                let mut forwarded = self.worker.take_forwarded();
+                self.batch.envelopes.append(&mut forwarded);
             }
             Ok((at, b)) => tracing::info!(
                 reason = why,
@@ -183,6 +192,90 @@ impl ServiceLoop {
                     self.consume_burst(m, &mut messages, &no_changes);
                 }
             }
+        }
+    }
+}
+
+impl ServiceLoop {
+    /// Stage B at SIGTERM: when stage ingest has committed the measurements feed to
+    /// its end, read the transmitters topic on until every stage-A task has finished
+    /// (each emits its `Finished` marker at its own SIGTERM or revocation once its
+    /// input is accounted for; `apply_hop` then emits the final snapshots), for at
+    /// most [`B_WAITS_WITHIN`]. Stage A's held reports come only with those markers,
+    /// so without all of them stage B emits nothing: its next owner (the next start)
+    /// goes on from the committed offsets.
+    async fn finish_transmitters(&mut self, consumer: &GroupConsumer, why: &'static str) {
+        let started = Instant::now();
+        if let Some(reader) = &self.upstream {
+            let topic = self.worker.config.kafka.topics.measurements.clone();
+            let mut asked = upstream_backlog(reader.clone(), vec![topic.clone()]).await;
+            // As stage detect: the other instances' ingest may commit a moment later.
+            while matches!(&asked, Ok(b) if !b.is_empty())
+                && started.elapsed() < INGEST_SETTLES_WITHIN
+            {
+                tokio::time::sleep(ASK_AGAIN_AFTER * 2).await;
+                asked = upstream_backlog(reader.clone(), vec![topic.clone()]).await;
+            }
+            match asked {
+                Ok(b) if b.is_empty() => {}
+                Ok(b) => {
+                    tracing::info!(
+                        reason = why,
+                        stage = "transmitters",
+                        waiting_at = "stage ingest",
+                        partitions = b.partitions,
+                        records = b.records,
+                        "records still waiting: no final snapshots (the next start goes on)"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(reason = why, stage = "transmitters", error = %e, "cannot tell whether records are still waiting: no final snapshots (the next start goes on)");
+                    return;
+                }
+            }
+        }
+        let deadline = started + B_WAITS_WITHIN;
+        let mut messages = consumer.stream();
+        let no_changes = Mutex::new(Vec::new());
+        while self.worker.live && Instant::now() < deadline {
+            if self.batch.records >= self.batch_max {
+                if let Err(e) = self
+                    .flusher
+                    .drain(&mut self.batch, consumer, &mut self.worker)
+                    .await
+                {
+                    tracing::warn!(error = %e, "stage B could not flush while reading on");
+                    return;
+                }
+            }
+            let next = tokio::time::timeout_at(deadline.into(), messages.next()).await;
+            if let Ok(Some(Ok(m))) = next {
+                if self
+                    .assigned
+                    .iter()
+                    .any(|(t, p)| *p == m.partition() && t == m.topic())
+                {
+                    self.consume_burst(m, &mut messages, &no_changes);
+                }
+            }
+        }
+        match self.worker.unfinished_stage_a() {
+            None => {}
+            Some(waiting) if waiting.is_empty() => tracing::info!(
+                reason = why,
+                stage = "transmitters",
+                waited_ms = started.elapsed().as_millis() as u64,
+                "every stage-A task finished: stage B's final snapshots emitted"
+            ),
+            Some(waiting) => tracing::info!(
+                reason = why,
+                stage = "transmitters",
+                waiting_at = "stage A",
+                partitions = ?waiting,
+                waited_ms = started.elapsed().as_millis() as u64,
+                "records still waiting: no final snapshots (the next start goes on)"
+            ),
         }
     }
 }

@@ -59,7 +59,8 @@ pub(super) async fn run_staged(
     references: &mut mpsc::Receiver<ReferenceUpdate>,
 ) -> Result<ServiceReport, ServiceError> {
     let config = &opts.config;
-    let internal = ensure_internal_topics(&config.kafka).await?;
+    let internal =
+        ensure_internal_topics(&config.kafka, config.pipeline.restore_window_secs).await?;
     let internal_feeds: BTreeMap<String, Feed> = internal
         .by_feed
         .iter()
@@ -111,7 +112,7 @@ pub(super) async fn run_staged(
         None => (None, None),
     };
     let ended = side_by_side(&mut detect, references, opts, failures, ingest_task, b_task).await;
-    end_stages(config, detect, &detect_kafka.group_id, ended, b_reader).await
+    end_stages(detect, &detect_kafka.group_id, ended, b_reader).await
 }
 
 /// What [`side_by_side`] gives: the parts of stages ingest and B when all ended
@@ -209,7 +210,6 @@ async fn side_by_side(
 /// The clean stop of every stage (ingest, detect, then stage B, which reads what
 /// stage detect produced on its way out), or the failure; the consumers closed.
 async fn end_stages(
-    config: &crate::config::Config,
     detect: Part,
     detect_group: &str,
     ended: Joined,
@@ -220,7 +220,6 @@ async fn end_stages(
         service: detect_service,
         ..
     } = detect;
-    let b_group = transmitters_kafka(&config.kafka).group_id;
     let (others, outcome) = match ended {
         Ok((ingest, b)) => {
             let mut stopped = stop_stages(
@@ -230,7 +229,7 @@ async fn end_stages(
                 &detect_consumer,
             )
             .await;
-            let mut consumers = vec![(ingest.consumer, config.kafka.group_id.clone())];
+            let mut consumers = vec![(ingest.consumer, ingest.group)];
             if let Some(b) = b {
                 // Stage B last: it reads what stage detect produced on its way out.
                 let r = b.service.stop(&b.consumer).await;
@@ -244,17 +243,15 @@ async fn end_stages(
                     }
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 };
-                consumers.push((b.consumer, b_group.clone()));
+                consumers.push((b.consumer, b.group));
             }
             (consumers, stopped)
         }
         Err((parts, e)) => {
             // Holds a reference to stage ingest's consumer: gone before it closes.
             drop(detect_service);
-            let consumers = parts
-                .into_iter()
-                .map(|p| (p.consumer, config.kafka.group_id.clone()))
-                .collect();
+            // Each under its own group's name (stage B's is not ingest's).
+            let consumers = parts.into_iter().map(|p| (p.consumer, p.group)).collect();
             (consumers, Err(e))
         }
     };
@@ -316,6 +313,12 @@ fn start_transmitters(
     )?;
     p.service.worker.metrics.processed = Arc::default();
     p.service.worker.metrics.acknowledged = Arc::default();
+    // At SIGTERM it reads on for stage A's ends only once stage ingest is through.
+    p.service.upstream = Some(question_client(
+        &config.kafka,
+        &config.kafka.group_id,
+        failures.clone(),
+    )?);
     let (tx, rx) = mpsc::channel::<ReferenceUpdate>(1024);
     let reader = spawn_reference_reader(&config.kafka, tx, opts.shutdown.clone())?;
     Ok((p, rx, reader))
