@@ -13,7 +13,9 @@ pub struct SinkConfig {
     /// per insert, about one insert per second per table, and the service drains
     /// ~100 000 records/s on a 2-core machine (measured: 150 000-row batches cost the
     /// server a quarter less CPU than 50 000-row ones). Two batches are in memory at
-    /// once (one filling, one being flushed), ~35 MB each.
+    /// once (one filling, one being flushed), ~35 MB each, plus up to as much again
+    /// of spare archive chunks each (the archive is sorted into a copy before its
+    /// insert).
     pub batch_max_records: usize,
     /// Flush at least this often, milliseconds (at least 10). Default 1000. A batch
     /// is also flushed early when the feed goes quiet (nothing consumed for a tenth
@@ -54,7 +56,8 @@ pub struct SinkConfig {
     /// about the time the service fills the next batch), so consumption waits for
     /// ClickHouse less; the other steps (cases, dead letters, the topics) still run
     /// one batch after the other, and offsets are stored in batch order. Each batch
-    /// in flight keeps its memory (~35 MB at `batch_max_records`).
+    /// in flight keeps its memory (~35 MB at `batch_max_records`, plus as much of
+    /// spare archive chunks).
     pub max_flushes_in_flight: usize,
 }
 
