@@ -205,12 +205,15 @@ impl Outputs {
         Ok(())
     }
 
-    /// Archived records go to ClickHouse (with `sink.archive_records`), sorted
-    /// first by the table's key so that the server need not sort them.
+    /// Archived records go to ClickHouse (with `sink.archive_records`), with
+    /// `sink.sort_archive` sorted first by the table's key so that the server need
+    /// not sort them.
     async fn store_records(&self, archive: &mut RecordArchive) -> Result<(), SinkError> {
         if let (BatchStore::ClickHouse(ch), true) = (&self.store, self.config.archive_records) {
             let t0 = Instant::now();
-            archive.sort_by_key();
+            if self.config.sort_archive {
+                archive.sort_by_key();
+            }
             let t = self.metrics.stages.lap(Step::SortRecords, t0);
             ch.insert_archive(archive).await?;
             self.observe("record_archive", t0);
