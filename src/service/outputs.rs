@@ -170,7 +170,7 @@ impl Outputs {
         previous: &mut Option<tokio::sync::watch::Receiver<bool>>,
     ) -> Result<(), SinkError> {
         if !batch.done.records_stored {
-            self.store_records(&batch.archive).await?;
+            self.store_records(&mut batch.archive).await?;
             batch.done.records_stored = true;
         }
         if let Some(prev) = previous {
@@ -205,12 +205,18 @@ impl Outputs {
         Ok(())
     }
 
-    /// Archived records go to ClickHouse (with `sink.archive_records`).
-    async fn store_records(&self, archive: &RecordArchive) -> Result<(), SinkError> {
+    /// Archived records go to ClickHouse (with `sink.archive_records`), with
+    /// `sink.sort_archive` sorted first by the table's key so that the server need
+    /// not sort them.
+    async fn store_records(&self, archive: &mut RecordArchive) -> Result<(), SinkError> {
         if let (BatchStore::ClickHouse(ch), true) = (&self.store, self.config.archive_records) {
-            let t = Instant::now();
+            let t0 = Instant::now();
+            if self.config.sort_archive {
+                archive.sort_by_key();
+            }
+            let t = self.metrics.stages.lap(Step::SortRecords, t0);
             ch.insert_archive(archive).await?;
-            self.observe("record_archive", t);
+            self.observe("record_archive", t0);
             self.metrics.stages.lap(Step::InsertRecords, t);
         }
         Ok(())

@@ -48,6 +48,8 @@ pub enum Step {
     ParseHelper,
     /// Flush: case rows, dead-letter rows and topic payloads encoded.
     EncodeCases,
+    /// Flush: the archive's rows put in the `records` key order before the insert.
+    SortRecords,
     /// Flush: the archive insert into ClickHouse `records` (until acknowledged).
     InsertRecords,
     /// Flush: the case insert into ClickHouse `cases`.
@@ -67,7 +69,7 @@ pub enum Step {
 pub(crate) const ENCODE_SAMPLE: u32 = 64;
 
 impl Step {
-    pub const ALL: [Step; 19] = [
+    pub const ALL: [Step; 20] = [
         Step::FetchWait,
         Step::BackpressureWait,
         Step::Poll,
@@ -81,6 +83,7 @@ impl Step {
         Step::BurstCpu,
         Step::ParseHelper,
         Step::EncodeCases,
+        Step::SortRecords,
         Step::InsertRecords,
         Step::InsertCases,
         Step::InsertDeadLetters,
@@ -94,6 +97,7 @@ impl Step {
         match self {
             Step::ParseHelper => "parse_helper",
             Step::EncodeCases
+            | Step::SortRecords
             | Step::InsertRecords
             | Step::InsertCases
             | Step::InsertDeadLetters
@@ -120,6 +124,7 @@ impl Step {
             Step::BurstCpu => "burst_cpu",
             Step::ParseHelper => "parse",
             Step::EncodeCases => "encode_cases",
+            Step::SortRecords => "sort_records",
             Step::InsertRecords => "insert_records",
             Step::InsertCases => "insert_cases",
             Step::InsertDeadLetters => "insert_dead_letters",

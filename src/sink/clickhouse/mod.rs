@@ -5,6 +5,7 @@
 //! features on current servers; `ServerFeatures` decides from `version()`.
 
 mod archive;
+mod archive_order;
 mod migrate;
 mod row;
 
