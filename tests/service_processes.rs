@@ -73,18 +73,7 @@ async fn a_service_error_exits_non_zero_within_seconds() {
     );
     std::fs::write(&f.config, toml).unwrap();
     let mut a = f.spawn("a");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = a.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running:\n{}",
-            a.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = a.wait_exit(20);
     assert!(!status.success());
     let log = a.log_text();
     assert!(

@@ -454,18 +454,7 @@ async fn a_measurements_topic_with_another_partition_count_is_refused_with_the_f
         r.unwrap();
     }
     let mut a = f.spawn_as("a", "cw-split-resize");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = a.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running:\n{}",
-            a.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = a.wait_exit(60);
     assert!(!status.success(), "refused: exit non-zero");
     let log = a.log_text();
     for needed in [
