@@ -6,9 +6,10 @@
 use super::{feed_topics, GroupConsumer, ServiceLoop};
 use crate::model::Feed;
 use crate::service::caught_up::{own_backlog, upstream_backlog, Backlog, Position};
-use crate::service::consumer::Questions;
+use crate::service::consumer::{AssignmentChange, Questions, WorkerContext};
 use crate::service::stage::Stage;
 use futures_util::StreamExt;
+use rdkafka::consumer::MessageStream;
 use rdkafka::message::Message;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -182,16 +183,8 @@ impl ServiceLoop {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            let next = tokio::time::timeout_at(deadline.into(), messages.next()).await;
-            if let Ok(Some(Ok(m))) = next {
-                if self
-                    .assigned
-                    .iter()
-                    .any(|(t, p)| *p == m.partition() && t == m.topic())
-                {
-                    self.consume_burst(m, &mut messages, &no_changes);
-                }
-            }
+            self.read_on_once(&mut messages, deadline, &no_changes)
+                .await;
         }
     }
 }
@@ -249,16 +242,8 @@ impl ServiceLoop {
                     return;
                 }
             }
-            let next = tokio::time::timeout_at(deadline.into(), messages.next()).await;
-            if let Ok(Some(Ok(m))) = next {
-                if self
-                    .assigned
-                    .iter()
-                    .any(|(t, p)| *p == m.partition() && t == m.topic())
-                {
-                    self.consume_burst(m, &mut messages, &no_changes);
-                }
-            }
+            self.read_on_once(&mut messages, deadline, &no_changes)
+                .await;
         }
         match self.worker.unfinished_stage_a() {
             None => {}
@@ -300,4 +285,26 @@ async fn ask(q: Question) -> Result<(&'static str, Backlog), String> {
     }
     let own = own_backlog(q.questions, q.positions).await?;
     Ok((q.stage, own))
+}
+
+impl ServiceLoop {
+    /// One step of reading on at a stop: the next message (until `deadline`), with
+    /// the burst behind it, if it is of a partition this instance still owns.
+    async fn read_on_once<'c>(
+        &mut self,
+        messages: &mut MessageStream<'c, WorkerContext>,
+        deadline: Instant,
+        no_changes: &Mutex<Vec<AssignmentChange>>,
+    ) {
+        let next = tokio::time::timeout_at(deadline.into(), messages.next()).await;
+        if let Ok(Some(Ok(m))) = next {
+            if self
+                .assigned
+                .iter()
+                .any(|(t, p)| *p == m.partition() && t == m.topic())
+            {
+                self.consume_burst(m, messages, no_changes);
+            }
+        }
+    }
 }
