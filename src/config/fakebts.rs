@@ -156,6 +156,17 @@ pub struct FakeBtsConfig {
     /// min). Default 2 (with `single_phone_min_signs` 3: the first rejected phone opens
     /// the case); 1 counts the reject once like any other sign.
     pub(crate) single_phone_lac_reject_signs: usize,
+    /// `CLONES_DISTANT_CELLS` (a forged sign, `[fakebts.weights]`) holds for a
+    /// transmitter that broadcast at least this many registered identities one after
+    /// the other (none still heard more than `unlink_after_secs` after the next came
+    /// on air, each next one heard over at least `link_coexist_secs`), each heard
+    /// `KNOWN_CELL_FAR_FROM_SITE` (from next to the phone, kilometres from its site).
+    /// A real cell keeps its identity, and an inventory row at the wrong place is one
+    /// identity, or several heard side by side (the sectors of a misplaced site); a
+    /// cloning blaster heard only by apps and MDT (no cipher, no neighbours) and on an
+    /// operator whose inventory has no channels has no other forged sign. Default 2;
+    /// 0 turns the sign off (1 is refused: one identity is what a misplaced row shows).
+    pub(crate) far_clone_min_identities: usize,
 
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
@@ -173,6 +184,16 @@ pub struct FakeBtsConfig {
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
     pub(crate) link_gap_secs: u64,
+    /// A cloning blaster with a case (heard only with copies of registered cells, one
+    /// of them from next to the phone far from its site) takes its next copy heard
+    /// from next to the phone far from its site after a silence of at most this long,
+    /// seconds, not only `link_gap_secs` (radio continuity still bounds where, at
+    /// `max_speed_mps`). It stops for minutes at street corners, and where only apps
+    /// and MDT hear it the next phone may come a quarter of an hour later: in the
+    /// outside radio scenario its silences between copies reached 17-22 minutes.
+    /// Default 1 800; at most `case_idle_evict_secs` (a case closed is not continued);
+    /// `link_gap_secs` or less turns it off.
+    pub(crate) far_clone_gap_secs: u64,
     /// An invented identity already on air for longer than this before a transmitter
     /// would take it is another transmitter's, not its next identity, seconds.
     /// Default 120.
@@ -353,10 +374,12 @@ impl Default for FakeBtsConfig {
             single_phone_min_signs: 3,
             single_phone_min_share: 0.8,
             single_phone_lac_reject_signs: 2,
+            far_clone_min_identities: 2,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,
             association_footprint_reports: 48,
             link_gap_secs: 900,
+            far_clone_gap_secs: 1_800,
             link_coexist_secs: 120,
             unlink_after_secs: 45,
             max_speed_mps: 20.0,
@@ -459,6 +482,12 @@ impl FakeBtsConfig {
             1.0,
             3.0,
         );
+        if self.far_clone_min_identities == 1 {
+            p.push(
+                "fakebts.far_clone_min_identities",
+                "must be 0 (off) or at least 2, got 1",
+            );
+        }
         within(
             p,
             "fakebts.single_phone_min_share",
@@ -617,6 +646,15 @@ impl FakeBtsConfig {
                 ),
             );
         }
+        if self.far_clone_gap_secs > self.case_idle_evict_secs {
+            p.push(
+                "fakebts.far_clone_gap_secs",
+                format!(
+                    "must be at most fakebts.case_idle_evict_secs ({}): a case closed is not continued, got {}",
+                    self.case_idle_evict_secs, self.far_clone_gap_secs
+                ),
+            );
+        }
     }
 
     pub(crate) fn duplicate_window_ms(&self) -> i64 {
@@ -636,6 +674,9 @@ impl FakeBtsConfig {
     }
     pub(crate) fn link_gap_ms(&self) -> i64 {
         secs_ms(self.link_gap_secs)
+    }
+    pub(crate) fn far_clone_gap_ms(&self) -> i64 {
+        secs_ms(self.far_clone_gap_secs)
     }
     pub(crate) fn locate_interval_ms(&self) -> i64 {
         secs_ms(self.locate_interval_secs)
