@@ -156,16 +156,11 @@ pub struct FakeBtsConfig {
     /// min). Default 2 (with `single_phone_min_signs` 3: the first rejected phone opens
     /// the case); 1 counts the reject once like any other sign.
     pub(crate) single_phone_lac_reject_signs: usize,
-    /// `CLONES_DISTANT_CELLS` (a forged sign, `[fakebts.weights]`) holds for a
-    /// transmitter that broadcast at least this many registered identities one after
-    /// the other (none still heard more than `unlink_after_secs` after the next came
-    /// on air, each next one heard over at least `link_coexist_secs`), each heard
-    /// `KNOWN_CELL_FAR_FROM_SITE` (from next to the phone, kilometres from its site).
-    /// A real cell keeps its identity, and an inventory row at the wrong place is one
-    /// identity, or several heard side by side (the sectors of a misplaced site); a
-    /// cloning blaster heard only by apps and MDT (no cipher, no neighbours) and on an
-    /// operator whose inventory has no channels has no other forged sign. Default 2;
-    /// 0 turns the sign off (1 is refused: one identity is what a misplaced row shows).
+    /// `CLONES_DISTANT_CELLS` (forged, `[fakebts.weights]`): a transmitter broadcast this
+    /// many registered identities in succession, each `KNOWN_CELL_FAR_FROM_SITE` (none
+    /// heard `unlink_after_secs` after the next came on air, each next one heard over
+    /// `link_coexist_secs`). A real cell keeps its identity; a misplaced row is one.
+    /// Default 2; 0 off (1 is refused: one identity is what a misplaced row shows).
     pub(crate) far_clone_min_identities: usize,
 
     // ---- identity linking ----
@@ -184,15 +179,11 @@ pub struct FakeBtsConfig {
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
     pub(crate) link_gap_secs: u64,
-    /// A cloning blaster with a case (heard only with copies of registered cells, one
-    /// of them from next to the phone far from its site) takes its next copy heard
-    /// from next to the phone far from its site after a silence of at most this long,
-    /// seconds, not only `link_gap_secs` (radio continuity still bounds where, at
-    /// `max_speed_mps`). It stops for minutes at street corners, and where only apps
-    /// and MDT hear it the next phone may come a quarter of an hour later: in the
-    /// outside radio scenario its silences between copies reached 17-22 minutes.
-    /// Default 1 800; at most `case_idle_evict_secs` (a case closed is not continued);
-    /// `link_gap_secs` or less turns it off.
+    /// A cloning blaster with a case takes its next copy heard far from its site from
+    /// next to the phone after a silence of at most this long, seconds, not only
+    /// `link_gap_secs`: it stops at corners, and apps and MDT hear it seldom (17-22 min
+    /// silences in the outside radio scenario). Default 1 800; at most
+    /// `case_idle_evict_secs`; `link_gap_secs` or less turns it off.
     pub(crate) far_clone_gap_secs: u64,
     /// An invented identity already on air for longer than this before a transmitter
     /// would take it is another transmitter's, not its next identity, seconds.
