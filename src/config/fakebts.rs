@@ -156,6 +156,12 @@ pub struct FakeBtsConfig {
     /// min). Default 2 (with `single_phone_min_signs` 3: the first rejected phone opens
     /// the case); 1 counts the reject once like any other sign.
     pub(crate) single_phone_lac_reject_signs: usize,
+    /// `CLONES_DISTANT_CELLS` (forged, `[fakebts.weights]`): a transmitter broadcast this
+    /// many registered identities in succession, each `KNOWN_CELL_FAR_FROM_SITE` (none
+    /// heard `unlink_after_secs` after the next came on air, each next one heard over
+    /// `link_coexist_secs`). A real cell keeps its identity; a misplaced row is one.
+    /// Default 2; 0 off (1 is refused: one identity is what a misplaced row shows).
+    pub(crate) far_clone_min_identities: usize,
 
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
@@ -173,6 +179,12 @@ pub struct FakeBtsConfig {
     /// A new identity is linked to an existing transmitter seen at most this long ago
     /// (TAC hopping every few minutes), seconds. Default 900.
     pub(crate) link_gap_secs: u64,
+    /// A cloning blaster with a case takes its next copy heard far from its site from
+    /// next to the phone after a silence of at most this long, seconds, not only
+    /// `link_gap_secs`: it stops at corners, and apps and MDT hear it seldom (17-22 min
+    /// silences in the outside radio scenario). Default 1 800; at most
+    /// `case_idle_evict_secs`; `link_gap_secs` or less turns it off.
+    pub(crate) far_clone_gap_secs: u64,
     /// An invented identity already on air for longer than this before a transmitter
     /// would take it is another transmitter's, not its next identity, seconds.
     /// Default 120.
@@ -353,10 +365,12 @@ impl Default for FakeBtsConfig {
             single_phone_min_signs: 3,
             single_phone_min_share: 0.8,
             single_phone_lac_reject_signs: 2,
+            far_clone_min_identities: 2,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,
             association_footprint_reports: 48,
             link_gap_secs: 900,
+            far_clone_gap_secs: 1_800,
             link_coexist_secs: 120,
             unlink_after_secs: 45,
             max_speed_mps: 20.0,
@@ -459,6 +473,12 @@ impl FakeBtsConfig {
             1.0,
             3.0,
         );
+        if self.far_clone_min_identities == 1 {
+            p.push(
+                "fakebts.far_clone_min_identities",
+                "must be 0 (off) or at least 2, got 1",
+            );
+        }
         within(
             p,
             "fakebts.single_phone_min_share",
@@ -617,6 +637,15 @@ impl FakeBtsConfig {
                 ),
             );
         }
+        if self.far_clone_gap_secs > self.case_idle_evict_secs {
+            p.push(
+                "fakebts.far_clone_gap_secs",
+                format!(
+                    "must be at most fakebts.case_idle_evict_secs ({}): a case closed is not continued, got {}",
+                    self.case_idle_evict_secs, self.far_clone_gap_secs
+                ),
+            );
+        }
     }
 
     pub(crate) fn duplicate_window_ms(&self) -> i64 {
@@ -636,6 +665,9 @@ impl FakeBtsConfig {
     }
     pub(crate) fn link_gap_ms(&self) -> i64 {
         secs_ms(self.link_gap_secs)
+    }
+    pub(crate) fn far_clone_gap_ms(&self) -> i64 {
+        secs_ms(self.far_clone_gap_secs)
     }
     pub(crate) fn locate_interval_ms(&self) -> i64 {
         secs_ms(self.locate_interval_secs)

@@ -59,6 +59,10 @@ pub(crate) struct RuleWeights {
     /// `REJECTS_EVERY_PHONE`: the transmitter rejected or downgraded nearly every phone
     /// that reported it over the catcher horizon (an IMSI catcher; a forged sign).
     pub(crate) rejects_every_phone: f64,
+    /// `CLONES_DISTANT_CELLS`: one transmitter broadcast, one after the other, at least
+    /// `fakebts.far_clone_min_identities` registered identities, each heard from next
+    /// to the phones kilometres from its own site (a cloning blaster; a forged sign).
+    pub(crate) clones_distant_cells: f64,
 }
 
 impl Default for RuleWeights {
@@ -80,13 +84,15 @@ impl Default for RuleWeights {
             sms_while_camped: 2.0,
             known_cell_far_from_site: 1.0,
             rejects_every_phone: 3.0,
+            clones_distant_cells: 3.0,
         }
     }
 }
 
 impl RuleWeights {
-    /// `(key, points)` of every rule, in declaration order.
-    fn by_key(&self) -> [(&'static str, f64); 16] {
+    /// `(key, points)` of every rule, in declaration order, then the transmitter's
+    /// own signs.
+    fn by_key(&self) -> [(&'static str, f64); 17] {
         [
             ("cell_not_registered", self.cell_not_registered),
             ("beyond_reach", self.beyond_reach),
@@ -104,6 +110,7 @@ impl RuleWeights {
             ("sms_while_camped", self.sms_while_camped),
             ("known_cell_far_from_site", self.known_cell_far_from_site),
             ("rejects_every_phone", self.rejects_every_phone),
+            ("clones_distant_cells", self.clones_distant_cells),
         ]
     }
 

@@ -54,6 +54,8 @@ pub(crate) struct Assessment {
     pub(crate) counts: [u64; RULE_COUNT],
     /// Per rule: reports in the window that carried the fields it needs.
     pub(crate) evaluated: [u64; RULE_COUNT],
+    /// Registered identities heard far from their site in succession (`farclone.rs`).
+    pub(crate) far_clones: usize,
 }
 
 impl Assessment {
@@ -98,6 +100,8 @@ pub(crate) struct Emitter {
     /// Identities found on air at the same time as an older one of this emitter:
     /// another transmitter's, never linked again.
     pub(super) refused: Vec<ClaimedCell>,
+    /// Identities heard `KNOWN_CELL_FAR_FROM_SITE` (`farclone.rs`), at most 32.
+    pub(super) far_copies: Vec<ClaimedCell>,
     pub(crate) frame: LocalFrame,
     /// Identities in order of first use, with the event time each was first heard.
     pub(crate) identities: Vec<(ClaimedCell, i64)>,
@@ -158,6 +162,7 @@ impl Emitter {
             signature,
             own_radio: Vec::new(),
             refused: Vec::new(),
+            far_copies: Vec::new(),
             frame: LocalFrame::new(m.lat, m.lon),
             identities: Vec::new(),
             on_air: Vec::new(),
@@ -300,6 +305,9 @@ impl Emitter {
         let claimed = claimed_cell(m);
         let copied = check.registered && !check.has(Rule::ArfcnInconsistent);
         let index = self.take_identity(claimed, m.ts_ms, (m.ts_ms, 0));
+        if check.has(Rule::KnownCellFarFromSite) {
+            self.note_far_copy(claimed);
+        }
         let became_suspicious = self.signature.learn(&Signature::of(m, check));
         // a report without channel and PCI/BSIC tells nothing of the radio
         let radio = (m.arfcn, m.pci);
@@ -489,6 +497,7 @@ impl Emitter {
                 }
             }
         }
+        self.assess_far_clones(&mut a, cfg);
         a
     }
 

@@ -263,6 +263,9 @@ impl Emitter {
             let i = self.take_identity(cell, first, on_air);
             index.push(u16::try_from(i).unwrap_or(u16::MAX));
         }
+        for &cell in &other.far_copies {
+            self.note_far_copy(cell);
+        }
         for radio in &other.own_radio {
             if self.own_radio.len() < 8 && !self.own_radio.contains(radio) {
                 self.own_radio.push(*radio);

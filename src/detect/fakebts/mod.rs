@@ -35,6 +35,7 @@ mod absorb;
 pub(crate) mod cipher;
 pub(crate) mod detector;
 pub(crate) mod emitter;
+pub(crate) mod farclone;
 pub(crate) mod findings;
 pub(crate) mod forward;
 pub mod geometry;
@@ -65,6 +66,8 @@ mod tests_bare;
 mod tests_beside;
 #[cfg(test)]
 mod tests_clone;
+#[cfg(test)]
+mod tests_farclone;
 #[cfg(test)]
 mod tests_forced;
 #[cfg(test)]

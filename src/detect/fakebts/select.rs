@@ -7,7 +7,7 @@
 use super::emitter::Emitter;
 use super::geometry::PathLoss;
 use super::identity::{claimed_cell, IdKey};
-use super::rules::ReportCheck;
+use super::rules::{ReportCheck, Rule};
 use super::signature::Signature;
 use super::transmitters::Transmitters;
 use crate::model::CellMeasurement;
@@ -75,9 +75,17 @@ impl Transmitters {
                 // a transmitter with a case keeps its radio: an invented identity on
                 // its own channel and PCI/BSIC (both known) continues its case over
                 // any gap its case stays open for (a blaster that went quiet, or
-                // cloned cells for a while, then invents an identity again)
+                // cloned cells for a while, then invents an identity again); a cloning
+                // blaster with a case takes its next copy heard from next to the phone
+                // far from its site over `far_clone_gap_secs` (it stops at corners,
+                // and apps and MDT hear it seldom)
                 let gap_ms = if e.case.is_some() && e.own_radio_exactly(m) && !check.registered {
                     cfg.case_idle_evict_ms()
+                } else if e.case.is_some()
+                    && e.clones_far()
+                    && check.has(Rule::KnownCellFarFromSite)
+                {
+                    cfg.far_clone_gap_ms().max(cfg.link_gap_ms())
                 } else {
                     cfg.link_gap_ms()
                 };

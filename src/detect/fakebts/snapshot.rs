@@ -4,6 +4,7 @@
 //! `case_id` downstream.
 
 use super::emitter::{Assessment, Emitter, EvidenceSpec};
+use super::farclone::far_clone_reason;
 use super::geometry::distance_m;
 use super::rules::Rule;
 use super::stats::FakeBtsStats;
@@ -121,6 +122,7 @@ fn reasons(e: &Emitter, now: &Assessment, best: &Assessment, cfg: &FakeBtsConfig
         let (value, threshold) = e.reason_value(rule, source, cfg);
         reasons.push(Reason::new(rule.code(), value, threshold));
     }
+    reasons.extend(far_clone_reason(now, best, cfg));
     reasons.push(Reason::new(
         "DISTINCT_REPORTERS",
         now.reporters.max(best.reporters) as f64,

@@ -31,7 +31,7 @@ use super::identities::MAINTENANCE_INTERVAL_MS;
 use super::identity::{cell_key, claimed_cell, IdKey};
 use super::index::{CellIndex, FastMap, Site};
 use super::locate::SolverParams;
-use super::rules::ReportCheck;
+use super::rules::{ReportCheck, Rule};
 use super::signature::Signature;
 use super::signs;
 use super::snapshot::{emit_snapshot, material_change, CaseState};
@@ -165,6 +165,15 @@ impl Transmitters {
         let new_identity = e.identities.len() > identities_before;
         if e.case.is_none() {
             let a = e.assess(m.ts_ms, &self.spec, &self.cfg);
+            // heard only with copies of registered cells, one from next to the phone
+            // far from its site, its cipher and neighbours never told, and turning its
+            // phones down or messaging them (an event holds): a cloning blaster that
+            // only apps and MDT hear, a candidate for linking before any case (before,
+            // each copy was a transmitter of its own with nothing forged to open a
+            // case on); a real cell listed at the wrong place sees the odd event only
+            if e.clones_far() && e.signature.may_be_forged() && a.holds & PROTOCOL_EVENTS != 0 {
+                enlist(&mut self.suspicious, eid);
+            }
             // enough phones, or (a low-power catcher heard by one passer-by) enough
             // independent signs in the reports there are
             let opening = if a.crosses(&self.cfg) {
@@ -439,6 +448,10 @@ fn mark_duplicates(
 }
 
 /// Add `eid` to the candidates for linking (`Transmitters::suspicious`) once.
+/// The protocol events a rogue cell provokes in the phones it holds.
+const PROTOCOL_EVENTS: u16 =
+    Rule::RatDowngrade.bit() | Rule::LuReject.bit() | Rule::SmsWhileCamped.bit();
+
 fn enlist(suspicious: &mut Vec<u64>, eid: u64) {
     if !suspicious.contains(&eid) {
         suspicious.push(eid);
