@@ -13,7 +13,7 @@ use procs::{
     assert_equals_the_replay, count, detect_partitions, log_fields, wait_any, Fixture, Instance,
     Setup, PARTITIONS,
 };
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Whether `i` runs a part of stage detect now: its last detect-group event is an
 /// assignment of at least one partition.
@@ -110,21 +110,7 @@ async fn three_instances_in_any_order_one_killed_give_the_replays_cases() {
     let f = Fixture::setup(Setup::shared(31, PARTITIONS, true)).await;
     let started = Instant::now();
     let (producing, placement) = f.produce(30, None);
-    // A random start order, said in the output so a failure can be replayed.
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as usize;
-    let mut names = vec!["a", "b", "c"];
-    let first = names.remove(nanos % 3);
-    let second = names.remove((nanos / 3) % 2);
-    let order = [first, second, names[0]];
-    eprintln!("start order {order:?}");
-    let mut instances: Vec<Instance> = Vec::new();
-    for (k, name) in order.iter().enumerate() {
-        instances.push(f.spawn_as(name, &format!("cw-scale-{name}")));
-        std::thread::sleep(Duration::from_millis(500 + 700 * ((nanos >> k) % 3) as u64));
-    }
+    let mut instances = f.spawn_three_shuffled("cw-scale");
     // Mid-stream, after the group settled: stage detect's two internal partitions
     // (SMS, measurements) run on two different instances; kill one of them.
     std::thread::sleep(Duration::from_secs(10));

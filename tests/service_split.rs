@@ -20,7 +20,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Partitions of the measurements internal topic.
 const MEASUREMENT_PARTITIONS: i32 = 3;
@@ -112,20 +112,7 @@ async fn three_with(
     );
     std::fs::write(&f.config, toml).unwrap();
     let (producing, placement) = f.produce(produce_secs, None);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as usize;
-    let mut names = vec!["a", "b", "c"];
-    let first = names.remove(nanos % 3);
-    let second = names.remove((nanos / 3) % 2);
-    let order = [first, second, names[0]];
-    eprintln!("start order {order:?}");
-    let mut instances = Vec::new();
-    for (k, name) in order.iter().enumerate() {
-        instances.push(f.spawn_as(name, &format!("cw-split-{name}")));
-        std::thread::sleep(Duration::from_millis(500 + 700 * ((nanos >> k) % 3) as u64));
-    }
+    let instances = f.spawn_three_shuffled("cw-split");
     (f, instances, producing, placement)
 }
 

@@ -264,8 +264,8 @@ impl Worker {
     /// worker's, and stage A would tell stage B that partitions it no longer owns
     /// had finished.
     pub(super) fn release(&mut self, parts: &[(String, i32)]) -> Result<(), ServiceError> {
-        let feeds: BTreeSet<Feed> = parts.iter().filter_map(|(t, _)| self.feed_of(t)).collect();
         if matches!(self.stage, Stage::Detect(_)) {
+            let feeds: BTreeSet<Feed> = parts.iter().filter_map(|(t, _)| self.feed_of(t)).collect();
             return self.forget_feeds(&feeds);
         }
         for (t, p) in parts {

@@ -223,6 +223,27 @@ batch_max_records = 5000
         }
     }
 
+    /// Start instances `a`, `b`, `c` (static-membership names `<id_prefix>-<name>`) in
+    /// a random order with random gaps; the order is printed so a failure can be
+    /// replayed. Returned in start order.
+    pub fn spawn_three_shuffled(&self, id_prefix: &str) -> Vec<Instance> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as usize;
+        let mut names = vec!["a", "b", "c"];
+        let first = names.remove(nanos % 3);
+        let second = names.remove((nanos / 3) % 2);
+        let order = [first, second, names[0]];
+        eprintln!("start order {order:?}");
+        let mut instances = Vec::new();
+        for (k, name) in order.iter().enumerate() {
+            instances.push(self.spawn_as(name, &format!("{id_prefix}-{name}")));
+            std::thread::sleep(Duration::from_millis(500 + 700 * ((nanos >> k) % 3) as u64));
+        }
+        instances
+    }
+
     /// Produce the scenario's lines (both feeds merged by event time, keyed as the
     /// contract recommends) over about `secs` seconds, from a thread; with `only`,
     /// into the first `only` partitions (by a hash of the key), leaving the others

@@ -314,32 +314,16 @@ mod tests {
         archive.body().flat_map(|b| b.to_vec()).collect()
     }
 
-    /// Minimal RowBinary reader of the archive's columns.
-    struct Reader<'a>(&'a [u8]);
+    /// The archive's rows read back with the flush's own RowBinary reader.
+    struct Reader<'a>(archive_order::Cursor<'a>);
 
     impl Reader<'_> {
-        fn varint(&mut self) -> u64 {
-            let (mut v, mut shift) = (0u64, 0);
-            loop {
-                let b = self.0[0];
-                self.0 = &self.0[1..];
-                v |= u64::from(b & 0x7f) << shift;
-                if b & 0x80 == 0 {
-                    return v;
-                }
-                shift += 7;
-            }
-        }
         fn string(&mut self) -> String {
-            let n = self.varint() as usize;
-            let s = String::from_utf8(self.0[..n].to_vec()).expect("utf-8");
-            self.0 = &self.0[n..];
-            s
+            let (at, n) = self.0.string();
+            String::from_utf8(self.0.bytes()[at..at + n].to_vec()).expect("utf-8")
         }
         fn fixed<const N: usize>(&mut self) -> [u8; N] {
-            let b: [u8; N] = self.0[..N].try_into().expect("length");
-            self.0 = &self.0[N..];
-            b
+            self.0.fixed()
         }
         fn row(&mut self) -> RecordRow {
             RecordRow {
@@ -376,9 +360,9 @@ mod tests {
         assert_eq!(archive.rows(), 2);
         let body = joined(&archive);
         assert_eq!(body.len(), archive.byte_len());
-        let mut r = Reader(&body);
+        let mut r = Reader(archive_order::Cursor::new(&body));
         let got = vec![r.row(), r.row()];
-        assert!(r.0.is_empty(), "trailing bytes");
+        assert!(r.0.is_done(), "trailing bytes");
         assert_eq!(got, expected);
         assert_eq!(got[1].record_key, "452-2-12204-103929857");
         archive.clear();
@@ -458,9 +442,9 @@ mod tests {
 
     fn decoded(archive: &RecordArchive) -> Vec<RecordRow> {
         let body = joined(archive);
-        let mut r = Reader(&body);
+        let mut r = Reader(archive_order::Cursor::new(&body));
         let mut rows = Vec::new();
-        while !r.0.is_empty() {
+        while !r.0.is_done() {
             rows.push(r.row());
         }
         rows

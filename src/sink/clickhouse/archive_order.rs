@@ -35,12 +35,27 @@ pub(super) struct RowRef {
 }
 
 /// A RowBinary reader over one chunk (rows as `archive.rs` writes them).
-struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Cursor<'a> {
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, at: 0 }
+    }
+
+    /// Whether every byte was read.
+    pub(super) fn is_done(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+
+    /// The bytes read over (the tests turn a string's range into text).
+    #[cfg(test)]
+    pub(super) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     fn varint(&mut self) -> usize {
         let (mut v, mut shift) = (0usize, 0);
         loop {
@@ -55,14 +70,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// A length-prefixed string: its start and length.
-    fn string(&mut self) -> (usize, usize) {
+    pub(super) fn string(&mut self) -> (usize, usize) {
         let len = self.varint();
         let start = self.at;
         self.at += len;
         (start, len)
     }
 
-    fn fixed<const N: usize>(&mut self) -> [u8; N] {
+    pub(super) fn fixed<const N: usize>(&mut self) -> [u8; N] {
         let b: [u8; N] = self.bytes[self.at..self.at + N]
             .try_into()
             .expect("a whole row in the chunk");
@@ -115,8 +130,8 @@ pub(super) fn sorted_rows(chunks: &[&[u8]]) -> Vec<RowRef> {
     let mut topics = Distinct::default();
     let mut rows = Vec::new();
     for (c, bytes) in chunks.iter().enumerate() {
-        let mut cur = Cursor { bytes, at: 0 };
-        while cur.at < bytes.len() {
+        let mut cur = Cursor::new(bytes);
+        while !cur.is_done() {
             let start = cur.at;
             let (f, f_len) = cur.string();
             let (key_at, key_len) = cur.string();
