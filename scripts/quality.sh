@@ -43,6 +43,14 @@ fi
     echo "when it went on air (\`active_from_ms\`), waiting for a phone to come within reach"
     echo "included; it is shown, not asserted (docs/simulator.md, \"The robustness matrix\")."
     echo
+    echo "Spam delays (\"median delay min\", \"p90 delay min\") count the same way: from when"
+    echo "the SMS feed first carried each SIM's sending (truth.json \`first_carried_ms\`: the"
+    echo "end of its first record that sent, later if that record was delivered late), the"
+    echo "detector's own latency, which the targets assert. \"delay from start\" counts from"
+    echo "when the behaviour started (\`active_from_ms\`), as the outside scorer does; it adds"
+    echo "the wait for the record in which the SIM began to end (up to one reporting"
+    echo "interval: 15 min on a 900 s feed) and is shown, not asserted."
+    echo
     echo "Generated $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)."
     echo
     cat "$table"

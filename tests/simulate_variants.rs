@@ -2,8 +2,10 @@
 //! the contract (each line parses, or is one the truth counts as malformed), and does
 //! what its knobs say: the attackers and look-alikes it adds are in the truth and on
 //! air, an operator with `required_only` sends the five required fields and nothing
-//! else, and the IMSI catcher leaves one `reject` per caught phone, no cipher, two
-//! neighbours, in a LAC no real cell of its operator uses.
+//! else, every spam and farm SIM that sent has the truth's `first_carried_ms` (its first
+//! record's end, later only by a held-back batch), and the IMSI catcher leaves one
+//! `reject` per caught phone, no cipher, two neighbours, in a LAC no real cell of its
+//! operator uses.
 
 use cellwatch::model::{parse_record, Feed, TimeBounds};
 use cellwatch::simulate::knobs::variants::VARIANTS;
@@ -167,6 +169,70 @@ fn check_knobs(name: &str, knobs: &Knobs, truth: &Truth, sms: &[serde_json::Map<
     }
 }
 
+/// Event time of a record's `window_start` (integer ms or RFC 3339 text).
+fn window_start_ms(r: &serde_json::Map<String, Value>) -> i64 {
+    match &r["window_start"] {
+        Value::Number(n) => n.as_i64().expect("integer ms"),
+        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .expect("rfc 3339")
+            .timestamp_millis(),
+        v => panic!("window_start {v}"),
+    }
+}
+
+/// Every positive SIM that sent has `first_carried_ms`: the end of its first record
+/// that sent, or later by at most its operator's late-batch delay (a batch held back).
+fn check_first_carried(
+    name: &str,
+    knobs: &Knobs,
+    truth: &Truth,
+    sms: &[serde_json::Map<String, Value>],
+) {
+    let mut first_end: BTreeMap<&str, i64> = BTreeMap::new();
+    for r in sms.iter().filter(|r| r["sms_out"].as_u64() > Some(0)) {
+        let end = window_start_ms(r) + r["window_secs"].as_i64().expect("secs") * 1000;
+        let e = first_end
+            .entry(r["sim"].as_str().expect("sim"))
+            .or_insert(end);
+        *e = (*e).min(end);
+    }
+    let held_back = |op: &str| {
+        let p = match op {
+            "45201" => &knobs.feeds.op45201,
+            "45202" => &knobs.feeds.op45202,
+            _ => &knobs.feeds.op45204,
+        };
+        if p.late_batch_every_min > 0 {
+            i64::from(p.late_batch_delay_min) * 60_000
+        } else {
+            0
+        }
+    };
+    let spam = truth
+        .spam_sims
+        .iter()
+        .map(|s| (s.sim.as_str(), &s.operator, s.first_carried_ms));
+    let farms = truth.farms.iter().flat_map(|f| {
+        f.sims
+            .iter()
+            .map(|s| (s.as_str(), &f.operator, f.first_carried_ms.get(s).copied()))
+    });
+    let mut checked = 0;
+    for (sim, op, carried) in spam.chain(farms) {
+        let Some(&end) = first_end.get(sim) else {
+            assert_eq!(carried, None, "{name}: {sim} never sent");
+            continue;
+        };
+        let carried = carried.unwrap_or_else(|| panic!("{name}: {sim} first_carried_ms"));
+        assert!(
+            carried >= end && carried <= end + held_back(op),
+            "{name}: {sim} first carried at {carried}, first record ends at {end}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "{name}: positives that sent");
+}
+
 /// Simulate one variant and check it.
 fn check_variant(name: &str) {
     let knobs = Knobs::variant(name).unwrap();
@@ -201,6 +267,7 @@ fn check_variant(name: &str) {
         "{name}: knobs in the truth"
     );
     check_knobs(name, &knobs, &truth, &sms);
+    check_first_carried(name, &knobs, &truth, &sms);
     check_imsi_catchers(name, &truth, &meas);
     check_report_profiles(name, &knobs, &meas);
 }

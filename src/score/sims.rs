@@ -2,9 +2,18 @@
 //!
 //! A SIM is *flagged* when any `spam_sim` or `sim_farm` case lists it; positives are
 //! the scenario's blatant spam SIMs and every farm member. The delay of a detected
-//! positive is the earliest `opened_at` of a case listing it minus the moment its
-//! behaviour started (`active_from_ms`), in minutes of event time (negative delays,
-//! a case opened before the truth says the behaviour started, count as 0).
+//! positive is the earliest `opened_at` of a case listing it minus a moment of the
+//! truth, in minutes of event time, twice (negative delays count as 0):
+//!
+//! - *from first record*: minus `first_carried_ms`, when the feed first carried the
+//!   SIM's sending (the end of its first record that sent, later when that record was
+//!   delivered late): the detector's own latency, which the robustness matrix
+//!   asserts. A truth file without it (written before the field existed) counts from
+//!   the behaviour's start instead, and the summary line says for how many SIMs;
+//! - *from start*: minus `active_from_ms`, when the behaviour started, as a scorer
+//!   that knows only the behaviour counts (it adds the wait for the record in which
+//!   the SIM began to end, up to one reporting interval, which no detector can
+//!   shorten).
 //!
 //! Also here: [`naive_rate_cases`], the volume-only baseline ("more than N SMS per
 //! hour") that the detector is compared with.
@@ -40,9 +49,18 @@ pub struct SimScores {
     pub farms: usize,
     /// Farms of which one `sim_farm` case lists at least half of the members.
     pub(crate) farms_detected: usize,
-    /// Median and 90th percentile (nearest rank) of the detection delay, minutes.
+    /// Median and 90th percentile (nearest rank) of the detection delay from the
+    /// behaviour's start (`active_from_ms`), minutes.
     pub median_delay_min: Option<f64>,
     pub p90_delay_min: Option<f64>,
+    /// Median and 90th percentile (nearest rank) of the detection delay from the
+    /// feed's first record of the behaviour (`first_carried_ms`), minutes: what the
+    /// robustness matrix asserts.
+    pub median_delay_from_first_record_min: Option<f64>,
+    pub p90_delay_from_first_record_min: Option<f64>,
+    /// Detected positives whose truth has no `first_carried_ms` (an older truth
+    /// file): their delay from first record is counted from the behaviour's start.
+    pub first_carried_missing: usize,
     /// False positives by truth kind of the SIM (`shop`, `school`, `tv_vote`, `m2m`,
     /// `new_normal`, or `ordinary` for any other SIM).
     pub false_positives_by_kind: BTreeMap<String, usize>,
@@ -201,30 +219,48 @@ fn false_positives_by_kind(
 }
 
 /// Detection delays of the flagged positives, minutes, sorted.
-fn sorted_delays(
-    truth: &Truth,
-    positives: &BTreeSet<&str>,
-    first_open: &BTreeMap<&str, i64>,
-) -> Vec<f64> {
-    let mut active_from: HashMap<&str, i64> = HashMap::new();
-    for s in &truth.spam_sims {
-        active_from.insert(&s.sim, s.active_from_ms);
-    }
-    for f in &truth.farms {
-        for s in &f.sims {
-            active_from.insert(s, f.active_from_ms);
+struct Delays {
+    /// From the behaviour's start (`active_from_ms`).
+    from_start: Vec<f64>,
+    /// From the feed's first record of it (`first_carried_ms`, or the start when the
+    /// truth does not say).
+    from_first_record: Vec<f64>,
+    /// Flagged positives without `first_carried_ms`.
+    first_carried_missing: usize,
+}
+
+impl Delays {
+    fn of(truth: &Truth, positives: &BTreeSet<&str>, first_open: &BTreeMap<&str, i64>) -> Delays {
+        // Per positive SIM: (behaviour start, first record if known).
+        let mut from: HashMap<&str, (i64, Option<i64>)> = HashMap::new();
+        for s in &truth.spam_sims {
+            from.insert(&s.sim, (s.active_from_ms, s.first_carried_ms));
         }
+        for f in &truth.farms {
+            for s in &f.sims {
+                let carried = f.first_carried_ms.get(s).copied();
+                from.insert(s, (f.active_from_ms, carried));
+            }
+        }
+        let minutes = |ms: i64| ms.max(0) as f64 / 60_000.0;
+        let mut d = Delays {
+            from_start: Vec::new(),
+            from_first_record: Vec::new(),
+            first_carried_missing: 0,
+        };
+        for s in positives {
+            let (Some(opened), Some(&(start, carried))) = (first_open.get(s), from.get(s)) else {
+                continue;
+            };
+            d.from_start.push(minutes(opened - start));
+            d.from_first_record
+                .push(minutes(opened - carried.unwrap_or(start)));
+            d.first_carried_missing += usize::from(carried.is_none());
+        }
+        d.from_start.sort_by(f64::total_cmp);
+        d.from_first_record.sort_by(f64::total_cmp);
+        d
     }
-    let mut delays: Vec<f64> = positives
-        .iter()
-        .filter_map(|s| {
-            let opened = first_open.get(s)?;
-            let from = active_from.get(s)?;
-            Some(((opened - from).max(0)) as f64 / 60_000.0)
-        })
-        .collect();
-    delays.sort_by(f64::total_cmp);
-    delays
 }
 
 /// Score the SIM cases of a run against the scenario's truth.
@@ -253,7 +289,7 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
         .count();
     let members_any = farm_members.iter().filter(|s| flagged.contains(*s)).count();
     let coverage = FarmCoverage::of(truth, cases);
-    let delays = sorted_delays(truth, &positives, &flags.first_open);
+    let delays = Delays::of(truth, &positives, &flags.first_open);
     SimScores {
         positives: positives.len(),
         flagged: flagged.len(),
@@ -269,8 +305,11 @@ pub fn score_sims(truth: &Truth, cases: &[Case]) -> SimScores {
         farm_member_any_recall: ratio(members_any, farm_members.len(), 1.0),
         farms: truth.farms.len(),
         farms_detected: coverage.farms_detected,
-        median_delay_min: nearest_rank(&delays, 0.5),
-        p90_delay_min: nearest_rank(&delays, 0.9),
+        median_delay_min: nearest_rank(&delays.from_start, 0.5),
+        p90_delay_min: nearest_rank(&delays.from_start, 0.9),
+        median_delay_from_first_record_min: nearest_rank(&delays.from_first_record, 0.5),
+        p90_delay_from_first_record_min: nearest_rank(&delays.from_first_record, 0.9),
+        first_carried_missing: delays.first_carried_missing,
         false_positives_by_kind: false_positives_by_kind(truth, &flagged, &positives),
         spam_sim_cases: flags.spam_sim_cases,
         sim_farm_cases: flags.sim_farm_cases,
@@ -300,13 +339,21 @@ impl SimScores {
             .iter()
             .map(|(k, r)| format!("{k} {:.3}", r.recall))
             .collect();
+        let fallback = if self.first_carried_missing > 0 {
+            format!(
+                " ({} SIM(s) without first_carried_ms in the truth: counted from start)",
+                self.first_carried_missing
+            )
+        } else {
+            String::new()
+        };
         let per_farm: Vec<String> = self
             .farm_cases_per_farm
             .iter()
             .map(usize::to_string)
             .collect();
         format!(
-            "sims: precision {:.3} recall {:.3} [{}] f1 {:.3} (tp {} fp {}{} fn {}) farm-member recall {:.3} ({}/{} farms) farm cases per farm [{}] (+{} other) delay median {} p90 {} min",
+            "sims: precision {:.3} recall {:.3} [{}] f1 {:.3} (tp {} fp {}{} fn {}) farm-member recall {:.3} ({}/{} farms) farm cases per farm [{}] (+{} other) delay from first record median {} p90 {}{fallback}, from start median {} p90 {} min",
             self.precision,
             self.recall,
             by_kind.join(", "),
@@ -320,6 +367,8 @@ impl SimScores {
             self.farms,
             per_farm.join(","),
             self.other_farm_cases,
+            delay(self.median_delay_from_first_record_min),
+            delay(self.p90_delay_from_first_record_min),
             delay(self.median_delay_min),
             delay(self.p90_delay_min),
         )
@@ -390,6 +439,7 @@ mod tests {
             operator: "45204".into(),
             active_from_ms: from,
             kind: kind.into(),
+            first_carried_ms: None,
         }
     }
 
@@ -435,6 +485,7 @@ mod tests {
             active_from_ms: 0,
             cells: vec![],
             imei_tacs: vec![],
+            first_carried_ms: BTreeMap::new(),
         }];
         t.legit_heavy = vec![sim("shop1", "shop", 0), sim("tv1", "tv_vote", 0)];
         t
@@ -459,6 +510,10 @@ mod tests {
         // delays: s1 5 min, f1 10 min (earliest case), f2 15, f3 15
         assert_eq!(s.median_delay_min, Some(10.0));
         assert_eq!(s.p90_delay_min, Some(15.0));
+        // no first_carried_ms in this truth: from first record falls back to the start
+        assert_eq!(s.median_delay_from_first_record_min, Some(10.0));
+        assert_eq!(s.p90_delay_from_first_record_min, Some(15.0));
+        assert_eq!(s.first_carried_missing, 4);
         assert_eq!(s.false_positives_by_kind.get("shop"), Some(&1));
         assert_eq!(s.false_positives_by_kind.get("ordinary"), Some(&1));
         assert_eq!((s.spam_sim_cases, s.sim_farm_cases), (4, 1));
@@ -471,6 +526,34 @@ mod tests {
         let line = s.one_line();
         assert!(
             line.starts_with("sims: precision 0.667 recall 0.667"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn delay_from_first_record_counts_from_when_the_feed_carried_it() {
+        let mut t = truth();
+        // s1 started at 0, its first record (a 900 s window) ended at 15 min
+        t.spam_sims[0].first_carried_ms = Some(900_000);
+        // the farm started at 0; f1's first record ended at 5 min, f2's at 20 min
+        t.farms[0].first_carried_ms =
+            BTreeMap::from([("f1".to_string(), 300_000), ("f2".to_string(), 1_200_000)]);
+        let cases = vec![
+            case(CaseKind::SpamSim, &["s1"], 960_000),
+            case(CaseKind::SimFarm, &["f1", "f2", "f3"], 1_080_000),
+        ];
+        let s = score_sims(&t, &cases);
+        // from start: s1 16, f1 f2 f3 18 min
+        assert_eq!(s.median_delay_min, Some(18.0));
+        assert_eq!(s.p90_delay_min, Some(18.0));
+        // from first record: s1 1, f1 13, f2 0 (opened before its record: floored),
+        // f3 18 (no first record in the truth: from the start)
+        assert_eq!(s.median_delay_from_first_record_min, Some(1.0));
+        assert_eq!(s.p90_delay_from_first_record_min, Some(18.0));
+        assert_eq!(s.first_carried_missing, 1);
+        let line = s.one_line();
+        assert!(
+            line.contains("delay from first record median 1.0 p90 18.0 (1 SIM(s) without first_carried_ms in the truth: counted from start), from start median 18.0 p90 18.0 min"),
             "{line}"
         );
     }

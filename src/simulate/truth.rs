@@ -70,6 +70,15 @@ pub struct TruthSim {
     /// Event time at which the behaviour of interest starts.
     pub active_from_ms: i64,
     pub kind: String,
+    /// When the SMS feed first carried the behaviour (spam SIMs only): the end of the
+    /// window of the SIM's first record with `sms_out > 0`, or its delivery time when a
+    /// batch held back on purpose delivered it later (the earliest such moment over
+    /// the SIM's records). A record tells its counts at its end, so no detector can
+    /// see the behaviour before this. Absent for look-alikes, for a spam SIM that
+    /// never sent, and in truth files written before the field existed (`cellwatch
+    /// score` then counts from `active_from_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_carried_ms: Option<i64>,
 }
 
 /// One SIM farm (SIM box): members, the gateway devices they rotate through and
@@ -90,6 +99,11 @@ pub struct TruthFarm {
     /// Every gateway model, when the farm uses several.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub imei_tacs: Vec<String>,
+    /// Per member SIM: when the SMS feed first carried its sending (as
+    /// [`TruthSim::first_carried_ms`]); members that never sent are absent, and so is
+    /// the whole map in truth files written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_carried_ms: BTreeMap<String, i64>,
 }
 
 /// A change of the identity a transmitter broadcasts, valid from `from_ms`.

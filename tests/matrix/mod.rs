@@ -21,6 +21,9 @@ pub mod target {
     /// Overall, and for each kind of positive (blatant, ramping, farm members) alone.
     pub const SPAM_RECALL: f64 = 0.97;
     pub const FARM_MEMBER_RECALL: f64 = 0.95;
+    /// Both delay bounds hold the spam delay from the feed's first record of each
+    /// SIM's sending (truth `first_carried_ms`: the detector's own latency), not from
+    /// the behaviour's start (docs/simulator.md says why).
     pub const MEDIAN_DELAY_MIN: f64 = 10.0;
     pub const P90_DELAY_MIN: f64 = 30.0;
     pub const CASES_PER_TRANSMITTER: f64 = 1.5;
@@ -187,14 +190,14 @@ pub fn check_spam(r: &ScoreReport) -> Vec<String> {
     }
     at_most(
         &mut out,
-        "median delay min",
-        s.median_delay_min,
+        "median delay from first record min",
+        s.median_delay_from_first_record_min,
         target::MEDIAN_DELAY_MIN,
     );
     at_most(
         &mut out,
-        "p90 delay min",
-        s.p90_delay_min,
+        "p90 delay from first record min",
+        s.p90_delay_from_first_record_min,
         target::P90_DELAY_MIN,
     );
     for (kind, n) in &s.false_positives_by_kind {
@@ -346,7 +349,7 @@ fn row(variant: &str, cells: &[&CellResult]) -> String {
     );
     let failing = cells.iter().filter(|c| !c.failures.is_empty()).count();
     format!(
-        "| {variant} | {failing}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {trap_fp} | {found}/{total} | {false_bts} | {} | {} | {} | {} | {} | {on_air} | {} |",
+        "| {variant} | {failing}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {trap_fp} | {found}/{total} | {false_bts} | {} | {} | {} | {} | {} | {on_air} | {} |",
         cells.len(),
         min_of(sims().map(|s| s.precision)),
         min_of(sims().map(|s| s.recall)),
@@ -355,6 +358,8 @@ fn row(variant: &str, cells: &[&CellResult]) -> String {
         kind("farm_member"),
         min_of(sims().map(|s| s.farm_member_recall)),
         sims().flat_map(|s| s.farm_cases_per_farm.iter().copied()).max().map_or("-".into(), |n| n.to_string()),
+        max_of(sims().map(|s| s.median_delay_from_first_record_min), 1),
+        max_of(sims().map(|s| s.p90_delay_from_first_record_min), 1),
         max_of(sims().map(|s| s.median_delay_min), 1),
         max_of(sims().map(|s| s.p90_delay_min), 1),
         max_of(bts().map(|b| b.cases_per_transmitter), 2),
@@ -383,9 +388,9 @@ pub fn markdown(results: &[CellResult]) -> String {
         let seeds: std::collections::BTreeSet<u64> = mine.iter().map(|r| r.cell.seed).collect();
         out.push_str(&format!("### {title}: seeds {seeds:?}\n\n"));
         out.push_str("Worst cell of each variant (lowest recall, highest delay...). Counts (trap SIM false positives, false fake-BTS cases) are the worst cell's, with the sum over the variant's cells in brackets when it differs; \"fake BTS found\" sums over the cells.\n\n");
-        out.push_str("| variant | failing cells | precision | recall | blatant | ramp | farm SIMs | farm-member (farm case) | farm cases per farm | median delay min | p90 delay min | trap SIM FPs | fake BTS found | false BTS cases | cases per transmitter | static error m | track error m | time to detect min | IMSI catcher min | from on-air min | wall ms |\n");
+        out.push_str("| variant | failing cells | precision | recall | blatant | ramp | farm SIMs | farm-member (farm case) | farm cases per farm | median delay min | p90 delay min | delay from start median min | delay from start p90 min | trap SIM FPs | fake BTS found | false BTS cases | cases per transmitter | static error m | track error m | time to detect min | IMSI catcher min | from on-air min | wall ms |\n");
         out.push_str(
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         let mut variants: Vec<&str> = Vec::new();
         for r in &mine {

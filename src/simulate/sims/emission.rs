@@ -201,8 +201,12 @@ impl Sims {
         let event_ms = window_start + i64::from(window_secs) * 1000;
         let every = (profile.late_batch_every_min / 5) as usize;
         let late_batch = self.late_batch_step[op].is_some_and(|s| step % every == s);
+        let delay_ms = if late_batch {
+            i64::from(profile.late_batch_delay_min) * 60_000
+        } else {
+            0
+        };
         if late_batch {
-            let delay_ms = i64::from(profile.late_batch_delay_min) * 60_000;
             out.push_extra(&line, event_ms, Delivery::Delayed { delay_ms })?;
         } else if default_sim {
             let ordinary = matches!(sim.behaviour, Behaviour::Normal);
@@ -215,6 +219,7 @@ impl Sims {
             let delay_ms = i64::from(uniform_u32(&mut self.feed_rng, lo, hi)) * 1000;
             out.push_extra(&line, event_ms, Delivery::Redelivered { delay_ms })?;
         }
+        self.note_carried(si, a.so, event_ms + delay_ms);
         Ok(())
     }
 }

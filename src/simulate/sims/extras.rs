@@ -148,6 +148,7 @@ impl Builder<'_> {
                 operator: OPERATORS[op].0.to_string(),
                 active_from_ms: from,
                 kind: "ramp_spam".into(),
+                first_carried_ms: None,
             });
             let sim = Sim {
                 id,
@@ -227,6 +228,7 @@ impl Builder<'_> {
             operator: OPERATORS[op].0.to_string(),
             active_from_ms: at,
             kind: LookalikeKind::NewNumberAnnouncement.as_str().into(),
+            first_carried_ms: None,
         }
     }
 }

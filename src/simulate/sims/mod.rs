@@ -20,7 +20,8 @@ use super::knobs::{Feeds, SimKnobs};
 use super::pseudonym::Pseudonymizer;
 use super::util::{stream, SimRng, Span};
 use activity::Activity;
-use population::Population;
+use population::{Behaviour, Population};
+use std::collections::HashMap;
 
 pub(crate) use population::{SimParams, SimTruth};
 
@@ -43,6 +44,9 @@ pub(crate) struct Sims {
     feed_rng: SimRng,
     /// Per operator: the step (within each period) whose batch is delivered late.
     late_batch_step: [Option<usize>; 3],
+    /// By SIM index, for spam, ramp and farm SIMs: when the feed first carried one of
+    /// their records with `sms_out > 0` (the truth's `first_carried_ms`).
+    first_carried: Vec<Option<i64>>,
 }
 
 impl Sims {
@@ -67,6 +71,7 @@ impl Sims {
             extra_rng: stream(0, "sims/unused"),
             feed_rng: stream(0, "feeds/unused"),
             late_batch_step: [None; 3],
+            first_carried: vec![None; n_sims],
         }
     }
 
@@ -96,14 +101,48 @@ impl Sims {
         self.extra_rng = stream(seed, "sims/activity");
         self.cell_keys = city.cells.iter().map(|c| c.key.clone()).collect();
         self.pending.resize(self.population.sims.len(), None);
+        self.first_carried.resize(self.population.sims.len(), None);
     }
 
     pub(crate) fn sim_count(&self) -> usize {
         self.population.sims.len()
     }
 
-    /// The truth about the injected SIMs (taken out: a second call gets nothing).
+    /// The truth about the injected SIMs, with when the feed first carried each
+    /// positive's sending (taken out: a second call gets nothing).
     pub(crate) fn take_truth(&mut self) -> SimTruth {
-        std::mem::take(&mut self.population.truth)
+        let mut truth = std::mem::take(&mut self.population.truth);
+        let carried: HashMap<&str, i64> = self
+            .population
+            .sims
+            .iter()
+            .zip(&self.first_carried)
+            .filter_map(|(sim, at)| Some((sim.id.as_str(), (*at)?)))
+            .collect();
+        for s in &mut truth.spam {
+            s.first_carried_ms = carried.get(s.sim.as_str()).copied();
+        }
+        for f in &mut truth.farms {
+            f.first_carried_ms = f
+                .sims
+                .iter()
+                .filter_map(|s| Some((s.clone(), *carried.get(s.as_str())?)))
+                .collect();
+        }
+        truth
+    }
+
+    /// Note that SIM `si`'s record with `sms_out` SMS was delivered at `delivered_ms`:
+    /// the earliest such moment of a spam, ramp or farm SIM that sent is the truth's
+    /// `first_carried_ms`.
+    fn note_carried(&mut self, si: usize, sms_out: u32, delivered_ms: i64) {
+        let positive = matches!(
+            self.population.sims[si].behaviour,
+            Behaviour::Spam { .. } | Behaviour::Farm { .. } | Behaviour::Ramp { .. }
+        );
+        if positive && sms_out > 0 {
+            let at = &mut self.first_carried[si];
+            *at = Some(at.map_or(delivered_ms, |t| t.min(delivered_ms)));
+        }
     }
 }

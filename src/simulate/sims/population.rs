@@ -13,6 +13,7 @@ use crate::simulate::truth::{TruthFarm, TruthSim};
 use crate::simulate::util::{lognormal, uniform, uniform_u32, weighted_index, SimRng, Span};
 use crate::simulate::STEP_MS;
 use rand::Rng;
+use std::collections::BTreeMap;
 
 /// Common handset TACs (synthetic, 8 digits).
 pub(super) const PHONE_TACS: [&str; 12] = [
@@ -372,6 +373,7 @@ impl Builder<'_> {
                 operator: OPERATORS[op].0.to_string(),
                 active_from_ms: active_from,
                 kind: "blatant_spam".into(),
+                first_carried_ms: None,
             });
             let sim = Sim {
                 id,
@@ -424,6 +426,7 @@ impl Builder<'_> {
             active_from_ms: f.active_from,
             cells: several(cells),
             imei_tacs: several(tacs),
+            first_carried_ms: BTreeMap::new(),
         }
     }
 
@@ -490,6 +493,7 @@ impl Builder<'_> {
             operator: OPERATORS[op].0.to_string(),
             active_from_ms: traits.heavy_from,
             kind: HEAVY_KINDS[k].into(),
+            first_carried_ms: None,
         };
         let sim = Sim {
             id,
