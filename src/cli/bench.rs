@@ -160,6 +160,11 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
         keep_scenarios: args.keep_scenarios,
         parts,
     };
+    if opts.services.is_some() {
+        // As `cellwatch run` (the service runs in this process; the replay and
+        // memory measurements in child processes keep handing memory back at once).
+        cellwatch::alloc::hold_freed_memory(opts.config.sink.free_memory_hold_ms);
+    }
     let report = bench::run(&opts);
     let section = bench::report::markdown(&report);
     println!("{section}");

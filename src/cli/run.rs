@@ -23,6 +23,8 @@ pub(crate) struct RunArgs {
 
 pub(crate) fn run(args: RunArgs) -> Result<()> {
     let config = Config::load(args.config.as_deref())?;
+    // Before the runtime's threads start.
+    cellwatch::alloc::hold_freed_memory(config.sink.free_memory_hold_ms);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = runtime.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);

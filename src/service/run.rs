@@ -497,11 +497,13 @@ impl ServiceLoop {
             }
         }
         let polled = Instant::now();
-        for m in &msgs {
-            self.idleness
-                .seen(m.topic(), m.partition(), m.offset(), polled);
+        let topics = super::burst::topics_of(&msgs);
+        for (m, topic) in msgs.iter().zip(&topics) {
+            self.idleness.seen(topic, m.partition(), m.offset(), polled);
         }
-        self.worker.take_burst(&mut self.batch, &msgs, mark, polled);
+        self.worker
+            .take_burst(&mut self.batch, &msgs, &topics, mark, polled);
+        drop(topics);
         self.worker
             .metrics
             .processed

@@ -69,7 +69,6 @@ pub(super) struct BurstMark {
     encode: Duration,
 }
 
-/// Append an archive row, timing one row in [`ENCODE_SAMPLE`] (scaled).
 /// The validator of one feed partition in `validators`, made on its first use.
 fn source_validator<'a>(
     validators: &'a mut BTreeMap<(Feed, i32), SourceValidator>,
@@ -87,6 +86,7 @@ fn source_validator<'a>(
     })
 }
 
+/// Append an archive row, timing one row in [`ENCODE_SAMPLE`] (scaled).
 fn push_sampled(
     archive: &mut RecordArchive,
     (encoded, time): (&mut u32, &mut Duration),
@@ -94,13 +94,14 @@ fn push_sampled(
     origin: OriginRef<'_>,
     payload: &[u8],
 ) {
+    // Valid, so `payload` passed `parse_bytes`'s UTF-8 check.
     *encoded = encoded.wrapping_add(1);
     if *encoded % ENCODE_SAMPLE != 0 {
-        archive.push(event, origin, payload);
+        archive.push_utf8(event, origin, payload);
         return;
     }
     let t = Instant::now();
-    archive.push(event, origin, payload);
+    archive.push_utf8(event, origin, payload);
     *time += t.elapsed() * ENCODE_SAMPLE;
 }
 
@@ -472,15 +473,16 @@ impl Worker {
         clock.add(Step::BurstCpu, thread_cpu().saturating_sub(mark.cpu));
     }
 
-    /// Take one consumed record into `batch`: its offset, its cases, its archived
-    /// bytes or its dead letter; `parsed` as from [`Worker::take_burst`].
+    /// Take one consumed record of `topic` into `batch`: its offset, its cases, its
+    /// archived bytes or its dead letter; `parsed` as from [`Worker::take_burst`].
     pub(super) fn consume_one(
         &mut self,
         batch: &mut Batch,
         m: &BorrowedMessage<'_>,
+        topic: &str,
         parsed: Option<Result<Event, ValidationError>>,
     ) {
-        let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+        let (partition, offset) = (m.partition(), m.offset());
         let payload = m.payload().unwrap_or(&[]);
         batch.note_record(topic, partition, offset);
         // The batch is both the case sink and the archive's owner: take the archive
