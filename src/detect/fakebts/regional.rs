@@ -71,6 +71,7 @@ impl Regions {
     }
 
     /// Only the tiles task `index` of `count` hosts.
+    #[cfg(test)]
     pub(crate) fn hosting(mut self, index: u64, count: u64) -> Self {
         self.host = (index, count.max(1));
         self

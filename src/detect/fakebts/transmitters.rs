@@ -29,7 +29,7 @@ use super::findings::{self, FindingKind, InventoryFinding};
 use super::forward::{Anomaly, Forward, Marker};
 use super::identities::MAINTENANCE_INTERVAL_MS;
 use super::identity::{cell_key, claimed_cell, IdKey};
-use super::index::{CellIndex, FastMap, Site};
+use super::index::{FastMap, Site};
 use super::locate::SolverParams;
 use super::regions::Scope;
 use super::rules::{ReportCheck, Rule};
@@ -85,7 +85,7 @@ pub(crate) struct Transmitters {
 impl Transmitters {
     /// Stage B knowing the registered cells of `index` (`cfg` already validated).
     #[cfg(test)]
-    pub(crate) fn new(cfg: FakeBtsConfig, index: &CellIndex) -> Self {
+    pub(crate) fn new(cfg: FakeBtsConfig, index: &super::index::CellIndex) -> Self {
         let registered = Arc::new(RwLock::new(index.keys().copied().collect()));
         Transmitters::sharing(cfg, registered, None)
     }
