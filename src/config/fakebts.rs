@@ -5,6 +5,7 @@
 
 use super::check::{at_least, finite, non_negative, positive, within, Problems};
 use super::error::ConfigError;
+use super::fakebts_regions::RegionConfig;
 use super::fakebts_weights::RuleWeights;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,8 @@ pub struct FakeBtsConfig {
     // ---- evidence aggregation and score (additive, à la Crocodile Hunter / SnoopSnitch) ----
     /// Points per rule that holds for a candidate transmitter.
     pub(crate) weights: RuleWeights,
+    /// Tiles of the transmitter stage (`[fakebts.regions]`).
+    pub(crate) regions: RegionConfig,
     /// A rule holds for a transmitter when it fired in at least this share of the
     /// transmitter's reports in the evidence window (events: at least once). Default 0.3.
     pub(crate) min_rule_fraction: f64,
@@ -162,7 +165,6 @@ pub struct FakeBtsConfig {
     /// `link_coexist_secs`). A real cell keeps its identity; a misplaced row is one.
     /// Default 2; 0 off (1 is refused: one identity is what a misplaced row shows).
     pub(crate) far_clone_min_identities: usize,
-
     // ---- identity linking ----
     /// A report joins a candidate transmitter of its identity when it is within this
     /// distance of the transmitter's current position estimate, metres. Default 4 000
@@ -200,7 +202,6 @@ pub struct FakeBtsConfig {
     /// Speed allowed for a moving transmitter when widening the association radius
     /// over a gap, m/s. Default 20 (a car in a city).
     pub(crate) max_speed_mps: f64,
-
     // ---- localisation and tracking ----
     /// Localisation runs at most once per this much event time per transmitter, s.
     /// Default 60.
@@ -315,7 +316,6 @@ pub struct FakeBtsConfig {
     /// Default 10 800 (3 h: a suitcase blaster's operator pausing between sessions;
     /// a low-power clone heard by few passers-by goes unreported for over an hour).
     pub(crate) case_idle_evict_secs: u64,
-
     // ---- inventory findings ----
     /// Distinct reporters needed before an inventory discrepancy is reported. Default 3.
     pub(crate) finding_min_reporters: usize,
@@ -351,6 +351,7 @@ impl Default for FakeBtsConfig {
             neighbourhood_radius_m: 6_000.0,
             neighbourhood_max_cells: 64,
             weights: RuleWeights::default(),
+            regions: RegionConfig::default(),
             min_rule_fraction: 0.3,
             min_event_fraction: 0.2,
             case_threshold: 6.0,
@@ -424,6 +425,7 @@ impl FakeBtsConfig {
         self.check_rules(p);
         self.check_tracking(p);
         self.weights.check(p);
+        self.regions.check(p);
     }
 
     fn check_radio(&self, p: &mut Problems) {

@@ -13,7 +13,7 @@ use super::hop::Hop;
 use super::stage::Stage;
 use super::worker::Worker;
 use crate::detect::fakebts::forward::Forward;
-use crate::detect::fakebts::transmitters::Transmitters;
+use crate::detect::fakebts::regional::Regions;
 use crate::detect::stage::{canonical_cmp, Message, Stage as _};
 use crate::detect::{CaseSink, Reference};
 use std::collections::BTreeMap;
@@ -34,7 +34,7 @@ struct Upstream {
 
 /// Stage B's task: the transmitters and the forwards held for canonical order.
 pub(crate) struct TransmitterTask {
-    b: Transmitters,
+    b: Regions,
     upstream: BTreeMap<i32, Upstream>,
     /// Held forwards by event time, each list in arrival order.
     held: BTreeMap<i64, Vec<Forward>>,
@@ -49,7 +49,7 @@ pub(crate) struct TransmitterTask {
 impl TransmitterTask {
     /// Stage B over `partitions` stage-A partitions (each holds the watermark until
     /// it notifies a step or finishes).
-    pub(crate) fn new(b: Transmitters, partitions: i32, step_ms: i64) -> Self {
+    pub(crate) fn new(b: Regions, partitions: i32, step_ms: i64) -> Self {
         TransmitterTask {
             b,
             upstream: (0..partitions).map(|p| (p, Upstream::default())).collect(),

@@ -17,8 +17,8 @@
 use super::findings::InventoryFinding;
 use super::identities::IdentityStage;
 use super::index::{CellIndex, Site};
+use super::regional::Regions;
 use super::stats::{FakeBtsStats, StateParts};
-use super::transmitters::Transmitters;
 use crate::config::{ConfigError, FakeBtsConfig};
 use crate::detect::{CaseSink, Detector};
 use crate::inventory::{Inventory, InventoryChange, InventoryError};
@@ -28,8 +28,8 @@ use crate::model::{CellKey, CellMeasurement, Event, Feed};
 pub struct FakeBtsDetector {
     /// Stage A: per claimed identity.
     pub(super) identities: IdentityStage,
-    /// Stage B: transmitters and cases.
-    pub(super) transmitters: Transmitters,
+    /// Stage B: transmitters and cases, by region.
+    pub(super) transmitters: Regions,
 }
 
 impl FakeBtsDetector {
@@ -61,7 +61,7 @@ impl FakeBtsDetector {
     /// section is refused.
     pub(crate) fn with_index(cfg: FakeBtsConfig, index: CellIndex) -> Result<Self, ConfigError> {
         cfg.validate()?;
-        let transmitters = Transmitters::new(cfg.clone(), &index);
+        let transmitters = Regions::new(cfg.clone(), &index);
         Ok(FakeBtsDetector {
             identities: IdentityStage::new(cfg, index),
             transmitters,
@@ -69,7 +69,7 @@ impl FakeBtsDetector {
     }
 
     /// The two stages, to run apart (the service's stage A tasks and stage B task).
-    pub(crate) fn into_stages(self) -> (IdentityStage, Transmitters) {
+    pub(crate) fn into_stages(self) -> (IdentityStage, Regions) {
         (self.identities, self.transmitters)
     }
 
@@ -82,18 +82,19 @@ impl FakeBtsDetector {
     /// The inventory discrepancies found so far, in a deterministic order (missing
     /// cells from stage B, misplaced ones from stage A: distinct kinds).
     pub(crate) fn findings(&self) -> Vec<InventoryFinding> {
+        let missing = self.transmitters.findings_map();
         let mut all: Vec<_> = self
             .identities
             .findings
             .iter()
-            .chain(self.transmitters.findings.iter())
+            .chain(missing.iter())
             .collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all.into_iter().map(|(_, f)| f.clone()).collect()
     }
 
     pub(crate) fn stats(&self) -> FakeBtsStats {
-        let (a, b) = (&self.identities.stats, &self.transmitters.stats);
+        let (a, b) = (&self.identities.stats, &self.transmitters.stats());
         let mut s = FakeBtsStats {
             reports_checked: a.reports_checked,
             anomalous_reports: a.anomalous_reports,
@@ -105,8 +106,9 @@ impl FakeBtsDetector {
             ..FakeBtsStats::default()
         };
         s.identities_tracked = self.identities.len();
-        s.emitters_tracked = self.transmitters.emitters.len();
-        s.inventory_findings = self.identities.findings.len() + self.transmitters.findings.len();
+        s.emitters_tracked = self.transmitters.emitter_count();
+        s.inventory_findings =
+            self.identities.findings.len() + self.transmitters.findings_map().len();
         let (mut ids, mut profiles) = (0usize, 0usize);
         for id in self.identities.identities.values() {
             let p = id.profile_bytes();
@@ -156,7 +158,7 @@ impl FakeBtsDetector {
 
     /// Candidate transmitters currently tracked (for benchmarks and diagnostics).
     pub fn emitter_count(&self) -> usize {
-        self.transmitters.emitters.len()
+        self.transmitters.emitter_count()
     }
 }
 
@@ -210,6 +212,6 @@ impl Detector for FakeBtsDetector {
     }
 
     fn cases_closed_by_cap(&self) -> Vec<(&'static str, u64)> {
-        vec![("fakebts", self.transmitters.stats.cases_closed_by_cap)]
+        vec![("fakebts", self.transmitters.stats().cases_closed_by_cap)]
     }
 }

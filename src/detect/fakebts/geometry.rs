@@ -56,6 +56,12 @@ impl LocalFrame {
         }
     }
 
+    /// The origin (latitude, longitude): for a transmitter, where its first report
+    /// was made.
+    pub fn origin(&self) -> (f64, f64) {
+        (self.lat0, self.lon0)
+    }
+
     #[inline]
     pub fn to_xy(&self, lat: f64, lon: f64) -> (f64, f64) {
         let mut dlon = lon - self.lon0;

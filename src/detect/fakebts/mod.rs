@@ -27,7 +27,9 @@
 //! - `findings.rs`: inventory discrepancies (missing / misplaced rows), never cases;
 //! - `identities.rs` / `transmitters.rs`: the detector's two stages, per claimed
 //!   identity (stage A: rules, identity evidence) and per transmitter (stage B: the
-//!   rest), and `forward.rs`, what crosses from A to B;
+//!   rest), and `forward.rs`, what crosses from A to B; `regions.rs` /
+//!   `regional.rs`: stage B divided into tiles by the reporter's place, so that it
+//!   runs as several tasks with the same cases;
 //! - `detector.rs`: [`FakeBtsDetector`], the [`crate::detect::Detector`] running both
 //!   stages in sequence.
 
@@ -48,6 +50,8 @@ pub(crate) mod moving;
 
 mod posterior;
 pub(crate) mod refit;
+pub(crate) mod regional;
+pub(crate) mod regions;
 pub(crate) mod reported;
 pub(crate) mod reporters;
 pub(crate) mod rule_values;
@@ -74,6 +78,8 @@ mod tests_forced;
 mod tests_lowpower;
 #[cfg(test)]
 mod tests_refit;
+#[cfg(test)]
+mod tests_regions;
 #[cfg(test)]
 mod tests_split;
 #[cfg(test)]

@@ -104,7 +104,9 @@ pub(super) fn emit_snapshot(
     if !opening {
         stats.case_updates += 1;
     }
-    out.emit(snapshot);
+    if !case.muted {
+        out.emit(snapshot);
+    }
 }
 
 /// Every rule that holds now or held in the strongest assessment (its value from the
@@ -144,6 +146,9 @@ pub(crate) struct CaseState {
     pub(crate) emitted_reports: u64,
     /// The strongest assessment so far (its reasons stay in the case).
     pub(crate) best: Assessment,
+    /// Kept but not emitted: another region emits this transmitter's case
+    /// (`regions.rs`).
+    pub(crate) muted: bool,
 }
 
 impl CaseState {
@@ -158,6 +163,7 @@ impl CaseState {
             emitted_track_ms: None,
             emitted_reports: 0,
             best: a,
+            muted: false,
         }
     }
 }

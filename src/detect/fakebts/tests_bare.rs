@@ -142,12 +142,12 @@ fn two_clean_cells_with_unknown_flags_are_not_merged() {
         d.on_measurement(m, &mut out);
     }
     assert!(out.is_empty(), "{out:#?}");
-    assert_eq!(d.transmitters.emitters.len(), 2);
-    for e in d.transmitters.emitters.values() {
+    assert_eq!(d.transmitters.first().emitters.len(), 2);
+    for e in d.transmitters.first().emitters.values() {
         assert_eq!(e.identities.len(), 1, "{:?}", e.identities);
         assert!(!e.signature.suspicious());
     }
-    assert!(d.transmitters.suspicious.is_empty());
+    assert!(d.transmitters.first().suspicious.is_empty());
 }
 
 fn check_of(m: &CellMeasurement) -> ReportCheck {

@@ -217,13 +217,16 @@ fn an_unlinked_identity_with_a_radio_of_its_own_is_never_handed_to_a_copies_only
     }
     let blaster: Vec<u64> = d
         .transmitters
+        .first()
         .emitters
         .values()
         .filter(|e| e.case.is_some())
         .map(|e| e.id)
         .collect();
     assert_eq!(blaster.len(), 1, "the blaster has a case");
-    assert!(d.transmitters.emitters[&blaster[0]].own_radio.is_empty());
+    assert!(d.transmitters.first().emitters[&blaster[0]]
+        .own_radio
+        .is_empty());
     // 10 s after it went quiet, where it was: the next copy takes over from it…
     let (a, b) = (900, 901);
     let next = candidate(a, 305, s[61].key, s[61].arfcn.unwrap(), true);
@@ -239,9 +242,9 @@ fn an_unlinked_identity_with_a_radio_of_its_own_is_never_handed_to_a_copies_only
     let other = candidate(b, 305, invented, 77, false);
     assert!(!other.own_radio.is_empty());
     for (nid, n) in [(a, next), (b, other)] {
-        d.transmitters.emitters.insert(nid, Box::new(n));
-        d.transmitters.suspicious.push(nid);
+        d.transmitters.first_mut().emitters.insert(nid, Box::new(n));
+        d.transmitters.first_mut().suspicious.push(nid);
     }
-    assert_eq!(d.transmitters.handed_over_to(a), Some(blaster[0]));
-    assert_eq!(d.transmitters.handed_over_to(b), None);
+    assert_eq!(d.transmitters.first().handed_over_to(a), Some(blaster[0]));
+    assert_eq!(d.transmitters.first().handed_over_to(b), None);
 }

@@ -188,11 +188,12 @@ fn a_normal_report_after_a_copy_off_channel_marks_the_copy_duplicated() {
     let copy = |d: &FakeBtsDetector| {
         let e = d
             .transmitters
+            .first()
             .emitters
             .values()
             .next()
             .expect("a transmitter");
-        (d.transmitters.emitters.len(), e.duplicate_seen_ms)
+        (d.transmitters.first().emitters.len(), e.duplicate_seen_ms)
     };
     assert_eq!(
         copy(&d),

@@ -29,8 +29,9 @@ use super::findings::{self, FindingKind, InventoryFinding};
 use super::forward::{Anomaly, Forward, Marker};
 use super::identities::MAINTENANCE_INTERVAL_MS;
 use super::identity::{cell_key, claimed_cell, IdKey};
-use super::index::{CellIndex, FastMap, Site};
+use super::index::{FastMap, Site};
 use super::locate::SolverParams;
+use super::regions::Scope;
 use super::rules::{ReportCheck, Rule};
 use super::signature::Signature;
 use super::signs;
@@ -42,6 +43,10 @@ use crate::detect::{CaseSink, Reference};
 use crate::inventory::Inventory;
 use crate::model::{CellKey, CellMeasurement};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// Keys of the registered cells, shared by the regions of one task.
+pub(crate) type Registered = Arc<RwLock<HashSet<CellKey, foldhash::fast::RandomState>>>;
 
 /// Of one identity, what stage B keeps.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +66,9 @@ pub(crate) struct Transmitters {
     /// dropped at maintenance).
     pub(super) identities: FastMap<IdKey, Carriers>,
     /// Keys of the registered cells (the missing-cell finding asks).
-    registered: HashSet<CellKey, foldhash::fast::RandomState>,
+    registered: Registered,
+    /// The region this stage is, when stage B is divided by place (`regions.rs`).
+    pub(super) scope: Option<Box<Scope>>,
     /// Boxed: a B-tree node holds 11 values and is often half full, so inline
     /// transmitters (≈ 1.1 kB each) left ≈ 0.5 kB of node per transmitter unused.
     pub(super) emitters: BTreeMap<u64, Box<Emitter>>,
@@ -72,12 +79,23 @@ pub(crate) struct Transmitters {
     pub(super) findings: BTreeMap<(FindingKind, String), InventoryFinding>,
     /// Cases, snapshots, localisations of transmitters.
     pub(super) stats: FakeBtsStats,
-    last_maintenance_ms: Option<i64>,
+    pub(super) last_maintenance_ms: Option<i64>,
 }
 
 impl Transmitters {
     /// Stage B knowing the registered cells of `index` (`cfg` already validated).
-    pub(crate) fn new(cfg: FakeBtsConfig, index: &CellIndex) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(cfg: FakeBtsConfig, index: &super::index::CellIndex) -> Self {
+        let registered = Arc::new(RwLock::new(index.keys().copied().collect()));
+        Transmitters::sharing(cfg, registered, None)
+    }
+
+    /// Stage B (or one region of it, `scope`) reading the shared `registered` keys.
+    pub(crate) fn sharing(
+        cfg: FakeBtsConfig,
+        registered: Registered,
+        scope: Option<Scope>,
+    ) -> Self {
         let spec = EvidenceSpec::covering(cfg.evidence_window_ms())
             .or_else(|_| EvidenceSpec::new((cfg.evidence_window_ms() / 6).max(1_000)))
             .unwrap_or_else(|_| EvidenceSpec::new(300_000).expect("5 min buckets are valid"));
@@ -86,7 +104,8 @@ impl Transmitters {
             spec,
             cfg,
             identities: FastMap::default(),
-            registered: index.keys().copied().collect(),
+            registered,
+            scope: scope.map(Box::new),
             emitters: BTreeMap::new(),
             suspicious: Vec::new(),
             next_emitter: 1,
@@ -98,10 +117,14 @@ impl Transmitters {
 
     /// A cell of the inventory registered (or not any more).
     pub(crate) fn set_registered(&mut self, key: CellKey, registered: bool) {
+        let mut set = self
+            .registered
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if registered {
-            self.registered.insert(key);
+            set.insert(key);
         } else {
-            self.registered.remove(&key);
+            set.remove(&key);
         }
     }
 
@@ -126,6 +149,7 @@ impl Transmitters {
             self.detach_coexisting(eid, m, out);
         }
         self.attribute_report(eid, m, check, a.reporter, a.duplicate_at, out);
+        self.hand_over(eid, m, out);
     }
 
     /// A normal report of an identity: transmitters carrying it off its channel have
@@ -188,20 +212,25 @@ impl Transmitters {
                     Explained::Wait => return,
                     Explained::No => {}
                 }
+                let owned = self.emitters.get(&eid).is_some_and(|e| self.owns(e));
                 let Some(e) = self.emitters.get_mut(&eid) else {
                     return;
                 };
                 e.localise(m.ts_ms, &self.cfg, &self.solver);
                 self.stats.localisations += 1;
                 let first = e.identities.first().map_or(claimed_cell(m), |c| c.0);
-                e.case = Some(Box::new(CaseState::open(&first, m.ts_ms, a)));
+                let mut case = CaseState::open(&first, m.ts_ms, a);
+                case.muted = !owned;
+                e.case = Some(Box::new(case));
                 // its case says it is forged: with its flags unknown, it may link
                 // identities from now on
                 if e.signature.may_be_forged() {
                     enlist(&mut self.suspicious, eid);
                 }
-                self.stats.cases_opened += 1;
-                tracing::info!(case_points = a.points, reporters = a.reporters, cell = %m.cell, "fake bts case opened");
+                if owned {
+                    self.stats.cases_opened += 1;
+                    tracing::info!(case_points = a.points, reporters = a.reporters, cell = %m.cell, "fake bts case opened");
+                }
                 emit_snapshot(e, &self.cfg, &self.spec, out, &mut self.stats, true);
                 self.make_room(eid, out);
             }
@@ -307,6 +336,8 @@ impl Transmitters {
         let Some(mut e) = self.emitters.remove(&eid) else {
             return;
         };
+        let owned = self.owns(&e);
+        self.forget_taken(eid);
         self.suspicious.retain(|&s| s != eid);
         for (cell, _) in &e.identities {
             let key = (cell.rat, cell_key(cell));
@@ -319,8 +350,11 @@ impl Transmitters {
                 self.stats.localisations += 1;
             }
             emit_snapshot(&mut e, &self.cfg, &self.spec, out, &mut self.stats, false);
-        } else {
-            let registered = &self.registered;
+        } else if owned {
+            let registered = self
+                .registered
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
             let finding = findings::missing_cell(
                 &mut e,
                 &|k| registered.contains(k),
@@ -395,14 +429,7 @@ impl Stage for Transmitters {
         if kind != Reference::Inventory {
             return;
         }
-        let mut row = Inventory::new();
-        if row.apply_update(key, value).is_err() {
-            return;
-        }
-        if let Some(cell_key) = CellKey::parse(key.trim()) {
-            let registered = row
-                .get(&cell_key)
-                .is_some_and(|c| Site::from(c).is_placed());
+        if let Some((cell_key, registered)) = registered_update(key, value) {
             self.set_registered(cell_key, registered);
         }
     }
@@ -421,6 +448,18 @@ impl Stage for Transmitters {
             .filter_map(|f| serde_json::to_value(f).ok())
             .collect()
     }
+}
+
+/// What an inventory-topic record says for stage B: the cell, and whether it is
+/// registered (with a place) now; `None` for a refused record.
+pub(super) fn registered_update(key: &str, value: Option<&[u8]>) -> Option<(CellKey, bool)> {
+    let mut row = Inventory::new();
+    row.apply_update(key, value).ok()?;
+    let cell_key = CellKey::parse(key.trim())?;
+    let registered = row
+        .get(&cell_key)
+        .is_some_and(|c| Site::from(c).is_placed());
+    Some((cell_key, registered))
 }
 
 /// A registered identity heard normally: transmitters carrying it on another channel
