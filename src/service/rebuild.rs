@@ -202,8 +202,8 @@ impl Worker {
     fn reset_pipeline(&mut self) -> Result<(), ServiceError> {
         self.pipeline = self.fresh_pipeline()?;
         self.validators.clear();
-        if let Stage::Transmitters(task) = &mut self.stage {
-            let mut fresh = Self::new_transmitters(&self.config, self.cells.as_deref())?;
+        if let Stage::Cross(task) = &mut self.stage {
+            let mut fresh = Self::new_stage_b(&self.config, self.cells.as_deref(), task.feed())?;
             for ((tag, key), value) in &self.references {
                 fresh.on_reference_update(
                     super::worker::reference_of_tag(*tag),
@@ -211,7 +211,7 @@ impl Worker {
                     value.as_deref(),
                 );
             }
-            **task = fresh;
+            *task = fresh;
         }
         Ok(())
     }

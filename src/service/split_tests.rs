@@ -82,10 +82,13 @@ fn worker(config: &Config, cells: &Path, topic: &str, stage: Stage) -> Worker {
 /// A stage-detect worker running stage A on `owned` measurements partitions.
 fn stage_a(config: &Config, cells: &Path, owned: &[i32]) -> Worker {
     let stage = Stage::Detect(DetectState {
-        split: Some(SplitA {
-            outbox: Outbox::default(),
-            topic: "tx".into(),
-        }),
+        split: BTreeMap::from([(
+            Feed::Measurements,
+            SplitA {
+                outbox: Outbox::default(),
+                topic: "tx".into(),
+            },
+        )]),
         upstream: vec![(Feed::Measurements, 0)],
         owned: owned.iter().map(|p| (Feed::Measurements, *p)).collect(),
         ..DetectState::default()
@@ -135,8 +138,8 @@ fn run_stage_a(
 
 /// Stage B's worker over the log: every snapshot it emits, in order.
 fn run_stage_b(config: &Config, cells: &Path, log: &[Vec<u8>]) -> Vec<Case> {
-    let task = Worker::new_transmitters(config, Some(cells)).expect("stage B");
-    let mut w = worker(config, cells, "tx", Stage::Transmitters(Box::new(task)));
+    let task = Worker::new_stage_b(config, Some(cells), Feed::Measurements).expect("stage B");
+    let mut w = worker(config, cells, "tx", Stage::Cross(task));
     w.live = true;
     let mut cases: Vec<Case> = Vec::new();
     for payload in log {
@@ -235,14 +238,14 @@ fn stage_a_finished_at_sigterm_gives_stage_b_the_final_snapshots() {
         .iter()
         .filter(|m| {
             !matches!(
-                super::hop::Hop::decode(m),
+                super::hop::Hop::<crate::detect::fakebts::forward::Forward>::decode(m),
                 Ok(super::hop::Hop::Finished { .. })
             )
         })
         .cloned()
         .collect();
-    let task = Worker::new_transmitters(&config, Some(&cells)).expect("stage B");
-    let mut b = worker(&config, &cells, "tx", Stage::Transmitters(Box::new(task)));
+    let task = Worker::new_stage_b(&config, Some(&cells), Feed::Measurements).expect("stage B");
+    let mut b = worker(&config, &cells, "tx", Stage::Cross(task));
     b.live = true;
     let mut cases: Vec<Case> = Vec::new();
     for payload in &unfinished {

@@ -1,233 +1,37 @@
 //! Stage B of the fake-BTS detector split over Kafka (`[kafka]
-//! measurement_partitions` above 1, experimental): one task reading `[kafka.topics]
-//! internal_transmitters`, where the stage-A tasks (one per measurements partition)
-//! write their forwards and watermark steps ([`super::hop`]). It holds the forwards
-//! and applies them in canonical order at each step that every stage-A partition has
-//! passed, then notifies the step — the sequence one process gives the transmitter
-//! stage — and emits the final snapshots when every stage-A partition has finished.
-//! Kept apart from [`super::stage`] because it is the one stage with its own hold
-//! queue over forwards instead of the pipeline's over events.
+//! measurement_partitions` above 1): `Transmitters` as the last stage that
+//! [`super::stage_b`] runs over `[kafka.topics] internal_transmitters`, where the
+//! stage-A tasks (one per measurements partition) write their forwards and
+//! watermark steps ([`super::hop`]).
 
 use super::error::ServiceError;
-use super::hop::Hop;
-use super::stage::Stage;
-use super::worker::Worker;
-use crate::detect::fakebts::forward::Forward;
+use super::stage_b::{LastStage, StageBTask};
 use crate::detect::fakebts::transmitters::Transmitters;
-use crate::detect::stage::{canonical_cmp, Message, Stage as _};
-use crate::detect::{CaseSink, Reference};
-use std::collections::BTreeMap;
+use crate::detect::CaseSink;
+use crate::model::Feed;
 
-/// As the pipeline: a jump of more steps than this (days without data) is crossed
-/// in one notification.
-const MAX_STEPS_PER_ADVANCE: u32 = 100_000;
+impl LastStage for Transmitters {
+    const FEED: Feed = Feed::Measurements;
+    const STAGE: &'static str = "transmitters";
+    const GAUGE: &'static str = "fake_bts_transmitters";
 
-/// What stage B knows of one stage-A partition.
-#[derive(Debug, Default, Clone, Copy)]
-struct Upstream {
-    /// The first and the last step it notified.
-    first: Option<i64>,
-    last: Option<i64>,
-    /// It released everything (the input's end).
-    finished: bool,
-}
-
-/// Stage B's task: the transmitters and the forwards held for canonical order.
-pub(crate) struct TransmitterTask {
-    b: Transmitters,
-    upstream: BTreeMap<i32, Upstream>,
-    /// Held forwards by event time, each list in arrival order.
-    held: BTreeMap<i64, Vec<Forward>>,
-    /// The last step applied and notified.
-    released: Option<i64>,
-    step_ms: i64,
-    /// Forwards at or below a step already applied: a stage-A task rebuilt after a
-    /// restart or a rebalance forwards them again.
-    pub(crate) skipped: u64,
-}
-
-impl TransmitterTask {
-    /// Stage B over `partitions` stage-A partitions (each holds the watermark until
-    /// it notifies a step or finishes).
-    pub(crate) fn new(b: Transmitters, partitions: i32, step_ms: i64) -> Self {
-        TransmitterTask {
-            b,
-            upstream: (0..partitions).map(|p| (p, Upstream::default())).collect(),
-            held: BTreeMap::new(),
-            released: None,
-            step_ms: step_ms.max(1),
-            skipped: 0,
-        }
-    }
-
-    pub(crate) fn on_reference_update(&mut self, kind: Reference, key: &str, value: Option<&[u8]>) {
-        self.b.on_reference_update(kind, key, value);
-    }
-
-    /// Take one message; true when it made the task emit its final snapshots
-    /// (`live`: never while the state is being rebuilt).
-    pub(crate) fn apply(&mut self, hop: Hop, out: &mut dyn CaseSink, live: bool) -> bool {
-        match hop {
-            Hop::Forward(f) => {
-                let t = f.event_time_ms();
-                if self.released.is_some_and(|r| t <= r) {
-                    self.skipped += 1;
-                } else {
-                    self.held.entry(t).or_default().push(f);
-                }
-                false
-            }
-            Hop::Step {
-                partition,
-                watermark_ms,
-            } => {
-                let u = self.upstream.entry(partition).or_default();
-                u.finished = false;
-                u.first = Some(u.first.map_or(watermark_ms, |f| f.min(watermark_ms)));
-                u.last = Some(u.last.map_or(watermark_ms, |l| l.max(watermark_ms)));
-                self.advance(out);
-                false
-            }
-            Hop::Finished { partition } => {
-                self.upstream.entry(partition).or_default().finished = true;
-                self.advance(out);
-                if live && self.upstream.values().all(|u| u.finished) {
-                    self.finish(out);
-                    return true;
-                }
-                false
-            }
-        }
-    }
-
-    /// The step every stage-A partition has passed: the minimum over those still
-    /// running (one that has notified nothing holds it), the maximum when all have
-    /// finished.
-    fn watermark(&self) -> Option<i64> {
-        let running: Vec<&Upstream> = self.upstream.values().filter(|u| !u.finished).collect();
-        if running.is_empty() {
-            return self.upstream.values().filter_map(|u| u.last).max();
-        }
-        running.iter().map(|u| u.last).min().flatten()
-    }
-
-    /// Apply and notify every step up to the watermark, from the first step any
-    /// stage-A task notified (the step of the earliest report, as in one process).
-    fn advance(&mut self, out: &mut dyn CaseSink) {
-        let Some(wm) = self.watermark() else {
-            return;
-        };
-        let start = match self.released {
-            Some(r) => r + self.step_ms,
-            None => match self.upstream.values().filter_map(|u| u.first).min() {
-                Some(first) => first,
-                None => return,
-            },
-        };
-        let mut boundary = start;
-        let mut steps = 0u32;
-        while boundary <= wm {
-            steps += 1;
-            if steps > MAX_STEPS_PER_ADVANCE && self.held.keys().next().is_none_or(|t| *t > wm) {
-                boundary = wm;
-            }
-            self.release_until(boundary, out);
-            self.b.advance(boundary, out);
-            self.released = Some(boundary);
-            boundary += self.step_ms;
-        }
-    }
-
-    /// Apply the held forwards at or before `boundary` in canonical order (two
-    /// copies of one forward, from a stage-A task that forwarded it again, once).
-    fn release_until(&mut self, boundary: i64, out: &mut dyn CaseSink) {
-        let later = self.held.split_off(&(boundary + 1));
-        let ready = std::mem::replace(&mut self.held, later);
-        self.apply_sorted(ready, out);
-    }
-
-    fn apply_sorted(&mut self, ready: BTreeMap<i64, Vec<Forward>>, out: &mut dyn CaseSink) {
-        for (_, mut same_time) in ready {
-            same_time.sort_by(canonical_cmp);
-            same_time.dedup();
-            for f in &same_time {
-                self.b.on_forward(f, out);
-            }
-        }
-    }
-
-    /// The input's end: every held forward in order, then the final snapshots, as
-    /// the replay's end gives them.
-    fn finish(&mut self, out: &mut dyn CaseSink) {
-        let rest = std::mem::take(&mut self.held);
-        self.apply_sorted(rest, out);
-        self.b.finish_all(out);
-    }
-
-    /// The stage-A partitions that have not finished.
-    pub(crate) fn unfinished(&self) -> Vec<i32> {
-        self.upstream
-            .iter()
-            .filter(|(_, u)| !u.finished)
-            .map(|(p, _)| *p)
-            .collect()
-    }
-
-    /// Transmitters tracked (the open-state gauge).
-    pub(crate) fn state_size(&self) -> usize {
-        self.b.state_size()
+    fn finish_all(&mut self, out: &mut dyn CaseSink) {
+        Transmitters::finish_all(self, out);
     }
 }
 
-impl Worker {
-    /// A fresh stage B from the configuration and the inventory `cells`.
-    pub(super) fn new_transmitters(
-        config: &crate::config::Config,
-        cells: Option<&std::path::Path>,
-    ) -> Result<TransmitterTask, ServiceError> {
-        let (_, fakebts) = crate::detect::setup::RunSetup::build_split(config, cells)
-            .map_err(ServiceError::Setup)?;
-        let (_, b) = fakebts.into_stages();
-        Ok(TransmitterTask::new(
-            b,
-            config.kafka.measurement_partitions,
-            config.pipeline.watermark_step_ms(),
-        ))
-    }
-
-    /// Stage B: the stage-A partitions it still waits for (empty once it has emitted
-    /// its final snapshots); `None` for other stages.
-    pub(super) fn unfinished_stage_a(&self) -> Option<Vec<i32>> {
-        match &self.stage {
-            Stage::Transmitters(_) if !self.live => Some(Vec::new()),
-            Stage::Transmitters(task) => Some(task.unfinished()),
-            _ => None,
-        }
-    }
-
-    /// Stage B: apply one message of the transmitters topic. The final snapshots,
-    /// when every stage-A partition has finished, spend the state: the next message
-    /// rebuilds it first, as after quiescence elsewhere.
-    pub(super) fn apply_hop(&mut self, payload: &[u8], out: &mut dyn CaseSink) {
-        let live = self.live;
-        let Stage::Transmitters(task) = &mut self.stage else {
-            return;
-        };
-        let hop = match Hop::decode(payload) {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "transmitters-topic message skipped");
-                return;
-            }
-        };
-        if task.apply(hop, out, live) {
-            self.live = false;
-            self.report.finishes += 1;
-            tracing::info!(
-                reason = "every stage-A partition finished",
-                stage = "transmitters",
-                "final snapshots emitted"
-            );
-        }
-    }
+/// A fresh stage B of the fake-BTS detector from the configuration and the
+/// inventory `cells`.
+pub(super) fn stage_b(
+    config: &crate::config::Config,
+    cells: Option<&std::path::Path>,
+) -> Result<StageBTask<Transmitters>, ServiceError> {
+    let (_, fakebts) =
+        crate::detect::setup::RunSetup::build_split(config, cells).map_err(ServiceError::Setup)?;
+    let (_, b) = fakebts.into_stages();
+    Ok(StageBTask::new(
+        b,
+        config.kafka.measurement_partitions,
+        config.pipeline.watermark_step_ms(),
+    ))
 }

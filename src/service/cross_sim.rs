@@ -1,0 +1,37 @@
+//! Stage B of the spam detector split over Kafka (`[kafka] sms_partitions` above
+//! 1): `CrossSim` as the last stage that [`super::stage_b`] runs over
+//! `[kafka.topics] internal_cross_sim`, where the stage-A tasks (`SimStage`, one per
+//! partition of the SMS internal topic) write their `SimForward`s and watermark
+//! steps ([`super::hop`]).
+
+use super::error::ServiceError;
+use super::stage_b::{LastStage, StageBTask};
+use crate::detect::spam::CrossSim;
+use crate::detect::CaseSink;
+use crate::model::Feed;
+
+impl LastStage for CrossSim {
+    const FEED: Feed = Feed::SmsVolume;
+    const STAGE: &'static str = "cross_sim";
+    const GAUGE: &'static str = "spam_cross_sim";
+
+    fn finish_all(&mut self, out: &mut dyn CaseSink) {
+        CrossSim::finish(self, out);
+    }
+}
+
+/// A fresh stage B of the spam detector from the configuration (the inventory
+/// `cells` is loaded as for every detector, though the spam detector reads none).
+pub(super) fn stage_b(
+    config: &crate::config::Config,
+    cells: Option<&std::path::Path>,
+) -> Result<StageBTask<CrossSim>, ServiceError> {
+    let (spam, _) =
+        crate::detect::setup::RunSetup::build_split(config, cells).map_err(ServiceError::Setup)?;
+    let (_, b) = spam.into_stages();
+    Ok(StageBTask::new(
+        b,
+        config.kafka.internal_partitions,
+        config.pipeline.watermark_step_ms(),
+    ))
+}
