@@ -31,7 +31,7 @@ pub(super) fn stage_b(
     let (_, b) = spam.into_stages();
     Ok(StageBTask::new(
         b,
-        config.kafka.internal_partitions,
+        config.kafka.sms_partitions,
         config.pipeline.watermark_step_ms(),
     ))
 }

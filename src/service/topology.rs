@@ -1,5 +1,5 @@
 //! The internal topics of `[kafka] topology = "staged"`: created when missing (with
-//! `[kafka] internal_partitions` and `measurement_partitions`), checked when
+//! `[kafka] sms_partitions` and `measurement_partitions`), checked when
 //! present, and the consumer-group settings of stage detect and of a split
 //! detector's stage B, and the warning that `single` with several instances
 //! gives other cases than one instance. Kept apart because it is the only place the
@@ -53,9 +53,9 @@ fn feed_topics(kafka: &KafkaConfig) -> [FeedTopics<'_>; 2] {
         FeedTopics {
             feed: Feed::SmsVolume,
             internal: &t.internal_sms,
-            partitions: kafka.internal_partitions,
-            setting: "[kafka] internal_partitions",
-            stage_b: "",
+            partitions: kafka.sms_partitions,
+            setting: "[kafka] sms_partitions",
+            stage_b: &t.internal_cross_sim,
             source: &t.sms_volume,
         },
         FeedTopics {
