@@ -180,8 +180,6 @@ impl Worker {
         started: Instant,
     ) {
         self.live = true;
-        // What stage A forwarded while rebuilding was produced before.
-        self.take_forwarded();
         self.metrics.rebuilt_records.inc_by(records);
         self.report.rebuilds += 1;
         self.report.rebuilt_records += records;

@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const PARTITIONS: i32 = 3;
+/// Partitions of the feed topic upstream (sources of the internal partitions).
+const SOURCES: i32 = 4;
 
 /// The scenario file and the internal topic of each feed.
 fn file(feed: Feed) -> &'static str {
@@ -59,23 +61,32 @@ fn ingest(dir: &Path, config: &Config, now_ms: i64, feed: Feed) -> BTreeMap<i32,
         marked: BTreeMap::new(),
     };
     let bounds = TimeBounds::at(now_ms);
-    let mut validator = SourceValidator::new(feed, bounds, config.pipeline.allowed_lateness_ms());
+    let lateness = config.pipeline.allowed_lateness_ms();
+    let mut validators: Vec<SourceValidator> = (0..SOURCES)
+        .map(|_| SourceValidator::new(feed, bounds, lateness))
+        .collect();
     let bytes = std::fs::read(dir.join(file(feed))).expect("scenario file");
-    let mut offset = 0i64;
-    for line in bytes.split(|&b| b == b'\n') {
+    let mut offsets = [0i64; SOURCES as usize];
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        // Lines in turn to the feed's partitions, as a producer without keys.
+        let source = (n % SOURCES as usize) as i32;
+        let (validator, offset) = (&mut validators[source as usize], offsets[source as usize]);
         let parsed = parse_bytes(feed, &bounds, 64, line);
         let origin = OriginRef::Kafka {
             topic: "feed",
-            partition: 0,
+            partition: source,
             offset,
         };
         if let Checked::Valid(event) = validator.admit(parsed, line, origin) {
             let wm = validator.watermark_ms().unwrap_or(i64::MIN);
-            state.forward(event, 0, offset, wm);
+            state.forward(event, source, offset, wm);
         }
-        offset += 1;
+        offsets[source as usize] += 1;
     }
-    state.mark_idle(feed, 0, offset, validator.watermark_ms());
+    for (source, validator) in validators.iter().enumerate() {
+        let next = offsets[source];
+        state.mark_idle(feed, source as i32, next, validator.watermark_ms());
+    }
     let mut out: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
     for OutMessage {
         partition, payload, ..
@@ -112,7 +123,7 @@ fn stage_a(config: &Config, cells: &Path, owned: &[i32], feed: Feed) -> Worker {
                 topic: "b".into(),
             },
         )]),
-        upstream: vec![(feed, 0)],
+        upstream: (0..SOURCES).map(|s| (feed, s)).collect(),
         owned: owned.iter().map(|p| (feed, *p)).collect(),
         ..DetectState::default()
     });
