@@ -494,11 +494,6 @@ async fn stage_b_and_stage_a_owners_killed_and_restarted_give_the_replays_cases(
     stage_b_and_stage_a_owners_killed_and_restarted(MEAS, 38).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spam_stage_b_and_stage_a_owners_killed_and_restarted_give_the_replays_cases() {
-    stage_b_and_stage_a_owners_killed_and_restarted(SMS, 43).await;
-}
-
 /// A measurements internal topic that exists with another partition count than
 /// `[kafka] measurement_partitions` is refused at start, with both counts and the
 /// commands that make it again (adding partitions would move claimed cells away

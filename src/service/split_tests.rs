@@ -207,6 +207,16 @@ fn one_process(dir: &Path, config: &Config, now_ms: i64, feed: Feed) -> Vec<Case
     )
 }
 
+/// The forwards of a stage-B log (markers decode without the forward's type) and
+/// their bytes.
+fn forwards_and_bytes(log: &[Vec<u8>]) -> (usize, usize) {
+    let forwards: Vec<&Vec<u8>> = log
+        .iter()
+        .filter(|m| Hop::<Never>::decode(m).is_err())
+        .collect();
+    (forwards.len(), forwards.iter().map(|m| m.len()).sum())
+}
+
 /// Stage A on three partitions over two workers in three interleavings, and a
 /// stretch of the log delivered twice: one process's snapshots, in order, with at
 /// least `min` cases of `kind`.
@@ -230,6 +240,15 @@ fn three_partitions_give_one_process(
     );
     for chunk in [1usize, 97, 5_000] {
         let log = run_stage_a(&config, &cells, &by_partition, chunk, feed);
+        if chunk == 5_000 {
+            let (forwards, bytes) = forwards_and_bytes(&log);
+            eprintln!(
+                "{}: {forwards} forwards of {} messages, {} bytes per forward",
+                feed.name(),
+                log.len(),
+                bytes / forwards.max(1)
+            );
+        }
         let got = run_stage_b(&config, &cells, &log, feed);
         assert_eq!(got.len(), want.len(), "chunk {chunk}: as many snapshots");
         for (g, w) in got.iter().zip(&want) {
@@ -255,6 +274,62 @@ fn stage_a_on_three_partitions_and_stage_b_give_one_process_snapshots() {
 #[test]
 fn spam_stage_a_on_three_partitions_and_stage_b_give_one_process_snapshots() {
     three_partitions_give_one_process("farm_spread", 1, Feed::SmsVolume, CaseKind::SimFarm, 1);
+}
+
+/// The stage-B log with every stage-A worker SIGKILLed and restarted: each fed its
+/// partitions up to `cut` of their messages (its forwards all produced, though its
+/// offsets were committed only up to `committed`), then a fresh worker rebuilt from
+/// the partitions' start up to `committed` (what it forwards meanwhile sent again,
+/// as the service does) and going on from there to the end.
+fn run_stage_a_killed(
+    config: &Config,
+    cells: &Path,
+    by_partition: &BTreeMap<i32, Vec<Vec<u8>>>,
+    feed: Feed,
+    (committed, cut): (f64, f64),
+) -> Vec<Vec<u8>> {
+    let mut log = Vec::new();
+    let mut none: Vec<Case> = Vec::new();
+    let at = |p: &i32, share: f64| (by_partition[p].len() as f64 * share) as usize;
+    for owned in [vec![0, 2], vec![1]] {
+        let mut w = stage_a(config, cells, &owned, feed);
+        for p in &owned {
+            for payload in &by_partition[p][..at(p, cut)] {
+                w.apply_internal(*p, payload, &mut none);
+            }
+        }
+        log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+        let mut w = stage_a(config, cells, &owned, feed);
+        w.live = false;
+        for p in &owned {
+            for payload in &by_partition[p][..at(p, committed)] {
+                w.apply_internal(*p, payload, &mut none);
+            }
+        }
+        w.live = true;
+        log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+        for p in &owned {
+            for payload in &by_partition[p][at(p, committed)..] {
+                w.apply_internal(*p, payload, &mut none);
+            }
+        }
+        log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+    }
+    log
+}
+
+#[test]
+fn spam_stage_a_killed_and_restarted_gives_one_process_snapshots() {
+    let feed = Feed::SmsVolume;
+    let (dir, truth) = small_scenario("farm_spread", 1);
+    let config = split_config(feed);
+    let cells = dir.path().join("cells.csv");
+    let want = one_process(dir.path(), &config, truth.end_ms, feed);
+    let by_partition = ingest(dir.path(), &config, truth.end_ms, feed);
+    for cuts in [(0.3, 0.5), (0.5, 0.52)] {
+        let log = run_stage_a_killed(&config, &cells, &by_partition, feed, cuts);
+        assert_eq!(run_stage_b(&config, &cells, &log, feed), want, "{cuts:?}");
+    }
 }
 
 /// The transmitters log of stage A fed everything but the idle markers (a SIGTERM
