@@ -4,8 +4,7 @@
 //! partition of the SMS internal topic) write their `SimForward`s and watermark
 //! steps ([`super::hop`]).
 
-use super::error::ServiceError;
-use super::stage_b::{LastStage, StageBTask};
+use super::stage_b::LastStage;
 use crate::detect::spam::CrossSim;
 use crate::detect::CaseSink;
 use crate::model::Feed;
@@ -18,20 +17,4 @@ impl LastStage for CrossSim {
     fn finish_all(&mut self, out: &mut dyn CaseSink) {
         CrossSim::finish(self, out);
     }
-}
-
-/// A fresh stage B of the spam detector from the configuration (the inventory
-/// `cells` is loaded as for every detector, though the spam detector reads none).
-pub(super) fn stage_b(
-    config: &crate::config::Config,
-    cells: Option<&std::path::Path>,
-) -> Result<StageBTask<CrossSim>, ServiceError> {
-    let (spam, _) =
-        crate::detect::setup::RunSetup::build_split(config, cells).map_err(ServiceError::Setup)?;
-    let (_, b) = spam.into_stages();
-    Ok(StageBTask::new(
-        b,
-        config.kafka.sms_partitions,
-        config.pipeline.watermark_step_ms(),
-    ))
 }

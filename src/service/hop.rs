@@ -154,28 +154,21 @@ pub(crate) fn detect_detectors(
     split: &std::collections::BTreeMap<Feed, Outbox>,
 ) -> Result<Vec<Box<dyn Detector>>, String> {
     let (spam, fakebts) = crate::detect::setup::RunSetup::build_split(config, cells)?;
+    // Each detector's stage A as a task of the feed, when its feed is split.
+    fn stage_a<S: Stage<In = Event> + 'static>(
+        stage: S,
+        name: &'static str,
+        feed: Feed,
+        outbox: &Outbox,
+    ) -> Box<dyn Detector> {
+        Box::new(StageATask::new(stage, name, feed, outbox.clone()))
+    }
     let spam: Box<dyn Detector> = match split.get(&Feed::SmsVolume) {
-        Some(outbox) => {
-            let (sims, _) = spam.into_stages();
-            Box::new(StageATask::new(
-                sims,
-                "spam",
-                Feed::SmsVolume,
-                outbox.clone(),
-            ))
-        }
+        Some(outbox) => stage_a(spam.into_stages().0, "spam", Feed::SmsVolume, outbox),
         None => Box::new(spam),
     };
     let fakebts: Box<dyn Detector> = match split.get(&Feed::Measurements) {
-        Some(outbox) => {
-            let (identities, _) = fakebts.into_stages();
-            Box::new(StageATask::new(
-                identities,
-                "fake_bts",
-                Feed::Measurements,
-                outbox.clone(),
-            ))
-        }
+        Some(o) => stage_a(fakebts.into_stages().0, "fake_bts", Feed::Measurements, o),
         None => Box::new(fakebts),
     };
     Ok(vec![spam, fakebts])

@@ -257,10 +257,21 @@ impl Worker {
         cells: Option<&std::path::Path>,
         feed: Feed,
     ) -> Result<Box<dyn CrossStage>, ServiceError> {
-        match feed {
-            Feed::Measurements => Ok(Box::new(super::transmitters::stage_b(config, cells)?)),
-            Feed::SmsVolume => Ok(Box::new(super::cross_sim::stage_b(config, cells)?)),
-        }
+        let (spam, fakebts) = crate::detect::setup::RunSetup::build_split(config, cells)
+            .map_err(ServiceError::Setup)?;
+        let (k, step) = (&config.kafka, config.pipeline.watermark_step_ms());
+        Ok(match feed {
+            Feed::Measurements => Box::new(StageBTask::new(
+                fakebts.into_stages().1,
+                k.measurement_partitions,
+                step,
+            )),
+            Feed::SmsVolume => Box::new(StageBTask::new(
+                spam.into_stages().1,
+                k.sms_partitions,
+                step,
+            )),
+        })
     }
 
     /// Stage B: the feed whose stage-A tasks forward to it; `None` for other stages.
