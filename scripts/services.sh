@@ -88,6 +88,7 @@ contract_topics=(
   "cellwatch.internal.sms-by-sim@1"
   "cellwatch.internal.meas-by-cell@1"
   "cellwatch.internal.meas-transmitters@1"
+  "cellwatch.internal.sms-cross-sim@1"
 )
 topic_partitions=4
 

@@ -1,12 +1,13 @@
-//! The fake-BTS detector distributed over Kafka (`[kafka] measurement_partitions`
-//! above 1, experimental) with real `cellwatch run` processes on the real broker and
-//! ClickHouse: three instances started in random order on empty topics while a
-//! producer writes the scenario, the measurements internal topic in 3 partitions
-//! (stage A, per claimed identity, spread over the instances' stage detect), stage B
-//! on the transmitters topic in one of them. The result must be exactly the replay's
-//! (every final case as a whole, the cases topic, dead letters by origin, every valid
-//! record archived) — also with the instance running stage B SIGKILLed mid-stream
-//! and not restarted. The fixture and comparisons are in `procs/`.
+//! A detector distributed over Kafka with real `cellwatch run` processes on the
+//! real broker and ClickHouse — the fake-BTS detector (`[kafka]
+//! measurement_partitions` above 1) and the spam detector (`sms_partitions`): three
+//! instances started in random order on empty topics while a producer writes the
+//! scenario, the feed's internal topic in 3 partitions (stage A, per claimed
+//! identity or per SIM, spread over the instances' stage detect), stage B on its
+//! stage-B topic in one of them. The result must be exactly the replay's (every
+//! final case as a whole, the cases topic, dead letters by origin, every valid
+//! record archived) — also with the instance running stage B SIGKILLed mid-stream,
+//! restarted or not. The fixture and comparisons are in `procs/`.
 
 mod common;
 mod procs;
@@ -22,17 +23,53 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-/// Partitions of the measurements internal topic.
-const MEASUREMENT_PARTITIONS: i32 = 3;
+/// Partitions of the split feed's internal topic.
+const SPLIT_PARTITIONS: i32 = 3;
 
-/// Whether `i` runs stage B now (its last transmitters-group event assigned it).
-fn owns_stage_b(i: &Instance) -> bool {
+/// Which detector is split: how its parts show in the configuration and the logs.
+#[derive(Clone, Copy)]
+struct Side {
+    /// Stage B's consumer group ends with this; its `stage` in the logs.
+    group_suffix: &'static str,
+    stage: &'static str,
+    /// The fixture's internal topic names of the feed contain this; the setting of
+    /// the internal topic and of the stage-B topic.
+    internal: &'static str,
+    internal_setting: &'static str,
+    stage_b_setting: &'static str,
+    /// The feed's name in `detector state rebuilt`'s `feeds`, its partition setting.
+    feed: &'static str,
+    partitions_setting: &'static str,
+}
+
+const MEAS: Side = Side {
+    group_suffix: "-transmitters",
+    stage: "transmitters",
+    internal: "imeas",
+    internal_setting: "internal_measurements",
+    stage_b_setting: "internal_transmitters",
+    feed: "measurements",
+    partitions_setting: "[kafka] measurement_partitions",
+};
+
+const SMS: Side = Side {
+    group_suffix: "-cross-sim",
+    stage: "cross_sim",
+    internal: "isms",
+    internal_setting: "internal_sms",
+    stage_b_setting: "internal_cross_sim",
+    feed: "sms_volume",
+    partitions_setting: "[kafka] sms_partitions",
+};
+
+/// Whether `i` runs `side`'s stage B now (its last stage-B-group event assigned it).
+fn owns_stage_b(i: &Instance, side: Side) -> bool {
     let mut owned = false;
     for fields in log_fields(i) {
         if !fields["group"]
             .as_str()
             .unwrap_or_default()
-            .ends_with("-transmitters")
+            .ends_with(side.group_suffix)
         {
             continue;
         }
@@ -48,7 +85,7 @@ fn owns_stage_b(i: &Instance) -> bool {
 /// Wait until stage detect's 1 + 3 internal partitions are owned, over at least
 /// `spread` instances.
 fn wait_detect_spread(instances: &[Instance], spread: usize, secs: u64) {
-    let want = 1 + MEASUREMENT_PARTITIONS as u64;
+    let want = 1 + SPLIT_PARTITIONS as u64;
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let owned: Vec<u64> = instances.iter().map(detect_partitions).collect();
@@ -81,6 +118,7 @@ fn finish(mut instances: Vec<Instance>) {
 
 /// Three instances, started in random order (said in the output).
 async fn three(
+    side: Side,
     seed: u64,
 ) -> (
     Fixture,
@@ -88,12 +126,23 @@ async fn three(
     std::thread::JoinHandle<()>,
     procs::Placement,
 ) {
-    three_with(seed, 30, procs::IDLE_SECS).await
+    three_with(side, seed, 30, procs::IDLE_SECS).await
+}
+
+/// The fixture with `side`'s feed split over [`SPLIT_PARTITIONS`].
+async fn split_fixture(side: Side, seed: u64) -> Fixture {
+    let mut setup = Setup::shared(seed, PARTITIONS, true);
+    match side.feed {
+        "measurements" => setup.measurement_partitions = SPLIT_PARTITIONS,
+        _ => setup.sms_partitions = SPLIT_PARTITIONS,
+    }
+    Fixture::setup(setup).await
 }
 
 /// [`three`] with the producer writing over `produce_secs` and the instances'
 /// idle timeout `idle_secs`.
 async fn three_with(
+    side: Side,
     seed: u64,
     produce_secs: u64,
     idle_secs: u64,
@@ -103,9 +152,7 @@ async fn three_with(
     std::thread::JoinHandle<()>,
     procs::Placement,
 ) {
-    let mut setup = Setup::shared(seed, PARTITIONS, true);
-    setup.measurement_partitions = MEASUREMENT_PARTITIONS;
-    let f = Fixture::setup(setup).await;
+    let f = split_fixture(side, seed).await;
     let toml = std::fs::read_to_string(&f.config).unwrap().replace(
         &format!("idle_timeout_secs = {}", procs::IDLE_SECS),
         &format!("idle_timeout_secs = {idle_secs}"),
@@ -116,9 +163,8 @@ async fn three_with(
     (f, instances, producing, placement)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stage_a_on_three_partitions_over_three_instances_gives_the_replays_cases() {
-    let (f, instances, producing, placement) = three(36).await;
+async fn three_instances_give_the_replays_cases(side: Side, seed: u64) {
+    let (f, instances, producing, placement) = three(side, seed).await;
     wait_detect_spread(&instances, 3, 90);
     producing.join().unwrap();
     finish(instances);
@@ -126,12 +172,23 @@ async fn stage_a_on_three_partitions_over_three_instances_gives_the_replays_case
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stage_a_on_three_partitions_over_three_instances_gives_the_replays_cases() {
+    three_instances_give_the_replays_cases(MEAS, 36).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spam_stage_a_on_three_partitions_over_three_instances_gives_the_replays_cases() {
+    three_instances_give_the_replays_cases(SMS, 41).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_instance_running_stage_b_killed_mid_stream_changes_nothing() {
-    let (f, mut instances, producing, placement) = three(37).await;
+    let side = MEAS;
+    let (f, mut instances, producing, placement) = three(side, 37).await;
     wait_detect_spread(&instances, 2, 90);
     let deadline = Instant::now() + Duration::from_secs(60);
     let victim = loop {
-        if let Some(v) = instances.iter().position(owns_stage_b) {
+        if let Some(v) = instances.iter().position(|i| owns_stage_b(i, side)) {
             break v;
         }
         assert!(Instant::now() < deadline, "no instance runs stage B");
@@ -148,7 +205,7 @@ async fn the_instance_running_stage_b_killed_mid_stream_changes_nothing() {
     // stage B rebuilds from the transmitters topic.
     wait_detect_spread(&instances, 1, 120);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !instances.iter().any(owns_stage_b) {
+    while !instances.iter().any(|i| owns_stage_b(i, side)) {
         assert!(Instant::now() < deadline, "no survivor took stage B over");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -157,9 +214,9 @@ async fn the_instance_running_stage_b_killed_mid_stream_changes_nothing() {
     assert_equals_the_replay(&f, &placement).await;
 }
 
-/// The measurements partitions of stage A that `i` owns now (its detect-group
+/// The partitions of `side`'s stage A that `i` owns now (its detect-group
 /// assignments and revocations, by the `which` field).
-fn stage_a_partitions(i: &Instance) -> BTreeSet<String> {
+fn stage_a_partitions(i: &Instance, side: Side) -> BTreeSet<String> {
     let mut owned = BTreeSet::new();
     for fields in log_fields(i) {
         if !fields["group"]
@@ -170,7 +227,7 @@ fn stage_a_partitions(i: &Instance) -> BTreeSet<String> {
             continue;
         }
         let which = fields["which"].as_str().unwrap_or_default();
-        let parts = which.split(',').filter(|p| p.contains("imeas"));
+        let parts = which.split(',').filter(|p| p.contains(side.internal));
         match fields["message"].as_str() {
             Some("partitions assigned") => owned.extend(parts.map(str::to_string)),
             Some("partitions revoked") => {
@@ -185,15 +242,15 @@ fn stage_a_partitions(i: &Instance) -> BTreeSet<String> {
 }
 
 /// Whether `i`'s stages detect and B have rebuilt what they were last assigned.
-fn settled(i: &Instance) -> bool {
+fn settled(i: &Instance, side: Side) -> bool {
     let mut pending: BTreeMap<&str, bool> = BTreeMap::new();
     let fields = log_fields(i);
     for f in &fields {
         let group = f["group"].as_str().unwrap_or_default();
         let stage = if group.ends_with("-detect") {
             "detect"
-        } else if group.ends_with("-transmitters") {
-            "transmitters"
+        } else if group.ends_with(side.group_suffix) {
+            "b"
         } else {
             ""
         };
@@ -203,14 +260,7 @@ fn settled(i: &Instance) -> bool {
             }
             Some("detector state rebuilt") => {
                 if let Some(s) = f["stage"].as_str() {
-                    pending.insert(
-                        if s == "detect" {
-                            "detect"
-                        } else {
-                            "transmitters"
-                        },
-                        false,
-                    );
+                    pending.insert(if s == "detect" { "detect" } else { "b" }, false);
                 }
             }
             _ => {}
@@ -284,15 +334,15 @@ fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
 /// with an idle timeout of an hour so that quiescence never comes: stage A's tasks
 /// finish at their stop, stage B reads on for their ends and emits the final
 /// snapshots, which must be the replay's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_mid_stream_and_of_all_at_the_end_give_the_replays_cases() {
-    let (f, mut instances, producing, placement) = three_with(39, 30, 3600).await;
+async fn sigterm_mid_stream_and_of_all_at_the_end(side: Side, seed: u64) {
+    let (f, mut instances, producing, placement) = three_with(side, seed, 30, 3600).await;
     let valid = procs::replay(&f).2;
+    let owns = |i: &Instance| owns_stage_b(i, side);
     wait_detect_spread(&instances, 3, 90);
     wait_until("an instance runs stage B", 60, || {
-        instances.iter().any(owns_stage_b)
+        instances.iter().any(owns)
     });
-    let victim = instances.remove(instances.iter().position(owns_stage_b).unwrap());
+    let victim = instances.remove(instances.iter().position(owns).unwrap());
     let log = victim.log.clone();
     let took = victim.terminate(30);
     eprintln!("SIGTERM mid-stream to the instance running stage B: exit after {took:?}");
@@ -303,8 +353,8 @@ async fn sigterm_mid_stream_and_of_all_at_the_end_give_the_replays_cases() {
     );
     // The survivors take its part over once the groups notice (session timeout).
     wait_until("the survivors own stage detect and B", 150, || {
-        instances.iter().map(detect_partitions).sum::<u64>() == 1 + MEASUREMENT_PARTITIONS as u64
-            && instances.iter().any(owns_stage_b)
+        instances.iter().map(detect_partitions).sum::<u64>() == 1 + SPLIT_PARTITIONS as u64
+            && instances.iter().any(owns)
     });
     producing.join().unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -313,22 +363,32 @@ async fn sigterm_mid_stream_and_of_all_at_the_end_give_the_replays_cases() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     wait_until("the survivors' rebuilds are through", 60, || {
-        instances.iter().all(settled)
+        instances.iter().all(|i| settled(i, side))
     });
     // Stage detect runs behind ingest (20 000 – 30 000 envelopes in a debug build
     // at a load of 10 – 14) and a stop reads on for 15 s only: "at the end" is once
     // stages detect and B have committed their topics to the end.
-    let (group, isms, imeas, itx) = (
-        setting(&f, "group_id"),
-        setting(&f, "internal_sms"),
-        setting(&f, "internal_measurements"),
-        setting(&f, "internal_transmitters"),
+    let group = setting(&f, "group_id");
+    let split = setting(&f, side.internal_setting);
+    let other = setting(
+        &f,
+        if side.feed == "measurements" {
+            "internal_sms"
+        } else {
+            "internal_measurements"
+        },
     );
+    let stage_b_topic = setting(&f, side.stage_b_setting);
     wait_until("stages detect and B through their topics", 180, || {
         let detect = format!("{group}-detect");
-        behind(&f, &detect, &isms, 1)
-            + behind(&f, &detect, &imeas, MEASUREMENT_PARTITIONS)
-            + behind(&f, &format!("{group}-transmitters"), &itx, 1)
+        behind(&f, &detect, &other, 1)
+            + behind(&f, &detect, &split, SPLIT_PARTITIONS)
+            + behind(
+                &f,
+                &format!("{group}{}", side.group_suffix),
+                &stage_b_topic,
+                1,
+            )
             == 0
     });
     let logs: Vec<_> = instances.iter().map(|i| i.log.clone()).collect();
@@ -352,6 +412,16 @@ async fn sigterm_mid_stream_and_of_all_at_the_end_give_the_replays_cases() {
     assert_equals_the_replay(&f, &placement).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_stream_and_of_all_at_the_end_give_the_replays_cases() {
+    sigterm_mid_stream_and_of_all_at_the_end(MEAS, 39).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spam_sigterm_mid_stream_and_of_all_at_the_end_give_the_replays_cases() {
+    sigterm_mid_stream_and_of_all_at_the_end(SMS, 42).await;
+}
+
 /// The instance running stage B SIGKILLed mid-stream and restarted at once with
 /// its `group_instance_id` (it gets its partitions back without waiting out the
 /// session timeout), then one running only stage-A partitions the same way: each
@@ -361,16 +431,17 @@ async fn sigterm_mid_stream_and_of_all_at_the_end_give_the_replays_cases() {
 /// transmitter state: with stage B's re-read skipped (and the wait for it below
 /// removed) this test failed, 2 of 68 cases differing (a fake-BTS case split in two,
 /// one with 1 report of 58).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stage_b_and_stage_a_owners_killed_and_restarted_give_the_replays_cases() {
-    let (f, mut instances, producing, placement) = three_with(38, 45, procs::IDLE_SECS).await;
+async fn stage_b_and_stage_a_owners_killed_and_restarted(side: Side, seed: u64) {
+    let (f, mut instances, producing, placement) =
+        three_with(side, seed, 45, procs::IDLE_SECS).await;
+    let owns = |i: &Instance| owns_stage_b(i, side);
     wait_detect_spread(&instances, 3, 90);
     wait_until("an instance runs stage B", 60, || {
-        instances.iter().any(owns_stage_b)
+        instances.iter().any(owns)
     });
     // Let stage B apply and commit some of the stream first.
     std::thread::sleep(Duration::from_secs(4));
-    let v = instances.iter().position(owns_stage_b).unwrap();
+    let v = instances.iter().position(owns).unwrap();
     let b_owner = instances.remove(v);
     let id = b_owner.id.clone();
     eprintln!("killing {id} (stage B) mid-stream, restarting it");
@@ -379,34 +450,34 @@ async fn stage_b_and_stage_a_owners_killed_and_restarted_give_the_replays_cases(
     instances.push(f.spawn_as(&format!("{id}-restarted"), &id));
     let back = instances.last().unwrap();
     wait_until("stage B rebuilt by the restarted instance", 60, || {
-        rebuilt_records(back, "transmitters", None) > 0
+        rebuilt_records(back, side.stage, None) > 0
     });
     eprintln!(
-        "stage B rebuilt {} transmitters-topic messages, {:?} after the kill",
-        rebuilt_records(back, "transmitters", None),
+        "stage B rebuilt {} stage-B-topic messages, {:?} after the kill",
+        rebuilt_records(back, side.stage, None),
         killed.elapsed()
     );
     // Then an instance running stage-A partitions but not stage B.
     let v = instances
         .iter()
-        .position(|i| !owns_stage_b(i) && !stage_a_partitions(i).is_empty())
+        .position(|i| !owns(i) && !stage_a_partitions(i, side).is_empty())
         .expect("an instance runs stage A without stage B");
     let a_owner = instances.remove(v);
     let id = a_owner.id.clone();
     eprintln!(
         "killing {id} (stage A partitions {:?}) mid-stream, restarting it",
-        stage_a_partitions(&a_owner)
+        stage_a_partitions(&a_owner, side)
     );
     a_owner.kill();
     let killed = Instant::now();
     instances.push(f.spawn_as(&format!("{id}-restarted"), &id));
     let back = instances.last().unwrap();
     wait_until("stage A rebuilt by the restarted instance", 60, || {
-        rebuilt_records(back, "detect", Some("measurements")) > 0
+        rebuilt_records(back, "detect", Some(side.feed)) > 0
     });
     eprintln!(
-        "stage A rebuilt {} meas-by-cell messages, {:?} after the kill",
-        rebuilt_records(back, "detect", Some("measurements")),
+        "stage A rebuilt {} internal-topic messages, {:?} after the kill",
+        rebuilt_records(back, "detect", Some(side.feed)),
         killed.elapsed()
     );
     assert!(
@@ -418,16 +489,18 @@ async fn stage_b_and_stage_a_owners_killed_and_restarted_give_the_replays_cases(
     assert_equals_the_replay(&f, &placement).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stage_b_and_stage_a_owners_killed_and_restarted_give_the_replays_cases() {
+    stage_b_and_stage_a_owners_killed_and_restarted(MEAS, 38).await;
+}
+
 /// A measurements internal topic that exists with another partition count than
 /// `[kafka] measurement_partitions` is refused at start, with both counts and the
 /// commands that make it again (adding partitions would move claimed cells away
 /// from their history: silently other cases).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_measurements_topic_with_another_partition_count_is_refused_with_the_fix() {
-    let mut setup = Setup::shared(40, PARTITIONS, true);
-    setup.measurement_partitions = MEASUREMENT_PARTITIONS;
-    let f = Fixture::setup(setup).await;
-    let imeas = setting(&f, "internal_measurements");
+async fn another_partition_count_is_refused_with_the_fix(side: Side, seed: u64) {
+    let f = split_fixture(side, seed).await;
+    let imeas = setting(&f, side.internal_setting);
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &f.brokers)
         .create()
@@ -440,16 +513,26 @@ async fn a_measurements_topic_with_another_partition_count_is_refused_with_the_f
     {
         r.unwrap();
     }
-    let mut a = f.spawn_as("a", "cw-split-resize");
+    let mut a = f.spawn_as("a", &format!("cw-split-resize-{}", side.stage));
     let status = a.wait_exit(60);
     assert!(!status.success(), "refused: exit non-zero");
     let log = a.log_text();
     for needed in [
         format!("internal topic {imeas} has 2 partitions; the configuration says 3"),
-        "[kafka] measurement_partitions".to_string(),
+        side.partitions_setting.to_string(),
         format!("--delete --topic {imeas}"),
         "--reset-offsets".to_string(),
     ] {
         assert!(log.contains(&needed), "{needed:?} in the error:\n{log}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_measurements_topic_with_another_partition_count_is_refused_with_the_fix() {
+    another_partition_count_is_refused_with_the_fix(MEAS, 40).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_topic_with_another_partition_count_is_refused_with_the_fix() {
+    another_partition_count_is_refused_with_the_fix(SMS, 44).await;
 }

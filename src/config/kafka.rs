@@ -31,10 +31,20 @@ pub struct KafkaConfig {
     /// without internal topics; faster with one instance, but with several the
     /// cross-key results (farms, baselines, transmitters) differ (a warning says so).
     pub topology: Topology,
-    /// Partitions of the SMS internal topic when the service creates it (`staged`).
-    /// Keep 1: the spam detector holds cross-key state (baselines, farms), so its
-    /// detect task must see every event; more partitions are refused.
+    /// Must be 1 (kept so that older configuration files still load): the SMS
+    /// internal topic's partition count is `sms_partitions`.
     pub internal_partitions: i32,
+    /// Partitions of the SMS internal topic (`[kafka.topics] internal_sms`), 1 to
+    /// 256. Default 1: stage detect runs the whole spam detector in one task. Above
+    /// 1 the detector's per-SIM stage A (windows, features, population samples) runs
+    /// as one task per partition (spread over the instances of the detect group),
+    /// forwarding to its cross-SIM stage B (baselines, rules, cases, farms), one task
+    /// reading `[kafka.topics] internal_cross_sim` (docs/streaming.md, "The spam
+    /// detector over N partitions"): the same cases, for more CPU in stage detect
+    /// on one machine. Set it at the first start: an existing topic with another
+    /// count is refused with the commands that make it again, since added
+    /// partitions would move SIMs away from their history.
+    pub sms_partitions: i32,
     /// Partitions of the measurements internal topic (`[kafka.topics]
     /// internal_measurements`), 1 to 256. Default 1: stage detect runs the whole
     /// fake-BTS detector in one task, which keeps up with about 100 000 records/s
@@ -79,6 +89,7 @@ impl Default for KafkaConfig {
             connect_timeout_secs: 30,
             topology: Topology::default(),
             internal_partitions: 1,
+            sms_partitions: 1,
             measurement_partitions: 1,
             fetch_queue_backoff_ms: 20,
             topics: TopicsConfig::default(),
@@ -123,6 +134,9 @@ pub struct TopicsConfig {
     /// stage B (internal, 1 partition; used when `[kafka] measurement_partitions` is
     /// above 1).
     pub internal_transmitters: String,
+    /// What the spam detector's per-SIM stage A forwards to its cross-SIM stage B
+    /// (internal, 1 partition; used when `[kafka] sms_partitions` is above 1).
+    pub internal_cross_sim: String,
 }
 
 impl Default for TopicsConfig {
@@ -137,6 +151,7 @@ impl Default for TopicsConfig {
             internal_sms: "cellwatch.internal.sms-by-sim".into(),
             internal_measurements: "cellwatch.internal.meas-by-cell".into(),
             internal_transmitters: "cellwatch.internal.meas-transmitters".into(),
+            internal_cross_sim: "cellwatch.internal.sms-cross-sim".into(),
         }
     }
 }
@@ -180,9 +195,15 @@ impl KafkaConfig {
             p.push(
                 "kafka.internal_partitions",
                 format!(
-                    "must be 1 (the spam detector is one task today), got {}",
+                    "must be 1 (set sms_partitions for the SMS internal topic), got {}",
                     self.internal_partitions
                 ),
+            );
+        }
+        if !(1..=256).contains(&self.sms_partitions) {
+            p.push(
+                "kafka.sms_partitions",
+                format!("must be 1 to 256, got {}", self.sms_partitions),
             );
         }
         if !(1..=256).contains(&self.measurement_partitions) {
@@ -201,7 +222,7 @@ impl KafkaConfig {
 
 impl TopicsConfig {
     /// `(key, topic)` of every topic, in declaration order.
-    pub(crate) fn by_key(&self) -> [(&'static str, &str); 9] {
+    pub(crate) fn by_key(&self) -> [(&'static str, &str); 10] {
         [
             ("sms_volume", &self.sms_volume),
             ("measurements", &self.measurements),
@@ -212,6 +233,7 @@ impl TopicsConfig {
             ("internal_sms", &self.internal_sms),
             ("internal_measurements", &self.internal_measurements),
             ("internal_transmitters", &self.internal_transmitters),
+            ("internal_cross_sim", &self.internal_cross_sim),
         ]
     }
 

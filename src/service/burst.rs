@@ -55,7 +55,7 @@ fn parse_jobs(jobs: &[Job<'_>], bounds: &TimeBounds, depth: usize) -> Vec<Parsed
 impl Worker {
     /// What to parse of each record of a burst.
     fn jobs<'m>(&self, msgs: &'m [BorrowedMessage<'_>], topics: &[&str]) -> Vec<Job<'m>> {
-        if matches!(self.stage, Stage::Detect(_) | Stage::Transmitters(_)) {
+        if matches!(self.stage, Stage::Detect(_) | Stage::Cross(_)) {
             return msgs.iter().map(|_| None).collect();
         }
         let limit = self.config.pipeline.max_record_bytes;

@@ -1,13 +1,13 @@
-//! The fake-BTS detector split over Kafka (`[kafka] measurement_partitions` above 1,
-//! experimental): what the per-identity stage A tasks (one per partition of the
-//! measurements internal topic, inside stage detect) write to `[kafka.topics]
-//! internal_transmitters`, and the detector that runs stage A in stage detect's
-//! pipeline, collecting what it forwards for the worker to produce. Kept apart
-//! because it is the contract between stage A and stage B ([`super::transmitters`]).
+//! A detector split over Kafka (`[kafka] measurement_partitions` or `sms_partitions`
+//! above 1): what the per-key stage-A tasks (one per partition of the feed's
+//! internal topic, inside stage detect) write to the one-partition topic of the
+//! detector's stage B (`[kafka.topics] internal_transmitters` for the fake-BTS
+//! detector, `internal_cross_sim` for the spam detector), and the detector that runs
+//! a stage A in stage detect's pipeline, collecting what it forwards for the worker
+//! to produce. Kept apart because it is the contract between stage A and stage B
+//! ([`super::transmitters`]).
 
-use crate::detect::fakebts::forward::Forward;
-use crate::detect::fakebts::identities::IdentityStage;
-use crate::detect::stage::Stage as _;
+use crate::detect::stage::{Emit, Never, Stage};
 use crate::detect::{CaseSink, Detector, Reference};
 use crate::model::{Event, Feed};
 use serde::{Deserialize, Serialize};
@@ -16,24 +16,25 @@ use std::sync::{Arc, Mutex};
 /// Version byte in front of every message: a reader refuses what it does not know.
 const VERSION: u8 = 1;
 
-/// One message of the transmitters internal topic.
+/// One message of a stage-B topic, forwarding `M` (the fake-BTS detector's
+/// `Forward`, the spam detector's `SimForward`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) enum Hop {
-    /// What stage A forwarded for one report (released in canonical order).
-    Forward(Forward),
-    /// Stage A's task of measurements partition `partition` has released every
-    /// report up to `watermark_ms` (a watermark step) and notified that step.
+pub(crate) enum Hop<M> {
+    /// What stage A forwarded for one event (released in canonical order).
+    Forward(M),
+    /// Stage A's task of internal partition `partition` has released every event
+    /// up to `watermark_ms` (a watermark step) and notified that step.
     Step { partition: i32, watermark_ms: i64 },
     /// That task has released everything (every source idle, the input's end).
     Finished { partition: i32 },
 }
 
-/// A transmitters-topic message that cannot be read (another version, corrupted).
+/// A stage-B-topic message that cannot be read (another version, corrupted).
 #[derive(Debug, thiserror::Error)]
-#[error("unreadable transmitters-topic message: {0}")]
+#[error("unreadable stage-B-topic message: {0}")]
 pub(crate) struct HopError(String);
 
-impl Hop {
+impl<M: Serialize + serde::de::DeserializeOwned> Hop<M> {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = vec![VERSION];
         // Serialising these plain types into a Vec cannot fail.
@@ -41,7 +42,7 @@ impl Hop {
         out
     }
 
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Hop, HopError> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Hop<M>, HopError> {
         match bytes.split_first() {
             Some((&VERSION, rest)) => {
                 postcard::from_bytes(rest).map_err(|e| HopError(e.to_string()))
@@ -52,61 +53,87 @@ impl Hop {
     }
 }
 
-/// What the stage-A detector produced since the worker last took it (the worker
+/// A step or end marker, encoded as every `Hop<M>` encodes it (the variant and its
+/// fields; `M` does not appear).
+pub(crate) fn marker(hop: Hop<Never>) -> Vec<u8> {
+    hop.encode()
+}
+
+/// What a stage-A detector produced since the worker last took it (the worker
 /// knows which partitions it owns and tags the steps with them).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Produced {
-    Forward(Forward),
+    /// A forward, already encoded as its `Hop::Forward`.
+    Forward(Vec<u8>),
     Step(i64),
     Finished,
 }
 
-/// Shared between the stage-A detector (inside the pipeline) and its worker.
+/// Shared between a stage-A detector (inside the pipeline) and its worker.
 pub(crate) type Outbox = Arc<Mutex<Vec<Produced>>>;
 
-/// Stage A as a detector of stage detect's pipeline: it sees the measurements of
-/// the partitions its worker owns, in canonical order with their watermark steps,
-/// and emits no case; what it forwards goes to the outbox.
-pub(crate) struct IdentityTask {
-    stage: IdentityStage,
+/// A stage A as a detector of stage detect's pipeline: it sees the events of its
+/// feed's partitions that its worker owns, in canonical order with their watermark
+/// steps, and emits no case; what it forwards goes to the outbox.
+pub(crate) struct StageATask<S: Stage<In = Event>> {
+    stage: S,
+    /// The detector's name (metrics) and feed.
+    name: &'static str,
+    feed: Feed,
     outbox: Outbox,
+    forwarded: Vec<S::Out>,
 }
 
-impl IdentityTask {
-    pub(crate) fn new(stage: IdentityStage, outbox: Outbox) -> Self {
-        IdentityTask { stage, outbox }
-    }
-
-    fn push(&self, p: Produced) {
-        self.outbox.lock().expect("outbox lock").push(p);
-    }
-}
-
-impl Detector for IdentityTask {
-    fn name(&self) -> &'static str {
-        "fake_bts"
-    }
-
-    fn feed(&self) -> Option<Feed> {
-        Some(Feed::Measurements)
-    }
-
-    fn on_event(&mut self, event: &Event, _out: &mut dyn CaseSink) {
-        if let Event::Measurement(m) = event {
-            if let Some(f) = self.stage.on_report(m) {
-                self.push(Produced::Forward(f));
-            }
+impl<S: Stage<In = Event>> StageATask<S> {
+    pub(crate) fn new(stage: S, name: &'static str, feed: Feed, outbox: Outbox) -> Self {
+        StageATask {
+            stage,
+            name,
+            feed,
+            outbox,
+            forwarded: Vec::new(),
         }
     }
 
-    fn on_watermark(&mut self, watermark_ms: i64, _out: &mut dyn CaseSink) {
-        self.stage.advance(watermark_ms);
-        self.push(Produced::Step(watermark_ms));
+    /// Move what the stage forwarded, then `then`, to the outbox.
+    fn push(&mut self, then: Option<Produced>) {
+        if self.forwarded.is_empty() && then.is_none() {
+            return;
+        }
+        let mut outbox = self.outbox.lock().expect("outbox lock");
+        for m in self.forwarded.drain(..) {
+            outbox.push(Produced::Forward(Hop::Forward(m).encode()));
+        }
+        outbox.extend(then);
+    }
+}
+
+impl<S: Stage<In = Event>> Detector for StageATask<S> {
+    fn name(&self) -> &'static str {
+        self.name
     }
 
-    fn finish(&mut self, _out: &mut dyn CaseSink) {
-        self.stage.finish_all();
-        self.push(Produced::Finished);
+    fn feed(&self) -> Option<Feed> {
+        Some(self.feed)
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut dyn CaseSink) {
+        self.stage
+            .on_message(event, &mut Emit::new(out, &mut self.forwarded));
+        self.push(None);
+    }
+
+    fn on_watermark(&mut self, watermark_ms: i64, out: &mut dyn CaseSink) {
+        self.stage
+            .on_watermark(watermark_ms, &mut Emit::new(out, &mut self.forwarded));
+        self.push(Some(Produced::Step(watermark_ms)));
+    }
+
+    /// The input's end: what is pending forwarded, then the end marker (the state is
+    /// spent: the worker rebuilds before it takes more).
+    fn finish(&mut self, out: &mut dyn CaseSink) {
+        self.stage.flush(&mut Emit::new(out, &mut self.forwarded));
+        self.push(Some(Produced::Finished));
     }
 
     fn on_reference_update(&mut self, kind: Reference, key: &str, value: Option<&[u8]>) {
@@ -114,33 +141,48 @@ impl Detector for IdentityTask {
     }
 
     fn state_size(&self) -> usize {
-        self.stage.len()
+        self.stage.state_size()
     }
 }
 
-/// The detectors of stage detect when stage A runs there: the spam detector and
-/// stage A, forwarding to `outbox`.
-pub(crate) fn split_detectors(
+/// The detectors of stage detect: each detector whole, or its stage A forwarding to
+/// the outbox of its feed in `split` (the feeds whose internal topic has several
+/// partitions).
+pub(crate) fn detect_detectors(
     config: &crate::config::Config,
     cells: Option<&std::path::Path>,
-    outbox: Outbox,
+    split: &std::collections::BTreeMap<Feed, Outbox>,
 ) -> Result<Vec<Box<dyn Detector>>, String> {
     let (spam, fakebts) = crate::detect::setup::RunSetup::build_split(config, cells)?;
-    let (identities, _) = fakebts.into_stages();
-    Ok(vec![
-        Box::new(spam),
-        Box::new(IdentityTask::new(identities, outbox)),
-    ])
+    // Each detector's stage A as a task of the feed, when its feed is split.
+    fn stage_a<S: Stage<In = Event> + 'static>(
+        stage: S,
+        name: &'static str,
+        feed: Feed,
+        outbox: &Outbox,
+    ) -> Box<dyn Detector> {
+        Box::new(StageATask::new(stage, name, feed, outbox.clone()))
+    }
+    let spam: Box<dyn Detector> = match split.get(&Feed::SmsVolume) {
+        Some(outbox) => stage_a(spam.into_stages().0, "spam", Feed::SmsVolume, outbox),
+        None => Box::new(spam),
+    };
+    let fakebts: Box<dyn Detector> = match split.get(&Feed::Measurements) {
+        Some(o) => stage_a(fakebts.into_stages().0, "fake_bts", Feed::Measurements, o),
+        None => Box::new(fakebts),
+    };
+    Ok(vec![spam, fakebts])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::fakebts::forward::Forward;
 
     #[test]
     fn hops_survive_the_round_trip_and_foreign_bytes_are_refused() {
         for hop in [
-            Hop::Step {
+            Hop::<Forward>::Step {
                 partition: 2,
                 watermark_ms: 1_000,
             },
@@ -148,7 +190,22 @@ mod tests {
         ] {
             assert_eq!(Hop::decode(&hop.encode()).unwrap(), hop);
         }
-        assert!(Hop::decode(&[9, 1, 2]).is_err());
-        assert!(Hop::decode(&[]).is_err());
+        assert!(Hop::<Forward>::decode(&[9, 1, 2]).is_err());
+        assert!(Hop::<Forward>::decode(&[]).is_err());
+    }
+
+    #[test]
+    fn markers_encode_as_every_hop_does() {
+        let step = Hop::<Never>::Step {
+            partition: 1,
+            watermark_ms: 20_000,
+        };
+        assert_eq!(
+            Hop::<Forward>::decode(&marker(step)).unwrap(),
+            Hop::Step {
+                partition: 1,
+                watermark_ms: 20_000
+            }
+        );
     }
 }

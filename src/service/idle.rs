@@ -179,7 +179,7 @@ impl Idleness {
     pub(super) fn check(&mut self, consumer: &Questions, worker: &Worker) {
         // Stages detect and transmitters hear of idleness from markers upstream.
         if !worker.live
-            || matches!(worker.stage, Stage::Detect(_) | Stage::Transmitters(_))
+            || matches!(worker.stage, Stage::Detect(_) | Stage::Cross(_))
             || self.query.is_some()
             || self.checked_at.elapsed() < CHECK_EVERY
         {

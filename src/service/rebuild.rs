@@ -180,8 +180,6 @@ impl Worker {
         started: Instant,
     ) {
         self.live = true;
-        // What stage A forwarded while rebuilding was produced before.
-        self.take_forwarded();
         self.metrics.rebuilt_records.inc_by(records);
         self.report.rebuilds += 1;
         self.report.rebuilt_records += records;
@@ -202,8 +200,8 @@ impl Worker {
     fn reset_pipeline(&mut self) -> Result<(), ServiceError> {
         self.pipeline = self.fresh_pipeline()?;
         self.validators.clear();
-        if let Stage::Transmitters(task) = &mut self.stage {
-            let mut fresh = Self::new_transmitters(&self.config, self.cells.as_deref())?;
+        if let Stage::Cross(task) = &mut self.stage {
+            let mut fresh = Self::new_stage_b(&self.config, self.cells.as_deref(), task.feed())?;
             for ((tag, key), value) in &self.references {
                 fresh.on_reference_update(
                     super::worker::reference_of_tag(*tag),
@@ -211,7 +209,7 @@ impl Worker {
                     value.as_deref(),
                 );
             }
-            **task = fresh;
+            *task = fresh;
         }
         Ok(())
     }

@@ -1,17 +1,19 @@
-//! The fake-BTS detector split over the service's stages, in process (no broker):
-//! stage ingest's envelopes (data and step markers) to 3 measurements partitions,
+//! A detector split over the service's stages, in process (no broker): stage
+//! ingest's envelopes (data and step markers) to 3 internal partitions of its feed,
 //! stage A in two detect workers (one owning partitions 0 and 2, the other 1) fed
-//! in interleaved chunks, their forwards and steps merged into one transmitters
-//! log in another interleaving, stage B's worker reading it — gives every fake-BTS
-//! snapshot of one process, in order; and again with a stretch of the log delivered
-//! twice (a stage-A task that forwarded it again after a restart).
+//! in interleaved chunks, their forwards and steps merged into one stage-B log in
+//! another interleaving, stage B's worker reading it — gives every snapshot of one
+//! process, in order; and again with a stretch of the log delivered twice (a
+//! stage-A task that forwarded it again after a restart). For the fake-BTS detector
+//! (measurements) and the spam detector (SMS volume).
 
-use super::hop::Outbox;
+use super::hop::{Hop, Outbox};
 use super::metrics::Metrics;
 use super::stage::{DetectState, IngestState, OutMessage, SplitA, Stage};
 use super::worker::Worker;
 use crate::config::Config;
 use crate::detect::setup::RunSetup;
+use crate::detect::stage::Never;
 use crate::ingest::OriginRef;
 use crate::model::{Case, CaseKind, Feed, TimeBounds};
 use crate::pipeline::Pipeline;
@@ -21,38 +23,70 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const PARTITIONS: i32 = 3;
+/// Partitions of the feed topic upstream (sources of the internal partitions).
+const SOURCES: i32 = 4;
 
-/// The scenario's valid measurements through stage ingest: the messages of each
-/// internal partition, in order, ending with the idle markers.
-fn ingest(dir: &Path, config: &Config, now_ms: i64) -> BTreeMap<i32, Vec<Vec<u8>>> {
+/// The scenario file and the internal topic of each feed.
+fn file(feed: Feed) -> &'static str {
+    match feed {
+        Feed::Measurements => "measurements.jsonl",
+        Feed::SmsVolume => "sms_volume.jsonl",
+    }
+}
+
+fn topic(feed: Feed) -> &'static str {
+    match feed {
+        Feed::Measurements => "meas",
+        Feed::SmsVolume => "sms",
+    }
+}
+
+/// The configuration with `feed` over [`PARTITIONS`] partitions.
+fn split_config(feed: Feed) -> Config {
+    let mut config = Config::default();
+    match feed {
+        Feed::Measurements => config.kafka.measurement_partitions = PARTITIONS,
+        Feed::SmsVolume => config.kafka.sms_partitions = PARTITIONS,
+    }
+    config
+}
+
+/// The scenario's valid records of `feed` through stage ingest: the messages of
+/// each internal partition, in order, ending with the idle markers.
+fn ingest(dir: &Path, config: &Config, now_ms: i64, feed: Feed) -> BTreeMap<i32, Vec<Vec<u8>>> {
     let mut state = IngestState {
-        internal: BTreeMap::from([(Feed::Measurements, ("meas".to_string(), PARTITIONS))]),
+        internal: BTreeMap::from([(feed, (topic(feed).to_string(), PARTITIONS))]),
         pending: Vec::new(),
         step_ms: config.pipeline.watermark_step_ms(),
         marked: BTreeMap::new(),
     };
     let bounds = TimeBounds::at(now_ms);
-    let mut validator = SourceValidator::new(
-        Feed::Measurements,
-        bounds,
-        config.pipeline.allowed_lateness_ms(),
-    );
-    let bytes = std::fs::read(dir.join("measurements.jsonl")).expect("measurements");
-    let mut offset = 0i64;
-    for line in bytes.split(|&b| b == b'\n') {
-        let parsed = parse_bytes(Feed::Measurements, &bounds, 64, line);
+    let lateness = config.pipeline.allowed_lateness_ms();
+    let mut validators: Vec<SourceValidator> = (0..SOURCES)
+        .map(|_| SourceValidator::new(feed, bounds, lateness))
+        .collect();
+    let bytes = std::fs::read(dir.join(file(feed))).expect("scenario file");
+    let mut offsets = [0i64; SOURCES as usize];
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        // Lines in turn to the feed's partitions, as a producer without keys.
+        let source = (n % SOURCES as usize) as i32;
+        let (validator, offset) = (&mut validators[source as usize], offsets[source as usize]);
+        let parsed = parse_bytes(feed, &bounds, 64, line);
         let origin = OriginRef::Kafka {
-            topic: "cw.cell-measurements.v1",
-            partition: 0,
+            topic: "feed",
+            partition: source,
             offset,
         };
         if let Checked::Valid(event) = validator.admit(parsed, line, origin) {
             let wm = validator.watermark_ms().unwrap_or(i64::MIN);
-            state.forward(event, 0, offset, wm);
+            state.forward(event, source, offset, wm);
         }
-        offset += 1;
+        offsets[source as usize] += 1;
     }
-    state.mark_idle(Feed::Measurements, 0, offset, validator.watermark_ms());
+    for (source, validator) in validators.iter().enumerate() {
+        let next = offsets[source];
+        state.mark_idle(feed, source as i32, next, validator.watermark_ms());
+    }
     let mut out: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
     for OutMessage {
         partition, payload, ..
@@ -63,9 +97,9 @@ fn ingest(dir: &Path, config: &Config, now_ms: i64) -> BTreeMap<i32, Vec<Vec<u8>
     out
 }
 
-/// A worker of `stage` reading measurements from `topic`.
-fn worker(config: &Config, cells: &Path, topic: &str, stage: Stage) -> Worker {
-    let feeds = BTreeMap::from([(topic.to_string(), Feed::Measurements)]);
+/// A worker of `stage` reading `feed`'s records from `topic`.
+fn worker(config: &Config, cells: &Path, (topic, feed): (&str, Feed), stage: Stage) -> Worker {
+    let feeds = BTreeMap::from([(topic.to_string(), feed)]);
     let (_, stop) = tokio::sync::watch::channel(false);
     Worker::new(
         config.clone(),
@@ -79,34 +113,38 @@ fn worker(config: &Config, cells: &Path, topic: &str, stage: Stage) -> Worker {
     .expect("worker")
 }
 
-/// A stage-detect worker running stage A on `owned` measurements partitions.
-fn stage_a(config: &Config, cells: &Path, owned: &[i32]) -> Worker {
+/// A stage-detect worker running `feed`'s stage A on `owned` partitions.
+fn stage_a(config: &Config, cells: &Path, owned: &[i32], feed: Feed) -> Worker {
     let stage = Stage::Detect(DetectState {
-        split: Some(SplitA {
-            outbox: Outbox::default(),
-            topic: "tx".into(),
-        }),
-        upstream: vec![(Feed::Measurements, 0)],
-        owned: owned.iter().map(|p| (Feed::Measurements, *p)).collect(),
+        split: BTreeMap::from([(
+            feed,
+            SplitA {
+                outbox: Outbox::default(),
+                topic: "b".into(),
+            },
+        )]),
+        upstream: (0..SOURCES).map(|s| (feed, s)).collect(),
+        owned: owned.iter().map(|p| (feed, *p)).collect(),
         ..DetectState::default()
     });
-    let mut w = worker(config, cells, "meas", stage);
+    let mut w = worker(config, cells, (topic(feed), feed), stage);
     w.reset_detect();
     w.live = true;
     w
 }
 
-/// The transmitters log: each worker's partitions interleaved `chunk` messages at a
+/// The stage-B log: each worker's partitions interleaved `chunk` messages at a
 /// time, the workers' outputs interleaved as they come.
 fn run_stage_a(
     config: &Config,
     cells: &Path,
     by_partition: &BTreeMap<i32, Vec<Vec<u8>>>,
     chunk: usize,
+    feed: Feed,
 ) -> Vec<Vec<u8>> {
     let mut workers = [
-        (stage_a(config, cells, &[0, 2]), vec![0, 2]),
-        (stage_a(config, cells, &[1]), vec![1]),
+        (stage_a(config, cells, &[0, 2], feed), vec![0, 2]),
+        (stage_a(config, cells, &[1], feed), vec![1]),
     ];
     let mut next: BTreeMap<i32, usize> = BTreeMap::new();
     let mut log = Vec::new();
@@ -133,10 +171,15 @@ fn run_stage_a(
     log
 }
 
+/// `feed`'s stage-B worker over the log.
+fn stage_b(config: &Config, cells: &Path, feed: Feed) -> Worker {
+    let task = Worker::new_stage_b(config, Some(cells), feed).expect("stage B");
+    worker(config, cells, ("b", feed), Stage::Cross(task))
+}
+
 /// Stage B's worker over the log: every snapshot it emits, in order.
-fn run_stage_b(config: &Config, cells: &Path, log: &[Vec<u8>]) -> Vec<Case> {
-    let task = Worker::new_transmitters(config, Some(cells)).expect("stage B");
-    let mut w = worker(config, cells, "tx", Stage::Transmitters(Box::new(task)));
+fn run_stage_b(config: &Config, cells: &Path, log: &[Vec<u8>], feed: Feed) -> Vec<Case> {
+    let mut w = stage_b(config, cells, feed);
     w.live = true;
     let mut cases: Vec<Case> = Vec::new();
     for payload in log {
@@ -146,36 +189,67 @@ fn run_stage_b(config: &Config, cells: &Path, log: &[Vec<u8>]) -> Vec<Case> {
     cases
 }
 
-/// One process: the whole fake-BTS detector in the replay's pipeline.
-fn one_process(dir: &Path, config: &Config, now_ms: i64) -> Vec<Case> {
-    let (_, fakebts) = RunSetup::build_split(config, Some(&dir.join("cells.csv"))).expect("setup");
-    let mut pipeline = Pipeline::from_config(vec![Box::new(fakebts)], &config.pipeline);
+/// One process: the whole detector of `feed` in the replay's pipeline.
+fn one_process(dir: &Path, config: &Config, now_ms: i64, feed: Feed) -> Vec<Case> {
+    let (spam, fakebts) =
+        RunSetup::build_split(config, Some(&dir.join("cells.csv"))).expect("setup");
+    let detector: Box<dyn crate::detect::Detector> = match feed {
+        Feed::Measurements => Box::new(fakebts),
+        Feed::SmsVolume => Box::new(spam),
+    };
+    let mut pipeline = Pipeline::from_config(vec![detector], &config.pipeline);
     feed_file(
         &mut pipeline,
-        Feed::Measurements,
-        &dir.join("measurements.jsonl"),
+        feed,
+        &dir.join(file(feed)),
         now_ms,
         config.pipeline.allowed_lateness_ms(),
     )
 }
 
-#[test]
-fn stage_a_on_three_partitions_and_stage_b_give_one_process_snapshots() {
-    let (dir, truth) = small_scenario("two_blasters", 3);
-    let mut config = Config::default();
-    config.kafka.measurement_partitions = PARTITIONS;
+/// The forwards of a stage-B log (markers decode without the forward's type) and
+/// their bytes.
+fn forwards_and_bytes(log: &[Vec<u8>]) -> (usize, usize) {
+    let forwards: Vec<&Vec<u8>> = log
+        .iter()
+        .filter(|m| Hop::<Never>::decode(m).is_err())
+        .collect();
+    (forwards.len(), forwards.iter().map(|m| m.len()).sum())
+}
+
+/// Stage A on three partitions over two workers in three interleavings, and a
+/// stretch of the log delivered twice: one process's snapshots, in order, with at
+/// least `min` cases of `kind`.
+fn three_partitions_give_one_process(
+    variant: &str,
+    seed: u64,
+    feed: Feed,
+    kind: CaseKind,
+    min: usize,
+) {
+    let (dir, truth) = small_scenario(variant, seed);
+    let config = split_config(feed);
     let cells = dir.path().join("cells.csv");
-    let want = one_process(dir.path(), &config, truth.end_ms);
-    assert!(want.iter().filter(|c| c.kind == CaseKind::FakeBts).count() >= 2);
-    let by_partition = ingest(dir.path(), &config, truth.end_ms);
+    let want = one_process(dir.path(), &config, truth.end_ms, feed);
+    assert!(want.iter().filter(|c| c.kind == kind).count() >= min);
+    let by_partition = ingest(dir.path(), &config, truth.end_ms, feed);
     assert_eq!(
         by_partition.len(),
         PARTITIONS as usize,
         "every partition has events"
     );
     for chunk in [1usize, 97, 5_000] {
-        let log = run_stage_a(&config, &cells, &by_partition, chunk);
-        let got = run_stage_b(&config, &cells, &log);
+        let log = run_stage_a(&config, &cells, &by_partition, chunk, feed);
+        if chunk == 5_000 {
+            let (forwards, bytes) = forwards_and_bytes(&log);
+            eprintln!(
+                "{}: {forwards} forwards of {} messages, {} bytes per forward",
+                feed.name(),
+                log.len(),
+                bytes / forwards.max(1)
+            );
+        }
+        let got = run_stage_b(&config, &cells, &log, feed);
         assert_eq!(got.len(), want.len(), "chunk {chunk}: as many snapshots");
         for (g, w) in got.iter().zip(&want) {
             assert_eq!(g, w, "chunk {chunk}");
@@ -185,10 +259,76 @@ fn stage_a_on_three_partitions_and_stage_b_give_one_process_snapshots() {
         let mut again = log[..cut + len].to_vec();
         again.extend_from_slice(&log[cut..]);
         assert_eq!(
-            run_stage_b(&config, &cells, &again),
+            run_stage_b(&config, &cells, &again, feed),
             want,
             "chunk {chunk}, redelivered"
         );
+    }
+}
+
+#[test]
+fn stage_a_on_three_partitions_and_stage_b_give_one_process_snapshots() {
+    three_partitions_give_one_process("two_blasters", 3, Feed::Measurements, CaseKind::FakeBts, 2);
+}
+
+#[test]
+fn spam_stage_a_on_three_partitions_and_stage_b_give_one_process_snapshots() {
+    three_partitions_give_one_process("farm_spread", 1, Feed::SmsVolume, CaseKind::SimFarm, 1);
+}
+
+/// The stage-B log with every stage-A worker SIGKILLed and restarted: each fed its
+/// partitions up to `cut` of their messages (its forwards all produced, though its
+/// offsets were committed only up to `committed`), then a fresh worker rebuilt from
+/// the partitions' start up to `committed` (what it forwards meanwhile sent again,
+/// as the service does) and going on from there to the end.
+fn run_stage_a_killed(
+    config: &Config,
+    cells: &Path,
+    by_partition: &BTreeMap<i32, Vec<Vec<u8>>>,
+    feed: Feed,
+    (committed, cut): (f64, f64),
+) -> Vec<Vec<u8>> {
+    let mut log = Vec::new();
+    let mut none: Vec<Case> = Vec::new();
+    let at = |p: &i32, share: f64| (by_partition[p].len() as f64 * share) as usize;
+    for owned in [vec![0, 2], vec![1]] {
+        let mut w = stage_a(config, cells, &owned, feed);
+        for p in &owned {
+            for payload in &by_partition[p][..at(p, cut)] {
+                w.apply_internal(*p, payload, &mut none);
+            }
+        }
+        log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+        let mut w = stage_a(config, cells, &owned, feed);
+        w.live = false;
+        for p in &owned {
+            for payload in &by_partition[p][..at(p, committed)] {
+                w.apply_internal(*p, payload, &mut none);
+            }
+        }
+        w.live = true;
+        log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+        for p in &owned {
+            for payload in &by_partition[p][at(p, committed)..] {
+                w.apply_internal(*p, payload, &mut none);
+            }
+        }
+        log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+    }
+    log
+}
+
+#[test]
+fn spam_stage_a_killed_and_restarted_gives_one_process_snapshots() {
+    let feed = Feed::SmsVolume;
+    let (dir, truth) = small_scenario("farm_spread", 1);
+    let config = split_config(feed);
+    let cells = dir.path().join("cells.csv");
+    let want = one_process(dir.path(), &config, truth.end_ms, feed);
+    let by_partition = ingest(dir.path(), &config, truth.end_ms, feed);
+    for cuts in [(0.3, 0.5), (0.5, 0.52)] {
+        let log = run_stage_a_killed(&config, &cells, &by_partition, feed, cuts);
+        assert_eq!(run_stage_b(&config, &cells, &log, feed), want, "{cuts:?}");
     }
 }
 
@@ -200,11 +340,12 @@ fn run_stage_a_then_finish(
     config: &Config,
     cells: &Path,
     by_partition: &BTreeMap<i32, Vec<Vec<u8>>>,
+    feed: Feed,
 ) -> Vec<Vec<u8>> {
     let mut log = Vec::new();
     let mut none: Vec<Case> = Vec::new();
     for owned in [vec![1], vec![0, 2]] {
-        let mut w = stage_a(config, cells, &owned);
+        let mut w = stage_a(config, cells, &owned, feed);
         for p in &owned {
             let msgs = &by_partition[p];
             for payload in &msgs[..msgs.len() - 1] {
@@ -220,29 +361,25 @@ fn run_stage_a_then_finish(
     log
 }
 
-#[test]
-fn stage_a_finished_at_sigterm_gives_stage_b_the_final_snapshots() {
-    let (dir, truth) = small_scenario("two_blasters", 3);
-    let mut config = Config::default();
-    config.kafka.measurement_partitions = PARTITIONS;
+/// Stage A finished as at SIGTERM gives stage B the final snapshots of one
+/// process; without the `Finished` markers stage B waits for every partition.
+fn finished_at_sigterm_gives_final_snapshots(variant: &str, seed: u64, feed: Feed) {
+    let (dir, truth) = small_scenario(variant, seed);
+    let config = split_config(feed);
     let cells = dir.path().join("cells.csv");
-    let want = one_process(dir.path(), &config, truth.end_ms);
-    let by_partition = ingest(dir.path(), &config, truth.end_ms);
-    let log = run_stage_a_then_finish(&config, &cells, &by_partition);
-    assert_eq!(run_stage_b(&config, &cells, &log), want);
+    let want = one_process(dir.path(), &config, truth.end_ms, feed);
+    let by_partition = ingest(dir.path(), &config, truth.end_ms, feed);
+    let log = run_stage_a_then_finish(&config, &cells, &by_partition, feed);
+    assert_eq!(run_stage_b(&config, &cells, &log, feed), want);
     // Without stage A's finish, stage B never finishes (its run asserts it does).
+    // Decoded without the forward's type: forwards do not decode, markers do.
     let unfinished: Vec<Vec<u8>> = log
         .iter()
-        .filter(|m| {
-            !matches!(
-                super::hop::Hop::decode(m),
-                Ok(super::hop::Hop::Finished { .. })
-            )
-        })
+        .filter(|m| !matches!(Hop::<Never>::decode(m), Ok(Hop::Finished { .. })))
         .cloned()
         .collect();
-    let task = Worker::new_transmitters(&config, Some(&cells)).expect("stage B");
-    let mut b = worker(&config, &cells, "tx", Stage::Transmitters(Box::new(task)));
+    assert!(unfinished.len() < log.len());
+    let mut b = stage_b(&config, &cells, feed);
     b.live = true;
     let mut cases: Vec<Case> = Vec::new();
     for payload in &unfinished {
@@ -255,17 +392,26 @@ fn stage_a_finished_at_sigterm_gives_stage_b_the_final_snapshots() {
     assert_eq!(b.unfinished_stage_a(), Some(vec![0, 1, 2]));
 }
 
+#[test]
+fn stage_a_finished_at_sigterm_gives_stage_b_the_final_snapshots() {
+    finished_at_sigterm_gives_final_snapshots("two_blasters", 3, Feed::Measurements);
+}
+
+#[test]
+fn spam_stage_a_finished_at_sigterm_gives_stage_b_the_final_snapshots() {
+    finished_at_sigterm_gives_final_snapshots("farm_spread", 1, Feed::SmsVolume);
+}
+
 /// Partitions revoked from a stage-A worker leave nothing behind: a later stop
 /// finishes no state of theirs, and no `Finished` marker goes to stage B for
 /// partitions the worker no longer owns (their new owner is still running them).
 #[test]
 fn revoked_stage_a_partitions_leave_nothing_to_finish() {
     let (dir, truth) = small_scenario("two_blasters", 3);
-    let mut config = Config::default();
-    config.kafka.measurement_partitions = PARTITIONS;
+    let config = split_config(Feed::Measurements);
     let cells = dir.path().join("cells.csv");
-    let by_partition = ingest(dir.path(), &config, truth.end_ms);
-    let mut w = stage_a(&config, &cells, &[0, 2]);
+    let by_partition = ingest(dir.path(), &config, truth.end_ms, Feed::Measurements);
+    let mut w = stage_a(&config, &cells, &[0, 2], Feed::Measurements);
     let mut none: Vec<Case> = Vec::new();
     for p in [0, 2] {
         let msgs = &by_partition[&p];

@@ -8,9 +8,9 @@
 use super::consumer::WorkerContext;
 use super::envelope::{detector_key, feed_of_tag, feed_tag, partition_of, Envelope};
 use super::error::ServiceError;
-use super::hop::{Hop, Outbox, Produced};
+use super::hop::{marker, Hop, Outbox, Produced};
 use super::outputs::Batch;
-use super::transmitters::TransmitterTask;
+use super::stage_b::CrossStage;
 use super::worker::Worker;
 use crate::detect::CaseSink;
 use crate::model::{Event, Feed};
@@ -27,18 +27,19 @@ pub(super) enum Stage {
     Whole,
     Ingest(IngestState),
     Detect(DetectState),
-    /// Stage B of the fake-BTS detector (`measurement_partitions` above 1).
-    Transmitters(Box<TransmitterTask>),
+    /// Stage B of a split detector (`measurement_partitions` or `sms_partitions`
+    /// above 1).
+    Cross(Box<dyn CrossStage>),
 }
 
 impl Stage {
-    /// For logs: `whole`, `ingest` or `detect`.
+    /// For logs: `whole`, `ingest`, `detect` or stage B's name (`transmitters`).
     pub(super) fn name(&self) -> &'static str {
         match self {
             Stage::Whole => "whole",
             Stage::Ingest(_) => "ingest",
             Stage::Detect(_) => "detect",
-            Stage::Transmitters(_) => "transmitters",
+            Stage::Cross(task) => task.name(),
         }
     }
 }
@@ -75,14 +76,14 @@ pub(super) struct DetectState {
     /// Highest feed offset applied, per source: an upstream partition as seen
     /// through one internal partition ([`source_id`]).
     pub(super) applied: BTreeMap<(Feed, i32), i64>,
-    /// `measurement_partitions` above 1: the fake-BTS detector's stage A runs here
-    /// and puts what it forwards in this outbox, for `internal_transmitters`.
-    pub(super) split: Option<SplitA>,
+    /// Per feed whose internal topic has several partitions: its detector's stage A
+    /// runs here and puts what it forwards in this outbox, for its stage-B topic.
+    pub(super) split: BTreeMap<Feed, SplitA>,
     /// Internal messages that could not be read (another version).
     pub(super) unreadable: u64,
 }
 
-/// Stage A of the fake-BTS detector in stage detect: its outbox and where to send it.
+/// A detector's stage A in stage detect: its outbox and where to send it.
 pub(super) struct SplitA {
     pub(super) outbox: Outbox,
     pub(super) topic: String,
@@ -276,56 +277,50 @@ impl Worker {
         Ok(())
     }
 
-    /// Stage detect running the fake-BTS detector's stage A (measurements over
-    /// several partitions).
+    /// Stage detect running some detector's stage A (a feed over several
+    /// partitions).
     pub(super) fn runs_stage_a(&self) -> bool {
-        matches!(
-            self.stage,
-            Stage::Detect(DetectState { split: Some(_), .. })
-        )
+        matches!(&self.stage, Stage::Detect(state) if !state.split.is_empty())
     }
 
-    /// Stage detect with the fake-BTS detector's stage A: what it forwarded since the
-    /// last call, as messages of the transmitters topic (a step or the end for each
-    /// owned measurements partition).
+    /// Stage detect with stage-A tasks: what they forwarded since the last call, as
+    /// messages of their stage-B topics (a step or the end for each owned partition
+    /// of the feed).
     pub(super) fn take_forwarded(&mut self) -> Vec<OutMessage> {
-        let Stage::Detect(DetectState {
-            split: Some(split),
-            owned,
-            ..
-        }) = &self.stage
-        else {
+        let Stage::Detect(DetectState { split, owned, .. }) = &self.stage else {
             return Vec::new();
         };
-        let produced = std::mem::take(&mut *split.outbox.lock().expect("outbox lock"));
-        let mine: Vec<i32> = owned
-            .iter()
-            .filter(|(f, _)| *f == Feed::Measurements)
-            .map(|(_, p)| *p)
-            .collect();
-        let mut out = Vec::with_capacity(produced.len());
-        let mut push = |hop: Hop| {
-            out.push(OutMessage {
-                topic: split.topic.clone(),
-                partition: 0,
-                key: None,
-                payload: hop.encode(),
-            })
-        };
-        for p in produced {
-            match p {
-                Produced::Forward(f) => push(Hop::Forward(f)),
-                Produced::Step(watermark_ms) => {
-                    for &partition in &mine {
-                        push(Hop::Step {
-                            partition,
-                            watermark_ms,
-                        });
+        let mut out = Vec::new();
+        for (feed, split) in split {
+            let produced = std::mem::take(&mut *split.outbox.lock().expect("outbox lock"));
+            let mine: Vec<i32> = owned
+                .iter()
+                .filter(|(f, _)| f == feed)
+                .map(|(_, p)| *p)
+                .collect();
+            let mut push = |payload: Vec<u8>| {
+                out.push(OutMessage {
+                    topic: split.topic.clone(),
+                    partition: 0,
+                    key: None,
+                    payload,
+                })
+            };
+            for p in produced {
+                match p {
+                    Produced::Forward(payload) => push(payload),
+                    Produced::Step(watermark_ms) => {
+                        for &partition in &mine {
+                            push(marker(Hop::Step {
+                                partition,
+                                watermark_ms,
+                            }));
+                        }
                     }
-                }
-                Produced::Finished => {
-                    for &partition in &mine {
-                        push(Hop::Finished { partition });
+                    Produced::Finished => {
+                        for &partition in &mine {
+                            push(marker(Hop::Finished { partition }));
+                        }
                     }
                 }
             }

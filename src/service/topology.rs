@@ -1,6 +1,6 @@
 //! The internal topics of `[kafka] topology = "staged"`: created when missing (with
-//! `[kafka] internal_partitions` and `measurement_partitions`), checked when
-//! present, and the consumer-group settings of stage detect and of the fake-BTS
+//! `[kafka] sms_partitions` and `measurement_partitions`), checked when
+//! present, and the consumer-group settings of stage detect and of a split
 //! detector's stage B, and the warning that `single` with several instances
 //! gives other cases than one instance. Kept apart because it is the only place the
 //! service administers topics.
@@ -29,9 +29,44 @@ pub(crate) const DETECT_ASSIGNOR: &str = "cooperative-sticky";
 pub(super) struct InternalTopics {
     /// Per feed: the internal topic and its partition count.
     pub(super) by_feed: BTreeMap<Feed, (String, i32)>,
-    /// Stage A → stage B of the fake-BTS detector, when measurements are split
-    /// (`[kafka] measurement_partitions` above 1).
-    pub(super) transmitters: Option<String>,
+    /// Per feed whose detector is split (its internal topic has several
+    /// partitions): the one-partition topic from its stage A to its stage B.
+    pub(super) stage_b: BTreeMap<Feed, String>,
+}
+
+/// What the configuration says of one feed's internal topics: the topic stage
+/// ingest writes (and its partition count, with the setting that gives it), and the
+/// stage-B topic its split detector uses when that count is above 1.
+struct FeedTopics<'a> {
+    feed: Feed,
+    internal: &'a str,
+    partitions: i32,
+    setting: &'static str,
+    stage_b: &'a str,
+    /// The feed topic upstream (re-read into a topic made again).
+    source: &'a str,
+}
+
+fn feed_topics(kafka: &KafkaConfig) -> [FeedTopics<'_>; 2] {
+    let t = &kafka.topics;
+    [
+        FeedTopics {
+            feed: Feed::SmsVolume,
+            internal: &t.internal_sms,
+            partitions: kafka.sms_partitions,
+            setting: "[kafka] sms_partitions",
+            stage_b: &t.internal_cross_sim,
+            source: &t.sms_volume,
+        },
+        FeedTopics {
+            feed: Feed::Measurements,
+            internal: &t.internal_measurements,
+            partitions: kafka.measurement_partitions,
+            setting: "[kafka] measurement_partitions",
+            stage_b: &t.internal_transmitters,
+            source: &t.measurements,
+        },
+    ]
 }
 
 /// The internal topics, creating those that do not exist yet (broker's default
@@ -41,16 +76,16 @@ pub(super) async fn ensure_internal_topics(
     kafka: &KafkaConfig,
     restore_window_secs: u64,
 ) -> Result<InternalTopics, ServiceError> {
-    let split = kafka.measurement_partitions > 1;
-    let mut wanted = vec![
-        (kafka.topics.internal_sms.clone(), kafka.internal_partitions),
-        (
-            kafka.topics.internal_measurements.clone(),
-            kafka.measurement_partitions,
-        ),
-    ];
-    if split {
-        wanted.push((kafka.topics.internal_transmitters.clone(), 1));
+    let mut wanted: Vec<(String, i32)> = Vec::new();
+    let mut by_feed = BTreeMap::new();
+    let mut stage_b = BTreeMap::new();
+    for f in feed_topics(kafka) {
+        wanted.push((f.internal.to_string(), f.partitions));
+        by_feed.insert(f.feed, (f.internal.to_string(), f.partitions));
+        if f.partitions > 1 {
+            wanted.push((f.stage_b.to_string(), 1));
+            stage_b.insert(f.feed, f.stage_b.to_string());
+        }
     }
     let admin: AdminClient<DefaultClientContext> = base_config(kafka).create()?;
     // Asked first with a consumer-type client (it never has topics auto-created):
@@ -91,13 +126,7 @@ pub(super) async fn ensure_internal_topics(
             )));
         }
     }
-    let mut by_feed = BTreeMap::new();
-    by_feed.insert(Feed::SmsVolume, wanted[0].clone());
-    by_feed.insert(Feed::Measurements, wanted[1].clone());
-    Ok(InternalTopics {
-        by_feed,
-        transmitters: split.then(|| kafka.topics.internal_transmitters.clone()),
-    })
+    Ok(InternalTopics { by_feed, stage_b })
 }
 
 /// Why an internal topic with `n` partitions where the configuration says `want` is
@@ -108,26 +137,22 @@ pub(super) async fn ensure_internal_topics(
 /// ingest re-reads the restore window of its feed into it (archive rows, dead
 /// letters and cases are idempotent, so nothing is doubled).
 fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want: i32) -> String {
-    let t = &kafka.topics;
-    let sms = topic == t.internal_sms;
-    let (setting, feed, internal) = if sms {
-        (
-            "[kafka] internal_partitions",
-            &t.sms_volume,
-            vec![&t.internal_sms],
-        )
-    } else if topic == t.internal_measurements {
-        (
-            "[kafka] measurement_partitions",
-            &t.measurements,
-            vec![&t.internal_measurements, &t.internal_transmitters],
-        )
+    let topics = feed_topics(kafka);
+    let f = topics
+        .iter()
+        .find(|f| f.internal == topic || f.stage_b == topic)
+        .unwrap_or(&topics[0]);
+    let setting = if f.internal == topic {
+        f.setting
     } else {
-        (
-            "1 for the transmitters topic",
-            &t.measurements,
-            vec![&t.internal_measurements, &t.internal_transmitters],
-        )
+        "1 for a stage-B topic"
+    };
+    let feed = f.source;
+    let split = !f.stage_b.is_empty();
+    let internal: Vec<&str> = if split {
+        vec![f.internal, f.stage_b]
+    } else {
+        vec![f.internal]
     };
     let group = &kafka.group_id;
     let deletes: Vec<String> = internal
@@ -143,9 +168,10 @@ fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want
             internal[0]
         ),
     ];
-    if !sms {
+    if split {
         steps.push(format!(
-            "kafka-consumer-groups.sh --bootstrap-server <brokers> --delete --group {group}-transmitters"
+            "kafka-consumer-groups.sh --bootstrap-server <brokers> --delete --group {group}-{}",
+            stage_b_suffix(f.feed)
         ));
     }
     steps.push(deletes.join(" and "));
@@ -224,14 +250,25 @@ pub(super) fn detect_kafka(kafka: &KafkaConfig) -> KafkaConfig {
     k
 }
 
-/// The Kafka settings of the fake-BTS detector's stage B (`measurement_partitions`
-/// above 1): a consumer group of its own (one member owns its one partition, the
-/// others stand by), with its own static membership name.
-pub(super) fn transmitters_kafka(kafka: &KafkaConfig) -> KafkaConfig {
+/// What the consumer group (and static membership name) of a split detector's
+/// stage B ends with.
+pub(super) fn stage_b_suffix(feed: Feed) -> &'static str {
+    match feed {
+        Feed::Measurements => "transmitters",
+        Feed::SmsVolume => "cross-sim",
+    }
+}
+
+/// The Kafka settings of a split detector's stage B (the fake-BTS detector's with
+/// `measurement_partitions` above 1): a consumer group of its own,
+/// `<group_id>-transmitters` (one member owns its one partition, the others stand
+/// by), with its own static membership name.
+pub(super) fn stage_b_kafka(kafka: &KafkaConfig, feed: Feed) -> KafkaConfig {
+    let suffix = stage_b_suffix(feed);
     let mut k = kafka.clone();
-    k.group_id = format!("{}-transmitters", kafka.group_id);
+    k.group_id = format!("{}-{suffix}", kafka.group_id);
     if !kafka.group_instance_id.is_empty() {
-        k.group_instance_id = format!("{}-transmitters", kafka.group_instance_id);
+        k.group_instance_id = format!("{}-{suffix}", kafka.group_instance_id);
     }
     k
 }

@@ -169,13 +169,12 @@ impl Worker {
         stage: &Stage,
     ) -> Result<Pipeline, ServiceError> {
         match stage {
-            Stage::Ingest(_) | Stage::Transmitters(_) => {
+            Stage::Ingest(_) | Stage::Cross(_) => {
                 return Ok(Pipeline::from_config(Vec::new(), &config.pipeline));
             }
-            Stage::Detect(DetectState {
-                split: Some(split), ..
-            }) => {
-                let detectors = super::hop::split_detectors(config, cells, split.outbox.clone())
+            Stage::Detect(DetectState { split, .. }) if !split.is_empty() => {
+                let outboxes = split.iter().map(|(f, s)| (*f, s.outbox.clone())).collect();
+                let detectors = super::hop::detect_detectors(config, cells, &outboxes)
                     .map_err(ServiceError::Setup)?;
                 return Ok(Pipeline::from_config(detectors, &config.pipeline));
             }
@@ -218,7 +217,7 @@ impl Worker {
                 self.apply_internal(partition, payload, out);
                 return None;
             }
-            Stage::Transmitters(_) => {
+            Stage::Cross(_) => {
                 self.apply_hop(payload, out);
                 return None;
             }
@@ -321,7 +320,7 @@ impl Worker {
     /// the state is then spent: the next record rebuilds it first.
     pub(super) fn finish(&mut self, out: &mut dyn CaseSink, why: &'static str) {
         // Stage B finishes when every stage-A partition has (`apply_hop`).
-        if !self.live || matches!(self.stage, Stage::Ingest(_) | Stage::Transmitters(_)) {
+        if !self.live || matches!(self.stage, Stage::Ingest(_) | Stage::Cross(_)) {
             return;
         }
         self.pipeline.finish(out);
@@ -354,7 +353,7 @@ impl Worker {
     pub(super) fn apply_reference(&mut self, update: ReferenceUpdate) {
         self.pipeline
             .on_reference_update(update.kind, &update.key, update.value.as_deref());
-        if let Stage::Transmitters(task) = &mut self.stage {
+        if let Stage::Cross(task) = &mut self.stage {
             task.on_reference_update(update.kind, &update.key, update.value.as_deref());
         }
         self.references
@@ -404,11 +403,11 @@ impl Worker {
                     .set((now - wm) / 1000);
             }
         }
-        if let Stage::Transmitters(task) = &self.stage {
+        if let Stage::Cross(task) = &self.stage {
             self.metrics
                 .state_size
                 .get_or_create(&DetectorLabel {
-                    detector: "fake_bts_transmitters".into(),
+                    detector: task.gauge().into(),
                 })
                 .set(task.state_size() as i64);
         }
@@ -500,7 +499,7 @@ impl Worker {
         batch.archive = archive;
         match &mut self.stage {
             Stage::Ingest(state) => batch.envelopes.append(&mut state.pending),
-            Stage::Detect(DetectState { split: Some(_), .. }) => {
+            Stage::Detect(DetectState { split, .. }) if !split.is_empty() => {
                 batch.envelopes.append(&mut self.take_forwarded())
             }
             _ => {}

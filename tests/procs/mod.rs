@@ -74,6 +74,8 @@ pub struct Setup {
     /// `[kafka] measurement_partitions` (above 1: the fake-BTS detector's stage A
     /// on that many partitions, stage B on a transmitters topic of its own).
     pub measurement_partitions: i32,
+    /// `[kafka] sms_partitions` (above 1: the spam detector split likewise).
+    pub sms_partitions: i32,
 }
 
 impl Setup {
@@ -87,6 +89,7 @@ impl Setup {
             clickhouse_url: common::clickhouse_url(),
             service_clickhouse_url: None,
             measurement_partitions: 1,
+            sms_partitions: 1,
         }
     }
 }
@@ -148,10 +151,12 @@ group_id = "{group}"
 group_instance_id = "cw-proc-instance-a"
 topology = "{topology}"
 measurement_partitions = {mparts}
+sms_partitions = {sparts}
 [kafka.topics]
 internal_sms = "{isms}"
 internal_measurements = "{imeas}"
 internal_transmitters = "{itx}"
+internal_cross_sim = "{ixs}"
 sms_volume = "{sms}"
 measurements = "{meas}"
 cases = "{cases}"
@@ -183,7 +188,9 @@ batch_max_records = 5000
             isms = common::unique_name("cw-proc-isms"),
             imeas = common::unique_name("cw-proc-imeas"),
             itx = common::unique_name("cw-proc-itx"),
+            ixs = common::unique_name("cw-proc-ixs"),
             mparts = s.measurement_partitions,
+            sparts = s.sms_partitions,
         );
         std::fs::write(&config, toml).unwrap();
         Fixture {

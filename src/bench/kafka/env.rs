@@ -61,6 +61,7 @@ impl RunEnv {
         t.internal_sms = unique("cw-bench-isms");
         t.internal_measurements = unique("cw-bench-imeas");
         t.internal_transmitters = unique("cw-bench-itx");
+        t.internal_cross_sim = unique("cw-bench-ixs");
         config.kafka.topology = topology;
         config.http.listen = "127.0.0.1:0".into();
         config.clickhouse = ClickHouseConfig {
@@ -112,6 +113,7 @@ impl RunEnv {
                 t.internal_sms.as_str(),
                 t.internal_measurements.as_str(),
                 t.internal_transmitters.as_str(),
+                t.internal_cross_sim.as_str(),
             ];
             if let Err(e) = admin.delete_topics(&names, &AdminOptions::new()).await {
                 tracing::warn!(error = %e, "bench topics not deleted");

@@ -4,8 +4,8 @@
 //! than from any instance, so that rebalances and re-read tails cannot fool them:
 //! stage ingest done (its group committed every feed partition to its end) and
 //! detection done (stage detect's group committed the internal topics to their
-//! end after that, and with `measurement_partitions` above 1 the fake-BTS
-//! detector's stage B its transmitters topic). Offsets are committed about once a second, so both times
+//! end after that, and with `measurement_partitions` or `sms_partitions` above 1
+//! that detector's stage B its stage-B topic). Offsets are committed about once a second, so both times
 //! include up to a second of commit delay. With one instance, a second phase
 //! times stage detect alone on the full internal topics: the rate of the one
 //! detect task when ingest runs on other machines.
@@ -127,11 +127,9 @@ async fn detect_alone(
     records: u64,
 ) -> Result<(f64, f64), String> {
     let detect_group = format!("{}-detect", env.config.kafka.group_id);
-    let b_group = format!("{}-transmitters", env.config.kafka.group_id);
+    let stage_bs = stage_b_groups(&env.config);
     let mut groups = vec![detect_group.as_str()];
-    if env.config.kafka.measurement_partitions > 1 {
-        groups.push(b_group.as_str());
-    }
+    groups.extend(stage_bs.iter().map(|(g, _)| g.as_str()));
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &env.config.kafka.brokers)
         .create()
@@ -186,16 +184,15 @@ async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant,
         progress_reader(config, &format!("{}-detect", config.kafka.group_id))?,
         vec![t.internal_sms.clone(), t.internal_measurements.clone()],
     );
-    // With the fake-BTS detector split (`measurement_partitions` above 1),
-    // detection is done once its stage B has committed the transmitters topic too.
-    let b = (config.kafka.measurement_partitions > 1)
-        .then(|| {
-            progress_reader(config, &format!("{}-transmitters", config.kafka.group_id))
-                .map(|r| (r, vec![t.internal_transmitters.clone()]))
-        })
-        .transpose()?;
+    // With a detector split (`measurement_partitions` or `sms_partitions` above 1),
+    // detection is done once its stage B has committed its stage-B topic too.
+    let mut bs = Vec::new();
+    for (group, topic) in stage_b_groups(config) {
+        bs.push((progress_reader(config, &group)?, vec![topic]));
+    }
     let mut ingest_done = None;
     let mut detect_done = false;
+    let mut bs_done = 0;
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if Instant::now() > deadline {
@@ -208,7 +205,7 @@ async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant,
                 }
             ));
         }
-        let (reader, topics) = match (&ingest_done, detect_done, &b) {
+        let (reader, topics) = match (&ingest_done, detect_done, bs.get(bs_done)) {
             (None, _, _) => &ingest,
             (Some(_), false, _) => &detect,
             (Some(_), true, Some(b)) => b,
@@ -223,13 +220,33 @@ async fn wait_until_done(config: &Config, deadline: Instant) -> Result<(Instant,
         .map_err(|e| e.to_string())?;
         match (at_end, ingest_done) {
             (true, None) => ingest_done = Some(Instant::now()),
-            (true, Some(ingest)) if detect_done || b.is_none() => {
+            (true, Some(ingest)) if (detect_done || bs.is_empty()) && bs_done + 1 >= bs.len() => {
                 return Ok((ingest, Instant::now()))
             }
-            (true, Some(_)) => detect_done = true,
+            (true, Some(_)) if !detect_done => detect_done = true,
+            (true, Some(_)) => bs_done += 1,
             (false, _) => {}
         }
     }
+}
+
+/// The consumer group and topic of each split detector's stage B.
+fn stage_b_groups(config: &Config) -> Vec<(String, String)> {
+    let (k, t) = (&config.kafka, &config.kafka.topics);
+    let mut out = Vec::new();
+    if k.sms_partitions > 1 {
+        out.push((
+            format!("{}-cross-sim", k.group_id),
+            t.internal_cross_sim.clone(),
+        ));
+    }
+    if k.measurement_partitions > 1 {
+        out.push((
+            format!("{}-transmitters", k.group_id),
+            t.internal_transmitters.clone(),
+        ));
+    }
+    out
 }
 
 /// A client that reads `group`'s committed offsets without joining it.

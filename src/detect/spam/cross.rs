@@ -55,7 +55,7 @@ pub(super) struct Evidence {
 }
 
 /// The cross-SIM stage.
-pub(super) struct CrossSim {
+pub(crate) struct CrossSim {
     pub(super) config: SpamConfig,
     pub(super) rules: SimRules,
     pub(super) confidence: [f64; ALL_RULES.len()],
@@ -252,7 +252,7 @@ impl CrossSim {
     }
 
     /// End of input: the last snapshots of the open cases and of the farms.
-    pub(super) fn finish(&mut self, out: &mut dyn CaseSink) {
+    pub(crate) fn finish(&mut self, out: &mut dyn CaseSink) {
         self.flush_cases(out);
         self.farm.flush(&mut self.scratch);
         for c in self.scratch.drain(..) {

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
 /// One message of stage A to stage B: the record and what stage A found at it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SimForward {
     pub(super) record: SmsVolume,
     pub(super) found: Found,
@@ -36,7 +36,7 @@ pub(crate) struct SimForward {
 
 /// What stage A found at one record that stage B reads (in process, stage B takes it
 /// beside the record it already has).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Found {
     pub(super) span: RecordSpan,
     /// The record is the SIM's population sample (its first in this medium window).
@@ -50,7 +50,7 @@ pub(crate) struct Found {
 }
 
 /// What stage B reads of a hot SIM at one record.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Hot {
     /// The SIM's measurements after the record: population evidence and the gateway
     /// verdict not filled in; `active_share` and, when the pace is held, the held

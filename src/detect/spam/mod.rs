@@ -34,28 +34,28 @@ mod baselines;
 mod candidate;
 mod cases;
 mod contrary;
-mod cross;
+pub(crate) mod cross;
 mod evaluate;
 pub(crate) mod farm;
 mod farm_rules;
-mod forward;
+pub(crate) mod forward;
 pub(crate) mod ids;
 mod near_miss;
 mod record;
 pub(crate) mod rules;
 pub(crate) mod simhash;
-mod sims;
+pub(crate) mod sims;
 pub(crate) mod state;
 mod stats;
 mod templates;
 
 pub use allowlist::{AllowEntry, Allowlist, AllowlistError};
+pub(crate) use cross::CrossSim;
 pub use stats::SpamStats;
 
 use crate::config::{ConfigError, SpamConfig};
 use crate::detect::{CaseSink, Detector, Reference};
 use crate::model::{Event, Feed, SmsVolume};
-use cross::CrossSim;
 use sims::SimStage;
 use state::Specs;
 
@@ -117,6 +117,12 @@ impl SpamDetector {
             stage_a: SimStage::new(&config, specs, allowlist),
             stage_b: CrossSim::new(&config),
         })
+    }
+
+    /// Its two stages apart (the service runs them in separate tasks when the SMS
+    /// internal topic has several partitions).
+    pub(crate) fn into_stages(self) -> (SimStage, CrossSim) {
+        (self.stage_a, self.stage_b)
     }
 
     /// Process one SMS-volume record: stage A folds it into the SIM's state, and

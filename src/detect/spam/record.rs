@@ -7,7 +7,7 @@ use super::state::{field, flag, spread_add, spread_add_scalar, SimState, Specs, 
 use crate::model::SmsVolume;
 
 /// The interval a record reports, in event time.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct RecordSpan {
     pub(crate) start_ms: i64,
     pub(crate) end_ms: i64,

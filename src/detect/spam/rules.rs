@@ -241,7 +241,7 @@ impl Fired {
 }
 
 /// Per-SIM measurements at one record.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SimFeatures {
     pub(crate) out_short: u64,
     pub(crate) out_medium: u64,

@@ -21,7 +21,7 @@ use crate::detect::Reference;
 use crate::model::{Event, SmsVolume};
 
 /// The per-SIM state of the spam detector.
-pub(super) struct SimStage {
+pub(crate) struct SimStage {
     pub(super) specs: Specs,
     /// The long window, seconds: a SIM idle longer starts afresh.
     pub(super) long_s: u32,

@@ -155,6 +155,7 @@ impl ServiceLoop {
         moved: &[(String, i32)],
     ) -> Result<(), ServiceError> {
         self.worker.rebuild_moved(consumer, moved, &self.assigned)?;
+        self.send_rebuilt_forwards();
         self.idleness.add(moved);
         self.resume_if_live(consumer, moved)
     }

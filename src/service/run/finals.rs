@@ -65,7 +65,7 @@ impl ServiceLoop {
         // Stage B of the fake-BTS detector finishes when every stage-A task has (their
         // markers): at SIGTERM it reads on for them; on a revocation its next owner
         // gets them.
-        if matches!(self.worker.stage, Stage::Transmitters(_)) {
+        if matches!(self.worker.stage, Stage::Cross(_)) {
             // A standby (it owns no partition) has nothing to finish.
             if read_on && !self.assigned.is_empty() {
                 self.finish_transmitters(consumer, why).await;
@@ -190,8 +190,8 @@ impl ServiceLoop {
 }
 
 impl ServiceLoop {
-    /// Stage B at SIGTERM: when stage ingest has committed the measurements feed to
-    /// its end, read the transmitters topic on until every stage-A task has finished
+    /// Stage B at SIGTERM: when stage ingest has committed its feed to its end, read
+    /// its stage-B topic on until every stage-A task has finished
     /// (each emits its `Finished` marker at its own SIGTERM or revocation once its
     /// input is accounted for; `apply_hop` then emits the final snapshots), for at
     /// most [`B_WAITS_WITHIN`]. Stage A's held reports come only with those markers,
@@ -200,7 +200,11 @@ impl ServiceLoop {
     async fn finish_transmitters(&mut self, consumer: &GroupConsumer, why: &'static str) {
         let started = Instant::now();
         if let Some(reader) = &self.upstream {
-            let topic = self.worker.config.kafka.topics.measurements.clone();
+            let topics = &self.worker.config.kafka.topics;
+            let topic = match self.worker.stage_b_feed() {
+                Some(Feed::SmsVolume) => topics.sms_volume.clone(),
+                _ => topics.measurements.clone(),
+            };
             let mut asked = upstream_backlog(reader.clone(), vec![topic.clone()]).await;
             // As stage detect: the other instances' ingest may commit a moment later.
             while matches!(&asked, Ok(b) if !b.is_empty())
@@ -214,7 +218,7 @@ impl ServiceLoop {
                 Ok(b) => {
                     tracing::info!(
                         reason = why,
-                        stage = "transmitters",
+                        stage = self.worker.stage.name(),
                         waiting_at = "stage ingest",
                         partitions = b.partitions,
                         records = b.records,
@@ -223,7 +227,7 @@ impl ServiceLoop {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(reason = why, stage = "transmitters", error = %e, "cannot tell whether records are still waiting: no final snapshots (the next start goes on)");
+                    tracing::warn!(reason = why, stage = self.worker.stage.name(), error = %e, "cannot tell whether records are still waiting: no final snapshots (the next start goes on)");
                     return;
                 }
             }
@@ -249,13 +253,13 @@ impl ServiceLoop {
             None => {}
             Some(waiting) if waiting.is_empty() => tracing::info!(
                 reason = why,
-                stage = "transmitters",
+                stage = self.worker.stage.name(),
                 waited_ms = started.elapsed().as_millis() as u64,
                 "every stage-A task finished: stage B's final snapshots emitted"
             ),
             Some(waiting) => tracing::info!(
                 reason = why,
-                stage = "transmitters",
+                stage = self.worker.stage.name(),
                 waiting_at = "stage A",
                 partitions = ?waiting,
                 waited_ms = started.elapsed().as_millis() as u64,

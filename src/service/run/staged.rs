@@ -1,7 +1,8 @@
 //! `topology = "staged"`: stage ingest (feed partitions → internal topics) and stage
 //! detect (internal topics → detectors → cases), each in its own consumer group, side
-//! by side in this process; with `[kafka] measurement_partitions` above 1 also the
-//! fake-BTS detector's stage B (its transmitters topic → cases), in a third group.
+//! by side in this process; with `[kafka] measurement_partitions` (or
+//! `sms_partitions`) above 1 also that detector's stage B (its stage-B topic →
+//! cases), each in a group of its own.
 //! Kept apart from the loop because it is where the stages are started, joined and
 //! stopped in order.
 
@@ -15,8 +16,9 @@ use crate::service::error::ServiceError;
 use crate::service::reference::{spawn_reference_reader, ReferenceUpdate};
 use crate::service::report::ServiceReport;
 use crate::service::stage::{DetectState, IngestState, SplitA, Stage};
-use crate::service::topology::{detect_kafka, ensure_internal_topics, transmitters_kafka};
+use crate::service::topology::{detect_kafka, ensure_internal_topics, stage_b_kafka};
 use crate::service::worker::Worker;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,10 +83,15 @@ pub(super) async fn run_staged(
     )?;
     let detect_kafka = detect_kafka(&config.kafka);
     let detect_stage = Stage::Detect(DetectState {
-        split: internal.transmitters.clone().map(|topic| SplitA {
-            outbox: Arc::default(),
-            topic,
-        }),
+        split: internal
+            .stage_b
+            .iter()
+            .map(|(feed, topic)| {
+                let topic = topic.clone();
+                let outbox = Arc::default();
+                (*feed, SplitA { outbox, topic })
+            })
+            .collect(),
         ..DetectState::default()
     });
     let mut detect = part(opts, &detect_kafka, failures, internal_feeds, detect_stage)?;
@@ -97,123 +104,92 @@ pub(super) async fn run_staged(
     // stage detect's envelopes are not counted again.
     detect.service.worker.metrics.processed = Arc::default();
     detect.service.worker.metrics.acknowledged = Arc::default();
-    let transmitters = match &internal.transmitters {
-        Some(topic) => Some(start_transmitters(opts, failures, topic)?),
-        None => None,
-    };
+    let mut stage_bs = Vec::new();
+    for (feed, topic) in &internal.stage_b {
+        stage_bs.push(start_stage_b(opts, failures, *feed, topic)?);
+    }
     opts.metrics.ready.store(true, Ordering::Relaxed);
-    tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, detect_group = %detect_kafka.group_id, transmitters = transmitters.is_some(), "cellwatch service started (staged: ingest + detect)");
-    // The stages run side by side: ingest (and stage B) in tasks of their own (a
-    // burst or a blocking broker call of one stage must not hold the other up),
+    let split: Vec<&str> = internal.stage_b.keys().map(|f| f.name()).collect();
+    tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, detect_group = %detect_kafka.group_id, split = ?split, "cellwatch service started (staged: ingest + detect)");
+    // The stages run side by side: ingest (and each stage B) in tasks of their own
+    // (a burst or a blocking broker call of one stage must not hold the others up),
     // detect here.
-    let ingest_task = spawn_loop(ingest, opts, failures, None);
-    let (b_task, b_reader) = match transmitters {
-        Some((p, rx, reader)) => (Some(spawn_loop(p, opts, failures, Some(rx))), Some(reader)),
-        None => (None, None),
-    };
-    let ended = side_by_side(&mut detect, references, opts, failures, ingest_task, b_task).await;
-    end_stages(detect, &detect_kafka.group_id, ended, b_reader).await
+    let mut tasks = vec![spawn_loop(ingest, opts, failures, None)];
+    let mut readers = Vec::new();
+    for (p, rx, reader) in stage_bs {
+        tasks.push(spawn_loop(p, opts, failures, rx));
+        readers.extend(reader);
+    }
+    let ended = side_by_side(&mut detect, references, opts, failures, tasks).await;
+    end_stages(detect, &detect_kafka.group_id, ended, readers).await
 }
 
-/// What [`side_by_side`] gives: the parts of stages ingest and B when all ended
-/// cleanly, else those that could be recovered and the error.
-type Joined = Result<(Part, Option<Part>), (Vec<Part>, ServiceError)>;
+/// What [`side_by_side`] gives: the parts of stage ingest and the stage Bs when all
+/// ended cleanly, else those that could be recovered and the error.
+type Joined = Result<Vec<Part>, (Vec<Part>, ServiceError)>;
 
-/// Run stage detect here while stage ingest (and stage B) run in their tasks, until
-/// all end (shutdown) or one fails.
+/// Run stage detect here while stage ingest and the stage Bs run in their tasks,
+/// until all end (shutdown) or one fails: a failure stops the others (the service
+/// is failing, the process ends), a clean end (shutdown) waits for all.
 async fn side_by_side(
     detect: &mut Part,
     references: &mut mpsc::Receiver<ReferenceUpdate>,
     opts: &ServiceOptions,
     failures: &Arc<FailureWatch>,
-    mut ingest_task: StageTask,
-    mut b_task: Option<StageTask>,
+    tasks: Vec<StageTask>,
 ) -> Joined {
     let joined = |e: tokio::task::JoinError| ServiceError::Flush(format!("stage task: {e}"));
     let mut stop_detect = opts.shutdown.clone();
-    // Either stage failing stops the service; a clean end (shutdown) waits for all.
-    {
-        let detecting = detect.service.consume(
-            &detect.consumer,
-            &detect.changes,
-            references,
-            &mut stop_detect,
-            failures,
-        );
-        tokio::pin!(detecting);
-        let first = {
-            let b_done = async {
-                match b_task.as_mut() {
-                    Some(t) => t.await,
-                    None => std::future::pending().await,
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+    let mut running: FuturesUnordered<StageTask> = tasks.into_iter().collect();
+    let mut ended: Vec<Part> = Vec::new();
+    let detecting = detect.service.consume(
+        &detect.consumer,
+        &detect.changes,
+        references,
+        &mut stop_detect,
+        failures,
+    );
+    tokio::pin!(detecting);
+    let mut detect_done = false;
+    let failure = loop {
+        if detect_done && running.is_empty() {
+            break None;
+        }
+        tokio::select! {
+            r = &mut detecting, if !detect_done => match r {
+                Ok(()) => detect_done = true,
+                Err(e) => break Some(e),
+            },
+            Some(done) = running.next() => match done {
+                Ok((p, Ok(()))) => ended.push(p),
+                Ok((p, Err(e))) => {
+                    ended.push(p);
+                    break Some(e);
                 }
-            };
-            tokio::pin!(b_done);
-            tokio::select! {
-                done = &mut ingest_task => Ended::Ingest(done),
-                done = &mut b_done => Ended::B(done),
-                r = &mut detecting => Ended::Detect(r),
-            }
-        };
-        match first {
+                Err(e) => break Some(joined(e)),
+            },
+        }
+    };
+    match failure {
+        None => Ok(ended),
+        Some(e) => {
             // Not awaited: the service is failing, the process ends.
-            Ended::Detect(Err(e)) => {
-                ingest_task.abort();
-                if let Some(t) = &b_task {
-                    t.abort();
-                }
-                Err((Vec::new(), e))
+            for a in aborts {
+                a.abort();
             }
-            Ended::Ingest(Ok((p, Err(e)))) => {
-                if let Some(t) = &b_task {
-                    t.abort();
-                }
-                Err((vec![p], e))
-            }
-            Ended::B(Ok((b, Err(e)))) => {
-                ingest_task.abort();
-                Err((vec![b], e))
-            }
-            Ended::Ingest(Err(e)) | Ended::B(Err(e)) => Err((Vec::new(), joined(e))),
-            Ended::Detect(Ok(())) => {
-                let ingest = match ingest_task.await {
-                    Ok((p, Ok(()))) => Ok(p),
-                    Ok((p, Err(e))) => Err((vec![p], e)),
-                    Err(e) => Err((Vec::new(), joined(e))),
-                };
-                match (ingest, b_task) {
-                    (Err(e), _) => Err(e),
-                    (Ok(p), None) => Ok((p, None)),
-                    (Ok(p), Some(t)) => match t.await {
-                        Ok((b, Ok(()))) => Ok((p, Some(b))),
-                        Ok((b, Err(e))) => Err((vec![p, b], e)),
-                        Err(e) => Err((vec![p], joined(e))),
-                    },
-                }
-            }
-            Ended::Ingest(Ok((p, Ok(())))) => match (&mut detecting).await {
-                Err(e) => Err((vec![p], e)),
-                Ok(()) => join_b(p, b_task, joined).await,
-            },
-            Ended::B(Ok((b, Ok(())))) => match (&mut detecting).await {
-                Err(e) => Err((vec![b], e)),
-                Ok(()) => match ingest_task.await {
-                    Ok((p, Ok(()))) => Ok((p, Some(b))),
-                    Ok((p, Err(e))) => Err((vec![p, b], e)),
-                    Err(e) => Err((vec![b], joined(e))),
-                },
-            },
+            Err((ended, e))
         }
     }
 }
 
-/// The clean stop of every stage (ingest, detect, then stage B, which reads what
+/// The clean stop of every stage (ingest, detect, then the stage Bs, which read what
 /// stage detect produced on its way out), or the failure; the consumers closed.
 async fn end_stages(
     detect: Part,
     detect_group: &str,
     ended: Joined,
-    b_reader: Option<JoinHandle<()>>,
+    readers: Vec<JoinHandle<()>>,
 ) -> Result<ServiceReport, ServiceError> {
     let Part {
         consumer: detect_consumer,
@@ -221,16 +197,22 @@ async fn end_stages(
         ..
     } = detect;
     let (others, outcome) = match ended {
-        Ok((ingest, b)) => {
-            let mut stopped = stop_stages(
-                ingest.service,
-                &ingest.consumer,
-                detect_service,
-                &detect_consumer,
-            )
-            .await;
-            let mut consumers = vec![(ingest.consumer, ingest.group)];
-            if let Some(b) = b {
+        Ok(parts) => {
+            let (ingest, stage_bs): (Vec<Part>, Vec<Part>) = parts
+                .into_iter()
+                .partition(|p| matches!(p.service.worker.stage, Stage::Ingest(_)));
+            let (mut stopped, mut consumers) = match ingest.into_iter().next() {
+                Some(i) => {
+                    let r =
+                        stop_stages(i.service, &i.consumer, detect_service, &detect_consumer).await;
+                    (r, vec![(i.consumer, i.group)])
+                }
+                None => (
+                    Err(ServiceError::Flush("stage ingest's loop was lost".into())),
+                    Vec::new(),
+                ),
+            };
+            for b in stage_bs {
                 // Stage B last: it reads what stage detect produced on its way out.
                 let r = b.service.stop(&b.consumer).await;
                 stopped = match (stopped, r) {
@@ -250,7 +232,7 @@ async fn end_stages(
         Err((parts, e)) => {
             // Holds a reference to stage ingest's consumer: gone before it closes.
             drop(detect_service);
-            // Each under its own group's name (stage B's is not ingest's).
+            // Each under its own group's name (a stage B's is not ingest's).
             let consumers = parts.into_iter().map(|p| (p.consumer, p.group)).collect();
             (consumers, Err(e))
         }
@@ -260,7 +242,7 @@ async fn end_stages(
         close::close_consumer(consumer, &group, clean).await;
     }
     close::close_consumer(detect_consumer, detect_group, clean).await;
-    if let Some(reader) = b_reader {
+    for reader in readers {
         if tokio::time::timeout(READER_STOP, reader).await.is_err() {
             tracing::warn!("stage B's reference reader still busy at stop; left behind");
         }
@@ -268,49 +250,29 @@ async fn end_stages(
     outcome
 }
 
-/// Which stage's loop ended first.
-enum Ended {
-    Ingest(Result<(Part, Result<(), ServiceError>), tokio::task::JoinError>),
-    B(Result<(Part, Result<(), ServiceError>), tokio::task::JoinError>),
-    Detect(Result<(), ServiceError>),
-}
-
-/// Stage ingest and detect ended cleanly: wait for stage B (when there is one).
-async fn join_b(
-    ingest: Part,
-    b_task: Option<StageTask>,
-    joined: impl Fn(tokio::task::JoinError) -> ServiceError,
-) -> Result<(Part, Option<Part>), (Vec<Part>, ServiceError)> {
-    match b_task {
-        None => Ok((ingest, None)),
-        Some(t) => match t.await {
-            Ok((b, Ok(()))) => Ok((ingest, Some(b))),
-            Ok((b, Err(e))) => Err((vec![ingest, b], e)),
-            Err(e) => Err((vec![ingest], joined(e))),
-        },
-    }
-}
-
-/// Stage B of the fake-BTS detector: its loop over the transmitters topic in a
-/// consumer group of its own, and a reference reader of its own (the inventory
-/// tells it which cells are registered).
-fn start_transmitters(
+/// A split detector's stage B: its loop over its stage-B topic in a consumer group
+/// of its own, and, when it reads reference data (the fake-BTS detector's: the
+/// inventory tells it which cells are registered), a reference reader of its own.
+#[allow(clippy::type_complexity)]
+fn start_stage_b(
     opts: &ServiceOptions,
     failures: &Arc<FailureWatch>,
+    feed: Feed,
     topic: &str,
-) -> Result<(Part, mpsc::Receiver<ReferenceUpdate>, JoinHandle<()>), ServiceError> {
+) -> Result<
+    (
+        Part,
+        Option<mpsc::Receiver<ReferenceUpdate>>,
+        Option<JoinHandle<()>>,
+    ),
+    ServiceError,
+> {
     let config = &opts.config;
-    let kafka = transmitters_kafka(&config.kafka);
+    let kafka = stage_b_kafka(&config.kafka, feed);
     let cells = opts.cells.clone().or_else(|| config.inventory.csv.clone());
-    let task = Worker::new_transmitters(config, cells.as_deref())?;
-    let feeds = BTreeMap::from([(topic.to_string(), Feed::Measurements)]);
-    let mut p = part(
-        opts,
-        &kafka,
-        failures,
-        feeds,
-        Stage::Transmitters(Box::new(task)),
-    )?;
+    let task = Worker::new_stage_b(config, cells.as_deref(), feed)?;
+    let feeds = BTreeMap::from([(topic.to_string(), feed)]);
+    let mut p = part(opts, &kafka, failures, feeds, Stage::Cross(task))?;
     p.service.worker.metrics.processed = Arc::default();
     p.service.worker.metrics.acknowledged = Arc::default();
     // At SIGTERM it reads on for stage A's ends only once stage ingest is through.
@@ -319,9 +281,12 @@ fn start_transmitters(
         &config.kafka.group_id,
         failures.clone(),
     )?);
+    if feed != Feed::Measurements {
+        return Ok((p, None, None));
+    }
     let (tx, rx) = mpsc::channel::<ReferenceUpdate>(1024);
     let reader = spawn_reference_reader(&config.kafka, tx, opts.shutdown.clone())?;
-    Ok((p, rx, reader))
+    Ok((p, Some(rx), Some(reader)))
 }
 
 /// Both stages' clean stop (ingest first: its last offsets are what stage detect's
