@@ -223,6 +223,10 @@ pub struct FakeBtsConfig {
     /// stationary one is located from all of them, binned by `locate_bin_m`); at
     /// least 8. Bounds the memory per transmitter (24 bytes a report). Default 400.
     pub(crate) max_observations: usize,
+    /// Of those, at most this many (the most recent, at least 8) while it has no case:
+    /// candidates are most transmitters and reports (real cells unlisted or misplaced,
+    /// heard for hours; a `missing_cell` finding is located from these). Default 128.
+    pub(crate) max_candidate_observations: usize,
     /// At most this many reports (with a signal) are kept per registered cell heard out
     /// of place, to locate it for a `misplaced_cell` inventory finding (the most recent
     /// ones; the finding needs the site within `finding_min_offset_m`, not metres); at
@@ -378,6 +382,7 @@ impl Default for FakeBtsConfig {
             locate_refit_share: 0.05,
             track_window_secs: 180,
             max_observations: 400,
+            max_candidate_observations: 128,
             max_profile_observations: 100,
             max_case_identities: 256,
             max_open_cases: 10_000,
@@ -581,18 +586,15 @@ impl FakeBtsConfig {
             1,
         );
         at_least(p, "fakebts.max_open_cases", self.max_open_cases as u64, 1);
-        at_least(
-            p,
-            "fakebts.max_observations",
-            self.max_observations as u64,
-            8,
-        );
-        at_least(
-            p,
-            "fakebts.max_profile_observations",
-            self.max_profile_observations as u64,
-            8,
-        );
+        let cand = self.max_candidate_observations;
+        let profile = self.max_profile_observations;
+        for (name, n) in [
+            ("max_observations", self.max_observations),
+            ("max_candidate_observations", cand),
+            ("max_profile_observations", profile),
+        ] {
+            at_least(p, &format!("fakebts.{name}"), n as u64, 8);
+        }
         non_negative(p, "fakebts.locate_bin_m", self.locate_bin_m);
         non_negative(p, "fakebts.locate_refit_share", self.locate_refit_share);
         positive(p, "fakebts.huber_k", self.huber_k);
