@@ -19,6 +19,7 @@ mod env_tests;
 mod error;
 pub mod example;
 mod fakebts;
+mod fakebts_check;
 mod fakebts_regions;
 mod fakebts_weights;
 mod http;

@@ -7,7 +7,7 @@ use super::geometry::{LocalFrame, PathLoss};
 use super::identity::{claimed_cell, same_identity};
 use super::locate::{largest_eigenvalue, multilaterate_from, Fix, Observation, SolverParams};
 use super::moving::{displacement, Displacement};
-use super::reported::Reported;
+use super::reported::{kept_cap, Reported};
 use super::reporters::Reporters;
 use super::rule_values::RuleValues;
 use super::rules::{ReportCheck, Rule, RULE_COUNT};
@@ -344,7 +344,8 @@ impl Emitter {
         self.widen_bbox(x, y);
         let mut report = Reported::of_report(m, x, y);
         report.identity = u16::try_from(index).unwrap_or(u16::MAX);
-        keep_bounded(&mut self.observations, report, cfg.max_observations.max(8));
+        let cap = kept_cap(self.case.is_some(), cfg);
+        keep_bounded(&mut self.observations, report, cap);
         became_suspicious
     }
 
