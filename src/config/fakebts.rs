@@ -213,10 +213,9 @@ pub struct FakeBtsConfig {
     /// was the largest part of the detector's work. Final snapshots always refit.
     /// 0 refits every time. Default 0.05.
     pub(crate) locate_refit_share: f64,
-    /// Observations of the short window used for tracking, seconds; a moving
-    /// transmitter's position is extrapolated at most this far past its last fix, and
-    /// two displaced short-window fixes confirm movement only this far apart (closer,
-    /// their windows share most reports). Default 180.
+    /// Observations of the short window used for tracking, seconds; two displaced
+    /// short-window fixes confirm movement only this far apart (closer, their windows
+    /// share most reports). Default 180.
     pub(crate) track_window_secs: u64,
     /// At most this many reports are kept per transmitter, the most recent (a
     /// stationary one is located from all of them, binned by `locate_bin_m`); at
@@ -289,6 +288,14 @@ pub struct FakeBtsConfig {
     pub(crate) locate_posterior_refine_margin: f64,
     /// Kalman acceleration noise spectral density, m²/s³. Default 0.5 (city driving).
     pub(crate) track_accel_noise: f64,
+    /// A moving transmitter's position at its last report (its case's `location`) is
+    /// the filter's prediction from its last short-window fix, the velocity
+    /// extrapolated over at most this much event time, s; its radius covers the
+    /// whole time since the fix, and the extrapolation left out. Default 0 (the last
+    /// filtered position): the velocity of fixes a few hundred metres and a minute or
+    /// so apart is mostly noise, and a road vehicle turns and stops at corners
+    /// (outside radio scenario: 486-857 m off at 180).
+    pub(crate) track_predict_max_secs: u64,
     /// A short-window fix feeds the track only when its reports come from at least
     /// this many places `track_place_m` apart: a position, a distance and a power
     /// are three unknowns, and one or two phones (each reporting a few times from
@@ -396,6 +403,7 @@ impl Default for FakeBtsConfig {
             locate_posterior_refine_levels: 1,
             locate_posterior_refine_margin: 24.0,
             track_accel_noise: 0.5,
+            track_predict_max_secs: 0,
             track_min_places: 3,
             track_place_m: 100.0,
             moving_min_displacement_m: 800.0,
@@ -437,6 +445,9 @@ impl FakeBtsConfig {
     }
     pub(crate) fn track_window_ms(&self) -> i64 {
         secs_ms(self.track_window_secs)
+    }
+    pub(crate) fn track_predict_max_ms(&self) -> i64 {
+        secs_ms(self.track_predict_max_secs)
     }
     /// The tracking filter's acceleration noise and the σ of its initial speed (half
     /// the fastest plausible transmitter).

@@ -105,6 +105,8 @@ impl Transmitters {
                     continue;
                 }
                 (0, 0, eid)
+            } else if let Some(gap) = self.far_copy_successor(e, n, near) {
+                (2, gap, eid)
             } else {
                 let quiet_since = self.identities_last_heard(e, nid);
                 let gap = n.first_seen - quiet_since;
@@ -134,6 +136,34 @@ impl Transmitters {
             None if wait => Explained::Wait,
             None => Explained::No,
         }
+    }
+
+    /// Whether `n` is the next copy of the cloning blaster `e` (with a case): both
+    /// heard only with copies of registered cells, `e` with one heard
+    /// `KNOWN_CELL_FAR_FROM_SITE` ([`Emitter::clones_far`]), `n` with one heard at
+    /// least beyond its cell's reach ([`Emitter::copies_away`]), `n` first heard after
+    /// `e`'s identities went quiet, within `far_clone_gap_secs` (the gap `e` takes
+    /// its next far copy over when the report shows it, `select.rs`), and where a
+    /// road vehicle could have driven since (`near`: beyond `e`'s footprint widened by
+    /// `max_speed_mps` over the gap, within the association radius). A copy first
+    /// reported by an app (no timing advance, an ordinary signal: nothing tells the
+    /// transmitter is next to the phone) is not taken when linking and starts a
+    /// transmitter of its own, which opened a second case for the blaster on its
+    /// phones' events (outside radio scenario, seeds 1 and 3), before or after MDT
+    /// showed it far from its site. Here it is about to open a case on forged signs
+    /// of its own anyway: the only question is whether it is one more. Returns the
+    /// silence between them, ms. A real cell, even one listed at
+    /// the wrong place, keeps its identity on air and is first heard long before the
+    /// blaster goes quiet beside it; it never comes here without forged signs of its
+    /// own to open a case on.
+    fn far_copy_successor(&self, e: &Emitter, n: &Emitter, near: f64) -> Option<i64> {
+        let cfg = &self.cfg;
+        if !(e.clones_far() && n.copies_away()) || near > cfg.association_radius_m {
+            return None;
+        }
+        let gap = n.first_seen - self.identities_last_heard(e, n.id);
+        (gap >= -HANDOVER_SLACK_MS && gap <= cfg.far_clone_gap_ms().max(cfg.link_gap_ms()))
+            .then_some(gap.max(0))
     }
 
     /// When `e`'s identities were last heard as forged, by `e` or by another candidate

@@ -569,18 +569,7 @@ impl Emitter {
     /// recent reports (radius = their spread) while too few reports allow a fit.
     pub(crate) fn location(&self, cfg: &FakeBtsConfig) -> Option<Location> {
         let (x, y, radius) = match (&self.kalman, self.moving, &self.fix) {
-            (Some(k), true, _) => {
-                // the filter's velocity is extrapolated over one track window at most:
-                // without fixes since, the last filtered position is the best guess
-                let horizon = k.ts_ms().saturating_add(cfg.track_window_ms());
-                let p = k.predicted(self.last_seen.min(horizon));
-                let (x, y) = p.position();
-                (
-                    x,
-                    y,
-                    2.45 * largest_eigenvalue(p.position_cov()).max(0.0).sqrt(),
-                )
-            }
+            (Some(k), true, _) => self.latest_position(k, cfg),
             (_, _, Some(f)) => (f.x, f.y, 2.45 * largest_eigenvalue(f.cov).max(0.0).sqrt()),
             _ => {
                 let (x, y) = self.anchor(PathLoss::from_config(cfg).db_per_decade())?;

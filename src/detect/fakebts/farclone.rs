@@ -10,6 +10,7 @@
 
 use super::emitter::{Assessment, Emitter};
 use super::identity::same_identity;
+use super::rules::Rule;
 use crate::config::FakeBtsConfig;
 use crate::model::{ClaimedCell, Reason};
 
@@ -26,6 +27,16 @@ impl Emitter {
         {
             self.far_copies.push(cell);
         }
+    }
+
+    /// Heard only with copies of registered cells, one of them beyond its cell's
+    /// reach (`BEYOND_REACH`) or far from its site with the transmitter near the
+    /// phone (`KNOWN_CELL_FAR_FROM_SITE`): a cloning blaster's copy as an app alone
+    /// may report it (no timing advance, an ordinary signal).
+    pub(crate) fn copies_away(&self) -> bool {
+        self.own_radio.is_empty()
+            && (self.values.fired(Rule::KnownCellFarFromSite as usize)
+                || self.values.fired(Rule::BeyondReach as usize))
     }
 
     /// Identities heard far from their site that this transmitter broadcast in

@@ -10,6 +10,7 @@
 //!   unlinking) identities on it — a blaster hopping or cloning real cells;
 //! - [`locate`] / `track.rs`: signal-weighted centroid, robust multilateration on the
 //!   path-loss model (with timing advance), Kalman tracking of moving transmitters;
+//!   (`latest.rs`: a moving transmitter's position at its last report);
 //!   (`moving.rs`: whether the short-window fixes show the transmitter moving);
 //!   (`posterior.rs`: the posterior mean over a grid when few phones heard it);
 //! - `reported.rs` / `reporters.rs`: a report kept for localisation, and the phones
@@ -44,6 +45,7 @@ pub mod geometry;
 pub(crate) mod identities;
 pub(crate) mod identity;
 pub(crate) mod index;
+mod latest;
 pub(crate) mod link;
 pub mod locate;
 pub(crate) mod moving;

@@ -136,3 +136,39 @@ fn one_far_identity_cannot_be_the_threshold() {
     let e = cfg.validate().unwrap_err().to_string();
     assert!(e.contains("fakebts.far_clone_min_identities"), "{e}");
 }
+
+/// [`bare_blaster_with_a_stop`] with its copy after the stop first heard by apps only:
+/// its first three minutes of reports without timing advance and with an ordinary
+/// signal (nothing tells the transmitter is next to the phone), MDT's timing advance
+/// after that.
+fn app_first_copy_after_a_stop() -> (Vec<Site>, Vec<CellMeasurement>, usize) {
+    let (sites, mut v, identities) = bare_blaster_with_a_stop();
+    let from = T0 + (20 + STOP_MIN) * 60_000;
+    for m in &mut v {
+        if (from..from + 3 * 60_000).contains(&m.ts_ms) {
+            m.ta = None;
+            m.signal_dbm = Some(-88.0);
+        }
+    }
+    (sites, v, identities)
+}
+
+#[test]
+fn a_copy_first_reported_by_an_app_after_a_stop_joins_the_blasters_case() {
+    let (sites, mut v, identities) = app_first_copy_after_a_stop();
+    let cases = run_with(FakeBtsConfig::default(), sites, &mut v);
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].identities.len(), identities, "{:#?}", f[0].identities);
+}
+
+#[test]
+fn a_copy_first_reported_by_an_app_after_a_longer_silence_than_the_gap_is_its_own_case() {
+    let cfg = FakeBtsConfig::default();
+    let short = FakeBtsConfig {
+        far_clone_gap_secs: cfg.link_gap_secs,
+        ..cfg
+    };
+    let (sites, mut v, _) = app_first_copy_after_a_stop();
+    assert_eq!(finals(&run_with(short, sites, &mut v)).len(), 2);
+}

@@ -252,7 +252,8 @@ fn imprecise_short_window_fixes_cannot_show_movement() {
 }
 
 #[test]
-fn a_moving_position_is_not_extrapolated_past_one_track_window() {
+fn a_moving_position_is_its_last_fix_within_reach_of_the_phone_that_heard_it_last() {
+    use super::reported::Reported;
     use super::track::Kalman;
     let cfg = crate::config::FakeBtsConfig::default();
     let mut e = emitter();
@@ -265,10 +266,30 @@ fn a_moving_position_is_not_extrapolated_past_one_track_window() {
     e.kalman = Some(Box::new(k));
     e.moving = true;
     e.last_seen = T0 + 70 * 60_000;
+    e.observations.clear();
     let loc = e.location(&cfg).expect("a location");
     let (x, y) = e.frame.to_xy(loc.lat, loc.lon);
-    // at most one track window (180 s at ~10 m/s) beyond the last fix at 6 km,
-    // not 36 km down the road
-    assert!(x < 6_000.0 + 10.0 * 200.0 + 300.0, "x {x:.0} y {y:.0}");
-    assert!(loc.radius_m < 5_000.0, "{loc:?}");
+    // the last filtered position at 6 km: not 36 km down the road, nor a track
+    // window's 1.8 km past it (track_predict_max_secs 0)
+    assert!(
+        (x - 6_000.0).abs() < 300.0 && y.abs() < 300.0,
+        "x {x:.0} y {y:.0}"
+    );
+    // an hour without fixes and no phone to bound it: tens of kilometres
+    assert!(loc.radius_m > 20_000.0, "{loc:?}");
+    // a phone 400 m on heard it at its last report, timing advance 0 (553.5 m)
+    let (cell, _) = cloned();
+    let m = report(2, 70 * 60, 6_400.0, 0.0, cell, 99);
+    let (px, py) = e.frame.to_xy(m.lat, m.lon);
+    e.observations.push_back(Reported::of_report(&m, px, py));
+    let loc = e.location(&cfg).expect("a location");
+    assert!(loc.radius_m < 400.0 + 553.5 + 50.0, "{loc:?}");
+    // extrapolated over a track window as before: 1.8 km on, the radius then smaller
+    let before = crate::config::FakeBtsConfig {
+        track_predict_max_secs: 180,
+        ..cfg
+    };
+    let loc = e.location(&before).expect("a location");
+    let (x, _) = e.frame.to_xy(loc.lat, loc.lon);
+    assert!((x - 7_800.0).abs() < 400.0, "x {x:.0}");
 }
