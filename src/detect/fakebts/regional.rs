@@ -283,7 +283,7 @@ impl Stage for Regions {
 
     fn flush(&mut self, out: &mut Emit<'_, Never>) {
         for t in self.regions.values_mut() {
-            Stage::flush(t, out);
+            t.snapshot_open_cases(out.cases());
         }
     }
 

@@ -8,7 +8,7 @@
 use super::forward::Forward;
 use super::identities::IdentityStage;
 use super::index::{CellIndex, Site};
-use super::transmitters::Transmitters;
+use super::regional::Regions;
 use super::FakeBtsDetector;
 use crate::config::Config;
 use crate::detect::stage::{canonical_cmp, Emit, Message, Stage};
@@ -24,7 +24,7 @@ struct Sharded {
     tasks: Vec<IdentityStage>,
     /// Forwards of each task since the last watermark, in the order produced.
     pending: Vec<Vec<Forward>>,
-    b: Transmitters,
+    b: Regions,
     /// Reports each task was given, and forwards stage B received.
     counts: Arc<Mutex<(Vec<u64>, u64)>>,
 }
@@ -37,7 +37,7 @@ impl Sharded {
                 .map(|_| IdentityStage::new(config.fakebts.clone(), index()))
                 .collect(),
             pending: vec![Vec::new(); n],
-            b: Transmitters::new(config.fakebts.clone(), &index()),
+            b: Regions::new(config.fakebts.clone(), &index()),
             counts: Arc::new(Mutex::new((vec![0; n], 0))),
         }
     }

@@ -38,8 +38,7 @@ use super::signs;
 use super::snapshot::{emit_snapshot, material_change, CaseState};
 use super::stats::FakeBtsStats;
 use crate::config::FakeBtsConfig;
-use crate::detect::stage::{Emit, Never, Stage};
-use crate::detect::{CaseSink, Reference};
+use crate::detect::CaseSink;
 use crate::inventory::Inventory;
 use crate::model::{CellKey, CellMeasurement};
 use std::collections::{BTreeMap, HashSet};
@@ -83,13 +82,6 @@ pub(crate) struct Transmitters {
 }
 
 impl Transmitters {
-    /// Stage B knowing the registered cells of `index` (`cfg` already validated).
-    #[cfg(test)]
-    pub(crate) fn new(cfg: FakeBtsConfig, index: &super::index::CellIndex) -> Self {
-        let registered = Arc::new(RwLock::new(index.keys().copied().collect()));
-        Transmitters::sharing(cfg, registered, None)
-    }
-
     /// Stage B (or one region of it, `scope`) reading the shared `registered` keys.
     pub(crate) fn sharing(
         cfg: FakeBtsConfig,
@@ -112,19 +104,6 @@ impl Transmitters {
             findings: BTreeMap::new(),
             stats: FakeBtsStats::default(),
             last_maintenance_ms: None,
-        }
-    }
-
-    /// A cell of the inventory registered (or not any more).
-    pub(crate) fn set_registered(&mut self, key: CellKey, registered: bool) {
-        let mut set = self
-            .registered
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if registered {
-            set.insert(key);
-        } else {
-            set.remove(&key);
         }
     }
 
@@ -380,7 +359,7 @@ impl Transmitters {
 
     /// The latest snapshot of every open case, as its retirement would emit it, on
     /// copies: nothing is changed or forgotten.
-    fn snapshot_open_cases(&self, out: &mut dyn CaseSink) {
+    pub(super) fn snapshot_open_cases(&self, out: &mut dyn CaseSink) {
         let mut stats = FakeBtsStats::default();
         for e in self.emitters.values().filter(|e| e.case.is_some()) {
             let mut e = e.clone();
@@ -405,48 +384,6 @@ impl Transmitters {
             emitters += e.state_bytes() - o - r;
         }
         (carriers, emitters, observations, reporters)
-    }
-}
-
-impl Stage for Transmitters {
-    type In = Forward;
-    type Out = Never;
-
-    fn name(&self) -> &'static str {
-        "fake_bts_transmitters"
-    }
-
-    fn on_message(&mut self, message: &Forward, out: &mut Emit<'_, Never>) {
-        self.on_forward(message, out.cases());
-    }
-
-    fn on_watermark(&mut self, watermark_ms: i64, out: &mut Emit<'_, Never>) {
-        self.advance(watermark_ms, out.cases());
-    }
-
-    /// Only whether a cell is registered matters here.
-    fn on_reference_update(&mut self, kind: Reference, key: &str, value: Option<&[u8]>) {
-        if kind != Reference::Inventory {
-            return;
-        }
-        if let Some((cell_key, registered)) = registered_update(key, value) {
-            self.set_registered(cell_key, registered);
-        }
-    }
-
-    fn flush(&mut self, out: &mut Emit<'_, Never>) {
-        self.snapshot_open_cases(out.cases());
-    }
-
-    fn state_size(&self) -> usize {
-        self.emitters.len()
-    }
-
-    fn findings(&self) -> Vec<serde_json::Value> {
-        self.findings
-            .values()
-            .filter_map(|f| serde_json::to_value(f).ok())
-            .collect()
     }
 }
 
