@@ -39,6 +39,10 @@ pub struct BenchOptions {
     pub scales: Vec<Scale>,
     pub seed: u64,
     pub config: Config,
+    /// The file `config` was loaded from (`None`: the defaults), handed to every child
+    /// process with `--config`, so that the children measure the same configuration
+    /// (the `CELLWATCH_*` environment variables reach them by inheritance).
+    pub config_file: Option<PathBuf>,
     /// Distinct SIMs of the state-per-SIM measurement.
     pub sims: u64,
     /// Kafka broker and ClickHouse server; `None` skips those measurements.
@@ -120,6 +124,8 @@ pub struct BenchReport {
     pub(crate) date: String,
     pub(crate) load_at_start: Load,
     pub(crate) seed: u64,
+    /// The configuration file every measurement ran with (`None`: the defaults).
+    pub(crate) config_file: Option<PathBuf>,
     pub(crate) replay: Vec<replay::ReplayRun>,
     pub(crate) sim_state: Option<state::SimStateReport>,
     pub(crate) identity_state: Option<state::IdentityStateReport>,
@@ -139,6 +145,7 @@ pub fn run(opts: &BenchOptions) -> BenchReport {
         date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         load_at_start: Load::now(),
         seed: opts.seed,
+        config_file: opts.config_file.clone(),
         replay: Vec::new(),
         sim_state: None,
         identity_state: None,
@@ -182,7 +189,7 @@ pub fn run(opts: &BenchOptions) -> BenchReport {
         .filter(|s| opts.parts.replay && opts.scales.contains(&s.scale));
     for s in replayed {
         let out = opts.work.join(format!("replay-out-{}", s.scale));
-        match replay::measure(&opts.exe, s, &out) {
+        match replay::measure(&opts.exe, s, &out, opts.config_file.as_deref()) {
             Ok(r) => report.replay.push(r),
             Err(e) => report.errors.push(format!("replay {}: {e}", s.scale)),
         }
@@ -217,11 +224,15 @@ fn state_measurements(
     scenarios: &[scenario::Scenario],
     report: &mut BenchReport,
 ) {
-    let args: Vec<OsString> = vec![
-        "child-state-sims".into(),
-        "--sims".into(),
-        opts.sims.to_string().into(),
-    ];
+    let config = opts.config_file.as_deref();
+    let args = child_args(
+        vec![
+            "child-state-sims".into(),
+            "--sims".into(),
+            opts.sims.to_string().into(),
+        ],
+        config,
+    );
     match child_json(&opts.exe, &args, &format!("child {args:?}")) {
         Ok(r) => report.sim_state = Some(r),
         Err(e) => report.errors.push(format!("state per SIM: {e}")),
@@ -231,13 +242,16 @@ fn state_measurements(
         .filter(|s| opts.scales.contains(&s.scale))
         .max_by_key(|s| s.lines());
     if let Some(s) = largest {
-        let args: Vec<OsString> = vec![
-            "child-state-identities".into(),
-            "--measurements".into(),
-            s.measurements().into(),
-            "--cells".into(),
-            s.cells().into(),
-        ];
+        let args = child_args(
+            vec![
+                "child-state-identities".into(),
+                "--measurements".into(),
+                s.measurements().into(),
+                "--cells".into(),
+                s.cells().into(),
+            ],
+            config,
+        );
         match child_json(&opts.exe, &args, &format!("child {args:?}")) {
             Ok(r) => report.identity_state = Some(r),
             Err(e) => report.errors.push(format!("state per identity: {e}")),
@@ -309,6 +323,15 @@ fn kafka_measurements(
             }
         }
     });
+}
+
+/// A child command's arguments, with `--config <file>` when the harness was given one.
+pub(crate) fn child_args(mut args: Vec<OsString>, config_file: Option<&Path>) -> Vec<OsString> {
+    if let Some(file) = config_file {
+        args.push("--config".into());
+        args.push(file.into());
+    }
+    args
 }
 
 /// Run `exe bench <args>` (logging warnings only) and parse the JSON object it

@@ -43,8 +43,14 @@ pub(crate) struct ReplayRun {
     pub(crate) load_after: Load,
 }
 
-/// Run the replay of `scenario` in a child process of `exe` and read its report.
-pub(crate) fn measure(exe: &Path, scenario: &Scenario, out: &Path) -> Result<ReplayRun, String> {
+/// Run the replay of `scenario` in a child process of `exe` (with the configuration
+/// file `config`, if any) and read its report.
+pub(crate) fn measure(
+    exe: &Path,
+    scenario: &Scenario,
+    out: &Path,
+    config: Option<&Path>,
+) -> Result<ReplayRun, String> {
     let load_before = Load::now();
     let started = Instant::now();
     let args: Vec<OsString> = vec![
@@ -58,6 +64,7 @@ pub(crate) fn measure(exe: &Path, scenario: &Scenario, out: &Path) -> Result<Rep
         "--out".into(),
         out.into(),
     ];
+    let args = super::child_args(args, config);
     let child: ChildReplay = super::child_json(exe, &args, "replay child")?;
     tracing::info!(
         scale = %scenario.scale,

@@ -100,6 +100,14 @@ pub fn markdown(r: &BenchReport) -> String {
     );
     let _ = writeln!(
         s,
+        "**Configuration:** {} (the harness and every child process)\n",
+        r.config_file.as_ref().map_or_else(
+            || "the defaults".to_string(),
+            |f| format!("`{}`", f.display())
+        )
+    );
+    let _ = writeln!(
+        s,
         "| measurement | input | result | target | verdict | load before → after |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
@@ -454,6 +462,7 @@ mod tests {
             date: "2026-01-01 00:00 UTC".into(),
             load_at_start: load,
             seed: 1,
+            config_file: None,
             replay: vec![
                 replay("small", 150_000, 3_000, 900_000.0, 50_000_000),
                 replay("large", 6_000_000, 200_000, 1_600_000.0, 90_000_000),

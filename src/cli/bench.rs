@@ -153,6 +153,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
         scales,
         seed: args.seed,
         config: Config::load(args.config.as_deref())?,
+        config_file: args.config.clone(),
         sims: args.sims,
         services,
         kafka_scale,
