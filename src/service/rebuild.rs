@@ -254,10 +254,8 @@ impl Worker {
         let mut resumed = 0;
         for e in committed.elements() {
             let key = (e.topic().to_string(), e.partition());
-            let end = match (ends.get(&key), e.offset()) {
-                (Some(end), _) => *end,
-                (None, Offset::Offset(end)) => end,
-                _ => continue,
+            let Some(end) = self.reread_end(&key, ends, e.offset()) else {
+                continue;
             };
             self.starts.insert(key, end);
             let start = match (
@@ -286,6 +284,24 @@ impl Worker {
             }
         }
         Ok((ranges, resumed))
+    }
+
+    /// Where the re-read of partition `key` ends: its entry in `ends` when given,
+    /// else the group's `committed` offset (`None`: nothing committed, nothing to
+    /// re-read).
+    pub(super) fn reread_end(
+        &self,
+        key: &(String, i32),
+        ends: &BTreeMap<(String, i32), i64>,
+        committed: Offset,
+    ) -> Option<i64> {
+        if let Some(end) = ends.get(key) {
+            return Some(*end);
+        }
+        match committed {
+            Offset::Offset(end) => Some(end),
+            _ => None,
+        }
     }
 
     /// Stage ingest: resume a partition's validator from the checkpoint committed with

@@ -144,6 +144,7 @@ impl ServiceLoop {
             .drain(&mut self.batch, consumer, &mut self.worker)
             .await?;
         self.assigned.retain(|p| !parts.contains(p));
+        self.worker.flushed.retain(|p, _| !parts.contains(p));
         Ok(())
     }
 
