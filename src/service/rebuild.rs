@@ -286,16 +286,21 @@ impl Worker {
         Ok((ranges, resumed))
     }
 
-    /// Where the re-read of partition `key` ends: its entry in `ends` when given,
-    /// else the group's `committed` offset (`None`: nothing committed, nothing to
-    /// re-read).
+    /// Where the re-read of partition `key` ends: its entry in `ends` when given;
+    /// for a partition this worker kept through the rebalance, where its state of
+    /// it ended (what it has flushed: its consumer goes on from there, whether or
+    /// not the commit before the rebuild reached the group — one inside a rebalance
+    /// can fail, and the records between the committed offset and the consumer's
+    /// position would then be in no state: stage B missed their forwards); else
+    /// the group's `committed` offset, where a new owner's consumer starts (`None`:
+    /// nothing committed, nothing to re-read).
     pub(super) fn reread_end(
         &self,
         key: &(String, i32),
         ends: &BTreeMap<(String, i32), i64>,
         committed: Offset,
     ) -> Option<i64> {
-        if let Some(end) = ends.get(key) {
+        if let Some(end) = ends.get(key).or_else(|| self.flushed.get(key)) {
             return Some(*end);
         }
         match committed {

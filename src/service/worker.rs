@@ -53,7 +53,9 @@ pub(super) struct Worker {
     pub(super) starts: BTreeMap<(String, i32), i64>,
     /// Next offset of each assigned partition up to which everything consumed has
     /// been flushed and its offset stored for commit: where the state this worker
-    /// holds of the partition ends.
+    /// holds of the partition ends, and where the re-read of a partition it keeps
+    /// through a rebalance ends ([`Worker::reread_end`]). Forgotten when the
+    /// partition is revoked.
     pub(super) flushed: BTreeMap<(String, i32), i64>,
     /// Turns true on shutdown: a rebuild in progress stops early.
     pub(super) stop: tokio::sync::watch::Receiver<bool>,
