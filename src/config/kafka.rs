@@ -40,10 +40,9 @@ pub struct KafkaConfig {
     /// as one task per partition (spread over the instances of the detect group),
     /// forwarding to its cross-SIM stage B (baselines, rules, cases, farms), one task
     /// reading `[kafka.topics] internal_cross_sim` (docs/streaming.md, "The spam
-    /// detector over N partitions"). EXPERIMENTAL: after a rebalance or a restart
-    /// stage B's population baseline can take other samples than one process, so a
-    /// few cases' values differ from the replay's. Set it at the first start: an existing topic with another
-    /// count is refused with the commands that make it again, since added
+    /// detector over N partitions"), with the replay's cases through rebalances,
+    /// restarts and SIGTERMs. Set it at the first start: an existing topic with
+    /// another count is refused with the commands that make it again, since added
     /// partitions would move SIMs away from their history.
     pub sms_partitions: i32,
     /// Partitions of the measurements internal topic (`[kafka.topics]

@@ -202,6 +202,7 @@ impl Flusher {
                 }
             }
         }
+        worker.note_flushed(&batch.offsets);
         worker
             .metrics
             .acknowledged

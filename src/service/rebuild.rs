@@ -254,10 +254,8 @@ impl Worker {
         let mut resumed = 0;
         for e in committed.elements() {
             let key = (e.topic().to_string(), e.partition());
-            let end = match (ends.get(&key), e.offset()) {
-                (Some(end), _) => *end,
-                (None, Offset::Offset(end)) => end,
-                _ => continue,
+            let Some(end) = self.reread_end(&key, ends, e.offset()) else {
+                continue;
             };
             self.starts.insert(key, end);
             let start = match (
@@ -286,6 +284,29 @@ impl Worker {
             }
         }
         Ok((ranges, resumed))
+    }
+
+    /// Where the re-read of partition `key` ends: its entry in `ends` when given;
+    /// for a partition this worker kept through the rebalance, where its state of
+    /// it ended (what it has flushed: its consumer goes on from there, whether or
+    /// not the commit before the rebuild reached the group — one inside a rebalance
+    /// can fail, and the records between the committed offset and the consumer's
+    /// position would then be in no state: stage B missed their forwards); else
+    /// the group's `committed` offset, where a new owner's consumer starts (`None`:
+    /// nothing committed, nothing to re-read).
+    pub(super) fn reread_end(
+        &self,
+        key: &(String, i32),
+        ends: &BTreeMap<(String, i32), i64>,
+        committed: Offset,
+    ) -> Option<i64> {
+        if let Some(end) = ends.get(key).or_else(|| self.flushed.get(key)) {
+            return Some(*end);
+        }
+        match committed {
+            Offset::Offset(end) => Some(end),
+            _ => None,
+        }
     }
 
     /// Stage ingest: resume a partition's validator from the checkpoint committed with

@@ -9,6 +9,7 @@
 
 use super::hop::{Hop, Outbox};
 use super::metrics::Metrics;
+use super::outputs::Batch;
 use super::stage::{DetectState, IngestState, OutMessage, SplitA, Stage};
 use super::worker::Worker;
 use crate::config::Config;
@@ -329,6 +330,187 @@ fn spam_stage_a_killed_and_restarted_gives_one_process_snapshots() {
     for cuts in [(0.3, 0.5), (0.5, 0.52)] {
         let log = run_stage_a_killed(&config, &cells, &by_partition, feed, cuts);
         assert_eq!(run_stage_b(&config, &cells, &log, feed), want, "{cuts:?}");
+    }
+}
+
+/// Feed `w` the messages of `parts` from `from` to `to` (shares of each partition's
+/// messages), `chunk` at a time per partition in turn, noting them in `batch` as the
+/// service's consumer loop does; what it forwards goes to `log`.
+fn feed_range(
+    w: &mut Worker,
+    by_partition: &BTreeMap<i32, Vec<Vec<u8>>>,
+    parts: &[i32],
+    (from, to): (f64, f64),
+    feed: Feed,
+    batch: &mut Batch,
+    log: &mut Vec<Vec<u8>>,
+) {
+    let at = |p: &i32, share: f64| (by_partition[p].len() as f64 * share) as usize;
+    let mut next: BTreeMap<i32, usize> = parts.iter().map(|p| (*p, at(p, from))).collect();
+    let mut none: Vec<Case> = Vec::new();
+    loop {
+        let mut progressed = false;
+        for p in parts {
+            let (start, end) = (next[p], at(p, to));
+            for (offset, payload) in by_partition[p]
+                .iter()
+                .enumerate()
+                .take(end)
+                .skip(start)
+                .take(97)
+            {
+                w.apply_internal(*p, payload, &mut none);
+                batch.note_record(topic(feed), *p, offset as i64);
+                *next.get_mut(p).expect("partition") += 1;
+                progressed = true;
+            }
+            log.extend(w.take_forwarded().into_iter().map(|m| m.payload));
+        }
+        if !progressed {
+            break;
+        }
+    }
+    assert!(none.is_empty(), "stage A emits no case");
+}
+
+/// A fresh stage-A worker of `owned` rebuilt as the service rebuilds one: each
+/// partition re-read from its start to where [`Worker::reread_end`] says, not live
+/// meanwhile; what it forwarded goes to stage B again.
+fn rebuilt_stage_a(
+    config: &Config,
+    cells: &Path,
+    by_partition: &BTreeMap<i32, Vec<Vec<u8>>>,
+    owned: &[i32],
+    feed: Feed,
+    ends: impl Fn(i32) -> i64,
+) -> (Worker, Vec<Vec<u8>>) {
+    let mut w = stage_a(config, cells, owned, feed);
+    w.live = false;
+    let mut none: Vec<Case> = Vec::new();
+    for p in owned {
+        for payload in &by_partition[p][..ends(*p) as usize] {
+            w.apply_internal(*p, payload, &mut none);
+        }
+    }
+    w.live = true;
+    let log = w.take_forwarded().into_iter().map(|m| m.payload).collect();
+    (w, log)
+}
+
+/// The stage-B log of a cooperative rebalance in the middle of the stream: one
+/// stage-A worker owns partitions 0, 1 and 2 and has consumed and flushed `cut` of
+/// their messages, but the group's committed offsets stayed at `committed` (the
+/// commit before the rebuild, inside the rebalance, did not go through). Partition 0
+/// moves to a second worker, which rebuilds it up to the committed offset and goes
+/// on from there; the first keeps 1 and 2, rebuilds them (a fresh stage A: the moved
+/// partition's state must go) up to [`Worker::reread_end`] and goes on from where its
+/// consumer stands, `cut`. The two rebuilds' forwards reach stage B in either order
+/// (`moved_first`), the rest interleaved.
+fn run_stage_a_rebalanced(
+    config: &Config,
+    cells: &Path,
+    by_partition: &BTreeMap<i32, Vec<Vec<u8>>>,
+    feed: Feed,
+    (committed, cut): (f64, f64),
+    moved_first: bool,
+) -> Vec<Vec<u8>> {
+    let mut log = Vec::new();
+    let at = |p: i32, share: f64| (by_partition[&p].len() as f64 * share) as i64;
+    let mut a = stage_a(config, cells, &[0, 1, 2], feed);
+    let mut batch = Batch::default();
+    feed_range(
+        &mut a,
+        by_partition,
+        &[0, 1, 2],
+        (0.0, cut),
+        feed,
+        &mut batch,
+        &mut log,
+    );
+    a.note_flushed(&batch.offsets);
+    let kept_end = |p: i32| {
+        let key = (topic(feed).to_string(), p);
+        let committed = rdkafka::Offset::Offset(at(p, committed));
+        a.reread_end(&key, &BTreeMap::new(), committed).unwrap_or(0)
+    };
+    let (mut kept, kept_log) =
+        rebuilt_stage_a(config, cells, by_partition, &[1, 2], feed, kept_end);
+    let (mut moved, moved_log) = rebuilt_stage_a(config, cells, by_partition, &[0], feed, |p| {
+        at(p, committed)
+    });
+    if moved_first {
+        log.extend(moved_log.into_iter().chain(kept_log));
+    } else {
+        log.extend(kept_log.into_iter().chain(moved_log));
+    }
+    let mut batch = Batch::default();
+    feed_range(
+        &mut moved,
+        by_partition,
+        &[0],
+        (committed, 0.6),
+        feed,
+        &mut batch,
+        &mut log,
+    );
+    feed_range(
+        &mut kept,
+        by_partition,
+        &[1, 2],
+        (cut, 0.6),
+        feed,
+        &mut batch,
+        &mut log,
+    );
+    feed_range(
+        &mut moved,
+        by_partition,
+        &[0],
+        (0.6, 1.0),
+        feed,
+        &mut batch,
+        &mut log,
+    );
+    feed_range(
+        &mut kept,
+        by_partition,
+        &[1, 2],
+        (0.6, 1.0),
+        feed,
+        &mut batch,
+        &mut log,
+    );
+    log
+}
+
+/// A partition moved off a stage-A worker mid-stream while the commit before its
+/// rebuild failed: stage B still gets one process's snapshots, whichever rebuild's
+/// forwards come first. Seen on the real broker (`tests/service_split.rs`, SIGKILL
+/// and restart, 4 of 74 cases differing in `POPULATION_TAIL`): a rebuilt stage A
+/// that re-read its kept partitions only up to the committed offsets never saw the
+/// records between them and where its consumer went on, so stage B never got their
+/// population samples.
+#[test]
+fn spam_stage_a_keeping_partitions_over_a_failed_commit_gives_one_process_snapshots() {
+    let feed = Feed::SmsVolume;
+    let (dir, truth) = small_scenario("farm_spread", 1);
+    let config = split_config(feed);
+    let cells = dir.path().join("cells.csv");
+    let want = one_process(dir.path(), &config, truth.end_ms, feed);
+    let by_partition = ingest(dir.path(), &config, truth.end_ms, feed);
+    for moved_first in [true, false] {
+        for cuts in [(0.3, 0.5), (0.45, 0.46)] {
+            let log =
+                run_stage_a_rebalanced(&config, &cells, &by_partition, feed, cuts, moved_first);
+            let got = run_stage_b(&config, &cells, &log, feed);
+            let differ = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+            assert!(
+                got == want,
+                "{cuts:?}, moved first {moved_first}: {} snapshots, one process {}, {differ} differ",
+                got.len(),
+                want.len()
+            );
+        }
     }
 }
 

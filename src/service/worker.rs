@@ -51,6 +51,12 @@ pub(super) struct Worker {
     /// Where each partition's consumption started at the last rebuild (its committed
     /// offset), for telling whether a partition has been consumed to its end.
     pub(super) starts: BTreeMap<(String, i32), i64>,
+    /// Next offset of each assigned partition up to which everything consumed has
+    /// been flushed and its offset stored for commit: where the state this worker
+    /// holds of the partition ends, and where the re-read of a partition it keeps
+    /// through a rebalance ends ([`Worker::reread_end`]). Forgotten when the
+    /// partition is revoked.
+    pub(super) flushed: BTreeMap<(String, i32), i64>,
     /// Turns true on shutdown: a rebuild in progress stops early.
     pub(super) stop: tokio::sync::watch::Receiver<bool>,
     /// The part of the work this worker does (the whole, or one stage).
@@ -149,6 +155,7 @@ impl Worker {
             archive: false,
             live: false,
             starts: BTreeMap::new(),
+            flushed: BTreeMap::new(),
             stop,
             encoded: 0,
             encode_time: Duration::ZERO,
@@ -275,6 +282,15 @@ impl Worker {
             None => self
                 .pipeline
                 .on_checked(validator, checked, out, &mut |_| {}),
+        }
+    }
+
+    /// A batch went through the sinks: what it consumed is flushed (its offsets
+    /// stored for commit).
+    pub(super) fn note_flushed(&mut self, offsets: &BTreeMap<(String, i32), i64>) {
+        for (key, next) in offsets {
+            let at = self.flushed.entry(key.clone()).or_insert(*next);
+            *at = (*at).max(*next);
         }
     }
 

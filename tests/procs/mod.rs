@@ -101,7 +101,19 @@ impl Fixture {
 
     pub async fn setup(s: Setup) -> Fixture {
         let (seed, partitions, brokers) = (s.seed, s.partitions, s.brokers.clone());
-        let dir = tempfile::tempdir().unwrap();
+        let dir = match std::env::var_os("CW_TEST_KEEP_DIR") {
+            Some(d) => {
+                std::fs::create_dir_all(&d).unwrap();
+                let dir = tempfile::Builder::new()
+                    .prefix("fixture")
+                    .disable_cleanup(true)
+                    .tempdir_in(d)
+                    .unwrap();
+                eprintln!("fixture kept in {}", dir.path().display());
+                dir
+            }
+            None => tempfile::tempdir().unwrap(),
+        };
         let scenario = dir.path().join("scenario");
         write_scenario(
             &SimConfig {

@@ -59,7 +59,8 @@ impl ServiceLoop {
                     self.assigned.extend(moved.iter().cloned());
                     if incremental && keeps && detect && self.worker.live {
                         // Kept partitions of a feed that starts over are read
-                        // again up to their committed offsets: commit first.
+                        // again up to what was flushed (`Worker::reread_end`);
+                        // the commit only brings the group's offsets up to date.
                         if self.worker.runs_stage_a() {
                             commit_now(consumer);
                         }
@@ -107,9 +108,10 @@ impl ServiceLoop {
         self.let_go(&parts, consumer, Some(&feeds)).await?;
         self.idleness.keep(&self.assigned);
         self.worker.forget_feeds(&feeds)?;
-        // Measurements over several partitions: the partitions this task keeps of a
-        // feed that started over are read again (their offsets committed first, so
-        // the re-read ends where consumption goes on).
+        // A feed over several partitions: the partitions this task keeps of a feed
+        // that started over are read again, up to what was flushed, where their
+        // consumption goes on (`Worker::reread_end`: not up to the committed offsets,
+        // which lag when the commit inside the rebalance fails).
         let stays: Vec<(String, i32)> = self
             .assigned
             .iter()
@@ -144,6 +146,7 @@ impl ServiceLoop {
             .drain(&mut self.batch, consumer, &mut self.worker)
             .await?;
         self.assigned.retain(|p| !parts.contains(p));
+        self.worker.flushed.retain(|p, _| !parts.contains(p));
         Ok(())
     }
 
@@ -161,7 +164,9 @@ impl ServiceLoop {
     }
 }
 
-/// Commit the stored offsets now (everything consumed has been flushed).
+/// Commit the stored offsets now (everything consumed has been flushed), so the
+/// group's offsets are current; a failure (inside a rebalance) changes nothing of
+/// the rebuild, which ends at what was flushed.
 fn commit_now(consumer: &GroupConsumer) {
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         tracing::debug!(error = %e, "nothing to commit before the rebuild");

@@ -111,12 +111,6 @@ pub(super) async fn run_staged(
     opts.metrics.ready.store(true, Ordering::Relaxed);
     let split: Vec<&str> = internal.stage_b.keys().map(|f| f.name()).collect();
     tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, detect_group = %detect_kafka.group_id, split = ?split, "cellwatch service started (staged: ingest + detect)");
-    if config.kafka.sms_partitions > 1 {
-        tracing::warn!(
-            sms_partitions = config.kafka.sms_partitions,
-            "sms_partitions above 1 is experimental: after a rebalance the spam detector's population baseline can differ from the replay's (docs/streaming.md, \"The spam detector over N partitions\"); keep 1 where cases must equal the replay's"
-        );
-    }
     // The stages run side by side: ingest (and each stage B) in tasks of their own
     // (a burst or a blocking broker call of one stage must not hold the others up),
     // detect here.
