@@ -296,6 +296,17 @@ pub struct FakeBtsConfig {
     /// so apart is mostly noise, and a road vehicle turns and stops at corners
     /// (outside radio scenario: 486-857 m off at 180).
     pub(crate) track_predict_max_secs: u64,
+    /// A moving transmitter's last filtered position is then moved, report by report
+    /// over the reports of at most this much event time before its last report and
+    /// after its last short-window fix, to the nearest point within each report's
+    /// phone's reach (its timing advance's outer bound): the phones that heard it
+    /// since bound where it went. A report whose phone is
+    /// farther from the position than the filter's radius plus that reach contradicts
+    /// the filter (the real cell behind a cloned identity) and is skipped; only
+    /// reports with a timing advance count, and only while the filter's radius is
+    /// within `association_radius_m`. Default 60 (outside radio scenario seed 1: 772
+    /// m off → 377; docs/detection.md, "Tracking"); 0 turns it off.
+    pub(crate) track_since_fix_secs: u64,
     /// A short-window fix feeds the track only when its reports come from at least
     /// this many places `track_place_m` apart: a position, a distance and a power
     /// are three unknowns, and one or two phones (each reporting a few times from
@@ -404,6 +415,7 @@ impl Default for FakeBtsConfig {
             locate_posterior_refine_margin: 24.0,
             track_accel_noise: 0.5,
             track_predict_max_secs: 0,
+            track_since_fix_secs: 60,
             track_min_places: 3,
             track_place_m: 100.0,
             moving_min_displacement_m: 800.0,
@@ -448,6 +460,10 @@ impl FakeBtsConfig {
     }
     pub(crate) fn track_predict_max_ms(&self) -> i64 {
         secs_ms(self.track_predict_max_secs)
+    }
+
+    pub(crate) fn track_since_fix_ms(&self) -> i64 {
+        secs_ms(self.track_since_fix_secs)
     }
     /// The tracking filter's acceleration noise and the σ of its initial speed (half
     /// the fastest plausible transmitter).

@@ -11,6 +11,8 @@
 //! guess (`track_predict_max_secs`, default 0); its radius is not the fix's alone
 //! but grows with the time since: the filter's covariance propagated to the last
 //! report, plus the displacement its velocity would have extrapolated and did not.
+//! The phones with a timing advance that heard it in the last
+//! `track_since_fix_secs` after that fix then pull the position within their reach.
 
 use super::emitter::Emitter;
 use super::geometry::PathLoss;
@@ -25,14 +27,47 @@ impl Emitter {
     /// was within its reach (after a silence of ten minutes the filter's radius is
     /// kilometres; a phone hearing it now bounds it to hundreds of metres).
     pub(crate) fn latest_position(&self, k: &Kalman, cfg: &FakeBtsConfig) -> (f64, f64, f64) {
-        let (x, y, radius) = position_at(k, self.last_seen, cfg.track_predict_max_ms());
+        let (mut x, mut y, radius) = position_at(k, self.last_seen, cfg.track_predict_max_ms());
         let Some(last) = self.observations.back().map(|o| o.observation()) else {
             return (x, y, radius);
         };
         let heard = self.heard_radius(PathLoss::from_config(cfg).db_per_decade());
         let bound = (last.x - x).hypot(last.y - y) + reach_of(&last, heard) + last.pos_sigma_m;
+        let window = cfg.track_since_fix_ms();
+        let bounded = radius.min(bound);
+        if window > 0 && bounded <= cfg.association_radius_m {
+            let since = k.ts_ms().max(self.last_seen.saturating_sub(window));
+            let recent = self.observations.iter().rev().map(|o| o.observation());
+            let recent: Vec<Observation> = recent.take_while(|o| o.ts_ms > since).collect();
+            (x, y) = within_reach(x, y, bounded, recent.iter().rev(), heard);
+            let bound = (last.x - x).hypot(last.y - y) + reach_of(&last, heard) + last.pos_sigma_m;
+            return (x, y, bounded.min(bound));
+        }
         (x, y, radius.min(bound))
     }
+}
+
+/// `(x, y)` moved, report by report in `reports`' order, to the nearest point within
+/// each report's phone's reach (plus its position σ); a report whose phone lies
+/// beyond `radius` plus that reach contradicts the position and is skipped, and so is
+/// one without a timing advance (a signal alone bounds nothing: a distant real
+/// cell's report looks the same).
+fn within_reach<'a>(
+    mut x: f64,
+    mut y: f64,
+    radius: f64,
+    reports: impl Iterator<Item = &'a Observation>,
+    heard_m: f64,
+) -> (f64, f64) {
+    for o in reports.filter(|o| o.ta_hi_m.is_finite()) {
+        let reach = reach_of(o, heard_m) + o.pos_sigma_m;
+        let d = (x - o.x).hypot(y - o.y);
+        if d > reach && d <= radius + reach {
+            x = o.x + (x - o.x) * reach / d;
+            y = o.y + (y - o.y) * reach / d;
+        }
+    }
+    (x, y)
 }
 
 /// How far from the phone of `o` its transmitter can be: its timing advance's outer
@@ -103,6 +138,32 @@ mod tests {
         let (xe, _, re) = position_at(&k, k.ts_ms() + 120_000, 180_000);
         assert!((xe - x0 - 1_200.0).abs() < 300.0, "{xe}");
         assert!(re < r, "re {re} r {r}");
+    }
+
+    #[test]
+    fn the_position_moves_within_reach_of_the_phones_since_the_fix_and_no_farther() {
+        // a phone with timing advance 0 (GSM: within 553.5 m) 1 000 m east of the fix
+        let near = Observation::new(0, 1_000.0, 0.0, -80.0, 5.0).with_ta(0, 553.5);
+        let (x, y) = within_reach(0.0, 0.0, 1_500.0, [near].iter(), 700.0);
+        assert!(
+            (x - (1_000.0 - 558.5)).abs() < 1e-6 && y.abs() < 1e-9,
+            "{x} {y}"
+        );
+        // already within its reach: unchanged
+        let (x, y) = within_reach(600.0, 0.0, 1_500.0, [near].iter(), 700.0);
+        assert_eq!((x, y), (600.0, 0.0));
+        // a phone 7 km off contradicts a filter sure to 1.5 km: skipped
+        let far = Observation::new(0, 7_000.0, 0.0, -80.0, 5.0).with_ta(0, 553.5);
+        assert_eq!(
+            within_reach(0.0, 0.0, 1_500.0, [far].iter(), 700.0),
+            (0.0, 0.0)
+        );
+        // no timing advance: a signal alone bounds nothing, skipped
+        let app = Observation::new(0, 1_000.0, 0.0, -80.0, 5.0);
+        assert_eq!(
+            within_reach(0.0, 0.0, 1_500.0, [app].iter(), 700.0),
+            (0.0, 0.0)
+        );
     }
 
     #[test]

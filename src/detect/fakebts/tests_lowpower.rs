@@ -287,9 +287,18 @@ fn a_moving_position_is_its_last_fix_within_reach_of_the_phone_that_heard_it_las
     // extrapolated over a track window as before: 1.8 km on, the radius then smaller
     let before = crate::config::FakeBtsConfig {
         track_predict_max_secs: 180,
-        ..cfg
+        track_since_fix_secs: 0,
+        ..cfg.clone()
     };
     let loc = e.location(&before).expect("a location");
     let (x, _) = e.frame.to_xy(loc.lat, loc.lon);
     assert!((x - 7_800.0).abs() < 400.0, "x {x:.0}");
+    // and then pulled back within that phone's reach (track_since_fix_secs)
+    let pulled = crate::config::FakeBtsConfig {
+        track_predict_max_secs: 180,
+        ..cfg
+    };
+    let loc = e.location(&pulled).expect("a location");
+    let (x, _) = e.frame.to_xy(loc.lat, loc.lon);
+    assert!(x < 6_400.0 + 553.5 + 60.0 && x > 6_400.0, "x {x:.0}");
 }
