@@ -274,6 +274,14 @@ impl Worker {
             .map_err(ServiceError::Setup)?;
         let (k, step) = (&config.kafka, config.pipeline.watermark_step_ms());
         Ok(match feed {
+            Feed::Measurements if k.transmitter_partitions > 1 => {
+                Box::new(super::transmitters::RegionTasks::new(
+                    fakebts.into_stages().1,
+                    k.transmitter_partitions,
+                    k.measurement_partitions,
+                    step,
+                ))
+            }
             Feed::Measurements => Box::new(StageBTask::new(
                 fakebts.into_stages().1,
                 k.measurement_partitions,
