@@ -76,7 +76,8 @@ ch_password_file="$ch_dir/cellwatch.password"
 # topics of the staged topology (docs/streaming.md#topology), 1 partition each
 # (meas-by-cell must have `[kafka] measurement_partitions` partitions, 1 by default:
 # with N there, write @N below before the first start, as the service refuses a topic
-# with another count; the transmitters topic is read only when that is above 1).
+# with another count; the transmitters topic is read only when that is above 1, and
+# must then have `[kafka] transmitter_partitions` partitions, 1 by default).
 # Format: name[:extra --config][@partitions], one per line.
 contract_topics=(
   "cw.sms-volume.v1"

@@ -58,6 +58,18 @@ pub struct KafkaConfig {
     /// ingest then re-reads the restore window), since added partitions would move
     /// claimed cells away from their history.
     pub measurement_partitions: i32,
+    /// Partitions of the fake-BTS detector's stage-B topic (`[kafka.topics]
+    /// internal_transmitters`), 1 to 256; above 1 only with `measurement_partitions`
+    /// above 1 (the stage-B topic exists only then). Default 1: stage B is one task.
+    /// Above 1, stage B is keyed by region (the tiles of `[fakebts.regions]`): stage
+    /// A sends each forward to the partition of every tile it reaches (the tile's
+    /// key hashed, modulo this count) and its step and end markers to every
+    /// partition, and one stage-B task per partition hosts that partition's tiles,
+    /// spread over the instances (docs/streaming.md, "Stage B by region"). Set it
+    /// at the first start, as `measurement_partitions`: an existing topic with
+    /// another count is refused with the commands that make it again, since tiles
+    /// would move away from their history.
+    pub transmitter_partitions: i32,
     /// How long a consumer waits before it fetches a partition again once its local
     /// queue is full (librdkafka's `fetch.queue.backoff.ms`), milliseconds, 0 to
     /// 300 000. Default 20. The queue is full at `queued.min.messages` records
@@ -91,6 +103,7 @@ impl Default for KafkaConfig {
             internal_partitions: 1,
             sms_partitions: 1,
             measurement_partitions: 1,
+            transmitter_partitions: 1,
             fetch_queue_backoff_ms: 20,
             topics: TopicsConfig::default(),
             librdkafka: BTreeMap::new(),
@@ -131,8 +144,8 @@ pub struct TopicsConfig {
     /// Valid measurements re-keyed by radio technology and claimed cell (internal).
     pub internal_measurements: String,
     /// What the fake-BTS detector's per-identity stage A forwards to its transmitter
-    /// stage B (internal, 1 partition; used when `[kafka] measurement_partitions` is
-    /// above 1).
+    /// stage B (internal, `[kafka] transmitter_partitions` partitions; used when
+    /// `[kafka] measurement_partitions` is above 1).
     pub internal_transmitters: String,
     /// What the spam detector's per-SIM stage A forwards to its cross-SIM stage B
     /// (internal, 1 partition; used when `[kafka] sms_partitions` is above 1).
@@ -210,6 +223,20 @@ impl KafkaConfig {
             p.push(
                 "kafka.measurement_partitions",
                 format!("must be 1 to 256, got {}", self.measurement_partitions),
+            );
+        }
+        if !(1..=256).contains(&self.transmitter_partitions) {
+            p.push(
+                "kafka.transmitter_partitions",
+                format!("must be 1 to 256, got {}", self.transmitter_partitions),
+            );
+        } else if self.transmitter_partitions > 1 && self.measurement_partitions < 2 {
+            p.push(
+                "kafka.transmitter_partitions",
+                format!(
+                    "{} needs measurement_partitions above 1 (the transmitter topic exists only when the fake-BTS detector is split), got measurement_partitions = {}",
+                    self.transmitter_partitions, self.measurement_partitions
+                ),
             );
         }
         for name in self.librdkafka.keys() {

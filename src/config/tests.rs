@@ -265,3 +265,19 @@ fn confidence_codes_are_the_serde_names() {
         assert_eq!(table[code].as_float(), Some(value), "{code}");
     }
 }
+
+#[test]
+fn transmitter_partitions_above_1_need_a_split_fake_bts_detector() {
+    let e = error("[kafka]\ntransmitter_partitions = 3\n", &[]);
+    assert!(
+        e.contains("kafka.transmitter_partitions") && e.contains("measurement_partitions above 1"),
+        "{e}"
+    );
+    let e = error(
+        "[kafka]\nmeasurement_partitions = 3\ntransmitter_partitions = 0\n",
+        &[],
+    );
+    assert!(e.contains("must be 1 to 256, got 0"), "{e}");
+    let ok = "[kafka]\nmeasurement_partitions = 3\ntransmitter_partitions = 3\n";
+    Config::from_layers("t", Some(ok), &Environment::default()).expect("valid");
+}

@@ -30,4 +30,6 @@ pub use report::ServiceReport;
 pub use run::{run, ServiceOptions};
 
 #[cfg(test)]
+mod region_tests;
+#[cfg(test)]
 mod split_tests;

@@ -57,6 +57,10 @@ impl Worker {
             .filter(|(t, _)| self.feeds.contains_key(t))
             .cloned()
             .collect();
+        if let Stage::Cross(task) = &mut self.stage {
+            let mine: Vec<i32> = feed_parts.iter().map(|(_, p)| *p).collect();
+            task.own(&mine);
+        }
         if feed_parts.is_empty() {
             if let Stage::Detect(state) = &mut self.stage {
                 state.upstream.clear();

@@ -11,7 +11,9 @@ use super::error::ServiceError;
 use super::hop::{marker, Hop, Outbox, Produced};
 use super::outputs::Batch;
 use super::stage_b::CrossStage;
+use super::transmitters::route_forward;
 use super::worker::Worker;
+use crate::detect::fakebts::regions::Grid;
 use crate::detect::CaseSink;
 use crate::model::{Event, Feed};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -298,28 +300,51 @@ impl Worker {
                 .filter(|(f, _)| f == feed)
                 .map(|(_, p)| *p)
                 .collect();
-            let mut push = |payload: Vec<u8>| {
-                out.push(OutMessage {
+            // The fake-BTS stage-B topic keyed by tile: each forward to the
+            // partitions of the tiles it reaches, each marker to every partition.
+            let tiles = (*feed == Feed::Measurements)
+                .then_some(self.config.kafka.transmitter_partitions)
+                .filter(|n| *n > 1)
+                .map(|n| (Grid::new(&self.config.fakebts), n));
+            let every: Vec<i32> = (0..tiles.map_or(1, |(_, n)| n)).collect();
+            let (mut keys, mut to) = (Vec::new(), Vec::new());
+            let mut push = |payload: Vec<u8>, partitions: &[i32]| {
+                let Some((&last, others)) = partitions.split_last() else {
+                    return;
+                };
+                let message = |partition, payload| OutMessage {
                     topic: split.topic.clone(),
-                    partition: 0,
+                    partition,
                     key: None,
                     payload,
-                })
+                };
+                for &partition in others {
+                    out.push(message(partition, payload.clone()));
+                }
+                out.push(message(last, payload));
             };
             for p in produced {
                 match p {
-                    Produced::Forward(payload) => push(payload),
+                    Produced::Forward(payload) => match &tiles {
+                        Some((grid, n)) => {
+                            route_forward(grid, *n, &payload, &mut keys, &mut to);
+                            let parts: Vec<i32> = to.iter().map(|p| *p as i32).collect();
+                            push(payload, &parts);
+                        }
+                        None => push(payload, &[0]),
+                    },
                     Produced::Step(watermark_ms) => {
                         for &partition in &mine {
-                            push(marker(Hop::Step {
+                            let step = Hop::Step {
                                 partition,
                                 watermark_ms,
-                            }));
+                            };
+                            push(marker(step), &every);
                         }
                     }
                     Produced::Finished => {
                         for &partition in &mine {
-                            push(marker(Hop::Finished { partition }));
+                            push(marker(Hop::Finished { partition }), &every);
                         }
                     }
                 }

@@ -46,6 +46,19 @@ pub(crate) trait CrossStage: Send {
         out: &mut dyn CaseSink,
         live: bool,
     ) -> Result<bool, HopError>;
+    /// [`CrossStage::apply`] for a message of stage-B partition `partition` (a
+    /// stage B over several partitions keeps a task per partition).
+    fn apply_at(
+        &mut self,
+        _partition: i32,
+        payload: &[u8],
+        out: &mut dyn CaseSink,
+        live: bool,
+    ) -> Result<bool, HopError> {
+        self.apply(payload, out, live)
+    }
+    /// The stage-B partitions this task now owns (after a rebuild's fresh start).
+    fn own(&mut self, _partitions: &[i32]) {}
     /// The stage-A partitions that have not finished.
     fn unfinished(&self) -> Vec<i32>;
     fn on_reference_update(&mut self, kind: Reference, key: &str, value: Option<&[u8]>);
@@ -261,6 +274,14 @@ impl Worker {
             .map_err(ServiceError::Setup)?;
         let (k, step) = (&config.kafka, config.pipeline.watermark_step_ms());
         Ok(match feed {
+            Feed::Measurements if k.transmitter_partitions > 1 => {
+                Box::new(super::transmitters::RegionTasks::new(
+                    fakebts.into_stages().1,
+                    k.transmitter_partitions,
+                    k.measurement_partitions,
+                    step,
+                ))
+            }
             Feed::Measurements => Box::new(StageBTask::new(
                 fakebts.into_stages().1,
                 k.measurement_partitions,
@@ -292,15 +313,21 @@ impl Worker {
         }
     }
 
-    /// Stage B: apply one message of its topic. The final snapshots, when every
-    /// stage-A partition has finished, spend the state: the next message rebuilds it
-    /// first, as after quiescence elsewhere.
+    /// Stage B: apply one message of its topic (of partition 0).
+    #[cfg(test)]
     pub(super) fn apply_hop(&mut self, payload: &[u8], out: &mut dyn CaseSink) {
+        self.apply_hop_at(0, payload, out);
+    }
+
+    /// Stage B: apply one message of its topic's partition `partition`. The final
+    /// snapshots, when every stage-A partition has finished, spend the state: the
+    /// next message rebuilds it first, as after quiescence elsewhere.
+    pub(super) fn apply_hop_at(&mut self, partition: i32, payload: &[u8], out: &mut dyn CaseSink) {
         let live = self.live;
         let Stage::Cross(task) = &mut self.stage else {
             return;
         };
-        let finished = match task.apply(payload, out, live) {
+        let finished = match task.apply_at(partition, payload, out, live) {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, stage = task.name(), "stage-B message skipped");

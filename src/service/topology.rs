@@ -1,5 +1,5 @@
 //! The internal topics of `[kafka] topology = "staged"`: created when missing (with
-//! `[kafka] sms_partitions` and `measurement_partitions`), checked when
+//! `[kafka] sms_partitions`, `measurement_partitions` and `transmitter_partitions`), checked when
 //! present, and the consumer-group settings of stage detect and of a split
 //! detector's stage B, and the warning that `single` with several instances
 //! gives other cases than one instance. Kept apart because it is the only place the
@@ -43,6 +43,9 @@ struct FeedTopics<'a> {
     partitions: i32,
     setting: &'static str,
     stage_b: &'a str,
+    /// The stage-B topic's partitions (`[kafka] transmitter_partitions` for the
+    /// fake-BTS detector's, 1 for the spam detector's).
+    stage_b_partitions: i32,
     /// The feed topic upstream (re-read into a topic made again).
     source: &'a str,
 }
@@ -56,6 +59,7 @@ fn feed_topics(kafka: &KafkaConfig) -> [FeedTopics<'_>; 2] {
             partitions: kafka.sms_partitions,
             setting: "[kafka] sms_partitions",
             stage_b: &t.internal_cross_sim,
+            stage_b_partitions: 1,
             source: &t.sms_volume,
         },
         FeedTopics {
@@ -64,6 +68,7 @@ fn feed_topics(kafka: &KafkaConfig) -> [FeedTopics<'_>; 2] {
             partitions: kafka.measurement_partitions,
             setting: "[kafka] measurement_partitions",
             stage_b: &t.internal_transmitters,
+            stage_b_partitions: kafka.transmitter_partitions,
             source: &t.measurements,
         },
     ]
@@ -83,7 +88,7 @@ pub(super) async fn ensure_internal_topics(
         wanted.push((f.internal.to_string(), f.partitions));
         by_feed.insert(f.feed, (f.internal.to_string(), f.partitions));
         if f.partitions > 1 {
-            wanted.push((f.stage_b.to_string(), 1));
+            wanted.push((f.stage_b.to_string(), f.stage_b_partitions));
             stage_b.insert(f.feed, f.stage_b.to_string());
         }
     }
@@ -142,10 +147,10 @@ fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want
         .iter()
         .find(|f| f.internal == topic || f.stage_b == topic)
         .unwrap_or(&topics[0]);
-    let setting = if f.internal == topic {
-        f.setting
-    } else {
-        "1 for a stage-B topic"
+    let setting = match (f.internal == topic, f.feed) {
+        (true, _) => f.setting,
+        (false, Feed::Measurements) => "[kafka] transmitter_partitions",
+        (false, Feed::SmsVolume) => "1 for a stage-B topic",
     };
     let feed = f.source;
     let split = !f.stage_b.is_empty();
@@ -261,8 +266,10 @@ pub(super) fn stage_b_suffix(feed: Feed) -> &'static str {
 
 /// The Kafka settings of a split detector's stage B (the fake-BTS detector's with
 /// `measurement_partitions` above 1): a consumer group of its own,
-/// `<group_id>-transmitters` (one member owns its one partition, the others stand
-/// by), with its own static membership name.
+/// `<group_id>-transmitters` (with one partition one member owns it and the others
+/// stand by; with `transmitter_partitions` above 1 the group's assignor spreads the
+/// partitions, and a rebalance rebuilds every partition a member then owns), with its
+/// own static membership name.
 pub(super) fn stage_b_kafka(kafka: &KafkaConfig, feed: Feed) -> KafkaConfig {
     let suffix = stage_b_suffix(feed);
     let mut k = kafka.clone();

@@ -225,7 +225,7 @@ impl Worker {
                 return None;
             }
             Stage::Cross(_) => {
-                self.apply_hop(payload, out);
+                self.apply_hop_at(partition, payload, out);
                 return None;
             }
             _ => {}

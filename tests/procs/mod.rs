@@ -58,6 +58,8 @@ pub struct Fixture {
     /// Partitions of each topic.
     pub partitions: i32,
     pub ch: ClickHouse,
+    /// The replay's configuration file, when it is not the defaults.
+    pub replay_config: Option<PathBuf>,
 }
 
 /// Where a fixture's topics and tables live, and how the instances divide the work.
@@ -76,6 +78,11 @@ pub struct Setup {
     pub measurement_partitions: i32,
     /// `[kafka] sms_partitions` (above 1: the spam detector split likewise).
     pub sms_partitions: i32,
+    /// `[kafka] transmitter_partitions` (above 1: the fake-BTS stage B keyed by tile).
+    pub transmitter_partitions: i32,
+    /// `[fakebts.regions] tile_km` and `margin_km`, in the instances' configuration
+    /// and the replay's, when not the defaults.
+    pub regions: Option<(f64, f64)>,
 }
 
 impl Setup {
@@ -90,6 +97,8 @@ impl Setup {
             service_clickhouse_url: None,
             measurement_partitions: 1,
             sms_partitions: 1,
+            transmitter_partitions: 1,
+            regions: None,
         }
     }
 }
@@ -164,6 +173,7 @@ group_instance_id = "cw-proc-instance-a"
 topology = "{topology}"
 measurement_partitions = {mparts}
 sms_partitions = {sparts}
+transmitter_partitions = {tparts}
 [kafka.topics]
 internal_sms = "{isms}"
 internal_measurements = "{imeas}"
@@ -203,7 +213,18 @@ batch_max_records = 5000
             ixs = common::unique_name("cw-proc-ixs"),
             mparts = s.measurement_partitions,
             sparts = s.sms_partitions,
+            tparts = s.transmitter_partitions,
         );
+        let mut toml = toml;
+        let mut replay_config = None;
+        if let Some((tile_km, margin_km)) = s.regions {
+            let regions =
+                format!("[fakebts.regions]\ntile_km = {tile_km}\nmargin_km = {margin_km}\n");
+            toml.push_str(&regions);
+            let path = dir.path().join("replay.toml");
+            std::fs::write(&path, regions).unwrap();
+            replay_config = Some(path);
+        }
         std::fs::write(&config, toml).unwrap();
         Fixture {
             dir,
@@ -213,6 +234,7 @@ batch_max_records = 5000
             topics,
             partitions,
             ch,
+            replay_config,
         }
     }
 
@@ -456,7 +478,11 @@ pub fn terminate_all(instances: Vec<Instance>, secs: u64) -> Vec<Duration> {
 
 /// The replay of the same files (wall-clock time bound, as `cellwatch run`).
 pub fn replay(f: &Fixture) -> (Vec<Case>, Vec<serde_json::Value>, u64) {
-    replay_files(&f.scenario, &f.dir.path().join("replay"))
+    replay_with(
+        &f.scenario,
+        &f.dir.path().join("replay"),
+        f.replay_config.as_deref(),
+    )
 }
 
 /// `cellwatch replay` of a scenario folder's files into `out`: its cases, dead letters
@@ -465,8 +491,22 @@ pub fn replay_files(
     scenario: &std::path::Path,
     out: &std::path::Path,
 ) -> (Vec<Case>, Vec<serde_json::Value>, u64) {
-    let status = Command::new(BIN)
-        .args(["replay", "--sms-volume"])
+    replay_with(scenario, out, None)
+}
+
+/// [`replay_files`] with a configuration file.
+pub fn replay_with(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+    config: Option<&std::path::Path>,
+) -> (Vec<Case>, Vec<serde_json::Value>, u64) {
+    let mut command = Command::new(BIN);
+    command.arg("replay");
+    if let Some(c) = config {
+        command.arg("--config").arg(c);
+    }
+    let status = command
+        .arg("--sms-volume")
         .arg(scenario.join("sms_volume.jsonl"))
         .arg("--measurements")
         .arg(scenario.join("measurements.jsonl"))

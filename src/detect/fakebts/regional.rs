@@ -71,14 +71,31 @@ impl Regions {
     }
 
     /// Only the tiles task `index` of `count` hosts.
-    #[cfg(test)]
     pub(crate) fn hosting(mut self, index: u64, count: u64) -> Self {
         self.host = (index, count.max(1));
         self
     }
 
+    /// A fresh stage B of the same configuration hosting the tiles of task `index`
+    /// of `count`, sharing this one's set of registered cells (an inventory update
+    /// applied to either applies to both).
+    pub(crate) fn sibling(&self, index: u64, count: u64) -> Self {
+        Regions {
+            cfg: self.cfg.clone(),
+            grid: self.grid,
+            registered: self.registered.clone(),
+            regions: BTreeMap::new(),
+            host: (0, 1),
+            maintenance: None,
+            findings: BTreeMap::new(),
+            dropped: FakeBtsStats::default(),
+            keys: Vec::new(),
+        }
+        .hosting(index, count)
+    }
+
     fn hosts(&self, key: RegionKey) -> bool {
-        self.host.1 <= 1 || key.hash() % self.host.1 == self.host.0
+        self.host.1 <= 1 || key.partition(self.host.1) == self.host.0
     }
 
     /// A cell of the inventory registered (or not any more).

@@ -130,6 +130,32 @@ impl Grid {
     }
 }
 
+impl RegionKey {
+    /// The partition (of `n`) whose task hosts the tile ([`super::regional::Regions::hosting`]).
+    pub(crate) fn partition(&self, n: u64) -> u64 {
+        self.hash() % n.max(1)
+    }
+}
+
+impl Grid {
+    /// The partitions (of `n`) whose tasks host a tile that a report made here goes
+    /// to, ascending, each once (`keys` is scratch space).
+    pub(crate) fn partitions_of(
+        &self,
+        lat: f64,
+        lon: f64,
+        n: u64,
+        keys: &mut Vec<RegionKey>,
+        out: &mut Vec<u64>,
+    ) {
+        self.regions_of(lat, lon, keys);
+        out.clear();
+        out.extend(keys.iter().map(|k| k.partition(n)));
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
 /// What a region's [`Transmitters`] knows of its place.
 #[derive(Debug, Clone)]
 pub(crate) struct Scope {

@@ -2,7 +2,9 @@
 //! (each tile on the task its key hashes to), the tasks' cases merged per input step
 //! in tile order, give exactly the cases of one task; a blaster driving across a tile
 //! border stays one case while it is within the margin of the tile it was born in;
-//! beyond it, the tile it drove into takes it over.
+//! beyond it, the tile it drove into takes it over. Two tiles can emit one case id,
+//! and only then can the replay's merge (the last snapshot emitted, in step and tile
+//! order) keep another snapshot than ClickHouse (the highest version).
 
 use super::identities::IdentityStage;
 use super::index::{CellIndex, Site};
@@ -15,6 +17,7 @@ use crate::inventory::Inventory;
 use crate::model::{Case, Event, Feed};
 use crate::pipeline::Pipeline;
 use crate::test_support::{feed_file, small_scenario};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// Stage A as one task, stage B's tiles over `tasks`.
@@ -27,6 +30,8 @@ struct Hosted {
     apart: Vec<Vec<Case>>,
     /// Tiles each task held at its busiest, and the findings of every task.
     seen: Arc<Mutex<(Vec<usize>, TaggedFindings)>>,
+    /// The tiles that emitted each case id.
+    tiles: Arc<Mutex<BTreeMap<String, BTreeSet<RegionKey>>>>,
 }
 
 impl Hosted {
@@ -40,6 +45,7 @@ impl Hosted {
             per_step,
             apart: vec![Vec::new(); n as usize],
             seen: Arc::new(Mutex::new((vec![0; n as usize], TaggedFindings::new()))),
+            tiles: Arc::default(),
         }
     }
 
@@ -63,6 +69,10 @@ impl Hosted {
             }
         }
         step.sort_by_key(|(k, _)| *k);
+        let mut tiles = self.tiles.lock().unwrap();
+        for (k, c) in &step {
+            tiles.entry(c.case_id.clone()).or_default().insert(*k);
+        }
         for (_, c) in step {
             out.emit(c);
         }
@@ -220,4 +230,65 @@ fn a_blaster_leaving_the_margin_is_taken_over_by_the_tile_it_drove_into() {
             .collect::<Vec<_>>()
     );
     assert!(f.len() <= 2, "{}", f.len());
+}
+
+/// The final snapshot per case id as the replay merges them (emission order) and as
+/// ClickHouse keeps them (the highest version, the last inserted among equals).
+fn replay_and_clickhouse(snapshots: &[Case]) -> (BTreeMap<String, Case>, BTreeMap<String, Case>) {
+    let version = |c: &Case| crate::sink::clickhouse::CaseRow::from_case(c).version;
+    let (mut replay, mut ch): (BTreeMap<String, Case>, BTreeMap<String, Case>) = Default::default();
+    for c in snapshots {
+        match replay.get_mut(&c.case_id) {
+            Some(had) => had.merge_newer(c.clone()),
+            None => {
+                replay.insert(c.case_id.clone(), c.clone());
+            }
+        }
+        if ch
+            .get(&c.case_id)
+            .is_none_or(|had| version(c) >= version(had))
+        {
+            ch.insert(c.case_id.clone(), c.clone());
+        }
+    }
+    (replay, ch)
+}
+
+#[test]
+fn the_replay_and_clickhouse_disagree_only_on_ids_two_tiles_emit() {
+    let (dir, truth) = small_scenario("two_blasters", 3);
+    let config = Config::default();
+    let (inventory, _) =
+        Inventory::load_csv_with(dir.path().join("cells.csv"), &config.inventory).expect("cells");
+    for (tile_km, margin_km, collide) in [(4.0, 1.5, true), (100.0, 20.0, false)] {
+        let mut cfg = config.fakebts.clone();
+        cfg.regions.tile_km = tile_km;
+        cfg.regions.margin_km = margin_km;
+        let one = Hosted::new(1, &cfg, &inventory, true);
+        let tiles = one.tiles.clone();
+        let snapshots = run(Box::new(one), dir.path(), truth.end_ms);
+        let shared: BTreeSet<String> = tiles
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, t)| t.len() > 1)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let (replay, ch) = replay_and_clickhouse(&snapshots);
+        let differ: BTreeSet<String> = replay
+            .iter()
+            .filter(|(id, c)| ch.get(*id) != Some(*c))
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert!(
+            differ.is_subset(&shared),
+            "{tile_km} km: only ids emitted by two tiles differ: {differ:?} vs {shared:?}"
+        );
+        assert_eq!(
+            !differ.is_empty(),
+            collide,
+            "{tile_km} km: {differ:?} of {} cases",
+            replay.len()
+        );
+    }
 }

@@ -111,6 +111,14 @@ pub(super) async fn run_staged(
     opts.metrics.ready.store(true, Ordering::Relaxed);
     let split: Vec<&str> = internal.stage_b.keys().map(|f| f.name()).collect();
     tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, detect_group = %detect_kafka.group_id, split = ?split, "cellwatch service started (staged: ingest + detect)");
+    if config.kafka.transmitter_partitions > 1 {
+        tracing::info!(
+            transmitter_partitions = config.kafka.transmitter_partitions,
+            tile_km = config.fakebts.regions.tile_km,
+            margin_km = config.fakebts.regions.margin_km,
+            "fake-BTS stage B keyed by region: one task per transmitter partition owned, each hosting its partition's tiles"
+        );
+    }
     // The stages run side by side: ingest (and each stage B) in tasks of their own
     // (a burst or a blocking broker call of one stage must not hold the others up),
     // detect here.
