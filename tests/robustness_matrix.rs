@@ -29,7 +29,7 @@ mod matrix;
 
 use matrix::{run_matrix, Cell, Plan};
 
-const ASSERTED_VARIANTS: [&str; 11] = [
+const ASSERTED_VARIANTS: [&str; 12] = [
     "baseline",
     "feeds_mixed",
     "imsi_catcher",
@@ -41,6 +41,7 @@ const ASSERTED_VARIANTS: [&str; 11] = [
     "ramp_campaign",
     "lookalikes_sms",
     "lookalikes_radio",
+    "pulse_bare",
 ];
 /// Variants whose every asserted seed meets the spam targets today (QUALITY.md): their
 /// spam targets are asserted by the README's test command while the whole matrix is

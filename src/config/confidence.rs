@@ -100,6 +100,13 @@ pub(crate) struct RuleConfidence {
     /// (it needs only `sms_out`), unless evidence the feed does carry contradicts it.
     #[serde(rename = "RATE_HELD_HOURS")]
     pub(crate) rate_held_hours: f64,
+    /// `REPEATED_BURSTS`: the SIM sent `spam.burst_min_sms` or more within
+    /// `spam.burst_within_secs`, paused, and did it again, `spam.burst_repeats` times
+    /// within the long window: more than one contact book, more notices than a school
+    /// sends. Enough on its own to open a case (it needs only `sms_out`), unless
+    /// evidence the feed does carry contradicts it.
+    #[serde(rename = "REPEATED_BURSTS")]
+    pub(crate) repeated_bursts: f64,
 }
 
 impl Default for RuleConfidence {
@@ -126,6 +133,7 @@ impl Default for RuleConfidence {
             synchronized_onset: 0.9,
             farm_sites: 0.6,
             rate_held_hours: 0.9,
+            repeated_bursts: 0.9,
         }
     }
 }
@@ -139,7 +147,7 @@ impl RuleConfidence {
     }
 
     /// `(rule code, confidence)` of every rule, in declaration order.
-    pub(crate) fn by_code(&self) -> [(&'static str, f64); 21] {
+    pub(crate) fn by_code(&self) -> [(&'static str, f64); 22] {
         [
             ("SMS_RATE_5M", self.sms_rate_5m),
             ("SMS_RATE_1H", self.sms_rate_1h),
@@ -162,6 +170,7 @@ impl RuleConfidence {
             ("SYNCHRONIZED_ONSET", self.synchronized_onset),
             ("FARM_SITES", self.farm_sites),
             ("RATE_HELD_HOURS", self.rate_held_hours),
+            ("REPEATED_BURSTS", self.repeated_bursts),
         ]
     }
 }

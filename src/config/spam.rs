@@ -89,6 +89,29 @@ pub struct SpamConfig {
     /// vote; with the last hour the SIM has kept the pace for 3–4 hours (750 SMS or
     /// more, past a contact book). At most the long window's buckets less one.
     pub(crate) held_hours: u32,
+    /// SMS within `burst_within_secs` that make one burst for `REPEATED_BURSTS`: 100,
+    /// the smallest contact book a "send to all" reaches and a school notice's size.
+    pub(crate) burst_min_sms: u32,
+    /// The span a burst's `burst_min_sms` must fit in, seconds (a multiple of the
+    /// medium window's buckets; 900: a phone's "send to all" or a script's pulse, not
+    /// a shop's day).
+    pub(crate) burst_within_secs: u32,
+    /// A new burst is counted only after a pause: the SIM sent fewer than
+    /// `burst_quiet_sms` in the `burst_gap_secs` before a record (600 and 10: one
+    /// burst of a sender that never pauses, a TV voter's or a spammer's steady pace,
+    /// is one burst, however long).
+    pub(crate) burst_gap_secs: u32,
+    /// SMS below which the `burst_gap_secs` before a record count as a pause: 10, a
+    /// tenth of `burst_min_sms` (a subscriber's own texts in ten minutes, not a
+    /// pulse).
+    pub(crate) burst_quiet_sms: u32,
+    /// Bursts separated by pauses, within the long window, that fire
+    /// `REPEATED_BURSTS`: 4, one more than the 2–3 notices a day a school sends. A
+    /// subscriber's "send to all" is one burst; a SIM that sends a contact book's
+    /// worth again and again is sending more than one contact book. Enough on its own
+    /// to open a case, held back by the contrary evidence that holds back
+    /// `RATE_FAR_BEYOND`. Within 2..=31 (the count is kept in 5 bits).
+    pub(crate) burst_repeats: u32,
     /// `distinct_recipients / sms_out` over the medium window below which a SIM's
     /// volume is explained by few recipients (TV votes, M2M servers): the near-miss
     /// reason `FEW_RECIPIENTS`, which keeps `RATE_FAR_BEYOND` from opening a case.
@@ -316,6 +339,11 @@ impl Default for SpamConfig {
             far_active_share: 0.6,
             held_rate_1h: 250,
             held_hours: 3,
+            burst_min_sms: 100,
+            burst_within_secs: 900,
+            burst_gap_secs: 600,
+            burst_quiet_sms: 10,
+            burst_repeats: 4,
             few_recipients_ratio: 0.5,
             one_off_max_sms: 500,
             reply_share: 0.1,
@@ -404,6 +432,28 @@ impl SpamConfig {
                     self.held_hours
                 ),
             );
+        }
+        at_least(p, "spam.burst_min_sms", u64::from(self.burst_min_sms), 1);
+        at_least(p, "spam.burst_repeats", u64::from(self.burst_repeats), 2);
+        if self.burst_repeats > 31 {
+            p.push(
+                "spam.burst_repeats",
+                format!("must be within 2..=31, got {}", self.burst_repeats),
+            );
+        }
+        for (key, secs) in [
+            ("spam.burst_within_secs", self.burst_within_secs),
+            ("spam.burst_gap_secs", self.burst_gap_secs),
+        ] {
+            let bucket = (self.medium_window_secs / 12).max(1);
+            if secs == 0 || secs % bucket != 0 || secs > self.medium_window_secs / 2 {
+                p.push(
+                    key,
+                    format!(
+                        "must be a multiple of the medium window's bucket ({bucket} s) up to half the medium window, got {secs}"
+                    ),
+                );
+            }
         }
         for tac in &self.gateway_tacs {
             if tac.len() != 8 || !tac.bytes().all(|b| b.is_ascii_digit()) {

@@ -21,8 +21,9 @@ pub struct Truth {
     pub start_ms: i64,
     /// End of event time (exclusive), epoch milliseconds.
     pub end_ms: i64,
-    /// Spam SIMs: `kind` = `"blatant_spam"`, or `"ramp_spam"` for a campaign that
-    /// starts slowly (added by knobs).
+    /// Spam SIMs: `kind` = `"blatant_spam"`, `"ramp_spam"` for a campaign that
+    /// starts slowly or `"pulse_spam"` for one that sends in pulses or steadily under
+    /// `far_rate_1h` (added by knobs).
     pub spam_sims: Vec<TruthSim>,
     /// Low-and-slow SIM farms; their `sims` are positives too.
     pub farms: Vec<TruthFarm>,

@@ -57,6 +57,7 @@ pub(super) fn sim_features(
         held_hours: 0,
         held_min_per_hour: 0.0,
         held_z: None,
+        bursts: 0,
         age_days: age,
         kyc_verified: kyc,
         gateway_tac,
@@ -131,12 +132,14 @@ pub(super) fn held_hours(st: &SimState, specs: &Specs, rate_per_hour: u64, max: 
 
 /// Whether a SIM without an open case could open one (or be a near miss): its
 /// behaviour rule (or, on a feed without `new_recipients`, a broadcast of a
-/// template) fires, its rate reaches `RATE_FAR_BEYOND`'s, or behaviour is not
-/// required.
+/// template) fires, its rate reaches `RATE_FAR_BEYOND`'s or its pace
+/// `RATE_HELD_HOURS`'s, it repeated its bursts (`REPEATED_BURSTS`), or behaviour is
+/// not required.
 #[inline]
 pub(super) fn may_open_case(rules: &SimRules, config: &SpamConfig, f: &SimFeatures) -> bool {
     super::rules::far_rate(rules, f)
         || super::rules::held_pace(rules, f)
+        || f.bursts >= rules.burst_repeats
         || rules.new_recipient_ratio(f).is_some()
         || rules.template_broadcast(f)
         || !config.require_behaviour

@@ -31,6 +31,7 @@
 pub(crate) mod allowlist;
 pub(crate) mod baseline;
 mod baselines;
+mod bursts;
 mod candidate;
 mod cases;
 mod contrary;

@@ -36,9 +36,10 @@ pub(crate) enum RuleId {
     SynchronizedOnset,
     FarmSites,
     RateHeldHours,
+    RepeatedBursts,
 }
 
-pub(crate) const ALL_RULES: [RuleId; 21] = [
+pub(crate) const ALL_RULES: [RuleId; 22] = [
     RuleId::SmsRate5m,
     RuleId::SmsRate1h,
     RuleId::SmsRate24h,
@@ -60,6 +61,7 @@ pub(crate) const ALL_RULES: [RuleId; 21] = [
     RuleId::SynchronizedOnset,
     RuleId::FarmSites,
     RuleId::RateHeldHours,
+    RuleId::RepeatedBursts,
 ];
 
 impl RuleId {
@@ -87,6 +89,7 @@ impl RuleId {
             RuleId::SynchronizedOnset => "SYNCHRONIZED_ONSET",
             RuleId::FarmSites => "FARM_SITES",
             RuleId::RateHeldHours => "RATE_HELD_HOURS",
+            RuleId::RepeatedBursts => "REPEATED_BURSTS",
         }
     }
 
@@ -107,10 +110,12 @@ impl RuleId {
         | RuleId::PopulationTail.bit()
         | RuleId::RateRobustZ.bit()
         | RuleId::RateFarBeyond.bit()
-        | RuleId::RateHeldHours.bit();
+        | RuleId::RateHeldHours.bit()
+        | RuleId::RepeatedBursts.bit();
 
     /// Rules that may open a case on their own, from `sms_out` alone.
-    pub(crate) const ALONE_MASK: u32 = RuleId::RateFarBeyond.bit() | RuleId::RateHeldHours.bit();
+    pub(crate) const ALONE_MASK: u32 =
+        RuleId::RateFarBeyond.bit() | RuleId::RateHeldHours.bit() | RuleId::RepeatedBursts.bit();
 
     /// Link rules: what ties SIMs of a farm together.
     pub(crate) const LINK_MASK: u32 = RuleId::SimsPerDevice.bit()
@@ -144,6 +149,7 @@ pub(crate) fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
         RuleId::SynchronizedOnset => c.synchronized_onset,
         RuleId::FarmSites => c.farm_sites,
         RuleId::RateHeldHours => c.rate_held_hours,
+        RuleId::RepeatedBursts => c.repeated_bursts,
     }
 }
 
@@ -271,6 +277,10 @@ pub(crate) struct SimFeatures {
     /// Robust z-score of `held_min_per_hour` against the operator's population, if
     /// its baseline is trusted and the SIM held a pace at all.
     pub(crate) held_z: Option<f64>,
+    /// Bursts (`burst_min_sms` within `burst_within_secs`, each after a pause) the
+    /// SIM sent within the long window (stage A's burst column).
+    #[serde(default)]
+    pub(crate) bursts: u32,
     pub(crate) age_days: Option<u32>,
     pub(crate) kyc_verified: Option<bool>,
     pub(crate) gateway_tac: Option<u32>,
@@ -315,6 +325,7 @@ pub(crate) struct SimRules {
     /// `held_rate_1h` over the medium window (its count at that pace).
     pub(crate) held_medium_min: u64,
     pub(crate) held_hours: u32,
+    pub(crate) burst_repeats: u32,
     pub(crate) new_ratio: f64,
     pub(crate) new_min: u64,
     pub(crate) distinct_ratio: f64,
@@ -343,6 +354,7 @@ impl SimRules {
             held_medium_min: (u64::from(c.held_rate_1h) * u64::from(c.medium_window_secs))
                 .div_ceil(3_600),
             held_hours: c.held_hours,
+            burst_repeats: c.burst_repeats,
             new_ratio: c.new_recipient_ratio,
             new_min: u64::from(c.new_recipient_min),
             distinct_ratio: c.distinct_ratio,
@@ -379,7 +391,7 @@ impl SimRules {
 pub(crate) type SimRuleFn = fn(&SimRules, &SimFeatures) -> Option<(f64, f64)>;
 
 /// The per-SIM rules, each a small named unit, in the order of a case's reasons.
-pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 15] = [
+pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 16] = [
     (RuleId::SmsRate5m, sms_rate_5m),
     (RuleId::SmsRate1h, sms_rate_1h),
     (RuleId::SmsRate24h, sms_rate_24h),
@@ -395,6 +407,7 @@ pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 15] = [
     (RuleId::Stationary, stationary),
     (RuleId::TemplateRepeat, template_repeat),
     (RuleId::RateHeldHours, rate_held_hours),
+    (RuleId::RepeatedBursts, repeated_bursts),
 ];
 
 #[inline]
@@ -462,6 +475,16 @@ fn rate_held_hours(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
         && f.active_share >= r.far_active_share
         && !f.held_z.is_some_and(|z| z < r.far_robust_z);
     held.then_some((f64::from(f.held_hours), f64::from(r.held_hours)))
+}
+
+/// `REPEATED_BURSTS`: at least `burst_repeats` bursts (`burst_min_sms` within
+/// `burst_within_secs`, each after a pause of `burst_gap_secs` with fewer than
+/// `burst_quiet_sms`) within the long window. A "send to all" is one burst and a
+/// school sends 2–3 notices a day; a SIM that sends a contact book's worth again and
+/// again is sending more than one. Needs only `sms_out` and may open a case on its
+/// own, like `RATE_FAR_BEYOND` (value: the bursts).
+fn repeated_bursts(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    (f.bursts >= r.burst_repeats).then_some((f64::from(f.bursts), f64::from(r.burst_repeats)))
 }
 
 /// Whether a SIM's last hour reaches `RATE_HELD_HOURS`'s pace (the gate that lets a
@@ -586,110 +609,5 @@ fn template_repeat(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rules() -> SimRules {
-        SimRules::from_config(&SpamConfig::default())
-    }
-
-    #[test]
-    fn every_rule_reads_the_confidence_key_named_by_its_code() {
-        let text: String = ALL_RULES
-            .iter()
-            .enumerate()
-            .map(|(i, r)| format!("{} = {}\n", r.code(), (i + 1) as f64 / 100.0))
-            .collect();
-        let c: RuleConfidence = toml::from_str(&text).expect("every rule code is a key");
-        for (i, r) in ALL_RULES.iter().enumerate() {
-            assert_eq!(confidence(*r, &c), (i + 1) as f64 / 100.0, "{}", r.code());
-        }
-    }
-
-    #[test]
-    fn codes_round_trip_and_bits_are_distinct() {
-        let mut mask = 0;
-        for r in ALL_RULES {
-            assert_eq!(RuleId::from_code(r.code()), Some(r));
-            assert_eq!(mask & r.bit(), 0);
-            mask |= r.bit();
-        }
-    }
-
-    #[test]
-    fn blatant_spammer_fires_behaviour_and_volume() {
-        let f = SimFeatures {
-            out_short: 80,
-            out_medium: 80,
-            out_long: 80,
-            distinct_medium: 78,
-            new_medium: 72,
-            tail_log10: Some(40.0),
-            robust_z: Some(9.0),
-            age_days: Some(3),
-            kyc_verified: Some(false),
-            max_fp_count: 40,
-            fields: field::ALL,
-            ..SimFeatures::default()
-        };
-        let fired = rules().evaluate(&f);
-        for r in [
-            RuleId::SmsRate5m,
-            RuleId::SmsRate1h,
-            RuleId::PopulationTail,
-            RuleId::RateRobustZ,
-            RuleId::NewRecipientRatio,
-            RuleId::DistinctRatio,
-            RuleId::NoVoice,
-            RuleId::OutInAsymmetry,
-            RuleId::YoungUnverified,
-            RuleId::TemplateRepeat,
-        ] {
-            assert!(fired.has(r), "{} did not fire", r.code());
-        }
-        assert!(!fired.has(RuleId::GatewayTac));
-        let conf = confidences(&RuleConfidence::default());
-        assert!(fired.score(&conf) > 0.98);
-        let reasons = fired.reasons();
-        let nr = reasons
-            .iter()
-            .find(|r| r.code == "NEW_RECIPIENT_RATIO")
-            .unwrap();
-        assert!((nr.value - 72.0 / 78.0).abs() < 1e-3);
-        assert_eq!(nr.threshold, 0.8);
-    }
-
-    #[test]
-    fn traps_do_not_fire_behaviour() {
-        // TV vote: many SMS, one recipient
-        let tv = SimFeatures {
-            out_medium: 300,
-            distinct_medium: 1,
-            new_medium: 1,
-            fields: field::ALL,
-            ..SimFeatures::default()
-        };
-        assert!(!rules().evaluate(&tv).has(RuleId::NewRecipientRatio));
-        // new subscriber texting first contacts: ratio 1 but few recipients
-        let fresh = SimFeatures {
-            out_medium: 12,
-            distinct_medium: 8,
-            new_medium: 8,
-            fields: field::ALL,
-            ..SimFeatures::default()
-        };
-        assert!(!rules().evaluate(&fresh).has(RuleId::NewRecipientRatio));
-    }
-
-    #[test]
-    fn merge_keeps_the_strongest_value() {
-        let mut a = Fired::default();
-        a.push(RuleId::SmsRate1h, 60.0, 50.0);
-        let mut b = Fired::default();
-        b.push(RuleId::SmsRate1h, 90.0, 50.0);
-        b.push(RuleId::NoVoice, 30.0, 20.0);
-        a.merge_max(&b);
-        assert_eq!(a.value(RuleId::SmsRate1h), 90.0);
-        assert!(a.has(RuleId::NoVoice));
-    }
-}
+#[path = "tests_rules.rs"]
+mod tests;

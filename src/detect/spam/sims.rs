@@ -6,6 +6,7 @@
 //! cross-SIM part: what that part reads crosses as a [`Found`] with the record.
 
 use super::allowlist::{Allowlist, AllowlistError};
+use super::bursts::BurstSpec;
 use super::candidate;
 use super::evaluate;
 use super::forward::SimForward;
@@ -38,6 +39,9 @@ pub(crate) struct SimStage {
     /// column beside the table (4 bytes a SIM; `SimState` has no room left): stage B,
     /// which learns the gateway models, judges it for a record without one.
     last_tac: Vec<u32>,
+    /// Each slot's burst column (`bursts.rs`), beside the table like `last_tac`.
+    bursts: Vec<u32>,
+    burst_spec: BurstSpec,
     /// What the hot decision and the rules' measurements read.
     config: SpamConfig,
     rules: SimRules,
@@ -70,6 +74,8 @@ impl SimStage {
             refresh_ms: i64::from(config.baseline_refresh_secs.max(1)) * 1000,
             next_refit_ms: i64::MIN,
             last_tac: Vec::new(),
+            bursts: Vec::new(),
+            burst_spec: BurstSpec::new(config, &specs),
             rules: SimRules::from_config(config),
             config: config.clone(),
             sweep: SweepClock::new(config),
@@ -100,8 +106,14 @@ impl SimStage {
         // the SIM's first record in this medium window: its population sample
         let period = self.medium_s.max(1);
         let sample = st.records == 0 || st.last_seen_s / period != span.t_s / period;
+        let burst = &mut self.bursts[slot as usize];
+        let paused = self.burst_spec.paused_before(st, &specs, span.start_ms);
         let folded = record::fold(st, r, &specs, &span);
+        let bursts =
+            self.burst_spec
+                .update(burst, paused, st, &specs, (span.start_ms, span.end_ms));
         let mut f = evaluate::sim_features(st, &specs, r, None);
+        f.bursts = bursts;
         let may_open = evaluate::may_open_case(&self.rules, &self.config, &f);
         // what stage A can decide alone: the gateway marker is granted to every SIM
         // that reported a device (stage B learns which TACs are gateways)
@@ -197,9 +209,11 @@ impl SimStage {
         let i = slot as usize;
         if i >= self.last_tac.len() {
             self.last_tac.resize(i + 1, 0);
+            self.bursts.resize(i + 1, 0);
         }
         if created {
             self.last_tac[i] = 0;
+            self.bursts[i] = 0;
         }
         let long_s = self.long_s;
         let stale = self
@@ -215,11 +229,12 @@ impl SimStage {
         let allow = st.has(flag::ALLOWLISTED);
         *st = SimState::new(st.key.clone(), window_start_s, allow);
         self.last_tac[slot as usize] = 0;
+        self.bursts[slot as usize] = 0;
     }
 
-    /// Bytes of the table and the TAC column.
+    /// Bytes of the table and the TAC and burst columns.
     pub(super) fn memory_bytes(&self) -> usize {
-        self.sims.memory_bytes() + self.last_tac.capacity() * 4
+        self.sims.memory_bytes() + (self.last_tac.capacity() + self.bursts.capacity()) * 4
     }
 
     /// Apply a `cw.allowlist.v1` update and refresh the cached flag of every tracked

@@ -621,3 +621,6 @@ mod held;
 
 #[path = "tests_pace.rs"]
 mod pace;
+
+#[path = "tests_bursts.rs"]
+mod bursts;

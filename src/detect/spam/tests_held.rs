@@ -55,7 +55,7 @@ fn a_pace_under_the_far_rate_held_for_hours_is_flagged() {
 }
 
 #[test]
-fn a_vote_of_two_hours_a_schools_notices_and_a_shops_day_are_not_flagged() {
+fn a_vote_of_two_hours_bursts_with_pauses_and_a_shops_day_are_not_held() {
     let mut d = detector();
     let out = run(&mut d, 72, 300, |s, start| {
         let mut v = Vec::new();
@@ -63,7 +63,7 @@ fn a_vote_of_two_hours_a_schools_notices_and_a_shops_day_are_not_flagged() {
         if (2..26).contains(&s) {
             v.push(paced(1, start, 35));
         }
-        // a school: a notice of 120 every 20 minutes all day (360 an hour, with pauses)
+        // bursts: 120 every 20 minutes all day (360 an hour, with pauses)
         if s % 4 == 0 {
             v.push(paced(2, start, 120));
         }
@@ -71,9 +71,14 @@ fn a_vote_of_two_hours_a_schools_notices_and_a_shops_day_are_not_flagged() {
         v.push(paced(3, start, 15));
         v
     });
-    for i in 1..=3 {
+    for i in [1, 3] {
         assert!(case_of(&out, i).is_none(), "SIM {i} flagged: {out:?}");
     }
+    // the pace with pauses is not held; 18 bursts in six hours, more notices than a
+    // school sends in a day, are REPEATED_BURSTS (tests_bursts.rs)
+    let bursts = case_of(&out, 2).expect("the repeated bursts are flagged");
+    assert!(!has(bursts, "RATE_HELD_HOURS"), "{bursts:?}");
+    assert!(has(bursts, "REPEATED_BURSTS"), "{bursts:?}");
 }
 
 #[test]

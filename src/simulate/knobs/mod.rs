@@ -18,7 +18,9 @@ pub mod variants;
 pub use attackers::{Attackers, CloningBlaster, ImsiCatcher, StaticClone};
 pub use cells::CellKnobs;
 pub use feeds::{FeedProfile, Feeds, SmsField, TextOffset};
-pub use population::{ExtraFarm, LookalikeGroup, LookalikeKind, RampCampaign, SimKnobs};
+pub use population::{
+    ExtraFarm, LookalikeGroup, LookalikeKind, PulseCampaign, RampCampaign, SimKnobs,
+};
 pub use reports::{ReportField, ReportProfile, Reports};
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
 //! SIMs a scenario adds to the default population: SIM farms placed where the
 //! default one never is (an operator that sends few fields, several sites), spam
-//! campaigns that start slowly, and more legitimate senders that look like spam
+//! campaigns that start slowly, campaigns that send in pulses or steadily just under
+//! the rate a bare feed can judge, and more legitimate senders that look like spam
 //! (docs/detection.md, "False-positive traps").
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub struct SimKnobs {
     pub extra_farms: Vec<ExtraFarm>,
     pub ramp_campaigns: Vec<RampCampaign>,
+    pub pulse_campaigns: Vec<PulseCampaign>,
     pub lookalikes: Vec<LookalikeGroup>,
 }
 
@@ -79,6 +81,46 @@ impl Default for RampCampaign {
             ramp_min: 120,
             start_share: [0.05, 0.3],
             stagger_min: 30,
+        }
+    }
+}
+
+/// A spam campaign whose SIMs send in pulses — `per_5min` SMS in each 5-minute step
+/// of an `on_min` pulse every `period_min` minutes — for `duration_min`, then stop.
+/// With `on_min` equal to `period_min` a SIM sends steadily: a spammer that keeps a
+/// pace just under the rate a feed of required fields can judge
+/// (docs/detection.md, "The contact-book floor"). Truth `kind` = `"pulse_spam"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PulseCampaign {
+    /// Operator of its SIMs: a PLMN code or `"random"` (each SIM drawn by share).
+    pub operator: String,
+    pub sims: u32,
+    /// SMS per 5-minute step while a pulse is on, `[min, max]` (drawn per step).
+    pub per_5min: [u32; 2],
+    /// Length of a pulse, minutes, `[min, max]` (drawn per SIM; whole steps).
+    pub on_min: [u32; 2],
+    /// Time from one pulse's start to the next, minutes, `[min, max]` (drawn per SIM).
+    pub period_min: [u32; 2],
+    /// How long each SIM keeps it up, minutes, `[min, max]`.
+    pub duration_min: [u32; 2],
+    /// Start of the campaign as a share of the scenario, `[min, max]`.
+    pub start_share: [f64; 2],
+    /// SIMs join over this many minutes after the campaign starts.
+    pub stagger_min: u32,
+}
+
+impl Default for PulseCampaign {
+    fn default() -> Self {
+        PulseCampaign {
+            operator: "random".into(),
+            sims: 4,
+            per_5min: [60, 90],
+            on_min: [10, 10],
+            period_min: [30, 30],
+            duration_min: [150, 210],
+            start_share: [0.05, 0.3],
+            stagger_min: 60,
         }
     }
 }
@@ -171,6 +213,32 @@ impl SimKnobs {
             range_problem(&format!("{k}.start_share"), c.start_share, 0.0, 0.9, out);
             if c.sims == 0 || c.sims > 500 || c.ramp_min == 0 {
                 out.push(format!("{k}: sims must be 1..=500 and ramp_min > 0"));
+            }
+        }
+        for (i, c) in self.pulse_campaigns.iter().enumerate() {
+            let k = format!("sims.pulse_campaigns[{i}]");
+            operator_problem(&format!("{k}.operator"), &c.operator, out);
+            range_problem(&format!("{k}.per_5min"), u(c.per_5min), 1.0, 1_000.0, out);
+            range_problem(&format!("{k}.on_min"), u(c.on_min), 5.0, 1_440.0, out);
+            range_problem(
+                &format!("{k}.period_min"),
+                u(c.period_min),
+                5.0,
+                1_440.0,
+                out,
+            );
+            range_problem(
+                &format!("{k}.duration_min"),
+                u(c.duration_min),
+                5.0,
+                2_880.0,
+                out,
+            );
+            range_problem(&format!("{k}.start_share"), c.start_share, 0.0, 0.9, out);
+            if c.sims == 0 || c.sims > 500 || c.on_min[1] > c.period_min[0] {
+                out.push(format!(
+                    "{k}: sims must be 1..=500 and a pulse no longer than its period"
+                ));
             }
         }
         for (i, g) in self.lookalikes.iter().enumerate() {

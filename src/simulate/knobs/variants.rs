@@ -44,6 +44,7 @@ pub const VARIANTS: &[Variant] = &[
     variant!("ramp_campaign"),
     variant!("lookalikes_sms"),
     variant!("lookalikes_radio"),
+    variant!("pulse_bare"),
     variant!("combined"),
     variant!("feeds_alt"),
     variant!("reports_bare"),

@@ -125,6 +125,17 @@ impl Sims {
                     t,
                 )
             }
+            Behaviour::Pulse {
+                template,
+                from,
+                to,
+                on_ms,
+                period_ms,
+                rate,
+            } => {
+                let pulse = (*from, *to, *on_ms, *period_ms);
+                return super::extra_activity::pulse(rng, sim, *template, pulse, *rate, t);
+            }
             Behaviour::Announcement { .. } => {
                 let (a, sent) = super::extra_activity::announcement(rng, sim, t, day_factor);
                 if let Behaviour::Announcement { sent: s, .. } =

@@ -1,6 +1,7 @@
 //! What the SIMs added by the `sims` knobs do in a step: a ramping campaign's spam
 //! SIM sends its template at a rate that grows from an ordinary heavy texter's to a
-//! blaster's; a subscriber announcing a new number texts the whole contact book in a
+//! blaster's; a pulsing campaign's SIM sends its template in pulses (or steadily) for
+//! a few hours; a subscriber announcing a new number texts the whole contact book in a
 //! few minutes (one message each, the same text), then gets replies, and otherwise
 //! lives like anyone else.
 
@@ -27,6 +28,26 @@ pub(super) fn ramp(
     let mean = f64::from(start) + f64::from(end - start) * f;
     let mut a = Activity::at_home(sim);
     a.so = lognormal(rng, mean, 0.3).round().max(1.0) as u32;
+    bulk_messages(rng, &mut a, sim.p_new, template, &SPAM_PROFILE);
+    Some(a)
+}
+
+/// A pulsing campaign's SIM at `t`: `(from, to, on_ms, period_ms)` is when it sends
+/// and how its pulses go, `rate` its SMS per step while a pulse is on (every step
+/// of a pulse sends: a script, not a person).
+pub(super) fn pulse(
+    rng: &mut SimRng,
+    sim: &Sim,
+    template: u64,
+    (from, to, on_ms, period_ms): (i64, i64, i64, i64),
+    (lo, hi): (u32, u32),
+    t: i64,
+) -> Option<Activity> {
+    if t < from || t >= to || (t - from).rem_euclid(period_ms.max(STEP_MS)) >= on_ms {
+        return None;
+    }
+    let mut a = Activity::at_home(sim);
+    a.so = uniform_u32(rng, lo, hi);
     bulk_messages(rng, &mut a, sim.p_new, template, &SPAM_PROFILE);
     Some(a)
 }

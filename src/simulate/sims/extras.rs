@@ -10,7 +10,9 @@ use super::population::{
 };
 use crate::model::Rat;
 use crate::simulate::city::{population_point, City, OPERATORS};
-use crate::simulate::knobs::{operator_index, ExtraFarm, LookalikeKind, RampCampaign, SimKnobs};
+use crate::simulate::knobs::{
+    operator_index, ExtraFarm, LookalikeKind, PulseCampaign, RampCampaign, SimKnobs,
+};
 use crate::simulate::pseudonym::Pseudonymizer;
 use crate::simulate::truth::TruthSim;
 use crate::simulate::util::{lognormal, uniform, uniform_u32, weighted_index, SimRng, Span};
@@ -55,6 +57,10 @@ impl Population {
         self.truth.farms.extend(truth);
         for c in &knobs.ramp_campaigns {
             let truth = b.ramp_campaign(c);
+            self.truth.spam.extend(truth);
+        }
+        for c in &knobs.pulse_campaigns {
+            let truth = b.pulse_campaign(c);
             self.truth.spam.extend(truth);
         }
         for g in &knobs.lookalikes {
@@ -158,6 +164,60 @@ impl Builder<'_> {
                     from,
                     ramp_ms: i64::from(c.ramp_min) * 60_000,
                     rate,
+                },
+                home_cell: cell,
+                work_cell: None,
+                device: self.last_device(),
+                tac,
+                age_at_start: uniform_u32(self.rng, 0, 14),
+                kyc: self.rng.random_bool(0.15),
+                rates: [0.0; 4],
+                fps: [0; 4],
+                active_from: from,
+                p_new: 0.93,
+            };
+            self.sims.push(sim);
+        }
+        truth
+    }
+
+    /// The SIMs of a pulsing campaign (young, unverified, on cheap phones, joining
+    /// over `stagger_min`); their truth (`kind` = `"pulse_spam"`).
+    fn pulse_campaign(&mut self, c: &PulseCampaign) -> Vec<TruthSim> {
+        let template: u64 = self.rng.random();
+        let start = self
+            .span
+            .at(uniform(self.rng, c.start_share[0], c.start_share[1]), 1000);
+        let mut truth = Vec::with_capacity(c.sims as usize);
+        for _ in 0..c.sims {
+            let op = self.operator(operator_index(&c.operator));
+            let cell = self.random_cell(op);
+            let tac = CHEAP_TACS[self.rng.random_range(0..CHEAP_TACS.len())];
+            self.new_device(tac);
+            let from = start + i64::from(uniform_u32(self.rng, 0, c.stagger_min * 60)) * 1000;
+            let minutes =
+                |rng: &mut SimRng, [a, b]: [u32; 2]| i64::from(uniform_u32(rng, a, b)) * 60_000;
+            let on_ms = minutes(self.rng, c.on_min);
+            let period_ms = minutes(self.rng, c.period_min).max(on_ms);
+            let to = from + minutes(self.rng, c.duration_min);
+            let id = self.new_sim_id(op);
+            truth.push(TruthSim {
+                sim: id.clone(),
+                operator: OPERATORS[op].0.to_string(),
+                active_from_ms: from,
+                kind: "pulse_spam".into(),
+                first_carried_ms: None,
+            });
+            let sim = Sim {
+                id,
+                operator: op,
+                behaviour: Behaviour::Pulse {
+                    template,
+                    from,
+                    to,
+                    on_ms,
+                    period_ms,
+                    rate: (c.per_5min[0], c.per_5min[1]),
                 },
                 home_cell: cell,
                 work_cell: None,

@@ -133,12 +133,15 @@ impl Sims {
     }
 
     /// Note that SIM `si`'s record with `sms_out` SMS was delivered at `delivered_ms`:
-    /// the earliest such moment of a spam, ramp or farm SIM that sent is the truth's
+    /// the earliest such moment of a spam, ramp, pulse or farm SIM that sent is the truth's
     /// `first_carried_ms`.
     fn note_carried(&mut self, si: usize, sms_out: u32, delivered_ms: i64) {
         let positive = matches!(
             self.population.sims[si].behaviour,
-            Behaviour::Spam { .. } | Behaviour::Farm { .. } | Behaviour::Ramp { .. }
+            Behaviour::Spam { .. }
+                | Behaviour::Farm { .. }
+                | Behaviour::Ramp { .. }
+                | Behaviour::Pulse { .. }
         );
         if positive && sms_out > 0 {
             let at = &mut self.first_carried[si];

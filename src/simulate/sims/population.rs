@@ -82,6 +82,16 @@ pub(super) enum Behaviour {
         /// SMS per step at the start and once ramped up.
         rate: (f32, f32),
     },
+    /// A spam SIM sending in pulses, or steadily (a knob): from `from` to `to`, a
+    /// pulse of `on_ms` every `period_ms`, `rate` SMS per step while on.
+    Pulse {
+        template: u64,
+        from: i64,
+        to: i64,
+        on_ms: i64,
+        period_ms: i64,
+        rate: (u32, u32),
+    },
     /// A subscriber texting the whole contact book about a new number (a knob).
     Announcement {
         at: i64,
