@@ -163,6 +163,15 @@ impl Config {
         self.http.check(&mut p);
         self.sink.check(&mut p);
         self.console.check(&mut p);
+        if self.kafka.transmitter_partitions > 1 && self.fakebts.regions.one_region() {
+            p.push(
+                "kafka.transmitter_partitions",
+                format!(
+                    "{} needs the map cut into tiles (one region has one task): set [fakebts.regions] tile_km, e.g. 100, in every instance and in the replay's configuration",
+                    self.kafka.transmitter_partitions
+                ),
+            );
+        }
         p
     }
 }

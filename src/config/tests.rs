@@ -278,6 +278,14 @@ fn transmitter_partitions_above_1_need_a_split_fake_bts_detector() {
         &[],
     );
     assert!(e.contains("must be 1 to 256, got 0"), "{e}");
-    let ok = "[kafka]\nmeasurement_partitions = 3\ntransmitter_partitions = 3\n";
+    let e = error(
+        "[kafka]\nmeasurement_partitions = 3\ntransmitter_partitions = 3\n",
+        &[],
+    );
+    assert!(
+        e.contains("kafka.transmitter_partitions") && e.contains("tile_km"),
+        "one region has one task: {e}"
+    );
+    let ok = "[kafka]\nmeasurement_partitions = 3\ntransmitter_partitions = 3\n[fakebts.regions]\ntile_km = 100\n";
     Config::from_layers("t", Some(ok), &Environment::default()).expect("valid");
 }

@@ -76,7 +76,21 @@ impl Grid {
         }
     }
 
+    /// One region, the whole map (`tile_km` 0): every report goes to the tile
+    /// (0, 0).
+    fn one_region(&self) -> bool {
+        self.tile_km == 0.0
+    }
+
+    /// Whether the map is cut into tiles (a case id then names its tile).
+    pub(crate) fn tiled(&self) -> bool {
+        !self.one_region()
+    }
+
     fn row_of(&self, lat: f64) -> i32 {
+        if self.one_region() {
+            return 0;
+        }
         (lat / self.tile_lat_deg).floor() as i32
     }
 
@@ -88,6 +102,9 @@ impl Grid {
 
     /// The tile a position is in.
     pub(crate) fn home(&self, lat: f64, lon: f64) -> RegionKey {
+        if self.one_region() {
+            return RegionKey { row: 0, col: 0 };
+        }
         let row = self.row_of(lat);
         RegionKey {
             row,
@@ -110,6 +127,9 @@ impl Grid {
 
     /// Whether the tile gets a report made here: inside it or within its margin.
     pub(crate) fn reaches(&self, key: RegionKey, lat: f64, lon: f64) -> bool {
+        if self.one_region() {
+            return key == RegionKey { row: 0, col: 0 };
+        }
         key == self.home(lat, lon) || self.distance_km(key, lat, lon) <= self.margin_km
     }
 
@@ -117,6 +137,10 @@ impl Grid {
     /// a tile, so they are among the 3 × 3 around the home tile).
     pub(crate) fn regions_of(&self, lat: f64, lon: f64, out: &mut Vec<RegionKey>) {
         out.clear();
+        if self.one_region() {
+            out.push(RegionKey { row: 0, col: 0 });
+            return;
+        }
         let r = self.row_of(lat);
         for row in r - 1..=r + 1 {
             let c = (lon / self.col_deg(row)).floor() as i32;

@@ -152,10 +152,16 @@ pub(crate) struct CaseState {
 }
 
 impl CaseState {
-    /// A case opened at `ts_ms` by the assessment `a`, its first identity `first`.
-    pub(crate) fn open(first: &ClaimedCell, ts_ms: i64, a: Assessment) -> CaseState {
+    /// A case opened at `ts_ms` by the assessment `a`, its first identity `first`,
+    /// in the tile `tile` when the map is cut into tiles.
+    pub(crate) fn open(
+        first: &ClaimedCell,
+        ts_ms: i64,
+        a: Assessment,
+        tile: Option<(i32, i32)>,
+    ) -> CaseState {
         CaseState {
-            case_id: case_id(first, ts_ms),
+            case_id: case_id(first, ts_ms, tile),
             opened_at: ts_ms,
             last_emit_ms: ts_ms,
             emitted_location: None,
@@ -168,21 +174,25 @@ impl CaseState {
     }
 }
 
-/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity and the
-/// minute in which the evidence crossed the threshold.
-pub(crate) fn case_id(first: &ClaimedCell, opened_at_ms: i64) -> String {
-    digest_id(
-        "fbts",
-        &format!(
-            "{}-{}-{}-{}-{}@{}",
-            first.rat.as_str(),
-            first.mcc,
-            first.mnc,
-            first.lac,
-            first.cid,
-            opened_at_ms.div_euclid(60_000)
-        ),
-    )
+/// Deterministic case id: `fbts-` + 16 hex of SHA-256 of the first identity, the
+/// minute in which the evidence crossed the threshold and, when the map is cut into
+/// tiles, the tile that opened it (two tiles that open one transmitter's case in the
+/// same minute would otherwise share an id, and which of their snapshots is the last
+/// would depend on which task wrote last: docs/streaming.md, "Stage B by region").
+pub(crate) fn case_id(first: &ClaimedCell, opened_at_ms: i64, tile: Option<(i32, i32)>) -> String {
+    let mut key = format!(
+        "{}-{}-{}-{}-{}@{}",
+        first.rat.as_str(),
+        first.mcc,
+        first.mnc,
+        first.lac,
+        first.cid,
+        opened_at_ms.div_euclid(60_000)
+    );
+    if let Some((row, col)) = tile {
+        key.push_str(&format!("#{row},{col}"));
+    }
+    digest_id("fbts", &key)
 }
 
 impl Emitter {

@@ -198,7 +198,12 @@ impl Transmitters {
                 e.localise(m.ts_ms, &self.cfg, &self.solver);
                 self.stats.localisations += 1;
                 let first = e.identities.first().map_or(claimed_cell(m), |c| c.0);
-                let mut case = CaseState::open(&first, m.ts_ms, a);
+                let tile = self
+                    .scope
+                    .as_ref()
+                    .filter(|s| s.grid.tiled())
+                    .map(|s| (s.key.row, s.key.col));
+                let mut case = CaseState::open(&first, m.ts_ms, a, tile);
                 case.muted = !owned;
                 e.case = Some(Box::new(case));
                 // its case says it is forged: with its flags unknown, it may link
