@@ -13,17 +13,15 @@
 
 use super::hop::{Hop, Outbox};
 use super::metrics::Metrics;
-use super::stage::{DetectState, IngestState, OutMessage, SplitA, Stage};
+use super::stage::{DetectState, OutMessage, SplitA, Stage};
 use super::worker::Worker;
 use crate::config::Config;
 use crate::detect::setup::RunSetup;
 use crate::detect::stage::Never;
-use crate::ingest::OriginRef;
 use crate::model::{Case, CaseKind, Feed, TimeBounds};
 use crate::pipeline::Pipeline;
 use crate::sink::clickhouse::CaseRow;
 use crate::test_support::{feed_file, small_scenario};
-use crate::validate::{parse_bytes, Checked, SourceValidator};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -43,50 +41,10 @@ fn config() -> Config {
 }
 
 /// The scenario's measurements through stage ingest: each `meas-by-cell`
-/// partition's messages, in order, ending with the idle markers.
+/// partition's messages, in order, ending with the idle markers (`split_tests`'
+/// ingest, with the same partition and source counts).
 fn ingest(dir: &Path, config: &Config, now_ms: i64) -> BTreeMap<i32, Vec<Vec<u8>>> {
-    let feed = Feed::Measurements;
-    let mut state = IngestState {
-        internal: BTreeMap::from([(feed, ("meas".to_string(), A))]),
-        pending: Vec::new(),
-        step_ms: config.pipeline.watermark_step_ms(),
-        marked: BTreeMap::new(),
-    };
-    let bounds = TimeBounds::at(now_ms);
-    let lateness = config.pipeline.allowed_lateness_ms();
-    let mut validators: Vec<SourceValidator> = (0..SOURCES)
-        .map(|_| SourceValidator::new(feed, bounds, lateness))
-        .collect();
-    let bytes = std::fs::read(dir.join("measurements.jsonl")).expect("scenario file");
-    let mut offsets = [0i64; SOURCES as usize];
-    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let source = (n % SOURCES as usize) as i32;
-        let (validator, offset) = (&mut validators[source as usize], offsets[source as usize]);
-        let parsed = parse_bytes(feed, &bounds, 64, line);
-        let origin = OriginRef::Kafka {
-            topic: "feed",
-            partition: source,
-            offset,
-        };
-        if let Checked::Valid(event) = validator.admit(parsed, line, origin) {
-            let wm = validator.watermark_ms().unwrap_or(i64::MIN);
-            state.forward(event, source, offset, wm);
-        }
-        offsets[source as usize] += 1;
-    }
-    for (source, validator) in validators.iter().enumerate() {
-        state.mark_idle(
-            feed,
-            source as i32,
-            offsets[source],
-            validator.watermark_ms(),
-        );
-    }
-    let mut out: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
-    for m in state.pending {
-        out.entry(m.partition).or_default().push(m.payload);
-    }
-    out
+    super::split_tests::ingest(dir, config, now_ms, Feed::Measurements)
 }
 
 fn worker(config: &Config, cells: &Path, topic: &str, stage: Stage) -> Worker {

@@ -54,7 +54,12 @@ fn split_config(feed: Feed) -> Config {
 
 /// The scenario's valid records of `feed` through stage ingest: the messages of
 /// each internal partition, in order, ending with the idle markers.
-fn ingest(dir: &Path, config: &Config, now_ms: i64, feed: Feed) -> BTreeMap<i32, Vec<Vec<u8>>> {
+pub(super) fn ingest(
+    dir: &Path,
+    config: &Config,
+    now_ms: i64,
+    feed: Feed,
+) -> BTreeMap<i32, Vec<Vec<u8>>> {
     let mut state = IngestState {
         internal: BTreeMap::from([(feed, (topic(feed).to_string(), PARTITIONS))]),
         pending: Vec::new(),
