@@ -57,10 +57,15 @@ impl CaseSink for Tagged<'_> {
 impl Regions {
     /// Every tile, knowing the registered cells of `index` (`cfg` already validated).
     pub(crate) fn new(cfg: FakeBtsConfig, index: &CellIndex) -> Self {
+        Regions::sharing(cfg, Arc::new(RwLock::new(index.keys().copied().collect())))
+    }
+
+    /// No tile yet, every tile hosted, reading `registered`.
+    fn sharing(cfg: FakeBtsConfig, registered: Registered) -> Self {
         Regions {
             grid: Grid::new(&cfg),
             cfg,
-            registered: Arc::new(RwLock::new(index.keys().copied().collect())),
+            registered,
             regions: BTreeMap::new(),
             host: (0, 1),
             maintenance: None,
@@ -80,18 +85,7 @@ impl Regions {
     /// of `count`, sharing this one's set of registered cells (an inventory update
     /// applied to either applies to both).
     pub(crate) fn sibling(&self, index: u64, count: u64) -> Self {
-        Regions {
-            cfg: self.cfg.clone(),
-            grid: self.grid,
-            registered: self.registered.clone(),
-            regions: BTreeMap::new(),
-            host: (0, 1),
-            maintenance: None,
-            findings: BTreeMap::new(),
-            dropped: FakeBtsStats::default(),
-            keys: Vec::new(),
-        }
-        .hosting(index, count)
+        Regions::sharing(self.cfg.clone(), self.registered.clone()).hosting(index, count)
     }
 
     fn hosts(&self, key: RegionKey) -> bool {

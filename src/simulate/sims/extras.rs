@@ -130,6 +130,34 @@ impl Builder<'_> {
         NewFarm { farm, size }
     }
 
+    /// A campaign SIM: young, unverified mostly, on the cheap phone just made,
+    /// mostly texting numbers new to it (the ramp and pulse campaigns).
+    fn young_campaign_sim(
+        &mut self,
+        id: String,
+        op: usize,
+        behaviour: Behaviour,
+        cell: u32,
+        tac: &'static str,
+        from: i64,
+    ) -> Sim {
+        Sim {
+            id,
+            operator: op,
+            behaviour,
+            home_cell: cell,
+            work_cell: None,
+            device: self.last_device(),
+            tac,
+            age_at_start: uniform_u32(self.rng, 0, 14),
+            kyc: self.rng.random_bool(0.15),
+            rates: [0.0; 4],
+            fps: [0; 4],
+            active_from: from,
+            p_new: 0.93,
+        }
+    }
+
     /// The SIMs of a ramping campaign (young, unverified, on cheap phones, joining
     /// over `stagger_min`); their truth (`kind` = `"ramp_spam"`).
     fn ramp_campaign(&mut self, c: &RampCampaign) -> Vec<TruthSim> {
@@ -149,33 +177,14 @@ impl Builder<'_> {
                 uniform_u32(self.rng, c.end_per_5min[0], c.end_per_5min[1]) as f32,
             );
             let id = self.new_sim_id(op);
-            truth.push(TruthSim {
-                sim: id.clone(),
-                operator: OPERATORS[op].0.to_string(),
-                active_from_ms: from,
-                kind: "ramp_spam".into(),
-                first_carried_ms: None,
-            });
-            let sim = Sim {
-                id,
-                operator: op,
-                behaviour: Behaviour::Ramp {
-                    template,
-                    from,
-                    ramp_ms: i64::from(c.ramp_min) * 60_000,
-                    rate,
-                },
-                home_cell: cell,
-                work_cell: None,
-                device: self.last_device(),
-                tac,
-                age_at_start: uniform_u32(self.rng, 0, 14),
-                kyc: self.rng.random_bool(0.15),
-                rates: [0.0; 4],
-                fps: [0; 4],
-                active_from: from,
-                p_new: 0.93,
+            truth.push(campaign_truth(&id, op, from, "ramp_spam"));
+            let behaviour = Behaviour::Ramp {
+                template,
+                from,
+                ramp_ms: i64::from(c.ramp_min) * 60_000,
+                rate,
             };
+            let sim = self.young_campaign_sim(id, op, behaviour, cell, tac, from);
             self.sims.push(sim);
         }
         truth
@@ -201,35 +210,16 @@ impl Builder<'_> {
             let period_ms = minutes(self.rng, c.period_min).max(on_ms);
             let to = from + minutes(self.rng, c.duration_min);
             let id = self.new_sim_id(op);
-            truth.push(TruthSim {
-                sim: id.clone(),
-                operator: OPERATORS[op].0.to_string(),
-                active_from_ms: from,
-                kind: "pulse_spam".into(),
-                first_carried_ms: None,
-            });
-            let sim = Sim {
-                id,
-                operator: op,
-                behaviour: Behaviour::Pulse {
-                    template,
-                    from,
-                    to,
-                    on_ms,
-                    period_ms,
-                    rate: (c.per_5min[0], c.per_5min[1]),
-                },
-                home_cell: cell,
-                work_cell: None,
-                device: self.last_device(),
-                tac,
-                age_at_start: uniform_u32(self.rng, 0, 14),
-                kyc: self.rng.random_bool(0.15),
-                rates: [0.0; 4],
-                fps: [0; 4],
-                active_from: from,
-                p_new: 0.93,
+            truth.push(campaign_truth(&id, op, from, "pulse_spam"));
+            let behaviour = Behaviour::Pulse {
+                template,
+                from,
+                to,
+                on_ms,
+                period_ms,
+                rate: (c.per_5min[0], c.per_5min[1]),
             };
+            let sim = self.young_campaign_sim(id, op, behaviour, cell, tac, from);
             self.sims.push(sim);
         }
         truth
@@ -290,5 +280,16 @@ impl Builder<'_> {
             kind: LookalikeKind::NewNumberAnnouncement.as_str().into(),
             first_carried_ms: None,
         }
+    }
+}
+
+/// The truth of a campaign SIM of `kind`, active from `from`.
+fn campaign_truth(id: &str, op: usize, from: i64, kind: &str) -> TruthSim {
+    TruthSim {
+        sim: id.to_string(),
+        operator: OPERATORS[op].0.to_string(),
+        active_from_ms: from,
+        kind: kind.into(),
+        first_carried_ms: None,
     }
 }
