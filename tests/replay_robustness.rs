@@ -40,7 +40,7 @@ fn every_kind_of_bad_line_is_dead_lettered_with_its_reason() {
     let lines: Vec<Vec<u8>> = vec![
         good.clone().into_bytes(),            // 1 valid
         b"{\"operator\":\"45204\",".to_vec(), // 2 malformed
-        good.replace("\"sms_out\":3", "\"sms_out\":\"3\"")
+        good.replace("\"sms_out\":3", "\"sms_out\":\"three\"")
             .into_bytes(), // 3 wrong type
         vec![b'{', 0xff, 0xfe, b'}'],         // 4 invalid utf-8
         vec![b'x'; 10 * 1024 * 1024],         // 5 10 MB line

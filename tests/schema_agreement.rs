@@ -73,9 +73,23 @@ fn sms_samples() -> Vec<(String, Expect)> {
             sms("").replace(r#""sms_out":12"#, r#""sms_out":-1"#),
             Invalid,
         ),
+        // numbers quoted (CSV exports turned into JSON): read as those numbers
         (
             sms("").replace(r#""sms_out":12"#, r#""sms_out":"12""#),
+            ReadBeyondContract,
+        ),
+        (
+            sms("").replace(r#""sms_out":12"#, r#""sms_out":"twelve""#),
             Invalid,
+        ),
+        (
+            sms("").replace("1764200000000", "\"1764200000000\""),
+            ReadBeyondContract,
+        ),
+        // an operator code kept as a number is its digits
+        (
+            sms("").replace(r#""operator":"45204""#, r#""operator":45204"#),
+            ReadBeyondContract,
         ),
         (sms("").replace(r#","sms_out":12"#, ""), Invalid),
         (sms("").replace(SIM, "84912345678"), Invalid),
@@ -188,11 +202,20 @@ fn meas_samples() -> Vec<(String, Expect)> {
         (meas(r#","rat":"GSM","mnc":4,"lac":1,"cid":1"#), Invalid),
         (meas(&format!(r#"{gsm},"signal_dbm":5"#)), Invalid),
         (meas(&format!(r#"{gsm},"neighbors":-1"#)), Invalid),
-        (meas(&format!(r#"{gsm},"event":"teleported""#)), Invalid),
+        // an event value the contract does not name: a compatible extension, read
+        // as no event (`camped`)
+        (
+            meas(&format!(r#"{gsm},"event":"teleported""#)),
+            ReadBeyondContract,
+        ),
         (meas(&format!(r#"{gsm},"accuracy_m":-3"#)), Invalid),
         (meas(&format!(r#"{gsm},"cipher":"""#)), Invalid),
         (meas(gsm).replace("21.03", "91.0"), Invalid),
-        (meas(gsm).replace("105.85", "\"105.85\""), Invalid),
+        (
+            meas(gsm).replace("105.85", "\"105.85\""),
+            ReadBeyondContract,
+        ),
+        (meas(gsm).replace("105.85", "\"east\""), Invalid),
         (meas(gsm).replace(SIM, "356938035643809"), Invalid),
         (
             meas(gsm).replace("2026-11-27T10:00:00Z", "2026-13-27T10:00:00Z"),

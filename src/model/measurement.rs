@@ -92,13 +92,16 @@ impl CellMeasurement {
 /// the fast scanner ([`super::measurement_scan`]) both build.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RawMeasurement<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "super::lenient::opt_code")]
     pub(super) source: Option<Text<'a>>,
     #[serde(borrow)]
     pub(super) reporter: Option<Text<'a>>,
     pub(super) ts: Option<RawTs>,
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub(super) lat: Option<f64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub(super) lon: Option<f64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub(super) accuracy_m: Option<f64>,
     #[serde(borrow)]
     pub(super) rat: Option<Text<'a>>,
@@ -114,6 +117,7 @@ pub(super) struct RawMeasurement<'a> {
     pub(super) arfcn: Option<i64>,
     #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) pci: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub(super) signal_dbm: Option<f64>,
     #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(super) ta: Option<i64>,
@@ -216,7 +220,7 @@ impl CellMeasurement {
         )?
         .map(upper_case);
         let event = match raw.event {
-            Some(e) => event(&e)?,
+            Some(e) => event(&e),
             None => MeasurementEvent::Camped,
         };
         let sms_sender = short_text(
@@ -317,20 +321,14 @@ fn short_text<T: for<'s> From<&'s str>>(
     }
 }
 
-/// The event, its name in any letter case (`REJECT` is `reject`).
-fn event(e: &str) -> Result<MeasurementEvent, ValidationError> {
+/// The event, its name in any letter case (`REJECT` is `reject`). A value the
+/// contract does not name is a compatible extension a producer may add (a new kind
+/// of event): it is read as no event (`camped`), so the report still counts as an
+/// observation of its cell and no event-based rule reads it as evidence.
+fn event(e: &str) -> MeasurementEvent {
     e.parse()
         .or_else(|_| e.to_ascii_lowercase().parse())
-        .map_err(|_| {
-            ValidationError::new(
-                InvalidReason::OutOfRange,
-                "event",
-                format!(
-                    "must be one of {}",
-                    name_list(&MeasurementEvent::ALL, MeasurementEvent::as_str, ", ")
-                ),
-            )
-        })
+        .unwrap_or(MeasurementEvent::Camped)
 }
 
 #[cfg(test)]
@@ -384,9 +382,27 @@ mod tests {
     }
 
     #[test]
+    fn an_event_the_contract_does_not_name_is_no_event() {
+        let m = parse(&format!(r#"{OK},"event":"handover_attempt"}}"#)).unwrap();
+        assert_eq!(m.event, MeasurementEvent::Camped);
+    }
+
+    #[test]
+    fn numbers_and_codes_as_producers_write_them() {
+        let quoted = OK
+            .replace(r#""lat":21.03"#, r#""lat":"21.03""#)
+            .replace(r#""mnc":4"#, r#""mnc":"04""#)
+            .replace(r#""source":"probe""#, r#""source":45204"#)
+            .replace(r#""ts":"2026-11-28T01:00:00Z""#, r#""ts":"1795827600000""#);
+        let m = parse(&format!("{quoted}}}")).unwrap();
+        let plain = OK
+            .replace(r#""source":"probe""#, r#""source":"45204""#)
+            .replace(r#""ts":"2026-11-28T01:00:00Z""#, "\"ts\":1795827600000");
+        assert_eq!(Ok(m), parse(&format!("{plain}}}")));
+    }
+
+    #[test]
     fn bad_fields_are_named() {
-        let e = parse(&format!(r#"{OK},"event":"boom"}}"#)).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("event"));
         let e = parse(&format!(r#"{OK},"signal_dbm":12}}"#)).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("signal_dbm"));
         let e = parse(OK).unwrap_err();

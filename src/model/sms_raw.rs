@@ -17,7 +17,7 @@ pub(crate) struct RawFp<'a> {
 /// An SMS-volume line as JSON gives it, before the contract's checks.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub(crate) struct RawSms<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "super::lenient::opt_code")]
     pub(crate) operator: Option<Text<'a>>,
     #[serde(borrow)]
     pub(crate) sim: Option<Text<'a>>,

@@ -166,12 +166,22 @@ impl<'de> serde::Deserialize<'de> for RawTs {
                 })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawTs, E> {
-                parse_timestamp_str(v).map(RawTs).ok_or_else(|| {
-                    E::custom(super::error::CustomReason::encode(
-                        InvalidReason::BadTimestamp,
-                        "not an RFC 3339 timestamp",
-                    ))
-                })
+                // `"1793502000000"`: integer milliseconds quoted, as CSV exports do.
+                let quoted_ms = || {
+                    let t = v.trim();
+                    let digits =
+                        !t.is_empty() && t.len() <= 16 && t.bytes().all(|b| b.is_ascii_digit());
+                    digits.then(|| t.parse::<i64>().ok()).flatten()
+                };
+                parse_timestamp_str(v)
+                    .or_else(quoted_ms)
+                    .map(RawTs)
+                    .ok_or_else(|| {
+                        E::custom(super::error::CustomReason::encode(
+                            InvalidReason::BadTimestamp,
+                            "not an RFC 3339 timestamp",
+                        ))
+                    })
             }
         }
         d.deserialize_any(V)
@@ -193,6 +203,14 @@ mod tests {
             parse_timestamp_str("2026-11-28T00:00:00Z")
         );
         assert_eq!(parse_timestamp_str("yesterday"), None);
+        let raw = |json: &str| serde_json::from_str::<RawTs>(json).map(|t| t.0).ok();
+        assert_eq!(raw(r#""1793502000000""#), Some(1_793_502_000_000));
+        assert_eq!(
+            raw(r#""2026-11-28T00:00:00Z""#),
+            parse_timestamp_str("2026-11-28T00:00:00Z")
+        );
+        assert_eq!(raw(r#""17935O2000000""#), None);
+        assert_eq!(raw(r#""-1793502000000""#), None);
         assert_eq!(
             parse_common_rfc3339(b"2026-11-08T07:00:00.000+07:00"),
             parse_timestamp_str("2026-11-08T00:00:00Z")

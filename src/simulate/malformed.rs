@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 pub(crate) enum MalformedKind {
     /// Cut in the middle (an interrupted write).
     Truncated,
-    /// A number sent as a string, or a string where a number belongs.
+    /// A number with its unit glued on (`"12 sms"`, `"21.02849N"`): text where a
+    /// number belongs. (A bare number in quotes is read as that number.)
     WrongType,
     /// A required field left out.
     MissingField,
@@ -65,7 +66,7 @@ fn break_sms(kind: MalformedKind, obj: &mut Map<String, Value>, rng: &mut SimRng
     let sms_out = obj.get("sms_out").and_then(Value::as_u64).unwrap_or(1);
     match kind {
         MalformedKind::WrongType => {
-            obj.insert("sms_out".into(), Value::String(sms_out.to_string()));
+            obj.insert("sms_out".into(), Value::String(format!("{sms_out} sms")));
         }
         MalformedKind::MissingField => {
             let field = ["sim", "operator", "window_start", "sms_out", "window_secs"]
@@ -107,7 +108,7 @@ fn break_measurement(kind: MalformedKind, obj: &mut Map<String, Value>, rng: &mu
     match kind {
         MalformedKind::WrongType => {
             let lat = obj.get("lat").and_then(Value::as_f64).unwrap_or(21.0);
-            obj.insert("lat".into(), Value::String(format!("{lat:.5}")));
+            obj.insert("lat".into(), Value::String(format!("{lat:.5}N")));
         }
         MalformedKind::MissingField => {
             let field = ["reporter", "ts", "rat", "lac", "lon", "source"][rng.random_range(0..6)];
