@@ -128,6 +128,9 @@ fn sms_samples() -> Vec<(String, Expect)> {
             Invalid,
         ),
         (sms(r#","kyc_verified":"yes""#), Invalid),
+        // booleans as SQL exports write them
+        (sms(r#","kyc_verified":1"#), ReadBeyondContract),
+        (sms(r#","kyc_verified":"false""#), ReadBeyondContract),
         (sms(r#","device":"12345""#), Invalid),
         (sms(r#","new_recipients":1"#), Invalid),
         (

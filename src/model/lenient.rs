@@ -121,6 +121,53 @@ impl<'de> Visitor<'de> for OptF64 {
     }
 }
 
+/// `deserialize_with` for an optional boolean field: `true`/`false`, and as SQL
+/// exports write them, `1`/`0` and `"true"`/`"false"` in any letter case.
+pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    d.deserialize_option(OptBool)
+}
+
+struct OptBool;
+
+impl<'de> Visitor<'de> for OptBool {
+    type Value = Option<bool>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a boolean")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Option<bool>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<bool>, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<bool>, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<bool>, E> {
+        Ok(Some(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<bool>, E> {
+        match v {
+            0 | 1 => Ok(Some(v == 1)),
+            _ => Err(E::invalid_value(Unexpected::Unsigned(v), &self)),
+        }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<bool>, E> {
+        match v {
+            0 | 1 => Ok(Some(v == 1)),
+            _ => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<bool>, E> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(Some(true)),
+            "false" | "0" => Ok(Some(false)),
+            _ => Err(E::invalid_type(Unexpected::Str(v), &self)),
+        }
+    }
+}
+
 /// `deserialize_with` for an optional code field (`operator`, `source`): a string as
 /// it is, or an unsigned integer as its decimal digits (`45204` is `"45204"`).
 pub(crate) fn opt_code<'de: 'a, 'a, D: Deserializer<'de>>(
@@ -219,6 +266,22 @@ mod tests {
         ] {
             assert!(f(bad).unwrap_err().contains("invalid type"), "{bad}");
         }
+    }
+
+    #[test]
+    fn booleans_as_sql_exports_write_them() {
+        #[derive(serde::Deserialize)]
+        struct B {
+            #[serde(default, deserialize_with = "super::opt_bool")]
+            b: Option<bool>,
+        }
+        let b = |json: &str| serde_json::from_str::<B>(json).map(|r| r.b).ok();
+        assert_eq!(b(r#"{"b":true}"#), Some(Some(true)));
+        assert_eq!(b(r#"{"b":0}"#), Some(Some(false)));
+        assert_eq!(b(r#"{"b":"TRUE"}"#), Some(Some(true)));
+        assert_eq!(b(r#"{"b":null}"#), Some(None));
+        assert_eq!(b(r#"{"b":"yes"}"#), None);
+        assert_eq!(b(r#"{"b":2}"#), None);
     }
 
     #[derive(serde::Deserialize)]

@@ -46,6 +46,7 @@ pub(crate) struct RawSms<'a> {
     pub(crate) cell: Option<Text<'a>>,
     #[serde(default, deserialize_with = "super::lenient::opt_int")]
     pub(crate) sim_age_days: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_bool")]
     pub(crate) kyc_verified: Option<bool>,
     #[serde(borrow)]
     pub(crate) content_fps: Option<Vec<RawFp<'a>>>,
