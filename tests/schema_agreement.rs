@@ -119,6 +119,16 @@ fn sms_samples() -> Vec<(String, Expect)> {
         ),
         (sms("").replace("1764200000000", "\"yesterday\""), Invalid),
         (sms("").replace("1764200000000", "900000000000"), Invalid),
+        // epoch seconds (and fractional seconds) are told from milliseconds by size
+        (
+            sms("").replace("1764200000000", "1764200000"),
+            ReadBeyondContract,
+        ),
+        (
+            sms("").replace("1764200000000", "1764200000.5"),
+            ReadBeyondContract,
+        ),
+        (sms("").replace("1764200000000", "1764200000000.5"), Invalid),
         (sms(r#","imei_tac":"3533251""#), Invalid),
         (sms(r#","imei_tac":35332510"#), Invalid),
         (sms(r#","cell":"452-4-10231""#), Invalid),

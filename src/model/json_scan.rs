@@ -235,7 +235,8 @@ impl<'a> Scanner<'a> {
         Some(v)
     }
 
-    /// Integer milliseconds or an RFC 3339 string that parses.
+    /// An integer epoch number (its unit told by its size) or an RFC 3339 string
+    /// that parses.
     pub(super) fn opt_ts(&mut self) -> Option<Option<RawTs>> {
         if self.null() {
             return Some(None);
@@ -244,7 +245,8 @@ impl<'a> Scanner<'a> {
             let s = self.string()?;
             return parse_timestamp_str(s).map(|ms| Some(RawTs(ms)));
         }
-        self.int().map(|ms| Some(RawTs(ms)))
+        self.int()
+            .map(|v| Some(RawTs(super::timestamp::epoch_number_ms(v))))
     }
 
     /// The members of an object whose `{` was just read, up to its `}`: `member` reads

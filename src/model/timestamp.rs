@@ -1,4 +1,5 @@
-//! Contract timestamps: integer milliseconds since the epoch or an RFC 3339 string.
+//! Contract timestamps: integer milliseconds since the epoch or an RFC 3339 string
+//! (and epoch numbers in other units, told by their size).
 
 use super::{InvalidReason, ValidationError};
 use serde::de::{self, Deserializer, Visitor};
@@ -40,6 +41,44 @@ impl TimeBounds {
         }
         Ok(ms)
     }
+}
+
+/// 2000-01-01T00:00:00Z in seconds.
+const MIN_EVENT_TIME_S: i64 = MIN_EVENT_TIME_MS / 1000;
+/// The first value of each unit's range that no other unit's accepted range reaches:
+/// seconds from 2000 up to 1e11 (year 5138), milliseconds from 2000 up to 1e14,
+/// microseconds up to 1e17, nanoseconds beyond.
+const SECONDS_END: i64 = 100_000_000_000;
+const MICROS_START: i64 = MIN_EVENT_TIME_MS * 1000;
+const NANOS_START: i64 = MIN_EVENT_TIME_MS * 1_000_000;
+
+/// An epoch number in milliseconds, its unit told by its size. The contract says
+/// milliseconds; producers also send seconds (Unix time, `time.time()`), micro- or
+/// nanoseconds. The ranges of the four units after 2000-01-01 do not overlap (seconds
+/// read as milliseconds would be January 1970, and microseconds far beyond the year
+/// 5000), so a value in another unit's range can only mean that unit. Anything else
+/// is returned as it is, for the bounds check to refuse.
+pub(crate) fn epoch_number_ms(v: i64) -> i64 {
+    if (MIN_EVENT_TIME_S..SECONDS_END).contains(&v) {
+        v * 1000
+    } else if (MICROS_START..MICROS_START.saturating_mul(100)).contains(&v) {
+        v / 1000
+    } else if v >= NANOS_START {
+        v / 1_000_000
+    } else {
+        v
+    }
+}
+
+/// A JSON number as a timestamp: an integer (in any unit [`epoch_number_ms`] tells),
+/// or fractional seconds (`1793502000.25`, Python's `time.time()`), rounded to the
+/// millisecond. `None` for a fraction of anything but seconds.
+pub(crate) fn epoch_float_ms(v: f64) -> Option<i64> {
+    if let Some(i) = super::lenient::integral(v) {
+        return Some(epoch_number_ms(i));
+    }
+    let seconds = (MIN_EVENT_TIME_S as f64..SECONDS_END as f64).contains(&v);
+    seconds.then(|| (v * 1000.0).round() as i64)
 }
 
 /// Parse an RFC 3339 string into epoch milliseconds.
@@ -146,22 +185,25 @@ impl<'de> serde::Deserialize<'de> for RawTs {
                 f.write_str("integer milliseconds or an RFC 3339 string")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawTs, E> {
-                Ok(RawTs(v))
+                Ok(RawTs(epoch_number_ms(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawTs, E> {
-                i64::try_from(v).map(RawTs).map_err(|_| {
-                    E::custom(super::error::CustomReason::encode(
-                        InvalidReason::BadTimestamp,
-                        "timestamp too large",
-                    ))
-                })
+                i64::try_from(v)
+                    .map(|v| RawTs(epoch_number_ms(v)))
+                    .map_err(|_| {
+                        E::custom(super::error::CustomReason::encode(
+                            InvalidReason::BadTimestamp,
+                            "timestamp too large",
+                        ))
+                    })
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawTs, E> {
-                // `1793502000000.0` is integer milliseconds written as a float.
-                super::lenient::integral(v).map(RawTs).ok_or_else(|| {
+                // `1793502000000.0` is integer milliseconds written as a float,
+                // `1793502000.25` seconds with a fraction.
+                epoch_float_ms(v).map(RawTs).ok_or_else(|| {
                     E::custom(super::error::CustomReason::encode(
                         InvalidReason::BadTimestamp,
-                        "timestamp must be integer milliseconds, not a fraction",
+                        "timestamp must be integer milliseconds (or seconds), not a fraction of a millisecond",
                     ))
                 })
             }
@@ -171,7 +213,10 @@ impl<'de> serde::Deserialize<'de> for RawTs {
                     let t = v.trim();
                     let digits =
                         !t.is_empty() && t.len() <= 16 && t.bytes().all(|b| b.is_ascii_digit());
-                    digits.then(|| t.parse::<i64>().ok()).flatten()
+                    digits
+                        .then(|| t.parse::<i64>().ok())
+                        .flatten()
+                        .map(epoch_number_ms)
                 };
                 parse_timestamp_str(v)
                     .or_else(quoted_ms)
@@ -211,6 +256,17 @@ mod tests {
         );
         assert_eq!(raw(r#""17935O2000000""#), None);
         assert_eq!(raw(r#""-1793502000000""#), None);
+        // seconds, micro- and nanoseconds are told by their size
+        assert_eq!(raw("1793502000"), Some(1_793_502_000_000));
+        assert_eq!(raw("1793502000.25"), Some(1_793_502_000_250));
+        assert_eq!(raw(r#""1793502000""#), Some(1_793_502_000_000));
+        assert_eq!(raw("1793502000123456"), Some(1_793_502_000_123));
+        assert_eq!(raw("1793502000123456789"), Some(1_793_502_000_123));
+        assert_eq!(raw("1793502000000"), Some(1_793_502_000_000));
+        assert_eq!(raw("1793502000000.5"), None);
+        // below 2000 in every unit: left as it is for the bounds check
+        assert_eq!(raw("86400000"), Some(86_400_000));
+        assert_eq!(raw("-5"), Some(-5));
         assert_eq!(
             parse_common_rfc3339(b"2026-11-08T07:00:00.000+07:00"),
             parse_timestamp_str("2026-11-08T00:00:00Z")
