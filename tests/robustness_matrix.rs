@@ -29,13 +29,14 @@ mod matrix;
 
 use matrix::{run_matrix, Cell, Plan};
 
-const ASSERTED_VARIANTS: [&str; 12] = [
+const ASSERTED_VARIANTS: [&str; 13] = [
     "baseline",
     "feeds_mixed",
     "imsi_catcher",
     "cloning_blaster",
     "two_blasters",
     "static_clone",
+    "static_clone_quiet",
     "farm_bare_operator",
     "farm_spread",
     "ramp_campaign",

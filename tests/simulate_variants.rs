@@ -270,6 +270,62 @@ fn check_variant(name: &str) {
     check_first_carried(name, &knobs, &truth, &sms);
     check_imsi_catchers(name, &truth, &meas);
     check_report_profiles(name, &knobs, &meas);
+    check_quiet_clones(name, &knobs, &truth, &meas, dir.path());
+}
+
+/// `cells.inventory_without_channel`: those operators' inventory rows have empty
+/// `arfcn` and `pci`; `attackers.static_clone.victim_silent`: no report carries a
+/// static clone's identity on another channel than the clone's (its real cell is
+/// never heard).
+fn check_quiet_clones(
+    name: &str,
+    knobs: &Knobs,
+    truth: &Truth,
+    meas: &[serde_json::Map<String, Value>],
+    dir: &Path,
+) {
+    let csv = std::fs::read_to_string(dir.join("cells.csv")).unwrap();
+    let mut bare_rows = 0;
+    for row in csv.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let bare = knobs
+            .cells
+            .inventory_without_channel
+            .iter()
+            .any(|op| op[3..].parse::<u32>().ok() == f[2].parse().ok());
+        assert_eq!(f[14].is_empty(), bare, "{name}: arfcn column of {row}");
+        assert_eq!(f[15].is_empty(), bare, "{name}: pci column of {row}");
+        bare_rows += usize::from(bare);
+    }
+    assert_eq!(
+        bare_rows > 0,
+        !knobs.cells.inventory_without_channel.is_empty(),
+        "{name}: rows without channel"
+    );
+    if !knobs.attackers.static_clone.victim_silent {
+        return;
+    }
+    for t in truth
+        .transmitters
+        .iter()
+        .filter(|t| t.kind == "static_clone")
+    {
+        let id = &t.identities[0];
+        let mine: Vec<_> = meas
+            .iter()
+            .filter(|m| m["mnc"] == id.mnc && m["lac"] == id.lac && m["cid"] == id.cid)
+            .collect();
+        assert!(!mine.is_empty(), "{name}: the static clone is heard");
+        for m in mine {
+            if let Some(ch) = m.get("arfcn") {
+                assert_eq!(
+                    Some(ch),
+                    id.arfcn.map(Value::from).as_ref(),
+                    "{name}: {m:?}"
+                );
+            }
+        }
+    }
 }
 
 /// Every report leaves out what its kind of device omits (`reports.<device>.omit`),

@@ -10,7 +10,7 @@
 
 use super::city::{traps, City, CityParams};
 use super::fakes::{self, Transmitter};
-use super::knobs::Knobs;
+use super::knobs::{operator_index, Knobs};
 use super::output::{FeedPlan, FeedTotals, FeedWriter};
 use super::pseudonym::Pseudonymizer;
 use super::reporters::{ReporterParams, Reporters};
@@ -78,7 +78,13 @@ pub fn write_scenario_with(
         &mut city_rng,
     );
     let cells_path = out_dir.join(CELLS_FILE);
-    let cell_rows = city.write_csv(&cells_path, &mut city_rng)?;
+    let no_channel: Vec<usize> = knobs
+        .cells
+        .inventory_without_channel
+        .iter()
+        .filter_map(|op| operator_index(op))
+        .collect();
+    let cell_rows = city.write_csv(&cells_path, &no_channel, &mut city_rng)?;
     let mut fakes = fakes::generate(&city, span, &mut sub_rng(&mut master));
     let mut sims = Sims::generate(&params.sims, &city, span, &pseudo, sub_rng(&mut master));
     let mut reporters = Reporters::generate(
@@ -98,6 +104,9 @@ pub fn write_scenario_with(
         &knobs.attackers,
         cfg.seed,
     ));
+    if knobs.attackers.static_clone.victim_silent {
+        fakes::silence_victims(&mut city, &fakes);
+    }
     sims.configure(&knobs.feeds, &knobs.sims, &city, span, &pseudo, cfg.seed);
     reporters.configure(&knobs.cells, &knobs.reports, fakes.len(), cfg.seed);
     let mut world = World {

@@ -453,8 +453,14 @@ impl City {
             .collect()
     }
 
-    /// Write `cells.csv`; returns the number of data rows.
-    pub(crate) fn write_csv(&self, path: &Path, rng: &mut SimRng) -> Result<u64, SimulateError> {
+    /// Write `cells.csv`; returns the number of data rows. The rows of the operators
+    /// (indices) in `no_channel` leave `arfcn` and `pci` empty.
+    pub(crate) fn write_csv(
+        &self,
+        path: &Path,
+        no_channel: &[usize],
+        rng: &mut SimRng,
+    ) -> Result<u64, SimulateError> {
         let file = std::fs::File::create(path).map_err(|source| SimulateError::io(path, source))?;
         let mut w = std::io::BufWriter::new(file);
         let io = |source| SimulateError::io(path, source);
@@ -471,13 +477,19 @@ impl City {
                 Listing::Misplaced { x, y } => (x, y),
             };
             let (lat, lon) = to_latlon(x, y);
-            let unit = if c.rat == Rat::Gsm {
+            let bare = no_channel.contains(&c.operator);
+            let unit = if c.rat == Rat::Gsm || bare {
                 String::new()
             } else {
                 c.pci.to_string()
             };
             // created 2015..2024, updated 2025-01..2026-10 (epoch seconds).
             let created = rng.random_range(1_420_070_400i64..1_704_067_200);
+            let (arfcn, pci) = if bare {
+                (String::new(), String::new())
+            } else {
+                (c.arfcn.to_string(), c.pci.to_string())
+            };
             let updated = rng.random_range(1_735_689_600i64..1_790_000_000);
             writeln!(
                 w,
@@ -494,8 +506,8 @@ impl City {
                 rng.random_range(3u32..800),
                 created,
                 updated,
-                c.arfcn,
-                c.pci,
+                arfcn,
+                pci,
                 c.azimuth,
                 c.eirp_dbm
             )

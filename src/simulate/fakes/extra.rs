@@ -256,6 +256,27 @@ fn static_clone(
     }
 }
 
+/// `attackers.static_clone.victim_silent`: the real cell each static clone copies is
+/// never on air in the scenario (the inventory still lists it), so no phone hears it
+/// on its own channel, before the clone or beside it.
+pub(crate) fn silence_victims(city: &mut City, fakes: &[Transmitter]) {
+    for f in fakes.iter().filter(|f| f.kind == FakeKind::StaticClone) {
+        let Some(b) = f.broadcasts.first() else {
+            continue;
+        };
+        let copied = city.cells.iter_mut().find(|c| {
+            c.operator == f.operator
+                && c.rat == Rat::Gsm
+                && c.on_air.is_none()
+                && c.lac == b.cell.lac
+                && c.cid == b.cell.cid
+        });
+        if let Some(c) = copied {
+            c.on_air = Some((i64::MIN, i64::MIN));
+        }
+    }
+}
+
 /// A channel of the operator's GSM 900 band other than `arfcn`.
 fn other_channel(op: usize, arfcn: u32, rng: &mut SimRng) -> u32 {
     loop {

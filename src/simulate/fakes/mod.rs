@@ -7,7 +7,7 @@
 mod extra;
 mod legacy;
 
-pub(crate) use extra::generate_extra;
+pub(crate) use extra::{generate_extra, silence_victims};
 pub(crate) use legacy::generate;
 
 use super::city::{to_latlon, City, HALF_SIZE_M, MCC, OPERATORS};

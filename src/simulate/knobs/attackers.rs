@@ -151,6 +151,10 @@ pub struct StaticClone {
     pub active_min: [u32; 2],
     pub capture_margin_db: f64,
     pub capture_probability: f64,
+    /// The copied cell is never heard on its own channel (a GSM layer no phone camps
+    /// on, or a site down for works that the inventory still lists): nothing shows the
+    /// identity twice.
+    pub victim_silent: bool,
 }
 
 impl Default for StaticClone {
@@ -166,6 +170,7 @@ impl Default for StaticClone {
             active_min: [120, 240],
             capture_margin_db: 8.0,
             capture_probability: 0.7,
+            victim_silent: false,
         }
     }
 }

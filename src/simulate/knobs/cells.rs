@@ -25,6 +25,10 @@ pub struct CellKnobs {
     pub cells_on_wheels: u32,
     /// Share of reporters whose phones only do 2G (camp on GSM cells only).
     pub gsm_only_reporters: f64,
+    /// Operators (PLMN codes) whose inventory rows carry no channel and PCI (empty
+    /// `arfcn` and `pci` columns, as in a crowd-sourced export): a report's channel
+    /// can then never contradict its row.
+    pub inventory_without_channel: Vec<String>,
 }
 
 impl Default for CellKnobs {
@@ -37,6 +41,7 @@ impl Default for CellKnobs {
             new_sites: 0,
             cells_on_wheels: 0,
             gsm_only_reporters: 0.0,
+            inventory_without_channel: Vec::new(),
         }
     }
 }
@@ -61,6 +66,11 @@ impl CellKnobs {
             out,
         );
         share_problem("cells.gsm_only_reporters", self.gsm_only_reporters, out);
+        for op in &self.inventory_without_channel {
+            if super::operator_index(op).is_none() {
+                super::operator_problem("cells.inventory_without_channel", op, out);
+            }
+        }
         if self.new_sites > 50 || self.cells_on_wheels > 10 {
             out.push("cells: at most 50 new_sites and 10 cells_on_wheels".into());
         }

@@ -39,6 +39,7 @@ pub const VARIANTS: &[Variant] = &[
     variant!("cloning_blaster"),
     variant!("two_blasters"),
     variant!("static_clone"),
+    variant!("static_clone_quiet"),
     variant!("farm_bare_operator"),
     variant!("farm_spread"),
     variant!("ramp_campaign"),
