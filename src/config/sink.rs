@@ -47,8 +47,9 @@ pub struct SinkConfig {
     pub(crate) consume_burst: usize,
     /// A burst of at least this many records is parsed (JSON and contract rules)
     /// on two threads before it goes through the detectors in order; smaller ones on
-    /// the service thread. Default 512 (a thread costs tens of µs, parsing 512
-    /// records ~1 ms).
+    /// the service thread. Default 512 (handing a burst to the worker's parse
+    /// helper thread, which lives as long as the worker, costs a few channel
+    /// messages; parsing 512 records ~1 ms).
     pub(crate) parallel_parse_min: usize,
     /// Batches being flushed at once, at least 1. Default 2: the archive insert of
     /// the next batch overlaps the current one (ClickHouse takes a large insert in

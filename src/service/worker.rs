@@ -65,6 +65,9 @@ pub(super) struct Worker {
     /// ([`super::stage_time::ENCODE_SAMPLE`]).
     encoded: u32,
     encode_time: Duration,
+    /// The thread that parses large bursts beside this one ([`super::burst`]),
+    /// started at the first.
+    pub(super) parse_helper: Option<super::burst::ParseHelper>,
 }
 
 /// Where a burst started, for [`Worker::account_burst`].
@@ -159,6 +162,7 @@ impl Worker {
             stop,
             encoded: 0,
             encode_time: Duration::ZERO,
+            parse_helper: None,
         })
     }
 
