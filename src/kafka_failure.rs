@@ -77,9 +77,9 @@ impl KafkaFailure {
             FailureKind::Fatal => (
                 "ended a client with a fatal error",
                 "restart the instance (a supervisor does it); if the reason says \
-                 \"fenced\", give each instance its own [kafka] group_instance_id, and \
-                 note that a broker away for longer than the group's session timeout \
-                 (30 s) fences the instances it had",
+                 \"fenced\", give each instance its own [kafka] group_instance_id (a \
+                 group consumer fenced after a broker outage is made again by the \
+                 service, up to 3 times in 10 minutes)",
             ),
         };
         format!(

@@ -7,6 +7,9 @@ pub mod feed;
 mod output;
 pub mod render;
 
+#[cfg(test)]
+mod fence_tests;
+
 use crate::config::{ClickHouseConfig, Config};
 use crate::model::Case;
 use crate::score::ScoreReport;
@@ -104,25 +107,8 @@ fn demo_config(base: &Config, brokers: &str, db: &str) -> Config {
 /// service, stream the scenario, then read the cases back, score and write them.
 pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
     let (scenario, output, truth) = prepare_scenario(&opts)?;
-    let mock = MockCluster::new(1)?;
+    let (mock, config) = mock_cluster(&opts)?;
     let brokers = mock.bootstrap_servers();
-    let config = demo_config(&opts.config, &brokers, &opts.clickhouse_database);
-    let t = &config.kafka.topics;
-    for topic in [
-        &t.sms_volume,
-        &t.measurements,
-        &t.cases,
-        &t.dead_letter,
-        &t.inventory,
-        &t.allowlist,
-    ] {
-        mock.create_topic(topic, PARTITIONS, 1)?;
-    }
-    // The staged topology's internal topics (one partition each): the mock cluster
-    // takes no admin requests, so the service finds them created.
-    for topic in [&t.internal_sms, &t.internal_measurements] {
-        mock.create_topic(topic, 1, 1)?;
-    }
     let (store, store_name) = batch_store(&opts).await;
     let metrics = Metrics::new();
     let (stop_tx, service_task) = start_service(&config, &scenario, &store, &metrics);
@@ -158,6 +144,42 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
         score,
         files,
     })
+}
+
+/// The in-process cluster with the contract's topics, and the demo's configuration
+/// pointing at it.
+fn mock_cluster(
+    opts: &DemoOptions,
+) -> Result<
+    (
+        MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+        Config,
+    ),
+    DemoError,
+> {
+    let mock = MockCluster::new(1)?;
+    let config = demo_config(
+        &opts.config,
+        &mock.bootstrap_servers(),
+        &opts.clickhouse_database,
+    );
+    let t = &config.kafka.topics;
+    for topic in [
+        &t.sms_volume,
+        &t.measurements,
+        &t.cases,
+        &t.dead_letter,
+        &t.inventory,
+        &t.allowlist,
+    ] {
+        mock.create_topic(topic, PARTITIONS, 1)?;
+    }
+    // The staged topology's internal topics (one partition each): the mock cluster
+    // takes no admin requests, so the service finds them created.
+    for topic in [&t.internal_sms, &t.internal_measurements] {
+        mock.create_topic(topic, 1, 1)?;
+    }
+    Ok((mock, config))
 }
 
 /// Create the output folders and write the simulator's scenario; returns the

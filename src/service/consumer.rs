@@ -11,6 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, Stre
 use rdkafka::error::KafkaResult;
 use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +34,21 @@ pub(crate) struct WorkerContext {
     group: String,
     metrics: Metrics,
     failures: Arc<FailureWatch>,
+    /// Revocations so far, and the last one that took each partition
+    /// ([`WorkerContext::revoked_since`]).
+    revocations: Mutex<Revocations>,
+    /// librdkafka's reason, once it fenced this static group member (a fatal
+    /// error of this consumer only: the loop re-creates it, see
+    /// [`WorkerContext::fenced`]).
+    fenced: tokio::sync::watch::Sender<Option<String>>,
+}
+
+/// How many revocations this consumer has served, and for each partition the
+/// number of the last one that took it.
+#[derive(Default)]
+struct Revocations {
+    count: u64,
+    last: BTreeMap<(String, i32), u64>,
 }
 
 impl WorkerContext {
@@ -43,7 +59,54 @@ impl WorkerContext {
             group: group.to_string(),
             metrics,
             failures,
+            revocations: Mutex::default(),
+            fenced: tokio::sync::watch::Sender::new(None),
         }
+    }
+
+    /// Turns to librdkafka's reason when the group fenced this static member
+    /// (`group.instance.id`): "Static consumer fenced by other consumer with same
+    /// group.instance.id", a fatal error that ends this client (librdkafka issue
+    /// 3437: after a session timeout, e.g. a broker away for longer than it, the
+    /// member rejoins under a new member id and a request still carrying the old
+    /// one is refused). Not reported to the service's failure watch, which would
+    /// stop every stage: the loop of this consumer re-creates it instead.
+    pub(crate) fn fenced(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.fenced.subscribe()
+    }
+
+    /// Note that the group fenced this member (the first reason is kept).
+    fn note_fenced(&self, reason: &str) {
+        self.fenced.send_if_modified(|f| {
+            if f.is_some() {
+                return false;
+            }
+            tracing::debug!(group = %self.group, reason, "static group member fenced");
+            *f = Some(reason.to_string());
+            true
+        });
+    }
+
+    /// The number of revocations served so far: a batch notes it at its first
+    /// record ([`super::outputs::Batch::generation`]).
+    pub(crate) fn generation(&self) -> u64 {
+        self.revocations.lock().expect("revocations lock").count
+    }
+
+    /// Whether `partition` was revoked after the consumer's generation was
+    /// `generation`: records consumed then belong to an earlier assignment of it,
+    /// and their offsets must not be stored, even when the partition is assigned to
+    /// this consumer again by now. Stored, they would be committed past the offset
+    /// from which the new assignment started fetching (librdkafka asked the group
+    /// for it in the poll that served the assignment), and the state restored from
+    /// the group at the rebuild would not be the state at that offset.
+    pub(crate) fn revoked_since(&self, partition: &(String, i32), generation: u64) -> bool {
+        self.revocations
+            .lock()
+            .expect("revocations lock")
+            .last
+            .get(partition)
+            .is_some_and(|at| *at > generation)
     }
 
     /// Whether the group owes this consumer an assignment: subscribed or revoked,
@@ -66,13 +129,30 @@ fn partitions(tpl: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
         .collect()
 }
 
+/// Whether librdkafka's error or log line says the group fenced a static member.
+pub(crate) fn says_fenced(text: &str) -> bool {
+    text.contains("Static consumer fenced")
+}
+
 impl ClientContext for WorkerContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        self.failures.record(&error, reason);
+        let fenced = error.rdkafka_error_code()
+            == Some(rdkafka::types::RDKafkaErrorCode::FencedInstanceId)
+            || says_fenced(reason)
+            || says_fenced(&error.to_string());
+        if fenced {
+            self.note_fenced(reason);
+        } else {
+            self.failures.record(&error, reason);
+        }
     }
 
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
-        self.failures.note_log(level, fac, log_message);
+        if fac == "FATAL" && says_fenced(log_message) {
+            self.note_fenced(log_message);
+        } else {
+            self.failures.note_log(level, fac, log_message);
+        }
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -98,6 +178,14 @@ impl ConsumerContext for WorkerContext {
         if let Rebalance::Revoke(tpl) = rebalance {
             let parts = partitions(tpl);
             tracing::info!(group = %self.group, partitions = parts.len(), which = %listed(&parts), "partitions revoked");
+            {
+                let mut revocations = self.revocations.lock().expect("revocations lock");
+                revocations.count += 1;
+                let count = revocations.count;
+                for p in &parts {
+                    revocations.last.insert(p.clone(), count);
+                }
+            }
             self.awaiting_assignment.store(true, Ordering::Release);
             self.changes
                 .lock()
@@ -164,8 +252,12 @@ pub(crate) fn group_consumer(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
-        .set("statistics.interval.ms", "5000")
-        .set("session.timeout.ms", "30000");
+        .set("statistics.interval.ms", "5000");
+    // 30 s unless `[kafka.librdkafka]` names it (a test shortens it to provoke a
+    // fence).
+    if !kafka.librdkafka.contains_key("session.timeout.ms") {
+        c.set("session.timeout.ms", "30000");
+    }
     if !kafka.group_instance_id.is_empty() {
         c.set("group.instance.id", &kafka.group_instance_id);
     }

@@ -14,6 +14,16 @@ pub enum ServiceError {
     ClickHouse(#[from] crate::sink::clickhouse::ClickHouseError),
     #[error(transparent)]
     KafkaFailure(#[from] crate::kafka_failure::KafkaFailure),
+    /// The group fenced this static member (librdkafka's fatal error): the loop
+    /// re-creates its consumer, up to a bound ([`super::run`]).
+    #[error("kafka group {group} fenced this instance's static member (group_instance_id {instance}) {times} times within {window_secs} s, the last time: {detail}; give each instance its own [kafka] group_instance_id, and keep broker outages shorter than the group's session timeout (30 s)")]
+    Fenced {
+        group: String,
+        instance: String,
+        detail: String,
+        times: usize,
+        window_secs: u64,
+    },
     #[error("cannot start the metrics endpoint on {listen}: {source}; change [http] listen")]
     Http {
         listen: String,

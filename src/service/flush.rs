@@ -184,7 +184,15 @@ impl Flusher {
         }
         worker.metrics.ready.store(true, Ordering::Relaxed);
         let mut tpl = TopicPartitionList::new();
+        let context = consumer.context();
         for (key, next) in &batch.offsets {
+            // Consumed under an earlier assignment of the partition: not stored, even
+            // if the partition is this consumer's again by now (its next owner reads
+            // the tail again; see `WorkerContext::revoked_since`).
+            if context.revoked_since(key, batch.generation) {
+                tracing::debug!(topic = %key.0, partition = key.1, "offset of a revoked partition not stored");
+                continue;
+            }
             let mut stored = tpl.add_partition(&key.0, key.1);
             let _ = stored.set_offset(Offset::Offset(*next));
             if let Some(max_event_ms) = batch.checkpoints.get(key) {

@@ -32,4 +32,6 @@ pub use run::{run, ServiceOptions};
 #[cfg(test)]
 mod region_tests;
 #[cfg(test)]
+mod revocation_tests;
+#[cfg(test)]
 mod split_tests;

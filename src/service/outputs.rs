@@ -68,6 +68,10 @@ pub(crate) struct Batch {
     /// already waiting): the consumer is draining a backlog, so case snapshots
     /// wait for a full-sized batch instead of `sink.case_flush_ms`.
     pub(crate) behind: bool,
+    /// The consumer's generation ([`super::consumer::WorkerContext::generation`])
+    /// when the batch took its first record: its offsets are stored only for
+    /// partitions not revoked since.
+    pub(crate) generation: u64,
     done: Steps,
 }
 

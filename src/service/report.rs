@@ -18,4 +18,6 @@ pub struct ServiceReport {
     pub rebuilt_records: u64,
     /// Times the final snapshots were emitted (quiescence, revocation, stop).
     pub finishes: u64,
+    /// Group consumers made again after the group fenced them (static members).
+    pub consumers_recreated: u64,
 }

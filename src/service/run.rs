@@ -28,7 +28,7 @@ use futures_util::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,7 +102,19 @@ struct Part {
     group: String,
     changes: Arc<Mutex<Vec<AssignmentChange>>>,
     service: ServiceLoop,
+    /// What its consumer is made of, to make it again when the group fenced it.
+    kafka: KafkaConfig,
+    failures: Arc<FailureWatch>,
+    /// When the group fenced its consumer, within the last [`FENCE_WINDOW`].
+    fences: VecDeque<Instant>,
 }
+
+/// A part re-creates its fenced consumer at most this many times within
+/// [`FENCE_WINDOW`]; one more fence stops the service with the cause.
+const FENCE_RETRIES: usize = 3;
+
+/// See [`FENCE_RETRIES`].
+const FENCE_WINDOW: Duration = Duration::from_secs(600);
 
 /// A loop over `feeds` (topic → feed) in the consumer group of `kafka`, doing the
 /// work of `stage`.
@@ -114,14 +126,8 @@ fn part(
     stage: Stage,
 ) -> Result<Part, ServiceError> {
     let config = &opts.config;
-    let consumer = Arc::new(group_consumer(
-        kafka,
-        opts.metrics.clone(),
-        failures.clone(),
-    )?);
+    let consumer = subscribed(kafka, &opts.metrics, failures, &feeds)?;
     let changes = consumer.context().changes.clone();
-    let names: Vec<&str> = feeds.keys().map(String::as_str).collect();
-    consumer.subscribe(&names)?;
     let outputs = Outputs::new(
         opts.store.clone(),
         producer(kafka, failures.clone())?,
@@ -154,7 +160,97 @@ fn part(
             config,
             question_client(kafka, &kafka.group_id, failures.clone())?,
         ),
+        kafka: kafka.clone(),
+        failures: failures.clone(),
+        fences: VecDeque::new(),
     })
+}
+
+/// A group consumer of `kafka` subscribed to the topics of `feeds`.
+fn subscribed(
+    kafka: &KafkaConfig,
+    metrics: &Metrics,
+    failures: &Arc<FailureWatch>,
+    feeds: &BTreeMap<String, Feed>,
+) -> Result<GroupConsumer, ServiceError> {
+    let consumer = Arc::new(group_consumer(kafka, metrics.clone(), failures.clone())?);
+    let names: Vec<&str> = feeds.keys().map(String::as_str).collect();
+    consumer.subscribe(&names)?;
+    Ok(consumer)
+}
+
+impl Part {
+    /// Consume until `shutdown` turns true, as [`ServiceLoop::consume`]; when the
+    /// group fences this static member, re-create its consumer and go on
+    /// ([`Part::refence`]), at most [`FENCE_RETRIES`] times within
+    /// [`FENCE_WINDOW`].
+    async fn consume(
+        &mut self,
+        references: &mut mpsc::Receiver<ReferenceUpdate>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), ServiceError> {
+        loop {
+            let failures = self.failures.clone();
+            let consumed = self
+                .service
+                .consume(
+                    &self.consumer,
+                    &self.changes,
+                    references,
+                    shutdown,
+                    &failures,
+                )
+                .await;
+            match consumed {
+                Err(ServiceError::Fenced { detail, .. }) => self.refence(detail).await?,
+                other => return other,
+            }
+        }
+    }
+
+    /// The group fenced this static member (librdkafka's fatal error, which ends
+    /// its consumer): what was consumed is flushed (its offsets can no longer be
+    /// stored: the tail is read again), the assignment and the state are
+    /// forgotten, the consumer closed and made again with the same
+    /// `group.instance.id`; its next assignment rebuilds the state as at a start
+    /// (the normal path). Too many fences within [`FENCE_WINDOW`]: the error.
+    async fn refence(&mut self, detail: String) -> Result<(), ServiceError> {
+        let now = Instant::now();
+        while self
+            .fences
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > FENCE_WINDOW)
+        {
+            self.fences.pop_front();
+        }
+        self.fences.push_back(now);
+        if self.fences.len() > FENCE_RETRIES {
+            return Err(ServiceError::Fenced {
+                group: self.group.clone(),
+                instance: self.kafka.group_instance_id.clone(),
+                detail,
+                times: self.fences.len(),
+                window_secs: FENCE_WINDOW.as_secs(),
+            });
+        }
+        tracing::warn!(
+            group = %self.group,
+            group_instance_id = %self.kafka.group_instance_id,
+            reason = %detail,
+            attempt = self.fences.len(),
+            of = FENCE_RETRIES,
+            "the group fenced this static member (librdkafka's fatal error, as after a broker outage longer than the session timeout): re-creating the group consumer with the same group.instance.id; the state is rebuilt at its assignment"
+        );
+        self.service.forget_assignment(&self.consumer).await?;
+        self.service.worker.report.consumers_recreated += 1;
+        let feeds = self.service.worker.feeds.clone();
+        let metrics = self.service.worker.metrics.clone();
+        let fresh = subscribed(&self.kafka, &metrics, &self.failures, &feeds)?;
+        let old = std::mem::replace(&mut self.consumer, fresh);
+        self.changes = self.consumer.context().changes.clone();
+        close::close_consumer(old, &self.group, false).await;
+        Ok(())
+    }
 }
 
 /// The feed topics and their feeds.
@@ -185,10 +281,7 @@ async fn run_single(
     opts.metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, "cellwatch service started");
     let mut shutdown = opts.shutdown.clone();
-    let consumed = p
-        .service
-        .consume(&p.consumer, &p.changes, references, &mut shutdown, failures)
-        .await;
+    let consumed = p.consume(references, &mut shutdown).await;
     let outcome = match consumed {
         Ok(()) => p.service.stop(&p.consumer).await,
         Err(e) => Err(e),
@@ -307,6 +400,7 @@ impl ServiceLoop {
         // One message stream for the whole run (a stream per `recv` registers a waker
         // slot under a lock each time).
         let mut messages = consumer.stream();
+        let mut fenced = consumer.context().fenced();
         loop {
             if *shutdown.borrow() {
                 break;
@@ -322,6 +416,16 @@ impl ServiceLoop {
             tokio::select! {
                 _ = shutdown.changed() => {}
                 failure = failures.wait() => return Err(failure.into()),
+                reason = async { fenced.wait_for(Option::is_some).await.ok().and_then(|r| r.clone()) } => {
+                    let detail = reason.unwrap_or_default();
+                    return Err(ServiceError::Fenced {
+                        group: String::new(),
+                        instance: String::new(),
+                        detail,
+                        times: 1,
+                        window_secs: FENCE_WINDOW.as_secs(),
+                    });
+                }
                 update = references.recv() => {
                     if let Some(u) = update {
                         self.worker.apply_reference(u);
@@ -362,7 +466,8 @@ impl ServiceLoop {
                             if !self.worker.live {
                                 self.revive(consumer, &m).await?;
                             }
-                            self.consume_burst(m, &mut messages, changes);
+                            let generation = consumer.context().generation();
+                            self.consume_burst(m, &mut messages, changes, generation);
                         }
                         // A refused login or TLS handshake wakes `failures.wait()`.
                         Some(Err(e)) => failures.record(&e, ""),
@@ -487,13 +592,19 @@ impl ServiceLoop {
     }
 
     /// Take `first` and what is already queued behind it without a round through
-    /// the event loop, up to the burst or a full batch.
+    /// the event loop, up to the burst or a full batch; `generation` is the
+    /// consumer's ([`WorkerContext::generation`]) when `first` was delivered.
     fn consume_burst<'c>(
         &mut self,
         first: BorrowedMessage<'c>,
         messages: &mut MessageStream<'c, WorkerContext>,
         changes: &Mutex<Vec<AssignmentChange>>,
+        generation: u64,
     ) {
+        if self.batch.records == 0 {
+            // The assignment these records belong to (see `Flusher::complete`).
+            self.batch.generation = generation;
+        }
         let mark = self.worker.burst_mark();
         let room = self
             .burst
@@ -529,6 +640,22 @@ impl ServiceLoop {
         if self.batch.records >= self.batch_max && !self.flusher.busy() {
             self.flusher.start(&mut self.batch, &self.worker);
         }
+    }
+
+    /// The group fenced this loop's consumer: flush what was consumed (the sinks
+    /// take it; its offsets cannot be stored by a fenced consumer, so the tail is
+    /// read again), then forget the assignment and the state, with no final
+    /// snapshots (the assignment was lost): the next assignment rebuilds all of it,
+    /// as at a start.
+    async fn forget_assignment(&mut self, consumer: &GroupConsumer) -> Result<(), ServiceError> {
+        self.flusher
+            .drain(&mut self.batch, consumer, &mut self.worker)
+            .await?;
+        self.assigned.clear();
+        self.worker.flushed.clear();
+        self.worker.live = false;
+        self.idleness.reset(&self.assigned);
+        Ok(())
     }
 
     /// Drain: emit the final snapshots, flush what was consumed, store its offsets and

@@ -9,7 +9,7 @@ use crate::service::caught_up::{own_backlog, upstream_backlog, Backlog, Position
 use crate::service::consumer::{AssignmentChange, Questions, WorkerContext};
 use crate::service::stage::Stage;
 use futures_util::StreamExt;
-use rdkafka::consumer::MessageStream;
+use rdkafka::consumer::{Consumer, MessageStream};
 use rdkafka::message::Message;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -183,7 +183,7 @@ impl ServiceLoop {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            self.read_on_once(&mut messages, deadline, &no_changes)
+            self.read_on_once(consumer, &mut messages, deadline, &no_changes)
                 .await;
         }
     }
@@ -246,7 +246,7 @@ impl ServiceLoop {
                     return;
                 }
             }
-            self.read_on_once(&mut messages, deadline, &no_changes)
+            self.read_on_once(consumer, &mut messages, deadline, &no_changes)
                 .await;
         }
         match self.worker.unfinished_stage_a() {
@@ -296,6 +296,7 @@ impl ServiceLoop {
     /// the burst behind it, if it is of a partition this instance still owns.
     async fn read_on_once<'c>(
         &mut self,
+        consumer: &GroupConsumer,
         messages: &mut MessageStream<'c, WorkerContext>,
         deadline: Instant,
         no_changes: &Mutex<Vec<AssignmentChange>>,
@@ -307,7 +308,8 @@ impl ServiceLoop {
                 .iter()
                 .any(|(t, p)| *p == m.partition() && t == m.topic())
             {
-                self.consume_burst(m, messages, no_changes);
+                let generation = consumer.context().generation();
+                self.consume_burst(m, messages, no_changes, generation);
             }
         }
     }

@@ -33,24 +33,13 @@ type StageTask = JoinHandle<(Part, Result<(), ServiceError>)>;
 fn spawn_loop(
     mut p: Part,
     opts: &ServiceOptions,
-    failures: &Arc<FailureWatch>,
     references: Option<mpsc::Receiver<ReferenceUpdate>>,
 ) -> StageTask {
     let mut stop = opts.shutdown.clone();
-    let failures = failures.clone();
     tokio::spawn(async move {
         let (_no_sender, none) = mpsc::channel::<ReferenceUpdate>(1);
         let mut references = references.unwrap_or(none);
-        let r = p
-            .service
-            .consume(
-                &p.consumer,
-                &p.changes,
-                &mut references,
-                &mut stop,
-                &failures,
-            )
-            .await;
+        let r = p.consume(&mut references, &mut stop).await;
         (p, r)
     })
 }
@@ -122,13 +111,13 @@ pub(super) async fn run_staged(
     // The stages run side by side: ingest (and each stage B) in tasks of their own
     // (a burst or a blocking broker call of one stage must not hold the others up),
     // detect here.
-    let mut tasks = vec![spawn_loop(ingest, opts, failures, None)];
+    let mut tasks = vec![spawn_loop(ingest, opts, None)];
     let mut readers = Vec::new();
     for (p, rx, reader) in stage_bs {
-        tasks.push(spawn_loop(p, opts, failures, rx));
+        tasks.push(spawn_loop(p, opts, rx));
         readers.extend(reader);
     }
-    let ended = side_by_side(&mut detect, references, opts, failures, tasks).await;
+    let ended = side_by_side(&mut detect, references, opts, tasks).await;
     end_stages(detect, &detect_kafka.group_id, ended, readers).await
 }
 
@@ -143,7 +132,6 @@ async fn side_by_side(
     detect: &mut Part,
     references: &mut mpsc::Receiver<ReferenceUpdate>,
     opts: &ServiceOptions,
-    failures: &Arc<FailureWatch>,
     tasks: Vec<StageTask>,
 ) -> Joined {
     let joined = |e: tokio::task::JoinError| ServiceError::Flush(format!("stage task: {e}"));
@@ -151,13 +139,7 @@ async fn side_by_side(
     let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
     let mut running: FuturesUnordered<StageTask> = tasks.into_iter().collect();
     let mut ended: Vec<Part> = Vec::new();
-    let detecting = detect.service.consume(
-        &detect.consumer,
-        &detect.changes,
-        references,
-        &mut stop_detect,
-        failures,
-    );
+    let detecting = detect.consume(references, &mut stop_detect);
     tokio::pin!(detecting);
     let mut detect_done = false;
     let failure = loop {
@@ -229,6 +211,7 @@ async fn end_stages(
                         report.finishes += d.finishes;
                         report.rebuilds += d.rebuilds;
                         report.rebuilt_records += d.rebuilt_records;
+                        report.consumers_recreated += d.consumers_recreated;
                         Ok(report)
                     }
                     (Err(e), _) | (_, Err(e)) => Err(e),
@@ -312,5 +295,6 @@ async fn stop_stages(
     report.finishes += d.finishes;
     report.rebuilds += d.rebuilds;
     report.rebuilt_records += d.rebuilt_records;
+    report.consumers_recreated += d.consumers_recreated;
     Ok(report)
 }
