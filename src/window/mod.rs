@@ -27,9 +27,11 @@
 //! ```
 
 mod counter;
+mod prefetch;
 pub(crate) mod sliding;
 mod watermark;
 
 pub use counter::Counter;
+pub(crate) use prefetch::prefetch_lines;
 pub use sliding::{AddOutcome, BucketRing, RingSpec, WindowSpecError};
 pub use watermark::{Admission, Watermark};

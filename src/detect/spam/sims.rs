@@ -20,6 +20,7 @@ use crate::config::SpamConfig;
 use crate::detect::stage::{Emit, Stage};
 use crate::detect::Reference;
 use crate::model::{Event, SmsVolume};
+use crate::window::prefetch_lines;
 
 /// The per-SIM state of the spam detector.
 pub(crate) struct SimStage {
@@ -35,18 +36,25 @@ pub(crate) struct SimStage {
     refresh_ms: i64,
     /// The next refit boundary of this task's records (`i64::MIN`: none seen yet).
     next_refit_ms: i64,
-    /// The last TAC each slot's SIM reported since its state began (0: none), a
-    /// column beside the table (4 bytes a SIM; `SimState` has no room left): stage B,
-    /// which learns the gateway models, judges it for a record without one.
-    last_tac: Vec<u32>,
-    /// Each slot's burst column (`bursts.rs`), beside the table like `last_tac`.
-    bursts: Vec<u32>,
+    /// Each slot's columns beside the table (`SimState` has no room left), one
+    /// 8-byte entry so that a record touches one more cache line, not two.
+    cols: Vec<SimCols>,
     burst_spec: BurstSpec,
     /// What the hot decision and the rules' measurements read.
     config: SpamConfig,
     rules: SimRules,
     sweep: SweepClock,
     pub(super) counters: Counters,
+}
+
+/// A slot's columns beside the SIM table.
+#[derive(Debug, Clone, Copy, Default)]
+struct SimCols {
+    /// The last TAC the SIM reported since its state began (0: none): stage B,
+    /// which learns the gateway models, judges it for a record without one.
+    last_tac: u32,
+    /// The burst column (`bursts.rs`).
+    bursts: u32,
 }
 
 /// What stage A counted.
@@ -73,8 +81,7 @@ impl SimStage {
             sims: SimTable::default(),
             refresh_ms: i64::from(config.baseline_refresh_secs.max(1)) * 1000,
             next_refit_ms: i64::MIN,
-            last_tac: Vec::new(),
-            bursts: Vec::new(),
+            cols: Vec::new(),
             burst_spec: BurstSpec::new(config, &specs),
             rules: SimRules::from_config(config),
             config: config.clone(),
@@ -106,12 +113,16 @@ impl SimStage {
         // the SIM's first record in this medium window: its population sample
         let period = self.medium_s.max(1);
         let sample = st.records == 0 || st.last_seen_s / period != span.t_s / period;
-        let burst = &mut self.bursts[slot as usize];
+        let cols = &mut self.cols[slot as usize];
         let paused = self.burst_spec.paused_before(st, &specs, span.start_ms);
         let folded = record::fold(st, r, &specs, &span);
-        let bursts =
-            self.burst_spec
-                .update(burst, paused, st, &specs, (span.start_ms, span.end_ms));
+        let bursts = self.burst_spec.update(
+            &mut cols.bursts,
+            paused,
+            st,
+            &specs,
+            (span.start_ms, span.end_ms),
+        );
         let mut f = evaluate::sim_features(st, &specs, r, None);
         f.bursts = bursts;
         let may_open = evaluate::may_open_case(&self.rules, &self.config, &f);
@@ -121,10 +132,10 @@ impl SimStage {
         if may_open || candidate {
             st.set(flag::FORWARDED, true);
         }
-        let tac = &mut self.last_tac[slot as usize];
         if let Some(t) = r.imei_tac {
-            *tac = t;
+            cols.last_tac = t;
         }
+        let last_tac = cols.last_tac;
         let hot = st.has(flag::FORWARDED).then(|| {
             f.active_share = evaluate::active_share(st, &specs);
             if rules::held_pace(&self.rules, &f) {
@@ -142,7 +153,7 @@ impl SimStage {
                 first_seen_s: st.first_seen_s,
                 last_seen_s: st.last_seen_s,
                 pace_per_hour: evaluate::pace_per_hour(st, &specs),
-                last_tac: *tac,
+                last_tac,
             }
         });
         let c = &mut self.counters;
@@ -207,13 +218,14 @@ impl SimStage {
             SimState::new(k, window_start_s, allowlist.contains(&r.operator, &r.sim))
         });
         let i = slot as usize;
-        if i >= self.last_tac.len() {
-            self.last_tac.resize(i + 1, 0);
-            self.bursts.resize(i + 1, 0);
+        if i >= self.cols.len() {
+            self.cols.resize(i + 1, SimCols::default());
         }
         if created {
-            self.last_tac[i] = 0;
-            self.bursts[i] = 0;
+            self.cols[i] = SimCols::default();
+        } else {
+            // read at the record's fold, far from here: its miss overlaps the state's
+            prefetch_lines(self.cols.get(i), 0..1);
         }
         let long_s = self.long_s;
         let stale = self
@@ -228,13 +240,12 @@ impl SimStage {
         let st = self.sims.get_mut(slot).expect("slot just found");
         let allow = st.has(flag::ALLOWLISTED);
         *st = SimState::new(st.key.clone(), window_start_s, allow);
-        self.last_tac[slot as usize] = 0;
-        self.bursts[slot as usize] = 0;
+        self.cols[slot as usize] = SimCols::default();
     }
 
-    /// Bytes of the table and the TAC and burst columns.
+    /// Bytes of the table and its columns.
     pub(super) fn memory_bytes(&self) -> usize {
-        self.sims.memory_bytes() + (self.last_tac.capacity() + self.bursts.capacity()) * 4
+        self.sims.memory_bytes() + self.cols.capacity() * std::mem::size_of::<SimCols>()
     }
 
     /// Apply a `cw.allowlist.v1` update and refresh the cached flag of every tracked

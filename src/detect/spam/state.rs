@@ -9,7 +9,7 @@
 //! - `aux`: 4 buckets [× 6 h] over the long window of `(calls, sms_in)`.
 
 use super::ids::{FastState, SimKey};
-use crate::window::{BucketRing, RingSpec};
+use crate::window::{prefetch_lines, BucketRing, RingSpec};
 use std::hash::BuildHasher;
 
 /// Ring specs shared by every SIM.
@@ -420,8 +420,13 @@ impl Default for SimTable {
 impl SimTable {
     #[inline]
     fn slot_ref(chunks: &[Box<[Option<SimState>]>], slot: u32) -> Option<&SimState> {
+        Self::slot_entry(chunks, slot).and_then(Option::as_ref)
+    }
+
+    #[inline]
+    fn slot_entry(chunks: &[Box<[Option<SimState>]>], slot: u32) -> Option<&Option<SimState>> {
         let s = slot as usize;
-        chunks.get(s / CHUNK).and_then(|c| c[s % CHUNK].as_ref())
+        chunks.get(s / CHUNK).map(|c| &c[s % CHUNK])
     }
 
     #[inline]
@@ -469,7 +474,11 @@ impl SimTable {
         let tag = self.tag(&key);
         let chunks = &self.chunks;
         if let Some(s) = self.index.find(tag, |s| {
-            Self::slot_ref(chunks, s).is_some_and(|st| st.key == key)
+            let st = Self::slot_entry(chunks, s);
+            // the record reads all three lines of the state: ask for the two past the
+            // key now, so their misses overlap the key's instead of following it
+            prefetch_lines(st, 1..3);
+            st.and_then(Option::as_ref).is_some_and(|st| st.key == key)
         }) {
             return (s, false);
         }
