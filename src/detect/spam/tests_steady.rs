@@ -48,3 +48,32 @@ fn a_steady_pace_on_records_longer_than_a_bucket_is_not_read() {
         case_of(&out, 1000).is_some_and(|c| c.reasons.iter().any(|r| r.code == "RATE_STEADY_HOUR"));
     assert!(!steady);
 }
+
+#[test]
+fn a_steady_pace_under_the_far_rate_is_flagged_after_an_hour() {
+    let mut d = detector();
+    // 7 a minute on 60 s records (420 an hour, under far_rate_1h) for 2 h; T0 lies
+    // 200 s into a 5-minute bucket of the epoch, the records start on the buckets
+    // (the rule reads buckets a record ends, see docs/detection.md)
+    let aligned = 100_000;
+    let out = run(&mut d, 26, 300, |s, start| {
+        if !(2..26).contains(&s) {
+            return Vec::new();
+        }
+        (0..5)
+            .map(|k| paced(1000, start + aligned + k * 60_000, 7, 60))
+            .collect()
+    });
+    let case = case_of(&out, 1000).expect("the steady pace is flagged");
+    let codes: Vec<&str> = case.reasons.iter().map(|r| r.code.as_str()).collect();
+    assert!(codes.contains(&"RATE_STEADY_HOUR"), "{codes:?}");
+    assert!(!codes.contains(&"RATE_FAR_BEYOND"), "{codes:?}");
+    // every bucket of the hour since it started
+    assert_eq!(case.opened_at, T0 + 2 * STEP + aligned + 3_600_000);
+    let r = case
+        .reasons
+        .iter()
+        .find(|r| r.code == "RATE_STEADY_HOUR")
+        .unwrap();
+    assert_eq!((r.value, r.threshold), (420.0, 348.0));
+}
