@@ -107,6 +107,13 @@ pub(crate) struct RuleConfidence {
     /// evidence the feed does carry contradicts it.
     #[serde(rename = "REPEATED_BURSTS")]
     pub(crate) repeated_bursts: f64,
+    /// `RATE_STEADY_HOUR`: in every 5-minute bucket of the last hour the SIM sent at
+    /// least `spam.steady_rate_1h`'s share of a bucket (read on records no longer than
+    /// a bucket), far beyond its operator's population (`spam.far_robust_z`): a
+    /// script's pace, not a person's. Enough on its own to open a case (it needs only
+    /// `sms_out`), unless evidence the feed does carry contradicts it.
+    #[serde(rename = "RATE_STEADY_HOUR")]
+    pub(crate) rate_steady_hour: f64,
 }
 
 impl Default for RuleConfidence {
@@ -134,6 +141,7 @@ impl Default for RuleConfidence {
             farm_sites: 0.6,
             rate_held_hours: 0.9,
             repeated_bursts: 0.9,
+            rate_steady_hour: 0.9,
         }
     }
 }
@@ -147,7 +155,7 @@ impl RuleConfidence {
     }
 
     /// `(rule code, confidence)` of every rule, in declaration order.
-    pub(crate) fn by_code(&self) -> [(&'static str, f64); 22] {
+    pub(crate) fn by_code(&self) -> [(&'static str, f64); 23] {
         [
             ("SMS_RATE_5M", self.sms_rate_5m),
             ("SMS_RATE_1H", self.sms_rate_1h),
@@ -171,6 +179,7 @@ impl RuleConfidence {
             ("FARM_SITES", self.farm_sites),
             ("RATE_HELD_HOURS", self.rate_held_hours),
             ("REPEATED_BURSTS", self.repeated_bursts),
+            ("RATE_STEADY_HOUR", self.rate_steady_hour),
         ]
     }
 }

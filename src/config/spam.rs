@@ -112,6 +112,17 @@ pub struct SpamConfig {
     /// to open a case, held back by the contrary evidence that holds back
     /// `RATE_FAR_BEYOND`. Within 2..=31 (the count is kept in 5 bits).
     pub(crate) burst_repeats: u32,
+    /// Pace, SMS per hour, that `RATE_STEADY_HOUR` needs in every bucket of the
+    /// medium window (twelve 5-minute buckets: the last hour), read only on records no
+    /// longer than a bucket: 348, 29 in every 5 minutes. A script sends at its set
+    /// pace in every 5 minutes; a TV voter's or a subscriber's pace rises, falls and
+    /// pauses (the simulator's TV voters, averaging 320 an hour for up to two hours,
+    /// never kept more than 24 in every 5 minutes of an hour; its steady spammers at
+    /// about 470 an hour never fewer than 34: 29 lies between). Enough on its own to
+    /// open a case, held back by the contrary evidence that holds back
+    /// `RATE_FAR_BEYOND`. At least `held_rate_1h` (it is read only for SIMs at that
+    /// pace).
+    pub(crate) steady_rate_1h: u32,
     /// `distinct_recipients / sms_out` over the medium window below which a SIM's
     /// volume is explained by few recipients (TV votes, M2M servers): the near-miss
     /// reason `FEW_RECIPIENTS`, which keeps `RATE_FAR_BEYOND` from opening a case.
@@ -344,6 +355,7 @@ impl Default for SpamConfig {
             burst_gap_secs: 600,
             burst_quiet_sms: 10,
             burst_repeats: 4,
+            steady_rate_1h: 348,
             few_recipients_ratio: 0.5,
             one_off_max_sms: 500,
             reply_share: 0.1,
@@ -434,6 +446,12 @@ impl SpamConfig {
             );
         }
         at_least(p, "spam.burst_min_sms", u64::from(self.burst_min_sms), 1);
+        at_least(
+            p,
+            "spam.steady_rate_1h",
+            u64::from(self.steady_rate_1h),
+            u64::from(self.held_rate_1h),
+        );
         at_least(p, "spam.burst_repeats", u64::from(self.burst_repeats), 2);
         if self.burst_repeats > 31 {
             p.push(

@@ -42,6 +42,7 @@ pub(crate) fn describe(code: &str) -> Option<&'static str> {
         "LISTED_OFFSET_M" => "metres between the located and the registered site",
         "RATE_FAR_BEYOND" => "sending rate far beyond the SIM's own operator's population, held for hours",
         "RATE_HELD_HOURS" => "a pace far beyond the SIM's own operator's population kept up hour after hour (value: full hours)",
+        "RATE_STEADY_HOUR" => "a script's pace: far beyond the SIM's own operator's population in every 5 minutes of the last hour (value: the slowest 5 minutes, SMS per hour)",
         "REPEATED_BURSTS" => "a contact book's worth sent in minutes, again and again after pauses: more bursts than a school's notices in a day (value: bursts)",
         "KNOWN_RECIPIENTS" => "held back: mostly recipients the SIM messaged before",
         "FEW_RECIPIENTS" => "held back: the volume goes to few distinct numbers",

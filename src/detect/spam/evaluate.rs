@@ -58,6 +58,9 @@ pub(super) fn sim_features(
         held_min_per_hour: 0.0,
         held_z: None,
         bursts: 0,
+        steady_buckets: 0,
+        steady_min_per_hour: 0.0,
+        steady_z: None,
         age_days: age,
         kyc_verified: kyc,
         gateway_tac,
@@ -116,6 +119,59 @@ pub(super) fn held_hours(st: &SimState, specs: &Specs, rate_per_hour: u64, max: 
     while held < max {
         let at = now_ms - (i64::from(held) + 1) * bucket_ms;
         let sent = st.long.sum_last(&specs.long, at, 1);
+        if sent < per_bucket.max(1) {
+            break;
+        }
+        least = least.min(sent);
+        held += 1;
+    }
+    let per_hour = if held == 0 {
+        0.0
+    } else {
+        least as f64 * 3_600_000.0 / bucket_ms as f64
+    };
+    (held, per_hour)
+}
+
+/// How steadily the SIM has kept `rate_per_hour` (`RATE_STEADY_HOUR`): the whole
+/// buckets of the medium window, back from the newest whole one, in which it sent at
+/// least that rate's share of a bucket (at most `max`), and the smallest of their
+/// counts as an hourly rate (0 when there are none). Only on records no longer than a
+/// bucket (`record_secs`): a longer record is spread evenly over its buckets, which
+/// then show its average, not each bucket's own count. The newest bucket is whole
+/// when the newest record ends where it ends.
+#[inline]
+pub(super) fn steady_buckets(
+    st: &SimState,
+    specs: &Specs,
+    record_secs: u32,
+    rate_per_hour: u64,
+    max: u32,
+) -> (u32, f64) {
+    let spec = &specs.medium;
+    let bucket_ms = spec.bucket_ms();
+    if i64::from(record_secs) * 1000 > bucket_ms {
+        return (0, 0.0);
+    }
+    let now_ms = i64::from(st.last_seen_s) * 1000;
+    // the end of the newest whole bucket: `now` itself when it ends one
+    let newest_end = spec.start_of_last(now_ms, 0);
+    let whole_end = if now_ms == newest_end {
+        now_ms
+    } else {
+        newest_end - bucket_ms
+    };
+    let per_bucket = (rate_per_hour as f64 * bucket_ms as f64 / 3_600_000.0).ceil() as u64;
+    // time before the SIM's first record is no bucket it kept the pace in
+    let first_ms = i64::from(st.first_seen_s) * 1000;
+    let mut held = 0;
+    let mut least = u64::MAX;
+    while held < max {
+        let end = whole_end - i64::from(held) * bucket_ms;
+        if end - bucket_ms < first_ms || now_ms - end >= spec.len() as i64 * bucket_ms {
+            break;
+        }
+        let sent = st.medium.sum_last(spec, end, 1)[0];
         if sent < per_bucket.max(1) {
             break;
         }
@@ -212,5 +268,6 @@ impl CrossSim {
         f.robust_z = Some(fit.robust_z(count as f64 / hours));
         f.rate_seen_z = Some(fit.robust_z(f.rate_seen_per_hour));
         f.held_z = (f.held_hours > 0).then(|| fit.robust_z(f.held_min_per_hour));
+        f.steady_z = (f.steady_buckets > 0).then(|| fit.robust_z(f.steady_min_per_hour));
     }
 }

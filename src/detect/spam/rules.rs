@@ -37,9 +37,10 @@ pub(crate) enum RuleId {
     FarmSites,
     RateHeldHours,
     RepeatedBursts,
+    RateSteadyHour,
 }
 
-pub(crate) const ALL_RULES: [RuleId; 22] = [
+pub(crate) const ALL_RULES: [RuleId; 23] = [
     RuleId::SmsRate5m,
     RuleId::SmsRate1h,
     RuleId::SmsRate24h,
@@ -62,6 +63,7 @@ pub(crate) const ALL_RULES: [RuleId; 22] = [
     RuleId::FarmSites,
     RuleId::RateHeldHours,
     RuleId::RepeatedBursts,
+    RuleId::RateSteadyHour,
 ];
 
 impl RuleId {
@@ -89,6 +91,7 @@ impl RuleId {
             RuleId::SynchronizedOnset => "SYNCHRONIZED_ONSET",
             RuleId::FarmSites => "FARM_SITES",
             RuleId::RateHeldHours => "RATE_HELD_HOURS",
+            RuleId::RateSteadyHour => "RATE_STEADY_HOUR",
             RuleId::RepeatedBursts => "REPEATED_BURSTS",
         }
     }
@@ -111,11 +114,14 @@ impl RuleId {
         | RuleId::RateRobustZ.bit()
         | RuleId::RateFarBeyond.bit()
         | RuleId::RateHeldHours.bit()
-        | RuleId::RepeatedBursts.bit();
+        | RuleId::RepeatedBursts.bit()
+        | RuleId::RateSteadyHour.bit();
 
     /// Rules that may open a case on their own, from `sms_out` alone.
-    pub(crate) const ALONE_MASK: u32 =
-        RuleId::RateFarBeyond.bit() | RuleId::RateHeldHours.bit() | RuleId::RepeatedBursts.bit();
+    pub(crate) const ALONE_MASK: u32 = RuleId::RateFarBeyond.bit()
+        | RuleId::RateHeldHours.bit()
+        | RuleId::RepeatedBursts.bit()
+        | RuleId::RateSteadyHour.bit();
 
     /// Link rules: what ties SIMs of a farm together.
     pub(crate) const LINK_MASK: u32 = RuleId::SimsPerDevice.bit()
@@ -150,6 +156,7 @@ pub(crate) fn confidence(rule: RuleId, c: &RuleConfidence) -> f64 {
         RuleId::FarmSites => c.farm_sites,
         RuleId::RateHeldHours => c.rate_held_hours,
         RuleId::RepeatedBursts => c.repeated_bursts,
+        RuleId::RateSteadyHour => c.rate_steady_hour,
     }
 }
 
@@ -281,6 +288,19 @@ pub(crate) struct SimFeatures {
     /// SIM sent within the long window (stage A's burst column).
     #[serde(default)]
     pub(crate) bursts: u32,
+    /// Consecutive whole medium-window buckets, back from the newest whole one, in
+    /// which the SIM sent at least `steady_rate_1h`'s share of a bucket (filled in
+    /// only when it may open a case, its pace is `RATE_HELD_HOURS`'s and its records
+    /// are no longer than a bucket; 0 otherwise): a pace held in every 5 minutes.
+    #[serde(default)]
+    pub(crate) steady_buckets: u32,
+    /// The smallest of those buckets' counts as an hourly rate (0 when there are none).
+    #[serde(default)]
+    pub(crate) steady_min_per_hour: f64,
+    /// Robust z-score of `steady_min_per_hour` against the operator's population, if
+    /// its baseline is trusted and the SIM held a steady pace at all.
+    #[serde(default)]
+    pub(crate) steady_z: Option<f64>,
     pub(crate) age_days: Option<u32>,
     pub(crate) kyc_verified: Option<bool>,
     pub(crate) gateway_tac: Option<u32>,
@@ -326,6 +346,9 @@ pub(crate) struct SimRules {
     pub(crate) held_medium_min: u64,
     pub(crate) held_hours: u32,
     pub(crate) burst_repeats: u32,
+    pub(crate) steady_rate_1h: u64,
+    /// Whole buckets `RATE_STEADY_HOUR` needs: every bucket of the medium window.
+    pub(crate) steady_buckets: u32,
     pub(crate) new_ratio: f64,
     pub(crate) new_min: u64,
     pub(crate) distinct_ratio: f64,
@@ -355,6 +378,8 @@ impl SimRules {
                 .div_ceil(3_600),
             held_hours: c.held_hours,
             burst_repeats: c.burst_repeats,
+            steady_rate_1h: u64::from(c.steady_rate_1h),
+            steady_buckets: 12,
             new_ratio: c.new_recipient_ratio,
             new_min: u64::from(c.new_recipient_min),
             distinct_ratio: c.distinct_ratio,
@@ -391,7 +416,7 @@ impl SimRules {
 pub(crate) type SimRuleFn = fn(&SimRules, &SimFeatures) -> Option<(f64, f64)>;
 
 /// The per-SIM rules, each a small named unit, in the order of a case's reasons.
-pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 16] = [
+pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 17] = [
     (RuleId::SmsRate5m, sms_rate_5m),
     (RuleId::SmsRate1h, sms_rate_1h),
     (RuleId::SmsRate24h, sms_rate_24h),
@@ -408,6 +433,7 @@ pub(crate) const SIM_RULES: [(RuleId, SimRuleFn); 16] = [
     (RuleId::TemplateRepeat, template_repeat),
     (RuleId::RateHeldHours, rate_held_hours),
     (RuleId::RepeatedBursts, repeated_bursts),
+    (RuleId::RateSteadyHour, rate_steady_hour),
 ];
 
 #[inline]
@@ -475,6 +501,22 @@ fn rate_held_hours(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
         && f.active_share >= r.far_active_share
         && !f.held_z.is_some_and(|z| z < r.far_robust_z);
     held.then_some((f64::from(f.held_hours), f64::from(r.held_hours)))
+}
+
+/// `RATE_STEADY_HOUR`: in every bucket of the medium window (twelve 5-minute buckets:
+/// the last hour) the SIM sent at least `steady_rate_1h`'s share of a bucket, read on
+/// records no longer than a bucket (a longer record is spread evenly over its buckets
+/// and shows no bucket's own count), and (once the operator's baseline for the SIM's
+/// reporting interval is trusted) the slowest bucket's pace at a robust z of at least
+/// `far_robust_z`. A script keeps its pace in every 5 minutes; a person's voting or
+/// texting rises, falls and pauses. Enough on its own, held back by the contrary
+/// evidence that holds back `RATE_FAR_BEYOND` (value: the slowest bucket's pace, SMS
+/// per hour).
+fn rate_steady_hour(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
+    let steady = f.steady_buckets >= r.steady_buckets
+        && f.steady_min_per_hour >= r.steady_rate_1h as f64
+        && !f.steady_z.is_some_and(|z| z < r.far_robust_z);
+    steady.then_some((f.steady_min_per_hour, r.steady_rate_1h as f64))
 }
 
 /// `REPEATED_BURSTS`: at least `burst_repeats` bursts (`burst_min_sms` within

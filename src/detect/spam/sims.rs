@@ -143,6 +143,13 @@ impl SimStage {
                 let full = (specs.long.len() - 1) as u32;
                 (f.held_hours, f.held_min_per_hour) =
                     evaluate::held_hours(st, &specs, self.rules.held_rate_1h, full);
+                (f.steady_buckets, f.steady_min_per_hour) = evaluate::steady_buckets(
+                    st,
+                    &specs,
+                    r.window_secs,
+                    self.rules.steady_rate_1h,
+                    self.rules.steady_buckets,
+                );
             }
             Hot {
                 features: f,

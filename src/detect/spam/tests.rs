@@ -624,3 +624,6 @@ mod pace;
 
 #[path = "tests_bursts.rs"]
 mod bursts;
+
+#[path = "tests_steady.rs"]
+mod steady;

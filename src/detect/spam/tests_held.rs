@@ -27,12 +27,13 @@ fn has(case: &Case, code: &str) -> bool {
 #[test]
 fn a_pace_under_the_far_rate_held_for_hours_is_flagged() {
     let mut d = detector();
-    // 30 per 5 min (360 an hour, under far_rate_1h) from the second step on, for 5 h
+    // 26 per 5 min (312 an hour, under far_rate_1h and RATE_STEADY_HOUR's pace) from
+    // the second step on, for 5 h
     let out = run(&mut d, 62, 300, |s, start| {
         if s < 2 {
             return Vec::new();
         }
-        vec![paced(1, start, 30)]
+        vec![paced(1, start, 26)]
     });
     let case = case_of(&out, 1).expect("the held pace is flagged");
     assert!(has(case, "RATE_HELD_HOURS"));

@@ -1,0 +1,79 @@
+//! Unit tests of `RATE_STEADY_HOUR`: a script's pace kept in every 5 minutes of an
+//! hour opens a case from `sms_out` alone, where a voter's pace of the same average
+//! that rises, falls and pauses does not, nor a steady pace a feed cannot resolve.
+
+use super::*;
+
+fn paced(i: u32, start: i64, n: u32, window_secs: u32) -> SmsVolume {
+    SmsVolume {
+        sms_out: n,
+        window_secs,
+        ..bare(spammer(i, start))
+    }
+}
+
+fn case_of(out: &[Case], i: u32) -> Option<&Case> {
+    out.iter()
+        .find(|c| c.kind == CaseKind::SpamSim && c.sims == [sim_id(i)])
+}
+
+#[test]
+fn a_voters_pace_that_rises_falls_and_pauses_is_not_steady() {
+    let mut d = detector();
+    // a vote of 2 h averaging about 370 an hour, with dips and a pause
+    let pattern = [45u32, 20, 40, 50, 25, 0, 45, 50, 35, 15, 40, 50];
+    let out = run(&mut d, 26, 300, |s, start| {
+        if !(2..26).contains(&s) {
+            return Vec::new();
+        }
+        match pattern[(s as usize) % pattern.len()] {
+            0 => Vec::new(),
+            n => vec![paced(1000, start, n, 300)],
+        }
+    });
+    assert!(case_of(&out, 1000).is_none(), "{:?}", case_of(&out, 1000));
+}
+
+#[test]
+fn a_steady_pace_on_records_longer_than_a_bucket_is_not_read() {
+    let mut d = detector();
+    // 120 per 15-min record (480 an hour spread evenly): the feed shows no bucket's own count
+    let out = run(&mut d, 26, 300, |s, start| {
+        if !(2..26).contains(&s) || s % 3 != 2 {
+            return Vec::new();
+        }
+        vec![paced(1000, start, 114, 900)]
+    });
+    let steady =
+        case_of(&out, 1000).is_some_and(|c| c.reasons.iter().any(|r| r.code == "RATE_STEADY_HOUR"));
+    assert!(!steady);
+}
+
+#[test]
+fn a_steady_pace_under_the_far_rate_is_flagged_after_an_hour() {
+    let mut d = detector();
+    // 7 a minute on 60 s records (420 an hour, under far_rate_1h) for 2 h; T0 lies
+    // 200 s into a 5-minute bucket of the epoch, the records start on the buckets
+    // (the rule reads buckets a record ends, see docs/detection.md)
+    let aligned = 100_000;
+    let out = run(&mut d, 26, 300, |s, start| {
+        if !(2..26).contains(&s) {
+            return Vec::new();
+        }
+        (0..5)
+            .map(|k| paced(1000, start + aligned + k * 60_000, 7, 60))
+            .collect()
+    });
+    let case = case_of(&out, 1000).expect("the steady pace is flagged");
+    let codes: Vec<&str> = case.reasons.iter().map(|r| r.code.as_str()).collect();
+    assert!(codes.contains(&"RATE_STEADY_HOUR"), "{codes:?}");
+    assert!(!codes.contains(&"RATE_FAR_BEYOND"), "{codes:?}");
+    // every bucket of the hour since it started
+    assert_eq!(case.opened_at, T0 + 2 * STEP + aligned + 3_600_000);
+    let r = case
+        .reasons
+        .iter()
+        .find(|r| r.code == "RATE_STEADY_HOUR")
+        .unwrap();
+    assert_eq!((r.value, r.threshold), (420.0, 348.0));
+}
