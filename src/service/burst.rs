@@ -201,21 +201,13 @@ impl Worker {
         let jobs = self.jobs(msgs, topics);
         let (bounds, depth) = (self.bounds, self.config.pipeline.max_json_depth);
         let mut parse_wait = Duration::ZERO;
-        if jobs.len() < self.config.sink.parallel_parse_min.max(2) {
-            let t = Instant::now();
-            let parsed = parse_jobs(&jobs, &bounds, depth);
-            parse_wait += t.elapsed();
-            for ((m, topic), p) in msgs.iter().zip(topics).zip(parsed) {
-                self.consume_one(batch, m, topic, p);
-            }
-            self.account_burst(mark, polled, parse_wait);
-            return;
-        }
-        if self.parse_helper.is_none() {
+        // A large burst goes to the helper (started at the first one); a small one,
+        // or one for which no thread is to be had, is parsed here.
+        let large = jobs.len() >= self.config.sink.parallel_parse_min.max(2);
+        if large && self.parse_helper.is_none() {
             self.parse_helper = ParseHelper::start();
         }
-        let Some(helper) = self.parse_helper.take() else {
-            // No thread to be had: parse here.
+        let Some(helper) = self.parse_helper.take_if(|_| large) else {
             let t = Instant::now();
             let parsed = parse_jobs(&jobs, &bounds, depth);
             parse_wait += t.elapsed();

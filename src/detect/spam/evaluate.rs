@@ -125,12 +125,17 @@ pub(super) fn held_hours(st: &SimState, specs: &Specs, rate_per_hour: u64, max: 
         least = least.min(sent);
         held += 1;
     }
-    let per_hour = if held == 0 {
+    (held, least_per_hour(held, least, bucket_ms))
+}
+
+/// The smallest count of `held` buckets of `bucket_ms` as an hourly rate (0 when
+/// none was held).
+fn least_per_hour(held: u32, least: u64, bucket_ms: i64) -> f64 {
+    if held == 0 {
         0.0
     } else {
         least as f64 * 3_600_000.0 / bucket_ms as f64
-    };
-    (held, per_hour)
+    }
 }
 
 /// How steadily the SIM has kept `rate_per_hour` (`RATE_STEADY_HOUR`): the whole
@@ -178,12 +183,7 @@ pub(super) fn steady_buckets(
         least = least.min(sent);
         held += 1;
     }
-    let per_hour = if held == 0 {
-        0.0
-    } else {
-        least as f64 * 3_600_000.0 / bucket_ms as f64
-    };
-    (held, per_hour)
+    (held, least_per_hour(held, least, bucket_ms))
 }
 
 /// Whether a SIM without an open case could open one (or be a near miss): its
