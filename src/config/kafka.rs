@@ -264,6 +264,20 @@ impl TopicsConfig {
         ]
     }
 
+    /// The contract's six topics (the feeds, reference data, cases, dead letters),
+    /// which a deployment creates before the service starts; the internal ones the
+    /// service creates itself.
+    pub fn contract(&self) -> [&str; 6] {
+        [
+            &self.sms_volume,
+            &self.measurements,
+            &self.cases,
+            &self.dead_letter,
+            &self.inventory,
+            &self.allowlist,
+        ]
+    }
+
     /// Kafka topic names: 1 to 249 of `[A-Za-z0-9._-]`.
     fn check(&self, p: &mut Problems) {
         for (key, topic) in self.by_key() {

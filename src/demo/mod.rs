@@ -164,14 +164,7 @@ fn mock_cluster(
         &opts.clickhouse_database,
     );
     let t = &config.kafka.topics;
-    for topic in [
-        &t.sms_volume,
-        &t.measurements,
-        &t.cases,
-        &t.dead_letter,
-        &t.inventory,
-        &t.allowlist,
-    ] {
+    for topic in t.contract() {
         mock.create_topic(topic, PARTITIONS, 1)?;
     }
     // The staged topology's internal topics (one partition each): the mock cluster

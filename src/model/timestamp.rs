@@ -50,6 +50,7 @@ const MIN_EVENT_TIME_S: i64 = MIN_EVENT_TIME_MS / 1000;
 /// microseconds up to 1e17, nanoseconds beyond.
 const SECONDS_END: i64 = 100_000_000_000;
 const MICROS_START: i64 = MIN_EVENT_TIME_MS * 1000;
+const MICROS_END: i64 = 100_000_000_000_000_000;
 const NANOS_START: i64 = MIN_EVENT_TIME_MS * 1_000_000;
 
 /// An epoch number in milliseconds, its unit told by its size. The contract says
@@ -61,7 +62,7 @@ const NANOS_START: i64 = MIN_EVENT_TIME_MS * 1_000_000;
 pub(crate) fn epoch_number_ms(v: i64) -> i64 {
     if (MIN_EVENT_TIME_S..SECONDS_END).contains(&v) {
         v * 1000
-    } else if (MICROS_START..MICROS_START.saturating_mul(100)).contains(&v) {
+    } else if (MICROS_START..MICROS_END).contains(&v) {
         v / 1000
     } else if v >= NANOS_START {
         v / 1_000_000

@@ -57,6 +57,23 @@ fn committed(consumer: &StreamConsumer<WorkerContext>) -> (Offset, String) {
     (e.offset(), e.metadata().to_string())
 }
 
+/// Flush `batch` as the service does, commit synchronously, and say what the group
+/// now holds.
+fn flush_and_commit(
+    flusher: &mut Flusher,
+    consumer: &StreamConsumer<WorkerContext>,
+    worker: &mut Worker,
+    batch: Batch,
+) -> (Offset, String) {
+    flusher
+        .complete(Ok(Ok(batch)), consumer, worker)
+        .expect("complete");
+    consumer
+        .commit_consumer_state(CommitMode::Sync)
+        .expect("commit");
+    committed(consumer)
+}
+
 /// A flushed batch of stage ingest over offsets up to `next` (exclusive), with
 /// its checkpoint, consumed at `generation`.
 fn batch(next: i64, max_event_ms: i64, generation: u64) -> Batch {
@@ -129,14 +146,8 @@ async fn a_batch_of_an_earlier_assignment_stores_no_offset() {
     );
     // Consumed and flushed under the first assignment: stored and committed.
     let g1 = consumer.context().generation();
-    flusher
-        .complete(Ok(Ok(batch(393, 1_000, g1))), &consumer, &mut worker)
-        .expect("complete");
-    consumer
-        .commit_consumer_state(CommitMode::Sync)
-        .expect("commit");
     assert_eq!(
-        committed(&consumer),
+        flush_and_commit(&mut flusher, &consumer, &mut worker, batch(393, 1_000, g1)),
         (Offset::Offset(393), "cellwatch.v1 max_event_ms=1000".into())
     );
 
@@ -182,14 +193,8 @@ async fn a_batch_of_an_earlier_assignment_stores_no_offset() {
     // A batch of the new assignment is stored as usual.
     let g2 = consumer.context().generation();
     assert!(g2 > g1);
-    flusher
-        .complete(Ok(Ok(batch(450, 2_000, g2))), &consumer, &mut worker)
-        .expect("complete");
-    consumer
-        .commit_consumer_state(CommitMode::Sync)
-        .expect("commit");
     assert_eq!(
-        committed(&consumer),
+        flush_and_commit(&mut flusher, &consumer, &mut worker, batch(450, 2_000, g2)),
         (Offset::Offset(450), "cellwatch.v1 max_event_ms=2000".into())
     );
 }

@@ -70,17 +70,11 @@ impl RunEnv {
             ..base.clickhouse.clone()
         };
         let admin = admin(&services.brokers)?;
-        let topics: Vec<NewTopic> = [
-            &t.sms_volume,
-            &t.measurements,
-            &t.cases,
-            &t.dead_letter,
-            &t.inventory,
-            &t.allowlist,
-        ]
-        .iter()
-        .map(|n| NewTopic::new(n, PARTITIONS, TopicReplication::Fixed(1)))
-        .collect();
+        let topics: Vec<NewTopic> = t
+            .contract()
+            .into_iter()
+            .map(|n| NewTopic::new(n, PARTITIONS, TopicReplication::Fixed(1)))
+            .collect();
         for r in admin
             .create_topics(&topics, &AdminOptions::new())
             .await

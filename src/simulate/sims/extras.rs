@@ -132,7 +132,7 @@ impl Builder<'_> {
 
     /// A campaign SIM: young, unverified mostly, on the cheap phone just made,
     /// mostly texting numbers new to it (the ramp and pulse campaigns).
-    fn young_campaign_sim(
+    pub(super) fn young_campaign_sim(
         &mut self,
         id: String,
         op: usize,

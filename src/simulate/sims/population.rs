@@ -385,23 +385,10 @@ impl Builder<'_> {
                 kind: "blatant_spam".into(),
                 first_carried_ms: None,
             });
-            let sim = Sim {
-                id,
-                operator: op,
-                behaviour: Behaviour::Spam {
-                    campaign: self.rng.random_range(0..campaigns),
-                },
-                home_cell: cell,
-                work_cell: None,
-                device: self.last_device(),
-                tac,
-                age_at_start: uniform_u32(self.rng, 0, 14),
-                kyc: self.rng.random_bool(0.15),
-                rates: [0.0; 4],
-                fps: [0; 4],
-                active_from,
-                p_new: 0.93,
+            let behaviour = Behaviour::Spam {
+                campaign: self.rng.random_range(0..campaigns),
             };
+            let sim = self.young_campaign_sim(id, op, behaviour, cell, tac, active_from);
             self.sims.push(sim);
         }
         truth
