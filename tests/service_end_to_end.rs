@@ -331,7 +331,7 @@ async fn service_delivers_cases_and_dead_letters_at_least_once() {
     let metrics = Metrics::new();
     let (stop, handle) = start(&s, &metrics, BatchStore::ClickHouse(Box::new(s.ch.clone())));
     wait_for("every record acknowledged", 300, || {
-        metrics.acknowledged.load(Ordering::Relaxed) >= s.total
+        metrics.acknowledged.total() >= s.total
     })
     .await;
     wait_for_detect(&s, 300, true).await;
@@ -412,7 +412,7 @@ async fn restart_rebuilds_state_without_duplicates_or_loss() {
     let first = Metrics::new();
     let (stop, handle) = start(&s, &first, BatchStore::ClickHouse(Box::new(s.ch.clone())));
     wait_for("half of the records acknowledged", 300, || {
-        first.acknowledged.load(Ordering::Relaxed) >= s.total / 2
+        first.acknowledged.total() >= s.total / 2
     })
     .await;
     // Something for the second start to rebuild: stage detect has committed offsets.
@@ -424,7 +424,7 @@ async fn restart_rebuilds_state_without_duplicates_or_loss() {
     let second = Metrics::new();
     let (stop, handle) = start(&s, &second, BatchStore::ClickHouse(Box::new(s.ch.clone())));
     wait_for("the rest acknowledged", 300, || {
-        r1.records + second.acknowledged.load(Ordering::Relaxed) >= s.total
+        r1.records + second.acknowledged.total() >= s.total
     })
     .await;
     wait_for_detect(&s, 300, true).await;
@@ -499,7 +499,7 @@ async fn clickhouse_outage_pauses_consumption_and_loses_nothing() {
         BatchStore::ClickHouse(Box::new(ClickHouse::new(config_store))),
     );
     wait_for("some records acknowledged", 300, || {
-        metrics.acknowledged.load(Ordering::Relaxed) > 0
+        metrics.acknowledged.total() > 0
     })
     .await;
 
@@ -508,11 +508,11 @@ async fn clickhouse_outage_pauses_consumption_and_loses_nothing() {
         !metrics.ready.load(Ordering::Relaxed)
     })
     .await;
-    let acked_during = metrics.acknowledged.load(Ordering::Relaxed);
+    let acked_during = metrics.acknowledged.total();
     let processed_during = metrics.processed.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        metrics.acknowledged.load(Ordering::Relaxed),
+        metrics.acknowledged.total(),
         acked_during,
         "nothing acknowledged while ClickHouse is down"
     );
@@ -528,7 +528,7 @@ async fn clickhouse_outage_pauses_consumption_and_loses_nothing() {
 
     up.store(true, Ordering::SeqCst);
     wait_for("every record acknowledged after recovery", 300, || {
-        metrics.acknowledged.load(Ordering::Relaxed) >= s.total
+        metrics.acknowledged.total() >= s.total
     })
     .await;
     assert!(metrics.ready.load(Ordering::Relaxed));

@@ -269,7 +269,7 @@ async fn watch(
     let mut last_poll = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let acked = running.metrics.acknowledged.load(Ordering::Relaxed);
+        let acked = running.metrics.acknowledged.total();
         if w.produced.is_none() {
             let produced = producer.counter.load(Ordering::Relaxed);
             w.lag.push(produced.saturating_sub(acked) as f64);

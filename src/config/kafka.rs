@@ -82,6 +82,18 @@ pub struct KafkaConfig {
     /// empty it; the cost is a fetch decision per partition every 20 ms while it is
     /// full. A value in `[kafka.librdkafka]` takes precedence.
     pub fetch_queue_backoff_ms: u64,
+    /// How long a group consumer may stay out of a working group while the brokers
+    /// answer it before the service makes it again, seconds; 0: never. Default 60.
+    /// Out of a working group: librdkafka's group state not `up` (no coordinator
+    /// found) or its join state not `steady` (a rebalance that does not end), as its
+    /// statistics report every 5 s; time while no broker connection is up (a broker
+    /// outage) does not count. After a broker restart librdkafka 2.12 was seen once
+    /// in about twenty runs never to find the group coordinator again although it
+    /// reached the broker (docs/streaming.md, "A consumer stuck outside its group").
+    /// Made again, it rejoins with the same `group_instance_id` and its state is
+    /// rebuilt as at a start; the remakes count with the fences (at most 3 within
+    /// 10 minutes, then the service stops with the cause).
+    pub group_stall_secs: u64,
     pub topics: TopicsConfig,
     /// Settings passed to librdkafka as they are, for security and tuning (e.g.
     /// SASL/SCRAM over TLS below). Values are never logged; keys whose name contains
@@ -105,6 +117,7 @@ impl Default for KafkaConfig {
             measurement_partitions: 1,
             transmitter_partitions: 1,
             fetch_queue_backoff_ms: 20,
+            group_stall_secs: 60,
             topics: TopicsConfig::default(),
             librdkafka: BTreeMap::new(),
         }
@@ -200,6 +213,15 @@ impl KafkaConfig {
                 format!(
                     "must be at most 300000 (librdkafka's limit), got {}",
                     self.fetch_queue_backoff_ms
+                ),
+            );
+        }
+        if self.group_stall_secs > 3600 {
+            p.push(
+                "kafka.group_stall_secs",
+                format!(
+                    "must be at most 3600 (0 turns the check off), got {}",
+                    self.group_stall_secs
                 ),
             );
         }

@@ -81,6 +81,11 @@ fn a_value_out_of_range_names_the_key() {
         e.contains("kafka.fetch_queue_backoff_ms must be at most 300000"),
         "{e}"
     );
+    let e = error("[kafka]\ngroup_stall_secs = 3601\n", &[]);
+    assert!(
+        e.contains("kafka.group_stall_secs must be at most 3600"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -9,6 +9,8 @@ pub mod render;
 
 #[cfg(test)]
 mod fence_tests;
+#[cfg(test)]
+mod stall_tests;
 
 use crate::config::{ClickHouseConfig, Config};
 use crate::model::Case;
@@ -157,20 +159,43 @@ fn mock_cluster(
     ),
     DemoError,
 > {
-    let mock = MockCluster::new(1)?;
+    mock_cluster_of(opts, 1)
+}
+
+/// [`mock_cluster`] with `brokers` brokers, every partition led by broker 1 (a test
+/// takes the others down without losing a partition).
+fn mock_cluster_of(
+    opts: &DemoOptions,
+    brokers: i32,
+) -> Result<
+    (
+        MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+        Config,
+    ),
+    DemoError,
+> {
+    let mock = MockCluster::new(brokers)?;
     let config = demo_config(
         &opts.config,
         &mock.bootstrap_servers(),
         &opts.clickhouse_database,
     );
     let t = &config.kafka.topics;
+    let mut led = Vec::new();
     for topic in t.contract() {
         mock.create_topic(topic, PARTITIONS, 1)?;
+        led.extend((0..PARTITIONS).map(|p| (topic, p)));
     }
     // The staged topology's internal topics (one partition each): the mock cluster
     // takes no admin requests, so the service finds them created.
     for topic in [&t.internal_sms, &t.internal_measurements] {
         mock.create_topic(topic, 1, 1)?;
+        led.push((topic, 0));
+    }
+    if brokers > 1 {
+        for (topic, partition) in led {
+            mock.partition_leader(topic, partition, Some(1))?;
+        }
     }
     Ok((mock, config))
 }
@@ -321,7 +346,7 @@ async fn stream_scenario(
     }
     // Every produced record must have been processed and acknowledged by the sinks.
     let deadline = Instant::now() + ACK_TIMEOUT;
-    while metrics.acknowledged.load(Ordering::Relaxed) < produced {
+    while metrics.acknowledged.total() < produced {
         if Instant::now() > deadline {
             let _ = stop.send(true);
             return Err(DemoError::Incomplete {

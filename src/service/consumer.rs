@@ -2,6 +2,7 @@
 //! rebalances and consumer lag, a producer for the output topics, and plain
 //! (group-less) readers for state restore and reference topics.
 
+use super::group_stall::{GroupReport, GroupStall};
 use super::metrics::{Metrics, PartitionLabel};
 use crate::config::KafkaConfig;
 use crate::kafka_failure::{FailureWatch, WatchedContext};
@@ -14,6 +15,7 @@ use rdkafka::statistics::Statistics;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What a rebalance told us; the worker acts on it between two records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,13 @@ pub(crate) struct WorkerContext {
     /// error of this consumer only: the loop re-creates it, see
     /// [`WorkerContext::fenced`]).
     fenced: tokio::sync::watch::Sender<Option<String>>,
+    /// How long the group has been out of order with a broker up, from librdkafka's
+    /// statistics ([`GroupStall`]).
+    stall: Mutex<GroupStall>,
+    /// The reason, once the consumer has been stuck outside its group for
+    /// `[kafka] group_stall_secs`: the loop re-creates it (see
+    /// [`WorkerContext::stalled`]).
+    stalled: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// How many revocations this consumer has served, and for each partition the
@@ -52,7 +61,12 @@ struct Revocations {
 }
 
 impl WorkerContext {
-    pub(crate) fn new(group: &str, metrics: Metrics, failures: Arc<FailureWatch>) -> Self {
+    pub(crate) fn new(
+        group: &str,
+        metrics: Metrics,
+        failures: Arc<FailureWatch>,
+        stall_limit: Duration,
+    ) -> Self {
         WorkerContext {
             changes: Arc::default(),
             awaiting_assignment: AtomicBool::new(true),
@@ -61,6 +75,31 @@ impl WorkerContext {
             failures,
             revocations: Mutex::default(),
             fenced: tokio::sync::watch::Sender::new(None),
+            stall: Mutex::new(GroupStall::new(stall_limit)),
+            stalled: tokio::sync::watch::Sender::new(None),
+        }
+    }
+
+    /// Turns to a reason when the consumer has been out of a working group for
+    /// `[kafka] group_stall_secs` while a broker connection was up (librdkafka's
+    /// statistics say so every 5 s): the loop makes the consumer again.
+    pub(crate) fn stalled(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.stalled.subscribe()
+    }
+
+    /// Note the group part of a statistics report.
+    fn note_group(&self, statistics: &Statistics) {
+        let Some(report) = GroupReport::from_statistics(statistics) else {
+            return;
+        };
+        let told = self
+            .stall
+            .lock()
+            .expect("stall lock")
+            .note(&report, Instant::now());
+        if let Some(reason) = told {
+            tracing::warn!(group = %self.group, reason = %reason, "group consumer stuck outside its group");
+            self.stalled.send_replace(Some(reason));
         }
     }
 
@@ -156,6 +195,7 @@ impl ClientContext for WorkerContext {
     }
 
     fn stats(&self, statistics: Statistics) {
+        self.note_group(&statistics);
         for (topic, t) in &statistics.topics {
             for (partition, p) in &t.partitions {
                 if *partition < 0 || p.consumer_lag < 0 {
@@ -261,7 +301,12 @@ pub(crate) fn group_consumer(
     if !kafka.group_instance_id.is_empty() {
         c.set("group.instance.id", &kafka.group_instance_id);
     }
-    c.create_with_context(WorkerContext::new(&kafka.group_id, metrics, failures))
+    c.create_with_context(WorkerContext::new(
+        &kafka.group_id,
+        metrics,
+        failures,
+        Duration::from_secs(kafka.group_stall_secs),
+    ))
 }
 
 /// A client for questions to the brokers beside a group consumer: high watermarks,

@@ -24,6 +24,16 @@ pub enum ServiceError {
         times: usize,
         window_secs: u64,
     },
+    /// A group consumer stayed out of its group while the brokers answered it
+    /// (`[kafka] group_stall_secs`): the loop re-creates it, up to the same bound
+    /// as for fences ([`super::run`]).
+    #[error("kafka group {group}: the consumer was stuck outside its group and made again {times} times within {window_secs} s, the last time: {detail}; check the brokers' group coordinator (their logs, `kafka-consumer-groups.sh --describe --group {group}`) and restart the instance")]
+    GroupStalled {
+        group: String,
+        detail: String,
+        times: usize,
+        window_secs: u64,
+    },
     #[error("cannot start the metrics endpoint on {listen}: {source}; change [http] listen")]
     Http {
         listen: String,

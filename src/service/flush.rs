@@ -211,10 +211,7 @@ impl Flusher {
             }
         }
         worker.note_flushed(&batch.offsets);
-        worker
-            .metrics
-            .acknowledged
-            .fetch_add(batch.records as u64, Ordering::Relaxed);
+        worker.metrics.acknowledged.note(&batch.offsets);
         worker.report.flushes += 1;
         worker.report.case_snapshots += batch.cases.len() as u64;
         batch.reset();

@@ -9,6 +9,7 @@ mod cross_sim;
 mod envelope;
 mod error;
 mod flush;
+mod group_stall;
 mod hop;
 pub(crate) mod http_limits;
 mod idle;

@@ -18,6 +18,7 @@ pub struct ServiceReport {
     pub rebuilt_records: u64,
     /// Times the final snapshots were emitted (quiescence, revocation, stop).
     pub finishes: u64,
-    /// Group consumers made again after the group fenced them (static members).
+    /// Group consumers made again after the group fenced them (static members) or
+    /// they were stuck outside their group (`[kafka] group_stall_secs`).
     pub consumers_recreated: u64,
 }

@@ -109,6 +109,15 @@ struct Part {
     fences: VecDeque<Instant>,
 }
 
+/// Why [`Part::remake`] makes a group consumer again.
+#[derive(Debug, Clone, Copy)]
+enum Remake {
+    /// The group fenced this static member.
+    Fenced,
+    /// The consumer stayed outside its group while the brokers answered.
+    Stalled,
+}
+
 /// A part re-creates its fenced consumer at most this many times within
 /// [`FENCE_WINDOW`]; one more fence stops the service with the cause.
 const FENCE_RETRIES: usize = 3;
@@ -181,9 +190,9 @@ fn subscribed(
 
 impl Part {
     /// Consume until `shutdown` turns true, as [`ServiceLoop::consume`]; when the
-    /// group fences this static member, re-create its consumer and go on
-    /// ([`Part::refence`]), at most [`FENCE_RETRIES`] times within
-    /// [`FENCE_WINDOW`].
+    /// group fences this static member, or the consumer is stuck outside its group
+    /// (`[kafka] group_stall_secs`), re-create its consumer and go on
+    /// ([`Part::remake`]), at most [`FENCE_RETRIES`] times within [`FENCE_WINDOW`].
     async fn consume(
         &mut self,
         references: &mut mpsc::Receiver<ReferenceUpdate>,
@@ -202,19 +211,25 @@ impl Part {
                 )
                 .await;
             match consumed {
-                Err(ServiceError::Fenced { detail, .. }) => self.refence(detail).await?,
+                Err(ServiceError::Fenced { detail, .. }) => {
+                    self.remake(detail, Remake::Fenced).await?
+                }
+                Err(ServiceError::GroupStalled { detail, .. }) => {
+                    self.remake(detail, Remake::Stalled).await?
+                }
                 other => return other,
             }
         }
     }
 
     /// The group fenced this static member (librdkafka's fatal error, which ends
-    /// its consumer): what was consumed is flushed (its offsets can no longer be
-    /// stored: the tail is read again), the assignment and the state are
-    /// forgotten, the consumer closed and made again with the same
-    /// `group.instance.id`; its next assignment rebuilds the state as at a start
-    /// (the normal path). Too many fences within [`FENCE_WINDOW`]: the error.
-    async fn refence(&mut self, detail: String) -> Result<(), ServiceError> {
+    /// its consumer), or the consumer was stuck outside its group: what was
+    /// consumed is flushed (a fenced consumer can no longer store offsets: the
+    /// tail is read again), the assignment and the state are forgotten, the
+    /// consumer closed and made again with the same `group.instance.id`; its next
+    /// assignment rebuilds the state as at a start (the normal path). Too many
+    /// remakes within [`FENCE_WINDOW`]: the error.
+    async fn remake(&mut self, detail: String, why: Remake) -> Result<(), ServiceError> {
         let now = Instant::now();
         while self
             .fences
@@ -225,22 +240,42 @@ impl Part {
         }
         self.fences.push_back(now);
         if self.fences.len() > FENCE_RETRIES {
-            return Err(ServiceError::Fenced {
-                group: self.group.clone(),
-                instance: self.kafka.group_instance_id.clone(),
-                detail,
-                times: self.fences.len(),
-                window_secs: FENCE_WINDOW.as_secs(),
+            let (group, times) = (self.group.clone(), self.fences.len());
+            let window_secs = FENCE_WINDOW.as_secs();
+            return Err(match why {
+                Remake::Fenced => ServiceError::Fenced {
+                    group,
+                    instance: self.kafka.group_instance_id.clone(),
+                    detail,
+                    times,
+                    window_secs,
+                },
+                Remake::Stalled => ServiceError::GroupStalled {
+                    group,
+                    detail,
+                    times,
+                    window_secs,
+                },
             });
         }
-        tracing::warn!(
-            group = %self.group,
-            group_instance_id = %self.kafka.group_instance_id,
-            reason = %detail,
-            attempt = self.fences.len(),
-            of = FENCE_RETRIES,
-            "the group fenced this static member (librdkafka's fatal error, as after a broker outage longer than the session timeout): re-creating the group consumer with the same group.instance.id; the state is rebuilt at its assignment"
-        );
+        match why {
+            Remake::Fenced => tracing::warn!(
+                group = %self.group,
+                group_instance_id = %self.kafka.group_instance_id,
+                reason = %detail,
+                attempt = self.fences.len(),
+                of = FENCE_RETRIES,
+                "the group fenced this static member (librdkafka's fatal error, as after a broker outage longer than the session timeout): re-creating the group consumer with the same group.instance.id; the state is rebuilt at its assignment"
+            ),
+            Remake::Stalled => tracing::warn!(
+                group = %self.group,
+                group_instance_id = %self.kafka.group_instance_id,
+                reason = %detail,
+                attempt = self.fences.len(),
+                of = FENCE_RETRIES,
+                "group consumer stuck outside its group while the brokers answer: re-creating it with the same group.instance.id; the state is rebuilt at its assignment"
+            ),
+        }
         self.service.forget_assignment(&self.consumer).await?;
         self.service.worker.report.consumers_recreated += 1;
         let feeds = self.service.worker.feeds.clone();
@@ -401,6 +436,7 @@ impl ServiceLoop {
         // slot under a lock each time).
         let mut messages = consumer.stream();
         let mut fenced = consumer.context().fenced();
+        let mut stalled = consumer.context().stalled();
         loop {
             if *shutdown.borrow() {
                 break;
@@ -422,6 +458,14 @@ impl ServiceLoop {
                         group: String::new(),
                         instance: String::new(),
                         detail,
+                        times: 1,
+                        window_secs: FENCE_WINDOW.as_secs(),
+                    });
+                }
+                reason = async { stalled.wait_for(Option::is_some).await.ok().and_then(|r| r.clone()) } => {
+                    return Err(ServiceError::GroupStalled {
+                        group: String::new(),
+                        detail: reason.unwrap_or_default(),
                         times: 1,
                         window_secs: FENCE_WINDOW.as_secs(),
                     });

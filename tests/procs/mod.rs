@@ -193,8 +193,9 @@ listen = ""
 [sink]
 flush_interval_ms = 200
 batch_max_records = 5000
-"#,
+{debug}"#,
             cells = scenario.join("cells.csv").display(),
+            debug = librdkafka_debug(),
             group = common::unique_name("cw-proc-group"),
             sms = topics[0],
             meas = topics[1],
@@ -245,12 +246,17 @@ batch_max_records = 5000
 
     /// [`Fixture::spawn`] with its own static-membership name.
     pub fn spawn_as(&self, name: &str, instance_id: &str) -> Instance {
-        let log = self.dir.path().join(format!("{name}.log"));
+        let log = match std::env::var_os("CW_TEST_LOG_DIR") {
+            // Kept after the test (a passing run's logs, to compare with a failing one).
+            Some(dir) => std::path::PathBuf::from(dir)
+                .join(format!("{}-{name}.log", common::unique_name("instance"))),
+            None => self.dir.path().join(format!("{name}.log")),
+        };
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(BIN)
             .args(["run", "--log-json", "--config"])
             .arg(&self.config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log_filter())
             .env("CELLWATCH_KAFKA_GROUP_INSTANCE_ID", instance_id)
             .stdout(Stdio::null())
             .stderr(file)
@@ -704,6 +710,28 @@ pub fn detect_partitions(i: &Instance) -> u64 {
 }
 
 /// Wait until one of `instances` logs `what`; its index.
+/// `[kafka.librdkafka] debug` for every instance when `CW_TEST_LIBRDKAFKA_DEBUG` names
+/// librdkafka's debug contexts (e.g. `cgrp,broker`): a flaky run's logs then say what
+/// the client did.
+fn librdkafka_debug() -> String {
+    match std::env::var("CW_TEST_LIBRDKAFKA_DEBUG") {
+        Ok(contexts) if !contexts.is_empty() => {
+            format!("[kafka.librdkafka]\ndebug = \"{contexts}\"\n")
+        }
+        _ => String::new(),
+    }
+}
+
+/// The instances' log filter: `info`, and librdkafka's debug lines too when
+/// `CW_TEST_LIBRDKAFKA_DEBUG` asks for them.
+fn log_filter() -> &'static str {
+    if librdkafka_debug().is_empty() {
+        "info"
+    } else {
+        "info,librdkafka=debug,rdkafka=debug"
+    }
+}
+
 pub fn wait_any(instances: &mut [Instance], what: &str, secs: u64) -> usize {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {

@@ -87,7 +87,7 @@ async fn drain(metrics: &Metrics, total: u64, deadline: Instant) -> Drain {
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let processed = metrics.processed.load(Ordering::Relaxed);
-        let acked = metrics.acknowledged.load(Ordering::Relaxed);
+        let acked = metrics.acknowledged.total();
         d.acknowledged = acked;
         if d.first.is_none() && processed > 0 {
             d.first = Some(Instant::now());
