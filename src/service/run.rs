@@ -225,6 +225,13 @@ impl Part {
         }
         self.fences.push_back(now);
         if self.fences.len() > FENCE_RETRIES {
+            // Logged at once: the error line comes after the other stages stopped.
+            tracing::warn!(
+                group = %self.group,
+                group_instance_id = %self.kafka.group_instance_id,
+                times = self.fences.len(),
+                "the group fenced this static member once more than the service re-creates its consumer for: stopping"
+            );
             return Err(ServiceError::Fenced {
                 group: self.group.clone(),
                 instance: self.kafka.group_instance_id.clone(),
