@@ -889,7 +889,15 @@ cmd_kafka_tool() {
     *) die "kafka-tool: one of kafka-topics.sh, kafka-consumer-groups.sh (got '${name}')" ;;
   esac
   shift
-  kafka_libs_current || die "kafka-tool: no Kafka jars in $kafka_libs; run scripts/services.sh up first"
+  if ! kafka_libs_current; then
+    # A broker started from another checkout (which `up` reuses): its jars.
+    local other
+    other="$(foreign_state kafka)"
+    [[ -n "$other" && -d "$other/kafka/libs" ]] \
+      || die "kafka-tool: no Kafka jars in $kafka_libs; run scripts/services.sh up first"
+    kafka_dir="$other/kafka"
+    kafka_libs="$kafka_dir/libs"
+  fi
   kafka_tool "$cls" "$@"
 }
 
