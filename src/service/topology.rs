@@ -369,3 +369,64 @@ pub(super) fn warn_if_partial(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The commands of the procedure, in order (every `…` naming a broker tool).
+    fn commands(message: &str) -> Vec<&str> {
+        message
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| c.starts_with("kafka-") && c.contains("--bootstrap-server"))
+            .collect()
+    }
+
+    fn kafka() -> KafkaConfig {
+        KafkaConfig {
+            brokers: "broker-1:9092".into(),
+            group_id: "cw".into(),
+            measurement_partitions: 3,
+            ..KafkaConfig::default()
+        }
+    }
+
+    /// From 1 partition to 3 the stage-B topic and group do not exist: the procedure
+    /// does not name them (the tools fail on a group that does not exist), waits for
+    /// the groups to empty before touching their offsets, fills in the brokers and
+    /// names `cellwatch repartition`.
+    #[test]
+    fn the_procedure_names_only_what_exists_and_waits_for_the_groups() {
+        let k = kafka();
+        let imeas = k.topics.internal_measurements.clone();
+        let m = wrong_count(&k, 87_000, &imeas, (1, 3), (false, false));
+        assert!(m.contains("cellwatch repartition"), "{m}");
+        let c = commands(&m);
+        assert_eq!(c.len(), 4, "{c:?}");
+        assert!(
+            c[0].contains("--describe --members --group cw --group cw-detect"),
+            "{c:?}"
+        );
+        assert!(m.contains(&format!("wait until `{}`", c[0])), "{m}");
+        assert!(c[1].contains(&format!(
+            "--delete-offsets --group cw-detect --topic {imeas}"
+        )));
+        assert!(c[2].starts_with("kafka-topics.sh --bootstrap-server broker-1:9092 --delete"));
+        assert!(c[3].ends_with("--by-duration PT87000S --execute"), "{c:?}");
+        assert!(!m.contains("transmitters"), "{m}");
+        assert!(!m.contains("<brokers>"), "{m}");
+
+        // 3 to 1: the stage-B topic and group exist and go too.
+        let m = wrong_count(&k, 87_000, &imeas, (3, 1), (true, true));
+        let c = commands(&m);
+        assert_eq!(c.len(), 6, "{c:?}");
+        assert!(c[0].ends_with("--group cw-transmitters"), "{c:?}");
+        assert!(c[2].ends_with("--delete --group cw-transmitters"), "{c:?}");
+        assert!(c[4].ends_with(&format!(
+            "--delete --topic {}",
+            k.topics.internal_transmitters
+        )));
+    }
+}
