@@ -15,6 +15,11 @@
 #                                start (and wait for) / stop the broker alone, no topics,
 #                                no SCRAM user: for tests that restart a broker of their
 #                                own (with CW_SERVICES_DIR and CW_SERVICES_KAFKA_*_PORT)
+#   scripts/services.sh kafka-tool kafka-topics.sh|kafka-consumer-groups.sh ARGS...
+#                                run that Apache Kafka command-line tool from the
+#                                installed jars (this install has no bin/*.sh), e.g.
+#                                the commands `cellwatch run` prints when an internal
+#                                topic has another partition count
 #
 # Typical use:  eval "$(scripts/services.sh up)"
 #
@@ -874,6 +879,28 @@ cmd_status() {
   return "$rc"
 }
 
+# The broker's command-line tools by their usual script names (bin/kafka-*.sh of a
+# Kafka download), run from the installed jars.
+cmd_kafka_tool() {
+  local name="${1:-}" cls
+  case "$name" in
+    kafka-topics.sh | kafka-topics) cls=org.apache.kafka.tools.TopicCommand ;;
+    kafka-consumer-groups.sh | kafka-consumer-groups) cls=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
+    *) die "kafka-tool: one of kafka-topics.sh, kafka-consumer-groups.sh (got '${name}')" ;;
+  esac
+  shift
+  if ! kafka_libs_current; then
+    # A broker started from another checkout (which `up` reuses): its jars.
+    local other
+    other="$(foreign_state kafka)"
+    [[ -n "$other" && -d "$other/kafka/libs" ]] \
+      || die "kafka-tool: no Kafka jars in $kafka_libs; run scripts/services.sh up first"
+    kafka_dir="$other/kafka"
+    kafka_libs="$kafka_dir/libs"
+  fi
+  kafka_tool "$cls" "$@"
+}
+
 cmd_purge() {
   cmd_down
   log "deleting $state"
@@ -892,6 +919,7 @@ case "${1:-}" in
   purge) cmd_purge ;;
   kafka-up) cmd_kafka_up ;;
   kafka-down) cmd_kafka_down ;;
+  kafka-tool) shift; cmd_kafka_tool "$@" ;;
   -h | --help | help) usage ;;
   *) usage; exit 2 ;;
 esac

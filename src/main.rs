@@ -43,6 +43,10 @@ enum Command {
     Allowlist(cli::allowlist::AllowlistArgs),
     /// Turn MSISDN/IMSI/IMEI columns of a CSV or JSON Lines file into contract pseudonyms.
     Pseudonymize(cli::pseudonymize::PseudonymizeArgs),
+    /// Make the internal topics whose partition count differs from the
+    /// configuration's again, with every instance stopped (docs/streaming.md,
+    /// "Changing the partition count").
+    Repartition(cli::repartition::RepartitionArgs),
     /// Check a configuration file (effective values, secrets masked), or print the
     /// documented example of every key.
     Config(cli::config::ConfigArgs),
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Pseudonymize(a) => cli::pseudonymize::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Config(a) => cli::config::run(a),
+        Command::Repartition(a) => cli::repartition::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ pub(crate) mod console;
 pub(crate) mod demo;
 pub(crate) mod migrate;
 pub(crate) mod pseudonymize;
+pub(crate) mod repartition;
 pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod score;

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod outputs;
 mod rebuild;
 pub mod reference;
+mod repartition;
 mod report;
 mod run;
 mod stage;
@@ -27,6 +28,7 @@ mod transmitters;
 mod worker;
 
 pub use error::ServiceError;
+pub use repartition::{repartition, RepartitionReport};
 pub use report::ServiceReport;
 pub use run::{run, ServiceOptions};
 

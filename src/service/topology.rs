@@ -37,20 +37,20 @@ pub(super) struct InternalTopics {
 /// What the configuration says of one feed's internal topics: the topic stage
 /// ingest writes (and its partition count, with the setting that gives it), and the
 /// stage-B topic its split detector uses when that count is above 1.
-struct FeedTopics<'a> {
-    feed: Feed,
-    internal: &'a str,
-    partitions: i32,
+pub(super) struct FeedTopics<'a> {
+    pub(super) feed: Feed,
+    pub(super) internal: &'a str,
+    pub(super) partitions: i32,
     setting: &'static str,
-    stage_b: &'a str,
+    pub(super) stage_b: &'a str,
     /// The stage-B topic's partitions (`[kafka] transmitter_partitions` for the
     /// fake-BTS detector's, 1 for the spam detector's).
-    stage_b_partitions: i32,
+    pub(super) stage_b_partitions: i32,
     /// The feed topic upstream (re-read into a topic made again).
-    source: &'a str,
+    pub(super) source: &'a str,
 }
 
-fn feed_topics(kafka: &KafkaConfig) -> [FeedTopics<'_>; 2] {
+pub(super) fn feed_topics(kafka: &KafkaConfig) -> [FeedTopics<'_>; 2] {
     let t = &kafka.topics;
     [
         FeedTopics {
@@ -100,10 +100,41 @@ pub(super) async fn ensure_internal_topics(
         let md = probe.fetch_metadata(Some(topic), ADMIN_TIMEOUT)?;
         Ok(md.topics().first().map_or(0, |t| t.partitions().len()) as i32)
     };
+    // Why a topic with another count is refused, and the procedure: which of the
+    // feed's stage-B topic and group exist decides its steps.
+    let refuse = |topic: &str, n: i32, want: i32| -> Result<ServiceError, ServiceError> {
+        let f = feed_topics(kafka);
+        let f = f.iter().find(|f| f.internal == topic || f.stage_b == topic);
+        let stage_b = match f {
+            Some(f) => {
+                let group = format!("{}-{}", kafka.group_id, stage_b_suffix(f.feed));
+                let group_exists = probe
+                    .fetch_group_list(Some(&group), ADMIN_TIMEOUT)
+                    .is_ok_and(|l| l.groups().iter().any(|g| !matches!(g.state(), "Dead" | "")));
+                (
+                    f.stage_b == topic || partitions(f.stage_b)? > 0,
+                    group_exists,
+                )
+            }
+            None => (false, false),
+        };
+        Ok(ServiceError::Setup(wrong_count(
+            kafka,
+            restore_window_secs,
+            topic,
+            (n, want),
+            stage_b,
+        )))
+    };
+    // Counts checked before anything is created: a refused start leaves the topics
+    // as they were (it made the stage-B topic before, for a procedure that then
+    // named a group that did not exist).
     let mut missing = Vec::new();
-    for (topic, n) in &wanted {
-        if partitions(topic)? == 0 {
-            missing.push((topic.clone(), *n));
+    for (topic, want) in &wanted {
+        match partitions(topic)? {
+            0 => missing.push((topic.clone(), *want)),
+            n if n != *want => return Err(refuse(topic, n, *want)?),
+            _ => {}
         }
     }
     let not_created = create(&admin, &missing).await;
@@ -122,13 +153,7 @@ pub(super) async fn ensure_internal_topics(
             )));
         }
         if n != *want {
-            return Err(ServiceError::Setup(wrong_count(
-                kafka,
-                restore_window_secs,
-                topic,
-                n,
-                *want,
-            )));
+            return Err(refuse(topic, n, *want)?);
         }
     }
     Ok(InternalTopics { by_feed, stage_b })
@@ -141,7 +166,13 @@ pub(super) async fn ensure_internal_topics(
 /// silently differ from the replay's: the topic is made again instead, and stage
 /// ingest re-reads the restore window of its feed into it (archive rows, dead
 /// letters and cases are idempotent, so nothing is doubled).
-fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want: i32) -> String {
+fn wrong_count(
+    kafka: &KafkaConfig,
+    restore_secs: u64,
+    topic: &str,
+    (n, want): (i32, i32),
+    (stage_b_exists, stage_b_group_exists): (bool, bool),
+) -> String {
     let topics = feed_topics(kafka);
     let f = topics
         .iter()
@@ -153,35 +184,46 @@ fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want
         (false, Feed::SmsVolume) => "1 for a stage-B topic",
     };
     let feed = f.source;
-    let split = !f.stage_b.is_empty();
-    let internal: Vec<&str> = if split {
+    let internal: Vec<&str> = if stage_b_exists {
         vec![f.internal, f.stage_b]
     } else {
         vec![f.internal]
     };
     let group = &kafka.group_id;
-    let deletes: Vec<String> = internal
-        .iter()
-        .map(|i| format!("kafka-topics.sh --bootstrap-server <brokers> --delete --topic {i}"))
-        .collect();
+    let brokers = &kafka.brokers;
+    let tool =
+        |args: String| format!("`kafka-consumer-groups.sh --bootstrap-server {brokers} {args}`");
+    let mut groups = vec![group.clone(), format!("{group}-detect")];
+    if stage_b_group_exists {
+        groups.push(format!("{group}-{}", stage_b_suffix(f.feed)));
+    }
+    let describe: Vec<String> = groups.iter().map(|g| format!("--group {g}")).collect();
     // Offsets first: the brokers drop a deleted topic's offsets from the groups, and
-    // then the command would find no such topic.
+    // then the command would find no such topic. The brokers refuse to delete or
+    // reset the offsets of a group with members, and a stopped instance's static
+    // member stays in its groups until the session timeout.
     let mut steps = vec![
         "stop every instance".to_string(),
         format!(
-            "kafka-consumer-groups.sh --bootstrap-server <brokers> --delete-offsets --group {group}-detect --topic {}",
-            internal[0]
+            "wait until {} says each group has no active members (a stopped instance stays a member until the session timeout, 30 s)",
+            tool(format!("--describe --members {}", describe.join(" ")))
         ),
+        tool(format!("--delete-offsets --group {group}-detect --topic {}", f.internal)),
     ];
-    if split {
-        steps.push(format!(
-            "kafka-consumer-groups.sh --bootstrap-server <brokers> --delete --group {group}-{}",
+    if stage_b_group_exists {
+        steps.push(tool(format!(
+            "--delete --group {group}-{}",
             stage_b_suffix(f.feed)
+        )));
+    }
+    for i in &internal {
+        steps.push(format!(
+            "`kafka-topics.sh --bootstrap-server {brokers} --delete --topic {i}`"
         ));
     }
-    steps.push(deletes.join(" and "));
     steps.push(format!(
-        "kafka-consumer-groups.sh --bootstrap-server <brokers> --reset-offsets --group {group} --topic {feed} --by-duration PT{restore_secs}S --execute (the restore window: stage ingest re-reads it into the new topic)"
+        "reset stage ingest's offsets of the feed topic to the restore window (stage ingest re-reads it into the new topic): {}",
+        tool(format!("--reset-offsets --group {group} --topic {feed} --by-duration PT{restore_secs}S --execute"))
     ));
     steps.push(
         "start the instances: the service creates the topics with the configured count".into(),
@@ -192,13 +234,13 @@ fn wrong_count(kafka: &KafkaConfig, restore_secs: u64, topic: &str, n: i32, want
         .map(|(k, s)| format!("{}. {s}", k + 1))
         .collect();
     format!(
-        "internal topic {topic} has {n} partitions; the configuration says {want} ({setting}). Partitions are not added in place: keys would move away from their history and the cases would differ. To change the count: {}",
+        "internal topic {topic} has {n} partitions; the configuration says {want} ({setting}). Partitions are not added in place: keys would move away from their history and the cases would differ. To change the count: stop every instance, then run `cellwatch repartition` with this configuration (it waits for the stopped instances to leave the groups and does the steps below, checking each). By hand, with the broker's tools: {}. kafka-consumer-groups.sh exits 0 even when it prints `Error:`, so read its output; add `--command-config <file>` when the brokers need authentication; `scripts/services.sh kafka-tool` runs both tools from this project's Kafka install.",
         numbered.join("; ")
     )
 }
 
 /// Create `missing` (topic, partitions); what could not be created, with why.
-async fn create(
+pub(super) async fn create(
     admin: &AdminClient<DefaultClientContext>,
     missing: &[(String, i32)],
 ) -> BTreeMap<String, String> {
@@ -326,4 +368,65 @@ pub(super) fn warn_if_partial(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The commands of the procedure, in order (every `…` naming a broker tool).
+    fn commands(message: &str) -> Vec<&str> {
+        message
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| c.starts_with("kafka-") && c.contains("--bootstrap-server"))
+            .collect()
+    }
+
+    fn kafka() -> KafkaConfig {
+        KafkaConfig {
+            brokers: "broker-1:9092".into(),
+            group_id: "cw".into(),
+            measurement_partitions: 3,
+            ..KafkaConfig::default()
+        }
+    }
+
+    /// From 1 partition to 3 the stage-B topic and group do not exist: the procedure
+    /// does not name them (the tools fail on a group that does not exist), waits for
+    /// the groups to empty before touching their offsets, fills in the brokers and
+    /// names `cellwatch repartition`.
+    #[test]
+    fn the_procedure_names_only_what_exists_and_waits_for_the_groups() {
+        let k = kafka();
+        let imeas = k.topics.internal_measurements.clone();
+        let m = wrong_count(&k, 87_000, &imeas, (1, 3), (false, false));
+        assert!(m.contains("cellwatch repartition"), "{m}");
+        let c = commands(&m);
+        assert_eq!(c.len(), 4, "{c:?}");
+        assert!(
+            c[0].contains("--describe --members --group cw --group cw-detect"),
+            "{c:?}"
+        );
+        assert!(m.contains(&format!("wait until `{}`", c[0])), "{m}");
+        assert!(c[1].contains(&format!(
+            "--delete-offsets --group cw-detect --topic {imeas}"
+        )));
+        assert!(c[2].starts_with("kafka-topics.sh --bootstrap-server broker-1:9092 --delete"));
+        assert!(c[3].ends_with("--by-duration PT87000S --execute"), "{c:?}");
+        assert!(!m.contains("transmitters"), "{m}");
+        assert!(!m.contains("<brokers>"), "{m}");
+
+        // 3 to 1: the stage-B topic and group exist and go too.
+        let m = wrong_count(&k, 87_000, &imeas, (3, 1), (true, true));
+        let c = commands(&m);
+        assert_eq!(c.len(), 6, "{c:?}");
+        assert!(c[0].ends_with("--group cw-transmitters"), "{c:?}");
+        assert!(c[2].ends_with("--delete --group cw-transmitters"), "{c:?}");
+        assert!(c[4].ends_with(&format!(
+            "--delete --topic {}",
+            k.topics.internal_transmitters
+        )));
+    }
 }
