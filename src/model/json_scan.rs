@@ -29,18 +29,136 @@ pub(super) struct Scanner<'a> {
     pub(super) i: usize,
 }
 
+/// A member key of a flat record as the scanner expects it next: the 3 to 24 bytes
+/// `"name":`, kept as three little-endian words and their masks, so telling whether
+/// the line holds it here is three masked compares (no call, no branch per byte).
+pub(super) struct Key {
+    name: &'static str,
+    words: [u64; 3],
+    masks: [u64; 3],
+    len: usize,
+}
+
+impl Key {
+    /// The key `name`: at most 21 bytes, none of them a quote, a backslash or a
+    /// control character (checked at compile time for the scanners' tables).
+    pub(super) const fn new(name: &'static str) -> Key {
+        let n = name.as_bytes();
+        let len = n.len() + 3;
+        assert!(len <= 24, "key too long for the fast path");
+        let mut bytes = [0u8; 24];
+        let mut mask = [0u8; 24];
+        bytes[0] = b'"';
+        let mut k = 0;
+        while k < n.len() {
+            assert!(n[k] >= 0x20 && n[k] != b'"' && n[k] != b'\\');
+            bytes[k + 1] = n[k];
+            k += 1;
+        }
+        bytes[n.len() + 1] = b'"';
+        bytes[n.len() + 2] = b':';
+        let mut k = 0;
+        while k < len {
+            mask[k] = 0xff;
+            k += 1;
+        }
+        Key {
+            name,
+            words: [word(&bytes, 0), word(&bytes, 8), word(&bytes, 16)],
+            masks: [word(&mask, 0), word(&mask, 8), word(&mask, 16)],
+            len,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Key {
+    pub(super) fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// Eight bytes of `b` from `at`, little-endian.
+const fn word(b: &[u8; 24], at: usize) -> u64 {
+    let mut w = 0u64;
+    let mut k = 0;
+    while k < 8 {
+        w |= (b[at + k] as u64) << (8 * k);
+        k += 1;
+    }
+    w
+}
+
 impl<'a> Scanner<'a> {
-    /// A whole line that is one object and nothing else (whitespace after it aside),
-    /// each member read by `member` as in [`Scanner::members`]; `None` gives up.
-    pub(super) fn whole_object(
+    /// A whole line that is one object of a flat record and nothing else
+    /// (whitespace after it aside): every member's key is one of `keys` (at most 32)
+    /// and `member` reads its value, given the key's index; an unknown or repeated
+    /// key, or `None` from `member`, gives up.
+    ///
+    /// Producers write the keys in one order, so after the member of `keys[k]` the
+    /// scanner first asks whether `"keys[k+1]":` follows, compared word by word
+    /// ([`Key`]); only when it does not is the key read as a string and looked up.
+    /// Both ways read the same bytes to the same effect.
+    pub(super) fn record(
         text: &'a str,
-        member: impl FnMut(&mut Self, &'a str) -> Option<u32>,
+        keys: &[Key],
+        mut member: impl FnMut(&mut Self, usize) -> Option<()>,
     ) -> Option<()> {
+        debug_assert!(keys.len() <= 32);
         let mut s = Scanner { text, i: 0 };
         s.eat(b'{')?;
-        s.members(member)?;
+        let mut seen = 0u32;
+        let mut next = 0;
+        s.ws();
+        if s.peek()? == b'}' {
+            s.i += 1;
+        } else {
+            loop {
+                s.ws();
+                let index = match keys.get(next) {
+                    Some(key) if s.at_key(key) => {
+                        s.i += key.len;
+                        next
+                    }
+                    _ => {
+                        let name = s.string()?;
+                        s.ws();
+                        s.eat(b':')?;
+                        keys.iter().position(|k| k.name == name)?
+                    }
+                };
+                let bit = 1u32 << index;
+                if seen & bit != 0 {
+                    return None;
+                }
+                seen |= bit;
+                s.ws();
+                member(&mut s, index)?;
+                next = index + 1;
+                s.ws();
+                match s.next()? {
+                    b',' => {}
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
         s.ws();
         (s.i == text.len()).then_some(())
+    }
+
+    /// Whether `"key":` is at the scanner's position (`false` within 24 bytes of the
+    /// end, where the caller reads the key the general way).
+    #[inline(always)]
+    fn at_key(&self, key: &Key) -> bool {
+        let Some(b) = self.bytes().get(self.i..self.i + 24) else {
+            return false;
+        };
+        let w = |k: usize| u64::from_le_bytes(b[8 * k..8 * k + 8].try_into().expect("8 bytes"));
+        ((w(0) ^ key.words[0]) & key.masks[0])
+            | ((w(1) ^ key.words[1]) & key.masks[1])
+            | ((w(2) ^ key.words[2]) & key.masks[2])
+            == 0
     }
 
     pub(super) fn bytes(&self) -> &'a [u8] {

@@ -244,10 +244,13 @@ fn content_fps(fps: Vec<RawFp<'_>>) -> Result<Vec<ContentFingerprint>, Validatio
             ));
         }
         let fp = u64::from_str_radix(&fp_s, 16).expect("16 hex digits fit u64");
-        let n = count(
-            &format!("content_fps[{i}].n"),
-            f.n.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].n")))?,
-        )?;
+        let n =
+            f.n.ok_or_else(|| ValidationError::missing(&format!("content_fps[{i}].n")))?;
+        // the field's name is formatted only for a refusal (not once per record)
+        let n = match n {
+            0..=MAX_COUNT => n as u32,
+            _ => count(&format!("content_fps[{i}].n"), n)?,
+        };
         content_fps.push(ContentFingerprint { fp, n });
     }
     Ok(content_fps)

@@ -17,7 +17,7 @@ use crate::model::{Feed, TimeBounds};
 use crate::pipeline::{Lane, Pipeline};
 use crate::validate::{DeadLetter, SourceValidator};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -180,9 +180,10 @@ fn open_inputs(opts: &ReplayOptions) -> Result<Vec<Input>, ReplayError> {
     Ok(inputs)
 }
 
-fn open_input(p: &InputPath) -> Result<Box<dyn BufRead + Send>, ReplayError> {
+/// An input unbuffered: the parse stage reads large blocks straight into its chunks.
+fn open_input(p: &InputPath) -> Result<Box<dyn Read + Send>, ReplayError> {
     match p {
-        InputPath::Stdin => Ok(Box::new(BufReader::with_capacity(1 << 18, io::stdin()))),
+        InputPath::Stdin => Ok(Box::new(io::stdin())),
         InputPath::File(path) => {
             let meta = std::fs::metadata(path).map_err(|source| ReplayError::OpenInput {
                 path: path.display().to_string(),
@@ -198,7 +199,7 @@ fn open_input(p: &InputPath) -> Result<Box<dyn BufRead + Send>, ReplayError> {
                 path: path.display().to_string(),
                 source,
             })?;
-            Ok(Box::new(BufReader::with_capacity(1 << 18, f)))
+            Ok(Box::new(f))
         }
     }
 }
@@ -224,7 +225,7 @@ fn write_summary(path: &Path, summary: &ReplaySummary) -> Result<(), ReplayError
 }
 
 /// An opened input: its feed, its name and its reader.
-type Input = (Feed, InputPath, Box<dyn BufRead + Send>);
+type Input = (Feed, InputPath, Box<dyn Read + Send>);
 
 /// The inputs one after the other through the whole pipeline (when it cannot be
 /// split into feed lanes).
@@ -350,7 +351,7 @@ impl SourceError {
 fn replay_source(
     feed: Feed,
     path: &InputPath,
-    reader: Box<dyn BufRead + Send>,
+    reader: Box<dyn Read + Send>,
     config: &Config,
     bounds: TimeBounds,
     pipeline: &mut Pipeline,
@@ -387,7 +388,7 @@ fn replay_source(
                     file: &name,
                     line: summary.lines,
                 };
-                let raw = &bytes[line.range];
+                let raw = &bytes.data()[line.range];
                 let dead = match line.parsed {
                     // admitted by reference: the event moves once, to the hold queue
                     Ok(event) => match validator.admit_valid(&event, raw, origin) {
