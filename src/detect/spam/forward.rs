@@ -20,7 +20,7 @@
 //! key (operator, SIM, interval: the baseline's population, the order, the SIM's
 //! key); of a hot SIM also the record's TAC (the gateway verdict); and, only when the
 //! SIM may be in farm grouping ([`Found::farm`]), its device and content
-//! fingerprints. A sample is then about 50 bytes instead of the whole record.
+//! fingerprints. A sample is then 36 bytes instead of the whole record.
 //!
 //! A forward orders exactly as its record ([`Event::tie_cmp`]): merged from any
 //! number of stage-A tasks in canonical order, stage B sees the very sequence one
