@@ -14,7 +14,16 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
 /// Version byte in front of every message: a reader refuses what it does not know.
-const VERSION: u8 = 1;
+/// 2 since the spam detector's forwards carry only what stage B reads (1 carried
+/// the whole record) and forwards come in batches.
+const VERSION: u8 = 2;
+/// First byte of a batch: forwards that stage A produced one after the other (no
+/// marker between them), each as its own message would be, behind its length
+/// (postcard varint). Stage B applies them in that order, as if they came apart.
+const BATCH: u8 = 3;
+/// Most forwards in one batch, and most bytes (far below the brokers' 1 MB limit).
+const BATCH_MAX_FORWARDS: usize = 512;
+const BATCH_MAX_BYTES: usize = 256 * 1024;
 
 /// One message of a stage-B topic, forwarding `M` (the fake-BTS detector's
 /// `Forward`, the spam detector's `SimForward`).
@@ -51,6 +60,59 @@ impl<M: Serialize + serde::de::DeserializeOwned> Hop<M> {
             None => Err(HopError("empty".into())),
         }
     }
+}
+
+/// The messages one stage-B-topic message holds: itself, or each of a batch's.
+pub(crate) fn frames(bytes: &[u8]) -> Result<Vec<&[u8]>, HopError> {
+    let Some((&BATCH, mut rest)) = bytes.split_first() else {
+        return Ok(vec![bytes]);
+    };
+    let mut frames = Vec::new();
+    while !rest.is_empty() {
+        let (len, tail) =
+            postcard::take_from_bytes::<u32>(rest).map_err(|e| HopError(format!("batch: {e}")))?;
+        let len = len as usize;
+        if len > tail.len() {
+            return Err(HopError("batch: truncated".into()));
+        }
+        let (frame, tail) = tail.split_at(len);
+        frames.push(frame);
+        rest = tail;
+    }
+    Ok(frames)
+}
+
+/// Consecutive forwards (each encoded as its `Hop::Forward`) as batches of at most
+/// [`BATCH_MAX_FORWARDS`] and [`BATCH_MAX_BYTES`]; a lone forward stays as it is.
+pub(crate) fn batches(forwards: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    let mut bytes = 0;
+    let close = |batch: &mut Vec<Vec<u8>>, out: &mut Vec<Vec<u8>>| {
+        if batch.len() == 1 {
+            out.extend(batch.pop());
+        } else if !batch.is_empty() {
+            let mut b = Vec::with_capacity(1 + batch.iter().map(|f| f.len() + 5).sum::<usize>());
+            b.push(BATCH);
+            let mut len = [0u8; 5];
+            for f in batch.drain(..) {
+                let l = postcard::to_slice(&(f.len() as u32), &mut len).unwrap_or_default();
+                b.extend_from_slice(l);
+                b.extend_from_slice(&f);
+            }
+            out.push(b);
+        }
+    };
+    for f in forwards {
+        if batch.len() >= BATCH_MAX_FORWARDS || bytes + f.len() > BATCH_MAX_BYTES {
+            close(&mut batch, &mut out);
+            bytes = 0;
+        }
+        bytes += f.len() + 5;
+        batch.push(f);
+    }
+    close(&mut batch, &mut out);
+    out
 }
 
 /// A step or end marker, encoded as every `Hop<M>` encodes it (the variant and its
@@ -192,6 +254,29 @@ mod tests {
         }
         assert!(Hop::<Forward>::decode(&[9, 1, 2]).is_err());
         assert!(Hop::<Forward>::decode(&[]).is_err());
+    }
+
+    #[test]
+    fn batches_hold_the_forwards_in_order_and_a_lone_forward_stays_apart() {
+        let forwards: Vec<Vec<u8>> = (0..1_100u32)
+            .map(|i| vec![VERSION; 1 + (i as usize % 300)])
+            .collect();
+        let batched = batches(forwards.clone());
+        assert_eq!(batched.len(), 3, "512 forwards at most in a batch");
+        let back: Vec<Vec<u8>> = batched
+            .iter()
+            .flat_map(|b| frames(b).unwrap())
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert_eq!(back, forwards);
+        assert_eq!(batches(vec![vec![VERSION, 7]]), vec![vec![VERSION, 7]]);
+        assert_eq!(frames(&[VERSION, 7]).unwrap(), vec![&[VERSION, 7][..]]);
+        let big: Vec<Vec<u8>> = (0..3).map(|_| vec![VERSION; 200 * 1024]).collect();
+        assert_eq!(batches(big).len(), 3, "256 KB at most in a batch");
+        assert!(
+            frames(&[BATCH, 9, 1]).is_err(),
+            "a truncated batch is refused"
+        );
     }
 
     #[test]

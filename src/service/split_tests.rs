@@ -213,14 +213,19 @@ fn one_process(dir: &Path, config: &Config, now_ms: i64, feed: Feed) -> Vec<Case
     )
 }
 
-/// The forwards of a stage-B log (markers decode without the forward's type) and
-/// their bytes.
-fn forwards_and_bytes(log: &[Vec<u8>]) -> (usize, usize) {
-    let forwards: Vec<&Vec<u8>> = log
+/// The forwards of a stage-B log (markers decode without the forward's type; a batch
+/// holds several), the messages that carry them, and their bytes.
+fn forwards_and_bytes(log: &[Vec<u8>]) -> (usize, usize, usize) {
+    let carrying: Vec<&Vec<u8>> = log
         .iter()
         .filter(|m| Hop::<Never>::decode(m).is_err())
         .collect();
-    (forwards.len(), forwards.iter().map(|m| m.len()).sum())
+    let forwards = carrying
+        .iter()
+        .map(|m| super::hop::frames(m).expect("frames").len())
+        .sum();
+    let bytes = carrying.iter().map(|m| m.len()).sum();
+    (forwards, carrying.len(), bytes)
 }
 
 /// Stage A on three partitions over two workers in three interleavings, and a
@@ -247,9 +252,9 @@ fn three_partitions_give_one_process(
     for chunk in [1usize, 97, 5_000] {
         let log = run_stage_a(&config, &cells, &by_partition, chunk, feed);
         if chunk == 5_000 {
-            let (forwards, bytes) = forwards_and_bytes(&log);
+            let (forwards, carrying, bytes) = forwards_and_bytes(&log);
             eprintln!(
-                "{}: {forwards} forwards of {} messages, {} bytes per forward",
+                "{}: {forwards} forwards in {carrying} of {} messages, {} bytes per forward",
                 feed.name(),
                 log.len(),
                 bytes / forwards.max(1)

@@ -8,7 +8,7 @@
 use super::consumer::WorkerContext;
 use super::envelope::{detector_key, feed_of_tag, feed_tag, partition_of, Envelope};
 use super::error::ServiceError;
-use super::hop::{marker, Hop, Outbox, Produced};
+use super::hop::{batches, marker, Hop, Outbox, Produced};
 use super::outputs::Batch;
 use super::stage_b::CrossStage;
 use super::transmitters::route_forward;
@@ -323,7 +323,14 @@ impl Worker {
                 }
                 out.push(message(last, payload));
             };
+            // Forwards to the one partition go in batches, each ended by a marker.
+            let mut pending = Vec::new();
             for p in produced {
+                if !matches!(p, Produced::Forward(_)) {
+                    for batch in batches(std::mem::take(&mut pending)) {
+                        push(batch, &[0]);
+                    }
+                }
                 match p {
                     Produced::Forward(payload) => match &tiles {
                         Some((grid, n)) => {
@@ -331,7 +338,7 @@ impl Worker {
                             let parts: Vec<i32> = to.iter().map(|p| *p as i32).collect();
                             push(payload, &parts);
                         }
-                        None => push(payload, &[0]),
+                        None => pending.push(payload),
                     },
                     Produced::Step(watermark_ms) => {
                         for &partition in &mine {
@@ -348,6 +355,9 @@ impl Worker {
                         }
                     }
                 }
+            }
+            for batch in batches(pending) {
+                push(batch, &[0]);
             }
         }
         out

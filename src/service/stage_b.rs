@@ -11,7 +11,7 @@
 //! stage with its own hold queue over forwards instead of the pipeline's over events.
 
 use super::error::ServiceError;
-use super::hop::{Hop, HopError};
+use super::hop::{frames, Hop, HopError};
 use super::stage::Stage;
 use super::worker::Worker;
 use crate::detect::stage::{canonical_cmp, Emit, Message, Never, Stage as DetectStage};
@@ -230,7 +230,11 @@ where
         out: &mut dyn CaseSink,
         live: bool,
     ) -> Result<bool, HopError> {
-        Ok(self.apply_hop(Hop::decode(payload)?, out, live))
+        let mut finished = false;
+        for frame in frames(payload)? {
+            finished |= self.apply_hop(Hop::decode(frame)?, out, live);
+        }
+        Ok(finished)
     }
 
     fn unfinished(&self) -> Vec<i32> {

@@ -5,13 +5,13 @@
 use super::cross::{mark, CrossSim, Evidence};
 use super::farm::MemberRecord;
 use super::forward::Hot;
+use super::forward::Seen;
 use super::ids::{hash64, SimKey};
 use super::record::RecordSpan;
 use super::rules::SimFeatures;
 use super::state::{field, flag};
 use crate::config::SpamConfig;
 use crate::detect::CaseSink;
-use crate::model::SmsVolume;
 
 /// The weak risk markers of a SIM at one record.
 #[derive(Debug, Clone, Copy)]
@@ -74,8 +74,8 @@ impl CrossSim {
     pub(super) fn consider_farm_candidate(
         &mut self,
         key: &SimKey,
-        r: &SmsVolume,
-        span: &RecordSpan,
+        r: &Seen,
+        (span, farm): (&RecordSpan, bool),
         hot: &Hot,
         f: &SimFeatures,
         out: &mut dyn CaseSink,
@@ -102,6 +102,7 @@ impl CrossSim {
             return;
         }
         self.set_mark(key, &evidence, mark::FARM_NODE, true);
+        debug_assert!(farm, "stage A sends a farm node's device and fingerprints");
         let first_seen_s = hot.first_seen_s;
         // a SIM already there when the feed started says nothing about its start
         let feed_start = self.feed_start_s.unwrap_or(span.window_start_s);
@@ -133,16 +134,16 @@ impl CrossSim {
         let founder = founder_due && steady;
         let onset_proven = latecomer_due && steady;
         let onset_s = (founder || onset_proven).then_some(first_seen_s);
-        let device = r.device.as_deref().map(|d| hash64(&[d.as_bytes()]));
+        let device = r.device.map(|d| hash64(&[d.as_bytes()]));
         let rec = MemberRecord {
             key,
-            operator: &r.operator,
+            operator: r.operator,
             t_s: span.t_s,
             window_start_s: span.window_start_s,
             device,
             tac: r.imei_tac,
             cell: hot.cell_hash,
-            fps: &r.content_fps,
+            fps: r.content_fps,
             new_medium: f.new_medium,
             distinct_medium: f.distinct_medium,
             // its pace now: one record tells little on a feed of 60 s records, and

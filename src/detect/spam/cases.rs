@@ -6,12 +6,13 @@
 
 use super::contrary::Contrary;
 use super::cross::{mark, CrossSim, Evidence};
+use super::forward::Seen;
 use super::ids::SimKey;
 use super::rules::{Fired, RuleId, SimFeatures};
 use super::state::field;
 use crate::detect::case_id::digest_id;
 use crate::detect::CaseSink;
-use crate::model::{round4, Case, CaseKind, CaseStatus, SmsVolume};
+use crate::model::{round4, Case, CaseKind, CaseStatus};
 
 /// Deterministic case id of a SIM case (`spam_sim`, `sim_farm`): `PREFIX-` + the first
 /// 16 hex characters of SHA-256 over `kind|operator|sim|hour of opened_at`.
@@ -63,7 +64,7 @@ pub(super) struct SimCase {
 
 /// A SIM at one record, as stage B knows it: its key, the record (operator and SIM
 /// by name), its evidence and whether it is allowlisted.
-pub(super) type SimAt<'a> = (&'a SimKey, &'a SmsVolume, Evidence, bool);
+pub(super) type SimAt<'a> = (&'a SimKey, &'a Seen<'a>, Evidence, bool);
 
 impl SimCase {
     /// Fold a later evaluation in; true when it fired new rules (a snapshot is due).
@@ -214,13 +215,13 @@ impl CrossSim {
     }
 
     /// A SIM met the gate but contrary evidence held it back: a near miss.
-    fn hold(&mut self, r: &SmsVolume, end_ms: i64, fired: &Fired, score: f64, contrary: Contrary) {
+    fn hold(&mut self, r: &Seen, end_ms: i64, fired: &Fired, score: f64, contrary: Contrary) {
         let mut reasons = fired.reasons();
         reasons.extend(contrary.reasons);
         let max = self.config.near_miss_max as usize;
         self.near_misses.hold(
             max,
-            (&r.operator, r.sim.to_string()),
+            (r.operator, r.sim.to_string()),
             end_ms,
             round4(score),
             reasons,
@@ -229,7 +230,7 @@ impl CrossSim {
     }
 
     /// An allowlisted SIM met the opening gate: no case, counted once per incident.
-    fn suppress_case(&mut self, key: &SimKey, r: &SmsVolume, evidence: &Evidence) {
+    fn suppress_case(&mut self, key: &SimKey, r: &Seen, evidence: &Evidence) {
         if self.marks(key) & mark::SUPPRESSED == 0 {
             self.set_mark(key, evidence, mark::SUPPRESSED, true);
             self.stats.allowlist_suppressed += 1;

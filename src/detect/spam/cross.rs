@@ -11,8 +11,7 @@ use super::baseline::BaselineParams;
 use super::baselines::Baselines;
 use super::cases::SimCase;
 use super::farm::{FarmIndex, FarmParams};
-use super::forward::Found;
-use super::forward::SimForward;
+use super::forward::{Found, Seen, SimForward};
 use super::ids::{fast_map, FastMap, Operators, SimKey};
 use super::near_miss::NearMisses;
 use super::rules::{confidences, FarmRules, SimRules, ALL_RULES};
@@ -128,12 +127,12 @@ impl CrossSim {
     /// Act on one message of stage A: refit the baselines at the first record past a
     /// boundary, end the incident of a restarted SIM, take the population sample, and
     /// for a hot SIM run the rules and farm grouping.
-    pub(super) fn on_forward(&mut self, r: &SmsVolume, fwd: &Found, out: &mut dyn CaseSink) {
-        let span = &fwd.span;
+    pub(super) fn on_forward(&mut self, r: &Seen, fwd: &Found, out: &mut dyn CaseSink) {
+        let span = &r.span();
         self.feed_start_s.get_or_insert(span.window_start_s);
         self.refresh_baseline(span.end_ms);
-        let op = self.operators.intern(&r.operator);
-        let key = (fwd.restarted || fwd.hot.is_some()).then(|| SimKey::new(op, &r.sim));
+        let op = self.operators.intern(r.operator);
+        let key = (fwd.restarted || fwd.hot.is_some()).then(|| SimKey::new(op, r.sim));
         if let (true, Some(key)) = (fwd.restarted, &key) {
             // idle longer than the long window: the incident is over
             self.end_incident(key, out);
@@ -167,13 +166,13 @@ impl CrossSim {
             let sim = (key, r, evidence, allowlisted);
             self.apply_sim_rules(sim, span.end_ms, &fired, &f, out);
         }
-        self.consider_farm_candidate(key, r, span, hot, &f, out);
+        self.consider_farm_candidate(key, r, (span, fwd.farm), hot, &f, out);
     }
 
     /// The record's device model when it is a gateway: its TAC, or 0 when it carries
     /// none and the last one the SIM reported (`last_tac`, 0: none) is a gateway's.
     #[inline]
-    fn gateway_tac(&self, r: &SmsVolume, last_tac: u32) -> Option<u32> {
+    fn gateway_tac(&self, r: &Seen, last_tac: u32) -> Option<u32> {
         match r.imei_tac {
             Some(tac) => self.farm.is_gateway_tac(tac).then_some(tac),
             None => (last_tac != 0 && self.farm.is_gateway_tac(last_tac)).then_some(0),
@@ -276,7 +275,7 @@ impl Stage for CrossSim {
     }
 
     fn on_message(&mut self, message: &SimForward, out: &mut Emit<'_, Never>) {
-        self.on_forward(&message.record, &message.found, out.cases());
+        self.on_forward(&message.seen(), &message.found, out.cases());
     }
 
     fn on_watermark(&mut self, watermark_ms: i64, out: &mut Emit<'_, Never>) {

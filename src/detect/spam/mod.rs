@@ -135,7 +135,7 @@ impl SpamDetector {
             "stage B never needs a record stage A keeps"
         );
         if let Some(fwd) = fwd {
-            self.stage_b.on_forward(r, &fwd, out);
+            self.stage_b.on_forward(&forward::Seen::of(r), &fwd, out);
         }
     }
 }

@@ -20,8 +20,13 @@ pub(super) struct RecordSpan {
 impl RecordSpan {
     #[inline]
     pub(crate) fn of(r: &SmsVolume) -> RecordSpan {
-        let start_ms = r.window_start_ms;
-        let end_ms = start_ms + i64::from(r.window_secs) * 1000;
+        RecordSpan::at(r.window_start_ms, r.window_secs)
+    }
+
+    /// The interval of `window_secs` from `start_ms`.
+    #[inline]
+    pub(crate) fn at(start_ms: i64, window_secs: u32) -> RecordSpan {
+        let end_ms = start_ms + i64::from(window_secs) * 1000;
         RecordSpan {
             start_ms,
             end_ms,

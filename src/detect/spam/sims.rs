@@ -132,6 +132,10 @@ impl SimStage {
         if may_open || candidate {
             st.set(flag::FORWARDED, true);
         }
+        if candidate {
+            st.set(flag::CANDIDATE, true);
+        }
+        let farm = st.has(flag::CANDIDATE);
         if let Some(t) = r.imei_tac {
             cols.last_tac = t;
         }
@@ -174,10 +178,10 @@ impl SimStage {
             return None;
         }
         Some(Found {
-            span,
             sample,
             out_medium: f.out_medium,
             restarted,
+            farm,
             hot,
         })
     }
@@ -295,10 +299,7 @@ impl Stage for SimStage {
     fn on_message(&mut self, message: &Event, out: &mut Emit<'_, SimForward>) {
         if let Event::Sms(r) = message {
             if let Some(found) = self.on_record(r) {
-                out.forward(SimForward {
-                    record: r.clone(),
-                    found,
-                });
+                out.forward(SimForward::of(r, found));
             }
         }
     }

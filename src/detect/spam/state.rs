@@ -45,7 +45,11 @@ pub(crate) mod flag {
     pub(crate) const KYC_KNOWN: u8 = 1 << 1;
     /// Last reported `kyc_verified` value.
     pub(crate) const KYC_VERIFIED: u8 = 1 << 2;
-    // bits 3 to 6 are free: which TACs are gateways, open cases, suppressions and
+    /// Stage A (`sims.rs`): since the state began the SIM showed a farm candidate's
+    /// markers at some record (the gateway marker for any device), so stage B may
+    /// have it in farm grouping: its records' devices and fingerprints cross.
+    pub(crate) const CANDIDATE: u8 = 1 << 3;
+    // bits 4 to 6 are free: which TACs are gateways, open cases, suppressions and
     // farm nodes are stage B's (`cross.rs`)
     /// Stage A's "hot" bit (`sims.rs`): since the state began, the SIM could open a
     /// case or showed a farm candidate's markers at some record, so every record of
