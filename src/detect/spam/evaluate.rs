@@ -138,13 +138,16 @@ fn least_per_hour(held: u32, least: u64, bucket_ms: i64) -> f64 {
     }
 }
 
-/// How steadily the SIM has kept `rate_per_hour` (`RATE_STEADY_HOUR`): the whole
-/// buckets of the medium window, back from the newest whole one, in which it sent at
-/// least that rate's share of a bucket (at most `max`), and the smallest of their
-/// counts as an hourly rate (0 when there are none). Only on records no longer than a
-/// bucket (`record_secs`): a longer record is spread evenly over its buckets, which
-/// then show its average, not each bucket's own count. The newest bucket is whole
-/// when the newest record ends where it ends.
+/// How steadily the SIM has kept `rate_per_hour` (`RATE_STEADY_HOUR`): the buckets of
+/// the medium window, back from the newest, in which it sent at least that rate's
+/// share of a bucket (at most `max`), and the smallest of their counts as an hourly
+/// rate (0 when there are none). The newest bucket is read pro rata when it has only
+/// partly elapsed (a record that ends inside it): at least the rate's share of the
+/// time elapsed in it, its pace over that time (a feed whose records never end on a
+/// 5-minute boundary of the epoch would otherwise never show the ring's twelve
+/// buckets whole). Only on records no longer than a bucket (`record_secs`): a longer
+/// record is spread evenly over its buckets, which then show its average, not each
+/// bucket's own count.
 #[inline]
 pub(super) fn steady_buckets(
     st: &SimState,
@@ -159,20 +162,26 @@ pub(super) fn steady_buckets(
         return (0, 0.0);
     }
     let now_ms = i64::from(st.last_seen_s) * 1000;
-    // the end of the newest whole bucket: `now` itself when it ends one
-    let newest_end = spec.start_of_last(now_ms, 0);
-    let whole_end = if now_ms == newest_end {
-        now_ms
-    } else {
-        newest_end - bucket_ms
-    };
-    let per_bucket = (rate_per_hour as f64 * bucket_ms as f64 / 3_600_000.0).ceil() as u64;
     // time before the SIM's first record is no bucket it kept the pace in
     let first_ms = i64::from(st.first_seen_s) * 1000;
     let mut held = 0;
-    let mut least = u64::MAX;
+    let mut least = f64::INFINITY;
+    // buckets are (k·w, (k+1)·w]: the newest ends at `now` when it is whole
+    let newest_end = spec.start_of_last(now_ms, 0);
+    let mut end = newest_end;
+    if now_ms < newest_end {
+        let elapsed_ms = now_ms - (newest_end - bucket_ms);
+        let sent = st.medium.sum_last(spec, now_ms, 1)[0];
+        let pace = sent as f64 * 3_600_000.0 / elapsed_ms as f64;
+        if max == 0 || pace < rate_per_hour.max(1) as f64 {
+            return (0, 0.0);
+        }
+        held = 1;
+        least = pace;
+        end -= bucket_ms;
+    }
+    let per_bucket = (rate_per_hour as f64 * bucket_ms as f64 / 3_600_000.0).ceil() as u64;
     while held < max {
-        let end = whole_end - i64::from(held) * bucket_ms;
         if end - bucket_ms < first_ms || now_ms - end >= spec.len() as i64 * bucket_ms {
             break;
         }
@@ -180,10 +189,11 @@ pub(super) fn steady_buckets(
         if sent < per_bucket.max(1) {
             break;
         }
-        least = least.min(sent);
+        least = least.min(sent as f64 * 3_600_000.0 / bucket_ms as f64);
         held += 1;
+        end -= bucket_ms;
     }
-    (held, least_per_hour(held, least, bucket_ms))
+    (held, if held == 0 { 0.0 } else { least })
 }
 
 /// Whether a SIM without an open case could open one (or be a near miss): its

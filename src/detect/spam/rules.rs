@@ -288,8 +288,9 @@ pub(crate) struct SimFeatures {
     /// SIM sent within the long window (stage A's burst column).
     #[serde(default)]
     pub(crate) bursts: u32,
-    /// Consecutive whole medium-window buckets, back from the newest whole one, in
-    /// which the SIM sent at least `steady_rate_1h`'s share of a bucket (filled in
+    /// Consecutive medium-window buckets, back from the newest (pro rata when it has
+    /// only partly elapsed), in which the SIM sent at least `steady_rate_1h`'s share
+    /// of a bucket (filled in
     /// only when it may open a case, its pace is `RATE_HELD_HOURS`'s and its records
     /// are no longer than a bucket; 0 otherwise): a pace held in every 5 minutes.
     #[serde(default)]
@@ -347,7 +348,8 @@ pub(crate) struct SimRules {
     pub(crate) held_hours: u32,
     pub(crate) burst_repeats: u32,
     pub(crate) steady_rate_1h: u64,
-    /// Whole buckets `RATE_STEADY_HOUR` needs: every bucket of the medium window.
+    /// Buckets `RATE_STEADY_HOUR` needs: every bucket of the medium window, the newest
+    /// read pro rata when it has only partly elapsed.
     pub(crate) steady_buckets: u32,
     pub(crate) new_ratio: f64,
     pub(crate) new_min: u64,
@@ -504,7 +506,8 @@ fn rate_held_hours(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 }
 
 /// `RATE_STEADY_HOUR`: in every bucket of the medium window (twelve 5-minute buckets:
-/// the last hour) the SIM sent at least `steady_rate_1h`'s share of a bucket, read on
+/// the last hour, the newest pro rata to the time elapsed in it) the SIM sent at least
+/// `steady_rate_1h`'s share of a bucket, read on
 /// records no longer than a bucket (a longer record is spread evenly over its buckets
 /// and shows no bucket's own count), and (once the operator's baseline for the SIM's
 /// reporting interval is trusted) the slowest bucket's pace at a robust z of at least
