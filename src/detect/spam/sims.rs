@@ -149,6 +149,7 @@ impl SimStage {
                     r.window_secs,
                     self.rules.steady_rate_1h,
                     self.rules.steady_buckets,
+                    self.rules.steady_record_secs,
                 );
             }
             Hot {
