@@ -108,10 +108,12 @@ pub(crate) struct RuleConfidence {
     #[serde(rename = "REPEATED_BURSTS")]
     pub(crate) repeated_bursts: f64,
     /// `RATE_STEADY_HOUR`: in every 5-minute bucket of the last hour the SIM sent at
-    /// least `spam.steady_rate_1h`'s share of a bucket (read on records no longer than
-    /// a bucket), far beyond its operator's population (`spam.far_robust_z`): a
-    /// script's pace, not a person's. Enough on its own to open a case (it needs only
-    /// `sms_out`), unless evidence the feed does carry contradicts it.
+    /// least `spam.steady_rate_1h`'s share of a bucket (the newest pro rata; on records
+    /// longer than a bucket, up to `spam.steady_record_secs`, each record's own count,
+    /// where the feed carries `distinct_recipients`), far beyond its operator's
+    /// population (`spam.far_robust_z`): a script's pace, not a person's. Enough on its
+    /// own to open a case (on records of a bucket or less it needs only `sms_out`),
+    /// unless evidence the feed does carry contradicts it.
     #[serde(rename = "RATE_STEADY_HOUR")]
     pub(crate) rate_steady_hour: f64,
 }

@@ -113,8 +113,9 @@ pub struct SpamConfig {
     /// `RATE_FAR_BEYOND`. Within 2..=31 (the count is kept in 5 bits).
     pub(crate) burst_repeats: u32,
     /// Pace, SMS per hour, that `RATE_STEADY_HOUR` needs in every bucket of the
-    /// medium window (twelve 5-minute buckets: the last hour), read only on records no
-    /// longer than a bucket: 348, 29 in every 5 minutes. A script sends at its set
+    /// medium window (twelve 5-minute buckets: the last hour; the newest, when a record
+    /// ends inside it, pro rata to the time elapsed in it; on longer records, see
+    /// `steady_record_secs`, in each record): 348, 29 in every 5 minutes. A script sends at its set
     /// pace in every 5 minutes; a TV voter's or a subscriber's pace rises, falls and
     /// pauses (the simulator's TV voters, averaging 320 an hour for up to two hours,
     /// never kept more than 24 in every 5 minutes of an hour; its steady spammers at
@@ -123,6 +124,14 @@ pub struct SpamConfig {
     /// `RATE_FAR_BEYOND`. At least `held_rate_1h` (it is read only for SIMs at that
     /// pace).
     pub(crate) steady_rate_1h: u32,
+    /// Longest reporting interval, seconds, on which `RATE_STEADY_HOUR` is read: 900.
+    /// On records of a 5-minute bucket or less it reads every bucket of the hour; on
+    /// longer records (a whole number of buckets) only each record's own count, and
+    /// only where the SIM's records carry `distinct_recipients`: a TV voter's
+    /// 15-minute sums are as steady as a script's and only its few recipients
+    /// (`FEW_RECIPIENTS`) tell it apart. 300 reads it on records of a bucket or less
+    /// only (as until stop 32).
+    pub(crate) steady_record_secs: u32,
     /// `distinct_recipients / sms_out` over the medium window below which a SIM's
     /// volume is explained by few recipients (TV votes, M2M servers): the near-miss
     /// reason `FEW_RECIPIENTS`, which keeps `RATE_FAR_BEYOND` from opening a case.
@@ -356,6 +365,7 @@ impl Default for SpamConfig {
             burst_quiet_sms: 10,
             burst_repeats: 4,
             steady_rate_1h: 348,
+            steady_record_secs: 900,
             few_recipients_ratio: 0.5,
             one_off_max_sms: 500,
             reply_share: 0.1,

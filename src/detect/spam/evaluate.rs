@@ -4,7 +4,7 @@
 
 use super::cross::CrossSim;
 use super::rules::{Fired, SimFeatures, SimRules};
-use super::state::{flag, SimState, Specs, AGE_UNKNOWN};
+use super::state::{field, flag, SimState, Specs, AGE_UNKNOWN};
 use crate::config::SpamConfig;
 use crate::model::SmsVolume;
 
@@ -138,13 +138,16 @@ fn least_per_hour(held: u32, least: u64, bucket_ms: i64) -> f64 {
     }
 }
 
-/// How steadily the SIM has kept `rate_per_hour` (`RATE_STEADY_HOUR`): the whole
-/// buckets of the medium window, back from the newest whole one, in which it sent at
-/// least that rate's share of a bucket (at most `max`), and the smallest of their
-/// counts as an hourly rate (0 when there are none). Only on records no longer than a
-/// bucket (`record_secs`): a longer record is spread evenly over its buckets, which
-/// then show its average, not each bucket's own count. The newest bucket is whole
-/// when the newest record ends where it ends.
+/// How steadily the SIM has kept `rate_per_hour` (`RATE_STEADY_HOUR`): the buckets of
+/// the medium window, back from the newest, in which it sent at least that rate's
+/// share of a bucket (at most `max`), and the smallest of their counts as an hourly
+/// rate (0 when there are none). The newest bucket is read pro rata when it has only
+/// partly elapsed (a record that ends inside it): at least the rate's share of the
+/// time elapsed in it, its pace over that time (a feed whose records never end on a
+/// 5-minute boundary of the epoch would otherwise never show the ring's twelve
+/// buckets whole). Only on records no longer than a bucket (`record_secs`): a longer
+/// record is spread evenly over its buckets, which then show its average, not each
+/// bucket's own count.
 #[inline]
 pub(super) fn steady_buckets(
     st: &SimState,
@@ -152,27 +155,42 @@ pub(super) fn steady_buckets(
     record_secs: u32,
     rate_per_hour: u64,
     max: u32,
+    longest_record_secs: u32,
 ) -> (u32, f64) {
     let spec = &specs.medium;
     let bucket_ms = spec.bucket_ms();
-    if i64::from(record_secs) * 1000 > bucket_ms {
-        return (0, 0.0);
+    let record_ms = i64::from(record_secs) * 1000;
+    if record_ms > bucket_ms {
+        return steady_records(
+            st,
+            specs,
+            record_ms,
+            rate_per_hour,
+            max,
+            longest_record_secs,
+        );
     }
     let now_ms = i64::from(st.last_seen_s) * 1000;
-    // the end of the newest whole bucket: `now` itself when it ends one
-    let newest_end = spec.start_of_last(now_ms, 0);
-    let whole_end = if now_ms == newest_end {
-        now_ms
-    } else {
-        newest_end - bucket_ms
-    };
-    let per_bucket = (rate_per_hour as f64 * bucket_ms as f64 / 3_600_000.0).ceil() as u64;
     // time before the SIM's first record is no bucket it kept the pace in
     let first_ms = i64::from(st.first_seen_s) * 1000;
     let mut held = 0;
-    let mut least = u64::MAX;
+    let mut least = f64::INFINITY;
+    // buckets are (k·w, (k+1)·w]: the newest ends at `now` when it is whole
+    let newest_end = spec.start_of_last(now_ms, 0);
+    let mut end = newest_end;
+    if now_ms < newest_end {
+        let elapsed_ms = now_ms - (newest_end - bucket_ms);
+        let sent = st.medium.sum_last(spec, now_ms, 1)[0];
+        let pace = sent as f64 * 3_600_000.0 / elapsed_ms as f64;
+        if max == 0 || pace < rate_per_hour.max(1) as f64 {
+            return (0, 0.0);
+        }
+        held = 1;
+        least = pace;
+        end -= bucket_ms;
+    }
+    let per_bucket = (rate_per_hour as f64 * bucket_ms as f64 / 3_600_000.0).ceil() as u64;
     while held < max {
-        let end = whole_end - i64::from(held) * bucket_ms;
         if end - bucket_ms < first_ms || now_ms - end >= spec.len() as i64 * bucket_ms {
             break;
         }
@@ -180,10 +198,62 @@ pub(super) fn steady_buckets(
         if sent < per_bucket.max(1) {
             break;
         }
-        least = least.min(sent);
+        least = least.min(sent as f64 * 3_600_000.0 / bucket_ms as f64);
         held += 1;
+        end -= bucket_ms;
     }
-    (held, least_per_hour(held, least, bucket_ms))
+    (held, if held == 0 { 0.0 } else { least })
+}
+
+/// [`steady_buckets`] on records longer than a bucket: each record is spread evenly
+/// over its buckets, so only whole records tell a pace, read as groups of a record's
+/// buckets back from the newest record's end (which must end a bucket), each at least
+/// `rate_per_hour`'s share of a record (the count in buckets, at most `max`). Only
+/// for records of a whole number of buckets up to `longest_record_secs`, and only
+/// where the SIM's records carry `distinct_recipients`: a TV voter's 15-minute sums
+/// are as steady as a script's, and only its few recipients (`FEW_RECIPIENTS`) tell
+/// it apart.
+fn steady_records(
+    st: &SimState,
+    specs: &Specs,
+    record_ms: i64,
+    rate_per_hour: u64,
+    max: u32,
+    longest_record_secs: u32,
+) -> (u32, f64) {
+    let spec = &specs.medium;
+    let bucket_ms = spec.bucket_ms();
+    let now_ms = i64::from(st.last_seen_s) * 1000;
+    if record_ms > i64::from(longest_record_secs) * 1000
+        || record_ms % bucket_ms != 0
+        || st.fields & field::DISTINCT == 0
+        || spec.start_of_last(now_ms, 0) != now_ms
+    {
+        return (0, 0.0);
+    }
+    let group = (record_ms / bucket_ms) as usize;
+    let per_record = (rate_per_hour as f64 * record_ms as f64 / 3_600_000.0).ceil() as u64;
+    let first_ms = i64::from(st.first_seen_s) * 1000;
+    let ring_ms = spec.len() as i64 * bucket_ms;
+    let (mut held, mut least, mut end) = (0u32, u64::MAX, now_ms);
+    while held + group as u32 <= max {
+        if end - record_ms < first_ms || now_ms - end + record_ms > ring_ms {
+            break;
+        }
+        let sent = st.medium.sum_last(spec, end, group)[0];
+        if sent < per_record.max(1) {
+            break;
+        }
+        least = least.min(sent);
+        held += group as u32;
+        end -= record_ms;
+    }
+    let pace = if held == 0 {
+        0.0
+    } else {
+        least as f64 * 3_600_000.0 / record_ms as f64
+    };
+    (held, pace)
 }
 
 /// Whether a SIM without an open case could open one (or be a near miss): its

@@ -288,10 +288,11 @@ pub(crate) struct SimFeatures {
     /// SIM sent within the long window (stage A's burst column).
     #[serde(default)]
     pub(crate) bursts: u32,
-    /// Consecutive whole medium-window buckets, back from the newest whole one, in
-    /// which the SIM sent at least `steady_rate_1h`'s share of a bucket (filled in
-    /// only when it may open a case, its pace is `RATE_HELD_HOURS`'s and its records
-    /// are no longer than a bucket; 0 otherwise): a pace held in every 5 minutes.
+    /// Consecutive medium-window buckets, back from the newest (pro rata when it has
+    /// only partly elapsed), in which the SIM sent at least `steady_rate_1h`'s share
+    /// of a bucket (filled in only when it may open a case and its pace is
+    /// `RATE_HELD_HOURS`'s; on records longer than a bucket counted record by record,
+    /// see `evaluate::steady_buckets`; 0 otherwise): a pace held in every 5 minutes.
     #[serde(default)]
     pub(crate) steady_buckets: u32,
     /// The smallest of those buckets' counts as an hourly rate (0 when there are none).
@@ -347,8 +348,11 @@ pub(crate) struct SimRules {
     pub(crate) held_hours: u32,
     pub(crate) burst_repeats: u32,
     pub(crate) steady_rate_1h: u64,
-    /// Whole buckets `RATE_STEADY_HOUR` needs: every bucket of the medium window.
+    /// Buckets `RATE_STEADY_HOUR` needs: every bucket of the medium window, the newest
+    /// read pro rata when it has only partly elapsed.
     pub(crate) steady_buckets: u32,
+    /// Longest record `RATE_STEADY_HOUR` reads (`steady_record_secs`).
+    pub(crate) steady_record_secs: u32,
     pub(crate) new_ratio: f64,
     pub(crate) new_min: u64,
     pub(crate) distinct_ratio: f64,
@@ -380,6 +384,7 @@ impl SimRules {
             burst_repeats: c.burst_repeats,
             steady_rate_1h: u64::from(c.steady_rate_1h),
             steady_buckets: 12,
+            steady_record_secs: c.steady_record_secs,
             new_ratio: c.new_recipient_ratio,
             new_min: u64::from(c.new_recipient_min),
             distinct_ratio: c.distinct_ratio,
@@ -504,11 +509,12 @@ fn rate_held_hours(r: &SimRules, f: &SimFeatures) -> Option<(f64, f64)> {
 }
 
 /// `RATE_STEADY_HOUR`: in every bucket of the medium window (twelve 5-minute buckets:
-/// the last hour) the SIM sent at least `steady_rate_1h`'s share of a bucket, read on
-/// records no longer than a bucket (a longer record is spread evenly over its buckets
-/// and shows no bucket's own count), and (once the operator's baseline for the SIM's
-/// reporting interval is trusted) the slowest bucket's pace at a robust z of at least
-/// `far_robust_z`. A script keeps its pace in every 5 minutes; a person's voting or
+/// the last hour, the newest pro rata to the time elapsed in it) the SIM sent at least
+/// `steady_rate_1h`'s share of a bucket (a longer record is spread evenly over its
+/// buckets and shows no bucket's own count: on records up to `steady_record_secs` each
+/// record's own count, where they carry `distinct_recipients`), and (once the
+/// operator's baseline for the SIM's reporting interval is trusted) the slowest
+/// bucket's pace at a robust z of at least `far_robust_z`. A script keeps its pace in every 5 minutes; a person's voting or
 /// texting rises, falls and pauses. Enough on its own, held back by the contrary
 /// evidence that holds back `RATE_FAR_BEYOND` (value: the slowest bucket's pace, SMS
 /// per hour).

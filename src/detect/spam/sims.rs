@@ -153,6 +153,7 @@ impl SimStage {
                     r.window_secs,
                     self.rules.steady_rate_1h,
                     self.rules.steady_buckets,
+                    self.rules.steady_record_secs,
                 );
             }
             Hot {

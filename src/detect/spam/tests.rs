@@ -3,7 +3,7 @@
 use super::*;
 use crate::model::{Case, CaseKind, CellKey, ContentFingerprint};
 
-const T0: i64 = 1_793_600_000_000; // a multiple of 5 min
+const T0: i64 = 1_793_600_000_000; // 200 s into a 5-minute bucket of the epoch (:20 s)
 const STEP: i64 = 300_000;
 
 fn sim_id(i: u32) -> String {

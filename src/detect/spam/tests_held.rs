@@ -60,9 +60,12 @@ fn a_vote_of_two_hours_bursts_with_pauses_and_a_shops_day_are_not_held() {
     let mut d = detector();
     let out = run(&mut d, 72, 300, |s, start| {
         let mut v = Vec::new();
-        // a TV vote: 35 per 5 min (420 an hour) for two hours, then nothing
-        if (2..26).contains(&s) {
-            v.push(paced(1, start, 35));
+        // a TV vote: about 375 an hour for two hours, rising, falling and pausing as
+        // a person's does, then nothing (a pace kept in every 5 minutes of an hour is
+        // a script's: RATE_STEADY_HOUR, tests_steady.rs)
+        let vote = [45u32, 20, 40, 50, 25, 0, 45, 50, 35, 15, 40, 50];
+        if (2..26).contains(&s) && vote[s as usize % vote.len()] > 0 {
+            v.push(paced(1, start, vote[s as usize % vote.len()]));
         }
         // bursts: 120 every 20 minutes all day (360 an hour, with pauses)
         if s % 4 == 0 {
