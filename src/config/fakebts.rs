@@ -131,6 +131,17 @@ pub struct FakeBtsConfig {
     /// fallback (in the matrix at most a third of such a cell's phones). Default 3:
     /// more phones than a catcher needs, since the identity itself is plausible.
     pub(crate) forced_min_phones: usize,
+    /// A registered identity heard on two channels at once while its inventory row
+    /// carries no channel: a report, or a transmitter's reports, whose timing advance
+    /// fits the registered site (present, no `TA_INCONSISTENT` or
+    /// `KNOWN_CELL_FAR_FROM_SITE`; the signal does not decide, real cells are often
+    /// heard stronger than the model says) is the real cell's side and never gets
+    /// `DUPLICATE_IDENTITY`; the other side (a clone next to its phones) still does.
+    /// Default true: in the matrix (`static_clone_quiet` seed 8) the real cell of a
+    /// low-power clone's identity, heard 8.4 km beyond its site with the timing
+    /// advance of that distance, was otherwise a false case. false: either side of
+    /// such an identity counts as forged.
+    pub(crate) duplicate_site_fit: bool,
     /// Independent sign families (docs/detection.md, "Independent signs": an
     /// implausible identity, a foreign channel, a transmitter next to the phone while the
     /// site is far, every phone rejected or downgraded) that open a case while fewer
@@ -157,6 +168,18 @@ pub struct FakeBtsConfig {
     /// min). Default 2 (with `single_phone_min_signs` 3: the first rejected phone opens
     /// the case); 1 counts the reject once like any other sign.
     pub(crate) single_phone_lac_reject_signs: usize,
+    /// The identity sign (required for a case on one phone) also holds for a
+    /// registered identity whose inventory row carries no channel when
+    /// `DUPLICATE_IDENTITY` holds (the identity on air on another channel at the same
+    /// time, this side not fitting the site: `duplicate_site_fit`) and
+    /// `TA_INCONSISTENT` is a consistent sign (a transmitter next to the phone while
+    /// the site is far; a signal too strong alone is not): with a channel in the row,
+    /// the same report gives `ARFCN_INCONSISTENT`. Default true: in the matrix
+    /// (`static_clone_quiet` seed 5) a low-power clone of a cell of an operator whose
+    /// inventory has no channels was heard by one phone once and not found. false: the
+    /// identity sign needs `LAC_INCONSISTENT`, `PLMN_INCONSISTENT` or
+    /// `ARFCN_INCONSISTENT`.
+    pub(crate) single_phone_duplicate_identity: bool,
     /// `CLONES_DISTANT_CELLS` (forged, `[fakebts.weights]`): a transmitter broadcast this
     /// many registered identities in succession, each `KNOWN_CELL_FAR_FROM_SITE` (none
     /// heard `unlink_after_secs` after the next came on air, each next one heard over
@@ -383,9 +406,11 @@ impl Default for FakeBtsConfig {
             catcher_min_phones: 2,
             catcher_min_share: 0.8,
             forced_min_phones: 3,
+            duplicate_site_fit: true,
             single_phone_min_signs: 3,
             single_phone_min_share: 0.8,
             single_phone_lac_reject_signs: 2,
+            single_phone_duplicate_identity: true,
             far_clone_min_identities: 2,
             association_radius_m: 4_000.0,
             association_spread_factor: 1.5,

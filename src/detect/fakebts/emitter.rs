@@ -428,6 +428,23 @@ impl Emitter {
         }
     }
 
+    /// Whether its reports in the evidence window at `now_ms` fit the registered site of
+    /// its identity ([`super::rules::ReportCheck::fits_site`]): some carried a timing
+    /// advance, and neither `TA_INCONSISTENT` nor `KNOWN_CELL_FAR_FROM_SITE` (the
+    /// transmitter nearer than the site) fired on `min_rule_fraction` of the reports
+    /// that could evaluate it.
+    pub(crate) fn fits_site(&self, now_ms: i64, spec: &EvidenceSpec, cfg: &FakeBtsConfig) -> bool {
+        let sums = self.counts.sum(spec, now_ms);
+        let evaluated = |r: Rule| sums[RULE_COUNT + r as usize];
+        evaluated(Rule::TaInconsistent) > 0
+            && [Rule::TaInconsistent, Rule::KnownCellFarFromSite]
+                .into_iter()
+                .all(|r| {
+                    let c = sums[r as usize];
+                    c == 0 || (c as f64) < cfg.min_rule_fraction * evaluated(r) as f64
+                })
+    }
+
     /// Score at `now_ms` from the rule counts of the evidence window.
     pub(crate) fn assess(
         &self,

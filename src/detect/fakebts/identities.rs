@@ -150,10 +150,14 @@ impl IdentityStage {
         // only a report off the registered channel (or with none to compare) can be the
         // forged side of a duplicated identity
         let forged_side = channel != RowChannel::Same;
+        // with none to compare, a report whose timing advance and signal fit the
+        // registered site is the real cell's side (`duplicate_site_fit`)
+        let real_side =
+            channel == RowChannel::Unknown && self.cfg.duplicate_site_fit && check.fits_site();
         let duplicate_at = m
             .arfcn
             .and_then(|a| id.other_channel_seen(a))
-            .filter(|_| forged_side)
+            .filter(|_| forged_side && !real_side)
             .or(cipher_duplicate);
         id.last_anomaly_ms = Some(id.last_anomaly_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
         // a transmitter takes it on another channel than the registered one only from

@@ -225,6 +225,20 @@ impl ReportCheck {
         self.fired & rule.bit() != 0
     }
 
+    /// The report fits its registered site: it carries a timing advance, and neither
+    /// `TA_INCONSISTENT` nor `KNOWN_CELL_FAR_FROM_SITE` fired (the transmitter is not
+    /// nearer than the site). The signal does not decide: a real cell is often heard
+    /// stronger than the path-loss model predicts (`SIGNAL_TOO_STRONG` with the timing
+    /// advance of the true distance), and a legacy cell heard far beyond its site
+    /// (`BEYOND_REACH`) has the timing advance of that distance.
+    #[inline]
+    pub(crate) fn fits_site(&self) -> bool {
+        const NEAR: u16 = Rule::TaInconsistent.bit() | Rule::KnownCellFarFromSite.bit();
+        self.registered
+            && self.evaluated & Rule::TaInconsistent.bit() != 0
+            && self.fired & NEAR == 0
+    }
+
     #[inline]
     pub(crate) fn anomalous(&self) -> bool {
         self.fired & ANOMALY_MASK != 0

@@ -64,16 +64,37 @@ fn turns_phones_away(a: &Assessment, cfg: &FakeBtsConfig) -> bool {
         && a.rejected_phones as f64 >= cfg.single_phone_min_share * a.horizon_phones as f64
 }
 
+/// Whether a consistent rule of `family` holds in `a`.
+fn family_holds(a: &Assessment, family: u16, cfg: &FakeBtsConfig) -> bool {
+    Rule::ALL
+        .into_iter()
+        .any(|r| family & r.bit() != 0 && consistent(a, r, cfg))
+}
+
+/// Whether a registered identity whose row carries no channel (no report in the window
+/// could evaluate `ARFCN_INCONSISTENT`) is off its registered channel all the same:
+/// `DUPLICATE_IDENTITY` holds (the identity is on air on another channel at the same
+/// time; stage A gives it only to the side that does not fit the site,
+/// `duplicate_site_fit`) and `TA_INCONSISTENT` is a consistent sign (the timing
+/// advance puts this transmitter next to its phones while the site is far; a signal
+/// too strong alone does not: real cells are often heard stronger than the model
+/// says). With a channel in the row the same reports give `ARFCN_INCONSISTENT`;
+/// `fakebts.single_phone_duplicate_identity` turns this off.
+fn off_unlisted_channel(a: &Assessment, cfg: &FakeBtsConfig) -> bool {
+    cfg.single_phone_duplicate_identity
+        && a.evaluated[Rule::ArfcnInconsistent as usize] == 0
+        && a.holds & Rule::DuplicateIdentity.bit() != 0
+        && consistent(a, Rule::TaInconsistent, cfg)
+}
+
 /// Bit per family of [`FAMILIES`] that holds in `a`.
 fn family_bits(a: &Assessment, cfg: &FakeBtsConfig) -> u8 {
     let mut bits = 0u8;
     for (i, family) in FAMILIES.iter().enumerate() {
-        let holds = if *family == PROTOCOL {
-            turns_phones_away(a, cfg)
-        } else {
-            Rule::ALL
-                .into_iter()
-                .any(|r| family & r.bit() != 0 && consistent(a, r, cfg))
+        let holds = match *family {
+            PROTOCOL => turns_phones_away(a, cfg),
+            IDENTITY => family_holds(a, IDENTITY, cfg) || off_unlisted_channel(a, cfg),
+            f => family_holds(a, f, cfg),
         };
         if holds {
             bits |= 1 << i;
@@ -166,6 +187,27 @@ mod tests {
             a.counts[*r as usize] += 1;
         }
         a
+    }
+
+    #[test]
+    fn a_duplicated_identity_without_a_listed_channel_is_the_identity_sign() {
+        let mut cfg = FakeBtsConfig::default();
+        // one report: the identity on air on another channel at the same time, the
+        // transmitter next to the phone; the row lists no channel (ARFCN_INCONSISTENT
+        // not evaluated)
+        let a = assessment(&[Rule::DuplicateIdentity, Rule::TaInconsistent], &[], 1, 0);
+        assert_eq!(families(&a, &cfg), 3);
+        assert!(opens_on_signs(&a, &cfg).is_some());
+        // a listed channel that agrees: the identity is not off it
+        let mut listed = a;
+        listed.evaluated[Rule::ArfcnInconsistent as usize] = 1;
+        assert_eq!(families(&listed, &cfg), 0);
+        // no timing advance against the site: nothing says which side is forged (a
+        // real cell is often heard stronger than the model says)
+        let b = assessment(&[Rule::DuplicateIdentity, Rule::SignalTooStrong], &[], 1, 0);
+        assert_eq!(families(&b, &cfg), 0);
+        cfg.single_phone_duplicate_identity = false;
+        assert_eq!(families(&a, &cfg), 0);
     }
 
     #[test]

@@ -302,3 +302,94 @@ fn a_moving_position_is_its_last_fix_within_reach_of_the_phone_that_heard_it_las
     let (x, _) = e.frame.to_xy(loc.lat, loc.lon);
     assert!(x < 6_400.0 + 553.5 + 60.0 && x > 6_400.0, "x {x:.0}");
 }
+
+/// The channel a case claims.
+fn channel(c: &crate::model::Case) -> Option<u32> {
+    c.claimed_cell.as_ref().and_then(|k| k.arfcn)
+}
+
+/// The city with the row of [`cloned`] without a channel (an operator whose inventory
+/// has no `arfcn` column): `ARFCN_INCONSISTENT` cannot fire on its identity.
+fn city_without_channel() -> Vec<super::index::Site> {
+    let mut sites = super::tests::city();
+    sites[60].arfcn = None;
+    sites
+}
+
+/// The real cell of [`cloned`] heard by `phone` at `(dx, dy)`, far beyond its 2 km
+/// range (a high mast): a weak signal and the timing advance of the true distance.
+fn far_real_report(phone: u32, ts_s: i64, (dx, dy): (f64, f64)) -> CellMeasurement {
+    let (k, arfcn) = cloned();
+    let mut m = report(phone, ts_s, dx, dy, k, arfcn);
+    m.signal_dbm = Some(-95.0);
+    m.ta = Some((dx.hypot(dy) / 553.5).round() as u16);
+    m
+}
+
+#[test]
+fn with_no_channel_listed_a_low_power_clone_beside_the_real_cell_opens_at_its_first_phone() {
+    // as above, but the row lists no channel: the identity on two channels at once,
+    // and this side next to its phone while the site is 1.4 km away
+    // (`single_phone_duplicate_identity`)
+    let mut v = vec![
+        real_cell_report(50, 0),
+        real_cell_report(51, 60),
+        clone_report(1, 300, (1_100.0, 950.0), TX),
+        real_cell_report(52, 900),
+    ];
+    let cases = super::tests::run_over(city_without_channel(), &mut v.clone());
+    let f = finals(&cases);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let c = f[0];
+    assert_eq!(c.opened_at, T0 + 300 * 1000, "{c:#?}");
+    assert_eq!(channel(c), Some(99), "{c:#?}");
+    assert!(reason(c, "DUPLICATE_IDENTITY").is_some(), "{c:#?}");
+    assert!(reason(c, "ARFCN_INCONSISTENT").is_none(), "{c:#?}");
+    // off: the identity sign needs an implausible LAC, PLMN or listed channel
+    let off = crate::config::FakeBtsConfig {
+        single_phone_duplicate_identity: false,
+        ..Default::default()
+    };
+    assert!(super::tests::run_with(off, city_without_channel(), &mut v).is_empty());
+}
+
+#[test]
+fn with_no_channel_listed_the_real_cell_heard_far_away_is_not_the_forged_side() {
+    // the real cell, heard 8 km beyond its site by four phones with the timing advance
+    // of that distance, and a low-power clone of it on channel 99 next to three phones
+    // 1.4 km from the site, at the same time: only the clone is a case
+    let mut v = Vec::new();
+    for p in 0..4u32 {
+        let ts = 600 + i64::from(p) * 300;
+        v.push(far_real_report(
+            60 + p,
+            ts,
+            (8_000.0 + f64::from(p) * 50.0, 2_000.0),
+        ));
+        v.push(clone_report(
+            1 + p,
+            ts + 30,
+            (1_100.0, 950.0 + f64::from(p) * 40.0),
+            TX,
+        ));
+    }
+    let (_, arfcn) = cloned();
+    let cases = super::tests::run_over(city_without_channel(), &mut v.clone());
+    let f = finals(&cases);
+    assert!(
+        f.iter().all(|c| channel(c) == Some(99)),
+        "a case on the real cell's channel {arfcn}: {f:#?}"
+    );
+    assert_eq!(f.len(), 1, "{f:#?}");
+    // off: either side counts as forged, and the real cell gets a case too
+    let off = crate::config::FakeBtsConfig {
+        duplicate_site_fit: false,
+        ..Default::default()
+    };
+    let cases = super::tests::run_with(off, city_without_channel(), &mut v);
+    assert!(
+        finals(&cases).iter().any(|c| channel(c) == Some(arfcn)),
+        "{:#?}",
+        finals(&cases)
+    );
+}

@@ -136,7 +136,15 @@ impl Transmitters {
     fn on_marker(&mut self, k: &Marker) {
         let key: IdKey = (k.m.rat, k.m.cell);
         if let Some(id) = self.identities.get(&key) {
-            mark_duplicates(&id.emitters, &mut self.emitters, &k.m, k.registered_arfcn);
+            let fit = (k.registered_arfcn.is_none() && self.cfg.duplicate_site_fit)
+                .then_some((&self.spec, &self.cfg));
+            mark_duplicates(
+                &id.emitters,
+                &mut self.emitters,
+                &k.m,
+                k.registered_arfcn,
+                fit,
+            );
         }
     }
 
@@ -412,15 +420,18 @@ fn mark_duplicates(
     emitters: &mut BTreeMap<u64, Box<Emitter>>,
     m: &CellMeasurement,
     registered_arfcn: Option<u32>,
+    site_fit: Option<(&EvidenceSpec, &FakeBtsConfig)>,
 ) {
     let (false, Some(arfcn)) = (carriers.is_empty(), m.arfcn) else {
         return;
     };
     for eid in carriers {
         if let Some(e) = emitters.get_mut(eid) {
-            // the forged side is the one off the registered channel
+            // the forged side is the one off the registered channel; with none listed,
+            // not one whose reports fit the site (`duplicate_site_fit`)
             if e.signature.arfcn.is_some_and(|a| a != arfcn)
                 && (registered_arfcn.is_none() || e.signature.arfcn != registered_arfcn)
+                && site_fit.is_none_or(|(spec, cfg)| !e.fits_site(m.ts_ms, spec, cfg))
             {
                 e.duplicate_seen_ms = Some(e.duplicate_seen_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
             }
