@@ -83,6 +83,63 @@ pub(crate) fn heap_use() -> HeapUse {
     acc
 }
 
+/// Of the main heap, per block size: (block size, pages, bytes in blocks, bytes
+/// committed), largest slack (committed − in blocks) first. A diagnostic of where the
+/// allocator's slack is (`CW_BENCH_HEAP_CLASSES=1` prints it from the state children).
+pub(crate) fn heap_by_class() -> Vec<(usize, u64, u64, u64)> {
+    use libmimalloc_sys::{mi_heap_area_t, mi_heap_t};
+    use std::collections::BTreeMap;
+    extern "C" {
+        fn mi_heap_main() -> *mut mi_heap_t;
+    }
+    type Classes = BTreeMap<usize, (u64, u64, u64)>;
+    unsafe extern "C" fn area(
+        _heap: *const mi_heap_t,
+        area: *const mi_heap_area_t,
+        _block: *mut libc::c_void,
+        _block_size: usize,
+        arg: *mut libc::c_void,
+    ) -> bool {
+        // SAFETY: mimalloc passes a valid area; `arg` is the map below.
+        let (area, acc) = unsafe { (&*area, &mut *arg.cast::<Classes>()) };
+        let e = acc.entry(area.block_size).or_default();
+        e.0 += 1;
+        e.1 += (area.used * area.block_size) as u64;
+        e.2 += area.committed as u64;
+        true
+    }
+    let mut acc = Classes::new();
+    // SAFETY: as in `heap_use`, with a pointer to `acc`, which outlives the call.
+    unsafe {
+        libmimalloc_sys::mi_heap_visit_blocks(
+            mi_heap_main(),
+            false,
+            Some(area),
+            (&mut acc as *mut Classes).cast(),
+        );
+    }
+    let mut v: Vec<_> = acc
+        .into_iter()
+        .map(|(size, (pages, used, committed))| (size, pages, used, committed))
+        .collect();
+    v.sort_by_key(|&(_, _, used, committed)| std::cmp::Reverse(committed.saturating_sub(used)));
+    v
+}
+
+/// Print [`heap_by_class`] to standard error when `CW_BENCH_HEAP_CLASSES` is set.
+pub(crate) fn print_heap_classes(what: &str) {
+    if std::env::var_os("CW_BENCH_HEAP_CLASSES").is_none() {
+        return;
+    }
+    eprintln!("heap by block size, {what}: size pages in_blocks committed slack");
+    for (size, pages, used, committed) in heap_by_class() {
+        eprintln!(
+            "{size:>8} {pages:>4} {used:>9} {committed:>9} {:>9}",
+            committed.saturating_sub(used)
+        );
+    }
+}
+
 /// `(start, length)` of a `/proc/self/maps` line that maps a file readable.
 fn file_mapping(line: &str) -> Option<(usize, usize)> {
     let mut fields = line.split_ascii_whitespace();

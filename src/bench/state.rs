@@ -196,6 +196,7 @@ pub fn child_identities(
     // after the baseline otherwise: the parser, the detector, localisation)
     memory::files_resident();
     let heap_before = memory::heap_use();
+    memory::print_heap_classes("before the identities");
     let rss_before = memory::own();
     let started = Instant::now();
     let mut count = 0u64;
@@ -225,6 +226,7 @@ pub fn child_identities(
     let seconds = started.elapsed().as_secs_f64();
     let rss_after = memory::own();
     let heap_after = memory::heap_use();
+    memory::print_heap_classes("after the identities");
     let stats = detector.stats();
     let ids = stats.identities_tracked.max(1);
     Ok(IdentityStateReport {

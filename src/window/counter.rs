@@ -55,6 +55,7 @@ macro_rules! scalar_counter {
     };
 }
 
+scalar_counter!(u8);
 scalar_counter!(u16);
 scalar_counter!(u32);
 

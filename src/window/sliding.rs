@@ -213,6 +213,24 @@ impl<const N: usize, C: Counter> BucketRing<N, C> {
         total
     }
 
+    /// The counts of the retained bucket that event time `ts_ms` falls in (`None`
+    /// when that bucket is not retained: never added, or too old).
+    #[inline]
+    pub(crate) fn bucket_at(&self, spec: &RingSpec<N>, ts_ms: i64) -> Option<C> {
+        let bucket = spec.bucket_of(ts_ms);
+        let head = i64::from(self.head);
+        (self.head != 0 && bucket >= 1 && bucket <= head && head - bucket < N as i64)
+            .then(|| self.counts[slot::<N>(bucket as u32)])
+    }
+
+    /// The same ring with every bucket's counts converted by `f` (to a wider counter).
+    pub(crate) fn map<D: Counter>(&self, f: impl Fn(C) -> D) -> BucketRing<N, D> {
+        BucketRing {
+            counts: self.counts.map(f),
+            head: self.head,
+        }
+    }
+
     /// How many of the last `buckets` buckets (clamped to `N`) ending with the bucket
     /// of `now_ms` hold a count: how steadily the key was active.
     pub(crate) fn active_last(&self, spec: &RingSpec<N>, now_ms: i64, buckets: usize) -> usize {

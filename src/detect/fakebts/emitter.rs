@@ -18,6 +18,7 @@ use crate::config::FakeBtsConfig;
 use crate::model::{round6, CellMeasurement, ClaimedCell, Location, TrackPoint};
 use crate::window::{BucketRing, RingSpec};
 use std::collections::VecDeque;
+use std::ops::Deref;
 
 /// Buckets of the evidence window (6 × 5 min with the default 30 min).
 pub(crate) const EVIDENCE_BUCKETS: usize = 6;
@@ -96,12 +97,12 @@ pub(crate) struct Emitter {
     pub(crate) signature: Signature,
     /// Channel and PCI/BSIC of its broadcasts that are not a registered cell's own
     /// (a blaster keeps its radio when it invents an identity), at most 8.
-    pub(super) own_radio: Vec<(Option<u32>, Option<u16>)>,
+    pub(super) own_radio: List<(Option<u32>, Option<u16>)>,
     /// Identities found on air at the same time as an older one of this emitter:
     /// another transmitter's, never linked again.
-    pub(super) refused: Vec<ClaimedCell>,
+    pub(super) refused: List<ClaimedCell>,
     /// Identities heard `KNOWN_CELL_FAR_FROM_SITE` (`farclone.rs`), at most 32.
-    pub(super) far_copies: Vec<ClaimedCell>,
+    pub(super) far_copies: List<ClaimedCell>,
     pub(crate) frame: LocalFrame,
     /// Identities in order of first use, with the event time each was first heard.
     pub(crate) identities: Vec<(ClaimedCell, i64)>,
@@ -111,7 +112,7 @@ pub(crate) struct Emitter {
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
     pub(crate) reports: u64,
-    counts: BucketRing<EVIDENCE_BUCKETS, RuleCounts>,
+    counts: Counts,
     /// Mean value and last threshold of each rule that fired.
     pub(super) values: RuleValues,
     /// Reporters with the last event time each reported this emitter, and the last
@@ -133,7 +134,7 @@ pub(crate) struct Emitter {
     pub(crate) displaced: bool,
     /// The fixes fed to the filter, one per localisation of a moving emitter: the
     /// case's track is smoothed over them ([`smoothed_track`]).
-    pub(super) track_fixes: Vec<TrackFix>,
+    pub(super) track_fixes: List<TrackFix>,
     pub(crate) last_locate_ms: Option<i64>,
     pub(crate) reports_since_locate: u32,
     /// `reports` when `fix` was last fitted over all kept reports (`refit.rs`).
@@ -147,12 +148,126 @@ pub(crate) struct Emitter {
     pub(crate) case: Option<Box<CaseState>>,
 }
 
+/// Per bucket, [`RuleCounts`] a byte each: while no bucket holds 255 reports.
+type NarrowCounts = [u8; 2 * RULE_COUNT + 1];
+
+/// The evidence window's rule counts: a byte per count (204 bytes for the window, not
+/// 400) until a bucket holds 255 reports, two bytes (boxed) from then on. Exact
+/// either way: no count of a bucket exceeds its report count (every report adds one
+/// to it and at most one to any other), so the narrow ring widens before any count
+/// could saturate.
+#[derive(Debug, Clone)]
+enum Counts {
+    Narrow(BucketRing<EVIDENCE_BUCKETS, NarrowCounts>),
+    Wide(Box<BucketRing<EVIDENCE_BUCKETS, RuleCounts>>),
+}
+
+impl Counts {
+    fn add(&mut self, spec: &EvidenceSpec, ts_ms: i64, amount: [u32; 2 * RULE_COUNT + 1]) {
+        match self {
+            Counts::Narrow(ring) => {
+                ring.add(spec, ts_ms, amount);
+                if ring
+                    .bucket_at(spec, ts_ms)
+                    .is_some_and(|b| b[REPORTS] == u8::MAX)
+                {
+                    *self = Counts::Wide(Box::new(ring.map(|b| b.map(u16::from))));
+                }
+            }
+            Counts::Wide(ring) => {
+                ring.add(spec, ts_ms, amount);
+            }
+        }
+    }
+
+    fn sum(&self, spec: &EvidenceSpec, now_ms: i64) -> [u64; 2 * RULE_COUNT + 1] {
+        match self {
+            Counts::Narrow(ring) => ring.sum(spec, now_ms),
+            Counts::Wide(ring) => ring.sum(spec, now_ms),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Counts::Narrow(_) => 0,
+            Counts::Wide(_) => std::mem::size_of::<BucketRing<EVIDENCE_BUCKETS, RuleCounts>>(),
+        }
+    }
+}
+
+/// A list that is empty for most transmitters (their own radio, refused identities,
+/// far copies, track fixes): 8 bytes inline instead of a `Vec`'s 24, the `Vec` boxed
+/// once the first item comes.
+#[derive(Debug, Clone)]
+pub(crate) struct List<T>(Option<Box<Vec<T>>>);
+
+impl<T> List<T> {
+    pub(crate) const fn new() -> Self {
+        List(None)
+    }
+
+    pub(crate) fn push(&mut self, item: T) {
+        self.0.get_or_insert_with(Default::default).push(item);
+    }
+
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        if let Some(v) = self.0.as_mut() {
+            v.retain(keep);
+            if v.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    /// Heap bytes held: the boxed `Vec` and its buffer.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |v| {
+            std::mem::size_of::<Vec<T>>() + v.capacity() * std::mem::size_of::<T>()
+        })
+    }
+}
+
+impl<T> Deref for List<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl<'a, T> IntoIterator for &'a List<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T> From<Vec<T>> for List<T> {
+    fn from(v: Vec<T>) -> Self {
+        List((!v.is_empty()).then(|| Box::new(v)))
+    }
+}
+
+impl<T: PartialEq> PartialEq<Vec<T>> for List<T> {
+    fn eq(&self, other: &Vec<T>) -> bool {
+        **self == **other
+    }
+}
+
+impl<T> FromIterator<T> for List<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        List::from(iter.into_iter().collect::<Vec<T>>())
+    }
+}
+
 /// Most observations kept for the short-window fixes' moving test.
 const MAX_SHORT_FIXES: usize = 64;
 /// Recent reports whose centroid anchors association.
 const ANCHOR_REPORTS: usize = 12;
 /// Most distinct reporters remembered per emitter; at the cap, those not heard within
-/// the evidence window or the IMSI-catcher horizon make room (12 bytes each).
+/// the evidence window or the IMSI-catcher horizon make room (8 bytes each).
 const MAX_REPORTERS: usize = 2_048;
 
 impl Emitter {
@@ -160,16 +275,16 @@ impl Emitter {
         Emitter {
             id,
             signature,
-            own_radio: Vec::new(),
-            refused: Vec::new(),
-            far_copies: Vec::new(),
+            own_radio: List::new(),
+            refused: List::new(),
+            far_copies: List::new(),
             frame: LocalFrame::new(m.lat, m.lon),
             identities: Vec::new(),
             on_air: Vec::new(),
             first_seen: m.ts_ms,
             last_seen: m.ts_ms,
             reports: 0,
-            counts: BucketRing::new(),
+            counts: Counts::Narrow(BucketRing::new()),
             values: RuleValues::default(),
             reporters: Reporters::new(m.ts_ms),
             observations: VecDeque::new(),
@@ -185,7 +300,7 @@ impl Emitter {
             short_fixes: VecDeque::new(),
             moving: false,
             displaced: false,
-            track_fixes: Vec::new(),
+            track_fixes: List::new(),
             last_locate_ms: None,
             forced_phones: 0,
             reports_since_locate: 0,
@@ -639,9 +754,11 @@ impl Emitter {
             + self.values.heap_bytes()
             + self.observations.capacity() * std::mem::size_of::<Reported>()
             + self.short_fixes.capacity() * std::mem::size_of::<Fix>()
-            + self.track_fixes.capacity() * std::mem::size_of::<TrackFix>()
-            + self.own_radio.capacity() * std::mem::size_of::<(Option<u32>, Option<u16>)>()
-            + self.refused.capacity() * std::mem::size_of::<ClaimedCell>()
+            + self.track_fixes.heap_bytes()
+            + self.own_radio.heap_bytes()
+            + self.refused.heap_bytes()
+            + self.far_copies.heap_bytes()
+            + self.counts.heap_bytes()
             + self.on_air.capacity() * std::mem::size_of::<(i64, u32)>()
             + self
                 .kalman
@@ -708,4 +825,68 @@ fn inflate(cov: [[f64; 2]; 2], min_sigma_m: f64) -> [[f64; 2]; 2] {
         [cov[0][0].max(m2), cov[0][1]],
         [cov[1][0], cov[1][1].max(m2)],
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transmitter_fits_a_768_byte_block() {
+        // the allocator's size classes around it: 640, 768, 896, 1024
+        assert!(std::mem::size_of::<Emitter>() <= 768);
+        assert_eq!(std::mem::size_of::<List<ClaimedCell>>(), 8);
+    }
+
+    /// The narrow ring widens at a bucket's 255th report and counts on exactly:
+    /// 300 reports in one bucket and 40 in the next, every one adding 1 to the
+    /// report count and to one rule count of its parity, sum as 340 / 170 / 170.
+    #[test]
+    fn narrow_counts_widen_before_a_byte_saturates_and_stay_exact() {
+        let spec = EvidenceSpec::new(300_000).unwrap();
+        let mut counts = Counts::Narrow(BucketRing::new());
+        let t0 = 1_800_000_000_000_i64 - 1_800_000_000_000 % 300_000;
+        let add = |counts: &mut Counts, ts_ms: i64, i: u32| {
+            let mut amount = [0u32; 2 * RULE_COUNT + 1];
+            amount[REPORTS] = 1;
+            amount[(i % 2) as usize] = 1;
+            counts.add(&spec, ts_ms, amount);
+        };
+        for i in 0..254 {
+            add(&mut counts, t0 + i64::from(i), i);
+        }
+        assert!(
+            matches!(counts, Counts::Narrow(_)),
+            "254 reports fit a byte"
+        );
+        for i in 254..300 {
+            add(&mut counts, t0 + i64::from(i), i);
+        }
+        assert!(matches!(counts, Counts::Wide(_)), "the 255th widened it");
+        for i in 300..340 {
+            add(&mut counts, t0 + 300_000 + i64::from(i), i);
+        }
+        let sums = counts.sum(&spec, t0 + 300_000 + 400);
+        assert_eq!(sums[REPORTS], 340);
+        assert_eq!(sums[0], 170);
+        assert_eq!(sums[1], 170);
+        assert!(sums[2..REPORTS].iter().all(|&c| c == 0));
+    }
+
+    #[test]
+    fn lists_start_empty_and_box_on_first_push() {
+        let mut l: List<u32> = List::new();
+        assert!(l.is_empty() && l.heap_bytes() == 0);
+        l.push(3);
+        l.push(4);
+        assert_eq!(&*l, &[3, 4]);
+        assert!(l == vec![3, 4]);
+        l.retain(|&x| x > 3);
+        assert_eq!(l.len(), 1);
+        l.retain(|_| false);
+        assert!(l.is_empty() && l.heap_bytes() == 0);
+        let c: List<u32> = (0..3).collect();
+        assert_eq!(c.iter().sum::<u32>(), 3);
+        assert_eq!((&c).into_iter().count(), 3);
+    }
 }

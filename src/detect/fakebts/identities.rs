@@ -159,12 +159,11 @@ impl IdentityStage {
             .and_then(|a| id.other_channel_seen(a))
             .filter(|_| forged_side && !real_side)
             .or(cipher_duplicate);
-        id.last_anomaly_ms = Some(id.last_anomaly_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
+        id.last_anomaly_ms.raise(m.ts_ms);
         // a transmitter takes it on another channel than the registered one only from
         // such a report (one without a channel agrees with any)
         if forged_side {
-            id.last_off_channel_ms =
-                Some(id.last_off_channel_ms.map_or(m.ts_ms, |t| t.max(m.ts_ms)));
+            id.last_off_channel_ms.raise(m.ts_ms);
         }
         Some(Forward::Anomaly(Box::new(Anomaly {
             m: m.clone(),

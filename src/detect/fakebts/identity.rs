@@ -51,23 +51,52 @@ pub(crate) fn cell_key(c: &ClaimedCell) -> CellKey {
 /// Channel slots remembered per identity.
 const CHANNEL_SLOTS: usize = 2;
 
+/// An optional event time in 8 bytes (`Option<i64>` takes 16): `i64::MIN`, never a
+/// valid event time, is none. Keeps [`IdentityState`] (one per tracked identity, in
+/// the identity table's slots) small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OptMs(i64);
+
+impl OptMs {
+    pub(crate) const NONE: OptMs = OptMs(i64::MIN);
+
+    pub(crate) fn get(self) -> Option<i64> {
+        (self.0 != i64::MIN).then_some(self.0)
+    }
+
+    pub(crate) fn is_some_and(self, f: impl FnOnce(i64) -> bool) -> bool {
+        self.get().is_some_and(f)
+    }
+
+    pub(crate) fn is_none_or(self, f: impl FnOnce(i64) -> bool) -> bool {
+        self.get().is_none_or(f)
+    }
+
+    /// The later of the time held and `ts_ms`.
+    pub(crate) fn raise(&mut self, ts_ms: i64) {
+        self.0 = self.get().map_or(ts_ms, |t| t.max(ts_ms));
+    }
+}
+
 /// Evidence about one identity.
 #[derive(Debug, Clone)]
 pub(crate) struct IdentityState {
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
     pub(crate) reports: u32,
-    /// Channels heard, with the last event time of each (`u32::MAX` = empty slot).
-    channels: [(u32, i64); CHANNEL_SLOTS],
+    /// Channels heard (`u32::MAX` = empty slot), and the last event time of each
+    /// (apart: a `(u32, i64)` pair pads to 16 bytes).
+    channels: [u32; CHANNEL_SLOTS],
+    channel_ms: [i64; CHANNEL_SLOTS],
     /// Neighbourhood verdict cached for a ≈ 2 km grid square of the reporter.
     pub(crate) neighbourhood: Option<((i32, i32), Neighbourhood)>,
     /// Event time of its last anomalous report (what stage B was last sent of it:
-    /// `super::forward`), `None` if none since it was first heard.
-    pub(crate) last_anomaly_ms: Option<i64>,
+    /// `super::forward`), none if none since it was first heard.
+    pub(crate) last_anomaly_ms: OptMs,
     /// Event time of its last anomalous report off its registered channel (or with
     /// no channel to compare): only then can a transmitter carry it on another
     /// channel, which a normal report shows duplicated (a marker to stage B).
-    pub(crate) last_off_channel_ms: Option<i64>,
+    pub(crate) last_off_channel_ms: OptMs,
     /// All reports of a registered identity on its registered channel, kept once it
     /// was heard beyond its reach or off its timing advance.
     pub(crate) profile: Option<Box<Profile>>,
@@ -79,10 +108,11 @@ impl IdentityState {
             first_seen: ts_ms,
             last_seen: ts_ms,
             reports: 0,
-            channels: [(u32::MAX, i64::MIN); CHANNEL_SLOTS],
+            channels: [u32::MAX; CHANNEL_SLOTS],
+            channel_ms: [i64::MIN; CHANNEL_SLOTS],
             neighbourhood: None,
-            last_anomaly_ms: None,
-            last_off_channel_ms: None,
+            last_anomaly_ms: OptMs::NONE,
+            last_off_channel_ms: OptMs::NONE,
             profile: None,
         }
     }
@@ -98,22 +128,27 @@ impl IdentityState {
     }
 
     fn note_channel(&mut self, arfcn: u32, ts_ms: i64) {
-        if let Some(slot) = self.channels.iter_mut().find(|c| c.0 == arfcn) {
-            slot.1 = slot.1.max(ts_ms);
+        if let Some(i) = self.channels.iter().position(|&c| c == arfcn) {
+            self.channel_ms[i] = self.channel_ms[i].max(ts_ms);
             return;
         }
-        // replace the empty or least recent slot
-        if let Some(slot) = self.channels.iter_mut().min_by_key(|c| c.1) {
-            *slot = (arfcn, ts_ms);
+        // replace the empty or least recent slot (the first of equals)
+        let mut i = 0;
+        for j in 1..CHANNEL_SLOTS {
+            if self.channel_ms[j] < self.channel_ms[i] {
+                i = j;
+            }
         }
+        (self.channels[i], self.channel_ms[i]) = (arfcn, ts_ms);
     }
 
     /// Last event time this identity was heard on a channel other than `arfcn`.
     pub(crate) fn other_channel_seen(&self, arfcn: u32) -> Option<i64> {
         self.channels
             .iter()
-            .filter(|c| c.0 != u32::MAX && c.0 != arfcn)
-            .map(|c| c.1)
+            .zip(self.channel_ms)
+            .filter(|(&c, _)| c != u32::MAX && c != arfcn)
+            .map(|(_, t)| t)
             .max()
     }
 
@@ -187,5 +222,19 @@ mod tests {
         assert_eq!(s.other_channel_seen(12), Some(2));
         s.note_channel(11, 9);
         assert_eq!(s.other_channel_seen(12), Some(9));
+    }
+
+    #[test]
+    fn is_small_and_optional_times_hold() {
+        // with its key, the identity table's slot: at most 120 bytes (598 identities
+        // then fit a 128 KiB table, not a 160 KiB one)
+        assert!(std::mem::size_of::<(IdKey, IdentityState)>() <= 120);
+        let mut t = OptMs::NONE;
+        assert_eq!(t.get(), None);
+        assert!(t.is_none_or(|_| false) && !t.is_some_and(|_| true));
+        t.raise(-5);
+        t.raise(-9);
+        assert_eq!(t.get(), Some(-5));
+        assert!(t.is_some_and(|x| x == -5) && !t.is_none_or(|x| x > 0));
     }
 }

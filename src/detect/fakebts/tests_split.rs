@@ -132,7 +132,7 @@ fn an_identity_on_air_beside_an_older_one_leaves_with_its_reports_and_fixes() {
         (T0 + 100_000, 50.0, 0.0, r),
         (T0 + 130_000, 900.0, 2_000.0, r),
     ];
-    e.track_fixes = fixes.clone();
+    e.track_fixes = fixes.clone().into();
     e.kalman = refilter(&fixes, cfg.track_accel_noise, 10.0).map(Box::new);
     e.moving = true;
     let older = claimed_cell(&copy(0, 0, 8_000.0, 0.0, s.key, s.arfcn.unwrap()));
