@@ -10,6 +10,8 @@ pub mod render;
 #[cfg(test)]
 mod fence_tests;
 #[cfg(test)]
+mod mock_run;
+#[cfg(test)]
 mod stall_tests;
 
 use crate::config::{ClickHouseConfig, Config};
