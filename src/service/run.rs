@@ -241,13 +241,22 @@ impl Part {
         self.fences.push_back(now);
         if self.fences.len() > FENCE_RETRIES {
             // Logged at once: the error line comes after the other stages stopped.
-            tracing::warn!(
-                group = %self.group,
-                group_instance_id = %self.kafka.group_instance_id,
-                times = self.fences.len(),
-                why = ?why,
-                "the consumer was made again once more than the service does it for: stopping"
-            );
+            let times = self.fences.len();
+            let (group, instance) = (&self.group, &self.kafka.group_instance_id);
+            match why {
+                Remake::Fenced => tracing::warn!(
+                    group = %group,
+                    group_instance_id = %instance,
+                    times,
+                    "the group fenced this static member once more than the service re-creates its consumer for: stopping"
+                ),
+                Remake::Stalled => tracing::warn!(
+                    group = %group,
+                    group_instance_id = %instance,
+                    times,
+                    "the consumer was stuck outside its group once more than the service re-creates it for: stopping"
+                ),
+            }
             let (group, times) = (self.group.clone(), self.fences.len());
             let window_secs = FENCE_WINDOW.as_secs();
             return Err(match why {
