@@ -19,7 +19,7 @@
 mod common;
 mod procs;
 
-use procs::{assert_equals_the_replay, wait_any, Fixture, Instance, Setup, PARTITIONS};
+use procs::{assert_equals_the_replay, setting, wait_any, Fixture, Instance, Setup, PARTITIONS};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
@@ -210,17 +210,6 @@ fn quiescent_then_stop(mut instance: Instance, what: &[&str]) {
     eprintln!("quiescent {:?} after the input was in", produced.elapsed());
     std::thread::sleep(Duration::from_secs(2));
     instance.terminate(30);
-}
-
-/// The string value of `key = "value"` in the fixture's configuration.
-fn setting(f: &Fixture, key: &str) -> String {
-    let toml = std::fs::read_to_string(&f.config).unwrap();
-    let prefix = format!("{key} = \"");
-    toml.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|l| l.strip_suffix('"'))
-        .unwrap_or_else(|| panic!("{key} in the configuration"))
-        .to_string()
 }
 
 /// The first run of a partition-count change: the stream with `[kafka] <setting> =

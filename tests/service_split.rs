@@ -15,8 +15,8 @@ mod common;
 mod procs;
 
 use procs::{
-    assert_equals_the_replay, count, detect_partitions, log_fields, terminate_all, wait_any,
-    Fixture, Instance, Setup, PARTITIONS,
+    assert_equals_the_replay, count, detect_partitions, log_fields, setting, terminate_all,
+    wait_any, Fixture, Instance, Setup, PARTITIONS,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -279,17 +279,6 @@ fn rebuilt_records(i: &Instance, stage: &str, feed: Option<&str>) -> u64 {
         .filter(|f| feed.is_none_or(|feed| f["feeds"].to_string().contains(feed)))
         .map(|f| f["records"].as_u64().unwrap_or(0))
         .sum()
-}
-
-/// A string setting of the fixture's configuration file (`key = "value"`).
-fn setting(f: &Fixture, key: &str) -> String {
-    let toml = std::fs::read_to_string(&f.config).unwrap();
-    let prefix = format!("{key} = \"");
-    toml.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|l| l.strip_suffix('"'))
-        .unwrap_or_else(|| panic!("{key} in the configuration"))
-        .to_string()
 }
 
 /// Partitions of `topic` that the consumer group `group` has not committed to

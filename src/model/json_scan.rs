@@ -470,4 +470,17 @@ pub(super) mod test_lines {
             .collect();
         format!("{{{}}}{tail}", body.join(","))
     }
+
+    /// The members of `keys` kept by their flag, in the keys' (the producers') order,
+    /// with their value and spacing: a line the scanner reads by expected next key.
+    pub(crate) fn in_key_order(
+        keys: &[super::Key],
+        members: Vec<(bool, String, String)>,
+    ) -> Vec<(String, String, String)> {
+        keys.iter()
+            .zip(members)
+            .filter(|(_, (keep, _, _))| *keep)
+            .map(|(k, (_, v, sp))| (k.name().to_string(), v, sp))
+            .collect()
+    }
 }

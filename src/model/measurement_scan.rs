@@ -70,7 +70,7 @@ fn field<'a>(s: &mut Scanner<'a>, key: usize, raw: &mut RawMeasurement<'a>) -> O
 
 #[cfg(test)]
 mod tests {
-    use super::super::json_scan::test_lines::{object_line, spacing};
+    use super::super::json_scan::test_lines::{in_key_order, object_line, spacing};
     use super::*;
     use crate::model::error::deserialize_object_str;
     use crate::model::{parse_record, parse_record_str, Feed, TimeBounds};
@@ -234,13 +234,7 @@ mod tests {
             members in proptest::collection::vec((any::<bool>(), value(), spacing()), 19),
             tail in prop_oneof![Just(""), Just("\n"), Just(" x")],
         ) {
-            let fields: Vec<(String, String, String)> = KEYS
-                .iter()
-                .zip(members)
-                .filter(|(_, (keep, _, _))| *keep)
-                .map(|(k, (_, v, sp))| (k.name().to_string(), v, sp))
-                .collect();
-            let line = object_line(&fields, tail);
+            let line = object_line(&in_key_order(&KEYS, members), tail);
             agrees(&line)?;
             same_outcome(&line)?;
         }

@@ -732,6 +732,17 @@ fn log_filter() -> &'static str {
     }
 }
 
+/// The string value of `key = "value"` in the fixture's configuration.
+pub fn setting(f: &Fixture, key: &str) -> String {
+    let toml = std::fs::read_to_string(&f.config).unwrap();
+    let prefix = format!("{key} = \"");
+    toml.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("{key} in the configuration"))
+        .to_string()
+}
+
 pub fn wait_any(instances: &mut [Instance], what: &str, secs: u64) -> usize {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
